@@ -1,0 +1,1 @@
+"""Tollgate's shared library: contracts and plumbing every service builds on."""

@@ -1,0 +1,1 @@
+"""Event contracts: Stripe's events as we read them, and our own domain events."""

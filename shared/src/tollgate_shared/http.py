@@ -1,0 +1,45 @@
+"""The FastAPI app every service starts from: errors, health, metrics, settings on state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from tollgate_shared.errors import install_error_handlers
+from tollgate_shared.observability.health import ReadinessCheck
+from tollgate_shared.observability.health import router as health_router
+from tollgate_shared.settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str = "",
+    lifespan: Lifespan | None = None,
+) -> FastAPI:
+    """A FastAPI app with the JSON error format, `/healthz`, `/readyz`, `/metrics`, `/docs`."""
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.readiness_checks = {}
+    install_error_handlers(app)
+    app.include_router(health_router)
+    return app
+
+
+def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
+    """Make `/readyz` depend on `check`."""
+    app.state.readiness_checks[name] = check
+
+

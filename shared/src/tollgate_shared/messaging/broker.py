@@ -1,0 +1,44 @@
+"""The FastStream NATS broker every service uses, and access to its JetStream context."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+
+from tollgate_shared.messaging.streams import ensure_streams
+
+
+def make_broker(nats_url: str, *, name: str) -> NatsBroker:
+    """A broker that reconnects forever; streams are declared by `connect_and_declare`."""
+    return NatsBroker(
+        nats_url.split(","),
+        name=f"tollgate-{name}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=3,
+        log_level=logging.DEBUG,
+    )
+
+
+def jetstream(broker: NatsBroker) -> JetStreamContext:
+    """The connected broker's JetStream context (for publishing with ack and stream admin)."""
+    return broker.config.connection_state.stream
+
+
+async def connect_and_declare(broker: NatsBroker, *, replicas: int = 1) -> JetStreamContext:
+    """Connect and make sure Tollgate's streams exist as declared; returns the JetStream context."""
+    await broker.connect()
+    js = jetstream(broker)
+    await ensure_streams(js, replicas=replicas)
+    return js
+
+
+async def broker_ready(broker: NatsBroker) -> bool:
+    """Whether the broker's connection is up and JetStream answers."""
+    try:
+        await jetstream(broker).account_info()
+    except Exception:
+        return False
+    return True

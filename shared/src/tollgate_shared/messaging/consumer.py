@@ -1,0 +1,165 @@
+"""Idempotent JetStream consumers: effect + inbox in one transaction, ack after commit.
+
+A message is acked (and the ack confirmed by the server) only after its transaction commits.
+A failure is nak'ed with a growing delay; after `max_deliver` deliveries, or at once for input
+that can never succeed (`PermanentError`, a schema violation), the message is parked on
+`dlq.<service>.<subject>` with the reason and then terminated, so nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from faststream import AckPolicy
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tollgate_shared.db import transaction
+from tollgate_shared.messaging import inbox
+from tollgate_shared.messaging.broker import jetstream
+from tollgate_shared.messaging.publish import MSG_ID, publish_with_ack
+from tollgate_shared.messaging.streams import DLQ, ConsumerSpec, dlq_subject
+
+log = structlog.get_logger(__name__)
+
+
+class PermanentError(Exception):
+    """The message can never be processed as it is: park it on the DLQ without retrying."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A delivered message, as handlers see it."""
+
+    message_id: str
+    subject: str
+    data: bytes
+    delivered: int
+    stream_sequence: int
+
+    @classmethod
+    def from_msg(cls, msg: Msg) -> Incoming:
+        """Read the id from `Nats-Msg-Id`, falling back to the stream sequence."""
+        meta = msg.metadata
+        msg_id = (msg.headers or {}).get(MSG_ID) or f"{meta.stream}:{meta.sequence.stream}"
+        return cls(
+            message_id=msg_id,
+            subject=msg.subject,
+            data=msg.data,
+            delivered=meta.num_delivered,
+            stream_sequence=meta.sequence.stream,
+        )
+
+
+Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
+"""Applies a message's effect through the session; must not commit."""
+
+
+class IdempotentConsumer:
+    """Runs `handler` at most once per message id, whatever the deliveries."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        sessions: async_sessionmaker[AsyncSession],
+        inbox_table: Table,
+        handler: Handler,
+        *,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self._sessions = sessions
+        self._inbox = inbox_table
+        self._handler = handler
+        self._after_commit = after_commit
+
+    async def apply(self, incoming: Incoming) -> bool:
+        """Apply the message's effect once; returns False if it had already been applied."""
+        async with transaction(self._sessions) as session:
+            fresh = await inbox.claim(
+                session,
+                self._inbox,
+                consumer=self.spec.durable,
+                message_id=incoming.message_id,
+                subject=incoming.subject,
+            )
+            if fresh:
+                await self._handler(session, incoming)
+        if fresh and self._after_commit is not None:
+            self._after_commit()
+        return fresh
+
+    async def process(self, msg: Msg, js: JetStreamContext) -> None:
+        """Apply, then ack; or nak with backoff; or park on the DLQ (published through `js`)."""
+        incoming = Incoming.from_msg(msg)
+        bound = log.bind(
+            consumer=self.spec.durable, subject=incoming.subject, message_id=incoming.message_id
+        )
+        try:
+            fresh = await self.apply(incoming)
+        except (PermanentError, ValidationError) as exc:
+            bound.warning("message.rejected", error=str(exc))
+            await self._dead_letter(js, msg, incoming, exc)
+            return
+        except Exception as exc:
+            if incoming.delivered >= self.spec.max_deliver:
+                bound.error("message.exhausted", delivered=incoming.delivered, exc_info=exc)
+                await self._dead_letter(js, msg, incoming, exc)
+                return
+            delay = self.spec.retry_delay(incoming.delivered)
+            bound.warning("message.retry", delivered=incoming.delivered, delay=delay, error=repr(exc))
+            await msg.nak(delay=delay)
+            return
+        await msg.ack_sync()
+        bound.debug("message.processed" if fresh else "message.duplicate")
+
+    async def _dead_letter(
+        self, js: JetStreamContext, msg: Msg, incoming: Incoming, exc: BaseException
+    ) -> None:
+        try:
+            await publish_with_ack(
+                js,
+                dlq_subject(self.spec.durable, incoming.subject),
+                incoming.data,
+                msg_id=f"{self.spec.durable}:{incoming.message_id}",
+                stream=DLQ.name,
+                headers={
+                    "Tollgate-Original-Msg-Id": incoming.message_id,
+                    "Tollgate-Original-Subject": incoming.subject,
+                    "Tollgate-Original-Sequence": str(incoming.stream_sequence),
+                    "Tollgate-Delivered": str(incoming.delivered),
+                    "Tollgate-Error": f"{type(exc).__name__}: {exc}"[:1000],
+                },
+            )
+        except Exception:
+            log.exception("message.dead_letter_failed", message_id=incoming.message_id)
+            await msg.nak(delay=self.spec.retry_delay(incoming.delivered))
+            return
+        await msg.term()
+
+
+def subscribe(broker: NatsBroker, consumer: IdempotentConsumer) -> None:
+    """Register `consumer` as a durable pull subscriber on the broker (before it starts)."""
+    spec = consumer.spec
+
+    @broker.subscriber(
+        spec.filter_subject,
+        stream=JStream(spec.stream.name, declare=False),
+        durable=spec.durable,
+        config=ConsumerConfig(
+            ack_wait=spec.ack_wait,
+            max_deliver=spec.max_deliver,
+            max_ack_pending=spec.max_ack_pending,
+        ),
+        pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def on_message(message: NatsMessage) -> None:
+        await consumer.process(message.raw_message, jetstream(broker))

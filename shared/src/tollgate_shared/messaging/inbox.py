@@ -1,0 +1,24 @@
+"""The inbox: a message's effect and the record that it was processed commit together."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def claim(
+    session: AsyncSession, inbox: Table, *, consumer: str, message_id: str, subject: str
+) -> bool:
+    """Record `message_id` as processed by `consumer` in the session's transaction.
+
+    Returns False when it was already processed (or is being processed by a concurrent
+    transaction that then commits): the caller skips the effect and acks.
+    """
+    result = await session.execute(
+        insert(inbox)
+        .values(consumer=consumer, message_id=message_id, subject=subject)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+    )
+    return result.first() is not None

@@ -1,0 +1,114 @@
+"""The transactional outbox and its relay.
+
+`add` writes an event through the caller's session (it never commits); the relay publishes
+committed rows to JetStream with Msg-Id = the event id and marks them published after the
+ack. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays share the work, and a
+relay that dies after publishing but before marking leaves the row to be published again,
+which JetStream deduplicates by Msg-Id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from nats.js import JetStreamContext
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.messaging.publish import publish_with_ack
+from tollgate_shared.messaging.streams import DOMAIN
+
+log = structlog.get_logger(__name__)
+
+
+async def add(session: AsyncSession, outbox: Table, event: DomainEvent) -> None:
+    """Queue `event` for publishing; it is published only if the session's transaction commits."""
+    await session.execute(
+        outbox.insert().values(
+            message_id=event.id,
+            subject=event.subject,
+            payload=event.model_dump_json().encode(),
+            headers={"Tollgate-Event-Version": str(event.version)},
+        )
+    )
+
+
+class OutboxRelay:
+    """Moves committed outbox rows to the DOMAIN stream, in id order, in batches."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        js: JetStreamContext,
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._js = js
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask the relay to look for new rows now instead of at its next poll."""
+        self._wakeup.set()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unpublished rows; returns how many were published."""
+        t = self._outbox
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.headers)
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            acks = await asyncio.gather(
+                *(
+                    publish_with_ack(
+                        self._js,
+                        row.subject,
+                        row.payload,
+                        msg_id=row.message_id,
+                        stream=DOMAIN.name,
+                        headers=row.headers,
+                    )
+                    for row in rows
+                )
+            )
+            await session.execute(
+                update(t)
+                .where(t.c.id.in_([row.id for row in rows]))
+                .values(published_at=func.now(), attempts=t.c.attempts + 1)
+            )
+        log.debug(
+            "outbox.relayed",
+            count=len(rows),
+            duplicates=sum(1 for ack in acks if ack.duplicate),
+        )
+        return len(rows)
+
+    async def run(self) -> None:
+        """Relay until cancelled; back off on errors without losing rows."""
+        while True:
+            try:
+                if await self.relay_once() == self._batch_size:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox.relay_failed")
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)

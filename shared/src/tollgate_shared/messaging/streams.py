@@ -1,0 +1,116 @@
+"""The one declaration of Tollgate's JetStream streams and durable consumers (see DESIGN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A stream as DESIGN.md declares it."""
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age: float | None
+    duplicate_window: float
+    description: str
+
+    def config(self, replicas: int = 1) -> StreamConfig:
+        """The JetStream configuration for this stream with `replicas` copies."""
+        return StreamConfig(
+            name=self.name,
+            subjects=list(self.subjects),
+            description=self.description,
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            max_age=self.max_age,
+            duplicate_window=self.duplicate_window,
+            num_replicas=replicas,
+        )
+
+
+STRIPE = StreamSpec(
+    name="STRIPE",
+    subjects=("stripe.>",),
+    max_age=30 * DAY,
+    # Stripe retries an event for up to three days; consumers' inboxes catch anything older.
+    duplicate_window=DAY,
+    description="Verified Stripe events, subject stripe.<event.type>, Msg-Id = event id",
+)
+DOMAIN = StreamSpec(
+    name="DOMAIN",
+    subjects=("membership.>", "ledger.>", "checkout.>", "notification.>"),
+    max_age=30 * DAY,
+    duplicate_window=3600.0,
+    description="Tollgate domain events relayed from each service's outbox, Msg-Id = event id",
+)
+DLQ = StreamSpec(
+    name="DLQ",
+    subjects=("dlq.>",),
+    max_age=None,
+    duplicate_window=3600.0,
+    description="Messages a consumer gave up on, kept until an operator replays or drops them",
+)
+ALL_STREAMS = (STRIPE, DOMAIN, DLQ)
+
+
+def dlq_subject(service: str, subject: str) -> str:
+    """Where `service` parks a message from `subject` that it could not process."""
+    return f"dlq.{service}.{subject}"
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create the streams, or bring an existing stream's settings in line with the declaration."""
+    for spec in ALL_STREAMS:
+        config = spec.config(replicas)
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One service's durable pull consumer on one stream."""
+
+    durable: str
+    stream: StreamSpec
+    filter_subject: str
+    max_deliver: int = 8
+    ack_wait: float = 30.0
+    max_ack_pending: int = 1000
+    batch_size: int = 64
+    backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+    def config(self) -> ConsumerConfig:
+        """Explicit ack, bounded redelivery, everything from the stream's start."""
+        return ConsumerConfig(
+            durable_name=self.durable,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
+            max_ack_pending=self.max_ack_pending,
+            filter_subject=self.filter_subject,
+        )
+
+    def retry_delay(self, delivered: int) -> float:
+        """How long to wait before delivery number `delivered + 1`."""
+        return self.backoff[min(delivered, len(self.backoff)) - 1] if delivered > 0 else 0.0

@@ -1,0 +1,46 @@
+"""Alembic for each service's own database: a shared env and a programmatic upgrade."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, create_engine, pool
+
+from tollgate_shared.infra.provide import create_database
+
+
+def alembic_config(script_location: Path, url: str) -> Config:
+    """An Alembic config for a service's `migrations/` folder and database URL."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(script_location: Path, url: str, *, create: bool = True) -> None:
+    """Bring the database at `url` to the newest revision (creating the database if needed)."""
+    if create:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        server = parsed.set(drivername="postgresql", database="postgres")
+        create_database(server.render_as_string(hide_password=False), str(parsed.database))
+    command.upgrade(alembic_config(script_location, url), "head")
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """The body of a service's `migrations/env.py` (online mode, psycopg 3 in sync mode)."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(str(url), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()

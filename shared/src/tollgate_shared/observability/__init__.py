@@ -1,0 +1,1 @@
+"""Logging, health, readiness and metrics, the same in every service."""

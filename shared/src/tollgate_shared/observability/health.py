@@ -1,0 +1,42 @@
+"""`/healthz` (process up), `/readyz` (dependencies answer) and `/metrics` (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> ORJSONResponse:
+    """Every dependency (broker, database) answers; 503 names those that do not."""
+    checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
+    names = list(checks)
+    results = await asyncio.gather(
+        *(asyncio.wait_for(checks[n](), timeout=2.0) for n in names), return_exceptions=True
+    )
+    status = {n: (r is True) for n, r in zip(names, results, strict=True)}
+    ready = all(status.values())
+    body = {"status": "ready" if ready else "not_ready", "checks": status}
+    if not ready:
+        body["error"] = {"code": "not_ready", "message": "a dependency does not answer"}
+    return ORJSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus metrics in the text exposition format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,118 @@
+"""A service's moving parts — database, broker, consumers, outbox relay — started and stopped
+together, so an app factory only lists what its service has."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import structlog
+from faststream.nats import NatsBroker
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tollgate_shared.db import make_engine, make_sessionmaker
+from tollgate_shared.messaging.broker import broker_ready, connect_and_declare, make_broker
+from tollgate_shared.messaging.consumer import Handler, IdempotentConsumer, subscribe
+from tollgate_shared.messaging.outbox import OutboxRelay
+from tollgate_shared.messaging.streams import ConsumerSpec
+from tollgate_shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a running service holds; built by the service's bootstrap."""
+
+    settings: ServiceSettings
+    broker: NatsBroker
+    engine: AsyncEngine | None = None
+    sessions: async_sessionmaker[AsyncSession] | None = None
+    inbox: Table | None = None
+    outbox: Table | None = None
+    consumers: list[IdempotentConsumer] = field(default_factory=list)
+    relay: OutboxRelay | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        settings: ServiceSettings,
+        *,
+        inbox: Table | None = None,
+        outbox: Table | None = None,
+        with_database: bool = True,
+    ) -> Runtime:
+        """Engine and broker for `settings` (nothing connects until `running`)."""
+        engine = make_engine(settings.sqlalchemy_url) if with_database else None
+        return cls(
+            settings=settings,
+            broker=make_broker(settings.nats_url, name=settings.service_name),
+            engine=engine,
+            sessions=make_sessionmaker(engine) if engine is not None else None,
+            inbox=inbox,
+            outbox=outbox,
+        )
+
+    def consume(self, spec: ConsumerSpec, handler: Handler) -> IdempotentConsumer:
+        """Add an idempotent durable consumer (subscribed when the runtime starts)."""
+        if self.sessions is None or self.inbox is None:
+            raise RuntimeError("a consumer needs the service's database and inbox table")
+        consumer = IdempotentConsumer(
+            spec, self.sessions, self.inbox, handler, after_commit=self.wake_relay
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    def wake_relay(self) -> None:
+        """Tell the outbox relay that a transaction may have queued events."""
+        if self.relay is not None:
+            self.relay.wake()
+
+    async def database_ready(self) -> bool:
+        """Whether the database answers a trivial query."""
+        if self.engine is None:
+            return True
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def broker_ready(self) -> bool:
+        """Whether NATS is connected and JetStream answers."""
+        return await broker_ready(self.broker)
+
+    @contextlib.asynccontextmanager
+    async def running(self, *, consumers: bool = True) -> AsyncIterator[Runtime]:
+        """Connect, declare streams, start consumers and the outbox relay; stop all on exit."""
+        js = await connect_and_declare(self.broker)
+        if consumers:
+            for consumer in self.consumers:
+                subscribe(self.broker, consumer)
+        await self.broker.start()
+        if self.outbox is not None and self.sessions is not None:
+            self.relay = OutboxRelay(self.sessions, self.outbox, js)
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        log.info(
+            "runtime.started",
+            consumers=[c.spec.durable + ":" + c.spec.filter_subject for c in self.consumers],
+            outbox=self.relay is not None,
+        )
+        try:
+            yield self
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks.clear()
+            await self.broker.stop()
+            if self.engine is not None:
+                await self.engine.dispose()
+            log.info("runtime.stopped")

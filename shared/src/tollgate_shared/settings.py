@@ -1,0 +1,96 @@
+"""Settings shared by every service, read from the environment names of DESIGN.md."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
+DEV_WEBHOOK_SECRET = "whsec_dev_only_tollgate_webhook_secret"
+DEV_STRIPE_KEY = "sk_test_tollgate_dev"
+EMULATOR_API_BASE = "http://127.0.0.1:12111"
+
+Environment = Literal["development", "test", "production"]
+
+
+def database_name(service: str) -> str:
+    """The database a service owns on a shared server, e.g. `tollgate_membership`."""
+    return "tollgate_" + service.replace("-", "_")
+
+
+def async_url(url: str) -> str:
+    """Turn a `postgresql://` URL into one for SQLAlchemy's async psycopg 3 driver."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; each service subclasses it and sets `service_name`."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    service_name: str = Field(default="tollgate", exclude=True)
+    environment: Environment = "development"
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    nats_url: str = "nats://127.0.0.1:14222"
+    database_url: str | None = None
+    service_database_url: str | None = Field(default=None, exclude=True)
+
+    stripe_secret_key: str = DEV_STRIPE_KEY
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str = DEV_WEBHOOK_SECRET
+    auth_jwt_secret: str = DEV_JWT_SECRET
+    auth_jwks_url: str | None = None
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    public_base_url: str = "http://127.0.0.1:8002"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> ServiceSettings:
+        if self.environment != "production":
+            return self
+        dev_values = {
+            "AUTH_JWT_SECRET": (self.auth_jwt_secret, DEV_JWT_SECRET),
+            "STRIPE_WEBHOOK_SECRET": (self.stripe_webhook_secret, DEV_WEBHOOK_SECRET),
+            "STRIPE_SECRET_KEY": (self.stripe_secret_key, DEV_STRIPE_KEY),
+        }
+        unsafe = [name for name, (value, dev) in dev_values.items() if value == dev]
+        if unsafe:
+            raise ValueError(f"development defaults are not allowed in production: {unsafe}")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """This service's database: `<SERVICE>_DATABASE_URL`, else its database on `DATABASE_URL`."""
+        if self.service_database_url:
+            return async_url(self.service_database_url)
+        if not self.database_url:
+            raise RuntimeError(
+                f"no database configured for {self.service_name}: set "
+                f"{self.service_name.upper().replace('-', '_')}_DATABASE_URL or DATABASE_URL"
+            )
+        server = make_url(self.database_url)
+        return async_url(
+            server.set(database=database_name(self.service_name)).render_as_string(
+                hide_password=False
+            )
+        )
+
+    @classmethod
+    def for_service(cls, service: str, **overrides: object) -> ServiceSettings:
+        """Build settings for `service`, honouring `<SERVICE>_DATABASE_URL`."""
+        import os
+
+        env_name = service.upper().replace("-", "_") + "_DATABASE_URL"
+        values: dict[str, object] = {"service_name": service}
+        if os.environ.get(env_name):
+            values["service_database_url"] = os.environ[env_name]
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

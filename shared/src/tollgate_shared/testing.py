@@ -1,0 +1,117 @@
+"""Pytest fixtures giving real infrastructure: NATS JetStream, Postgres, migrated databases.
+
+Loaded automatically (a `pytest11` entry point). Infrastructure comes from `NATS_URL` /
+`DATABASE_URL` if set, else Docker if an engine answers, else the embedded wheels under
+`var/test/` (started once per test session, stopped at its end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from sqlalchemy.engine import make_url
+
+from tollgate_shared.infra import Infrastructure, provide
+from tollgate_shared.infra.provide import drop_database
+from tollgate_shared.messaging.streams import ensure_streams
+from tollgate_shared.migrations import upgrade
+from tollgate_shared.settings import async_url
+
+T = TypeVar("T")
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[T] | T],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> T:
+    """Retry `condition` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while True:
+        result = condition()
+        last = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not met within {timeout}s (last value: {last!r})")
+        await asyncio.sleep(interval)
+
+
+def unique(prefix: str) -> str:
+    """An id no other test uses, for isolating tests that share a database or stream."""
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def infrastructure(pytestconfig: pytest.Config) -> Iterator[Infrastructure]:
+    """NATS and Postgres for the whole test session."""
+    var_dir = pytestconfig.rootpath / "var" / "test"
+    shutil.rmtree(var_dir, ignore_errors=True)
+    var_dir.mkdir(parents=True)
+    infra = provide(var_dir)
+    yield infra
+    infra.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_url(infrastructure: Infrastructure) -> str:
+    """URL of a JetStream-enabled NATS server."""
+    return infrastructure.nats_url
+
+
+@pytest.fixture(scope="session")
+def database_server_url(infrastructure: Infrastructure) -> str:
+    """URL of a Postgres server (database `postgres`)."""
+    return infrastructure.database_url
+
+
+@pytest.fixture
+async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
+    """A plain nats-py connection, closed after the test."""
+    client = await nats.connect(nats_url)
+    yield client
+    await client.drain()
+
+
+@pytest.fixture
+async def js(nats_client: NatsClient) -> JetStreamContext:
+    """JetStream with Tollgate's streams declared."""
+    context = nats_client.jetstream()
+    await ensure_streams(context)
+    return context
+
+
+@pytest.fixture(scope="session")
+def migrated_database(
+    database_server_url: str,
+) -> Iterator[Callable[[Path], str]]:
+    """Factory: a fresh database migrated with the Alembic scripts at a path; returns its
+    async SQLAlchemy URL. Databases are dropped at the end of the session."""
+    created: list[str] = []
+
+    def make(script_location: Path) -> str:
+        name = unique("t")
+        url = async_url(
+            make_url(database_server_url).set(database=name).render_as_string(hide_password=False)
+        )
+        upgrade(script_location, url)
+        created.append(name)
+        return url
+
+    yield make
+    for name in created:
+        drop_database(database_server_url, name)

@@ -1,0 +1,125 @@
+"""Stripe models parse Stripe's own example objects of the current and the pre-basil API."""
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from tollgate_shared.events import stripe as s
+
+FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
+LEGACY = FIXTURES / "legacy_2025-01-27.acacia"
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("checkout.session", s.CheckoutSession),
+        ("subscription", s.Subscription),
+        ("invoice", s.Invoice),
+        ("charge", s.Charge),
+        ("refund", s.Refund),
+        ("dispute", s.Dispute),
+        ("payment_intent", s.PaymentIntent),
+        ("radar.early_fraud_warning", s.EarlyFraudWarning),
+        ("review", s.Review),
+        ("payout", s.Payout),
+        ("transfer", s.Transfer),
+        ("balance_transaction", s.BalanceTransaction),
+    ],
+)
+def test_current_fixtures_parse(name: str, model: type[s.StripeObject]) -> None:
+    raw = load(FIXTURES / f"{name}.json")
+    parsed = model.model_validate(raw)
+    assert parsed.id == raw["id"]
+    assert s.OBJECT_MODELS[raw["object"]] is model
+
+
+@pytest.mark.parametrize("name", ["checkout.session", "invoice", "charge", "payment_intent"])
+def test_legacy_fixtures_parse(name: str) -> None:
+    raw = load(LEGACY / f"{name}.json")
+    assert s.OBJECT_MODELS[raw["object"]].model_validate(raw).id == raw["id"]
+
+
+def test_period_end_read_from_items_on_current_api() -> None:
+    raw = load(FIXTURES / "subscription.json")
+    assert "current_period_end" not in raw
+    sub = s.Subscription.model_validate(raw)
+    assert sub.period_end == raw["items"]["data"][0]["current_period_end"]
+    assert sub.price_ids == [raw["items"]["data"][0]["price"]["id"]]
+
+
+def test_period_end_read_from_subscription_on_legacy_api() -> None:
+    raw = load(LEGACY / "subscription.json")
+    sub = s.Subscription.model_validate(raw)
+    assert sub.period_end == raw["current_period_end"]
+
+
+def test_invoice_subscription_from_parent_or_legacy_field() -> None:
+    current = load(FIXTURES / "invoice.json")
+    current["parent"] = {
+        "type": "subscription_details",
+        "subscription_details": {"subscription": "sub_new", "metadata": {"tier_id": "t1"}},
+    }
+    invoice = s.Invoice.model_validate(current)
+    assert invoice.subscription_id == "sub_new"
+    assert invoice.subscription_metadata == {"tier_id": "t1"}
+
+    legacy = load(LEGACY / "invoice.json") | {"subscription": "sub_old", "payment_intent": "pi_1"}
+    old = s.Invoice.model_validate(legacy)
+    assert old.subscription_id == "sub_old"
+    assert old.payment_intent_id == "pi_1"
+
+
+def test_invoice_payment_intent_from_invoice_payments() -> None:
+    raw = load(FIXTURES / "invoice.json") | {
+        "payments": {
+            "object": "list",
+            "data": [{"payment": {"type": "payment_intent", "payment_intent": "pi_basil"}}],
+        }
+    }
+    assert s.Invoice.model_validate(raw).payment_intent_id == "pi_basil"
+
+
+def test_expanded_references_read_as_ids() -> None:
+    raw = load(FIXTURES / "charge.json") | {
+        "customer": {"id": "cus_1", "object": "customer"},
+        "balance_transaction": load(FIXTURES / "balance_transaction.json"),
+    }
+    charge = s.Charge.model_validate(raw)
+    assert charge.customer == "cus_1"
+    assert charge.fee == raw["balance_transaction"]["fee"]
+    assert charge.balance_transaction_id == raw["balance_transaction"]["id"]
+    assert s.Charge.model_validate(load(FIXTURES / "charge.json")).fee is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["checkout_session_completed", "subscription_created", "invoice_paid", "charge_refunded"],
+)
+def test_real_event_payloads_parse(name: str) -> None:
+    raw = load(FIXTURES / "events" / f"{name}.json")
+    event = s.StripeEvent.model_validate(raw)
+    assert event.subject == f"stripe.{raw['type']}"
+    model = s.OBJECT_MODELS[raw["data"]["object"]["object"]]
+    assert event.object_as(model).id == raw["data"]["object"]["id"]
+
+
+def test_event_fixture_envelope_parses() -> None:
+    raw = load(FIXTURES / "event.json") | {"id": "evt_123", "type": "invoice.paid"}
+    assert s.StripeEvent.model_validate(raw).type == "invoice.paid"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"id": "not-an-event"}, {"type": ""}, {"type": "Bad Type!"}, {"data": {}}, {"created": "x"}],
+)
+def test_malformed_envelopes_are_rejected(change: dict) -> None:
+    raw = load(FIXTURES / "events" / "invoice_paid.json") | change
+    with pytest.raises(ValidationError):
+        s.StripeEvent.model_validate(raw)
