@@ -5,8 +5,13 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from tollgate_shared.db import inbox_table, make_engine, make_metadata, make_sessionmaker, outbox_table
+from tollgate_shared.db import (
+    inbox_table,
+    make_engine,
+    make_metadata,
+    make_sessionmaker,
+    outbox_table,
+)
 from tollgate_shared.infra.provide import create_database, drop_database
 from tollgate_shared.settings import async_url
 from tollgate_shared.testing import unique

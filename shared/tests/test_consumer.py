@@ -4,9 +4,13 @@ from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-
 from tollgate_shared.messaging.broker import connect_and_declare, make_broker
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, PermanentError, subscribe
+from tollgate_shared.messaging.consumer import (
+    IdempotentConsumer,
+    Incoming,
+    PermanentError,
+    subscribe,
+)
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DLQ, STRIPE, ConsumerSpec, dlq_subject
 from tollgate_shared.testing import unique, wait_until
@@ -31,7 +35,10 @@ async def run_consumer(nats_url: str, consumer: IdempotentConsumer) -> NatsBroke
 def spec_for(topic: str, **overrides) -> ConsumerSpec:
     defaults = dict(backoff=(0.05,), max_deliver=4)
     return ConsumerSpec(
-        durable=unique("c"), stream=STRIPE, filter_subject=f"stripe.{topic}.>", **(defaults | overrides)
+        durable=unique("c"),
+        stream=STRIPE,
+        filter_subject=f"stripe.{topic}.>",
+        **(defaults | overrides),
     )
 
 
@@ -78,7 +85,9 @@ async def test_delivery_after_commit_is_acked_without_second_effect(
 
     async def handler(session: AsyncSession, incoming: Incoming) -> None:
         calls.append(incoming.message_id)
-        await session.execute(db.effects.insert().values(message_id=incoming.message_id, body="once"))
+        await session.execute(
+            db.effects.insert().values(message_id=incoming.message_id, body="once")
+        )
 
     consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
     event_id = unique("evt")
@@ -89,7 +98,11 @@ async def test_delivery_after_commit_is_acked_without_second_effect(
 
         async def acked() -> bool:
             info = await js.consumer_info(STRIPE.name, consumer.spec.durable)
-            return info.delivered.stream_seq > 0 and info.num_ack_pending == 0 and info.num_pending == 0
+            return (
+                info.delivered.stream_seq > 0
+                and info.num_ack_pending == 0
+                and info.num_pending == 0
+            )
 
         await wait_until(acked, message="redelivery acked")
         assert calls == [event_id]
@@ -111,7 +124,9 @@ async def test_poison_message_goes_to_dlq_with_reason(
     try:
         event_id = unique("evt")
         await publish_with_ack(js, f"stripe.{topic}.x", b"bad", msg_id=event_id, stream="STRIPE")
-        sub = await js.subscribe(dlq_subject(consumer.spec.durable, f"stripe.{topic}.x"), stream=DLQ.name)
+        sub = await js.subscribe(
+            dlq_subject(consumer.spec.durable, f"stripe.{topic}.x"), stream=DLQ.name
+        )
         msg = await sub.next_msg(timeout=15)
         assert msg.data == b"bad"
         assert msg.headers["Tollgate-Original-Msg-Id"] == event_id
@@ -135,7 +150,9 @@ async def test_exhausted_retries_go_to_dlq(db, nats_url: str, js: JetStreamConte
     try:
         event_id = unique("evt")
         await publish_with_ack(js, f"stripe.{topic}.x", b"x", msg_id=event_id, stream="STRIPE")
-        sub = await js.subscribe(dlq_subject(consumer.spec.durable, f"stripe.{topic}.x"), stream=DLQ.name)
+        sub = await js.subscribe(
+            dlq_subject(consumer.spec.durable, f"stripe.{topic}.x"), stream=DLQ.name
+        )
         msg = await sub.next_msg(timeout=15)
         assert msg.headers["Tollgate-Delivered"] == "3"
         assert attempts == [1, 2, 3]

@@ -1,5 +1,4 @@
 from nats.js import JetStreamContext
-
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import STRIPE
 from tollgate_shared.testing import unique

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-
 from tollgate_shared.events import stripe as s
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"

@@ -68,10 +68,14 @@ def issue_token(
 def verify_token(token: str, secret: str) -> Principal:
     """Verify signature and expiry; raise Unauthorized otherwise."""
     try:
-        claims = jwt.decode(token, secret, algorithms=ALGORITHMS, options={"require": ["sub", "exp"]})
+        claims = jwt.decode(
+            token, secret, algorithms=ALGORITHMS, options={"require": ["sub", "exp"]}
+        )
         return Principal.model_validate(claims)
     except (jwt.PyJWTError, ValidationError) as exc:
-        raise Unauthorized(f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}) from None
+        raise Unauthorized(
+            f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}
+        ) from None
 
 
 def current_principal(request: Request) -> Principal:

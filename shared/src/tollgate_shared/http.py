@@ -41,5 +41,3 @@ def create_app(
 def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
     """Make `/readyz` depend on `check`."""
     app.state.readiness_checks[name] = check
-
-

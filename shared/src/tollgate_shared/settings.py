@@ -68,7 +68,7 @@ class ServiceSettings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> str:
-        """This service's database: `<SERVICE>_DATABASE_URL`, else its database on `DATABASE_URL`."""
+        """This service's database: `<SERVICE>_DATABASE_URL`, else its own on `DATABASE_URL`."""
         if self.service_database_url:
             return async_url(self.service_database_url)
         if not self.database_url:

@@ -43,7 +43,7 @@ async def wait_until(
     last: T | None = None
     while True:
         result = condition()
-        last = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
+        last = await result if inspect.isawaitable(result) else result
         if last:
             return last
         if time.monotonic() > deadline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -29,7 +30,7 @@ class DomainEvent(BaseModel):
     causation_id: str | None = None
     """The id of the message (e.g. Stripe event) that caused this event."""
 
-    registry: ClassVar[dict[str, type[DomainEvent]]] = {}
+    registry: ClassVar[dict[str, builtins.type[DomainEvent]]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

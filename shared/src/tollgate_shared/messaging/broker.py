@@ -16,7 +16,7 @@ def make_broker(nats_url: str, *, name: str) -> NatsBroker:
         nats_url.split(","),
         name=f"tollgate-{name}",
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=1,
         connect_timeout=3,
         log_level=logging.DEBUG,
     )
@@ -24,7 +24,8 @@ def make_broker(nats_url: str, *, name: str) -> NatsBroker:
 
 def jetstream(broker: NatsBroker) -> JetStreamContext:
     """The connected broker's JetStream context (for publishing with ack and stream admin)."""
-    return broker.config.connection_state.stream
+    stream: JetStreamContext = broker.config.connection_state.stream
+    return stream
 
 
 async def connect_and_declare(broker: NatsBroker, *, replicas: int = 1) -> JetStreamContext:

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
+from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
-from faststream import AckPolicy
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
@@ -114,7 +114,9 @@ class IdempotentConsumer:
                 await self._dead_letter(js, msg, incoming, exc)
                 return
             delay = self.spec.retry_delay(incoming.delivered)
-            bound.warning("message.retry", delivered=incoming.delivered, delay=delay, error=repr(exc))
+            bound.warning(
+                "message.retry", delivered=incoming.delivered, delay=delay, error=repr(exc)
+            )
             await msg.nak(delay=delay)
             return
         await msg.ack_sync()

@@ -30,7 +30,7 @@ async def readyz(request: Request) -> ORJSONResponse:
     )
     status = {n: (r is True) for n, r in zip(names, results, strict=True)}
     ready = all(status.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": status}
+    body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": status}
     if not ready:
         body["error"] = {"code": "not_ready", "message": "a dependency does not answer"}
     return ORJSONResponse(body, status_code=200 if ready else 503)
