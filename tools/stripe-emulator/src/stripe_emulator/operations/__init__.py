@@ -1,0 +1,1 @@
+"""What happens inside Stripe when money moves: each function changes state and emits events."""

@@ -1,0 +1,1 @@
+"""Stripe API routes, one module per group of resources."""

@@ -1,0 +1,177 @@
+"""Checkout sessions."""
+
+from typing import Any
+
+from stripe_emulator.api import Call, StripeRouter
+from stripe_emulator.errors import invalid, missing_param
+from stripe_emulator.ids import new_id
+from stripe_emulator.listing import paginate
+from stripe_emulator.objects import billing
+from stripe_emulator.operations import checkout, discounts
+from stripe_emulator.store import StripeObject
+
+api = StripeRouter()
+MODES = ("payment", "subscription")
+MIN_LIFETIME, MAX_LIFETIME, DEFAULT_LIFETIME = 30 * 60, 24 * 3600, 24 * 3600
+
+
+@api.post("/v1/checkout/sessions")
+def create_session(call: Call) -> StripeObject:
+    """Create a hosted Checkout Session in `payment` or `subscription` mode."""
+    p, em = call.params, call.emulator
+    store, now = em.store, em.now()
+    mode = p.choice("mode", MODES, required=True)
+    lines = p.items("line_items")
+    if not lines:
+        raise missing_param("line_items")
+    prices = []
+    for index, line in enumerate(lines):
+        price = store.find("price", line.req("price"), param=f"line_items[{index}][price]")
+        if not price["active"]:
+            raise invalid(
+                f"The price specified is inactive: {price['id']}",
+                param=f"line_items[{index}][price]",
+            )
+        quantity = line.int("quantity")
+        if quantity is None or quantity < 1:
+            raise invalid(
+                "Quantity is required and must be positive.", param=f"line_items[{index}][quantity]"
+            )
+        recurring = price["type"] == "recurring"
+        if mode == "payment" and recurring:
+            raise invalid(
+                "You must be in `subscription` mode to use recurring prices. Try using "
+                "`mode=subscription` instead.",
+                param=f"line_items[{index}][price]",
+            )
+        prices.append((price, quantity))
+    if mode == "subscription" and not any(price["recurring"] for price, _ in prices):
+        raise invalid(
+            "You must provide at least one recurring price in `subscription` mode when using "
+            "prices.",
+            param="line_items",
+        )
+    if len({price["currency"] for price, _ in prices}) > 1:
+        raise invalid("All prices must use the same currency.", param="line_items")
+    intervals = {
+        (price["recurring"]["interval"], price["recurring"]["interval_count"])
+        for price, _ in prices
+        if price["recurring"]
+    }
+    if len(intervals) > 1:
+        raise invalid(
+            "All recurring prices must have the same billing interval.", param="line_items"
+        )
+    customer, email = p.str("customer"), p.str("customer_email")
+    if customer and email:
+        raise invalid(
+            "You may only specify one of these parameters: customer, customer_email.",
+            param="customer_email",
+        )
+    if customer:
+        store.find("customer", customer, param="customer")
+    expires_at = p.int("expires_at") or now + DEFAULT_LIFETIME
+    if not now + MIN_LIFETIME <= expires_at <= now + MAX_LIFETIME:
+        raise invalid(
+            "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout "
+            "Session creation.",
+            param="expires_at",
+        )
+    chosen = _discounts(call)
+    allow_promotion_codes = p.bool("allow_promotion_codes")
+    if chosen and allow_promotion_codes:
+        raise invalid(
+            "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+            param="discounts",
+        )
+    subscription_data, intent_data = p.sub("subscription_data"), p.sub("payment_intent_data")
+    if mode == "subscription" and p.has("payment_intent_data"):
+        raise invalid(
+            "You can not pass `payment_intent_data` in `subscription` mode.",
+            param="payment_intent_data",
+        )
+    if mode == "payment" and p.has("subscription_data"):
+        raise invalid(
+            "You can not pass `subscription_data` in `payment` mode.", param="subscription_data"
+        )
+    session = billing.checkout_session(
+        created=now,
+        base_url=em.settings.base_url,
+        mode=mode or "payment",
+        currency=prices[0][0]["currency"],
+        amount_subtotal=sum(price["unit_amount"] * quantity for price, quantity in prices),
+        amount_discount=0,
+        customer=customer,
+        customer_email=email,
+        client_reference_id=p.str("client_reference_id"),
+        metadata=p.metadata(),
+        success_url=p.str("success_url"),
+        cancel_url=p.str("cancel_url"),
+        expires_at=expires_at,
+        allow_promotion_codes=allow_promotion_codes,
+        discounts=[],
+    )
+    store.add(
+        session,
+        lines=[(price["id"], quantity) for price, quantity in prices],
+        item_ids=[new_id("li") for _ in prices],
+        subscription_metadata=subscription_data.metadata(),
+        payment_intent_metadata=intent_data.metadata(),
+    )
+    checkout.apply_discounts(em, session, chosen)
+    return session
+
+
+def _discounts(call: Call) -> list[dict[str, Any]]:
+    store, now = call.emulator.store, call.emulator.now()
+    chosen: list[dict[str, Any]] = []
+    for index, entry in enumerate(call.params.items("discounts")):
+        coupon_id, promo_code = entry.str("coupon"), entry.str("promotion_code")
+        if coupon_id:
+            coupon = store.find("coupon", coupon_id, param=f"discounts[{index}][coupon]")
+            if not coupon["valid"] or not discounts.coupon_is_valid(coupon, now):
+                raise invalid(
+                    f"This coupon cannot be redeemed: {coupon_id}",
+                    param=f"discounts[{index}][coupon]",
+                )
+            chosen.append({"coupon": coupon_id, "promotion_code": None})
+        elif promo_code:
+            promo = discounts.resolve_promotion_code(store, promo_code, now)
+            chosen.append({"coupon": None, "promotion_code": promo["id"]})
+    if len(chosen) > 1:
+        raise invalid("You may only specify one discount.", param="discounts")
+    return chosen
+
+
+@api.get("/v1/checkout/sessions/{id}")
+def retrieve_session(call: Call) -> StripeObject:
+    """Retrieve a Checkout Session."""
+    return call.emulator.store.find("checkout.session", call.path["id"])
+
+
+@api.get("/v1/checkout/sessions")
+def list_sessions(call: Call) -> StripeObject:
+    """List Checkout Sessions by `customer`, `payment_intent`, `subscription` or `status`."""
+    p = call.params
+    filters = {k: p.str(k) for k in ("customer", "payment_intent", "subscription", "status")}
+    items = [
+        s
+        for s in call.emulator.store.all("checkout.session")
+        if all(value is None or s[key] == value for key, value in filters.items())
+    ]
+    return call.page(items, "/v1/checkout/sessions")
+
+
+@api.post("/v1/checkout/sessions/{id}/expire")
+def expire_session(call: Call) -> StripeObject:
+    """Expire an open Checkout Session."""
+    session = call.emulator.store.find("checkout.session", call.path["id"])
+    return checkout.expire(call.emulator, session)
+
+
+@api.get("/v1/checkout/sessions/{id}/line_items")
+def list_session_line_items(call: Call) -> StripeObject:
+    """List a Checkout Session's line items."""
+    session = call.emulator.store.find("checkout.session", call.path["id"])
+    items = checkout.session_items(call.emulator, session)
+    return paginate(items, call.params, f"/v1/checkout/sessions/{session['id']}/line_items")
