@@ -8,21 +8,24 @@ Loaded automatically (a `pytest11` entry point). Infrastructure comes from `NATS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nats
 import pytest
+import uvicorn
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy.engine import make_url
 
 from tollgate_shared.infra import Infrastructure, provide
+from tollgate_shared.infra.process import free_port
 from tollgate_shared.infra.provide import drop_database
 from tollgate_shared.messaging.streams import ensure_streams
 from tollgate_shared.migrations import upgrade
@@ -49,6 +52,25 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not met within {timeout}s (last value: {last!r})")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Any, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Run an ASGI app under a real uvicorn server on a free port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_until(lambda: server.started or task.done(), message="server started")
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped during start-up")
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def unique(prefix: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from tollgate_shared.messaging.streams import ensure_streams
@@ -26,6 +27,12 @@ def jetstream(broker: NatsBroker) -> JetStreamContext:
     """The connected broker's JetStream context (for publishing with ack and stream admin)."""
     stream: JetStreamContext = broker.config.connection_state.stream
     return stream
+
+
+def connection(broker: NatsBroker) -> NatsClient:
+    """The connected broker's nats-py client."""
+    client: NatsClient = broker.config.connection_state.connection
+    return client
 
 
 async def connect_and_declare(broker: NatsBroker, *, replicas: int = 1) -> JetStreamContext:

@@ -1,0 +1,1 @@
+"""Tollgate webhook gateway: verify Stripe's signature, store the event, then answer 200."""

@@ -1,0 +1,42 @@
+"""Storing verified events on the STRIPE stream, one copy per event id."""
+
+from __future__ import annotations
+
+from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from tollgate_shared.messaging.publish import publish_with_ack
+from tollgate_shared.messaging.streams import STRIPE
+
+from webhook_gateway.domain.errors import BrokerUnavailable
+
+
+class EventStore:
+    """Publishes to JetStream and waits for its ack; any doubt becomes BrokerUnavailable."""
+
+    def __init__(
+        self, nc: NatsClient, js: JetStreamContext, *, timeout: float, retry_after: int
+    ) -> None:
+        self._nc = nc
+        self._js = js
+        self._timeout = timeout
+        self._retry_after = {"Retry-After": str(retry_after)}
+
+    async def store(self, subject: str, payload: bytes, event_id: str) -> PubAck:
+        """Store the raw event; returns the ack (`duplicate=True` if it was already stored)."""
+        if not self._nc.is_connected:
+            raise BrokerUnavailable("event store is not connected", headers=self._retry_after)
+        try:
+            return await publish_with_ack(
+                self._js,
+                subject,
+                payload,
+                msg_id=event_id,
+                stream=STRIPE.name,
+                timeout=self._timeout,
+            )
+        except (NatsError, TimeoutError, OSError) as exc:
+            raise BrokerUnavailable(
+                f"event store did not confirm: {type(exc).__name__}", headers=self._retry_after
+            ) from None

@@ -1,0 +1,12 @@
+"""The gateway's composition root: a broker (no database), and the event store on it."""
+
+from __future__ import annotations
+
+from tollgate_shared.runtime import Runtime
+
+from webhook_gateway.config import Settings
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """The gateway is stateless: only a broker connection."""
+    return Runtime.build(settings, with_database=False)

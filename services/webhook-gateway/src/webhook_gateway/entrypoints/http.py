@@ -1,0 +1,95 @@
+"""`POST /webhooks/stripe`: verify, validate, store on JetStream, and only then answer 200."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import ValidationError
+from tollgate_shared.events.stripe import StripeEvent
+
+from webhook_gateway import metrics
+from webhook_gateway.adapters.event_store import EventStore
+from webhook_gateway.config import Settings
+from webhook_gateway.domain.errors import InvalidEvent, InvalidSignature, PayloadTooLarge
+from webhook_gateway.domain.signature import SignatureError, verify
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["webhooks"])
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_event_store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.event_store
+    return store
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body exceeds {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"body exceeds {limit} bytes")
+    return bytes(body)
+
+
+def reject(reason: str, error: Exception) -> Exception:
+    metrics.REJECTED.labels(reason).inc()
+    log.warning("webhook.rejected", reason=reason, error=str(error))
+    return error
+
+
+@router.post("/webhooks/stripe")
+async def receive_stripe_event(
+    request: Request,
+    settings: Annotated[Settings, Depends(get_settings)],
+    store: Annotated[EventStore, Depends(get_event_store)],
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> dict[str, object]:
+    """Receive a Stripe webhook; 200 only after JetStream confirmed it stored the event."""
+    metrics.RECEIVED.inc()
+    try:
+        payload = await read_body(request, settings.webhook_max_body_bytes)
+    except PayloadTooLarge as exc:
+        raise reject("payload_too_large", exc) from None
+    try:
+        verify(
+            payload,
+            stripe_signature,
+            settings.webhook_secrets,
+            tolerance=settings.webhook_tolerance_seconds,
+        )
+    except SignatureError as exc:
+        raise reject(exc.reason, InvalidSignature(exc.message, code=exc.reason)) from None
+    try:
+        event = StripeEvent.model_validate_json(payload)
+    except ValidationError as exc:
+        details = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        error = InvalidEvent("not a valid Stripe event", details=details)
+        raise reject("invalid_event", error) from None
+    if settings.stripe_livemode is not None and event.livemode != settings.stripe_livemode:
+        error = InvalidEvent(
+            f"livemode={event.livemode} does not match this endpoint", code="livemode_mismatch"
+        )
+        raise reject("livemode_mismatch", error)
+
+    started = time.perf_counter()
+    try:
+        ack = await store.store(event.subject, payload, event.id)
+    except Exception as exc:
+        raise reject("broker_unavailable", exc) from None
+    metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+    duplicate = bool(ack.duplicate)
+    metrics.STORED.labels(event.type, str(duplicate).lower()).inc()
+    log.info("webhook.stored", event_id=event.id, type=event.type, seq=ack.seq, duplicate=duplicate)
+    return {"received": True, "id": event.id, "duplicate": duplicate}

@@ -1,0 +1,61 @@
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+import stripe
+from tollgate_shared.testing import serve_app, unique
+from webhook_gateway.config import Settings
+from webhook_gateway.main import create_app
+
+SECRETS = ("whsec_current_0123456789", "whsec_previous_0123456789")
+
+
+def make_event(event_type: str | None = None, **changes: object) -> dict:
+    """A Stripe event envelope of realistic shape, with a unique id (and type, for counting)."""
+    event = {
+        "id": unique("evt"),
+        "object": "event",
+        "api_version": "2026-07-29.dahlia",
+        "created": int(time.time()),
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type or f"test.{unique('type').lower()}",
+        "data": {"object": {"id": unique("in"), "object": "invoice", "amount_paid": 2000}},
+    }
+    event.update(changes)
+    return event
+
+
+def signed(body: bytes, secret: str = SECRETS[0], timestamp: int | None = None) -> dict:
+    header = stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp)
+    return {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def encode(event: dict) -> bytes:
+    return json.dumps(event).encode()
+
+
+@pytest.fixture
+def gateway_settings(nats_url: str) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        values = {
+            "service_name": "webhook-gateway",
+            "nats_url": nats_url,
+            "stripe_webhook_secret": ",".join(SECRETS),
+            "gateway_publish_timeout": 1.0,
+        } | overrides
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def gateway(gateway_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        serve_app(create_app(gateway_settings())) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        yield client

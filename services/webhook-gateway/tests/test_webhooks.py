@@ -1,0 +1,206 @@
+"""The gateway over real HTTP against real NATS JetStream."""
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+from tollgate_shared.messaging.streams import STRIPE
+from tollgate_shared.testing import serve_app
+from webhook_gateway.config import Settings
+from webhook_gateway.main import create_app
+
+from .conftest import SECRETS, encode, make_event, signed
+
+
+async def stored_count(js: JetStreamContext, subject: str) -> int:
+    info = await js.stream_info(STRIPE.name, subjects_filter=subject)
+    return (info.state.subjects or {}).get(subject, 0)
+
+
+async def stream_total(js: JetStreamContext) -> int:
+    return (await js.stream_info(STRIPE.name)).state.messages
+
+
+async def test_valid_event_is_stored_and_acknowledged(gateway: httpx.AsyncClient, js) -> None:
+    event = make_event()
+    body = encode(event)
+    response = await gateway.post("/webhooks/stripe", content=body, headers=signed(body))
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": True, "id": event["id"], "duplicate": False}
+    subject = f"stripe.{event['type']}"
+    assert await stored_count(js, subject) == 1
+    stored = await js.get_last_msg(STRIPE.name, subject)
+    assert stored.data == body
+    assert stored.headers["Nats-Msg-Id"] == event["id"]
+
+
+async def test_five_sequential_deliveries_store_once(gateway: httpx.AsyncClient, js) -> None:
+    event = make_event()
+    body = encode(event)
+    answers = [
+        (await gateway.post("/webhooks/stripe", content=body, headers=signed(body))).json()
+        for _ in range(5)
+    ]
+    assert [a["duplicate"] for a in answers] == [False, True, True, True, True]
+    assert await stored_count(js, f"stripe.{event['type']}") == 1
+
+
+async def test_five_concurrent_deliveries_store_once(gateway: httpx.AsyncClient, js) -> None:
+    event = make_event()
+    body = encode(event)
+    responses = await asyncio.gather(
+        *(gateway.post("/webhooks/stripe", content=body, headers=signed(body)) for _ in range(5))
+    )
+    assert [r.status_code for r in responses] == [200] * 5
+    assert sum(not r.json()["duplicate"] for r in responses) == 1
+    assert await stored_count(js, f"stripe.{event['type']}") == 1
+
+
+async def test_unconsumed_event_types_are_stored_too(gateway: httpx.AsyncClient, js) -> None:
+    event = make_event("customer.tax_id.created")
+    body = encode(event)
+    assert (
+        await gateway.post("/webhooks/stripe", content=body, headers=signed(body))
+    ).status_code == 200
+    msg = await js.get_last_msg(STRIPE.name, "stripe.customer.tax_id.created")
+    assert msg.headers["Nats-Msg-Id"] == event["id"]
+
+
+def _bad_requests() -> list[tuple[str, Callable[[], tuple[bytes, dict]], int, str]]:
+    def good() -> bytes:
+        return encode(make_event())
+
+    def stale() -> tuple[bytes, dict]:
+        body = good()
+        return body, signed(body, timestamp=int(time.time()) - 3600)
+
+    def tampered() -> tuple[bytes, dict]:
+        body = good()
+        headers = signed(body)
+        return body.replace(b"2000", b"9000"), headers
+
+    def unsigned_json(raw: bytes) -> Callable[[], tuple[bytes, dict]]:
+        return lambda: (raw, signed(raw))
+
+    return [
+        ("missing signature", lambda: (good(), {}), 400, "missing_signature"),
+        (
+            "wrong secret",
+            lambda: (b := good(), signed(b, "whsec_unknown")),
+            400,
+            "signature_mismatch",
+        ),
+        ("tampered body", tampered, 400, "signature_mismatch"),
+        ("stale timestamp", stale, 400, "stale_timestamp"),
+        (
+            "malformed header",
+            lambda: (good(), {"Stripe-Signature": "nonsense"}),
+            400,
+            "malformed_signature",
+        ),
+        ("malformed json", unsigned_json(b"{not json"), 400, "invalid_event"),
+        ("json but not an event", unsigned_json(b'{"hello": "world"}'), 400, "invalid_event"),
+        (
+            "event without data.object",
+            unsigned_json(encode(make_event(data={}))),
+            400,
+            "invalid_event",
+        ),
+        ("bad event id", unsigned_json(encode(make_event(id="42"))), 400, "invalid_event"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "status", "code"), _bad_requests(), ids=[b[0] for b in _bad_requests()]
+)
+async def test_bad_input_is_rejected_and_stores_nothing(
+    gateway: httpx.AsyncClient, js, name: str, build, status: int, code: str
+) -> None:
+    before = await stream_total(js)
+    body, headers = build()
+    response = await gateway.post("/webhooks/stripe", content=body, headers=headers)
+
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"]
+    assert await stream_total(js) == before
+
+
+async def test_body_over_limit_is_413_with_or_without_length(
+    gateway_settings: Callable[..., Settings], js
+) -> None:
+    settings = gateway_settings(webhook_max_body_bytes=4096)
+    body = encode(make_event(data={"object": {"id": "in_1", "padding": "x" * 5000}}))
+    before = await stream_total(js)
+    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        declared = await client.post("/webhooks/stripe", content=body, headers=signed(body))
+
+        async def chunks():
+            for i in range(0, len(body), 1000):
+                yield body[i : i + 1000]
+
+        streamed = await client.post("/webhooks/stripe", content=chunks(), headers=signed(body))
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+    assert await stream_total(js) == before
+
+
+async def test_wrong_method_and_path(gateway: httpx.AsyncClient) -> None:
+    wrong_method = await gateway.get("/webhooks/stripe")
+    wrong_path = await gateway.post("/webhooks/other", content=b"{}")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert wrong_path.status_code == 404
+    assert wrong_path.json()["error"]["code"] == "not_found"
+
+
+async def test_secret_rotation(gateway_settings: Callable[..., Settings], js) -> None:
+    old, new = SECRETS[1], SECRETS[0]
+    events = {secret: make_event() for secret in (old, new)}
+    async with (
+        serve_app(create_app(gateway_settings())) as url,
+        httpx.AsyncClient(base_url=url) as c,
+    ):
+        for secret, event in events.items():
+            body = encode(event)
+            response = await c.post("/webhooks/stripe", content=body, headers=signed(body, secret))
+            assert response.status_code == 200
+    rotated = gateway_settings(stripe_webhook_secret=new)
+    async with serve_app(create_app(rotated)) as url, httpx.AsyncClient(base_url=url) as c:
+        late = make_event()
+        body = encode(late)
+        refused = await c.post("/webhooks/stripe", content=body, headers=signed(body, old))
+        accepted = await c.post("/webhooks/stripe", content=body, headers=signed(body, new))
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "signature_mismatch"
+    assert accepted.status_code == 200
+
+
+async def test_livemode_mismatch_rejected_when_configured(
+    gateway_settings: Callable[..., Settings], js
+) -> None:
+    async with (
+        serve_app(create_app(gateway_settings(stripe_livemode=True))) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        body = encode(make_event(livemode=False))
+        response = await client.post("/webhooks/stripe", content=body, headers=signed(body))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "livemode_mismatch"
+
+
+async def test_health_ready_and_metrics(gateway: httpx.AsyncClient) -> None:
+    assert (await gateway.get("/healthz")).json() == {"status": "ok"}
+    ready = await gateway.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"broker": True}
+    body = encode(make_event())
+    await gateway.post("/webhooks/stripe", content=body, headers={})
+    metrics = (await gateway.get("/metrics")).text
+    assert 'gateway_events_rejected_total{reason="missing_signature"}' in metrics
+    assert "gateway_publish_seconds_bucket" in metrics

@@ -1,0 +1,83 @@
+"""What every service's `main.py` shares: the lifespan that runs its Runtime, and its CLI
+(`<service> serve` runs HTTP + consumers + outbox relay in one process, `<service> migrate`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+
+from tollgate_shared.http import add_readiness_check
+from tollgate_shared.migrations import upgrade
+from tollgate_shared.observability.logging import configure_logging
+from tollgate_shared.runtime import Runtime
+from tollgate_shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+def runtime_lifespan(
+    runtime: Runtime, *, consumers: bool = True
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """A lifespan that starts `runtime` with the app and stops it after in-flight requests."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.runtime = runtime
+        add_readiness_check(app, "broker", runtime.broker_ready)
+        if runtime.engine is not None:
+            add_readiness_check(app, "database", runtime.database_ready)
+        async with runtime.running(consumers=consumers):
+            yield
+
+    return lifespan
+
+
+@dataclass(frozen=True)
+class ServiceCli:
+    """The command line of one service."""
+
+    name: str
+    load_settings: Callable[[], ServiceSettings]
+    create_app: Callable[[ServiceSettings], FastAPI]
+    migrations: Path | None = None
+
+    def main(self, argv: list[str] | None = None) -> None:
+        """`serve [--host H] [--port P] [--no-migrate]` (default) or `migrate`."""
+        parser = argparse.ArgumentParser(prog=self.name, description=f"Tollgate {self.name}")
+        commands = parser.add_subparsers(dest="command")
+        serve = commands.add_parser("serve", help="run the HTTP API, consumers and outbox relay")
+        serve.add_argument("--host")
+        serve.add_argument("--port", type=int)
+        serve.add_argument("--migrate", action="store_true", help="migrate the database first")
+        commands.add_parser("migrate", help="bring the database schema to the newest revision")
+        args = parser.parse_args(argv)
+
+        settings = self.load_settings()
+        configure_logging(settings.log_level, json=settings.log_json, service=self.name)
+        if args.command == "migrate" or getattr(args, "migrate", False):
+            self.migrate(settings)
+            if args.command == "migrate":
+                return
+        uvicorn.run(
+            self.create_app(settings),
+            host=args.host or settings.http_host,
+            port=args.port or settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )
+
+    def migrate(self, settings: ServiceSettings) -> None:
+        """Run this service's Alembic migrations against its database."""
+        if self.migrations is None:
+            return
+        url = settings.sqlalchemy_url
+        upgrade(self.migrations, url)
+        log.info("migrations.applied", service=self.name)
