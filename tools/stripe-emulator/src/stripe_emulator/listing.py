@@ -20,7 +20,7 @@ def list_object(url: str, data: list[StripeObject], *, has_more: bool = False) -
 
 def paginate(items: Sequence[StripeObject], params: Params, url: str) -> StripeObject:
     """One page of `items` (newest first) by `limit`, `starting_after` and `ending_before`."""
-    limit = params.int("limit")
+    limit = params.integer("limit")
     if limit is None:
         limit = 10
     if not 1 <= limit <= MAX_LIMIT:
@@ -29,8 +29,8 @@ def paginate(items: Sequence[StripeObject], params: Params, url: str) -> StripeO
             param="limit",
         )
     ids = [item["id"] for item in items]
-    after = params.str("starting_after")
-    before = params.str("ending_before")
+    after = params.text("starting_after")
+    before = params.text("ending_before")
     if after is not None:
         start = _position(ids, after, "starting_after") + 1
         page = list(items[start : start + limit])

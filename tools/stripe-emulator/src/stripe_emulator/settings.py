@@ -62,22 +62,25 @@ class Settings:
         secret = env.get("STRIPE_WEBHOOK_SECRET")
         if url and secret:
             webhooks = (WebhookTarget(url=url, secret=secret),)
+        test_mode = _truthy(env.get("STRIPE_EMULATOR_TEST_MODE"))
         retry = None
-        if "STRIPE_EMULATOR_RETRY_BASE_SECONDS" in env:
-            base = (
-                TEST_MODE_RETRY
-                if _truthy(env.get("STRIPE_EMULATOR_TEST_MODE"))
-                else (PRODUCTION_LIKE_RETRY)
-            )
+        if any(name.startswith("STRIPE_EMULATOR_RETRY_") for name in env):
+            default = TEST_MODE_RETRY if test_mode else PRODUCTION_LIKE_RETRY
             retry = RetryPolicy(
-                base_seconds=float(env["STRIPE_EMULATOR_RETRY_BASE_SECONDS"]),
-                max_seconds=float(env.get("STRIPE_EMULATOR_RETRY_MAX_SECONDS", base.max_seconds)),
-                max_attempts=int(env.get("STRIPE_EMULATOR_RETRY_MAX_ATTEMPTS", base.max_attempts)),
+                base_seconds=float(
+                    env.get("STRIPE_EMULATOR_RETRY_BASE_SECONDS", default.base_seconds)
+                ),
+                max_seconds=float(
+                    env.get("STRIPE_EMULATOR_RETRY_MAX_SECONDS", default.max_seconds)
+                ),
+                max_attempts=int(
+                    env.get("STRIPE_EMULATOR_RETRY_MAX_ATTEMPTS", default.max_attempts)
+                ),
             )
         return cls(
             host=env.get("STRIPE_EMULATOR_HOST", "127.0.0.1"),
             port=int(env.get("STRIPE_EMULATOR_PORT", "12111")),
-            test_mode=_truthy(env.get("STRIPE_EMULATOR_TEST_MODE")),
+            test_mode=test_mode,
             public_url=env.get("STRIPE_EMULATOR_PUBLIC_URL") or None,
             webhooks=webhooks,
             retry=retry,

@@ -15,7 +15,6 @@ from stripe_emulator.ids import new_id
 from stripe_emulator.settings import RetryPolicy
 
 DeliveryMode = Literal["normal", "duplicate", "delayed", "out_of_order"]
-DELIVERY_MODES: tuple[str, ...] = ("normal", "duplicate", "delayed", "out_of_order")
 
 
 def sign(payload: str, secret: str, timestamp: int) -> str:

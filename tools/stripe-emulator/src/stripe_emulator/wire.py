@@ -29,7 +29,8 @@ def parse_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
                 node = node.setdefault(key, {})
                 if not isinstance(node, dict):
                     raise invalid(f"Invalid parameter: {raw_key}", param=raw_key)
-    return _listify(root)
+    parsed: dict[str, Any] = _listify(root)
+    return parsed
 
 
 def _listify(node: Any) -> Any:
@@ -54,7 +55,7 @@ class Params:
     def has(self, name: str) -> bool:
         return name in self.data
 
-    def str(self, name: str, *, required: bool = False) -> str | None:
+    def text(self, name: str, *, required: bool = False) -> str | None:
         value = self.data.get(name)
         if value is None or value == "":
             if required:
@@ -65,12 +66,12 @@ class Params:
         return value
 
     def req(self, name: str) -> str:
-        value = self.str(name, required=True)
+        value = self.text(name, required=True)
         assert value is not None
         return value
 
-    def int(self, name: str, *, required: bool = False) -> int | None:
-        value = self.str(name, required=required)
+    def integer(self, name: str, *, required: bool = False) -> int | None:
+        value = self.text(name, required=required)
         if value is None:
             return None
         try:
@@ -78,8 +79,8 @@ class Params:
         except ValueError:
             raise invalid(f"Invalid integer: {value}", param=self._name(name)) from None
 
-    def float(self, name: str) -> float | None:
-        value = self.str(name)
+    def decimal(self, name: str) -> float | None:
+        value = self.text(name)
         if value is None:
             return None
         try:
@@ -87,8 +88,8 @@ class Params:
         except ValueError:
             raise invalid(f"Invalid decimal: {value}", param=self._name(name)) from None
 
-    def bool(self, name: str) -> bool | None:
-        value = self.str(name)
+    def flag(self, name: str) -> bool | None:
+        value = self.text(name)
         if value is None:
             return None
         if value not in ("true", "false"):
@@ -96,7 +97,7 @@ class Params:
         return value == "true"
 
     def choice(self, name: str, options: tuple[str, ...], *, required: bool = False) -> str | None:
-        value = self.str(name, required=required)
+        value = self.text(name, required=required)
         if value is not None and value not in options:
             raise invalid(
                 f"Invalid {name}: must be one of {', '.join(options)}", param=self._name(name)

@@ -70,7 +70,8 @@ def draft(
 
 def _product_name(emulator: Emulator, item: StripeObject) -> str:
     product = emulator.store.get(item["price"]["product"])
-    return product["name"] if product else item["price"]["id"]
+    name: str = product["name"] if product else item["price"]["id"]
+    return name
 
 
 def finalize(emulator: Emulator, invoice: StripeObject, customer: StripeObject) -> None:

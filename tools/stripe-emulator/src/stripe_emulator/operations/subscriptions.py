@@ -11,8 +11,6 @@ from stripe_emulator.operations.payments import Payment, pay
 from stripe_emulator.operations.periods import add_interval
 from stripe_emulator.store import StripeObject
 
-FAILURE_OUTCOMES = ("canceled", "unpaid")
-
 
 def start(
     emulator: Emulator,

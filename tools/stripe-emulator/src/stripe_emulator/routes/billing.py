@@ -34,7 +34,7 @@ def retrieve_subscription(call: Call) -> StripeObject:
 def list_subscriptions(call: Call) -> StripeObject:
     """List subscriptions by `customer`, `price` or `status` (default: all but canceled)."""
     p = call.params
-    customer, price = p.str("customer"), p.str("price")
+    customer, price = p.text("customer"), p.text("price")
     status = p.choice("status", SUBSCRIPTION_STATUSES)
     items = [
         s
@@ -68,15 +68,15 @@ def update_subscription(call: Call) -> StripeObject:
         details = p.sub("cancellation_details")
         changes["cancellation_details"] = {
             **subscription["cancellation_details"],
-            **{k: details.str(k) for k in ("comment", "feedback") if details.has(k)},
+            **{k: details.text(k) for k in ("comment", "feedback") if details.has(k)},
         }
     restricted: dict[str, Any] = {}
     if p.has("cancel_at_period_end"):
-        restricted["cancel_at_period_end"] = p.bool("cancel_at_period_end")
+        restricted["cancel_at_period_end"] = p.flag("cancel_at_period_end")
     if p.has("cancel_at"):
-        restricted["cancel_at"] = p.int("cancel_at")
+        restricted["cancel_at"] = p.integer("cancel_at")
     if p.has("description"):
-        restricted["description"] = p.str("description")
+        restricted["description"] = p.text("description")
     if restricted and subscription["status"] == "canceled":
         raise invalid(
             "A canceled subscription can only update its cancellation_details and metadata."
@@ -93,9 +93,9 @@ def cancel_subscription(call: Call) -> StripeObject:
         raise no_such("subscription", subscription["id"])
     details = call.params.sub("cancellation_details")
     if details.has("comment"):
-        subscription["cancellation_details"]["comment"] = details.str("comment")
+        subscription["cancellation_details"]["comment"] = details.text("comment")
     if details.has("feedback"):
-        subscription["cancellation_details"]["feedback"] = details.str("feedback")
+        subscription["cancellation_details"]["feedback"] = details.text("feedback")
     return subscriptions.cancel(em, subscription, reason="cancellation_requested")
 
 
@@ -109,7 +109,7 @@ def retrieve_invoice(call: Call) -> StripeObject:
 def list_invoices(call: Call) -> StripeObject:
     """List invoices by `customer`, `subscription` or `status`."""
     p = call.params
-    customer, subscription, status = p.str("customer"), p.str("subscription"), p.str("status")
+    customer, subscription, status = p.text("customer"), p.text("subscription"), p.text("status")
     items = [
         i
         for i in call.emulator.store.all("invoice")
@@ -140,7 +140,7 @@ def retrieve_invoice_payment(call: Call) -> StripeObject:
 def list_invoice_payments(call: Call) -> StripeObject:
     """List invoice payments by `invoice` or `payment[payment_intent]`."""
     p = call.params
-    invoice, intent = p.str("invoice"), p.sub("payment").str("payment_intent")
+    invoice, intent = p.text("invoice"), p.sub("payment").text("payment_intent")
     items = [
         x
         for x in call.emulator.store.all("invoice_payment")
@@ -160,7 +160,7 @@ def create_portal_session(call: Call) -> StripeObject:
             created=em.now(),
             base_url=em.settings.base_url,
             customer=customer["id"],
-            return_url=p.str("return_url"),
-            locale=p.str("locale"),
+            return_url=p.text("return_url"),
+            locale=p.text("locale"),
         )
     )

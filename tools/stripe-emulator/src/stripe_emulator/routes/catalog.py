@@ -22,19 +22,19 @@ def create_product(call: Call) -> StripeObject:
 
 def _new_product(call: Call, p: Params) -> StripeObject:
     em = call.emulator
-    product_id = p.str("id")
+    product_id = p.text("id")
     if product_id is not None and em.store.get(product_id) is not None:
         raise invalid(
             f"Product already exists: {product_id}", param="id", code="resource_already_exists"
         )
-    active = p.bool("active")
+    active = p.flag("active")
     return em.store.add(
         catalog.product(
             product_id=product_id,
             created=em.now(),
             name=p.req("name"),
             active=True if active is None else active,
-            description=p.str("description"),
+            description=p.text("description"),
             metadata=p.metadata(),
         )
     )
@@ -51,9 +51,9 @@ def update_product(call: Call) -> StripeObject:
     """Update a product's name, description, active flag or metadata."""
     p, em = call.params, call.emulator
     product = em.store.find("product", call.path["id"])
-    changes: dict[str, object] = {k: p.str(k) for k in ("name", "description") if p.has(k)}
+    changes: dict[str, object] = {k: p.text(k) for k in ("name", "description") if p.has(k)}
     if p.has("active"):
-        changes["active"] = p.bool("active")
+        changes["active"] = p.flag("active")
     changes["metadata"] = p.metadata(product["metadata"])
     return call.change(product, changes, "product.updated")
 
@@ -61,7 +61,7 @@ def update_product(call: Call) -> StripeObject:
 @api.get("/v1/products")
 def list_products(call: Call) -> StripeObject:
     """List products, optionally by `active`."""
-    active = call.params.bool("active")
+    active = call.params.flag("active")
     items = [
         x for x in call.emulator.store.all("product") if active is None or x["active"] == active
     ]
@@ -77,7 +77,7 @@ def create_price(call: Call) -> StripeObject:
         em.emit("product.created", product)
     else:
         product = em.store.find("product", p.req("product"), param="product")
-    unit_amount = p.int("unit_amount", required=True)
+    unit_amount = p.integer("unit_amount", required=True)
     assert unit_amount is not None
     if unit_amount < 0:
         raise invalid("Invalid non-negative integer", param="unit_amount")
@@ -86,8 +86,8 @@ def create_price(call: Call) -> StripeObject:
         rec = p.sub("recurring")
         interval = rec.choice("interval", INTERVALS, required=True)
         assert interval is not None
-        recurring = catalog.recurring(interval, rec.int("interval_count") or 1)
-    active = p.bool("active")
+        recurring = catalog.recurring(interval, rec.integer("interval_count") or 1)
+    active = p.flag("active")
     price = em.store.add(
         catalog.price(
             created=em.now(),
@@ -96,8 +96,8 @@ def create_price(call: Call) -> StripeObject:
             unit_amount=unit_amount,
             active=True if active is None else active,
             recurring=recurring,
-            nickname=p.str("nickname"),
-            lookup_key=p.str("lookup_key"),
+            nickname=p.text("nickname"),
+            lookup_key=p.text("lookup_key"),
             metadata=p.metadata(),
         )
     )
@@ -116,9 +116,9 @@ def update_price(call: Call) -> StripeObject:
     """Update a price's active flag, nickname, lookup key or metadata."""
     p, em = call.params, call.emulator
     price = em.store.find("price", call.path["id"])
-    changes: dict[str, object] = {k: p.str(k) for k in ("nickname", "lookup_key") if p.has(k)}
+    changes: dict[str, object] = {k: p.text(k) for k in ("nickname", "lookup_key") if p.has(k)}
     if p.has("active"):
-        changes["active"] = p.bool("active")
+        changes["active"] = p.flag("active")
     changes["metadata"] = p.metadata(price["metadata"])
     return call.change(price, changes, "price.updated")
 
@@ -127,8 +127,8 @@ def update_price(call: Call) -> StripeObject:
 def list_prices(call: Call) -> StripeObject:
     """List prices by `product`, `active`, `type`, `currency` or `lookup_keys`."""
     p = call.params
-    product, active, kind = p.str("product"), p.bool("active"), p.str("type")
-    currency, lookup_keys = p.str("currency"), p.strings("lookup_keys")
+    product, active, kind = p.text("product"), p.flag("active"), p.text("type")
+    currency, lookup_keys = p.text("currency"), p.strings("lookup_keys")
     items = [
         x
         for x in call.emulator.store.all("price")
@@ -145,21 +145,21 @@ def list_prices(call: Call) -> StripeObject:
 def create_coupon(call: Call) -> StripeObject:
     """Create a coupon (`percent_off`, or `amount_off` with `currency`)."""
     p, em = call.params, call.emulator
-    coupon_id = p.str("id")
+    coupon_id = p.text("id")
     if coupon_id is not None and em.store.get(coupon_id) is not None:
         raise invalid("Coupon already exists.", param="id", code="resource_already_exists")
-    percent_off, amount_off = p.float("percent_off"), p.int("amount_off")
+    percent_off, amount_off = p.decimal("percent_off"), p.integer("amount_off")
     if (percent_off is None) == (amount_off is None):
         raise invalid("You must pass exactly one of percent_off or amount_off.")
     if percent_off is not None and not 0 < percent_off <= 100:
         raise invalid("percent_off must be between 0 and 100.", param="percent_off")
-    currency = p.str("currency")
+    currency = p.text("currency")
     if amount_off is not None and currency is None:
         raise invalid(
             "You must specify a currency when creating an amount_off coupon.", param="currency"
         )
     duration = p.choice("duration", DURATIONS) or "once"
-    months = p.int("duration_in_months")
+    months = p.integer("duration_in_months")
     if duration == "repeating" and months is None:
         raise invalid(
             "duration_in_months is required for a repeating coupon.", param="duration_in_months"
@@ -173,9 +173,9 @@ def create_coupon(call: Call) -> StripeObject:
             currency=currency.lower() if currency else None,
             duration=duration,
             duration_in_months=months,
-            max_redemptions=p.int("max_redemptions"),
-            redeem_by=p.int("redeem_by"),
-            name=p.str("name"),
+            max_redemptions=p.integer("max_redemptions"),
+            redeem_by=p.integer("redeem_by"),
+            name=p.text("name"),
             metadata=p.metadata(),
         )
     )
@@ -196,7 +196,7 @@ def update_coupon(call: Call) -> StripeObject:
     coupon = call.emulator.store.find("coupon", call.path["id"])
     changes: dict[str, object] = {"metadata": p.metadata(coupon["metadata"])}
     if p.has("name"):
-        changes["name"] = p.str("name")
+        changes["name"] = p.text("name")
     return call.change(coupon, changes, "coupon.updated")
 
 
@@ -220,7 +220,7 @@ def list_coupons(call: Call) -> StripeObject:
 def create_promotion_code(call: Call) -> StripeObject:
     """Create a promotion code for a coupon (`promotion[coupon]`, or legacy `coupon`)."""
     p, em = call.params, call.emulator
-    coupon_id = p.sub("promotion").str("coupon") or p.str("coupon")
+    coupon_id = p.sub("promotion").text("coupon") or p.text("coupon")
     if coupon_id is None:
         raise invalid(
             "Missing required param: promotion[coupon].",
@@ -228,21 +228,21 @@ def create_promotion_code(call: Call) -> StripeObject:
             code="parameter_missing",
         )
     coupon = em.store.find("coupon", coupon_id, param="promotion[coupon]")
-    code = p.str("code") or coupon["id"].upper()
+    code = p.text("code") or coupon["id"].upper()
     if any(
         x["code"].lower() == code.lower() and x["active"] for x in em.store.all("promotion_code")
     ):
         raise invalid(f"An active promotion code with `code: {code}` already exists.", param="code")
-    active = p.bool("active")
+    active = p.flag("active")
     promo = em.store.add(
         catalog.promotion_code(
             created=em.now(),
             code=code,
             coupon_id=coupon["id"],
             active=True if active is None else active,
-            customer=p.str("customer"),
-            expires_at=p.int("expires_at"),
-            max_redemptions=p.int("max_redemptions"),
+            customer=p.text("customer"),
+            expires_at=p.integer("expires_at"),
+            max_redemptions=p.integer("max_redemptions"),
             metadata=p.metadata(),
         )
     )
@@ -263,7 +263,7 @@ def update_promotion_code(call: Call) -> StripeObject:
     promo = call.emulator.store.find("promotion_code", call.path["id"])
     changes: dict[str, object] = {"metadata": p.metadata(promo["metadata"])}
     if p.has("active"):
-        changes["active"] = p.bool("active")
+        changes["active"] = p.flag("active")
     return call.change(promo, changes, "promotion_code.updated")
 
 
@@ -271,7 +271,7 @@ def update_promotion_code(call: Call) -> StripeObject:
 def list_promotion_codes(call: Call) -> StripeObject:
     """List promotion codes by `code`, `coupon` or `active`."""
     p = call.params
-    code, coupon, active = p.str("code"), p.str("coupon"), p.bool("active")
+    code, coupon, active = p.text("code"), p.text("coupon"), p.flag("active")
     items = [
         x
         for x in call.emulator.store.all("promotion_code")

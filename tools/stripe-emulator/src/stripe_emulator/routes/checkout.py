@@ -32,7 +32,7 @@ def create_session(call: Call) -> StripeObject:
                 f"The price specified is inactive: {price['id']}",
                 param=f"line_items[{index}][price]",
             )
-        quantity = line.int("quantity")
+        quantity = line.integer("quantity")
         if quantity is None or quantity < 1:
             raise invalid(
                 "Quantity is required and must be positive.", param=f"line_items[{index}][quantity]"
@@ -62,7 +62,7 @@ def create_session(call: Call) -> StripeObject:
         raise invalid(
             "All recurring prices must have the same billing interval.", param="line_items"
         )
-    customer, email = p.str("customer"), p.str("customer_email")
+    customer, email = p.text("customer"), p.text("customer_email")
     if customer and email:
         raise invalid(
             "You may only specify one of these parameters: customer, customer_email.",
@@ -70,7 +70,7 @@ def create_session(call: Call) -> StripeObject:
         )
     if customer:
         store.find("customer", customer, param="customer")
-    expires_at = p.int("expires_at") or now + DEFAULT_LIFETIME
+    expires_at = p.integer("expires_at") or now + DEFAULT_LIFETIME
     if not now + MIN_LIFETIME <= expires_at <= now + MAX_LIFETIME:
         raise invalid(
             "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout "
@@ -78,7 +78,7 @@ def create_session(call: Call) -> StripeObject:
             param="expires_at",
         )
     chosen = _discounts(call)
-    allow_promotion_codes = p.bool("allow_promotion_codes")
+    allow_promotion_codes = p.flag("allow_promotion_codes")
     if chosen and allow_promotion_codes:
         raise invalid(
             "You may only specify one of these parameters: allow_promotion_codes, discounts.",
@@ -103,10 +103,10 @@ def create_session(call: Call) -> StripeObject:
         amount_discount=0,
         customer=customer,
         customer_email=email,
-        client_reference_id=p.str("client_reference_id"),
+        client_reference_id=p.text("client_reference_id"),
         metadata=p.metadata(),
-        success_url=p.str("success_url"),
-        cancel_url=p.str("cancel_url"),
+        success_url=p.text("success_url"),
+        cancel_url=p.text("cancel_url"),
         expires_at=expires_at,
         allow_promotion_codes=allow_promotion_codes,
         discounts=[],
@@ -126,7 +126,7 @@ def _discounts(call: Call) -> list[dict[str, Any]]:
     store, now = call.emulator.store, call.emulator.now()
     chosen: list[dict[str, Any]] = []
     for index, entry in enumerate(call.params.items("discounts")):
-        coupon_id, promo_code = entry.str("coupon"), entry.str("promotion_code")
+        coupon_id, promo_code = entry.text("coupon"), entry.text("promotion_code")
         if coupon_id:
             coupon = store.find("coupon", coupon_id, param=f"discounts[{index}][coupon]")
             if not coupon["valid"] or not discounts.coupon_is_valid(coupon, now):
@@ -153,7 +153,7 @@ def retrieve_session(call: Call) -> StripeObject:
 def list_sessions(call: Call) -> StripeObject:
     """List Checkout Sessions by `customer`, `payment_intent`, `subscription` or `status`."""
     p = call.params
-    filters = {k: p.str(k) for k in ("customer", "payment_intent", "subscription", "status")}
+    filters = {k: p.text(k) for k in ("customer", "payment_intent", "subscription", "status")}
     items = [
         s
         for s in call.emulator.store.all("checkout.session")

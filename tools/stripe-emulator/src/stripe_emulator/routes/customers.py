@@ -14,9 +14,9 @@ def create_customer(call: Call) -> StripeObject:
     customer = em.store.add(
         catalog.customer(
             created=em.now(),
-            email=p.str("email"),
-            name=p.str("name"),
-            description=p.str("description"),
+            email=p.text("email"),
+            name=p.text("name"),
+            description=p.text("description"),
             metadata=p.metadata(),
         )
     )
@@ -36,7 +36,7 @@ def update_customer(call: Call) -> StripeObject:
     p, em = call.params, call.emulator
     customer = em.store.find("customer", call.path["id"])
     changes: dict[str, object] = {
-        key: p.str(key) for key in ("email", "name", "description") if p.has(key)
+        key: p.text(key) for key in ("email", "name", "description") if p.has(key)
     }
     changes["metadata"] = p.metadata(customer["metadata"])
     return call.change(customer, changes, "customer.updated")
@@ -55,6 +55,6 @@ def delete_customer(call: Call) -> StripeObject:
 @api.get("/v1/customers")
 def list_customers(call: Call) -> StripeObject:
     """List customers, optionally by `email`."""
-    email = call.params.str("email")
+    email = call.params.text("email")
     items = [c for c in call.emulator.store.all("customer") if email is None or c["email"] == email]
     return call.page(items, "/v1/customers")

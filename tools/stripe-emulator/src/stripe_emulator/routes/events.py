@@ -21,9 +21,9 @@ def create_webhook_endpoint(call: Call) -> StripeObject:
         url=p.req("url"),
         enabled_events=enabled_events,
         secret=secret,
-        description=p.str("description"),
+        description=p.text("description"),
         metadata=p.metadata(),
-        api_version=p.str("api_version"),
+        api_version=p.text("api_version"),
     )
     return {**endpoint, "secret": secret}
 
@@ -51,9 +51,9 @@ def update_webhook_endpoint(call: Call) -> StripeObject:
     if p.has("enabled_events"):
         endpoint["enabled_events"] = _enabled_events(p)
     if p.has("description"):
-        endpoint["description"] = p.str("description")
+        endpoint["description"] = p.text("description")
     if p.has("disabled"):
-        endpoint["status"] = "disabled" if p.bool("disabled") else "enabled"
+        endpoint["status"] = "disabled" if p.flag("disabled") else "enabled"
     endpoint["metadata"] = p.metadata(endpoint["metadata"])
     em.dispatcher.remove(endpoint["id"])
     if endpoint["status"] == "enabled":
@@ -88,8 +88,8 @@ def retrieve_event(call: Call) -> StripeObject:
 def list_events(call: Call) -> StripeObject:
     """List events by `type` (with `*`), `types`, `created[gte|gt|lte|lt]`, `delivery_success`."""
     p = call.params
-    patterns = [t for t in [p.str("type"), *p.strings("types")] if t]
-    delivered = p.bool("delivery_success")
+    patterns = [t for t in [p.text("type"), *p.strings("types")] if t]
+    delivered = p.flag("delivery_success")
     created = _created_filter(p)
     items = [
         e
@@ -109,14 +109,17 @@ def _type_matches(event_type: str, pattern: str) -> bool:
 
 def _created_filter(p: Params) -> "CreatedFilter":
     if isinstance(p.data.get("created"), str):
-        exact = p.int("created")
+        exact = p.integer("created")
         return CreatedFilter(gte=exact, lte=exact)
     bounds = p.sub("created")
     for key in bounds.data:
         if key not in ("gt", "gte", "lt", "lte"):
             raise invalid(f"Received unknown parameter: created[{key}]", param=f"created[{key}]")
     return CreatedFilter(
-        gt=bounds.int("gt"), gte=bounds.int("gte"), lt=bounds.int("lt"), lte=bounds.int("lte")
+        gt=bounds.integer("gt"),
+        gte=bounds.integer("gte"),
+        lt=bounds.integer("lt"),
+        lte=bounds.integer("lte"),
     )
 
 

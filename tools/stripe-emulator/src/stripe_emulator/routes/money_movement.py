@@ -9,7 +9,7 @@ api = StripeRouter()
 
 
 def _amount(call: Call) -> int:
-    amount = call.params.int("amount", required=True)
+    amount = call.params.integer("amount", required=True)
     assert amount is not None
     if amount < 1:
         raise invalid("Invalid positive integer", param="amount")
@@ -30,7 +30,7 @@ def create_transfer(call: Call) -> StripeObject:
             source="",
             type="transfer",
             reporting_category="transfer",
-            description=p.str("description"),
+            description=p.text("description"),
         )
     )
     transfer = em.store.add(
@@ -39,8 +39,8 @@ def create_transfer(call: Call) -> StripeObject:
             amount=amount,
             currency=currency,
             destination=p.req("destination"),
-            description=p.str("description"),
-            transfer_group=p.str("transfer_group"),
+            description=p.text("description"),
+            transfer_group=p.text("transfer_group"),
             metadata=p.metadata(),
             balance_transaction=txn["id"],
         )
@@ -60,7 +60,7 @@ def retrieve_transfer(call: Call) -> StripeObject:
 def list_transfers(call: Call) -> StripeObject:
     """List transfers by `destination` or `transfer_group`."""
     p = call.params
-    destination, group = p.str("destination"), p.str("transfer_group")
+    destination, group = p.text("destination"), p.text("transfer_group")
     items = [
         x
         for x in call.emulator.store.all("transfer")
@@ -84,7 +84,7 @@ def create_payout(call: Call) -> StripeObject:
             source="",
             type="payout",
             reporting_category="payout",
-            description=p.str("description"),
+            description=p.text("description"),
         )
     )
     payout = em.store.add(
@@ -92,7 +92,7 @@ def create_payout(call: Call) -> StripeObject:
             created=now,
             amount=amount,
             currency=currency,
-            description=p.str("description"),
+            description=p.text("description"),
             method=p.choice("method", ("standard", "instant")) or "standard",
             metadata=p.metadata(),
             balance_transaction=txn["id"],
@@ -112,7 +112,7 @@ def retrieve_payout(call: Call) -> StripeObject:
 @api.get("/v1/payouts")
 def list_payouts(call: Call) -> StripeObject:
     """List payouts, optionally by `status`."""
-    status = call.params.str("status")
+    status = call.params.text("status")
     items = [
         x for x in call.emulator.store.all("payout") if status is None or x["status"] == status
     ]

@@ -16,11 +16,11 @@ REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 def create_payment_intent(call: Call) -> StripeObject:
     """Create a payment intent (it waits for a payment method; confirm is not emulated)."""
     p, em = call.params, call.emulator
-    amount = p.int("amount", required=True)
+    amount = p.integer("amount", required=True)
     assert amount is not None
     if amount < 1:
         raise invalid("Amount must be at least 1", param="amount", code="amount_too_small")
-    customer = p.str("customer")
+    customer = p.text("customer")
     if customer:
         em.store.find("customer", customer, param="customer")
     intent = em.store.add(
@@ -29,7 +29,7 @@ def create_payment_intent(call: Call) -> StripeObject:
             amount=amount,
             currency=p.req("currency").lower(),
             customer=customer,
-            description=p.str("description"),
+            description=p.text("description"),
             metadata=p.metadata(),
         )
     )
@@ -50,14 +50,14 @@ def update_payment_intent(call: Call) -> StripeObject:
     intent = call.emulator.store.find("payment_intent", call.path["id"])
     changes: dict[str, object] = {"metadata": p.metadata(intent["metadata"])}
     if p.has("description"):
-        changes["description"] = p.str("description")
+        changes["description"] = p.text("description")
     return call.change(intent, changes, None)
 
 
 @api.get("/v1/payment_intents")
 def list_payment_intents(call: Call) -> StripeObject:
     """List payment intents, optionally by `customer`."""
-    customer = call.params.str("customer")
+    customer = call.params.text("customer")
     items = [
         x
         for x in call.emulator.store.all("payment_intent")
@@ -79,7 +79,7 @@ def update_charge(call: Call) -> StripeObject:
     charge = call.emulator.store.find("charge", call.path["id"])
     changes: dict[str, object] = {"metadata": p.metadata(charge["metadata"])}
     if p.has("description"):
-        changes["description"] = p.str("description")
+        changes["description"] = p.text("description")
     return call.change(charge, changes, "charge.updated")
 
 
@@ -87,7 +87,7 @@ def update_charge(call: Call) -> StripeObject:
 def list_charges(call: Call) -> StripeObject:
     """List charges by `customer` or `payment_intent`."""
     p = call.params
-    customer, intent = p.str("customer"), p.str("payment_intent")
+    customer, intent = p.text("customer"), p.text("payment_intent")
     items = [
         x
         for x in call.emulator.store.all("charge")
@@ -101,7 +101,7 @@ def list_charges(call: Call) -> StripeObject:
 def create_refund(call: Call) -> StripeObject:
     """Refund a charge in full or in part, by `charge` or `payment_intent`."""
     p, em = call.params, call.emulator
-    charge_id, intent_id = p.str("charge"), p.str("payment_intent")
+    charge_id, intent_id = p.text("charge"), p.text("payment_intent")
     if charge_id is None and intent_id is None:
         raise invalid(
             "One of the following params should be provided for this request: payment_intent "
@@ -121,7 +121,7 @@ def create_refund(call: Call) -> StripeObject:
     return payments.refund(
         em,
         charge,
-        amount=p.int("amount"),
+        amount=p.integer("amount"),
         reason=p.choice("reason", REFUND_REASONS),
         metadata=p.metadata(),
     )
@@ -146,7 +146,7 @@ def update_refund(call: Call) -> StripeObject:
 def list_refunds(call: Call) -> StripeObject:
     """List refunds by `charge` or `payment_intent`."""
     p = call.params
-    charge, intent = p.str("charge"), p.str("payment_intent")
+    charge, intent = p.text("charge"), p.text("payment_intent")
     items = [
         x
         for x in call.emulator.store.all("refund")
@@ -166,7 +166,7 @@ def retrieve_balance_transaction(call: Call) -> StripeObject:
 def list_balance_transactions(call: Call) -> StripeObject:
     """List balance transactions by `type`, `source` or `currency`."""
     p = call.params
-    kind, source, currency = p.str("type"), p.str("source"), p.str("currency")
+    kind, source, currency = p.text("type"), p.text("source"), p.text("currency")
     items = [
         x
         for x in call.emulator.store.all("balance_transaction")

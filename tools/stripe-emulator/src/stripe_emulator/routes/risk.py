@@ -32,7 +32,7 @@ def close_dispute(call: Call) -> StripeObject:
 def list_disputes(call: Call) -> StripeObject:
     """List disputes by `charge` or `payment_intent`."""
     p = call.params
-    charge, intent = p.str("charge"), p.str("payment_intent")
+    charge, intent = p.text("charge"), p.text("payment_intent")
     items = [
         x
         for x in call.emulator.store.all("dispute")
@@ -52,7 +52,7 @@ def retrieve_early_fraud_warning(call: Call) -> StripeObject:
 def list_early_fraud_warnings(call: Call) -> StripeObject:
     """List early fraud warnings by `charge` or `payment_intent`."""
     p = call.params
-    charge, intent = p.str("charge"), p.str("payment_intent")
+    charge, intent = p.text("charge"), p.text("payment_intent")
     items = [
         x
         for x in call.emulator.store.all("radar.early_fraud_warning")
