@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import ORJSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.errors import install_error_handlers
 from tollgate_shared.observability.health import ReadinessCheck
@@ -41,3 +43,13 @@ def create_app(
 def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
     """Make `/readyz` depend on `check`."""
     app.state.readiness_checks[name] = check
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessions = request.app.state.runtime.sessions
+    async with sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+"""A database session for one request (commit explicitly; rolled back if not)."""

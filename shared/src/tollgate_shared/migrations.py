@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, pool
 
+from tollgate_shared.db import inbox_table, outbox_table
 from tollgate_shared.infra.provide import create_database
 
 
@@ -44,3 +45,16 @@ def run_env(target_metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+def create_messaging_tables() -> None:
+    """Inside a migration: create the inbox and outbox tables as `tollgate_shared.db` defines."""
+    metadata = MetaData()
+    for table in (inbox_table(metadata), outbox_table(metadata)):
+        table.create(op.get_bind())
+
+
+def drop_messaging_tables() -> None:
+    """Inside a migration: drop the inbox and outbox tables."""
+    op.drop_table("outbox")
+    op.drop_table("inbox")

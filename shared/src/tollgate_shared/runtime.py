@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from faststream.nats import NatsBroker
@@ -15,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import make_engine, make_sessionmaker
 from tollgate_shared.messaging.broker import broker_ready, connect_and_declare, make_broker
-from tollgate_shared.messaging.consumer import Handler, IdempotentConsumer, subscribe
+from tollgate_shared.messaging.consumer import IdempotentConsumer, subscribe
+from tollgate_shared.messaging.dispatch import Dispatcher
 from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
 from tollgate_shared.settings import ServiceSettings
@@ -57,12 +59,17 @@ class Runtime:
             outbox=outbox,
         )
 
-    def consume(self, spec: ConsumerSpec, handler: Handler) -> IdempotentConsumer:
+    def consume(self, spec: ConsumerSpec, dispatcher: Dispatcher[Any]) -> IdempotentConsumer:
         """Add an idempotent durable consumer (subscribed when the runtime starts)."""
         if self.sessions is None or self.inbox is None:
             raise RuntimeError("a consumer needs the service's database and inbox table")
         consumer = IdempotentConsumer(
-            spec, self.sessions, self.inbox, handler, after_commit=self.wake_relay
+            spec,
+            self.sessions,
+            self.inbox,
+            dispatcher,
+            accepts=dispatcher.accepts,
+            after_commit=self.wake_relay,
         )
         self.consumers.append(consumer)
         return consumer

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from tollgate_shared.http import add_readiness_check
+from tollgate_shared.http import add_readiness_check, create_app
 from tollgate_shared.migrations import upgrade
 from tollgate_shared.observability.logging import configure_logging
 from tollgate_shared.runtime import Runtime
@@ -22,10 +22,20 @@ from tollgate_shared.settings import ServiceSettings
 log = structlog.get_logger(__name__)
 
 
-def runtime_lifespan(
-    runtime: Runtime, *, consumers: bool = True
-) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """A lifespan that starts `runtime` with the app and stops it after in-flight requests."""
+OnStart = Callable[[FastAPI, Runtime], None]
+
+
+def service_app(
+    settings: ServiceSettings,
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    on_start: OnStart | None = None,
+) -> FastAPI:
+    """A service's app: `runtime` starts with it (then `on_start`) and stops after in-flight
+    requests; readiness follows the broker and, if it has one, the database."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,10 +43,15 @@ def runtime_lifespan(
         add_readiness_check(app, "broker", runtime.broker_ready)
         if runtime.engine is not None:
             add_readiness_check(app, "database", runtime.database_ready)
-        async with runtime.running(consumers=consumers):
+        async with runtime.running():
+            if on_start is not None:
+                on_start(app, runtime)
             yield
 
-    return lifespan
+    app = create_app(settings, title=title, description=description, lifespan=lifespan)
+    for router in routers:
+        app.include_router(router)
+    return app
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,7 +84,7 @@ class ServiceSettings(BaseSettings):
         )
 
     @classmethod
-    def for_service(cls, service: str, **overrides: object) -> ServiceSettings:
+    def for_service(cls, service: str, **overrides: object) -> Self:
         """Build settings for `service`, honouring `<SERVICE>_DATABASE_URL`."""
         import os
 

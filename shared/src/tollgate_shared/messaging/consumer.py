@@ -63,7 +63,10 @@ Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
 
 
 class IdempotentConsumer:
-    """Runs `handler` at most once per message id, whatever the deliveries."""
+    """Runs `handler` at most once per message id, whatever the deliveries.
+
+    Messages on subjects `accepts` declines are acked without touching the database.
+    """
 
     def __init__(
         self,
@@ -72,9 +75,11 @@ class IdempotentConsumer:
         inbox_table: Table,
         handler: Handler,
         *,
+        accepts: Callable[[str], bool] | None = None,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.spec = spec
+        self._accepts = accepts
         self._sessions = sessions
         self._inbox = inbox_table
         self._handler = handler
@@ -99,6 +104,9 @@ class IdempotentConsumer:
     async def process(self, msg: Msg, js: JetStreamContext) -> None:
         """Apply, then ack; or nak with backoff; or park on the DLQ (published through `js`)."""
         incoming = Incoming.from_msg(msg)
+        if self._accepts is not None and not self._accepts(incoming.subject):
+            await msg.ack_sync()
+            return
         bound = log.bind(
             consumer=self.spec.durable, subject=incoming.subject, message_id=incoming.message_id
         )

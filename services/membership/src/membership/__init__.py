@@ -1,0 +1,1 @@
+"""Tollgate membership: who may do what, from what Stripe says they paid."""

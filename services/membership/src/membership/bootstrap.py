@@ -1,0 +1,16 @@
+"""Membership's composition root."""
+
+from __future__ import annotations
+
+from tollgate_shared.runtime import Runtime
+
+from membership.adapters import orm
+from membership.config import Settings
+from membership.entrypoints import consumers
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Database, broker, the STRIPE consumer and the outbox relay."""
+    runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
+    consumers.register(runtime)
+    return runtime

@@ -1,0 +1,14 @@
+"""Membership settings."""
+
+from __future__ import annotations
+
+from tollgate_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    http_port: int = 8003
+
+
+def load_settings() -> Settings:
+    """Settings from the environment (`MEMBERSHIP_DATABASE_URL` or `DATABASE_URL`)."""
+    return Settings.for_service("membership")

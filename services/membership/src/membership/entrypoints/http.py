@@ -1,0 +1,5 @@
+"""Membership's HTTP API."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["membership"])

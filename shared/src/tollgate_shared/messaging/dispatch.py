@@ -1,0 +1,52 @@
+"""Route a consumer's messages to one handler per event type.
+
+Stripe events and domain events alike arrive parsed and typed; subjects without a handler
+are acked untouched, so a service only lists what it reacts to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tollgate_shared.events.base import DomainEvent, parse_domain_event
+from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.messaging.consumer import Incoming
+
+E = TypeVar("E")
+EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+
+class Dispatcher(Generic[E]):
+    """Parses a message and calls the handler registered for its subject (minus `prefix`)."""
+
+    def __init__(
+        self,
+        handlers: Mapping[str, EventHandler],
+        *,
+        parse: Callable[[bytes], E],
+        prefix: str = "",
+    ) -> None:
+        self._handlers = dict(handlers)
+        self._parse = parse
+        self._prefix = prefix
+
+    def accepts(self, subject: str) -> bool:
+        """Whether a handler exists for messages on `subject`."""
+        return subject.removeprefix(self._prefix) in self._handlers
+
+    async def __call__(self, session: AsyncSession, incoming: Incoming) -> None:
+        handler = self._handlers[incoming.subject.removeprefix(self._prefix)]
+        await handler(session, self._parse(incoming.data))
+
+
+def stripe_dispatcher(handlers: Mapping[str, EventHandler]) -> Dispatcher[StripeEvent]:
+    """Handlers keyed by Stripe event type (`invoice.paid`), receiving a StripeEvent."""
+    return Dispatcher(handlers, parse=StripeEvent.model_validate_json, prefix="stripe.")
+
+
+def domain_dispatcher(handlers: Mapping[str, EventHandler]) -> Dispatcher[DomainEvent]:
+    """Handlers keyed by domain event type (`membership.activated`), receiving the event."""
+    return Dispatcher(handlers, parse=parse_domain_event)
