@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -25,7 +27,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.engine import make_url
 
 from tollgate_shared.infra import Infrastructure, provide
-from tollgate_shared.infra.process import free_port
+from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import drop_database
 from tollgate_shared.messaging.streams import ensure_streams
 from tollgate_shared.migrations import upgrade
@@ -81,12 +83,26 @@ def unique(prefix: str) -> str:
 @pytest.fixture(scope="session")
 def infrastructure(pytestconfig: pytest.Config) -> Iterator[Infrastructure]:
     """NATS and Postgres for the whole test session."""
-    var_dir = pytestconfig.rootpath / "var" / "test"
-    shutil.rmtree(var_dir, ignore_errors=True)
-    var_dir.mkdir(parents=True)
+    root = pytestconfig.rootpath / "var" / "test"
+    for stale in root.glob("*"):
+        if stale.name.isdigit() and not _alive(int(stale.name)):
+            shutil.rmtree(stale, ignore_errors=True)
+    var_dir = root / str(os.getpid())
+    var_dir.mkdir(parents=True, exist_ok=True)
     infra = provide(var_dir)
     yield infra
     infra.stop()
+    shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -137,3 +153,20 @@ def migrated_database(
     yield make
     for name in created:
         drop_database(database_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator_url(infrastructure: Infrastructure) -> Iterator[str]:
+    """A Stripe emulator (test mode, test controls on) running as its own process."""
+    var_dir = infrastructure.var_dir
+    port = free_port()
+    server = ServerProcess(
+        "stripe-emulator",
+        [sys.executable, "-m", "stripe_emulator", "--port", str(port), "--test-mode"],
+        log_path=var_dir / "stripe-emulator.log",
+    )
+    try:
+        server.wait_for_port("127.0.0.1", port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

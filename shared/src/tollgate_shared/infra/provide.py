@@ -31,6 +31,8 @@ class Infrastructure:
     """A server URL (database `postgres`); each service gets its own database on it."""
     nats_source: Source
     postgres_source: Source
+    var_dir: Path
+    """Where embedded servers, logs and other local state of this run live."""
     _stops: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def stop(self) -> None:
@@ -121,7 +123,7 @@ def provide(
         database_url,
         postgres_source,
     )
-    return Infrastructure(nats_url, database_url, nats_source, postgres_source, stops)
+    return Infrastructure(nats_url, database_url, nats_source, postgres_source, var_dir, stops)
 
 
 def create_database(server_url: str, name: str) -> None:
