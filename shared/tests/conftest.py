@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from tollgate_shared.db import (
     inbox_table,
     make_engine,

@@ -4,6 +4,7 @@ from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from tollgate_shared.messaging.broker import connect_and_declare, make_broker
 from tollgate_shared.messaging.consumer import (
     IdempotentConsumer,

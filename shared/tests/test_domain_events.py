@@ -1,5 +1,6 @@
 import pytest
 from pydantic import ValidationError
+
 from tollgate_shared.events.base import DomainEvent, parse_domain_event
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.events.membership import MembershipEnded

@@ -6,6 +6,7 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy import select
+
 from tollgate_shared.events.base import parse_domain_event
 from tollgate_shared.events.membership import MembershipActivated
 from tollgate_shared.messaging import outbox

@@ -1,4 +1,5 @@
 from nats.js import JetStreamContext
+
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import STRIPE
 from tollgate_shared.testing import unique

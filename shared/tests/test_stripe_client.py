@@ -18,7 +18,8 @@ async def test_creates_once_per_idempotency_key(stripe_emulator_url: str) -> Non
     )
     assert first.id == again.id
     assert first.id.startswith("cus_")
-    counts = httpx.get(f"{stripe_emulator_url}/_emulator/requests").json()
+    async with httpx.AsyncClient() as http:
+        counts = (await http.get(f"{stripe_emulator_url}/_emulator/requests")).json()
     assert any(r["path"] == "/v1/customers" and r["count"] >= 2 for r in counts)
 
 

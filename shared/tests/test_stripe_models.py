@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+
 from tollgate_shared.events import stripe as s
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"

@@ -4,10 +4,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
+
 from membership.adapters import orm
 from membership.config import Settings
 from membership.main import MIGRATIONS, create_app
-from sqlalchemy import select
 from tollgate_shared.db import make_engine, make_sessionmaker
 from tollgate_shared.testing import serve_app
 

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 import stripe
+
 from tollgate_shared.testing import serve_app, unique
 from webhook_gateway.config import Settings
 from webhook_gateway.main import create_app

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 import nats
+
 from tollgate_shared.infra.nats import start_nats
 from tollgate_shared.infra.process import free_port
 from tollgate_shared.messaging.streams import STRIPE, ensure_streams

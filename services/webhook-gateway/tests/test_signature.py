@@ -4,6 +4,7 @@ import time
 
 import pytest
 import stripe
+
 from webhook_gateway.domain.signature import SignatureError, compute_signature, verify
 
 SECRET = "whsec_test_secret"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 from nats.js import JetStreamContext
+
 from tollgate_shared.messaging.streams import STRIPE
 from tollgate_shared.testing import serve_app
 from webhook_gateway.config import Settings

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 import stripe
+
 from stripe_emulator.settings import RetryPolicy, Settings
 from stripe_emulator.testing import (
     RunningEmulator,

@@ -4,6 +4,7 @@ from typing import Any
 
 import httpx
 import stripe
+
 from stripe_emulator.testing import RunningEmulator, WebhookReceiver, wait_for
 
 WEBHOOK_SECRET = "whsec_test_secret_for_the_emulator"

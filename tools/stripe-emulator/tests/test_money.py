@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 import stripe
+
 from stripe_emulator.testing import RunningEmulator, WebhookReceiver, wait_for
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import stripe
+
 from stripe_emulator.settings import Settings
 from stripe_emulator.testing import WebhookReceiver, free_port, receive_webhooks, serve, wait_for
 

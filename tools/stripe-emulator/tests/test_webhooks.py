@@ -3,6 +3,7 @@
 import time
 
 import stripe
+
 from stripe_emulator.testing import RunningEmulator, WebhookReceiver, receive_webhooks, wait_for
 
 WEBHOOK_SECRET = "whsec_test_secret_for_the_emulator"

@@ -3,6 +3,7 @@
 import httpx
 import pytest
 import stripe
+
 from stripe_emulator.testing import RunningEmulator
 
 

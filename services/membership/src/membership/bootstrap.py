@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from tollgate_shared.runtime import Runtime
-
 from membership.adapters import orm
 from membership.config import Settings
 from membership.entrypoints import consumers
+from tollgate_shared.runtime import Runtime
 
 
 def build_runtime(settings: Settings) -> Runtime:

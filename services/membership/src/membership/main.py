@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from tollgate_shared.service import ServiceCli, service_app
-from tollgate_shared.settings import ServiceSettings
 
 from membership.bootstrap import build_runtime
 from membership.config import Settings, load_settings
 from membership.entrypoints.http import router
+from tollgate_shared.service import ServiceCli, service_app
+from tollgate_shared.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tollgate_shared.runtime import Runtime
-
 from webhook_gateway.config import Settings
 
 

@@ -6,9 +6,9 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
+
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import STRIPE
-
 from webhook_gateway.domain.errors import BrokerUnavailable
 
 

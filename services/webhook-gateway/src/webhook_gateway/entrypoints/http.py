@@ -8,8 +8,8 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import ValidationError
-from tollgate_shared.events.stripe import StripeEvent
 
+from tollgate_shared.events.stripe import StripeEvent
 from webhook_gateway import metrics
 from webhook_gateway.adapters.event_store import EventStore
 from webhook_gateway.config import Settings
