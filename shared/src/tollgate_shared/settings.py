@@ -11,7 +11,6 @@ from sqlalchemy.engine import make_url
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
 DEV_WEBHOOK_SECRET = "whsec_dev_only_tollgate_webhook_secret"
 DEV_STRIPE_KEY = "sk_test_tollgate_dev"
-EMULATOR_API_BASE = "http://127.0.0.1:12111"
 
 Environment = Literal["development", "test", "production"]
 

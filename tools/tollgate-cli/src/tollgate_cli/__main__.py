@@ -1,0 +1,3 @@
+from tollgate_cli.main import main
+
+main()
