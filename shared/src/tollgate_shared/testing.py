@@ -170,3 +170,37 @@ def stripe_emulator_url(infrastructure: Infrastructure) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+class MailSink:
+    """A running mail sink: send to `smtp_url`, read `GET {http_url}/api/messages`."""
+
+    def __init__(self, smtp_url: str, http_url: str) -> None:
+        self.smtp_url = smtp_url
+        self.http_url = http_url
+
+
+@pytest.fixture(scope="session")
+def mail_sink(infrastructure: Infrastructure) -> Iterator[MailSink]:
+    """A mail sink (SMTP + HTTP, rejects `*@reject.test` with 550) running as its own process."""
+    var_dir = infrastructure.var_dir
+    smtp_port, http_port = free_port(), free_port()
+    server = ServerProcess(
+        "mail-sink",
+        [
+            sys.executable,
+            "-m",
+            "mail_sink",
+            "--smtp-port",
+            str(smtp_port),
+            "--http-port",
+            str(http_port),
+        ],
+        log_path=var_dir / "mail-sink.log",
+    )
+    try:
+        server.wait_for_port("127.0.0.1", smtp_port)
+        server.wait_for_port("127.0.0.1", http_port)
+        yield MailSink(f"smtp://127.0.0.1:{smtp_port}", f"http://127.0.0.1:{http_port}")
+    finally:
+        server.stop()

@@ -74,6 +74,7 @@ class ServerProcess:
     ) -> None:
         self.name = name
         self.stop_signal = stop_signal
+        self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -87,12 +88,22 @@ class ServerProcess:
             start_new_session=True,
         )
 
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines the server wrote, for error messages."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
     def wait_for_port(self, host: str, port: int, timeout: float = 30.0) -> None:
         """Block until the server accepts connections, or raise with its exit status."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
             if port_open(host, port):
                 return
             time.sleep(0.05)

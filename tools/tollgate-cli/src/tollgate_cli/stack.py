@@ -75,7 +75,9 @@ def _wait_healthy(name: str, url: str, process: ServerProcess, timeout: float = 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.proc.returncode}; see its log")
+            raise RuntimeError(
+                f"{name} exited with {process.proc.returncode}:\n{process.log_tail()}"
+            )
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
