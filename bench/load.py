@@ -1,0 +1,102 @@
+"""A small, fast HTTP/1.1 load generator on raw asyncio streams (keep-alive connections).
+
+A Python client shares the machine with the server under test; it is kept lean (pre-built
+requests, no parsing beyond the status line and Content-Length) so it costs the server as
+little CPU as possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    concurrency: int
+    requests: int
+    seconds: float
+    statuses: dict[int, int]
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "concurrency": self.concurrency,
+            "requests": self.requests,
+            "per_second": round(self.rate, 1),
+            "p50_ms": round(self.percentile(50), 2),
+            "p99_ms": round(self.percentile(99), 2),
+            "mean_ms": round(statistics.fmean(self.latencies_ms), 2),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+        }
+
+
+def build_post(url: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """A raw keep-alive POST request."""
+    parts = urlsplit(url)
+    lines = [
+        f"POST {parts.path} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        f"Content-Length: {len(body)}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def run_load(
+    url: str, requests: Sequence[bytes] | Callable[[int], bytes], *, total: int, concurrency: int
+) -> LoadResult:
+    """Send `total` requests over `concurrency` keep-alive connections; time each one."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    next_index = 0
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    def request(i: int) -> bytes:
+        return requests(i) if callable(requests) else requests[i % len(requests)]
+
+    async def worker() -> None:
+        nonlocal next_index
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while next_index < total:
+                i = next_index
+                next_index += 1
+                started = time.perf_counter()
+                writer.write(request(i))
+                status = await _read_response(reader)
+                latencies.append((time.perf_counter() - started) * 1000)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return LoadResult(concurrency, total, time.perf_counter() - started, statuses, latencies)
