@@ -1,0 +1,48 @@
+"""No Docker engine runs here, so the Compose file is checked offline against the code."""
+
+from importlib import import_module
+from pathlib import Path
+
+import yaml
+
+from tollgate_shared.settings import ServiceSettings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+APPS = {
+    name: spec
+    for name, spec in COMPOSE["services"].items()
+    if spec.get("build", {}).get("args", {}).get("APP_DIR", "").startswith("services/")
+}
+
+
+def settings_class(command: str) -> type[ServiceSettings]:
+    return import_module(f"{command.replace('-', '_')}.config").Settings
+
+
+def test_every_service_builds_from_an_existing_package() -> None:
+    for spec in COMPOSE["services"].values():
+        args = spec.get("build", {}).get("args")
+        if args:
+            pyproject = (DEPLOY.parent / args["APP_DIR"] / "pyproject.toml").read_text()
+            assert f'name = "{args["PACKAGE"]}"' in pyproject
+            assert f"{args['COMMAND']} = " in pyproject
+
+
+def test_environment_names_are_settings_the_services_read() -> None:
+    assert APPS
+    for name, spec in APPS.items():
+        command = spec["build"]["args"]["COMMAND"]
+        fields = {f.upper() for f in settings_class(command).model_fields}
+        own_db = command.upper().replace("-", "_") + "_DATABASE_URL"
+        for variable in spec.get("environment", {}):
+            assert variable in fields or variable == own_db, f"{name}: {variable} is not read"
+
+
+def test_ports_match_the_services_defaults() -> None:
+    for name, spec in APPS.items():
+        args = spec["build"]["args"]
+        default = settings_class(args["COMMAND"]).model_fields["http_port"].default
+        assert int(args["PORT"]) == default, name
+        if "ports" in spec:
+            assert spec["ports"] == [f"{default}:{default}"]
