@@ -2,12 +2,11 @@
 else (same FastAPI + uvicorn + verifier as the gateway, no envelope parsing, no publish)."""
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 
 from webhook_gateway.domain.signature import verify
 
 SECRET = "whsec_bench_0123456789"
-app = FastAPI(default_response_class=ORJSONResponse)
+app = FastAPI()
 
 
 @app.post("/webhooks/stripe")

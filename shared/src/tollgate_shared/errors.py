@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -63,12 +63,12 @@ def error_response(
     *,
     details: Any = None,
     headers: dict[str, str] | None = None,
-) -> ORJSONResponse:
+) -> JSONResponse:
     """The one error body every service answers with."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
-    return ORJSONResponse({"error": body}, status_code=status_code, headers=headers)
+    return JSONResponse({"error": body}, status_code=status_code, headers=headers)
 
 
 _STATUS_CODES = {
@@ -90,13 +90,13 @@ def install_error_handlers(app: FastAPI) -> None:
     """Make every error — ours, FastAPI's validation, routing, and crashes — the JSON format."""
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> ORJSONResponse:
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(
             exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in exc.errors()
@@ -104,13 +104,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "validation_error", "request is not valid", details=details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         return error_response(
             exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
         )
 
     @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> ORJSONResponse:
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("http.unhandled_error", path=request.url.path)
         return error_response(500, "internal_error", "internal error")

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -21,7 +21,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> ORJSONResponse:
+async def readyz(request: Request) -> JSONResponse:
     """Every dependency (broker, database) answers; 503 names those that do not."""
     checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
     names = list(checks)
@@ -33,7 +33,7 @@ async def readyz(request: Request) -> ORJSONResponse:
     body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": status}
     if not ready:
         body["error"] = {"code": "not_ready", "message": "a dependency does not answer"}
-    return ORJSONResponse(body, status_code=200 if ready else 503)
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/metrics")
