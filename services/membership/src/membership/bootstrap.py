@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from membership.adapters import orm
+from membership.adapters.billing import StripeBilling
 from membership.config import Settings
 from membership.entrypoints import consumers
+from membership.service_layer.stripe_events import StripeEvents
 from tollgate_shared.runtime import Runtime
+from tollgate_shared.stripe_client import make_stripe_client
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Database, broker, the STRIPE consumer and the outbox relay."""
+@dataclass(frozen=True)
+class Membership:
+    """The running service's parts."""
+
+    settings: Settings
+    runtime: Runtime
+    stripe_events: StripeEvents
+
+
+def build(settings: Settings) -> Membership:
+    """Database, broker, Stripe, the STRIPE consumer and the outbox relay."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
-    consumers.register(runtime)
-    return runtime
+    stripe_events = StripeEvents(StripeBilling(make_stripe_client(settings)), settings)
+    consumers.register(runtime, stripe_events.handlers())
+    return Membership(settings=settings, runtime=runtime, stripe_events=stripe_events)

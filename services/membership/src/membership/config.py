@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field
+
 from tollgate_shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
     http_port: int = 8003
+    membership_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    """How long a past_due subscription keeps access (from the first failed renewal we saw)."""
+    membership_default_term_days: int = Field(default=365, ge=1)
+    """Term of a one-time membership whose metadata has no `term_days`."""
+    membership_one_time_reversal: Literal["end", "keep"] = "end"
+    """What a full refund or a lost dispute does to a one-time term: take it back, or keep it."""
+    membership_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often memberships that ran out by time are announced as ended."""
+
+    @property
+    def grace(self) -> timedelta:
+        """The past_due grace period."""
+        return timedelta(seconds=self.membership_grace_seconds)
 
 
 def load_settings() -> Settings:

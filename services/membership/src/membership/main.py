@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from membership.bootstrap import build_runtime
+from membership.bootstrap import Membership, build
 from membership.config import Settings, load_settings
 from membership.entrypoints.http import router
+from membership.service_layer import sweeper
 from tollgate_shared.service import ServiceCli, service_app
 from tollgate_shared.settings import ServiceSettings
 
@@ -16,15 +21,47 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """HTTP API, STRIPE consumer and outbox relay in one process."""
+    """HTTP API, STRIPE consumer, outbox relay and expiry sweeper in one process."""
     own = settings if isinstance(settings, Settings) else load_settings()
-    return service_app(
+    membership = build(own)
+    app = service_app(
         own,
-        build_runtime(own),
+        membership.runtime,
         title="Tollgate membership",
         description="Entitlements from Stripe payments, and the membership gate.",
         routers=[router],
     )
+    _run_sweeper_with(app, membership)
+    return app
+
+
+def _run_sweeper_with(app: FastAPI, membership: Membership) -> None:
+    """Run the sweeper inside the app's lifespan, after the runtime is up."""
+    runtime_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(app):
+            sessions = membership.runtime.sessions
+            assert sessions is not None
+            task = asyncio.create_task(
+                sweeper.run(
+                    sessions,
+                    grace=membership.settings.grace,
+                    interval=membership.settings.membership_sweep_interval_seconds,
+                    clock=lambda: datetime.now(UTC),
+                    on_change=membership.runtime.wake_relay,
+                ),
+                name="membership-sweeper",
+            )
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = lifespan
 
 
 cli = ServiceCli(

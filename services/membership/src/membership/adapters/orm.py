@@ -1,7 +1,105 @@
 """The membership database's tables."""
 
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    func,
+)
+
 from tollgate_shared.db import inbox_table, make_metadata, outbox_table
 
 metadata = make_metadata()
 inbox = inbox_table(metadata)
 outbox = outbox_table(metadata)
+
+
+def _updated_at() -> Column[object]:
+    return Column(
+        "updated_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=func.now(),
+        onupdate=func.now(),
+    )
+
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("user_id", String(255), nullable=False),
+    Column("group_id", String(255), nullable=False),
+    Column("tier_id", String(255)),
+    Column("customer_id", String(255)),
+    Column("status", String(32), nullable=False),
+    Column("cancel_at_period_end", Boolean, nullable=False),
+    Column("period_end", DateTime(timezone=True)),
+    Column("created", BigInteger, nullable=False),  # Stripe's subscription.created
+    Column("version", BigInteger, nullable=False),  # Stripe time of the data applied
+    Column("last_event_id", String(255)),
+    Column("past_due_since", DateTime(timezone=True)),
+    Column("previous_subscription_id", String(255)),
+    Column("email", String(320)),
+    Column("cancel_requested_at", DateTime(timezone=True)),
+    _updated_at(),
+    Index("ix_subscriptions_user_group", "user_id", "group_id"),
+)
+
+terms = Table(
+    "one_time_terms",
+    metadata,
+    Column("id", String(255), primary_key=True),  # the Checkout Session
+    Column("payment_intent_id", String(255), unique=True),
+    Column("user_id", String(255), nullable=False),
+    Column("group_id", String(255), nullable=False),
+    Column("tier_id", String(255)),
+    Column("paid_at", DateTime(timezone=True), nullable=False),
+    Column("term_days", Integer, nullable=False),
+    Column("voided_at", DateTime(timezone=True)),
+    Column("void_reason", String(64)),
+    Column("email", String(320)),
+    _updated_at(),
+    Index("ix_one_time_terms_user_group", "user_id", "group_id"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("user_id", String(255), primary_key=True),
+    Column("tier_id", String(255)),
+    Column("kind", String(16), nullable=False),
+    Column("reason", String(500)),
+    Column("email", String(320)),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("granted_by", String(255), nullable=False),
+    _updated_at(),
+    Index("ix_grants_user", "user_id"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("user_id", String(255), primary_key=True),
+    Column("active", Boolean, nullable=False),  # as last announced
+    Column("tier_id", String(255)),
+    Column("source", String(16)),
+    Column("status", String(32), nullable=False),
+    Column("subscription_id", String(255)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("open_ended", Boolean, nullable=False),
+    Column("access_until", DateTime(timezone=True)),
+    Column("next_change_at", DateTime(timezone=True)),
+    Column("email", String(320)),
+    _updated_at(),
+    Index("ix_memberships_next_change", "next_change_at"),
+    Index("ix_memberships_user", "user_id"),
+)

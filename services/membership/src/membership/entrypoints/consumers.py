@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import wraps
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from membership.domain.errors import NotAMembership
+from tollgate_shared.messaging.consumer import PermanentError
 from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
 
 STRIPE_CONSUMER = ConsumerSpec(durable="membership", stream=STRIPE, filter_subject="stripe.>")
 
-STRIPE_HANDLERS: dict[str, EventHandler] = {}
+
+def _rejecting_unplaceable(handler: EventHandler) -> EventHandler:
+    """Membership metadata that names no user or group can never be applied: park it."""
+
+    @wraps(handler)
+    async def handle(session: AsyncSession, event: Any) -> None:
+        try:
+            await handler(session, event)
+        except NotAMembership as exc:
+            raise PermanentError(str(exc)) from exc
+
+    return handle
 
 
-def register(runtime: Runtime) -> None:
+def register(runtime: Runtime, handlers: Mapping[str, EventHandler]) -> None:
     """Subscribe membership's durable consumer on the STRIPE stream."""
-    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(STRIPE_HANDLERS))
+    wrapped = {subject: _rejecting_unplaceable(h) for subject, h in handlers.items()}
+    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(wrapped))

@@ -1,5 +1,206 @@
-"""Membership's HTTP API."""
+"""Membership's HTTP API: the membership gate, organizers' member lists, admin grants."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from membership.adapters import repository
+from membership.config import Settings
+from membership.domain.errors import GrantNotFound
+from membership.domain.legacy import LegacyMember
+from membership.domain.model import Grant, MembershipKey
+from membership.entrypoints.schemas import (
+    BulkGrantIn,
+    BulkGrantOut,
+    EntitlementsOut,
+    GateOut,
+    GrantIn,
+    GrantOut,
+    MemberOut,
+    MembershipOut,
+    MembersPage,
+)
+from membership.service_layer import grants
+from membership.service_layer.memberships import entitlements
+from tollgate_shared.auth import AdminUser, CurrentUser, Principal
+from tollgate_shared.errors import Forbidden, NotFound
+from tollgate_shared.http import SessionDep
 
 router = APIRouter(tags=["membership"])
+
+MAX_PAGE = 200
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _commit(session: AsyncSession, request: Request) -> None:
+    """Commit, then let the outbox relay publish the events the change queued."""
+    await _commit(session, request)
+    request.app.state.runtime.wake_relay()
+
+
+def _reads_all_groups(principal: Principal, user_id: str) -> bool:
+    return principal.user_id == user_id or principal.is_admin or "service" in principal.roles
+
+
+@router.get("/entitlements/{user_id}")
+async def list_entitlements(
+    user_id: str, principal: CurrentUser, session: SessionDep, request: Request
+) -> EntitlementsOut:
+    """A user's memberships in every group (organizers see the groups they manage)."""
+    everything = _reads_all_groups(principal, user_id)
+    if not everything and "organizer" not in principal.roles:
+        raise Forbidden("you may read only your own entitlements")
+    found = await entitlements(session, user_id, grace=_settings(request).grace, now=_now())
+    visible = [e for e in found if everything or principal.can_manage(e.key.group_id)]
+    return EntitlementsOut(user_id=user_id, memberships=[MembershipOut.of(e) for e in visible])
+
+
+@router.get("/entitlements/{user_id}/groups/{group_id}")
+async def gate(
+    user_id: str, group_id: str, principal: CurrentUser, session: SessionDep, request: Request
+) -> GateOut:
+    """The membership gate: is the user an active member of the group, and at which tier?"""
+    if not (_reads_all_groups(principal, user_id) or principal.can_manage(group_id)):
+        raise Forbidden("you may read only your own entitlements or your groups' members")
+    found = await entitlements(
+        session, user_id, grace=_settings(request).grace, now=_now(), group_id=group_id
+    )
+    if not found or found[0].access is None:
+        return GateOut(user_id=user_id, group_id=group_id, active=False)
+    entitlement, access = found[0], found[0].access
+    return GateOut(
+        user_id=user_id,
+        group_id=group_id,
+        active=entitlement.active,
+        tier_id=access.tier_id,
+        status=entitlement.status,
+        expires_at=access.expires_at,
+        source=access.source,
+        subscription_id=access.subscription_id,
+        grace_until=access.grace_until,
+        cancel_at_period_end=access.cancel_at_period_end,
+    )
+
+
+@router.get("/groups/{group_id}/members")
+async def list_members(
+    group_id: str,
+    principal: CurrentUser,
+    session: SessionDep,
+    active: bool | None = None,
+    tier_id: str | None = None,
+    source: Annotated[str | None, Query(pattern="^(subscription|one_time|grant)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MembersPage:
+    """A group's members, filtered by `active`, `tier_id`, `source`; with active counts per tier."""
+    if not principal.can_manage(group_id):
+        raise Forbidden("only the group's organizers and admins may list its members")
+    rows, total, counts = await repository.members(
+        session,
+        group_id=group_id,
+        active=active,
+        tier_id=tier_id,
+        source=source,
+        limit=limit,
+        offset=offset,
+    )
+    items = [
+        MemberOut(
+            user_id=r.user_id,
+            email=r.email,
+            tier_id=r.tier_id,
+            source=r.source,
+            status=r.status,
+            active=r.active_now,
+            expires_at=r.expires_at,
+        )
+        for r in rows
+    ]
+    return MembersPage(items=items, total=total, limit=limit, offset=offset, active_per_tier=counts)
+
+
+@router.put("/groups/{group_id}/grants/{user_id}")
+async def put_grant(
+    group_id: str,
+    user_id: str,
+    body: GrantIn,
+    admin: AdminUser,
+    session: SessionDep,
+    request: Request,
+) -> GrantOut:
+    """Grant (or change) a complimentary or legacy membership; repeating it changes nothing."""
+    new = Grant(
+        user_id=user_id,
+        group_id=group_id,
+        tier_id=body.tier_id,
+        kind=body.kind,
+        expires_at=body.expires_at,
+        reason=body.reason,
+        email=body.email,
+    )
+    await grants.grant(
+        session, new, granted_by=admin.user_id, grace=_settings(request).grace, now=_now()
+    )
+    await _commit(session, request)
+    return GrantOut.of(new)
+
+
+@router.delete("/groups/{group_id}/grants/{user_id}")
+async def revoke_grant(
+    group_id: str, user_id: str, admin: AdminUser, session: SessionDep, request: Request
+) -> GrantOut:
+    """Revoke a grant (access ends now); revoking it again answers the same."""
+    try:
+        revoked = await grants.revoke(
+            session,
+            MembershipKey(user_id, group_id),
+            revoked_by=admin.user_id,
+            grace=_settings(request).grace,
+            now=_now(),
+        )
+    except GrantNotFound as exc:
+        raise NotFound(str(exc)) from None
+    await _commit(session, request)
+    return GrantOut.of(revoked)
+
+
+@router.post("/groups/{group_id}/grants/bulk")
+async def bulk_grant(
+    group_id: str, body: BulkGrantIn, admin: AdminUser, session: SessionDep, request: Request
+) -> BulkGrantOut:
+    """Grant legacy memberships to members of an older system who joined by `cutoff`, at most
+    `cap` of them; the same request repeated grants the same members and nothing more."""
+    template = Grant(
+        user_id="",
+        group_id=group_id,
+        tier_id=body.tier_id,
+        kind="legacy",
+        expires_at=body.expires_at,
+        reason=body.reason,
+    )
+    members = [LegacyMember(m.user_id, m.email, m.member_since) for m in body.members]
+    result = await grants.bulk_grant(
+        session,
+        template,
+        members,
+        cutoff=body.cutoff,
+        cap=body.cap,
+        granted_by=admin.user_id,
+        grace=_settings(request).grace,
+        now=_now(),
+    )
+    await _commit(session, request)
+    return BulkGrantOut(granted=result.granted, skipped=result.skipped)

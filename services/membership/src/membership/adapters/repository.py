@@ -1,0 +1,232 @@
+"""Reading and writing memberships' sources and their announced state (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, Table, and_, func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from membership.adapters import orm
+from membership.domain.model import (
+    Announced,
+    Entitlement,
+    Grant,
+    MembershipKey,
+    Sources,
+    SubscriptionRecord,
+    Term,
+)
+from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.messaging import outbox
+
+R = TypeVar("R")
+
+
+def _record(cls: type[R], row: Row[Any]) -> R:
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in row._mapping.items() if k in names})
+
+
+async def lock(session: AsyncSession, key: MembershipKey) -> None:
+    """Serialize changes to one membership until the transaction ends."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"{key.group_id}\x1f{key.user_id}"},
+    )
+
+
+async def subscription(session: AsyncSession, subscription_id: str) -> SubscriptionRecord | None:
+    """A subscription as last applied."""
+    t = orm.subscriptions
+    row = (await session.execute(select(t).where(t.c.id == subscription_id))).first()
+    return _record(SubscriptionRecord, row) if row else None
+
+
+async def _upsert(
+    session: AsyncSession, table: Table, values: dict[str, Any], keys: tuple[str, ...]
+) -> None:
+    stmt = insert(table).values(values)
+    changed = {k: stmt.excluded[k] for k in values if k not in keys}
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={**changed, "updated_at": func.now()}
+        )
+    )
+
+
+async def save_subscription(session: AsyncSession, record: SubscriptionRecord) -> None:
+    """Insert or replace a subscription's applied state."""
+    await _upsert(session, orm.subscriptions, dataclasses.asdict(record), ("id",))
+
+
+async def sources(
+    session: AsyncSession, *, user_id: str, group_id: str | None = None
+) -> dict[str, Sources]:
+    """A user's subscriptions, one-time terms and grants, by group (one group, or all)."""
+    found: dict[str, Sources] = defaultdict(Sources)
+    kinds = ((orm.subscriptions, SubscriptionRecord), (orm.terms, Term), (orm.grants, Grant))
+    for table, cls in kinds:
+        query = select(table).where(table.c.user_id == user_id)
+        if group_id is not None:
+            query = query.where(table.c.group_id == group_id)
+        for row in await session.execute(query):
+            item = _record(cls, row)
+            group = found[row.group_id]
+            if isinstance(item, SubscriptionRecord):
+                group.subscriptions.append(item)
+            elif isinstance(item, Term):
+                group.terms.append(item)
+            else:
+                group.grant = item
+    return dict(found)
+
+
+async def related_subscriptions(
+    session: AsyncSession, record: SubscriptionRecord
+) -> list[SubscriptionRecord]:
+    """The member's subscriptions that may replace `record` or be replaced by it."""
+    t = orm.subscriptions
+    same_member = and_(t.c.user_id == record.user_id, t.c.group_id == record.group_id)
+    linked = or_(
+        t.c.id == record.previous_subscription_id, t.c.previous_subscription_id == record.id
+    )
+    query = select(t).where(or_(same_member, and_(t.c.user_id == record.user_id, linked)))
+    return [_record(SubscriptionRecord, r) for r in await session.execute(query)]
+
+
+async def mark_cancel_requested(session: AsyncSession, subscription_id: str, at: datetime) -> None:
+    """Remember that we asked Stripe to cancel a subscription."""
+    t = orm.subscriptions
+    await session.execute(
+        t.update().where(t.c.id == subscription_id).values(cancel_requested_at=at)
+    )
+
+
+async def add_term(session: AsyncSession, term: Term) -> bool:
+    """Record a paid term once; False if that Checkout Session was already recorded."""
+    result = await session.execute(
+        insert(orm.terms)
+        .values(dataclasses.asdict(term))
+        .on_conflict_do_nothing()
+        .returning(orm.terms.c.id)
+    )
+    return result.first() is not None
+
+
+async def term_paid_by(session: AsyncSession, payment_intent_id: str) -> Term | None:
+    """The term a payment intent paid for."""
+    t = orm.terms
+    row = (
+        await session.execute(select(t).where(t.c.payment_intent_id == payment_intent_id))
+    ).first()
+    return _record(Term, row) if row else None
+
+
+async def void_term(session: AsyncSession, term_id: str, *, at: datetime, reason: str) -> None:
+    """Take a term back (refunded or lost in a dispute); the first reason stays."""
+    t = orm.terms
+    await session.execute(
+        t.update()
+        .where(t.c.id == term_id, t.c.voided_at.is_(None))
+        .values(voided_at=at, void_reason=reason)
+    )
+
+
+async def save_grant(session: AsyncSession, grant: Grant, *, granted_by: str) -> None:
+    """Create or replace the grant of a user in a group."""
+    values = {**dataclasses.asdict(grant), "granted_by": granted_by}
+    await _upsert(session, orm.grants, values, ("group_id", "user_id"))
+
+
+async def announced(
+    session: AsyncSession, key: MembershipKey
+) -> tuple[Announced | None, str | None]:
+    """The membership as last announced, and the member's email if known."""
+    t = orm.memberships
+    row = (
+        await session.execute(
+            select(t).where(t.c.group_id == key.group_id, t.c.user_id == key.user_id)
+        )
+    ).first()
+    return (_record(Announced, row), row.email) if row else (None, None)
+
+
+async def save_membership(session: AsyncSession, entitlement: Entitlement) -> None:
+    """Store an entitlement as the announced membership."""
+    now = Announced.of(entitlement)
+    values = {
+        **dataclasses.asdict(now),
+        "group_id": entitlement.key.group_id,
+        "user_id": entitlement.key.user_id,
+        "open_ended": entitlement.open_ended,
+        "access_until": entitlement.access_until,
+        "next_change_at": entitlement.next_change_at,
+        "email": entitlement.email,
+    }
+    await _upsert(session, orm.memberships, values, ("group_id", "user_id"))
+
+
+async def due_for_sweep(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> list[tuple[MembershipKey, datetime]]:
+    """Memberships whose answer may have changed by time alone, with the moment it could."""
+    t = orm.memberships
+    rows = await session.execute(
+        select(t.c.user_id, t.c.group_id, t.c.next_change_at)
+        .where(t.c.next_change_at <= now)
+        .order_by(t.c.next_change_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(MembershipKey(r.user_id, r.group_id), r.next_change_at) for r in rows]
+
+
+def _active_now() -> Any:
+    t = orm.memberships
+    return or_(t.c.open_ended, t.c.access_until > func.now())
+
+
+async def members(
+    session: AsyncSession,
+    *,
+    group_id: str,
+    active: bool | None,
+    tier_id: str | None,
+    source: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Row[Any]], int, dict[str, int]]:
+    """One page of a group's members (with `active` as of now), the total, and active per tier."""
+    t = orm.memberships
+    active_now = _active_now().label("active_now")
+    conditions = [t.c.group_id == group_id]
+    if active is not None:
+        conditions.append(_active_now() if active else ~_active_now())
+    if tier_id is not None:
+        conditions.append(t.c.tier_id == tier_id)
+    if source is not None:
+        conditions.append(t.c.source == source)
+    page = await session.execute(
+        select(t, active_now).where(*conditions).order_by(t.c.user_id).limit(limit).offset(offset)
+    )
+    total = await session.scalar(select(func.count()).select_from(t).where(*conditions))
+    per_tier = await session.execute(
+        select(t.c.tier_id, func.count())
+        .where(t.c.group_id == group_id, _active_now())
+        .group_by(t.c.tier_id)
+    )
+    counts = {str(tier): n for tier, n in per_tier.all()}
+    return page.all(), int(total or 0), counts
+
+
+async def add_event_once(session: AsyncSession, event: DomainEvent) -> None:
+    """Queue a domain event unless one with its id was already queued (ids derive from causes)."""
+    t = orm.outbox
+    if await session.scalar(select(t.c.id).where(t.c.message_id == event.id)) is None:
+        await outbox.add(session, t, event)

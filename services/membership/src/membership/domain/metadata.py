@@ -1,0 +1,43 @@
+"""The metadata contract on Checkout Sessions, subscriptions and payment intents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from membership.domain.errors import NotAMembership
+
+
+@dataclass(frozen=True)
+class MembershipMetadata:
+    """Who bought which tier of which group (`purpose=membership`)."""
+
+    user_id: str
+    group_id: str
+    tier_id: str | None
+    tier_interval: str | None
+    term_days: int | None
+    previous_subscription_id: str | None
+
+    @classmethod
+    def parse(
+        cls, metadata: Mapping[str, str], *, fallback_user_id: str | None = None
+    ) -> MembershipMetadata | None:
+        """None for anything that is not a membership; NotAMembership if it cannot be placed."""
+        if metadata.get("purpose") != "membership":
+            return None
+        user_id = metadata.get("user_id") or fallback_user_id
+        group_id = metadata.get("group_id")
+        if not user_id or not group_id:
+            raise NotAMembership(f"membership metadata without user_id/group_id: {dict(metadata)}")
+        term_days = metadata.get("term_days")
+        if term_days is not None and (not term_days.isdigit() or int(term_days) == 0):
+            raise NotAMembership(f"term_days is not a positive integer: {term_days!r}")
+        return cls(
+            user_id=user_id,
+            group_id=group_id,
+            tier_id=metadata.get("tier_id") or None,
+            tier_interval=metadata.get("tier_interval") or None,
+            term_days=int(term_days) if term_days else None,
+            previous_subscription_id=metadata.get("previous_subscription_id") or None,
+        )

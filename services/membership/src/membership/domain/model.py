@@ -1,0 +1,157 @@
+"""Membership's entities: the sources of access a member can hold, and what they add up to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Source = Literal["subscription", "one_time", "grant"]
+
+
+@dataclass(frozen=True)
+class MembershipKey:
+    """One user's membership in one group."""
+
+    user_id: str
+    group_id: str
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    """What we last applied of a Stripe subscription (`version` = the Stripe time it describes)."""
+
+    id: str
+    user_id: str
+    group_id: str
+    tier_id: str | None
+    status: str
+    cancel_at_period_end: bool
+    period_end: datetime | None
+    created: int
+    version: int
+    last_event_id: str | None = None
+    past_due_since: datetime | None = None
+    previous_subscription_id: str | None = None
+    customer_id: str | None = None
+    email: str | None = None
+    cancel_requested_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Term:
+    """One paid term of a one-time (annual) membership, keyed by its Checkout Session."""
+
+    id: str
+    user_id: str
+    group_id: str
+    tier_id: str | None
+    paid_at: datetime
+    term_days: int
+    payment_intent_id: str | None = None
+    voided_at: datetime | None = None
+    void_reason: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A complimentary or legacy membership an admin gave, with an expiry."""
+
+    user_id: str
+    group_id: str
+    tier_id: str | None
+    kind: Literal["comp", "legacy"]
+    expires_at: datetime
+    reason: str | None = None
+    email: str | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass
+class Sources:
+    """Everything that can give one user access to one group."""
+
+    subscriptions: list[SubscriptionRecord] = field(default_factory=list)
+    terms: list[Term] = field(default_factory=list)
+    grant: Grant | None = None
+
+    @property
+    def email(self) -> str | None:
+        """An email the sources know for the member."""
+        emails = [s.email for s in self.subscriptions] + [t.email for t in self.terms]
+        return next((e for e in [*emails, self.grant.email if self.grant else None] if e), None)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one source gives: active while `open_ended`, or before `until`."""
+
+    source: Source
+    tier_id: str | None
+    status: str
+    open_ended: bool
+    until: datetime | None
+    subscription_id: str | None = None
+    period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    grace_until: datetime | None = None
+    end_reason: str = "expired"
+    preference: tuple[int, int, str] = (0, 0, "")
+
+    def active_at(self, now: datetime) -> bool:
+        """Whether this source grants access at `now`."""
+        return self.open_ended or (self.until is not None and now < self.until)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When access ends if nothing changes (the next renewal date for open-ended access)."""
+        return self.period_end if self.open_ended else self.until
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """A membership at one moment: the preferred source, and how long any source lasts."""
+
+    key: MembershipKey
+    access: Access | None
+    active: bool
+    open_ended: bool
+    access_until: datetime | None
+    """The latest moment any active source reaches (None when open-ended or inactive)."""
+    next_change_at: datetime | None
+    """When the answer may change by time alone (the preferred source's end), for the sweeper."""
+    email: str | None = None
+
+    @property
+    def tier_id(self) -> str | None:
+        return self.access.tier_id if self.access else None
+
+    @property
+    def status(self) -> str:
+        return self.access.status if self.access else "none"
+
+
+@dataclass(frozen=True)
+class Announced:
+    """The membership as last announced in events (stored beside the entitlement it came from)."""
+
+    active: bool
+    tier_id: str | None
+    source: Source | None
+    status: str
+    subscription_id: str | None
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, entitlement: Entitlement) -> Announced:
+        """What `entitlement` announces."""
+        access = entitlement.access
+        return cls(
+            active=entitlement.active,
+            tier_id=entitlement.tier_id,
+            source=access.source if access else None,
+            status=entitlement.status,
+            subscription_id=access.subscription_id if access else None,
+            expires_at=access.expires_at if access else None,
+        )

@@ -1,0 +1,224 @@
+"""The rules: what each source grants, which one wins, and which Stripe data is newest."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from membership.domain.model import (
+    Access,
+    Entitlement,
+    Grant,
+    MembershipKey,
+    Sources,
+    SubscriptionRecord,
+    Term,
+)
+
+ENTITLING = frozenset({"trialing", "active"})
+"""Subscription statuses that grant access (past_due does, for the grace period only)."""
+BILLABLE = frozenset({"trialing", "active", "past_due", "unpaid", "paused"})
+"""Statuses of a subscription that may still charge the member: superseded ones get canceled."""
+_END_REASONS = {
+    "canceled": "canceled",
+    "past_due": "payment_failed",
+    "unpaid": "payment_failed",
+    "paused": "paused",
+    "incomplete": "incomplete",
+    "incomplete_expired": "incomplete",
+}
+_SOURCE_PREFERENCE = {"subscription": 3, "one_time": 2, "grant": 1}
+
+
+class Ordering(enum.Enum):
+    """What to do with a snapshot of a subscription given the version already applied."""
+
+    APPLY = "apply"
+    IGNORE = "ignore"
+    REREAD = "reread"
+
+
+def order(stored: SubscriptionRecord | None, *, event_id: str, created: int) -> Ordering:
+    """Newer Stripe data wins; older is ignored; the same second is ambiguous, so re-read.
+
+    Stripe stamps events in whole seconds and does not order deliveries, so two snapshots of
+    one subscription from the same second cannot be told apart: the current object is fetched
+    from Stripe instead. A repeat of the event last applied changes nothing.
+    """
+    if stored is None or created > stored.version:
+        return Ordering.APPLY
+    if created < stored.version or event_id == stored.last_event_id:
+        return Ordering.IGNORE
+    return Ordering.REREAD
+
+
+def _same_past_due_spell(a: SubscriptionRecord, b: SubscriptionRecord) -> bool:
+    return (
+        a.status == b.status == "past_due"
+        and a.period_end == b.period_end
+        and a.past_due_since is not None
+        and b.past_due_since is not None
+    )
+
+
+def merge(
+    stored: SubscriptionRecord | None, incoming: SubscriptionRecord, *, fresh: bool
+) -> tuple[Ordering, SubscriptionRecord | None]:
+    """What to store given a snapshot (`incoming.version` = its Stripe time; `fresh` when just
+    read from Stripe): the decision of `order`, and the record to save, if any.
+
+    A past_due spell starts at the earliest time any snapshot of it shows (older snapshots,
+    otherwise ignored, still move it earlier), so the grace period ends at the same moment
+    whatever the delivery order.
+    """
+    decision = (
+        Ordering.APPLY
+        if fresh
+        else order(stored, event_id=incoming.last_event_id or "", created=incoming.version)
+    )
+    if decision is Ordering.REREAD:
+        return decision, None
+    if stored is None:
+        return (decision, incoming if decision is Ordering.APPLY else None)
+    since = incoming.past_due_since
+    if _same_past_due_spell(stored, incoming):
+        since = min(stored.past_due_since, incoming.past_due_since)  # type: ignore[type-var]
+    if decision is Ordering.IGNORE:
+        changed = since != stored.past_due_since and _same_past_due_spell(stored, incoming)
+        return decision, replace(stored, past_due_since=since) if changed else None
+    return decision, replace(
+        incoming,
+        version=max(stored.version, incoming.version),
+        past_due_since=since,
+        customer_id=incoming.customer_id or stored.customer_id,
+        email=incoming.email or stored.email,
+        cancel_requested_at=stored.cancel_requested_at,
+    )
+
+
+def subscription_access(sub: SubscriptionRecord, grace: timedelta) -> Access:
+    """trialing/active grant access (until the period end if it cancels then); past_due during
+    the grace period; every other status none."""
+    until: datetime | None = None
+    grace_until: datetime | None = None
+    if sub.status in ENTITLING and sub.cancel_at_period_end:
+        until = sub.period_end
+    elif sub.status == "past_due" and sub.past_due_since is not None:
+        until = grace_until = sub.past_due_since + grace
+    open_ended = sub.status in ENTITLING and not sub.cancel_at_period_end
+    reason = "canceled" if sub.cancel_at_period_end else _END_REASONS.get(sub.status, "expired")
+    return Access(
+        source="subscription",
+        tier_id=sub.tier_id,
+        status=sub.status,
+        open_ended=open_ended,
+        until=until,
+        subscription_id=sub.id,
+        period_end=sub.period_end,
+        cancel_at_period_end=sub.cancel_at_period_end,
+        grace_until=grace_until,
+        end_reason=reason,
+        preference=(_SOURCE_PREFERENCE["subscription"], sub.created, sub.id),
+    )
+
+
+def term_end(terms: Iterable[Term]) -> datetime | None:
+    """The end of back-to-back terms: each runs `term_days` from the later of its payment and
+    the previous end. Folded in payment order, so the answer does not depend on arrival order."""
+    end: datetime | None = None
+    for term in sorted(terms, key=lambda t: (t.paid_at, t.id)):
+        if term.voided_at is None:
+            start = term.paid_at if end is None else max(term.paid_at, end)
+            end = start + timedelta(days=term.term_days)
+    return end
+
+
+def one_time_access(terms: list[Term]) -> Access | None:
+    """The one-time membership the terms add up to; voided terms count for nothing."""
+    if not terms:
+        return None
+    latest = max(terms, key=lambda t: (t.paid_at, t.id))
+    end = term_end(terms)
+    voided = end is None
+    return Access(
+        source="one_time",
+        tier_id=latest.tier_id,
+        status=(latest.void_reason or "voided") if voided else "active",
+        open_ended=False,
+        until=end,
+        period_end=end,
+        end_reason=(latest.void_reason or "voided") if voided else "expired",
+        preference=(_SOURCE_PREFERENCE["one_time"], int(latest.paid_at.timestamp()), latest.id),
+    )
+
+
+def grant_access(grant: Grant) -> Access:
+    """A grant lasts until its expiry unless revoked."""
+    revoked = grant.revoked_at is not None
+    return Access(
+        source="grant",
+        tier_id=grant.tier_id,
+        status="revoked" if revoked else "active",
+        open_ended=False,
+        until=None if revoked else grant.expires_at,
+        period_end=grant.expires_at,
+        end_reason="revoked" if revoked else "expired",
+        preference=(_SOURCE_PREFERENCE["grant"], int(grant.expires_at.timestamp()), grant.kind),
+    )
+
+
+def entitlement(
+    key: MembershipKey,
+    sources: Sources,
+    *,
+    grace: timedelta,
+    now: datetime,
+    email: str | None = None,
+) -> Entitlement:
+    """The membership at `now`: among active sources a subscription (the newest) before a
+    one-time membership before a grant; with none active, the most preferred inactive one."""
+    accesses = [subscription_access(s, grace) for s in sources.subscriptions]
+    accesses += [a for a in (one_time_access(sources.terms),) if a is not None]
+    accesses += [grant_access(sources.grant)] if sources.grant is not None else []
+    active = [a for a in accesses if a.active_at(now)]
+    pool = active or accesses
+    chosen = max(pool, key=lambda a: a.preference) if pool else None
+    if chosen is not None and not active and chosen.status in ENTITLING:
+        chosen = replace(chosen, status="expired")
+    open_ended = any(a.open_ended for a in active)
+    ends = [a.until for a in active if a.until is not None]
+    return Entitlement(
+        key=key,
+        access=chosen,
+        active=bool(active),
+        open_ended=open_ended,
+        access_until=None if open_ended or not ends else max(ends),
+        next_change_at=chosen.until if chosen is not None and active else None,
+        email=email or sources.email,
+    )
+
+
+def superseded(subscriptions: Iterable[SubscriptionRecord]) -> list[tuple[SubscriptionRecord, str]]:
+    """Billable subscriptions another entitling one replaces, paired with the replacing id.
+
+    In one group a member keeps the newest entitling subscription (Stripe's `created`, then id);
+    a `previous_subscription_id` names a replaced one explicitly, whatever its group.
+    Ones whose cancellation was already requested are left out.
+    """
+    subs = list(subscriptions)
+    entitling = [s for s in subs if s.status in ENTITLING]
+    replaced: dict[str, tuple[SubscriptionRecord, str]] = {}
+    for new in entitling:
+        for old in subs:
+            if old.id == new.id or old.status not in BILLABLE or old.cancel_requested_at:
+                continue
+            named = new.previous_subscription_id == old.id and old.user_id == new.user_id
+            older = (old.user_id, old.group_id) == (new.user_id, new.group_id) and (
+                old.created,
+                old.id,
+            ) < (new.created, new.id)
+            if (named or older) and old.previous_subscription_id != new.id:
+                replaced.setdefault(old.id, (old, new.id))
+    return list(replaced.values())

@@ -1,0 +1,131 @@
+"""Request and response bodies of membership's HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from membership.domain.model import Entitlement, Grant
+
+
+class MembershipOut(BaseModel):
+    group_id: str
+    tier_id: str | None
+    status: str
+    active: bool
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    source: str | None
+    expires_at: datetime | None
+    grace_until: datetime | None
+
+    @classmethod
+    def of(cls, entitlement: Entitlement) -> MembershipOut:
+        access = entitlement.access
+        return cls(
+            group_id=entitlement.key.group_id,
+            tier_id=entitlement.tier_id,
+            status=entitlement.status,
+            active=entitlement.active,
+            current_period_end=access.period_end if access else None,
+            cancel_at_period_end=access.cancel_at_period_end if access else False,
+            source=access.source if access else None,
+            expires_at=access.expires_at if access else None,
+            grace_until=access.grace_until if access else None,
+        )
+
+
+class EntitlementsOut(BaseModel):
+    user_id: str
+    memberships: list[MembershipOut]
+
+
+class GateOut(BaseModel):
+    user_id: str
+    group_id: str
+    active: bool
+    tier_id: str | None = None
+    status: str = "none"
+    expires_at: datetime | None = None
+    source: str | None = None
+    subscription_id: str | None = None
+    grace_until: datetime | None = None
+    cancel_at_period_end: bool = False
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    email: str | None
+    tier_id: str | None
+    source: str | None
+    status: str
+    active: bool
+    expires_at: datetime | None
+
+
+class MembersPage(BaseModel):
+    items: list[MemberOut]
+    total: int
+    limit: int
+    offset: int
+    active_per_tier: dict[str, int]
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier_id: str = Field(min_length=1, max_length=255)
+    expires_at: AwareDatetime
+    kind: Literal["comp", "legacy"] = "comp"
+    reason: str | None = Field(default=None, max_length=500)
+    email: str | None = Field(default=None, max_length=320)
+
+
+class GrantOut(BaseModel):
+    user_id: str
+    group_id: str
+    tier_id: str | None
+    kind: str
+    expires_at: AwareDatetime
+    revoked_at: datetime | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, grant: Grant) -> GrantOut:
+        return cls(
+            user_id=grant.user_id,
+            group_id=grant.group_id,
+            tier_id=grant.tier_id,
+            kind=grant.kind,
+            expires_at=grant.expires_at,
+            revoked_at=grant.revoked_at,
+            reason=grant.reason,
+        )
+
+
+class LegacyMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    member_since: AwareDatetime | None = None
+
+
+class BulkGrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier_id: str = Field(min_length=1, max_length=255)
+    expires_at: AwareDatetime
+    members: list[LegacyMemberIn] = Field(min_length=1, max_length=5000)
+    cutoff: AwareDatetime | None = None
+    """Only members who joined on or before this date are granted."""
+    cap: int = Field(ge=1, le=5000)
+    """At most this many members are granted (the longest-standing first)."""
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class BulkGrantOut(BaseModel):
+    granted: list[str]
+    skipped: dict[str, str]

@@ -1,0 +1,50 @@
+"""Recompute a membership from its sources, announce what changed, answer the gate."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from membership.adapters import repository
+from membership.domain import rules
+from membership.domain.announcements import announce
+from membership.domain.model import Entitlement, MembershipKey, Sources
+
+
+async def reconcile(
+    session: AsyncSession,
+    key: MembershipKey,
+    *,
+    grace: timedelta,
+    now: datetime,
+    cause: str,
+    causation_id: str | None = None,
+) -> Entitlement:
+    """Recompute `key`'s membership, queue the events its change announces, store it."""
+    await repository.lock(session, key)
+    found = await repository.sources(session, user_id=key.user_id, group_id=key.group_id)
+    before, email = await repository.announced(session, key)
+    after = rules.entitlement(
+        key, found.get(key.group_id, Sources()), grace=grace, now=now, email=email
+    )
+    for event in announce(before, after, cause=cause, causation_id=causation_id):
+        await repository.add_event_once(session, event)
+    await repository.save_membership(session, after)
+    return after
+
+
+async def entitlements(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    grace: timedelta,
+    now: datetime,
+    group_id: str | None = None,
+) -> list[Entitlement]:
+    """A user's memberships computed from their sources at `now` (one group, or every group)."""
+    found = await repository.sources(session, user_id=user_id, group_id=group_id)
+    return [
+        rules.entitlement(MembershipKey(user_id, group), sources, grace=grace, now=now)
+        for group, sources in sorted(found.items())
+    ]

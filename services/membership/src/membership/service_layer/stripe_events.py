@@ -1,0 +1,247 @@
+"""One handler per Stripe event membership reacts to (each runs in the consumer's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from membership.adapters import repository
+from membership.adapters.billing import StripeBilling
+from membership.config import Settings
+from membership.domain import rules
+from membership.domain.announcements import build
+from membership.domain.metadata import MembershipMetadata
+from membership.domain.model import Entitlement, MembershipKey, SubscriptionRecord, Term
+from membership.service_layer.memberships import reconcile
+from tollgate_shared.events.membership import MembershipRenewed
+from tollgate_shared.events.stripe import (
+    Charge,
+    CheckoutSession,
+    Dispute,
+    Invoice,
+    StripeEvent,
+    Subscription,
+)
+from tollgate_shared.messaging.dispatch import EventHandler
+
+Clock = Callable[[], datetime]
+
+
+def _at(timestamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
+
+
+class StripeEvents:
+    """Turns Stripe's facts into memberships; see README "Order and duplicates" for the rule."""
+
+    def __init__(
+        self, billing: StripeBilling, settings: Settings, clock: Clock = lambda: datetime.now(UTC)
+    ) -> None:
+        self._billing = billing
+        self._settings = settings
+        self._clock = clock
+
+    def handlers(self) -> dict[str, EventHandler]:
+        """Handlers by Stripe event type."""
+        subscription_types = ("created", "updated", "deleted", "paused", "resumed")
+        checkout_types = ("completed", "async_payment_succeeded", "async_payment_failed")
+        return {
+            **{f"customer.subscription.{t}": self.subscription_changed for t in subscription_types},
+            **{f"checkout.session.{t}": self.checkout_settled for t in checkout_types},
+            "invoice.paid": self.invoice_paid,
+            "invoice.payment_failed": self.invoice_payment_failed,
+            "charge.refunded": self.charge_refunded,
+            "charge.dispute.closed": self.dispute_closed,
+        }
+
+    async def subscription_changed(self, session: AsyncSession, event: StripeEvent) -> None:
+        """A subscription's snapshot: applied if newest, ignored if older, re-read if unclear."""
+        await self._apply(session, event.object_as(Subscription), event, fresh=False)
+
+    async def checkout_settled(self, session: AsyncSession, event: StripeEvent) -> None:
+        """A membership checkout finished: sync its subscription, or record its paid term."""
+        checkout = event.object_as(CheckoutSession)
+        meta = MembershipMetadata.parse(
+            checkout.metadata, fallback_user_id=checkout.client_reference_id
+        )
+        if meta is None:
+            return
+        if checkout.mode == "subscription" and checkout.subscription:
+            await self._sync(session, checkout.subscription, event, email=checkout.email)
+        elif checkout.mode == "payment" and checkout.payment_status == "paid":
+            await self._add_term(session, checkout, meta, event)
+
+    async def invoice_paid(self, session: AsyncSession, event: StripeEvent) -> None:
+        """Sync the subscription; a paid cycle invoice of the current subscription is a renewal."""
+        invoice = event.object_as(Invoice)
+        record = await self._sync_invoice(session, invoice, event)
+        if record is None or invoice.billing_reason != "subscription_cycle":
+            return
+        key = MembershipKey(record.user_id, record.group_id)
+        now = await self._reconcile(session, key, event)
+        if now.active and now.access and now.access.subscription_id == record.id:
+            renewed = build(MembershipRenewed, now, cause=invoice.id, causation_id=event.id)
+            await repository.add_event_once(session, renewed)
+
+    async def invoice_payment_failed(self, session: AsyncSession, event: StripeEvent) -> None:
+        """Sync the subscription (it is past_due or about to be)."""
+        await self._sync_invoice(session, event.object_as(Invoice), event)
+
+    async def charge_refunded(self, session: AsyncSession, event: StripeEvent) -> None:
+        """A fully refunded one-time membership payment takes its term back (policy)."""
+        charge = event.object_as(Charge)
+        if charge.payment_intent and charge.amount_refunded >= charge.amount:
+            await self._reverse(session, charge.payment_intent, "refunded", event)
+
+    async def dispute_closed(self, session: AsyncSession, event: StripeEvent) -> None:
+        """A lost dispute of a one-time membership payment takes its term back (policy)."""
+        dispute = event.object_as(Dispute)
+        if dispute.status == "lost" and dispute.payment_intent:
+            await self._reverse(session, dispute.payment_intent, "dispute_lost", event)
+
+    async def _sync_invoice(
+        self, session: AsyncSession, invoice: Invoice, event: StripeEvent
+    ) -> SubscriptionRecord | None:
+        purpose = invoice.subscription_metadata.get("purpose")
+        if invoice.subscription_id is None or purpose not in (None, "membership"):
+            return None
+        return await self._sync(
+            session, invoice.subscription_id, event, email=invoice.customer_email
+        )
+
+    async def _sync(
+        self, session: AsyncSession, subscription_id: str, event: StripeEvent, *, email: str | None
+    ) -> SubscriptionRecord | None:
+        current = await self._billing.subscription(subscription_id)
+        return await self._apply(session, current, event, fresh=True, email=email)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        snapshot: Subscription,
+        event: StripeEvent,
+        *,
+        fresh: bool,
+        email: str | None = None,
+    ) -> SubscriptionRecord | None:
+        """Store the snapshot as ordering allows, cancel what it supersedes, reconcile."""
+        record = await self._store(session, snapshot, event, fresh=fresh, email=email)
+        if record is None:
+            return None
+        touched = {MembershipKey(record.user_id, record.group_id)}
+        touched |= await self._cancel_superseded(session, record, event)
+        for key in sorted(touched, key=lambda k: (k.group_id, k.user_id)):
+            await self._reconcile(session, key, event)
+        return record
+
+    async def _store(
+        self,
+        session: AsyncSession,
+        snapshot: Subscription,
+        event: StripeEvent,
+        *,
+        fresh: bool,
+        email: str | None = None,
+        cancel_requested: bool = False,
+    ) -> SubscriptionRecord | None:
+        meta = MembershipMetadata.parse(snapshot.metadata)
+        if meta is None:
+            return None
+        await repository.lock(session, MembershipKey(meta.user_id, meta.group_id))
+        stored = await repository.subscription(session, snapshot.id)
+        seen = self._clock() if fresh else datetime.fromtimestamp(event.created, UTC)
+        incoming = SubscriptionRecord(
+            id=snapshot.id,
+            user_id=meta.user_id,
+            group_id=meta.group_id,
+            tier_id=meta.tier_id,
+            status=snapshot.status,
+            cancel_at_period_end=snapshot.cancel_at_period_end,
+            period_end=_at(snapshot.period_end),
+            created=snapshot.created or event.created,
+            version=event.created,
+            last_event_id=event.id,
+            past_due_since=seen if snapshot.status == "past_due" else None,
+            previous_subscription_id=meta.previous_subscription_id,
+            customer_id=snapshot.customer,
+            email=email,
+            cancel_requested_at=self._clock() if cancel_requested else None,
+        )
+        decision, record = rules.merge(stored, incoming, fresh=fresh)
+        if decision is rules.Ordering.REREAD:
+            current = await self._billing.subscription(snapshot.id)
+            return await self._store(session, current, event, fresh=True, email=email)
+        if record is None:
+            return None
+        if cancel_requested:
+            record = replace(record, cancel_requested_at=incoming.cancel_requested_at)
+        if record.email is None and record.customer_id and stored is None:
+            record = replace(record, email=await self._billing.customer_email(record.customer_id))
+        await repository.save_subscription(session, record)
+        return record
+
+    async def _cancel_superseded(
+        self, session: AsyncSession, record: SubscriptionRecord, event: StripeEvent
+    ) -> set[MembershipKey]:
+        """Cancel, once, the subscriptions a newer one of the member replaces."""
+        touched: set[MembershipKey] = set()
+        related = await repository.related_subscriptions(session, record)
+        for old, new_id in rules.superseded(related):
+            current = await self._billing.subscription(old.id)
+            requested = current.status in rules.BILLABLE
+            if requested:
+                current = await self._billing.cancel_superseded(old.id, new_id)
+            await self._store(session, current, event, fresh=True, cancel_requested=requested)
+            touched.add(MembershipKey(old.user_id, old.group_id))
+        return touched
+
+    async def _add_term(
+        self,
+        session: AsyncSession,
+        checkout: CheckoutSession,
+        meta: MembershipMetadata,
+        event: StripeEvent,
+    ) -> None:
+        key = MembershipKey(meta.user_id, meta.group_id)
+        await repository.lock(session, key)
+        term = Term(
+            id=checkout.id,
+            user_id=meta.user_id,
+            group_id=meta.group_id,
+            tier_id=meta.tier_id,
+            paid_at=datetime.fromtimestamp(event.created, UTC),
+            term_days=meta.term_days or self._settings.membership_default_term_days,
+            payment_intent_id=checkout.payment_intent,
+            email=checkout.email,
+        )
+        if await repository.add_term(session, term):
+            await self._reconcile(session, key, event)
+
+    async def _reverse(
+        self, session: AsyncSession, payment_intent_id: str, reason: str, event: StripeEvent
+    ) -> None:
+        if self._settings.membership_one_time_reversal == "keep":
+            return
+        term = await repository.term_paid_by(session, payment_intent_id)
+        if term is None:
+            return
+        key = MembershipKey(term.user_id, term.group_id)
+        await repository.lock(session, key)
+        at = datetime.fromtimestamp(event.created, UTC)
+        await repository.void_term(session, term.id, at=at, reason=reason)
+        await self._reconcile(session, key, event)
+
+    async def _reconcile(
+        self, session: AsyncSession, key: MembershipKey, event: StripeEvent
+    ) -> Entitlement:
+        return await reconcile(
+            session,
+            key,
+            grace=self._settings.grace,
+            now=self._clock(),
+            cause=event.id,
+            causation_id=event.id,
+        )
