@@ -1,0 +1,1 @@
+"""A local SMTP sink for development and tests."""
