@@ -1,0 +1,103 @@
+"""Coupons and their redemptions in the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checkout.adapters.catalog_repo import to_entity
+from checkout.adapters.orm import coupon_redemptions, coupons
+from checkout.domain.coupons import Coupon
+
+
+async def add(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert a coupon (raises IntegrityError if its code is taken)."""
+    await session.execute(coupons.insert().values(**values))
+
+
+async def get(session: AsyncSession, coupon_id: str) -> Coupon | None:
+    """A coupon by id."""
+    row = (await session.execute(select(coupons).where(coupons.c.id == coupon_id))).first()
+    return to_entity(Coupon, row) if row else None
+
+
+async def by_code(session: AsyncSession, code: str) -> Coupon | None:
+    """A coupon by its normalized code."""
+    row = (await session.execute(select(coupons).where(coupons.c.code == code))).first()
+    return to_entity(Coupon, row) if row else None
+
+
+async def by_stripe_ids(
+    session: AsyncSession, *, coupon: str | None, promotion_code: str | None
+) -> Coupon | None:
+    """The coupon behind a Stripe coupon or promotion code id."""
+    row = (
+        await session.execute(
+            select(coupons).where(
+                or_(
+                    coupons.c.stripe_coupon_id == coupon,
+                    coupons.c.stripe_promotion_code_id == promotion_code,
+                )
+            )
+        )
+    ).first()
+    return to_entity(Coupon, row) if row else None
+
+
+async def list_for_group(
+    session: AsyncSession, group_id: str, *, limit: int, offset: int
+) -> list[Coupon]:
+    """A group's coupons, newest first."""
+    rows = await session.execute(
+        select(coupons)
+        .where(coupons.c.group_id == group_id)
+        .order_by(coupons.c.created_at.desc(), coupons.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [to_entity(Coupon, row) for row in rows]
+
+
+async def mark_synced(
+    session: AsyncSession, coupon_id: str, *, stripe_coupon_id: str, promotion_code_id: str
+) -> None:
+    """Record the coupon's Stripe coupon and promotion code."""
+    await session.execute(
+        update(coupons)
+        .where(coupons.c.id == coupon_id)
+        .values(stripe_coupon_id=stripe_coupon_id, stripe_promotion_code_id=promotion_code_id)
+    )
+
+
+async def redeemed(session: AsyncSession, coupon_id: str) -> int:
+    """How many completed checkouts used the coupon."""
+    query = select(func.count()).where(coupon_redemptions.c.coupon_id == coupon_id)
+    return (await session.execute(query)).scalar_one()
+
+
+async def add_redemption(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Record a redemption once per Stripe session; False if it was already recorded."""
+    result = await session.execute(
+        insert(coupon_redemptions)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(coupon_redemptions.c.stripe_session_id)
+    )
+    return result.first() is not None
+
+
+async def redemptions(
+    session: AsyncSession, coupon_id: str, *, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """A coupon's redemptions, newest first."""
+    rows = await session.execute(
+        select(coupon_redemptions)
+        .where(coupon_redemptions.c.coupon_id == coupon_id)
+        .order_by(coupon_redemptions.c.redeemed_at.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [dict(row._mapping) for row in rows]

@@ -1,0 +1,178 @@
+"""The checkout database's tables."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from tollgate_shared.db import inbox_table, make_metadata, outbox_table
+
+metadata = make_metadata()
+inbox = inbox_table(metadata)
+outbox = outbox_table(metadata)
+
+
+def _timestamps() -> list[Column]:  # type: ignore[type-arg]
+    return [
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ]
+
+
+tiers = Table(
+    "tiers",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("group_id", String(100), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("interval", String(20), nullable=False),
+    Column("capacity", Integer, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("credit_allowances", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("segment_prices", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("stripe_product_id", String(100), nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("synced_version", Integer, nullable=True),
+    *_timestamps(),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("group_id", String(100), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("stripe_product_id", String(100), nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("synced_version", Integer, nullable=True),
+    *_timestamps(),
+)
+
+# Stripe prices of tiers and items; `owner_id` is the tier's or item's id.
+prices = Table(
+    "prices",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("owner_id", String(40), nullable=False),
+    Column("segment", String(50), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("interval", String(20), nullable=False),
+    Column("stripe_price_id", String(100), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_prices_owner_active", "owner_id", "active"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("user_id", String(100), primary_key=True),
+    Column("stripe_customer_id", String(100), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Memberships as the membership service reports them (`membership.*`), for seat counting.
+members = Table(
+    "members",
+    metadata,
+    Column("user_id", String(100), primary_key=True),
+    Column("group_id", String(100), primary_key=True),
+    Column("tier_id", String(40), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("subscription_id", String(100), nullable=True),
+    Column("event_at", DateTime(timezone=True), nullable=False),
+    Index("ix_members_tier_active", "tier_id", postgresql_where=text("active")),
+)
+
+checkout_sessions = Table(
+    "checkout_sessions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(100), nullable=False),
+    Column("group_id", String(100), nullable=False),
+    Column("purpose", String(20), nullable=False),
+    Column("tier_id", String(40), nullable=True),
+    Column("item_id", String(40), nullable=True),
+    Column("reference", String(200), nullable=True),
+    Column("idempotency_key", String(300), nullable=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("price_id", String(100), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("coupon_id", String(40), nullable=True),
+    Column("stripe_session_id", String(100), nullable=True, unique=True),
+    Column("url", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("released_at", DateTime(timezone=True), nullable=True),
+    Column("paid_at", DateTime(timezone=True), nullable=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(
+        "uq_checkout_sessions_idempotency",
+        "user_id",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
+    Index(
+        "ix_checkout_sessions_holds",
+        "tier_id",
+        postgresql_where=text("released_at IS NULL AND purpose = 'membership'"),
+    ),
+)
+
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("group_id", String(100), nullable=False, index=True),
+    Column("code", String(100), nullable=False, unique=True),
+    Column("percent_off", Numeric(5, 2), nullable=True),
+    Column("amount_off", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("duration", String(20), nullable=False),
+    Column("duration_in_months", Integer, nullable=True),
+    Column("valid_from", DateTime(timezone=True), nullable=True),
+    Column("valid_until", DateTime(timezone=True), nullable=True),
+    Column("max_redemptions", Integer, nullable=True),
+    Column("tier_ids", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("active", Boolean, nullable=False),
+    Column("stripe_coupon_id", String(100), nullable=True),
+    Column("stripe_promotion_code_id", String(100), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+coupon_redemptions = Table(
+    "coupon_redemptions",
+    metadata,
+    Column("stripe_session_id", String(100), primary_key=True),
+    Column("coupon_id", String(40), nullable=False, index=True),
+    Column("user_id", String(100), nullable=False),
+    Column("group_id", String(100), nullable=False),
+    Column("tier_id", String(40), nullable=True),
+    Column("item_id", String(40), nullable=True),
+    Column("amount_discount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("redeemed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -1,0 +1,187 @@
+"""Checkout sessions, seat holds, members and Stripe customers in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, literal_column, or_, select, union, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checkout.adapters.catalog_repo import to_entity
+from checkout.adapters.orm import checkout_sessions, customers, members
+from checkout.domain.checkout import CheckoutRecord, Member, Status
+
+S = checkout_sessions
+
+
+async def find_by_key(session: AsyncSession, user_id: str, key: str) -> CheckoutRecord | None:
+    """The user's session created under idempotency `key`."""
+    row = (
+        await session.execute(select(S).where(S.c.user_id == user_id, S.c.idempotency_key == key))
+    ).first()
+    return to_entity(CheckoutRecord, row) if row else None
+
+
+async def get(
+    session: AsyncSession, checkout_id: str, *, lock: bool = False
+) -> CheckoutRecord | None:
+    """A session by our id; `lock` holds its row until the transaction ends."""
+    query = select(S).where(S.c.id == checkout_id)
+    row = (await session.execute(query.with_for_update() if lock else query)).first()
+    return to_entity(CheckoutRecord, row) if row else None
+
+
+async def get_by_stripe_id(
+    session: AsyncSession, stripe_session_id: str, *, lock: bool = False
+) -> CheckoutRecord | None:
+    """A session by its Stripe id (`cs_...`)."""
+    query = select(S).where(S.c.stripe_session_id == stripe_session_id)
+    row = (await session.execute(query.with_for_update() if lock else query)).first()
+    return to_entity(CheckoutRecord, row) if row else None
+
+
+async def forget_key(session: AsyncSession, checkout_id: str) -> None:
+    """Free a derived idempotency key whose session can no longer be paid."""
+    await session.execute(update(S).where(S.c.id == checkout_id).values(idempotency_key=None))
+
+
+async def add(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert a pending session (raises IntegrityError if its idempotency key is taken)."""
+    await session.execute(S.insert().values(status="pending", **values))
+
+
+async def opened(
+    session: AsyncSession,
+    checkout_id: str,
+    *,
+    stripe_session_id: str,
+    url: str,
+    expires_at: datetime,
+) -> None:
+    """Record the Stripe session created for a pending one."""
+    await session.execute(
+        update(S)
+        .where(S.c.id == checkout_id, S.c.status == "pending")
+        .values(status="open", stripe_session_id=stripe_session_id, url=url, expires_at=expires_at)
+    )
+
+
+async def delete(session: AsyncSession, checkout_id: str) -> None:
+    """Drop a pending session Stripe did not create (frees its seat and key)."""
+    await session.execute(S.delete().where(S.c.id == checkout_id, S.c.status == "pending"))
+
+
+async def move(
+    session: AsyncSession, checkout_id: str, status: Status, *, release: bool = False
+) -> None:
+    """Set the status (callers check `can_move`); `release` frees the seat it held."""
+    values: dict[str, Any] = {"status": status}
+    if status == "paid":
+        values["paid_at"] = func.coalesce(S.c.paid_at, func.now())
+    if release:
+        values["released_at"] = func.coalesce(S.c.released_at, func.now())
+    await session.execute(update(S).where(S.c.id == checkout_id).values(**values))
+
+
+async def claim(session: AsyncSession, checkout_id: str) -> bool:
+    """Mark a purchase claimed; False if it already was."""
+    result = await session.execute(
+        update(S)
+        .where(S.c.id == checkout_id, S.c.claimed_at.is_(None))
+        .values(claimed_at=func.now())
+        .returning(S.c.id)
+    )
+    return result.first() is not None
+
+
+async def seats_taken(session: AsyncSession, tier_id: str, *, other_than: str) -> int:
+    """Distinct users other than `other_than` holding the tier: members and live seat holds."""
+    holding = or_(
+        S.c.status.in_(("processing", "paid")),
+        and_(S.c.status.in_(("pending", "open")), S.c.expires_at > func.now()),
+    )
+    users = union(
+        select(members.c.user_id).where(members.c.tier_id == tier_id, members.c.active),
+        select(S.c.user_id).where(
+            S.c.tier_id == tier_id,
+            S.c.purpose == "membership",
+            S.c.released_at.is_(None),
+            holding,
+        ),
+    ).subquery()
+    query = select(func.count(literal_column("user_id"))).select_from(users)
+    return (await session.execute(query.where(users.c.user_id != other_than))).scalar_one()
+
+
+async def release_paid_holds(
+    session: AsyncSession, *, user_id: str, tier_id: str, before: datetime
+) -> None:
+    """Membership now counts the user on the tier: paid sessions no longer hold a seat."""
+    await session.execute(
+        update(S)
+        .where(
+            S.c.user_id == user_id,
+            S.c.tier_id == tier_id,
+            S.c.status == "paid",
+            S.c.released_at.is_(None),
+            S.c.created_at <= before,
+        )
+        .values(released_at=func.now())
+    )
+
+
+async def member(session: AsyncSession, user_id: str, group_id: str) -> Member | None:
+    """The user's membership of the group as last reported."""
+    row = (
+        await session.execute(
+            select(members).where(members.c.user_id == user_id, members.c.group_id == group_id)
+        )
+    ).first()
+    return to_entity(Member, row) if row else None
+
+
+async def save_member(session: AsyncSession, member_: Member, *, event_at: datetime) -> None:
+    """Upsert a membership, unless a newer event already described it (out-of-order safe)."""
+    values = {**vars(member_), "event_at": event_at}
+    statement = insert(members).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "group_id"],
+            set_={k: statement.excluded[k] for k in values if k not in ("user_id", "group_id")},
+            where=members.c.event_at <= statement.excluded.event_at,
+        )
+    )
+
+
+async def customer_id(session: AsyncSession, user_id: str) -> str | None:
+    """The user's Stripe customer, if we know it."""
+    query = select(customers.c.stripe_customer_id).where(customers.c.user_id == user_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def save_customer(session: AsyncSession, user_id: str, stripe_customer_id: str) -> None:
+    """Remember the user's Stripe customer (the first one recorded wins)."""
+    await session.execute(
+        insert(customers)
+        .values(user_id=user_id, stripe_customer_id=stripe_customer_id)
+        .on_conflict_do_nothing()
+    )
+
+
+async def release_if_member(session: AsyncSession, record: CheckoutRecord) -> None:
+    """Free a paid session's seat if membership already reported the user on its tier."""
+    counted = (
+        select(members.c.user_id)
+        .where(
+            members.c.user_id == record.user_id,
+            members.c.tier_id == record.tier_id,
+            members.c.active,
+            members.c.event_at >= record.created_at,
+        )
+        .exists()
+    )
+    await session.execute(
+        update(S).where(S.c.id == record.id, counted).values(released_at=func.now())
+    )

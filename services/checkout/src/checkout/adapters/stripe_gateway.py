@@ -1,0 +1,198 @@
+"""Every Stripe call checkout makes, each with an idempotency key derived from our ids."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import stripe
+from pydantic import BaseModel, ConfigDict, Field
+
+from checkout.domain.catalog import CatalogEntry, PriceSpec
+from checkout.domain.checkout import CheckoutRecord
+from checkout.domain.coupons import Coupon
+from checkout.domain.errors import PaymentProviderError, PaymentsUnavailable
+from tollgate_shared.events.stripe import CheckoutSession, Ref
+from tollgate_shared.stripe_client import idempotency_key
+
+
+class SessionDiscount(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    coupon: Ref = None
+    promotion_code: Ref = None
+
+
+class DiscountedSession(CheckoutSession):
+    """A Checkout Session with the discounts applied to it (for coupon redemptions)."""
+
+    discounts: list[SessionDiscount] = Field(default_factory=list)
+
+
+def product_id_of(entry_id: str) -> str:
+    """The Stripe product of a tier or item: derived from its id, so it is created once."""
+    return f"tollgate_{entry_id}"
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        raise PaymentsUnavailable(f"Stripe did not answer: {exc.user_message}") from None
+    except stripe.StripeError as exc:
+        raise PaymentProviderError(f"Stripe refused the request: {exc.user_message}") from None
+
+
+def _key(action: str, *ids: object) -> dict[str, Any]:
+    return {"idempotency_key": idempotency_key(action, *(str(i) for i in ids))}
+
+
+class StripeGateway:
+    """Checkout's view of Stripe: catalog sync, customers, sessions, portal, payment intents."""
+
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self._v1 = client.v1
+
+    async def upsert_product(self, entry: CatalogEntry) -> str:
+        """Create the entry's product, or bring it up to date; returns its id."""
+        product_id = product_id_of(entry.id)
+        params: dict[str, Any] = {
+            "name": entry.name,
+            "active": entry.active,
+            "metadata": {"tollgate_id": entry.id, "group_id": entry.group_id},
+        }
+        if entry.description:
+            params["description"] = entry.description
+        with _translated():
+            try:
+                await self._v1.products.create_async(
+                    {"id": product_id, **params}, _key("product", entry.id, entry.version)
+                )
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_already_exists":
+                    raise
+                await self._v1.products.update_async(
+                    product_id, params, _key("product-update", entry.id, entry.version)
+                )
+        return product_id
+
+    async def create_price(self, entry: CatalogEntry, spec: PriceSpec) -> str:
+        """A new price for what `spec` charges (keyed by entry version: a change is a new price)."""
+        params: dict[str, Any] = {
+            "product": product_id_of(entry.id),
+            "unit_amount": spec.amount,
+            "currency": spec.currency,
+            "metadata": {"tollgate_id": entry.id, "segment": spec.segment},
+        }
+        if spec.recurring:
+            params["recurring"] = {"interval": spec.interval}
+        key = _key("price", entry.id, entry.version, spec.segment, spec.amount, spec.currency)
+        with _translated():
+            price = await self._v1.prices.create_async(params, key)  # type: ignore[arg-type]
+        return price.id
+
+    async def deactivate_price(self, price_id: str) -> None:
+        """Stop selling a price (Stripe keeps it for existing subscriptions)."""
+        with _translated():
+            await self._v1.prices.update_async(
+                price_id, {"active": False}, _key("price-deactivate", price_id)
+            )
+
+    async def create_customer(self, user_id: str, email: str | None) -> str:
+        """The user's Stripe customer (one per user, whatever the retries)."""
+        params: dict[str, Any] = {"metadata": {"user_id": user_id}}
+        if email:
+            params["email"] = email
+        with _translated():
+            customer = await self._v1.customers.create_async(params, _key("customer", user_id))
+        return customer.id
+
+    async def create_checkout_session(
+        self,
+        record: CheckoutRecord,
+        *,
+        mode: Literal["subscription", "payment"],
+        metadata: dict[str, str],
+        customer_id: str,
+        success_url: str,
+        cancel_url: str,
+        promotion_code_id: str | None,
+    ) -> Any:
+        """The hosted Checkout Session for `record` (created once, whatever the retries)."""
+        params: dict[str, Any] = {
+            "mode": mode,
+            "line_items": [{"price": record.price_id, "quantity": 1}],
+            "client_reference_id": record.user_id,
+            "customer": customer_id,
+            "metadata": metadata,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "expires_at": int(record.expires_at.timestamp()),
+        }
+        payment_data = "subscription_data" if mode == "subscription" else "payment_intent_data"
+        params[payment_data] = {"metadata": metadata}
+        if promotion_code_id is not None:
+            params["discounts"] = [{"promotion_code": promotion_code_id}]
+        elif record.purpose == "membership":
+            params["allow_promotion_codes"] = True
+        with _translated():
+            return await self._v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                _key("checkout-session", record.id),
+            )
+
+    async def retrieve_session(self, stripe_session_id: str) -> DiscountedSession:
+        """A Checkout Session as Stripe has it now."""
+        with _translated():
+            found = await self._v1.checkout.sessions.retrieve_async(stripe_session_id)
+        return DiscountedSession.model_validate(found.to_dict())
+
+    async def create_coupon(self, coupon: Coupon, product_ids: list[str]) -> tuple[str, str]:
+        """The coupon and its customer-facing promotion code; returns both ids."""
+        params: dict[str, Any] = {
+            "id": f"tollgate_{coupon.id}",
+            "name": coupon.code,
+            "duration": coupon.duration,
+            "metadata": {"tollgate_id": coupon.id, "group_id": coupon.group_id},
+            "applies_to": {"products": product_ids},
+        }
+        if coupon.percent_off is not None:
+            params["percent_off"] = str(coupon.percent_off)
+        else:
+            params.update(amount_off=coupon.amount_off, currency=coupon.currency)
+        if coupon.duration_in_months:
+            params["duration_in_months"] = coupon.duration_in_months
+        limits: dict[str, Any] = {}
+        if coupon.max_redemptions is not None:
+            limits["max_redemptions"] = coupon.max_redemptions
+        if coupon.valid_until is not None:
+            params["redeem_by"] = limits["expires_at"] = int(coupon.valid_until.timestamp())
+        with _translated():
+            created = await self._v1.coupons.create_async(params, _key("coupon", coupon.id))
+            promo = await self._v1.promotion_codes.create_async(
+                {
+                    "promotion": {"type": "coupon", "coupon": created.id},
+                    "code": coupon.code,
+                    "metadata": {"tollgate_id": coupon.id},
+                    **limits,
+                },  # type: ignore[arg-type]
+                _key("promotion-code", coupon.id),
+            )
+        return created.id, promo.id
+
+    async def portal_url(self, customer_id: str, return_url: str) -> str:
+        """A billing portal session for the customer; returns its URL."""
+        with _translated():
+            portal = await self._v1.billing_portal.sessions.create_async(
+                {"customer": customer_id, "return_url": return_url}
+            )
+        return portal.url
+
+    async def create_payment_intent(self, params: dict[str, Any], key: str) -> Any:
+        """A payment intent for an app's own card form."""
+        with _translated():
+            return await self._v1.payment_intents.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": key},
+            )

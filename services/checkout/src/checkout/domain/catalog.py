@@ -1,0 +1,119 @@
+"""The catalog: membership tiers and one-off items, and the Stripe prices they need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from checkout.domain.errors import Invalid
+
+TierInterval = Literal["month", "year", "one_time_annual"]
+PriceInterval = Literal["month", "year", "one_time"]
+BASE_SEGMENT = ""
+
+
+@dataclass(frozen=True)
+class PriceSpec:
+    """One Stripe price a catalog entry needs; a changed amount is a different spec."""
+
+    segment: str
+    amount: int
+    currency: str
+    interval: PriceInterval
+
+    @property
+    def recurring(self) -> bool:
+        """Whether Stripe bills it every interval (a subscription) or once."""
+        return self.interval != "one_time"
+
+
+class CatalogEntry(Protocol):
+    """What syncing a Stripe product needs from a tier or an item."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def group_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def synced_version(self) -> int | None: ...
+
+    def price_specs(self) -> list[PriceSpec]: ...
+
+
+@dataclass(frozen=True)
+class Tier:
+    id: str
+    group_id: str
+    name: str
+    description: str | None
+    amount: int
+    currency: str
+    interval: TierInterval
+    capacity: int | None
+    active: bool
+    credit_allowances: dict[str, int] = field(default_factory=dict)
+    segment_prices: dict[str, int] = field(default_factory=dict)
+    stripe_product_id: str | None = None
+    version: int = 1
+    synced_version: int | None = None
+
+    @property
+    def price_interval(self) -> PriceInterval:
+        """One-time annual memberships are paid once; the others recur."""
+        return "one_time" if self.interval == "one_time_annual" else self.interval
+
+    @property
+    def mode(self) -> Literal["subscription", "payment"]:
+        """The Checkout Session mode this tier is sold in."""
+        return "payment" if self.interval == "one_time_annual" else "subscription"
+
+    def price_specs(self) -> list[PriceSpec]:
+        """The base price and one per segment price."""
+        amounts = {BASE_SEGMENT: self.amount, **self.segment_prices}
+        return [
+            PriceSpec(segment, amount, self.currency, self.price_interval)
+            for segment, amount in sorted(amounts.items())
+        ]
+
+    def price_for(self, segment: str | None) -> PriceSpec:
+        """The price a caller pays: their verified segment's price if the tier has one."""
+        chosen = segment if segment in self.segment_prices else BASE_SEGMENT
+        return next(spec for spec in self.price_specs() if spec.segment == chosen)
+
+    def ensure_sellable(self) -> None:
+        """Raise unless members can buy this tier now."""
+        if not self.active:
+            raise Invalid(f"tier {self.id} is not on sale", code="tier_inactive")
+
+
+@dataclass(frozen=True)
+class Item:
+    """Something bought once at a fixed price (an event-creation fee, a session booking)."""
+
+    id: str
+    group_id: str
+    name: str
+    description: str | None
+    amount: int
+    currency: str
+    active: bool
+    stripe_product_id: str | None = None
+    version: int = 1
+    synced_version: int | None = None
+
+    def price_specs(self) -> list[PriceSpec]:
+        """The item's one price."""
+        return [PriceSpec(BASE_SEGMENT, self.amount, self.currency, "one_time")]
+
+    def ensure_sellable(self) -> None:
+        """Raise unless the item can be bought now."""
+        if not self.active:
+            raise Invalid(f"item {self.id} is not on sale", code="item_inactive")

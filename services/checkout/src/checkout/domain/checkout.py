@@ -1,0 +1,184 @@
+"""Checkout sessions: what a request asks for, idempotency, seat holds, lifecycle, metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from checkout.domain.catalog import Tier
+from checkout.domain.errors import Conflict, Invalid, NotAllowed
+
+Purpose = Literal["membership", "purchase"]
+Status = Literal["pending", "open", "processing", "paid", "expired", "failed"]
+# Sessions only move forward: a late or duplicated Stripe event never moves one back.
+_STAGE: dict[str, int] = {
+    "pending": 0,
+    "open": 1,
+    "processing": 2,
+    "paid": 3,
+    "expired": 3,
+    "failed": 3,
+}
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """What a member asked to buy; never a price."""
+
+    purpose: Purpose
+    tier_id: str | None = None
+    item_id: str | None = None
+    reference: str | None = None
+    promotion_code: str | None = None
+    success_url: str | None = None
+    cancel_url: str | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of the request, to tell a retry from a different request."""
+        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def idempotency_key(self, header: str | None) -> str:
+        """The caller's `Idempotency-Key`, else one derived from the request (a double click)."""
+        return f"key:{header}" if header else f"auto:{self.fingerprint()}"
+
+
+def is_derived_key(key: str) -> bool:
+    """Whether the key was derived from the request rather than sent by the caller."""
+    return key.startswith("auto:")
+
+
+@dataclass(frozen=True)
+class CheckoutRecord:
+    """Our record of one Checkout Session: idempotency, seat hold, claim."""
+
+    id: str
+    user_id: str
+    group_id: str
+    purpose: Purpose
+    tier_id: str | None
+    item_id: str | None
+    reference: str | None
+    idempotency_key: str | None
+    request_hash: str
+    price_id: str
+    amount: int
+    currency: str
+    coupon_id: str | None
+    stripe_session_id: str | None
+    url: str | None
+    status: Status
+    expires_at: datetime
+    released_at: datetime | None
+    paid_at: datetime | None
+    claimed_at: datetime | None
+    created_at: datetime
+
+    def is_live(self, now: datetime) -> bool:
+        """Being created, or open and not yet past its expiry."""
+        return self.status == "pending" or (self.status == "open" and self.expires_at > now)
+
+    def answers_retry(self, now: datetime) -> bool:
+        """Whether a request with the same key gets this session back.
+
+        A caller's own key always does (same key, same response); a derived key only while the
+        session can still be paid, so a member can buy again after it expired or completed.
+        """
+        return not is_derived_key(self.idempotency_key or "") or self.is_live(now)
+
+    def response(self) -> dict[str, object]:
+        """The body `POST /checkout/sessions` answers with."""
+        return {
+            "session_id": self.stripe_session_id,
+            "url": self.url,
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+    def ensure_claimable_by(self, user_id: str, reference: str | None) -> None:
+        """Raise unless `user_id` may claim this purchase."""
+        if self.user_id != user_id:
+            raise NotAllowed("this purchase belongs to another user")
+        if reference is not None and reference != self.reference:
+            raise Invalid("the reference does not match this purchase", code="reference_mismatch")
+        if self.claimed_at is not None:
+            raise Conflict("this purchase was already claimed", code="already_claimed")
+
+
+def can_move(current: Status, new: Status) -> bool:
+    """Whether a session in `current` may move to `new`."""
+    return _STAGE[new] > _STAGE[current]
+
+
+@dataclass(frozen=True)
+class Member:
+    """A membership as the membership service last reported it (for seat counting)."""
+
+    user_id: str
+    group_id: str
+    tier_id: str | None
+    active: bool
+    subscription_id: str | None
+
+
+def admit(tier: Tier, member: Member | None, seats_taken: int) -> None:
+    """Raise unless the caller may start a checkout for `tier`.
+
+    `seats_taken` counts other users' memberships and live seat holds on the tier. A member of
+    the tier renewing a one-time annual membership keeps their seat; a subscriber already has one.
+    """
+    if member is not None and member.active and member.tier_id == tier.id:
+        if tier.interval == "one_time_annual":
+            return
+        raise Conflict(f"already a member of tier {tier.id}", code="already_member")
+    if tier.capacity is not None and seats_taken >= tier.capacity:
+        raise Conflict(f"tier {tier.id} is full", code="tier_full")
+
+
+def is_renewal(tier: Tier, member: Member | None) -> bool:
+    """Whether the caller already holds a seat on `tier`."""
+    return member is not None and member.active and member.tier_id == tier.id
+
+
+def switch_from(tier: Tier, member: Member | None) -> str | None:
+    """The subscription a member switching tiers in the group leaves (membership cancels it)."""
+    if member is None or not member.active or member.tier_id == tier.id:
+        return None
+    return member.subscription_id
+
+
+def check_redirect(url: str, allowed_origins: frozenset[str]) -> str:
+    """Return `url` if it is an absolute http(s) URL on an allowed origin (no open redirect)."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    if parts.scheme not in ("http", "https") or origin not in allowed_origins:
+        raise Invalid(f"redirect URL not on an allowed origin: {url}", code="redirect_not_allowed")
+    return url
+
+
+def session_metadata(
+    record: CheckoutRecord,
+    *,
+    tier: Tier | None,
+    previous_subscription_id: str | None,
+    term_days: int,
+) -> dict[str, str]:
+    """The metadata of DESIGN.md, set on the session and on its subscription or payment."""
+    metadata = {
+        "user_id": record.user_id,
+        "group_id": record.group_id,
+        "purpose": record.purpose,
+        "checkout_id": record.id,
+    }
+    if tier is not None:
+        metadata.update(tier_id=tier.id, tier_interval=tier.interval)
+        if tier.interval == "one_time_annual":
+            metadata["term_days"] = str(term_days)
+    if previous_subscription_id:
+        metadata["previous_subscription_id"] = previous_subscription_id
+    if record.item_id is not None and record.reference is not None:
+        metadata.update(item_id=record.item_id, reference=record.reference)
+    return metadata

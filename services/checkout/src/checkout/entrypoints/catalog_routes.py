@@ -1,0 +1,124 @@
+"""Catalog routes: tiers, items and coupons (organizers write, anyone reads the tiers)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from checkout.adapters import catalog_repo, coupons_repo
+from checkout.domain.catalog import Item, Tier
+from checkout.domain.errors import NotFound
+from checkout.entrypoints.dependencies import ContextDep, Limit, Offset
+from checkout.entrypoints.schemas import (
+    CouponIn,
+    CouponOut,
+    CouponValidation,
+    ItemIn,
+    ItemOut,
+    ItemPatch,
+    TierIn,
+    TierOut,
+    TierPatch,
+)
+from checkout.service_layer import catalog, coupons
+from checkout.service_layer.context import ensure_manager
+from tollgate_shared.auth import CurrentUser
+
+router = APIRouter(tags=["catalog"])
+GroupId = Annotated[str, Query(min_length=1, max_length=100)]
+
+
+@router.get("/tiers", response_model=list[TierOut])
+async def list_tiers(
+    ctx: ContextDep, group_id: GroupId, limit: Limit = 50, offset: Offset = 0
+) -> list[TierOut]:
+    """A group's membership tiers (public: the storefront lists them)."""
+    async with ctx.sessions() as session:
+        found = await catalog_repo.list_for_group(
+            session, Tier, group_id, limit=limit, offset=offset
+        )
+    return [TierOut.of(tier) for tier in found]
+
+
+@router.get("/tiers/{tier_id}", response_model=TierOut)
+async def get_tier(ctx: ContextDep, tier_id: str) -> TierOut:
+    """One tier."""
+    return TierOut.of(await catalog.load(ctx, Tier, tier_id))
+
+
+@router.post("/groups/{group_id}/tiers", response_model=TierOut, status_code=201)
+async def create_tier(ctx: ContextDep, user: CurrentUser, group_id: str, body: TierIn) -> TierOut:
+    """Add a tier to the group (organizer/admin); it is put on Stripe at once if possible."""
+    return TierOut.of(await catalog.create(ctx, user, Tier, group_id, body.model_dump()))
+
+
+@router.patch("/tiers/{tier_id}", response_model=TierOut)
+async def update_tier(ctx: ContextDep, user: CurrentUser, tier_id: str, body: TierPatch) -> TierOut:
+    """Change a tier; a new amount gets a new Stripe price and the old one stops selling."""
+    return TierOut.of(await catalog.change(ctx, user, Tier, tier_id, body.changes()))
+
+
+@router.get("/items", response_model=list[ItemOut])
+async def list_items(
+    ctx: ContextDep, group_id: GroupId, limit: Limit = 50, offset: Offset = 0
+) -> list[ItemOut]:
+    """A group's one-off purchasable items."""
+    async with ctx.sessions() as session:
+        found = await catalog_repo.list_for_group(
+            session, Item, group_id, limit=limit, offset=offset
+        )
+    return [ItemOut.of(item) for item in found]
+
+
+@router.post("/groups/{group_id}/items", response_model=ItemOut, status_code=201)
+async def create_item(ctx: ContextDep, user: CurrentUser, group_id: str, body: ItemIn) -> ItemOut:
+    """Add a purchasable item with a fixed price (organizer/admin)."""
+    return ItemOut.of(await catalog.create(ctx, user, Item, group_id, body.model_dump()))
+
+
+@router.patch("/items/{item_id}", response_model=ItemOut)
+async def update_item(ctx: ContextDep, user: CurrentUser, item_id: str, body: ItemPatch) -> ItemOut:
+    """Change an item (organizer/admin)."""
+    return ItemOut.of(await catalog.change(ctx, user, Item, item_id, body.changes()))
+
+
+@router.post("/groups/{group_id}/coupons", response_model=CouponOut, status_code=201)
+async def create_coupon(
+    ctx: ContextDep, user: CurrentUser, group_id: str, body: CouponIn
+) -> CouponOut:
+    """Create a coupon and its promotion code for the group's tiers (organizer/admin)."""
+    return CouponOut.of(await coupons.create(ctx, user, group_id, body.model_dump()))
+
+
+@router.get("/groups/{group_id}/coupons", response_model=list[CouponOut])
+async def list_coupons(
+    ctx: ContextDep, user: CurrentUser, group_id: str, limit: Limit = 50, offset: Offset = 0
+) -> list[CouponOut]:
+    """The group's coupons, newest first (organizer/admin)."""
+    ensure_manager(user, group_id)
+    async with ctx.sessions() as session:
+        found = await coupons_repo.list_for_group(session, group_id, limit=limit, offset=offset)
+    return [CouponOut.of(coupon) for coupon in found]
+
+
+@router.get("/coupons/{code}/validate", response_model=CouponValidation)
+async def validate_coupon(
+    ctx: ContextDep, user: CurrentUser, code: str, tier_id: Annotated[str, Query(min_length=1)]
+) -> CouponValidation:
+    """Whether a code applies to a tier now, and the caller's discount (for the UI)."""
+    answer = await coupons.validate(ctx, code, tier_id, segment=user.segment)
+    return CouponValidation(**answer)
+
+
+@router.get("/coupons/{coupon_id}/redemptions")
+async def list_redemptions(
+    ctx: ContextDep, user: CurrentUser, coupon_id: str, limit: Limit = 50, offset: Offset = 0
+) -> list[dict[str, object]]:
+    """Completed checkouts that used the coupon, newest first (organizer/admin)."""
+    async with ctx.sessions() as session:
+        coupon = await coupons_repo.get(session, coupon_id)
+        if coupon is None:
+            raise NotFound(f"no coupon {coupon_id}")
+        ensure_manager(user, coupon.group_id)
+        return await coupons_repo.redemptions(session, coupon_id, limit=limit, offset=offset)

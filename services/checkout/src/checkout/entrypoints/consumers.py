@@ -1,0 +1,36 @@
+"""JetStream consumers: Stripe's Checkout Session events, and membership occupancy."""
+
+from __future__ import annotations
+
+from checkout.service_layer import handlers
+from tollgate_shared.messaging.dispatch import EventHandler, domain_dispatcher, stripe_dispatcher
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
+from tollgate_shared.runtime import Runtime
+
+STRIPE_CONSUMER = ConsumerSpec(
+    durable="checkout", stream=STRIPE, filter_subject="stripe.checkout.session.>"
+)
+DOMAIN_CONSUMER = ConsumerSpec(durable="checkout", stream=DOMAIN, filter_subject="membership.>")
+
+STRIPE_HANDLERS: dict[str, EventHandler] = {
+    "checkout.session.completed": handlers.on_session_completed,
+    "checkout.session.async_payment_succeeded": handlers.on_async_payment_succeeded,
+    "checkout.session.async_payment_failed": handlers.on_async_payment_failed,
+    "checkout.session.expired": handlers.on_session_expired,
+}
+DOMAIN_HANDLERS: dict[str, EventHandler] = {
+    subject: handlers.on_membership_event
+    for subject in (
+        "membership.activated",
+        "membership.renewed",
+        "membership.tier_changed",
+        "membership.at_risk",
+        "membership.ended",
+    )
+}
+
+
+def register(runtime: Runtime) -> None:
+    """Subscribe checkout's durable consumers on the STRIPE and DOMAIN streams."""
+    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(STRIPE_HANDLERS))
+    runtime.consume(DOMAIN_CONSUMER, domain_dispatcher(DOMAIN_HANDLERS))

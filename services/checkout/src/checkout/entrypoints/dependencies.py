@@ -1,0 +1,28 @@
+"""Dependencies the routes share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from checkout.service_layer.context import Context
+
+
+def _context(request: Request) -> Context:
+    context: Context = request.app.state.checkout
+    return context
+
+
+ContextDep = Annotated[Context, Depends(_context)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="same key and body → same response; without it a double click is detected",
+    ),
+]

@@ -1,0 +1,238 @@
+"""Request and response bodies of checkout's HTTP API."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from checkout.domain.catalog import Item, Tier, TierInterval
+from checkout.domain.checkout import CheckoutRequest
+from checkout.domain.coupons import Coupon, Duration
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
+Amount = Annotated[int, Field(ge=1, le=99_999_999, description="minor units, e.g. cents")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Url = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class Body(BaseModel):
+    """Request bodies reject unknown fields: a client never sends a price or an amount."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Body):
+    """Partial updates: omitted fields stay; `null` is accepted only where a field may be empty."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Self:
+        for name in self.model_fields_set - self.nullable:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller sent."""
+        return self.model_dump(include=self.model_fields_set)
+
+
+class TierIn(Body):
+    name: Name
+    description: str | None = None
+    amount: Amount
+    currency: Currency
+    interval: TierInterval
+    capacity: Annotated[int, Field(ge=1)] | None = None
+    active: bool = True
+    credit_allowances: dict[Id, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    segment_prices: dict[Id, Amount] = Field(
+        default_factory=dict, description="lower prices for verified JWT `segment` claims"
+    )
+
+
+class TierPatch(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"description", "capacity"})
+    name: Name | None = None
+    description: str | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    interval: TierInterval | None = None
+    capacity: Annotated[int, Field(ge=1)] | None = None
+    active: bool | None = None
+    credit_allowances: dict[Id, Annotated[int, Field(ge=0)]] | None = None
+    segment_prices: dict[Id, Amount] | None = None
+
+
+class ItemIn(Body):
+    name: Name
+    description: str | None = None
+    amount: Amount
+    currency: Currency
+    active: bool = True
+
+
+class ItemPatch(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"description"})
+    name: Name | None = None
+    description: str | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    active: bool | None = None
+
+
+class CatalogOut(BaseModel):
+    id: str
+    group_id: str
+    name: str
+    description: str | None
+    amount: int
+    currency: str
+    active: bool
+    stripe_product_id: str | None
+    version: int
+    synced: bool = Field(description="whether Stripe sells the current version")
+
+    @classmethod
+    def of(cls, entry: Tier | Item) -> Self:
+        """The API view of a tier or item."""
+        values = dataclasses.asdict(entry)
+        return cls(**values, synced=entry.synced_version == entry.version)
+
+
+class TierOut(CatalogOut):
+    interval: TierInterval
+    capacity: int | None
+    credit_allowances: dict[str, int]
+    segment_prices: dict[str, int]
+
+
+class ItemOut(CatalogOut):
+    pass
+
+
+class CouponIn(Body):
+    code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{3,64}$")]
+    percent_off: Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)] | None = None
+    amount_off: Amount | None = None
+    currency: Currency | None = None
+    duration: Duration = "once"
+    duration_in_months: Annotated[int, Field(ge=1, le=36)] | None = None
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    max_redemptions: Annotated[int, Field(ge=1)] | None = None
+    tier_ids: list[Id] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.percent_off is None) == (self.amount_off is None):
+            raise ValueError("give exactly one of percent_off or amount_off")
+        if self.amount_off is not None and self.currency is None:
+            raise ValueError("amount_off needs a currency")
+        if (self.duration == "repeating") != (self.duration_in_months is not None):
+            raise ValueError("duration_in_months goes with (and only with) duration=repeating")
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+
+class CouponOut(BaseModel):
+    id: str
+    group_id: str
+    code: str
+    percent_off: Decimal | None
+    amount_off: int | None
+    currency: str | None
+    duration: Duration
+    duration_in_months: int | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    max_redemptions: int | None
+    tier_ids: list[str]
+    active: bool
+    synced: bool
+
+    @classmethod
+    def of(cls, coupon: Coupon) -> Self:
+        """The API view of a coupon."""
+        values = dataclasses.asdict(coupon)
+        return cls(**values, synced=coupon.stripe_promotion_code_id is not None)
+
+
+class CheckoutIn(Body):
+    purpose: Literal["membership", "purchase"] = "membership"
+    tier_id: Id | None = None
+    item_id: Id | None = None
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    promotion_code: Annotated[str, StringConstraints(max_length=64)] | None = None
+    success_url: Url | None = None
+    cancel_url: Url | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> Self:
+        if self.purpose == "membership" and (not self.tier_id or self.item_id or self.reference):
+            raise ValueError("a membership checkout takes a tier_id (and no item_id/reference)")
+        if self.purpose == "purchase" and (not self.item_id or not self.reference or self.tier_id):
+            raise ValueError("a purchase takes an item_id and a reference (and no tier_id)")
+        return self
+
+    def to_request(self) -> CheckoutRequest:
+        """The domain command."""
+        return CheckoutRequest(**self.model_dump())
+
+
+class CheckoutOut(BaseModel):
+    session_id: str
+    url: str
+    expires_at: datetime
+
+
+class ClaimIn(Body):
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+class ClaimOut(BaseModel):
+    session_id: str
+    reference: str | None
+    item_id: str | None
+    amount: int | None
+    currency: str | None
+    claimed: bool
+
+
+class PaymentIntentIn(Body):
+    item_id: Id
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class PaymentIntentOut(BaseModel):
+    payment_intent_id: str
+    client_secret: str
+    amount: int
+    currency: str
+
+
+class PortalIn(Body):
+    return_url: Url | None = None
+
+
+class PortalOut(BaseModel):
+    url: str
+
+
+class CouponValidation(BaseModel):
+    code: str
+    tier_id: str
+    valid: bool
+    reason: str | None = None
+    percent_off: float | None = None
+    amount_off: int | None = None
+    currency: str | None = None
+    amount: int | None = None
+    amount_discount: int | None = None

@@ -1,0 +1,41 @@
+"""App factory and command line of the checkout service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from checkout.bootstrap import build_context, build_runtime
+from checkout.config import Settings, load_settings
+from checkout.entrypoints.http import install_error_handler, routers
+from tollgate_shared.service import ServiceCli, service_app
+from tollgate_shared.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """HTTP API, STRIPE and DOMAIN consumers and outbox relay in one process."""
+    own = settings if isinstance(settings, Settings) else load_settings()
+    runtime = build_runtime(own)
+    app = service_app(
+        own,
+        runtime,
+        title="Tollgate checkout",
+        description="Tier catalog, Stripe Checkout Sessions, capacity, coupons and purchases.",
+        routers=routers,
+    )
+    app.state.checkout = build_context(own, runtime)
+    install_error_handler(app)
+    return app
+
+
+cli = ServiceCli(
+    name="checkout", load_settings=load_settings, create_app=create_app, migrations=MIGRATIONS
+)
+
+
+def main() -> None:
+    """`checkout serve` / `checkout migrate`."""
+    cli.main()

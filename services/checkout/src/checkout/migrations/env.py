@@ -1,0 +1,4 @@
+from checkout.adapters.orm import metadata
+from tollgate_shared.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,43 @@
+"""What every command handler works with: settings, database sessions and Stripe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from checkout.adapters.stripe_gateway import StripeGateway
+from checkout.config import Settings
+from checkout.domain.errors import NotAllowed, PaymentsUnavailable
+from tollgate_shared.auth import Principal
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    stripe: StripeGateway | None
+    """None when Stripe is not configured: catalog changes wait, payment endpoints answer 503."""
+
+    @property
+    def payments(self) -> StripeGateway:
+        """Stripe, or `PaymentsUnavailable` when it is not configured."""
+        if self.stripe is None:
+            raise PaymentsUnavailable(
+                "payments are not configured: set STRIPE_SECRET_KEY (or STRIPE_API_BASE for the "
+                "emulator)",
+                code="stripe_not_configured",
+            )
+        return self.stripe
+
+
+def now() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+def ensure_manager(principal: Principal, group_id: str) -> None:
+    """Only the group's organizers and admins change its catalog and coupons."""
+    if not principal.can_manage(group_id):
+        raise NotAllowed(f"you do not manage group {group_id}")

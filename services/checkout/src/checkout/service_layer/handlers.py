@@ -1,0 +1,182 @@
+"""Event handlers: Stripe's Checkout Session events and membership's occupancy events.
+
+Each runs inside the consumer's transaction (with the inbox row) and must not commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checkout.adapters import coupons_repo, orm, sessions_repo
+from checkout.adapters.stripe_gateway import DiscountedSession
+from checkout.domain.checkout import CheckoutRecord, Member, Status, can_move
+from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.events.checkout import CouponRedeemed, PurchaseFailed, PurchasePaid
+from tollgate_shared.events.membership import MembershipEnded, MembershipEvent
+from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.messaging import outbox
+
+
+def event_id(event_type: str, session_id: str) -> str:
+    """One id per (event type, session): a fact about a session is published once."""
+    return hashlib.sha256(f"{event_type}:{session_id}".encode()).hexdigest()[:32]
+
+
+async def emit(session: AsyncSession, event: DomainEvent) -> None:
+    """Queue a domain event in the caller's transaction."""
+    await outbox.add(session, orm.outbox, event)
+
+
+async def _record_of(
+    session: AsyncSession, stripe_session: DiscountedSession
+) -> CheckoutRecord | None:
+    checkout_id = stripe_session.metadata.get("checkout_id")
+    if checkout_id:
+        return await sessions_repo.get(session, checkout_id, lock=True)
+    return await sessions_repo.get_by_stripe_id(session, stripe_session.id, lock=True)
+
+
+def purchase_fields(record: CheckoutRecord, stripe_session: DiscountedSession) -> dict[str, object]:
+    return {
+        "session_id": stripe_session.id,
+        "user_id": record.user_id,
+        "group_id": record.group_id,
+        "item_id": record.item_id,
+        "reference": record.reference,
+        "amount": stripe_session.amount_total
+        if stripe_session.amount_total is not None
+        else record.amount,
+        "currency": stripe_session.currency or record.currency,
+        "email": stripe_session.email,
+    }
+
+
+async def record_paid(
+    session: AsyncSession,
+    record: CheckoutRecord,
+    stripe_session: DiscountedSession,
+    *,
+    causation_id: str | None,
+) -> None:
+    """Stripe says the session is paid: record it (once), its coupon, and tell the apps."""
+    if not can_move(record.status, "paid"):
+        return
+    await sessions_repo.move(session, record.id, "paid")
+    await _record_redemption(session, record, stripe_session, causation_id)
+    if record.purpose == "purchase":
+        await emit(
+            session,
+            PurchasePaid(
+                id=event_id("checkout.purchase.paid", stripe_session.id),
+                causation_id=causation_id,
+                payment_intent_id=stripe_session.payment_intent,
+                **purchase_fields(record, stripe_session),
+            ),
+        )
+    else:
+        await sessions_repo.release_if_member(session, record)
+
+
+async def _record_redemption(
+    session: AsyncSession,
+    record: CheckoutRecord,
+    stripe_session: DiscountedSession,
+    causation_id: str | None,
+) -> None:
+    for discount in stripe_session.discounts:
+        coupon = await coupons_repo.by_stripe_ids(
+            session, coupon=discount.coupon, promotion_code=discount.promotion_code
+        )
+        if coupon is None:
+            continue
+        details = stripe_session.total_details
+        redemption = {
+            "stripe_session_id": stripe_session.id,
+            "coupon_id": coupon.id,
+            "user_id": record.user_id,
+            "group_id": record.group_id,
+            "tier_id": record.tier_id,
+            "item_id": record.item_id,
+            "amount_discount": (details.amount_discount if details else None) or 0,
+            "currency": stripe_session.currency or record.currency,
+        }
+        if await coupons_repo.add_redemption(session, redemption):
+            await emit(
+                session,
+                CouponRedeemed(
+                    id=event_id("checkout.coupon_redeemed", stripe_session.id),
+                    causation_id=causation_id,
+                    session_id=stripe_session.id,
+                    code=coupon.code,
+                    **{k: v for k, v in redemption.items() if k != "stripe_session_id"},
+                ),
+            )
+
+
+async def _settle(session: AsyncSession, event: StripeEvent, status: Status, reason: str) -> None:
+    """The session ends unpaid: free its seat and let apps release the purchase."""
+    stripe_session = event.object_as(DiscountedSession)
+    record = await _record_of(session, stripe_session)
+    if record is None or not can_move(record.status, status):
+        return
+    await sessions_repo.move(session, record.id, status, release=True)
+    if record.purpose == "purchase":
+        await emit(
+            session,
+            PurchaseFailed(
+                id=event_id("checkout.purchase.failed", stripe_session.id),
+                causation_id=event.id,
+                reason=reason,  # type: ignore[arg-type]
+                **purchase_fields(record, stripe_session),
+            ),
+        )
+
+
+async def on_session_completed(session: AsyncSession, event: StripeEvent) -> None:
+    """Paid now, or (delayed payment methods) later through `async_payment_*`."""
+    stripe_session = event.object_as(DiscountedSession)
+    record = await _record_of(session, stripe_session)
+    if record is None:
+        return
+    if stripe_session.customer:
+        await sessions_repo.save_customer(session, record.user_id, stripe_session.customer)
+    if stripe_session.payment_status in ("paid", "no_payment_required"):
+        await record_paid(session, record, stripe_session, causation_id=event.id)
+    elif can_move(record.status, "processing"):
+        await sessions_repo.move(session, record.id, "processing")
+
+
+async def on_async_payment_succeeded(session: AsyncSession, event: StripeEvent) -> None:
+    """A delayed payment cleared."""
+    stripe_session = event.object_as(DiscountedSession)
+    record = await _record_of(session, stripe_session)
+    if record is not None:
+        await record_paid(session, record, stripe_session, causation_id=event.id)
+
+
+async def on_async_payment_failed(session: AsyncSession, event: StripeEvent) -> None:
+    """A delayed payment failed."""
+    await _settle(session, event, "failed", "payment_failed")
+
+
+async def on_session_expired(session: AsyncSession, event: StripeEvent) -> None:
+    """Nobody paid in time."""
+    await _settle(session, event, "expired", "expired")
+
+
+async def on_membership_event(session: AsyncSession, event: MembershipEvent) -> None:
+    """Occupancy: who holds a seat on which tier, as membership last said."""
+    member = Member(
+        user_id=event.user_id,
+        group_id=event.group_id,
+        tier_id=event.tier_id,
+        active=not isinstance(event, MembershipEnded),
+        subscription_id=event.subscription_id,
+    )
+    await sessions_repo.save_member(session, member, event_at=event.occurred_at)
+    if event.tier_id is not None:
+        await sessions_repo.release_paid_holds(
+            session, user_id=event.user_id, tier_id=event.tier_id, before=event.occurred_at
+        )

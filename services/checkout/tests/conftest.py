@@ -1,0 +1,145 @@
+"""One checkout service (real uvicorn, Postgres, NATS, Stripe emulator) for the whole module run.
+
+Tests isolate themselves with unique group and user ids instead of fresh databases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+from nats.js import JetStreamContext
+
+from checkout.config import Settings
+from checkout.main import MIGRATIONS, create_app
+from tollgate_shared.auth import issue_token
+from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE
+from tollgate_shared.settings import DEV_JWT_SECRET
+from tollgate_shared.stripe_client import make_stripe_client
+from tollgate_shared.testing import serve_app, unique, wait_until
+
+APP_ORIGIN = "https://app.example.com"
+PAID_CARD = "4242424242424242"
+
+
+def auth(
+    user_id: str | None = None,
+    *,
+    roles: list[str] | None = None,
+    groups: list[str] | None = None,
+    **claims: object,
+) -> dict[str, str]:
+    """Bearer headers for a user (a new one unless `user_id` is given)."""
+    token = issue_token(
+        DEV_JWT_SECRET,
+        sub=user_id or unique("user"),
+        email="member@example.com",
+        roles=roles,
+        groups=groups,
+        **claims,
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def organizer(group_id: str) -> dict[str, str]:
+    """Headers of an organizer of `group_id`."""
+    return auth(roles=["organizer"], groups=[group_id])
+
+
+@pytest.fixture(scope="session")
+def settings(
+    nats_url: str, migrated_database: Callable[[Path], str], stripe_emulator_url: str
+) -> Settings:
+    return Settings(
+        service_name="checkout",
+        nats_url=nats_url,
+        service_database_url=migrated_database(MIGRATIONS),
+        stripe_api_base=stripe_emulator_url,
+        checkout_allowed_origins=APP_ORIGIN,
+    )
+
+
+@pytest.fixture(scope="session")
+async def service_url(settings: Settings) -> AsyncIterator[str]:
+    async with serve_app(create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture
+async def api(service_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=service_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def emulator(stripe_emulator_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stripe_emulator_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def stripe_client(settings: Settings) -> stripe.StripeClient:
+    return make_stripe_client(settings)
+
+
+async def create_tier(api: httpx.AsyncClient, group_id: str, **fields: Any) -> dict[str, Any]:
+    """A tier created by the group's organizer (monthly 20.00 NZD unless told otherwise)."""
+    body = {"name": "Supporter", "amount": 2000, "currency": "nzd", "interval": "month"} | fields
+    response = await api.post(f"/groups/{group_id}/tiers", json=body, headers=organizer(group_id))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def complete(emulator: httpx.AsyncClient, session_id: str, **body: Any) -> dict[str, Any]:
+    """Pay a Checkout Session with a test card, as a buyer would."""
+    response = await emulator.post(
+        f"/_emulator/checkout/sessions/{session_id}/complete",
+        json={"card_number": PAID_CARD} | body,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def forward_stripe_events(
+    emulator: httpx.AsyncClient, js: JetStreamContext, event_type: str
+) -> None:
+    """Do what the webhook gateway does: store Stripe's events on STRIPE (Msg-Id = event id)."""
+    events = (await emulator.get("/_emulator/events", params={"type": event_type})).json()
+    for event in events:
+        await js.publish(
+            f"stripe.{event['type']}",
+            json.dumps(event).encode(),
+            stream=STRIPE.name,
+            headers={"Nats-Msg-Id": event["id"]},
+        )
+
+
+async def publish_domain(js: JetStreamContext, event: DomainEvent) -> None:
+    """Publish a domain event as its producer's outbox relay would."""
+    await js.publish(
+        event.subject,
+        event.model_dump_json().encode(),
+        stream=DOMAIN.name,
+        headers={"Nats-Msg-Id": event.id},
+    )
+
+
+async def domain_event(js: JetStreamContext, subject: str, **expected: Any) -> dict[str, Any]:
+    """Wait for the newest event on `subject` to match `expected`, and return it."""
+
+    async def newest() -> dict[str, Any] | None:
+        try:
+            message = await js.get_last_msg(DOMAIN.name, subject)
+        except Exception:
+            return None
+        data: dict[str, Any] = json.loads(message.data)
+        return data if all(data.get(k) == v for k, v in expected.items()) else None
+
+    found: dict[str, Any] = await wait_until(newest, message=f"{subject} {expected}")
+    return found
