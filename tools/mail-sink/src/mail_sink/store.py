@@ -53,7 +53,7 @@ def parse(mail_from: str, rcpt_tos: list[str], raw: bytes) -> StoredMessage:
         subject=str(message.get("Subject") or ""),
         text=_body(message, "plain"),
         html=_body(message, "html"),
-        message_id=str(message["Message-ID"]) if message["Message-ID"] else None,
+        message_id=str(message["Message-ID"]).strip() if message["Message-ID"] else None,
         received_at=datetime.now(UTC).isoformat(),
     )
 

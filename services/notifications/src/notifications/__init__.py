@@ -1,0 +1,1 @@
+"""Tollgate notifications: receipts and payment alerts by email, exactly once per fact."""

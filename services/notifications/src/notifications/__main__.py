@@ -1,0 +1,5 @@
+"""`python -m notifications serve|migrate`."""
+
+from notifications.main import main
+
+main()

@@ -1,0 +1,105 @@
+"""What the service learns about recipients: organizers' addresses, members' addresses, and
+the one-time memberships whose expiry it reminds members of."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications.adapters.orm import expiries, group_contacts, member_emails
+from notifications.domain.intents import Expiry
+from tollgate_shared.events.membership import MembershipEvent
+
+
+@dataclass(frozen=True)
+class GroupContacts:
+    group_id: str
+    name: str | None
+    emails: list[str]
+
+
+async def group(session: AsyncSession, group_id: str | None) -> GroupContacts | None:
+    """A group's display name and organizer addresses, if an organizer set them."""
+    if group_id is None:
+        return None
+    row = (
+        await session.execute(select(group_contacts).where(group_contacts.c.group_id == group_id))
+    ).first()
+    return GroupContacts(row.group_id, row.name, list(row.emails)) if row else None
+
+
+async def set_group(
+    session: AsyncSession, group_id: str, *, name: str | None, emails: list[str]
+) -> GroupContacts:
+    """Replace a group's contacts."""
+    values = {"group_id": group_id, "name": name, "emails": emails, "updated_at": func.now()}
+    stmt = insert(group_contacts).values(values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[group_contacts.c.group_id],
+            set_={"name": name, "emails": emails, "updated_at": func.now()},
+        )
+    )
+    return GroupContacts(group_id, name, emails)
+
+
+async def remember_email(session: AsyncSession, user_id: str, email: str, as_of: datetime) -> None:
+    """Keep the newest address an event gave for a member."""
+    stmt = insert(member_emails).values(user_id=user_id, email=email, as_of=as_of)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[member_emails.c.user_id],
+            set_={"email": stmt.excluded.email, "as_of": stmt.excluded.as_of},
+            where=member_emails.c.as_of < stmt.excluded.as_of,
+        )
+    )
+
+
+async def member_email(session: AsyncSession, user_id: str | None) -> str | None:
+    """The last address learned for a member."""
+    if user_id is None:
+        return None
+    query = select(member_emails.c.email).where(member_emails.c.user_id == user_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def track_expiry(session: AsyncSession, event: MembershipEvent, *, ended: bool) -> None:
+    """Record (or end) a one-time membership's term; an older event never overwrites a newer."""
+    if event.expires_at is None and not ended:
+        return
+    values = {
+        "group_id": event.group_id,
+        "user_id": event.user_id,
+        "tier_id": event.tier_id,
+        "expires_at": event.expires_at or event.occurred_at,
+        "email": event.email,
+        "ended": ended,
+        "as_of": event.occurred_at,
+    }
+    stmt = insert(expiries).values(values)
+    changed = {k: stmt.excluded[k] for k in ("tier_id", "expires_at", "ended", "as_of")}
+    changed["email"] = func.coalesce(stmt.excluded.email, expiries.c.email)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[expiries.c.group_id, expiries.c.user_id],
+            set_=changed,
+            where=expiries.c.as_of < stmt.excluded.as_of,
+        )
+    )
+
+
+async def expiring(session: AsyncSession, *, until: datetime) -> Sequence[Expiry]:
+    """Open one-time terms that run out between now and `until`."""
+    rows = await session.execute(
+        select(expiries).where(
+            ~expiries.c.ended,
+            expiries.c.expires_at > func.now(),
+            expiries.c.expires_at <= until,
+        )
+    )
+    return [Expiry(r.group_id, r.user_id, r.tier_id, r.expires_at, r.email) for r in rows.all()]

@@ -1,0 +1,165 @@
+"""Reading and writing notification rows; every state change is guarded by the row's state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications.adapters.orm import notifications as t
+from notifications.domain.model import Intent, Rendered, Status, message_id
+
+
+async def record(
+    session: AsyncSession,
+    intent: Intent,
+    recipients: Sequence[str],
+    rendered: Rendered,
+    *,
+    context: dict[str, Any],
+    mail_domain: str,
+) -> int:
+    """Record one notification per recipient unless it exists; returns how many are new."""
+    rows = [
+        {
+            "id": uuid.uuid4().hex,
+            "kind": intent.kind.value,
+            "source_id": intent.source_id,
+            "recipient": recipient,
+            "user_id": intent.user_id,
+            "group_id": intent.group_id,
+            "subject": rendered.subject,
+            "text_body": rendered.text,
+            "html_body": rendered.html,
+            "context": context,
+            "message_id": message_id(intent.kind, intent.source_id, recipient, domain=mail_domain),
+        }
+        for recipient in recipients
+    ]
+    result = await session.execute(
+        insert(t)
+        .values(rows)
+        .on_conflict_do_nothing(constraint="uq_notifications_fact")
+        .returning(t.c.id)
+    )
+    return len(result.all())
+
+
+async def claim_due(session: AsyncSession, *, limit: int, lease: float) -> Sequence[Row[Any]]:
+    """Lease up to `limit` due notifications (pending and due, or sending with a lapsed lease)."""
+    now = func.now()
+    due = (
+        select(t.c.id)
+        .where(
+            or_(
+                (t.c.status == Status.PENDING) & (t.c.next_attempt_at <= now),
+                (t.c.status == Status.SENDING) & (t.c.lease_until < now),
+            )
+        )
+        .order_by(t.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        update(t)
+        .where(t.c.id.in_(due))
+        .values(
+            status=Status.SENDING,
+            attempts=t.c.attempts + 1,
+            lease_until=now + timedelta(seconds=lease),
+            updated_at=now,
+        )
+        .returning(t)
+    )
+    return result.all()
+
+
+async def settle(
+    session: AsyncSession,
+    claimed: Row[Any],
+    *,
+    status: Status,
+    retry_in: float | None = None,
+    reason: str | None = None,
+) -> bool:
+    """Record an attempt's outcome, unless another sender has taken the row over since."""
+    now = func.now()
+    values: dict[str, Any] = {"status": status, "lease_until": None, "updated_at": now}
+    if status == Status.SENT:
+        values.update(sent_at=now, last_error=None)
+    else:
+        values["last_error"] = reason
+    if retry_in is not None:
+        values["next_attempt_at"] = now + timedelta(seconds=retry_in)
+    result = await session.execute(
+        update(t)
+        .where(
+            t.c.id == claimed.id,
+            t.c.status == Status.SENDING,
+            t.c.attempts == claimed.attempts,
+        )
+        .values(**values)
+        .returning(t.c.id)
+    )
+    return result.first() is not None
+
+
+async def requeue(session: AsyncSession, notification_id: str, *, mail_domain: str) -> bool:
+    """Queue a sent or failed notification again, as a new copy with its own Message-ID."""
+    row = (
+        await session.execute(select(t).where(t.c.id == notification_id).with_for_update())
+    ).first()
+    if row is None or row.status not in (Status.SENT, Status.FAILED):
+        return False
+    resend = row.resends + 1
+    await session.execute(
+        update(t)
+        .where(t.c.id == notification_id)
+        .values(
+            status=Status.PENDING,
+            attempts=0,
+            resends=resend,
+            next_attempt_at=func.now(),
+            lease_until=None,
+            last_error=None,
+            updated_at=func.now(),
+            message_id=message_id(
+                row.kind, row.source_id, row.recipient, domain=mail_domain, resend=resend
+            ),
+        )
+    )
+    return True
+
+
+async def get(session: AsyncSession, notification_id: str) -> Row[Any] | None:
+    """One notification by id."""
+    return (await session.execute(select(t).where(t.c.id == notification_id))).first()
+
+
+@dataclass(frozen=True)
+class Filters:
+    user_id: str | None = None
+    group_id: str | None = None
+    recipient: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    source_id: str | None = None
+
+
+async def search(
+    session: AsyncSession, filters: Filters, *, before: int | None, limit: int
+) -> Sequence[Row[Any]]:
+    """Newest first; `before` is the `seq` cursor of the last row of the previous page."""
+    query = select(t).order_by(t.c.seq.desc()).limit(limit)
+    for name, value in vars(filters).items():
+        if value is not None:
+            query = query.where(t.c[name] == value)
+    if before is not None:
+        query = query.where(t.c.seq < before)
+    return (await session.execute(query)).all()

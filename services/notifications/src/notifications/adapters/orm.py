@@ -1,0 +1,89 @@
+"""The notifications database's tables."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from tollgate_shared.db import inbox_table, make_metadata, outbox_table
+
+metadata = make_metadata()
+inbox = inbox_table(metadata)
+outbox = outbox_table(metadata)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),
+    Column("source_id", String(255), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("user_id", String(255)),
+    Column("group_id", String(255)),
+    Column("subject", Text, nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    Column("context", JSONB, nullable=False),
+    Column("message_id", String(255), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("resends", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("kind", "source_id", "recipient", name="uq_notifications_fact"),
+    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+    Index(
+        "ix_notifications_due",
+        "next_attempt_at",
+        postgresql_where=text("status IN ('pending', 'sending')"),
+    ),
+    Index("ix_notifications_user_id", "user_id"),
+)
+
+group_contacts = Table(
+    "group_contacts",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("name", String(200)),
+    Column("emails", ARRAY(String(320)), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+member_emails = Table(
+    "member_emails",
+    metadata,
+    Column("user_id", String(255), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+expiries = Table(
+    "expiries",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("user_id", String(255), primary_key=True),
+    Column("tier_id", String(255)),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("email", String(320)),
+    Column("ended", Boolean, nullable=False, server_default=text("false")),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    Index("ix_expiries_open", "expires_at", postgresql_where=text("NOT ended")),
+)

@@ -1,0 +1,100 @@
+"""Delivery over SMTP (aiosmtplib), configured by one URL, with failures classified.
+
+`smtp://user:pass@host:587` uses STARTTLS when the server offers it (`?starttls=require` to
+insist), `smtps://host:465` connects with TLS. A 5xx about the recipient or the message is
+permanent; connection trouble, timeouts, 4xx, and 5xx about our own login or sender address
+(configuration, fixed by an operator) are transient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from notifications.domain.delivery import DeliveryFailure
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    hostname: str
+    port: int
+    use_tls: bool
+    start_tls: bool | None
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpTarget:
+        """Parse `smtp[s]://[user:pass@]host[:port][?starttls=require|off]`."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"SMTP_URL must be smtp:// or smtps://, not {parts.scheme!r}")
+        implicit = parts.scheme == "smtps"
+        starttls = parse_qs(parts.query).get("starttls", ["auto"])[0]
+        return cls(
+            hostname=parts.hostname or "127.0.0.1",
+            port=parts.port or (465 if implicit else 25),
+            use_tls=implicit,
+            start_tls=False if implicit else {"require": True, "off": False}.get(starttls),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+def build_message(row: Any, mail_from: str) -> EmailMessage:
+    """The MIME message of a notification row: text and HTML alternatives."""
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    message["Message-ID"] = row.message_id
+    message["Date"] = format_datetime(row.created_at)
+    message["Tollgate-Notification-Id"] = row.id
+    message["Tollgate-Notification-Kind"] = row.kind
+    message.set_content(row.text_body)
+    message.add_alternative(row.html_body, subtype="html")
+    return message
+
+
+def _permanent(exc: aiosmtplib.SMTPException) -> tuple[int | None, bool]:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        code = min(r.code for r in exc.recipients) if exc.recipients else None
+        return code, code is not None and code >= 500
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        return exc.code, exc.code >= 500
+    return getattr(exc, "code", None), False
+
+
+class SmtpMailer:
+    """Sends one message per connection and reports a classified failure instead of raising."""
+
+    def __init__(self, target: SmtpTarget, *, timeout: float) -> None:
+        self._target = target
+        self._timeout = timeout
+
+    async def send(self, message: EmailMessage) -> DeliveryFailure | None:
+        """Deliver `message`; None once the server accepted it."""
+        target = self._target
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=target.hostname,
+                port=target.port,
+                use_tls=target.use_tls,
+                start_tls=target.start_tls,
+                username=target.username,
+                password=target.password,
+                timeout=self._timeout,
+            )
+        except aiosmtplib.SMTPException as exc:
+            code, permanent = _permanent(exc)
+            detail = str(exc) if code is None else f"{code} {exc}"
+            return DeliveryFailure(f"{type(exc).__name__}: {detail}", permanent=permanent)
+        except OSError as exc:
+            return DeliveryFailure(f"{type(exc).__name__}: {exc}", permanent=False)
+        return None

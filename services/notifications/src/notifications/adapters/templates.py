@@ -1,0 +1,61 @@
+"""Subjects and bodies from Jinja2 templates: `<kind>.txt` (blocks `subject` and `body`) and
+`<kind>.html`, with filters for money and dates in the reader's locale."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+
+from notifications.domain.model import Kind, Rendered
+from notifications.domain.money import format_money
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@pass_context
+def _money(context: Context, amount: int, currency: str) -> str:
+    return format_money(amount, currency, context["locale"])
+
+
+@pass_context
+def _date(context: Context, value: str | datetime | None) -> str:
+    if value is None:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return format_date(moment.astimezone(UTC).date(), format="long", locale=context["locale"])
+
+
+class Renderer:
+    """Renders every kind; a missing context value is an error, not a blank."""
+
+    def __init__(self, default_locale: str) -> None:
+        self.default_locale = default_locale
+        self._env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._env.filters["money"] = _money
+        self._env.filters["date"] = _date
+
+    def render(
+        self, kind: Kind, context: Mapping[str, Any], *, locale: str | None = None
+    ) -> Rendered:
+        """Subject, text and HTML of a `kind` notification."""
+        values = {**context, "locale": locale or self.default_locale}
+        text = self._env.get_template(f"{kind}.txt")
+        subject = "".join(text.blocks["subject"](text.new_context(values))).strip()
+        values["subject"] = subject
+        return Rendered(
+            subject=subject,
+            text=text.render(values).strip() + "\n",
+            html=self._env.get_template(f"{kind}.html").render(values),
+        )

@@ -1,0 +1,63 @@
+"""Notifications' composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from notifications.adapters import orm
+from notifications.adapters.smtp import SmtpMailer, SmtpTarget
+from notifications.adapters.templates import Renderer
+from notifications.config import Settings
+from notifications.domain.delivery import RetryPolicy
+from notifications.domain.links import Links
+from notifications.entrypoints import consumers
+from notifications.service_layer.handlers import Handlers
+from notifications.service_layer.notifier import Notifier
+from notifications.service_layer.reminders import ReminderJob
+from notifications.service_layer.sender import Sender
+from tollgate_shared.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Service:
+    settings: Settings
+    runtime: Runtime
+    renderer: Renderer
+    links: Links
+    sender: Sender
+    reminders: ReminderJob
+
+
+def build(settings: Settings) -> Service:
+    """Database, broker, DOMAIN and STRIPE consumers, outbox relay, sender, reminder job."""
+    runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
+    assert runtime.sessions is not None
+    renderer = Renderer(settings.mail_locale)
+    links = Links(settings.public_base_url, settings.billing_portal_path)
+    notifier = Notifier(renderer, mail_domain=settings.mail_domain)
+    consumers.register(
+        runtime,
+        Handlers(notifier, links),
+        durable=settings.notifications_consumer,
+        ack_wait=settings.consumer_ack_wait,
+    )
+    sender = Sender(
+        runtime.sessions,
+        orm.outbox,
+        SmtpMailer(SmtpTarget.from_url(settings.smtp_url), timeout=settings.mail_timeout),
+        RetryPolicy(settings.mail_retry_backoff, settings.mail_max_attempts),
+        mail_from=settings.mail_from,
+        batch_size=settings.mail_batch_size,
+        concurrency=settings.mail_concurrency,
+        lease=settings.mail_lease_seconds,
+        poll_interval=settings.mail_poll_interval,
+        after_commit=runtime.wake_relay,
+    )
+    reminders = ReminderJob(
+        runtime.sessions,
+        notifier,
+        links,
+        days_before=settings.renewal_reminder_days,
+        interval=settings.renewal_check_interval,
+    )
+    return Service(settings, runtime, renderer, links, sender, reminders)

@@ -1,0 +1,39 @@
+"""Notifications settings (environment variables of the same names, upper-case)."""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+
+from tollgate_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    http_port: int = 8005
+    notifications_consumer: str = "notifications"
+    """Durable consumer name on the DOMAIN and STRIPE streams."""
+    consumer_ack_wait: float = 30.0
+    """Seconds before JetStream redelivers a message a crashed instance took."""
+    mail_from: str = "Tollgate <no-reply@tollgate.local>"
+    mail_locale: str = "en_US"
+    mail_retry_backoff: tuple[float, ...] = (10.0, 60.0, 300.0, 1800.0, 3600.0)
+    """Seconds before attempt 2, 3, ...; the last one repeats."""
+    mail_max_attempts: int = 12
+    mail_lease_seconds: float = 300.0
+    """How long a claimed notification stays with one sender; far above an SMTP exchange."""
+    mail_timeout: float = 30.0
+    mail_poll_interval: float = 1.0
+    mail_batch_size: int = 50
+    mail_concurrency: int = 5
+    renewal_reminder_days: int = 14
+    renewal_check_interval: float = 3600.0
+    billing_portal_path: str = "/account/billing"
+
+    @property
+    def mail_domain(self) -> str:
+        """The domain of Message-IDs: the sender address's."""
+        return parseaddr(self.mail_from)[1].rpartition("@")[2] or "tollgate.local"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment (`NOTIFICATIONS_DATABASE_URL` or `DATABASE_URL`)."""
+    return Settings.for_service("notifications")

@@ -1,0 +1,208 @@
+"""Which facts become which notifications, and under which key (pure: events in, intents out).
+
+Keys name the fact, not the message that carried it, so a replayed event, a second event
+about the same payment, or a producer that emits the fact twice all map to one notification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from notifications.domain.links import Links
+from notifications.domain.model import Intent, Kind
+from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.events.membership import (
+    MembershipActivated,
+    MembershipAtRisk,
+    MembershipEnded,
+    MembershipEvent,
+    MembershipRenewed,
+)
+from tollgate_shared.events.stripe import Invoice
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).date().isoformat() if moment else "open"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _epoch(seconds: int | None) -> str | None:
+    return datetime.fromtimestamp(seconds, UTC).isoformat() if seconds else None
+
+
+def membership_ref(event: MembershipEvent) -> str:
+    """The membership: its subscription, or the member's place in the group."""
+    return event.subscription_id or f"{event.group_id}/{event.user_id}"
+
+
+def _membership_context(event: MembershipEvent, links: Links) -> dict[str, Any]:
+    return {
+        "user_id": event.user_id,
+        "group_id": event.group_id,
+        "tier_id": event.tier_id,
+        "source": event.source,
+        "email": event.email,
+        "expires_at": _iso(event.expires_at),
+        "group_url": links.group(event.group_id),
+        "billing_portal_url": links.billing_portal(event.group_id),
+    }
+
+
+def _membership(
+    kind: Kind, event: MembershipEvent, source_id: str, context: dict[str, Any]
+) -> Intent:
+    return Intent(
+        kind=kind,
+        source_id=source_id,
+        user_id=event.user_id,
+        group_id=event.group_id,
+        email=event.email,
+        context=context,
+    )
+
+
+def new_member(event: MembershipActivated, links: Links) -> Intent:
+    """Organizers hear of a new member once per subscription (or per one-time term)."""
+    ref = membership_ref(event)
+    source = ref if event.subscription_id else f"{ref}@{_day(event.expires_at)}"
+    return _membership(Kind.NEW_MEMBER, event, source, _membership_context(event, links))
+
+
+def renewal_notice(event: MembershipRenewed, links: Links) -> Intent:
+    """Organizers hear of each renewed period once."""
+    source = f"{membership_ref(event)}@{_day(event.expires_at)}"
+    return _membership(Kind.RENEWAL_NOTICE, event, source, _membership_context(event, links))
+
+
+def access_at_risk(event: MembershipAtRisk, links: Links) -> Intent:
+    """The member is warned once per grace period."""
+    source = f"{membership_ref(event)}@{_day(event.grace_until or event.expires_at)}"
+    context = {**_membership_context(event, links), "grace_until": _iso(event.grace_until)}
+    return _membership(Kind.ACCESS_AT_RISK, event, source, context)
+
+
+def membership_ended(event: MembershipEnded, links: Links) -> Intent:
+    """The member hears once that a membership (or one term of it) ended."""
+    ref = membership_ref(event)
+    source = ref if event.subscription_id else f"{ref}@{_day(event.expires_at)}"
+    context = {**_membership_context(event, links), "reason": event.reason}
+    return _membership(Kind.MEMBERSHIP_ENDED, event, source, context)
+
+
+def payment_receipt(event: PaymentRecorded, links: Links) -> Intent:
+    """One receipt per payment: keyed by the charge (else the invoice, else the event)."""
+    return Intent(
+        kind=Kind.PAYMENT_RECEIPT,
+        source_id=event.charge_id or event.invoice_id or event.id,
+        user_id=event.user_id,
+        group_id=event.group_id,
+        email=event.email,
+        context={
+            "amount": event.amount,
+            "currency": event.currency,
+            "description": event.description,
+            "tier_id": event.tier_id,
+            "invoice_id": event.invoice_id,
+            "charge_id": event.charge_id,
+            "paid_at": _iso(event.occurred_at),
+            # Not in every producer's version of the event yet: shown when present.
+            "period_start": _iso(getattr(event, "period_start", None)),
+            "period_end": _iso(getattr(event, "period_end", None)),
+            "receipt_url": event.receipt_url,
+            "hosted_invoice_url": event.hosted_invoice_url,
+            "group_url": links.group(event.group_id),
+        },
+    )
+
+
+def refund_confirmation(event: RefundRecorded, links: Links) -> Intent:
+    """One confirmation per refund."""
+    return Intent(
+        kind=Kind.REFUND_CONFIRMATION,
+        source_id=event.refund_id,
+        user_id=event.user_id,
+        group_id=event.group_id,
+        email=event.email,
+        context={
+            "amount": event.amount,
+            "currency": event.currency,
+            "reason": event.reason,
+            "charge_id": event.charge_id,
+            "refunded_at": _iso(event.occurred_at),
+            "group_url": links.group(event.group_id),
+        },
+    )
+
+
+def dispute_alert(event: DisputeOpened, links: Links) -> Intent:
+    """Organizers hear once per dispute."""
+    return Intent(
+        kind=Kind.DISPUTE_ALERT,
+        source_id=event.dispute_id,
+        user_id=event.user_id,
+        group_id=event.group_id,
+        context={
+            "amount": event.amount,
+            "currency": event.currency,
+            "reason": event.reason,
+            "dispute_id": event.dispute_id,
+            "charge_id": event.charge_id,
+            "user_id": event.user_id,
+            "opened_at": _iso(event.occurred_at),
+        },
+    )
+
+
+def payment_failed(invoice: Invoice, links: Links) -> Intent:
+    """The member hears of each failed attempt to pay an invoice once."""
+    metadata = {**invoice.metadata, **invoice.subscription_metadata}
+    group_id = metadata.get("group_id")
+    return Intent(
+        kind=Kind.PAYMENT_FAILED,
+        source_id=f"{invoice.id}#{invoice.attempt_count}",
+        user_id=metadata.get("user_id"),
+        group_id=group_id,
+        email=invoice.customer_email,
+        context={
+            "amount": invoice.amount_due,
+            "currency": invoice.currency or "usd",
+            "tier_id": metadata.get("tier_id"),
+            "invoice_number": invoice.number,
+            "attempt_count": invoice.attempt_count,
+            "next_payment_attempt": _epoch(invoice.next_payment_attempt),
+            "hosted_invoice_url": invoice.hosted_invoice_url,
+            "billing_portal_url": links.billing_portal(group_id),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """A one-time membership term the service learned of, and when it runs out."""
+
+    group_id: str
+    user_id: str
+    tier_id: str | None
+    expires_at: datetime
+    email: str | None
+
+
+def renewal_reminder(expiry: Expiry, links: Links) -> Intent:
+    """The member is reminded once per term that it is about to run out."""
+    return Intent(
+        kind=Kind.RENEWAL_REMINDER,
+        source_id=f"{expiry.group_id}/{expiry.user_id}@{_day(expiry.expires_at)}",
+        user_id=expiry.user_id,
+        group_id=expiry.group_id,
+        email=expiry.email,
+        context={
+            "tier_id": expiry.tier_id,
+            "expires_at": _iso(expiry.expires_at),
+            "group_url": links.group(expiry.group_id),
+        },
+    )

@@ -1,0 +1,95 @@
+"""What a notification is: its kind, audience, status, and the key that makes it unique."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    PAYMENT_RECEIPT = "payment_receipt"
+    NEW_MEMBER = "new_member"
+    RENEWAL_NOTICE = "renewal_notice"
+    PAYMENT_FAILED = "payment_failed"
+    ACCESS_AT_RISK = "access_at_risk"
+    MEMBERSHIP_ENDED = "membership_ended"
+    REFUND_CONFIRMATION = "refund_confirmation"
+    DISPUTE_ALERT = "dispute_alert"
+    RENEWAL_REMINDER = "renewal_reminder"
+
+
+class Audience(StrEnum):
+    MEMBER = "member"
+    ORGANIZER = "organizer"
+
+
+AUDIENCE: Mapping[Kind, Audience] = {
+    Kind.PAYMENT_RECEIPT: Audience.MEMBER,
+    Kind.NEW_MEMBER: Audience.ORGANIZER,
+    Kind.RENEWAL_NOTICE: Audience.ORGANIZER,
+    Kind.PAYMENT_FAILED: Audience.MEMBER,
+    Kind.ACCESS_AT_RISK: Audience.MEMBER,
+    Kind.MEMBERSHIP_ENDED: Audience.MEMBER,
+    Kind.REFUND_CONFIRMATION: Audience.MEMBER,
+    Kind.DISPUTE_ALERT: Audience.ORGANIZER,
+    Kind.RENEWAL_REMINDER: Audience.MEMBER,
+}
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    """Recorded; waiting for its first or next attempt."""
+    SENDING = "sending"
+    """Claimed by a sender until its lease runs out."""
+    SENT = "sent"
+    """The SMTP server accepted it."""
+    FAILED = "failed"
+    """Given up: a permanent rejection, or too many transient failures."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A fact worth telling someone about, before recipients are resolved.
+
+    `source_id` names the fact (a charge, a refund, a membership period); with the kind and
+    the recipient it is the notification's identity, so the same fact never mails twice.
+    """
+
+    kind: Kind
+    source_id: str
+    user_id: str | None
+    group_id: str | None
+    context: Mapping[str, Any] = field(default_factory=dict)
+    email: str | None = None
+    """The member's address, when the event carries it."""
+
+    @property
+    def audience(self) -> Audience:
+        """Who receives it: the member or the group's organizers."""
+        return AUDIENCE[self.kind]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A notification's subject and bodies."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def normalise_address(address: str) -> str:
+    """Addresses are compared case-insensitively (as every mail provider in practice does)."""
+    return address.strip().lower()
+
+
+def message_id(kind: str, source_id: str, recipient: str, *, domain: str, resend: int = 0) -> str:
+    """A Message-ID derived from the notification's key: a re-sent copy carries the same one,
+    so a duplicate after a crash is identifiable; an operator's resend gets a suffix."""
+    key = "\x1f".join((kind, source_id, normalise_address(recipient)))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    suffix = f".r{resend}" if resend else ""
+    return f"<{kind}.{digest}{suffix}@{domain}>"

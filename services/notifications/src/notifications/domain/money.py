@@ -1,0 +1,50 @@
+"""Amounts in a currency's minor unit, shown the way a reader of a locale expects."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from babel.numbers import format_currency
+
+# Stripe's lists: amounts in these currencies are whole units / thousandths, not cents.
+ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
+THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+
+
+def exponent(currency: str) -> int:
+    """How many digits of the minor unit Stripe uses for `currency`."""
+    code = currency.lower()
+    if code in ZERO_DECIMAL:
+        return 0
+    if code in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def major_units(amount: int, currency: str) -> Decimal:
+    """`amount` minor units as a decimal of major units (1250 usd -> 12.50)."""
+    return Decimal(amount).scaleb(-exponent(currency))
+
+
+def format_money(amount: int, currency: str, locale: str) -> str:
+    """E.g. 1250 usd -> `$12.50` (en_US), 1500 jpy -> `¥1,500`, 1250 eur -> `12,50 €` (de_DE)."""
+    return format_currency(major_units(amount, currency), currency.upper(), locale=locale)

@@ -1,0 +1,43 @@
+"""Turning an intent into recorded notifications, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications.adapters import directory, notifications_repo
+from notifications.adapters.templates import Renderer
+from notifications.domain.model import Audience, Intent, normalise_address
+
+log = structlog.get_logger(__name__)
+
+
+class Notifier:
+    """Resolves recipients, renders once, records one row per recipient (duplicates ignored)."""
+
+    def __init__(self, renderer: Renderer, *, mail_domain: str) -> None:
+        self.renderer = renderer
+        self.mail_domain = mail_domain
+
+    async def notify(self, session: AsyncSession, intent: Intent) -> int:
+        """Record `intent`'s notifications; returns how many are new. Never sends."""
+        group = await directory.group(session, intent.group_id)
+        if intent.audience is Audience.ORGANIZER:
+            recipients = group.emails if group else []
+        else:
+            email = intent.email or await directory.member_email(session, intent.user_id)
+            recipients = [email] if email else []
+        if not recipients:
+            log.warning("notification.no_recipient", kind=intent.kind, source_id=intent.source_id)
+            return 0
+        context: dict[str, Any] = {
+            **intent.context,
+            "group_name": (group.name if group else None) or intent.group_id,
+        }
+        rendered = self.renderer.render(intent.kind, context)
+        addresses = sorted({normalise_address(r) for r in recipients})
+        return await notifications_repo.record(
+            session, intent, addresses, rendered, context=context, mail_domain=self.mail_domain
+        )

@@ -1,0 +1,126 @@
+"""The sender loop: lease due notifications, deliver each, record the outcome.
+
+Guarantee: at least once, with duplicates identifiable. A notification is recorded (in the
+consuming transaction) before anything is sent; a sender leases it (status `sending`, a
+lease deadline, attempts + 1) and commits before talking SMTP, then records the outcome.
+If the process dies after the server accepted the message but before the outcome commits,
+the lease lapses and another attempt sends it again with the same Message-ID (derived from
+(kind, source, recipient)), so mail clients and operators can tell it is the same message.
+We prefer that rare duplicate to the alternative (at most once: mark first, risk a receipt
+that never arrives). Nothing else resends: a message is only retried after a failure or a
+lapsed lease, and the lease is far longer than an SMTP exchange's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import Row, Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notifications.adapters import notifications_repo
+from notifications.adapters.smtp import build_message
+from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
+from notifications.domain.model import Status
+from tollgate_shared.db import transaction
+from tollgate_shared.events.notification import NotificationFailed, NotificationSent
+from tollgate_shared.messaging import outbox
+
+log = structlog.get_logger(__name__)
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> DeliveryFailure | None: ...
+
+
+class Sender:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox_table: Table,
+        mailer: Mailer,
+        policy: RetryPolicy,
+        *,
+        mail_from: str,
+        batch_size: int,
+        concurrency: int,
+        lease: float,
+        poll_interval: float,
+        after_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox_table
+        self._mailer = mailer
+        self._policy = policy
+        self._mail_from = mail_from
+        self._batch_size = batch_size
+        self._slots = asyncio.Semaphore(concurrency)
+        self._lease = lease
+        self._poll_interval = poll_interval
+        self._after_commit = after_commit
+
+    async def send_due(self) -> int:
+        """Lease one batch of due notifications and deliver them; returns the batch size."""
+        async with transaction(self._sessions) as session:
+            claimed = await notifications_repo.claim_due(
+                session, limit=self._batch_size, lease=self._lease
+            )
+        await asyncio.gather(*(self._deliver(row) for row in claimed))
+        return len(claimed)
+
+    async def _deliver(self, row: Row[Any]) -> None:
+        async with self._slots:
+            failure = await self._mailer.send(build_message(row, self._mail_from))
+        outcome = after_attempt(failure, row.attempts, self._policy)
+        async with transaction(self._sessions) as session:
+            settled = await notifications_repo.settle(
+                session,
+                row,
+                status=outcome.status,
+                retry_in=outcome.retry_in,
+                reason=outcome.reason,
+            )
+            if settled and outcome.status in (Status.SENT, Status.FAILED):
+                await outbox.add(session, self._outbox, _event(row, outcome.reason))
+        self._after_commit()
+        log.info(
+            "notification.attempted",
+            id=row.id,
+            kind=row.kind,
+            attempt=row.attempts,
+            status=outcome.status,
+            reason=outcome.reason,
+            settled=settled,
+        )
+
+    async def run(self) -> None:
+        """Send until cancelled, polling when there is nothing due."""
+        while True:
+            try:
+                if await self.send_due() == self._batch_size:
+                    continue
+            except Exception:
+                log.exception("sender.failed")
+            await asyncio.sleep(self._poll_interval)
+
+
+def _event(row: Row[Any], reason: str | None) -> NotificationSent | NotificationFailed:
+    common = {
+        "id": f"{row.id}-{row.resends}-{row.attempts}",
+        "notification_id": row.id,
+        "kind": row.kind,
+        "recipient": row.recipient,
+        "source_id": row.source_id,
+        "user_id": row.user_id,
+        "group_id": row.group_id,
+        "message_id": row.message_id,
+        "attempts": row.attempts,
+        "causation_id": row.id,
+    }
+    if reason is None:
+        return NotificationSent.model_validate(common)
+    return NotificationFailed.model_validate({**common, "reason": reason})

@@ -1,0 +1,178 @@
+"""A running notifications service against real NATS, Postgres and the mail sink, and the
+helpers its tests publish events and read mail with."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+
+from notifications.config import Settings
+from notifications.main import MIGRATIONS, create_app
+from tollgate_shared.auth import issue_token
+from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.messaging.publish import publish_with_ack
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE
+from tollgate_shared.testing import MailSink, serve_app, unique, wait_until
+
+SECRET = "notifications-test-secret-0123456789abcdef"
+INVOICE_FIXTURE = Path(__file__).parents[3] / "shared/tests/fixtures/stripe/invoice.json"
+
+FAST = {
+    "mail_retry_backoff": (0.2, 0.5),
+    "mail_lease_seconds": 3.0,
+    "mail_poll_interval": 0.1,
+    "renewal_check_interval": 0.3,
+    "consumer_ack_wait": 3.0,
+}
+"""Short waits so retries and reminders happen within a test."""
+
+
+def test_env(nats_url: str, database_url: str, smtp_url: str) -> dict[str, str]:
+    """The service's settings as environment variables (for a service run as a process)."""
+    env = {
+        "NATS_URL": nats_url,
+        "NOTIFICATIONS_DATABASE_URL": database_url,
+        "SMTP_URL": smtp_url,
+        "AUTH_JWT_SECRET": SECRET,
+        "NOTIFICATIONS_CONSUMER": unique("notifications"),
+    }
+    env.update({k.upper(): json.dumps(v) for k, v in FAST.items()})
+    return env
+
+
+class Harness:
+    """Talks to one running service, the broker and a mail sink the way the other services
+    and a member's mailbox would."""
+
+    def __init__(self, base_url: str, js: JetStreamContext, sink_url: str) -> None:
+        self.base_url = base_url
+        self.js = js
+        self.sink_url = sink_url
+        self.admin = {"Authorization": "Bearer " + issue_token(SECRET, sub="adm", roles=["admin"])}
+
+    async def publish(self, event: DomainEvent, *, msg_id: str | None = None) -> None:
+        """Publish a domain event as a producer's outbox relay would."""
+        await publish_with_ack(
+            self.js,
+            event.subject,
+            event.model_dump_json().encode(),
+            msg_id=msg_id or event.id,
+            stream=DOMAIN.name,
+        )
+
+    async def publish_stripe(self, event_type: str, obj: dict[str, Any]) -> str:
+        """Publish a Stripe event as the webhook gateway would; returns its id."""
+        event_id = unique("evt")
+        envelope = {
+            "id": event_id,
+            "object": "event",
+            "type": event_type,
+            "created": int(time.time()),
+            "livemode": False,
+            "api_version": "2026-07-29.dahlia",
+            "data": {"object": obj},
+        }
+        await publish_with_ack(
+            self.js,
+            f"stripe.{event_type}",
+            json.dumps(envelope).encode(),
+            msg_id=event_id,
+            stream=STRIPE.name,
+        )
+        return event_id
+
+    async def mail(self, to: str) -> list[dict[str, Any]]:
+        """What the sink holds for `to`, newest first."""
+        async with httpx.AsyncClient(base_url=self.sink_url) as client:
+            response = await client.get("/api/messages", params={"to": to})
+            response.raise_for_status()
+            result: list[dict[str, Any]] = response.json()
+            return result
+
+    async def wait_for_mail(
+        self, to: str, count: int, timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """Wait until `to` has at least `count` messages; returns them."""
+
+        async def enough() -> list[dict[str, Any]] | None:
+            messages = await self.mail(to)
+            return messages if len(messages) >= count else None
+
+        return await wait_until(enough, timeout=timeout, message=f"{count} message(s) for {to}")
+
+    async def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Call the service's HTTP API (as admin unless headers are given)."""
+        kwargs.setdefault("headers", self.admin)
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            return await client.request(method, path, **kwargs)
+
+    async def notifications(self, **params: Any) -> list[dict[str, Any]]:
+        """The admin list, all pages."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            query = {**params, "limit": 200, **({"cursor": cursor} if cursor else {})}
+            page = (await self.api("GET", "/notifications", params=query)).json()
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items
+
+    async def set_contacts(self, group_id: str, *emails: str, name: str | None = None) -> None:
+        """Set a group's organizer addresses."""
+        body = {"emails": list(emails), "name": name}
+        response = await self.api("PUT", f"/groups/{group_id}/contacts", json=body)
+        assert response.status_code == 200, response.text
+
+
+StartService = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
+
+
+@pytest.fixture
+def start_service(
+    nats_url: str,
+    js: JetStreamContext,
+    mail_sink: MailSink,
+    migrated_database: Callable[[Path], str],
+) -> StartService:
+    """Start a service in this process on a fresh database with its own durable consumers."""
+
+    @contextlib.asynccontextmanager
+    async def start(
+        *, smtp_url: str | None = None, sink_url: str | None = None, **overrides: Any
+    ) -> AsyncIterator[Harness]:
+        settings = Settings(
+            service_name="notifications",
+            nats_url=nats_url,
+            service_database_url=migrated_database(MIGRATIONS),
+            smtp_url=smtp_url or mail_sink.smtp_url,
+            auth_jwt_secret=SECRET,
+            notifications_consumer=unique("notifications"),
+            **{**FAST, **overrides},
+        )
+        async with serve_app(create_app(settings)) as base_url:
+            yield Harness(base_url, js, sink_url or mail_sink.http_url)
+
+    return start
+
+
+@pytest.fixture
+async def service(start_service: StartService) -> AsyncIterator[Harness]:
+    """A running service with the shared mail sink."""
+    async with start_service() as harness:
+        yield harness
+
+
+@pytest.fixture
+def invoice_object() -> dict[str, Any]:
+    """Stripe's example invoice (current API version)."""
+    data: dict[str, Any] = json.loads(INVOICE_FIXTURE.read_text())
+    return data

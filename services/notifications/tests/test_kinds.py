@@ -1,0 +1,97 @@
+"""Every kind of notification, from the event that causes it to the mailbox, in a zero-decimal
+and a two-decimal currency."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.events.membership import (
+    MembershipActivated,
+    MembershipAtRisk,
+    MembershipEnded,
+    MembershipRenewed,
+)
+from tollgate_shared.testing import unique
+
+MEMBER_KINDS = {
+    "payment_receipt",
+    "refund_confirmation",
+    "payment_failed",
+    "access_at_risk",
+    "membership_ended",
+    "renewal_reminder",
+}
+ORGANIZER_KINDS = {"new_member", "renewal_notice", "dispute_alert"}
+MONEY_KINDS = {"payment_receipt", "refund_confirmation", "payment_failed", "dispute_alert"}
+CASES = [("jpy", 1500, "¥1,500"), ("usd", 1250, "$12.50")]
+
+
+async def _publish_every_cause(
+    service: Any, invoice: dict[str, Any], *, currency: str, amount: int
+) -> tuple[str, str, str]:
+    user, group = unique("usr"), unique("grp")
+    member, organizer = f"{unique('member')}@example.com", f"{unique('org')}@example.com"
+    await service.set_contacts(group, organizer, name=f"Chess club {currency}")
+    now = datetime.now(UTC)
+    who = {"user_id": user, "group_id": group, "tier_id": "tier_gold", "email": member}
+    sub = {**who, "subscription_id": unique("sub"), "expires_at": now + timedelta(days=30)}
+    money = {**who, "amount": amount, "currency": currency, "charge_id": unique("ch")}
+    for event in (
+        MembershipActivated(**who, source="one_time", expires_at=now + timedelta(days=5)),
+        MembershipRenewed(**sub),
+        MembershipAtRisk(**sub, grace_until=now + timedelta(days=7)),
+        MembershipEnded(**sub, reason="payment_failed"),
+        PaymentRecorded(**money, invoice_id=unique("in"), receipt_url="https://r.example/1"),
+        RefundRecorded(**money, refund_id=unique("re")),
+        DisputeOpened(**money, dispute_id=unique("dp"), reason="fraudulent"),
+    ):
+        await service.publish(event)
+    failed_invoice = {
+        **invoice,
+        "id": unique("in"),
+        "amount_due": amount,
+        "currency": currency,
+        "attempt_count": 1,
+        "customer_email": member,
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {
+                "subscription": sub["subscription_id"],
+                "metadata": {"user_id": user, "group_id": group, "tier_id": "tier_gold"},
+            },
+        },
+    }
+    await service.publish_stripe("invoice.payment_failed", failed_invoice)
+    return group, member, organizer
+
+
+@pytest.mark.parametrize(("currency", "amount", "shown"), CASES)
+async def test_every_kind_is_mailed_once_with_amounts_in_the_currency(
+    service: Any, invoice_object: dict[str, Any], currency: str, amount: int, shown: str
+) -> None:
+    group, member, organizer = await _publish_every_cause(
+        service, invoice_object, currency=currency, amount=amount
+    )
+    inbox = {
+        member: await service.wait_for_mail(member, len(MEMBER_KINDS)),
+        organizer: await service.wait_for_mail(organizer, len(ORGANIZER_KINDS)),
+    }
+    for address, expected in ((member, MEMBER_KINDS), (organizer, ORGANIZER_KINDS)):
+        records = await service.notifications(recipient=address)
+        kind_of = {n["message_id"]: n["kind"] for n in records}
+        assert {n["status"] for n in records} == {"sent"}
+        mails = {kind_of[m["message_id"]]: m for m in inbox[address]}
+        assert set(mails) == expected and len(inbox[address]) == len(expected)
+        for kind, mail in mails.items():
+            assert mail["text"].strip() and "<html" in mail["html"], kind
+            assert f"Chess club {currency}" in mail["text"] + mail["html"], kind
+            if kind in MONEY_KINDS:
+                assert shown in mail["subject"] + mail["text"], (kind, mail["text"])
+                assert shown in mail["html"], (kind, mail["html"])
+    assert f"group_id={group}" in inbox[member][0]["text"] + "".join(
+        m["text"] for m in inbox[member]
+    )
