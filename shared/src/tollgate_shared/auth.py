@@ -78,8 +78,11 @@ def verify_token(token: str, secret: str) -> Principal:
         ) from None
 
 
-def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller, from `Authorization: Bearer <JWT>`."""
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller, from `Authorization: Bearer <JWT>`.
+
+    (Dependencies here are `async`: FastAPI runs plain `def` ones in a thread pool.)
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -93,7 +96,7 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 def require_roles(*roles: Role) -> object:
     """A dependency that admits only callers with one of `roles`."""
 
-    def check(principal: CurrentUser) -> Principal:
+    async def check(principal: CurrentUser) -> Principal:
         if not principal.roles.intersection(roles):
             raise Forbidden(f"requires one of the roles {sorted(roles)}")
         return principal

@@ -20,12 +20,13 @@ log = structlog.get_logger(__name__)
 router = APIRouter(tags=["webhooks"])
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are `async` on purpose: FastAPI runs plain `def` ones in a thread pool.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_event_store(request: Request) -> EventStore:
+async def get_event_store(request: Request) -> EventStore:
     store: EventStore = request.app.state.event_store
     return store
 
