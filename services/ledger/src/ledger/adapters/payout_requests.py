@@ -1,0 +1,121 @@
+"""Payout requests and schedules."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.adapters import orm
+from ledger.domain.payouts import PENDING, PayoutStatus
+
+r, s = orm.payout_requests, orm.payout_schedules
+
+
+async def pending_total(session: AsyncSession, *, group_id: str, currency: str) -> int:
+    """What the group's pending requests reserve."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(r.c.amount), 0)).where(
+            r.c.group_id == group_id, r.c.currency == currency, r.c.status.in_(PENDING)
+        )
+    )
+    return int(total or 0)
+
+
+async def get(session: AsyncSession, payout_id: str) -> dict[str, Any] | None:
+    """One request."""
+    row = (await session.execute(select(r).where(r.c.payout_id == payout_id))).first()
+    return dict(row._mapping) if row else None
+
+
+async def by_idempotency_key(
+    session: AsyncSession, group_id: str, key: str
+) -> dict[str, Any] | None:
+    """The request a client already made with this key."""
+    row = (
+        await session.execute(select(r).where(r.c.group_id == group_id, r.c.idempotency_key == key))
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def add(session: AsyncSession, **values: Any) -> dict[str, Any]:
+    """A new request in status `requested`."""
+    row = (
+        await session.execute(
+            r.insert()
+            .values(
+                payout_id="payreq_" + uuid.uuid4().hex[:20], status=PayoutStatus.REQUESTED, **values
+            )
+            .returning(r)
+        )
+    ).one()
+    return dict(row._mapping)
+
+
+async def update(session: AsyncSession, payout_id: str, **values: Any) -> dict[str, Any]:
+    """Change a request; returns it as it is now."""
+    row = (
+        await session.execute(
+            r.update().where(r.c.payout_id == payout_id).values(**values).returning(r)
+        )
+    ).one()
+    return dict(row._mapping)
+
+
+async def mark_paid(session: AsyncSession, payout_id: str, *, transfer_id: str) -> None:
+    """The request's money was sent (its transfer is booked in the same transaction)."""
+    await session.execute(
+        r.update()
+        .where(r.c.payout_id == payout_id, r.c.status.in_(PENDING))
+        .values(status=PayoutStatus.PAID, transfer_id=transfer_id, decided_at=func.now())
+    )
+
+
+async def list_for_group(
+    session: AsyncSession, group_id: str, *, limit: int, before: str | None
+) -> list[dict[str, Any]]:
+    """The group's requests and disbursements, newest first."""
+    query = select(r).where(r.c.group_id == group_id)
+    if before:
+        query = query.where(
+            r.c.created_at < select(r.c.created_at).where(r.c.payout_id == before).scalar_subquery()
+        )
+    rows = await session.execute(query.order_by(r.c.created_at.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows]
+
+
+async def get_schedule(session: AsyncSession, group_id: str) -> dict[str, Any] | None:
+    """The group's payout schedule, if set."""
+    row = (await session.execute(select(s).where(s.c.group_id == group_id))).first()
+    return dict(row._mapping) if row else None
+
+
+async def put_schedule(session: AsyncSession, group_id: str, **values: Any) -> dict[str, Any]:
+    """Create or replace the group's schedule."""
+    stmt = insert(s).values(group_id=group_id, **values)
+    row = (
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[s.c.group_id], set_={**values, "updated_at": func.now()}
+            ).returning(s)
+        )
+    ).one()
+    return dict(row._mapping)
+
+
+async def schedules(session: AsyncSession) -> list[dict[str, Any]]:
+    """Every schedule that is not manual."""
+    rows = await session.execute(select(s).where(s.c.interval != "manual"))
+    return [dict(row._mapping) for row in rows]
+
+
+async def last_scheduled(session: AsyncSession, group_id: str) -> Any:
+    """When the schedule last created a request for the group."""
+    return await session.scalar(
+        select(func.max(r.c.created_at)).where(
+            r.c.group_id == group_id, r.c.requested_by == "schedule"
+        )
+    )

@@ -1,0 +1,249 @@
+"""Reads and writes of the ledger's tables; callers own the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.adapters import orm
+from ledger.domain.accounts import Account, Kind
+from ledger.domain.attribution import Attribution
+from ledger.domain.payments import Payment
+from ledger.domain.transactions import Transaction
+from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.messaging.outbox import add as add_to_outbox
+
+
+async def post(session: AsyncSession, txn: Transaction, *, causation_id: str | None) -> bool:
+    """Write `txn` and its entries unless its key is already booked; True if written now."""
+    t = orm.transactions
+    inserted = (
+        await session.execute(
+            insert(t)
+            .values(
+                key=txn.key,
+                kind=txn.kind.value,
+                group_id=txn.group_id,
+                currency=txn.currency,
+                amount=txn.amount,
+                source_id=txn.source_id,
+                charge_id=txn.charge_id,
+                invoice_id=txn.invoice_id,
+                balance_transaction_id=txn.balance_transaction_id,
+                description=(txn.description or "")[:500] or None,
+                causation_id=causation_id,
+                occurred_at=txn.occurred_at,
+                user_id=txn.attribution.user_id,
+                tier_id=txn.attribution.tier_id,
+                purpose=txn.attribution.purpose,
+                reference=txn.attribution.reference,
+            )
+            .on_conflict_do_nothing(index_elements=[t.c.key])
+            .returning(t.c.id)
+        )
+    ).scalar()
+    if inserted is None:
+        return False
+    await session.execute(
+        orm.entries.insert(),
+        [
+            {
+                "transaction_id": inserted,
+                "group_id": txn.group_id,
+                "account": p.account.value,
+                "currency": p.currency,
+                "amount": p.amount,
+                "occurred_at": txn.occurred_at,
+            }
+            for p in txn.postings
+        ],
+    )
+    return True
+
+
+async def is_booked(session: AsyncSession, key: str) -> bool:
+    """Whether a transaction with this key exists."""
+    t = orm.transactions
+    return (await session.execute(select(t.c.id).where(t.c.key == key))).first() is not None
+
+
+async def lock_group(session: AsyncSession, group_id: str) -> None:
+    """Serialize balance-changing commands of one group until the transaction ends."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"ledger.group:{group_id}"},
+    )
+
+
+async def account_balance(
+    session: AsyncSession, *, group_id: str, currency: str, account: Account
+) -> int:
+    """The all-time balance of one account."""
+    e = orm.entries
+    total = await session.scalar(
+        select(func.coalesce(func.sum(e.c.amount), 0)).where(
+            e.c.group_id == group_id, e.c.currency == currency, e.c.account == account.value
+        )
+    )
+    return int(total or 0)
+
+
+async def charge_account_total(session: AsyncSession, charge_id: str, account: Account) -> int:
+    """What the ledger holds on `account` for one charge (e.g. its refunds so far)."""
+    e, t = orm.entries, orm.transactions
+    total = await session.scalar(
+        select(func.coalesce(func.sum(e.c.amount), 0))
+        .select_from(e.join(t, e.c.transaction_id == t.c.id))
+        .where(t.c.charge_id == charge_id, e.c.account == account.value)
+    )
+    return int(total or 0)
+
+
+async def booked_amount(session: AsyncSession, *, source_id: str, kind: Kind) -> int:
+    """The total amount of the transactions of one kind on one Stripe object."""
+    t = orm.transactions
+    total = await session.scalar(
+        select(func.coalesce(func.sum(t.c.amount), 0)).where(
+            t.c.source_id == source_id, t.c.kind == kind.value
+        )
+    )
+    return int(total or 0)
+
+
+def _payment_of(row: Row[Any]) -> Payment:
+    m = row._mapping
+    return Payment(
+        charge_id=m["charge_id"],
+        attribution=Attribution(
+            group_id=m["group_id"],
+            user_id=m["user_id"],
+            tier_id=m["tier_id"],
+            purpose=m["purpose"],
+            reference=m["reference"],
+        ),
+        amount=m["amount"],
+        fee=m["fee"],
+        currency=m["currency"],
+        created_at=m["created_at"],
+        payment_intent_id=m["payment_intent_id"],
+        invoice_id=m["invoice_id"],
+        customer_id=m["customer_id"],
+        email=m["email"],
+        description=m["description"],
+        receipt_url=m["receipt_url"],
+        hosted_invoice_url=m["hosted_invoice_url"],
+        invoice_pdf=m["invoice_pdf"],
+    )
+
+
+async def get_payment(session: AsyncSession, charge_id: str) -> Payment | None:
+    """The booked payment of a charge."""
+    p = orm.payments
+    row = (await session.execute(select(p).where(p.c.charge_id == charge_id))).first()
+    return _payment_of(row) if row else None
+
+
+async def add_payment(session: AsyncSession, payment: Payment) -> None:
+    """Record a payment (a concurrent insert of the same charge wins; this one is dropped)."""
+    values = {
+        k: v
+        for k, v in asdict(payment).items()
+        if k not in ("attribution", "balance_transaction_id")
+    }
+    await session.execute(
+        insert(orm.payments)
+        .values(**values, **asdict(payment.attribution))
+        .on_conflict_do_nothing(index_elements=[orm.payments.c.charge_id])
+    )
+
+
+async def link_invoice(
+    session: AsyncSession,
+    charge_id: str,
+    *,
+    invoice_id: str,
+    hosted_url: str | None,
+    pdf: str | None,
+) -> None:
+    """Attach the invoice (and its links) to a payment booked before the invoice was seen."""
+    p = orm.payments
+    await session.execute(
+        p.update()
+        .where(p.c.charge_id == charge_id, p.c.invoice_id.is_(None))
+        .values(invoice_id=invoice_id, hosted_invoice_url=hosted_url, invoice_pdf=pdf)
+    )
+
+
+async def upsert_status(
+    session: AsyncSession, table: Any, key_column: str, values: dict[str, Any], *, status_at: int
+) -> bool:
+    """Insert a status-tracked row, or update it if this news is not older than what it has.
+
+    Returns True when the row was inserted now (the first news of the object)."""
+    key = getattr(table.c, key_column)
+    stmt = insert(table).values(**values, status_at=status_at)
+    updatable = {k: stmt.excluded[k] for k in values if k != key_column} | {
+        "status_at": stmt.excluded.status_at
+    }
+    result = await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[key], set_=updatable, where=table.c.status_at <= stmt.excluded.status_at
+        ).returning(text("(xmax = 0) AS inserted"))
+    )
+    row = result.first()
+    return bool(row and row.inserted)
+
+
+async def add_timeline(
+    session: AsyncSession,
+    *,
+    event_id: str,
+    object_id: str,
+    charge_id: str | None,
+    event_type: str,
+    status: str | None,
+    amount: int | None,
+    occurred_at: datetime,
+) -> None:
+    """One step of an object's history (a Stripe event), once."""
+    await session.execute(
+        insert(orm.timeline)
+        .values(
+            event_id=event_id,
+            object_id=object_id,
+            charge_id=charge_id,
+            event_type=event_type,
+            status=status,
+            amount=amount,
+            occurred_at=occurred_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def upsert_refund(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Record or update a refund; True if it is new."""
+    r = orm.refunds
+    stmt = insert(r).values(**values)
+    changes = {"status": stmt.excluded.status, "reason": stmt.excluded.reason}
+    result = await session.execute(
+        stmt.on_conflict_do_update(index_elements=[r.c.refund_id], set_=changes).returning(
+            text("(xmax = 0) AS inserted")
+        )
+    )
+    row = result.first()
+    return bool(row and row.inserted)
+
+
+async def emit_once(session: AsyncSession, outbox: Any, event: DomainEvent) -> bool:
+    """Queue `event` unless an event with its (deterministic) id was already queued."""
+    queued = await session.scalar(select(outbox.c.id).where(outbox.c.message_id == event.id))
+    if queued is not None:
+        return False
+    await add_to_outbox(session, outbox, event)
+    return True

@@ -1,0 +1,25 @@
+"""The ledger's domain errors; entrypoints map them to HTTP statuses and ack decisions."""
+
+
+class LedgerError(Exception):
+    """Base of the ledger's domain errors."""
+
+
+class UnbalancedTransaction(LedgerError):
+    """Entries that do not sum to zero per currency."""
+
+
+class NotAttributable(LedgerError):
+    """A payment whose group cannot be known (yet) from Stripe's metadata."""
+
+
+class InsufficientBalance(LedgerError):
+    """A payout larger than what the group has available."""
+
+
+class InvalidState(LedgerError):
+    """An operation that the object's current state does not allow."""
+
+
+class NotFound(LedgerError):
+    """An object that does not exist (or that the caller may not see)."""

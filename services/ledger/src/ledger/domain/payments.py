@@ -1,0 +1,98 @@
+"""A booked payment (one captured charge) and the movements it implies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ledger.domain import accounts
+from ledger.domain.accounts import Kind
+from ledger.domain.attribution import Attribution
+from ledger.domain.transactions import Transaction
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What the audit trail and the member's history show about one charge."""
+
+    charge_id: str
+    attribution: Attribution
+    amount: int
+    fee: int
+    currency: str
+    created_at: datetime
+    balance_transaction_id: str | None = None
+    payment_intent_id: str | None = None
+    invoice_id: str | None = None
+    customer_id: str | None = None
+    email: str | None = None
+    description: str | None = None
+    receipt_url: str | None = None
+    hosted_invoice_url: str | None = None
+    invoice_pdf: str | None = None
+
+    @property
+    def group_id(self) -> str:
+        """The group the payment is booked to (a payment is only booked once attributed)."""
+        if self.attribution.group_id is None:
+            raise ValueError(f"payment {self.charge_id} is not attributed to a group")
+        return self.attribution.group_id
+
+    def _transaction(
+        self, kind: Kind, amount: int, postings: list[accounts.Posting]
+    ) -> Transaction:
+        return Transaction(
+            kind=kind,
+            source_id=self.charge_id,
+            group_id=self.group_id,
+            currency=self.currency,
+            amount=amount,
+            postings=postings,
+            occurred_at=self.created_at,
+            attribution=self.attribution,
+            charge_id=self.charge_id,
+            invoice_id=self.invoice_id,
+            balance_transaction_id=self.balance_transaction_id,
+            description=self.description,
+        )
+
+    def transactions(self) -> list[Transaction]:
+        """The gross payment, and Stripe's fee on it when there is one."""
+        booked = [
+            self._transaction(
+                Kind.PAYMENT, self.amount, accounts.payment(self.amount, self.currency)
+            )
+        ]
+        if self.fee:
+            booked.append(
+                self._transaction(Kind.FEE, self.fee, accounts.fee(self.fee, self.currency))
+            )
+        return booked
+
+    def movement(
+        self,
+        kind: Kind,
+        *,
+        source_id: str,
+        amount: int,
+        postings: list[accounts.Posting],
+        occurred_at: datetime,
+        balance_transaction_id: str | None = None,
+        discriminator: str | None = None,
+    ) -> Transaction:
+        """A later movement on this payment (refund, dispute), attributed like the payment."""
+        return Transaction(
+            kind=kind,
+            source_id=source_id,
+            group_id=self.group_id,
+            currency=self.currency,
+            amount=amount,
+            postings=postings,
+            occurred_at=occurred_at,
+            attribution=self.attribution,
+            charge_id=self.charge_id,
+            invoice_id=self.invoice_id,
+            balance_transaction_id=balance_transaction_id,
+            description=self.description,
+            discriminator=discriminator,
+        )

@@ -1,0 +1,68 @@
+"""JetStream consumers: which Stripe events the ledger books, and with which handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.domain.errors import UnbalancedTransaction
+from ledger.service_layer import Deps, disbursements, disputes, payments, refunds, risk
+from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.messaging.consumer import PermanentError
+from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
+from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
+from tollgate_shared.runtime import Runtime
+
+STRIPE_CONSUMER = ConsumerSpec(durable="ledger", stream=STRIPE, filter_subject="stripe.>")
+
+Handler = Callable[[Deps, AsyncSession, StripeEvent], Awaitable[None]]
+
+HANDLERS: dict[str, Handler] = {
+    "charge.succeeded": payments.on_charge_succeeded,
+    "invoice.paid": payments.on_invoice_paid,
+    "invoice.payment_succeeded": payments.on_invoice_paid,
+    "invoice.payment_failed": payments.on_invoice_updated,
+    "invoice.voided": payments.on_invoice_updated,
+    "checkout.session.completed": payments.on_checkout_completed,
+    "checkout.session.async_payment_succeeded": payments.on_checkout_completed,
+    "charge.refunded": refunds.on_charge_refunded,
+    "charge.refund.updated": refunds.on_refund_event,
+    "refund.created": refunds.on_refund_event,
+    "refund.updated": refunds.on_refund_event,
+    "refund.failed": refunds.on_refund_event,
+    "charge.dispute.created": disputes.on_dispute_event,
+    "charge.dispute.updated": disputes.on_dispute_event,
+    "charge.dispute.funds_withdrawn": disputes.on_dispute_event,
+    "charge.dispute.funds_reinstated": disputes.on_dispute_event,
+    "charge.dispute.closed": disputes.on_dispute_event,
+    "radar.early_fraud_warning.created": risk.on_early_fraud_warning,
+    "radar.early_fraud_warning.updated": risk.on_early_fraud_warning,
+    "review.opened": risk.on_review,
+    "review.closed": risk.on_review,
+    "transfer.created": disbursements.on_transfer,
+    "transfer.updated": disbursements.on_transfer,
+    "transfer.reversed": disbursements.on_transfer,
+    "payout.created": disbursements.on_payout,
+    "payout.updated": disbursements.on_payout,
+    "payout.paid": disbursements.on_payout,
+    "payout.failed": disbursements.on_payout,
+    "payout.canceled": disbursements.on_payout,
+}
+
+
+def _bind(handler: Handler, deps: Deps) -> EventHandler:
+    async def handle(session: AsyncSession, event: Any) -> None:
+        try:
+            await handler(deps, session, event)
+        except UnbalancedTransaction as exc:
+            raise PermanentError(str(exc)) from exc
+
+    return handle
+
+
+def register(runtime: Runtime, deps: Deps) -> None:
+    """Subscribe the ledger's durable consumer on the STRIPE stream."""
+    handlers = {event_type: _bind(h, deps) for event_type, h in HANDLERS.items()}
+    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(handlers))

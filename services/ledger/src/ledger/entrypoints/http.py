@@ -1,0 +1,338 @@
+"""The ledger's JSON API: group revenue, payments, refunds, disputes and risk, payouts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import ORJSONResponse, Response
+from pydantic import BaseModel, Field
+
+from ledger.adapters import payout_requests, queries
+from ledger.domain.errors import NotFound
+from ledger.domain.payouts import Interval
+from ledger.entrypoints.deps import (
+    LedgerDeps,
+    Sessions,
+    parse_instant,
+    require_group,
+    visible_groups,
+)
+from ledger.service_layer import payouts as payout_service
+from ledger.service_layer.refunds import RefundRequest, request_refund
+from tollgate_shared.auth import AdminUser, CurrentUser
+from tollgate_shared.db import transaction
+from tollgate_shared.errors import Forbidden
+
+router = APIRouter(tags=["ledger"])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
+
+
+@router.get("/groups/{group_id}/summary")
+async def group_summary(
+    group_id: str,
+    principal: CurrentUser,
+    sessions: Sessions,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Gross, refunds, disputes, fees and net per currency for entries in [from, to)."""
+    require_group(principal, group_id)
+    since, until = parse_instant(start, "from"), parse_instant(end, "to")
+    async with sessions() as session:
+        totals = await queries.summary(session, group_id, since, until)
+    return {"group_id": group_id, "from": since, "to": until, "totals": totals}
+
+
+@router.get("/groups/{group_id}/transactions")
+async def group_transactions(
+    group_id: str,
+    principal: CurrentUser,
+    sessions: Sessions,
+    limit: Limit = 50,
+    cursor: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """Ledger transactions with their entries, newest first; pass `next_cursor` for more."""
+    require_group(principal, group_id)
+    async with sessions() as session:
+        page = await queries.transactions_page(session, group_id, limit=limit, after_id=cursor)
+    next_cursor = page[-1]["id"] if len(page) == limit else None
+    return {"data": page, "next_cursor": next_cursor}
+
+
+CSV_COLUMNS = [
+    "transaction_id",
+    "occurred_at",
+    "kind",
+    "key",
+    "account",
+    "currency",
+    "amount",
+    "charge_id",
+    "invoice_id",
+    "user_id",
+    "tier_id",
+    "reference",
+]
+
+
+@router.get("/groups/{group_id}/transactions.csv", response_class=Response)
+async def export_transactions(
+    group_id: str,
+    principal: CurrentUser,
+    sessions: Sessions,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
+    """Every ledger entry of the group in [from, to) as CSV (amounts in minor units)."""
+    require_group(principal, group_id)
+    async with sessions() as session:
+        rows = await queries.export_rows(
+            session, group_id, parse_instant(start, "from"), parse_instant(end, "to")
+        )
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="ledger-{group_id}.csv"'},
+    )
+
+
+@router.get("/groups/{group_id}/risk")
+async def group_risk(
+    group_id: str, principal: CurrentUser, sessions: Sessions, limit: Limit = 50
+) -> dict[str, Any]:
+    """The group's disputes and risk items (early fraud warnings, reviews) with their status."""
+    require_group(principal, group_id)
+    async with sessions() as session:
+        return {
+            "disputes": await queries.disputes_list(session, groups=[group_id], limit=limit),
+            "risk": await queries.risk_list(session, groups=[group_id], limit=limit),
+        }
+
+
+@router.get("/users/{user_id}/payments")
+async def member_history(
+    user_id: str,
+    principal: CurrentUser,
+    sessions: Sessions,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """A member's payments (with receipt and invoice links) and invoices, newest first."""
+    if principal.user_id != user_id and not principal.is_admin:
+        raise Forbidden("you may only see your own payments")
+    async with sessions() as session:
+        found = await queries.payments_page(session, limit=limit, before=cursor, user_id=user_id)
+        invoices = [] if cursor else await queries.invoices_of(session, user_id, limit=limit)
+    return {
+        "payments": found,
+        "invoices": invoices,
+        "next_cursor": found[-1]["charge_id"] if len(found) == limit else None,
+    }
+
+
+@router.get("/payments")
+async def list_payments(
+    principal: CurrentUser,
+    sessions: Sessions,
+    q: str | None = None,
+    group_id: str | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Payments newest first; `q` searches charge/intent/invoice ids, email, user and group."""
+    groups = visible_groups(principal)
+    if group_id is not None:
+        require_group(principal, group_id)
+        groups = [group_id]
+    async with sessions() as session:
+        found = await queries.payments_page(
+            session, limit=limit, before=cursor, groups=groups, search=q
+        )
+    return {"data": found, "next_cursor": found[-1]["charge_id"] if len(found) == limit else None}
+
+
+@router.get("/payments/{charge_id}")
+async def payment_detail(
+    charge_id: str, principal: CurrentUser, sessions: Sessions
+) -> dict[str, Any]:
+    """One payment with its ledger transactions, refunds, disputes, risk items and timeline."""
+    async with sessions() as session:
+        detail = await queries.payment_detail(session, charge_id)
+    if detail is None or not principal.can_manage(detail["group_id"]):
+        raise NotFound(f"no payment {charge_id}")
+    return detail
+
+
+class RefundBody(BaseModel):
+    amount: int | None = Field(default=None, gt=0, description="Minor units; omit for the rest")
+    reason: Literal["requested_by_customer", "duplicate", "fraudulent"] | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/payments/{charge_id}/refunds", status_code=202)
+async def refund_payment(
+    charge_id: str,
+    body: RefundBody,
+    admin: AdminUser,
+    deps: LedgerDeps,
+    sessions: Sessions,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Ask Stripe to refund all or part of a payment; it is booked when Stripe confirms."""
+    refund = await request_refund(
+        deps,
+        sessions,
+        RefundRequest(
+            charge_id=charge_id,
+            amount=body.amount,
+            reason=body.reason,
+            note=body.note,
+            requested_by=admin.user_id,
+            client_key=idempotency_key,
+        ),
+    )
+    return {
+        "refund_id": refund.id,
+        "charge_id": charge_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "status": refund.status,
+    }
+
+
+@router.get("/disputes")
+async def list_disputes(
+    principal: CurrentUser, sessions: Sessions, limit: Limit = 50
+) -> dict[str, Any]:
+    """Disputes newest first (organizers: their groups)."""
+    async with sessions() as session:
+        return {
+            "data": await queries.disputes_list(
+                session, groups=visible_groups(principal), limit=limit
+            )
+        }
+
+
+@router.get("/risk")
+async def list_risk(
+    principal: CurrentUser, sessions: Sessions, limit: Limit = 50
+) -> dict[str, Any]:
+    """Early fraud warnings and reviews newest first (organizers: their groups)."""
+    async with sessions() as session:
+        return {
+            "data": await queries.risk_list(session, groups=visible_groups(principal), limit=limit)
+        }
+
+
+@router.get("/groups/{group_id}/balance")
+async def group_balance(
+    group_id: str, currency: Currency, principal: CurrentUser, sessions: Sessions
+) -> dict[str, Any]:
+    """Payable (net earned - paid out), reserved by pending payout requests, and available."""
+    require_group(principal, group_id)
+    async with sessions() as session:
+        found = await payout_service.balance(session, group_id, currency)
+    return {"group_id": group_id, "currency": currency, **found}
+
+
+class ScheduleBody(BaseModel):
+    interval: Interval
+    minimum_amount: int = Field(default=0, ge=0)
+    currency: Currency
+    destination_account: str | None = Field(default=None, max_length=100)
+
+
+@router.get("/groups/{group_id}/payout-schedule")
+async def get_schedule(group_id: str, principal: CurrentUser, sessions: Sessions) -> dict[str, Any]:
+    """The group's payout schedule (manual until set)."""
+    require_group(principal, group_id)
+    async with sessions() as session:
+        found = await payout_requests.get_schedule(session, group_id)
+    return found or {"group_id": group_id, "interval": Interval.MANUAL, "minimum_amount": 0}
+
+
+@router.put("/groups/{group_id}/payout-schedule")
+async def put_schedule(
+    group_id: str, body: ScheduleBody, principal: CurrentUser, sessions: Sessions
+) -> dict[str, Any]:
+    """Set the schedule; only admins set or change the connected account paid out to."""
+    require_group(principal, group_id)
+    async with transaction(sessions) as session:
+        current = await payout_requests.get_schedule(session, group_id)
+        destination = current["destination_account"] if current else None
+        if body.destination_account != destination and body.destination_account is not None:
+            if not principal.is_admin:
+                raise Forbidden("only admins set the connected account")
+            destination = body.destination_account
+        return await payout_requests.put_schedule(
+            session,
+            group_id,
+            interval=body.interval.value,
+            minimum_amount=body.minimum_amount,
+            currency=body.currency,
+            destination_account=destination,
+        )
+
+
+class PayoutBody(BaseModel):
+    amount: int = Field(gt=0)
+    currency: Currency
+
+
+@router.post("/groups/{group_id}/payouts", status_code=201)
+async def request_payout(
+    group_id: str,
+    body: PayoutBody,
+    principal: CurrentUser,
+    sessions: Sessions,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ORJSONResponse:
+    """Request a payout of at most the available balance (409 `insufficient_balance` above)."""
+    require_group(principal, group_id)
+    async with transaction(sessions) as session:
+        created, new = await payout_service.request_payout(
+            session,
+            payout_service.PayoutRequest(
+                group_id, body.amount, body.currency, principal.user_id, idempotency_key
+            ),
+        )
+    return ORJSONResponse(created, status_code=201 if new else 200)
+
+
+@router.get("/groups/{group_id}/payouts")
+async def list_payouts(
+    group_id: str,
+    principal: CurrentUser,
+    sessions: Sessions,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Payout requests and disbursements, newest first."""
+    require_group(principal, group_id)
+    async with sessions() as session:
+        found = await payout_requests.list_for_group(session, group_id, limit=limit, before=cursor)
+    return {"data": found, "next_cursor": found[-1]["payout_id"] if len(found) == limit else None}
+
+
+@router.post("/payouts/{payout_id}/approve")
+async def approve_payout(
+    payout_id: str, admin: AdminUser, deps: LedgerDeps, sessions: Sessions
+) -> dict[str, Any]:
+    """Approve a request and transfer it to the group's connected account (safe to retry)."""
+    return await payout_service.approve_payout(deps, sessions, payout_id, admin=admin.user_id)
+
+
+@router.post("/payouts/{payout_id}/reject")
+async def reject_payout(payout_id: str, admin: AdminUser, sessions: Sessions) -> dict[str, Any]:
+    """Turn a request down, releasing what it reserved."""
+    async with transaction(sessions) as session:
+        return await payout_service.reject_payout(session, payout_id, admin=admin.user_id)

@@ -1,0 +1,132 @@
+"""Money sent to organizers: transfers to their connected accounts and payouts, booked from
+Stripe's objects (metadata `group_id`, and `payout_id` when a payout request caused them)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.adapters import payout_requests
+from ledger.adapters import repository as repo
+from ledger.adapters.stripe_gateway import BookedPayout, BookedTransfer
+from ledger.domain import accounts
+from ledger.domain.accounts import Kind
+from ledger.domain.attribution import Attribution
+from ledger.domain.transactions import Transaction, event_id
+from ledger.service_layer import Deps, at
+from tollgate_shared.events.ledger import PayoutRecorded
+from tollgate_shared.events.stripe import StripeEvent
+
+FAILED = ("failed", "canceled")
+
+
+def _disbursement(
+    kind: Kind, obj: BookedTransfer | BookedPayout, group_id: str, amount: int, **extra: object
+) -> Transaction:
+    currency = obj.currency.lower()
+    postings = accounts.disbursement(amount, currency)
+    if kind in (Kind.TRANSFER_REVERSAL, Kind.PAYOUT_REVERSAL):
+        postings = accounts.reversal(postings)
+    return Transaction(
+        kind=kind,
+        source_id=obj.id,
+        group_id=group_id,
+        currency=currency,
+        amount=amount,
+        postings=postings,
+        occurred_at=at(obj.created),
+        attribution=Attribution.from_metadata(obj.metadata),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def _recorded(
+    deps: Deps,
+    session: AsyncSession,
+    obj: BookedTransfer | BookedPayout,
+    group_id: str,
+    *,
+    status: str,
+    causation_id: str,
+) -> None:
+    request_id = obj.metadata.get("payout_id")
+    if request_id and status == "paid":
+        await payout_requests.mark_paid(session, request_id, transfer_id=obj.id)
+    await repo.emit_once(
+        session,
+        deps.outbox,
+        PayoutRecorded(
+            id=event_id("payout_recorded", obj.id, status),
+            causation_id=causation_id,
+            group_id=group_id,
+            amount=obj.amount,
+            currency=obj.currency.lower(),
+            payout_id=request_id or obj.id,
+            status=status,
+        ),
+    )
+
+
+async def record_transfer(
+    deps: Deps, session: AsyncSession, transfer: BookedTransfer, *, causation_id: str
+) -> None:
+    """Book a transfer to a group's organizer, and any part of it reversed since."""
+    group_id = transfer.metadata.get("group_id")
+    if not group_id:
+        return  # not a disbursement of ours
+    booking = _disbursement(
+        Kind.TRANSFER,
+        transfer,
+        group_id,
+        transfer.amount,
+        balance_transaction_id=transfer.balance_transaction,
+        description=f"Transfer to {transfer.destination}",
+    )
+    if await repo.post(session, booking, causation_id=causation_id):
+        await _recorded(deps, session, transfer, group_id, status="paid", causation_id=causation_id)
+    reversed_so_far = await repo.booked_amount(
+        session, source_id=transfer.id, kind=Kind.TRANSFER_REVERSAL
+    )
+    if transfer.amount_reversed > reversed_so_far:
+        correction = _disbursement(
+            Kind.TRANSFER_REVERSAL,
+            transfer,
+            group_id,
+            transfer.amount_reversed - reversed_so_far,
+            discriminator=str(transfer.amount_reversed),
+        )
+        await repo.post(session, correction, causation_id=causation_id)
+
+
+async def on_transfer(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+    """`transfer.created|updated|reversed`."""
+    await record_transfer(deps, session, event.object_as(BookedTransfer), causation_id=event.id)
+
+
+async def on_payout(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+    """`payout.*` of a group (metadata `group_id`), as it is now; a failed one comes back."""
+    payout = await deps.stripe.payout(str(event.data.object["id"]))
+    group_id = payout.metadata.get("group_id")
+    if not group_id:
+        return  # the platform's own payout to its bank: not a group's money
+    booking = _disbursement(
+        Kind.PAYOUT,
+        payout,
+        group_id,
+        payout.amount,
+        balance_transaction_id=payout.balance_transaction,
+        description="Payout",
+    )
+    if payout.status not in FAILED:
+        if await repo.post(session, booking, causation_id=event.id):
+            await _recorded(deps, session, payout, group_id, status="paid", causation_id=event.id)
+    elif await repo.is_booked(session, booking.key):
+        correction = _disbursement(Kind.PAYOUT_REVERSAL, payout, group_id, payout.amount)
+        if await repo.post(session, correction, causation_id=event.id):
+            await _recorded(
+                deps,
+                session,
+                payout,
+                group_id,
+                status=payout.status or "failed",
+                causation_id=event.id,
+            )

@@ -1,0 +1,83 @@
+"""Disputes: their status and the money each of their balance transactions moved."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.adapters import orm
+from ledger.adapters import repository as repo
+from ledger.domain import accounts
+from ledger.domain.accounts import Kind
+from ledger.domain.transactions import event_id
+from ledger.service_layer import Deps, at
+from ledger.service_layer.payments import require_payment
+from tollgate_shared.events.ledger import DisputeClosed, DisputeOpened
+from tollgate_shared.events.stripe import Dispute, StripeEvent
+
+CLOSED = ("won", "lost", "warning_closed")
+
+
+async def on_dispute_event(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+    """`charge.dispute.*`: status (newest news wins), timeline, and money movements by key."""
+    dispute = event.object_as(Dispute)
+    payment = await require_payment(deps, session, dispute.charge, causation_id=event.id)
+    currency = dispute.currency.lower()
+    await repo.upsert_status(
+        session,
+        orm.disputes,
+        "dispute_id",
+        {
+            "dispute_id": dispute.id,
+            "charge_id": payment.charge_id,
+            "group_id": payment.group_id,
+            "amount": dispute.amount,
+            "currency": currency,
+            "status": dispute.status,
+            "reason": dispute.reason,
+            "created_at": at(dispute.created),
+        },
+        status_at=event.created,
+    )
+    await repo.add_timeline(
+        session,
+        event_id=event.id,
+        object_id=dispute.id,
+        charge_id=payment.charge_id,
+        event_type=event.type,
+        status=dispute.status,
+        amount=dispute.amount,
+        occurred_at=at(event.created),
+    )
+    for bt in dispute.balance_transactions:
+        kind = Kind.DISPUTE_FUNDS_WITHDRAWN if bt.amount < 0 else Kind.DISPUTE_FUNDS_REINSTATED
+        movement = payment.movement(
+            kind,
+            source_id=dispute.id,
+            amount=abs(bt.amount),
+            postings=accounts.dispute_movement(
+                bt.amount, bt.fee, (bt.currency or currency).lower()
+            ),
+            occurred_at=at(bt.created or event.created),
+            balance_transaction_id=bt.id,
+            discriminator=bt.id,
+        )
+        await repo.post(session, movement, causation_id=event.id)
+    common = {
+        "causation_id": event.id,
+        "group_id": payment.group_id,
+        "user_id": payment.attribution.user_id,
+        "amount": dispute.amount,
+        "currency": currency,
+        "charge_id": payment.charge_id,
+        "email": payment.email,
+        "dispute_id": dispute.id,
+    }
+    opened = DisputeOpened(
+        id=event_id("dispute_opened", dispute.id), reason=dispute.reason, **common
+    )
+    await repo.emit_once(session, deps.outbox, opened)
+    if dispute.status in CLOSED:
+        closed = DisputeClosed(
+            id=event_id("dispute_closed", dispute.id), status=dispute.status, **common
+        )
+        await repo.emit_once(session, deps.outbox, closed)

@@ -1,0 +1,204 @@
+"""Booking payments: paid invoices, completed payment-mode checkouts and succeeded charges.
+
+Each source resolves the charge it paid and books it under the key of that charge, so a
+payment seen through several events (or redelivered) is counted once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.adapters import orm
+from ledger.adapters import repository as repo
+from ledger.adapters.stripe_gateway import PaidCharge
+from ledger.domain.attribution import Attribution
+from ledger.domain.errors import NotAttributable
+from ledger.domain.payments import Payment
+from ledger.domain.transactions import event_id
+from ledger.service_layer import Deps, at
+from tollgate_shared.events.ledger import PaymentRecorded
+from tollgate_shared.events.stripe import CheckoutSession, Invoice, StripeEvent
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the triggering event already tells about a payment."""
+
+    attribution: Attribution = field(default_factory=Attribution)
+    invoice: Invoice | None = None
+    email: str | None = None
+
+
+def _invoice_attribution(invoice: Invoice) -> Attribution:
+    return Attribution.from_metadata(invoice.subscription_metadata).or_else(
+        Attribution.from_metadata(invoice.metadata)
+    )
+
+
+async def book_payment(
+    deps: Deps,
+    session: AsyncSession,
+    charge_id: str,
+    *,
+    causation_id: str,
+    charge: PaidCharge | None = None,
+    hints: Hints = Hints(),
+) -> Payment | None:
+    """The charge's booked payment, booking it now if needed; None if it cannot be attributed."""
+    if (existing := await repo.get_payment(session, charge_id)) is not None:
+        if hints.invoice is not None:
+            await repo.link_invoice(
+                session,
+                charge_id,
+                invoice_id=hints.invoice.id,
+                hosted_url=hints.invoice.hosted_invoice_url,
+                pdf=hints.invoice.invoice_pdf,
+            )
+        return existing
+    if charge is None or charge.fee is None:
+        charge = await deps.stripe.charge(charge_id)
+    if charge.status != "succeeded":
+        return None
+    attribution = hints.attribution.or_else(Attribution.from_metadata(charge.metadata))
+    invoice = hints.invoice
+    if invoice is None and not attribution.known and charge.payment_intent:
+        invoice = await deps.stripe.invoice_for_payment_intent(charge.payment_intent)
+    if invoice is not None:
+        attribution = attribution.or_else(_invoice_attribution(invoice))
+    if not attribution.known:
+        return None
+    payment = Payment(
+        charge_id=charge.id,
+        attribution=attribution,
+        amount=charge.amount,
+        fee=charge.fee or 0,
+        currency=charge.currency.lower(),
+        created_at=at(charge.created),
+        balance_transaction_id=charge.balance_transaction_id,
+        payment_intent_id=charge.payment_intent,
+        invoice_id=invoice.id if invoice else charge.invoice,
+        customer_id=charge.customer,
+        email=charge.email or hints.email or (invoice.customer_email if invoice else None),
+        description=_description(charge, invoice),
+        receipt_url=charge.receipt_url,
+        hosted_invoice_url=invoice.hosted_invoice_url if invoice else None,
+        invoice_pdf=invoice.invoice_pdf if invoice else None,
+    )
+    await repo.add_payment(session, payment)
+    booked = [
+        await repo.post(session, t, causation_id=causation_id) for t in payment.transactions()
+    ]
+    if booked[0]:
+        await repo.emit_once(session, deps.outbox, _recorded(payment, causation_id))
+    return payment
+
+
+async def require_payment(
+    deps: Deps, session: AsyncSession, charge_id: str | None, *, causation_id: str
+) -> Payment:
+    """The booked payment of a charge; raises (so the event is retried) when not attributable."""
+    payment = None
+    if charge_id:
+        payment = await book_payment(deps, session, charge_id, causation_id=causation_id)
+    if payment is None:
+        raise NotAttributable(f"charge {charge_id} is not (yet) attributable to a group")
+    return payment
+
+
+def _description(charge: PaidCharge, invoice: Invoice | None) -> str | None:
+    if invoice is not None:
+        lines = [line.description for line in invoice.lines.data if line.description]
+        if lines:
+            return "; ".join(lines)
+    return charge.description
+
+
+def _recorded(payment: Payment, causation_id: str) -> PaymentRecorded:
+    return PaymentRecorded(
+        id=event_id("payment_recorded", payment.charge_id),
+        causation_id=causation_id,
+        group_id=payment.group_id,
+        user_id=payment.attribution.user_id,
+        tier_id=payment.attribution.tier_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        fee=payment.fee,
+        charge_id=payment.charge_id,
+        invoice_id=payment.invoice_id,
+        description=payment.description,
+        receipt_url=payment.receipt_url,
+        hosted_invoice_url=payment.hosted_invoice_url,
+        email=payment.email,
+    )
+
+
+async def on_charge_succeeded(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+    """Book the charge if its metadata says whose it is (else its invoice/checkout will)."""
+    charge = event.object_as(PaidCharge)
+    await book_payment(deps, session, charge.id, charge=charge, causation_id=event.id)
+
+
+async def on_invoice_paid(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+    """Keep the invoice for the member's history and book the charge that paid it."""
+    invoice = event.object_as(Invoice)
+    attribution = _invoice_attribution(invoice)
+    await record_invoice(session, invoice, attribution, status_at=event.created)
+    if invoice.amount_paid <= 0:
+        return
+    intent = invoice.payment_intent_id or await deps.stripe.invoice_payment_intent(invoice.id)
+    charge_id = await deps.stripe.latest_charge_of(intent) if intent else None
+    if charge_id is None:
+        return  # paid out of band: no money moved through Stripe
+    hints = Hints(attribution=attribution, invoice=invoice, email=invoice.customer_email)
+    await book_payment(deps, session, charge_id, hints=hints, causation_id=event.id)
+
+
+async def on_invoice_updated(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+    """Track an invoice's status (e.g. a failed payment) for the member's history."""
+    invoice = event.object_as(Invoice)
+    await record_invoice(session, invoice, _invoice_attribution(invoice), status_at=event.created)
+
+
+async def on_checkout_completed(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+    """Book a paid payment-mode checkout (subscription checkouts are booked by their invoice)."""
+    checkout = event.object_as(CheckoutSession)
+    if checkout.mode != "payment" or checkout.payment_status != "paid":
+        return
+    charge_id = (
+        await deps.stripe.latest_charge_of(checkout.payment_intent)
+        if checkout.payment_intent
+        else None
+    )
+    if charge_id is None:
+        raise NotAttributable(f"paid checkout {checkout.id} has no charge yet")
+    hints = Hints(attribution=Attribution.from_metadata(checkout.metadata), email=checkout.email)
+    await book_payment(deps, session, charge_id, hints=hints, causation_id=event.id)
+
+
+async def record_invoice(
+    session: AsyncSession, invoice: Invoice, attribution: Attribution, *, status_at: int
+) -> None:
+    """Insert or update the invoice row (older news never overwrites newer)."""
+    await repo.upsert_status(
+        session,
+        orm.invoices,
+        "invoice_id",
+        {
+            "invoice_id": invoice.id,
+            "customer_id": invoice.customer,
+            "group_id": attribution.group_id,
+            "user_id": attribution.user_id,
+            "tier_id": attribution.tier_id,
+            "number": invoice.number,
+            "status": invoice.status,
+            "amount_due": invoice.amount_due,
+            "amount_paid": invoice.amount_paid,
+            "currency": (invoice.currency or "").lower() or None,
+            "hosted_invoice_url": invoice.hosted_invoice_url,
+            "invoice_pdf": invoice.invoice_pdf,
+            "created_at": at(invoice.created),
+        },
+        status_at=status_at,
+    )

@@ -1,0 +1,119 @@
+"""Test helpers for the ledger: tokens, and a driver for Stripe scenarios on the emulator."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import stripe
+from nats.js import JetStreamContext
+
+from tollgate_shared.auth import issue_token
+from tollgate_shared.messaging.publish import publish_with_ack
+from tollgate_shared.messaging.streams import STRIPE
+from tollgate_shared.testing import unique
+
+SECRET = "ledger-test-secret-0123456789abcdef0123"
+CARD = "4242424242424242"
+
+
+def token(
+    *, sub: str = "admin_1", roles: tuple[str, ...] = ("admin",), groups: tuple[str, ...] = ()
+) -> str:
+    return issue_token(SECRET, sub=sub, roles=list(roles), groups=list(groups))
+
+
+def auth(**claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(**claims)}"}
+
+
+@dataclass
+class StripeWorld:
+    """Drives the emulator like members and Stripe would, and forwards its events to JetStream
+    the way the webhook gateway does (subject `stripe.<type>`, Msg-Id = event id)."""
+
+    base: str
+    js: JetStreamContext
+    client: stripe.StripeClient
+    http: httpx.AsyncClient
+    forwarded: set[str] = field(default_factory=set)
+
+    async def price(self, amount: int, currency: str = "usd", *, monthly: bool = False) -> str:
+        params: dict[str, Any] = {
+            "unit_amount": amount,
+            "currency": currency,
+            "product_data": {"name": unique("product")},
+        }
+        if monthly:
+            params["recurring"] = {"interval": "month"}
+        return (await self.client.v1.prices.create_async(params)).id
+
+    async def checkout(
+        self, price: str, *, group_id: str, user_id: str, subscription: bool = False
+    ) -> dict[str, Any]:
+        """A completed Checkout Session with the contract's metadata."""
+        metadata = {
+            "user_id": user_id,
+            "group_id": group_id,
+            "tier_id": "tier_" + group_id,
+            "purpose": "membership" if subscription else "purchase",
+            "reference": "" if subscription else unique("ref"),
+        }
+        params: dict[str, Any] = {
+            "mode": "subscription" if subscription else "payment",
+            "line_items": [{"price": price, "quantity": 1}],
+            "metadata": metadata,
+            "client_reference_id": user_id,
+            "customer_email": f"{user_id}@example.com",
+            "success_url": "http://127.0.0.1/ok?session={CHECKOUT_SESSION_ID}",
+        }
+        params["subscription_data" if subscription else "payment_intent_data"] = {
+            "metadata": metadata
+        }
+        session = await self.client.v1.checkout.sessions.create_async(params)
+        done = await self.http.post(
+            f"{self.base}/_emulator/checkout/sessions/{session.id}/complete",
+            json={"card_number": CARD},
+        )
+        assert done.json()["outcome"] == "paid", done.text
+        return dict(done.json()["session"])
+
+    async def charge_of_intent(self, payment_intent: str) -> str:
+        intent = await self.client.v1.payment_intents.retrieve_async(payment_intent)
+        return str(intent.latest_charge)
+
+    async def charges_of_subscription(self, subscription: str) -> list[str]:
+        charges = []
+        invoices = await self.client.v1.invoices.list_async({"subscription": subscription})
+        for invoice in invoices.data:
+            payments = await self.client.v1.invoice_payments.list_async({"invoice": invoice.id})
+            for payment in payments.data:
+                charges.append(await self.charge_of_intent(payment["payment"]["payment_intent"]))
+        return charges
+
+    async def control(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = await self.http.post(f"{self.base}/_emulator/{path}", json=body or {})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    async def events(self) -> list[dict[str, Any]]:
+        return list((await self.http.get(f"{self.base}/_emulator/events")).json())
+
+    async def forward(self) -> list[dict[str, Any]]:
+        """Publish every event not forwarded yet; returns them."""
+        fresh = [e for e in await self.events() if e["id"] not in self.forwarded]
+        for event in fresh:
+            await self.publish(event, event["id"])
+            self.forwarded.add(event["id"])
+        return fresh
+
+    async def publish(self, event: dict[str, Any], msg_id: str) -> None:
+        await publish_with_ack(
+            self.js,
+            f"stripe.{event['type']}",
+            json.dumps(event).encode(),
+            msg_id=msg_id,
+            stream=STRIPE.name,
+        )
