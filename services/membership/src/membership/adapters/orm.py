@@ -61,11 +61,19 @@ terms = Table(
     Column("tier_id", String(255)),
     Column("paid_at", DateTime(timezone=True), nullable=False),
     Column("term_days", Integer, nullable=False),
-    Column("voided_at", DateTime(timezone=True)),
-    Column("void_reason", String(64)),
     Column("email", String(320)),
     _updated_at(),
     Index("ix_one_time_terms_user_group", "user_id", "group_id"),
+)
+
+# Full refunds and lost disputes by payment intent: facts kept even when they arrive before
+# the payment they reverse, and joined to terms when read.
+reversals = Table(
+    "reversals",
+    metadata,
+    Column("payment_intent_id", String(255), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("reversed_at", DateTime(timezone=True), nullable=False),
 )
 
 grants = Table(

@@ -65,14 +65,25 @@ async def save_subscription(session: AsyncSession, record: SubscriptionRecord) -
     await _upsert(session, orm.subscriptions, dataclasses.asdict(record), ("id",))
 
 
+def _terms_with_reversals() -> Any:
+    t, r = orm.terms, orm.reversals
+    return select(
+        t, r.c.reversed_at.label("voided_at"), r.c.reason.label("void_reason")
+    ).select_from(t.outerjoin(r, r.c.payment_intent_id == t.c.payment_intent_id))
+
+
 async def sources(
     session: AsyncSession, *, user_id: str, group_id: str | None = None
 ) -> dict[str, Sources]:
     """A user's subscriptions, one-time terms and grants, by group (one group, or all)."""
     found: dict[str, Sources] = defaultdict(Sources)
-    kinds = ((orm.subscriptions, SubscriptionRecord), (orm.terms, Term), (orm.grants, Grant))
-    for table, cls in kinds:
-        query = select(table).where(table.c.user_id == user_id)
+    queries = (
+        (select(orm.subscriptions), orm.subscriptions, SubscriptionRecord),
+        (_terms_with_reversals(), orm.terms, Term),
+        (select(orm.grants), orm.grants, Grant),
+    )
+    for query, table, cls in queries:
+        query = query.where(table.c.user_id == user_id)
         if group_id is not None:
             query = query.where(table.c.group_id == group_id)
         for row in await session.execute(query):
@@ -100,21 +111,12 @@ async def related_subscriptions(
     return [_record(SubscriptionRecord, r) for r in await session.execute(query)]
 
 
-async def mark_cancel_requested(session: AsyncSession, subscription_id: str, at: datetime) -> None:
-    """Remember that we asked Stripe to cancel a subscription."""
-    t = orm.subscriptions
-    await session.execute(
-        t.update().where(t.c.id == subscription_id).values(cancel_requested_at=at)
-    )
-
-
 async def add_term(session: AsyncSession, term: Term) -> bool:
     """Record a paid term once; False if that Checkout Session was already recorded."""
+    values = dataclasses.asdict(term)
+    del values["voided_at"], values["void_reason"]
     result = await session.execute(
-        insert(orm.terms)
-        .values(dataclasses.asdict(term))
-        .on_conflict_do_nothing()
-        .returning(orm.terms.c.id)
+        insert(orm.terms).values(values).on_conflict_do_nothing().returning(orm.terms.c.id)
     )
     return result.first() is not None
 
@@ -122,19 +124,19 @@ async def add_term(session: AsyncSession, term: Term) -> bool:
 async def term_paid_by(session: AsyncSession, payment_intent_id: str) -> Term | None:
     """The term a payment intent paid for."""
     t = orm.terms
-    row = (
-        await session.execute(select(t).where(t.c.payment_intent_id == payment_intent_id))
-    ).first()
+    query = _terms_with_reversals().where(t.c.payment_intent_id == payment_intent_id)
+    row = (await session.execute(query)).first()
     return _record(Term, row) if row else None
 
 
-async def void_term(session: AsyncSession, term_id: str, *, at: datetime, reason: str) -> None:
-    """Take a term back (refunded or lost in a dispute); the first reason stays."""
-    t = orm.terms
+async def add_reversal(
+    session: AsyncSession, payment_intent_id: str, *, at: datetime, reason: str
+) -> None:
+    """Record that a payment was fully refunded or lost in a dispute; the first reason stays."""
     await session.execute(
-        t.update()
-        .where(t.c.id == term_id, t.c.voided_at.is_(None))
-        .values(voided_at=at, void_reason=reason)
+        insert(orm.reversals)
+        .values(payment_intent_id=payment_intent_id, reason=reason, reversed_at=at)
+        .on_conflict_do_nothing()
     )
 
 

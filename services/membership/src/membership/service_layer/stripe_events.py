@@ -70,7 +70,7 @@ class StripeEvents:
         if meta is None:
             return
         if checkout.mode == "subscription" and checkout.subscription:
-            await self._sync(session, checkout.subscription, event, email=checkout.email)
+            await self._sync(session, checkout.subscription, event, email=checkout.email, meta=meta)
         elif checkout.mode == "payment" and checkout.payment_status == "paid":
             await self._add_term(session, checkout, meta, event)
 
@@ -108,13 +108,29 @@ class StripeEvents:
         purpose = invoice.subscription_metadata.get("purpose")
         if invoice.subscription_id is None or purpose not in (None, "membership"):
             return None
+        meta = MembershipMetadata.parse(invoice.subscription_metadata)
         return await self._sync(
-            session, invoice.subscription_id, event, email=invoice.customer_email
+            session, invoice.subscription_id, event, email=invoice.customer_email, meta=meta
         )
 
     async def _sync(
-        self, session: AsyncSession, subscription_id: str, event: StripeEvent, *, email: str | None
+        self,
+        session: AsyncSession,
+        subscription_id: str,
+        event: StripeEvent,
+        *,
+        email: str | None,
+        meta: MembershipMetadata | None,
     ) -> SubscriptionRecord | None:
+        """Apply the subscription as Stripe has it now, read while holding the member's lock
+        (so a concurrent, older read cannot be stored after it)."""
+        if meta is None:
+            meta = MembershipMetadata.parse(
+                (await self._billing.subscription(subscription_id)).metadata
+            )
+            if meta is None:
+                return None
+        await repository.lock(session, MembershipKey(meta.user_id, meta.group_id))
         current = await self._billing.subscription(subscription_id)
         return await self._apply(session, current, event, fresh=True, email=email)
 
@@ -190,6 +206,7 @@ class StripeEvents:
         touched: set[MembershipKey] = set()
         related = await repository.related_subscriptions(session, record)
         for old, new_id in rules.superseded(related):
+            await repository.lock(session, MembershipKey(old.user_id, old.group_id))
             current = await self._billing.subscription(old.id)
             requested = current.status in rules.BILLABLE
             if requested:
@@ -223,16 +240,14 @@ class StripeEvents:
     async def _reverse(
         self, session: AsyncSession, payment_intent_id: str, reason: str, event: StripeEvent
     ) -> None:
+        """Record the reversal (it may arrive before the payment's checkout), then apply it."""
         if self._settings.membership_one_time_reversal == "keep":
             return
-        term = await repository.term_paid_by(session, payment_intent_id)
-        if term is None:
-            return
-        key = MembershipKey(term.user_id, term.group_id)
-        await repository.lock(session, key)
         at = datetime.fromtimestamp(event.created, UTC)
-        await repository.void_term(session, term.id, at=at, reason=reason)
-        await self._reconcile(session, key, event)
+        await repository.add_reversal(session, payment_intent_id, at=at, reason=reason)
+        term = await repository.term_paid_by(session, payment_intent_id)
+        if term is not None:
+            await self._reconcile(session, MembershipKey(term.user_id, term.group_id), event)
 
     async def _reconcile(
         self, session: AsyncSession, key: MembershipKey, event: StripeEvent

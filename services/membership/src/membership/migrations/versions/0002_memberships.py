@@ -1,4 +1,4 @@
-"""Subscriptions, one-time terms, grants and the announced memberships.
+"""Subscriptions, one-time terms and their reversals, grants, and announced memberships.
 
 Revision ID: 0002
 Revises: 0001
@@ -47,12 +47,16 @@ def upgrade() -> None:
         sa.Column("tier_id", sa.String(255)),
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("term_days", sa.Integer, nullable=False),
-        sa.Column("voided_at", sa.DateTime(timezone=True)),
-        sa.Column("void_reason", sa.String(64)),
         sa.Column("email", sa.String(320)),
         _updated_at(),
     )
     op.create_index("ix_one_time_terms_user_group", "one_time_terms", ["user_id", "group_id"])
+    op.create_table(
+        "reversals",
+        sa.Column("payment_intent_id", sa.String(255), primary_key=True),
+        sa.Column("reason", sa.String(64), nullable=False),
+        sa.Column("reversed_at", sa.DateTime(timezone=True), nullable=False),
+    )
     op.create_table(
         "grants",
         sa.Column("group_id", sa.String(255), primary_key=True),
@@ -88,5 +92,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("memberships", "grants", "one_time_terms", "subscriptions"):
+    for table in ("memberships", "grants", "reversals", "one_time_terms", "subscriptions"):
         op.drop_table(table)

@@ -1,0 +1,86 @@
+"""One-time annual memberships: a term from payment, renewals extend, reversals end them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tollgate_shared.testing import unique
+
+from .conftest import Deliverer, Emulator, ServiceFactory
+
+
+async def test_renewal_extends_and_full_refunds_take_terms_back(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+) -> None:
+    user, group = unique("user"), unique("group")
+    price = await emulator.price(interval=None, amount=9900)
+    async with membership_service() as service:
+        first = await emulator.buy_annual(user, group, "annual", price)
+        await deliverer.deliver_new()
+        await service.settle()
+        gate = await service.gate(user, group)
+        assert (gate["active"], gate["source"], gate["tier_id"]) == (True, "one_time", "annual")
+        first_end = datetime.fromisoformat(gate["expires_at"])
+
+        second = await emulator.buy_annual(user, group, "annual", price)
+        await deliverer.deliver_new()
+        await service.settle()
+        gate = await service.gate(user, group)
+        assert datetime.fromisoformat(gate["expires_at"]) == first_end + timedelta(days=365)
+
+        await emulator.client.v1.refunds.create_async({"payment_intent": second["payment_intent"]})
+        await deliverer.deliver_new()
+        await service.settle()
+        gate = await service.gate(user, group)
+        assert datetime.fromisoformat(gate["expires_at"]) == first_end
+
+        await emulator.client.v1.refunds.create_async({"payment_intent": first["payment_intent"]})
+        await deliverer.deliver_new()
+        await service.settle()
+        gate = await service.gate(user, group)
+        assert (gate["active"], gate["status"]) == (False, "refunded")
+        events = await service.events(user)
+        assert [e["type"] for e in events] == [
+            "membership.activated",
+            "membership.renewed",
+            "membership.ended",
+        ]
+        assert events[0]["source"] == "one_time" and events[0]["email"] == f"{user}@example.com"
+        assert events[-1]["reason"] == "refunded"
+
+
+async def test_a_lost_dispute_ends_it_and_a_won_one_does_not(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+) -> None:
+    price = await emulator.price(interval=None, amount=9900)
+    async with membership_service() as service:
+        outcomes = {}
+        for outcome in ("won", "lost"):
+            user, group = unique("user"), unique("group")
+            bought = await emulator.buy_annual(user, group, "annual", price)
+            charges = await emulator.client.v1.charges.list_async(
+                {"payment_intent": bought["payment_intent"]}
+            )
+            dispute = await emulator.control(
+                "POST", f"/charges/{charges.data[0].id}/dispute", {"reason": "fraudulent"}
+            )
+            await emulator.control("POST", f"/disputes/{dispute['id']}/close", {"outcome": outcome})
+            await deliverer.deliver_new()
+            await service.settle()
+            outcomes[outcome] = await service.gate(user, group)
+        assert outcomes["won"]["active"] is True
+        assert (outcomes["lost"]["active"], outcomes["lost"]["status"]) == (False, "dispute_lost")
+
+
+async def test_the_keep_policy_leaves_a_refunded_term_running(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+) -> None:
+    user, group = unique("user"), unique("group")
+    price = await emulator.price(interval=None, amount=9900)
+    async with membership_service(membership_one_time_reversal="keep") as service:
+        bought = await emulator.buy_annual(user, group, "annual", price, term_days=30)
+        await emulator.client.v1.refunds.create_async({"payment_intent": bought["payment_intent"]})
+        await deliverer.deliver_new()
+        await service.settle()
+        gate = await service.gate(user, group)
+        assert gate["active"] is True
