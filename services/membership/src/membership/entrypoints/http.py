@@ -46,7 +46,7 @@ def _now() -> datetime:
 
 async def _commit(session: AsyncSession, request: Request) -> None:
     """Commit, then let the outbox relay publish the events the change queued."""
-    await _commit(session, request)
+    await session.commit()
     request.app.state.runtime.wake_relay()
 
 
