@@ -34,16 +34,17 @@ async def by_stripe_ids(
     session: AsyncSession, *, coupon: str | None, promotion_code: str | None
 ) -> Coupon | None:
     """The coupon behind a Stripe coupon or promotion code id."""
-    row = (
-        await session.execute(
-            select(coupons).where(
-                or_(
-                    coupons.c.stripe_coupon_id == coupon,
-                    coupons.c.stripe_promotion_code_id == promotion_code,
-                )
-            )
+    matches = [
+        column == value
+        for column, value in (
+            (coupons.c.stripe_coupon_id, coupon),
+            (coupons.c.stripe_promotion_code_id, promotion_code),
         )
-    ).first()
+        if value is not None
+    ]
+    if not matches:
+        return None
+    row = (await session.execute(select(coupons).where(or_(*matches)))).first()
     return to_entity(Coupon, row) if row else None
 
 

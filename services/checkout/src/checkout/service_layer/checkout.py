@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,7 +77,9 @@ async def start_checkout(
         plan = await _plan(ctx, principal, request)
         try:
             record = await _reserve(ctx, principal, request, key, plan)
-        except IntegrityError:
+        except IntegrityError as exc:
+            if not isinstance(exc.orig, UniqueViolation):
+                raise
             continue  # a concurrent request with the same key won: answer with its session
         return await _open(ctx, record, plan, request)
     raise Conflict("a request with this key is still in progress", code="request_in_progress")

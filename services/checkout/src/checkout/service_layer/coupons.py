@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import structlog
+from psycopg.errors import UniqueViolation
 from sqlalchemy.exc import IntegrityError
 
 from checkout.adapters import catalog_repo, coupons_repo
@@ -36,9 +37,12 @@ async def create(
     try:
         async with transaction(ctx.sessions) as session:
             await coupons_repo.add(
-                session, {**values, "id": coupon_id, "group_id": group_id, "code": code}
+                session,
+                {**values, "id": coupon_id, "group_id": group_id, "code": code, "active": True},
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not isinstance(exc.orig, UniqueViolation):
+            raise
         raise Conflict(f"the code {code} is taken", code="code_taken") from None
     coupon = await _load(ctx, coupon_id)
     if ctx.stripe is not None:

@@ -1,0 +1,100 @@
+"""Seats: concurrent buyers never oversell a tier; expiry frees holds; members keep their seat."""
+
+import asyncio
+
+import httpx
+import stripe
+from nats.js import JetStreamContext
+
+from tollgate_shared.events.membership import MembershipActivated, MembershipEnded
+from tollgate_shared.testing import unique, wait_until
+
+from .conftest import auth, create_tier, forward_stripe_events, publish_domain
+
+
+async def buy(api: httpx.AsyncClient, tier_id: str, user_id: str | None = None) -> httpx.Response:
+    return await api.post("/checkout/sessions", json={"tier_id": tier_id}, headers=auth(user_id))
+
+
+async def test_twenty_concurrent_buyers_of_five_seats_get_exactly_five_sessions(
+    api: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    js: JetStreamContext,
+) -> None:
+    tier = await create_tier(api, unique("group"), capacity=5)
+
+    answers = await asyncio.gather(*(buy(api, tier["id"]) for _ in range(20)))
+
+    created = [a for a in answers if a.status_code == 201]
+    refused = [a for a in answers if a.status_code != 201]
+    assert len(created) == 5
+    assert {(a.status_code, a.json()["error"]["code"]) for a in refused} == {(409, "tier_full")}
+
+    for answer in created[:2]:
+        await stripe_client.v1.checkout.sessions.expire_async(answer.json()["session_id"])
+    await forward_stripe_events(emulator, js, "checkout.session.expired")
+
+    late = unique("user")
+    first_late = await wait_until(
+        lambda: _created(buy(api, tier["id"], late)), message="a seat freed by expiry"
+    )
+    assert first_late.status_code == 201
+    assert (await buy(api, tier["id"])).status_code == 201
+    assert (await buy(api, tier["id"])).status_code == 409
+
+
+async def _created(request: "asyncio.Future[httpx.Response]") -> httpx.Response | None:
+    response = await request
+    return response if response.status_code == 201 else None
+
+
+async def test_members_fill_seats_and_a_renewing_member_is_not_blocked(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    group = unique("group")
+    tier = await create_tier(api, group, capacity=1, interval="one_time_annual")
+    member = unique("user")
+    await publish_domain(
+        js,
+        MembershipActivated(user_id=member, group_id=group, tier_id=tier["id"], source="one_time"),
+    )
+
+    full = await wait_until(
+        lambda: _refused(buy(api, tier["id"])), message="membership counted as a seat"
+    )
+    assert full.json()["error"]["code"] == "tier_full"
+    assert (await buy(api, tier["id"], member)).status_code == 201
+
+    await publish_domain(
+        js, MembershipEnded(user_id=member, group_id=group, tier_id=tier["id"], reason="expired")
+    )
+    # The ended member's seat is free again, but their own renewal session still holds it.
+    assert (await buy(api, tier["id"])).status_code == 409
+
+
+async def _refused(request: "asyncio.Future[httpx.Response]") -> httpx.Response | None:
+    response = await request
+    return response if response.status_code == 409 else None
+
+
+async def test_a_subscriber_cannot_buy_the_same_tier_twice_but_may_switch(
+    api: httpx.AsyncClient, js: JetStreamContext, stripe_client: stripe.StripeClient
+) -> None:
+    group = unique("group")
+    current, other = await create_tier(api, group), await create_tier(api, group, amount=5000)
+    member = unique("user")
+    await publish_domain(
+        js,
+        MembershipActivated(
+            user_id=member, group_id=group, tier_id=current["id"], subscription_id="sub_current"
+        ),
+    )
+
+    again = await wait_until(lambda: _refused(buy(api, current["id"], member)))
+    assert again.json()["error"]["code"] == "already_member"
+
+    switch = await buy(api, other["id"], member)
+    assert switch.status_code == 201
+    session = await stripe_client.v1.checkout.sessions.retrieve_async(switch.json()["session_id"])
+    assert session.metadata["previous_subscription_id"] == "sub_current"

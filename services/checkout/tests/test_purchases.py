@@ -1,0 +1,141 @@
+"""One-off purchases: claims verified with Stripe, purchase events, PaymentIntents, the portal."""
+
+from typing import Any
+
+import httpx
+import stripe
+from nats.js import JetStreamContext
+
+from tollgate_shared.testing import unique
+
+from .conftest import (
+    auth,
+    complete,
+    create_tier,
+    domain_event,
+    forward_stripe_events,
+    organizer,
+)
+
+
+async def create_item(api: httpx.AsyncClient, group_id: str, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Event creation fee", "amount": 1200, "currency": "nzd"} | fields
+    response = await api.post(f"/groups/{group_id}/items", json=body, headers=organizer(group_id))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def start_purchase(api: httpx.AsyncClient, item_id: str, user_id: str, reference: str) -> str:
+    response = await api.post(
+        "/checkout/sessions",
+        json={"purpose": "purchase", "item_id": item_id, "reference": reference},
+        headers=auth(user_id),
+    )
+    assert response.status_code == 201, response.text
+    session_id: str = response.json()["session_id"]
+    return session_id
+
+
+async def test_claim_is_402_before_payment_200_once_409_after_and_403_for_others(
+    api: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    js: JetStreamContext,
+) -> None:
+    item = await create_item(api, unique("group"))
+    buyer, reference = unique("user"), unique("event")
+    session_id = await start_purchase(api, item["id"], buyer, reference)
+    session = await stripe_client.v1.checkout.sessions.retrieve_async(session_id)
+    assert (session.mode, session.amount_total, session.currency) == ("payment", 1200, "nzd")
+
+    def claim(user_id: str) -> Any:
+        return api.post(
+            f"/purchases/{session_id}/claim", json={"reference": reference}, headers=auth(user_id)
+        )
+
+    assert (await claim(buyer)).status_code == 402
+    paid = await complete(emulator, session_id)
+    assert (await claim(unique("user"))).status_code == 403
+
+    first = await claim(buyer)
+    assert first.status_code == 200, first.text
+    assert first.json()["reference"] == reference
+    assert (await claim(buyer)).status_code == 409
+
+    claimed = await domain_event(js, "checkout.purchase_claimed", session_id=session_id)
+    assert (claimed["reference"], claimed["amount"]) == (reference, 1200)
+    event = await domain_event(js, "checkout.purchase.paid", session_id=session_id)
+    assert event["payment_intent_id"] == paid["session"]["payment_intent"]
+    intent = await stripe_client.v1.payment_intents.retrieve_async(event["payment_intent_id"])
+    assert intent.metadata["reference"] == reference
+    assert intent.metadata["purpose"] == "purchase"
+
+    # The webhook arriving after the claim changes nothing: paid is announced once.
+    await forward_stripe_events(emulator, js, "checkout.session.completed")
+    assert (await claim(buyer)).status_code == 409
+
+
+async def test_a_purchase_paid_through_the_webhook_is_announced(
+    api: httpx.AsyncClient, emulator: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    item = await create_item(api, unique("group"))
+    session_id = await start_purchase(api, item["id"], unique("user"), unique("booking"))
+    await complete(emulator, session_id)
+    await forward_stripe_events(emulator, js, "checkout.session.completed")
+    event = await domain_event(js, "checkout.purchase.paid", session_id=session_id)
+    assert (event["amount"], event["currency"], event["item_id"]) == (1200, "nzd", item["id"])
+
+
+async def test_an_expired_purchase_is_released(
+    api: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    js: JetStreamContext,
+) -> None:
+    item = await create_item(api, unique("group"))
+    reference = unique("booking")
+    session_id = await start_purchase(api, item["id"], unique("user"), reference)
+    await stripe_client.v1.checkout.sessions.expire_async(session_id)
+    await forward_stripe_events(emulator, js, "checkout.session.expired")
+    event = await domain_event(js, "checkout.purchase.failed", session_id=session_id)
+    assert (event["reason"], event["reference"]) == ("expired", reference)
+
+
+async def test_payment_intents_charge_the_items_price(
+    api: httpx.AsyncClient, stripe_client: stripe.StripeClient
+) -> None:
+    item = await create_item(api, unique("group"), amount=3500)
+    user, body = unique("user"), {"item_id": item["id"], "reference": unique("session")}
+    cheap = await api.post(
+        "/purchases/payment-intents", json=body | {"amount": 1}, headers=auth(user)
+    )
+    assert cheap.status_code == 422
+
+    first = await api.post("/purchases/payment-intents", json=body, headers=auth(user))
+    again = await api.post("/purchases/payment-intents", json=body, headers=auth(user))
+    assert first.status_code == 201, first.text
+    assert first.json() == again.json()
+    assert first.json()["client_secret"]
+    intent = await stripe_client.v1.payment_intents.retrieve_async(
+        first.json()["payment_intent_id"]
+    )
+    assert (intent.amount, intent.currency) == (3500, "nzd")
+    assert intent.metadata["user_id"] == user
+
+
+async def test_billing_portal_for_the_callers_own_customer(api: httpx.AsyncClient) -> None:
+    assert (await api.post("/billing-portal/sessions", headers=auth())).status_code == 404
+
+    tier = await create_tier(api, unique("group"))
+    user = unique("user")
+    await api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=auth(user))
+    portal = await api.post("/billing-portal/sessions", headers=auth(user))
+    assert portal.status_code == 201, portal.text
+    assert "/billing_portal/session/" in portal.json()["url"]
+
+    elsewhere = await api.post(
+        "/billing-portal/sessions",
+        json={"return_url": "https://evil.example.net/"},
+        headers=auth(user),
+    )
+    assert elsewhere.status_code == 422
