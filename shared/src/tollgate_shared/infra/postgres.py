@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import warnings
 from pathlib import Path
+
+import psycopg
 
 from tollgate_shared.infra.process import ServerProcess, kill_stale
 
@@ -86,4 +89,18 @@ def start_postgres(var_dir: Path, *, port: int, host: str = "127.0.0.1") -> Serv
         stop_signal=signal.SIGINT,
     )
     server.wait_for_port(host, port)
+    _wait_accepting(server, f"postgresql://postgres@{host}:{port}/postgres")
     return server
+
+
+def _wait_accepting(server: ServerProcess, url: str, timeout: float = 30.0) -> None:
+    """The port opens before recovery ends ("the database system is starting up")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(url, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if server.proc.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
