@@ -110,6 +110,7 @@ invoices = Table(
     Column("invoice_pdf", String(1000)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("status_at", BigInteger, nullable=False),
+    Column("status_rank", Integer, nullable=False),
     Index("ix_invoices_user_created", "user_id", "created_at"),
 )
 
@@ -141,6 +142,7 @@ disputes = Table(
     Column("reason", String(100)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("status_at", BigInteger, nullable=False),
+    Column("status_rank", Integer, nullable=False),
     Index("ix_disputes_group", "group_id", "created_at"),
 )
 
@@ -156,6 +158,7 @@ risk_items = Table(
     Column("reason", String(100)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("status_at", BigInteger, nullable=False),
+    Column("status_rank", Integer, nullable=False),
     Index("ix_risk_items_group", "group_id", "created_at"),
 )
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy import BigInteger, Select, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
@@ -128,13 +128,13 @@ async def export_rows(
 
 def _payment_columns() -> list[Any]:
     refunded = (
-        select(func.coalesce(func.sum(e.c.amount), 0))
+        select(func.coalesce(func.sum(e.c.amount), 0).cast(BigInteger))
         .select_from(e.join(t, e.c.transaction_id == t.c.id))
         .where(t.c.charge_id == p.c.charge_id, e.c.account == Account.REFUNDS.value)
         .scalar_subquery()
     )
     disputed = (
-        select(func.coalesce(func.sum(e.c.amount), 0))
+        select(func.coalesce(func.sum(e.c.amount), 0).cast(BigInteger))
         .select_from(e.join(t, e.c.transaction_id == t.c.id))
         .where(t.c.charge_id == p.c.charge_id, e.c.account == Account.DISPUTES.value)
         .scalar_subquery()

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from ledger.adapters import orm
 from ledger.domain.accounts import Account, Kind
 from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
+from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging.outbox import add as add_to_outbox
@@ -182,18 +183,25 @@ async def link_invoice(
 async def upsert_status(
     session: AsyncSession, table: Any, key_column: str, values: dict[str, Any], *, status_at: int
 ) -> bool:
-    """Insert a status-tracked row, or update it if this news is not older than what it has.
+    """Insert a status-tracked row, or update it unless it already has newer news: a later
+    event, or one of the same second whose status comes later in the object's life.
 
     Returns True when the row was inserted now (the first news of the object)."""
     key = getattr(table.c, key_column)
-    stmt = insert(table).values(**values, status_at=status_at)
+    stmt = insert(table).values(
+        **values, status_at=status_at, status_rank=status_rank(values["status"])
+    )
     updatable = {k: stmt.excluded[k] for k in values if k != key_column} | {
-        "status_at": stmt.excluded.status_at
+        "status_at": stmt.excluded.status_at,
+        "status_rank": stmt.excluded.status_rank,
     }
+    newer = tuple_(table.c.status_at, table.c.status_rank) <= tuple_(
+        stmt.excluded.status_at, stmt.excluded.status_rank
+    )
     result = await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[key], set_=updatable, where=table.c.status_at <= stmt.excluded.status_at
-        ).returning(text("(xmax = 0) AS inserted"))
+        stmt.on_conflict_do_update(index_elements=[key], set_=updatable, where=newer).returning(
+            text("(xmax = 0) AS inserted")
+        )
     )
     row = result.first()
     return bool(row and row.inserted)

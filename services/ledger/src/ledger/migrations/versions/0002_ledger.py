@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=100), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status_at", sa.BigInteger(), nullable=False),
+        sa.Column("status_rank", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("dispute_id", name=op.f("pk_disputes")),
     )
     op.create_table(
@@ -88,6 +89,7 @@ def upgrade() -> None:
         sa.Column("invoice_pdf", sa.String(length=1000), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status_at", sa.BigInteger(), nullable=False),
+        sa.Column("status_rank", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("invoice_id", name=op.f("pk_invoices")),
     )
     op.create_table(
@@ -211,6 +213,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=100), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status_at", sa.BigInteger(), nullable=False),
+        sa.Column("status_rank", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("risk_id", name=op.f("pk_risk_items")),
     )
     op.create_table(

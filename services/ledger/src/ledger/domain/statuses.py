@@ -1,0 +1,30 @@
+"""The order of the statuses of Stripe objects the ledger tracks.
+
+Stripe timestamps events to the second and delivers them in any order; when two events of
+one object share a second, the status later in the object's life wins.
+"""
+
+from __future__ import annotations
+
+STATUS_RANK = {
+    "draft": 0,
+    "open": 1,
+    "actionable": 1,
+    "not_actionable": 1,
+    "needs_response": 1,
+    "warning_needs_response": 1,
+    "under_review": 2,
+    "warning_under_review": 2,
+    "closed": 3,
+    "paid": 3,
+    "void": 3,
+    "uncollectible": 3,
+    "won": 3,
+    "lost": 3,
+    "warning_closed": 3,
+}
+
+
+def status_rank(status: str | None) -> int:
+    """How far along its life an object with this status is (unknown statuses in the middle)."""
+    return STATUS_RANK.get(status or "", 2)

@@ -1,0 +1,103 @@
+"""Payout requests reserve the available balance under the group's lock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from ledger.testing import StripeWorld, auth
+from tollgate_shared.testing import unique, wait_until
+
+
+async def funded_group(world: StripeWorld, ledger: httpx.AsyncClient) -> tuple[str, int]:
+    """A group with one booked payment; returns it and its available balance."""
+    group = unique("grp")
+    paid = await world.checkout(await world.price(10000), group_id=group, user_id=unique("u"))
+    await world.forward()
+    charge = await world.charge_of_intent(paid["payment_intent"])
+
+    async def available() -> int:
+        answer = await ledger.get(f"/groups/{group}/balance?currency=usd", headers=auth())
+        return int(answer.json()["available"])
+
+    async def booked() -> bool:
+        return (await ledger.get(f"/payments/{charge}", headers=auth())).status_code == 200
+
+    await wait_until(booked, message="payment booked")
+    return group, await available()
+
+
+async def test_two_concurrent_requests_beyond_the_balance_one_gets_409(
+    world: StripeWorld, ledger: httpx.AsyncClient
+) -> None:
+    group, available = await funded_group(world, ledger)
+    organizer = auth(sub=unique("org"), roles=("organizer",), groups=(group,))
+    amount = available * 6 // 10
+    answers = await asyncio.gather(
+        *(
+            ledger.post(
+                f"/groups/{group}/payouts",
+                json={"amount": amount, "currency": "usd"},
+                headers=organizer,
+            )
+            for _ in range(2)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    refused = next(a for a in answers if a.status_code == 409)
+    assert refused.json()["error"]["code"] == "insufficient_balance"
+    balance = (await ledger.get(f"/groups/{group}/balance?currency=usd", headers=organizer)).json()
+    assert balance["pending"] == amount
+    assert balance["available"] == available - amount
+
+
+async def test_a_retried_request_with_the_same_key_is_not_reserved_twice(
+    world: StripeWorld, ledger: httpx.AsyncClient
+) -> None:
+    group, available = await funded_group(world, ledger)
+    headers = {**auth(sub="org", roles=("organizer",), groups=(group,)), "Idempotency-Key": "k1"}
+    body = {"amount": available, "currency": "usd"}
+    first = await ledger.post(f"/groups/{group}/payouts", json=body, headers=headers)
+    again = await ledger.post(f"/groups/{group}/payouts", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["payout_id"] == again.json()["payout_id"]
+
+
+async def test_approval_needs_a_connected_account_and_rejection_frees_the_money(
+    world: StripeWorld, ledger: httpx.AsyncClient
+) -> None:
+    group, available = await funded_group(world, ledger)
+    organizer = auth(sub="org", roles=("organizer",), groups=(group,))
+    created = await ledger.post(
+        f"/groups/{group}/payouts", json={"amount": available, "currency": "usd"}, headers=organizer
+    )
+    payout_id = created.json()["payout_id"]
+    assert (
+        await ledger.post(f"/payouts/{payout_id}/approve", headers=organizer)
+    ).status_code == 403
+    refused = await ledger.post(f"/payouts/{payout_id}/approve", headers=auth())
+    assert refused.status_code == 409, refused.text
+    assert (await ledger.post(f"/payouts/{payout_id}/reject", headers=auth())).json()[
+        "status"
+    ] == "rejected"
+    balance = (await ledger.get(f"/groups/{group}/balance?currency=usd", headers=organizer)).json()
+    assert balance["available"] == available
+
+
+async def test_organizers_see_only_their_groups(
+    world: StripeWorld, ledger: httpx.AsyncClient
+) -> None:
+    group, _ = await funded_group(world, ledger)
+    stranger = auth(sub="org2", roles=("organizer",), groups=(unique("grp"),))
+    member = auth(sub="m", roles=())
+    for headers in (stranger, member):
+        assert (await ledger.get(f"/groups/{group}/summary", headers=headers)).status_code == 403
+        assert (
+            await ledger.post(
+                f"/groups/{group}/payouts", json={"amount": 1, "currency": "usd"}, headers=headers
+            )
+        ).status_code == 403
+    assert (await ledger.get(f"/groups/{group}/summary")).status_code == 401
+    listed = await ledger.get("/payments", headers=stranger)
+    assert all(p["group_id"] != group for p in listed.json()["data"])
