@@ -11,6 +11,7 @@ from fastapi.responses import ORJSONResponse
 from ledger.bootstrap import build
 from ledger.config import Settings, load_settings
 from ledger.domain import errors
+from ledger.entrypoints import cli as commands
 from ledger.entrypoints.http import router
 from tollgate_shared.errors import error_response
 from tollgate_shared.service import ServiceCli, service_app
@@ -53,5 +54,8 @@ cli = ServiceCli(
 
 
 def main() -> None:
-    """`ledger serve` / `ledger migrate`."""
-    cli.main(sys.argv[1:])
+    """`ledger serve` / `migrate` / `reconcile` / `schedule-payouts`."""
+    argv = sys.argv[1:]
+    if argv and argv[0] in commands.COMMANDS:
+        sys.exit(commands.run(argv))
+    cli.main(argv)

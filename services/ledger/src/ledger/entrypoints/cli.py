@@ -1,0 +1,58 @@
+"""Operator commands beyond `serve`/`migrate`: reconciliation and scheduled payouts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from ledger.bootstrap import build
+from ledger.config import load_settings
+from ledger.entrypoints.deps import parse_instant
+from ledger.service_layer.payouts import request_scheduled_payouts
+from ledger.service_layer.reconcile import reconcile
+
+COMMANDS = ("reconcile", "schedule-payouts")
+
+
+async def _reconcile(start: datetime, end: datetime) -> int:
+    runtime, deps = build(load_settings())
+    assert runtime.sessions is not None and runtime.engine is not None
+    try:
+        differences = await reconcile(deps, runtime.sessions, start, end)
+    finally:
+        await runtime.engine.dispose()
+    for difference in differences:
+        print(json.dumps(asdict(difference)))
+    print(f"{len(differences)} difference(s) between {start.isoformat()} and {end.isoformat()}")
+    return 1 if differences else 0
+
+
+async def _schedule() -> int:
+    runtime, _ = build(load_settings())
+    assert runtime.sessions is not None and runtime.engine is not None
+    try:
+        created = await request_scheduled_payouts(runtime.sessions, datetime.now(UTC))
+    finally:
+        await runtime.engine.dispose()
+    for request in created:
+        print(json.dumps(request, default=str))
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    """`ledger reconcile --from D --to D` (exit 1 on differences) or `ledger schedule-payouts`."""
+    parser = argparse.ArgumentParser(prog="ledger")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("reconcile", help="compare the ledger with Stripe for a period")
+    check.add_argument("--from", dest="start", required=True, help="ISO date or datetime")
+    check.add_argument("--to", dest="end", required=True, help="ISO date or datetime (exclusive)")
+    commands.add_parser("schedule-payouts", help="request the payouts that schedules make due")
+    args = parser.parse_args(argv)
+    if args.command == "reconcile":
+        start, end = parse_instant(args.start, "from"), parse_instant(args.end, "to")
+        assert start is not None and end is not None
+        return asyncio.run(_reconcile(start, end))
+    return asyncio.run(_schedule())
