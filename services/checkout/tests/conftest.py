@@ -143,3 +143,13 @@ async def domain_event(js: JetStreamContext, subject: str, **expected: Any) -> d
 
     found: dict[str, Any] = await wait_until(newest, message=f"{subject} {expected}")
     return found
+
+
+async def consumed(js: JetStreamContext, stream: str) -> None:
+    """Wait until checkout's durable consumer on `stream` has processed everything stored."""
+
+    async def idle() -> bool:
+        info = await js.consumer_info(stream, "checkout")
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    await wait_until(idle, message=f"checkout consumed {stream}")

@@ -1,15 +1,17 @@
 """Seats: concurrent buyers never oversell a tier; expiry frees holds; members keep their seat."""
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 import stripe
 from nats.js import JetStreamContext
 
 from tollgate_shared.events.membership import MembershipActivated, MembershipEnded
+from tollgate_shared.messaging.streams import DOMAIN
 from tollgate_shared.testing import unique, wait_until
 
-from .conftest import auth, create_tier, forward_stripe_events, publish_domain
+from .conftest import auth, consumed, create_tier, forward_stripe_events, publish_domain
 
 
 async def buy(api: httpx.AsyncClient, tier_id: str, user_id: str | None = None) -> httpx.Response:
@@ -98,3 +100,24 @@ async def test_a_subscriber_cannot_buy_the_same_tier_twice_but_may_switch(
     assert switch.status_code == 201
     session = await stripe_client.v1.checkout.sessions.retrieve_async(switch.json()["session_id"])
     assert session.metadata["previous_subscription_id"] == "sub_current"
+
+
+async def test_a_late_older_membership_event_does_not_undo_a_newer_one(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    group = unique("group")
+    tier = await create_tier(api, group, capacity=1)
+    member = unique("user")
+    activated = MembershipActivated(user_id=member, group_id=group, tier_id=tier["id"])
+    stale_end = MembershipEnded(
+        user_id=member,
+        group_id=group,
+        tier_id=tier["id"],
+        reason="canceled",
+        occurred_at=activated.occurred_at - timedelta(days=30),
+    )
+    await publish_domain(js, activated)
+    await wait_until(lambda: _refused(buy(api, tier["id"])), message="membership counted")
+    await publish_domain(js, stale_end)
+    await consumed(js, DOMAIN.name)
+    assert (await buy(api, tier["id"])).status_code == 409

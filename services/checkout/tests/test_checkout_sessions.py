@@ -4,10 +4,11 @@ import asyncio
 
 import httpx
 import stripe
+from nats.js import JetStreamContext
 
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import unique, wait_until
 
-from .conftest import APP_ORIGIN, auth, complete, create_tier
+from .conftest import APP_ORIGIN, auth, complete, create_tier, forward_stripe_events
 
 
 async def test_the_session_uses_the_tiers_price_and_carries_the_contract_metadata(
@@ -145,17 +146,24 @@ async def test_a_double_click_without_a_key_returns_the_same_open_session(
     assert len(listed.data) == 1
 
 
-async def test_a_new_session_once_the_previous_one_expired(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient, settings
+async def test_a_click_after_the_session_expired_gets_a_new_one(
+    api: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    js: JetStreamContext,
 ) -> None:
     tier = await create_tier(api, unique("group"))
     headers = auth()
     first = await api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=headers)
     await stripe_client.v1.checkout.sessions.expire_async(first.json()["session_id"])
-    # Stripe's event has not been consumed yet: the session still looks open to checkout, so a
-    # click now returns it; once the expiry is known a new one is created (see test_capacity).
-    again = await api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=headers)
-    assert again.json()["session_id"] == first.json()["session_id"]
+    await forward_stripe_events(emulator, js, "checkout.session.expired")
+
+    async def new_session() -> str | None:
+        again = await api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=headers)
+        session_id: str = again.json()["session_id"]
+        return session_id if session_id != first.json()["session_id"] else None
+
+    assert await wait_until(new_session, message="a new session after expiry")
 
 
 async def test_redirect_urls_only_on_allowed_origins(
