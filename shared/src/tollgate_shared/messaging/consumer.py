@@ -22,9 +22,9 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import transaction
-from tollgate_shared.messaging import inbox
+from tollgate_shared.messaging import dlq, inbox
 from tollgate_shared.messaging.broker import jetstream
-from tollgate_shared.messaging.publish import MSG_ID, publish_with_ack
+from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import DLQ, ConsumerSpec, dlq_subject
 
 log = structlog.get_logger(__name__)
@@ -46,9 +46,14 @@ class Incoming:
 
     @classmethod
     def from_msg(cls, msg: Msg) -> Incoming:
-        """Read the id from `Nats-Msg-Id`, falling back to the stream sequence."""
+        """The id: a replay's original id, else `Nats-Msg-Id`, else the stream sequence."""
         meta = msg.metadata
-        msg_id = (msg.headers or {}).get(MSG_ID) or f"{meta.stream}:{meta.sequence.stream}"
+        headers = msg.headers or {}
+        msg_id = (
+            headers.get(ORIGINAL_MSG_ID)
+            or headers.get(MSG_ID)
+            or f"{meta.stream}:{meta.sequence.stream}"
+        )
         return cls(
             message_id=msg_id,
             subject=msg.subject,
@@ -141,11 +146,11 @@ class IdempotentConsumer:
                 msg_id=f"{self.spec.durable}:{incoming.message_id}",
                 stream=DLQ.name,
                 headers={
-                    "Tollgate-Original-Msg-Id": incoming.message_id,
-                    "Tollgate-Original-Subject": incoming.subject,
-                    "Tollgate-Original-Sequence": str(incoming.stream_sequence),
-                    "Tollgate-Delivered": str(incoming.delivered),
-                    "Tollgate-Error": f"{type(exc).__name__}: {exc}"[:1000],
+                    ORIGINAL_MSG_ID: incoming.message_id,
+                    dlq.ORIGINAL_SUBJECT: incoming.subject,
+                    dlq.ORIGINAL_SEQUENCE: str(incoming.stream_sequence),
+                    dlq.DELIVERED: str(incoming.delivered),
+                    dlq.ERROR: f"{type(exc).__name__}: {exc}"[:1000],
                 },
             )
         except Exception:

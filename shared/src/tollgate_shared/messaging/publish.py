@@ -6,6 +6,9 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 MSG_ID = "Nats-Msg-Id"
+ORIGINAL_MSG_ID = "Tollgate-Original-Msg-Id"
+"""Set on a replayed message: consumers' inboxes key on it, so a replay is processed only by
+the consumers that have not processed the original."""
 
 
 async def publish_with_ack(
