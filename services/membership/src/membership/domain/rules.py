@@ -63,6 +63,16 @@ def _same_past_due_spell(a: SubscriptionRecord, b: SubscriptionRecord) -> bool:
     )
 
 
+def reread(ambiguous: SubscriptionRecord, current: SubscriptionRecord) -> SubscriptionRecord:
+    """The object re-read from Stripe, keeping when the ambiguous snapshot saw its past_due
+    spell begin (a re-read only knows it is past_due now)."""
+    if _same_past_due_spell(ambiguous, current):
+        return replace(
+            current, past_due_since=min(ambiguous.past_due_since, current.past_due_since)
+        )  # type: ignore[type-var]
+    return current
+
+
 def merge(
     stored: SubscriptionRecord | None, incoming: SubscriptionRecord, *, fresh: bool
 ) -> tuple[Ordering, SubscriptionRecord | None]:

@@ -163,13 +163,42 @@ class StripeEvents:
         email: str | None = None,
         cancel_requested: bool = False,
     ) -> SubscriptionRecord | None:
+        """Save what `rules.merge` keeps of the snapshot (re-reading Stripe when it is unclear);
+        returns the saved record, or None when nothing changed."""
         meta = MembershipMetadata.parse(snapshot.metadata)
         if meta is None:
             return None
         await repository.lock(session, MembershipKey(meta.user_id, meta.group_id))
         stored = await repository.subscription(session, snapshot.id)
+        incoming = self._received(snapshot, meta, event, fresh=fresh, email=email)
+        decision, record = rules.merge(stored, incoming, fresh=fresh)
+        if decision is rules.Ordering.REREAD:
+            current = await self._billing.subscription(snapshot.id)
+            meta = MembershipMetadata.parse(current.metadata) or meta
+            again = self._received(current, meta, event, fresh=True, email=email)
+            decision, record = rules.merge(stored, rules.reread(incoming, again), fresh=True)
+        if record is None:
+            return None
+        if cancel_requested:
+            record = replace(record, cancel_requested_at=self._clock())
+        if record.email is None and record.customer_id and stored is None:
+            record = replace(record, email=await self._billing.customer_email(record.customer_id))
+        await repository.save_subscription(session, record)
+        return record
+
+    def _received(
+        self,
+        snapshot: Subscription,
+        meta: MembershipMetadata,
+        event: StripeEvent,
+        *,
+        fresh: bool,
+        email: str | None,
+    ) -> SubscriptionRecord:
+        """The snapshot as a record stamped with the event's Stripe time (a fresh read is seen
+        now, an event's snapshot when Stripe created the event)."""
         seen = self._clock() if fresh else datetime.fromtimestamp(event.created, UTC)
-        incoming = SubscriptionRecord(
+        return SubscriptionRecord(
             id=snapshot.id,
             user_id=meta.user_id,
             group_id=meta.group_id,
@@ -184,20 +213,7 @@ class StripeEvents:
             previous_subscription_id=meta.previous_subscription_id,
             customer_id=snapshot.customer,
             email=email,
-            cancel_requested_at=self._clock() if cancel_requested else None,
         )
-        decision, record = rules.merge(stored, incoming, fresh=fresh)
-        if decision is rules.Ordering.REREAD:
-            current = await self._billing.subscription(snapshot.id)
-            return await self._store(session, current, event, fresh=True, email=email)
-        if record is None:
-            return None
-        if cancel_requested:
-            record = replace(record, cancel_requested_at=incoming.cancel_requested_at)
-        if record.email is None and record.customer_id and stored is None:
-            record = replace(record, email=await self._billing.customer_email(record.customer_id))
-        await repository.save_subscription(session, record)
-        return record
 
     async def _cancel_superseded(
         self, session: AsyncSession, record: SubscriptionRecord, event: StripeEvent
