@@ -12,6 +12,7 @@ from ledger.bootstrap import build
 from ledger.config import Settings, load_settings
 from ledger.domain import errors
 from ledger.entrypoints import cli as commands
+from ledger.entrypoints import console
 from ledger.entrypoints.http import router
 from tollgate_shared.errors import error_response
 from tollgate_shared.service import ServiceCli, service_app
@@ -41,7 +42,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         runtime,
         title="Tollgate ledger",
         description="A balanced revenue ledger, the payments audit trail, payouts and the console.",
-        routers=[router],
+        routers=[router, console.router],
     )
     app.state.deps = deps
     app.add_exception_handler(errors.LedgerError, _domain_error)
