@@ -35,19 +35,6 @@ FAST = {
 """Short waits so retries and reminders happen within a test."""
 
 
-def test_env(nats_url: str, database_url: str, smtp_url: str) -> dict[str, str]:
-    """The service's settings as environment variables (for a service run as a process)."""
-    env = {
-        "NATS_URL": nats_url,
-        "NOTIFICATIONS_DATABASE_URL": database_url,
-        "SMTP_URL": smtp_url,
-        "AUTH_JWT_SECRET": SECRET,
-        "NOTIFICATIONS_CONSUMER": unique("notifications"),
-    }
-    env.update({k.upper(): json.dumps(v) for k, v in FAST.items()})
-    return env
-
-
 class Harness:
     """Talks to one running service, the broker and a mail sink the way the other services
     and a member's mailbox would."""
@@ -89,10 +76,10 @@ class Harness:
         )
         return event_id
 
-    async def mail(self, to: str) -> list[dict[str, Any]]:
-        """What the sink holds for `to`, newest first."""
+    async def mail(self, to: str | None = None) -> list[dict[str, Any]]:
+        """What the sink holds (for `to`, if given), newest first."""
         async with httpx.AsyncClient(base_url=self.sink_url) as client:
-            response = await client.get("/api/messages", params={"to": to})
+            response = await client.get("/api/messages", params={"to": to} if to else {})
             response.raise_for_status()
             result: list[dict[str, Any]] = response.json()
             return result
@@ -169,6 +156,31 @@ async def service(start_service: StartService) -> AsyncIterator[Harness]:
     """A running service with the shared mail sink."""
     async with start_service() as harness:
         yield harness
+
+
+@pytest.fixture
+def harness(js: JetStreamContext, mail_sink: MailSink) -> Harness:
+    """Publishing and mail reading, for a service run as its own process."""
+    return Harness("", js, mail_sink.http_url)
+
+
+@pytest.fixture
+def service_env(nats_url: str) -> Callable[[str, str], dict[str, str]]:
+    """The settings of a service run as a process, as environment variables, given its
+    database URL and SMTP URL (a fresh durable consumer name each call)."""
+
+    def env(database_url: str, smtp_url: str) -> dict[str, str]:
+        values = {
+            "NATS_URL": nats_url,
+            "NOTIFICATIONS_DATABASE_URL": database_url,
+            "SMTP_URL": smtp_url,
+            "AUTH_JWT_SECRET": SECRET,
+            "NOTIFICATIONS_CONSUMER": unique("notifications"),
+            "LOG_LEVEL": "WARNING",
+        }
+        return values | {k.upper(): json.dumps(v) for k, v in FAST.items()}
+
+    return env
 
 
 @pytest.fixture

@@ -1,0 +1,159 @@
+"""Acceptance: one receipt per payment, although every payment's event arrives three times and
+the service is SIGKILLed and restarted while it is consuming and sending."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notifications.adapters.orm import notifications
+from notifications.main import MIGRATIONS
+from tollgate_shared.db import make_engine
+from tollgate_shared.events.ledger import PaymentRecorded
+from tollgate_shared.infra import Infrastructure
+from tollgate_shared.infra.process import ServerProcess, free_port
+from tollgate_shared.messaging.streams import DOMAIN
+from tollgate_shared.testing import MailSink, unique, wait_until
+
+PAYMENTS = 40
+
+
+def _start(env: dict[str, str], log: Path) -> tuple[ServerProcess, str]:
+    port = free_port()
+    server = ServerProcess(
+        "notifications",
+        [sys.executable, "-m", "notifications", "serve", "--port", str(port)],
+        log_path=log,
+        env=env,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def _ready(base_url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            return (await client.get("/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def _count(engine: AsyncEngine, recipients: list[str], status: str) -> int:
+    query = select(func.count()).where(
+        notifications.c.recipient.in_(recipients), notifications.c.status == status
+    )
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def _kill_outside_the_send_window(
+    server: ServerProcess, engine: AsyncEngine, to: list[str]
+) -> bool:
+    """SIGKILL the service while nothing of ours is between SMTP accept and its outcome's
+    commit (the documented at-least-once window): freeze it, look, then kill or thaw."""
+    server.proc.send_signal(signal.SIGSTOP)
+    if await _count(engine, to, "sending") == 0:
+        server.proc.kill()
+        server.proc.wait()
+        return True
+    server.proc.send_signal(signal.SIGCONT)
+    return False
+
+
+async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
+    nats_url: str,
+    js: JetStreamContext,
+    mail_sink: MailSink,
+    migrated_database: Callable[[Path], str],
+    infrastructure: Infrastructure,
+    service_env: Callable[[str, str], dict[str, str]],
+    harness: Any,
+) -> None:
+    database_url = migrated_database(MIGRATIONS)
+    env = {**os.environ, **service_env(database_url, mail_sink.smtp_url)}
+    engine = make_engine(database_url)
+    run = unique("pay")
+    payers = [f"{run}-{i}@example.com" for i in range(PAYMENTS)]
+    payments = [
+        PaymentRecorded(
+            user_id=f"{run}-{i}",
+            group_id=unique("grp"),
+            amount=1000 + i,
+            currency="usd",
+            charge_id=f"ch_{run}_{i}",
+            email=payers[i],
+        )
+        for i in range(PAYMENTS)
+    ]
+    log = infrastructure.var_dir / "notifications-kill.log"
+
+    first, base_url = _start(env, log)
+    try:
+        await wait_until(lambda: _ready(base_url), timeout=30, message="first instance ready")
+        for payment in payments:  # delivered once, then replayed under other message ids
+            await harness.publish(payment)
+        for payment in payments:
+            await harness.publish(payment, msg_id=f"{payment.id}:replayed")
+        await wait_until(
+            lambda: _count(engine, payers, "sent"),
+            timeout=30,
+            interval=0.01,
+            message="a first receipt sent",
+        )
+        await wait_until(
+            lambda: _kill_outside_the_send_window(first, engine, payers),
+            interval=0.01,
+            message="a kill outside the send window",
+        )
+    finally:
+        first.stop()
+    sent_before_restart = await _count(engine, payers, "sent")
+    unconsumed_at_kill = not await _all_consumed(js, env["NOTIFICATIONS_CONSUMER"])
+
+    second, base_url = _start(env, log)
+    try:
+        await wait_until(lambda: _ready(base_url), timeout=30, message="second instance ready")
+        for payment in payments:  # the same facts again, as new events
+            again = PaymentRecorded.model_validate(payment.model_dump(exclude={"id"}))
+            await harness.publish(again)
+        await wait_until(
+            lambda: _all_consumed(js, env["NOTIFICATIONS_CONSUMER"]),
+            timeout=30,
+            message="every event consumed",
+        )
+        await wait_until(
+            lambda: _count_equals(engine, payers, PAYMENTS), timeout=30, message="all receipts sent"
+        )
+        mail = [m for m in await harness.mail() if m["to"][0] in payers]
+    finally:
+        second.stop()
+        await engine.dispose()
+
+    assert sent_before_restart < PAYMENTS or unconsumed_at_kill, "the kill was to be mid-stream"
+    per_payer = {payer: [m for m in mail if m["to"] == [payer]] for payer in payers}
+    assert {payer: len(ms) for payer, ms in per_payer.items()} == dict.fromkeys(payers, 1)
+    for i, payer in enumerate(payers):
+        assert f"${(1000 + i) / 100:.2f}" in per_payer[payer][0]["subject"]
+
+
+async def _all_consumed(js: JetStreamContext, durable: str) -> bool:
+    info = await js.consumer_info(DOMAIN.name, durable)
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def _count_equals(engine: AsyncEngine, payers: list[str], expected: int) -> bool:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(notifications.c.status, func.count())
+            .where(notifications.c.recipient.in_(payers))
+            .group_by(notifications.c.status)
+        )
+        return dict(rows.all()) == {"sent": expected}
