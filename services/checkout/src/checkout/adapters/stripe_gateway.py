@@ -44,7 +44,7 @@ def _translated() -> Iterator[None]:
         raise PaymentProviderError(f"Stripe refused the request: {exc.user_message}") from None
 
 
-def _key(action: str, *ids: object) -> dict[str, Any]:
+def _key(action: str, *ids: object) -> stripe.RequestOptions:
     return {"idempotency_key": idempotency_key(action, *(str(i) for i in ids))}
 
 
@@ -176,7 +176,7 @@ class StripeGateway:
                     "code": coupon.code,
                     "metadata": {"tollgate_id": coupon.id},
                     **limits,
-                },  # type: ignore[arg-type]
+                },
                 _key("promotion-code", coupon.id),
             )
         return created.id, promo.id

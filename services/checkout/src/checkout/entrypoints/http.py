@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 
 from checkout.domain import errors
 from checkout.entrypoints import catalog_routes, checkout_routes
@@ -27,6 +27,6 @@ def install_error_handler(app: FastAPI) -> None:
     """Answer domain errors with their status and the JSON error body."""
 
     @app.exception_handler(errors.CheckoutError)
-    async def _domain_error(_: Request, exc: errors.CheckoutError) -> ORJSONResponse:
+    async def _domain_error(_: Request, exc: errors.CheckoutError) -> Response:
         status = next(STATUS[c] for c in type(exc).__mro__ if c in STATUS)
         return error_response(status, exc.code, exc.message)

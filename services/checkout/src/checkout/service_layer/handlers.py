@@ -6,6 +6,7 @@ Each runs inside the consumer's transaction (with the inbox row) and must not co
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,7 +116,12 @@ async def _record_redemption(
             )
 
 
-async def _settle(session: AsyncSession, event: StripeEvent, status: Status, reason: str) -> None:
+async def _settle(
+    session: AsyncSession,
+    event: StripeEvent,
+    status: Status,
+    reason: Literal["expired", "payment_failed"],
+) -> None:
     """The session ends unpaid: free its seat and let apps release the purchase."""
     stripe_session = event.object_as(DiscountedSession)
     record = await _record_of(session, stripe_session)
@@ -128,7 +134,7 @@ async def _settle(session: AsyncSession, event: StripeEvent, status: Status, rea
             PurchaseFailed(
                 id=event_id("checkout.purchase.failed", stripe_session.id),
                 causation_id=event.id,
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
                 **purchase_fields(record, stripe_session),
             ),
         )
