@@ -96,7 +96,6 @@ invoices = Table(
     "invoices",
     metadata,
     Column("invoice_id", String(100), primary_key=True),
-    Column("charge_id", String(100)),
     Column("customer_id", String(100)),
     Column("group_id", String(100)),
     Column("user_id", String(100)),

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, func, literal, or_, select
+from sqlalchemy import BigInteger, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
@@ -67,15 +67,11 @@ async def revenue_series(
     return [{"period": at, "currency": c, **totals(a)} for (at, c), a in points.items()]
 
 
-def _transactions_query(group_id: str) -> Select[Any]:
-    return select(t).where(t.c.group_id == group_id)
-
-
 async def transactions_page(
     session: AsyncSession, group_id: str, *, limit: int, after_id: int | None
 ) -> list[dict[str, Any]]:
     """Newest first; `after_id` is the cursor (the last id of the previous page)."""
-    query = _transactions_query(group_id)
+    query = select(t).where(t.c.group_id == group_id)
     if after_id is not None:
         query = query.where(t.c.id < after_id)
     rows = [

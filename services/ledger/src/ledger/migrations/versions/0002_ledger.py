@@ -75,7 +75,6 @@ def upgrade() -> None:
     op.create_table(
         "invoices",
         sa.Column("invoice_id", sa.String(length=100), nullable=False),
-        sa.Column("charge_id", sa.String(length=100), nullable=True),
         sa.Column("customer_id", sa.String(length=100), nullable=True),
         sa.Column("group_id", sa.String(length=100), nullable=True),
         sa.Column("user_id", sa.String(length=100), nullable=True),
