@@ -37,6 +37,7 @@ async def test_valid_event_is_stored_and_acknowledged(gateway: httpx.AsyncClient
     stored = await js.get_last_msg(STRIPE.name, subject)
     assert stored.data == body
     assert stored.headers["Nats-Msg-Id"] == event["id"]
+    assert stored.headers["traceparent"].startswith("00-"), "the trace continues in consumers"
 
 
 async def test_five_sequential_deliveries_store_once(gateway: httpx.AsyncClient, js) -> None:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from tollgate_shared.http import add_readiness_check, create_app
 from tollgate_shared.migrations import upgrade
 from tollgate_shared.observability.logging import configure_logging
+from tollgate_shared.observability.tracing import configure_tracing
 from tollgate_shared.runtime import Runtime
 from tollgate_shared.settings import ServiceSettings
 
@@ -48,6 +49,7 @@ def service_app(
                 on_start(app, runtime)
             yield
 
+    configure_tracing(settings.service_name)
     app = create_app(settings, title=title, description=description, lifespan=lifespan)
     for router in routers:
         app.include_router(router)

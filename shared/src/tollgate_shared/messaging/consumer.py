@@ -17,6 +17,7 @@ from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +27,7 @@ from tollgate_shared.messaging import dlq, inbox
 from tollgate_shared.messaging.broker import jetstream
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import DLQ, ConsumerSpec, dlq_subject
+from tollgate_shared.observability.tracing import continued
 
 log = structlog.get_logger(__name__)
 
@@ -116,7 +118,14 @@ class IdempotentConsumer:
             consumer=self.spec.durable, subject=incoming.subject, message_id=incoming.message_id
         )
         try:
-            fresh = await self.apply(incoming)
+            with continued(
+                f"consume {incoming.subject}",
+                msg.headers,
+                kind=SpanKind.CONSUMER,
+                consumer=self.spec.durable,
+                message_id=incoming.message_id,
+            ):
+                fresh = await self.apply(incoming)
         except (PermanentError, ValidationError) as exc:
             bound.warning("message.rejected", error=str(exc))
             await self._dead_letter(js, msg, incoming, exc)

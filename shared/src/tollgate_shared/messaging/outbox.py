@@ -20,18 +20,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN
+from tollgate_shared.observability.tracing import inject
 
 log = structlog.get_logger(__name__)
 
 
 async def add(session: AsyncSession, outbox: Table, event: DomainEvent) -> None:
-    """Queue `event` for publishing; it is published only if the session's transaction commits."""
+    """Queue `event` for publishing; it is published only if the session's transaction commits.
+
+    The current trace context travels with it, so its consumers continue the same trace.
+    """
     await session.execute(
         outbox.insert().values(
             message_id=event.id,
             subject=event.subject,
             payload=event.model_dump_json().encode(),
-            headers={"Tollgate-Event-Version": str(event.version)},
+            headers=inject({"Tollgate-Event-Version": str(event.version)}),
         )
     )
 

@@ -7,6 +7,17 @@ import sys
 
 import structlog
 
+from tollgate_shared.observability.tracing import current_trace_id
+
+
+def _add_trace_id(
+    _: object, __: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    trace_id = current_trace_id()
+    if trace_id:
+        event_dict["trace_id"] = trace_id
+    return event_dict
+
 
 def configure_logging(level: str = "INFO", *, json: bool = False, service: str = "") -> None:
     """Route structlog and stdlib logging through one renderer on stderr."""
@@ -15,6 +26,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False, service: str =
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_trace_id,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()

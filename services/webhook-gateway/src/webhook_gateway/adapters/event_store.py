@@ -9,6 +9,7 @@ from nats.js.api import PubAck
 
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import STRIPE
+from tollgate_shared.observability.tracing import inject
 from webhook_gateway.domain.errors import BrokerUnavailable
 
 
@@ -34,6 +35,7 @@ class EventStore:
                 payload,
                 msg_id=event_id,
                 stream=STRIPE.name,
+                headers=inject({}),
                 timeout=self._timeout,
             )
         except (NatsError, TimeoutError, OSError) as exc:

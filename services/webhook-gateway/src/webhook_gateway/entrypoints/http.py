@@ -7,9 +7,11 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends, Header, Request
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.observability.tracing import continued
 from webhook_gateway import metrics
 from webhook_gateway.adapters.event_store import EventStore
 from webhook_gateway.config import Settings
@@ -86,7 +88,14 @@ async def receive_stripe_event(
 
     started = time.perf_counter()
     try:
-        ack = await store.store(event.subject, payload, event.id)
+        with continued(
+            "webhook stripe",
+            request.headers,
+            kind=SpanKind.SERVER,
+            event_id=event.id,
+            event_type=event.type,
+        ):
+            ack = await store.store(event.subject, payload, event.id)
     except Exception as exc:
         raise reject("broker_unavailable", exc) from None
     metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)

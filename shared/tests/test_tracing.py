@@ -1,0 +1,89 @@
+"""One trace follows a message from its publisher through a consumer, its outbox and the
+next consumer (real JetStream and Postgres)."""
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tollgate_shared.events.membership import MembershipActivated
+from tollgate_shared.messaging import outbox
+from tollgate_shared.messaging.broker import connect_and_declare, make_broker
+from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, subscribe
+from tollgate_shared.messaging.outbox import OutboxRelay
+from tollgate_shared.messaging.publish import publish_with_ack
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
+from tollgate_shared.observability.tracing import configure_tracing, continued, inject
+from tollgate_shared.testing import unique, wait_until
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    configure_tracing("test")
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
+    db, nats_url: str, js, spans: InMemorySpanExporter
+) -> None:
+    user = unique("u")
+    topic = unique("t")
+
+    async def on_stripe(session: AsyncSession, incoming: Incoming) -> None:
+        await outbox.add(session, db.outbox, MembershipActivated(user_id=user, group_id="g"))
+
+    async def on_domain(session: AsyncSession, incoming: Incoming) -> None:
+        pass
+
+    stripe_spec = ConsumerSpec(durable=unique("a"), stream=STRIPE, filter_subject=f"stripe.{topic}")
+    domain_spec = ConsumerSpec(
+        durable=unique("b"), stream=DOMAIN, filter_subject="membership.activated"
+    )
+    broker = make_broker(nats_url, name="test")
+    await connect_and_declare(broker)
+    subscribe(broker, IdempotentConsumer(stripe_spec, db.sessions, db.inbox, on_stripe))
+    second = IdempotentConsumer(
+        domain_spec,
+        db.sessions,
+        db.inbox,
+        on_domain,
+        accepts=lambda subject: True,
+    )
+    subscribe(broker, second)
+    await broker.start()
+    relay = OutboxRelay(db.sessions, db.outbox, js)
+    try:
+        with continued("webhook stripe", {}, kind=SpanKind.SERVER) as root:
+            await publish_with_ack(
+                js,
+                f"stripe.{topic}",
+                b"{}",
+                msg_id=unique("evt"),
+                stream=STRIPE.name,
+                headers=inject({}),
+            )
+        trace_id = root.get_span_context().trace_id
+
+        def consumed(subject: str) -> list:
+            return [
+                s
+                for s in spans.get_finished_spans()
+                if s.name == f"consume {subject}" and s.context.trace_id == trace_id
+            ]
+
+        [first] = await wait_until(lambda: consumed(f"stripe.{topic}"), message="first consumer")
+        assert first.parent.span_id == root.get_span_context().span_id
+        await wait_until(relay.relay_once, message="relayed")
+        downstream = await wait_until(
+            lambda: consumed("membership.activated"), message="second consumer"
+        )
+        assert any(s.parent.span_id == first.context.span_id for s in downstream)
+    finally:
+        await broker.stop()
