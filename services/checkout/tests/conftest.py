@@ -6,6 +6,7 @@ Tests isolate themselves with unique group and user ids instead of fresh databas
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,25 @@ async def forward_stripe_events(
             stream=STRIPE.name,
             headers={"Nats-Msg-Id": event["id"]},
         )
+
+
+async def publish_stripe(js: JetStreamContext, event_type: str, obj: dict[str, Any]) -> None:
+    """A Stripe event the emulator cannot produce (e.g. delayed payment methods)."""
+    event = {
+        "id": unique("evt"),
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "livemode": False,
+        "api_version": "2026-07-29.dahlia",
+        "data": {"object": obj},
+    }
+    await js.publish(
+        f"stripe.{event_type}",
+        json.dumps(event).encode(),
+        stream=STRIPE.name,
+        headers={"Nats-Msg-Id": event["id"]},
+    )
 
 
 async def publish_domain(js: JetStreamContext, event: DomainEvent) -> None:

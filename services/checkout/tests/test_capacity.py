@@ -8,10 +8,17 @@ import stripe
 from nats.js import JetStreamContext
 
 from tollgate_shared.events.membership import MembershipActivated, MembershipEnded
-from tollgate_shared.messaging.streams import DOMAIN
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE
 from tollgate_shared.testing import unique, wait_until
 
-from .conftest import auth, consumed, create_tier, forward_stripe_events, publish_domain
+from .conftest import (
+    auth,
+    consumed,
+    create_tier,
+    forward_stripe_events,
+    publish_domain,
+    publish_stripe,
+)
 
 
 async def buy(api: httpx.AsyncClient, tier_id: str, user_id: str | None = None) -> httpx.Response:
@@ -121,3 +128,19 @@ async def test_a_late_older_membership_event_does_not_undo_a_newer_one(
     await publish_domain(js, stale_end)
     await consumed(js, DOMAIN.name)
     assert (await buy(api, tier["id"])).status_code == 409
+
+
+async def test_a_delayed_payment_holds_the_seat_until_it_fails(
+    api: httpx.AsyncClient, js: JetStreamContext, stripe_client: stripe.StripeClient
+) -> None:
+    tier = await create_tier(api, unique("group"), capacity=1)
+    started = await buy(api, tier["id"])
+    session = await stripe_client.v1.checkout.sessions.retrieve_async(started.json()["session_id"])
+    pending = session.to_dict() | {"status": "complete", "payment_status": "unpaid"}
+    await publish_stripe(js, "checkout.session.completed", pending)
+    await consumed(js, STRIPE.name)
+    assert (await buy(api, tier["id"])).status_code == 409
+
+    await publish_stripe(js, "checkout.session.async_payment_failed", pending)
+    await consumed(js, STRIPE.name)
+    assert (await buy(api, tier["id"])).status_code == 201

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import stripe
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from checkout.domain.catalog import CatalogEntry, PriceSpec
 from checkout.domain.checkout import CheckoutRecord
@@ -26,7 +26,9 @@ class SessionDiscount(BaseModel):
 class DiscountedSession(CheckoutSession):
     """A Checkout Session with the discounts applied to it (for coupon redemptions)."""
 
-    discounts: list[SessionDiscount] = Field(default_factory=list)
+    discounts: Annotated[list[SessionDiscount], BeforeValidator(lambda v: v or [])] = Field(
+        default_factory=list
+    )
 
 
 def product_id_of(entry_id: str) -> str:
