@@ -43,7 +43,12 @@ class Harness:
         self.base_url = base_url
         self.js = js
         self.sink_url = sink_url
-        self.admin = {"Authorization": "Bearer " + issue_token(SECRET, sub="adm", roles=["admin"])}
+        self.admin = self.bearer("adm", roles=["admin"])
+
+    @staticmethod
+    def bearer(sub: str, **claims: Any) -> dict[str, str]:
+        """Headers with a token for `sub` signed with the service's secret."""
+        return {"Authorization": "Bearer " + issue_token(SECRET, sub=sub, **claims)}
 
     async def publish(self, event: DomainEvent, *, msg_id: str | None = None) -> None:
         """Publish a domain event as a producer's outbox relay would."""

@@ -34,7 +34,7 @@ class Notifier:
             return 0
         context: dict[str, Any] = {
             **intent.context,
-            "group_name": (group.name if group else None) or intent.group_id,
+            "group_name": (group.name if group else None) or intent.group_id or "Tollgate",
         }
         rendered = self.renderer.render(intent.kind, context)
         addresses = sorted({normalise_address(r) for r in recipients})

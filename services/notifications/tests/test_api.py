@@ -1,0 +1,105 @@
+"""The HTTP API: group contacts, the admin list with filters and pages, resend, previews."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from notifications.domain.model import Kind
+from tollgate_shared.events.ledger import PaymentRecorded
+from tollgate_shared.testing import unique, wait_until
+
+MONEY_KINDS = {Kind.PAYMENT_RECEIPT, Kind.REFUND_CONFIRMATION, Kind.PAYMENT_FAILED}
+
+
+async def test_group_contacts_need_the_groups_organizer_and_valid_addresses(
+    service: Any,
+) -> None:
+    group = unique("grp")
+    organizer = service.bearer("org", roles=["organizer"], groups=[group])
+    stranger = service.bearer("other", roles=["organizer"], groups=[unique("grp")])
+    path = f"/groups/{group}/contacts"
+    body = {"emails": ["Boss@Example.com", "boss@example.com", "two@example.com"]}
+
+    assert (await service.api("PUT", path, json=body, headers={})).status_code == 401
+    forbidden = await service.api("PUT", path, json=body, headers=stranger)
+    assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
+    invalid = await service.api("PUT", path, json={"emails": ["nope"]}, headers=organizer)
+    assert invalid.status_code == 422 and invalid.json()["error"]["code"] == "validation_error"
+    assert (await service.api("GET", path, headers=organizer)).status_code == 404
+
+    for _ in range(2):  # a retried PUT lands in the same state
+        saved = await service.api("PUT", path, json=body, headers=organizer)
+        assert saved.status_code == 200
+    expected = {"group_id": group, "name": None, "emails": ["boss@example.com", "two@example.com"]}
+    assert saved.json() == expected
+    assert (await service.api("GET", path, headers=organizer)).json() == expected
+
+
+async def test_admin_lists_by_user_kind_and_status_in_pages_and_resends(service: Any) -> None:
+    user, email = unique("usr"), f"{unique('member')}@example.com"
+    for amount in (100, 200, 300):
+        await service.publish(
+            PaymentRecorded(
+                user_id=user, amount=amount, currency="gbp", charge_id=unique("ch"), email=email
+            )
+        )
+    await service.wait_for_mail(email, 3)
+
+    member = service.bearer(user)
+    assert (await service.api("GET", "/notifications", headers=member)).status_code == 403
+    first = (
+        await service.api("GET", "/notifications", params={"user_id": user, "limit": 2})
+    ).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = await service.api(
+        "GET",
+        "/notifications",
+        params={"user_id": user, "limit": 2, "cursor": first["next_cursor"]},
+    )
+    items = first["items"] + rest.json()["items"]
+    assert rest.json()["next_cursor"] is None
+    subjects = [i["subject"] for i in items]
+    assert subjects == [f"Receipt: £{p} to Tollgate" for p in ("3.00", "2.00", "1.00")]
+    assert len({i["id"] for i in items}) == 3
+    assert await service.notifications(user_id=user, kind="payment_receipt", status="sent") == items
+    assert await service.notifications(user_id=user, status="failed") == []
+    bad = await service.api("GET", "/notifications", params={"status": "lost"})
+    assert bad.status_code == 422
+
+    target = items[0]
+    resent = await service.api("POST", f"/notifications/{target['id']}/resend")
+    assert resent.status_code == 202 and resent.json()["status"] in ("pending", "sending", "sent")
+    mail = await service.wait_for_mail(email, 4)
+    copies = [m for m in mail if m["subject"] == target["subject"]]
+    assert len(copies) == 2
+    assert copies[0]["message_id"] != copies[1]["message_id"]  # the resend is a new message
+
+    async def sent_again() -> bool:
+        detail = await service.api("GET", f"/notifications/{target['id']}")
+        return detail.json()["status"] == "sent" and detail.json()["resends"] == 1
+
+    await wait_until(sent_again, message="resend recorded")
+    missing = await service.api("POST", "/notifications/nope/resend")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+async def test_every_template_previews_in_both_formats(service: Any) -> None:
+    for kind in Kind:
+        for currency, amount, shown in (("jpy", 1500, "¥1,500"), ("usd", 1250, "$12.50")):
+            response = await service.api(
+                "GET",
+                f"/templates/{kind}/preview",
+                params={"currency": currency, "amount": amount},
+            )
+            assert response.status_code == 200, response.text
+            preview = response.json()
+            assert preview["subject"] and preview["text"] and "<html" in preview["html"]
+            if kind in MONEY_KINDS:
+                assert shown in preview["text"] and shown in preview["html"], kind
+    german = await service.api(
+        "GET",
+        "/templates/payment_receipt/preview",
+        params={"currency": "eur", "amount": 1250, "locale": "de_DE", "format": "html"},
+    )
+    assert german.headers["content-type"].startswith("text/html") and "12,50\xa0€" in german.text
+    assert (await service.api("GET", "/templates/nope/preview")).status_code == 422

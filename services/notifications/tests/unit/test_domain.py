@@ -1,0 +1,77 @@
+"""Domain rules without I/O: money formatting, retry decisions, keys and Message-IDs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from notifications.domain import intents
+from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
+from notifications.domain.links import Links
+from notifications.domain.model import Kind, Status, message_id
+from notifications.domain.money import format_money
+from tollgate_shared.events.ledger import PaymentRecorded
+from tollgate_shared.events.membership import MembershipActivated, MembershipRenewed
+
+LINKS = Links("https://tollgate.example")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "shown"),
+    [
+        (1500, "jpy", "en_US", "¥1,500"),
+        (1500, "JPY", "ja_JP", "￥1,500"),
+        (1250, "usd", "en_US", "$12.50"),
+        (1250, "eur", "de_DE", "12,50\xa0€"),
+        (1234, "kwd", "en_US", "KWD1.234"),
+        (0, "gbp", "en_GB", "£0.00"),
+    ],
+)
+def test_money_uses_the_currencys_minor_unit_and_the_locale(
+    amount: int, currency: str, locale: str, shown: str
+) -> None:
+    assert format_money(amount, currency, locale) == shown
+
+
+def test_transient_failures_back_off_then_give_up_and_permanent_ones_fail_at_once() -> None:
+    policy = RetryPolicy(backoff=(1.0, 5.0), max_attempts=3)
+    down = DeliveryFailure("connection refused", permanent=False)
+    assert after_attempt(None, 1, policy).status is Status.SENT
+    assert after_attempt(down, 1, policy).retry_in == 1.0
+    assert after_attempt(down, 2, policy).retry_in == 5.0
+    given_up = after_attempt(down, 3, policy)
+    assert given_up.status is Status.FAILED and "3 attempts" in (given_up.reason or "")
+    rejected = after_attempt(DeliveryFailure("550 no such user", permanent=True), 1, policy)
+    assert (rejected.status, rejected.reason) == (Status.FAILED, "550 no such user")
+
+
+def test_message_ids_follow_the_key_and_resends_differ() -> None:
+    one = message_id("payment_receipt", "ch_1", "A@Example.com", domain="t.example")
+    assert one == message_id("payment_receipt", "ch_1", "a@example.com", domain="t.example")
+    assert one != message_id("payment_receipt", "ch_2", "a@example.com", domain="t.example")
+    resent = message_id("payment_receipt", "ch_1", "a@example.com", domain="t.example", resend=1)
+    assert resent != one and resent.endswith("@t.example>")
+
+
+def test_a_payment_is_keyed_by_its_charge_whatever_event_carried_it() -> None:
+    payment = {"amount": 100, "currency": "usd", "charge_id": "ch_1", "invoice_id": "in_1"}
+    first, again = PaymentRecorded(**payment), PaymentRecorded(**payment)
+    assert first.id != again.id
+    assert intents.payment_receipt(first, LINKS).source_id == "ch_1"
+    assert intents.payment_receipt(again, LINKS).source_id == "ch_1"
+    no_charge = PaymentRecorded(amount=100, currency="usd", invoice_id="in_1")
+    assert intents.payment_receipt(no_charge, LINKS).source_id == "in_1"
+
+
+def test_each_renewed_period_is_its_own_fact_and_activation_is_one_per_subscription() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    member = {"user_id": "u", "group_id": "g", "subscription_id": "sub_1"}
+    renewals = {
+        intents.renewal_notice(MembershipRenewed(**member, expires_at=start + d), LINKS).source_id
+        for d in (timedelta(days=30), timedelta(days=30, seconds=5), timedelta(days=60))
+    }
+    assert renewals == {"sub_1@2026-01-31", "sub_1@2026-03-02"}
+    activated = MembershipActivated(**member, expires_at=start)
+    assert intents.new_member(activated, LINKS).source_id == "sub_1"
+    assert intents.new_member(activated, LINKS).kind is Kind.NEW_MEMBER
