@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -82,7 +83,9 @@ async def track_expiry(session: AsyncSession, event: MembershipEvent, *, ended: 
         "as_of": event.occurred_at,
     }
     stmt = insert(expiries).values(values)
-    changed = {k: stmt.excluded[k] for k in ("tier_id", "expires_at", "ended", "as_of")}
+    changed: dict[str, Any] = {
+        k: stmt.excluded[k] for k in ("tier_id", "expires_at", "ended", "as_of")
+    }
     changed["email"] = func.coalesce(stmt.excluded.email, expiries.c.email)
     await session.execute(
         stmt.on_conflict_do_update(
