@@ -1,6 +1,7 @@
 """POST /checkout/sessions: server-chosen prices, contract metadata, idempotency, redirects."""
 
 import asyncio
+from typing import Any
 
 import httpx
 import stripe
@@ -196,3 +197,44 @@ async def test_checkout_needs_a_token_and_a_known_active_tier(api: httpx.AsyncCl
     assert inactive.json()["error"]["code"] == "tier_inactive"
     unknown = await api.post("/checkout/sessions", json={"tier_id": "tier_nope"}, headers=auth())
     assert unknown.status_code == 404
+
+
+async def test_a_new_key_for_the_same_tier_expires_the_earlier_session(
+    api: httpx.AsyncClient, stripe_client: stripe.StripeClient
+) -> None:
+    tier = await create_tier(api, unique("group"))
+    user = unique("user")
+
+    def start(key: str) -> Any:
+        headers = auth(user) | {"Idempotency-Key": key}
+        return api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=headers)
+
+    first = (await start(unique("key"))).json()["session_id"]
+    second = await start(unique("key"))
+    assert second.status_code == 201, second.text
+    assert second.json()["session_id"] != first
+    earlier = await stripe_client.v1.checkout.sessions.retrieve_async(first)
+    assert earlier.status == "expired"
+
+
+async def test_a_paid_but_not_yet_counted_membership_is_not_sold_twice(
+    api: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    js: JetStreamContext,
+) -> None:
+    tier = await create_tier(api, unique("group"))
+    user = unique("user")
+    first = await api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=auth(user))
+    await complete(emulator, first.json()["session_id"])
+    await forward_stripe_events(emulator, js, "checkout.session.completed")
+
+    async def refused() -> httpx.Response | None:
+        again = await api.post(
+            "/checkout/sessions",
+            json={"tier_id": tier["id"]},
+            headers=auth(user) | {"Idempotency-Key": unique("key")},
+        )
+        return again if again.status_code == 409 else None
+
+    answer = await wait_until(refused, message="paid session recognized")
+    assert answer.json()["error"]["code"] == "already_paid"

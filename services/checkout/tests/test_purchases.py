@@ -73,6 +73,12 @@ async def test_claim_is_402_before_payment_200_once_409_after_and_403_for_others
     # The webhook arriving after the claim changes nothing: paid is announced once.
     await forward_stripe_events(emulator, js, "checkout.session.completed")
     assert (await claim(buyer)).status_code == 409
+    twice = await api.post(
+        "/checkout/sessions",
+        json={"purpose": "purchase", "item_id": item["id"], "reference": reference},
+        headers=auth(buyer) | {"Idempotency-Key": unique("key")},
+    )
+    assert (twice.status_code, twice.json()["error"]["code"]) == (409, "already_paid")
 
 
 async def test_a_purchase_paid_through_the_webhook_is_announced(

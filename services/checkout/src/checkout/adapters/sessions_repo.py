@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select, union, update
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, union, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,14 @@ from checkout.adapters.orm import checkout_sessions, customers, members
 from checkout.domain.checkout import CheckoutRecord, Member, Status
 
 S = checkout_sessions
+
+
+def _holding() -> ColumnElement[bool]:
+    """Sessions that hold what they sell: open and unexpired, being paid, or paid."""
+    return or_(
+        S.c.status.in_(("processing", "paid")),
+        and_(S.c.status.in_(("pending", "open")), S.c.expires_at > func.now()),
+    )
 
 
 async def find_by_key(session: AsyncSession, user_id: str, key: str) -> CheckoutRecord | None:
@@ -96,19 +104,48 @@ async def claim(session: AsyncSession, checkout_id: str) -> bool:
     return result.first() is not None
 
 
+async def holds_of(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    tier_id: str | None,
+    item_id: str | None,
+    reference: str | None,
+    other_than_key: str,
+) -> list[CheckoutRecord]:
+    """The user's other sessions (by key) for the same tier, or item and reference, that still
+    hold it: open, being paid, or paid and not yet counted by membership."""
+    target = (
+        S.c.tier_id == tier_id
+        if tier_id is not None
+        else and_(S.c.item_id == item_id, S.c.reference == reference)
+    )
+    rows = await session.execute(
+        select(S).where(
+            S.c.user_id == user_id,
+            S.c.idempotency_key.is_distinct_from(other_than_key),
+            target,
+            S.c.released_at.is_(None),
+            _holding(),
+        )
+    )
+    return [to_entity(CheckoutRecord, row) for row in rows]
+
+
+async def lock_target(session: AsyncSession, key: str) -> None:
+    """Serialize checkouts of one target (e.g. a user's purchase of a reference)."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+
 async def seats_taken(session: AsyncSession, tier_id: str, *, other_than: str) -> int:
     """Distinct users other than `other_than` holding the tier: members and live seat holds."""
-    holding = or_(
-        S.c.status.in_(("processing", "paid")),
-        and_(S.c.status.in_(("pending", "open")), S.c.expires_at > func.now()),
-    )
     users = union(
         select(members.c.user_id).where(members.c.tier_id == tier_id, members.c.active),
         select(S.c.user_id).where(
             S.c.tier_id == tier_id,
             S.c.purpose == "membership",
             S.c.released_at.is_(None),
-            holding,
+            _holding(),
         ),
     ).subquery()
     query = select(func.count(literal_column("user_id"))).select_from(users)

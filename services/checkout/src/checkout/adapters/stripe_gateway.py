@@ -144,6 +144,18 @@ class StripeGateway:
                 _key("checkout-session", record.id),
             )
 
+    async def expire_session(self, stripe_session_id: str) -> str:
+        """Expire an open session; returns its final status (`complete` if paid meanwhile)."""
+        with _translated():
+            try:
+                await self._v1.checkout.sessions.expire_async(
+                    stripe_session_id, options=_key("expire-session", stripe_session_id)
+                )
+            except stripe.InvalidRequestError:
+                found = await self._v1.checkout.sessions.retrieve_async(stripe_session_id)
+                return str(found.status)
+        return "expired"
+
     async def retrieve_session(self, stripe_session_id: str) -> DiscountedSession:
         """A Checkout Session as Stripe has it now."""
         with _translated():

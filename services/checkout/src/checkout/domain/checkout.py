@@ -143,6 +143,19 @@ def is_renewal(tier: Tier, member: Member | None) -> bool:
     return member is not None and member.active and member.tier_id == tier.id
 
 
+def superseded(earlier: list[CheckoutRecord]) -> list[CheckoutRecord]:
+    """The caller's earlier open sessions for the same tier or purchase, to expire first.
+
+    Raises if one of them is paid or being paid (no double billing), or still being created.
+    """
+    for record in earlier:
+        if record.status in ("processing", "paid"):
+            raise Conflict("this is already paid or being paid", code="already_paid")
+        if record.status == "pending":
+            raise Conflict("another checkout for this is being created", code="request_in_progress")
+    return earlier
+
+
 def switch_from(tier: Tier, member: Member | None) -> str | None:
     """The subscription a member switching tiers in the group leaves (membership cancels it)."""
     if member is None or not member.active or member.tier_id == tier.id:

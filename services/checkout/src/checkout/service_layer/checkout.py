@@ -20,8 +20,10 @@ from checkout.domain.checkout import (
     CheckoutRequest,
     Member,
     admit,
+    can_move,
     check_redirect,
     session_metadata,
+    superseded,
     switch_from,
 )
 from checkout.domain.coupons import Coupon
@@ -42,6 +44,14 @@ from tollgate_shared.stripe_client import idempotency_key
 
 PENDING_WAIT_SECONDS = 20.0
 ATTEMPTS = 3
+
+
+class _Superseded(Exception):
+    """The caller has earlier open sessions for the same thing: expire them, then retry."""
+
+    def __init__(self, records: list[CheckoutRecord]) -> None:
+        super().__init__(f"{len(records)} earlier sessions")
+        self.records = records
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,9 @@ async def start_checkout(
             if not isinstance(exc.orig, UniqueViolation):
                 raise
             continue  # a concurrent request with the same key won: answer with its session
+        except _Superseded as earlier:
+            await _expire(ctx, earlier.records)
+            continue
         return await _open(ctx, record, plan, request)
     raise Conflict("a request with this key is still in progress", code="request_in_progress")
 
@@ -177,6 +190,20 @@ async def _reserve(
         if plan.tier is not None:
             await catalog_repo.get(session, Tier, plan.tier.id, lock=True)
             await _admit(session, plan.tier, principal.user_id)
+        else:
+            await sessions_repo.lock_target(
+                session, f"purchase:{principal.user_id}:{request.item_id}:{request.reference}"
+            )
+        earlier = await sessions_repo.holds_of(
+            session,
+            principal.user_id,
+            tier_id=request.tier_id,
+            item_id=request.item_id,
+            reference=request.reference,
+            other_than_key=key,
+        )
+        if superseded(earlier):
+            raise _Superseded(earlier)
         await sessions_repo.add(
             session,
             {
@@ -199,6 +226,19 @@ async def _reserve(
         record = await sessions_repo.get(session, checkout_id)
     assert record is not None
     return record
+
+
+async def _expire(ctx: Context, records: list[CheckoutRecord]) -> None:
+    """Expire earlier unpaid sessions at Stripe so only the newest can be paid."""
+    for record in records:
+        if record.stripe_session_id is None:
+            continue
+        if await ctx.payments.expire_session(record.stripe_session_id) == "complete":
+            raise Conflict("this is already paid or being paid", code="already_paid")
+        async with transaction(ctx.sessions) as session:
+            current = await sessions_repo.get(session, record.id, lock=True)
+            if current is not None and can_move(current.status, "expired"):
+                await sessions_repo.move(session, record.id, "expired", release=True)
 
 
 async def _open(
