@@ -8,11 +8,13 @@ import pytest
 
 from checkout.domain.catalog import PriceSpec, Tier
 from checkout.domain.checkout import (
+    CheckoutRecord,
     CheckoutRequest,
     Member,
     admit,
     can_move,
     check_redirect,
+    superseded,
     switch_from,
 )
 from checkout.domain.coupons import Coupon, normalize_code
@@ -128,3 +130,38 @@ def test_coupon_discounts() -> None:
     assert coupon().discount_on(2000) == 500
     assert coupon(percent_off=Decimal("33.33")).discount_on(1000) == 333
     assert coupon(percent_off=None, amount_off=5000, currency="nzd").discount_on(2000) == 2000
+
+
+def test_an_earlier_paid_or_pending_session_blocks_a_new_one() -> None:
+    record = CheckoutRecord(
+        id="chk",
+        user_id="u",
+        group_id="g",
+        purpose="membership",
+        tier_id="tier_a",
+        item_id=None,
+        reference=None,
+        idempotency_key="key:k",
+        request_hash="h",
+        price_id="price_1",
+        amount=2000,
+        currency="nzd",
+        coupon_id=None,
+        stripe_session_id="cs_1",
+        url="https://pay",
+        status="open",
+        expires_at=NOW + timedelta(minutes=30),
+        released_at=None,
+        paid_at=None,
+        claimed_at=None,
+        created_at=NOW,
+    )
+    assert superseded([record]) == [record]
+    for status, code in (("paid", "already_paid"), ("pending", "request_in_progress")):
+        with pytest.raises(Conflict) as raised:
+            superseded([replace(record, status=status)])
+        assert raised.value.code == code
+    assert record.answers_retry(NOW)
+    derived = replace(record, idempotency_key="auto:abc")
+    assert derived.answers_retry(NOW)
+    assert not derived.answers_retry(NOW + timedelta(hours=1))

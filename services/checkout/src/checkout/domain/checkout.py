@@ -138,11 +138,6 @@ def admit(tier: Tier, member: Member | None, seats_taken: int) -> None:
         raise Conflict(f"tier {tier.id} is full", code="tier_full")
 
 
-def is_renewal(tier: Tier, member: Member | None) -> bool:
-    """Whether the caller already holds a seat on `tier`."""
-    return member is not None and member.active and member.tier_id == tier.id
-
-
 def superseded(earlier: list[CheckoutRecord]) -> list[CheckoutRecord]:
     """The caller's earlier open sessions for the same tier or purchase, to expire first.
 

@@ -15,7 +15,7 @@ from checkout.entrypoints.schemas import (
     PortalIn,
     PortalOut,
 )
-from checkout.service_layer import checkout
+from checkout.service_layer import checkout, customers, purchases
 from tollgate_shared.auth import CurrentUser
 
 router = APIRouter(tags=["checkout"])
@@ -36,7 +36,7 @@ async def claim_purchase(
 ) -> ClaimOut:
     """Claim a paid purchase once: 402 unpaid, 403 not yours, 409 already claimed."""
     reference = body.reference if body else None
-    return ClaimOut(**await checkout.claim_purchase(ctx, user, session_id, reference))
+    return ClaimOut(**await purchases.claim_purchase(ctx, user, session_id, reference))
 
 
 @router.post("/purchases/payment-intents", response_model=PaymentIntentOut, status_code=201)
@@ -47,7 +47,7 @@ async def create_payment_intent(
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentIntentOut:
     """A PaymentIntent for an app's own card form; the amount is the item's price."""
-    answer = await checkout.create_payment_intent(
+    answer = await purchases.create_payment_intent(
         ctx, user, body.item_id, body.reference, idempotency_key
     )
     return PaymentIntentOut(**answer)
@@ -58,4 +58,4 @@ async def create_portal_session(
     ctx: ContextDep, user: CurrentUser, body: PortalIn | None = None
 ) -> PortalOut:
     """A Stripe billing portal session for the caller's own customer."""
-    return PortalOut(**await checkout.billing_portal(ctx, user, body.return_url if body else None))
+    return PortalOut(**await customers.billing_portal(ctx, user, body.return_url if body else None))

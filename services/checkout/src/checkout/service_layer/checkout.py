@@ -1,4 +1,4 @@
-"""Member commands: start a checkout, claim a purchase, pay in-app, open the billing portal."""
+"""Starting a checkout: server-chosen price, idempotency, seat holds, one payable session."""
 
 from __future__ import annotations
 
@@ -31,16 +31,11 @@ from checkout.domain.errors import (
     Conflict,
     IdempotencyKeyReused,
     Invalid,
-    NotAllowed,
-    NotFound,
-    PaymentRequired,
 )
-from checkout.service_layer import catalog, coupons, handlers
+from checkout.service_layer import catalog, coupons, customers
 from checkout.service_layer.context import Context, now
 from tollgate_shared.auth import Principal
 from tollgate_shared.db import transaction
-from tollgate_shared.events.checkout import PurchaseClaimed
-from tollgate_shared.stripe_client import idempotency_key
 
 PENDING_WAIT_SECONDS = 20.0
 ATTEMPTS = 3
@@ -72,7 +67,7 @@ async def start_checkout(
     ctx: Context, principal: Principal, request: CheckoutRequest, header_key: str | None
 ) -> dict[str, Any]:
     """A Checkout Session for the caller, once per idempotency key, never beyond capacity."""
-    ctx.payments  # noqa: B018 -- answer 503 before anything else when Stripe is not configured
+    ctx.require_payments()
     for url in (request.success_url, request.cancel_url):
         if url is not None:
             check_redirect(url, ctx.settings.allowed_origins)
@@ -149,7 +144,7 @@ async def _plan(ctx: Context, principal: Principal, request: CheckoutRequest) ->
         spec=spec,
         price_id=await catalog.current_price(ctx, Tier, tier, spec),
         coupon=coupon,
-        customer_id=await customer_for(ctx, principal),
+        customer_id=await customers.customer_for(ctx, principal),
         previous_subscription_id=switch_from(tier, member),
     )
 
@@ -168,7 +163,7 @@ async def _plan_purchase(ctx: Context, principal: Principal, request: CheckoutRe
         spec=spec,
         price_id=await catalog.current_price(ctx, Item, item, spec),
         coupon=None,
-        customer_id=await customer_for(ctx, principal),
+        customer_id=await customers.customer_for(ctx, principal),
         previous_subscription_id=None,
     )
 
@@ -277,101 +272,3 @@ async def _open(
         opened = await sessions_repo.get(session, record.id)
     assert opened is not None
     return opened.response()
-
-
-async def customer_for(ctx: Context, principal: Principal) -> str:
-    """The caller's Stripe customer, created once."""
-    async with ctx.sessions() as session:
-        known = await sessions_repo.customer_id(session, principal.user_id)
-    if known is not None:
-        return known
-    created = await ctx.payments.create_customer(principal.user_id, principal.email)
-    async with transaction(ctx.sessions) as session:
-        await sessions_repo.save_customer(session, principal.user_id, created)
-        saved = await sessions_repo.customer_id(session, principal.user_id)
-    return saved or created
-
-
-async def claim_purchase(
-    ctx: Context, principal: Principal, stripe_session_id: str, reference: str | None
-) -> dict[str, Any]:
-    """Hand a paid purchase to the buyer's app exactly once, as Stripe confirms it."""
-    stripe = ctx.payments
-    async with ctx.sessions() as session:
-        record = await sessions_repo.get_by_stripe_id(session, stripe_session_id)
-    if record is None or record.purpose != "purchase":
-        raise NotFound(f"no purchase with session {stripe_session_id}")
-    record.ensure_claimable_by(principal.user_id, reference)
-    live = await stripe.retrieve_session(stripe_session_id)
-    if live.client_reference_id != principal.user_id:
-        raise NotAllowed("this purchase belongs to another user")
-    if live.payment_status != "paid":
-        raise PaymentRequired("the purchase is not paid yet")
-    async with transaction(ctx.sessions) as session:
-        locked = await sessions_repo.get(session, record.id, lock=True)
-        assert locked is not None
-        await handlers.record_paid(session, locked, live, causation_id=None)
-        if not await sessions_repo.claim(session, record.id):
-            raise Conflict("this purchase was already claimed", code="already_claimed")
-        await handlers.emit(
-            session,
-            PurchaseClaimed(
-                id=handlers.event_id("checkout.purchase_claimed", stripe_session_id),
-                **handlers.purchase_fields(locked, live),
-            ),
-        )
-    return {
-        "session_id": stripe_session_id,
-        "reference": record.reference,
-        "item_id": record.item_id,
-        "amount": live.amount_total,
-        "currency": live.currency,
-        "claimed": True,
-    }
-
-
-async def create_payment_intent(
-    ctx: Context, principal: Principal, item_id: str, reference: str, header_key: str | None
-) -> dict[str, Any]:
-    """A PaymentIntent for an app's own card form, at the item's price (once per request)."""
-    stripe = ctx.payments
-    item = await catalog.load(ctx, Item, item_id)
-    item.ensure_sellable()
-    metadata = {
-        "user_id": principal.user_id,
-        "group_id": item.group_id,
-        "purpose": "purchase",
-        "item_id": item.id,
-        "reference": reference,
-    }
-    params = {
-        "amount": item.amount,
-        "currency": item.currency,
-        "customer": await customer_for(ctx, principal),
-        "description": item.name,
-        "metadata": metadata,
-        "automatic_payment_methods": {"enabled": True},
-    }
-    key = idempotency_key(
-        "payment-intent", principal.user_id, item.id, str(item.version), reference, header_key or ""
-    )
-    intent = await stripe.create_payment_intent(params, key)
-    return {
-        "payment_intent_id": intent.id,
-        "client_secret": intent.client_secret,
-        "amount": intent.amount,
-        "currency": intent.currency,
-    }
-
-
-async def billing_portal(
-    ctx: Context, principal: Principal, return_url: str | None
-) -> dict[str, str]:
-    """A Stripe billing portal session for the caller's own customer."""
-    stripe = ctx.payments
-    url = check_redirect(return_url or ctx.settings.portal_return_url, ctx.settings.allowed_origins)
-    async with ctx.sessions() as session:
-        customer = await sessions_repo.customer_id(session, principal.user_id)
-    if customer is None:
-        raise NotFound("you have no billing account yet", code="no_billing_account")
-    return {"url": await stripe.portal_url(customer, url)}

@@ -23,13 +23,18 @@ class Context:
     @property
     def payments(self) -> StripeGateway:
         """Stripe, or `PaymentsUnavailable` when it is not configured."""
+        self.require_payments()
+        assert self.stripe is not None
+        return self.stripe
+
+    def require_payments(self) -> None:
+        """Raise `PaymentsUnavailable` (503) unless Stripe is configured."""
         if self.stripe is None:
             raise PaymentsUnavailable(
                 "payments are not configured: set STRIPE_SECRET_KEY (or STRIPE_API_BASE for the "
                 "emulator)",
                 code="stripe_not_configured",
             )
-        return self.stripe
 
 
 def now() -> datetime:
