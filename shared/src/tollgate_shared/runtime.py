@@ -97,7 +97,7 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def running(self, *, consumers: bool = True) -> AsyncIterator[Runtime]:
         """Connect, declare streams, start consumers and the outbox relay; stop all on exit."""
-        js = await connect_and_declare(self.broker)
+        js = await connect_and_declare(self.broker, replicas=self.settings.nats_stream_replicas)
         if consumers:
             for consumer in self.consumers:
                 subscribe(self.broker, consumer)

@@ -40,6 +40,8 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
 
     nats_url: str = "nats://127.0.0.1:14222"
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
+    """Replicas of the streams this service declares (3 on a production cluster)."""
     database_url: str | None = None
     service_database_url: str | None = Field(default=None, exclude=True)
 
