@@ -20,7 +20,7 @@ class Settings(ServiceSettings):
     """Comma-separated origins a caller may choose redirect URLs on (besides PUBLIC_BASE_URL's)."""
     # Stripe requires at least 30 minutes, measured on its own clock: keep a margin.
     checkout_session_ttl_seconds: int = 31 * 60
-    purchase_term_days: int = 365
+    one_time_annual_term_days: int = 365
 
     @property
     def stripe_configured(self) -> bool:

@@ -245,7 +245,7 @@ async def _open(
         record,
         tier=plan.tier,
         previous_subscription_id=plan.previous_subscription_id,
-        term_days=settings.purchase_term_days,
+        term_days=settings.one_time_annual_term_days,
     )
     try:
         created = await ctx.payments.create_checkout_session(
