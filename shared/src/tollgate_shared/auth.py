@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 import jwt
 from fastapi import Depends, Request
@@ -12,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tollgate_shared.errors import Forbidden, Unauthorized
 
 Role = Literal["admin", "organizer", "service"]
-ALGORITHMS = ["HS256"]
+JWKS_ALGORITHMS = ["RS256", "ES256"]
+_REQUIRED: jwt.types.Options = {"require": ["sub", "exp"]}
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 class Principal(BaseModel):
@@ -66,16 +71,31 @@ def issue_token(
 
 
 def verify_token(token: str, secret: str) -> Principal:
-    """Verify signature and expiry; raise Unauthorized otherwise."""
+    """Verify an HS256 token's signature and expiry; raise Unauthorized otherwise."""
+    return _principal(lambda: jwt.decode(token, secret, algorithms=["HS256"], options=_REQUIRED))
+
+
+@functools.cache
+def _jwks(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300)
+
+
+async def verify_jwks_token(token: str, jwks_url: str) -> Principal:
+    """Verify a token signed by a key of the identity provider's JWKS (fetched and cached)."""
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=ALGORITHMS, options={"require": ["sub", "exp"]}
-        )
-        return Principal.model_validate(claims)
+        key = await asyncio.to_thread(_jwks(jwks_url).get_signing_key_from_jwt, token)
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"invalid token: {exc}", headers=_CHALLENGE) from None
+    return _principal(
+        lambda: jwt.decode(token, key.key, algorithms=JWKS_ALGORITHMS, options=_REQUIRED)
+    )
+
+
+def _principal(decode: Callable[[], dict[str, Any]]) -> Principal:
+    try:
+        return Principal.model_validate(decode())
     except (jwt.PyJWTError, ValidationError) as exc:
-        raise Unauthorized(
-            f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}
-        ) from None
+        raise Unauthorized(f"invalid token: {exc}", headers=_CHALLENGE) from None
 
 
 async def current_principal(request: Request) -> Principal:
@@ -86,8 +106,11 @@ async def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return verify_token(token.strip(), request.app.state.settings.auth_jwt_secret)
+        raise Unauthorized("missing bearer token", headers=_CHALLENGE)
+    settings = request.app.state.settings
+    if settings.auth_jwks_url:
+        return await verify_jwks_token(token.strip(), settings.auth_jwks_url)
+    return verify_token(token.strip(), settings.auth_jwt_secret)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

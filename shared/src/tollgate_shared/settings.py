@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,19 +50,27 @@ class ServiceSettings(BaseSettings):
     stripe_webhook_secret: str = DEV_WEBHOOK_SECRET
     auth_jwt_secret: str = DEV_JWT_SECRET
     auth_jwks_url: str | None = None
+    """When set, bearer tokens are verified with this JWKS (RS256/ES256), not the secret."""
     smtp_url: str = "smtp://127.0.0.1:1025"
     public_base_url: str = "http://127.0.0.1:8002"
+
+    required_secrets: ClassVar[tuple[str, ...]] = (
+        "auth_jwt_secret",
+        "stripe_webhook_secret",
+        "stripe_secret_key",
+    )
+    """The secrets this service uses; in production none may keep its development default."""
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> ServiceSettings:
         if self.environment != "production":
             return self
-        dev_values = {
-            "AUTH_JWT_SECRET": (self.auth_jwt_secret, DEV_JWT_SECRET),
-            "STRIPE_WEBHOOK_SECRET": (self.stripe_webhook_secret, DEV_WEBHOOK_SECRET),
-            "STRIPE_SECRET_KEY": (self.stripe_secret_key, DEV_STRIPE_KEY),
-        }
-        unsafe = [name for name, (value, dev) in dev_values.items() if value == dev]
+        unsafe = [
+            name.upper()
+            for name in self.required_secrets
+            if getattr(self, name) == type(self).model_fields[name].default
+            and not (name == "auth_jwt_secret" and self.auth_jwks_url)
+        ]
         if unsafe:
             raise ValueError(f"development defaults are not allowed in production: {unsafe}")
         return self

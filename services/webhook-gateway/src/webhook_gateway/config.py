@@ -8,6 +8,8 @@ from tollgate_shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    required_secrets = ("stripe_webhook_secret",)
+
     http_port: int = 8001
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
     """How old a signature's timestamp may be (Stripe's default tolerance)."""
