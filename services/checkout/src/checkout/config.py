@@ -8,6 +8,8 @@ from tollgate_shared.settings import DEV_STRIPE_KEY, ServiceSettings
 
 
 class Settings(ServiceSettings):
+    required_secrets = ("stripe_secret_key", "auth_jwt_secret")
+
     http_port: int = 8002
 
     checkout_success_url: str | None = None

@@ -6,6 +6,8 @@ from tollgate_shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    required_secrets = ("stripe_secret_key", "auth_jwt_secret")
+
     http_port: int = 8004
 
 

@@ -11,6 +11,8 @@ from tollgate_shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    required_secrets = ("stripe_secret_key", "auth_jwt_secret")
+
     http_port: int = 8003
     membership_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     """How long a past_due subscription keeps access (from the first failed renewal we saw)."""

@@ -8,6 +8,8 @@ from tollgate_shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    required_secrets = ("auth_jwt_secret", "smtp_url")
+
     http_port: int = 8005
     notifications_consumer: str = "notifications"
     """Durable consumer name on the DOMAIN and STRIPE streams."""
