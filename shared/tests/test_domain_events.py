@@ -3,15 +3,15 @@ from pydantic import ValidationError
 
 from tollgate_shared.events.base import DomainEvent, parse_domain_event
 from tollgate_shared.events.ledger import PaymentRecorded
-from tollgate_shared.events.membership import MembershipEnded
+from tollgate_shared.events.membership import MembershipCanceled, MembershipEnded
 
 
 def test_round_trip_keeps_type_version_and_id() -> None:
-    event = MembershipEnded(user_id="u1", group_id="g1", reason="canceled")
+    event = MembershipCanceled(user_id="u1", group_id="g1", reason="canceled")
     parsed = parse_domain_event(event.model_dump_json())
-    assert isinstance(parsed, MembershipEnded)
+    assert isinstance(parsed, MembershipCanceled) and isinstance(parsed, MembershipEnded)
     assert parsed == event
-    assert parsed.subject == "membership.ended"
+    assert parsed.subject == "membership.canceled"
     assert parsed.version == 1
 
 

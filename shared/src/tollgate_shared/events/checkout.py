@@ -42,13 +42,13 @@ class PurchaseFailed(PurchaseEvent):
 class PurchaseClaimed(PurchaseEvent):
     """The buyer's app claimed the paid purchase (once)."""
 
-    type: Literal["checkout.purchase_claimed"] = "checkout.purchase_claimed"
+    type: Literal["checkout.purchase.claimed"] = "checkout.purchase.claimed"
 
 
 class CouponRedeemed(CheckoutEvent):
     """A completed checkout used one of the group's coupons."""
 
-    type: Literal["checkout.coupon_redeemed"] = "checkout.coupon_redeemed"
+    type: Literal["checkout.coupon.redeemed"] = "checkout.coupon.redeemed"
     coupon_id: str
     """Checkout's coupon id (not Stripe's)."""
     code: str

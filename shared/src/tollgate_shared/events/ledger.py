@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from tollgate_shared.events.base import DomainEvent
@@ -25,6 +26,9 @@ class PaymentRecorded(MoneyEvent):
     description: str | None = None
     receipt_url: str | None = None
     hosted_invoice_url: str | None = None
+    period_start: datetime | None = None
+    """The billing period a subscription payment covers (from the invoice's lines)."""
+    period_end: datetime | None = None
 
 
 class RefundRecorded(MoneyEvent):

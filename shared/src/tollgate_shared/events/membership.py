@@ -34,13 +34,36 @@ class MembershipTierChanged(MembershipEvent):
     previous_subscription_id: str | None = None
 
 
-class MembershipAtRisk(MembershipEvent):
-    """A payment failed; access continues until the grace period ends."""
+class MembershipPastDue(MembershipEvent):
+    """A renewal payment failed; access continues until `grace_until`."""
 
-    type: Literal["membership.at_risk"] = "membership.at_risk"
+    type: Literal["membership.past_due"] = "membership.past_due"
     grace_until: datetime | None = None
 
 
 class MembershipEnded(MembershipEvent):
-    type: Literal["membership.ended"] = "membership.ended"
+    """Base of the three ways a membership ends (it has no `type` of its own).
+
+    `reason` says what ended it: `canceled`, `paused`, `incomplete` (canceled); `expired`,
+    `payment_failed` (expired); `revoked`, `refunded`, `dispute_lost` (revoked).
+    """
+
     reason: str
+
+
+class MembershipCanceled(MembershipEnded):
+    """The member (or Stripe, for an unfinished or paused subscription) canceled it."""
+
+    type: Literal["membership.canceled"] = "membership.canceled"
+
+
+class MembershipExpired(MembershipEnded):
+    """Its period, term or grace period ran out without a payment."""
+
+    type: Literal["membership.expired"] = "membership.expired"
+
+
+class MembershipRevoked(MembershipEnded):
+    """Access was taken back: a revoked grant, a full refund or a lost dispute."""
+
+    type: Literal["membership.revoked"] = "membership.revoked"
