@@ -77,3 +77,8 @@ def test_delete_forgets_and_a_file_store_survives_restarts(tmp_path: Path) -> No
     assert client.delete("/api/messages").json() == {"deleted": 1}
     assert client.get("/api/messages").json() == []
     assert MessageStore(path).newest_first() == []
+
+
+async def test_health(mail_sink: MailSink) -> None:
+    async with httpx.AsyncClient(base_url=mail_sink.http_url) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}

@@ -35,6 +35,11 @@ def create_app(store: MessageStore) -> FastAPI:
     """The sink's HTTP API and page over `store`."""
     app = FastAPI(title="Tollgate mail sink")
 
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The sink is up."""
+        return {"status": "ok"}
+
     @app.get("/api/messages")
     def list_messages(to: str | None = None) -> list[dict[str, Any]]:
         """Stored messages, newest first; `?to=` keeps those for one recipient."""

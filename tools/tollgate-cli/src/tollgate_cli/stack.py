@@ -144,7 +144,7 @@ def _start_dev_tools(stack: Stack, var_dir: Path) -> None:
         argv = [sink, "--smtp-port", str(smtp_port), "--http-port", str(http_port)]
         process = _start(stack, "mail-sink", argv, var_dir)
         url = f"{LOCALHOST}:{http_port}"
-        _wait_healthy("mail-sink", f"{url}/api/messages", process)
+        _wait_healthy("mail-sink", f"{url}/healthz", process)
         stack.endpoints["mail-sink"] = url
 
 
