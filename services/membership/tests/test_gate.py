@@ -66,7 +66,7 @@ async def test_grants_are_idempotent_and_show_in_the_gate(
         missing = await http.delete(f"/groups/{group}/grants/{unique('u')}", headers=bearer(ADMIN))
         assert missing.status_code == 404
         events = await service.events(user)
-        assert [e["type"] for e in events] == ["membership.activated", "membership.ended"]
+        assert [e["type"] for e in events] == ["membership.activated", "membership.revoked"]
         assert events[-1]["reason"] == "revoked" and events[0]["email"] == "c@example.com"
 
 

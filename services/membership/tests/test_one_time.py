@@ -43,7 +43,7 @@ async def test_renewal_extends_and_full_refunds_take_terms_back(
         assert [e["type"] for e in events] == [
             "membership.activated",
             "membership.renewed",
-            "membership.ended",
+            "membership.revoked",
         ]
         assert events[0]["source"] == "one_time" and events[0]["email"] == f"{user}@example.com"
         assert events[-1]["reason"] == "refunded"

@@ -45,13 +45,15 @@ async def test_renewals_past_due_grace_and_lapse(
             return (await service.gate(user, group))["active"] is False
 
         await wait_until(lapsed, timeout=20, message="grace period over")
-        await wait_until(lambda: _has(service, user, "membership.ended"), message="ended announced")
+        await wait_until(
+            lambda: _has(service, user, "membership.expired"), message="expiry announced"
+        )
         types = await service.event_types(user)
         assert types == [
             "membership.activated",
             "membership.renewed",
-            "membership.at_risk",
-            "membership.ended",
+            "membership.past_due",
+            "membership.expired",
         ]
         ended = (await service.events(user))[-1]
         assert ended["reason"] == "payment_failed" and ended["email"] == f"{user}@example.com"
@@ -146,7 +148,7 @@ async def test_cancel_at_period_end_keeps_access_until_the_period_ends(
         gate = await service.gate(user, group)
         assert (gate["active"], gate["status"]) == (False, "canceled")
         events = await service.events(user)
-        assert [e["type"] for e in events] == ["membership.activated", "membership.ended"]
+        assert [e["type"] for e in events] == ["membership.activated", "membership.canceled"]
         assert events[-1]["reason"] == "canceled"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from membership.domain import rules
-from membership.domain.announcements import announce
+from membership.domain.announcements import announce, ended_type
 from membership.domain.legacy import LegacyMember, choose_legacy
 from membership.domain.model import Announced, MembershipKey, Sources, SubscriptionRecord, Term
 
@@ -73,6 +73,25 @@ def test_announcements_follow_the_membership_not_the_subscription() -> None:
     assert announce(Announced.of(gold), gold, cause="e3", causation_id="e3") == []
     again = announce(None, silver, cause="e1", causation_id="e1")
     assert again[0].id == announce(None, silver, cause="e1", causation_id="e1")[0].id
+
+
+def test_each_way_of_ending_is_announced_as_canceled_expired_or_revoked() -> None:
+    grace = timedelta(days=3)
+    active = rules.entitlement(KEY, Sources([_sub("s", 1)]), grace=grace, now=T0)
+    expected = {
+        "canceled": "membership.canceled",
+        "paused": "membership.canceled",
+        "incomplete_expired": "membership.canceled",
+        "unpaid": "membership.expired",
+    }
+    for status, event_type in expected.items():
+        after = rules.entitlement(KEY, Sources([_sub("s", 1, status)]), grace=grace, now=T0)
+        [ended] = announce(Announced.of(active), after, cause=status, causation_id=None)
+        assert ended.type == event_type
+    assert [ended_type(r).model_fields["type"].default for r in ("refunded", "dispute_lost")] == [
+        "membership.revoked",
+        "membership.revoked",
+    ]
 
 
 def test_legacy_members_by_cutoff_and_cap_oldest_first() -> None:

@@ -7,14 +7,33 @@ import uuid
 from membership.domain.model import Announced, Entitlement
 from tollgate_shared.events.membership import (
     MembershipActivated,
-    MembershipAtRisk,
+    MembershipCanceled,
     MembershipEnded,
     MembershipEvent,
+    MembershipExpired,
+    MembershipPastDue,
     MembershipRenewed,
+    MembershipRevoked,
     MembershipTierChanged,
 )
 
 _NAMESPACE = uuid.UUID("6f1f8f43-5d0a-4c3e-9a57-5bb1b0a2c6f1")
+
+_ENDED_BY_REASON: dict[str, type[MembershipEnded]] = {
+    "canceled": MembershipCanceled,
+    "paused": MembershipCanceled,
+    "incomplete": MembershipCanceled,
+    "expired": MembershipExpired,
+    "payment_failed": MembershipExpired,
+    "revoked": MembershipRevoked,
+    "refunded": MembershipRevoked,
+    "dispute_lost": MembershipRevoked,
+}
+
+
+def ended_type(reason: str) -> type[MembershipEnded]:
+    """Which ended event a reason announces (a reason not listed is an expiry)."""
+    return _ENDED_BY_REASON.get(reason, MembershipExpired)
 
 
 def event_id(cause: str, event_type: str, user_id: str, group_id: str) -> str:
@@ -25,8 +44,9 @@ def event_id(cause: str, event_type: str, user_id: str, group_id: str) -> str:
 def announce(
     before: Announced | None, after: Entitlement, *, cause: str, causation_id: str | None
 ) -> list[MembershipEvent]:
-    """activated / ended / tier_changed / at_risk, and renewed when a one-time membership or a
-    grant is extended (a subscription's renewal is announced from its paid invoice instead)."""
+    """activated / canceled|expired|revoked / tier_changed / past_due, and renewed when a
+    one-time membership or a grant is extended (a subscription's renewal is announced from its
+    paid invoice instead)."""
     now = Announced.of(after)
     was_active = before is not None and before.active
     if not was_active and now.active:
@@ -34,9 +54,9 @@ def announce(
     if before is None or not was_active:
         return []
     if not now.active:
-        reason = after.access.end_reason if after.access else "ended"
+        reason = after.access.end_reason if after.access else "expired"
         return [
-            build(MembershipEnded, after, cause=cause, causation_id=causation_id, reason=reason)
+            build(ended_type(reason), after, cause=cause, causation_id=causation_id, reason=reason)
         ]
     if now.tier_id != before.tier_id:
         return [
@@ -53,7 +73,7 @@ def announce(
         grace_until = after.access.grace_until if after.access else None
         return [
             build(
-                MembershipAtRisk,
+                MembershipPastDue,
                 after,
                 cause=cause,
                 causation_id=causation_id,
