@@ -7,7 +7,12 @@ import httpx
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.events.membership import MembershipActivated, MembershipEnded
+from tollgate_shared.events.membership import (
+    MembershipActivated,
+    MembershipCanceled,
+    MembershipExpired,
+    MembershipRevoked,
+)
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE
 from tollgate_shared.testing import unique, wait_until
 
@@ -76,10 +81,34 @@ async def test_members_fill_seats_and_a_renewing_member_is_not_blocked(
     assert (await buy(api, tier["id"], member)).status_code == 201
 
     await publish_domain(
-        js, MembershipEnded(user_id=member, group_id=group, tier_id=tier["id"], reason="expired")
+        js, MembershipExpired(user_id=member, group_id=group, tier_id=tier["id"], reason="expired")
     )
     # The ended member's seat is free again, but their own renewal session still holds it.
     assert (await buy(api, tier["id"])).status_code == 409
+
+
+async def test_every_way_a_membership_ends_frees_its_seat(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    for ended, reason in (
+        (MembershipCanceled, "canceled"),
+        (MembershipExpired, "payment_failed"),
+        (MembershipRevoked, "refunded"),
+    ):
+        group = unique("group")
+        tier_id = (await create_tier(api, group, capacity=1))["id"]
+        member = unique("user")
+        await publish_domain(
+            js, MembershipActivated(user_id=member, group_id=group, tier_id=tier_id)
+        )
+        await wait_until(lambda t=tier_id: _refused(buy(api, t)), message="membership counted")
+        await publish_domain(
+            js, ended(user_id=member, group_id=group, tier_id=tier_id, reason=reason)
+        )
+        freed = await wait_until(
+            lambda t=tier_id: _created(buy(api, t)), message=f"{ended.__name__} frees the seat"
+        )
+        assert freed.status_code == 201
 
 
 async def _refused(request: "asyncio.Future[httpx.Response]") -> httpx.Response | None:
@@ -116,7 +145,7 @@ async def test_a_late_older_membership_event_does_not_undo_a_newer_one(
     tier = await create_tier(api, group, capacity=1)
     member = unique("user")
     activated = MembershipActivated(user_id=member, group_id=group, tier_id=tier["id"])
-    stale_end = MembershipEnded(
+    stale_end = MembershipCanceled(
         user_id=member,
         group_id=group,
         tier_id=tier["id"],

@@ -79,6 +79,13 @@ async def test_only_the_groups_organizers_change_its_catalog(api: httpx.AsyncCli
         f"/tiers/{admin.json()['id']}", json={"amount": None}, headers=organizer(group)
     )
     assert nulled.status_code == 422
+    for allowances in ({"booking=1,x": 1}, {"booking": -1}, {f"k{i}": 1 for i in range(11)}):
+        refused = await api.patch(
+            f"/tiers/{admin.json()['id']}",
+            json={"credit_allowances": allowances},
+            headers=organizer(group),
+        )
+        assert refused.status_code == 422, allowances
 
 
 async def test_without_stripe_the_catalog_waits_and_payments_answer_503(

@@ -16,7 +16,13 @@ async def test_the_session_uses_the_tiers_price_and_carries_the_contract_metadat
     api: httpx.AsyncClient, emulator: httpx.AsyncClient, stripe_client: stripe.StripeClient
 ) -> None:
     group = unique("group")
-    tier = await create_tier(api, group, amount=2500, currency="NZD")
+    tier = await create_tier(
+        api,
+        group,
+        amount=2500,
+        currency="NZD",
+        credit_allowances={"guest": 2, "booking": 10, "unused": 0},
+    )
     user = unique("user")
 
     response = await api.post(
@@ -38,6 +44,7 @@ async def test_the_session_uses_the_tiers_price_and_carries_the_contract_metadat
         "tier_id": tier["id"],
         "purpose": "membership",
         "tier_interval": "month",
+        "credit_allowances": "booking=10,guest=2",
     }
     assert expected.items() <= session.metadata.to_dict().items()
 

@@ -114,7 +114,7 @@ async def test_a_redemption_is_recorded_after_payment_and_the_limit_holds(
     (redemption,) = await wait_until(recorded, message="redemption recorded")
     assert redemption["user_id"] == buyer
     assert (redemption["amount_discount"], redemption["currency"]) == (1000, "nzd")
-    event = await domain_event(js, "checkout.coupon_redeemed", session_id=session_id)
+    event = await domain_event(js, "checkout.coupon.redeemed", session_id=session_id)
     assert event["coupon_id"] == coupon["id"]
     assert (await validate(api, coupon["code"], tier["id"]))["reason"] == "fully_redeemed"
 

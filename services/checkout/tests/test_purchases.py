@@ -62,7 +62,7 @@ async def test_claim_is_402_before_payment_200_once_409_after_and_403_for_others
     assert first.json()["reference"] == reference
     assert (await claim(buyer)).status_code == 409
 
-    claimed = await domain_event(js, "checkout.purchase_claimed", session_id=session_id)
+    claimed = await domain_event(js, "checkout.purchase.claimed", session_id=session_id)
     assert (claimed["reference"], claimed["amount"]) == (reference, 1200)
     event = await domain_event(js, "checkout.purchase.paid", session_id=session_id)
     assert event["payment_intent_id"] == paid["session"]["payment_intent"]

@@ -88,6 +88,13 @@ class Tier:
         chosen = segment if segment in self.segment_prices else BASE_SEGMENT
         return next(spec for spec in self.price_specs() if spec.segment == chosen)
 
+    @property
+    def credit_metadata(self) -> str:
+        """The allowances per billing cycle as metadata: `kind=amount,...` (zeros left out)."""
+        return ",".join(
+            f"{kind}={amount}" for kind, amount in sorted(self.credit_allowances.items()) if amount
+        )
+
     def ensure_sellable(self) -> None:
         """Raise unless members can buy this tier now."""
         if not self.active:

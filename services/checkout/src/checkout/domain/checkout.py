@@ -185,6 +185,8 @@ def session_metadata(
         metadata.update(tier_id=tier.id, tier_interval=tier.interval)
         if tier.interval == "one_time_annual":
             metadata["term_days"] = str(term_days)
+        if tier.credit_metadata:
+            metadata["credit_allowances"] = tier.credit_metadata
     if previous_subscription_id:
         metadata["previous_subscription_id"] = previous_subscription_id
     if record.item_id is not None and record.reference is not None:

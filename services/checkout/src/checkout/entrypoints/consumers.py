@@ -24,8 +24,10 @@ DOMAIN_HANDLERS: dict[str, EventHandler] = {
         "membership.activated",
         "membership.renewed",
         "membership.tier_changed",
-        "membership.at_risk",
-        "membership.ended",
+        "membership.past_due",
+        "membership.canceled",
+        "membership.expired",
+        "membership.revoked",
     )
 }
 

@@ -18,6 +18,12 @@ Amount = Annotated[int, Field(ge=1, le=99_999_999, description="minor units, e.g
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Url = Annotated[str, StringConstraints(max_length=2000)]
+# Bounded so a tier's allowances fit one Stripe metadata value (`kind=amount,...`, ≤ 500 chars).
+CreditKind = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,40}$")]
+CreditAllowances = Annotated[
+    dict[CreditKind, Annotated[int, Field(ge=0, le=1_000_000)]],
+    Field(max_length=10, description='credits per billing cycle by kind, e.g. {"booking": 10}'),
+]
 
 
 class Body(BaseModel):
@@ -51,7 +57,7 @@ class TierIn(Body):
     interval: TierInterval
     capacity: Annotated[int, Field(ge=1)] | None = None
     active: bool = True
-    credit_allowances: dict[Id, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    credit_allowances: CreditAllowances = Field(default_factory=dict)
     segment_prices: dict[Id, Amount] = Field(
         default_factory=dict, description="lower prices for verified JWT `segment` claims"
     )
@@ -66,7 +72,7 @@ class TierPatch(Patch):
     interval: TierInterval | None = None
     capacity: Annotated[int, Field(ge=1)] | None = None
     active: bool | None = None
-    credit_allowances: dict[Id, Annotated[int, Field(ge=0)]] | None = None
+    credit_allowances: CreditAllowances | None = None
     segment_prices: dict[Id, Amount] | None = None
 
 

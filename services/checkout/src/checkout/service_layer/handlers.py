@@ -107,7 +107,7 @@ async def _record_redemption(
             await emit(
                 session,
                 CouponRedeemed(
-                    id=event_id("checkout.coupon_redeemed", stripe_session.id),
+                    id=event_id("checkout.coupon.redeemed", stripe_session.id),
                     causation_id=causation_id,
                     session_id=stripe_session.id,
                     code=coupon.code,

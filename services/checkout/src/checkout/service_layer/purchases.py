@@ -40,7 +40,7 @@ async def claim_purchase(
         await handlers.emit(
             session,
             PurchaseClaimed(
-                id=handlers.event_id("checkout.purchase_claimed", stripe_session_id),
+                id=handlers.event_id("checkout.purchase.claimed", stripe_session_id),
                 **handlers.purchase_fields(locked, live),
             ),
         )
