@@ -42,10 +42,11 @@ def run(args: argparse.Namespace) -> None:
         "replay": _apply,
         "drop": _apply,
     }
-    asyncio.run(_with_jetstream(args.nats_url, lambda js: handlers[args.action](js, args)))
+    asyncio.run(with_jetstream(args.nats_url, lambda js: handlers[args.action](js, args)))
 
 
-async def _with_jetstream(url: str, action: Callable[[JetStreamContext], Awaitable[None]]) -> None:
+async def with_jetstream(url: str, action: Callable[[JetStreamContext], Awaitable[None]]) -> None:
+    """Run `action` with a JetStream context on `url`, closing the connection after."""
     nc = await nats.connect(url)
     try:
         await action(nc.jetstream())

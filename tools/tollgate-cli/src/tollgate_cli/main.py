@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from tollgate_cli import dlq
+from tollgate_cli import consumers, dlq
 from tollgate_cli.stack import running_stack
 from tollgate_shared.auth import issue_token
 from tollgate_shared.settings import DEV_JWT_SECRET
@@ -57,9 +57,12 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--secret", default=DEV_JWT_SECRET)
     token.add_argument("--ttl", type=int, default=3600)
     dlq.add_commands(commands)
+    consumers.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "dlq":
         dlq.run(args)
+    elif args.command in ("consumers", "rewind"):
+        consumers.run(args)
     elif args.command == "run":
         run(args.var_dir.resolve(), args.port_offset)
     else:
