@@ -11,8 +11,8 @@ import pytest
 from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
 from tollgate_shared.events.membership import (
     MembershipActivated,
-    MembershipAtRisk,
-    MembershipEnded,
+    MembershipExpired,
+    MembershipPastDue,
     MembershipRenewed,
 )
 from tollgate_shared.testing import unique
@@ -43,9 +43,15 @@ async def _publish_every_cause(
     for event in (
         MembershipActivated(**who, source="one_time", expires_at=now + timedelta(days=5)),
         MembershipRenewed(**sub),
-        MembershipAtRisk(**sub, grace_until=now + timedelta(days=7)),
-        MembershipEnded(**sub, reason="payment_failed"),
-        PaymentRecorded(**money, invoice_id=unique("in"), receipt_url="https://r.example/1"),
+        MembershipPastDue(**sub, grace_until=now + timedelta(days=7)),
+        MembershipExpired(**sub, reason="payment_failed"),
+        PaymentRecorded(
+            **money,
+            invoice_id=unique("in"),
+            receipt_url="https://r.example/1",
+            period_start=datetime(2026, 3, 1, tzinfo=UTC),
+            period_end=datetime(2026, 4, 1, tzinfo=UTC),
+        ),
         RefundRecorded(**money, refund_id=unique("re")),
         DisputeOpened(**money, dispute_id=unique("dp"), reason="fraudulent"),
     ):
@@ -89,6 +95,11 @@ async def test_every_kind_is_mailed_once_with_amounts_in_the_currency(
         for kind, mail in mails.items():
             assert mail["text"].strip() and "<html" in mail["html"], kind
             assert f"Chess club {currency}" in mail["text"] + mail["html"], kind
+            if kind == "payment_receipt":
+                assert "Period:" in mail["text"] and "2026" in mail["text"], mail["text"]
+            if kind == "membership_ended":
+                assert "has expired" in mail["subject"], mail["subject"]
+                assert "could not collect the payment" in mail["text"], mail["text"]
             if kind in MONEY_KINDS:
                 assert shown in mail["subject"] + mail["text"], (kind, mail["text"])
                 assert shown in mail["html"], (kind, mail["html"])

@@ -12,7 +12,12 @@ from notifications.domain.links import Links
 from notifications.domain.model import Kind, Status, message_id
 from notifications.domain.money import format_money
 from tollgate_shared.events.ledger import PaymentRecorded
-from tollgate_shared.events.membership import MembershipActivated, MembershipRenewed
+from tollgate_shared.events.membership import (
+    MembershipActivated,
+    MembershipCanceled,
+    MembershipRenewed,
+    MembershipRevoked,
+)
 
 LINKS = Links("https://tollgate.example")
 
@@ -75,3 +80,25 @@ def test_each_renewed_period_is_its_own_fact_and_activation_is_one_per_subscript
     activated = MembershipActivated(**member, expires_at=start)
     assert intents.new_member(activated, LINKS).source_id == "sub_1"
     assert intents.new_member(activated, LINKS).kind is Kind.NEW_MEMBER
+
+
+def test_a_subscription_receipt_carries_its_period() -> None:
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+    paid = PaymentRecorded(amount=100, currency="usd", period_start=start, period_end=end)
+    context = intents.payment_receipt(paid, LINKS).context
+    assert (context["period_start"], context["period_end"]) == (start.isoformat(), end.isoformat())
+    assert (
+        intents.payment_receipt(PaymentRecorded(amount=1, currency="usd"), LINKS).context[
+            "period_end"
+        ]
+        is None
+    )
+
+
+def test_every_ended_event_is_one_membership_ended_mail_saying_how_it_ended() -> None:
+    who = {"user_id": "u", "group_id": "g", "subscription_id": "sub_1"}
+    canceled = intents.membership_ended(MembershipCanceled(**who, reason="canceled"), LINKS)
+    revoked = intents.membership_ended(MembershipRevoked(**who, reason="refunded"), LINKS)
+    assert canceled.kind is revoked.kind is Kind.MEMBERSHIP_ENDED
+    assert (canceled.context["ended_as"], revoked.context["ended_as"]) == ("canceled", "revoked")
+    assert revoked.context["reason"] == "refunded"

@@ -15,9 +15,9 @@ from notifications.domain.model import Intent, Kind
 from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
 from tollgate_shared.events.membership import (
     MembershipActivated,
-    MembershipAtRisk,
     MembershipEnded,
     MembershipEvent,
+    MembershipPastDue,
     MembershipRenewed,
 )
 from tollgate_shared.events.stripe import Invoice
@@ -79,7 +79,7 @@ def renewal_notice(event: MembershipRenewed, links: Links) -> Intent:
     return _membership(Kind.RENEWAL_NOTICE, event, source, _membership_context(event, links))
 
 
-def access_at_risk(event: MembershipAtRisk, links: Links) -> Intent:
+def access_at_risk(event: MembershipPastDue, links: Links) -> Intent:
     """The member is warned once per grace period."""
     source = f"{membership_ref(event)}@{_day(event.grace_until or event.expires_at)}"
     context = {**_membership_context(event, links), "grace_until": _iso(event.grace_until)}
@@ -87,10 +87,15 @@ def access_at_risk(event: MembershipAtRisk, links: Links) -> Intent:
 
 
 def membership_ended(event: MembershipEnded, links: Links) -> Intent:
-    """The member hears once that a membership (or one term of it) ended."""
+    """The member hears once that a membership (or one term of it) was canceled, expired or was
+    revoked (`ended_as`), and why (`reason`)."""
     ref = membership_ref(event)
     source = ref if event.subscription_id else f"{ref}@{_day(event.expires_at)}"
-    context = {**_membership_context(event, links), "reason": event.reason}
+    context = {
+        **_membership_context(event, links),
+        "ended_as": event.type.removeprefix("membership."),
+        "reason": event.reason,
+    }
     return _membership(Kind.MEMBERSHIP_ENDED, event, source, context)
 
 
@@ -110,9 +115,8 @@ def payment_receipt(event: PaymentRecorded, links: Links) -> Intent:
             "invoice_id": event.invoice_id,
             "charge_id": event.charge_id,
             "paid_at": _iso(event.occurred_at),
-            # Not in every producer's version of the event yet: shown when present.
-            "period_start": _iso(getattr(event, "period_start", None)),
-            "period_end": _iso(getattr(event, "period_end", None)),
+            "period_start": _iso(event.period_start),
+            "period_end": _iso(event.period_end),
             "receipt_url": event.receipt_url,
             "hosted_invoice_url": event.hosted_invoice_url,
             "group_url": links.group(event.group_id),

@@ -15,9 +15,9 @@ from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
 from tollgate_shared.events.membership import (
     MembershipActivated,
-    MembershipAtRisk,
     MembershipEnded,
     MembershipEvent,
+    MembershipPastDue,
     MembershipRenewed,
     MembershipTierChanged,
 )
@@ -58,7 +58,7 @@ class Handlers:
     ) -> None:
         await _learn_membership(session, event)
 
-    async def membership_at_risk(self, session: AsyncSession, event: MembershipAtRisk) -> None:
+    async def membership_past_due(self, session: AsyncSession, event: MembershipPastDue) -> None:
         await _learn_email(session, event)
         await self.notifier.notify(session, intents.access_at_risk(event, self.links))
 
@@ -90,13 +90,15 @@ class Handlers:
             "membership.activated": self.membership_activated,
             "membership.renewed": self.membership_renewed,
             "membership.tier_changed": self.membership_tier_changed,
-            "membership.at_risk": self.membership_at_risk,
-            "membership.ended": self.membership_ended,
+            "membership.past_due": self.membership_past_due,
+            "membership.canceled": self.membership_ended,
+            "membership.expired": self.membership_ended,
+            "membership.revoked": self.membership_ended,
             "ledger.payment_recorded": self.payment_recorded,
             "ledger.refund_recorded": self.refund_recorded,
             "ledger.dispute_opened": self.dispute_opened,
             "checkout.purchase.paid": self.learn_email,
-            "checkout.purchase_claimed": self.learn_email,
+            "checkout.purchase.claimed": self.learn_email,
         }
 
     def stripe(self) -> dict[str, EventHandler]:

@@ -12,8 +12,8 @@ from notifications.domain.model import Intent, Kind, Rendered
 from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
 from tollgate_shared.events.membership import (
     MembershipActivated,
-    MembershipAtRisk,
-    MembershipEnded,
+    MembershipCanceled,
+    MembershipPastDue,
     MembershipRenewed,
 )
 from tollgate_shared.events.stripe import Invoice
@@ -40,6 +40,8 @@ def _sample(kind: Kind, amount: int, currency: str, links: Links) -> Intent:
                 description="Annual membership",
                 receipt_url="https://pay.example.com/receipts/sample",
                 hosted_invoice_url="https://pay.example.com/invoices/sample",
+                period_start=now,
+                period_end=now + timedelta(days=30),
             ),
             links,
         ),
@@ -59,10 +61,10 @@ def _sample(kind: Kind, amount: int, currency: str, links: Links) -> Intent:
             links,
         ),
         Kind.ACCESS_AT_RISK: lambda: intents.access_at_risk(
-            MembershipAtRisk(**member, grace_until=now + timedelta(days=7)), links
+            MembershipPastDue(**member, grace_until=now + timedelta(days=7)), links
         ),
         Kind.MEMBERSHIP_ENDED: lambda: intents.membership_ended(
-            MembershipEnded(**member, reason="canceled"), links
+            MembershipCanceled(**member, reason="canceled"), links
         ),
         Kind.REFUND_CONFIRMATION: lambda: intents.refund_confirmation(
             RefundRecorded(**money, refund_id="re_sample", reason="requested_by_customer"), links
