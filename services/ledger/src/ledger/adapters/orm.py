@@ -85,6 +85,8 @@ payments = Table(
     Column("receipt_url", String(1000)),
     Column("hosted_invoice_url", String(1000)),
     Column("invoice_pdf", String(1000)),
+    Column("period_start", DateTime(timezone=True)),
+    Column("period_end", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     _created(),
     Index("ix_payments_group_created", "group_id", "created_at"),

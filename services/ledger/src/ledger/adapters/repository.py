@@ -139,6 +139,8 @@ def _payment_of(row: Row[Any]) -> Payment:
         receipt_url=m["receipt_url"],
         hosted_invoice_url=m["hosted_invoice_url"],
         invoice_pdf=m["invoice_pdf"],
+        period_start=m["period_start"],
+        period_end=m["period_end"],
     )
 
 

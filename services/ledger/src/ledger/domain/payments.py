@@ -30,6 +30,9 @@ class Payment:
     receipt_url: str | None = None
     hosted_invoice_url: str | None = None
     invoice_pdf: str | None = None
+    period_start: datetime | None = None
+    """The billing period a subscription payment covers."""
+    period_end: datetime | None = None
 
     @property
     def group_id(self) -> str:

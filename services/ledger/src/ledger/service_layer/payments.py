@@ -7,6 +7,7 @@ payment seen through several events (or redelivered) is counted once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +86,7 @@ async def book_payment(
         receipt_url=charge.receipt_url,
         hosted_invoice_url=invoice.hosted_invoice_url if invoice else None,
         invoice_pdf=invoice.invoice_pdf if invoice else None,
+        **_subscription_period(invoice),
     )
     await repo.add_payment(session, payment)
     booked = [
@@ -115,6 +117,19 @@ def _description(charge: PaidCharge, invoice: Invoice | None) -> str | None:
     return charge.description
 
 
+def _subscription_period(invoice: Invoice | None) -> dict[str, datetime]:
+    """The period a subscription invoice bills: from its lines' earliest start to latest end."""
+    if invoice is None or invoice.subscription_id is None:
+        return {}
+    periods = [line.period for line in invoice.lines.data if line.period]
+    if not periods:
+        return {}
+    return {
+        "period_start": at(min(p.start for p in periods)),
+        "period_end": at(max(p.end for p in periods)),
+    }
+
+
 def _recorded(payment: Payment, causation_id: str) -> PaymentRecorded:
     return PaymentRecorded(
         id=event_id("payment_recorded", payment.charge_id),
@@ -131,6 +146,8 @@ def _recorded(payment: Payment, causation_id: str) -> PaymentRecorded:
         receipt_url=payment.receipt_url,
         hosted_invoice_url=payment.hosted_invoice_url,
         email=payment.email,
+        period_start=payment.period_start,
+        period_end=payment.period_end,
     )
 
 
