@@ -356,10 +356,11 @@ class Platform:
         return response.json()
 
     async def wait_mail(self, to: str, subject: str) -> dict[str, Any]:
-        """Wait for a message to `to` whose subject contains `subject`."""
+        """Wait for a message to `to` whose subject matches the regular expression `subject`."""
 
         async def arrived() -> dict[str, Any] | None:
-            return next((m for m in await self.mails(to) if subject in m["subject"]), None)
+            found = (m for m in await self.mails(to) if re.search(subject, m["subject"]))
+            return next(found, None)
 
         return await self.until(arrived, message=f"mail {subject!r} to {to}")
 
