@@ -133,7 +133,13 @@ class Emulator:
         return (await self.client.v1.prices.create_async(params)).id  # type: ignore[arg-type]
 
     async def subscribe(
-        self, user_id: str, group_id: str, tier_id: str, price: str, previous: str | None = None
+        self,
+        user_id: str,
+        group_id: str,
+        tier_id: str,
+        price: str,
+        previous: str | None = None,
+        **extra_metadata: str,
     ) -> str:
         """Check out a subscription with the contract's metadata; returns the subscription id."""
         metadata = {
@@ -142,6 +148,7 @@ class Emulator:
             "tier_id": tier_id,
             "purpose": "membership",
             "tier_interval": "month",
+            **extra_metadata,
         }
         if previous is not None:
             metadata["previous_subscription_id"] = previous
@@ -155,7 +162,13 @@ class Emulator:
         return str(session["subscription"])
 
     async def buy_annual(
-        self, user_id: str, group_id: str, tier_id: str, price: str, term_days: int = 365
+        self,
+        user_id: str,
+        group_id: str,
+        tier_id: str,
+        price: str,
+        term_days: int = 365,
+        **extra_metadata: str,
     ) -> dict[str, Any]:
         """Check out a one-time annual membership; returns the completed session."""
         metadata = {
@@ -165,6 +178,7 @@ class Emulator:
             "purpose": "membership",
             "tier_interval": "one_time_annual",
             "term_days": str(term_days),
+            **extra_metadata,
         }
         return await self._checkout(
             user_id,

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from membership.bootstrap import Membership, build
 from membership.config import Settings, load_settings
+from membership.entrypoints import credits
 from membership.entrypoints.http import router
 from membership.service_layer import sweeper
 from tollgate_shared.service import ServiceCli, service_app
@@ -29,7 +30,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         membership.runtime,
         title="Tollgate membership",
         description="Entitlements from Stripe payments, and the membership gate.",
-        routers=[router],
+        routers=[router, credits.router],
     )
     _run_sweeper_with(app, membership)
     return app

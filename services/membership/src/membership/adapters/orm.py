@@ -3,14 +3,17 @@
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
+    Identity,
     Index,
     Integer,
     String,
     Table,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from tollgate_shared.db import inbox_table, make_metadata, outbox_table
 
@@ -110,4 +113,60 @@ memberships = Table(
     _updated_at(),
     Index("ix_memberships_next_change", "next_change_at"),
     Index("ix_memberships_user", "user_id"),
+)
+
+credit_balances = Table(
+    "credit_balances",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("user_id", String(255), primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+    _updated_at(),
+    CheckConstraint("balance >= 0", name="ck_credit_balances_not_negative"),
+)
+
+# One row per paid cycle (invoice or Checkout Session): allocating it again is a no-op.
+credit_allocations = Table(
+    "credit_allocations",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("user_id", String(255), primary_key=True),
+    Column("cause", String(255), primary_key=True),
+    Column("allowances", JSONB, nullable=False),
+    Column("cycle_start", DateTime(timezone=True), nullable=False),
+    Column("cycle_end", DateTime(timezone=True)),
+    Column("applied", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+credit_entries = Table(
+    "credit_entries",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("group_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("type", String(16), nullable=False),  # allocated | expired | spent
+    Column("delta", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("cause", String(255), nullable=False),  # invoice / Checkout Session / spend reference
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_credit_entries_member", "group_id", "user_id", "id"),
+)
+
+# The answer to each spend request, by idempotency key (per member).
+credit_spends = Table(
+    "credit_spends",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("user_id", String(255), primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reference", String(255), nullable=False),
+    Column("spent", Boolean),  # null while the first request is being answered
+    Column("balance", BigInteger),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from membership.domain.credits import parse_allowances
 from membership.domain.errors import NotAMembership
 
 
@@ -18,6 +19,8 @@ class MembershipMetadata:
     tier_interval: str | None
     term_days: int | None
     previous_subscription_id: str | None
+    credit_allowances: Mapping[str, int] = field(default_factory=dict)
+    """Credits per billing cycle by kind (`credit_allowances=booking=10,...`)."""
 
     @classmethod
     def parse(
@@ -40,4 +43,5 @@ class MembershipMetadata:
             tier_interval=metadata.get("tier_interval") or None,
             term_days=int(term_days) if term_days else None,
             previous_subscription_id=metadata.get("previous_subscription_id") or None,
+            credit_allowances=parse_allowances(metadata.get("credit_allowances")),
         )

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from membership.adapters import repository
+from membership.adapters import credits_repo, repository
 from membership.config import Settings
 from membership.domain.errors import GrantNotFound
 from membership.domain.legacy import LegacyMember
@@ -91,6 +91,7 @@ async def gate(
         subscription_id=access.subscription_id,
         grace_until=access.grace_until,
         cancel_at_period_end=access.cancel_at_period_end,
+        credits=await credits_repo.balances(session, MembershipKey(user_id, group_id)),
     )
 
 

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from membership.domain.model import Entitlement, Grant
+from membership.domain.credits import SpendOutcome
+from membership.domain.model import Entitlement, Grant, MembershipKey
 
 
 class MembershipOut(BaseModel):
@@ -53,6 +54,8 @@ class GateOut(BaseModel):
     subscription_id: str | None = None
     grace_until: datetime | None = None
     cancel_at_period_end: bool = False
+    credits: dict[str, int] = Field(default_factory=dict)
+    """Credit balance per kind in the current billing cycle."""
 
 
 class MemberOut(BaseModel):
@@ -129,3 +132,50 @@ class BulkGrantIn(BaseModel):
 class BulkGrantOut(BaseModel):
     granted: list[str]
     skipped: dict[str, str]
+
+
+class SpendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(ge=1, le=1_000_000)
+    reference: str = Field(min_length=1, max_length=255)
+    """The app's id of what the credits pay for (e.g. a booking)."""
+
+
+class SpendOut(BaseModel):
+    user_id: str
+    group_id: str
+    kind: str
+    amount: int
+    reference: str
+    balance: int
+    spent_at: datetime
+
+    @classmethod
+    def of(cls, key: MembershipKey, outcome: SpendOutcome) -> SpendOut:
+        return cls(
+            user_id=key.user_id,
+            group_id=key.group_id,
+            kind=outcome.request.kind,
+            amount=outcome.request.amount,
+            reference=outcome.request.reference,
+            balance=outcome.balance,
+            spent_at=outcome.at,
+        )
+
+
+class CreditEntryOut(BaseModel):
+    id: int
+    kind: str
+    type: Literal["allocated", "expired", "spent"]
+    delta: int
+    balance_after: int
+    cause: str
+    """The invoice or Checkout Session of an allocation or expiry; the reference of a spend."""
+    created_at: datetime
+
+
+class CreditHistoryPage(BaseModel):
+    items: list[CreditEntryOut]
+    next_cursor: str | None
+    """Pass as `cursor` for the next (older) page; null on the last page."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,8 +13,10 @@ from membership.adapters.billing import StripeBilling
 from membership.config import Settings
 from membership.domain import rules
 from membership.domain.announcements import build
+from membership.domain.credits import Allocation
 from membership.domain.metadata import MembershipMetadata
 from membership.domain.model import Entitlement, MembershipKey, SubscriptionRecord, Term
+from membership.service_layer import credits
 from membership.service_layer.memberships import reconcile
 from tollgate_shared.events.membership import MembershipRenewed
 from tollgate_shared.events.stripe import (
@@ -28,6 +30,9 @@ from tollgate_shared.events.stripe import (
 from tollgate_shared.messaging.dispatch import EventHandler
 
 Clock = Callable[[], datetime]
+
+CYCLE_STARTS = frozenset({"subscription_create", "subscription_cycle"})
+"""Billing reasons of an invoice that pays a new billing cycle (which allocates credits)."""
 
 
 def _at(timestamp: int | None) -> datetime | None:
@@ -75,12 +80,16 @@ class StripeEvents:
             await self._add_term(session, checkout, meta, event)
 
     async def invoice_paid(self, session: AsyncSession, event: StripeEvent) -> None:
-        """Sync the subscription; a paid cycle invoice of the current subscription is a renewal."""
+        """Sync the subscription; a paid cycle allocates the tier's credits; a paid cycle invoice
+        of the current subscription is a renewal."""
         invoice = event.object_as(Invoice)
         record = await self._sync_invoice(session, invoice, event)
-        if record is None or invoice.billing_reason != "subscription_cycle":
+        if record is None or invoice.billing_reason not in CYCLE_STARTS:
             return
         key = MembershipKey(record.user_id, record.group_id)
+        await credits.allocate(session, key, await self._cycle_of(invoice, event))
+        if invoice.billing_reason != "subscription_cycle":
+            return
         now = await self._reconcile(session, key, event)
         if now.active and now.access and now.access.subscription_id == record.id:
             renewed = build(MembershipRenewed, now, cause=invoice.id, causation_id=event.id)
@@ -101,6 +110,21 @@ class StripeEvents:
         dispute = event.object_as(Dispute)
         if dispute.status == "lost" and dispute.payment_intent:
             await self._reverse(session, dispute.payment_intent, "dispute_lost", event)
+
+    async def _cycle_of(self, invoice: Invoice, event: StripeEvent) -> Allocation:
+        """The credits a paid subscription invoice brings, for the period its lines bill."""
+        assert invoice.subscription_id is not None
+        meta = MembershipMetadata.parse(invoice.subscription_metadata) or MembershipMetadata.parse(
+            (await self._billing.subscription(invoice.subscription_id)).metadata
+        )
+        periods = [line.period for line in invoice.lines.data if line.period]
+        start = min((p.start for p in periods), default=event.created)
+        return Allocation(
+            cause=invoice.id,
+            allowances=meta.credit_allowances if meta else {},
+            cycle_start=datetime.fromtimestamp(start, UTC),
+            cycle_end=_at(max((p.end for p in periods), default=None)),
+        )
 
     async def _sync_invoice(
         self, session: AsyncSession, invoice: Invoice, event: StripeEvent
@@ -252,6 +276,13 @@ class StripeEvents:
         )
         if await repository.add_term(session, term):
             await self._reconcile(session, key, event)
+            cycle = Allocation(
+                cause=checkout.id,
+                allowances=meta.credit_allowances,
+                cycle_start=term.paid_at,
+                cycle_end=term.paid_at + timedelta(days=term.term_days),
+            )
+            await credits.allocate(session, key, cycle)
 
     async def _reverse(
         self, session: AsyncSession, payment_intent_id: str, reason: str, event: StripeEvent
