@@ -54,9 +54,10 @@ async def record_allocation(
 async def latest_cycle_start(session: AsyncSession, key: MembershipKey) -> datetime | None:
     """The start of the newest cycle whose allowances were applied."""
     t = orm.credit_allocations
-    return await session.scalar(
+    latest: datetime | None = await session.scalar(
         select(func.max(t.c.cycle_start)).where(*_member(t, key), t.c.applied)
     )
+    return latest
 
 
 async def apply_allocation(
@@ -151,7 +152,8 @@ async def debit(session: AsyncSession, key: MembershipKey, kind: str, amount: in
         .values(balance=t.c.balance - amount, updated_at=func.now())
         .returning(t.c.balance)
     )
-    return result.scalar_one_or_none()
+    balance: int | None = result.scalar_one_or_none()
+    return balance
 
 
 async def answer_spend(
