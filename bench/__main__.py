@@ -1,4 +1,8 @@
-"""Run every benchmark in one go and write `bench/results/<date>.json` and `.md`."""
+"""Run every benchmark in one go and write `bench/results/<date>.json` and `.md`.
+
+Each part gets fresh embedded infrastructure under `var/bench/`, so earlier runs' streams and
+databases never skew a figure. `BENCH_REQUESTS` scales the request counts (default 4000).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,49 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from bench import ceilings, gateway
+from bench import ceilings, consumers, gate, gateway
 from bench.load import build_post, run_load
-from tollgate_shared.infra import provide
+from bench.report import markdown
+from bench.services import running
+from tollgate_shared.infra import Infrastructure, provide
 from tollgate_shared.infra.process import ServerProcess, free_port
 
 RESULTS = Path(__file__).parent / "results"
 VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "bench"
 LEVELS = (1, 16, 64, 256)
+
+
+@contextmanager
+def fresh_infrastructure(name: str) -> Iterator[tuple[Infrastructure, Path]]:
+    var_dir = VAR_DIR / name
+    shutil.rmtree(var_dir, ignore_errors=True)
+    var_dir.mkdir(parents=True)
+    infra = provide(var_dir, use_env=False, use_docker=False)
+    try:
+        yield infra, var_dir
+    finally:
+        infra.stop()
+
+
+@contextmanager
+def mail_sink(var_dir: Path) -> Iterator[dict[str, str]]:
+    smtp, http = free_port(), free_port()
+    sink = ServerProcess(
+        "mail-sink",
+        [sys.executable, "-m", "mail_sink", "--smtp-port", str(smtp), "--http-port", str(http)],
+        log_path=var_dir / "bench-mail-sink.log",
+    )
+    try:
+        sink.wait_for_port("127.0.0.1", http)
+        yield {"SMTP_URL": f"smtp://127.0.0.1:{smtp}"}
+    finally:
+        sink.stop()
 
 
 async def bare_endpoint(var_dir: Path, per_level: int) -> list[dict[str, object]]:
@@ -51,24 +87,75 @@ async def bare_endpoint(var_dir: Path, per_level: int) -> list[dict[str, object]
         server.stop()
 
 
-async def main() -> dict[str, object]:
-    per_level = int(os.environ.get("BENCH_REQUESTS", "4000"))
-    var_dir = VAR_DIR
-    infra = provide(var_dir, use_docker=False)
-    try:
-        print("ceilings: JetStream publish-with-ack, Postgres commits, bare endpoint …", flush=True)
+async def gateway_part(per_level: int) -> dict[str, object]:
+    with fresh_infrastructure("gateway") as (infra, var_dir):
         js_ceiling = await ceilings.jetstream_publish_rate(infra.nats_url)
         pg_ceiling = await ceilings.postgres_commit_rate(infra.database_url)
         bare = await bare_endpoint(var_dir, per_level)
-        print("gateway under load …", flush=True)
-        process, url = gateway.start_gateway(infra.nats_url, var_dir)
-        try:
-            gateway_levels = await gateway.gateway_load(url, LEVELS, per_level)
-        finally:
-            process.stop()
-    finally:
-        infra.stop()
-    best = max(float(level["per_second"]) for level in gateway_levels)  # type: ignore[arg-type]
+        with running("webhook-gateway", infra, var_dir, STRIPE_WEBHOOK_SECRET=gateway.SECRET) as gw:
+            levels = await gateway.gateway_load(f"{gw.url}/webhooks/stripe", LEVELS, per_level)
+            rss = gw.peak_rss_mib()
+    at_64 = next(level for level in levels if level["concurrency"] == 64)
+    bare_64 = next(b for b in bare if b["concurrency"] == 64)
+    return {
+        "ceilings": {
+            "jetstream_publish_with_ack": js_ceiling,
+            "postgres_single_row_commits": pg_ceiling,
+            "bare_verify_and_200": bare,
+        },
+        "gateway": {
+            "levels": levels,
+            "peak_rss_mib": rss,
+            "ratio_to_jetstream_ceiling_at_64": round(
+                float(at_64["per_second"]) / float(js_ceiling["per_second"]), 3
+            ),
+            "ratio_to_bare_endpoint_at_64": round(
+                float(at_64["per_second"]) / float(bare_64["per_second"]), 3
+            ),
+        },
+    }
+
+
+async def membership_part(per_level: int) -> dict[str, object]:
+    with (
+        fresh_infrastructure("membership") as (infra, var_dir),
+        running("webhook-gateway", infra, var_dir, STRIPE_WEBHOOK_SECRET=gateway.SECRET) as gw,
+        running("membership", infra, var_dir) as membership,
+    ):
+        e2e, members = await gate.webhook_to_gate(gw.url, membership, rate=200, seconds=10)
+        gate_figures = await gate.gate_load(membership, members, total=per_level * 2)
+        return {
+            "webhook_to_gate_active": e2e,
+            "gate_at_64_clients": gate_figures,
+            "peak_rss_mib": {
+                "webhook-gateway": gw.peak_rss_mib(),
+                "membership": membership.peak_rss_mib(),
+            },
+        }
+
+
+async def consumers_part(per_service: int) -> dict[str, object]:
+    results: dict[str, object] = {}
+    for workload in consumers.WORKLOADS:
+        with fresh_infrastructure(workload.service) as (infra, var_dir), mail_sink(var_dir) as env:
+            results[workload.service] = await consumers.drain_rate(
+                infra, var_dir, (workload,), per_service, env
+            )
+    with fresh_infrastructure("mixed") as (infra, var_dir), mail_sink(var_dir) as env:
+        results["all_four_together"] = await consumers.drain_rate(
+            infra, var_dir, consumers.WORKLOADS, per_service, env
+        )
+    return results
+
+
+async def main() -> dict[str, object]:
+    per_level = int(os.environ.get("BENCH_REQUESTS", "4000"))
+    print("ceilings and the gateway …", flush=True)
+    results = await gateway_part(per_level)
+    print("webhook → gate, and the gate …", flush=True)
+    results["membership"] = await membership_part(per_level)
+    print("consumers …", flush=True)
+    results["consumers"] = await consumers_part(per_level // 2)
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -76,78 +163,9 @@ async def main() -> dict[str, object]:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "infrastructure": {"nats": infra.nats_source, "postgres": infra.postgres_source},
-        "ceilings": {
-            "jetstream_publish_with_ack": js_ceiling,
-            "postgres_single_row_commits": pg_ceiling,
-            "bare_verify_and_200": bare,
-        },
-        "gateway": {
-            "levels": gateway_levels,
-            "best_per_second": best,
-            "ratio_to_jetstream_ceiling": round(best / float(js_ceiling["per_second"]), 3),  # type: ignore[arg-type]
-        },
+        "infrastructure": "embedded nats-server and PostgreSQL, fresh for each part",
+        **results,
     }
-
-
-def table(headers: list[str], rows: list[list[object]]) -> list[str]:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return [*lines, ""]
-
-
-def markdown(results: dict) -> str:
-    """The results as the Markdown page written beside the JSON."""
-    c = results["ceilings"]
-    js, pg = c["jetstream_publish_with_ack"], c["postgres_single_row_commits"]
-    machine, infra = results["machine"], results["infrastructure"]
-    ceilings = [
-        [
-            f"JetStream publish with ack + Msg-Id ({js['in_flight']} in flight, "
-            f"{js['payload_bytes']} B)",
-            js["per_second"],
-            "",
-            "",
-        ],
-        [
-            f"Postgres single-row commits ({pg['connections']} connections)",
-            pg["per_second"],
-            "",
-            "",
-        ],
-        *[
-            [
-                f"bare verify-and-200 endpoint ({b['concurrency']} connections)",
-                b["per_second"],
-                b["p50_ms"],
-                b["p99_ms"],
-            ]
-            for b in c["bare_verify_and_200"]
-        ],
-    ]
-    gateway_rows = [
-        [g["concurrency"], g["per_second"], g["p50_ms"], g["p99_ms"], g["statuses"]]
-        for g in results["gateway"]["levels"]
-    ]
-    return "\n".join(
-        [
-            f"# Benchmarks {results['date']}",
-            "",
-            f"{machine['cpus']} CPUs, Python {machine['python']}; NATS {infra['nats']}, "
-            f"Postgres {infra['postgres']}. The load generator shares the machine.",
-            "",
-            "## Ceilings",
-            "",
-            *table(["what", "per second", "p50 ms", "p99 ms"], ceilings),
-            "## Gateway (one process, signed events of 2 to 4 KB)",
-            "",
-            *table(["concurrency", "events/s", "p50 ms", "p99 ms", "statuses"], gateway_rows),
-            "Best gateway rate / JetStream ceiling: "
-            f"{results['gateway']['ratio_to_jetstream_ceiling']}",
-            "",
-        ]
-    )
 
 
 if __name__ == "__main__":

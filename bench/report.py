@@ -1,0 +1,105 @@
+"""The benchmark results as a Markdown page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def table(headers: list[str], rows: list[list[object]]) -> list[str]:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """Ceilings, gateway, end to end, gate and consumers, each with its figures."""
+    c, g, m = results["ceilings"], results["gateway"], results["membership"]
+    js, pg = c["jetstream_publish_with_ack"], c["postgres_single_row_commits"]
+    ceilings = [
+        [
+            f"JetStream publish with ack + Msg-Id ({js['in_flight']} in flight, "
+            f"{js['payload_bytes']} B)",
+            js["per_second"],
+            "",
+            "",
+        ],
+        [
+            f"Postgres single-row commits ({pg['connections']} connections)",
+            pg["per_second"],
+            "",
+            "",
+        ],
+        *[
+            [
+                f"bare verify-and-200 endpoint ({b['concurrency']} connections)",
+                b["per_second"],
+                b["p50_ms"],
+                b["p99_ms"],
+            ]
+            for b in c["bare_verify_and_200"]
+        ],
+    ]
+    gateway_rows = [
+        [
+            level["concurrency"],
+            level["per_second"],
+            level["p50_ms"],
+            level["p99_ms"],
+            level["statuses"],
+        ]
+        for level in g["levels"]
+    ]
+    e2e, gate = m["webhook_to_gate_active"], m["gate_at_64_clients"]
+    consumer_rows = [
+        [
+            name,
+            r["events"],
+            r["per_second"],
+            round(r["per_second"] / pg["per_second"], 2),
+            ", ".join(f"{k} {v}" for k, v in r["peak_rss_mib"].items()),
+        ]
+        for name, r in results["consumers"].items()
+    ]
+    machine = results["machine"]
+    return "\n".join(
+        [
+            f"# Benchmarks {results['date']}",
+            "",
+            f"{machine['cpus']} CPUs, Python {machine['python']}; {results['infrastructure']}. "
+            "The load generator shares the machine.",
+            "",
+            "## Ceilings (same run)",
+            "",
+            *table(["what", "per second", "p50 ms", "p99 ms"], ceilings),
+            "## Gateway: signed events of 2 to 4 KB, one process",
+            "",
+            *table(["senders", "events/s", "p50 ms", "p99 ms", "statuses"], gateway_rows),
+            f"At 64 senders: {g['ratio_to_bare_endpoint_at_64']} of the bare endpoint, "
+            f"{g['ratio_to_jetstream_ceiling_at_64']} of the JetStream ceiling; "
+            f"peak RSS {g['peak_rss_mib']} MiB.",
+            "",
+            "## Webhook accepted → gate answers active",
+            "",
+            f"Steady {e2e['rate']} events/s, {e2e['events']} events: p50 {e2e['p50_ms']} ms, "
+            f"p99 {e2e['p99_ms']} ms.",
+            "",
+            "## Gate, 64 clients",
+            "",
+            f"{gate['per_second']} requests/s, p50 {gate['p50_ms']} ms, p99 {gate['p99_ms']} ms; "
+            f"peak RSS {m['peak_rss_mib']}.",
+            "",
+            "## Consumers: backlog drained with real database effects",
+            "",
+            *table(
+                [
+                    "consumer",
+                    "events",
+                    "events/s",
+                    "share of Postgres commit ceiling",
+                    "peak RSS MiB",
+                ],
+                consumer_rows,
+            ),
+        ]
+    )
