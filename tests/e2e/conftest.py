@@ -41,6 +41,12 @@ STARTUP_TIMEOUT = 150.0
 PIPELINE_TIMEOUT = 30.0
 """Emulator → gateway → JetStream → consumer → outbox → consumer → SMTP, under load."""
 
+CONSUMERS = {
+    "STRIPE": {"checkout", "membership", "ledger", "notifications"},
+    "DOMAIN": {"checkout", "notifications"},
+}
+"""Durable consumers each stream must have (checked, so that draining is not vacuous)."""
+
 ISOLATED = {"NATS_URL", "DATABASE_URL", "STRIPE_API_BASE", "SMTP_URL", "PUBLIC_BASE_URL"}
 """Variables that would point the stack at someone else's servers (e.g. a `make run` stack)."""
 
@@ -401,18 +407,25 @@ class Platform:
             raise AssertionError(f"{exc}\n{self.stack.log_tails()}") from None
 
     async def drained(self) -> None:
-        """Wait until every durable consumer has processed everything on the STRIPE and DOMAIN
-        streams: after this, anything the events so far would cause has happened (except
-        what an outbox has not relayed yet)."""
+        """Wait until Stripe has delivered every event to the gateway and every durable consumer
+        has processed everything on the STRIPE and DOMAIN streams: after this, whatever the
+        events so far cause has happened (save what an outbox has yet to relay)."""
+
+        async def delivered() -> bool:
+            pending = await self.stripe("/events", delivery_success="false", limit=1)
+            return not pending["data"]
+
+        await self.until(delivered, message="every Stripe event delivered")
         nc = await nats.connect(f"nats://127.0.0.1:{NATS_PORT + self.stack.port_offset}")
         try:
             js = nc.jetstream()
 
             async def idle() -> bool:
-                for stream in ("STRIPE", "DOMAIN"):
-                    for consumer in await js.consumers_info(stream):
-                        if consumer.num_pending or consumer.num_ack_pending:
-                            return False
+                for stream, durables in CONSUMERS.items():
+                    found = {c.name: c for c in await js.consumers_info(stream)}
+                    assert durables <= found.keys(), f"{stream} consumers: {sorted(found)}"
+                    if any(c.num_pending or c.num_ack_pending for c in found.values()):
+                        return False
                 return True
 
             await self.until(idle, message="consumers drained")
