@@ -99,9 +99,12 @@ def _bindable(port: int) -> bool:
 
 
 def free_port_offset() -> int:
-    """An offset unique to this run (from the pid) at which every port of the stack is free."""
+    """An offset unique to this run (from the pid) at which every port of the stack is free.
+
+    Offsets stay below Linux's ephemeral range (32768+), so no outgoing connection holds one
+    of the stack's ports, and clear of offset 0 (a `make run` stack)."""
     for attempt in range(200):
-        offset = 20000 + ((os.getpid() + attempt * 7) % 1000) * 10
+        offset = 2000 + ((os.getpid() + attempt * 7) % 1500) * 10
         if all(_bindable(port + offset) for port in _stack_ports()):
             return offset
     raise RuntimeError("no port offset with every port of the stack free")
