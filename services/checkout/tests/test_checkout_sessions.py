@@ -245,3 +245,11 @@ async def test_a_paid_but_not_yet_counted_membership_is_not_sold_twice(
 
     answer = await wait_until(refused, message="paid session recognized")
     assert answer.json()["error"]["code"] == "already_paid"
+
+
+async def test_return_pages_for_buyers_sent_back_by_stripe(api: httpx.AsyncClient) -> None:
+    paid = await api.get("/checkout/success", params={"session_id": "cs_test_<x>"})
+    cancelled = await api.get("/checkout/cancel")
+    assert paid.status_code == 200 and "Payment received" in paid.text
+    assert "cs_test_&lt;x&gt;" in paid.text, "the session id is escaped"
+    assert cancelled.status_code == 200 and "Nothing was charged" in cancelled.text

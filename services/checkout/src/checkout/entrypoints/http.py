@@ -6,10 +6,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from checkout.domain import errors
-from checkout.entrypoints import catalog_routes, checkout_routes
+from checkout.entrypoints import catalog_routes, checkout_routes, return_pages
 from tollgate_shared.errors import error_response
 
-routers: list[APIRouter] = [catalog_routes.router, checkout_routes.router]
+routers: list[APIRouter] = [catalog_routes.router, checkout_routes.router, return_pages.router]
 
 STATUS: dict[type[errors.CheckoutError], int] = {
     errors.NotFound: 404,
