@@ -11,7 +11,8 @@ from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.events.membership import MembershipActivated
 
 
-def _envelope(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+def envelope(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """A Stripe event around `obj`, with a fresh id and the current API version."""
     return {
         "id": f"evt_{uuid.uuid4().hex}",
         "object": "event",
@@ -28,7 +29,7 @@ def _envelope(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
 def subscription_created(user_id: str, group_id: str) -> dict[str, Any]:
     """An active monthly membership subscription (applied without calling Stripe)."""
     now = int(time.time())
-    return _envelope(
+    return envelope(
         "customer.subscription.created",
         {
             "id": f"sub_{uuid.uuid4().hex[:24]}",
@@ -72,7 +73,7 @@ def charge_succeeded(user_id: str, group_id: str) -> dict[str, Any]:
     """A succeeded charge with its balance transaction (fee) expanded and group metadata."""
     amount = 1500
     fee = round(amount * 0.029) + 30
-    return _envelope(
+    return envelope(
         "charge.succeeded",
         {
             "id": f"ch_{uuid.uuid4().hex[:24]}",

@@ -6,12 +6,12 @@ import json
 import os
 import random
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import stripe
 
+from bench.events import envelope
 from bench.load import build_post, run_load
 from tollgate_shared.infra.process import ServerProcess, free_port
 
@@ -20,27 +20,15 @@ SECRET = "whsec_bench_0123456789"
 
 def signed_event(size: int) -> tuple[bytes, dict[str, str]]:
     """A Stripe-shaped invoice.paid event padded to about `size` bytes, freshly signed."""
-    event = {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "object": "event",
-        "api_version": "2026-07-29.dahlia",
-        "created": int(time.time()),
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": "invoice.paid",
-        "data": {
-            "object": {
-                "id": f"in_{uuid.uuid4().hex}",
-                "object": "invoice",
-                "amount_paid": 2000,
-                "currency": "nzd",
-                "lines": {"data": []},
-            }
-        },
+    invoice = {
+        "id": f"in_{uuid.uuid4().hex}",
+        "object": "invoice",
+        "amount_paid": 2000,
+        "currency": "nzd",
+        "lines": {"data": []},
     }
-    padding = max(0, size - len(json.dumps(event)))
-    event["data"]["object"]["description"] = "x" * padding
+    event = envelope("invoice.paid", invoice)
+    invoice["description"] = "x" * max(0, size - len(json.dumps(event)))
     body = json.dumps(event).encode()
     header = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)
     return body, {"Stripe-Signature": header, "Content-Type": "application/json"}
