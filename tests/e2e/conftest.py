@@ -195,6 +195,11 @@ class Platform:
         return self.stack.url(EMULATOR_PORT)
 
     @property
+    def nats_url(self) -> str:
+        """The stack's NATS server (for barriers only: journeys act through HTTP)."""
+        return f"nats://127.0.0.1:{NATS_PORT + self.stack.port_offset}"
+
+    @property
     def mail_sink(self) -> str:
         """The mail sink's HTTP base URL."""
         return self.stack.url(MAIL_HTTP_PORT)
@@ -204,9 +209,9 @@ class Platform:
         """Authorization headers with a JWT signed by the stack's `AUTH_JWT_SECRET`."""
         return {"Authorization": "Bearer " + issue_token(self.stack.jwt_secret, sub=sub, **claims)}
 
-    def organizer(self, group_id: str, email: str | None = None) -> dict[str, str]:
+    def organizer(self, group_id: str) -> dict[str, str]:
         """An organizer of `group_id`."""
-        return self.bearer(f"org-{group_id}", email=email, roles=["organizer"], groups=[group_id])
+        return self.bearer(f"org-{group_id}", roles=["organizer"], groups=[group_id])
 
     def member(self, user_id: str) -> dict[str, str]:
         """A member signed in as `user_id`, with the address `<user_id>@members.test`."""
@@ -284,7 +289,7 @@ class Platform:
         Returns the answer: 303 to the success URL when paid, 402 with the decline shown."""
         page = await self.http.get(url)
         assert page.status_code == 200, f"GET {url}: {page.status_code} {page.text}"
-        assert re.search(r"<form method='post'>", page.text), page.text
+        assert "<form method='post'>" in page.text, page.text
         assert "name='card_number'" in page.text, page.text
         form = {"card_number": card, "email": _input_value(page.text, "email")}
         if promotion_code is not None:
@@ -419,7 +424,7 @@ class Platform:
             return not pending["data"]
 
         await self.until(delivered, message="every Stripe event delivered")
-        nc = await nats.connect(f"nats://127.0.0.1:{NATS_PORT + self.stack.port_offset}")
+        nc = await nats.connect(self.nats_url)
         try:
             js = nc.jetstream()
 
@@ -435,6 +440,15 @@ class Platform:
         finally:
             await nc.close()
 
+    async def dead_letters(self) -> dict[str, int]:
+        """How many messages each DLQ subject holds (`dlq.<service>.<subject>`)."""
+        nc = await nats.connect(self.nats_url)
+        try:
+            info = await nc.jetstream().stream_info("DLQ", subjects_filter=">")
+            return dict(info.state.subjects or {})
+        finally:
+            await nc.close()
+
 
 def _input_value(html: str, name: str) -> str:
     found = re.search(rf"name='{name}'[^>]*value='([^']*)'", html)
@@ -443,6 +457,10 @@ def _input_value(html: str, name: str) -> str:
 
 @pytest.fixture(scope="session")
 async def platform(stack: StackProcess) -> AsyncIterator[Platform]:
-    """The helper every journey drives the stack with."""
+    """The helper every journey drives the stack with; after the last journey, nothing may
+    have been dead-lettered."""
     async with httpx.AsyncClient(timeout=30) as http:
-        yield Platform(stack, http)
+        platform = Platform(stack, http)
+        yield platform
+        await platform.drained()
+    assert await platform.dead_letters() == {}, "the journeys left messages on the DLQ"

@@ -5,7 +5,6 @@ when the session's stack is torn down, see `conftest.stack`.)"""
 import nats
 import stripe
 
-from tollgate_cli.stack import EMULATOR_PORT, NATS_PORT
 from tollgate_shared.settings import DEV_STRIPE_KEY
 from tollgate_shared.testing import unique, wait_until
 
@@ -20,8 +19,6 @@ async def test_run_prints_where_everything_listens(platform) -> None:
 
 
 async def test_run_serves_a_stripe_event_end_to_end(platform) -> None:
-    stack = platform.stack
-    assert platform.emulator == stack.url(EMULATOR_PORT)
     client = stripe.StripeClient(DEV_STRIPE_KEY, base_addresses={"api": platform.emulator})
     product = await client.v1.products.create_async({"name": "Supporter"})
     price = await client.v1.prices.create_async(
@@ -45,7 +42,7 @@ async def test_run_serves_a_stripe_event_end_to_end(platform) -> None:
     )
     assert done["outcome"] == "paid"
 
-    nc = await nats.connect(f"nats://127.0.0.1:{NATS_PORT + stack.port_offset}")
+    nc = await nats.connect(platform.nats_url)
     js = nc.jetstream()
 
     async def stored() -> bool:
