@@ -183,6 +183,7 @@ def subscribe(broker: NatsBroker, consumer: IdempotentConsumer) -> None:
             max_ack_pending=spec.max_ack_pending,
         ),
         pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
+        max_workers=spec.max_workers,
         ack_policy=AckPolicy.MANUAL,
     )
     async def on_message(message: NatsMessage) -> None:

@@ -113,9 +113,12 @@ def running_stack(var_dir: Path, *, port_offset: int = 0) -> Iterator[Stack]:
     )
     stack = Stack(infra=infra, env=base_environment(infra, port_offset), port_offset=port_offset)
     try:
-        _start_dev_tools(stack, var_dir)
-        for service in SERVICES:
-            _start_service(stack, service, var_dir)
+        # Everything starts at once; then each is awaited in turn (services migrate in parallel).
+        starting = _start_dev_tools(stack, var_dir)
+        starting += [s for s in (_start_service(stack, svc, var_dir) for svc in SERVICES) if s]
+        for name, url, health, process in starting:
+            _wait_healthy(name, f"{url}{health}", process)
+            stack.endpoints[name] = url
         yield stack
     finally:
         stack.stop()
@@ -127,7 +130,12 @@ def _start(stack: Stack, name: str, argv: list[str], var_dir: Path) -> ServerPro
     return process
 
 
-def _start_dev_tools(stack: Stack, var_dir: Path) -> None:
+Starting = tuple[str, str, str, ServerProcess]
+"""A process on its way up: name, base URL, health path, process."""
+
+
+def _start_dev_tools(stack: Stack, var_dir: Path) -> list[Starting]:
+    starting: list[Starting] = []
     emulator = script("stripe-emulator")
     emulator_url = f"{LOCALHOST}:{stack.port(EMULATOR_PORT)}"
     if emulator and stack.env.get("STRIPE_API_BASE") == emulator_url:
@@ -136,26 +144,22 @@ def _start_dev_tools(stack: Stack, var_dir: Path) -> None:
         port = str(stack.port(EMULATOR_PORT))
         argv = [emulator, "--port", port, "--test-mode", "--webhook", webhook]
         process = _start(stack, "stripe-emulator", argv, var_dir)
-        _wait_healthy("stripe-emulator", f"{emulator_url}/healthz", process)
-        stack.endpoints["stripe-emulator"] = emulator_url
+        starting.append(("stripe-emulator", emulator_url, "/healthz", process))
     sink = script("mail-sink")
     smtp_port, http_port = stack.port(MAIL_SMTP_PORT), stack.port(MAIL_HTTP_PORT)
     if sink and stack.env["SMTP_URL"] == f"smtp://127.0.0.1:{smtp_port}":
         argv = [sink, "--smtp-port", str(smtp_port), "--http-port", str(http_port)]
         process = _start(stack, "mail-sink", argv, var_dir)
-        url = f"{LOCALHOST}:{http_port}"
-        _wait_healthy("mail-sink", f"{url}/healthz", process)
-        stack.endpoints["mail-sink"] = url
+        starting.append(("mail-sink", f"{LOCALHOST}:{http_port}", "/healthz", process))
+    return starting
 
 
-def _start_service(stack: Stack, service: Service, var_dir: Path) -> None:
+def _start_service(stack: Stack, service: Service, var_dir: Path) -> Starting | None:
     program = script(service.name)
     if program is None:
-        return
+        return None
     argv = [program, "serve", "--port", str(stack.port(service.port))]
     if service.migrates:
         argv.append("--migrate")
     process = _start(stack, service.name, argv, var_dir)
-    url = f"{LOCALHOST}:{stack.port(service.port)}"
-    _wait_healthy(service.name, f"{url}/healthz", process)
-    stack.endpoints[service.name] = url
+    return (service.name, f"{LOCALHOST}:{stack.port(service.port)}", "/healthz", process)
