@@ -6,7 +6,6 @@ Tests isolate themselves with unique group and user ids instead of fresh databas
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,10 @@ from nats.js import JetStreamContext
 from checkout.config import Settings
 from checkout.main import MIGRATIONS, create_app
 from tollgate_shared.auth import issue_token
-from tollgate_shared.events.base import DomainEvent
-from tollgate_shared.messaging.streams import DOMAIN, STRIPE
+from tollgate_shared.messaging.streams import DOMAIN
 from tollgate_shared.settings import DEV_JWT_SECRET
 from tollgate_shared.stripe_client import make_stripe_client
-from tollgate_shared.testing import serve_app, unique, wait_until
+from tollgate_shared.testing import EmulatorEvents, serve_app, unique, wait_until
 
 APP_ORIGIN = "https://app.example.com"
 PAID_CARD = "4242424242424242"
@@ -84,6 +82,14 @@ async def emulator(stripe_emulator_url: str) -> AsyncIterator[httpx.AsyncClient]
         yield client
 
 
+@pytest.fixture
+async def stripe_events(stripe_emulator_url: str, js: JetStreamContext) -> EmulatorEvents:
+    """The emulator's events of this test, forwarded on request as the webhook gateway would."""
+    events = EmulatorEvents(stripe_emulator_url, js)
+    await events.take()
+    return events
+
+
 @pytest.fixture(scope="session")
 def stripe_client(settings: Settings) -> stripe.StripeClient:
     return make_stripe_client(settings)
@@ -105,49 +111,6 @@ async def complete(emulator: httpx.AsyncClient, session_id: str, **body: Any) ->
     )
     assert response.status_code == 200, response.text
     return response.json()
-
-
-async def forward_stripe_events(
-    emulator: httpx.AsyncClient, js: JetStreamContext, event_type: str
-) -> None:
-    """Do what the webhook gateway does: store Stripe's events on STRIPE (Msg-Id = event id)."""
-    events = (await emulator.get("/_emulator/events", params={"type": event_type})).json()
-    for event in events:
-        await js.publish(
-            f"stripe.{event['type']}",
-            json.dumps(event).encode(),
-            stream=STRIPE.name,
-            headers={"Nats-Msg-Id": event["id"]},
-        )
-
-
-async def publish_stripe(js: JetStreamContext, event_type: str, obj: dict[str, Any]) -> None:
-    """A Stripe event the emulator cannot produce (e.g. delayed payment methods)."""
-    event = {
-        "id": unique("evt"),
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "livemode": False,
-        "api_version": "2026-07-29.dahlia",
-        "data": {"object": obj},
-    }
-    await js.publish(
-        f"stripe.{event_type}",
-        json.dumps(event).encode(),
-        stream=STRIPE.name,
-        headers={"Nats-Msg-Id": event["id"]},
-    )
-
-
-async def publish_domain(js: JetStreamContext, event: DomainEvent) -> None:
-    """Publish a domain event as its producer's outbox relay would."""
-    await js.publish(
-        event.subject,
-        event.model_dump_json().encode(),
-        stream=DOMAIN.name,
-        headers={"Nats-Msg-Id": event.id},
-    )
 
 
 async def domain_event(js: JetStreamContext, subject: str, **expected: Any) -> dict[str, Any]:

@@ -14,15 +14,19 @@ from tollgate_shared.events.membership import (
     MembershipRevoked,
 )
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import (
+    EmulatorEvents,
+    publish_domain_event,
+    publish_stripe_event,
+    stripe_event,
+    unique,
+    wait_until,
+)
 
 from .conftest import (
     auth,
     consumed,
     create_tier,
-    forward_stripe_events,
-    publish_domain,
-    publish_stripe,
 )
 
 
@@ -32,9 +36,8 @@ async def buy(api: httpx.AsyncClient, tier_id: str, user_id: str | None = None) 
 
 async def test_twenty_concurrent_buyers_of_five_seats_get_exactly_five_sessions(
     api: httpx.AsyncClient,
-    emulator: httpx.AsyncClient,
     stripe_client: stripe.StripeClient,
-    js: JetStreamContext,
+    stripe_events: EmulatorEvents,
 ) -> None:
     tier = await create_tier(api, unique("group"), capacity=5)
 
@@ -47,7 +50,7 @@ async def test_twenty_concurrent_buyers_of_five_seats_get_exactly_five_sessions(
 
     for answer in created[:2]:
         await stripe_client.v1.checkout.sessions.expire_async(answer.json()["session_id"])
-    await forward_stripe_events(emulator, js, "checkout.session.expired")
+    await stripe_events.forward("checkout.session.expired")
 
     late = unique("user")
     first_late = await wait_until(
@@ -69,7 +72,7 @@ async def test_members_fill_seats_and_a_renewing_member_is_not_blocked(
     group = unique("group")
     tier = await create_tier(api, group, capacity=1, interval="one_time_annual")
     member = unique("user")
-    await publish_domain(
+    await publish_domain_event(
         js,
         MembershipActivated(user_id=member, group_id=group, tier_id=tier["id"], source="one_time"),
     )
@@ -80,7 +83,7 @@ async def test_members_fill_seats_and_a_renewing_member_is_not_blocked(
     assert full.json()["error"]["code"] == "tier_full"
     assert (await buy(api, tier["id"], member)).status_code == 201
 
-    await publish_domain(
+    await publish_domain_event(
         js, MembershipExpired(user_id=member, group_id=group, tier_id=tier["id"], reason="expired")
     )
     # The ended member's seat is free again, but their own renewal session still holds it.
@@ -98,11 +101,11 @@ async def test_every_way_a_membership_ends_frees_its_seat(
         group = unique("group")
         tier_id = (await create_tier(api, group, capacity=1))["id"]
         member = unique("user")
-        await publish_domain(
+        await publish_domain_event(
             js, MembershipActivated(user_id=member, group_id=group, tier_id=tier_id)
         )
         await wait_until(lambda t=tier_id: _refused(buy(api, t)), message="membership counted")
-        await publish_domain(
+        await publish_domain_event(
             js, ended(user_id=member, group_id=group, tier_id=tier_id, reason=reason)
         )
         freed = await wait_until(
@@ -122,7 +125,7 @@ async def test_a_subscriber_cannot_buy_the_same_tier_twice_but_may_switch(
     group = unique("group")
     current, other = await create_tier(api, group), await create_tier(api, group, amount=5000)
     member = unique("user")
-    await publish_domain(
+    await publish_domain_event(
         js,
         MembershipActivated(
             user_id=member, group_id=group, tier_id=current["id"], subscription_id="sub_current"
@@ -152,9 +155,9 @@ async def test_a_late_older_membership_event_does_not_undo_a_newer_one(
         reason="canceled",
         occurred_at=activated.occurred_at - timedelta(days=30),
     )
-    await publish_domain(js, activated)
+    await publish_domain_event(js, activated)
     await wait_until(lambda: _refused(buy(api, tier["id"])), message="membership counted")
-    await publish_domain(js, stale_end)
+    await publish_domain_event(js, stale_end)
     await consumed(js, DOMAIN.name)
     assert (await buy(api, tier["id"])).status_code == 409
 
@@ -166,10 +169,10 @@ async def test_a_delayed_payment_holds_the_seat_until_it_fails(
     started = await buy(api, tier["id"])
     session = await stripe_client.v1.checkout.sessions.retrieve_async(started.json()["session_id"])
     pending = session.to_dict() | {"status": "complete", "payment_status": "unpaid"}
-    await publish_stripe(js, "checkout.session.completed", pending)
+    await publish_stripe_event(js, stripe_event("checkout.session.completed", pending))
     await consumed(js, STRIPE.name)
     assert (await buy(api, tier["id"])).status_code == 409
 
-    await publish_stripe(js, "checkout.session.async_payment_failed", pending)
+    await publish_stripe_event(js, stripe_event("checkout.session.async_payment_failed", pending))
     await consumed(js, STRIPE.name)
     assert (await buy(api, tier["id"])).status_code == 201

@@ -5,11 +5,10 @@ from typing import Any
 
 import httpx
 import stripe
-from nats.js import JetStreamContext
 
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import EmulatorEvents, unique, wait_until
 
-from .conftest import APP_ORIGIN, auth, complete, create_tier, forward_stripe_events
+from .conftest import APP_ORIGIN, auth, complete, create_tier
 
 
 async def test_the_session_uses_the_tiers_price_and_carries_the_contract_metadata(
@@ -156,15 +155,14 @@ async def test_a_double_click_without_a_key_returns_the_same_open_session(
 
 async def test_a_click_after_the_session_expired_gets_a_new_one(
     api: httpx.AsyncClient,
-    emulator: httpx.AsyncClient,
     stripe_client: stripe.StripeClient,
-    js: JetStreamContext,
+    stripe_events: EmulatorEvents,
 ) -> None:
     tier = await create_tier(api, unique("group"))
     headers = auth()
     first = await api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=headers)
     await stripe_client.v1.checkout.sessions.expire_async(first.json()["session_id"])
-    await forward_stripe_events(emulator, js, "checkout.session.expired")
+    await stripe_events.forward("checkout.session.expired")
 
     async def new_session() -> str | None:
         again = await api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=headers)
@@ -227,13 +225,13 @@ async def test_a_new_key_for_the_same_tier_expires_the_earlier_session(
 async def test_a_paid_but_not_yet_counted_membership_is_not_sold_twice(
     api: httpx.AsyncClient,
     emulator: httpx.AsyncClient,
-    js: JetStreamContext,
+    stripe_events: EmulatorEvents,
 ) -> None:
     tier = await create_tier(api, unique("group"))
     user = unique("user")
     first = await api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=auth(user))
     await complete(emulator, first.json()["session_id"])
-    await forward_stripe_events(emulator, js, "checkout.session.completed")
+    await stripe_events.forward("checkout.session.completed")
 
     async def refused() -> httpx.Response | None:
         again = await api.post(

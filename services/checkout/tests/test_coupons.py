@@ -7,14 +7,13 @@ import httpx
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import EmulatorEvents, unique, wait_until
 
 from .conftest import (
     auth,
     complete,
     create_tier,
     domain_event,
-    forward_stripe_events,
     organizer,
 )
 
@@ -88,6 +87,7 @@ async def test_a_redemption_is_recorded_after_payment_and_the_limit_holds(
     emulator: httpx.AsyncClient,
     stripe_client: stripe.StripeClient,
     js: JetStreamContext,
+    stripe_events: EmulatorEvents,
 ) -> None:
     group = unique("group")
     tier = await create_tier(api, group, amount=4000)
@@ -105,7 +105,7 @@ async def test_a_redemption_is_recorded_after_payment_and_the_limit_holds(
     assert (session.amount_subtotal, session.amount_total) == (4000, 3000)
 
     await complete(emulator, session_id)
-    await forward_stripe_events(emulator, js, "checkout.session.completed")
+    await stripe_events.forward("checkout.session.completed")
 
     async def recorded() -> list[dict[str, Any]]:
         response = await api.get(f"/coupons/{coupon['id']}/redemptions", headers=organizer(group))

@@ -6,14 +6,13 @@ import httpx
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import EmulatorEvents, unique
 
 from .conftest import (
     auth,
     complete,
     create_tier,
     domain_event,
-    forward_stripe_events,
     organizer,
 )
 
@@ -41,6 +40,7 @@ async def test_claim_is_402_before_payment_200_once_409_after_and_403_for_others
     emulator: httpx.AsyncClient,
     stripe_client: stripe.StripeClient,
     js: JetStreamContext,
+    stripe_events: EmulatorEvents,
 ) -> None:
     item = await create_item(api, unique("group"))
     buyer, reference = unique("user"), unique("event")
@@ -71,7 +71,7 @@ async def test_claim_is_402_before_payment_200_once_409_after_and_403_for_others
     assert intent.metadata["purpose"] == "purchase"
 
     # The webhook arriving after the claim changes nothing: paid is announced once.
-    await forward_stripe_events(emulator, js, "checkout.session.completed")
+    await stripe_events.forward("checkout.session.completed")
     assert (await claim(buyer)).status_code == 409
     twice = await api.post(
         "/checkout/sessions",
@@ -82,27 +82,30 @@ async def test_claim_is_402_before_payment_200_once_409_after_and_403_for_others
 
 
 async def test_a_purchase_paid_through_the_webhook_is_announced(
-    api: httpx.AsyncClient, emulator: httpx.AsyncClient, js: JetStreamContext
+    api: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    js: JetStreamContext,
+    stripe_events: EmulatorEvents,
 ) -> None:
     item = await create_item(api, unique("group"))
     session_id = await start_purchase(api, item["id"], unique("user"), unique("booking"))
     await complete(emulator, session_id)
-    await forward_stripe_events(emulator, js, "checkout.session.completed")
+    await stripe_events.forward("checkout.session.completed")
     event = await domain_event(js, "checkout.purchase.paid", session_id=session_id)
     assert (event["amount"], event["currency"], event["item_id"]) == (1200, "nzd", item["id"])
 
 
 async def test_an_expired_purchase_is_released(
     api: httpx.AsyncClient,
-    emulator: httpx.AsyncClient,
     stripe_client: stripe.StripeClient,
     js: JetStreamContext,
+    stripe_events: EmulatorEvents,
 ) -> None:
     item = await create_item(api, unique("group"))
     reference = unique("booking")
     session_id = await start_purchase(api, item["id"], unique("user"), reference)
     await stripe_client.v1.checkout.sessions.expire_async(session_id)
-    await forward_stripe_events(emulator, js, "checkout.session.expired")
+    await stripe_events.forward("checkout.session.expired")
     event = await domain_event(js, "checkout.purchase.failed", session_id=session_id)
     assert (event["reason"], event["reference"]) == ("expired", reference)
 

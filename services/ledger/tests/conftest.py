@@ -45,5 +45,5 @@ async def world(
 ) -> AsyncIterator[StripeWorld]:
     async with httpx.AsyncClient() as http:
         world = StripeWorld(stripe_emulator_url, js, make_stripe_client(settings), http)
-        world.forwarded.update(e["id"] for e in await world.events())
+        await world.take()
         yield world

@@ -14,7 +14,7 @@ from ledger.adapters import orm
 from ledger.config import Settings
 from ledger.testing import StripeWorld, auth
 from tollgate_shared.db import make_engine
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import publish_stripe_event, unique, wait_until
 
 
 async def expected_totals(
@@ -156,11 +156,11 @@ async def test_a_mix_of_movements_balances_and_matches_stripe(
 
     # Redeliver every event of the scenario three times, shuffled, as new messages.
     before = await snapshot(settings, group)
-    events = [e for e in await world.events() if e["id"] in world.forwarded]
+    events = [e for e in await world.all() if e["id"] in world.taken]
     replay = [(e, f"{e['id']}:again:{n}") for e in events for n in range(3)]
     random.Random(7).shuffle(replay)
     for event, msg_id in replay:
-        await world.publish(event, msg_id)
+        await publish_stripe_event(world.js, event, msg_id=msg_id)
     marker = await world.checkout(one_off, group_id=unique("grp"), user_id=unique("u"))
     await world.forward()
     await wait_until(

@@ -20,11 +20,10 @@ from membership.config import Settings
 from membership.main import MIGRATIONS, create_app
 from tollgate_shared.auth import issue_token
 from tollgate_shared.db import make_engine
-from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import STRIPE
 from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
 from tollgate_shared.stripe_client import make_stripe_client
-from tollgate_shared.testing import serve_app, unique, wait_until
+from tollgate_shared.testing import EmulatorEvents, serve_app, unique, wait_until
 from webhook_gateway.config import Settings as GatewaySettings
 from webhook_gateway.main import create_app as create_gateway
 
@@ -220,14 +219,6 @@ class Emulator:
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def events(self) -> list[dict[str, Any]]:
-        """Every event the emulator created, oldest first."""
-        return list(await self.control("GET", "/events"))
-
-    async def webhooks_done(self, since: int) -> bool:
-        """Whether every event created after the first `since` reached all endpoints."""
-        return all(e["pending_webhooks"] == 0 for e in (await self.events())[since:])
-
     async def request_count(self, method: str, path: str) -> int:
         counts = await self.control("GET", "/requests")
         return sum(c["count"] for c in counts if (c["method"], c["path"]) == (method, path))
@@ -240,45 +231,11 @@ async def emulator(stripe_emulator_url: str) -> AsyncIterator[Emulator]:
     await emulator.controls.aclose()
 
 
-class Deliverer:
-    """Puts the emulator's events on the STRIPE stream as the gateway would (Msg-Id = event id)."""
-
-    def __init__(self, emulator: Emulator, js: JetStreamContext) -> None:
-        self.emulator = emulator
-        self.js = js
-        self.seen = 0
-
-    async def start(self) -> None:
-        """Deliver only events created from now on."""
-        self.seen = len(await self.emulator.events())
-
-    async def new_events(self) -> list[dict[str, Any]]:
-        events = await self.emulator.events()
-        fresh, self.seen = events[self.seen :], len(events)
-        return fresh
-
-    async def publish(self, events: list[dict[str, Any]], *, copy: str = "") -> None:
-        """Publish events in the given order; `copy` makes a redelivery the inbox has not seen."""
-        for event in events:
-            await publish_with_ack(
-                self.js,
-                f"stripe.{event['type']}",
-                json.dumps(event).encode(),
-                msg_id=event["id"] + copy,
-                stream=STRIPE.name,
-            )
-
-    async def deliver_new(self) -> list[dict[str, Any]]:
-        """Publish, in order, every event created since the last call."""
-        events = await self.new_events()
-        await self.publish(events)
-        return events
-
-
 @pytest.fixture
-async def deliverer(emulator: Emulator, js: JetStreamContext) -> Deliverer:
-    deliverer = Deliverer(emulator, js)
-    await deliverer.start()
+async def deliverer(stripe_emulator_url: str, js: JetStreamContext) -> EmulatorEvents:
+    """Puts the emulator's events created from now on on the STRIPE stream, as the gateway would."""
+    deliverer = EmulatorEvents(stripe_emulator_url, js)
+    await deliverer.take()
     return deliverer
 
 

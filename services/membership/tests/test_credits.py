@@ -11,9 +11,9 @@ import httpx
 from sqlalchemy import select
 
 from membership.adapters import orm
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import EmulatorEvents, unique
 
-from .conftest import SERVICE, Deliverer, Emulator, Service, ServiceFactory, bearer, user_token
+from .conftest import SERVICE, Emulator, Service, ServiceFactory, bearer, user_token
 
 CREDITS = {"credit_allowances": "booking=10,guest=2"}
 
@@ -55,15 +55,15 @@ async def _history(service: Service, user: str, group: str, **params: Any) -> li
 
 
 async def test_cycles_allocate_once_newest_first_and_twenty_concurrent_spends_leave_zero(
-    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
     user, group = unique("user"), unique("group")
     price = await emulator.price()
     async with membership_service() as service:
         sub = await emulator.subscribe(user, group, "gold", price, **CREDITS)
-        first_cycle = await deliverer.new_events()
+        first_cycle = await deliverer.take()
         await emulator.advance(sub)
-        await deliverer.deliver_new()  # the renewal arrives before the first payment
+        await deliverer.forward()  # the renewal arrives before the first payment
         await service.settle()
         assert (await service.gate(user, group))["credits"] == {"booking": 10, "guest": 2}
         assert (await _spend(service.http, user, group, 4)).status_code == 200
@@ -76,7 +76,7 @@ async def test_cycles_allocate_once_newest_first_and_twenty_concurrent_spends_le
         assert await _allocations_applied(service, user) == [False, True]
 
         await emulator.advance(sub)
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         assert (await service.gate(user, group))["credits"] == {"booking": 10, "guest": 2}
 
@@ -90,7 +90,7 @@ async def test_cycles_allocate_once_newest_first_and_twenty_concurrent_spends_le
 
         await _replays_answer_the_same(service, user, group, answers)
 
-        await deliverer.publish(await emulator.events(), copy=":again")
+        await deliverer.publish(await deliverer.all(), copy=":again")
         await service.settle()
         assert (await service.gate(user, group))["credits"] == {"booking": 0, "guest": 2}
         assert await _allocations_applied(service, user) == [False, True, True]
@@ -130,13 +130,13 @@ async def _replays_answer_the_same(
 
 
 async def test_a_one_time_membership_gets_its_credits_on_payment_and_only_members_spend(
-    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
     user, group = unique("user"), unique("group")
     price = await emulator.price(interval=None, amount=9900)
     async with membership_service() as service:
         await emulator.buy_annual(user, group, "annual", price, credit_allowances="booking=3")
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         assert (await service.gate(user, group))["credits"] == {"booking": 3}
 

@@ -4,38 +4,38 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import EmulatorEvents, unique
 
-from .conftest import Deliverer, Emulator, ServiceFactory
+from .conftest import Emulator, ServiceFactory
 
 
 async def test_renewal_extends_and_full_refunds_take_terms_back(
-    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
     user, group = unique("user"), unique("group")
     price = await emulator.price(interval=None, amount=9900)
     async with membership_service() as service:
         first = await emulator.buy_annual(user, group, "annual", price)
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert (gate["active"], gate["source"], gate["tier_id"]) == (True, "one_time", "annual")
         first_end = datetime.fromisoformat(gate["expires_at"])
 
         second = await emulator.buy_annual(user, group, "annual", price)
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert datetime.fromisoformat(gate["expires_at"]) == first_end + timedelta(days=365)
 
         await emulator.client.v1.refunds.create_async({"payment_intent": second["payment_intent"]})
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert datetime.fromisoformat(gate["expires_at"]) == first_end
 
         await emulator.client.v1.refunds.create_async({"payment_intent": first["payment_intent"]})
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert (gate["active"], gate["status"]) == (False, "refunded")
@@ -50,7 +50,7 @@ async def test_renewal_extends_and_full_refunds_take_terms_back(
 
 
 async def test_a_lost_dispute_ends_it_and_a_won_one_does_not(
-    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
     price = await emulator.price(interval=None, amount=9900)
     async with membership_service() as service:
@@ -65,7 +65,7 @@ async def test_a_lost_dispute_ends_it_and_a_won_one_does_not(
                 "POST", f"/charges/{charges.data[0].id}/dispute", {"reason": "fraudulent"}
             )
             await emulator.control("POST", f"/disputes/{dispute['id']}/close", {"outcome": outcome})
-            await deliverer.deliver_new()
+            await deliverer.forward()
             await service.settle()
             outcomes[outcome] = await service.gate(user, group)
         assert outcomes["won"]["active"] is True
@@ -73,14 +73,14 @@ async def test_a_lost_dispute_ends_it_and_a_won_one_does_not(
 
 
 async def test_the_keep_policy_leaves_a_refunded_term_running(
-    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
     user, group = unique("user"), unique("group")
     price = await emulator.price(interval=None, amount=9900)
     async with membership_service(membership_one_time_reversal="keep") as service:
         bought = await emulator.buy_annual(user, group, "annual", price, term_days=30)
         await emulator.client.v1.refunds.create_async({"payment_intent": bought["payment_intent"]})
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert gate["active"] is True

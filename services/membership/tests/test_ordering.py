@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 
 from membership.adapters import orm
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import EmulatorEvents, unique
 
-from .conftest import Deliverer, Emulator, Service, ServiceFactory
+from .conftest import Emulator, Service, ServiceFactory
 
 MEMBERS = 3
 
@@ -38,7 +38,7 @@ async def _state(service: Service, users: list[str], group: str) -> dict[str, An
 
 
 async def test_shuffled_and_duplicated_delivery_matches_clean_delivery(
-    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
     group = unique("group")
     users = [unique("user") for _ in range(MEMBERS)]
@@ -47,7 +47,7 @@ async def test_shuffled_and_duplicated_delivery_matches_clean_delivery(
     async with membership_service() as clean:
 
         async def step() -> None:
-            await deliverer.deliver_new()
+            await deliverer.forward()
             await clean.settle()
 
         renewing, failing, switching = users
@@ -68,7 +68,7 @@ async def test_shuffled_and_duplicated_delivery_matches_clean_delivery(
         await step()  # the cancellation membership asked for
         expected = await _state(clean, users, group)
 
-    events = await deliverer.emulator.events()
+    events = await deliverer.all()
     ours = [e for e in events if _mentions(e, users)]
     assert len(ours) > 20
     assert expected["gates"][renewing]["active"] is True

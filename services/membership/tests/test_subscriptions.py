@@ -5,19 +5,19 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import EmulatorEvents, unique, wait_until
 
-from .conftest import Deliverer, Emulator, Service, ServiceFactory
+from .conftest import Emulator, Service, ServiceFactory
 
 
 async def test_renewals_past_due_grace_and_lapse(
-    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
     user, group = unique("user"), unique("group")
     price = await emulator.price()
     async with membership_service(membership_grace_seconds=4) as service:
         sub = await emulator.subscribe(user, group, "gold", price)
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert gate["active"] is True
@@ -29,13 +29,13 @@ async def test_renewals_past_due_grace_and_lapse(
         first_end = gate["expires_at"]
 
         await emulator.advance(sub)
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert gate["active"] is True and gate["expires_at"] > first_end
 
         await emulator.advance(sub, card_number="4000000000000002")
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert gate["status"] == "past_due"
@@ -66,7 +66,7 @@ async def _has(service: Service, user: str, event_type: str) -> bool:
 async def test_tier_switch_cancels_the_old_subscription_once_under_redelivery(
     membership_service: ServiceFactory,
     emulator: Emulator,
-    deliverer: Deliverer,
+    deliverer: EmulatorEvents,
     webhook_gateway: str,
 ) -> None:
     user, group = unique("user"), unique("group")
@@ -74,7 +74,8 @@ async def test_tier_switch_cancels_the_old_subscription_once_under_redelivery(
     await emulator.control("POST", "/delivery", {"mode": "duplicate", "endpoint": webhook_gateway})
 
     async def quiet() -> bool:
-        return await emulator.webhooks_done(deliverer.seen) and await service.drained()
+        delivered = all(e["pending_webhooks"] == 0 for e in await deliverer.pending())
+        return delivered and await service.drained()
 
     async with membership_service() as service:
         old = await emulator.subscribe(user, group, "silver", silver)
@@ -84,7 +85,7 @@ async def test_tier_switch_cancels_the_old_subscription_once_under_redelivery(
         new = await emulator.subscribe(user, group, "gold", gold, previous=old)
         await wait_until(quiet, message="switch delivered and consumed")
         await wait_until(quiet, message="cancellation delivered and consumed")
-        events = await deliverer.new_events()
+        events = await deliverer.take()
         assert f"customer.subscription.deleted:{old}" in {
             f"{e['type']}:{e['data']['object']['id']}" for e in events
         }
@@ -106,7 +107,7 @@ async def test_tier_switch_cancels_the_old_subscription_once_under_redelivery(
 
 
 async def test_tier_switch_without_metadata_is_found_by_member_and_group(
-    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
     user, group = unique("user"), unique("group")
     silver, gold = await emulator.price(), await emulator.price(amount=3000)
@@ -115,9 +116,9 @@ async def test_tier_switch_without_metadata_is_found_by_member_and_group(
         created = (await emulator.client.v1.subscriptions.retrieve_async(old)).created
         await wait_until(lambda: int(time.time()) > created, message="a newer second")
         new = await emulator.subscribe(user, group, "gold", gold)
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
 
         assert await emulator.request_count("DELETE", f"/v1/subscriptions/{old}") == 1
@@ -128,14 +129,14 @@ async def test_tier_switch_without_metadata_is_found_by_member_and_group(
 
 
 async def test_cancel_at_period_end_keeps_access_until_the_period_ends(
-    membership_service: ServiceFactory, emulator: Emulator, deliverer: Deliverer
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
     user, group = unique("user"), unique("group")
     price = await emulator.price()
     async with membership_service() as service:
         sub = await emulator.subscribe(user, group, "gold", price)
         await emulator.client.v1.subscriptions.update_async(sub, {"cancel_at_period_end": True})
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert (gate["active"], gate["cancel_at_period_end"]) == (True, True)
@@ -143,7 +144,7 @@ async def test_cancel_at_period_end_keeps_access_until_the_period_ends(
         assert _epoch(gate["expires_at"]) == period_end.current_period_end
 
         await emulator.advance(sub)
-        await deliverer.deliver_new()
+        await deliverer.forward()
         await service.settle()
         gate = await service.gate(user, group)
         assert (gate["active"], gate["status"]) == (False, "canceled")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,15 @@ from notifications.config import Settings
 from notifications.main import MIGRATIONS, create_app
 from tollgate_shared.auth import issue_token
 from tollgate_shared.events.base import DomainEvent
-from tollgate_shared.messaging.publish import publish_with_ack
-from tollgate_shared.messaging.streams import DOMAIN, STRIPE
-from tollgate_shared.testing import MailSink, serve_app, unique, wait_until
+from tollgate_shared.testing import (
+    MailSink,
+    publish_domain_event,
+    publish_stripe_event,
+    serve_app,
+    stripe_event,
+    unique,
+    wait_until,
+)
 
 SECRET = "notifications-test-secret-0123456789abcdef"
 INVOICE_FIXTURE = Path(__file__).parents[3] / "shared/tests/fixtures/stripe/invoice.json"
@@ -52,34 +57,11 @@ class Harness:
 
     async def publish(self, event: DomainEvent, *, msg_id: str | None = None) -> None:
         """Publish a domain event as a producer's outbox relay would."""
-        await publish_with_ack(
-            self.js,
-            event.subject,
-            event.model_dump_json().encode(),
-            msg_id=msg_id or event.id,
-            stream=DOMAIN.name,
-        )
+        await publish_domain_event(self.js, event, msg_id=msg_id)
 
-    async def publish_stripe(self, event_type: str, obj: dict[str, Any]) -> str:
-        """Publish a Stripe event as the webhook gateway would; returns its id."""
-        event_id = unique("evt")
-        envelope = {
-            "id": event_id,
-            "object": "event",
-            "type": event_type,
-            "created": int(time.time()),
-            "livemode": False,
-            "api_version": "2026-07-29.dahlia",
-            "data": {"object": obj},
-        }
-        await publish_with_ack(
-            self.js,
-            f"stripe.{event_type}",
-            json.dumps(envelope).encode(),
-            msg_id=event_id,
-            stream=STRIPE.name,
-        )
-        return event_id
+    async def publish_stripe(self, event_type: str, obj: dict[str, Any]) -> None:
+        """Publish a Stripe event as the webhook gateway would."""
+        await publish_stripe_event(self.js, stripe_event(event_type, obj))
 
     async def mail(self, to: str | None = None) -> list[dict[str, Any]]:
         """What the sink holds (for `to`, if given), newest first."""

@@ -1,4 +1,5 @@
-"""Pytest fixtures giving real infrastructure: NATS JetStream, Postgres, migrated databases.
+"""Pytest fixtures giving real infrastructure: NATS JetStream, Postgres, migrated databases,
+and helpers that publish events as the webhook gateway and the outbox relays do.
 
 Loaded automatically (a `pytest11` entry point). Infrastructure comes from `NATS_URL` /
 `DATABASE_URL` if set, else Docker if an engine answers, else the embedded wheels under
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import os
 import shutil
 import sys
@@ -19,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import nats
 import pytest
 import uvicorn
@@ -26,12 +29,15 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy.engine import make_url
 
+from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.infra import Infrastructure, provide
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import drop_database
-from tollgate_shared.messaging.streams import ensure_streams
+from tollgate_shared.messaging.publish import publish_with_ack
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ensure_streams
 from tollgate_shared.migrations import upgrade
 from tollgate_shared.settings import async_url
+from tollgate_shared.stripe_client import API_VERSION
 
 T = TypeVar("T")
 
@@ -78,6 +84,91 @@ async def serve_app(app: Any, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
 def unique(prefix: str) -> str:
     """An id no other test uses, for isolating tests that share a database or stream."""
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def stripe_event(event_type: str, obj: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A Stripe event envelope around `obj` with a fresh id; `fields` override the envelope's."""
+    return {
+        "id": unique("evt"),
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "livemode": False,
+        "api_version": API_VERSION,
+        "data": {"object": obj},
+    } | fields
+
+
+async def publish_stripe_event(
+    js: JetStreamContext, event: dict[str, Any], *, msg_id: str | None = None
+) -> None:
+    """Store a Stripe event on STRIPE as the webhook gateway does (`stripe.<type>`, Msg-Id =
+    event id); another `msg_id` makes a redelivery that JetStream and the inboxes have not seen."""
+    await publish_with_ack(
+        js,
+        f"stripe.{event['type']}",
+        json.dumps(event).encode(),
+        msg_id=msg_id or event["id"],
+        stream=STRIPE.name,
+    )
+
+
+async def publish_domain_event(
+    js: JetStreamContext, event: DomainEvent, *, msg_id: str | None = None
+) -> None:
+    """Publish a domain event on DOMAIN as its producer's outbox relay does (Msg-Id = event id);
+    another `msg_id` makes a redelivery that JetStream and the inboxes have not seen."""
+    await publish_with_ack(
+        js,
+        event.subject,
+        event.model_dump_json().encode(),
+        msg_id=msg_id or event.id,
+        stream=DOMAIN.name,
+    )
+
+
+class EmulatorEvents:
+    """The Stripe emulator's events, put on STRIPE as the webhook gateway would: each once, in
+    the order the emulator created them. Call `take()` first to skip events of earlier tests."""
+
+    def __init__(self, emulator_url: str, js: JetStreamContext) -> None:
+        self.emulator_url = emulator_url
+        self.js = js
+        self.taken: set[str] = set()
+
+    async def all(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        """Every event the emulator created (of `event_type`, if given), oldest first."""
+        params = {"type": event_type} if event_type else None
+        async with httpx.AsyncClient(base_url=self.emulator_url, timeout=30) as http:
+            response = await http.get("/_emulator/events", params=params)
+        response.raise_for_status()
+        events: list[dict[str, Any]] = response.json()
+        return events
+
+    async def pending(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        """The events not taken yet (of `event_type`, if given), oldest first."""
+        return [e for e in await self.all(event_type) if e["id"] not in self.taken]
+
+    async def take(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        """The pending events, from now on counted as forwarded without being published (for a
+        test that publishes them itself: late, out of order, several times)."""
+        events = await self.pending(event_type)
+        self.taken.update(e["id"] for e in events)
+        return events
+
+    async def forward(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        """Publish the pending events (of `event_type`, if given) in order; returns them."""
+        events = await self.pending(event_type)
+        for event in events:
+            await publish_stripe_event(self.js, event)
+            self.taken.add(event["id"])
+        return events
+
+    async def publish(self, events: list[dict[str, Any]], *, copy: str = "") -> None:
+        """Publish `events` in the given order; a `copy` suffix on each Msg-Id makes a
+        redelivery that JetStream and the inboxes have not seen."""
+        for event in events:
+            await publish_stripe_event(self.js, event, msg_id=event["id"] + copy)
 
 
 @pytest.fixture(scope="session")

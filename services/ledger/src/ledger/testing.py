@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -11,9 +9,7 @@ import stripe
 from nats.js import JetStreamContext
 
 from tollgate_shared.auth import issue_token
-from tollgate_shared.messaging.publish import publish_with_ack
-from tollgate_shared.messaging.streams import STRIPE
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import EmulatorEvents, unique
 
 SECRET = "ledger-test-secret-0123456789abcdef0123"
 CARD = "4242424242424242"
@@ -29,16 +25,16 @@ def auth(**claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(**claims)}"}
 
 
-@dataclass
-class StripeWorld:
-    """Drives the emulator like members and Stripe would, and forwards its events to JetStream
-    the way the webhook gateway does (subject `stripe.<type>`, Msg-Id = event id)."""
+class StripeWorld(EmulatorEvents):
+    """Drives the emulator like members and Stripe would; `forward()` puts its events on
+    JetStream the way the webhook gateway does."""
 
-    base: str
-    js: JetStreamContext
-    client: stripe.StripeClient
-    http: httpx.AsyncClient
-    forwarded: set[str] = field(default_factory=set)
+    def __init__(
+        self, base: str, js: JetStreamContext, client: stripe.StripeClient, http: httpx.AsyncClient
+    ) -> None:
+        super().__init__(base, js)
+        self.client = client
+        self.http = http
 
     async def price(self, amount: int, currency: str = "usd", *, monthly: bool = False) -> str:
         params: dict[str, Any] = {
@@ -74,7 +70,7 @@ class StripeWorld:
         }
         session = await self.client.v1.checkout.sessions.create_async(params)
         done = await self.http.post(
-            f"{self.base}/_emulator/checkout/sessions/{session.id}/complete",
+            f"{self.emulator_url}/_emulator/checkout/sessions/{session.id}/complete",
             json={"card_number": CARD},
         )
         assert done.json()["outcome"] == "paid", done.text
@@ -94,26 +90,6 @@ class StripeWorld:
         return charges
 
     async def control(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        answer = await self.http.post(f"{self.base}/_emulator/{path}", json=body or {})
+        answer = await self.http.post(f"{self.emulator_url}/_emulator/{path}", json=body or {})
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
-
-    async def events(self) -> list[dict[str, Any]]:
-        return list((await self.http.get(f"{self.base}/_emulator/events")).json())
-
-    async def forward(self) -> list[dict[str, Any]]:
-        """Publish every event not forwarded yet; returns them."""
-        fresh = [e for e in await self.events() if e["id"] not in self.forwarded]
-        for event in fresh:
-            await self.publish(event, event["id"])
-            self.forwarded.add(event["id"])
-        return fresh
-
-    async def publish(self, event: dict[str, Any], msg_id: str) -> None:
-        await publish_with_ack(
-            self.js,
-            f"stripe.{event['type']}",
-            json.dumps(event).encode(),
-            msg_id=msg_id,
-            stream=STRIPE.name,
-        )
