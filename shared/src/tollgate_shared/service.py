@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 import uvicorn
@@ -24,6 +26,7 @@ log = structlog.get_logger(__name__)
 
 
 OnStart = Callable[[FastAPI, Runtime], None]
+Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
 def service_app(
@@ -54,6 +57,24 @@ def service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def background_loops(*loops: Loop) -> APIRouter:
+    """A router with no routes whose lifespan runs `loops` as tasks (named after them). Among
+    `service_app`'s routers, they start once the runtime is up and are cancelled before it
+    stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(loop(), name=loop.__qualname__) for loop in loops]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    return APIRouter(lifespan=lifespan)
 
 
 @dataclass(frozen=True)

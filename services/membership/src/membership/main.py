@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +12,7 @@ from membership.config import Settings, load_settings
 from membership.entrypoints import credits
 from membership.entrypoints.http import router
 from membership.service_layer import sweeper
-from tollgate_shared.service import ServiceCli, service_app
+from tollgate_shared.service import Loop, ServiceCli, background_loops, service_app
 from tollgate_shared.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,44 +22,30 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """HTTP API, STRIPE consumer, outbox relay and expiry sweeper in one process."""
     own = settings if isinstance(settings, Settings) else load_settings()
     membership = build(own)
-    app = service_app(
+    return service_app(
         own,
         membership.runtime,
         title="Tollgate membership",
         description="Entitlements from Stripe payments, and the membership gate.",
-        routers=[router, credits.router],
+        routers=[router, credits.router, background_loops(_sweeper(membership))],
     )
-    _run_sweeper_with(app, membership)
-    return app
 
 
-def _run_sweeper_with(app: FastAPI, membership: Membership) -> None:
-    """Run the sweeper inside the app's lifespan, after the runtime is up."""
-    runtime_lifespan = app.router.lifespan_context
+def _sweeper(membership: Membership) -> Loop:
+    """The expiry sweeper, to run once the runtime (and so its sessions) is up."""
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime_lifespan(app):
-            sessions = membership.runtime.sessions
-            assert sessions is not None
-            task = asyncio.create_task(
-                sweeper.run(
-                    sessions,
-                    grace=membership.settings.grace,
-                    interval=membership.settings.membership_sweep_interval_seconds,
-                    clock=lambda: datetime.now(UTC),
-                    on_change=membership.runtime.wake_relay,
-                ),
-                name="membership-sweeper",
-            )
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    async def sweep() -> None:
+        sessions = membership.runtime.sessions
+        assert sessions is not None
+        await sweeper.run(
+            sessions,
+            grace=membership.settings.grace,
+            interval=membership.settings.membership_sweep_interval_seconds,
+            clock=lambda: datetime.now(UTC),
+            on_change=membership.runtime.wake_relay,
+        )
 
-    app.router.lifespan_context = lifespan
+    return sweep
 
 
 cli = ServiceCli(

@@ -9,9 +9,8 @@ from fastapi import FastAPI
 from notifications.bootstrap import build
 from notifications.config import Settings, load_settings
 from notifications.entrypoints.http import router
-from notifications.entrypoints.workers import workers_router
 from tollgate_shared.runtime import Runtime
-from tollgate_shared.service import ServiceCli, service_app
+from tollgate_shared.service import ServiceCli, background_loops, service_app
 from tollgate_shared.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -30,7 +29,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         service.runtime,
         title="Tollgate notifications",
         description="Receipts and payment alerts by email, exactly once per fact.",
-        routers=[router, workers_router(service.sender.run, service.reminders.run)],
+        routers=[router, background_loops(service.sender.run, service.reminders.run)],
         on_start=on_start,
     )
 
