@@ -14,7 +14,7 @@ from tollgate_shared.messaging.consumer import (
 )
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DLQ, STRIPE, ConsumerSpec, dlq_subject
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import consumer_idle, unique, wait_until
 
 
 async def effects_of(db, message_id: str) -> list[str]:
@@ -66,11 +66,9 @@ async def test_failure_mid_transaction_redelivers_and_commits_once(
         assert await effects_of(db, event_id) == ["paid"]
         assert attempts == [1, 2]
 
-        async def settled() -> bool:
-            info = await js.consumer_info(STRIPE.name, consumer.spec.durable)
-            return info.num_ack_pending == 0 and info.num_pending == 0
-
-        await wait_until(settled, message="message acked")
+        await wait_until(
+            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="message acked"
+        )
         assert attempts == [1, 2]
     finally:
         await broker.stop()

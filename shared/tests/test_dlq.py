@@ -10,7 +10,7 @@ from tollgate_shared.messaging.broker import connect_and_declare, make_broker
 from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, subscribe
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import consumer_idle, unique, wait_until
 
 
 async def letters_of(js: JetStreamContext, service: str) -> list[dlq.DeadLetter]:
@@ -69,11 +69,7 @@ async def test_replay_reaches_only_the_consumer_that_gave_up(db, nats_url: str, 
         assert await wait_until(applied, message="replayed effect") == [event_id]
         assert await letters_of(js, flaky_name) == []
 
-        async def drained(name: str) -> bool:
-            info = await js.consumer_info(STRIPE.name, name)
-            return info.num_pending == 0 and info.num_ack_pending == 0
-
-        await wait_until(lambda: drained(healthy_name))
+        await wait_until(lambda: consumer_idle(js, STRIPE.name, healthy_name))
         assert healthy_effects == [event_id], "the healthy consumer skipped the replay"
     finally:
         await broker.stop()

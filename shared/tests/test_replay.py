@@ -12,7 +12,7 @@ from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, sub
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.replay import consumer_lag, rewind_consumer
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import consumer_idle, unique, wait_until
 
 
 async def test_rewind_rebuilds_a_wiped_database(db, nats_url: str, js: JetStreamContext) -> None:
@@ -37,7 +37,9 @@ async def test_rewind_rebuilds_a_wiped_database(db, nats_url: str, js: JetStream
         await broker.start()
         try:
             await wait_until(lambda: _equals(effect_count, count), message=f"{count} effects")
-            await wait_until(lambda: _drained(js, spec.durable), message="drained")
+            await wait_until(
+                lambda: consumer_idle(js, STRIPE.name, spec.durable), message="drained"
+            )
         finally:
             await broker.stop()
 
@@ -67,8 +69,3 @@ async def test_rewind_rebuilds_a_wiped_database(db, nats_url: str, js: JetStream
 
 async def _equals(count, expected: int) -> bool:
     return await count() == expected
-
-
-async def _drained(js: JetStreamContext, durable: str) -> bool:
-    info = await js.consumer_info(STRIPE.name, durable)
-    return info.num_pending == 0 and info.num_ack_pending == 0

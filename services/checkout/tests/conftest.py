@@ -21,7 +21,13 @@ from tollgate_shared.auth import issue_token
 from tollgate_shared.messaging.streams import DOMAIN
 from tollgate_shared.settings import DEV_JWT_SECRET
 from tollgate_shared.stripe_client import make_stripe_client
-from tollgate_shared.testing import EmulatorEvents, serve_app, unique, wait_until
+from tollgate_shared.testing import (
+    EmulatorEvents,
+    consumer_idle,
+    serve_app,
+    unique,
+    wait_until,
+)
 
 APP_ORIGIN = "https://app.example.com"
 PAID_CARD = "4242424242424242"
@@ -131,8 +137,6 @@ async def domain_event(js: JetStreamContext, subject: str, **expected: Any) -> d
 async def consumed(js: JetStreamContext, stream: str) -> None:
     """Wait until checkout's durable consumer on `stream` has processed everything stored."""
 
-    async def idle() -> bool:
-        info = await js.consumer_info(stream, "checkout")
-        return info.num_pending == 0 and info.num_ack_pending == 0
-
-    await wait_until(idle, message=f"checkout consumed {stream}")
+    await wait_until(
+        lambda: consumer_idle(js, stream, "checkout"), message=f"checkout consumed {stream}"
+    )

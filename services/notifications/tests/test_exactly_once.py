@@ -22,7 +22,7 @@ from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.infra import Infrastructure
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.messaging.streams import DOMAIN
-from tollgate_shared.testing import MailSink, unique, wait_until
+from tollgate_shared.testing import MailSink, consumer_idle, unique, wait_until
 
 PAYMENTS = 40
 
@@ -116,7 +116,7 @@ async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
     finally:
         first.stop()
     sent_before_restart = await _count(engine, payers, "sent")
-    unconsumed_at_kill = not await _all_consumed(js, env["NOTIFICATIONS_CONSUMER"])
+    unconsumed_at_kill = not await consumer_idle(js, DOMAIN.name, env["NOTIFICATIONS_CONSUMER"])
 
     second, base_url = _start(env, log)
     try:
@@ -125,7 +125,7 @@ async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
             again = PaymentRecorded.model_validate(payment.model_dump(exclude={"id"}))
             await harness.publish(again)
         await wait_until(
-            lambda: _all_consumed(js, env["NOTIFICATIONS_CONSUMER"]),
+            lambda: consumer_idle(js, DOMAIN.name, env["NOTIFICATIONS_CONSUMER"]),
             timeout=30,
             message="every event consumed",
         )
@@ -142,11 +142,6 @@ async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
     assert {payer: len(ms) for payer, ms in per_payer.items()} == dict.fromkeys(payers, 1)
     for i, payer in enumerate(payers):
         assert f"${(1000 + i) / 100:.2f}" in per_payer[payer][0]["subject"]
-
-
-async def _all_consumed(js: JetStreamContext, durable: str) -> bool:
-    info = await js.consumer_info(DOMAIN.name, durable)
-    return info.num_pending == 0 and info.num_ack_pending == 0
 
 
 async def _count_equals(engine: AsyncEngine, payers: list[str], expected: int) -> bool:

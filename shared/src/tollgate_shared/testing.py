@@ -127,6 +127,13 @@ async def publish_domain_event(
     )
 
 
+async def consumer_idle(js: JetStreamContext, stream: str, durable: str) -> bool:
+    """Whether `durable` on `stream` has nothing left to deliver and nothing awaiting its ack."""
+    info = await js.consumer_info(stream, durable)
+    idle: bool = info.num_pending == 0 and info.num_ack_pending == 0
+    return idle
+
+
 class EmulatorEvents:
     """The Stripe emulator's events, put on STRIPE as the webhook gateway would: each once, in
     the order the emulator created them. Call `take()` first to skip events of earlier tests."""
