@@ -77,6 +77,17 @@ def test_pagination_forward_and_backward(client: stripe.StripeClient) -> None:
         client.v1.customers.list({"limit": 101})
 
 
+def test_lists_filter_by_creation_time(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create({"name": "dated"})
+    listed = lambda created: [c.id for c in client.v1.customers.list({"created": created}).data]  # noqa: E731
+    assert customer.id in listed({"gte": customer.created})
+    assert customer.id in listed(customer.created)
+    assert customer.id not in listed({"gt": customer.created})
+    assert customer.id not in listed({"lt": customer.created})
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.charges.list({"created": {"after": 1}})  # type: ignore[dict-item]
+
+
 def test_prices_filter_update_and_expand(client: stripe.StripeClient) -> None:
     gold = client.v1.products.create({"name": "Gold"})
     silver = client.v1.products.create({"name": "Silver"})

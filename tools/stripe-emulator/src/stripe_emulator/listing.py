@@ -19,7 +19,10 @@ def list_object(url: str, data: list[StripeObject], *, has_more: bool = False) -
 
 
 def paginate(items: Sequence[StripeObject], params: Params, url: str) -> StripeObject:
-    """One page of `items` (newest first) by `limit`, `starting_after` and `ending_before`."""
+    """One page of `items` (newest first) by `created` (exact or `gt`/`gte`/`lt`/`lte`),
+    `limit`, `starting_after` and `ending_before`."""
+    created = created_filter(params)
+    items = [item for item in items if created(item.get("created"))]
     limit = params.integer("limit")
     if limit is None:
         limit = 10
@@ -44,6 +47,47 @@ def paginate(items: Sequence[StripeObject], params: Params, url: str) -> StripeO
         page = list(items[:limit])
         has_more = len(items) > limit
     return list_object(url, page, has_more=has_more)
+
+
+class CreatedFilter:
+    """Stripe's `created` list parameter: bounds on the objects' creation time."""
+
+    def __init__(
+        self,
+        *,
+        gt: int | None = None,
+        gte: int | None = None,
+        lt: int | None = None,
+        lte: int | None = None,
+    ) -> None:
+        self.gt, self.gte, self.lt, self.lte = gt, gte, lt, lte
+
+    def __call__(self, created: int | None) -> bool:
+        if created is None:
+            return (self.gt, self.gte, self.lt, self.lte) == (None, None, None, None)
+        return (
+            (self.gt is None or created > self.gt)
+            and (self.gte is None or created >= self.gte)
+            and (self.lt is None or created < self.lt)
+            and (self.lte is None or created <= self.lte)
+        )
+
+
+def created_filter(p: Params) -> CreatedFilter:
+    """The `created` parameter: an exact time, or `created[gt|gte|lt|lte]`."""
+    if isinstance(p.data.get("created"), str):
+        exact = p.integer("created")
+        return CreatedFilter(gte=exact, lte=exact)
+    bounds = p.sub("created")
+    for key in bounds.data:
+        if key not in ("gt", "gte", "lt", "lte"):
+            raise invalid(f"Received unknown parameter: created[{key}]", param=f"created[{key}]")
+    return CreatedFilter(
+        gt=bounds.integer("gt"),
+        gte=bounds.integer("gte"),
+        lt=bounds.integer("lt"),
+        lte=bounds.integer("lte"),
+    )
 
 
 def _position(ids: list[str], cursor: str, param: str) -> int:

@@ -1,7 +1,7 @@
 """Webhook endpoints and events."""
 
 from stripe_emulator.api import Call, StripeRouter
-from stripe_emulator.errors import invalid, missing_param
+from stripe_emulator.errors import missing_param
 from stripe_emulator.objects import billing
 from stripe_emulator.operations.endpoints import register_endpoint
 from stripe_emulator.store import StripeObject
@@ -90,13 +90,11 @@ def list_events(call: Call) -> StripeObject:
     p = call.params
     patterns = [t for t in [p.text("type"), *p.strings("types")] if t]
     delivered = p.flag("delivery_success")
-    created = _created_filter(p)
     items = [
         e
         for e in call.emulator.store.all("event")
         if (not patterns or any(_type_matches(e["type"], t) for t in patterns))
         and (delivered is None or (e["pending_webhooks"] == 0) == delivered)
-        and created(e["created"])
     ]
     return call.page(items, "/v1/events")
 
@@ -105,39 +103,3 @@ def _type_matches(event_type: str, pattern: str) -> bool:
     if pattern.endswith("*"):
         return event_type.startswith(pattern[:-1])
     return event_type == pattern
-
-
-def _created_filter(p: Params) -> "CreatedFilter":
-    if isinstance(p.data.get("created"), str):
-        exact = p.integer("created")
-        return CreatedFilter(gte=exact, lte=exact)
-    bounds = p.sub("created")
-    for key in bounds.data:
-        if key not in ("gt", "gte", "lt", "lte"):
-            raise invalid(f"Received unknown parameter: created[{key}]", param=f"created[{key}]")
-    return CreatedFilter(
-        gt=bounds.integer("gt"),
-        gte=bounds.integer("gte"),
-        lt=bounds.integer("lt"),
-        lte=bounds.integer("lte"),
-    )
-
-
-class CreatedFilter:
-    def __init__(
-        self,
-        *,
-        gt: int | None = None,
-        gte: int | None = None,
-        lt: int | None = None,
-        lte: int | None = None,
-    ) -> None:
-        self.gt, self.gte, self.lt, self.lte = gt, gte, lt, lte
-
-    def __call__(self, created: int) -> bool:
-        return (
-            (self.gt is None or created > self.gt)
-            and (self.gte is None or created >= self.gte)
-            and (self.lt is None or created < self.lt)
-            and (self.lte is None or created <= self.lte)
-        )
