@@ -7,9 +7,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from tollgate_shared.messaging.publish import publish_with_ack
-from tollgate_shared.messaging.streams import STRIPE
-from tollgate_shared.observability.tracing import inject
+from tollgate_shared.messaging.ingest import store_stripe_event
 from webhook_gateway.domain.errors import BrokerUnavailable
 
 
@@ -29,14 +27,8 @@ class EventStore:
         if not self._nc.is_connected:
             raise BrokerUnavailable("event store is not connected", headers=self._retry_after)
         try:
-            return await publish_with_ack(
-                self._js,
-                subject,
-                payload,
-                msg_id=event_id,
-                stream=STRIPE.name,
-                headers=inject({}),
-                timeout=self._timeout,
+            return await store_stripe_event(
+                self._js, subject, payload, event_id=event_id, timeout=self._timeout
             )
         except (NatsError, TimeoutError, OSError) as exc:
             raise BrokerUnavailable(
