@@ -1,0 +1,149 @@
+"""Every service's app, built in-process against the test session's NATS, Postgres and Stripe
+emulator (one migrated database per service), and the callers the security tests act as."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+import checkout.config
+import checkout.main
+import ledger.config
+import ledger.main
+import membership.config
+import membership.main
+import notifications.config
+import notifications.main
+import webhook_gateway.config
+import webhook_gateway.main
+from tollgate_shared.auth import issue_token
+from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
+from tollgate_shared.testing import unique
+
+
+@dataclass(frozen=True)
+class ServiceApp:
+    settings: type[ServiceSettings]
+    create_app: Callable[[ServiceSettings], FastAPI]
+    migrations: Path | None
+
+
+SERVICES = {
+    "webhook-gateway": ServiceApp(
+        webhook_gateway.config.Settings, webhook_gateway.main.create_app, None
+    ),
+    "checkout": ServiceApp(
+        checkout.config.Settings, checkout.main.create_app, checkout.main.MIGRATIONS
+    ),
+    "membership": ServiceApp(
+        membership.config.Settings, membership.main.create_app, membership.main.MIGRATIONS
+    ),
+    "ledger": ServiceApp(ledger.config.Settings, ledger.main.create_app, ledger.main.MIGRATIONS),
+    "notifications": ServiceApp(
+        notifications.config.Settings, notifications.main.create_app, notifications.main.MIGRATIONS
+    ),
+}
+
+AppFactory = Callable[..., FastAPI]
+
+
+@pytest.fixture(scope="session")
+def make_app(
+    nats_url: str, migrated_database: Callable[[Path], str], stripe_emulator_url: str
+) -> AppFactory:
+    """`make_app(service, **settings)`: a new app of `service` (its database migrated once)."""
+    databases: dict[str, str] = {}
+
+    def make(service: str, **overrides: Any) -> FastAPI:
+        spec = SERVICES[service]
+        values: dict[str, Any] = {
+            "service_name": service,
+            "nats_url": nats_url,
+            "stripe_api_base": stripe_emulator_url,
+        }
+        if spec.migrations is not None:
+            if service not in databases:
+                databases[service] = migrated_database(spec.migrations)
+            values["service_database_url"] = databases[service]
+        return spec.create_app(spec.settings(**(values | overrides)))
+
+    return make
+
+
+@dataclass(frozen=True)
+class Caller:
+    """One of the principals of the authorization matrix."""
+
+    name: str
+    sub: str | None
+    roles: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @property
+    def token(self) -> str | None:
+        """Its bearer token (None for the anonymous caller)."""
+        if self.sub is None:
+            return None
+        return issue_token(
+            DEV_JWT_SECRET,
+            sub=self.sub,
+            email=f"{self.sub}@example.com",
+            roles=list(self.roles),
+            groups=list(self.groups),
+        )
+
+    def headers(self) -> dict[str, str]:
+        """`Authorization: Bearer …`, or nothing for the anonymous caller."""
+        token = self.token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The group and users a matrix run is about, and everyone who may call about them."""
+
+    group_id: str
+    user_id: str
+    anonymous: Caller
+    member: Caller
+    other_member: Caller
+    organizer_elsewhere: Caller
+    organizer: Caller
+    admin: Caller
+    service: Caller
+
+    @property
+    def callers(self) -> list[Caller]:
+        """Every caller, anonymous first."""
+        return [
+            self.anonymous,
+            self.member,
+            self.other_member,
+            self.organizer_elsewhere,
+            self.organizer,
+            self.admin,
+            self.service,
+        ]
+
+
+@pytest.fixture
+def cast() -> Cast:
+    group_id, user_id = unique("grp"), unique("member")
+    return Cast(
+        group_id=group_id,
+        user_id=user_id,
+        anonymous=Caller("anonymous", None),
+        member=Caller("member", user_id),
+        other_member=Caller("other member", unique("other")),
+        organizer_elsewhere=Caller(
+            "organizer of another group", unique("org"), ("organizer",), (unique("grp"),)
+        ),
+        organizer=Caller("organizer", unique("org"), ("organizer",), (group_id,)),
+        admin=Caller("admin", unique("admin"), ("admin",)),
+        service=Caller("service", unique("svc"), ("service",)),
+    )
