@@ -9,21 +9,14 @@ from typing import Any
 
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.events.membership import MembershipActivated
+from tollgate_shared.testing import stripe_event
 
 
 def envelope(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """A Stripe event around `obj`, with a fresh id and the current API version."""
-    return {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "object": "event",
-        "api_version": "2026-07-29.dahlia",
-        "created": int(time.time()),
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": event_type,
-        "data": {"object": obj},
-    }
+    """A Stripe event around `obj`, as Stripe delivers it."""
+    return stripe_event(
+        event_type, obj, pending_webhooks=1, request={"id": None, "idempotency_key": None}
+    )
 
 
 def subscription_created(user_id: str, group_id: str) -> dict[str, Any]:

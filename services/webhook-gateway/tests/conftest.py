@@ -1,12 +1,11 @@
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 import stripe
 
-from tollgate_shared.testing import serve_app, unique
+from tollgate_shared.testing import serve_app, stripe_event, unique
 from webhook_gateway.config import Settings
 from webhook_gateway.main import create_app
 
@@ -15,19 +14,14 @@ SECRETS = ("whsec_current_0123456789", "whsec_previous_0123456789")
 
 def make_event(event_type: str | None = None, **changes: object) -> dict:
     """A Stripe event envelope of realistic shape, with a unique id (and type, for counting)."""
-    event = {
-        "id": unique("evt"),
-        "object": "event",
-        "api_version": "2026-07-29.dahlia",
-        "created": int(time.time()),
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": event_type or f"test.{unique('type').lower()}",
-        "data": {"object": {"id": unique("in"), "object": "invoice", "amount_paid": 2000}},
-    }
-    event.update(changes)
-    return event
+    invoice = {"id": unique("in"), "object": "invoice", "amount_paid": 2000}
+    return stripe_event(
+        event_type or f"test.{unique('type').lower()}",
+        invoice,
+        pending_webhooks=1,
+        request={"id": None, "idempotency_key": None},
+        **changes,
+    )
 
 
 def signed(body: bytes, secret: str = SECRETS[0], timestamp: int | None = None) -> dict:
