@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.errors import install_error_handlers
@@ -24,7 +25,8 @@ def create_app(
     description: str = "",
     lifespan: Lifespan | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the JSON error format, `/healthz`, `/readyz`, `/metrics`, `/docs`."""
+    """A FastAPI app with the JSON error format, `/healthz`, `/readyz`, `/metrics`, `/docs`,
+    CORS for `CORS_ALLOWED_ORIGINS` only, and the state of per-user rate limits."""
     app = FastAPI(
         title=title,
         description=description,
@@ -33,6 +35,17 @@ def create_app(
     )
     app.state.settings = settings
     app.state.readiness_checks = {}
+    app.state.rate_limiters = {}
+    if settings.cors_origins:
+        # Bearer tokens, not cookies: no credentials, so no origin can ride a session.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
     install_error_handlers(app)
     app.include_router(health_router)
     return app

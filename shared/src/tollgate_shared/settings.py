@@ -53,6 +53,11 @@ class ServiceSettings(BaseSettings):
     """When set, bearer tokens are verified with this JWKS (RS256/ES256), not the secret."""
     smtp_url: str = "smtp://127.0.0.1:1025"
     public_base_url: str = "http://127.0.0.1:8002"
+    cors_allowed_origins: str = ""
+    """Comma-separated origins browsers may call the API from; empty: no cross-origin access."""
+    rate_limit_requests: int = Field(default=20, ge=0)
+    """Requests one user may make to a rate-limited endpoint per window (0: no limit)."""
+    rate_limit_window_seconds: float = Field(default=60.0, gt=0)
 
     required_secrets: ClassVar[tuple[str, ...]] = (
         "auth_jwt_secret",
@@ -74,6 +79,11 @@ class ServiceSettings(BaseSettings):
         if unsafe:
             raise ValueError(f"development defaults are not allowed in production: {unsafe}")
         return self
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """The origins of `CORS_ALLOWED_ORIGINS`, without trailing slashes."""
+        return [o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",") if o.strip()]
 
     @property
     def sqlalchemy_url(self) -> str:

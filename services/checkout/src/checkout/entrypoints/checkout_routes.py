@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from checkout.entrypoints.dependencies import ContextDep, IdempotencyKey
+from checkout.entrypoints.dependencies import (
+    CheckoutCaller,
+    ClaimCaller,
+    ContextDep,
+    IdempotencyKey,
+)
 from checkout.entrypoints.schemas import (
     CheckoutIn,
     CheckoutOut,
@@ -23,7 +28,7 @@ router = APIRouter(tags=["checkout"])
 
 @router.post("/checkout/sessions", response_model=CheckoutOut, status_code=201)
 async def create_checkout_session(
-    ctx: ContextDep, user: CurrentUser, body: CheckoutIn, idempotency_key: IdempotencyKey = None
+    ctx: ContextDep, user: CheckoutCaller, body: CheckoutIn, idempotency_key: IdempotencyKey = None
 ) -> CheckoutOut:
     """Start a Stripe Checkout for a tier or an item, at the price the server chooses."""
     answer = await checkout.start_checkout(ctx, user, body.to_request(), idempotency_key)
@@ -32,7 +37,7 @@ async def create_checkout_session(
 
 @router.post("/purchases/{session_id}/claim", response_model=ClaimOut)
 async def claim_purchase(
-    ctx: ContextDep, user: CurrentUser, session_id: str, body: ClaimIn | None = None
+    ctx: ContextDep, user: ClaimCaller, session_id: str, body: ClaimIn | None = None
 ) -> ClaimOut:
     """Claim a paid purchase once: 402 unpaid, 403 not yours, 409 already claimed."""
     reference = body.reference if body else None
@@ -42,7 +47,7 @@ async def claim_purchase(
 @router.post("/purchases/payment-intents", response_model=PaymentIntentOut, status_code=201)
 async def create_payment_intent(
     ctx: ContextDep,
-    user: CurrentUser,
+    user: CheckoutCaller,
     body: PaymentIntentIn,
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentIntentOut:

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from checkout.service_layer.context import Context
+from tollgate_shared.auth import Principal
+from tollgate_shared.ratelimit import rate_limited
 
 
 def _context(request: Request) -> Context:
@@ -26,3 +28,7 @@ IdempotencyKey = Annotated[
         description="same key and body → same response; without it a double click is detected",
     ),
 ]
+CheckoutCaller = Annotated[Principal, rate_limited("checkout")]
+"""The caller, rate-limited per user on starting payments (each one is a Stripe call)."""
+ClaimCaller = Annotated[Principal, rate_limited("claim")]
+"""The caller, rate-limited per user on claiming purchases (no guessing session ids)."""
