@@ -7,6 +7,7 @@ import sys
 
 import structlog
 
+from tollgate_shared.observability.redaction import redact_secrets
 from tollgate_shared.observability.tracing import current_trace_id
 
 
@@ -27,6 +28,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False, service: str =
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_trace_id,
+        redact_secrets,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
