@@ -1,0 +1,878 @@
+"""The platform as separate processes that the fault tests break one at a time, a stream of
+realistic work to break them under, and the checks every fault test ends with.
+
+Unlike `tests/e2e` (which runs `tollgate run` as one unit), every part here is its own child
+process or proxy the harness can stop, SIGKILL and restart: each service, NATS (one node or a
+three-node cluster), the shared Postgres, a second Postgres that only the ledger uses, the
+Stripe emulator (behind a TCP proxy, so "Stripe is unreachable" can be switched on and off
+without losing its in-memory state) and the mail sink (behind another one, for SMTP outages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from tollgate_cli.stack import script
+from tollgate_shared.auth import issue_token
+from tollgate_shared.infra.nats import nats_server_binary
+from tollgate_shared.infra.postgres import start_postgres
+from tollgate_shared.infra.process import ServerProcess, free_port
+from tollgate_shared.settings import DEV_STRIPE_KEY
+from tollgate_shared.testing import unique, wait_until
+
+SERVICES = ("webhook-gateway", "checkout", "membership", "ledger", "notifications")
+CONSUMERS = {
+    "STRIPE": ("checkout", "membership", "ledger", "notifications"),
+    "DOMAIN": ("checkout", "notifications"),
+}
+"""Durable consumers each stream must have (checked, so that "idle" is never vacuous)."""
+OWN_POSTGRES = "ledger"
+"""The service whose database lives on a Postgres of its own, so it alone can lose it."""
+GOOD_CARD = "4242424242424242"
+STARTUP_TIMEOUT = 180.0
+RECOVERY_TIMEOUT = 90.0
+"""From the end of a fault to everything settled: Stripe's retries, consumers' growing nak
+delays (0.5, 1, 2, 5, 10 s ...), redelivery after `ACK_WAIT`, SMTP retries."""
+ACK_WAIT = 5.0
+"""The durables' ack wait in these tests (30 s in production): how soon JetStream redelivers
+what a killed consumer had in hand. Only the time to recover depends on it."""
+ISOLATED = {"NATS_URL", "DATABASE_URL", "STRIPE_API_BASE", "SMTP_URL", "PUBLIC_BASE_URL"}
+
+
+# --- plumbing ------------------------------------------------------------------------------
+
+
+class Proxy:
+    """A loopback TCP proxy that can be cut: while cut it refuses new connections (and, if
+    asked, aborts open ones), as an unreachable server would."""
+
+    def __init__(self, name: str, target_port: int) -> None:
+        self.name = name
+        self.target_port = target_port
+        self.port = 0
+        self.cut_off = False
+        self._open: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self.cut(abort_open=True)
+            await self._server.wait_closed()
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    def cut(self, *, abort_open: bool) -> None:
+        """Refuse new connections; with `abort_open`, reset the open ones too."""
+        self.cut_off = True
+        if abort_open:
+            for client, upstream in list(self._open):
+                client.transport.abort()
+                upstream.transport.abort()
+
+    def restore(self) -> None:
+        self.cut_off = False
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self.cut_off:
+            client_w.transport.abort()
+            return
+        try:
+            upstream_r, upstream_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_w.transport.abort()
+            return
+        pair = (client_w, upstream_w)
+        self._open.add(pair)
+        try:
+            await asyncio.gather(_pipe(client_r, upstream_w), _pipe(upstream_r, client_w))
+        finally:
+            self._open.discard(pair)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+@dataclass
+class NatsNode:
+    """One `nats-server` with JetStream; in a cluster when `routes` are given."""
+
+    name: str
+    port: int
+    store: Path
+    log: Path
+    cluster_port: int | None = None
+    routes: list[int] = field(default_factory=list)
+    process: ServerProcess | None = None
+
+    def argv(self) -> list[str]:
+        args = [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port)]
+        args += ["-sd", str(self.store), "-n", self.name]
+        if self.cluster_port is not None:
+            args += ["--cluster_name", "tollgate-faults"]
+            args += ["--cluster", f"nats://127.0.0.1:{self.cluster_port}"]
+            args += ["--routes", ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)]
+        return args
+
+    async def start(self) -> None:
+        self.process = ServerProcess(self.name, self.argv(), log_path=self.log)
+        await asyncio.to_thread(self.process.wait_for_port, "127.0.0.1", self.port)
+
+    def kill(self) -> None:
+        """SIGKILL: no lame-duck mode, no flush."""
+        assert self.process is not None
+        self.process.proc.send_signal(signal.SIGKILL)
+        self.process.proc.wait()
+        self.process.stop()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+
+class Postgres:
+    """An embedded Postgres under its own var dir that can be stopped and started again."""
+
+    def __init__(self, var_dir: Path) -> None:
+        self.var_dir = var_dir
+        self.port = free_port()
+        self.process: ServerProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    async def start(self) -> None:
+        self.process = await asyncio.to_thread(start_postgres, self.var_dir, port=self.port)
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            await asyncio.to_thread(self.process.stop)
+            self.process = None
+
+
+# --- the stack -----------------------------------------------------------------------------
+
+
+class Stack:
+    """Every process of the platform, started and stopped one by one."""
+
+    def __init__(self, var_dir: Path, http: httpx.AsyncClient) -> None:
+        self.var_dir = var_dir
+        self.http = http
+        self.jwt_secret = secrets.token_urlsafe(32)
+        self.webhook_secret = "whsec_" + secrets.token_hex(24)
+        self.ports = {name: free_port() for name in SERVICES}
+        self.emulator_port = free_port()
+        self.smtp_port, self.mail_http_port = free_port(), free_port()
+        self.postgres = Postgres(var_dir / "pg-shared")
+        self.own_postgres = Postgres(var_dir / f"pg-{OWN_POSTGRES}")
+        self.stripe_proxy = Proxy("stripe", self.emulator_port)
+        self.smtp_proxy = Proxy("smtp", self.smtp_port)
+        self.nats: list[NatsNode] = []
+        self.replicas = 1
+        self.services: dict[str, ServerProcess] = {}
+        self.tools: list[ServerProcess] = []
+        self.admin = self.bearer("faults-admin", roles=["admin"])
+
+    # where things are
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def emulator(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    @property
+    def mail_sink(self) -> str:
+        return f"http://127.0.0.1:{self.mail_http_port}"
+
+    @property
+    def nats_url(self) -> str:
+        return ",".join(node.url for node in self.nats)
+
+    def bearer(self, sub: str, **claims: Any) -> dict[str, str]:
+        return {"Authorization": "Bearer " + issue_token(self.jwt_secret, sub=sub, **claims)}
+
+    # start-up and shutdown
+    async def start(self) -> None:
+        await asyncio.gather(self.postgres.start(), self.own_postgres.start())
+        await self.stripe_proxy.start()
+        await self.smtp_proxy.start()
+        self.nats = [self._node("single", free_port())]
+        await self.nats[0].start()
+        self._start_tools()
+        await self._wait_tools()
+        await self.start_services(*SERVICES)
+
+    def _node(self, name: str, port: int, **cluster: Any) -> NatsNode:
+        base = self.var_dir / "nats" / name
+        return NatsNode(f"faults-{name}", port, base / "store", base / "nats.log", **cluster)
+
+    def _start_tools(self) -> None:
+        gateway = f"{self.url('webhook-gateway')}/webhooks/stripe={self.webhook_secret}"
+        env = os.environ | {
+            "STRIPE_EMULATOR_RETRY_BASE_SECONDS": "0.1",
+            "STRIPE_EMULATOR_RETRY_MAX_SECONDS": "1",
+            "STRIPE_EMULATOR_RETRY_MAX_ATTEMPTS": "200",
+        }
+        emulator = [sys.executable, "-m", "stripe_emulator", "--port", str(self.emulator_port)]
+        emulator += ["--test-mode", "--webhook", gateway]
+        sink = [sys.executable, "-m", "mail_sink", "--smtp-port", str(self.smtp_port)]
+        sink += ["--http-port", str(self.mail_http_port)]
+        logs = self.var_dir / "logs"
+        self.tools = [
+            ServerProcess("stripe-emulator", emulator, log_path=logs / "emulator.log", env=env),
+            ServerProcess("mail-sink", sink, log_path=logs / "mail-sink.log"),
+        ]
+
+    async def _wait_tools(self) -> None:
+        for tool, port in zip(self.tools, (self.emulator_port, self.mail_http_port), strict=True):
+            await asyncio.to_thread(tool.wait_for_port, "127.0.0.1", port)
+
+    def environment(self, service: str) -> dict[str, str]:
+        """The service's environment: this stack's servers, secrets and short test timings."""
+        env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
+        env = {k: v for k, v in env.items() if not k.endswith("_DATABASE_URL")}
+        postgres = self.own_postgres if service == OWN_POSTGRES else self.postgres
+        return env | {
+            "NATS_URL": self.nats_url,
+            "NATS_STREAM_REPLICAS": str(self.replicas),
+            "DATABASE_URL": postgres.url,
+            "STRIPE_SECRET_KEY": DEV_STRIPE_KEY,
+            "STRIPE_API_BASE": f"http://127.0.0.1:{self.stripe_proxy.port}",
+            "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
+            "AUTH_JWT_SECRET": self.jwt_secret,
+            "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_proxy.port}",
+            "PUBLIC_BASE_URL": self.url("checkout"),
+            "ENVIRONMENT": "development",
+            "GATEWAY_PUBLISH_TIMEOUT": "2",
+            "MAIL_POLL_INTERVAL": "0.2",
+            "MAIL_RETRY_BACKOFF": "[0.5, 1, 1, 2, 2]",
+            "MAIL_MAX_ATTEMPTS": "60",
+            "MAIL_TIMEOUT": "5",
+        }
+
+    async def start_services(self, *names: str) -> None:
+        """Start services at once (migrating their databases), then wait for each."""
+        for name in names:
+            program = script(name)
+            assert program, f"{name} is not installed (uv sync --all-packages)"
+            argv = [program, "serve", "--port", str(self.ports[name])]
+            if name != "webhook-gateway":
+                argv.append("--migrate")
+            log = self.var_dir / "logs" / f"{name}.log"
+            env = self.environment(name)
+            self.services[name] = ServerProcess(name, argv, log_path=log, env=env)
+        for name in names:
+            await self._wait_healthy(name)
+        await self.shorten_ack_wait()
+
+    async def _wait_healthy(self, name: str) -> None:
+        process = self.services[name]
+
+        async def healthy() -> bool:
+            if process.proc.poll() is not None:
+                raise AssertionError(f"{name} exited:\n{process.log_tail(40)}")
+            with contextlib.suppress(httpx.HTTPError):
+                response = await self.http.get(self.url(name) + "/healthz", timeout=2)
+                return response.status_code == 200
+            return False
+
+        await wait_until(healthy, timeout=STARTUP_TIMEOUT, interval=0.2, message=f"{name} up")
+
+    async def kill(self, name: str) -> None:
+        """SIGKILL a service: no shutdown hook, no ack, no commit of what it was doing."""
+        process = self.services.pop(name)
+        process.proc.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(process.proc.wait)
+        process.stop()
+
+    async def stop_services(self) -> None:
+        for name in list(self.services):
+            await asyncio.to_thread(self.services.pop(name).stop)
+
+    async def stop(self) -> None:
+        await self.stop_services()
+        for tool in self.tools:
+            await asyncio.to_thread(tool.stop)
+        for node in self.nats:
+            node.stop()
+        await self.stripe_proxy.stop()
+        await self.smtp_proxy.stop()
+        await self.postgres.stop()
+        await self.own_postgres.stop()
+
+    # NATS
+    async def jetstream(self) -> tuple[nats.NATS, Any]:
+        nc = await nats.connect(self.nats_url.split(","), connect_timeout=2)
+        return nc, nc.jetstream()
+
+    async def shorten_ack_wait(self) -> None:
+        """Give every durable `ACK_WAIT` (services keep an existing durable's settings)."""
+        nc, js = await self.jetstream()
+        try:
+            for stream, durables in CONSUMERS.items():
+                for durable in durables:
+                    info = await js.consumer_info(stream, durable)
+                    if info.config.ack_wait != ACK_WAIT:
+                        info.config.ack_wait = ACK_WAIT
+                        await js.add_consumer(stream, config=info.config)
+        finally:
+            await nc.close()
+
+    async def restart_nats(self, *, down: Callable[[], Awaitable[None]]) -> None:
+        """Stop the single NATS node (SIGKILL), run `down` while it is gone, start it again
+        on the same port and store."""
+        [node] = self.nats
+        node.kill()
+        await down()
+        await node.start()
+
+    async def use_cluster(self) -> None:
+        """Move every service onto a fresh three-node cluster with three-replica streams."""
+        await self.stop_services()
+        for node in self.nats:
+            node.stop()
+        ports = [free_port() for _ in range(3)]
+        routes = [free_port() for _ in range(3)]
+        self.nats = [
+            self._node(f"n{i}", ports[i], cluster_port=routes[i], routes=routes) for i in range(3)
+        ]
+        await asyncio.gather(*(node.start() for node in self.nats))
+        await wait_until(self._jetstream_ready, timeout=60, interval=0.2, message="cluster up")
+        self.replicas = 3
+        await self.start_services(*SERVICES)
+
+    async def use_single_node(self) -> None:
+        """Back to one node (a fresh store), if a cluster test moved the services away."""
+        if len(self.nats) == 1:
+            return
+        await self.stop_services()
+        for node in self.nats:
+            node.stop()
+        self.nats = [self._node("single-again", free_port())]
+        await self.nats[0].start()
+        self.replicas = 1
+        await self.start_services(*SERVICES)
+
+    async def _jetstream_ready(self) -> bool:
+        try:
+            nc, js = await self.jetstream()
+        except Exception:
+            return False
+        try:
+            await js.account_info()
+            return True
+        except Exception:
+            return False
+        finally:
+            await nc.close()
+
+    def log_tails(self, lines: int = 30) -> str:
+        """The end of every process's log, to explain a failure."""
+        parts = []
+        for log in sorted((self.var_dir / "logs").glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {log.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    # HTTP
+    async def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        expect: int = 200,
+    ) -> Any:
+        """One request to a service; asserts the status and returns the JSON body."""
+        response = await self.http.request(
+            method, self.url(service) + path, headers=headers, json=json, params=params
+        )
+        assert response.status_code == expect, (
+            f"{method} {service}{path}: {response.status_code} {response.text}"
+        )
+        return response.json() if response.content else None
+
+    async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST to an emulator test control (`/_emulator/...`)."""
+        response = await self.http.post(f"{self.emulator}/_emulator{path}", json=body or {})
+        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
+        return response.json()
+
+    async def stripe(self, path: str, **params: Any) -> Any:
+        """GET a Stripe resource from the emulator (directly, never through the proxy)."""
+        response = await self.http.get(
+            f"{self.emulator}/v1{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {DEV_STRIPE_KEY}"},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def emulator_events(self) -> list[dict[str, Any]]:
+        response = await self.http.get(f"{self.emulator}/_emulator/events")
+        assert response.status_code == 200, response.text
+        events: list[dict[str, Any]] = response.json()
+        return events
+
+    async def stripe_requests(self) -> Counter[tuple[str, str]]:
+        """How many times the services called each (method, path) on Stripe."""
+        response = await self.http.get(f"{self.emulator}/_emulator/requests")
+        assert response.status_code == 200, response.text
+        return Counter({(r["method"], r["path"]): r["count"] for r in response.json()})
+
+    async def mails(self) -> list[dict[str, Any]]:
+        response = await self.http.get(f"{self.mail_sink}/api/messages")
+        assert response.status_code == 200, response.text
+        messages: list[dict[str, Any]] = response.json()
+        return messages
+
+    async def until(
+        self, condition: Callable[[], Awaitable[Any]], *, message: str, timeout: float = 0
+    ) -> Any:
+        """`wait_until` with the recovery deadline; on timeout, the processes' logs."""
+        try:
+            return await wait_until(
+                condition, timeout=timeout or RECOVERY_TIMEOUT, interval=0.25, message=message
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.log_tails()}") from None
+
+
+@pytest.fixture(scope="package")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """The platform for every fault test of this folder (each uses its own group and users)."""
+    var_dir = tmp_path_factory.mktemp("faults")
+    async with httpx.AsyncClient(timeout=30) as http:
+        running = Stack(var_dir, http)
+        try:
+            await running.start()
+            yield running
+        finally:
+            await running.stop()
+
+
+# --- the work ------------------------------------------------------------------------------
+
+
+@dataclass
+class Member:
+    """A member of the run's group, what happens to them, and what it should end as."""
+
+    user: str
+    tier: str
+    session: str
+    renews: bool = False
+    refunded: bool = False
+    switch_to: str | None = None
+    switch_session: str | None = None
+    subscriptions: list[str] = field(default_factory=list)
+    customers: set[str] = field(default_factory=set)
+
+    @property
+    def email(self) -> str:
+        return f"{self.user}@members.test"
+
+    @property
+    def final_tier(self) -> str:
+        return self.switch_to or self.tier
+
+
+Step = Callable[[], Awaitable[None]]
+
+
+class Workload:
+    """N members of one new group joining through Checkout, some renewing, some switching tier
+    (the old subscription is cancelled through Stripe), some buying a one-time annual
+    membership that an admin then refunds in full (access ends) — and the checks."""
+
+    def __init__(self, stack: Stack, members: int) -> None:
+        self.stack = stack
+        self.size = members
+        self.group = unique("grp")
+        self.organizer = stack.bearer(f"org-{self.group}", roles=["organizer"], groups=[self.group])
+        self.members: list[Member] = []
+        self.tiers: dict[str, str] = {}
+        self.earlier_events: set[str] = set()
+        self.requests_before: Counter[tuple[str, str]] = Counter()
+        self.refund_ids: list[str] = []
+
+    async def prepare(self) -> None:
+        """Tiers and every Checkout Session, through checkout's API, before any fault."""
+        self.earlier_events = {e["id"] for e in await self.stack.emulator_events()}
+        self.requests_before = await self.stack.stripe_requests()
+        for key, amount, interval in (
+            ("basic", 1000, "month"),
+            ("plus", 2500, "month"),
+            ("annual", 12000, "one_time_annual"),
+        ):
+            tier = await self.stack.call(
+                "POST",
+                "checkout",
+                f"/groups/{self.group}/tiers",
+                headers=self.organizer,
+                json={"name": key, "amount": amount, "currency": "usd", "interval": interval},
+                expect=201,
+            )
+            self.tiers[key] = tier["id"]
+        for i in range(self.size):
+            user = unique("usr")
+            kind = ("annual", "basic", "plus", "basic", "plus")[i % 5]
+            member = Member(user, self.tiers[kind], await self._session(user, self.tiers[kind]))
+            member.renews = kind == "plus"
+            member.refunded = kind == "annual" and i % 10 == 0
+            if i % 5 == 1:
+                member.switch_to = self.tiers["plus"]
+                member.switch_session = await self._session(user, member.switch_to)
+            self.members.append(member)
+
+    async def _session(self, user: str, tier: str) -> str:
+        headers = self.stack.bearer(user, email=f"{user}@members.test")
+        found = await self.stack.call(
+            "POST",
+            "checkout",
+            "/checkout/sessions",
+            headers=headers,
+            json={"tier_id": tier},
+            expect=201,
+        )
+        return str(found["session_id"])
+
+    def steps(self) -> list[Step]:
+        """The stream: members pay one after another; two steps behind, earlier members renew
+        or switch tier. Every step is a call to Stripe (the emulator), never to our services."""
+        steps: list[Step] = []
+        for i, member in enumerate(self.members):
+            steps.append(lambda m=member: self._pay(m, m.session))
+            if i >= 2:
+                earlier = self.members[i - 2]
+                if earlier.renews:
+                    steps.append(lambda m=earlier: self._renew(m))
+                if earlier.switch_session:
+                    steps.append(lambda m=earlier: self._pay(m, str(m.switch_session)))
+        return steps
+
+    async def _pay(self, member: Member, session: str) -> None:
+        paid = await self.stack.control(
+            f"/checkout/sessions/{session}/complete",
+            {"card_number": GOOD_CARD, "email": member.email},
+        )
+        assert paid["outcome"] == "paid", paid
+        completed = paid["session"]
+        member.customers.add(_id(completed["customer"]))
+        if completed.get("subscription"):
+            member.subscriptions.append(_id(completed["subscription"]))
+
+    async def _renew(self, member: Member) -> None:
+        renewed = await self.stack.control(
+            f"/subscriptions/{member.subscriptions[-1]}/advance", {"on_failure": "canceled"}
+        )
+        assert renewed, renewed
+
+    async def run(self, faults: dict[int, Callable[[], Awaitable[None]]] | None = None) -> None:
+        """Every step in order; `faults[k]` runs just before step k (a fault or a recovery)."""
+        faults = faults or {}
+        for k, step in enumerate(self.steps()):
+            if k in faults:
+                await faults[k]()
+            await step()
+
+    @property
+    def stream_length(self) -> int:
+        return len(self.steps())
+
+    async def refund(self) -> None:
+        """An admin refunds each one-time membership chosen for it, in full, through the
+        ledger (once the ledger has the payment)."""
+        for member in self.members:
+            if not member.refunded:
+                continue
+            headers = self.stack.bearer(member.user, email=member.email)
+
+            async def booked(user: str = member.user, h: dict[str, str] = headers) -> Any:
+                found = await self.stack.call("GET", "ledger", f"/users/{user}/payments", headers=h)
+                return found["payments"]
+
+            [payment] = await self.stack.until(booked, message=f"{member.user}'s payment booked")
+            refund = await self.stack.call(
+                "POST",
+                "ledger",
+                f"/payments/{payment['charge_id']}/refunds",
+                headers=self.stack.admin | {"Idempotency-Key": f"refund-{member.user}"},
+                json={"reason": "requested_by_customer"},
+                expect=202,
+            )
+            self.refund_ids.append(refund["refund_id"])
+
+    # --- the checks -------------------------------------------------------------------------
+    async def verify(self, *, dead_letters: dict[str, int] | None = None) -> None:
+        """Everything settles, then: each event the gateway accepted is on STRIPE once and
+        every consumer has processed everything (idle; the DLQ holds only `dead_letters`);
+        the gates are what this work should give; the ledger balances and equals Stripe's
+        charges; one receipt per payment, no mail twice; no Stripe call made twice."""
+        expected = await self._expected_from_stripe()
+        await self.stack.until(self._delivered, message="every Stripe event delivered")
+        await self.stack.until(self._gates_match, message="gates as expected")
+        await self.stack.until(
+            lambda: self._ledger_matches(expected), message="ledger equals Stripe"
+        )
+        await self.stack.until(
+            lambda: self._mails_arrived(expected), message="every receipt and refund mail"
+        )
+        await self.stack.until(self._consumers_idle, message="consumers idle")
+        # Settled: now everything must be exactly so (nothing more may arrive after this).
+        assert await self._delivered()
+        assert await self._consumers_idle()
+        await self._assert_stored_once()
+        assert await self._dead_letters() == (dead_letters or {})
+        await self._assert_gates()
+        await self._assert_ledger(expected)
+        await self._assert_mails(expected)
+        await self._assert_stripe_calls()
+
+    async def _run_events(self) -> list[dict[str, Any]]:
+        return [e for e in await self.stack.emulator_events() if e["id"] not in self.earlier_events]
+
+    async def _delivered(self) -> bool:
+        pending = await self.stack.stripe("/events", delivery_success="false", limit=1)
+        return not pending["data"]
+
+    async def _consumers_idle(self) -> bool:
+        nc, js = await self.stack.jetstream()
+        try:
+            for stream, durables in CONSUMERS.items():
+                for durable in durables:
+                    info = await js.consumer_info(stream, durable)
+                    if info.num_pending or info.num_ack_pending:
+                        return False
+            return True
+        finally:
+            await nc.close()
+
+    async def _dead_letters(self) -> dict[str, int]:
+        nc, js = await self.stack.jetstream()
+        try:
+            info = await js.stream_info("DLQ", subjects_filter=">")
+            return dict(info.state.subjects or {})
+        finally:
+            await nc.close()
+
+    async def _assert_stored_once(self) -> None:
+        """Every event of this run is on STRIPE exactly once (the gateway answered 200 only
+        after JetStream's ack; retries after a 503 or a lost answer were deduplicated)."""
+        run_ids = {e["id"] for e in await self._run_events()}
+        stored = Counter(msg_id for msg_id in await self._stripe_msg_ids() if msg_id in run_ids)
+        assert set(stored) == run_ids, f"not on STRIPE: {sorted(run_ids - set(stored))}"
+        assert {k: n for k, n in stored.items() if n > 1} == {}
+
+    async def _stripe_msg_ids(self) -> list[str]:
+        nc, js = await self.stack.jetstream()
+        try:
+            info = await js.stream_info("STRIPE")
+            config = ConsumerConfig(
+                ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=30
+            )
+            sub = await js.pull_subscribe("stripe.>", stream="STRIPE", config=config)
+            ids: list[str] = []
+            while len(ids) < info.state.messages:
+                with contextlib.suppress(nats.errors.TimeoutError):
+                    for msg in await sub.fetch(500, timeout=2):
+                        ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+            await sub.unsubscribe()
+            return ids
+        finally:
+            await nc.close()
+
+    async def _gate(self, member: Member) -> dict[str, Any]:
+        found: dict[str, Any] = await self.stack.call(
+            "GET",
+            "membership",
+            f"/entitlements/{member.user}/groups/{self.group}",
+            headers=self.stack.bearer(member.user, email=member.email),
+        )
+        return found
+
+    def _expected_gate(self, member: Member) -> tuple[bool, str | None]:
+        if member.refunded:
+            return False, None
+        return True, member.final_tier
+
+    async def _gates_match(self) -> bool:
+        for member in self.members:
+            gate = await self._gate(member)
+            active, tier = self._expected_gate(member)
+            if gate["active"] != active or (active and gate["tier_id"] != tier):
+                return False
+        return True
+
+    async def _assert_gates(self) -> None:
+        for member in self.members:
+            gate = await self._gate(member)
+            active, tier = self._expected_gate(member)
+            assert gate["active"] is active, (member, gate)
+            if active:
+                assert gate["tier_id"] == tier, (member, gate)
+            if member.switch_to:
+                assert gate["subscription_id"] == member.subscriptions[-1], (member, gate)
+
+    async def _expected_from_stripe(self) -> dict[str, Any]:
+        """What Stripe moved for this group's members: totals, and charges per member."""
+        gross = fees = refunds = 0
+        charges: dict[str, int] = {}
+        for member in self.members:
+            charges[member.user] = 0
+            for customer in member.customers:
+                found = await self.stack.stripe(
+                    "/charges",
+                    customer=customer,
+                    limit=100,
+                    **{"expand[]": "data.balance_transaction"},
+                )
+                for charge in found["data"]:
+                    if charge["status"] != "succeeded":
+                        continue
+                    charges[member.user] += 1
+                    gross += charge["amount"]
+                    fees += charge["balance_transaction"]["fee"]
+                    refunds += charge["amount_refunded"]
+        totals = {
+            "gross": gross,
+            "refunds": refunds,
+            "disputes": 0,
+            "fees": fees,
+            "net": gross - refunds - fees,
+        }
+        return {"totals": totals, "charges": charges}
+
+    async def _summary(self) -> dict[str, Any] | None:
+        found = await self.stack.call(
+            "GET", "ledger", f"/groups/{self.group}/summary", headers=self.organizer
+        )
+        totals = found["totals"]
+        assert len(totals) <= 1, totals
+        return totals[0] if totals else None
+
+    async def _ledger_matches(self, expected: dict[str, Any]) -> bool:
+        summary = await self._summary()
+        return bool(summary) and _totals(summary) == expected["totals"]
+
+    async def _assert_ledger(self, expected: dict[str, Any]) -> None:
+        summary = await self._summary()
+        assert summary is not None and _totals(summary) == expected["totals"], summary
+        params: dict[str, Any] = {"limit": 100}
+        transactions: list[dict[str, Any]] = []
+        while True:
+            page = await self.stack.call(
+                "GET",
+                "ledger",
+                f"/groups/{self.group}/transactions",
+                headers=self.organizer,
+                params=params,
+            )
+            transactions += page["data"]
+            if not page["next_cursor"]:
+                break
+            params["cursor"] = page["next_cursor"]
+        assert transactions
+        for transaction in transactions:
+            by_currency: Counter[str] = Counter()
+            for entry in transaction["entries"]:
+                by_currency[entry["currency"]] += entry["amount"]
+            assert all(v == 0 for v in by_currency.values()), transaction
+        keys = Counter(t["key"] for t in transactions)
+        assert {k: n for k, n in keys.items() if n > 1} == {}
+
+    async def _member_mails(self) -> dict[str, list[dict[str, Any]]]:
+        emails = {m.email: m.user for m in self.members}
+        found: dict[str, list[dict[str, Any]]] = {m.user: [] for m in self.members}
+        for mail in await self.stack.mails():
+            for to in mail["to"]:
+                if to in emails:
+                    found[emails[to]].append(mail)
+        return found
+
+    async def _mails_arrived(self, expected: dict[str, Any]) -> bool:
+        mails = await self._member_mails()
+        for member in self.members:
+            subjects = [m["subject"] for m in mails[member.user]]
+            receipts = sum(1 for s in subjects if s.startswith("Receipt"))
+            refunds = sum(1 for s in subjects if s.startswith("Refund"))
+            if receipts < expected["charges"][member.user] or refunds < int(member.refunded):
+                return False
+        return True
+
+    async def _assert_mails(self, expected: dict[str, Any]) -> None:
+        mails = await self._member_mails()
+        for member in self.members:
+            subjects = [m["subject"] for m in mails[member.user]]
+            receipts = [s for s in subjects if s.startswith("Receipt")]
+            refunds = [s for s in subjects if s.startswith("Refund")]
+            assert len(receipts) == expected["charges"][member.user], (member, subjects)
+            assert len(refunds) == int(member.refunded), (member, subjects)
+        every = [m for found in mails.values() for m in found]
+        twice = Counter(m["message_id"] for m in every)
+        assert {k: n for k, n in twice.items() if n > 1} == {}, "a mail was sent twice"
+
+    async def _assert_stripe_calls(self) -> None:
+        """Each switch cancelled its old subscription once; nothing else was cancelled; one
+        refund call per refund asked for; no transfer."""
+        made = await self.stack.stripe_requests() - self.requests_before
+        for member in self.members:
+            for i, subscription in enumerate(member.subscriptions):
+                cancels = made[("DELETE", f"/v1/subscriptions/{subscription}")]
+                superseded = member.switch_to is not None and i < len(member.subscriptions) - 1
+                assert cancels == int(superseded), (member, subscription, cancels)
+        assert made[("POST", "/v1/refunds")] == len(self.refund_ids)
+        assert made[("POST", "/v1/transfers")] == 0
+
+
+def _totals(summary: dict[str, Any]) -> dict[str, int]:
+    return {k: summary[k] for k in ("gross", "refunds", "disputes", "fees", "net")}
+
+
+def _id(ref: Any) -> str:
+    return str(ref["id"] if isinstance(ref, dict) else ref)
+
+
+@pytest.fixture
+def workload(stack: Stack) -> Callable[[int], Workload]:
+    """Factory: a fresh group with `n` members on the shared stack."""
+    return lambda n: Workload(stack, n)
