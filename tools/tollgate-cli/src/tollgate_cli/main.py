@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from tollgate_cli import consumers, dlq
+from tollgate_cli import consumers, dlq, stripe_sync
 from tollgate_cli.stack import running_stack
 from tollgate_shared.auth import issue_token
 from tollgate_shared.settings import DEV_JWT_SECRET
@@ -58,11 +58,14 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--ttl", type=int, default=3600)
     dlq.add_commands(commands)
     consumers.add_commands(commands)
+    stripe_sync.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "dlq":
         dlq.run(args)
     elif args.command in ("consumers", "rewind"):
         consumers.run(args)
+    elif args.command in ("catch-up", "backfill", "resync"):
+        stripe_sync.run(args)
     elif args.command == "run":
         run(args.var_dir.resolve(), args.port_offset)
     else:

@@ -1,0 +1,76 @@
+"""Where `catch-up`, `backfill` and `resync` put Stripe events: on the STRIPE stream exactly as
+the webhook gateway stores them, or through a running gateway as a signed webhook delivery.
+Either way each event id is stored once, and the consumers' inboxes apply it once."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import httpx
+import nats
+import stripe
+from nats.js import JetStreamContext
+
+from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.messaging.ingest import store_stripe_event
+
+
+class Feed(Protocol):
+    """Stores one Stripe event; returns False when it was already stored."""
+
+    async def __call__(self, event: dict[str, Any]) -> bool: ...
+
+
+class JetStreamFeed:
+    """Publishes on `stripe.<type>` with Msg-Id = event id, as the gateway does."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+
+    async def __call__(self, event: dict[str, Any]) -> bool:
+        payload = json.dumps(event).encode()
+        parsed = StripeEvent.model_validate_json(payload)
+        ack = await store_stripe_event(self._js, parsed.subject, payload, event_id=parsed.id)
+        return not ack.duplicate
+
+
+class GatewayFeed:
+    """POSTs each event to the gateway's webhook endpoint, signed like Stripe signs it."""
+
+    def __init__(self, http: httpx.AsyncClient, secret: str) -> None:
+        self._http = http
+        self._secret = secret
+
+    async def __call__(self, event: dict[str, Any]) -> bool:
+        body = json.dumps(event)
+        signature = stripe.WebhookSignature.generate_signature_header(body, self._secret)
+        response = await self._http.post(
+            "/webhooks/stripe",
+            content=body.encode(),
+            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+        )
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"gateway answered {response.status_code} for {event['id']}: {response.text}"
+            )
+        return not response.json()["duplicate"]
+
+
+@contextlib.asynccontextmanager
+async def open_feed(
+    *, nats_url: str, gateway_url: str | None, webhook_secret: str
+) -> AsyncIterator[Feed]:
+    """The gateway's webhook endpoint if `gateway_url` is given, else JetStream at `nats_url`.
+    `webhook_secret` may list several (rotation); deliveries are signed with the first."""
+    if gateway_url is not None:
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as http:
+            yield GatewayFeed(http, webhook_secret.split(",")[0].strip())
+        return
+    nc = await nats.connect(nats_url.split(","))
+    try:
+        yield JetStreamFeed(nc.jetstream())
+    finally:
+        await nc.close()

@@ -1,0 +1,204 @@
+"""`tollgate catch-up`, `backfill` and `resync`: what Stripe knows, fed into the consumers.
+
+- catch-up: events Stripe could not deliver (Events API, `delivery_success=false`), oldest first,
+  stored as the webhook gateway stores them;
+- backfill: existing customers, subscriptions, Checkout Sessions, invoices and charges as
+  synthetic events, for a platform whose members were paying before Tollgate;
+- resync: one object as it is now.
+All three end in the same idempotent consumers; running any of them twice stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import re
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import stripe
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from tollgate_cli.feed import Feed, open_feed
+from tollgate_cli.synthetic import StripeJson, backfill_events, resync_events
+from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.stripe_client import make_stripe_client
+
+console = Console()
+
+RESOURCES = {
+    "cus_": "customers",
+    "sub_": "subscriptions",
+    "cs_": "checkout.sessions",
+    "in_": "invoices",
+    "ch_": "charges",
+}
+"""What backfill imports (in this order) and resync accepts, by id prefix."""
+LIST_PARAMS: dict[str, dict[str, Any]] = {"subscriptions": {"status": "all"}}
+PAGE_SIZE = 100
+UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+class CliSettings(ServiceSettings):
+    """`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`, `STRIPE_WEBHOOK_SECRET` and `NATS_URL` from the
+    environment; only the Stripe key must not be the development default in production."""
+
+    required_secrets: ClassVar[tuple[str, ...]] = ("stripe_secret_key",)
+
+
+def since(value: str) -> datetime:
+    """`30d`, `12h`, `45m`, `90s` ago, or an ISO time (UTC unless it names a zone)."""
+    if match := re.fullmatch(r"(\d+)([dhms])", value):
+        return datetime.now(UTC) - timedelta(**{UNITS[match[2]]: int(match[1])})
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register `catch-up`, `backfill` and `resync`."""
+    catch_up = commands.add_parser(
+        "catch-up", help="feed Stripe events whose webhook delivery did not succeed"
+    )
+    catch_up.add_argument("--since", type=since, default="30d", help="e.g. 30d, 6h, 2026-11-01")
+    backfill = commands.add_parser(
+        "backfill", help="import existing customers, subscriptions, checkouts, invoices, charges"
+    )
+    backfill.add_argument("--since", type=since, help="only objects created since (default all)")
+    resync = commands.add_parser("resync", help="re-apply one Stripe object's current state")
+    resync.add_argument("object_id", help="cus_…, sub_…, cs_…, in_… or ch_…")
+    for command in (catch_up, backfill, resync):
+        command.add_argument("--stripe-api-base", help="default STRIPE_API_BASE, else Stripe")
+        target = command.add_mutually_exclusive_group()
+        target.add_argument("--nats-url", help="publish on JetStream (default NATS_URL)")
+        target.add_argument(
+            "--gateway-url", help="deliver to the webhook gateway instead, e.g. http://host:8001"
+        )
+        command.add_argument(
+            "--webhook-secret", help="signs gateway deliveries (default STRIPE_WEBHOOK_SECRET)"
+        )
+
+
+def run(args: argparse.Namespace) -> None:
+    """Execute `catch-up`, `backfill` or `resync`."""
+    overrides = {"stripe_api_base": args.stripe_api_base, "nats_url": args.nats_url}
+    settings = CliSettings(
+        service_name="tollgate-cli", **{k: v for k, v in overrides.items() if v is not None}
+    )
+    client = make_stripe_client(settings)
+    action = {"catch-up": _catch_up, "backfill": _backfill, "resync": _resync}[args.command]
+    asyncio.run(action(args, settings, client))
+
+
+@dataclass
+class Tally:
+    """What a run stored, and what was there already."""
+
+    events: int = 0
+    stored: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.events} events, {self.stored} stored, {self.events - self.stored} already"
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _feed_for(
+    args: argparse.Namespace, settings: ServiceSettings
+) -> AbstractAsyncContextManager[Feed]:
+    return open_feed(
+        nats_url=settings.nats_url,
+        gateway_url=args.gateway_url,
+        webhook_secret=args.webhook_secret or settings.stripe_webhook_secret,
+    )
+
+
+async def _catch_up(
+    args: argparse.Namespace, settings: ServiceSettings, client: stripe.StripeClient
+) -> None:
+    params = {"delivery_success": False, "created": {"gte": int(args.since.timestamp())}}
+    with console.status("listing undelivered events"):
+        events = [e async for e in _listed(client, "events", params)]
+    events.reverse()  # Stripe lists newest first; feed in the order Stripe created them
+    tally = Tally()
+    async with _feed_for(args, settings) as feed:
+        with _progress() as progress:
+            task = progress.add_task("catch-up", total=len(events))
+            for event in events:
+                await _feed_all(feed, [event], tally)
+                progress.advance(task)
+    console.print(f"catch-up since {args.since.isoformat(timespec='seconds')}: {tally}")
+
+
+async def _backfill(
+    args: argparse.Namespace, settings: ServiceSettings, client: stripe.StripeClient
+) -> None:
+    created = {"created": {"gte": int(args.since.timestamp())}} if args.since else {}
+    async with _feed_for(args, settings) as feed:
+        with _progress() as progress:
+            tallies = {}
+            for resource in RESOURCES.values():
+                tallies[resource] = tally = Tally()
+                task = progress.add_task(resource, total=None)
+                params = {**LIST_PARAMS.get(resource, {}), **created}
+                async for obj in _listed(client, resource, params):
+                    await _feed_all(feed, backfill_events(obj), tally)
+                    progress.advance(task)
+                progress.update(task, total=progress.tasks[task].completed)
+    for resource, tally in tallies.items():
+        console.print(f"backfill {resource}: {tally}")
+
+
+async def _resync(
+    args: argparse.Namespace, settings: ServiceSettings, client: stripe.StripeClient
+) -> None:
+    prefix = args.object_id.split("_")[0] + "_"
+    if prefix not in RESOURCES:
+        raise SystemExit(f"resync takes {', '.join(p + '…' for p in RESOURCES)}")
+    obj = (await _service(client, RESOURCES[prefix]).retrieve_async(args.object_id)).to_dict(
+        for_json=True
+    )
+    async with _feed_for(args, settings) as feed:
+        for event in resync_events(obj):
+            stored = await feed(event)
+            console.print(f"resync {obj['id']}: {event['type']} {event['id']} stored={stored}")
+
+
+def _service(client: stripe.StripeClient, resource: str) -> Any:
+    """`client.v1.<resource>`, e.g. `checkout.sessions`."""
+    return functools.reduce(getattr, resource.split("."), client.v1)
+
+
+async def _listed(
+    client: stripe.StripeClient, resource: str, params: dict[str, Any]
+) -> AsyncIterator[StripeJson]:
+    """Every object of a list endpoint, page by page, as plain JSON."""
+    page = await _service(client, resource).list_async({**params, "limit": PAGE_SIZE})
+    async for obj in page.auto_paging_iter():
+        yield obj.to_dict(for_json=True)
+
+
+async def _feed_all(feed: Feed, events: list[StripeJson], tally: Tally) -> None:
+    for event in events:
+        tally.events += 1
+        tally.stored += await feed(event)
