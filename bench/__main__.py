@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import ceilings, consumers, gate, gateway
+from bench import ceilings, checkout_sessions, consumers, gate, gateway, ledger_summary
 from bench.load import build_post, run_load
 from bench.report import markdown
 from bench.services import running
@@ -54,6 +54,21 @@ def mail_sink(var_dir: Path) -> Iterator[dict[str, str]]:
         yield {"SMTP_URL": f"smtp://127.0.0.1:{smtp}"}
     finally:
         sink.stop()
+
+
+@contextmanager
+def stripe_emulator(var_dir: Path) -> Iterator[dict[str, str]]:
+    port = free_port()
+    emulator = ServerProcess(
+        "stripe-emulator",
+        [sys.executable, "-m", "stripe_emulator", "--port", str(port)],
+        log_path=var_dir / "bench-stripe-emulator.log",
+    )
+    try:
+        emulator.wait_for_port("127.0.0.1", port)
+        yield {"STRIPE_API_BASE": f"http://127.0.0.1:{port}"}
+    finally:
+        emulator.stop()
 
 
 async def bare_endpoint(var_dir: Path, per_level: int) -> list[dict[str, object]]:
@@ -148,6 +163,28 @@ async def consumers_part(per_service: int) -> dict[str, object]:
     return results
 
 
+async def checkout_part(per_level: int) -> dict[str, object]:
+    with (
+        fresh_infrastructure("checkout-sessions") as (infra, var_dir),
+        stripe_emulator(var_dir) as env,
+        running("checkout", infra, var_dir, **env) as checkout,
+    ):
+        figures = await checkout_sessions.session_creation(
+            checkout, total=per_level // 4, concurrency=16
+        )
+        return {"session_creation_16_clients": figures, "peak_rss_mib": checkout.peak_rss_mib()}
+
+
+async def ledger_part(entries: int) -> dict[str, object]:
+    with (
+        fresh_infrastructure("ledger-summary") as (infra, var_dir),
+        running("ledger", infra, var_dir) as ledger,
+    ):
+        seconds = ledger_summary.load_entries(infra, entries)
+        latency = await ledger_summary.summary_latency(ledger, requests=400)
+        return {"entries": entries, "load_seconds": round(seconds, 1), "summary": latency}
+
+
 async def main() -> dict[str, object]:
     per_level = int(os.environ.get("BENCH_REQUESTS", "4000"))
     print("ceilings and the gateway …", flush=True)
@@ -156,6 +193,9 @@ async def main() -> dict[str, object]:
     results["membership"] = await membership_part(per_level)
     print("consumers …", flush=True)
     results["consumers"] = await consumers_part(per_level // 2)
+    print("checkout sessions, ledger summary …", flush=True)
+    results["checkout"] = await checkout_part(per_level)
+    results["ledger"] = await ledger_part(100_000)
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {

@@ -61,6 +61,11 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         for name, r in results["consumers"].items()
     ]
+    sessions, ledger = results["checkout"], results["ledger"]
+    summary_rows = [
+        [period, s["per_second"], s["p50_ms"], s["p99_ms"]]
+        for period, s in ledger["summary"].items()
+    ]
     machine = results["machine"]
     return "\n".join(
         [
@@ -101,5 +106,14 @@ def markdown(results: dict[str, Any]) -> str:
                 ],
                 consumer_rows,
             ),
+            "## Checkout sessions against the Stripe emulator, 16 clients",
+            "",
+            f"{sessions['session_creation_16_clients']['per_second']} sessions/s, "
+            f"p50 {sessions['session_creation_16_clients']['p50_ms']} ms, "
+            f"p99 {sessions['session_creation_16_clients']['p99_ms']} ms.",
+            "",
+            f"## Ledger group summary over {ledger['entries']} entries, 8 clients",
+            "",
+            *table(["period", "requests/s", "p50 ms", "p99 ms"], summary_rows),
         ]
     )
