@@ -8,8 +8,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
-DEV_WEBHOOK_SECRET = "whsec_dev_only_tollgate_webhook_secret"
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"  # noqa: S105 (refused in production)
+DEV_WEBHOOK_SECRET = "whsec_dev_only_tollgate_webhook_secret"  # noqa: S105 (refused in production)
 DEV_STRIPE_KEY = "sk_test_tollgate_dev"
 
 Environment = Literal["development", "test", "production"]
