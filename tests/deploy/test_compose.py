@@ -1,5 +1,6 @@
 """No Docker engine runs here, so the Compose file is checked offline against the code."""
 
+import re
 from importlib import import_module
 from pathlib import Path
 
@@ -46,3 +47,14 @@ def test_ports_match_the_services_defaults() -> None:
         assert int(args["PORT"]) == default, name
         if "ports" in spec:
             assert spec["ports"] == [f"{default}:{default}"]
+
+
+def test_bake_targets_build_what_compose_builds() -> None:
+    bake = (DEPLOY / "docker-bake.hcl").read_text()
+    pattern = r'target "([\w-]+)" \{\s*inherits[^\n]*\n\s*args\s*=\s*\{([^}]*)\}'
+    targets = dict(re.findall(pattern, bake))
+    services = {name: spec for name, spec in APPS.items() if not name.endswith("-migrate")}
+    assert set(targets) == set(services)
+    for name, spec in services.items():
+        args = dict(re.findall(r'(\w+) = "([^"]*)"', targets[name]))
+        assert args == spec["build"]["args"], name
