@@ -50,14 +50,15 @@ def inject(headers: dict[str, str]) -> dict[str, str]:
 def continued(
     name: str, headers: Mapping[str, str] | None, *, kind: SpanKind, **attributes: str
 ) -> Iterator[Span]:
-    """A span continuing the trace carried by `headers` (or a new trace without one)."""
-    parent = propagate.extract(dict(headers or {}))
-    token = context.attach(parent)
+    """A span continuing the trace carried by `headers` (a new trace if they carry none), or
+    the current trace when `headers` is None (e.g. inside an already traced HTTP request)."""
+    token = context.attach(propagate.extract(dict(headers))) if headers is not None else None
     try:
         with tracer().start_as_current_span(name, kind=kind, attributes=attributes) as span:
             yield span
     finally:
-        context.detach(token)
+        if token is not None:
+            context.detach(token)
 
 
 def current_trace_id() -> str | None:
