@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,6 +21,7 @@ from tollgate_shared.messaging.consumer import IdempotentConsumer, subscribe
 from tollgate_shared.messaging.dispatch import Dispatcher
 from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
+from tollgate_shared.observability import gauges
 from tollgate_shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -37,6 +39,8 @@ class Runtime:
     outbox: Table | None = None
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     relay: OutboxRelay | None = None
+    metrics_interval: float = 10.0
+    """Seconds between refreshes of the lag, DLQ and outbox gauges on `/metrics`."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -94,6 +98,16 @@ class Runtime:
         """Whether NATS is connected and JetStream answers."""
         return await broker_ready(self.broker)
 
+    async def _refresh_gauges(self, js: JetStreamContext) -> None:
+        await gauges.run(
+            js,
+            [consumer.spec for consumer in self.consumers],
+            service=self.settings.service_name,
+            sessions=self.sessions,
+            outbox=self.outbox,
+            interval=self.metrics_interval,
+        )
+
     @contextlib.asynccontextmanager
     async def running(self, *, consumers: bool = True) -> AsyncIterator[Runtime]:
         """Connect, declare streams, start consumers and the outbox relay; stop all on exit."""
@@ -105,6 +119,8 @@ class Runtime:
         if self.outbox is not None and self.sessions is not None:
             self.relay = OutboxRelay(self.sessions, self.outbox, js)
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        if self.consumers or self.outbox is not None:
+            self._tasks.append(asyncio.create_task(self._refresh_gauges(js), name="gauges"))
         log.info(
             "runtime.started",
             consumers=[c.spec.durable + ":" + c.spec.filter_subject for c in self.consumers],

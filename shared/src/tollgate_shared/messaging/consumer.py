@@ -27,6 +27,7 @@ from tollgate_shared.messaging import dlq, inbox
 from tollgate_shared.messaging.broker import jetstream
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import DLQ, ConsumerSpec, dlq_subject
+from tollgate_shared.observability import metrics
 from tollgate_shared.observability.tracing import continued
 
 log = structlog.get_logger(__name__)
@@ -91,6 +92,13 @@ class IdempotentConsumer:
         self._inbox = inbox_table
         self._handler = handler
         self._after_commit = after_commit
+        labels = (spec.stream.name, spec.durable)
+        self._outcomes = {o: metrics.CONSUMER_MESSAGES.labels(*labels, o) for o in metrics.OUTCOMES}
+        self._handler_seconds = metrics.HANDLER_SECONDS.labels(*labels)
+        self._payments = {
+            f"stripe.{t}": metrics.PAYMENT_EVENTS.labels(spec.durable, t)
+            for t in metrics.PAYMENT_TYPES
+        }
 
     async def apply(self, incoming: Incoming) -> bool:
         """Apply the message's effect once; returns False if it had already been applied."""
@@ -111,6 +119,8 @@ class IdempotentConsumer:
     async def process(self, msg: Msg, js: JetStreamContext) -> None:
         """Apply, then ack; or nak with backoff; or park on the DLQ (published through `js`)."""
         incoming = Incoming.from_msg(msg)
+        if incoming.delivered == 1 and incoming.subject in self._payments:
+            self._payments[incoming.subject].inc()
         if self._accepts is not None and not self._accepts(incoming.subject):
             await msg.ack_sync()
             return
@@ -118,12 +128,15 @@ class IdempotentConsumer:
             consumer=self.spec.durable, subject=incoming.subject, message_id=incoming.message_id
         )
         try:
-            with continued(
-                f"consume {incoming.subject}",
-                msg.headers,
-                kind=SpanKind.CONSUMER,
-                consumer=self.spec.durable,
-                message_id=incoming.message_id,
+            with (
+                continued(
+                    f"consume {incoming.subject}",
+                    msg.headers,
+                    kind=SpanKind.CONSUMER,
+                    consumer=self.spec.durable,
+                    message_id=incoming.message_id,
+                ),
+                self._handler_seconds.time(),
             ):
                 fresh = await self.apply(incoming)
         except (PermanentError, ValidationError) as exc:
@@ -140,8 +153,10 @@ class IdempotentConsumer:
                 "message.retry", delivered=incoming.delivered, delay=delay, error=repr(exc)
             )
             await msg.nak(delay=delay)
+            self._outcomes["retried"].inc()
             return
         await msg.ack_sync()
+        self._outcomes["processed" if fresh else "duplicate"].inc()
         bound.debug("message.processed" if fresh else "message.duplicate")
 
     async def _dead_letter(
@@ -165,8 +180,10 @@ class IdempotentConsumer:
         except Exception:
             log.exception("message.dead_letter_failed", message_id=incoming.message_id)
             await msg.nak(delay=self.spec.retry_delay(incoming.delivered))
+            self._outcomes["retried"].inc()
             return
         await msg.term()
+        self._outcomes["dead_lettered"].inc()
 
 
 def subscribe(broker: NatsBroker, consumer: IdempotentConsumer) -> None:

@@ -1,0 +1,42 @@
+"""The Prometheus metrics every consuming service exposes on `/metrics`: what its consumers did
+with each message and how long it took, how far behind they are, what they parked on the DLQ,
+what its outbox has not published yet, and the payment outcomes Stripe reported.
+
+The gateway's own figures (`gateway_events_*`, `gateway_publish_seconds`) live beside it; the
+Grafana dashboard in `deploy/grafana/tollgate.json` queries both.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OUTCOMES = ("processed", "duplicate", "retried", "dead_lettered")
+CONSUMER_MESSAGES = Counter(
+    "tollgate_consumer_messages_total",
+    "Deliveries a consumer finished with, by outcome: processed (applied now), duplicate "
+    "(applied before), retried (nak'ed to try again), dead_lettered (parked on the DLQ)",
+    ["stream", "consumer", "outcome"],
+)
+HANDLER_SECONDS = Histogram(
+    "tollgate_consumer_handler_seconds",
+    "Time to apply one delivery: inbox claim, handler and commit, failures included",
+    ["stream", "consumer"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PAYMENT_TYPES = ("charge.succeeded", "charge.failed", "invoice.paid", "invoice.payment_failed")
+PAYMENT_EVENTS = Counter(
+    "tollgate_payment_events_total",
+    "Payment outcomes on the STRIPE stream, counted by each consumer at first delivery",
+    ["consumer", "type"],
+)
+CONSUMER_LAG = Gauge(
+    "tollgate_consumer_lag_messages",
+    "Messages a durable consumer has not finished: pending delivery plus awaiting ack",
+    ["stream", "consumer"],
+)
+DLQ_MESSAGES = Gauge(
+    "tollgate_dlq_messages", "Messages parked on the DLQ for a service", ["service"]
+)
+OUTBOX_BACKLOG = Gauge(
+    "tollgate_outbox_backlog", "Outbox rows committed but not yet published", ["service"]
+)
