@@ -2,8 +2,6 @@
 next consumer (real JetStream and Postgres)."""
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -16,7 +14,12 @@ from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, sub
 from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
-from tollgate_shared.observability.tracing import configure_tracing, continued, inject
+from tollgate_shared.observability.tracing import (
+    configure_tracing,
+    continued,
+    export_to,
+    inject,
+)
 from tollgate_shared.testing import unique, wait_until
 
 
@@ -24,9 +27,7 @@ from tollgate_shared.testing import unique, wait_until
 def spans() -> InMemorySpanExporter:
     configure_tracing("test")
     exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    export_to(SimpleSpanProcessor(exporter))
     return exporter
 
 

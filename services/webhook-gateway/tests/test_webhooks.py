@@ -206,3 +206,26 @@ async def test_health_ready_and_metrics(gateway: httpx.AsyncClient) -> None:
     metrics = (await gateway.get("/metrics")).text
     assert 'gateway_events_rejected_total{reason="missing_signature"}' in metrics
     assert "gateway_publish_seconds_bucket" in metrics
+
+
+async def test_fast_path_and_documented_route_answer_alike(
+    gateway_settings: Callable[..., Settings], js
+) -> None:
+    """The ASGI fast path answers the webhook; without it, the FastAPI route does the same."""
+    from webhook_gateway.entrypoints.fast_path import WebhookFastPath
+
+    answers = []
+    for fast in (True, False):
+        app = create_app(gateway_settings())
+        if not fast:
+            app.user_middleware = [m for m in app.user_middleware if m.cls is not WebhookFastPath]
+        event = make_event()
+        body = encode(event)
+        async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
+            ok = await client.post("/webhooks/stripe", content=body, headers=signed(body))
+            bad = await client.post("/webhooks/stripe", content=body, headers={})
+            docs = (await client.get("/openapi.json")).json()
+        answers.append((ok.status_code, ok.json() | {"id": "x"}, bad.status_code, bad.json()))
+        assert await stored_count(js, f"stripe.{event['type']}") == 1
+        assert "/webhooks/stripe" in docs["paths"]
+    assert answers[0] == answers[1]

@@ -11,6 +11,7 @@ from tollgate_shared.settings import ServiceSettings
 from webhook_gateway.adapters.event_store import EventStore
 from webhook_gateway.bootstrap import build_runtime
 from webhook_gateway.config import Settings, load_settings
+from webhook_gateway.entrypoints.fast_path import WebhookFastPath
 from webhook_gateway.entrypoints.http import router
 
 
@@ -26,7 +27,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             retry_after=gateway_settings.gateway_retry_after_seconds,
         )
 
-    return service_app(
+    app = service_app(
         gateway_settings,
         build_runtime(gateway_settings),
         title="Tollgate webhook gateway",
@@ -34,6 +35,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         routers=[router],
         on_start=attach_event_store,
     )
+    app.add_middleware(WebhookFastPath)
+    return app
 
 
 cli = ServiceCli(name="webhook-gateway", load_settings=load_settings, create_app=create_app)

@@ -8,17 +8,45 @@ exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, Span, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
 
 _configured = False
+_exporting = False
+
+
+class _RecordWhileExporting(Sampler):
+    """Record spans only while something exports them. Otherwise spans are dropped — but
+    they keep valid ids, so `traceparent` still propagates and logs still carry trace ids —
+    and the hot paths do not pay for recording that nobody reads."""
+
+    def should_sample(
+        self,
+        parent_context: context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        state = trace.get_current_span(parent_context).get_span_context().trace_state
+        if _exporting:
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, state)
+        return SamplingResult(Decision.DROP, None, state)
+
+    def get_description(self) -> str:
+        return "RecordWhileExporting"
 
 
 def configure_tracing(service: str) -> None:
@@ -26,15 +54,26 @@ def configure_tracing(service: str) -> None:
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"tollgate-{service}"}))
+    resource = Resource.create({"service.name": f"tollgate-{service}"})
+    trace.set_tracer_provider(TracerProvider(resource=resource, sampler=_RecordWhileExporting()))
+    _configured = True
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-    _configured = True
+        export_to(BatchSpanProcessor(OTLPSpanExporter()))
 
 
+def export_to(processor: SpanProcessor) -> None:
+    """Record spans from now on and hand them to `processor` (an exporter's, or a test's)."""
+    global _exporting
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        raise RuntimeError("configure_tracing() first")
+    provider.add_span_processor(processor)
+    _exporting = True
+
+
+@functools.cache
 def tracer() -> trace.Tracer:
     """Tollgate's tracer."""
     return trace.get_tracer("tollgate")
