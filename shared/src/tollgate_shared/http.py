@@ -24,14 +24,17 @@ def create_app(
     title: str,
     description: str = "",
     lifespan: Lifespan | None = None,
+    request_spans: bool = True,
 ) -> FastAPI:
     """A FastAPI app with the JSON error format, `/healthz`, `/readyz`, `/metrics`, `/docs`,
-    CORS for `CORS_ALLOWED_ORIGINS` only, and the state of per-user rate limits."""
+    CORS for `CORS_ALLOWED_ORIGINS` only, and the state of per-user rate limits.
+    `request_spans=False` turns off FastAPI's own span per HTTP request."""
     app = FastAPI(
         title=title,
         description=description,
         version="0.1.0",
         lifespan=lifespan,
+        telemetry={"tracing": request_spans},
     )
     app.state.settings = settings
     app.state.readiness_checks = {}

@@ -37,6 +37,7 @@ def service_app(
     description: str,
     routers: Sequence[APIRouter] = (),
     on_start: OnStart | None = None,
+    request_spans: bool = True,
 ) -> FastAPI:
     """A service's app: `runtime` starts with it (then `on_start`) and stops after in-flight
     requests; readiness follows the broker and, if it has one, the database."""
@@ -53,7 +54,13 @@ def service_app(
             yield
 
     configure_tracing(settings.service_name)
-    app = create_app(settings, title=title, description=description, lifespan=lifespan)
+    app = create_app(
+        settings,
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        request_spans=request_spans,
+    )
     for router in routers:
         app.include_router(router)
     return app
