@@ -16,6 +16,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class Proxy:
         self.target_port = target_port
         self.port = 0
         self.cut_off = False
+        self.refused = 0
+        """Connections refused while cut (so a test can tell the outage was felt)."""
         self._open: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._server: asyncio.Server | None = None
 
@@ -96,6 +99,7 @@ class Proxy:
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         if self.cut_off:
+            self.refused += 1
             client_w.transport.abort()
             return
         try:
@@ -354,12 +358,14 @@ class Stack:
         finally:
             await nc.close()
 
-    async def restart_nats(self, *, down: Callable[[], Awaitable[None]]) -> None:
-        """Stop the single NATS node (SIGKILL), run `down` while it is gone, start it again
-        on the same port and store."""
+    def stop_nats(self) -> None:
+        """SIGKILL the single NATS node (its store stays)."""
         [node] = self.nats
         node.kill()
-        await down()
+
+    async def start_nats(self) -> None:
+        """Start the single node again, on the same port and store."""
+        [node] = self.nats
         await node.start()
 
     async def use_cluster(self) -> None:
@@ -375,18 +381,6 @@ class Stack:
         await asyncio.gather(*(node.start() for node in self.nats))
         await wait_until(self._jetstream_ready, timeout=60, interval=0.2, message="cluster up")
         self.replicas = 3
-        await self.start_services(*SERVICES)
-
-    async def use_single_node(self) -> None:
-        """Back to one node (a fresh store), if a cluster test moved the services away."""
-        if len(self.nats) == 1:
-            return
-        await self.stop_services()
-        for node in self.nats:
-            node.stop()
-        self.nats = [self._node("single-again", free_port())]
-        await self.nats[0].start()
-        self.replicas = 1
         await self.start_services(*SERVICES)
 
     async def _jetstream_ready(self) -> bool:
@@ -458,6 +452,12 @@ class Stack:
         response = await self.http.get(f"{self.emulator}/_emulator/requests")
         assert response.status_code == 200, response.text
         return Counter({(r["method"], r["path"]): r["count"] for r in response.json()})
+
+    async def failed_deliveries(self) -> int:
+        """Webhook deliveries the gateway did not answer 2xx (a 503, or no answer)."""
+        response = await self.http.get(f"{self.emulator}/_emulator/deliveries")
+        assert response.status_code == 200, response.text
+        return sum(1 for d in response.json() if not d["succeeded"])
 
     async def mails(self) -> list[dict[str, Any]]:
         response = await self.http.get(f"{self.mail_sink}/api/messages")
@@ -580,14 +580,15 @@ class Workload:
         """The stream: members pay one after another; two steps behind, earlier members renew
         or switch tier. Every step is a call to Stripe (the emulator), never to our services."""
         steps: list[Step] = []
-        for i, member in enumerate(self.members):
-            steps.append(lambda m=member: self._pay(m, m.session))
+        for i in range(len(self.members) + 2):
+            if i < len(self.members):
+                steps.append(lambda m=self.members[i]: self._pay(m, m.session))
             if i >= 2:
                 earlier = self.members[i - 2]
                 if earlier.renews:
                     steps.append(lambda m=earlier: self._renew(m))
                 if earlier.switch_session:
-                    steps.append(lambda m=earlier: self._pay(m, str(m.switch_session)))
+                    steps.append(lambda m=earlier: self._switch(m))
         return steps
 
     async def _pay(self, member: Member, session: str) -> None:
@@ -600,6 +601,17 @@ class Workload:
         member.customers.add(_id(completed["customer"]))
         if completed.get("subscription"):
             member.subscriptions.append(_id(completed["subscription"]))
+
+    async def _switch(self, member: Member) -> None:
+        """Pay the other tier's session in a later second than the first subscription's:
+        Stripe stamps whole seconds, and membership tells which of a member's subscriptions
+        is newer by that stamp when the session does not name the one it replaces (these
+        sessions were opened before the first payment, so they cannot)."""
+        joined = await self.stack.stripe(f"/subscriptions/{member.subscriptions[0]}")
+        await wait_until(
+            lambda: time.time() >= joined["created"] + 1, timeout=5, message="a later second"
+        )
+        await self._pay(member, str(member.switch_session))
 
     async def _renew(self, member: Member) -> None:
         renewed = await self.stack.control(
@@ -649,15 +661,19 @@ class Workload:
         the gates are what this work should give; the ledger balances and equals Stripe's
         charges; one receipt per payment, no mail twice; no Stripe call made twice."""
         expected = await self._expected_from_stripe()
-        await self.stack.until(self._delivered, message="every Stripe event delivered")
-        await self.stack.until(self._gates_match, message="gates as expected")
-        await self.stack.until(
-            lambda: self._ledger_matches(expected), message="ledger equals Stripe"
+        await self._settle(self._delivered, None, "every Stripe event delivered")
+        await self._settle(self._gates_match, self._assert_gates, "gates as expected")
+        await self._settle(
+            lambda: self._ledger_matches(expected),
+            lambda: self._assert_ledger(expected),
+            "ledger equals Stripe",
         )
-        await self.stack.until(
-            lambda: self._mails_arrived(expected), message="every receipt and refund mail"
+        await self._settle(
+            lambda: self._mails_arrived(expected),
+            lambda: self._assert_mails(expected),
+            "every receipt and refund mail",
         )
-        await self.stack.until(self._consumers_idle, message="consumers idle")
+        await self._settle(self._consumers_idle, None, "consumers idle")
         # Settled: now everything must be exactly so (nothing more may arrive after this).
         assert await self._delivered()
         assert await self._consumers_idle()
@@ -667,6 +683,20 @@ class Workload:
         await self._assert_ledger(expected)
         await self._assert_mails(expected)
         await self._assert_stripe_calls()
+
+    async def _settle(
+        self,
+        condition: Callable[[], Awaitable[bool]],
+        explain: Callable[[], Awaitable[None]] | None,
+        message: str,
+    ) -> None:
+        """Wait for `condition`; if it never holds, `explain` fails with the difference."""
+        try:
+            await self.stack.until(condition, message=message)
+        except AssertionError:
+            if explain is not None:
+                await explain()
+            raise
 
     async def _run_events(self) -> list[dict[str, Any]]:
         return [e for e in await self.stack.emulator_events() if e["id"] not in self.earlier_events]
@@ -747,11 +777,16 @@ class Workload:
         for member in self.members:
             gate = await self._gate(member)
             active, tier = self._expected_gate(member)
-            assert gate["active"] is active, (member, gate)
+            at_stripe = {
+                s: (await self.stack.stripe(f"/subscriptions/{s}"))["status"]
+                for s in member.subscriptions
+            }
+            context = {"member": member, "gate": gate, "subscriptions at Stripe": at_stripe}
+            assert gate["active"] is active, context
             if active:
-                assert gate["tier_id"] == tier, (member, gate)
+                assert gate["tier_id"] == tier, context
             if member.switch_to:
-                assert gate["subscription_id"] == member.subscriptions[-1], (member, gate)
+                assert gate["subscription_id"] == member.subscriptions[-1], context
 
     async def _expected_from_stripe(self) -> dict[str, Any]:
         """What Stripe moved for this group's members: totals, and charges per member."""
