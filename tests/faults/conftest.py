@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
 import os
 import secrets
 import signal
@@ -453,6 +456,22 @@ class Stack:
         assert response.status_code == 200, response.text
         return Counter({(r["method"], r["path"]): r["count"] for r in response.json()})
 
+    async def post_webhook(self, event: dict[str, Any]) -> httpx.Response:
+        """Deliver `event` to the gateway signed as Stripe signs (`Stripe-Signature`)."""
+        payload = json.dumps(event)
+        stamp = int(time.time())
+        digest = hmac.new(
+            self.webhook_secret.encode(), f"{stamp}.{payload}".encode(), hashlib.sha256
+        ).hexdigest()
+        return await self.http.post(
+            self.url("webhook-gateway") + "/webhooks/stripe",
+            content=payload,
+            headers={
+                "Stripe-Signature": f"t={stamp},v1={digest}",
+                "Content-Type": "application/json",
+            },
+        )
+
     async def failed_deliveries(self) -> int:
         """Webhook deliveries the gateway did not answer 2xx (a 503, or no answer)."""
         response = await self.http.get(f"{self.emulator}/_emulator/deliveries")
@@ -619,12 +638,14 @@ class Workload:
         )
         assert renewed, renewed
 
-    async def run(self, faults: dict[int, Callable[[], Awaitable[None]]] | None = None) -> None:
-        """Every step in order; `faults[k]` runs just before step k (a fault or a recovery)."""
-        faults = faults or {}
+    async def run(self, faults: list[tuple[int, Step]] | None = None) -> None:
+        """Every step in order; each `(k, fault)` runs just before step k (several may share
+        a k, in the order given): a fault or a recovery."""
+        faults = faults or []
+        assert all(k < self.stream_length for k, _ in faults), "a fault after the last step"
         for k, step in enumerate(self.steps()):
-            if k in faults:
-                await faults[k]()
+            for _, fault in (f for f in faults if f[0] == k):
+                await fault()
             await step()
 
     @property

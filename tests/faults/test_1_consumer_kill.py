@@ -27,10 +27,9 @@ async def test_sigkill_each_consumer_in_turn_mid_stream(stack, workload) -> None
     # Four kills spread over the stream; each service stays down for three steps while the
     # stream (payments, renewals, tier switches at Stripe) goes on without it.
     gap = work.stream_length // (len(CONSUMER_SERVICES) + 1)
-    faults = {}
+    faults = []
     for i, name in enumerate(CONSUMER_SERVICES, start=1):
-        faults[i * gap] = kill(name)
-        faults[i * gap + 3] = restart(name)
+        faults += [(i * gap, kill(name)), (i * gap + 3, restart(name))]
     await work.run(faults)
     await work.refund()
     await work.verify()

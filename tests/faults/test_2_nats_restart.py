@@ -19,6 +19,6 @@ async def test_nats_restart_during_ingest(stack, workload) -> None:
         await stack.start_nats()
 
     third = work.stream_length // 3
-    await work.run({third: nats_down, third + 4: nats_back})
+    await work.run([(third, nats_down), (third + 4, nats_back)])
     await work.refund()
     await work.verify()

@@ -24,6 +24,6 @@ async def test_one_services_postgres_unavailable_for_a_while(stack, workload) ->
         await stack.own_postgres.start()
 
     third = work.stream_length // 3
-    await work.run({third: database_down, third + 5: database_back})
+    await work.run([(third, database_down), (third + 5, database_back)])
     await work.refund()
     await work.verify()
