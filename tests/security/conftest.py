@@ -52,7 +52,14 @@ SERVICES = {
 AppFactory = Callable[..., FastAPI]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def nats_url(isolated_nats_url: str) -> str:
+    """These tests run every service's consumers: a NATS of their own keeps other suites'
+    messages out of the services' durable consumers."""
+    return isolated_nats_url
+
+
+@pytest.fixture(scope="module")
 def make_app(
     nats_url: str, migrated_database: Callable[[Path], str], stripe_emulator_url: str
 ) -> AppFactory:

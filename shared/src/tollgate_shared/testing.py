@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.infra import Infrastructure, provide
+from tollgate_shared.infra.nats import start_nats
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import drop_database
 from tollgate_shared.messaging.publish import publish_with_ack
@@ -207,6 +208,17 @@ def _alive(pid: int) -> bool:
 def nats_url(infrastructure: Infrastructure) -> str:
     """URL of a JetStream-enabled NATS server."""
     return infrastructure.nats_url
+
+
+@pytest.fixture(scope="module")
+def isolated_nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A JetStream server of this test module's own, with empty streams. For modules that run
+    services' durable consumers: on the session's server those would first have to work
+    through every message earlier tests left on the streams. Override `nats_url` with it."""
+    port = free_port()
+    server = start_nats(tmp_path_factory.mktemp("nats"), port=port)
+    yield f"nats://127.0.0.1:{port}"
+    server.stop()
 
 
 @pytest.fixture(scope="session")
