@@ -62,8 +62,8 @@ ISOLATED = {"NATS_URL", "DATABASE_URL", "STRIPE_API_BASE", "SMTP_URL", "PUBLIC_B
 
 
 class Proxy:
-    """A loopback TCP proxy that can be cut: while cut it refuses new connections (and, if
-    asked, aborts open ones), as an unreachable server would."""
+    """A loopback TCP proxy that can be cut: while cut it resets every new connection at once
+    (and, if asked, the open ones), as an unreachable server would."""
 
     def __init__(self, name: str, target_port: int) -> None:
         self.name = name
@@ -71,15 +71,17 @@ class Proxy:
         self.port = 0
         self.cut_off = False
         self.refused = 0
-        """Connections refused while cut (so a test can tell the outage was felt)."""
+        """Connections reset while cut (so a test can tell the outage was felt)."""
         self._open: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
+        """Listen on a free loopback port (`port`)."""
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Stop listening and reset every open connection."""
         if self._server is not None:
             self._server.close()
             self.cut(abort_open=True)
@@ -87,10 +89,11 @@ class Proxy:
 
     @property
     def open_connections(self) -> int:
+        """Connections being relayed right now."""
         return len(self._open)
 
     def cut(self, *, abort_open: bool) -> None:
-        """Refuse new connections; with `abort_open`, reset the open ones too."""
+        """Reset new connections; with `abort_open`, the open ones too."""
         self.cut_off = True
         if abort_open:
             for client, upstream in list(self._open):
@@ -98,6 +101,7 @@ class Proxy:
                 upstream.transport.abort()
 
     def restore(self) -> None:
+        """Relay connections again."""
         self.cut_off = False
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
@@ -719,7 +723,8 @@ class Workload:
                 await explain()
             raise
 
-    async def _run_events(self) -> list[dict[str, Any]]:
+    async def run_events(self) -> list[dict[str, Any]]:
+        """The Stripe events created since this workload was prepared, oldest first."""
         return [e for e in await self.stack.emulator_events() if e["id"] not in self.earlier_events]
 
     async def _delivered(self) -> bool:
@@ -749,7 +754,7 @@ class Workload:
     async def _assert_stored_once(self) -> None:
         """Every event of this run is on STRIPE exactly once (the gateway answered 200 only
         after JetStream's ack; retries after a 503 or a lost answer were deduplicated)."""
-        run_ids = {e["id"] for e in await self._run_events()}
+        run_ids = {e["id"] for e in await self.run_events()}
         stored = Counter(msg_id for msg_id in await self._stripe_msg_ids() if msg_id in run_ids)
         assert set(stored) == run_ids, f"not on STRIPE: {sorted(run_ids - set(stored))}"
         assert {k: n for k, n in stored.items() if n > 1} == {}
@@ -763,7 +768,8 @@ class Workload:
             )
             sub = await js.pull_subscribe("stripe.>", stream="STRIPE", config=config)
             ids: list[str] = []
-            while len(ids) < info.state.messages:
+            deadline = time.monotonic() + 30
+            while len(ids) < info.state.messages and time.monotonic() < deadline:
                 with contextlib.suppress(nats.errors.TimeoutError):
                     for msg in await sub.fetch(500, timeout=2):
                         ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))

@@ -1,6 +1,7 @@
 """Fault 1: each consumer service (then the webhook gateway) SIGKILLed in turn in the middle
 of a stream, then restarted."""
 
+from faults.conftest import Stack, Step
 from tollgate_shared.testing import wait_until
 
 VICTIMS = ("membership", "ledger", "notifications", "checkout", "webhook-gateway")
@@ -10,7 +11,7 @@ async def test_sigkill_each_service_in_turn_mid_stream(stack, workload) -> None:
     work = workload(15)
     await work.prepare()
 
-    def kill(name: str):
+    def kill(name: str) -> Step:
         async def fault() -> None:
             if name == "notifications":
                 await _outside_the_smtp_window(stack)
@@ -18,7 +19,7 @@ async def test_sigkill_each_service_in_turn_mid_stream(stack, workload) -> None:
 
         return fault
 
-    def restart(name: str):
+    def restart(name: str) -> Step:
         async def recovery() -> None:
             await stack.start_services(name)
             if name == "notifications":
@@ -37,7 +38,7 @@ async def test_sigkill_each_service_in_turn_mid_stream(stack, workload) -> None:
     await work.verify()
 
 
-async def _outside_the_smtp_window(stack) -> None:
+async def _outside_the_smtp_window(stack: Stack) -> None:
     """notifications' README documents one window where a kill re-sends a mail (with the same
     Message-ID): after the SMTP server accepted it, before the outcome is committed. The kill
     is placed outside it: SMTP refuses new connections, and no mail is left in `sending`."""

@@ -1,9 +1,9 @@
 """Fault 5: the SMTP server, then Stripe's API, unreachable for a while mid-stream."""
 
-from faults.conftest import Proxy, Stack
+from faults.conftest import Proxy, Stack, Step
 
 
-def outage(stack: Stack, proxy: Proxy, *, abort_open: bool):
+def outage(stack: Stack, proxy: Proxy, *, abort_open: bool) -> tuple[Step, Step]:
     """A pair of faults: cut `proxy` (and wait until a service has been refused by it),
     then restore it."""
     refused_before = 0

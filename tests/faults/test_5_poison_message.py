@@ -20,7 +20,7 @@ async def test_poison_message_is_parked_and_blocks_nothing(stack, workload) -> N
         # A membership checkout as Stripe sends it, but without the user and group metadata
         # checkout always sets: no service can ever tell whose membership it is.
         [template, *_] = [
-            e for e in await work._run_events() if e["type"] == "checkout.session.completed"
+            e for e in await work.run_events() if e["type"] == "checkout.session.completed"
         ]
         event = copy.deepcopy(template) | {"id": poison_id}
         session = event["data"]["object"]
