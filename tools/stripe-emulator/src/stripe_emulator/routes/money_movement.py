@@ -16,9 +16,8 @@ def _amount(call: Call) -> int:
     return amount
 
 
-@api.post("/v1/transfers")
-def create_transfer(call: Call) -> StripeObject:
-    """Send funds to a connected account."""
+def _debit(call: Call, kind: str) -> tuple[int, str, int, StripeObject]:
+    """Amount, currency and time of a transfer or payout, and its balance transaction."""
     p, em = call.params, call.emulator
     amount, currency, now = _amount(call), p.req("currency").lower(), em.now()
     txn = em.store.add(
@@ -28,11 +27,19 @@ def create_transfer(call: Call) -> StripeObject:
             fee=0,
             currency=currency,
             source="",
-            type="transfer",
-            reporting_category="transfer",
+            type=kind,
+            reporting_category=kind,
             description=p.text("description"),
         )
     )
+    return amount, currency, now, txn
+
+
+@api.post("/v1/transfers")
+def create_transfer(call: Call) -> StripeObject:
+    """Send funds to a connected account."""
+    p, em = call.params, call.emulator
+    amount, currency, now, txn = _debit(call, "transfer")
     transfer = em.store.add(
         build.transfer(
             created=now,
@@ -74,19 +81,7 @@ def list_transfers(call: Call) -> StripeObject:
 def create_payout(call: Call) -> StripeObject:
     """Pay out to the default bank account."""
     p, em = call.params, call.emulator
-    amount, currency, now = _amount(call), p.req("currency").lower(), em.now()
-    txn = em.store.add(
-        build.balance_transaction(
-            created=now,
-            amount=-amount,
-            fee=0,
-            currency=currency,
-            source="",
-            type="payout",
-            reporting_category="payout",
-            description=p.text("description"),
-        )
-    )
+    amount, currency, now, txn = _debit(call, "payout")
     payout = em.store.add(
         build.payout(
             created=now,
