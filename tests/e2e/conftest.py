@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
@@ -30,10 +30,9 @@ from tollgate_cli.stack import (
     POSTGRES_PORT,
     SERVICES,
 )
-from tollgate_shared.auth import issue_token
 from tollgate_shared.infra.process import port_open
 from tollgate_shared.settings import DEV_STRIPE_KEY
-from tollgate_shared.testing import wait_until
+from tollgate_shared.testing import PlatformClient, log_tails, wait_until
 
 GOOD_CARD = "4242 4242 4242 4242"
 STARTUP_TIMEOUT = 150.0
@@ -75,13 +74,9 @@ class StackProcess:
         """Every port the stack listens on."""
         return [p + self.port_offset for p in _stack_ports()]
 
-    def log_tails(self, lines: int = 40) -> str:
+    def log_tails(self) -> str:
         """The end of every process's log, to explain a failure."""
-        parts = []
-        for log in sorted((self.var_dir / "logs").glob("*.log")):
-            tail = log.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {log.name}\n" + "\n".join(tail))
-        return "\n".join(parts)
+        return log_tails(self.var_dir / "logs")
 
 
 def _stack_ports() -> list[int]:
@@ -174,12 +169,13 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 
 
 @dataclass
-class Platform:
+class Platform(PlatformClient):
     """Drives the running stack over HTTP as its users and Stripe's test controls would."""
 
     stack: StackProcess
     http: httpx.AsyncClient
     admin: dict[str, str] = field(init=False)
+    wait_timeout = PIPELINE_TIMEOUT
 
     def __post_init__(self) -> None:
         self.admin = self.bearer("e2e-admin", roles=["admin"])
@@ -195,6 +191,15 @@ class Platform:
         return self.stack.url(EMULATOR_PORT)
 
     @property
+    def jwt_secret(self) -> str:
+        """The stack's `AUTH_JWT_SECRET`."""
+        return self.stack.jwt_secret
+
+    def logs(self) -> str:
+        """The end of every process's log."""
+        return self.stack.log_tails()
+
+    @property
     def nats_url(self) -> str:
         """The stack's NATS server (for barriers only: journeys act through HTTP)."""
         return f"nats://127.0.0.1:{NATS_PORT + self.stack.port_offset}"
@@ -205,9 +210,6 @@ class Platform:
         return self.stack.url(MAIL_HTTP_PORT)
 
     # --- identities -------------------------------------------------------------------------
-    def bearer(self, sub: str, **claims: Any) -> dict[str, str]:
-        """Authorization headers with a JWT signed by the stack's `AUTH_JWT_SECRET`."""
-        return {"Authorization": "Bearer " + issue_token(self.stack.jwt_secret, sub=sub, **claims)}
 
     def organizer(self, group_id: str) -> dict[str, str]:
         """An organizer of `group_id`."""
@@ -221,37 +223,6 @@ class Platform:
     def email(user_id: str) -> str:
         """The address a test member receives mail at."""
         return f"{user_id}@members.test"
-
-    # --- plain HTTP -------------------------------------------------------------------------
-    async def call(
-        self,
-        method: str,
-        service: str,
-        path: str,
-        *,
-        headers: dict[str, str] | None = None,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        expect: int = 200,
-    ) -> Any:
-        """One request to a service; asserts the status and returns the JSON body."""
-        response = await self.http.request(
-            method, self.service(service) + path, headers=headers, json=json, params=params
-        )
-        assert response.status_code == expect, (
-            f"{method} {service}{path}: {response.status_code} {response.text}"
-        )
-        return response.json() if response.content else None
-
-    async def stripe(self, path: str, **params: Any) -> Any:
-        """GET a Stripe API resource from the emulator, as the organizer's dashboard would."""
-        response = await self.http.get(
-            f"{self.emulator}/v1{path}",
-            params=params,
-            headers={"Authorization": f"Bearer {DEV_STRIPE_KEY}"},
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
 
     # --- the catalog and checkout -----------------------------------------------------------
     async def create_tier(self, group_id: str, **body: Any) -> dict[str, Any]:
@@ -378,13 +349,7 @@ class Platform:
 
         return await self.until(arrived, message=f"mail {subject!r} to {to}")
 
-    # --- Stripe's test controls -------------------------------------------------------------
-    async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        """POST to an emulator test control (`/_emulator/...`)."""
-        response = await self.http.post(f"{self.emulator}/_emulator{path}", json=body or {})
-        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
-        return response.json()
-
+    # --- Stripe's test controls (`control` comes from PlatformClient) -----------------------
     async def advance(
         self, subscription_id: str, *, card: str | None = None, on_failure: str = "canceled"
     ) -> Any:
@@ -403,17 +368,6 @@ class Platform:
         )
 
     # --- waiting ----------------------------------------------------------------------------
-    async def until(
-        self, condition: Callable[[], Awaitable[Any]], *, message: str, timeout: float = 0
-    ) -> Any:
-        """`wait_until` with the pipeline's deadline; on timeout, the services' logs."""
-        try:
-            return await wait_until(
-                condition, timeout=timeout or PIPELINE_TIMEOUT, interval=0.2, message=message
-            )
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{self.stack.log_tails()}") from None
-
     async def drained(self) -> None:
         """Wait until Stripe has delivered every event to the gateway and every durable consumer
         has processed everything on the STRIPE and DOMAIN streams: after this, whatever the

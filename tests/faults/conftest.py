@@ -32,12 +32,11 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tollgate_cli.stack import script
-from tollgate_shared.auth import issue_token
 from tollgate_shared.infra.nats import nats_server_binary
 from tollgate_shared.infra.postgres import start_postgres
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.settings import DEV_STRIPE_KEY
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import PlatformClient, log_tails, unique, wait_until
 
 SERVICES = ("webhook-gateway", "checkout", "membership", "ledger", "notifications")
 CONSUMERS = {
@@ -198,13 +197,16 @@ class Postgres:
 # --- the stack -----------------------------------------------------------------------------
 
 
-class Stack:
+class Stack(PlatformClient):
     """Every process of the platform, started and stopped one by one."""
+
+    wait_timeout = RECOVERY_TIMEOUT
+    wait_interval = 0.25
 
     def __init__(self, var_dir: Path, http: httpx.AsyncClient) -> None:
         self.var_dir = var_dir
         self.http = http
-        self.jwt_secret = secrets.token_urlsafe(32)
+        self._jwt_secret = secrets.token_urlsafe(32)
         self.webhook_secret = "whsec_" + secrets.token_hex(24)
         self.ports = {name: free_port() for name in SERVICES}
         self.emulator_port = free_port()
@@ -220,8 +222,12 @@ class Stack:
         self.admin = self.bearer("faults-admin", roles=["admin"])
 
     # where things are
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+    def service(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def jwt_secret(self) -> str:
+        return self._jwt_secret
 
     @property
     def emulator(self) -> str:
@@ -234,9 +240,6 @@ class Stack:
     @property
     def nats_url(self) -> str:
         return ",".join(node.url for node in self.nats)
-
-    def bearer(self, sub: str, **claims: Any) -> dict[str, str]:
-        return {"Authorization": "Bearer " + issue_token(self.jwt_secret, sub=sub, **claims)}
 
     # start-up and shutdown
     async def start(self) -> None:
@@ -254,7 +257,7 @@ class Stack:
         return NatsNode(f"faults-{name}", port, base / "store", base / "nats.log", **cluster)
 
     def _start_tools(self) -> None:
-        gateway = f"{self.url('webhook-gateway')}/webhooks/stripe={self.webhook_secret}"
+        gateway = f"{self.service('webhook-gateway')}/webhooks/stripe={self.webhook_secret}"
         env = os.environ | {
             "STRIPE_EMULATOR_RETRY_BASE_SECONDS": "0.1",
             "STRIPE_EMULATOR_RETRY_MAX_SECONDS": "1",
@@ -288,7 +291,7 @@ class Stack:
             "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
             "AUTH_JWT_SECRET": self.jwt_secret,
             "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_proxy.port}",
-            "PUBLIC_BASE_URL": self.url("checkout"),
+            "PUBLIC_BASE_URL": self.service("checkout"),
             "ENVIRONMENT": "development",
             "GATEWAY_PUBLISH_TIMEOUT": "2",
             "MAIL_POLL_INTERVAL": "0.2",
@@ -319,7 +322,7 @@ class Stack:
             if process.proc.poll() is not None:
                 raise AssertionError(f"{name} exited:\n{process.log_tail(40)}")
             with contextlib.suppress(httpx.HTTPError):
-                response = await self.http.get(self.url(name) + "/healthz", timeout=2)
+                response = await self.http.get(self.service(name) + "/healthz", timeout=2)
                 return response.status_code == 200
             return False
 
@@ -403,51 +406,11 @@ class Stack:
         finally:
             await nc.close()
 
-    def log_tails(self, lines: int = 30) -> str:
+    def logs(self) -> str:
         """The end of every process's log, to explain a failure."""
-        parts = []
-        for log in sorted((self.var_dir / "logs").glob("*.log")):
-            tail = log.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {log.name}\n" + "\n".join(tail))
-        return "\n".join(parts)
+        return log_tails(self.var_dir / "logs", lines=30)
 
-    # HTTP
-    async def call(
-        self,
-        method: str,
-        service: str,
-        path: str,
-        *,
-        headers: dict[str, str] | None = None,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        expect: int = 200,
-    ) -> Any:
-        """One request to a service; asserts the status and returns the JSON body."""
-        response = await self.http.request(
-            method, self.url(service) + path, headers=headers, json=json, params=params
-        )
-        assert response.status_code == expect, (
-            f"{method} {service}{path}: {response.status_code} {response.text}"
-        )
-        return response.json() if response.content else None
-
-    async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        """POST to an emulator test control (`/_emulator/...`)."""
-        response = await self.http.post(f"{self.emulator}/_emulator{path}", json=body or {})
-        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
-        return response.json()
-
-    async def stripe(self, path: str, **params: Any) -> Any:
-        """GET a Stripe resource from the emulator (directly, never through the proxy)."""
-        response = await self.http.get(
-            f"{self.emulator}/v1{path}",
-            params=params,
-            headers={"Authorization": f"Bearer {DEV_STRIPE_KEY}"},
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
+    # HTTP (`call`, `stripe`, `control`, `until` come from PlatformClient)
     async def emulator_events(self) -> list[dict[str, Any]]:
         response = await self.http.get(f"{self.emulator}/_emulator/events")
         assert response.status_code == 200, response.text
@@ -468,7 +431,7 @@ class Stack:
             self.webhook_secret.encode(), f"{stamp}.{payload}".encode(), hashlib.sha256
         ).hexdigest()
         return await self.http.post(
-            self.url("webhook-gateway") + "/webhooks/stripe",
+            self.service("webhook-gateway") + "/webhooks/stripe",
             content=payload,
             headers={
                 "Stripe-Signature": f"t={stamp},v1={digest}",
@@ -487,17 +450,6 @@ class Stack:
         assert response.status_code == 200, response.text
         messages: list[dict[str, Any]] = response.json()
         return messages
-
-    async def until(
-        self, condition: Callable[[], Awaitable[Any]], *, message: str, timeout: float = 0
-    ) -> Any:
-        """`wait_until` with the recovery deadline; on timeout, the processes' logs."""
-        try:
-            return await wait_until(
-                condition, timeout=timeout or RECOVERY_TIMEOUT, interval=0.25, message=message
-            )
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{self.log_tails()}") from None
 
 
 @pytest.fixture(scope="package")

@@ -11,7 +11,7 @@ async def test_one_services_postgres_unavailable_for_a_while(stack, workload) ->
 
     async def not_ready() -> bool:
         try:
-            response = await stack.http.get(stack.url(OWN_POSTGRES) + "/readyz", timeout=5)
+            response = await stack.http.get(stack.service(OWN_POSTGRES) + "/readyz", timeout=5)
         except httpx.HTTPError:
             return False
         return response.status_code == 503
