@@ -1,6 +1,7 @@
 """Bearer JWTs: the development HS256 secret, a production JWKS, roles; settings refuse
 development secrets in production."""
 
+import asyncio
 import json
 import time
 
@@ -101,3 +102,22 @@ def test_a_service_is_held_only_to_the_secrets_it_uses() -> None:
     assert GatewayLike(environment="production", stripe_webhook_secret="whsec_real")
     with pytest.raises(ValidationError, match="STRIPE_WEBHOOK_SECRET"):
         GatewayLike(environment="production")
+
+
+async def test_a_verified_token_is_remembered_only_until_it_expires() -> None:
+    """The verification cache answers repeat requests, never past `exp` or a rotated secret."""
+    settings = ServiceSettings(auth_jwt_secret=SECRET)
+    short = issue_token(SECRET, sub="u-short", ttl=2)
+    async with serve_app(app_with(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+        headers = {"Authorization": f"Bearer {short}"}
+        for _ in range(3):
+            assert (await client.get("/me", headers=headers)).json()["sub"] == "u-short"
+        await asyncio.sleep(2.1)  # exp has one-second resolution
+        expired = await client.get("/me", headers=headers)
+        assert expired.status_code == 401
+    rotated = ServiceSettings(auth_jwt_secret="a-rotated-secret-0123456789-0123456789")
+    token = issue_token(SECRET, sub="u-rotated")
+    for settings, status in ((ServiceSettings(auth_jwt_secret=SECRET), 200), (rotated, 401)):
+        async with serve_app(app_with(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+            response = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == status

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from membership.adapters import orm
 from membership.config import Settings
+from membership.entrypoints.gate import GateFastPath
 from membership.main import MIGRATIONS, create_app
 from tollgate_shared.auth import issue_token
 from tollgate_shared.db import make_engine
@@ -92,7 +93,7 @@ def membership_service(
     """Start a membership service on a fresh database (one at a time: they share the durable)."""
 
     @contextlib.asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[Service]:
+    async def start(*, fast_path: bool = True, **overrides: Any) -> AsyncIterator[Service]:
         url = migrated_database(MIGRATIONS)
         settings = Settings(
             service_name="membership",
@@ -103,8 +104,11 @@ def membership_service(
             **overrides,
         )
         engine = make_engine(url, pool_size=2)
+        app = create_app(settings)
+        if not fast_path:
+            app.user_middleware = [m for m in app.user_middleware if m.cls is not GateFastPath]
         async with (
-            serve_app(create_app(settings)) as base,
+            serve_app(app) as base,
             httpx.AsyncClient(base_url=base, timeout=30) as http,
         ):
             service = Service(http=http, engine=engine, js=js)

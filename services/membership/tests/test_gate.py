@@ -117,3 +117,31 @@ async def test_bulk_legacy_grant_with_cutoff_and_cap_and_member_lists(
         assert [m["user_id"] for m in rest.json()["items"]] == ["old-4"]
         too_big = await http.get(members_path, params={"limit": 1000}, headers=bearer(organizer))
         assert too_big.status_code == 422
+
+
+async def test_fast_path_and_documented_route_answer_alike(
+    membership_service: ServiceFactory,
+) -> None:
+    """The gate's ASGI fast path and its FastAPI route give the same answers and errors."""
+    user, group = unique("user"), unique("group")
+    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    grant = {"tier_id": "gold", "expires_at": expires, "kind": "comp"}
+    path = f"/entitlements/{user}/groups/{group}"
+    answers = []
+    for fast_path in (True, False):
+        async with membership_service(fast_path=fast_path) as service:
+            http = service.http
+            put = await http.put(
+                f"/groups/{group}/grants/{user}", json=grant, headers=bearer(ADMIN)
+            )
+            assert put.status_code == 200, put.text
+            responses = [
+                await http.get(path, headers=bearer(token))
+                for token in (SERVICE, user_token(user), user_token(unique("user")), "bad")
+            ]
+            docs = (await http.get("/openapi.json")).json()
+            assert "/entitlements/{user_id}/groups/{group_id}" in docs["paths"]
+        answers.append([(r.status_code, r.json()) for r in responses])
+    assert answers[0] == answers[1]
+    assert [status for status, _ in answers[0]] == [200, 200, 403, 401]
+    assert answers[0][0][1]["active"] is True and answers[0][0][1]["tier_id"] == "gold"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tollgate_shared.errors import Forbidden, Unauthorized
+from tollgate_shared.settings import ServiceSettings
 
 Role = Literal["admin", "organizer", "service"]
 JWKS_ALGORITHMS = ["RS256", "ES256"]
@@ -30,6 +32,8 @@ class Principal(BaseModel):
     roles: frozenset[Role] = frozenset()
     groups: frozenset[str] = frozenset()
     segment: str | None = None
+    expires_at: float | None = Field(default=None, exclude=True)
+    """When the token stops being valid (its `exp`), set on verification."""
 
     @property
     def user_id(self) -> str:
@@ -93,9 +97,59 @@ async def verify_jwks_token(token: str, jwks_url: str) -> Principal:
 
 def _principal(decode: Callable[[], dict[str, Any]]) -> Principal:
     try:
-        return Principal.model_validate(decode())
+        claims = decode()
+        principal = Principal.model_validate(claims)
     except (jwt.PyJWTError, ValidationError) as exc:
         raise Unauthorized(f"invalid token: {exc}", headers=_CHALLENGE) from None
+    return principal.model_copy(update={"expires_at": claims["exp"]})
+
+
+class VerifiedTokens:
+    """Tokens already verified, until they expire: an app calling the gate sends the same
+    token with every request, and verifying it again each time cost more CPU than the
+    answer. Keyed by the token and what verified it, so a rotated secret verifies anew."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._verified: OrderedDict[tuple[str, str], Principal] = OrderedDict()
+
+    def get(self, token: str, verifier: str) -> Principal | None:
+        """The principal of a verified, unexpired token, else None."""
+        principal = self._verified.get((token, verifier))
+        if principal is None:
+            return None
+        if principal.expires_at is None or principal.expires_at <= time.time():
+            del self._verified[(token, verifier)]
+            return None
+        self._verified.move_to_end((token, verifier))
+        return principal
+
+    def put(self, token: str, verifier: str, principal: Principal) -> None:
+        """Remember a token that just verified."""
+        self._verified[(token, verifier)] = principal
+        if len(self._verified) > self._size:
+            self._verified.popitem(last=False)
+
+
+_verified = VerifiedTokens()
+
+
+async def authenticate(authorization: str | None, settings: ServiceSettings) -> Principal:
+    """The verified caller of an `Authorization: Bearer <JWT>` header, by the service's
+    JWKS URL if it has one, else its HS256 secret; Unauthorized otherwise."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("missing bearer token", headers=_CHALLENGE)
+    verifier = settings.auth_jwks_url or settings.auth_jwt_secret
+    principal = _verified.get(token, verifier)
+    if principal is None:
+        if settings.auth_jwks_url:
+            principal = await verify_jwks_token(token, settings.auth_jwks_url)
+        else:
+            principal = verify_token(token, settings.auth_jwt_secret)
+        _verified.put(token, verifier, principal)
+    return principal
 
 
 async def current_principal(request: Request) -> Principal:
@@ -103,14 +157,7 @@ async def current_principal(request: Request) -> Principal:
 
     (Dependencies here are `async`: FastAPI runs plain `def` ones in a thread pool.)
     """
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("missing bearer token", headers=_CHALLENGE)
-    settings = request.app.state.settings
-    if settings.auth_jwks_url:
-        return await verify_jwks_token(token.strip(), settings.auth_jwks_url)
-    return verify_token(token.strip(), settings.auth_jwt_secret)
+    return await authenticate(request.headers.get("authorization"), request.app.state.settings)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -12,10 +12,11 @@ from typing import Any
 import structlog
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tollgate_shared.db import make_engine, make_sessionmaker
+from tollgate_shared.db import make_engine, make_read_pool, make_sessionmaker
 from tollgate_shared.messaging.broker import broker_ready, connect_and_declare, make_broker
 from tollgate_shared.messaging.consumer import IdempotentConsumer, subscribe
 from tollgate_shared.messaging.dispatch import Dispatcher
@@ -39,6 +40,8 @@ class Runtime:
     outbox: Table | None = None
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     relay: OutboxRelay | None = None
+    reads: AsyncConnectionPool | None = None
+    """Driver connections for hot read paths (the membership gate), if the service asked."""
     metrics_interval: float = 10.0
     """Seconds between refreshes of the lag, DLQ and outbox gauges on `/metrics`."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -51,8 +54,10 @@ class Runtime:
         inbox: Table | None = None,
         outbox: Table | None = None,
         with_database: bool = True,
+        read_pool: bool = False,
     ) -> Runtime:
-        """Engine and broker for `settings` (nothing connects until `running`)."""
+        """Engine and broker for `settings`, and a driver pool for hot reads when `read_pool`
+        (nothing connects until `running`)."""
         engine = make_engine(settings.sqlalchemy_url) if with_database else None
         return cls(
             settings=settings,
@@ -61,6 +66,7 @@ class Runtime:
             sessions=make_sessionmaker(engine) if engine is not None else None,
             inbox=inbox,
             outbox=outbox,
+            reads=make_read_pool(settings.sqlalchemy_url) if read_pool else None,
         )
 
     def consume(self, spec: ConsumerSpec, dispatcher: Dispatcher[Any]) -> IdempotentConsumer:
@@ -112,6 +118,8 @@ class Runtime:
     async def running(self, *, consumers: bool = True) -> AsyncIterator[Runtime]:
         """Connect, declare streams, start consumers and the outbox relay; stop all on exit."""
         js = await connect_and_declare(self.broker, replicas=self.settings.nats_stream_replicas)
+        if self.reads is not None:
+            await self.reads.open()
         if consumers:
             for consumer in self.consumers:
                 subscribe(self.broker, consumer)
@@ -136,6 +144,8 @@ class Runtime:
                     await task
             self._tasks.clear()
             await self.broker.stop()
+            if self.reads is not None:
+                await self.reads.close()
             if self.engine is not None:
                 await self.engine.dispose()
             log.info("runtime.stopped")

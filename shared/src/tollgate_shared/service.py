@@ -15,6 +15,7 @@ import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+from tollgate_shared.fast_path import FastRoute
 from tollgate_shared.http import add_readiness_check, create_app
 from tollgate_shared.migrations import upgrade
 from tollgate_shared.observability.logging import configure_logging
@@ -38,6 +39,7 @@ def service_app(
     routers: Sequence[APIRouter] = (),
     on_start: OnStart | None = None,
     request_spans: bool = True,
+    fast_routes: Sequence[type[FastRoute]] = (),
 ) -> FastAPI:
     """A service's app: `runtime` starts with it (then `on_start`) and stops after in-flight
     requests; readiness follows the broker and, if it has one, the database."""
@@ -60,6 +62,7 @@ def service_app(
         description=description,
         lifespan=lifespan,
         request_spans=request_spans,
+        fast_routes=fast_routes,
     )
     for router in routers:
         app.include_router(router)

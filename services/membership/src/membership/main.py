@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from membership.bootstrap import Membership, build
 from membership.config import Settings, load_settings
 from membership.entrypoints import credits
+from membership.entrypoints.gate import GateFastPath
 from membership.entrypoints.http import router
 from membership.service_layer import sweeper
 from tollgate_shared.service import Loop, ServiceCli, background_loops, service_app
@@ -28,6 +29,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="Tollgate membership",
         description="Entitlements from Stripe payments, and the membership gate.",
         routers=[router, credits.router, background_loops(_sweeper(membership))],
+        fast_routes=[GateFastPath],
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,13 +19,23 @@ def _member(table: Any, key: MembershipKey) -> list[Any]:
     return [table.c.group_id == key.group_id, table.c.user_id == key.user_id]
 
 
+BALANCES = (
+    select(orm.credit_balances.c.kind, orm.credit_balances.c.balance)
+    .where(
+        orm.credit_balances.c.group_id == bindparam("group_id"),
+        orm.credit_balances.c.user_id == bindparam("user_id"),
+    )
+    .order_by(orm.credit_balances.c.kind)
+)
+"""A member's balance per kind, bound by `user_id` and `group_id`."""
+
+
 async def balances(
     session: AsyncSession, key: MembershipKey, *, lock: bool = False
 ) -> dict[str, int]:
     """The member's balance per kind (locked until the transaction ends when `lock`)."""
-    t = orm.credit_balances
-    query = select(t.c.kind, t.c.balance).where(*_member(t, key)).order_by(t.c.kind)
-    rows = await session.execute(query.with_for_update() if lock else query)
+    query = BALANCES.with_for_update() if lock else BALANCES
+    rows = await session.execute(query, {"user_id": key.user_id, "group_id": key.group_id})
     return {r.kind: r.balance for r in rows}
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Table, and_, func, or_, select, text
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Row, Select, Table, and_, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from membership.adapters import orm
+from membership.adapters import credits_repo, orm
 from membership.domain.model import (
     Announced,
     Entitlement,
@@ -28,9 +33,15 @@ from tollgate_shared.messaging import outbox
 R = TypeVar("R")
 
 
-def _record(cls: type[R], row: Row[Any]) -> R:
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in row._mapping.items() if k in names})
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+def _record(cls: type[R], row: Mapping[str, Any] | Row[Any]) -> R:
+    mapping = row if isinstance(row, Mapping) else row._mapping
+    names = _field_names(cls)
+    return cls(**{k: v for k, v in mapping.items() if k in names})
 
 
 async def lock(session: AsyncSession, key: MembershipKey) -> None:
@@ -72,30 +83,86 @@ def _terms_with_reversals() -> Any:
     ).select_from(t.outerjoin(r, r.c.payment_intent_id == t.c.payment_intent_id))
 
 
+def _source_queries(*, one_group: bool) -> tuple[tuple[Select[Any], type], ...]:
+    """A member's subscriptions, terms and grant, bound by `user_id` (and `group_id`)."""
+    queries = []
+    for query, table, cls in (
+        (select(orm.subscriptions), orm.subscriptions, SubscriptionRecord),
+        (_terms_with_reversals(), orm.terms, Term),
+        (select(orm.grants), orm.grants, Grant),
+    ):
+        query = query.where(table.c.user_id == bindparam("user_id"))
+        if one_group:
+            query = query.where(table.c.group_id == bindparam("group_id"))
+        queries.append((query, cls))
+    return tuple(queries)
+
+
+_SOURCES_OF_USER = _source_queries(one_group=False)
+_SOURCES_OF_MEMBER = _source_queries(one_group=True)
+
+
+def _add_source(found: dict[str, Sources], cls: type, row: Mapping[str, Any] | Row[Any]) -> None:
+    item = _record(cls, row)
+    group = found[item.group_id]
+    if isinstance(item, SubscriptionRecord):
+        group.subscriptions.append(item)
+    elif isinstance(item, Term):
+        group.terms.append(item)
+    else:
+        group.grant = item
+
+
 async def sources(
     session: AsyncSession, *, user_id: str, group_id: str | None = None
 ) -> dict[str, Sources]:
     """A user's subscriptions, one-time terms and grants, by group (one group, or all)."""
     found: dict[str, Sources] = defaultdict(Sources)
-    queries = (
-        (select(orm.subscriptions), orm.subscriptions, SubscriptionRecord),
-        (_terms_with_reversals(), orm.terms, Term),
-        (select(orm.grants), orm.grants, Grant),
+    queries, params = (
+        (_SOURCES_OF_USER, {"user_id": user_id})
+        if group_id is None
+        else (_SOURCES_OF_MEMBER, {"user_id": user_id, "group_id": group_id})
     )
-    for query, table, cls in queries:
-        query = query.where(table.c.user_id == user_id)
-        if group_id is not None:
-            query = query.where(table.c.group_id == group_id)
-        for row in await session.execute(query):
-            item = _record(cls, row)
-            group = found[row.group_id]
-            if isinstance(item, SubscriptionRecord):
-                group.subscriptions.append(item)
-            elif isinstance(item, Term):
-                group.terms.append(item)
-            else:
-                group.grant = item
+    for query, cls in queries:
+        for row in await session.execute(query, params):
+            _add_source(found, cls, row)
     return dict(found)
+
+
+_GATE_SQL = tuple(
+    (str(query.compile(dialect=psycopg_dialect())), cls)
+    for query, cls in (*_SOURCES_OF_MEMBER, (credits_repo.BALANCES, None))
+)
+
+
+async def gate_read(
+    pool: AsyncConnectionPool, key: MembershipKey
+) -> tuple[Sources, dict[str, int]]:
+    """A member's sources and credit balances for the gate: the same statements as
+    `sources` and `credits_repo.balances`, sent in one round trip through the driver (a
+    pipeline of prepared statements on an autocommit connection), without SQLAlchemy's
+    per-statement cost."""
+    params = {"user_id": key.user_id, "group_id": key.group_id}
+    for attempt in (1, 2):
+        try:
+            async with pool.connection() as conn:
+                cursors = []
+                async with conn.pipeline():
+                    for sql, _ in _GATE_SQL:
+                        cursor = conn.cursor(row_factory=dict_row)
+                        await cursor.execute(sql, params, prepare=True)
+                        cursors.append(cursor)
+                results = [await cursor.fetchall() for cursor in cursors]
+            break
+        except psycopg.OperationalError:
+            if attempt == 2:
+                raise
+            await pool.check()  # connections broken by a database restart: replace them
+    found: dict[str, Sources] = defaultdict(Sources)
+    for (_, cls), rows in zip(_GATE_SQL, results, strict=True):
+        for row in rows if cls is not None else ():
+            _add_source(found, cls, row)
+    return found[key.group_id], {r["kind"]: r["balance"] for r in results[-1]}
 
 
 async def related_subscriptions(

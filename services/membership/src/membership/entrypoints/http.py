@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from membership.adapters import credits_repo, repository
+from membership.adapters import repository
 from membership.config import Settings
 from membership.domain.errors import GrantNotFound
 from membership.domain.legacy import LegacyMember
 from membership.domain.model import Grant, MembershipKey
+from membership.entrypoints.gate import answer, reads_all_groups
 from membership.entrypoints.schemas import (
     BulkGrantIn,
     BulkGrantOut,
@@ -26,7 +27,7 @@ from membership.entrypoints.schemas import (
 )
 from membership.service_layer import grants
 from membership.service_layer.memberships import entitlements
-from tollgate_shared.auth import AdminUser, CurrentUser, Principal
+from tollgate_shared.auth import AdminUser, CurrentUser
 from tollgate_shared.errors import Forbidden, NotFound
 from tollgate_shared.http import SessionDep
 
@@ -50,16 +51,12 @@ async def _commit(session: AsyncSession, request: Request) -> None:
     request.app.state.runtime.wake_relay()
 
 
-def _reads_all_groups(principal: Principal, user_id: str) -> bool:
-    return principal.user_id == user_id or principal.is_admin or "service" in principal.roles
-
-
 @router.get("/entitlements/{user_id}")
 async def list_entitlements(
     user_id: str, principal: CurrentUser, session: SessionDep, request: Request
 ) -> EntitlementsOut:
     """A user's memberships in every group (organizers see the groups they manage)."""
-    everything = _reads_all_groups(principal, user_id)
+    everything = reads_all_groups(principal, user_id)
     if not everything and "organizer" not in principal.roles:
         raise Forbidden("you may read only your own entitlements")
     found = await entitlements(session, user_id, grace=_settings(request).grace, now=_now())
@@ -68,31 +65,10 @@ async def list_entitlements(
 
 
 @router.get("/entitlements/{user_id}/groups/{group_id}")
-async def gate(
-    user_id: str, group_id: str, principal: CurrentUser, session: SessionDep, request: Request
-) -> GateOut:
-    """The membership gate: is the user an active member of the group, and at which tier?"""
-    if not (_reads_all_groups(principal, user_id) or principal.can_manage(group_id)):
-        raise Forbidden("you may read only your own entitlements or your groups' members")
-    found = await entitlements(
-        session, user_id, grace=_settings(request).grace, now=_now(), group_id=group_id
-    )
-    if not found or found[0].access is None:
-        return GateOut(user_id=user_id, group_id=group_id, active=False)
-    entitlement, access = found[0], found[0].access
-    return GateOut(
-        user_id=user_id,
-        group_id=group_id,
-        active=entitlement.active,
-        tier_id=access.tier_id,
-        status=entitlement.status,
-        expires_at=access.expires_at,
-        source=access.source,
-        subscription_id=access.subscription_id,
-        grace_until=access.grace_until,
-        cancel_at_period_end=access.cancel_at_period_end,
-        credits=await credits_repo.balances(session, MembershipKey(user_id, group_id)),
-    )
+async def gate(user_id: str, group_id: str, principal: CurrentUser, request: Request) -> GateOut:
+    """The membership gate: is the user an active member of the group, and at which tier?
+    (Answered by `gate.GateFastPath` ahead of this route where the app installs it.)"""
+    return await answer(request.app.state, principal, user_id, group_id)
 
 
 @router.get("/groups/{group_id}/members")

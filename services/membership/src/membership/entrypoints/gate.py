@@ -1,0 +1,66 @@
+"""The membership gate, the API's hottest read: `GET /entitlements/{user}/groups/{group}`.
+
+`GateFastPath` answers it as plain ASGI ahead of FastAPI's routing (see
+`tollgate_shared.fast_path`); the FastAPI route in `http.py` documents it and answers the same
+way wherever the middleware is not installed. Both call `answer`, which reads the member's
+sources and credit balances in one round trip and computes the entitlement at this instant.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from starlette.datastructures import State
+
+from membership.adapters import repository
+from membership.domain import rules
+from membership.domain.model import MembershipKey
+from membership.entrypoints.schemas import GateOut
+from tollgate_shared.auth import Principal, authenticate
+from tollgate_shared.errors import Forbidden
+from tollgate_shared.fast_path import FastRequest, FastRoute
+
+
+def reads_all_groups(principal: Principal, user_id: str) -> bool:
+    """The user themself, admins and services read a user's memberships in every group."""
+    return principal.user_id == user_id or principal.is_admin or "service" in principal.roles
+
+
+async def answer(state: State, principal: Principal, user_id: str, group_id: str) -> GateOut:
+    """Is the user an active member of the group, and at which tier?"""
+    if not (reads_all_groups(principal, user_id) or principal.can_manage(group_id)):
+        raise Forbidden("you may read only your own entitlements or your groups' members")
+    key = MembershipKey(user_id, group_id)
+    sources, credits = await repository.gate_read(state.runtime.reads, key)
+    entitlement = rules.entitlement(key, sources, grace=state.settings.grace, now=datetime.now(UTC))
+    access = entitlement.access
+    if access is None:
+        return GateOut(user_id=user_id, group_id=group_id, active=False)
+    return GateOut(
+        user_id=user_id,
+        group_id=group_id,
+        active=entitlement.active,
+        tier_id=access.tier_id,
+        status=entitlement.status,
+        expires_at=access.expires_at,
+        source=access.source,
+        subscription_id=access.subscription_id,
+        grace_until=access.grace_until,
+        cancel_at_period_end=access.cancel_at_period_end,
+        credits=credits,
+    )
+
+
+class GateFastPath(FastRoute):
+    """The gate without FastAPI's per-request machinery."""
+
+    METHOD = "GET"
+    PATH = re.compile(r"/entitlements/(?P<user_id>[^/]+)/groups/(?P<group_id>[^/]+)")
+
+    async def answer(self, request: FastRequest) -> bytes:
+        principal = await authenticate(request.headers.get("authorization"), request.state.settings)
+        gate = await answer(
+            request.state, principal, request.params["user_id"], request.params["group_id"]
+        )
+        return gate.model_dump_json().encode()
