@@ -1,20 +1,17 @@
 """The idempotent consumer against real NATS JetStream and real Postgres."""
 
-from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tollgate_shared.messaging.broker import connect_and_declare, make_broker
 from tollgate_shared.messaging.consumer import (
     IdempotentConsumer,
     Incoming,
     PermanentError,
-    subscribe,
 )
-from tollgate_shared.messaging.publish import publish_with_ack
+from tollgate_shared.messaging.publish import ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import DLQ, STRIPE, ConsumerSpec, dlq_subject
-from tollgate_shared.testing import consumer_idle, unique, wait_until
+from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
 
 
 async def effects_of(db, message_id: str) -> list[str]:
@@ -25,12 +22,8 @@ async def effects_of(db, message_id: str) -> list[str]:
         return [r.body for r in rows]
 
 
-async def run_consumer(nats_url: str, consumer: IdempotentConsumer) -> NatsBroker:
-    broker = make_broker(nats_url, name="test")
-    await connect_and_declare(broker)
-    subscribe(broker, consumer)
-    await broker.start()
-    return broker
+async def run_consumer(js: JetStreamContext, consumer: IdempotentConsumer) -> RunningConsumers:
+    return await RunningConsumers.start(js, consumer)
 
 
 def spec_for(topic: str, **overrides) -> ConsumerSpec:
@@ -58,7 +51,7 @@ async def test_failure_mid_transaction_redelivers_and_commits_once(
             raise ConnectionError("database went away mid-transaction")
 
     consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
-    broker = await run_consumer(nats_url, consumer)
+    broker = await run_consumer(js, consumer)
     try:
         event_id = unique("evt")
         await publish_with_ack(js, f"stripe.{topic}.x", b"paid", msg_id=event_id, stream="STRIPE")
@@ -91,7 +84,7 @@ async def test_delivery_after_commit_is_acked_without_second_effect(
     consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
     event_id = unique("evt")
     assert await consumer.apply(Incoming(event_id, subject, b"1", 1, 1)) is True
-    broker = await run_consumer(nats_url, consumer)
+    broker = await run_consumer(js, consumer)
     try:
         await publish_with_ack(js, subject, b"1", msg_id=event_id, stream=STRIPE.name)
 
@@ -119,7 +112,7 @@ async def test_poison_message_goes_to_dlq_with_reason(
         raise PermanentError("unknown tier")
 
     consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
-    broker = await run_consumer(nats_url, consumer)
+    broker = await run_consumer(js, consumer)
     try:
         event_id = unique("evt")
         await publish_with_ack(js, f"stripe.{topic}.x", b"bad", msg_id=event_id, stream="STRIPE")
@@ -145,7 +138,7 @@ async def test_exhausted_retries_go_to_dlq(db, nats_url: str, js: JetStreamConte
         raise RuntimeError("always failing")
 
     consumer = IdempotentConsumer(spec_for(topic, max_deliver=3), db.sessions, db.inbox, handler)
-    broker = await run_consumer(nats_url, consumer)
+    broker = await run_consumer(js, consumer)
     try:
         event_id = unique("evt")
         await publish_with_ack(js, f"stripe.{topic}.x", b"x", msg_id=event_id, stream="STRIPE")
@@ -157,4 +150,58 @@ async def test_exhausted_retries_go_to_dlq(db, nats_url: str, js: JetStreamConte
         assert attempts == [1, 2, 3]
         await sub.unsubscribe()
     finally:
+        await broker.stop()
+
+
+async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
+    db, js: JetStreamContext
+) -> None:
+    """A fetch commits together; one message failing sends each message of that fetch through
+    on its own: every good one applied once, the bad one parked on the DLQ with its reason."""
+    topic = unique("t")
+    subject = f"stripe.{topic}.x"
+    sessions: list[AsyncSession] = []  # held, so no two sessions share an id()
+    poison = unique("poison")
+
+    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+        sessions.append(session)
+        await session.execute(
+            db.effects.insert().values(message_id=incoming.message_id, body=incoming.data.decode())
+        )
+        if incoming.message_id == poison:
+            raise PermanentError("unknown tier")
+
+    async def backlog(ids: list[str]) -> None:
+        for event_id in ids:
+            await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
+
+    consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
+    dlq = await js.subscribe(dlq_subject(consumer.spec.durable, subject), stream=DLQ.name)
+    first = [unique("evt") for _ in range(40)]
+    await backlog(first)
+    # The same event again under a replay's original id: recognised within the batch.
+    await publish_with_ack(
+        js, subject, b"ok", msg_id=unique("r"), stream="STRIPE", headers={ORIGINAL_MSG_ID: first[3]}
+    )
+    broker = await run_consumer(js, consumer)
+    await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="idle")
+    await broker.stop()
+    for event_id in first:
+        assert await effects_of(db, event_id) == ["ok"]
+    assert len(sessions) == len(first)
+    assert len({id(s) for s in sessions}) <= len(first) / 4  # a few fetches, a commit each
+
+    second = [unique("evt") for _ in range(5)] + [poison] + [unique("evt") for _ in range(5)]
+    await backlog(second)
+    broker = await run_consumer(js, consumer)
+    try:
+        parked = await dlq.next_msg(timeout=15)
+        assert parked.headers["Tollgate-Original-Msg-Id"] == poison
+        await wait_until(
+            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="drained"
+        )
+        for event_id in second:
+            assert await effects_of(db, event_id) == ([] if event_id == poison else ["ok"])
+    finally:
+        await dlq.unsubscribe()
         await broker.stop()

@@ -1,16 +1,14 @@
 """Dead letters: parked with the reason, replayed into the consumer that gave up, dropped."""
 
-from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.messaging import dlq
-from tollgate_shared.messaging.broker import connect_and_declare, make_broker
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, subscribe
+from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
-from tollgate_shared.testing import consumer_idle, unique, wait_until
+from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
 
 
 async def letters_of(js: JetStreamContext, service: str) -> list[dlq.DeadLetter]:
@@ -42,11 +40,11 @@ async def test_replay_reaches_only_the_consumer_that_gave_up(db, nats_url: str, 
         )
 
     flaky_name, healthy_name = unique("flaky"), unique("healthy")
-    broker: NatsBroker = make_broker(nats_url, name="test")
-    await connect_and_declare(broker)
-    subscribe(broker, IdempotentConsumer(spec(flaky_name), db.sessions, db.inbox, flaky))
-    subscribe(broker, IdempotentConsumer(spec(healthy_name), db.sessions, db.inbox, healthy))
-    await broker.start()
+    broker = await RunningConsumers.start(
+        js,
+        IdempotentConsumer(spec(flaky_name), db.sessions, db.inbox, flaky),
+        IdempotentConsumer(spec(healthy_name), db.sessions, db.inbox, healthy),
+    )
     try:
         event_id = unique("evt")
         subject = f"stripe.{topic}.paid"

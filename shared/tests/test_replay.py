@@ -7,12 +7,11 @@ from nats.js import JetStreamContext
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tollgate_shared.messaging.broker import connect_and_declare, make_broker
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, subscribe
+from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.replay import consumer_lag, rewind_consumer
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
-from tollgate_shared.testing import consumer_idle, unique, wait_until
+from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
 
 
 async def test_rewind_rebuilds_a_wiped_database(db, nats_url: str, js: JetStreamContext) -> None:
@@ -31,10 +30,9 @@ async def test_rewind_rebuilds_a_wiped_database(db, nats_url: str, js: JetStream
             ).scalar_one()
 
     async def run_until(count: int) -> None:
-        broker = make_broker(nats_url, name="test")
-        await connect_and_declare(broker)
-        subscribe(broker, IdempotentConsumer(spec, db.sessions, db.inbox, handler))
-        await broker.start()
+        broker = await RunningConsumers.start(
+            js, IdempotentConsumer(spec, db.sessions, db.inbox, handler)
+        )
         try:
             await wait_until(lambda: _equals(effect_count, count), message=f"{count} effects")
             await wait_until(

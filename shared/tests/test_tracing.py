@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.events.membership import MembershipActivated
 from tollgate_shared.messaging import outbox
-from tollgate_shared.messaging.broker import connect_and_declare, make_broker
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, subscribe
+from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming
 from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
@@ -20,7 +19,7 @@ from tollgate_shared.observability.tracing import (
     export_to,
     inject,
 )
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import RunningConsumers, unique, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +46,7 @@ async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
     domain_spec = ConsumerSpec(
         durable=unique("b"), stream=DOMAIN, filter_subject="membership.activated"
     )
-    broker = make_broker(nats_url, name="test")
-    await connect_and_declare(broker)
-    subscribe(broker, IdempotentConsumer(stripe_spec, db.sessions, db.inbox, on_stripe))
+    first = IdempotentConsumer(stripe_spec, db.sessions, db.inbox, on_stripe)
     second = IdempotentConsumer(
         domain_spec,
         db.sessions,
@@ -57,8 +54,7 @@ async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
         on_domain,
         accepts=lambda subject: True,
     )
-    subscribe(broker, second)
-    await broker.start()
+    broker = await RunningConsumers.start(js, first, second)
     relay = OutboxRelay(db.sessions, db.outbox, js)
     try:
         with continued("webhook stripe", {}, kind=SpanKind.SERVER) as root:

@@ -78,7 +78,8 @@ async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
     harness: Any,
 ) -> None:
     database_url = migrated_database(MIGRATIONS)
-    env = {**os.environ, **service_env(database_url, mail_sink.smtp_url)}
+    # Small send batches: the kill must find receipts both sent and still to send.
+    env = {**os.environ, **service_env(database_url, mail_sink.smtp_url), "MAIL_BATCH_SIZE": "4"}
     engine = make_engine(database_url)
     run = unique("pay")
     payers = [f"{run}-{i}@example.com" for i in range(PAYMENTS)]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import make_engine, make_read_pool, make_sessionmaker
 from tollgate_shared.messaging.broker import broker_ready, connect_and_declare, make_broker
-from tollgate_shared.messaging.consumer import IdempotentConsumer, subscribe
+from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
 from tollgate_shared.messaging.dispatch import Dispatcher
 from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
@@ -120,9 +120,6 @@ class Runtime:
         js = await connect_and_declare(self.broker, replicas=self.settings.nats_stream_replicas)
         if self.reads is not None:
             await self.reads.open()
-        if consumers:
-            for consumer in self.consumers:
-                subscribe(self.broker, consumer)
         await self.broker.start()
         if self.outbox is not None and self.sessions is not None:
             self.relay = OutboxRelay(self.sessions, self.outbox, js)
@@ -135,7 +132,8 @@ class Runtime:
             outbox=self.relay is not None,
         )
         try:
-            yield self
+            async with consuming(js, self.consumers if consumers else []):
+                yield self
         finally:
             for task in self._tasks:
                 task.cancel()

@@ -35,6 +35,7 @@ from tollgate_shared.infra import Infrastructure, provide
 from tollgate_shared.infra.nats import start_nats
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import drop_database
+from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ensure_streams
 from tollgate_shared.migrations import upgrade
@@ -127,6 +128,24 @@ async def publish_domain_event(
         msg_id=msg_id or event.id,
         stream=DOMAIN.name,
     )
+
+
+class RunningConsumers:
+    """Idempotent consumers pulling for a test until `stop()`."""
+
+    def __init__(self, stack: contextlib.AsyncExitStack) -> None:
+        self._stack = stack
+
+    @classmethod
+    async def start(cls, js: JetStreamContext, *consumers: IdempotentConsumer) -> RunningConsumers:
+        """Start each consumer's pull loop."""
+        stack = contextlib.AsyncExitStack()
+        await stack.enter_async_context(consuming(js, consumers))
+        return cls(stack)
+
+    async def stop(self) -> None:
+        """Stop them, letting a batch being applied finish."""
+        await self._stack.aclose()
 
 
 async def consumer_idle(js: JetStreamContext, stream: str, durable: str) -> bool:

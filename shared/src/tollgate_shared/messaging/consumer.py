@@ -1,20 +1,27 @@
 """Idempotent JetStream consumers: effect + inbox in one transaction, ack after commit.
 
-A message is acked (and the ack confirmed by the server) only after its transaction commits.
-A failure is nak'ed with a growing delay; after `max_deliver` deliveries, or at once for input
-that can never succeed (`PermanentError`, a schema violation), the message is parked on
+Each consumer pulls what its durable has ready (up to `batch_size` messages, without waiting
+for a batch to fill) and applies the whole fetch in one transaction: one inbox insert claims
+every message id, the handlers run in stream order, one commit, then the acks. A busy stream
+so costs one commit per fetch instead of one per message; an idle one still answers at once.
+
+If anything in a batch fails, the batch is rolled back and each message is applied again on
+its own, so one bad message costs the others nothing but time. On its own, a message is acked
+(and the ack confirmed by the server) only after its transaction commits. A failure is nak'ed
+with a growing delay; after `max_deliver` deliveries, or at once for input that can never
+succeed (`PermanentError`, a schema violation), the message is parked on
 `dlq.<service>.<subject>` with the reason and then terminated, so nothing is silently dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import nats.errors
 import structlog
-from faststream import AckPolicy
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
@@ -24,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import transaction
 from tollgate_shared.messaging import dlq, inbox
-from tollgate_shared.messaging.broker import jetstream
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import DLQ, ConsumerSpec, dlq_subject
 from tollgate_shared.observability import metrics
@@ -116,10 +122,116 @@ class IdempotentConsumer:
             self._after_commit()
         return fresh
 
-    async def process(self, msg: Msg, js: JetStreamContext) -> None:
+    async def apply_batch(self, batch: Sequence[tuple[Msg, Incoming]]) -> list[bool]:
+        """Apply every message of a fetch in one transaction; which ones were fresh."""
+        async with transaction(self._sessions) as session:
+            fresh_ids = await inbox.claim_many(
+                session,
+                self._inbox,
+                consumer=self.spec.durable,
+                messages=[(incoming.message_id, incoming.subject) for _, incoming in batch],
+            )
+            fresh = []
+            for msg, incoming in batch:
+                first = incoming.message_id in fresh_ids
+                fresh_ids.discard(incoming.message_id)  # a second copy in the batch is a duplicate
+                if first:
+                    with self._span(msg, incoming), self._handler_seconds.time():
+                        await self._handler(session, incoming)
+                fresh.append(first)
+        if any(fresh) and self._after_commit is not None:
+            self._after_commit()
+        return fresh
+
+    async def process_batch(self, msgs: Sequence[Msg], js: JetStreamContext) -> None:
+        """Apply a fetch together, acking after the commit; if any of it fails, process each
+        message on its own (retry, DLQ) as `process` does."""
+        wanted: list[tuple[Msg, Incoming]] = []
+        for msg in msgs:
+            incoming = Incoming.from_msg(msg)
+            if incoming.delivered == 1 and incoming.subject in self._payments:
+                self._payments[incoming.subject].inc()
+            if self._accepts is not None and not self._accepts(incoming.subject):
+                await msg.ack()
+            else:
+                wanted.append((msg, incoming))
+        if len(wanted) == 1:
+            await self.process(wanted[0][0], js, counted=True)
+            return
+        if not wanted:
+            return
+        try:
+            fresh = await self.apply_batch(wanted)
+        except Exception as exc:
+            log.info("batch.split", consumer=self.spec.durable, size=len(wanted), error=repr(exc))
+            for msg, _ in wanted:
+                await self.process(msg, js, counted=True)
+            return
+        for (msg, _), first in zip(wanted, fresh, strict=True):
+            await msg.ack()
+            self._outcomes["processed" if first else "duplicate"].inc()
+
+    def _span(self, msg: Msg, incoming: Incoming) -> contextlib.AbstractContextManager[object]:
+        return continued(
+            f"consume {incoming.subject}",
+            msg.headers,
+            kind=SpanKind.CONSUMER,
+            consumer=self.spec.durable,
+            message_id=incoming.message_id,
+        )
+
+    async def subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        """Bind to the durable, creating it if it does not exist yet."""
+        spec = self.spec
+        return await js.pull_subscribe(
+            spec.filter_subject, durable=spec.durable, stream=spec.stream.name, config=spec.config()
+        )
+
+    async def run(
+        self,
+        js: JetStreamContext,
+        subscription: JetStreamContext.PullSubscription,
+        *,
+        fetch_timeout: float = 5.0,
+    ) -> None:
+        """Pull and apply batches until cancelled; a batch being applied is finished first (a
+        fetch in progress is simply abandoned: what it would have delivered is redelivered)."""
+        try:
+            while True:
+                try:
+                    await self._pull_once(js, subscription, fetch_timeout)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # NATS reconnecting, a leader election, a lost ack …
+                    # Unacked messages come back after ack_wait; the inbox makes that harmless.
+                    log.warning("consumer.pull_failed", consumer=self.spec.durable, error=repr(exc))
+                    await asyncio.sleep(0.5)
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _pull_once(
+        self,
+        js: JetStreamContext,
+        subscription: JetStreamContext.PullSubscription,
+        fetch_timeout: float,
+    ) -> None:
+        try:
+            msgs = await subscription.fetch(self.spec.batch_size, timeout=fetch_timeout)
+        except nats.errors.TimeoutError:
+            return
+        work = asyncio.ensure_future(self.process_batch(msgs, js))
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(work, timeout=10)
+            raise
+
+    async def process(self, msg: Msg, js: JetStreamContext, *, counted: bool = False) -> None:
         """Apply, then ack; or nak with backoff; or park on the DLQ (published through `js`)."""
         incoming = Incoming.from_msg(msg)
-        if incoming.delivered == 1 and incoming.subject in self._payments:
+        if not counted and incoming.delivered == 1 and incoming.subject in self._payments:
             self._payments[incoming.subject].inc()
         if self._accepts is not None and not self._accepts(incoming.subject):
             await msg.ack_sync()
@@ -128,16 +240,7 @@ class IdempotentConsumer:
             consumer=self.spec.durable, subject=incoming.subject, message_id=incoming.message_id
         )
         try:
-            with (
-                continued(
-                    f"consume {incoming.subject}",
-                    msg.headers,
-                    kind=SpanKind.CONSUMER,
-                    consumer=self.spec.durable,
-                    message_id=incoming.message_id,
-                ),
-                self._handler_seconds.time(),
-            ):
+            with self._span(msg, incoming), self._handler_seconds.time():
                 fresh = await self.apply(incoming)
         except (PermanentError, ValidationError) as exc:
             bound.warning("message.rejected", error=str(exc))
@@ -186,22 +289,22 @@ class IdempotentConsumer:
         self._outcomes["dead_lettered"].inc()
 
 
-def subscribe(broker: NatsBroker, consumer: IdempotentConsumer) -> None:
-    """Register `consumer` as a durable pull subscriber on the broker (before it starts)."""
-    spec = consumer.spec
-
-    @broker.subscriber(
-        spec.filter_subject,
-        stream=JStream(spec.stream.name, declare=False),
-        durable=spec.durable,
-        config=ConsumerConfig(
-            ack_wait=spec.ack_wait,
-            max_deliver=spec.max_deliver,
-            max_ack_pending=spec.max_ack_pending,
-        ),
-        pull_sub=PullSub(batch_size=spec.batch_size, timeout=1.0),
-        max_workers=spec.max_workers,
-        ack_policy=AckPolicy.MANUAL,
-    )
-    async def on_message(message: NatsMessage) -> None:
-        await consumer.process(message.raw_message, jetstream(broker))
+@contextlib.asynccontextmanager
+async def consuming(
+    js: JetStreamContext, consumers: Sequence[IdempotentConsumer]
+) -> AsyncIterator[None]:
+    """Run `consumers` (each its durable's pull loop) until the block ends; a batch being
+    applied then is finished first, so its messages are acked rather than redelivered."""
+    subscriptions = [await c.subscribe(js) for c in consumers]
+    tasks = [
+        asyncio.create_task(
+            c.run(js, subscription), name=f"consumer:{c.spec.durable}:{c.spec.filter_subject}"
+        )
+        for c, subscription in zip(consumers, subscriptions, strict=True)
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -22,3 +22,23 @@ async def claim(
         .returning(inbox.c.message_id)
     )
     return result.first() is not None
+
+
+async def claim_many(
+    session: AsyncSession, inbox: Table, *, consumer: str, messages: list[tuple[str, str]]
+) -> set[str]:
+    """`claim` for many (message id, subject) pairs in one statement: the ids not processed
+    before."""
+    rows = dict(messages)
+    result = await session.execute(
+        insert(inbox)
+        .values(
+            [
+                {"consumer": consumer, "message_id": message_id, "subject": subject}
+                for message_id, subject in rows.items()
+            ]
+        )
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+    )
+    return {row.message_id for row in result}

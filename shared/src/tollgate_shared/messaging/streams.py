@@ -97,9 +97,7 @@ class ConsumerSpec:
     ack_wait: float = 30.0
     max_ack_pending: int = 1000
     batch_size: int = 64
-    max_workers: int = 16
-    """Messages applied concurrently, each in its own transaction. Handlers never rely on
-    delivery order (Stripe guarantees none), so concurrency changes no outcome."""
+    """Most messages fetched, and applied in one transaction, at a time."""
     backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
     def config(self) -> ConsumerConfig:
