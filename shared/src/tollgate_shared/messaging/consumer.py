@@ -191,13 +191,16 @@ class IdempotentConsumer:
         self,
         js: JetStreamContext,
         subscription: JetStreamContext.PullSubscription,
+        stop: asyncio.Event,
         *,
         fetch_timeout: float = 5.0,
     ) -> None:
-        """Pull and apply batches until cancelled; a batch being applied is finished first (a
-        fetch in progress is simply abandoned: what it would have delivered is redelivered)."""
+        """Pull and apply batches until `stop` is set or the task is cancelled; a batch being
+        applied is finished first (a fetch in progress is simply abandoned: what it would have
+        delivered is redelivered). The flag matters: on Python 3.11 `asyncio.wait_for` inside
+        a fetch can swallow a cancellation that races with a message's arrival."""
         try:
-            while True:
+            while not stop.is_set():
                 try:
                     await self._pull_once(js, subscription, fetch_timeout)
                 except asyncio.CancelledError:
@@ -296,15 +299,21 @@ async def consuming(
     """Run `consumers` (each its durable's pull loop) until the block ends; a batch being
     applied then is finished first, so its messages are acked rather than redelivered."""
     subscriptions = [await c.subscribe(js) for c in consumers]
+    stop = asyncio.Event()
     tasks = [
         asyncio.create_task(
-            c.run(js, subscription), name=f"consumer:{c.spec.durable}:{c.spec.filter_subject}"
+            c.run(js, subscription, stop),
+            name=f"consumer:{c.spec.durable}:{c.spec.filter_subject}",
         )
         for c, subscription in zip(consumers, subscriptions, strict=True)
     ]
     try:
         yield
     finally:
+        stop.set()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # A batch being applied gets 10 s; a swallowed cancellation ends with the next fetch.
+        _, late = await asyncio.wait(tasks, timeout=15) if tasks else (set(), set())
+        for task in late:
+            task.cancel()
