@@ -10,9 +10,20 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import Row, Select, Table, and_, bindparam, func, or_, select, text
+from sqlalchemy import (
+    DateTime,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -134,40 +145,49 @@ async def sources(
     return dict(found)
 
 
-_GATE_SQL = tuple(
-    (str(query.compile(dialect=psycopg_dialect())), cls)
-    for query, cls in (*_SOURCES_OF_MEMBER, (credits_repo.BALANCES, None))
+def _as_json_rows(query: Select[Any]) -> tuple[Any, frozenset[str]]:
+    """`query` as a scalar subquery giving its rows as one JSON array, and which of its
+    columns are timestamps (JSON carries them as ISO strings)."""
+    rows = query.subquery("q")
+    array = func.coalesce(func.json_agg(rows.table_valued()), literal_column("'[]'::json"))
+    dates = frozenset(c.name for c in query.selected_columns if isinstance(c.type, DateTime))
+    return select(array).scalar_subquery(), dates
+
+
+_GATE_PARTS = [(*_as_json_rows(query), cls) for query, cls in _SOURCES_OF_MEMBER]
+_GATE_SQL = str(
+    select(*[part for part, _, _ in _GATE_PARTS], _as_json_rows(credits_repo.BALANCES)[0]).compile(
+        dialect=psycopg_dialect()
+    )
 )
+"""One statement, one row: the member's subscriptions, terms, grant and credit balances."""
 
 
 async def gate_read(
     pool: AsyncConnectionPool, key: MembershipKey
 ) -> tuple[Sources, dict[str, int]]:
-    """A member's sources and credit balances for the gate: the same statements as
-    `sources` and `credits_repo.balances`, sent in one round trip through the driver (a
-    pipeline of prepared statements on an autocommit connection), without SQLAlchemy's
-    per-statement cost."""
+    """A member's sources and credit balances for the gate: the statements of `sources` and
+    `credits_repo.balances` as one prepared statement through the driver, on an autocommit
+    connection, without SQLAlchemy's per-statement cost."""
     params = {"user_id": key.user_id, "group_id": key.group_id}
     for attempt in (1, 2):
         try:
             async with pool.connection() as conn:
-                cursors = []
-                async with conn.pipeline():
-                    for sql, _ in _GATE_SQL:
-                        cursor = conn.cursor(row_factory=dict_row)
-                        await cursor.execute(sql, params, prepare=True)
-                        cursors.append(cursor)
-                results = [await cursor.fetchall() for cursor in cursors]
+                row = await (await conn.execute(_GATE_SQL, params, prepare=True)).fetchone()
             break
         except psycopg.OperationalError:
             if attempt == 2:
                 raise
             await pool.check()  # connections broken by a database restart: replace them
-    found: dict[str, Sources] = defaultdict(Sources)
-    for (_, cls), rows in zip(_GATE_SQL, results, strict=True):
-        for row in rows if cls is not None else ():
-            _add_source(found, cls, row)
-    return found[key.group_id], {r["kind"]: r["balance"] for r in results[-1]}
+    assert row is not None
+    found = Sources()
+    for (_, dates, cls), items in zip(_GATE_PARTS, row, strict=False):
+        for item in items:
+            for name in dates:
+                if item[name] is not None:
+                    item[name] = datetime.fromisoformat(item[name])
+            _add_source({key.group_id: found}, cls, item)
+    return found, {b["kind"]: b["balance"] for b in row[-1]}
 
 
 async def related_subscriptions(
