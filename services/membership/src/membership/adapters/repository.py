@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
+    JSON,
     DateTime,
     Row,
     Select,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
@@ -133,14 +135,13 @@ async def sources(
     session: AsyncSession, *, user_id: str, group_id: str | None = None
 ) -> dict[str, Sources]:
     """A user's subscriptions, one-time terms and grants, by group (one group, or all)."""
+    if group_id is not None:
+        params = {"user_id": user_id, "group_id": group_id}
+        member = _member_sources((await session.execute(_MEMBER_SOURCES, params)).one(), group_id)
+        return {group_id: member} if member.subscriptions or member.terms or member.grant else {}
     found: dict[str, Sources] = defaultdict(Sources)
-    queries, params = (
-        (_SOURCES_OF_USER, {"user_id": user_id})
-        if group_id is None
-        else (_SOURCES_OF_MEMBER, {"user_id": user_id, "group_id": group_id})
-    )
-    for query, cls in queries:
-        for row in await session.execute(query, params):
+    for query, cls in _SOURCES_OF_USER:
+        for row in await session.execute(query, {"user_id": user_id}):
             _add_source(found, cls, row)
     return dict(found)
 
@@ -151,16 +152,29 @@ def _as_json_rows(query: Select[Any]) -> tuple[Any, frozenset[str]]:
     rows = query.subquery("q")
     array = func.coalesce(func.json_agg(rows.table_valued()), literal_column("'[]'::json"))
     dates = frozenset(c.name for c in query.selected_columns if isinstance(c.type, DateTime))
-    return select(array).scalar_subquery(), dates
+    return type_coerce(select(array).scalar_subquery(), JSON), dates
 
 
-_GATE_PARTS = [(*_as_json_rows(query), cls) for query, cls in _SOURCES_OF_MEMBER]
+_MEMBER_PARTS = [(*_as_json_rows(query), cls) for query, cls in _SOURCES_OF_MEMBER]
+_MEMBER_SOURCES = select(*[part for part, _, _ in _MEMBER_PARTS])
+"""One statement, one row: a member's subscriptions, terms and grant as JSON arrays."""
 _GATE_SQL = str(
-    select(*[part for part, _, _ in _GATE_PARTS], _as_json_rows(credits_repo.BALANCES)[0]).compile(
+    _MEMBER_SOURCES.add_columns(_as_json_rows(credits_repo.BALANCES)[0]).compile(
         dialect=psycopg_dialect()
     )
 )
-"""One statement, one row: the member's subscriptions, terms, grant and credit balances."""
+"""The same with the member's credit balances, as the driver runs it for the gate."""
+
+
+def _member_sources(row: Sequence[Any], group_id: str) -> Sources:
+    found = Sources()
+    for (_, dates, cls), items in zip(_MEMBER_PARTS, row, strict=False):
+        for item in items:
+            for name in dates:
+                if item[name] is not None:
+                    item[name] = datetime.fromisoformat(item[name])
+            _add_source({group_id: found}, cls, item)
+    return found
 
 
 async def gate_read(
@@ -180,14 +194,7 @@ async def gate_read(
                 raise
             await pool.check()  # connections broken by a database restart: replace them
     assert row is not None
-    found = Sources()
-    for (_, dates, cls), items in zip(_GATE_PARTS, row, strict=False):
-        for item in items:
-            for name in dates:
-                if item[name] is not None:
-                    item[name] = datetime.fromisoformat(item[name])
-            _add_source({key.group_id: found}, cls, item)
-    return found, {b["kind"]: b["balance"] for b in row[-1]}
+    return _member_sources(row, key.group_id), {b["kind"]: b["balance"] for b in row[-1]}
 
 
 async def related_subscriptions(
