@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from typing import Any
 
 import structlog
 from nats.js import JetStreamContext
 from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate_shared.events.base import DomainEvent
@@ -30,14 +33,32 @@ async def add(session: AsyncSession, outbox: Table, event: DomainEvent) -> None:
 
     The current trace context travels with it, so its consumers continue the same trace.
     """
-    await session.execute(
-        outbox.insert().values(
-            message_id=event.id,
-            subject=event.subject,
-            payload=event.model_dump_json().encode(),
-            headers=inject({"Tollgate-Event-Version": str(event.version)}),
-        )
+    await session.execute(outbox.insert(), _row(event))
+
+
+async def add_once(session: AsyncSession, outbox: Table, event: DomainEvent) -> bool:
+    """`add`, unless an event with this id was already queued (ids that derive from their
+    cause make a re-applied cause queue nothing); True if queued now."""
+    queued = await session.execute(_insert_once(outbox), _row(event))
+    return queued.first() is not None
+
+
+@functools.cache
+def _insert_once(outbox: Table) -> Any:
+    return (
+        insert(outbox)
+        .on_conflict_do_nothing(index_elements=[outbox.c.message_id])
+        .returning(outbox.c.id)
     )
+
+
+def _row(event: DomainEvent) -> dict[str, Any]:
+    return {
+        "message_id": event.id,
+        "subject": event.subject,
+        "payload": event.model_dump_json().encode(),
+        "headers": inject({"Tollgate-Event-Version": str(event.version)}),
+    }
 
 
 class OutboxRelay:

@@ -17,7 +17,7 @@ from ledger.domain.payments import Payment
 from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
 from tollgate_shared.events.base import DomainEvent
-from tollgate_shared.messaging.outbox import add as add_to_outbox
+from tollgate_shared.messaging.outbox import add_once
 
 _POST = (
     insert(orm.transactions)
@@ -257,8 +257,4 @@ async def upsert_refund(session: AsyncSession, values: dict[str, Any]) -> bool:
 
 async def emit_once(session: AsyncSession, outbox: Any, event: DomainEvent) -> bool:
     """Queue `event` unless an event with its (deterministic) id was already queued."""
-    queued = await session.scalar(select(outbox.c.id).where(outbox.c.message_id == event.id))
-    if queued is not None:
-        return False
-    await add_to_outbox(session, outbox, event)
-    return True
+    return await add_once(session, outbox, event)

@@ -328,6 +328,4 @@ async def members(
 
 async def add_event_once(session: AsyncSession, event: DomainEvent) -> None:
     """Queue a domain event unless one with its id was already queued (ids derive from causes)."""
-    t = orm.outbox
-    if await session.scalar(select(t.c.id).where(t.c.message_id == event.id)) is None:
-        await outbox.add(session, t, event)
+    await outbox.add_once(session, orm.outbox, event)
