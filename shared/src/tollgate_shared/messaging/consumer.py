@@ -2,11 +2,13 @@
 
 Each consumer pulls what its durable has ready (up to `batch_size` messages, without waiting
 for a batch to fill) and applies the whole fetch in one transaction: one inbox insert claims
-every message id, the handlers run in stream order, one commit, then the acks. A busy stream
-so costs one commit per fetch instead of one per message; an idle one still answers at once.
+every message id, the handlers run in stream order, each in a savepoint, one commit, then the
+acks. A busy stream so costs one commit per fetch instead of one per message; an idle one
+still answers at once.
 
-If anything in a batch fails, the batch is rolled back and each message is applied again on
-its own, so one bad message costs the others nothing but time. On its own, a message is acked
+A message whose handler fails is rolled back to its savepoint (its inbox row released) and
+processed on its own after the commit, so the others are neither held back nor applied twice;
+if the transaction itself fails, every message of the fetch is. On its own, a message is acked
 (and the ack confirmed by the server) only after its transaction commits. A failure is nak'ed
 with a growing delay; after `max_deliver` deliveries, or at once for input that can never
 succeed (`PermanentError`, a schema violation), the message is parked on
@@ -26,7 +28,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import transaction
@@ -70,6 +72,22 @@ class Incoming:
             delivered=meta.num_delivered,
             stream_sequence=meta.sequence.stream,
         )
+
+
+# One name, never released: each SAVEPOINT shadows the one before, ROLLBACK TO goes back to
+# the newest (the message being applied). Cheaper than SQLAlchemy's nested transactions.
+_SAVEPOINT = text("SAVEPOINT tollgate_message")
+_ROLLBACK_TO_SAVEPOINT = text("ROLLBACK TO SAVEPOINT tollgate_message")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What applying a fetch together came to."""
+
+    done: list[tuple[Msg, bool]]
+    """Committed messages, each with whether it was fresh (else a duplicate)."""
+    failed: list[Msg]
+    """Messages to process on their own."""
 
 
 Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
@@ -122,8 +140,12 @@ class IdempotentConsumer:
             self._after_commit()
         return fresh
 
-    async def apply_batch(self, batch: Sequence[tuple[Msg, Incoming]]) -> list[bool]:
-        """Apply every message of a fetch in one transaction; which ones were fresh."""
+    async def apply_batch(self, batch: Sequence[tuple[Msg, Incoming]]) -> Batch:
+        """Apply a fetch in one transaction, each message in a savepoint: one that fails is
+        rolled back alone (its inbox row too) and handed back; the others commit together,
+        so what their handlers did outside the database (a Stripe call) is not done again."""
+        done: list[tuple[Msg, bool]] = []
+        failed: list[Msg] = []
         async with transaction(self._sessions) as session:
             fresh_ids = await inbox.claim_many(
                 session,
@@ -131,21 +153,38 @@ class IdempotentConsumer:
                 consumer=self.spec.durable,
                 messages=[(incoming.message_id, incoming.subject) for _, incoming in batch],
             )
-            fresh = []
             for msg, incoming in batch:
                 first = incoming.message_id in fresh_ids
                 fresh_ids.discard(incoming.message_id)  # a second copy in the batch is a duplicate
                 if first:
-                    with self._span(msg, incoming), self._handler_seconds.time():
-                        await self._handler(session, incoming)
-                fresh.append(first)
-        if any(fresh) and self._after_commit is not None:
+                    await session.execute(_SAVEPOINT)
+                    try:
+                        with self._span(msg, incoming), self._handler_seconds.time():
+                            await self._handler(session, incoming)
+                    except Exception as exc:
+                        await session.execute(_ROLLBACK_TO_SAVEPOINT)
+                        log.info(
+                            "batch.message_failed",
+                            consumer=self.spec.durable,
+                            message_id=incoming.message_id,
+                            error=repr(exc),
+                        )
+                        failed.append(msg)
+                        await inbox.release(
+                            session,
+                            self._inbox,
+                            consumer=self.spec.durable,
+                            message_id=incoming.message_id,
+                        )
+                        continue
+                done.append((msg, first))
+        if any(first for _, first in done) and self._after_commit is not None:
             self._after_commit()
-        return fresh
+        return Batch(done=done, failed=failed)
 
     async def process_batch(self, msgs: Sequence[Msg], js: JetStreamContext) -> None:
-        """Apply a fetch together, acking after the commit; if any of it fails, process each
-        message on its own (retry, DLQ) as `process` does."""
+        """Apply a fetch together and ack what committed; a message that failed, or all of
+        them if the transaction itself failed, go through `process` one by one (retry, DLQ)."""
         wanted: list[tuple[Msg, Incoming]] = []
         for msg in msgs:
             incoming = Incoming.from_msg(msg)
@@ -161,15 +200,15 @@ class IdempotentConsumer:
         if not wanted:
             return
         try:
-            fresh = await self.apply_batch(wanted)
+            batch = await self.apply_batch(wanted)
         except Exception as exc:
             log.info("batch.split", consumer=self.spec.durable, size=len(wanted), error=repr(exc))
-            for msg, _ in wanted:
-                await self.process(msg, js, counted=True)
-            return
-        for (msg, _), first in zip(wanted, fresh, strict=True):
+            batch = Batch(done=[], failed=[msg for msg, _ in wanted])
+        for msg, first in batch.done:
             await msg.ack()
             self._outcomes["processed" if first else "duplicate"].inc()
+        for msg in batch.failed:
+            await self.process(msg, js, counted=True)
 
     def _span(self, msg: Msg, incoming: Incoming) -> contextlib.AbstractContextManager[object]:
         return continued(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,3 +42,10 @@ async def claim_many(
         .returning(inbox.c.message_id)
     )
     return {row.message_id for row in result}
+
+
+async def release(session: AsyncSession, inbox: Table, *, consumer: str, message_id: str) -> None:
+    """Forget a claim made in this transaction whose effect was rolled back to a savepoint."""
+    await session.execute(
+        delete(inbox).where(inbox.c.consumer == consumer, inbox.c.message_id == message_id)
+    )
