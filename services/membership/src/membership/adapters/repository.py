@@ -65,10 +65,12 @@ async def lock(session: AsyncSession, key: MembershipKey) -> None:
     )
 
 
+_SUBSCRIPTION = select(orm.subscriptions).where(orm.subscriptions.c.id == bindparam("id"))
+
+
 async def subscription(session: AsyncSession, subscription_id: str) -> SubscriptionRecord | None:
     """A subscription as last applied."""
-    t = orm.subscriptions
-    row = (await session.execute(select(t).where(t.c.id == subscription_id))).first()
+    row = (await session.execute(_SUBSCRIPTION, {"id": subscription_id})).first()
     return _record(SubscriptionRecord, row) if row else None
 
 
@@ -91,7 +93,8 @@ async def _upsert(
 
 async def save_subscription(session: AsyncSession, record: SubscriptionRecord) -> None:
     """Insert or replace a subscription's applied state."""
-    await _upsert(session, orm.subscriptions, dataclasses.asdict(record), ("id",))
+    values = {name: getattr(record, name) for name in _field_names(SubscriptionRecord)}
+    await _upsert(session, orm.subscriptions, values, ("id",))
 
 
 def _terms_with_reversals() -> Any:
@@ -201,13 +204,26 @@ async def related_subscriptions(
     session: AsyncSession, record: SubscriptionRecord
 ) -> list[SubscriptionRecord]:
     """The member's subscriptions that may replace `record` or be replaced by it."""
+    params = {
+        "user_id": record.user_id,
+        "group_id": record.group_id,
+        "id": record.id,
+        "previous_id": record.previous_subscription_id,  # NULL matches no id
+    }
+    return [_record(SubscriptionRecord, r) for r in await session.execute(_RELATED, params)]
+
+
+def _related_subscriptions() -> Select[Any]:
     t = orm.subscriptions
-    same_member = and_(t.c.user_id == record.user_id, t.c.group_id == record.group_id)
+    user = t.c.user_id == bindparam("user_id")
+    same_member = and_(user, t.c.group_id == bindparam("group_id"))
     linked = or_(
-        t.c.id == record.previous_subscription_id, t.c.previous_subscription_id == record.id
+        t.c.id == bindparam("previous_id"), t.c.previous_subscription_id == bindparam("id")
     )
-    query = select(t).where(or_(same_member, and_(t.c.user_id == record.user_id, linked)))
-    return [_record(SubscriptionRecord, r) for r in await session.execute(query)]
+    return select(t).where(or_(same_member, and_(user, linked)))
+
+
+_RELATED = _related_subscriptions()
 
 
 async def add_term(session: AsyncSession, term: Term) -> bool:
@@ -245,16 +261,18 @@ async def save_grant(session: AsyncSession, grant: Grant, *, granted_by: str) ->
     await _upsert(session, orm.grants, values, ("group_id", "user_id"))
 
 
+_ANNOUNCED = select(orm.memberships).where(
+    orm.memberships.c.group_id == bindparam("group_id"),
+    orm.memberships.c.user_id == bindparam("user_id"),
+)
+
+
 async def announced(
     session: AsyncSession, key: MembershipKey
 ) -> tuple[Announced | None, str | None]:
     """The membership as last announced, and the member's email if known."""
-    t = orm.memberships
-    row = (
-        await session.execute(
-            select(t).where(t.c.group_id == key.group_id, t.c.user_id == key.user_id)
-        )
-    ).first()
+    params = {"group_id": key.group_id, "user_id": key.user_id}
+    row = (await session.execute(_ANNOUNCED, params)).first()
     return (_record(Announced, row), row.email) if row else (None, None)
 
 
