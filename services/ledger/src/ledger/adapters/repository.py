@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, text, tuple_
+from sqlalchemy import Row, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,10 +153,12 @@ def _payment_of(row: Row[Any]) -> Payment:
     )
 
 
+_PAYMENT = select(orm.payments).where(orm.payments.c.charge_id == bindparam("charge_id"))
+
+
 async def get_payment(session: AsyncSession, charge_id: str) -> Payment | None:
     """The booked payment of a charge."""
-    p = orm.payments
-    row = (await session.execute(select(p).where(p.c.charge_id == charge_id))).first()
+    row = (await session.execute(_PAYMENT, {"charge_id": charge_id})).first()
     return _payment_of(row) if row else None
 
 
