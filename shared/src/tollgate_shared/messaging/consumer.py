@@ -86,7 +86,7 @@ class Batch:
 
     done: list[tuple[Msg, bool]]
     """Committed messages, each with whether it was fresh (else a duplicate)."""
-    failed: list[Msg]
+    failed: list[tuple[Msg, Incoming]]
     """Messages to process on their own."""
 
 
@@ -145,7 +145,7 @@ class IdempotentConsumer:
         rolled back alone (its inbox row too) and handed back; the others commit together,
         so what their handlers did outside the database (a Stripe call) is not done again."""
         done: list[tuple[Msg, bool]] = []
-        failed: list[Msg] = []
+        failed: list[tuple[Msg, Incoming]] = []
         async with transaction(self._sessions) as session:
             fresh_ids = await inbox.claim_many(
                 session,
@@ -169,7 +169,7 @@ class IdempotentConsumer:
                             message_id=incoming.message_id,
                             error=repr(exc),
                         )
-                        failed.append(msg)
+                        failed.append((msg, incoming))
                         await inbox.release(
                             session,
                             self._inbox,
@@ -184,7 +184,8 @@ class IdempotentConsumer:
 
     async def process_batch(self, msgs: Sequence[Msg], js: JetStreamContext) -> None:
         """Apply a fetch together and ack what committed; a message that failed, or all of
-        them if the transaction itself failed, go through `process` one by one (retry, DLQ)."""
+        them if the transaction itself failed, go through `process` one by one (retry, DLQ).
+        Messages on subjects `accepts` declines are acked without touching the database."""
         wanted: list[tuple[Msg, Incoming]] = []
         for msg in msgs:
             incoming = Incoming.from_msg(msg)
@@ -195,20 +196,21 @@ class IdempotentConsumer:
             else:
                 wanted.append((msg, incoming))
         if len(wanted) == 1:
-            await self.process(wanted[0][0], js, counted=True)
+            batch = Batch(done=[], failed=wanted)
+        elif wanted:
+            try:
+                batch = await self.apply_batch(wanted)
+            except Exception as exc:
+                size = len(wanted)
+                log.info("batch.split", consumer=self.spec.durable, size=size, error=repr(exc))
+                batch = Batch(done=[], failed=wanted)
+        else:
             return
-        if not wanted:
-            return
-        try:
-            batch = await self.apply_batch(wanted)
-        except Exception as exc:
-            log.info("batch.split", consumer=self.spec.durable, size=len(wanted), error=repr(exc))
-            batch = Batch(done=[], failed=[msg for msg, _ in wanted])
         for msg, first in batch.done:
             await msg.ack()
             self._outcomes["processed" if first else "duplicate"].inc()
-        for msg in batch.failed:
-            await self.process(msg, js, counted=True)
+        for msg, incoming in batch.failed:
+            await self.process(msg, incoming, js)
 
     def _span(self, msg: Msg, incoming: Incoming) -> contextlib.AbstractContextManager[object]:
         return continued(
@@ -270,14 +272,9 @@ class IdempotentConsumer:
                 await asyncio.wait_for(work, timeout=10)
             raise
 
-    async def process(self, msg: Msg, js: JetStreamContext, *, counted: bool = False) -> None:
-        """Apply, then ack; or nak with backoff; or park on the DLQ (published through `js`)."""
-        incoming = Incoming.from_msg(msg)
-        if not counted and incoming.delivered == 1 and incoming.subject in self._payments:
-            self._payments[incoming.subject].inc()
-        if self._accepts is not None and not self._accepts(incoming.subject):
-            await msg.ack_sync()
-            return
+    async def process(self, msg: Msg, incoming: Incoming, js: JetStreamContext) -> None:
+        """Apply one message in its own transaction, then ack; or nak with backoff; or park it
+        on the DLQ (published through `js`)."""
         bound = log.bind(
             consumer=self.spec.durable, subject=incoming.subject, message_id=incoming.message_id
         )

@@ -15,13 +15,8 @@ async def claim(
     Returns False when it was already processed (or is being processed by a concurrent
     transaction that then commits): the caller skips the effect and acks.
     """
-    result = await session.execute(
-        insert(inbox)
-        .values(consumer=consumer, message_id=message_id, subject=subject)
-        .on_conflict_do_nothing()
-        .returning(inbox.c.message_id)
-    )
-    return result.first() is not None
+    fresh = await claim_many(session, inbox, consumer=consumer, messages=[(message_id, subject)])
+    return message_id in fresh
 
 
 async def claim_many(
