@@ -123,9 +123,7 @@ _SOURCES_OF_USER = _source_queries(one_group=False)
 _SOURCES_OF_MEMBER = _source_queries(one_group=True)
 
 
-def _add_source(found: dict[str, Sources], cls: type, row: Mapping[str, Any] | Row[Any]) -> None:
-    item = _record(cls, row)
-    group = found[item.group_id]
+def _add_source(group: Sources, item: SubscriptionRecord | Term | Grant) -> None:
     if isinstance(item, SubscriptionRecord):
         group.subscriptions.append(item)
     elif isinstance(item, Term):
@@ -140,12 +138,12 @@ async def sources(
     """A user's subscriptions, one-time terms and grants, by group (one group, or all)."""
     if group_id is not None:
         params = {"user_id": user_id, "group_id": group_id}
-        member = _member_sources((await session.execute(_MEMBER_SOURCES, params)).one(), group_id)
+        member = _member_sources((await session.execute(_MEMBER_SOURCES, params)).one())
         return {group_id: member} if member.subscriptions or member.terms or member.grant else {}
     found: dict[str, Sources] = defaultdict(Sources)
     for query, cls in _SOURCES_OF_USER:
         for row in await session.execute(query, {"user_id": user_id}):
-            _add_source(found, cls, row)
+            _add_source(found[row.group_id], _record(cls, row))
     return dict(found)
 
 
@@ -169,14 +167,14 @@ _GATE_SQL = str(
 """The same with the member's credit balances, as the driver runs it for the gate."""
 
 
-def _member_sources(row: Sequence[Any], group_id: str) -> Sources:
+def _member_sources(row: Sequence[Any]) -> Sources:
     found = Sources()
     for (_, dates, cls), items in zip(_MEMBER_PARTS, row, strict=False):
         for item in items:
             for name in dates:
                 if item[name] is not None:
                     item[name] = datetime.fromisoformat(item[name])
-            _add_source({group_id: found}, cls, item)
+            _add_source(found, _record(cls, item))
     return found
 
 
@@ -197,7 +195,7 @@ async def gate_read(
                 raise
             await pool.check()  # connections broken by a database restart: replace them
     assert row is not None
-    return _member_sources(row, key.group_id), {b["kind"]: b["balance"] for b in row[-1]}
+    return _member_sources(row), {b["kind"]: b["balance"] for b in row[-1]}
 
 
 async def related_subscriptions(
