@@ -1,7 +1,9 @@
 """Run every benchmark in one go and write `bench/results/<date>.json` and `.md`.
 
 Each part gets fresh embedded infrastructure under `var/bench/`, so earlier runs' streams and
-databases never skew a figure. `BENCH_REQUESTS` scales the request counts (default 4000).
+databases never skew a figure. `BENCH_REQUESTS` scales the request counts (default 4000);
+`BENCH_PARTS` (comma-separated, default all of them) runs only some parts, written to
+`results/partial.json` instead of the dated files.
 """
 
 from __future__ import annotations
@@ -185,17 +187,27 @@ async def ledger_part(entries: int) -> dict[str, object]:
         return {"entries": entries, "load_seconds": round(seconds, 1), "summary": latency}
 
 
-async def main() -> dict[str, object]:
+PARTS = ("gateway", "membership", "consumers", "checkout", "ledger")
+
+
+async def main(parts: tuple[str, ...]) -> dict[str, object]:
     per_level = int(os.environ.get("BENCH_REQUESTS", "4000"))
-    print("ceilings and the gateway …", flush=True)
-    results = await gateway_part(per_level)
-    print("webhook → gate, and the gate …", flush=True)
-    results["membership"] = await membership_part(per_level)
-    print("consumers …", flush=True)
-    results["consumers"] = await consumers_part(per_level // 2)
-    print("checkout sessions, ledger summary …", flush=True)
-    results["checkout"] = await checkout_part(per_level)
-    results["ledger"] = await ledger_part(100_000)
+    results: dict[str, object] = {}
+    if "gateway" in parts:
+        print("ceilings and the gateway …", flush=True)
+        results.update(await gateway_part(per_level))
+    if "membership" in parts:
+        print("webhook → gate, and the gate …", flush=True)
+        results["membership"] = await membership_part(per_level)
+    if "consumers" in parts:
+        print("consumers …", flush=True)
+        results["consumers"] = await consumers_part(per_level // 2)
+    if "checkout" in parts:
+        print("checkout sessions …", flush=True)
+        results["checkout"] = await checkout_part(per_level)
+    if "ledger" in parts:
+        print("ledger summary …", flush=True)
+        results["ledger"] = await ledger_part(100_000)
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -210,9 +222,18 @@ async def main() -> dict[str, object]:
 
 if __name__ == "__main__":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(main())
+    parts = tuple(os.environ.get("BENCH_PARTS", ",".join(PARTS)).split(","))
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        sys.exit(f"BENCH_PARTS: unknown {unknown}; the parts are {', '.join(PARTS)}")
+    results = asyncio.run(main(parts))
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / dt.date.today().isoformat()
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(results))
-    print(markdown(results))
+    if parts != PARTS:  # a probe of some parts: kept apart from the dated full results
+        text = json.dumps(results, indent=2) + "\n"
+        (RESULTS / "partial.json").write_text(text)
+        print(text)
+    else:
+        stem = RESULTS / dt.date.today().isoformat()
+        stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+        stem.with_suffix(".md").write_text(markdown(results))
+        print(markdown(results))
