@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,8 +43,9 @@ def user_token(user_id: str, **claims: Any) -> str:
 
 @dataclass
 class Service:
-    """A running membership service: its HTTP client and its database."""
+    """A running membership service: its app, HTTP client and database."""
 
+    app: FastAPI
     http: httpx.AsyncClient
     engine: AsyncEngine
     js: JetStreamContext
@@ -111,7 +113,7 @@ def membership_service(
             serve_app(app) as base,
             httpx.AsyncClient(base_url=base, timeout=30) as http,
         ):
-            service = Service(http=http, engine=engine, js=js)
+            service = Service(app=app, http=http, engine=engine, js=js)
             yield service
             await service.settle()
         await engine.dispose()

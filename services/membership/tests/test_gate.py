@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tollgate_shared.testing import unique
@@ -34,6 +35,32 @@ async def test_gate_answers_inactive_and_checks_who_asks(
         assert (
             await http.get(f"/entitlements/{user}", headers=bearer(user_token(unique("u"))))
         ).status_code == 403
+
+
+async def test_concurrent_gate_reads_are_coalesced_and_each_gets_its_own_member(
+    membership_service: ServiceFactory,
+) -> None:
+    group = unique("group")
+    members = [unique("user") for _ in range(12)]
+    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    async with membership_service() as service:
+        for i, user in enumerate(members[::2]):  # every other member holds a grant of a tier
+            body = {"tier_id": f"tier-{i}", "expires_at": expires, "kind": "comp"}
+            granted = await service.http.put(
+                f"/groups/{group}/grants/{user}", json=body, headers=bearer(ADMIN)
+            )
+            assert granted.status_code == 200, granted.text
+        reads = service.app.state.gate_reads
+        before = reads.fetches
+
+        answers = await asyncio.gather(*(service.gate(user, group) for user in members * 5))
+
+        assert reads.fetches - before < len(answers)  # several reads shared a statement
+        for user, answer in zip(members * 5, answers, strict=True):
+            index = members.index(user)
+            assert answer["user_id"] == user and answer["group_id"] == group
+            assert answer["active"] is (index % 2 == 0)
+            assert answer["tier_id"] == (f"tier-{index // 2}" if index % 2 == 0 else None)
 
 
 async def test_grants_are_idempotent_and_show_in_the_gate(

@@ -9,10 +9,10 @@ from fastapi import FastAPI
 
 from membership.bootstrap import Membership, build
 from membership.config import Settings, load_settings
-from membership.entrypoints import credits
-from membership.entrypoints.gate import GateFastPath
+from membership.entrypoints import credits, gate
 from membership.entrypoints.http import router
 from membership.service_layer import sweeper
+from tollgate_shared.runtime import Runtime
 from tollgate_shared.service import Loop, ServiceCli, background_loops, service_app
 from tollgate_shared.settings import ServiceSettings
 
@@ -29,8 +29,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="Tollgate membership",
         description="Entitlements from Stripe payments, and the membership gate.",
         routers=[router, credits.router, background_loops(_sweeper(membership))],
-        fast_routes=[GateFastPath],
+        fast_routes=[gate.GateFastPath],
+        on_start=_gate_reads,
     )
+
+
+def _gate_reads(app: FastAPI, runtime: Runtime) -> None:
+    assert runtime.reads is not None
+    app.state.gate_reads = gate.reads(runtime.reads)
 
 
 def _sweeper(membership: Membership) -> Loop:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,14 +19,17 @@ def _member(table: Any, key: MembershipKey) -> list[Any]:
     return [table.c.group_id == key.group_id, table.c.user_id == key.user_id]
 
 
-BALANCES = (
-    select(orm.credit_balances.c.kind, orm.credit_balances.c.balance)
-    .where(
-        orm.credit_balances.c.group_id == bindparam("group_id"),
-        orm.credit_balances.c.user_id == bindparam("user_id"),
+def balances_query(user_id: ColumnElement[Any], group_id: ColumnElement[Any]) -> Select[Any]:
+    """A member's balance per kind, by kind."""
+    t = orm.credit_balances
+    return (
+        select(t.c.kind, t.c.balance)
+        .where(t.c.group_id == group_id, t.c.user_id == user_id)
+        .order_by(t.c.kind)
     )
-    .order_by(orm.credit_balances.c.kind)
-)
+
+
+BALANCES = balances_query(bindparam("user_id"), bindparam("group_id"))
 """A member's balance per kind, bound by `user_id` and `group_id`."""
 
 

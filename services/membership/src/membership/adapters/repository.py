@@ -13,9 +13,12 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
+    FromClause,
     Row,
     Select,
+    String,
     Table,
     and_,
     bindparam,
@@ -26,7 +29,7 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,23 +107,31 @@ def _terms_with_reversals() -> Any:
     ).select_from(t.outerjoin(r, r.c.payment_intent_id == t.c.payment_intent_id))
 
 
-def _source_queries(*, one_group: bool) -> tuple[tuple[Select[Any], type], ...]:
-    """A member's subscriptions, terms and grant, bound by `user_id` (and `group_id`)."""
+Key = ColumnElement[Any]
+"""How a query is bound to a member: a bound parameter, or a column of the gate's keys."""
+
+
+def _source_queries(
+    user_id: Key, group_id: Key | None, *, keys: FromClause | None = None
+) -> tuple[tuple[Select[Any], type], ...]:
+    """A member's subscriptions, terms and grant, for `user_id` (and `group_id`); correlated
+    to `keys` when the member comes from an enclosing query's row."""
     queries = []
     for query, table, cls in (
         (select(orm.subscriptions), orm.subscriptions, SubscriptionRecord),
         (_terms_with_reversals(), orm.terms, Term),
         (select(orm.grants), orm.grants, Grant),
     ):
-        query = query.where(table.c.user_id == bindparam("user_id"))
-        if one_group:
-            query = query.where(table.c.group_id == bindparam("group_id"))
+        query = query.where(table.c.user_id == user_id)
+        if group_id is not None:
+            query = query.where(table.c.group_id == group_id)
+        if keys is not None:
+            query = query.correlate(keys)
         queries.append((query, cls))
     return tuple(queries)
 
 
-_SOURCES_OF_USER = _source_queries(one_group=False)
-_SOURCES_OF_MEMBER = _source_queries(one_group=True)
+_SOURCES_OF_USER = _source_queries(bindparam("user_id"), None)
 
 
 def _add_source(group: Sources, item: SubscriptionRecord | Term | Grant) -> None:
@@ -156,20 +167,46 @@ def _as_json_rows(query: Select[Any]) -> tuple[Any, frozenset[str]]:
     return type_coerce(select(array).scalar_subquery(), JSON), dates
 
 
-_MEMBER_PARTS = [(*_as_json_rows(query), cls) for query, cls in _SOURCES_OF_MEMBER]
+def _member_parts(
+    user_id: Key, group_id: Key, *, keys: FromClause | None = None
+) -> list[tuple[Any, frozenset[str], type]]:
+    """One member's sources as three JSON-array columns, with their timestamp columns."""
+    queries = _source_queries(user_id, group_id, keys=keys)
+    return [(*_as_json_rows(query), cls) for query, cls in queries]
+
+
+_MEMBER_PARTS = _member_parts(bindparam("user_id"), bindparam("group_id"))
 _MEMBER_SOURCES = select(*[part for part, _, _ in _MEMBER_PARTS])
 """One statement, one row: a member's subscriptions, terms and grant as JSON arrays."""
-_GATE_SQL = str(
-    _MEMBER_SOURCES.add_columns(_as_json_rows(credits_repo.BALANCES)[0]).compile(
-        dialect=psycopg_dialect()
+
+
+def _gate_sql() -> str:
+    """Many members' sources and credit balances, one row per (`user_ids[i]`,
+    `group_ids[i]`), as the driver runs it for the gate."""
+    keys = (
+        func.unnest(
+            bindparam("user_ids", type_=ARRAY(String)), bindparam("group_ids", type_=ARRAY(String))
+        )
+        .table_valued("user_id", "group_id")
+        .render_derived(name="k")
     )
-)
-"""The same with the member's credit balances, as the driver runs it for the gate."""
+    parts = _member_parts(keys.c.user_id, keys.c.group_id, keys=keys)
+    balances = credits_repo.balances_query(keys.c.user_id, keys.c.group_id).correlate(keys)
+    query = select(
+        keys.c.user_id,
+        keys.c.group_id,
+        *[part for part, _, _ in parts],
+        _as_json_rows(balances)[0],
+    )
+    return str(query.compile(dialect=psycopg_dialect()))
 
 
-def _member_sources(row: Sequence[Any]) -> Sources:
+_GATE_SQL = _gate_sql()
+
+
+def _member_sources(parts: Sequence[Any]) -> Sources:
     found = Sources()
-    for (_, dates, cls), items in zip(_MEMBER_PARTS, row, strict=False):
+    for (_, dates, cls), items in zip(_MEMBER_PARTS, parts, strict=False):
         for item in items:
             for name in dates:
                 if item[name] is not None:
@@ -178,24 +215,33 @@ def _member_sources(row: Sequence[Any]) -> Sources:
     return found
 
 
+GateAnswer = tuple[Sources, dict[str, int]]
+"""A member's sources and credit balances."""
+
+
 async def gate_read(
-    pool: AsyncConnectionPool, key: MembershipKey
-) -> tuple[Sources, dict[str, int]]:
-    """A member's sources and credit balances for the gate: the statements of `sources` and
-    `credits_repo.balances` as one prepared statement through the driver, on an autocommit
-    connection, without SQLAlchemy's per-statement cost."""
-    params = {"user_id": key.user_id, "group_id": key.group_id}
+    pool: AsyncConnectionPool, keys: Sequence[MembershipKey]
+) -> dict[MembershipKey, GateAnswer]:
+    """Members' sources and credit balances for the gate: the statements of `sources` and
+    `credits_repo.balances` for every key as one prepared statement through the driver, on an
+    autocommit connection, without SQLAlchemy's per-statement cost."""
+    params = {"user_ids": [k.user_id for k in keys], "group_ids": [k.group_id for k in keys]}
     for attempt in (1, 2):
         try:
             async with pool.connection() as conn:
-                row = await (await conn.execute(_GATE_SQL, params, prepare=True)).fetchone()
+                rows = await (await conn.execute(_GATE_SQL, params, prepare=True)).fetchall()
             break
         except psycopg.OperationalError:
             if attempt == 2:
                 raise
             await pool.check()  # connections broken by a database restart: replace them
-    assert row is not None
-    return _member_sources(row), {b["kind"]: b["balance"] for b in row[-1]}
+    return {
+        MembershipKey(row[0], row[1]): (
+            _member_sources(row[2:-1]),
+            {b["kind"]: b["balance"] for b in row[-1]},
+        )
+        for row in rows
+    }
 
 
 async def related_subscriptions(

@@ -3,14 +3,18 @@
 `GateFastPath` answers it as plain ASGI ahead of FastAPI's routing (see
 `tollgate_shared.fast_path`); the FastAPI route in `http.py` documents it and answers the same
 way wherever the middleware is not installed. Both call `answer`, which reads the member's
-sources and credit balances in one round trip and computes the entitlement at this instant.
+sources and credit balances and computes the entitlement at this instant. Concurrent gate
+reads are coalesced (`reads`): one statement answers every read that arrived while the
+previous one ran, so no answer is older than its request.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
+from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import State
 
 from membership.adapters import repository
@@ -18,6 +22,7 @@ from membership.domain import rules
 from membership.domain.model import MembershipKey
 from membership.entrypoints.schemas import GateOut
 from tollgate_shared.auth import Principal, authenticate
+from tollgate_shared.coalesce import Coalescer
 from tollgate_shared.errors import Forbidden
 from tollgate_shared.fast_path import FastRequest, FastRoute
 
@@ -32,7 +37,7 @@ async def answer(state: State, principal: Principal, user_id: str, group_id: str
     if not (reads_all_groups(principal, user_id) or principal.can_manage(group_id)):
         raise Forbidden("you may read only your own entitlements or your groups' members")
     key = MembershipKey(user_id, group_id)
-    sources, credits = await repository.gate_read(state.runtime.reads, key)
+    sources, credits = await state.gate_reads.get(key)
     entitlement = rules.entitlement(key, sources, grace=state.settings.grace, now=datetime.now(UTC))
     access = entitlement.access
     if access is None:
@@ -50,6 +55,11 @@ async def answer(state: State, principal: Principal, user_id: str, group_id: str
         cancel_at_period_end=access.cancel_at_period_end,
         credits=credits,
     )
+
+
+def reads(pool: AsyncConnectionPool) -> Coalescer[MembershipKey, repository.GateAnswer]:
+    """The gate's reads through `pool`, coalesced (kept on the app's state as `gate_reads`)."""
+    return Coalescer(functools.partial(repository.gate_read, pool))
 
 
 class GateFastPath(FastRoute):
