@@ -1,6 +1,8 @@
 """One trace follows a message from its publisher through a consumer, its outbox and the
 next consumer (real JetStream and Postgres)."""
 
+from collections.abc import Iterator
+
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -16,18 +18,18 @@ from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 from tollgate_shared.observability.tracing import (
     configure_tracing,
     continued,
-    export_to,
+    exported_to,
     inject,
 )
 from tollgate_shared.testing import RunningConsumers, unique, wait_until
 
 
 @pytest.fixture(scope="module")
-def spans() -> InMemorySpanExporter:
+def spans() -> Iterator[InMemorySpanExporter]:
     configure_tracing("test")
     exporter = InMemorySpanExporter()
-    export_to(SimpleSpanProcessor(exporter))
-    return exporter
+    with exported_to(SimpleSpanProcessor(exporter)):
+        yield exporter
 
 
 async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from membership.adapters import orm
 from membership.config import Settings
-from membership.entrypoints.gate import GateFastPath
 from membership.main import MIGRATIONS, create_app
 from tollgate_shared.auth import issue_token
 from tollgate_shared.db import make_engine
@@ -108,7 +107,7 @@ def membership_service(
         engine = make_engine(url, pool_size=2)
         app = create_app(settings)
         if not fast_path:
-            app.user_middleware = [m for m in app.user_middleware if m.cls is not GateFastPath]
+            app.fast_routes = ()
         async with (
             serve_app(app) as base,
             httpx.AsyncClient(base_url=base, timeout=30) as http,

@@ -1,11 +1,12 @@
-"""Hot routes answered as plain ASGI, ahead of FastAPI's routing.
+"""Hot routes answered as plain ASGI, before FastAPI's middleware and routing.
 
-On a busy route FastAPI's routing, dependency solving, validation and response machinery cost
-more CPU per request than the work itself (see bench/results). A `FastRoute` answers one
-method and path itself and hands every other request on to the app; the route stays declared
-in FastAPI too, for the OpenAPI document and wherever the middleware is not installed, and both
-call the same service function. Install fast routes through `create_app(fast_routes=...)` so
-they sit inside CORS and the error middleware.
+On a busy route FastAPI's per-request machinery (its telemetry and error middleware, routing,
+dependency solving, validation, responses) costs more CPU than the work itself (see
+bench/results). A `FastRoute` answers one method and path itself; the app (`http.ServiceApp`)
+asks its fast routes before anything else. The route stays declared in FastAPI too, for the
+OpenAPI document and for the requests a fast route leaves to it, and both call the same service
+function. Requests with an `Origin` header are left to the app, so that browsers get its CORS
+answers; while spans are exported, an app that traces requests leaves out its fast routes.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import structlog
 from starlette.datastructures import State
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from tollgate_shared.errors import ApiError, error_response
+
+log = structlog.get_logger(__name__)
 
 _JSON = (b"content-type", b"application/json")
 
@@ -47,34 +51,27 @@ class FastRequest:
 
 
 class FastRoute:
-    """Middleware answering `METHOD` requests whose path fully matches `PATH` with the JSON
-    bytes `answer` returns (200), or the error body of the `ApiError` it raises."""
+    """Answers `METHOD` requests whose path fully matches `PATH` with the JSON bytes `answer`
+    returns (200), or the error body of the `ApiError` it raises (500 for anything else)."""
 
     METHOD: ClassVar[str]
     PATH: ClassVar[re.Pattern[str]]
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
     async def answer(self, request: FastRequest) -> bytes:
         """The JSON body of a 200 answer."""
         raise NotImplementedError
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = (
-            self.PATH.fullmatch(scope["path"])
-            if scope["type"] == "http" and scope["method"] == self.METHOD
-            else None
-        )
+    async def serve(self, state: State, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer the request if it is this route's; False to leave it to the app."""
+        if scope["method"] != self.METHOD:
+            return False
+        match = self.PATH.fullmatch(scope["path"])
         if match is None:
-            await self.app(scope, receive, send)
-            return
-        request = FastRequest(
-            state=scope["app"].state,
-            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
-            params=match.groupdict(),
-            receive=receive,
-        )
+            return False
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if "origin" in headers:
+            return False
+        request = FastRequest(state, headers, match.groupdict(), receive)
         try:
             body = await self.answer(request)
         except ApiError as exc:
@@ -82,7 +79,12 @@ class FastRoute:
                 exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
             )
             await response(scope, receive, send)
-            return
-        headers: list[Any] = [_JSON, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+            return True
+        except Exception:
+            log.exception("http.unhandled_error", path=scope["path"])
+            await error_response(500, "internal_error", "internal error")(scope, receive, send)
+            return True
+        headers_out: list[Any] = [_JSON, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers_out})
         await send({"type": "http.response.body", "body": body})
+        return True

@@ -4,19 +4,44 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Receive, Scope, Send
 
 from tollgate_shared.errors import install_error_handlers
 from tollgate_shared.fast_path import FastRoute
+from tollgate_shared.observability import tracing
 from tollgate_shared.observability.health import ReadinessCheck
 from tollgate_shared.observability.health import router as health_router
 from tollgate_shared.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+class ServiceApp(FastAPI):
+    """A FastAPI app whose `fast_routes` answer their requests before its middleware stack
+    (see `tollgate_shared.fast_path`)."""
+
+    def __init__(
+        self, *, fast_routes: Sequence[FastRoute], request_spans: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(telemetry={"tracing": request_spans}, **kwargs)
+        self.fast_routes = tuple(fast_routes)
+        self.request_spans = request_spans
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.fast_routes
+            and scope["type"] == "http"
+            and not (self.request_spans and tracing.exporting())  # traces keep request spans
+        ):
+            for route in self.fast_routes:
+                if await route.serve(self.state, scope, receive, send):
+                    return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -26,24 +51,23 @@ def create_app(
     description: str = "",
     lifespan: Lifespan | None = None,
     request_spans: bool = True,
-    fast_routes: Sequence[type[FastRoute]] = (),
-) -> FastAPI:
+    fast_routes: Sequence[FastRoute] = (),
+) -> ServiceApp:
     """A FastAPI app with the JSON error format, `/healthz`, `/readyz`, `/metrics`, `/docs`,
     CORS for `CORS_ALLOWED_ORIGINS` only, and the state of per-user rate limits.
     `request_spans=False` turns off FastAPI's own span per HTTP request; `fast_routes` answer
-    their routes ahead of FastAPI's routing (inside CORS)."""
-    app = FastAPI(
+    their routes before FastAPI's middleware and routing."""
+    app = ServiceApp(
         title=title,
         description=description,
         version="0.1.0",
         lifespan=lifespan,
-        telemetry={"tracing": request_spans},
+        request_spans=request_spans,
+        fast_routes=fast_routes,
     )
     app.state.settings = settings
     app.state.readiness_checks = {}
     app.state.rate_limiters = {}
-    for route in fast_routes:  # added first, so CORS below wraps them
-        app.add_middleware(route)
     if settings.cors_origins:
         # Bearer tokens, not cookies: no credentials, so no origin can ride a session.
         app.add_middleware(

@@ -40,7 +40,7 @@ def service_app(
     routers: Sequence[APIRouter] = (),
     on_start: OnStart | None = None,
     request_spans: bool = True,
-    fast_routes: Sequence[type[FastRoute]] = (),
+    fast_routes: Sequence[FastRoute] = (),
 ) -> FastAPI:
     """A service's app: `runtime` starts with it (then `on_start`) and stops after in-flight
     requests; readiness follows the broker and, if it has one, the database."""

@@ -29,7 +29,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         title="Tollgate membership",
         description="Entitlements from Stripe payments, and the membership gate.",
         routers=[router, credits.router, background_loops(_sweeper(membership))],
-        fast_routes=[gate.GateFastPath],
+        fast_routes=[gate.GateFastPath()],
         on_start=_gate_reads,
     )
 

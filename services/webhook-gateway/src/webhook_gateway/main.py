@@ -37,7 +37,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         # Each webhook gets its own span (the root of the event's trace); a second one per
         # HTTP request would cost the hot path about a sixth of its CPU and add nothing.
         request_spans=False,
-        fast_routes=[WebhookFastPath],
+        fast_routes=[WebhookFastPath()],
     )
     return app
 

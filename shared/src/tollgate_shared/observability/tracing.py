@@ -73,6 +73,23 @@ def export_to(processor: SpanProcessor) -> None:
     _exporting = True
 
 
+@contextmanager
+def exported_to(processor: SpanProcessor) -> Iterator[None]:
+    """Spans recorded and handed to `processor` within the block only (for tests)."""
+    global _exporting
+    before = _exporting
+    export_to(processor)
+    try:
+        yield
+    finally:
+        _exporting = before  # the provider keeps the processor, but nothing reaches it
+
+
+def exporting() -> bool:
+    """Whether spans are recorded (something exports them)."""
+    return _exporting
+
+
 @functools.cache
 def tracer() -> trace.Tracer:
     """Tollgate's tracer."""

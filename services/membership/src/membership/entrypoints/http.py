@@ -67,7 +67,7 @@ async def list_entitlements(
 @router.get("/entitlements/{user_id}/groups/{group_id}")
 async def gate(user_id: str, group_id: str, principal: CurrentUser, request: Request) -> GateOut:
     """The membership gate: is the user an active member of the group, and at which tier?
-    (Answered by `gate.GateFastPath` ahead of this route where the app installs it.)"""
+    (Mostly answered by `gate.GateFastPath` before the app's middleware: see `gate`.)"""
     return await answer(request.app.state, principal, user_id, group_id)
 
 

@@ -1,6 +1,6 @@
 """The webhook's hot path: `POST /webhooks/stripe` answered as plain ASGI, before FastAPI's
-routing, dependency and response machinery, which cost the gateway more CPU per event than
-verifying, validating and storing it (see bench/results)."""
+middleware, routing, dependency and response machinery, which cost the gateway more CPU per
+event than verifying, validating and storing it (see bench/results)."""
 
 from __future__ import annotations
 

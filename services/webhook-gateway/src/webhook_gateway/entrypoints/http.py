@@ -1,7 +1,7 @@
 """`POST /webhooks/stripe` as FastAPI documents it (OpenAPI at `/docs`).
 
-Requests to it are answered by `fast_path.WebhookFastPath` before FastAPI's routing; this route
-answers them the same way wherever that middleware is not installed.
+Requests to it are answered by `fast_path.WebhookFastPath` before FastAPI's middleware and
+routing; this route answers the same way the requests the fast path leaves to it.
 """
 
 from __future__ import annotations
