@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
+import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
     BigInteger,
@@ -20,6 +24,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql import ClauseElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,6 +61,34 @@ def make_read_pool(url: str, *, max_size: int = 10) -> AsyncConnectionPool:
     return AsyncConnectionPool(
         conninfo, min_size=2, max_size=max_size, open=False, kwargs={"autocommit": True}
     )
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """A SQLAlchemy statement compiled once for psycopg (named `%(name)s` parameters), to run
+    on a session's own connection without SQLAlchemy's per-statement cost, which on the
+    consumers' hot paths took longer than the statements (see bench/README.md)."""
+
+    sql: str
+
+    @classmethod
+    def of(cls, statement: ClauseElement, *, columns: Sequence[str] = ()) -> DriverStatement:
+        """`statement` compiled; `columns` are the parameters of an INSERT without values."""
+        dialect = psycopg_dialect()  # type: ignore[no-untyped-call]
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns) or None)
+        return cls(str(compiled))
+
+    async def run(
+        self, session: AsyncSession, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Execute in `session`'s transaction (prepared); the rows as dicts (none if the
+        statement returns no rows)."""
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        async with driver.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(self.sql, params, prepare=True)
+            return await cursor.fetchall() if cursor.description else []
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

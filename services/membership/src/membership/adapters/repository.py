@@ -43,6 +43,7 @@ from membership.domain.model import (
     SubscriptionRecord,
     Term,
 )
+from tollgate_shared.db import DriverStatement
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging import outbox
 
@@ -60,38 +61,55 @@ def _record(cls: type[R], row: Mapping[str, Any] | Row[Any]) -> R:
     return cls(**{k: v for k, v in mapping.items() if k in names})
 
 
+_LOCKS = "membership.locks"
+_LOCK = DriverStatement.of(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"))
+
+
 async def lock(session: AsyncSession, key: MembershipKey) -> None:
-    """Serialize changes to one membership until the transaction ends."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"{key.group_id}\x1f{key.user_id}"},
-    )
+    """Serialize changes to one membership until the transaction ends. A key this session
+    already locked is not asked again (see `forget_locks`)."""
+    held: set[MembershipKey] = session.info.setdefault(_LOCKS, set())
+    if key in held:
+        return
+    await _LOCK.run(session, {"k": f"{key.group_id}\x1f{key.user_id}"})
+    held.add(key)
 
 
-_SUBSCRIPTION = select(orm.subscriptions).where(orm.subscriptions.c.id == bindparam("id"))
+def forget_locks(session: AsyncSession) -> None:
+    """Forget which keys this session locked: a message rolled back to its savepoint released
+    the locks it took, so each message of a batch asks for its own."""
+    session.info.pop(_LOCKS, None)
+
+
+_SUBSCRIPTION = DriverStatement.of(
+    select(orm.subscriptions).where(orm.subscriptions.c.id == bindparam("id"))
+)
 
 
 async def subscription(session: AsyncSession, subscription_id: str) -> SubscriptionRecord | None:
     """A subscription as last applied."""
-    row = (await session.execute(_SUBSCRIPTION, {"id": subscription_id})).first()
-    return _record(SubscriptionRecord, row) if row else None
+    rows = await _SUBSCRIPTION.run(session, {"id": subscription_id})
+    return _record(SubscriptionRecord, rows[0]) if rows else None
 
 
 @functools.cache
-def _upsert_statement(table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+def _upsert_statement(
+    table: Table, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> DriverStatement:
     """Built once per shape: building an INSERT … ON CONFLICT per call cost more CPU than
     running it. The VALUES come from the parameters given at execution."""
     stmt = insert(table)
     changed = {c: stmt.excluded[c] for c in columns if c not in keys}
-    return stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=list(keys), set_={**changed, "updated_at": func.now()}
     )
+    return DriverStatement.of(upsert, columns=columns)
 
 
 async def _upsert(
     session: AsyncSession, table: Table, values: dict[str, Any], keys: tuple[str, ...]
 ) -> None:
-    await session.execute(_upsert_statement(table, tuple(values), keys), values)
+    await _upsert_statement(table, tuple(values), keys).run(session, values)
 
 
 async def save_subscription(session: AsyncSession, record: SubscriptionRecord) -> None:
@@ -204,14 +222,19 @@ def _gate_sql() -> str:
 _GATE_SQL = _gate_sql()
 
 
+def _parse_dates(item: dict[str, Any], dates: frozenset[str]) -> dict[str, Any]:
+    """A JSON row with its timestamp columns (ISO strings in JSON) as datetimes."""
+    for name in dates:
+        if item[name] is not None:
+            item[name] = datetime.fromisoformat(item[name])
+    return item
+
+
 def _member_sources(parts: Sequence[Any]) -> Sources:
     found = Sources()
-    for (_, dates, cls), items in zip(_MEMBER_PARTS, parts, strict=False):
+    for (_, dates, cls), items in zip(_MEMBER_PARTS, parts, strict=True):
         for item in items:
-            for name in dates:
-                if item[name] is not None:
-                    item[name] = datetime.fromisoformat(item[name])
-            _add_source(found, _record(cls, item))
+            _add_source(found, _record(cls, _parse_dates(item, dates)))
     return found
 
 
@@ -254,7 +277,7 @@ async def related_subscriptions(
         "id": record.id,
         "previous_id": record.previous_subscription_id,  # NULL matches no id
     }
-    return [_record(SubscriptionRecord, r) for r in await session.execute(_RELATED, params)]
+    return [_record(SubscriptionRecord, r) for r in await _RELATED.run(session, params)]
 
 
 def _related_subscriptions() -> Select[Any]:
@@ -267,7 +290,7 @@ def _related_subscriptions() -> Select[Any]:
     return select(t).where(or_(same_member, and_(user, linked)))
 
 
-_RELATED = _related_subscriptions()
+_RELATED = DriverStatement.of(_related_subscriptions())
 
 
 async def add_term(session: AsyncSession, term: Term) -> bool:
@@ -309,15 +332,21 @@ _ANNOUNCED = select(orm.memberships).where(
     orm.memberships.c.group_id == bindparam("group_id"),
     orm.memberships.c.user_id == bindparam("user_id"),
 )
+_ANNOUNCED_PART, _ANNOUNCED_DATES = _as_json_rows(_ANNOUNCED)
+_MEMBER_STATE = DriverStatement.of(_MEMBER_SOURCES.add_columns(_ANNOUNCED_PART))
+"""A member's sources and their membership as last announced, in one statement."""
 
 
-async def announced(
+async def member_state(
     session: AsyncSession, key: MembershipKey
-) -> tuple[Announced | None, str | None]:
-    """The membership as last announced, and the member's email if known."""
+) -> tuple[Sources, Announced | None, str | None]:
+    """The member's sources, their membership as last announced, and their email if known."""
     params = {"group_id": key.group_id, "user_id": key.user_id}
-    row = (await session.execute(_ANNOUNCED, params)).first()
-    return (_record(Announced, row), row.email) if row else (None, None)
+    *parts, announced = (await _MEMBER_STATE.run(session, params))[0].values()
+    if not announced:
+        return _member_sources(parts), None, None
+    row = _parse_dates(announced[0], _ANNOUNCED_DATES)
+    return _member_sources(parts), _record(Announced, row), row["email"]
 
 
 async def save_membership(session: AsyncSession, entitlement: Entitlement) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from membership.adapters import repository
 from membership.domain.errors import NotAMembership
 from tollgate_shared.messaging.consumer import PermanentError
 from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
@@ -22,6 +23,7 @@ def _rejecting_unplaceable(handler: EventHandler) -> EventHandler:
 
     @wraps(handler)
     async def handle(session: AsyncSession, event: Any) -> None:
+        repository.forget_locks(session)  # the message before may have been rolled back
         try:
             await handler(session, event)
         except NotAMembership as exc:

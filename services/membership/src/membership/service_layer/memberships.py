@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from membership.adapters import repository
 from membership.domain import rules
 from membership.domain.announcements import announce
-from membership.domain.model import Entitlement, MembershipKey, Sources
+from membership.domain.model import Entitlement, MembershipKey
 
 
 async def reconcile(
@@ -23,11 +23,8 @@ async def reconcile(
 ) -> Entitlement:
     """Recompute `key`'s membership, queue the events its change announces, store it."""
     await repository.lock(session, key)
-    found = await repository.sources(session, user_id=key.user_id, group_id=key.group_id)
-    before, email = await repository.announced(session, key)
-    after = rules.entitlement(
-        key, found.get(key.group_id, Sources()), grace=grace, now=now, email=email
-    )
+    found, before, email = await repository.member_state(session, key)
+    after = rules.entitlement(key, found, grace=grace, now=now, email=email)
     for event in announce(before, after, cause=cause, causation_id=causation_id):
         await repository.add_event_once(session, event)
     await repository.save_membership(session, after)
