@@ -1,5 +1,7 @@
 """The idempotent consumer against real NATS JetStream and real Postgres."""
 
+import asyncio
+
 from nats.js import JetStreamContext
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -213,4 +215,41 @@ async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
         }
     finally:
         await dlq.unsubscribe()
+        await broker.stop()
+
+
+async def test_two_pullers_apply_their_fetches_side_by_side_each_message_once(
+    db, nats_url: str, js: JetStreamContext
+) -> None:
+    """The first message's transaction waits until the second message is being applied, which
+    only the other pull loop can do; both commit, each once."""
+    topic = unique("t")
+    first_waiting, second_seen = asyncio.Event(), asyncio.Event()
+    applied: list[str] = []
+
+    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+        applied.append(incoming.message_id)
+        await session.execute(
+            db.effects.insert().values(message_id=incoming.message_id, body=incoming.data.decode())
+        )
+        if incoming.data == b"first":
+            first_waiting.set()
+            await asyncio.wait_for(second_seen.wait(), timeout=10)
+        else:
+            second_seen.set()
+
+    consumer = IdempotentConsumer(spec_for(topic, pullers=2), db.sessions, db.inbox, handler)
+    broker = await run_consumer(js, consumer)
+    try:
+        first, second = unique("evt"), unique("evt")
+        await publish_with_ack(js, f"stripe.{topic}.x", b"first", msg_id=first, stream="STRIPE")
+        await wait_until(first_waiting.is_set, message="first message being applied")
+        await publish_with_ack(js, f"stripe.{topic}.x", b"second", msg_id=second, stream="STRIPE")
+        await wait_until(
+            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="both acked"
+        )
+        assert await effects_of(db, first) == ["first"]
+        assert await effects_of(db, second) == ["second"]
+        assert sorted(applied) == sorted([first, second])
+    finally:
         await broker.stop()

@@ -4,7 +4,8 @@ Each consumer pulls what its durable has ready (up to `batch_size` messages, wit
 for a batch to fill) and applies the whole fetch in one transaction: one inbox insert claims
 every message id, the handlers run in stream order, each in a savepoint, one commit, then the
 acks. A busy stream so costs one commit per fetch instead of one per message; an idle one
-still answers at once.
+still answers at once. Each process runs `ConsumerSpec.pullers` such loops per durable, so
+that one applies its fetch while another waits on the database.
 
 A message whose handler fails is rolled back to its savepoint (its inbox row released) and
 processed on its own after the commit, so the others are neither held back nor applied twice;
@@ -334,14 +335,14 @@ async def consuming(
 ) -> AsyncIterator[None]:
     """Run `consumers` (each its durable's pull loop) until the block ends; a batch being
     applied then is finished first, so its messages are acked rather than redelivered."""
-    subscriptions = [await c.subscribe(js) for c in consumers]
+    pairs = [(c, await c.subscribe(js)) for c in consumers for _ in range(c.spec.pullers)]
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(
             c.run(js, subscription, stop),
             name=f"consumer:{c.spec.durable}:{c.spec.filter_subject}",
         )
-        for c, subscription in zip(consumers, subscriptions, strict=True)
+        for c, subscription in pairs
     ]
     try:
         yield
