@@ -139,7 +139,9 @@ async def membership_part(per_level: int) -> dict[str, object]:
         running("webhook-gateway", infra, var_dir, STRIPE_WEBHOOK_SECRET=gateway.SECRET) as gw,
         running("membership", infra, var_dir) as membership,
     ):
-        e2e, members = await gate.webhook_to_gate(gw.url, membership, rate=200, seconds=10)
+        e2e, members = await gate.webhook_to_gate(
+            gw.url, membership, infra.nats_url, rate=200, seconds=10
+        )
         gate_figures = await gate.gate_load(membership, members, total=per_level * 2)
         return {
             "webhook_to_gate_active": e2e,

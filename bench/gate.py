@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 import uuid
-from urllib.parse import urlsplit
 
-import httpx
+import nats
 import stripe
+from nats.aio.msg import Msg
 
 from bench import events
 from bench.gateway import SECRET
-from bench.load import run_load
+from bench.load import Connections, build_get, build_post, run_load
 from bench.services import Service, service_token
-
-
-def build_get(url: str, token: str) -> bytes:
-    parts = urlsplit(url)
-    return (
-        f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-        f"Authorization: Bearer {token}\r\n\r\n"
-    ).encode()
 
 
 async def gate_load(
@@ -29,8 +23,9 @@ async def gate_load(
 ) -> dict[str, object]:
     """`GET /entitlements/{user}/groups/{group}` for known members, `concurrency` clients."""
     token = service_token()
+    auth = {"Authorization": f"Bearer {token}"}
     requests = [
-        build_get(f"{membership.url}/entitlements/{user}/groups/{group}", token)
+        build_get(f"{membership.url}/entitlements/{user}/groups/{group}", auth)
         for user, group in members
     ]
     return (
@@ -38,54 +33,76 @@ async def gate_load(
     ).summary()
 
 
-POLL_SECONDS = 0.01
-"""How often a waiting client asks the gate again: the figures' resolution. Polling much
-faster makes the pollers (each a gate request) the machine's main load."""
+GROUP = "g_e2e"
+RECHECK_SECONDS = 0.5
+"""How long a waiting client waits for the activation to be announced before it asks the gate
+anyway."""
 
 
 async def webhook_to_gate(
-    gateway_url: str, membership: Service, *, rate: float, seconds: float
+    gateway_url: str, membership: Service, nats_url: str, *, rate: float, seconds: float
 ) -> tuple[dict[str, object], list[tuple[str, str]]]:
     """Send signed subscription events at a steady `rate`; for each, the time from the
-    gateway's 200 until the gate answers active (asked every `POLL_SECONDS`)."""
-    token = {"Authorization": f"Bearer {service_token()}"}
+    gateway's 200 until the gate answers active.
+
+    A waiting client asks the gate when membership announces the activation
+    (`membership.activated`, published after the commit, so the gate must already agree) and
+    otherwise every `RECHECK_SECONDS`. Clients polling the gate every few milliseconds would
+    make their own requests the machine's main load, and the figure would measure them."""
+    auth = {"Authorization": f"Bearer {service_token()}"}
     latencies: list[float] = []
     members: list[tuple[str, str]] = []
-    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=200)) as http:
+    announced: dict[tuple[str, str], asyncio.Event] = {}
+    gateway, gate = Connections(gateway_url), Connections(membership.url)
+    webhook_url = f"{gateway_url}/webhooks/stripe"
 
-        async def active(gate: str) -> bool:
-            try:
-                return bool((await http.get(gate, headers=token)).json()["active"])
-            except httpx.TransportError:  # a pooled connection closed by the server: ask again
-                return False
+    async def on_activated(msg: Msg) -> None:
+        event = json.loads(msg.data)
+        waiting = announced.get((event["user_id"], event["group_id"]))
+        if waiting is not None:
+            waiting.set()
 
-        async def one() -> None:
-            user, group = f"user_{uuid.uuid4().hex[:10]}", "g_e2e"
-            body = events.encode(events.subscription_created(user, group))
-            header = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)
-            response = await http.post(
-                f"{gateway_url}/webhooks/stripe",
-                content=body,
-                headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-            )
-            accepted = time.perf_counter()
-            assert response.status_code == 200, response.text
-            gate = f"{membership.url}/entitlements/{user}/groups/{group}"
-            while not await active(gate):  # noqa: ASYNC110 - polling an HTTP API is the point
-                await asyncio.sleep(POLL_SECONDS)
-            latencies.append((time.perf_counter() - accepted) * 1000)
-            members.append((user, group))
+    def prepared() -> tuple[str, bytes, bytes]:
+        """A new member's user id, signed webhook request and gate request."""
+        user = f"user_{uuid.uuid4().hex[:10]}"
+        body = events.encode(events.subscription_created(user, GROUP))
+        header = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)
+        headers = {"Stripe-Signature": header, "Content-Type": "application/json"}
+        ask = build_get(f"{membership.url}/entitlements/{user}/groups/{GROUP}", auth)
+        return user, build_post(webhook_url, body, headers), ask
 
-        tasks = []
-        started = time.perf_counter()
-        for i in range(int(rate * seconds)):
+    async def one(user: str, webhook: bytes, ask: bytes) -> None:
+        activated = announced[(user, GROUP)] = asyncio.Event()
+        status, answer = await gateway.send(webhook)
+        accepted = time.perf_counter()
+        assert status == 200, answer
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(activated.wait(), RECHECK_SECONDS)
+            if json.loads((await gate.send(ask))[1])["active"]:
+                break
+        latencies.append((time.perf_counter() - accepted) * 1000)
+        members.append((user, GROUP))
+
+    # Built beforehand, so that the load generator takes less of the machine while it runs.
+    requests = [prepared() for _ in range(int(rate * seconds))]
+    nc = await nats.connect(nats_url)
+    await nc.subscribe("membership.activated", cb=on_activated)
+    tasks = []
+    started = time.perf_counter()
+    try:
+        for i, request in enumerate(requests):
             await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(one()))
+            tasks.append(asyncio.create_task(one(*request)))
         await asyncio.gather(*tasks)
+    finally:
+        await nc.close()
+        gateway.close()
+        gate.close()
     ordered = sorted(latencies)
     summary = {
         "rate": rate,
-        "poll_ms": POLL_SECONDS * 1000,
+        "recheck_ms": RECHECK_SECONDS * 1000,
         "events": len(ordered),
         "p50_ms": round(ordered[len(ordered) // 2], 1),
         "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),

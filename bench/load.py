@@ -57,16 +57,57 @@ def build_post(url: str, body: bytes, headers: dict[str, str]) -> bytes:
     return "\r\n".join(lines).encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+def build_get(url: str, headers: dict[str, str]) -> bytes:
+    """A raw keep-alive GET request."""
+    parts = urlsplit(url)
+    lines = [f"GET {parts.path} HTTP/1.1", f"Host: {parts.netloc}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return "\r\n".join([*lines, "", ""]).encode()
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
     for line in head.split(b"\r\n"):
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
-    if length:
-        await reader.readexactly(length)
-    return status
+    return status, (await reader.readexactly(length) if length else b"")
+
+
+class Connections:
+    """Keep-alive connections to one server, shared by concurrent callers (one request at a
+    time on each): a lean client for the benchmarks that wait on answers."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        """Send a raw request; its status and body. A pooled connection the server has closed
+        in the meantime is replaced once."""
+        for attempt in (1, 2):
+            reused = bool(self._idle)
+            reader, writer = (
+                self._idle.pop() if reused else await asyncio.open_connection(*self._address)
+            )
+            try:
+                writer.write(request)
+                answer = await _read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                writer.close()
+                if reused and attempt == 1:
+                    continue
+                raise
+            self._idle.append((reader, writer))
+            return answer
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
 
 
 async def run_load(
@@ -91,7 +132,7 @@ async def run_load(
                 next_index += 1
                 started = time.perf_counter()
                 writer.write(request(i))
-                status = await _read_response(reader)
+                status, _ = await _read_response(reader)
                 latencies.append((time.perf_counter() - started) * 1000)
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
