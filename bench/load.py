@@ -85,24 +85,23 @@ class Connections:
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def send(self, request: bytes) -> tuple[int, bytes]:
-        """Send a raw request; its status and body. A pooled connection the server has closed
-        in the meantime is replaced once."""
-        for attempt in (1, 2):
-            reused = bool(self._idle)
-            reader, writer = (
-                self._idle.pop() if reused else await asyncio.open_connection(*self._address)
-            )
+        """Send a raw request; its status and body. Pooled connections the server has closed
+        in the meantime (its keep-alive timeout) are dropped, then a new one is opened."""
+        while self._idle:
+            reader, writer = self._idle.pop()
             try:
-                writer.write(request)
-                answer = await _read_response(reader)
+                return await self._exchange(reader, writer, request)
             except (ConnectionError, asyncio.IncompleteReadError):
                 writer.close()
-                if reused and attempt == 1:
-                    continue
-                raise
-            self._idle.append((reader, writer))
-            return answer
-        raise AssertionError("unreachable")
+        return await self._exchange(*await asyncio.open_connection(*self._address), request)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+    ) -> tuple[int, bytes]:
+        writer.write(request)
+        answer = await _read_response(reader)
+        self._idle.append((reader, writer))
+        return answer
 
     def close(self) -> None:
         for _, writer in self._idle:

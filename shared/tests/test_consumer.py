@@ -218,11 +218,11 @@ async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
         await broker.stop()
 
 
-async def test_two_pullers_apply_their_fetches_side_by_side_each_message_once(
+async def test_two_fetches_are_applied_side_by_side_each_message_once(
     db, nats_url: str, js: JetStreamContext
 ) -> None:
     """The first message's transaction waits until the second message is being applied, which
-    only the other pull loop can do; both commit, each once."""
+    only a second fetch in flight can do; both commit, each once."""
     topic = unique("t")
     first_waiting, second_seen = asyncio.Event(), asyncio.Event()
     applied: list[str] = []
@@ -238,7 +238,9 @@ async def test_two_pullers_apply_their_fetches_side_by_side_each_message_once(
         else:
             second_seen.set()
 
-    consumer = IdempotentConsumer(spec_for(topic, pullers=2), db.sessions, db.inbox, handler)
+    consumer = IdempotentConsumer(
+        spec_for(topic, fetches_in_flight=2), db.sessions, db.inbox, handler
+    )
     broker = await run_consumer(js, consumer)
     try:
         first, second = unique("evt"), unique("evt")

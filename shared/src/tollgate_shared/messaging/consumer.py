@@ -4,8 +4,8 @@ Each consumer pulls what its durable has ready (up to `batch_size` messages, wit
 for a batch to fill) and applies the whole fetch in one transaction: one inbox insert claims
 every message id, the handlers run in stream order, each in a savepoint, one commit, then the
 acks. A busy stream so costs one commit per fetch instead of one per message; an idle one
-still answers at once. Each process runs `ConsumerSpec.pullers` such loops per durable, so
-that one applies its fetch while another waits on the database.
+still answers at once. Each process applies up to `ConsumerSpec.fetches_in_flight` fetches at
+once, each in its own transaction, so that one is applied while another waits on the database.
 
 A message whose handler fails is rolled back to its savepoint (its inbox row released) and
 processed on its own after the commit, so the others are neither held back nor applied twice;
@@ -237,41 +237,51 @@ class IdempotentConsumer:
         *,
         fetch_timeout: float = 5.0,
     ) -> None:
-        """Pull and apply batches until `stop` is set or the task is cancelled; a batch being
-        applied is finished first (a fetch in progress is simply abandoned: what it would have
-        delivered is redelivered). The flag matters: on Python 3.11 `asyncio.wait_for` inside
-        a fetch can swallow a cancellation that races with a message's arrival."""
+        """Fetch and apply batches until `stop` is set or the task is cancelled. Up to
+        `spec.fetches_in_flight` fetches are applied at once, each in its own transaction; the
+        next fetch starts as soon as one is done. One fetch is outstanding at a time: nats-py
+        answers a lone fetch with what is ready, but of two waiting side by side one holds its
+        messages until its batch fills or its timeout ends. On stop, batches being applied are
+        finished (a fetch in progress is abandoned: what it would have delivered is
+        redelivered). The flag matters: on Python 3.11 `asyncio.wait_for` inside a fetch can
+        swallow a cancellation that races with a message's arrival."""
+        slots = asyncio.Semaphore(self.spec.fetches_in_flight)
+        applying: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
+                await slots.acquire()
                 try:
-                    await self._pull_once(js, subscription, fetch_timeout)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # NATS reconnecting, a leader election, a lost ack …
-                    # Unacked messages come back after ack_wait; the inbox makes that harmless.
-                    log.warning("consumer.pull_failed", consumer=self.spec.durable, error=repr(exc))
+                    msgs = await subscription.fetch(self.spec.batch_size, timeout=fetch_timeout)
+                except nats.errors.TimeoutError:
+                    slots.release()
+                    continue
+                except Exception as exc:  # NATS reconnecting, a leader election …
+                    slots.release()
+                    self._pull_failed(exc)
                     await asyncio.sleep(0.5)
+                    continue
+                task = asyncio.create_task(self._apply_fetch(msgs, js, slots))
+                applying.add(task)
+                task.add_done_callback(applying.discard)
         finally:
+            if applying:
+                await asyncio.wait(applying, timeout=10)
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
 
-    async def _pull_once(
-        self,
-        js: JetStreamContext,
-        subscription: JetStreamContext.PullSubscription,
-        fetch_timeout: float,
+    async def _apply_fetch(
+        self, msgs: Sequence[Msg], js: JetStreamContext, slots: asyncio.Semaphore
     ) -> None:
         try:
-            msgs = await subscription.fetch(self.spec.batch_size, timeout=fetch_timeout)
-        except nats.errors.TimeoutError:
-            return
-        work = asyncio.ensure_future(self.process_batch(msgs, js))
-        try:
-            await asyncio.shield(work)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(work, timeout=10)
-            raise
+            await self.process_batch(msgs, js)
+        except Exception as exc:  # a lost ack …
+            self._pull_failed(exc)
+        finally:
+            slots.release()
+
+    def _pull_failed(self, exc: Exception) -> None:
+        # Unacked messages come back after ack_wait; the inbox makes that harmless.
+        log.warning("consumer.pull_failed", consumer=self.spec.durable, error=repr(exc))
 
     async def process(self, msg: Msg, incoming: Incoming, js: JetStreamContext) -> None:
         """Apply one message in its own transaction, then ack; or nak with backoff; or park it
@@ -335,7 +345,7 @@ async def consuming(
 ) -> AsyncIterator[None]:
     """Run `consumers` (each its durable's pull loop) until the block ends; a batch being
     applied then is finished first, so its messages are acked rather than redelivered."""
-    pairs = [(c, await c.subscribe(js)) for c in consumers for _ in range(c.spec.pullers)]
+    pairs = [(c, await c.subscribe(js)) for c in consumers]
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(

@@ -100,9 +100,9 @@ class ConsumerSpec:
     """Most messages fetched, and applied in one transaction, at a time. Keep it at 64 or
     below: each message's savepoint is a subtransaction, and Postgres keeps only 64 of them
     per transaction in shared memory before every snapshot taken meanwhile gets slower."""
-    pullers: int = 2
-    """Pull loops per process, each applying its own fetch in its own transaction. While one
-    waits on Postgres another runs: two drain a backlog about 1.6 times as fast as one (see
+    fetches_in_flight: int = 2
+    """Fetches one process applies at once, each in its own transaction. While one waits on
+    Postgres another runs: two drain a backlog about 1.6 times as fast as one (see
     bench/README.md). Fetches run side by side may hold messages about the same entity; the
     handlers' row and advisory locks order them, and a deadlock between two fetches rolls
     back one message, which is then retried on its own."""
