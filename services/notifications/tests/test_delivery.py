@@ -1,4 +1,5 @@
-"""Acceptance: SMTP down for a while, then back; a permanently rejected address fails alone."""
+"""Acceptance: SMTP down for a while, then back; a permanently rejected address fails alone;
+a kept connection the server dropped is replaced."""
 
 from __future__ import annotations
 
@@ -64,3 +65,51 @@ async def test_retries_through_an_outage_and_fails_a_rejected_address_alone(
             assert statuses == {"sent"}
         finally:
             sink.stop()
+
+
+async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed_attempt(
+    start_service: Any, infrastructure: Infrastructure
+) -> None:
+    smtp_port, http_port = free_port(), free_port()
+    ports = ["--smtp-port", str(smtp_port), "--http-port", str(http_port)]
+
+    def start_sink(name: str) -> ServerProcess:
+        return ServerProcess(
+            name,
+            [sys.executable, "-m", "mail_sink", *ports],
+            log_path=infrastructure.var_dir / f"{name}.log",
+        )
+
+    async def receipt(svc: Any) -> str:
+        email = f"{unique('member')}@example.com"
+        await svc.publish(
+            PaymentRecorded(
+                user_id=unique("usr"),
+                group_id=unique("grp"),
+                amount=1500,
+                currency="nzd",
+                charge_id=unique("ch"),
+                email=email,
+            )
+        )
+        return email
+
+    smtp_url = f"smtp://127.0.0.1:{smtp_port}"
+    sink = start_sink("mail-sink-first")
+    try:
+        await asyncio.to_thread(sink.wait_for_port, "127.0.0.1", http_port)
+        async with start_service(
+            smtp_url=smtp_url, sink_url=f"http://127.0.0.1:{http_port}"
+        ) as svc:
+            first = await receipt(svc)
+            await svc.wait_for_mail(first, 1)  # its connection is kept open
+            sink.stop()  # the server goes away and comes back: the kept connection is dead
+            sink = start_sink("mail-sink-second")
+            await asyncio.to_thread(sink.wait_for_port, "127.0.0.1", http_port)
+
+            second = await receipt(svc)
+            await svc.wait_for_mail(second, 1)
+            [row] = await svc.notifications(recipient=second)
+            assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 1, None)
+    finally:
+        sink.stop()

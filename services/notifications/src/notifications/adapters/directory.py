@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,13 +24,14 @@ class GroupContacts:
     emails: list[str]
 
 
+_GROUP = select(group_contacts).where(group_contacts.c.group_id == bindparam("group_id"))
+
+
 async def group(session: AsyncSession, group_id: str | None) -> GroupContacts | None:
     """A group's display name and organizer addresses, if an organizer set them."""
     if group_id is None:
         return None
-    row = (
-        await session.execute(select(group_contacts).where(group_contacts.c.group_id == group_id))
-    ).first()
+    row = (await session.execute(_GROUP, {"group_id": group_id})).first()
     return GroupContacts(row.group_id, row.name, list(row.emails)) if row else None
 
 
@@ -49,24 +50,30 @@ async def set_group(
     return GroupContacts(group_id, name, emails)
 
 
+def _remember_email() -> Any:
+    stmt = insert(member_emails)
+    return stmt.on_conflict_do_update(
+        index_elements=[member_emails.c.user_id],
+        set_={"email": stmt.excluded.email, "as_of": stmt.excluded.as_of},
+        where=member_emails.c.as_of < stmt.excluded.as_of,
+    )
+
+
+# Built once, values bound at execution: building a statement per event cost more than it.
+_REMEMBER_EMAIL = _remember_email()
+_MEMBER_EMAIL = select(member_emails.c.email).where(member_emails.c.user_id == bindparam("user_id"))
+
+
 async def remember_email(session: AsyncSession, user_id: str, email: str, as_of: datetime) -> None:
     """Keep the newest address an event gave for a member."""
-    stmt = insert(member_emails).values(user_id=user_id, email=email, as_of=as_of)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[member_emails.c.user_id],
-            set_={"email": stmt.excluded.email, "as_of": stmt.excluded.as_of},
-            where=member_emails.c.as_of < stmt.excluded.as_of,
-        )
-    )
+    await session.execute(_REMEMBER_EMAIL, {"user_id": user_id, "email": email, "as_of": as_of})
 
 
 async def member_email(session: AsyncSession, user_id: str | None) -> str | None:
     """The last address learned for a member."""
     if user_id is None:
         return None
-    query = select(member_emails.c.email).where(member_emails.c.user_id == user_id)
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await session.execute(_MEMBER_EMAIL, {"user_id": user_id})).scalar_one_or_none()
 
 
 async def track_expiry(session: AsyncSession, event: MembershipEvent, *, ended: bool) -> None:

@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifications.adapters.orm import notifications as t
 from notifications.domain.model import Intent, Rendered, Status, message_id
 
+_RECORD = insert(t).on_conflict_do_nothing(constraint="uq_notifications_fact").returning(t.c.id)
+"""Built once; the rows are its parameters (one statement for all of them)."""
+
 
 async def record(
     session: AsyncSession,
@@ -42,12 +45,7 @@ async def record(
         }
         for recipient in recipients
     ]
-    result = await session.execute(
-        insert(t)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="uq_notifications_fact")
-        .returning(t.c.id)
-    )
+    result = await session.execute(_RECORD, rows)
     return len(result.all())
 
 

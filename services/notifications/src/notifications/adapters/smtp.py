@@ -71,30 +71,51 @@ def _permanent(exc: aiosmtplib.SMTPException) -> tuple[int | None, bool]:
 
 
 class SmtpMailer:
-    """Sends one message per connection and reports a classified failure instead of raising."""
+    """Sends over kept-open connections (at most one per send in progress) and reports a
+    classified failure instead of raising. A connection opened per message cost the sender
+    more than the message (connect, EHLO, TLS, login, QUIT). A kept connection the server has
+    closed meanwhile fails before anything is accepted, so the message goes once more over a
+    new one; a connection that failed otherwise is dropped."""
 
     def __init__(self, target: SmtpTarget, *, timeout: float) -> None:
         self._target = target
         self._timeout = timeout
+        self._idle: list[aiosmtplib.SMTP] = []
 
     async def send(self, message: EmailMessage) -> DeliveryFailure | None:
         """Deliver `message`; None once the server accepted it."""
-        target = self._target
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=target.hostname,
-                port=target.port,
-                use_tls=target.use_tls,
-                start_tls=target.start_tls,
-                username=target.username,
-                password=target.password,
-                timeout=self._timeout,
-            )
+            while self._idle:
+                try:
+                    return await self._send_over(self._idle.pop(), message)
+                except aiosmtplib.SMTPServerDisconnected:
+                    continue  # closed by the server while kept
+            return await self._send_over(await self._connect(), message)
         except aiosmtplib.SMTPException as exc:
             code, permanent = _permanent(exc)
             detail = str(exc) if code is None else f"{code} {exc}"
             return DeliveryFailure(f"{type(exc).__name__}: {detail}", permanent=permanent)
         except OSError as exc:
             return DeliveryFailure(f"{type(exc).__name__}: {exc}", permanent=False)
-        return None
+
+    async def _send_over(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
+        try:
+            await client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        self._idle.append(client)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        target = self._target
+        client = aiosmtplib.SMTP(
+            hostname=target.hostname,
+            port=target.port,
+            use_tls=target.use_tls,
+            start_tls=target.start_tls,
+            username=target.username,
+            password=target.password,
+            timeout=self._timeout,
+        )
+        await client.connect()
+        return client

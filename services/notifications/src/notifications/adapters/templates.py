@@ -42,6 +42,7 @@ class Renderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates ship with the package: no stat per render
         )
         self._env.filters["money"] = _money
         self._env.filters["date"] = _date
