@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
     BigInteger,
@@ -59,8 +61,18 @@ def make_read_pool(url: str, *, max_size: int = 10) -> AsyncConnectionPool:
     round trip to Postgres."""
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     return AsyncConnectionPool(
-        conninfo, min_size=2, max_size=max_size, open=False, kwargs={"autocommit": True}
+        conninfo,
+        min_size=2,
+        max_size=max_size,
+        open=False,
+        kwargs={"autocommit": True},
+        configure=_parse_json_fast,
     )
+
+
+async def _parse_json_fast(connection: psycopg.AsyncConnection[Any]) -> None:
+    """JSON columns parsed by orjson: the stdlib parser took an eighth of the gate's CPU."""
+    set_json_loads(orjson.loads, connection)
 
 
 @dataclass(frozen=True)
