@@ -127,6 +127,9 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled; back off on errors without losing rows."""
         while True:
+            # Cleared before looking, not after: a commit that wakes the relay while it
+            # publishes is relayed at once rather than at the next poll.
+            self._wakeup.clear()
             try:
                 if await self.relay_once() == self._batch_size:
                     continue
@@ -134,6 +137,5 @@ class OutboxRelay:
                 raise
             except Exception:
                 log.exception("outbox.relay_failed")
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
