@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from email.message import EmailMessage
 from typing import Any
 
+import httpx
+
+from notifications.adapters.smtp import SmtpMailer, SmtpTarget
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.infra import Infrastructure
 from tollgate_shared.infra.process import ServerProcess, free_port
@@ -67,8 +71,8 @@ async def test_retries_through_an_outage_and_fails_a_rejected_address_alone(
             sink.stop()
 
 
-async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed_attempt(
-    start_service: Any, infrastructure: Infrastructure
+async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed_send(
+    infrastructure: Infrastructure,
 ) -> None:
     smtp_port, http_port = free_port(), free_port()
     ports = ["--smtp-port", str(smtp_port), "--http-port", str(http_port)]
@@ -80,36 +84,30 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed
             log_path=infrastructure.var_dir / f"{name}.log",
         )
 
-    async def receipt(svc: Any) -> str:
-        email = f"{unique('member')}@example.com"
-        await svc.publish(
-            PaymentRecorded(
-                user_id=unique("usr"),
-                group_id=unique("grp"),
-                amount=1500,
-                currency="nzd",
-                charge_id=unique("ch"),
-                email=email,
-            )
-        )
-        return email
+    def message(to: str) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "tollgate@example.com", to, "hello"
+        mail.set_content("hello")
+        return mail
 
-    smtp_url = f"smtp://127.0.0.1:{smtp_port}"
+    async def received(to: str) -> list[str]:
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(f"http://127.0.0.1:{http_port}/api/messages", params={"to": to})
+        answer.raise_for_status()
+        return [mail["to"] for mail in answer.json()]
+
+    mailer = SmtpMailer(SmtpTarget.from_url(f"smtp://127.0.0.1:{smtp_port}"), timeout=5)
+    first, second = (f"{unique('member')}@example.com" for _ in range(2))
     sink = start_sink("mail-sink-first")
     try:
         await asyncio.to_thread(sink.wait_for_port, "127.0.0.1", http_port)
-        async with start_service(
-            smtp_url=smtp_url, sink_url=f"http://127.0.0.1:{http_port}"
-        ) as svc:
-            first = await receipt(svc)
-            await svc.wait_for_mail(first, 1)  # its connection is kept open
-            sink.stop()  # the server goes away and comes back: the kept connection is dead
-            sink = start_sink("mail-sink-second")
-            await asyncio.to_thread(sink.wait_for_port, "127.0.0.1", http_port)
+        assert await mailer.send(message(first)) is None  # its connection is kept open
+        sink.stop()  # the server goes away and comes back: the kept connection is dead
+        sink = start_sink("mail-sink-second")
+        await asyncio.to_thread(sink.wait_for_port, "127.0.0.1", http_port)
 
-            second = await receipt(svc)
-            await svc.wait_for_mail(second, 1)
-            [row] = await svc.notifications(recipient=second)
-            assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 1, None)
+        assert await mailer.send(message(second)) is None  # over a new connection
+        assert await received(second) == [[second]]
+        await mailer.close_idle()
     finally:
         sink.stop()

@@ -71,11 +71,11 @@ def _permanent(exc: aiosmtplib.SMTPException) -> tuple[int | None, bool]:
 
 
 class SmtpMailer:
-    """Sends over kept-open connections (at most one per send in progress) and reports a
-    classified failure instead of raising. A connection opened per message cost the sender
-    more than the message (connect, EHLO, TLS, login, QUIT). A kept connection the server has
-    closed meanwhile fails before anything is accepted, so the message goes once more over a
-    new one; a connection that failed otherwise is dropped."""
+    """Sends over kept-open connections (at most one per send in progress, until
+    `close_idle`) and reports a classified failure instead of raising. A connection opened per
+    message cost the sender more than the message (connect, EHLO, TLS, login, QUIT). A kept
+    connection the server has closed meanwhile fails before anything is accepted, so the
+    message goes once more over a new one; a connection that failed otherwise is dropped."""
 
     def __init__(self, target: SmtpTarget, *, timeout: float) -> None:
         self._target = target
@@ -105,6 +105,15 @@ class SmtpMailer:
             client.close()
             raise
         self._idle.append(client)
+
+    async def close_idle(self) -> None:
+        """End the kept connections politely (QUIT)."""
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
 
     async def _connect(self) -> aiosmtplib.SMTP:
         target = self._target

@@ -36,6 +36,8 @@ log = structlog.get_logger(__name__)
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> DeliveryFailure | None: ...
 
+    async def close_idle(self) -> None: ...
+
 
 class Sender:
     def __init__(
@@ -70,6 +72,8 @@ class Sender:
                 session, limit=self._batch_size, lease=self._lease
             )
         await asyncio.gather(*(self._deliver(row) for row in claimed))
+        # Connections live for one batch: a busy stream reuses them, a quiet one holds none.
+        await self._mailer.close_idle()
         return len(claimed)
 
     async def _deliver(self, row: Row[Any]) -> None:
