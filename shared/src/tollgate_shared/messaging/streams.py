@@ -103,9 +103,9 @@ class ConsumerSpec:
     fetches_in_flight: int = 3
     """Fetches one process applies at once, each in its own transaction. While one waits on
     Postgres another runs: with three, membership drained a backlog about 1.9 times as fast as
-    with one (see bench/README.md). Fetches run side by side may hold messages about the same entity; the
-    handlers' row and advisory locks order them, and a deadlock between two fetches rolls
-    back one message, which is then retried on its own."""
+    with one (see bench/README.md). Fetches run side by side may hold messages about the same
+    entity; the handlers' row and advisory locks order them, and a deadlock between two
+    fetches rolls back one message, which is then retried on its own."""
     backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
     def config(self) -> ConsumerConfig:
