@@ -32,7 +32,7 @@ class Coalescer(Generic[K, V]):
         self._waiting: dict[K, list[asyncio.Future[V]]] = {}
         self._runner: asyncio.Task[None] | None = None
         self.fetches = 0
-        """How many fetches ran (for tests and metrics)."""
+        """How many fetches ran."""
 
     async def get(self, key: K) -> V:
         """The value of `key`, read by a fetch that starts after this call."""
