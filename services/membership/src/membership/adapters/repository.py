@@ -30,7 +30,6 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import credits_repo, orm
@@ -216,7 +215,7 @@ def _gate_sql() -> str:
         *[part for part, _, _ in parts],
         _as_json_rows(balances)[0],
     )
-    return str(query.compile(dialect=psycopg_dialect()))
+    return DriverStatement.of(query).sql
 
 
 _GATE_SQL = _gate_sql()
@@ -343,10 +342,11 @@ async def member_state(
     """The member's sources, their membership as last announced, and their email if known."""
     params = {"group_id": key.group_id, "user_id": key.user_id}
     *parts, announced = (await _MEMBER_STATE.run(session, params))[0].values()
+    found = _member_sources(parts)
     if not announced:
-        return _member_sources(parts), None, None
+        return found, None, None
     row = _parse_dates(announced[0], _ANNOUNCED_DATES)
-    return _member_sources(parts), _record(Announced, row), row["email"]
+    return found, _record(Announced, row), row["email"]
 
 
 async def save_membership(session: AsyncSession, entitlement: Entitlement) -> None:

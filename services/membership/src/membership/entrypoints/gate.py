@@ -3,10 +3,10 @@
 `GateFastPath` answers it as plain ASGI before FastAPI's middleware and routing (see
 `tollgate_shared.fast_path`); the FastAPI route in `http.py` documents it and answers the
 requests the fast path leaves to it (browsers' CORS requests; all while spans are exported).
-Both call `answer`, which reads the member's
-sources and credit balances and computes the entitlement at this instant. Concurrent gate
-reads are coalesced (`reads`): one statement answers every read that arrived while the
-previous one ran, so no answer is older than its request.
+Both call `answer`, which reads the member's sources and credit balances and computes the
+entitlement at this instant. Concurrent gate reads are coalesced (`reads`): one statement
+answers every read that arrived while the previous one ran, so no answer is older than its
+request.
 """
 
 from __future__ import annotations
