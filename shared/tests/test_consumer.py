@@ -2,6 +2,7 @@
 
 import asyncio
 
+import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,13 @@ from tollgate_shared.messaging.consumer import (
     PermanentError,
 )
 from tollgate_shared.messaging.publish import ORIGINAL_MSG_ID, publish_with_ack
-from tollgate_shared.messaging.streams import DLQ, STRIPE, ConsumerSpec, dlq_subject
+from tollgate_shared.messaging.streams import (
+    DLQ,
+    STRIPE,
+    ConsumerSpec,
+    dlq_subject,
+    subject_matches,
+)
 from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
 
 
@@ -255,3 +262,80 @@ async def test_two_fetches_are_applied_side_by_side_each_message_once(
         assert sorted(applied) == sorted([first, second])
     finally:
         await broker.stop()
+
+
+async def test_a_durable_is_narrowed_to_its_subjects_and_keeps_its_position(
+    db, nats_url: str, js: JetStreamContext
+) -> None:
+    """A consumer given subjects asks the server for those only. An existing durable on the
+    broad filter is narrowed in place: what it applied is not delivered again, and what no
+    handler wants is never delivered at all."""
+    topic = unique("t")
+    spec = spec_for(topic)
+    seen: list[str] = []
+
+    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+        seen.append(incoming.subject)
+
+    async def publish(kind: str) -> None:
+        subject = f"stripe.{topic}.{kind}"
+        await publish_with_ack(js, subject, b"{}", msg_id=unique("evt"), stream="STRIPE")
+
+    broad = IdempotentConsumer(spec, db.sessions, db.inbox, handler)
+    broker = await run_consumer(js, broad)
+    try:
+        await publish("wanted")
+        await wait_until(lambda: _is(seen, [f"stripe.{topic}.wanted"]), message="broad delivery")
+        await wait_until(lambda: consumer_idle(js, STRIPE.name, spec.durable), message="acked")
+    finally:
+        await broker.stop()
+
+    await publish("unwanted")
+    await publish("wanted")
+    narrow = IdempotentConsumer(
+        spec, db.sessions, db.inbox, handler, subjects=[f"stripe.{topic}.wanted"]
+    )
+    broker = await run_consumer(js, narrow)
+    try:
+        await wait_until(lambda: _is(seen, [f"stripe.{topic}.wanted"] * 2), message="narrowed")
+        await wait_until(lambda: consumer_idle(js, STRIPE.name, spec.durable), message="acked")
+        info = await js.consumer_info(STRIPE.name, spec.durable)
+        assert info.config.filter_subjects == [f"stripe.{topic}.wanted"]
+        assert info.config.filter_subject in (None, "")
+        assert info.delivered.consumer_seq == 2  # the unwanted message was never delivered
+    finally:
+        await broker.stop()
+    assert seen == [f"stripe.{topic}.wanted"] * 2
+
+
+async def _is(seen: list[str], expected: list[str]) -> bool:
+    return seen == expected
+
+
+def test_subjects_outside_the_declared_filter_are_refused() -> None:
+    spec = spec_for("orders")
+    assert spec.config(["stripe.orders.paid", "stripe.orders.a.b"]).filter_subjects == [
+        "stripe.orders.a.b",
+        "stripe.orders.paid",
+    ]
+    with pytest.raises(ValueError, match="stripe.invoices.paid"):
+        spec.config(["stripe.orders.paid", "stripe.invoices.paid"])
+    with pytest.raises(ValueError, match="stripe.orders"):
+        spec.config(["stripe.orders"])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "subject", "matches"),
+    [
+        ("stripe.>", "stripe.invoice.paid", True),
+        ("stripe.>", "stripe", False),
+        ("stripe.*.paid", "stripe.invoice.paid", True),
+        ("stripe.*.paid", "stripe.invoice.voided", False),
+        ("stripe.*", "stripe.invoice.paid", False),
+        ("membership.activated", "membership.activated", True),
+        ("membership.activated", "membership.activated.x", False),
+        (">", "notification.sent", True),
+    ],
+)
+def test_subject_matches(pattern: str, subject: str, matches: bool) -> None:
+    assert subject_matches(pattern, subject) is matches

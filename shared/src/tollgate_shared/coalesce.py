@@ -9,6 +9,9 @@ was committed before a request arrived is in its answer.
 
 DataLoader-style libraries batch only the reads of one event-loop tick and keep a cache; this
 batches for as long as the previous query runs and keeps nothing.
+
+The same shape makes a group commit: writes that arrive while one transaction commits wait
+and go in the next, each writer learning its own outcome once its transaction has committed.
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ class Runtime:
             self.sessions,
             self.inbox,
             dispatcher,
+            subjects=dispatcher.subjects,
             accepts=dispatcher.accepts,
             after_commit=self.wake_relay,
         )
@@ -128,7 +129,7 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._refresh_gauges(js), name="gauges"))
         log.info(
             "runtime.started",
-            consumers=[c.spec.durable + ":" + c.spec.filter_subject for c in self.consumers],
+            consumers={f"{c.spec.durable}@{c.spec.stream.name}": c.subjects for c in self.consumers},
             outbox=self.relay is not None,
         )
         try:

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import nats.errors
+import nats.js.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -35,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tollgate_shared.db import transaction
 from tollgate_shared.messaging import dlq, inbox
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
-from tollgate_shared.messaging.streams import DLQ, ConsumerSpec, dlq_subject
+from tollgate_shared.messaging.streams import DLQ, ConsumerSpec, dlq_subject, filters
 from tollgate_shared.observability import metrics
 from tollgate_shared.observability.tracing import continued
 
@@ -98,7 +100,8 @@ Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
 class IdempotentConsumer:
     """Runs `handler` at most once per message id, whatever the deliveries.
 
-    Messages on subjects `accepts` declines are acked without touching the database.
+    The durable delivers `subjects` only when given (else the spec's whole filter); messages on
+    subjects `accepts` declines are acked without touching the database.
     """
 
     def __init__(
@@ -108,10 +111,12 @@ class IdempotentConsumer:
         inbox_table: Table,
         handler: Handler,
         *,
+        subjects: Sequence[str] = (),
         accepts: Callable[[str], bool] | None = None,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.spec = spec
+        self._config = spec.config(subjects)
         self._accepts = accepts
         self._sessions = sessions
         self._inbox = inbox_table
@@ -124,6 +129,11 @@ class IdempotentConsumer:
             f"stripe.{t}": metrics.PAYMENT_EVENTS.labels(spec.durable, t)
             for t in metrics.PAYMENT_TYPES
         }
+
+    @property
+    def subjects(self) -> list[str]:
+        """The subjects its durable delivers."""
+        return filters(self._config)
 
     async def apply(self, incoming: Incoming) -> bool:
         """Apply the message's effect once; returns False if it had already been applied."""
@@ -223,11 +233,30 @@ class IdempotentConsumer:
         )
 
     async def subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
-        """Bind to the durable, creating it if it does not exist yet."""
-        spec = self.spec
-        return await js.pull_subscribe(
-            spec.filter_subject, durable=spec.durable, stream=spec.stream.name, config=spec.config()
-        )
+        """Bind to the durable, creating it if it does not exist yet. An existing durable keeps
+        its position and settings (a rewound one its start), only its subjects are brought in
+        line: the server then skips what no handler wants instead of delivering it."""
+        stream, wanted = self.spec.stream.name, self._config
+        try:
+            current = (await js.consumer_info(stream, self.spec.durable)).config
+        except nats.js.errors.NotFoundError:
+            await js.add_consumer(stream, wanted)
+        else:
+            if filters(current) != filters(wanted):
+                log.info(
+                    "consumer.subjects_changed",
+                    consumer=self.spec.durable,
+                    stream=stream,
+                    before=filters(current),
+                    after=filters(wanted),
+                )
+                narrowed = dataclasses.replace(
+                    current,
+                    filter_subject=wanted.filter_subject,
+                    filter_subjects=wanted.filter_subjects,
+                )
+                await js.add_consumer(stream, narrowed)
+        return await js.pull_subscribe_bind(durable=self.spec.durable, stream=stream)
 
     async def run(
         self,
@@ -350,7 +379,7 @@ async def consuming(
     tasks = [
         asyncio.create_task(
             c.run(js, subscription, stop),
-            name=f"consumer:{c.spec.durable}:{c.spec.filter_subject}",
+            name=f"consumer:{c.spec.durable}:{c.spec.stream.name}",
         )
         for c, subscription in pairs
     ]

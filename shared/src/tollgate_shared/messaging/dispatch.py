@@ -1,7 +1,8 @@
 """Route a consumer's messages to one handler per event type.
 
-Stripe events and domain events alike arrive parsed and typed; subjects without a handler
-are acked untouched, so a service only lists what it reacts to.
+Stripe events and domain events alike arrive parsed and typed. A service lists what it reacts
+to; its durable consumer is asked for those subjects only, and anything else that arrives is
+acked untouched.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ class Dispatcher(Generic[E]):
         self._handlers = dict(handlers)
         self._parse = parse
         self._prefix = prefix
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The subjects it has handlers for: its consumer asks the server for these only."""
+        return tuple(self._prefix + event_type for event_type in self._handlers)
 
     def accepts(self, subject: str) -> bool:
         """Whether a handler exists for messages on `subject`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -34,6 +35,12 @@ async def add(session: AsyncSession, outbox: Table, event: DomainEvent) -> None:
     The current trace context travels with it, so its consumers continue the same trace.
     """
     await session.execute(outbox.insert(), _row(event))
+
+
+async def add_many(session: AsyncSession, outbox: Table, events: Sequence[DomainEvent]) -> None:
+    """`add` for several events, in one statement."""
+    if events:
+        await session.execute(outbox.insert(), [_row(event) for event in events])
 
 
 async def add_once(session: AsyncSession, outbox: Table, event: DomainEvent) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -108,18 +109,41 @@ class ConsumerSpec:
     fetches rolls back one message, which is then retried on its own."""
     backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
-    def config(self) -> ConsumerConfig:
-        """Explicit ack, bounded redelivery, everything from the stream's start."""
+    def config(self, subjects: Sequence[str] = ()) -> ConsumerConfig:
+        """Explicit ack, bounded redelivery, everything from the stream's start; delivering
+        `subjects` only when given (each within `filter_subject`), else all of
+        `filter_subject`."""
+        outside = [s for s in subjects if not subject_matches(self.filter_subject, s)]
+        if outside:
+            raise ValueError(f"{self.durable}: {outside} outside {self.filter_subject!r}")
         return ConsumerConfig(
+            name=self.durable,
             durable_name=self.durable,
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
             max_deliver=self.max_deliver,
             max_ack_pending=self.max_ack_pending,
-            filter_subject=self.filter_subject,
+            filter_subject=None if subjects else self.filter_subject,
+            filter_subjects=sorted(subjects) or None,
         )
 
     def retry_delay(self, delivered: int) -> float:
         """How long to wait before delivery number `delivered + 1`."""
         return self.backoff[min(delivered, len(self.backoff)) - 1] if delivered > 0 else 0.0
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether NATS `subject` falls under `pattern` (`*` one token, a last `>` the rest)."""
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for i, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > i
+        if i >= len(tokens) or token not in ("*", tokens[i]):
+            return False
+    return len(tokens) == len(wanted)
+
+
+def filters(config: ConsumerConfig) -> list[str]:
+    """The subjects a consumer's configuration delivers, however they are given."""
+    return list(config.filter_subjects or ([config.filter_subject] if config.filter_subject else []))

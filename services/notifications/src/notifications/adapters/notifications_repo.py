@@ -8,8 +8,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    Float,
+    Integer,
+    Row,
+    String,
+    Text,
+    bindparam,
+    case,
+    column,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters.orm import notifications as t
@@ -78,34 +91,70 @@ async def claim_due(session: AsyncSession, *, limit: int, lease: float) -> Seque
     return result.all()
 
 
-async def settle(
-    session: AsyncSession,
-    claimed: Row[Any],
-    *,
-    status: Status,
-    retry_in: float | None = None,
-    reason: str | None = None,
-) -> bool:
-    """Record an attempt's outcome, unless another sender has taken the row over since."""
-    now = func.now()
-    values: dict[str, Any] = {"status": status, "lease_until": None, "updated_at": now}
-    if status == Status.SENT:
-        values.update(sent_at=now, last_error=None)
-    else:
-        values["last_error"] = reason
-    if retry_in is not None:
-        values["next_attempt_at"] = now + timedelta(seconds=retry_in)
-    result = await session.execute(
-        update(t)
-        .where(
-            t.c.id == claimed.id,
-            t.c.status == Status.SENDING,
-            t.c.attempts == claimed.attempts,
+@dataclass(frozen=True, eq=False)
+class Attempt:
+    """A claimed notification's attempt and its outcome, to be recorded."""
+
+    row: Row[Any]
+    status: Status
+    retry_in: float | None = None
+    reason: str | None = None
+
+
+def _settle_many() -> Any:
+    v = (
+        func.unnest(
+            bindparam("outcome_ids", type_=ARRAY(String)),
+            bindparam("outcome_attempts", type_=ARRAY(Integer)),
+            bindparam("outcome_statuses", type_=ARRAY(String)),
+            bindparam("outcome_reasons", type_=ARRAY(Text)),
+            bindparam("outcome_retry_ins", type_=ARRAY(Float)),
         )
-        .values(**values)
+        .table_valued(
+            column("id", String),
+            column("attempts", Integer),
+            column("status", String),
+            column("reason", Text),
+            column("retry_in", Float),
+        )
+        .render_derived(name="v")
+    )
+    now = func.now()
+    sent = v.c.status == Status.SENT
+    return (
+        update(t)
+        .where(t.c.id == v.c.id, t.c.status == Status.SENDING, t.c.attempts == v.c.attempts)
+        .values(
+            status=v.c.status,
+            lease_until=None,
+            updated_at=now,
+            sent_at=case((sent, now), else_=t.c.sent_at),
+            last_error=case((sent, None), else_=v.c.reason),
+            next_attempt_at=func.coalesce(
+                now + func.make_interval(0, 0, 0, 0, 0, 0, v.c.retry_in), t.c.next_attempt_at
+            ),
+        )
         .returning(t.c.id)
     )
-    return result.first() is not None
+
+
+_SETTLE_MANY = _settle_many()
+
+
+async def settle_many(session: AsyncSession, attempts: Sequence[Attempt]) -> set[str]:
+    """Record attempts' outcomes in one statement, each unless another sender has taken its
+    row over since (a lapsed lease claimed again); returns the ids recorded."""
+    result = await session.execute(
+        _SETTLE_MANY,
+        {
+            "outcome_ids": [a.row.id for a in attempts],
+            "outcome_attempts": [a.row.attempts for a in attempts],
+            "outcome_statuses": [a.status.value for a in attempts],
+            "outcome_reasons": [a.reason for a in attempts],
+            "outcome_retry_ins": [a.retry_in for a in attempts],
+        },
+    )
+    return set(result.scalars())
 
 
 async def requeue(session: AsyncSession, notification_id: str, *, mail_domain: str) -> bool:

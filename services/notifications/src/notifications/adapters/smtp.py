@@ -9,8 +9,11 @@ permanent; connection trouble, timeouts, 4xx, and 5xx about our own login or sen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -46,18 +49,44 @@ class SmtpTarget:
         )
 
 
-def build_message(row: Any, mail_from: str) -> EmailMessage:
-    """The MIME message of a notification row: text and HTML alternatives."""
-    message = EmailMessage()
-    message["From"] = mail_from
-    message["To"] = row.recipient
-    message["Subject"] = row.subject
-    message["Message-ID"] = row.message_id
-    message["Date"] = format_datetime(row.created_at)
-    message["Tollgate-Notification-Id"] = row.id
-    message["Tollgate-Notification-Kind"] = row.kind
-    message.set_content(row.text_body)
-    message.add_alternative(row.html_body, subtype="html")
+def _text(value: str) -> str | Header:
+    """A header's text, as an RFC 2047 encoded word where it is not ASCII."""
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def build_message(row: Any, mail_from: str) -> Message:
+    """The MIME message of a notification row: text and HTML alternatives, UTF-8.
+
+    Built with the email package's compat32 classes, whose headers are plain strings: the
+    default policy parses every header it is given, which made building and flattening a
+    receipt cost about 1.9 ms instead of 0.4 ms. An address that is not ASCII must travel
+    as UTF-8 (SMTPUTF8), which compat32 cannot write; such a message is built with the
+    default policy.
+    """
+    message: Message
+    name, address = parseaddr(mail_from)
+    if row.recipient.isascii() and address.isascii():
+        message = MIMEMultipart("alternative")
+        message.attach(MIMEText(row.text_body, "plain", "utf-8"))
+        message.attach(MIMEText(row.html_body, "html", "utf-8"))
+        headers = {
+            "From": formataddr((name, address), charset="utf-8"),
+            "To": row.recipient,
+            "Subject": _text(row.subject),
+        }
+    else:
+        message = EmailMessage()
+        message.set_content(row.text_body)
+        message.add_alternative(row.html_body, subtype="html")
+        headers = {"From": mail_from, "To": row.recipient, "Subject": row.subject}
+    headers |= {
+        "Message-ID": row.message_id,
+        "Date": format_datetime(row.created_at),
+        "Tollgate-Notification-Id": row.id,
+        "Tollgate-Notification-Kind": row.kind,
+    }
+    for header, value in headers.items():
+        message[header] = value
     return message
 
 
@@ -82,7 +111,7 @@ class SmtpMailer:
         self._timeout = timeout
         self._idle: list[aiosmtplib.SMTP] = []
 
-    async def send(self, message: EmailMessage) -> DeliveryFailure | None:
+    async def send(self, message: Message) -> DeliveryFailure | None:
         """Deliver `message`; None once the server accepted it."""
         try:
             while self._idle:
@@ -98,7 +127,7 @@ class SmtpMailer:
         except OSError as exc:
             return DeliveryFailure(f"{type(exc).__name__}: {exc}", permanent=False)
 
-    async def _send_over(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
+    async def _send_over(self, client: aiosmtplib.SMTP, message: Message) -> None:
         try:
             await client.send_message(message)
         except BaseException:

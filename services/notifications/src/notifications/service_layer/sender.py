@@ -2,8 +2,8 @@
 
 Guarantee: at least once, with duplicates identifiable. A notification is recorded (in the
 consuming transaction) before anything is sent; a sender leases it (status `sending`, a
-lease deadline, attempts + 1) and commits before talking SMTP, then records the outcome.
-If the process dies after the server accepted the message but before the outcome commits,
+lease deadline, attempts + 1) and commits before talking SMTP, then records the outcome
+(outcomes that arrive while others are being recorded are recorded together). If the process dies after the server accepted the message but before the outcome commits,
 the lease lapses and another attempt sends it again with the same Message-ID (derived from
 (kind, source, recipient)), so mail clients and operators can tell it is the same message.
 We prefer that rare duplicate to the alternative (at most once: mark first, risk a receipt
@@ -14,8 +14,8 @@ lapsed lease, and the lease is far longer than an SMTP exchange's timeout.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from email.message import EmailMessage
+from collections.abc import Callable, Sequence
+from email.message import Message
 from typing import Any, Protocol
 
 import structlog
@@ -23,9 +23,11 @@ from sqlalchemy import Row, Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.adapters import notifications_repo
+from notifications.adapters.notifications_repo import Attempt
 from notifications.adapters.smtp import build_message
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
 from notifications.domain.model import Status
+from tollgate_shared.coalesce import Coalescer
 from tollgate_shared.db import transaction
 from tollgate_shared.events.notification import NotificationFailed, NotificationSent
 from tollgate_shared.messaging import outbox
@@ -34,7 +36,7 @@ log = structlog.get_logger(__name__)
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> DeliveryFailure | None: ...
+    async def send(self, message: Message) -> DeliveryFailure | None: ...
 
     async def close_idle(self) -> None: ...
 
@@ -64,6 +66,7 @@ class Sender:
         self._lease = lease
         self._poll_interval = poll_interval
         self._after_commit = after_commit
+        self._outcomes: Coalescer[Attempt, bool] = Coalescer(self._record)
 
     async def send_due(self) -> int:
         """Lease one batch of due notifications and deliver them; returns the batch size."""
@@ -80,17 +83,8 @@ class Sender:
         async with self._slots:
             failure = await self._mailer.send(build_message(row, self._mail_from))
         outcome = after_attempt(failure, row.attempts, self._policy)
-        async with transaction(self._sessions) as session:
-            settled = await notifications_repo.settle(
-                session,
-                row,
-                status=outcome.status,
-                retry_in=outcome.retry_in,
-                reason=outcome.reason,
-            )
-            if settled and outcome.status in (Status.SENT, Status.FAILED):
-                await outbox.add(session, self._outbox, _event(row, outcome.reason))
-        self._after_commit()
+        attempt = Attempt(row, outcome.status, retry_in=outcome.retry_in, reason=outcome.reason)
+        settled = await self._outcomes.get(attempt)
         log.info(
             "notification.attempted",
             id=row.id,
@@ -100,6 +94,22 @@ class Sender:
             reason=outcome.reason,
             settled=settled,
         )
+
+    async def _record(self, attempts: Sequence[Attempt]) -> dict[Attempt, bool]:
+        """Record outcomes in one transaction: those that arrive while the previous ones are
+        being recorded wait and go together (a group commit), so a busy sender commits once
+        for several mails, and each outcome is still recorded as soon as the database allows."""
+        async with transaction(self._sessions) as session:
+            settled = await notifications_repo.settle_many(session, attempts)
+            final = (Status.SENT, Status.FAILED)
+            events = [
+                _event(a.row, a.reason)
+                for a in attempts
+                if a.row.id in settled and a.status in final
+            ]
+            await outbox.add_many(session, self._outbox, events)
+        self._after_commit()
+        return {a: a.row.id in settled for a in attempts}
 
     async def run(self) -> None:
         """Send until cancelled, polling when there is nothing due."""
