@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -82,24 +82,35 @@ class DriverStatement:
     consumers' hot paths took longer than the statements (see bench/README.md)."""
 
     sql: str
+    prepare: bool = True
+    """False for statements Postgres cannot prepare (SAVEPOINT and other utility commands)."""
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    """The values the statement itself holds (`status == "paid"`), bound at every run."""
 
     @classmethod
     def of(cls, statement: ClauseElement, *, columns: Sequence[str] = ()) -> DriverStatement:
         """`statement` compiled; `columns` are the parameters of an INSERT without values."""
         dialect = psycopg_dialect()  # type: ignore[no-untyped-call]
         compiled = statement.compile(dialect=dialect, column_keys=list(columns) or None)
-        return cls(str(compiled))
+        constants = {
+            name: value
+            for name, value in compiled.params.items()
+            if name in compiled.binds and not compiled.binds[name].required
+        }
+        return cls(str(compiled), constants=constants)
 
     async def run(
         self, session: AsyncSession, params: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """Execute in `session`'s transaction (prepared); the rows as dicts (none if the
-        statement returns no rows)."""
+        """Execute in `session`'s transaction (prepared unless told not to); the rows as dicts
+        (none if the statement returns no rows)."""
         connection = await session.connection()
         driver = (await connection.get_raw_connection()).driver_connection
         assert isinstance(driver, psycopg.AsyncConnection)
         async with driver.cursor(row_factory=dict_row) as cursor:
-            await cursor.execute(self.sql, params, prepare=True)
+            if self.constants:
+                params = {**self.constants, **(params or {})}
+            await cursor.execute(self.sql, params, prepare=self.prepare)
             return await cursor.fetchall() if cursor.description else []
 
 

@@ -31,10 +31,10 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tollgate_shared.db import transaction
+from tollgate_shared.db import DriverStatement, transaction
 from tollgate_shared.messaging import dlq, inbox
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import DLQ, ConsumerSpec, dlq_subject, filters
@@ -78,9 +78,10 @@ class Incoming:
 
 
 # One name, never released: each SAVEPOINT shadows the one before, ROLLBACK TO goes back to
-# the newest (the message being applied). Cheaper than SQLAlchemy's nested transactions.
-_SAVEPOINT = text("SAVEPOINT tollgate_message")
-_ROLLBACK_TO_SAVEPOINT = text("ROLLBACK TO SAVEPOINT tollgate_message")
+# the newest (the message being applied). Cheaper than SQLAlchemy's nested transactions, and
+# run on the driver's connection: through `session.execute` it cost twice as much.
+_SAVEPOINT = DriverStatement("SAVEPOINT tollgate_message", prepare=False)
+_ROLLBACK_TO_SAVEPOINT = DriverStatement("ROLLBACK TO SAVEPOINT tollgate_message", prepare=False)
 
 
 @dataclass(frozen=True)
@@ -168,12 +169,12 @@ class IdempotentConsumer:
                 first = incoming.message_id in fresh_ids
                 fresh_ids.discard(incoming.message_id)  # a second copy in the batch is a duplicate
                 if first:
-                    await session.execute(_SAVEPOINT)
+                    await _SAVEPOINT.run(session)
                     try:
                         with self._span(msg, incoming), self._handler_seconds.time():
                             await self._handler(session, incoming)
                     except Exception as exc:
-                        await session.execute(_ROLLBACK_TO_SAVEPOINT)
+                        await _ROLLBACK_TO_SAVEPOINT.run(session)
                         log.info(
                             "batch.message_failed",
                             consumer=self.spec.durable,

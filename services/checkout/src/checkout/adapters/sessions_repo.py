@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.adapters.catalog_repo import to_entity
 from checkout.adapters.orm import checkout_sessions, customers, members
 from checkout.domain.checkout import CheckoutRecord, Member, Status
+from tollgate_shared.db import DriverStatement
 
 S = checkout_sessions
 
@@ -152,20 +164,25 @@ async def seats_taken(session: AsyncSession, tier_id: str, *, other_than: str) -
     return (await session.execute(query.where(users.c.user_id != other_than))).scalar_one()
 
 
+_RELEASE_PAID_HOLDS = DriverStatement.of(
+    update(S)
+    .where(
+        S.c.user_id == bindparam("user_id"),
+        S.c.tier_id == bindparam("tier_id"),
+        S.c.status == "paid",
+        S.c.released_at.is_(None),
+        S.c.created_at <= bindparam("before"),
+    )
+    .values(released_at=func.now())
+)
+
+
 async def release_paid_holds(
     session: AsyncSession, *, user_id: str, tier_id: str, before: datetime
 ) -> None:
     """Membership now counts the user on the tier: paid sessions no longer hold a seat."""
-    await session.execute(
-        update(S)
-        .where(
-            S.c.user_id == user_id,
-            S.c.tier_id == tier_id,
-            S.c.status == "paid",
-            S.c.released_at.is_(None),
-            S.c.created_at <= before,
-        )
-        .values(released_at=func.now())
+    await _RELEASE_PAID_HOLDS.run(
+        session, {"user_id": user_id, "tier_id": tier_id, "before": before}
     )
 
 
@@ -179,17 +196,24 @@ async def member(session: AsyncSession, user_id: str, group_id: str) -> Member |
     return to_entity(Member, row) if row else None
 
 
+def _save_member() -> DriverStatement:
+    columns = [*(f.name for f in fields(Member)), "event_at"]
+    statement = insert(members)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["user_id", "group_id"],
+        set_={k: statement.excluded[k] for k in columns if k not in ("user_id", "group_id")},
+        where=members.c.event_at <= statement.excluded.event_at,
+    )
+    return DriverStatement.of(upsert, columns=columns)
+
+
+# Built once: building these per event cost the consumer more than running them.
+_SAVE_MEMBER = _save_member()
+
+
 async def save_member(session: AsyncSession, member_: Member, *, event_at: datetime) -> None:
     """Upsert a membership, unless a newer event already described it (out-of-order safe)."""
-    values = {**vars(member_), "event_at": event_at}
-    statement = insert(members).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["user_id", "group_id"],
-            set_={k: statement.excluded[k] for k in values if k not in ("user_id", "group_id")},
-            where=members.c.event_at <= statement.excluded.event_at,
-        )
-    )
+    await _SAVE_MEMBER.run(session, {**vars(member_), "event_at": event_at})
 
 
 async def customer_id(session: AsyncSession, user_id: str) -> str | None:

@@ -27,18 +27,27 @@ class GroupContacts:
 _GROUP = select(group_contacts).where(group_contacts.c.group_id == bindparam("group_id"))
 
 
+_GROUPS = "notifications.groups"
+
+
 async def group(session: AsyncSession, group_id: str | None) -> GroupContacts | None:
-    """A group's display name and organizer addresses, if an organizer set them."""
+    """A group's display name and organizer addresses, if an organizer set them. Read once
+    per transaction: a consumer's fetch often holds many events of one group (a renewal day),
+    and one read of them is what a single statement for the whole fetch would have seen."""
     if group_id is None:
         return None
-    row = (await session.execute(_GROUP, {"group_id": group_id})).first()
-    return GroupContacts(row.group_id, row.name, list(row.emails)) if row else None
+    known: dict[str, GroupContacts | None] = session.info.setdefault(_GROUPS, {})
+    if group_id not in known:
+        row = (await session.execute(_GROUP, {"group_id": group_id})).first()
+        known[group_id] = GroupContacts(row.group_id, row.name, list(row.emails)) if row else None
+    return known[group_id]
 
 
 async def set_group(
     session: AsyncSession, group_id: str, *, name: str | None, emails: list[str]
 ) -> GroupContacts:
     """Replace a group's contacts."""
+    session.info.get(_GROUPS, {}).pop(group_id, None)
     values = {"group_id": group_id, "name": name, "emails": emails, "updated_at": func.now()}
     stmt = insert(group_contacts).values(values)
     await session.execute(
