@@ -127,9 +127,10 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         if self.consumers or self.outbox is not None:
             self._tasks.append(asyncio.create_task(self._refresh_gauges(js), name="gauges"))
+        subjects = {f"{c.spec.durable}@{c.spec.stream.name}": c.subjects for c in self.consumers}
         log.info(
             "runtime.started",
-            consumers={f"{c.spec.durable}@{c.spec.stream.name}": c.subjects for c in self.consumers},
+            consumers=subjects,
             outbox=self.relay is not None,
         )
         try:

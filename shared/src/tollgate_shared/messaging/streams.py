@@ -135,15 +135,17 @@ class ConsumerSpec:
 
 def subject_matches(pattern: str, subject: str) -> bool:
     """Whether NATS `subject` falls under `pattern` (`*` one token, a last `>` the rest)."""
-    wanted, tokens = pattern.split("."), subject.split(".")
-    for i, token in enumerate(wanted):
-        if token == ">":
-            return len(tokens) > i
-        if i >= len(tokens) or token not in ("*", tokens[i]):
+    wanted, parts = pattern.split("."), subject.split(".")
+    for i, part in enumerate(wanted):
+        if part == ">":
+            return len(parts) > i
+        if i >= len(parts) or part not in ("*", parts[i]):
             return False
-    return len(tokens) == len(wanted)
+    return len(parts) == len(wanted)
 
 
 def filters(config: ConsumerConfig) -> list[str]:
     """The subjects a consumer's configuration delivers, however they are given."""
-    return list(config.filter_subjects or ([config.filter_subject] if config.filter_subject else []))
+    if config.filter_subjects:
+        return list(config.filter_subjects)
+    return [config.filter_subject] if config.filter_subject else []

@@ -3,9 +3,10 @@
 Guarantee: at least once, with duplicates identifiable. A notification is recorded (in the
 consuming transaction) before anything is sent; a sender leases it (status `sending`, a
 lease deadline, attempts + 1) and commits before talking SMTP, then records the outcome
-(outcomes that arrive while others are being recorded are recorded together). If the process dies after the server accepted the message but before the outcome commits,
-the lease lapses and another attempt sends it again with the same Message-ID (derived from
-(kind, source, recipient)), so mail clients and operators can tell it is the same message.
+(outcomes that arrive while others are being recorded are recorded together). If the process
+dies after the server accepted the message but before the outcome commits, the lease lapses
+and another attempt sends it again with the same Message-ID (derived from (kind, source,
+recipient)), so mail clients and operators can tell it is the same message.
 We prefer that rare duplicate to the alternative (at most once: mark first, risk a receipt
 that never arrives). Nothing else resends: a message is only retried after a failure or a
 lapsed lease, and the lease is far longer than an SMTP exchange's timeout.
