@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import psycopg
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,7 +92,9 @@ class DriverStatement:
     def of(cls, statement: ClauseElement, *, columns: Sequence[str] = ()) -> DriverStatement:
         """`statement` compiled; `columns` are the parameters of an INSERT without values."""
         dialect = psycopg_dialect()  # type: ignore[no-untyped-call]
-        compiled = statement.compile(dialect=dialect, column_keys=list(columns) or None)
+        compiled = cast(
+            SQLCompiler, statement.compile(dialect=dialect, column_keys=list(columns) or None)
+        )
         constants = {
             name: value
             for name, value in compiled.params.items()
