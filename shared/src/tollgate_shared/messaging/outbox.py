@@ -17,10 +17,12 @@ from typing import Any
 
 import structlog
 from nats.js import JetStreamContext
+from psycopg.types.json import Jsonb
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tollgate_shared.db import DriverStatement
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN
@@ -46,17 +48,19 @@ async def add_many(session: AsyncSession, outbox: Table, events: Sequence[Domain
 async def add_once(session: AsyncSession, outbox: Table, event: DomainEvent) -> bool:
     """`add`, unless an event with this id was already queued (ids that derive from their
     cause make a re-applied cause queue nothing); True if queued now."""
-    queued = await session.execute(_insert_once(outbox), _row(event))
-    return queued.first() is not None
+    row = _row(event)
+    row["headers"] = Jsonb(row["headers"])  # the driver's own statement: no SQLAlchemy types
+    return bool(await _insert_once(outbox).run(session, row))
 
 
 @functools.cache
-def _insert_once(outbox: Table) -> Any:
-    return (
+def _insert_once(outbox: Table) -> DriverStatement:
+    statement = (
         insert(outbox)
         .on_conflict_do_nothing(index_elements=[outbox.c.message_id])
         .returning(outbox.c.id)
     )
+    return DriverStatement.of(statement, columns=["message_id", "subject", "payload", "headers"])
 
 
 def _row(event: DomainEvent) -> dict[str, Any]:

@@ -6,8 +6,19 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    String,
+    bindparam,
+    column,
+    func,
+    select,
+    text,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
@@ -16,64 +27,82 @@ from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
 from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
+from tollgate_shared.db import DriverStatement
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging.outbox import add_once
-
-_POST = (
-    insert(orm.transactions)
-    .on_conflict_do_nothing(index_elements=[orm.transactions.c.key])
-    .returning(orm.transactions.c.id)
-)
-"""Built once (the VALUES come from the parameters): building it per call cost more CPU than
-running it."""
 
 _ADD_PAYMENT = insert(orm.payments).on_conflict_do_nothing(
     index_elements=[orm.payments.c.charge_id]
 )
 
 
+def _post() -> DriverStatement:
+    """A transaction and its entries in one statement (a data-modifying CTE): the entries are
+    inserted only if the transaction's key was new; returns its id then, else no row."""
+    t, e = orm.transactions, orm.entries
+    columns = [c.name for c in t.columns if c.server_default is None and not c.primary_key]
+    booked = (
+        insert(t)
+        .from_select(columns, select(*[bindparam(c, type_=t.c[c].type) for c in columns]))
+        .on_conflict_do_nothing(index_elements=[t.c.key])
+        .returning(t.c.id)
+        .cte("booked")
+    )
+    postings = (
+        func.unnest(
+            bindparam("accounts", type_=ARRAY(String)),
+            bindparam("currencies", type_=ARRAY(String)),
+            bindparam("amounts", type_=ARRAY(BigInteger)),
+        )
+        .table_valued(
+            column("account", String), column("currency", String), column("amount", BigInteger)
+        )
+        .render_derived(name="p")
+    )
+    entries = select(
+        booked.c.id,
+        bindparam("group_id", type_=String),
+        postings.c.account,
+        postings.c.currency,
+        postings.c.amount,
+        bindparam("occurred_at", type_=t.c.occurred_at.type),
+    ).select_from(booked.join(postings, true()))
+    posted = insert(e).from_select(
+        ["transaction_id", "group_id", "account", "currency", "amount", "occurred_at"], entries
+    )
+    return DriverStatement.of(select(booked.c.id).add_cte(posted.cte("posted")))
+
+
+_POST = _post()
+
+
 async def post(session: AsyncSession, txn: Transaction, *, causation_id: str | None) -> bool:
     """Write `txn` and its entries unless its key is already booked; True if written now."""
-    inserted = (
-        await session.execute(
-            _POST,
-            dict(
-                key=txn.key,
-                kind=txn.kind.value,
-                group_id=txn.group_id,
-                currency=txn.currency,
-                amount=txn.amount,
-                source_id=txn.source_id,
-                charge_id=txn.charge_id,
-                invoice_id=txn.invoice_id,
-                balance_transaction_id=txn.balance_transaction_id,
-                description=(txn.description or "")[:500] or None,
-                causation_id=causation_id,
-                occurred_at=txn.occurred_at,
-                user_id=txn.attribution.user_id,
-                tier_id=txn.attribution.tier_id,
-                purpose=txn.attribution.purpose,
-                reference=txn.attribution.reference,
-            ),
-        )
-    ).scalar()
-    if inserted is None:
-        return False
-    await session.execute(
-        orm.entries.insert(),
-        [
-            {
-                "transaction_id": inserted,
-                "group_id": txn.group_id,
-                "account": p.account.value,
-                "currency": p.currency,
-                "amount": p.amount,
-                "occurred_at": txn.occurred_at,
-            }
-            for p in txn.postings
-        ],
+    booked = await _POST.run(
+        session,
+        dict(
+            key=txn.key,
+            kind=txn.kind.value,
+            group_id=txn.group_id,
+            currency=txn.currency,
+            amount=txn.amount,
+            source_id=txn.source_id,
+            charge_id=txn.charge_id,
+            invoice_id=txn.invoice_id,
+            balance_transaction_id=txn.balance_transaction_id,
+            description=(txn.description or "")[:500] or None,
+            causation_id=causation_id,
+            occurred_at=txn.occurred_at,
+            user_id=txn.attribution.user_id,
+            tier_id=txn.attribution.tier_id,
+            purpose=txn.attribution.purpose,
+            reference=txn.attribution.reference,
+            accounts=[p.account.value for p in txn.postings],
+            currencies=[p.currency for p in txn.postings],
+            amounts=[p.amount for p in txn.postings],
+        ),
     )
-    return True
+    return bool(booked)
 
 
 async def is_booked(session: AsyncSession, key: str) -> bool:
