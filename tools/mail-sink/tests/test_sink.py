@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mail_sink.app import create_app
-from mail_sink.store import MessageStore, parse
+from mail_sink.store import MessageStore, received
 from tollgate_shared.testing import MailSink, unique
 
 
@@ -70,7 +70,7 @@ async def test_rejects_recipients_at_rejected_domains(mail_sink: MailSink) -> No
 def test_delete_forgets_and_a_file_store_survives_restarts(tmp_path: Path) -> None:
     path = tmp_path / "messages.jsonl"
     raw = bytes(_message("a@example.com", "kept"))
-    MessageStore(path).add(parse("no-reply@tollgate.local", ["a@example.com"], raw))
+    MessageStore(path).add(received("no-reply@tollgate.local", ["a@example.com"], raw))
     reopened = MessageStore(path)
     assert [m.subject for m in reopened.newest_first()] == ["kept"]
     client = TestClient(create_app(reopened))
@@ -82,3 +82,28 @@ def test_delete_forgets_and_a_file_store_survives_restarts(tmp_path: Path) -> No
 async def test_health(mail_sink: MailSink) -> None:
     async with httpx.AsyncClient(base_url=mail_sink.http_url) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+def test_messages_are_read_when_asked_for_and_keep_their_ids() -> None:
+    store = MessageStore()
+    first = received(
+        "no-reply@tollgate.local", ["a@example.com"], bytes(_message("a@example.com", "one"))
+    )
+    second = received(
+        "no-reply@tollgate.local", ["b@example.com"], bytes(_message("b@example.com", "two"))
+    )
+    store.add(first)
+    store.add(second)
+    assert [(m.id, m.subject) for m in store.newest_first()] == [
+        (second.id, "two"),
+        (first.id, "one"),
+    ]
+    assert [m.subject for m in store.newest_first(to="A@example.com")] == ["one"]
+    found = store.get(first.id)
+    assert found is not None
+    assert (found.subject, found.to, found.received_at) == (
+        "one",
+        ["a@example.com"],
+        first.received_at,
+    )
+    assert store.get("missing") is None

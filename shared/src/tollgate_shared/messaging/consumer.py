@@ -37,7 +37,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tollgate_shared.db import DriverStatement, transaction
 from tollgate_shared.messaging import dlq, inbox
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
-from tollgate_shared.messaging.streams import DLQ, ConsumerSpec, dlq_subject, filters
+from tollgate_shared.messaging.streams import (
+    DLQ,
+    ConsumerSpec,
+    dlq_subject,
+    filters,
+    subject_matches,
+)
 from tollgate_shared.observability import metrics
 from tollgate_shared.observability.tracing import continued
 
@@ -101,8 +107,9 @@ Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
 class IdempotentConsumer:
     """Runs `handler` at most once per message id, whatever the deliveries.
 
-    The durable delivers `subjects` only when given (else the spec's whole filter); messages on
-    subjects `accepts` declines are acked without touching the database.
+    The durable delivers `subjects` only when given (else the spec's whole filter), and the
+    payment outcomes it counts; messages on subjects `accepts` declines are acked without
+    touching the database.
     """
 
     def __init__(
@@ -117,7 +124,6 @@ class IdempotentConsumer:
         after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.spec = spec
-        self._config = spec.config(subjects)
         self._accepts = accepts
         self._sessions = sessions
         self._inbox = inbox_table
@@ -130,6 +136,9 @@ class IdempotentConsumer:
             f"stripe.{t}": metrics.PAYMENT_EVENTS.labels(spec.durable, t)
             for t in metrics.PAYMENT_TYPES
         }
+        # A narrowed durable still receives the payment outcomes it counts (acked untouched).
+        counted = [p for p in self._payments if subject_matches(spec.filter_subject, p)]
+        self._config = spec.config(sorted({*subjects, *counted}) if subjects else ())
 
     @property
     def subjects(self) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-from mail_sink.store import MessageStore, parse
+from mail_sink.store import MessageStore, received
 
 
 class SinkHandler:
@@ -32,7 +32,7 @@ class SinkHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
-        self._store.add(parse(str(envelope.mail_from), list(envelope.rcpt_tos), raw))
+        self._store.add(received(str(envelope.mail_from), list(envelope.rcpt_tos), raw))
         return "250 Message accepted for delivery"
 
 
