@@ -225,6 +225,48 @@ async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
         await broker.stop()
 
 
+async def test_without_savepoints_a_failure_reapplies_the_fetch_one_by_one(
+    db, js: JetStreamContext
+) -> None:
+    """For handlers that only write to the database: no savepoint per message; a message
+    failing rolls back its whole fetch, and every message is then applied on its own, once."""
+    topic = unique("t")
+    subject = f"stripe.{topic}.x"
+    calls: list[str] = []
+    poison = unique("poison")
+
+    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+        calls.append(incoming.message_id)
+        await session.execute(
+            db.effects.insert().values(message_id=incoming.message_id, body=incoming.data.decode())
+        )
+        if incoming.message_id == poison:
+            raise PermanentError("unknown tier")
+
+    before = [unique("evt") for _ in range(5)]
+    after = [unique("evt") for _ in range(5)]
+    for event_id in [*before, poison, *after]:  # stored first: one fetch holds them all
+        await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
+    consumer = IdempotentConsumer(spec_for(topic, savepoints=False), db.sessions, db.inbox, handler)
+    dlq = await js.subscribe(dlq_subject(consumer.spec.durable, subject), stream=DLQ.name)
+    broker = await run_consumer(js, consumer)
+    try:
+        parked = await dlq.next_msg(timeout=15)
+        assert parked.headers["Tollgate-Original-Msg-Id"] == poison
+        await wait_until(
+            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="drained"
+        )
+        for event_id in [*before, *after]:
+            assert await effects_of(db, event_id) == ["ok"]
+        assert await effects_of(db, poison) == []
+        # Those before the poison ran in the rolled-back fetch, then again on their own.
+        assert [calls.count(i) for i in before] == [2] * 5
+        assert [calls.count(i) for i in after] == [1] * 5
+    finally:
+        await dlq.unsubscribe()
+        await broker.stop()
+
+
 async def test_two_fetches_are_applied_side_by_side_each_message_once(
     db, nats_url: str, js: JetStreamContext
 ) -> None:

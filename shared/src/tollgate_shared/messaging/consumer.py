@@ -9,7 +9,8 @@ once, each in its own transaction, so that one is applied while another waits on
 
 A message whose handler fails is rolled back to its savepoint (its inbox row released) and
 processed on its own after the commit, so the others are neither held back nor applied twice;
-if the transaction itself fails, every message of the fetch is. On its own, a message is acked
+if the transaction itself fails, or a handler fails in a consumer without savepoints (handlers
+that only write to the database), every message of the fetch is. On its own, a message is acked
 (and the ack confirmed by the server) only after its transaction commits. A failure is nak'ed
 with a growing delay; after `max_deliver` deliveries, or at once for input that can never
 succeed (`PermanentError`, a schema violation), the message is parked on
@@ -164,7 +165,8 @@ class IdempotentConsumer:
     async def apply_batch(self, batch: Sequence[tuple[Msg, Incoming]]) -> Batch:
         """Apply a fetch in one transaction, each message in a savepoint: one that fails is
         rolled back alone (its inbox row too) and handed back; the others commit together,
-        so what their handlers did outside the database (a Stripe call) is not done again."""
+        so what their handlers did outside the database (a Stripe call) is not done again.
+        Without savepoints (`ConsumerSpec.savepoints`), a failure is raised."""
         done: list[tuple[Msg, bool]] = []
         failed: list[tuple[Msg, Incoming]] = []
         async with transaction(self._sessions) as session:
@@ -177,7 +179,10 @@ class IdempotentConsumer:
             for msg, incoming in batch:
                 first = incoming.message_id in fresh_ids
                 fresh_ids.discard(incoming.message_id)  # a second copy in the batch is a duplicate
-                if first:
+                if first and not self.spec.savepoints:  # a failure rolls back the whole fetch
+                    with self._span(msg, incoming), self._handler_seconds.time():
+                        await self._handler(session, incoming)
+                elif first:
                     await _SAVEPOINT.run(session)
                     try:
                         with self._span(msg, incoming), self._handler_seconds.time():

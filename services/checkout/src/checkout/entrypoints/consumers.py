@@ -10,7 +10,10 @@ from tollgate_shared.runtime import Runtime
 STRIPE_CONSUMER = ConsumerSpec(
     durable="checkout", stream=STRIPE, filter_subject="stripe.checkout.session.>"
 )
-DOMAIN_CONSUMER = ConsumerSpec(durable="checkout", stream=DOMAIN, filter_subject="membership.>")
+# Occupancy only writes checkout's own tables: no savepoint per message (see ConsumerSpec).
+DOMAIN_CONSUMER = ConsumerSpec(
+    durable="checkout", stream=DOMAIN, filter_subject="membership.>", savepoints=False
+)
 
 STRIPE_HANDLERS: dict[str, EventHandler] = {
     "checkout.session.completed": handlers.on_session_completed,
