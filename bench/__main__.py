@@ -222,6 +222,16 @@ async def main(parts: tuple[str, ...]) -> dict[str, object]:
     }
 
 
+def next_free_stem(directory: Path, name: str) -> Path:
+    """`directory/name`, or `name-2`, `name-3` … if a run of that day already wrote there: a
+    second run on one day keeps the first one's figures."""
+    stem, n = directory / name, 1
+    while stem.with_suffix(".json").exists():
+        n += 1
+        stem = directory / f"{name}-{n}"
+    return stem
+
+
 if __name__ == "__main__":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     parts = tuple(os.environ.get("BENCH_PARTS", ",".join(PARTS)).split(","))
@@ -235,7 +245,7 @@ if __name__ == "__main__":
         (RESULTS / "partial.json").write_text(text)
         print(text)
     else:
-        stem = RESULTS / dt.date.today().isoformat()
+        stem = next_free_stem(RESULTS, dt.date.today().isoformat())
         stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
         stem.with_suffix(".md").write_text(markdown(results))
         print(markdown(results))
