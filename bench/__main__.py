@@ -29,6 +29,8 @@ from tollgate_shared.infra.process import ServerProcess, free_port
 RESULTS = Path(__file__).parent / "results"
 VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "bench"
 LEVELS = (1, 16, 64, 256)
+SUSTAINED_RATES = (250, 500, 750, 1000, 1500)
+"""Mixed events a second for the four consumers together, one step of 10 s each."""
 
 
 @contextmanager
@@ -167,6 +169,11 @@ async def consumers_part(per_service: int) -> dict[str, object]:
     return results
 
 
+async def sustained_part() -> dict[str, object]:
+    with fresh_infrastructure("sustained") as (infra, var_dir), mail_sink(var_dir) as env:
+        return await consumers.sustained(infra, var_dir, SUSTAINED_RATES, 10.0, env)
+
+
 async def checkout_part(per_level: int) -> dict[str, object]:
     with (
         fresh_infrastructure("checkout-sessions") as (infra, var_dir),
@@ -204,6 +211,8 @@ async def main(parts: tuple[str, ...]) -> dict[str, object]:
     if "consumers" in parts:
         print("consumers …", flush=True)
         results["consumers"] = await consumers_part(per_level // 2)
+        print("consumers under steady mixed load …", flush=True)
+        results["consumers_sustained"] = await sustained_part()
     if "checkout" in parts:
         print("checkout sessions …", flush=True)
         results["checkout"] = await checkout_part(per_level)

@@ -107,3 +107,86 @@ async def drain_rate(
         "per_second": round(total / seconds, 1),
         "peak_rss_mib": rss,
     }
+
+
+async def lag(js: JetStreamContext, workloads: tuple[Workload, ...]) -> int:
+    """Messages the workloads' durables have not finished: pending delivery plus unacked."""
+    total = 0
+    for workload in workloads:
+        info = await js.consumer_info(workload.stream, workload.service)
+        total += info.num_pending + info.num_ack_pending
+    return total
+
+
+async def steady(
+    js: JetStreamContext, workloads: tuple[Workload, ...], rate: int, seconds: float
+) -> dict[str, object]:
+    """Publish the workloads' events in turn at `rate` a second for `seconds`. Kept up: the
+    lag left when publishing stops is gone within a second (a lag that grew with the run is
+    not)."""
+    loop = asyncio.get_running_loop()
+    tick, sent, peak = 0.05, 0, 0
+    publishing: set[asyncio.Task[object]] = set()
+    start = next_sample = loop.time()
+    while (now := loop.time()) - start < seconds:
+        due = min(rate * seconds, rate * (now - start + tick))
+        while sent < due:
+            workload = workloads[sent % len(workloads)]
+            subject, payload, msg_id = workload.make(
+                f"user_{uuid.uuid4().hex[:10]}", f"g{sent % 20}"
+            )
+            task = asyncio.create_task(
+                publish_with_ack(js, subject, payload, msg_id=msg_id, stream=workload.stream)
+            )
+            publishing.add(task)
+            task.add_done_callback(publishing.discard)
+            sent += 1
+        if now >= next_sample:
+            peak, next_sample = max(peak, await lag(js, workloads)), now + 0.5
+        await asyncio.sleep(max(0.0, start + (int((now - start) / tick) + 1) * tick - loop.time()))
+    await asyncio.gather(*publishing)
+    stopped = loop.time()
+    at_stop = await lag(js, workloads)
+    while await lag(js, workloads) and loop.time() - stopped < 120:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    drained_after = loop.time() - stopped
+    return {
+        "rate": rate,
+        "events": sent,
+        "peak_lag": max(peak, at_stop),
+        "lag_at_stop": at_stop,
+        "drained_after_s": round(drained_after, 2),
+        "kept_up": drained_after <= 1.0,
+    }
+
+
+async def sustained(
+    infra: Infrastructure,
+    var_dir: Path,
+    rates: tuple[int, ...],
+    seconds: float,
+    mail_env: dict[str, str],
+) -> dict[str, object]:
+    """All four services under steady mixed load, one step per rate (lowest first, stopping
+    after the first rate they do not keep up with)."""
+    nc = await nats.connect(infra.nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    steps: list[dict[str, object]] = []
+    with ExitStack() as stack:
+        services = [
+            stack.enter_context(running(w.service, infra, var_dir, **mail_env)) for w in WORKLOADS
+        ]
+        for rate in rates:
+            steps.append(await steady(js, WORKLOADS, rate, seconds))
+            if not steps[-1]["kept_up"]:
+                break
+        rss = {s.name: s.peak_rss_mib() for s in services}
+    await nc.close()
+    kept_up = [rate for rate, step in zip(rates, steps, strict=False) if step["kept_up"]]
+    return {
+        "seconds_per_step": seconds,
+        "steps": steps,
+        "highest_rate_kept_up": max(kept_up, default=0),
+        "peak_rss_mib": rss,
+    }

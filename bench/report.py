@@ -61,6 +61,18 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         for name, r in results["consumers"].items()
     ]
+    steady = results["consumers_sustained"]
+    steady_rows = [
+        [
+            s["rate"],
+            s["events"],
+            s["peak_lag"],
+            s["lag_at_stop"],
+            s["drained_after_s"],
+            "yes" if s["kept_up"] else "no",
+        ]
+        for s in steady["steps"]
+    ]
     sessions, ledger = results["checkout"], results["ledger"]
     summary_rows = [
         [period, s["per_second"], s["p50_ms"], s["p99_ms"]]
@@ -107,6 +119,25 @@ def markdown(results: dict[str, Any]) -> str:
                 ],
                 consumer_rows,
             ),
+            "## Consumers together under steady mixed load",
+            "",
+            f"Steps of {steady['seconds_per_step']} s, the four workloads' events in turn; kept "
+            "up: the lag left when publishing stops is gone within a second.",
+            "",
+            *table(
+                [
+                    "events/s",
+                    "events",
+                    "peak lag",
+                    "lag at stop",
+                    "drained after s",
+                    "kept up",
+                ],
+                steady_rows,
+            ),
+            f"Highest rate kept up: {steady['highest_rate_kept_up']} events/s; "
+            f"peak RSS {steady['peak_rss_mib']}.",
+            "",
             "## Checkout sessions against the Stripe emulator, 16 clients",
             "",
             f"{sessions['session_creation_16_clients']['per_second']} sessions/s, "

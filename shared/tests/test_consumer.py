@@ -1,6 +1,8 @@
 """The idempotent consumer against real NATS JetStream and real Postgres."""
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 from nats.js import JetStreamContext
@@ -264,6 +266,58 @@ async def test_without_savepoints_a_failure_reapplies_the_fetch_one_by_one(
         assert [calls.count(i) for i in after] == [1] * 5
     finally:
         await dlq.unsubscribe()
+        await broker.stop()
+
+
+async def test_a_scope_wraps_each_transactions_handlers_and_writes_before_the_commit(
+    db, js: JetStreamContext
+) -> None:
+    """Handlers queue, the scope writes the queue at its end: one row per transaction, holding
+    what its handlers saw. A failing fetch writes nothing; its messages, applied again one by
+    one, each get their own scope."""
+    topic = unique("t")
+    subject = f"stripe.{topic}.x"
+    poison = unique("poison")
+
+    @contextlib.asynccontextmanager
+    async def queued(session: AsyncSession) -> AsyncIterator[None]:
+        queue = session.info["queue"] = []
+        yield
+        del session.info["queue"]
+        await session.execute(db.effects.insert().values(message_id="scope", body=",".join(queue)))
+
+    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+        session.info["queue"].append(incoming.message_id)
+        if incoming.message_id == poison:
+            raise PermanentError("unknown tier")
+
+    with pytest.raises(ValueError, match="savepoints"):
+        IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler, scope=queued)
+
+    first = [unique("evt") for _ in range(3)]
+    second = [unique("evt"), poison, unique("evt")]
+    consumer = IdempotentConsumer(
+        spec_for(topic, savepoints=False), db.sessions, db.inbox, handler, scope=queued
+    )
+    for event_id in first:  # stored first: one fetch holds them all
+        await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
+    broker = await run_consumer(js, consumer)
+    try:
+        await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="1")
+        assert await effects_of(db, "scope") == [",".join(first)]
+    finally:
+        await broker.stop()
+
+    for event_id in second:
+        await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
+    broker = await run_consumer(js, consumer)
+    try:
+        await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="2")
+        # The fetch with the poison wrote nothing; the good two were then applied alone.
+        assert sorted(await effects_of(db, "scope")) == sorted(
+            [",".join(first), second[0], second[2]]
+        )
+    finally:
         await broker.stop()
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import make_engine, make_read_pool, make_sessionmaker
 from tollgate_shared.messaging.broker import broker_ready, connect_and_declare, make_broker
-from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
+from tollgate_shared.messaging.consumer import IdempotentConsumer, Scope, consuming
 from tollgate_shared.messaging.dispatch import Dispatcher
 from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
@@ -69,8 +69,11 @@ class Runtime:
             reads=make_read_pool(settings.sqlalchemy_url) if read_pool else None,
         )
 
-    def consume(self, spec: ConsumerSpec, dispatcher: Dispatcher[Any]) -> IdempotentConsumer:
-        """Add an idempotent durable consumer (subscribed when the runtime starts)."""
+    def consume(
+        self, spec: ConsumerSpec, dispatcher: Dispatcher[Any], *, scope: Scope | None = None
+    ) -> IdempotentConsumer:
+        """Add an idempotent durable consumer (subscribed when the runtime starts); `scope`
+        is entered around the handlers of each transaction (see `IdempotentConsumer`)."""
         if self.sessions is None or self.inbox is None:
             raise RuntimeError("a consumer needs the service's database and inbox table")
         consumer = IdempotentConsumer(
@@ -81,6 +84,7 @@ class Runtime:
             subjects=dispatcher.subjects,
             accepts=dispatcher.accepts,
             after_commit=self.wake_relay,
+            scope=scope,
         )
         self.consumers.append(consumer)
         return consumer

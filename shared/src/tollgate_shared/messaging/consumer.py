@@ -103,6 +103,9 @@ class Batch:
 
 Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
 """Applies a message's effect through the session; must not commit."""
+Scope = Callable[[AsyncSession], contextlib.AbstractAsyncContextManager[object]]
+"""Entered around the handlers of one transaction, left before it commits (e.g. to write
+what they queued in one statement per table)."""
 
 
 class IdempotentConsumer:
@@ -110,7 +113,9 @@ class IdempotentConsumer:
 
     The durable delivers `subjects` only when given (else the spec's whole filter), and the
     payment outcomes it counts; messages on subjects `accepts` declines are acked without
-    touching the database.
+    touching the database. A consumer without savepoints may have a `scope`, entered around
+    the handlers of each transaction and left before it commits: handlers can queue writes in
+    it, made there in one statement per table.
     """
 
     def __init__(
@@ -123,8 +128,13 @@ class IdempotentConsumer:
         subjects: Sequence[str] = (),
         accepts: Callable[[str], bool] | None = None,
         after_commit: Callable[[], None] | None = None,
+        scope: Scope | None = None,
     ) -> None:
+        if scope is not None and spec.savepoints:
+            # A message rolled back to its savepoint would leave what it queued in the scope.
+            raise ValueError(f"{spec.durable}: a scope needs a consumer without savepoints")
         self.spec = spec
+        self._scope = scope or _no_scope
         self._accepts = accepts
         self._sessions = sessions
         self._inbox = inbox_table
@@ -157,7 +167,8 @@ class IdempotentConsumer:
                 subject=incoming.subject,
             )
             if fresh:
-                await self._handler(session, incoming)
+                async with self._scope(session):
+                    await self._handler(session, incoming)
         if fresh and self._after_commit is not None:
             self._after_commit()
         return fresh
@@ -176,37 +187,63 @@ class IdempotentConsumer:
                 consumer=self.spec.durable,
                 messages=[(incoming.message_id, incoming.subject) for _, incoming in batch],
             )
-            for msg, incoming in batch:
-                first = incoming.message_id in fresh_ids
-                fresh_ids.discard(incoming.message_id)  # a second copy in the batch is a duplicate
-                if first and not self.spec.savepoints:  # a failure rolls back the whole fetch
-                    with self._span(msg, incoming), self._handler_seconds.time():
-                        await self._handler(session, incoming)
-                elif first:
-                    await _SAVEPOINT.run(session)
-                    try:
-                        with self._span(msg, incoming), self._handler_seconds.time():
-                            await self._handler(session, incoming)
-                    except Exception as exc:
-                        await _ROLLBACK_TO_SAVEPOINT.run(session)
-                        log.info(
-                            "batch.message_failed",
-                            consumer=self.spec.durable,
-                            message_id=incoming.message_id,
-                            error=repr(exc),
-                        )
-                        failed.append((msg, incoming))
-                        await inbox.release(
-                            session,
-                            self._inbox,
-                            consumer=self.spec.durable,
-                            message_id=incoming.message_id,
-                        )
-                        continue
-                done.append((msg, first))
+            if self.spec.savepoints:
+                await self._apply_each(session, batch, fresh_ids, done, failed)
+            else:  # a failure rolls back the whole fetch
+                async with self._scope(session):
+                    await self._apply_all(session, batch, fresh_ids, done)
         if any(first for _, first in done) and self._after_commit is not None:
             self._after_commit()
         return Batch(done=done, failed=failed)
+
+    async def _apply_all(
+        self,
+        session: AsyncSession,
+        batch: Sequence[tuple[Msg, Incoming]],
+        fresh_ids: set[str],
+        done: list[tuple[Msg, bool]],
+    ) -> None:
+        for msg, incoming in batch:
+            first = incoming.message_id in fresh_ids
+            fresh_ids.discard(incoming.message_id)  # a second copy in the batch is a duplicate
+            if first:
+                with self._span(msg, incoming), self._handler_seconds.time():
+                    await self._handler(session, incoming)
+            done.append((msg, first))
+
+    async def _apply_each(
+        self,
+        session: AsyncSession,
+        batch: Sequence[tuple[Msg, Incoming]],
+        fresh_ids: set[str],
+        done: list[tuple[Msg, bool]],
+        failed: list[tuple[Msg, Incoming]],
+    ) -> None:
+        for msg, incoming in batch:
+            first = incoming.message_id in fresh_ids
+            fresh_ids.discard(incoming.message_id)  # a second copy in the batch is a duplicate
+            if first:
+                await _SAVEPOINT.run(session)
+                try:
+                    with self._span(msg, incoming), self._handler_seconds.time():
+                        await self._handler(session, incoming)
+                except Exception as exc:
+                    await _ROLLBACK_TO_SAVEPOINT.run(session)
+                    log.info(
+                        "batch.message_failed",
+                        consumer=self.spec.durable,
+                        message_id=incoming.message_id,
+                        error=repr(exc),
+                    )
+                    failed.append((msg, incoming))
+                    await inbox.release(
+                        session,
+                        self._inbox,
+                        consumer=self.spec.durable,
+                        message_id=incoming.message_id,
+                    )
+                    continue
+            done.append((msg, first))
 
     async def process_batch(self, msgs: Sequence[Msg], js: JetStreamContext) -> None:
         """Apply a fetch together and ack what committed; a message that failed, or all of
@@ -381,6 +418,11 @@ class IdempotentConsumer:
             return
         await msg.term()
         self._outcomes["dead_lettered"].inc()
+
+
+@contextlib.asynccontextmanager
+async def _no_scope(session: AsyncSession) -> AsyncIterator[None]:
+    yield
 
 
 @contextlib.asynccontextmanager

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifications.adapters.deferred import pending
 from notifications.adapters.orm import expiries, group_contacts, member_emails
 from notifications.domain.intents import Expiry
 from tollgate_shared.events.membership import MembershipEvent
@@ -70,19 +71,30 @@ def _remember_email() -> Any:
 
 # Built once, values bound at execution: building a statement per event cost more than it.
 _REMEMBER_EMAIL = _remember_email()
-_MEMBER_EMAIL = select(member_emails.c.email).where(member_emails.c.user_id == bindparam("user_id"))
+_MEMBER_EMAIL = select(member_emails.c.email, member_emails.c.as_of).where(
+    member_emails.c.user_id == bindparam("user_id")
+)
 
 
 async def remember_email(session: AsyncSession, user_id: str, email: str, as_of: datetime) -> None:
-    """Keep the newest address an event gave for a member."""
+    """Keep the newest address an event gave for a member (queued in a `deferred` block)."""
+    queue = pending(session)
+    if queue is not None:
+        queue.learn(user_id, email, as_of)
+        return
     await session.execute(_REMEMBER_EMAIL, {"user_id": user_id, "email": email, "as_of": as_of})
 
 
 async def member_email(session: AsyncSession, user_id: str | None) -> str | None:
-    """The last address learned for a member."""
+    """The last address learned for a member, one queued in this transaction included."""
     if user_id is None:
         return None
-    return (await session.execute(_MEMBER_EMAIL, {"user_id": user_id})).scalar_one_or_none()
+    row = (await session.execute(_MEMBER_EMAIL, {"user_id": user_id})).first()
+    queue = pending(session)
+    queued = queue.emails.get(user_id) if queue is not None else None
+    if queued is not None and (row is None or row.as_of < queued[1]):
+        return queued[0]
+    return row.email if row is not None else None
 
 
 async def track_expiry(session: AsyncSession, event: MembershipEvent, *, ended: bool) -> None:

@@ -1,0 +1,102 @@
+"""Writes a consumer's handlers queue during one transaction, made at its end in one
+statement per table.
+
+Under load each fetch of events is applied in one transaction, and one round trip per
+learned address and per recorded notification made the transaction wait on Postgres for
+most of its time. Inside `deferred(session)` those writes are queued instead, and written
+together when the block ends, before the commit. Reads of what was queued see it
+(`email_of`). Outside the block, the same calls write at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, String, bindparam, column, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications.adapters.orm import member_emails, notifications
+from tollgate_shared.db import DriverStatement
+
+_KEY = "notifications.deferred"
+
+
+@dataclass
+class Pending:
+    """What the handlers of one transaction queued."""
+
+    emails: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    """The newest address queued per member, with its time."""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """Notification rows to record unless they exist."""
+
+    def learn(self, user_id: str, email: str, as_of: datetime) -> None:
+        """Queue a member's address; an older one than already queued is dropped."""
+        known = self.emails.get(user_id)
+        if known is None or known[1] <= as_of:
+            self.emails[user_id] = (email, as_of)
+
+
+def pending(session: AsyncSession) -> Pending | None:
+    """The queue of the `deferred` block `session` is in, if any."""
+    found: Pending | None = session.info.get(_KEY)
+    return found
+
+
+@asynccontextmanager
+async def deferred(session: AsyncSession) -> AsyncIterator[None]:
+    """Queue the block's address and notification writes; make them when it ends without an
+    error (an error rolls the transaction back, and the queue goes with it)."""
+    queue = session.info[_KEY] = Pending()
+    try:
+        yield
+    finally:
+        session.info.pop(_KEY, None)
+    await flush(session, queue)
+
+
+def _learn_all() -> DriverStatement:
+    given = (
+        func.unnest(
+            bindparam("user_ids", type_=ARRAY(String)),
+            bindparam("emails", type_=ARRAY(String)),
+            bindparam("as_ofs", type_=ARRAY(DateTime(timezone=True))),
+        )
+        .table_valued(column("user_id", String), column("email", String), column("as_of", DateTime))
+        .render_derived(name="given")
+    )
+    stmt = insert(member_emails).from_select(
+        ["user_id", "email", "as_of"], select(given.c.user_id, given.c.email, given.c.as_of)
+    )
+    return DriverStatement.of(
+        stmt.on_conflict_do_update(
+            index_elements=[member_emails.c.user_id],
+            set_={"email": stmt.excluded.email, "as_of": stmt.excluded.as_of},
+            where=member_emails.c.as_of < stmt.excluded.as_of,
+        )
+    )
+
+
+_LEARN_ALL = _learn_all()
+_RECORD_ALL = insert(notifications).on_conflict_do_nothing(constraint="uq_notifications_fact")
+
+
+async def flush(session: AsyncSession, queue: Pending) -> None:
+    """Write the queue: one upsert of the addresses, one insert of the notifications."""
+    if queue.emails:
+        users = list(queue.emails)
+        await _LEARN_ALL.run(
+            session,
+            {
+                "user_ids": users,
+                "emails": [queue.emails[u][0] for u in users],
+                "as_ofs": [queue.emails[u][1] for u in users],
+            },
+        )
+    if queue.rows:
+        await session.execute(_RECORD_ALL, queue.rows)
