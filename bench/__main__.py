@@ -29,7 +29,7 @@ from tollgate_shared.infra.process import ServerProcess, free_port
 RESULTS = Path(__file__).parent / "results"
 VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "bench"
 LEVELS = (1, 16, 64, 256)
-SUSTAINED_RATES = (250, 500, 750, 1000, 1500)
+SUSTAINED_RATES = (250, 375, 500, 625, 750, 1000, 1500)
 """Mixed events a second for the four consumers together, one step of 10 s each."""
 
 
