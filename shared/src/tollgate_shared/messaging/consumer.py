@@ -187,63 +187,43 @@ class IdempotentConsumer:
                 consumer=self.spec.durable,
                 messages=[(incoming.message_id, incoming.subject) for _, incoming in batch],
             )
-            if self.spec.savepoints:
-                await self._apply_each(session, batch, fresh_ids, done, failed)
-            else:  # a failure rolls back the whole fetch
-                async with self._scope(session):
-                    await self._apply_all(session, batch, fresh_ids, done)
+            async with self._scope(session):  # only without savepoints (see __init__)
+                for msg, incoming in batch:
+                    first = incoming.message_id in fresh_ids
+                    fresh_ids.discard(incoming.message_id)  # a second copy: a duplicate
+                    if first and not await self._apply_in(session, msg, incoming):
+                        failed.append((msg, incoming))
+                        continue
+                    done.append((msg, first))
         if any(first for _, first in done) and self._after_commit is not None:
             self._after_commit()
         return Batch(done=done, failed=failed)
 
-    async def _apply_all(
-        self,
-        session: AsyncSession,
-        batch: Sequence[tuple[Msg, Incoming]],
-        fresh_ids: set[str],
-        done: list[tuple[Msg, bool]],
-    ) -> None:
-        for msg, incoming in batch:
-            first = incoming.message_id in fresh_ids
-            fresh_ids.discard(incoming.message_id)  # a second copy in the batch is a duplicate
-            if first:
-                with self._span(msg, incoming), self._handler_seconds.time():
-                    await self._handler(session, incoming)
-            done.append((msg, first))
-
-    async def _apply_each(
-        self,
-        session: AsyncSession,
-        batch: Sequence[tuple[Msg, Incoming]],
-        fresh_ids: set[str],
-        done: list[tuple[Msg, bool]],
-        failed: list[tuple[Msg, Incoming]],
-    ) -> None:
-        for msg, incoming in batch:
-            first = incoming.message_id in fresh_ids
-            fresh_ids.discard(incoming.message_id)  # a second copy in the batch is a duplicate
-            if first:
-                await _SAVEPOINT.run(session)
-                try:
-                    with self._span(msg, incoming), self._handler_seconds.time():
-                        await self._handler(session, incoming)
-                except Exception as exc:
-                    await _ROLLBACK_TO_SAVEPOINT.run(session)
-                    log.info(
-                        "batch.message_failed",
-                        consumer=self.spec.durable,
-                        message_id=incoming.message_id,
-                        error=repr(exc),
-                    )
-                    failed.append((msg, incoming))
-                    await inbox.release(
-                        session,
-                        self._inbox,
-                        consumer=self.spec.durable,
-                        message_id=incoming.message_id,
-                    )
-                    continue
-            done.append((msg, first))
+    async def _apply_in(self, session: AsyncSession, msg: Msg, incoming: Incoming) -> bool:
+        """Run the handler in the fetch's transaction. In a savepoint, a failure is rolled
+        back alone (its inbox row too) and reported (False); without, it is raised and rolls
+        back the whole fetch."""
+        if not self.spec.savepoints:
+            with self._span(msg, incoming), self._handler_seconds.time():
+                await self._handler(session, incoming)
+            return True
+        await _SAVEPOINT.run(session)
+        try:
+            with self._span(msg, incoming), self._handler_seconds.time():
+                await self._handler(session, incoming)
+        except Exception as exc:
+            await _ROLLBACK_TO_SAVEPOINT.run(session)
+            log.info(
+                "batch.message_failed",
+                consumer=self.spec.durable,
+                message_id=incoming.message_id,
+                error=repr(exc),
+            )
+            await inbox.release(
+                session, self._inbox, consumer=self.spec.durable, message_id=incoming.message_id
+            )
+            return False
+        return True
 
     async def process_batch(self, msgs: Sequence[Msg], js: JetStreamContext) -> None:
         """Apply a fetch together and ack what committed; a message that failed, or all of
@@ -294,13 +274,14 @@ class IdempotentConsumer:
         except nats.js.errors.NotFoundError:
             await js.add_consumer(stream, wanted)
         else:
-            if filters(current) != filters(wanted):
+            before, after = filters(current), filters(wanted)
+            if before != after:
                 log.info(
                     "consumer.subjects_changed",
                     consumer=self.spec.durable,
                     stream=stream,
-                    before=filters(current),
-                    after=filters(wanted),
+                    before=before,
+                    after=after,
                 )
                 narrowed = dataclasses.replace(
                     current,
