@@ -1,16 +1,17 @@
-"""Writes a consumer's handlers queue during one transaction, made at its end in one
-statement per table.
+"""Writing learned addresses and recorded notifications: at once, or queued during a
+consumer's transaction and made at its end, one statement per table either way.
 
 Under load each fetch of events is applied in one transaction, and one round trip per
 learned address and per recorded notification made the transaction wait on Postgres for
 most of its time. Inside `deferred(session)` those writes are queued instead, and written
-together when the block ends, before the commit. Reads of what was queued see it
-(`email_of`). Outside the block, the same calls write at once.
+together when the block ends, before the commit; `directory.member_email` sees a queued
+address. Outside the block, `directory.remember_email` and `notifications_repo.record` write
+at once, through the same statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,21 +83,36 @@ def _learn_all() -> DriverStatement:
     )
 
 
+# Built once, values bound at execution: building a statement per event cost more than it.
 _LEARN_ALL = _learn_all()
-_RECORD_ALL = insert(notifications).on_conflict_do_nothing(constraint="uq_notifications_fact")
+_RECORD_ALL = (
+    insert(notifications)
+    .on_conflict_do_nothing(constraint="uq_notifications_fact")
+    .returning(notifications.c.id)
+)
+
+
+async def learn_all(session: AsyncSession, emails: Mapping[str, tuple[str, datetime]]) -> None:
+    """Keep each member's address unless a newer one is known (one address per member)."""
+    users = list(emails)
+    await _LEARN_ALL.run(
+        session,
+        {
+            "user_ids": users,
+            "emails": [emails[u][0] for u in users],
+            "as_ofs": [emails[u][1] for u in users],
+        },
+    )
+
+
+async def record_all(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert notification rows unless their fact exists; returns how many are new."""
+    return len((await session.execute(_RECORD_ALL, rows)).all())
 
 
 async def flush(session: AsyncSession, queue: Pending) -> None:
     """Write the queue: one upsert of the addresses, one insert of the notifications."""
     if queue.emails:
-        users = list(queue.emails)
-        await _LEARN_ALL.run(
-            session,
-            {
-                "user_ids": users,
-                "emails": [queue.emails[u][0] for u in users],
-                "as_ofs": [queue.emails[u][1] for u in users],
-            },
-        )
+        await learn_all(session, queue.emails)
     if queue.rows:
-        await session.execute(_RECORD_ALL, queue.rows)
+        await record_all(session, queue.rows)

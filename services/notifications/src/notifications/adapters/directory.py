@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications.adapters.deferred import pending
+from notifications.adapters.deferred import learn_all, pending
 from notifications.adapters.orm import expiries, group_contacts, member_emails
 from notifications.domain.intents import Expiry
 from tollgate_shared.events.membership import MembershipEvent
@@ -60,17 +60,6 @@ async def set_group(
     return GroupContacts(group_id, name, emails)
 
 
-def _remember_email() -> Any:
-    stmt = insert(member_emails)
-    return stmt.on_conflict_do_update(
-        index_elements=[member_emails.c.user_id],
-        set_={"email": stmt.excluded.email, "as_of": stmt.excluded.as_of},
-        where=member_emails.c.as_of < stmt.excluded.as_of,
-    )
-
-
-# Built once, values bound at execution: building a statement per event cost more than it.
-_REMEMBER_EMAIL = _remember_email()
 _MEMBER_EMAIL = select(member_emails.c.email, member_emails.c.as_of).where(
     member_emails.c.user_id == bindparam("user_id")
 )
@@ -82,7 +71,7 @@ async def remember_email(session: AsyncSession, user_id: str, email: str, as_of:
     if queue is not None:
         queue.learn(user_id, email, as_of)
         return
-    await session.execute(_REMEMBER_EMAIL, {"user_id": user_id, "email": email, "as_of": as_of})
+    await learn_all(session, {user_id: (email, as_of)})
 
 
 async def member_email(session: AsyncSession, user_id: str | None) -> str | None:

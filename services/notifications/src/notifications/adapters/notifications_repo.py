@@ -22,15 +22,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications.adapters.deferred import pending
+from notifications.adapters.deferred import pending, record_all
 from notifications.adapters.orm import notifications as t
 from notifications.domain.model import Intent, Rendered, Status, message_id
-
-_RECORD = insert(t).on_conflict_do_nothing(constraint="uq_notifications_fact").returning(t.c.id)
-"""Built once; the rows are its parameters (one statement for all of them)."""
 
 
 async def record(
@@ -64,8 +61,7 @@ async def record(
     if queue is not None:  # written with the others when the `deferred` block ends
         queue.rows.extend(rows)
         return len(rows)
-    result = await session.execute(_RECORD, rows)
-    return len(result.all())
+    return await record_all(session, rows)
 
 
 async def claim_due(session: AsyncSession, *, limit: int, lease: float) -> Sequence[Row[Any]]:
