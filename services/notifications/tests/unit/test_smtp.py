@@ -10,14 +10,21 @@ from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 from notifications.adapters.smtp import build_message
 
 
+def _row(**fields: object) -> SimpleNamespace:
+    """A notification row as the sender leases it: a receipt, unless `fields` say otherwise."""
+    receipt = {
+        "id": "n1",
+        "kind": "payment_receipt",
+        "message_id": "<payment_receipt.abc@tollgate.example>",
+        "created_at": datetime(2026, 11, 22, 9, 30, tzinfo=UTC),
+    }
+    return SimpleNamespace(**(receipt | fields))
+
+
 def test_a_row_becomes_a_utf8_message_with_text_and_html_alternatives() -> None:
-    row = SimpleNamespace(
-        id="n1",
-        kind="payment_receipt",
+    row = _row(
         recipient="zoe@example.com",
         subject="Reçu : 12,00 € — Café Ümlaut, a group whose name runs past the fold",
-        message_id="<payment_receipt.abc@tollgate.example>",
-        created_at=datetime(2026, 11, 22, 9, 30, tzinfo=UTC),
         text_body="Merci pour votre paiement de 12,00 €.\n",
         html_body="<p>Merci pour votre paiement de <b>12,00 €</b>.</p>\n",
     )
@@ -40,13 +47,10 @@ def test_a_row_becomes_a_utf8_message_with_text_and_html_alternatives() -> None:
 
 
 def test_ascii_headers_stay_as_they_are() -> None:
-    row = SimpleNamespace(
-        id="n2",
+    row = _row(
         kind="new_member",
         recipient="ada@example.com",
         subject="Welcome to Chess Club",
-        message_id="<new_member.def@tollgate.example>",
-        created_at=datetime(2026, 11, 22, tzinfo=UTC),
         text_body="Welcome.\n",
         html_body="<p>Welcome.</p>\n",
     )
@@ -57,13 +61,9 @@ def test_ascii_headers_stay_as_they_are() -> None:
 
 
 def test_an_address_that_is_not_ascii_travels_as_utf8() -> None:
-    row = SimpleNamespace(
-        id="n3",
-        kind="payment_receipt",
+    row = _row(
         recipient="zoë@exämple.com",
         subject="Reçu",
-        message_id="<payment_receipt.ghi@tollgate.example>",
-        created_at=datetime(2026, 11, 22, tzinfo=UTC),
         text_body="Merci.\n",
         html_body="<p>Merci.</p>\n",
     )
