@@ -9,6 +9,8 @@ from nats.js import JetStreamContext
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tollgate_shared.events.membership import MembershipActivated
+from tollgate_shared.messaging import outbox
 from tollgate_shared.messaging.consumer import (
     IdempotentConsumer,
     Incoming,
@@ -356,6 +358,76 @@ async def test_two_fetches_are_applied_side_by_side_each_message_once(
         assert await effects_of(db, first) == ["first"]
         assert await effects_of(db, second) == ["second"]
         assert sorted(applied) == sorted([first, second])
+    finally:
+        await broker.stop()
+
+
+async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
+    db, nats_url: str, js: JetStreamContext
+) -> None:
+    """While a lone message is being applied, three more arrive: they are fetched together
+    once it is done and applied in one transaction, not one fetch each as they came."""
+    topic = unique("t")
+    release = asyncio.Event()
+    transaction_of: dict[bytes, int] = {}
+
+    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+        txid = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+        transaction_of[incoming.data] = txid
+        if incoming.data == b"lone":
+            await asyncio.wait_for(release.wait(), timeout=10)
+
+    consumer = IdempotentConsumer(spec_for(topic, gather=10.0), db.sessions, db.inbox, handler)
+    broker = await run_consumer(js, consumer)
+    try:
+
+        async def publish(body: bytes) -> None:
+            await publish_with_ack(
+                js, f"stripe.{topic}.x", body, msg_id=unique("evt"), stream="STRIPE"
+            )
+
+        await publish(b"lone")
+        await wait_until(lambda: b"lone" in transaction_of, message="lone message applying")
+        for body in (b"a", b"b", b"c"):
+            await publish(body)
+        release.set()
+        await wait_until(
+            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="all acked"
+        )
+        assert len({transaction_of[body] for body in (b"a", b"b", b"c")}) == 1
+        assert transaction_of[b"a"] != transaction_of[b"lone"]
+    finally:
+        await broker.stop()
+
+
+async def test_the_relay_is_woken_only_by_commits_that_queued_events(
+    db, nats_url: str, js: JetStreamContext
+) -> None:
+    """A message whose handler queues an outbox event wakes the relay after its commit; one
+    whose handler writes only its own rows does not (its commit gives the relay nothing)."""
+    topic = unique("t")
+    wakes: list[str] = []
+    applied: list[str] = []
+
+    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+        if incoming.data == b"announce":
+            event = MembershipActivated(user_id=unique("u"), group_id="g1", tier_id="t1")
+            await outbox.add(session, db.outbox, event)
+        applied.append(incoming.message_id)
+
+    consumer = IdempotentConsumer(
+        spec_for(topic), db.sessions, db.inbox, handler, events_queued=lambda: wakes.append("")
+    )
+    broker = await run_consumer(js, consumer)
+    try:
+        for body, expected_wakes in ((b"quiet", 0), (b"announce", 1), (b"quiet", 1)):
+            msg_id = unique("evt")
+            await publish_with_ack(js, f"stripe.{topic}.x", body, msg_id=msg_id, stream="STRIPE")
+            await wait_until(lambda m=msg_id: m in applied, message=f"{body!r} applied")
+            await wait_until(
+                lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="acked"
+            )
+            assert len(wakes) == expected_wakes, body
     finally:
         await broker.stop()
 

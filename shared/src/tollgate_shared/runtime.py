@@ -83,14 +83,14 @@ class Runtime:
             dispatcher,
             subjects=dispatcher.subjects,
             accepts=dispatcher.accepts,
-            after_commit=self.wake_relay,
+            events_queued=self.wake_relay,
             scope=scope,
         )
         self.consumers.append(consumer)
         return consumer
 
     def wake_relay(self) -> None:
-        """Tell the outbox relay that a transaction may have queued events."""
+        """Tell the outbox relay that a committed transaction queued events."""
         if self.relay is not None:
             self.relay.wake()
 

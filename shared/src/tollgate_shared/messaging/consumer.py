@@ -5,7 +5,10 @@ for a batch to fill) and applies the whole fetch in one transaction: one inbox i
 every message id, the handlers run in stream order, each in a savepoint, one commit, then the
 acks. A busy stream so costs one commit per fetch instead of one per message; an idle one
 still answers at once. Each process applies up to `ConsumerSpec.fetches_in_flight` fetches at
-once, each in its own transaction, so that one is applied while another waits on the database.
+once, each in its own transaction, so that one is applied while another waits on the database;
+one that has caught up (its last fetch was not full) first gives the fetches it is applying up
+to `ConsumerSpec.gather` to finish, so that what arrives meanwhile is fetched and committed
+together instead of as a trickle of small transactions.
 
 A message whose handler fails is rolled back to its savepoint (its inbox row released) and
 processed on its own after the commit, so the others are neither held back nor applied twice;
@@ -36,7 +39,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import DriverStatement, transaction
-from tollgate_shared.messaging import dlq, inbox
+from tollgate_shared.messaging import dlq, inbox, outbox
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import (
     DLQ,
@@ -115,7 +118,8 @@ class IdempotentConsumer:
     payment outcomes it counts; messages on subjects `accepts` declines are acked without
     touching the database. A consumer without savepoints may have a `scope`, entered around
     the handlers of each transaction and left before it commits: handlers can queue writes in
-    it, made there in one statement per table.
+    it, made there in one statement per table. `events_queued` is called after a commit whose
+    transaction queued outbox events (the runtime wakes its relay with it).
     """
 
     def __init__(
@@ -127,7 +131,7 @@ class IdempotentConsumer:
         *,
         subjects: Sequence[str] = (),
         accepts: Callable[[str], bool] | None = None,
-        after_commit: Callable[[], None] | None = None,
+        events_queued: Callable[[], None] | None = None,
         scope: Scope | None = None,
     ) -> None:
         if scope is not None and spec.savepoints:
@@ -139,7 +143,7 @@ class IdempotentConsumer:
         self._sessions = sessions
         self._inbox = inbox_table
         self._handler = handler
-        self._after_commit = after_commit
+        self._events_queued = events_queued
         labels = (spec.stream.name, spec.durable)
         self._outcomes = {o: metrics.CONSUMER_MESSAGES.labels(*labels, o) for o in metrics.OUTCOMES}
         self._handler_seconds = metrics.HANDLER_SECONDS.labels(*labels)
@@ -169,8 +173,7 @@ class IdempotentConsumer:
             if fresh:
                 async with self._scope(session):
                     await self._handler(session, incoming)
-        if fresh and self._after_commit is not None:
-            self._after_commit()
+        self._committed(session)
         return fresh
 
     async def apply_batch(self, batch: Sequence[tuple[Msg, Incoming]]) -> Batch:
@@ -195,9 +198,14 @@ class IdempotentConsumer:
                         failed.append((msg, incoming))
                         continue
                     done.append((msg, first))
-        if any(first for _, first in done) and self._after_commit is not None:
-            self._after_commit()
+        self._committed(session)
         return Batch(done=done, failed=failed)
+
+    def _committed(self, session: AsyncSession) -> None:
+        # Waking the relay after every commit cost it a transaction per fetch of a consumer
+        # whose handlers seldom queue anything (checkout's occupancy, notifications).
+        if self._events_queued is not None and outbox.queued(session):
+            self._events_queued()
 
     async def _apply_in(self, session: AsyncSession, msg: Msg, incoming: Incoming) -> bool:
         """Run the handler in the fetch's transaction. In a savepoint, a failure is rolled
@@ -303,8 +311,9 @@ class IdempotentConsumer:
         `spec.fetches_in_flight` fetches are applied at once, each in its own transaction; the
         next fetch starts as soon as one is done. One fetch is outstanding at a time: nats-py
         answers a lone fetch with what is ready, but of two waiting side by side one holds its
-        messages until its batch fills or its timeout ends. On stop, batches being applied are
-        finished (a fetch in progress is abandoned: what it would have delivered is
+        messages until its batch fills or its timeout ends. After a fetch that was not full, the
+        next waits up to `spec.gather` for the fetches being applied. On stop, batches being
+        applied are finished (a fetch in progress is abandoned: what it would have delivered is
         redelivered). The flag matters: on Python 3.11 `asyncio.wait_for` inside a fetch can
         swallow a cancellation that races with a message's arrival."""
         slots = asyncio.Semaphore(self.spec.fetches_in_flight)
@@ -325,6 +334,8 @@ class IdempotentConsumer:
                 task = asyncio.create_task(self._apply_fetch(msgs, js, slots))
                 applying.add(task)
                 task.add_done_callback(applying.discard)
+                if len(msgs) < self.spec.batch_size:  # caught up: let the next fetch gather
+                    await asyncio.wait(set(applying), timeout=self.spec.gather)
         finally:
             if applying:
                 await asyncio.wait(applying, timeout=10)

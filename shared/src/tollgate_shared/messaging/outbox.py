@@ -31,18 +31,28 @@ from tollgate_shared.observability.tracing import inject
 log = structlog.get_logger(__name__)
 
 
+_QUEUED = "tollgate.outbox.queued"
+
+
+def queued(session: AsyncSession) -> bool:
+    """Whether `session` queued an event: only then does its commit give the relay work."""
+    return bool(session.info.get(_QUEUED))
+
+
 async def add(session: AsyncSession, outbox: Table, event: DomainEvent) -> None:
     """Queue `event` for publishing; it is published only if the session's transaction commits.
 
     The current trace context travels with it, so its consumers continue the same trace.
     """
     await session.execute(outbox.insert(), _row(event))
+    session.info[_QUEUED] = True
 
 
 async def add_many(session: AsyncSession, outbox: Table, events: Sequence[DomainEvent]) -> None:
     """`add` for several events, in one statement."""
     if events:
         await session.execute(outbox.insert(), [_row(event) for event in events])
+        session.info[_QUEUED] = True
 
 
 async def add_once(session: AsyncSession, outbox: Table, event: DomainEvent) -> bool:
@@ -50,7 +60,10 @@ async def add_once(session: AsyncSession, outbox: Table, event: DomainEvent) -> 
     cause make a re-applied cause queue nothing); True if queued now."""
     row = _row(event)
     row["headers"] = Jsonb(row["headers"])  # the driver's own statement: no SQLAlchemy types
-    return bool(await _insert_once(outbox).run(session, row))
+    added = bool(await _insert_once(outbox).run(session, row))
+    if added:
+        session.info[_QUEUED] = True
+    return added
 
 
 @functools.cache

@@ -107,6 +107,11 @@ class ConsumerSpec:
     with one (see bench/README.md). Fetches run side by side may hold messages about the same
     entity; the handlers' row and advisory locks order them, and a deadlock between two
     fetches rolls back one message, which is then retried on its own."""
+    gather: float = 0.02
+    """Seconds a consumer that has caught up (its last fetch was not full) waits for the fetches
+    it is applying before it fetches again, so that what arrives meanwhile is taken in one
+    fetch and one transaction instead of a trickle of small ones. Bounded, so that a slow
+    message (a Stripe call) holds the others back by this much at most."""
     savepoints: bool = True
     """Each message of a fetch in its own savepoint, so that one that fails is rolled back
     alone and the handlers of the others do not run again (their Stripe calls are not
