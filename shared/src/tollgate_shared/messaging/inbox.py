@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, delete
-from sqlalchemy.dialects.postgresql import insert
+import functools
+
+from sqlalchemy import String, Table, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from tollgate_shared.db import DriverStatement
 
 
 async def claim(
@@ -25,18 +29,30 @@ async def claim_many(
     """`claim` for many (message id, subject) pairs in one statement: the ids not processed
     before."""
     rows = dict(messages)
-    result = await session.execute(
-        insert(inbox)
-        .values(
-            [
-                {"consumer": consumer, "message_id": message_id, "subject": subject}
-                for message_id, subject in rows.items()
-            ]
+    params = {"consumer": consumer, "message_ids": list(rows), "subjects": list(rows.values())}
+    return {row["message_id"] for row in await _claim(inbox).run(session, params)}
+
+
+@functools.cache
+def _claim(inbox: Table) -> DriverStatement:
+    """One statement for any number of messages (a list of VALUES would be compiled anew for
+    every fetch size)."""
+    claimed = (
+        func.unnest(
+            bindparam("message_ids", type_=ARRAY(String)),
+            bindparam("subjects", type_=ARRAY(String)),
         )
+        .table_valued("message_id", "subject")
+        .render_derived(name="claimed")
+    )
+    rows = select(bindparam("consumer", type_=String), claimed.c.message_id, claimed.c.subject)
+    statement = (
+        insert(inbox)
+        .from_select(["consumer", "message_id", "subject"], rows)
         .on_conflict_do_nothing()
         .returning(inbox.c.message_id)
     )
-    return {row.message_id for row in result}
+    return DriverStatement.of(statement)
 
 
 async def release(session: AsyncSession, inbox: Table, *, consumer: str, message_id: str) -> None:
