@@ -15,7 +15,7 @@ from tollgate_shared.events.membership import (
     MembershipPastDue,
     MembershipRenewed,
 )
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import unique, wait_until
 
 MEMBER_KINDS = {
     "payment_receipt",
@@ -106,3 +106,38 @@ async def test_every_kind_is_mailed_once_with_amounts_in_the_currency(
     assert f"group_id={group}" in inbox[member][0]["text"] + "".join(
         m["text"] for m in inbox[member]
     )
+
+
+def _unaddressed(metrics_text: str) -> dict[str, float]:
+    prefix = 'tollgate_notifications_unaddressed_total{kind="'
+    return {
+        line[len(prefix) :].split('"', 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics_text.splitlines()
+        if line.startswith(prefix)
+    }
+
+
+async def test_a_notification_without_a_known_address_is_counted_not_recorded(
+    service: Any,
+) -> None:
+    """A member no event has given an address for, in a group without organizer contacts: no
+    welcome to organizers, no receipt, nothing recorded, each counted by kind."""
+
+    async def unaddressed() -> dict[str, float]:
+        return _unaddressed((await service.api("GET", "/metrics")).text)
+
+    user, group = unique("usr"), unique("grp")
+    before = await unaddressed()
+    await service.publish(MembershipActivated(user_id=user, group_id=group, tier_id="tier_gold"))
+    await service.publish(
+        PaymentRecorded(user_id=user, group_id=group, amount=500, currency="usd", charge_id="ch_1")
+    )
+    kinds = ("new_member", "payment_receipt")
+
+    async def counted() -> bool:
+        # Grown, not equal: the durable also works through earlier tests' events.
+        now = await unaddressed()
+        return all(now.get(k, 0.0) > before.get(k, 0.0) for k in kinds)
+
+    await wait_until(counted, message="both kinds counted")
+    assert await service.notifications(user_id=user) == []

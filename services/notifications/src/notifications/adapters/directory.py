@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifications.adapters.deferred import learn_all, pending
 from notifications.adapters.orm import expiries, group_contacts, member_emails
 from notifications.domain.intents import Expiry
+from tollgate_shared.db import DriverStatement
 from tollgate_shared.events.membership import MembershipEvent
 
 
@@ -25,7 +26,9 @@ class GroupContacts:
     emails: list[str]
 
 
-_GROUP = select(group_contacts).where(group_contacts.c.group_id == bindparam("group_id"))
+_GROUP = DriverStatement.of(
+    select(group_contacts).where(group_contacts.c.group_id == bindparam("group_id"))
+)
 
 
 _GROUPS = "notifications.groups"
@@ -39,8 +42,10 @@ async def group(session: AsyncSession, group_id: str | None) -> GroupContacts | 
         return None
     known: dict[str, GroupContacts | None] = session.info.setdefault(_GROUPS, {})
     if group_id not in known:
-        row = (await session.execute(_GROUP, {"group_id": group_id})).first()
-        known[group_id] = GroupContacts(row.group_id, row.name, list(row.emails)) if row else None
+        rows = await _GROUP.run(session, {"group_id": group_id})
+        known[group_id] = (
+            GroupContacts(group_id, rows[0]["name"], list(rows[0]["emails"])) if rows else None
+        )
     return known[group_id]
 
 
@@ -60,8 +65,10 @@ async def set_group(
     return GroupContacts(group_id, name, emails)
 
 
-_MEMBER_EMAIL = select(member_emails.c.email, member_emails.c.as_of).where(
-    member_emails.c.user_id == bindparam("user_id")
+_MEMBER_EMAIL = DriverStatement.of(
+    select(member_emails.c.email, member_emails.c.as_of).where(
+        member_emails.c.user_id == bindparam("user_id")
+    )
 )
 
 
@@ -78,12 +85,12 @@ async def member_email(session: AsyncSession, user_id: str | None) -> str | None
     """The last address learned for a member, one queued in this transaction included."""
     if user_id is None:
         return None
-    row = (await session.execute(_MEMBER_EMAIL, {"user_id": user_id})).first()
+    rows = await _MEMBER_EMAIL.run(session, {"user_id": user_id})
     queue = pending(session)
     queued = queue.emails.get(user_id) if queue is not None else None
-    if queued is not None and (row is None or row.as_of < queued[1]):
+    if queued is not None and (not rows or rows[0]["as_of"] < queued[1]):
         return queued[0]
-    return row.email if row is not None else None
+    return rows[0]["email"] if rows else None
 
 
 async def track_expiry(session: AsyncSession, event: MembershipEvent, *, ended: bool) -> None:

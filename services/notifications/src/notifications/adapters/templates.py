@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from jinja2.runtime import Context
 
 from notifications.domain.model import Kind, Rendered
-from notifications.domain.money import format_money
+from notifications.domain.money import format_money, parsed_locale
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -28,7 +28,9 @@ def _date(context: Context, value: str | datetime | None) -> str:
     if value is None:
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return format_date(moment.astimezone(UTC).date(), format="long", locale=context["locale"])
+    return format_date(
+        moment.astimezone(UTC).date(), format="long", locale=parsed_locale(context["locale"])
+    )
 
 
 class Renderer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters import directory, notifications_repo
@@ -12,6 +13,12 @@ from notifications.adapters.templates import Renderer
 from notifications.domain.model import Audience, Intent, normalise_address
 
 log = structlog.get_logger(__name__)
+
+UNADDRESSED = Counter(
+    "tollgate_notifications_unaddressed_total",
+    "Notifications not recorded because no address is known for their audience, by kind",
+    ["kind"],
+)
 
 
 class Notifier:
@@ -30,7 +37,10 @@ class Notifier:
             email = intent.email or await directory.member_email(session, intent.user_id)
             recipients = [email] if email else []
         if not recipients:
-            log.warning("notification.no_recipient", kind=intent.kind, source_id=intent.source_id)
+            # Expected (a member whose address no event has carried yet, a group without
+            # organizer contacts), so counted and logged at info rather than warned per event.
+            UNADDRESSED.labels(intent.kind.value).inc()
+            log.info("notification.no_recipient", kind=intent.kind, source_id=intent.source_id)
             return 0
         context: dict[str, Any] = {
             **intent.context,

@@ -109,7 +109,8 @@ class Sender:
                 if a.row.id in settled and a.status in final
             ]
             await outbox.add_many(session, self._outbox, events)
-        self._after_commit()
+        if outbox.queued(session):
+            self._after_commit()
         return {a: a.row.id in settled for a in attempts}
 
     async def run(self) -> None:
