@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import nats
+import nats.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -697,7 +698,10 @@ class Workload:
         try:
             for stream, durables in CONSUMERS.items():
                 for durable in durables:
-                    info = await js.consumer_info(stream, durable)
+                    try:
+                        info = await js.consumer_info(stream, durable)
+                    except nats.errors.TimeoutError:
+                        return False  # a cluster still settling after a fault: ask again
                     if info.num_pending or info.num_ack_pending:
                         return False
             return True
