@@ -14,8 +14,7 @@ $(UV):
 
 # Installed packages are compiled to bytecode here, once (not by every `uv run`): where
 # PYTHONDONTWRITEBYTECODE is set (CI images often set it) every service process would otherwise
-# compile its imports from source on each start (membership's: 4.3 s of CPU instead of 2.0 s;
-# the test suite: 229 s instead of 270 s).
+# compile its imports from source on each start (membership's: 4.3 s of CPU instead of 2.0 s).
 install: $(UV)
 	UV_COMPILE_BYTECODE=1 $(UV) sync --all-packages --all-extras
 
