@@ -2,6 +2,7 @@
 
 import asyncio
 
+import nats.js.errors
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -90,6 +91,29 @@ async def test_relay_crash_after_publish_republishes_and_is_deduplicated(
     async with db.sessions() as session:
         row = (await session.execute(select(db.outbox.c.published_at))).one()
         assert row.published_at is not None
+    assert [e.id for e in await messages_for(js, user)] == [event.id]
+
+
+async def test_rows_stay_unpublished_when_a_publish_fails(db, js: JetStreamContext) -> None:
+    user = unique("u")
+    event = activated(user)
+    async with db.sessions() as session, session.begin():
+        await outbox.add(session, db.outbox, event)
+        # No stream takes this subject: JetStream cannot ack it.
+        await session.execute(
+            db.outbox.insert().values(message_id=unique("m"), subject="nowhere.x", payload=b"{}")
+        )
+    relay = OutboxRelay(db.sessions, db.outbox, js)
+
+    with pytest.raises(nats.js.errors.NoStreamResponseError):
+        await relay.relay_once()
+    async with db.sessions() as session:
+        rows = (await session.execute(select(db.outbox.c.published_at, db.outbox.c.attempts))).all()
+    assert [(r.published_at, r.attempts) for r in rows] == [(None, 0), (None, 0)]
+
+    async with db.sessions() as session, session.begin():
+        await session.execute(db.outbox.delete().where(db.outbox.c.subject == "nowhere.x"))
+    assert await relay.relay_once() == 1
     assert [e.id for e in await messages_for(js, user)] == [event.id]
 
 

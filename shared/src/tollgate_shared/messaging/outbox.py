@@ -1,10 +1,10 @@
 """The transactional outbox and its relay.
 
 `add` writes an event through the caller's session (it never commits); the relay publishes
-committed rows to JetStream with Msg-Id = the event id and marks them published after the
-ack. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays share the work, and a
-relay that dies after publishing but before marking leaves the row to be published again,
-which JetStream deduplicates by Msg-Id.
+committed rows to JetStream with Msg-Id = the event id, and its transaction marks them
+published and commits only after every ack. Rows are claimed with `FOR UPDATE SKIP LOCKED`,
+so several relays share the work, and a relay that dies after publishing but before its
+commit leaves the rows to be published again, which JetStream deduplicates by Msg-Id.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 import structlog
 from nats.js import JetStreamContext
 from psycopg.types.json import Jsonb
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tollgate_shared.db import DriverStatement
+from tollgate_shared.db import DriverStatement, transaction
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN
@@ -85,6 +85,28 @@ def _row(event: DomainEvent) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _claim(outbox: Table) -> DriverStatement:
+    """The oldest unpublished rows, locked (rows another relay holds are skipped) and marked
+    published in one statement: the mark only lasts if the transaction commits, which the
+    relay does after JetStream acked every row."""
+    t = outbox
+    oldest = (
+        select(t.c.id)
+        .where(t.c.published_at.is_(None))
+        .order_by(t.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(t)
+        .where(t.c.id.in_(oldest.scalar_subquery()))
+        .values(published_at=func.now(), attempts=t.c.attempts + 1)
+        .returning(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.headers)
+    )
+    return DriverStatement.of(statement)
+
+
 class OutboxRelay:
     """Moves committed outbox rows to the DOMAIN stream, in id order, in batches."""
 
@@ -110,36 +132,23 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch of unpublished rows; returns how many were published."""
-        t = self._outbox
-        async with self._sessions() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.headers)
-                    .where(t.c.published_at.is_(None))
-                    .order_by(t.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not rows:
+        async with transaction(self._sessions) as session:
+            claimed = await _claim(self._outbox).run(session, {"limit": self._batch_size})
+            if not claimed:
                 return 0
+            rows = sorted(claimed, key=lambda row: row["id"])  # RETURNING keeps no order
             acks = await asyncio.gather(
                 *(
                     publish_with_ack(
                         self._js,
-                        row.subject,
-                        row.payload,
-                        msg_id=row.message_id,
+                        row["subject"],
+                        row["payload"],
+                        msg_id=row["message_id"],
                         stream=DOMAIN.name,
-                        headers=row.headers,
+                        headers=row["headers"],
                     )
                     for row in rows
                 )
-            )
-            await session.execute(
-                update(t)
-                .where(t.c.id.in_([row.id for row in rows]))
-                .values(published_at=func.now(), attempts=t.c.attempts + 1)
             )
         log.debug(
             "outbox.relayed",
