@@ -93,8 +93,8 @@ async def webhook_to_gate(
             if json.loads((await gate.send(ask))[1])["active"]:
                 break
         latencies.append((time.perf_counter() - accepted) * 1000)
-        if (user, GROUP) in announced_at:
-            to_announced.append((announced_at[user, GROUP] - accepted) * 1000)
+        if (at := announced_at.get((user, GROUP))) is not None:
+            to_announced.append((at - accepted) * 1000)
         members.append((user, GROUP))
 
     # Built beforehand, so that the load generator takes less of the machine while it runs.

@@ -101,8 +101,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"Steady {e2e['rate']} events/s, {e2e['events']} events: p50 {e2e['p50_ms']} ms, "
             f"p99 {e2e['p99_ms']} ms (a waiting client asks the gate when membership announces "
             f"the activation, else every {e2e['recheck_ms']} ms). Its first stage, accepted → "
-            f"announced: p50 {e2e.get('announced_p50_ms')} ms, "
-            f"p99 {e2e.get('announced_p99_ms')} ms.",
+            f"announced: p50 {e2e['announced_p50_ms']} ms, "
+            f"p99 {e2e['announced_p99_ms']} ms.",
             "",
             "## Gate, 64 clients",
             "",
