@@ -18,8 +18,8 @@ from typing import Any
 import structlog
 from nats.js import JetStreamContext
 from psycopg.types.json import Jsonb
-from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Insert, Table, bindparam, column, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import DriverStatement, transaction
@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 
 _QUEUED = "tollgate.outbox.queued"
+_COLUMNS = ("message_id", "subject", "payload", "headers")
 
 
 def queued(session: AsyncSession) -> bool:
@@ -45,35 +46,63 @@ async def add(session: AsyncSession, outbox: Table, event: DomainEvent) -> None:
     The current trace context travels with it, so its consumers continue the same trace.
     """
     await session.execute(outbox.insert(), _row(event))
-    session.info[_QUEUED] = True
+    note_queued(session)
 
 
 async def add_many(session: AsyncSession, outbox: Table, events: Sequence[DomainEvent]) -> None:
     """`add` for several events, in one statement."""
     if events:
         await session.execute(outbox.insert(), [_row(event) for event in events])
-        session.info[_QUEUED] = True
+        note_queued(session)
 
 
 async def add_once(session: AsyncSession, outbox: Table, event: DomainEvent) -> bool:
     """`add`, unless an event with this id was already queued (ids that derive from their
     cause make a re-applied cause queue nothing); True if queued now."""
-    row = _row(event)
-    row["headers"] = Jsonb(row["headers"])  # the driver's own statement: no SQLAlchemy types
-    added = bool(await _insert_once(outbox).run(session, row))
+    added = bool(await _insert_once(outbox).run(session, driver_rows([event])))
     if added:
-        session.info[_QUEUED] = True
+        note_queued(session)
     return added
+
+
+def insert_once(outbox: Table, *, when: ColumnElement[bool] | None = None) -> Insert:
+    """`add_once` for several events as one statement, e.g. a data-modifying CTE of a larger
+    one: queues, in order, those of the events whose parameters `driver_rows` gives that are
+    not queued yet, if `when` holds; returns the ids of the rows queued now. The caller calls
+    `note_queued` when there are any."""
+    columns = list(_COLUMNS)
+    events = (
+        func.unnest(*[bindparam(f"event_{c}", type_=ARRAY(outbox.c[c].type)) for c in columns])
+        .table_valued(*[column(c, outbox.c[c].type) for c in columns], with_ordinality="n")
+        .render_derived(name="e")
+    )
+    rows = select(*[events.c[c] for c in columns]).order_by(events.c.n)
+    if when is not None:
+        rows = rows.where(when)
+    return (
+        insert(outbox)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing(index_elements=[outbox.c.message_id])
+        .returning(outbox.c.id)
+    )
+
+
+def driver_rows(events: Sequence[DomainEvent]) -> dict[str, list[Any]]:
+    """`events`' outbox rows as the parameters of `insert_once` (a driver statement)."""
+    rows = [_row(event) for event in events]
+    for row in rows:
+        row["headers"] = Jsonb(row["headers"])  # the driver's own statement: no SQLAlchemy types
+    return {f"event_{name}": [row[name] for row in rows] for name in _COLUMNS}
+
+
+def note_queued(session: AsyncSession) -> None:
+    """Record that `session` queued an event (its commit then wakes the relay)."""
+    session.info[_QUEUED] = True
 
 
 @functools.cache
 def _insert_once(outbox: Table) -> DriverStatement:
-    statement = (
-        insert(outbox)
-        .on_conflict_do_nothing(index_elements=[outbox.c.message_id])
-        .returning(outbox.c.id)
-    )
-    return DriverStatement.of(statement, columns=["message_id", "subject", "payload", "headers"])
+    return DriverStatement.of(insert_once(outbox))
 
 
 def _row(event: DomainEvent) -> dict[str, Any]:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Row,
     String,
     bindparam,
     column,
+    exists,
+    false,
     func,
     select,
     text,
-    true,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -29,80 +32,128 @@ from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
 from tollgate_shared.db import DriverStatement
 from tollgate_shared.events.base import DomainEvent
-from tollgate_shared.messaging.outbox import add_once
+from tollgate_shared.messaging import outbox
 
-_ADD_PAYMENT = insert(orm.payments).on_conflict_do_nothing(
-    index_elements=[orm.payments.c.charge_id]
-)
+_TRANSACTION_COLUMNS = [
+    c for c in orm.transactions.columns if c.server_default is None and not c.primary_key
+]
+_PAYMENT_COLUMNS = [c for c in orm.payments.columns if c.server_default is None]
 
 
-def _post() -> DriverStatement:
-    """A transaction and its entries in one statement (a data-modifying CTE): the entries are
-    inserted only if the transaction's key was new; returns its id then, else no row."""
+@functools.cache
+def _booking(*, with_payment: bool, announcing: bool) -> DriverStatement:
+    """Transactions and their entries in one statement (data-modifying CTEs), the entries
+    only of transactions whose key is new; with the payment they book (unless its charge is
+    booked) and an event queued only if the first transaction is new. Returns the keys booked
+    now, and whether the event was queued."""
     t, e = orm.transactions, orm.entries
-    columns = [c.name for c in t.columns if c.server_default is None and not c.primary_key]
+    rows = _unnest("r", [(c.name, c.type) for c in _TRANSACTION_COLUMNS])
+    names = [c.name for c in _TRANSACTION_COLUMNS]
     booked = (
         insert(t)
-        .from_select(columns, select(*[bindparam(c, type_=t.c[c].type) for c in columns]))
+        .from_select(names, select(*[rows.c[n] for n in names]).order_by(rows.c.n))
         .on_conflict_do_nothing(index_elements=[t.c.key])
-        .returning(t.c.id)
+        .returning(t.c.id, t.c.key, t.c.group_id, t.c.occurred_at)
         .cte("booked")
     )
-    postings = (
-        func.unnest(
-            bindparam("accounts", type_=ARRAY(String)),
-            bindparam("currencies", type_=ARRAY(String)),
-            bindparam("amounts", type_=ARRAY(BigInteger)),
-        )
-        .table_valued(
-            column("account", String), column("currency", String), column("amount", BigInteger)
-        )
-        .render_derived(name="p")
+    postings = _unnest(
+        "q",
+        [
+            ("posting_key", String()),
+            ("account", String()),
+            ("posting_currency", String()),
+            ("posting_amount", BigInteger()),
+        ],
     )
-    entries = select(
-        booked.c.id,
-        bindparam("group_id", type_=String),
-        postings.c.account,
-        postings.c.currency,
-        postings.c.amount,
-        bindparam("occurred_at", type_=t.c.occurred_at.type),
-    ).select_from(booked.join(postings, true()))
+    entries = (
+        select(
+            booked.c.id,
+            booked.c.group_id,
+            postings.c.account,
+            postings.c.posting_currency,
+            postings.c.posting_amount,
+            booked.c.occurred_at,
+        )
+        .select_from(postings.join(booked, booked.c.key == postings.c.posting_key))
+        .order_by(postings.c.n)
+    )
     posted = insert(e).from_select(
         ["transaction_id", "group_id", "account", "currency", "amount", "occurred_at"], entries
     )
-    return DriverStatement.of(select(booked.c.id).add_cte(posted.cte("posted")))
+    statement = select(func.array(select(booked.c.key).scalar_subquery()).label("booked"))
+    statement = statement.add_cte(posted.cte("posted"))
+    if with_payment:
+        p = orm.payments
+        paid = insert(p).values(
+            {c.name: bindparam(f"payment_{c.name}", type_=c.type) for c in _PAYMENT_COLUMNS}
+        )
+        statement = statement.add_cte(
+            paid.on_conflict_do_nothing(index_elements=[p.c.charge_id]).cte("paid")
+        )
+    announced: ColumnElement[bool] = false()
+    if announcing:
+        first_booked = exists().where(booked.c.key == bindparam("first_key", type_=String))
+        queued = outbox.insert_once(orm.outbox, when=first_booked).cte("announced")
+        announced = exists(select(queued.c.id))
+    return DriverStatement.of(statement.add_columns(announced.label("announced")))
 
 
-_POST = _post()
-
-
-async def post(session: AsyncSession, txn: Transaction, *, causation_id: str | None) -> bool:
-    """Write `txn` and its entries unless its key is already booked; True if written now."""
-    booked = await _POST.run(
-        session,
-        dict(
-            key=txn.key,
-            kind=txn.kind.value,
-            group_id=txn.group_id,
-            currency=txn.currency,
-            amount=txn.amount,
-            source_id=txn.source_id,
-            charge_id=txn.charge_id,
-            invoice_id=txn.invoice_id,
-            balance_transaction_id=txn.balance_transaction_id,
-            description=(txn.description or "")[:500] or None,
-            causation_id=causation_id,
-            occurred_at=txn.occurred_at,
-            user_id=txn.attribution.user_id,
-            tier_id=txn.attribution.tier_id,
-            purpose=txn.attribution.purpose,
-            reference=txn.attribution.reference,
-            accounts=[p.account.value for p in txn.postings],
-            currencies=[p.currency for p in txn.postings],
-            amounts=[p.amount for p in txn.postings],
-        ),
+def _unnest(name: str, columns: list[tuple[str, Any]]) -> Any:
+    """A derived table of parallel array parameters (one per column), with an ordinal `n`."""
+    arrays = [bindparam(c, type_=ARRAY(type_)) for c, type_ in columns]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*[column(c, type_) for c, type_ in columns], with_ordinality="n")
+        .render_derived(name=name)
     )
-    return bool(booked)
+
+
+async def post(
+    session: AsyncSession,
+    *transactions: Transaction,
+    causation_id: str | None,
+    payment: Payment | None = None,
+    announce: DomainEvent | None = None,
+) -> bool:
+    """Write `transactions` and their entries, each unless its key is already booked, in one
+    statement; with `payment`, the payment they book (unless its charge is booked), and
+    `announce` queued once if the first of them is written now. True if the first is."""
+    first = transactions[0]
+    params: dict[str, Any] = {
+        c.name: [_column(txn, c.name, causation_id) for txn in transactions]
+        for c in _TRANSACTION_COLUMNS
+    }
+    postings = [(txn.key, p) for txn in transactions for p in txn.postings]
+    params |= {
+        "posting_key": [key for key, _ in postings],
+        "account": [p.account.value for _, p in postings],
+        "posting_currency": [p.currency for _, p in postings],
+        "posting_amount": [p.amount for _, p in postings],
+    }
+    if payment is not None:
+        values = {**asdict(payment), **asdict(payment.attribution)}
+        params |= {f"payment_{c.name}": values[c.name] for c in _PAYMENT_COLUMNS}
+    if announce is not None:
+        params |= outbox.driver_rows([announce]) | {"first_key": first.key}
+    statement = _booking(with_payment=payment is not None, announcing=announce is not None)
+    [row] = await statement.run(session, params)
+    if row["announced"]:
+        outbox.note_queued(session)
+    return first.key in row["booked"]
+
+
+def _column(txn: Transaction, name: str, causation_id: str | None) -> Any:
+    match name:
+        case "kind":
+            return txn.kind.value
+        case "description":
+            return (txn.description or "")[:500] or None
+        case "causation_id":
+            return causation_id
+        case "user_id" | "tier_id" | "purpose" | "reference":
+            return getattr(txn.attribution, name)
+        case _:
+            return getattr(txn, name)
 
 
 async def is_booked(session: AsyncSession, key: str) -> bool:
@@ -191,16 +242,6 @@ async def get_payment(session: AsyncSession, charge_id: str) -> Payment | None:
     return _payment_of(row) if row else None
 
 
-async def add_payment(session: AsyncSession, payment: Payment) -> None:
-    """Record a payment (a concurrent insert of the same charge wins; this one is dropped)."""
-    values = {
-        k: v
-        for k, v in asdict(payment).items()
-        if k not in ("attribution", "balance_transaction_id")
-    }
-    await session.execute(_ADD_PAYMENT, {**values, **asdict(payment.attribution)})
-
-
 async def link_invoice(
     session: AsyncSession,
     charge_id: str,
@@ -286,6 +327,6 @@ async def upsert_refund(session: AsyncSession, values: dict[str, Any]) -> bool:
     return bool(row and row.inserted)
 
 
-async def emit_once(session: AsyncSession, outbox: Any, event: DomainEvent) -> bool:
+async def emit_once(session: AsyncSession, table: Any, event: DomainEvent) -> bool:
     """Queue `event` unless an event with its (deterministic) id was already queued."""
-    return await add_once(session, outbox, event)
+    return await outbox.add_once(session, table, event)

@@ -88,12 +88,13 @@ async def book_payment(
         invoice_pdf=invoice.invoice_pdf if invoice else None,
         **_subscription_period(invoice),
     )
-    await repo.add_payment(session, payment)
-    booked = [
-        await repo.post(session, t, causation_id=causation_id) for t in payment.transactions()
-    ]
-    if booked[0]:
-        await repo.emit_once(session, deps.outbox, _recorded(payment, causation_id))
+    await repo.post(
+        session,
+        *payment.transactions(),
+        causation_id=causation_id,
+        payment=payment,
+        announce=_recorded(payment, causation_id),
+    )
     return payment
 
 

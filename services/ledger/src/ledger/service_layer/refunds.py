@@ -75,23 +75,23 @@ async def apply_refund(
         balance_transaction_id=refund.balance_transaction,
     )
     if refund.status in MONEY_RETURNED:
-        if await repo.post(session, booking, causation_id=event.id):
-            await repo.emit_once(
-                session,
-                deps.outbox,
-                RefundRecorded(
-                    id=event_id("refund_recorded", refund.id),
-                    causation_id=event.id,
-                    group_id=payment.group_id,
-                    user_id=payment.attribution.user_id,
-                    amount=refund.amount,
-                    currency=booking.currency,
-                    charge_id=payment.charge_id,
-                    email=payment.email,
-                    refund_id=refund.id,
-                    reason=refund.reason,
-                ),
-            )
+        await repo.post(
+            session,
+            booking,
+            causation_id=event.id,
+            announce=RefundRecorded(
+                id=event_id("refund_recorded", refund.id),
+                causation_id=event.id,
+                group_id=payment.group_id,
+                user_id=payment.attribution.user_id,
+                amount=refund.amount,
+                currency=booking.currency,
+                charge_id=payment.charge_id,
+                email=payment.email,
+                refund_id=refund.id,
+                reason=refund.reason,
+            ),
+        )
     elif await repo.is_booked(session, booking.key):
         correction = payment.movement(
             Kind.REFUND_REVERSAL,
