@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     FromClause,
+    Insert,
     Row,
     Select,
     String,
@@ -91,18 +92,21 @@ async def subscription(session: AsyncSession, subscription_id: str) -> Subscript
     return _record(SubscriptionRecord, rows[0]) if rows else None
 
 
+def _upsert_of(table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Insert:
+    stmt = insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+    changed = {c: stmt.excluded[c] for c in columns if c not in keys}
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={**changed, "updated_at": func.now()}
+    )
+
+
 @functools.cache
 def _upsert_statement(
     table: Table, columns: tuple[str, ...], keys: tuple[str, ...]
 ) -> DriverStatement:
     """Built once per shape: building an INSERT … ON CONFLICT per call cost more CPU than
     running it. The VALUES come from the parameters given at execution."""
-    stmt = insert(table)
-    changed = {c: stmt.excluded[c] for c in columns if c not in keys}
-    upsert = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={**changed, "updated_at": func.now()}
-    )
-    return DriverStatement.of(upsert, columns=columns)
+    return DriverStatement.of(_upsert_of(table, columns, keys))
 
 
 async def _upsert(
@@ -266,30 +270,58 @@ async def gate_read(
     }
 
 
-async def related_subscriptions(
-    session: AsyncSession, record: SubscriptionRecord
-) -> list[SubscriptionRecord]:
-    """The member's subscriptions that may replace `record` or be replaced by it."""
-    params = {
-        "user_id": record.user_id,
-        "group_id": record.group_id,
-        "id": record.id,
-        "previous_id": record.previous_subscription_id,  # NULL matches no id
-    }
-    return [_record(SubscriptionRecord, r) for r in await _RELATED.run(session, params)]
-
-
-def _related_subscriptions() -> Select[Any]:
+def _related_subscriptions(columns: ColumnElement[Any]) -> Select[Any]:
+    """The member's subscriptions that may replace a subscription or be replaced by it."""
     t = orm.subscriptions
-    user = t.c.user_id == bindparam("user_id")
-    same_member = and_(user, t.c.group_id == bindparam("group_id"))
+    user = t.c.user_id == bindparam("related_user_id")
+    same_member = and_(user, t.c.group_id == bindparam("related_group_id"))
     linked = or_(
-        t.c.id == bindparam("previous_id"), t.c.previous_subscription_id == bindparam("id")
+        t.c.id == bindparam("related_previous_id"),
+        t.c.previous_subscription_id == bindparam("related_id"),
     )
-    return select(t).where(or_(same_member, and_(user, linked)))
+    return select(columns).select_from(t).where(or_(same_member, and_(user, linked)))
 
 
-_RELATED = DriverStatement.of(_related_subscriptions())
+MemberState = tuple[Sources, Announced | None, str | None]
+"""A member's sources, their membership as last announced, and their email if known."""
+
+
+async def save_subscription_reading(
+    session: AsyncSession, record: SubscriptionRecord
+) -> tuple[list[SubscriptionRecord], MemberState]:
+    """`save_subscription`, and in the same statement the member's subscriptions that may
+    replace `record` or be replaced by it (itself included), and `member_state` of its
+    member, as they are after the save (the saved row from the upsert itself, the rest from
+    the statement's snapshot, which the upsert does not change)."""
+    values = {name: getattr(record, name) for name in _field_names(SubscriptionRecord)}
+    params = values | {
+        "related_user_id": record.user_id,
+        "related_group_id": record.group_id,
+        "related_id": record.id,
+        "related_previous_id": record.previous_subscription_id,
+    }
+    [row] = await _save_reading(tuple(values)).run(session, params)
+    *parts, announced = row.values()
+    found = _member_sources(parts)  # every related subscription, the member's terms and grant
+    related = found.subscriptions
+    member = (record.user_id, record.group_id)
+    found.subscriptions = [s for s in related if (s.user_id, s.group_id) == member]
+    return related, _member_state(found, announced)
+
+
+@functools.cache
+def _save_reading(columns: tuple[str, ...]) -> DriverStatement:
+    t = orm.subscriptions
+    # Whole rows (`*`), not column lists: under 4 KiB, psycopg caches the statement's parsing.
+    every = literal_column("*")
+    saved = _upsert_of(t, columns, ("id",)).returning(every).cte("saved")
+    others = _related_subscriptions(every).where(t.c.id != bindparam("related_id"))
+    related, _ = _as_json_rows(select(every).select_from(saved).union_all(others))
+    (_, _, _), (terms, _, _), (grants, _, _) = _member_parts(
+        bindparam("related_user_id"), bindparam("related_group_id")
+    )
+    announced, _ = _as_json_rows(_announced("related_"))
+    return DriverStatement.of(select(related, terms, grants, announced).add_cte(saved))
 
 
 async def add_term(session: AsyncSession, term: Term) -> bool:
@@ -324,33 +356,40 @@ async def add_reversal(
 async def save_grant(session: AsyncSession, grant: Grant, *, granted_by: str) -> None:
     """Create or replace the grant of a user in a group."""
     values = {**dataclasses.asdict(grant), "granted_by": granted_by}
-    await _upsert(session, orm.grants, values, ("group_id", "user_id"))
+    await _upsert(session, orm.grants, values, _MEMBER_KEY)
 
 
-_ANNOUNCED = select(orm.memberships).where(
-    orm.memberships.c.group_id == bindparam("group_id"),
-    orm.memberships.c.user_id == bindparam("user_id"),
-)
-_ANNOUNCED_PART, _ANNOUNCED_DATES = _as_json_rows(_ANNOUNCED)
+def _announced(prefix: str = "") -> Select[Any]:
+    return select(orm.memberships).where(
+        orm.memberships.c.group_id == bindparam(f"{prefix}group_id"),
+        orm.memberships.c.user_id == bindparam(f"{prefix}user_id"),
+    )
+
+
+_ANNOUNCED_PART, _ANNOUNCED_DATES = _as_json_rows(_announced())
 _MEMBER_STATE = DriverStatement.of(_MEMBER_SOURCES.add_columns(_ANNOUNCED_PART))
 """A member's sources and their membership as last announced, in one statement."""
 
 
-async def member_state(
-    session: AsyncSession, key: MembershipKey
-) -> tuple[Sources, Announced | None, str | None]:
+async def member_state(session: AsyncSession, key: MembershipKey) -> MemberState:
     """The member's sources, their membership as last announced, and their email if known."""
     params = {"group_id": key.group_id, "user_id": key.user_id}
     *parts, announced = (await _MEMBER_STATE.run(session, params))[0].values()
-    found = _member_sources(parts)
+    return _member_state(_member_sources(parts), announced)
+
+
+def _member_state(found: Sources, announced: Sequence[Any]) -> MemberState:
     if not announced:
         return found, None, None
     row = _parse_dates(announced[0], _ANNOUNCED_DATES)
     return found, _record(Announced, row), row["email"]
 
 
-async def save_membership(session: AsyncSession, entitlement: Entitlement) -> None:
-    """Store an entitlement as the announced membership."""
+async def save_membership(
+    session: AsyncSession, entitlement: Entitlement, announcing: Sequence[DomainEvent] = ()
+) -> None:
+    """Store an entitlement as the announced membership and queue, once each, the events
+    that announce its change, in one statement."""
     now = Announced.of(entitlement)
     values = {
         **dataclasses.asdict(now),
@@ -361,7 +400,26 @@ async def save_membership(session: AsyncSession, entitlement: Entitlement) -> No
         "next_change_at": entitlement.next_change_at,
         "email": entitlement.email,
     }
-    await _upsert(session, orm.memberships, values, ("group_id", "user_id"))
+    if not announcing:
+        await _upsert(session, orm.memberships, values, _MEMBER_KEY)
+        return
+    statement = _save_announcing(tuple(values))
+    [row] = await statement.run(session, values | outbox.driver_rows(announcing))
+    if row["announced"]:
+        outbox.note_queued(session)
+
+
+_MEMBER_KEY = ("group_id", "user_id")
+
+
+@functools.cache
+def _save_announcing(columns: tuple[str, ...]) -> DriverStatement:
+    """The membership's upsert with the outbox insert as a data-modifying CTE; returns how
+    many events were queued now."""
+    queued = outbox.insert_once(orm.outbox).cte("announced")
+    count = select(func.count()).select_from(queued).scalar_subquery()
+    upsert = _upsert_of(orm.memberships, columns, _MEMBER_KEY).add_cte(queued)
+    return DriverStatement.of(upsert.returning(count.label("announced")))
 
 
 async def due_for_sweep(

@@ -20,14 +20,15 @@ async def reconcile(
     now: datetime,
     cause: str,
     causation_id: str | None = None,
+    state: repository.MemberState | None = None,
 ) -> Entitlement:
-    """Recompute `key`'s membership, queue the events its change announces, store it."""
+    """Recompute `key`'s membership, queue the events its change announces, store it; from
+    `state` when the caller has just read it under the member's lock, else read now."""
     await repository.lock(session, key)
-    found, before, email = await repository.member_state(session, key)
+    found, before, email = state or await repository.member_state(session, key)
     after = rules.entitlement(key, found, grace=grace, now=now, email=email)
-    for event in announce(before, after, cause=cause, causation_id=causation_id):
-        await repository.add_event_once(session, event)
-    await repository.save_membership(session, after)
+    events = announce(before, after, cause=cause, causation_id=causation_id)
+    await repository.save_membership(session, after, announcing=events)
     return after
 
 

@@ -167,14 +167,20 @@ class StripeEvents:
         fresh: bool,
         email: str | None = None,
     ) -> SubscriptionRecord | None:
-        """Store the snapshot as ordering allows, cancel what it supersedes, reconcile."""
-        record = await self._store(session, snapshot, event, fresh=fresh, email=email)
+        """Store the snapshot as ordering allows, cancel what it supersedes, reconcile. Saving
+        reads back what the rest needs: the member's state only stays current if nothing was
+        superseded (else every touched member is read again)."""
+        record = await self._merged(session, snapshot, event, fresh=fresh, email=email)
         if record is None:
             return None
-        touched = {MembershipKey(record.user_id, record.group_id)}
-        touched |= await self._cancel_superseded(session, record, event)
-        for key in sorted(touched, key=lambda k: (k.group_id, k.user_id)):
-            await self._reconcile(session, key, event)
+        related, state = await repository.save_subscription_reading(session, record)
+        key = MembershipKey(record.user_id, record.group_id)
+        touched = await self._cancel_superseded(session, related, event)
+        if touched:
+            for each in sorted(touched | {key}, key=lambda k: (k.group_id, k.user_id)):
+                await self._reconcile(session, each, event)
+        else:
+            await self._reconcile(session, key, event, state=state)
         return record
 
     async def _store(
@@ -184,11 +190,27 @@ class StripeEvents:
         event: StripeEvent,
         *,
         fresh: bool,
+        cancel_requested: bool = False,
+    ) -> None:
+        """Save what `rules.merge` keeps of the snapshot, if anything."""
+        record = await self._merged(
+            session, snapshot, event, fresh=fresh, cancel_requested=cancel_requested
+        )
+        if record is not None:
+            await repository.save_subscription(session, record)
+
+    async def _merged(
+        self,
+        session: AsyncSession,
+        snapshot: Subscription,
+        event: StripeEvent,
+        *,
+        fresh: bool,
         email: str | None = None,
         cancel_requested: bool = False,
     ) -> SubscriptionRecord | None:
-        """Save what `rules.merge` keeps of the snapshot (re-reading Stripe when it is unclear);
-        returns the saved record, or None when nothing changed."""
+        """What `rules.merge` keeps of the snapshot (re-reading Stripe when it is unclear), to
+        be saved; None when nothing changed. Takes the member's lock first."""
         meta = MembershipMetadata.parse(snapshot.metadata)
         if meta is None:
             return None
@@ -207,7 +229,6 @@ class StripeEvents:
             record = replace(record, cancel_requested_at=self._clock())
         if record.email is None and record.customer_id and stored is None:
             record = replace(record, email=await self._billing.customer_email(record.customer_id))
-        await repository.save_subscription(session, record)
         return record
 
     def _received(
@@ -240,11 +261,11 @@ class StripeEvents:
         )
 
     async def _cancel_superseded(
-        self, session: AsyncSession, record: SubscriptionRecord, event: StripeEvent
+        self, session: AsyncSession, related: list[SubscriptionRecord], event: StripeEvent
     ) -> set[MembershipKey]:
-        """Cancel, once, the subscriptions a newer one of the member replaces."""
+        """Cancel, once, the subscriptions a newer one of the member replaces (among a saved
+        subscription and those `related` to it); the members whose subscriptions changed."""
         touched: set[MembershipKey] = set()
-        related = await repository.related_subscriptions(session, record)
         for old, new_id in rules.superseded(related):
             await repository.lock(session, MembershipKey(old.user_id, old.group_id))
             current = await self._billing.subscription(old.id)
@@ -297,7 +318,12 @@ class StripeEvents:
             await self._reconcile(session, MembershipKey(term.user_id, term.group_id), event)
 
     async def _reconcile(
-        self, session: AsyncSession, key: MembershipKey, event: StripeEvent
+        self,
+        session: AsyncSession,
+        key: MembershipKey,
+        event: StripeEvent,
+        *,
+        state: repository.MemberState | None = None,
     ) -> Entitlement:
         return await reconcile(
             session,
@@ -306,4 +332,5 @@ class StripeEvents:
             now=self._clock(),
             cause=event.id,
             causation_id=event.id,
+            state=state,
         )
