@@ -323,6 +323,70 @@ async def test_a_scope_wraps_each_transactions_handlers_and_writes_before_the_co
         await broker.stop()
 
 
+async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outlives_savepoints(
+    db, js: JetStreamContext
+) -> None:
+    """The prefetch sees the fresh messages of a fetch (not one applied before, nor a second
+    copy), before their handlers; a lock it takes is still held after a message was rolled
+    back to its savepoint. A message applied on its own gets no prefetch."""
+    topic = unique("t")
+    subject = f"stripe.{topic}.x"
+    lock_id = abs(hash(topic)) % 2**31
+    events: list[tuple[str, object]] = []
+    flaky = unique("flaky")
+
+    async def prefetch(session: AsyncSession, incomings: list[Incoming]) -> None:
+        events.append(("prefetch", [i.message_id for i in incomings]))
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+
+    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+        held = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = pg_backend_pid() AND objid = :k"
+            ),
+            {"k": lock_id},
+        )
+        events.append((incoming.message_id, held))
+        if incoming.message_id == flaky and sum(1 for e, _ in events if e == flaky) == 1:
+            raise RuntimeError("once")
+
+    async def publish(event_id: str, **headers: str) -> None:
+        await publish_with_ack(
+            js,
+            subject,
+            b"ok",
+            msg_id=unique("m"),
+            stream="STRIPE",
+            headers={ORIGINAL_MSG_ID: event_id, **headers},
+        )
+
+    consumer = IdempotentConsumer(
+        spec_for(topic), db.sessions, db.inbox, handler, prefetch=prefetch
+    )
+    applied_before, a, b = unique("evt"), unique("evt"), unique("evt")
+    await publish(applied_before)
+    broker = await run_consumer(js, consumer)
+    await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="1")
+    await broker.stop()
+    events.clear()
+
+    for event_id in (applied_before, a, flaky, a, b):  # stored first: one fetch holds them all
+        await publish(event_id)
+    broker = await run_consumer(js, consumer)
+    try:
+        await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="2")
+    finally:
+        await broker.stop()
+    assert events == [
+        ("prefetch", [a, flaky, b]),
+        (a, 1),
+        (flaky, 1),
+        (b, 1),  # after the flaky one was rolled back to its savepoint
+        (flaky, 0),  # on its own, in a transaction of its own
+    ]
+
+
 async def test_two_fetches_are_applied_side_by_side_each_message_once(
     db, nats_url: str, js: JetStreamContext
 ) -> None:

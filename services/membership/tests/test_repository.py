@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import text
+
 from membership.adapters import repository
 from membership.domain import rules
 from membership.domain.model import Grant, MembershipKey, SubscriptionRecord, Term
@@ -76,4 +78,31 @@ async def test_saving_reads_the_member_state_and_related_subscriptions_after_the
     assert state[0].grant == read_after[0].grant == grant
     assert state[1:] == read_after[1:]
     assert state[1] is not None and state[1].active
+    await engine.dispose()
+
+
+async def test_locked_ahead_members_stay_locked_and_each_subscription_is_read_ahead_once(
+    migrated_database: Callable[[Path], str],
+) -> None:
+    engine = make_engine(migrated_database(MIGRATIONS), pool_size=2)
+    sessions = make_sessionmaker(engine)
+    user, group = unique("user"), unique("group")
+    stored = _subscription(unique("sub"), user, group)
+    unknown = unique("sub")
+    async with transaction(sessions) as session:
+        await repository.save_subscription(session, stored)
+
+    key = MembershipKey(user, group)
+    try_lock = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))")
+    async with transaction(sessions) as session:
+        await repository.lock_ahead(session, {key}, [stored.id, unknown])
+        async with transaction(sessions) as other:  # another transaction: the member is taken
+            assert await other.scalar(try_lock, {"k": f"{group}\x1f{user}"}) is False
+        # Changed behind `subscription`'s back: the first read answers from what was read
+        # ahead, the next from the database.
+        await repository.save_subscription(session, replace(stored, status="past_due"))
+        assert await repository.subscription(session, stored.id) == stored
+        again = await repository.subscription(session, stored.id)
+        assert again is not None and again.status == "past_due"
+        assert await repository.subscription(session, unknown) is None
     await engine.dispose()

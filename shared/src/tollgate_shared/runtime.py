@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import make_engine, make_read_pool, make_sessionmaker
 from tollgate_shared.messaging.broker import broker_ready, connect_and_declare, make_broker
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Scope, consuming
+from tollgate_shared.messaging.consumer import IdempotentConsumer, Prefetch, Scope, consuming
 from tollgate_shared.messaging.dispatch import Dispatcher
 from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
@@ -70,10 +70,16 @@ class Runtime:
         )
 
     def consume(
-        self, spec: ConsumerSpec, dispatcher: Dispatcher[Any], *, scope: Scope | None = None
+        self,
+        spec: ConsumerSpec,
+        dispatcher: Dispatcher[Any],
+        *,
+        scope: Scope | None = None,
+        prefetch: Prefetch | None = None,
     ) -> IdempotentConsumer:
         """Add an idempotent durable consumer (subscribed when the runtime starts); `scope`
-        is entered around the handlers of each transaction (see `IdempotentConsumer`)."""
+        is entered around the handlers of each transaction, `prefetch` runs before the
+        handlers of a fetch applied together (see `IdempotentConsumer`)."""
         if self.sessions is None or self.inbox is None:
             raise RuntimeError("a consumer needs the service's database and inbox table")
         consumer = IdempotentConsumer(
@@ -85,6 +91,7 @@ class Runtime:
             accepts=dispatcher.accepts,
             events_queued=self.wake_relay,
             scope=scope,
+            prefetch=prefetch,
         )
         self.consumers.append(consumer)
         return consumer

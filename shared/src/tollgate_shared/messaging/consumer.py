@@ -109,6 +109,10 @@ Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
 Scope = Callable[[AsyncSession], contextlib.AbstractAsyncContextManager[object]]
 """Entered around the handlers of one transaction, left before it commits (e.g. to write
 what they queued in one statement per table)."""
+Prefetch = Callable[[AsyncSession, Sequence[Incoming]], Awaitable[None]]
+"""Runs in a fetch's transaction before its handlers, outside their savepoints, with the
+messages they will apply (stream order): may take, in one statement for all of them, the
+locks and reads the handlers would take one by one."""
 
 
 class IdempotentConsumer:
@@ -118,8 +122,11 @@ class IdempotentConsumer:
     payment outcomes it counts; messages on subjects `accepts` declines are acked without
     touching the database. A consumer without savepoints may have a `scope`, entered around
     the handlers of each transaction and left before it commits: handlers can queue writes in
-    it, made there in one statement per table. `events_queued` is called after a commit whose
-    transaction queued outbox events (the runtime wakes its relay with it).
+    it, made there in one statement per table. `prefetch` runs before the handlers of a fetch
+    applied together (see `Prefetch`): what it reads must stay right for every handler of the
+    fetch, including after another message was rolled back to its savepoint. `events_queued` is
+    called after a commit whose transaction queued outbox events (the runtime wakes its relay
+    with it).
     """
 
     def __init__(
@@ -133,12 +140,14 @@ class IdempotentConsumer:
         accepts: Callable[[str], bool] | None = None,
         events_queued: Callable[[], None] | None = None,
         scope: Scope | None = None,
+        prefetch: Prefetch | None = None,
     ) -> None:
         if scope is not None and spec.savepoints:
             # A message rolled back to its savepoint would leave what it queued in the scope.
             raise ValueError(f"{spec.durable}: a scope needs a consumer without savepoints")
         self.spec = spec
         self._scope = scope or _no_scope
+        self._prefetch = prefetch
         self._accepts = accepts
         self._sessions = sessions
         self._inbox = inbox_table
@@ -190,6 +199,9 @@ class IdempotentConsumer:
                 consumer=self.spec.durable,
                 messages=[(incoming.message_id, incoming.subject) for _, incoming in batch],
             )
+            if self._prefetch is not None:
+                ahead = {i.message_id: i for _, i in batch if i.message_id in fresh_ids}
+                await self._prefetch(session, list(ahead.values()))
             async with self._scope(session):  # only without savepoints (see __init__)
                 for msg, incoming in batch:
                     first = incoming.message_id in fresh_ids

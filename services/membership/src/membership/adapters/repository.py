@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
     bindparam,
     func,
     literal_column,
@@ -62,32 +63,71 @@ def _record(cls: type[R], row: Mapping[str, Any] | Row[Any]) -> R:
 
 
 _LOCKS = "membership.locks"
+_HELD = "membership.locks.held"
+_AHEAD = "membership.subscriptions.ahead"
 _LOCK = DriverStatement.of(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"))
+_LOCK_ALL = DriverStatement.of(
+    text(
+        "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
+        " FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS u(k, n)"
+    )
+)
+
+
+def _lock_key(key: MembershipKey) -> str:
+    return f"{key.group_id}\x1f{key.user_id}"
 
 
 async def lock(session: AsyncSession, key: MembershipKey) -> None:
     """Serialize changes to one membership until the transaction ends. A key this session
-    already locked is not asked again (see `forget_locks`)."""
+    already locked is not asked again (see `forget_locks` and `lock_ahead`)."""
     held: set[MembershipKey] = session.info.setdefault(_LOCKS, set())
-    if key in held:
+    if key in held or key in session.info.get(_HELD, ()):
         return
-    await _LOCK.run(session, {"k": f"{key.group_id}\x1f{key.user_id}"})
+    await _LOCK.run(session, {"k": _lock_key(key)})
     held.add(key)
 
 
 def forget_locks(session: AsyncSession) -> None:
     """Forget which keys this session locked: a message rolled back to its savepoint released
-    the locks it took, so each message of a batch asks for its own."""
+    the locks it took, so each message of a batch asks for its own (those of `lock_ahead`,
+    taken outside the messages' savepoints, are held until the transaction ends)."""
     session.info.pop(_LOCKS, None)
 
 
 _SUBSCRIPTION = DriverStatement.of(
     select(orm.subscriptions).where(orm.subscriptions.c.id == bindparam("id"))
 )
+_SUBSCRIPTIONS = DriverStatement.of(
+    select(orm.subscriptions).where(
+        orm.subscriptions.c.id == any_(bindparam("ids", type_=ARRAY(String)))
+    )
+)
+
+
+async def lock_ahead(
+    session: AsyncSession, keys: Collection[MembershipKey], subscription_ids: Collection[str]
+) -> None:
+    """Lock `keys` until the transaction ends (one statement, in a fixed order), then read
+    the subscriptions `subscription_ids` (one statement): `subscription` answers each of them
+    once from what was read here, and from the database after that, which stays right as
+    long as a subscription is only changed after being read through `subscription` under
+    its member's lock. Called before the messages' savepoints, so that rolling one back does
+    not release these locks."""
+    ordered = sorted(keys, key=_lock_key)
+    await _LOCK_ALL.run(session, {"keys": [_lock_key(key) for key in ordered]})
+    session.info.setdefault(_HELD, set()).update(ordered)
+    rows = await _SUBSCRIPTIONS.run(session, {"ids": list(subscription_ids)})
+    ahead: dict[str, SubscriptionRecord | None] = dict.fromkeys(subscription_ids)
+    ahead.update((row["id"], _record(SubscriptionRecord, row)) for row in rows)
+    session.info[_AHEAD] = ahead
 
 
 async def subscription(session: AsyncSession, subscription_id: str) -> SubscriptionRecord | None:
-    """A subscription as last applied."""
+    """A subscription as last applied (read ahead by `lock_ahead` the first time, if it was)."""
+    ahead: dict[str, SubscriptionRecord | None] = session.info.get(_AHEAD, {})
+    if subscription_id in ahead:
+        return ahead.pop(subscription_id)
     rows = await _SUBSCRIPTION.run(session, {"id": subscription_id})
     return _record(SubscriptionRecord, rows[0]) if rows else None
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import repository
 from membership.domain.errors import NotAMembership
-from tollgate_shared.messaging.consumer import PermanentError
+from tollgate_shared.messaging.consumer import PermanentError, Prefetch
 from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
@@ -32,7 +32,8 @@ def _rejecting_unplaceable(handler: EventHandler) -> EventHandler:
     return handle
 
 
-def register(runtime: Runtime, handlers: Mapping[str, EventHandler]) -> None:
-    """Subscribe membership's durable consumer on the STRIPE stream."""
+def register(runtime: Runtime, handlers: Mapping[str, EventHandler], *, prefetch: Prefetch) -> None:
+    """Subscribe membership's durable consumer on the STRIPE stream; `prefetch` runs before
+    the handlers of each fetch applied together."""
     wrapped = {subject: _rejecting_unplaceable(h) for subject, h in handlers.items()}
-    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(wrapped))
+    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(wrapped), prefetch=prefetch)
