@@ -108,3 +108,28 @@ async def test_the_announcement_waits_for_its_first_transaction(ledger_url: str)
         assert await _count(session, t, t.c.charge_id == payment.charge_id) == 2
         assert await _count(session, e, e.c.transaction_id.in_(booked)) == 4
     await engine.dispose()
+
+
+async def test_payments_read_ahead_are_answered_once_then_from_the_database(
+    ledger_url: str,
+) -> None:
+    engine = make_engine(ledger_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    payment = Payment(
+        charge_id=unique("ch"),
+        attribution=Attribution(group_id=unique("grp")),
+        amount=500,
+        fee=0,
+        currency="nzd",
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    unbooked = unique("ch")
+    async with transaction(sessions) as session:
+        await repo.read_ahead(session, [payment.charge_id, unbooked])
+        # Booked behind `get_payment`'s back: the first read answers from what was read
+        # ahead, the next from the database.
+        await repo.post(session, *payment.transactions(), causation_id="evt", payment=payment)
+        assert await repo.get_payment(session, payment.charge_id) is None
+        assert await repo.get_payment(session, payment.charge_id) == payment
+        assert await repo.get_payment(session, unbooked) is None
+    await engine.dispose()

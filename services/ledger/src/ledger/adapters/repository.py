@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -10,8 +11,8 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Row,
     String,
+    any_,
     bindparam,
     column,
     exists,
@@ -205,8 +206,7 @@ async def booked_amount(session: AsyncSession, *, source_id: str, kind: Kind) ->
     return int(total or 0)
 
 
-def _payment_of(row: Row[Any]) -> Payment:
-    m = row._mapping
+def _payment_of(m: Mapping[str, Any]) -> Payment:
     return Payment(
         charge_id=m["charge_id"],
         attribution=Attribution(
@@ -233,13 +233,33 @@ def _payment_of(row: Row[Any]) -> Payment:
     )
 
 
-_PAYMENT = select(orm.payments).where(orm.payments.c.charge_id == bindparam("charge_id"))
+_AHEAD = "ledger.payments.ahead"
+_PAYMENTS = DriverStatement.of(
+    select(orm.payments).where(
+        orm.payments.c.charge_id == any_(bindparam("charge_ids", type_=ARRAY(String)))
+    )
+)
+
+
+async def read_ahead(session: AsyncSession, charge_ids: Collection[str]) -> None:
+    """Read the payments of `charge_ids` in one statement: `get_payment` answers each of them
+    once from what was read here, and from the database after that, which stays right as
+    long as a payment is only changed after being read through `get_payment` (an insert of
+    a charge booked meanwhile by another transaction does nothing, as without reading
+    ahead)."""
+    rows = await _PAYMENTS.run(session, {"charge_ids": list(charge_ids)})
+    ahead: dict[str, Payment | None] = dict.fromkeys(charge_ids)
+    ahead.update((row["charge_id"], _payment_of(row)) for row in rows)
+    session.info[_AHEAD] = ahead
 
 
 async def get_payment(session: AsyncSession, charge_id: str) -> Payment | None:
-    """The booked payment of a charge."""
-    row = (await session.execute(_PAYMENT, {"charge_id": charge_id})).first()
-    return _payment_of(row) if row else None
+    """The booked payment of a charge (read ahead by `read_ahead` the first time, if it was)."""
+    ahead: dict[str, Payment | None] = session.info.get(_AHEAD, {})
+    if charge_id in ahead:
+        return ahead.pop(charge_id)
+    rows = await _PAYMENTS.run(session, {"charge_ids": [charge_id]})
+    return _payment_of(rows[0]) if rows else None
 
 
 async def link_invoice(

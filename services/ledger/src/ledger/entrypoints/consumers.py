@@ -63,6 +63,7 @@ def _bind(handler: Handler, deps: Deps) -> EventHandler:
 
 
 def register(runtime: Runtime, deps: Deps) -> None:
-    """Subscribe the ledger's durable consumer on the STRIPE stream."""
+    """Subscribe the ledger's durable consumer on the STRIPE stream; the payments of a
+    fetch's charge events are read ahead, in one statement."""
     handlers = {event_type: _bind(h, deps) for event_type, h in HANDLERS.items()}
-    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(handlers))
+    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(handlers), prefetch=payments.read_ahead)
