@@ -24,6 +24,7 @@ from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
 from tollgate_shared.observability import gauges
 from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -148,11 +149,7 @@ class Runtime:
             async with consuming(js, self.consumers if consumers else []):
                 yield self
         finally:
-            for task in self._tasks:
-                task.cancel()
-            for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(self._tasks)
             self._tasks.clear()
             await self.broker.stop()
             if self.reads is not None:

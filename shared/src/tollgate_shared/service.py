@@ -23,6 +23,7 @@ from tollgate_shared.observability.logging import configure_logging
 from tollgate_shared.observability.tracing import configure_tracing
 from tollgate_shared.runtime import Runtime
 from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -81,9 +82,7 @@ def background_loops(*loops: Loop) -> APIRouter:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(tasks)
 
     return APIRouter(lifespan=lifespan)
 

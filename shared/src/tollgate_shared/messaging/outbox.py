@@ -199,5 +199,8 @@ class OutboxRelay:
                 raise
             except Exception:
                 log.exception("outbox.relay_failed")
+            # Not `wait_for`: on Python 3.11 it can swallow a cancellation that races with
+            # the wake-up, and the relay would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wakeup.wait()
