@@ -8,6 +8,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy import select
 
+from tollgate_shared.db import DriverStatement
 from tollgate_shared.events.base import parse_domain_event
 from tollgate_shared.events.membership import MembershipActivated
 from tollgate_shared.messaging import outbox
@@ -141,3 +142,22 @@ async def test_several_relays_share_rows_without_doubles(db, js: JetStreamContex
         await asyncio.gather(*tasks, return_exceptions=True)
     published = await messages_for(js, user)
     assert sorted(e.id for e in published) == sorted(e.id for e in events)
+
+
+async def test_insert_once_queues_new_events_in_order_and_skips_queued_ones(db) -> None:
+    """As one statement: one event's parameters, or several events' arrays, in their order."""
+    user = unique("u")
+    first, second, third = activated(user), activated(user), activated(user)
+    one = DriverStatement.of(outbox.insert_once(db.outbox))
+    several = DriverStatement.of(outbox.insert_once(db.outbox, count=3))
+    async with db.sessions() as session, session.begin():
+        assert len(await one.run(session, outbox.driver_rows([second]))) == 1
+        assert len(await one.run(session, outbox.driver_rows([second]))) == 0
+        queued = await several.run(session, outbox.driver_rows([third, second, first]))
+        assert len(queued) == 2
+        rows = await session.execute(
+            select(db.outbox.c.message_id, db.outbox.c.headers).order_by(db.outbox.c.id)
+        )
+        found = rows.all()
+    assert [message_id for message_id, _ in found] == [second.id, third.id, first.id]
+    assert all(headers["Tollgate-Event-Version"] == "1" for _, headers in found)

@@ -65,18 +65,25 @@ async def add_once(session: AsyncSession, outbox: Table, event: DomainEvent) -> 
     return added
 
 
-def insert_once(outbox: Table, *, when: ColumnElement[bool] | None = None) -> Insert:
-    """`add_once` for several events as one statement, e.g. a data-modifying CTE of a larger
+def insert_once(
+    outbox: Table, *, count: int = 1, when: ColumnElement[bool] | None = None
+) -> Insert:
+    """`add_once` for `count` events as one statement, e.g. a data-modifying CTE of a larger
     one: queues, in order, those of the events whose parameters `driver_rows` gives that are
     not queued yet, if `when` holds; returns the ids of the rows queued now. The caller calls
-    `note_queued` when there are any."""
+    `note_queued` when there are any. One event's values are plain parameters, several events'
+    arrays (the driver dumps an array of one for several times the cost of its value)."""
     columns = list(_COLUMNS)
-    events = (
-        func.unnest(*[bindparam(f"event_{c}", type_=ARRAY(outbox.c[c].type)) for c in columns])
-        .table_valued(*[column(c, outbox.c[c].type) for c in columns], with_ordinality="n")
-        .render_derived(name="e")
-    )
-    rows = select(*[events.c[c] for c in columns]).order_by(events.c.n)
+    if count == 1:
+        rows = select(*[bindparam(f"event_{c}", type_=outbox.c[c].type) for c in columns])
+    else:
+        arrays = [bindparam(f"event_{c}", type_=ARRAY(outbox.c[c].type)) for c in columns]
+        events = (
+            func.unnest(*arrays)
+            .table_valued(*[column(c, outbox.c[c].type) for c in columns], with_ordinality="n")
+            .render_derived(name="e")
+        )
+        rows = select(*[events.c[c] for c in columns]).order_by(events.c.n)
     if when is not None:
         rows = rows.where(when)
     return (
@@ -87,11 +94,14 @@ def insert_once(outbox: Table, *, when: ColumnElement[bool] | None = None) -> In
     )
 
 
-def driver_rows(events: Sequence[DomainEvent]) -> dict[str, list[Any]]:
-    """`events`' outbox rows as the parameters of `insert_once` (a driver statement)."""
+def driver_rows(events: Sequence[DomainEvent]) -> dict[str, Any]:
+    """`events`' outbox rows as the parameters of `insert_once(count=len(events))`, a driver
+    statement."""
     rows = [_row(event) for event in events]
     for row in rows:
         row["headers"] = Jsonb(row["headers"])  # the driver's own statement: no SQLAlchemy types
+    if len(rows) == 1:
+        return {f"event_{name}": value for name, value in rows[0].items()}
     return {f"event_{name}": [row[name] for row in rows] for name in _COLUMNS}
 
 

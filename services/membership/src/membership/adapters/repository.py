@@ -443,7 +443,7 @@ async def save_membership(
     if not announcing:
         await _upsert(session, orm.memberships, values, _MEMBER_KEY)
         return
-    statement = _save_announcing(tuple(values))
+    statement = _save_announcing(tuple(values), len(announcing))
     [row] = await statement.run(session, values | outbox.driver_rows(announcing))
     if row["announced"]:
         outbox.note_queued(session)
@@ -453,10 +453,10 @@ _MEMBER_KEY = ("group_id", "user_id")
 
 
 @functools.cache
-def _save_announcing(columns: tuple[str, ...]) -> DriverStatement:
-    """The membership's upsert with the outbox insert as a data-modifying CTE; returns how
-    many events were queued now."""
-    queued = outbox.insert_once(orm.outbox).cte("announced")
+def _save_announcing(columns: tuple[str, ...], count: int) -> DriverStatement:
+    """The membership's upsert with the outbox insert of `count` events as a data-modifying
+    CTE; returns how many events were queued now."""
+    queued = outbox.insert_once(orm.outbox, count=count).cte("announced")
     count = select(func.count()).select_from(queued).scalar_subquery()
     upsert = _upsert_of(orm.memberships, columns, _MEMBER_KEY).add_cte(queued)
     return DriverStatement.of(upsert.returning(count.label("announced")))
