@@ -1,8 +1,10 @@
 """Statements compiled once and run on a session's own psycopg connection."""
 
-from sqlalchemy import bindparam, insert, select, update
+from datetime import UTC, datetime
 
-from tollgate_shared.db import DriverStatement, transaction
+from sqlalchemy import BigInteger, DateTime, String, bindparam, insert, select, update
+
+from tollgate_shared.db import DriverStatement, json_param, json_rows, transaction
 
 from .conftest import EFFECTS
 
@@ -40,3 +42,18 @@ async def test_utility_statements_run_unprepared(db) -> None:
     async with transaction(db.sessions) as session:
         rows = (await session.execute(select(EFFECTS.c.message_id))).scalars().all()
     assert sorted(rows) == ["m0", "m2", "m4", "m6"]
+
+
+async def test_json_rows_carry_a_set_of_typed_rows_in_one_parameter(db) -> None:
+    columns = [("key", String()), ("amount", BigInteger()), ("at", DateTime(timezone=True))]
+    rows = json_rows("items", "r", columns)
+    read = DriverStatement.of(select(rows.c.key, rows.c.amount, rows.c.at).order_by(rows.c.n))
+    at = datetime(2026, 11, 1, 12, 30, tzinfo=UTC)
+    items = [
+        {"key": "b", "amount": 2**40, "at": at},
+        {"key": "a", "amount": -5, "at": None},
+        {"key": "c'; --", "amount": 0, "at": at},
+    ]
+    async with transaction(db.sessions) as session:
+        assert await read.run(session, {"items": json_param(items)}) == items
+        assert await read.run(session, {"items": json_param([])}) == []

@@ -18,10 +18,13 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
+    bindparam,
+    column,
     func,
     text,
 )
@@ -115,6 +118,25 @@ class DriverStatement:
                 params = {**self.constants, **(params or {})}
             await cursor.execute(self.sql, params, prepare=self.prepare)
             return await cursor.fetchall() if cursor.description else []
+
+
+def json_rows(param: str, name: str, columns: Sequence[tuple[str, Any]]) -> Any:
+    """A derived table `name` of the rows that `json_param` encoded into the parameter
+    `param`: objects with these columns (name, SQLAlchemy type) and an ordinal `n`. One
+    parameter for a set of rows, where an array per column cost the driver several times as
+    much to send (see bench/README.md)."""
+    return (
+        func.jsonb_to_recordset(bindparam(param, type_=JSONB))
+        .table_valued(*[column(c, type_) for c, type_ in columns], column("n", Integer))
+        .render_derived(name=name, with_types=True)
+    )
+
+
+def json_param(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as the value of a `json_rows` parameter, each given its ordinal `n` (keys may be
+    str subclasses, as SQLAlchemy's column names are)."""
+    rows = [{**row, "n": n} for n, row in enumerate(rows)]
+    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

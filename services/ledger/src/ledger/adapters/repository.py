@@ -14,7 +14,6 @@ from sqlalchemy import (
     String,
     any_,
     bindparam,
-    column,
     exists,
     false,
     func,
@@ -31,7 +30,7 @@ from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
 from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
-from tollgate_shared.db import DriverStatement
+from tollgate_shared.db import DriverStatement, json_param, json_rows
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging import outbox
 
@@ -48,7 +47,7 @@ def _booking(*, with_payment: bool, announcing: bool) -> DriverStatement:
     booked) and an event queued only if the first transaction is new. Returns the keys booked
     now, and whether the event was queued."""
     t, e = orm.transactions, orm.entries
-    rows = _unnest("r", [(c.name, c.type) for c in _TRANSACTION_COLUMNS])
+    rows = json_rows("transactions", "r", [(c.name, c.type) for c in _TRANSACTION_COLUMNS])
     names = [c.name for c in _TRANSACTION_COLUMNS]
     booked = (
         insert(t)
@@ -57,7 +56,8 @@ def _booking(*, with_payment: bool, announcing: bool) -> DriverStatement:
         .returning(t.c.id, t.c.key, t.c.group_id, t.c.occurred_at)
         .cte("booked")
     )
-    postings = _unnest(
+    postings = json_rows(
+        "postings",
         "q",
         [
             ("posting_key", String()),
@@ -99,16 +99,6 @@ def _booking(*, with_payment: bool, announcing: bool) -> DriverStatement:
     return DriverStatement.of(statement.add_columns(announced.label("announced")))
 
 
-def _unnest(name: str, columns: list[tuple[str, Any]]) -> Any:
-    """A derived table of parallel array parameters (one per column), with an ordinal `n`."""
-    arrays = [bindparam(c, type_=ARRAY(type_)) for c, type_ in columns]
-    return (
-        func.unnest(*arrays)
-        .table_valued(*[column(c, type_) for c, type_ in columns], with_ordinality="n")
-        .render_derived(name=name)
-    )
-
-
 async def post(
     session: AsyncSession,
     *transactions: Transaction,
@@ -120,17 +110,21 @@ async def post(
     statement; with `payment`, the payment they book (unless its charge is booked), and
     `announce` queued once if the first of them is written now. True if the first is."""
     first = transactions[0]
-    params: dict[str, Any] = {
-        c.name: [_column(txn, c.name, causation_id) for txn in transactions]
-        for c in _TRANSACTION_COLUMNS
-    }
-    postings = [(txn.key, p) for txn in transactions for p in txn.postings]
-    params |= {
-        "posting_key": [key for key, _ in postings],
-        "account": [p.account.value for _, p in postings],
-        "posting_currency": [p.currency for _, p in postings],
-        "posting_amount": [p.amount for _, p in postings],
-    }
+    rows = [
+        {c.name: _column(txn, c.name, causation_id) for c in _TRANSACTION_COLUMNS}
+        for txn in transactions
+    ]
+    postings = [
+        {
+            "posting_key": txn.key,
+            "account": p.account.value,
+            "posting_currency": p.currency,
+            "posting_amount": p.amount,
+        }
+        for txn in transactions
+        for p in txn.postings
+    ]
+    params: dict[str, Any] = {"transactions": json_param(rows), "postings": json_param(postings)}
     if payment is not None:
         values = {**asdict(payment), **asdict(payment.attribution)}
         params |= {f"payment_{c.name}": values[c.name] for c in _PAYMENT_COLUMNS}
