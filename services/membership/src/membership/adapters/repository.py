@@ -56,6 +56,11 @@ def _field_names(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(cls))
 
 
+def _values(record: object) -> dict[str, Any]:
+    """A flat dataclass's fields (`dataclasses.asdict` deep-copies: a hot path's cost)."""
+    return {name: getattr(record, name) for name in _field_names(type(record))}
+
+
 def _record(cls: type[R], row: Mapping[str, Any] | Row[Any]) -> R:
     mapping = row if isinstance(row, Mapping) else row._mapping
     names = _field_names(cls)
@@ -157,7 +162,7 @@ async def _upsert(
 
 async def save_subscription(session: AsyncSession, record: SubscriptionRecord) -> None:
     """Insert or replace a subscription's applied state."""
-    values = {name: getattr(record, name) for name in _field_names(SubscriptionRecord)}
+    values = _values(record)
     await _upsert(session, orm.subscriptions, values, ("id",))
 
 
@@ -333,7 +338,7 @@ async def save_subscription_reading(
     replace `record` or be replaced by it (itself included), and `member_state` of its
     member, as they are after the save (the saved row from the upsert itself, the rest from
     the statement's snapshot, which the upsert does not change)."""
-    values = {name: getattr(record, name) for name in _field_names(SubscriptionRecord)}
+    values = _values(record)
     params = values | {
         "related_user_id": record.user_id,
         "related_group_id": record.group_id,
@@ -432,7 +437,7 @@ async def save_membership(
     that announce its change, in one statement."""
     now = Announced.of(entitlement)
     values = {
-        **dataclasses.asdict(now),
+        **_values(now),
         "group_id": entitlement.key.group_id,
         "user_id": entitlement.key.user_id,
         "open_ended": entitlement.open_ended,
