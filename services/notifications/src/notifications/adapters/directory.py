@@ -3,13 +3,13 @@ the one-time memberships whose expiry it reminds members of."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters.deferred import learn_all, pending
@@ -43,10 +43,31 @@ async def group(session: AsyncSession, group_id: str | None) -> GroupContacts | 
     known: dict[str, GroupContacts | None] = session.info.setdefault(_GROUPS, {})
     if group_id not in known:
         rows = await _GROUP.run(session, {"group_id": group_id})
-        known[group_id] = (
-            GroupContacts(group_id, rows[0]["name"], list(rows[0]["emails"])) if rows else None
-        )
+        known[group_id] = _contacts(rows[0]) if rows else None
     return known[group_id]
+
+
+def _contacts(row: dict[str, Any]) -> GroupContacts:
+    return GroupContacts(row["group_id"], row["name"], list(row["emails"]))
+
+
+_GROUPS_BY_ID = DriverStatement.of(
+    select(group_contacts).where(
+        group_contacts.c.group_id == any_(bindparam("group_ids", type_=ARRAY(String)))
+    )
+)
+
+
+async def read_groups(session: AsyncSession, group_ids: Collection[str]) -> None:
+    """Read the groups `group_ids` (those `group` has not read in this transaction) in one
+    statement, for `group` to answer from: a fetch of a renewal day spans many groups."""
+    known: dict[str, GroupContacts | None] = session.info.setdefault(_GROUPS, {})
+    wanted = [g for g in group_ids if g not in known]
+    if not wanted:
+        return
+    rows = await _GROUPS_BY_ID.run(session, {"group_ids": wanted})
+    known.update(dict.fromkeys(wanted))
+    known.update((row["group_id"], _contacts(row)) for row in rows)
 
 
 async def set_group(
