@@ -180,3 +180,27 @@ async def test_a_delayed_payment_holds_the_seat_until_it_fails(
     await publish_stripe_event(js, stripe_event("checkout.session.async_payment_failed", pending))
     await consumed(js, STRIPE.name)
     assert (await buy(api, tier["id"])).status_code == 201
+
+
+async def test_membership_counting_a_paid_session_releases_its_hold(
+    api: httpx.AsyncClient, js: JetStreamContext, stripe_client: stripe.StripeClient
+) -> None:
+    """Once membership counts the buyer, their paid session no longer holds the seat: when the
+    membership ends, the seat is free."""
+    group = unique("group")
+    tier = await create_tier(api, group, capacity=1)
+    buyer = unique("user")
+    started = await buy(api, tier["id"], buyer)
+    session = await stripe_client.v1.checkout.sessions.retrieve_async(started.json()["session_id"])
+    paid = session.to_dict() | {"status": "complete", "payment_status": "paid"}
+    await publish_stripe_event(js, stripe_event("checkout.session.completed", paid))
+    await consumed(js, STRIPE.name)
+    assert (await buy(api, tier["id"])).status_code == 409  # the paid session holds the seat
+
+    for event in (
+        MembershipActivated(user_id=buyer, group_id=group, tier_id=tier["id"]),
+        MembershipExpired(user_id=buyer, group_id=group, tier_id=tier["id"], reason="expired"),
+    ):
+        await publish_domain_event(js, event)
+        await consumed(js, DOMAIN.name)
+    assert (await buy(api, tier["id"])).status_code == 201

@@ -181,8 +181,6 @@ async def on_membership_event(session: AsyncSession, event: MembershipEvent) -> 
         active=not isinstance(event, MembershipEnded),
         subscription_id=event.subscription_id,
     )
-    await sessions_repo.save_member(session, member, event_at=event.occurred_at)
-    if event.tier_id is not None:
-        await sessions_repo.release_paid_holds(
-            session, user_id=event.user_id, tier_id=event.tier_id, before=event.occurred_at
-        )
+    await sessions_repo.save_member(
+        session, member, event_at=event.occurred_at, release_holds=event.tier_id is not None
+    )
