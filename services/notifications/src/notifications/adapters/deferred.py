@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, bindparam, column, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import DateTime, String, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters.orm import member_emails, notifications
-from tollgate_shared.db import DriverStatement
+from tollgate_shared.db import DriverStatement, json_param, json_rows
 
 _KEY = "notifications.deferred"
 
@@ -62,14 +62,10 @@ async def deferred(session: AsyncSession) -> AsyncIterator[None]:
 
 
 def _learn_all() -> DriverStatement:
-    given = (
-        func.unnest(
-            bindparam("user_ids", type_=ARRAY(String)),
-            bindparam("emails", type_=ARRAY(String)),
-            bindparam("as_ofs", type_=ARRAY(DateTime(timezone=True))),
-        )
-        .table_valued(column("user_id", String), column("email", String), column("as_of", DateTime))
-        .render_derived(name="given")
+    given = json_rows(
+        "given",
+        "given",
+        [("user_id", String()), ("email", String()), ("as_of", DateTime(timezone=True))],
     )
     stmt = insert(member_emails).from_select(
         ["user_id", "email", "as_of"], select(given.c.user_id, given.c.email, given.c.as_of)
@@ -83,31 +79,47 @@ def _learn_all() -> DriverStatement:
     )
 
 
-# Built once, values bound at execution: building a statement per event cost more than it.
-_LEARN_ALL = _learn_all()
-_RECORD_ALL = (
-    insert(notifications)
-    .on_conflict_do_nothing(constraint="uq_notifications_fact")
-    .returning(notifications.c.id)
+_RECORDED = (
+    "id",
+    "kind",
+    "source_id",
+    "recipient",
+    "user_id",
+    "group_id",
+    "subject",
+    "text_body",
+    "html_body",
+    "context",
+    "message_id",
 )
+"""The columns of a recorded notification's row."""
+
+
+def _record_all() -> DriverStatement:
+    given = json_rows("rows", "given", [(c, notifications.c[c].type) for c in _RECORDED])
+    return DriverStatement.of(
+        insert(notifications)
+        .from_select(list(_RECORDED), select(*[given.c[c] for c in _RECORDED]).order_by(given.c.n))
+        .on_conflict_do_nothing(constraint="uq_notifications_fact")
+        .returning(notifications.c.id)
+    )
+
+
+# Built once, the rows bound at execution as one JSON parameter each: a statement built per
+# event cost more than it, and one with a parameter per value was parsed again per fetch.
+_LEARN_ALL = _learn_all()
+_RECORD_ALL = _record_all()
 
 
 async def learn_all(session: AsyncSession, emails: Mapping[str, tuple[str, datetime]]) -> None:
     """Keep each member's address unless a newer one is known (one address per member)."""
-    users = list(emails)
-    await _LEARN_ALL.run(
-        session,
-        {
-            "user_ids": users,
-            "emails": [emails[u][0] for u in users],
-            "as_ofs": [emails[u][1] for u in users],
-        },
-    )
+    given = [{"user_id": u, "email": e, "as_of": at} for u, (e, at) in emails.items()]
+    await _LEARN_ALL.run(session, {"given": json_param(given)})
 
 
 async def record_all(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
     """Insert notification rows unless their fact exists; returns how many are new."""
-    return len((await session.execute(_RECORD_ALL, rows)).all())
+    return len(await _RECORD_ALL.run(session, {"rows": json_param(rows)}))
 
 
 async def flush(session: AsyncSession, queue: Pending) -> None:
