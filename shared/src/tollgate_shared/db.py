@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
 import psycopg
@@ -137,6 +137,36 @@ def json_param(rows: Sequence[Mapping[str, Any]]) -> str:
     str subclasses, as SQLAlchemy's column names are)."""
     rows = [{**row, "n": n} for n, row in enumerate(rows)]
     return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ReadAhead(Generic[K, V]):
+    """Rows a consumer's prefetch reads for a whole fetch in one statement, kept in the
+    session: `get` answers each of them once from memory, and from the database after that.
+    That stays right as long as a row is only changed after being read through `get` (what a
+    handler changes, the next `get` of it reads back), so a message rolled back to its
+    savepoint leaves nothing stale behind. `read(session, keys)` gives the rows found."""
+
+    def __init__(
+        self, name: str, read: Callable[[AsyncSession, list[K]], Awaitable[Mapping[K, V]]]
+    ) -> None:
+        self._key = f"tollgate.read_ahead.{name}"
+        self._read = read
+
+    async def read(self, session: AsyncSession, keys: Collection[K]) -> None:
+        """Read `keys` (those not found answer None) for this session's transaction."""
+        found = await self._read(session, list(keys))
+        session.info[self._key] = {key: found.get(key) for key in keys}
+
+    async def get(self, session: AsyncSession, key: K) -> V | None:
+        """The row of `key`: what was read ahead the first time, if it was; else read now."""
+        ahead: dict[K, V | None] = session.info.get(self._key, {})
+        if key in ahead:
+            return ahead.pop(key)
+        return (await self._read(session, [key])).get(key)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

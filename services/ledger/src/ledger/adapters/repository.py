@@ -30,7 +30,7 @@ from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
 from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
-from tollgate_shared.db import DriverStatement, json_param, json_rows
+from tollgate_shared.db import DriverStatement, ReadAhead, json_param, json_rows
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging import outbox
 
@@ -233,7 +233,6 @@ def _payment_of(m: Mapping[str, Any]) -> Payment:
     )
 
 
-_AHEAD = "ledger.payments.ahead"
 _PAYMENTS = DriverStatement.of(
     select(orm.payments).where(
         orm.payments.c.charge_id == any_(bindparam("charge_ids", type_=ARRAY(String)))
@@ -241,25 +240,24 @@ _PAYMENTS = DriverStatement.of(
 )
 
 
+async def _payments(session: AsyncSession, charge_ids: list[str]) -> dict[str, Payment]:
+    rows = await _PAYMENTS.run(session, {"charge_ids": charge_ids})
+    return {row["charge_id"]: _payment_of(row) for row in rows}
+
+
+_AHEAD = ReadAhead("ledger.payments", _payments)
+
+
 async def read_ahead(session: AsyncSession, charge_ids: Collection[str]) -> None:
-    """Read the payments of `charge_ids` in one statement: `get_payment` answers each of them
-    once from what was read here, and from the database after that, which stays right as
-    long as a payment is only changed after being read through `get_payment` (an insert of
-    a charge booked meanwhile by another transaction does nothing, as without reading
-    ahead)."""
-    rows = await _PAYMENTS.run(session, {"charge_ids": list(charge_ids)})
-    ahead: dict[str, Payment | None] = dict.fromkeys(charge_ids)
-    ahead.update((row["charge_id"], _payment_of(row)) for row in rows)
-    session.info[_AHEAD] = ahead
+    """Read the payments of `charge_ids` in one statement for `get_payment` (see `ReadAhead`:
+    a payment is only changed after being read through `get_payment`; an insert of a charge
+    booked meanwhile by another transaction does nothing, as without reading ahead)."""
+    await _AHEAD.read(session, charge_ids)
 
 
 async def get_payment(session: AsyncSession, charge_id: str) -> Payment | None:
     """The booked payment of a charge (read ahead by `read_ahead` the first time, if it was)."""
-    ahead: dict[str, Payment | None] = session.info.get(_AHEAD, {})
-    if charge_id in ahead:
-        return ahead.pop(charge_id)
-    rows = await _PAYMENTS.run(session, {"charge_ids": [charge_id]})
-    return _payment_of(rows[0]) if rows else None
+    return await _AHEAD.get(session, charge_id)
 
 
 async def link_invoice(

@@ -44,7 +44,7 @@ from membership.domain.model import (
     SubscriptionRecord,
     Term,
 )
-from tollgate_shared.db import DriverStatement
+from tollgate_shared.db import DriverStatement, ReadAhead
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging import outbox
 
@@ -69,7 +69,6 @@ def _record(cls: type[R], row: Mapping[str, Any] | Row[Any]) -> R:
 
 _LOCKS = "membership.locks"
 _HELD = "membership.locks.held"
-_AHEAD = "membership.subscriptions.ahead"
 _LOCK = DriverStatement.of(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"))
 _LOCK_ALL = DriverStatement.of(
     text(
@@ -100,9 +99,6 @@ def forget_locks(session: AsyncSession) -> None:
     session.info.pop(_LOCKS, None)
 
 
-_SUBSCRIPTION = DriverStatement.of(
-    select(orm.subscriptions).where(orm.subscriptions.c.id == bindparam("id"))
-)
 _SUBSCRIPTIONS = DriverStatement.of(
     select(orm.subscriptions).where(
         orm.subscriptions.c.id == any_(bindparam("ids", type_=ARRAY(String)))
@@ -110,31 +106,30 @@ _SUBSCRIPTIONS = DriverStatement.of(
 )
 
 
+async def _subscriptions(session: AsyncSession, ids: list[str]) -> dict[str, SubscriptionRecord]:
+    rows = await _SUBSCRIPTIONS.run(session, {"ids": ids})
+    return {row["id"]: _record(SubscriptionRecord, row) for row in rows}
+
+
+_AHEAD = ReadAhead("membership.subscriptions", _subscriptions)
+
+
 async def lock_ahead(
     session: AsyncSession, keys: Collection[MembershipKey], subscription_ids: Collection[str]
 ) -> None:
     """Lock `keys` until the transaction ends (one statement, in a fixed order), then read
-    the subscriptions `subscription_ids` (one statement): `subscription` answers each of them
-    once from what was read here, and from the database after that, which stays right as
-    long as a subscription is only changed after being read through `subscription` under
-    its member's lock. Called before the messages' savepoints, so that rolling one back does
-    not release these locks."""
+    the subscriptions `subscription_ids` ahead (one statement; see `ReadAhead`: they are
+    only changed after being read through `subscription`, under their member's lock). Called
+    before the messages' savepoints, so that rolling one back does not release these locks."""
     ordered = sorted(keys, key=_lock_key)
     await _LOCK_ALL.run(session, {"keys": [_lock_key(key) for key in ordered]})
     session.info.setdefault(_HELD, set()).update(ordered)
-    rows = await _SUBSCRIPTIONS.run(session, {"ids": list(subscription_ids)})
-    ahead: dict[str, SubscriptionRecord | None] = dict.fromkeys(subscription_ids)
-    ahead.update((row["id"], _record(SubscriptionRecord, row)) for row in rows)
-    session.info[_AHEAD] = ahead
+    await _AHEAD.read(session, subscription_ids)
 
 
 async def subscription(session: AsyncSession, subscription_id: str) -> SubscriptionRecord | None:
     """A subscription as last applied (read ahead by `lock_ahead` the first time, if it was)."""
-    ahead: dict[str, SubscriptionRecord | None] = session.info.get(_AHEAD, {})
-    if subscription_id in ahead:
-        return ahead.pop(subscription_id)
-    rows = await _SUBSCRIPTION.run(session, {"id": subscription_id})
-    return _record(SubscriptionRecord, rows[0]) if rows else None
+    return await _AHEAD.get(session, subscription_id)
 
 
 def _upsert_of(table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Insert:
@@ -315,8 +310,9 @@ async def gate_read(
     }
 
 
-def _related_subscriptions(columns: ColumnElement[Any]) -> Select[Any]:
-    """The member's subscriptions that may replace a subscription or be replaced by it."""
+def _related_subscriptions() -> Select[Any]:
+    """The member's subscriptions that may replace a subscription or be replaced by it, as
+    whole rows."""
     t = orm.subscriptions
     user = t.c.user_id == bindparam("related_user_id")
     same_member = and_(user, t.c.group_id == bindparam("related_group_id"))
@@ -324,7 +320,7 @@ def _related_subscriptions(columns: ColumnElement[Any]) -> Select[Any]:
         t.c.id == bindparam("related_previous_id"),
         t.c.previous_subscription_id == bindparam("related_id"),
     )
-    return select(columns).select_from(t).where(or_(same_member, and_(user, linked)))
+    return select(literal_column("*")).select_from(t).where(or_(same_member, and_(user, linked)))
 
 
 MemberState = tuple[Sources, Announced | None, str | None]
@@ -360,7 +356,7 @@ def _save_reading(columns: tuple[str, ...]) -> DriverStatement:
     # Whole rows (`*`), not column lists: under 4 KiB, psycopg caches the statement's parsing.
     every = literal_column("*")
     saved = _upsert_of(t, columns, ("id",)).returning(every).cte("saved")
-    others = _related_subscriptions(every).where(t.c.id != bindparam("related_id"))
+    others = _related_subscriptions().where(t.c.id != bindparam("related_id"))
     related, _ = _as_json_rows(select(every).select_from(saved).union_all(others))
     (_, _, _), (terms, _, _), (grants, _, _) = _member_parts(
         bindparam("related_user_id"), bindparam("related_group_id")

@@ -26,11 +26,6 @@ class GroupContacts:
     emails: list[str]
 
 
-_GROUP = DriverStatement.of(
-    select(group_contacts).where(group_contacts.c.group_id == bindparam("group_id"))
-)
-
-
 _GROUPS = "notifications.groups"
 
 
@@ -40,10 +35,8 @@ async def group(session: AsyncSession, group_id: str | None) -> GroupContacts | 
     and one read of them is what a single statement for the whole fetch would have seen."""
     if group_id is None:
         return None
-    known: dict[str, GroupContacts | None] = session.info.setdefault(_GROUPS, {})
-    if group_id not in known:
-        rows = await _GROUP.run(session, {"group_id": group_id})
-        known[group_id] = _contacts(rows[0]) if rows else None
+    await read_groups(session, [group_id])
+    known: dict[str, GroupContacts | None] = session.info[_GROUPS]
     return known[group_id]
 
 
