@@ -28,8 +28,10 @@ import uvicorn
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate_shared.auth import issue_token
+from tollgate_shared.db import make_engine, make_sessionmaker
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.infra import Infrastructure, provide
 from tollgate_shared.infra.nats import start_nats
@@ -82,6 +84,17 @@ async def serve_app(app: Any, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def sessions_on(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a service's database, for a test that reads and writes it directly; the
+    engine is disposed of when the block ends, however it ends."""
+    engine = make_engine(url, pool_size=2)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 def unique(prefix: str) -> str:
