@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
 
-from notifications.adapters.smtp import SmtpMailer, SmtpTarget
+from notifications.adapters.smtp import Mail, SmtpMailer, SmtpTarget
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.infra import Infrastructure
 from tollgate_shared.infra.process import ServerProcess, free_port
@@ -84,11 +83,9 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed
             log_path=infrastructure.var_dir / f"{name}.log",
         )
 
-    def message(to: str) -> EmailMessage:
-        mail = EmailMessage()
-        mail["From"], mail["To"], mail["Subject"] = "tollgate@example.com", to, "hello"
-        mail.set_content("hello")
-        return mail
+    def message(to: str) -> Mail:
+        content = f"From: tollgate@example.com\r\nTo: {to}\r\nSubject: hello\r\n\r\nhello\r\n"
+        return Mail("tollgate@example.com", to, content.encode())
 
     async def received(to: str) -> list[str]:
         async with httpx.AsyncClient() as http:

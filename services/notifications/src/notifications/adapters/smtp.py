@@ -8,11 +8,10 @@ permanent; connection trouble, timeouts, 4xx, and 5xx about our own login or sen
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from email.header import Header
 from email.message import EmailMessage, Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -49,37 +48,83 @@ class SmtpTarget:
         )
 
 
-def _text(value: str) -> str | Header:
-    """A header's text, as an RFC 2047 encoded word where it is not ASCII."""
-    return value if value.isascii() else Header(value, "utf-8")
+@dataclass(frozen=True)
+class Mail:
+    """A message with its envelope."""
+
+    sender: str
+    recipient: str
+    content: bytes | Message
+    """Ready for 7-bit transport, or a message flattened when sent (as UTF-8, SMTPUTF8)."""
 
 
-def build_message(row: Any, mail_from: str) -> Message:
-    """The MIME message of a notification row: text and HTML alternatives, UTF-8.
+_CRLF = "\r\n"
 
-    Built with the email package's compat32 classes, whose headers are plain strings: the
-    default policy parses every header it is given, which made building and flattening a
-    receipt cost about 1.9 ms instead of 0.4 ms. An address that is not ASCII must travel
-    as UTF-8 (SMTPUTF8), which compat32 cannot write; such a message is built with the
-    default policy.
-    """
-    message: Message
+
+def _header(name: str, value: str) -> str:
+    """`Name: value` and its line break; a value that is not ASCII as RFC 2047 encoded words,
+    a long one folded, one with a line break rejected — by the email package's `Header`, as
+    its generator would. Most values need none of that and are written as they are."""
+    if value.isascii() and len(name) + len(value) <= 76 and "\r" not in value and "\n" not in value:
+        return f"{name}: {value}{_CRLF}"
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return f"{name}: {Header(value, charset, header_name=name).encode(linesep=_CRLF)}{_CRLF}"
+
+
+def _text_part(subtype: str, body: str) -> str:
+    encoded = base64.encodebytes(body.encode()).decode("ascii").replace("\n", _CRLF)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"{_CRLF}MIME-Version: 1.0{_CRLF}'
+        f"Content-Transfer-Encoding: base64{_CRLF}{_CRLF}{encoded}"
+    )
+
+
+def _compose(row: Any, sender: str) -> bytes:
+    """The bytes of a notification to ASCII addresses: multipart/alternative, both parts UTF-8
+    in base64, as the email package's compat32 classes write it. Composed directly: building
+    and flattening it with the email package cost 380 µs per mail (its generator folds every
+    header through `Header` and compiles a regular expression per boundary), this 20 µs. The
+    boundary comes from the notification's id; base64 never contains `--`, so it cannot occur
+    in a part."""
+    boundary = f"=_{row.id}"
+    headers = (
+        ("MIME-Version", "1.0"),
+        ("From", sender),
+        ("To", row.recipient),
+        ("Subject", row.subject),
+        ("Message-ID", row.message_id),
+        ("Date", format_datetime(row.created_at)),
+        ("Tollgate-Notification-Id", row.id),
+        ("Tollgate-Notification-Kind", row.kind),
+    )
+    return "".join(
+        (
+            f'Content-Type: multipart/alternative;{_CRLF} boundary="{boundary}"{_CRLF}',
+            *(_header(name, value) for name, value in headers),
+            f"{_CRLF}--{boundary}{_CRLF}",
+            _text_part("plain", row.text_body),
+            f"{_CRLF}--{boundary}{_CRLF}",
+            _text_part("html", row.html_body),
+            f"{_CRLF}--{boundary}--{_CRLF}",
+        )
+    ).encode("ascii")
+
+
+def build_mail(row: Any, mail_from: str) -> Mail:
+    """The mail of a notification row: text and HTML alternatives, UTF-8. An address that is
+    not ASCII must travel as UTF-8 (SMTPUTF8): such a message is built with the email
+    package's default policy and flattened when sent."""
     name, address = parseaddr(mail_from)
     if row.recipient.isascii() and address.isascii():
-        message = MIMEMultipart("alternative")
-        message.attach(MIMEText(row.text_body, "plain", "utf-8"))
-        message.attach(MIMEText(row.html_body, "html", "utf-8"))
-        headers = {
-            "From": formataddr((name, address), charset="utf-8"),
-            "To": row.recipient,
-            "Subject": _text(row.subject),
-        }
-    else:
-        message = EmailMessage()
-        message.set_content(row.text_body)
-        message.add_alternative(row.html_body, subtype="html")
-        headers = {"From": mail_from, "To": row.recipient, "Subject": row.subject}
-    headers |= {
+        sender = formataddr((name, address), charset="utf-8")
+        return Mail(address, row.recipient, _compose(row, sender))
+    message = EmailMessage()
+    message.set_content(row.text_body)
+    message.add_alternative(row.html_body, subtype="html")
+    headers = {
+        "From": mail_from,
+        "To": row.recipient,
+        "Subject": row.subject,
         "Message-ID": row.message_id,
         "Date": format_datetime(row.created_at),
         "Tollgate-Notification-Id": row.id,
@@ -87,7 +132,7 @@ def build_message(row: Any, mail_from: str) -> Message:
     }
     for header, value in headers.items():
         message[header] = value
-    return message
+    return Mail(address, row.recipient, message)
 
 
 def _permanent(exc: aiosmtplib.SMTPException) -> tuple[int | None, bool]:
@@ -111,15 +156,15 @@ class SmtpMailer:
         self._timeout = timeout
         self._idle: list[aiosmtplib.SMTP] = []
 
-    async def send(self, message: Message) -> DeliveryFailure | None:
-        """Deliver `message`; None once the server accepted it."""
+    async def send(self, mail: Mail) -> DeliveryFailure | None:
+        """Deliver `mail`; None once the server accepted it."""
         try:
             while self._idle:
                 try:
-                    return await self._send_over(self._idle.pop(), message)
+                    return await self._send_over(self._idle.pop(), mail)
                 except aiosmtplib.SMTPServerDisconnected:
                     continue  # closed by the server while kept
-            return await self._send_over(await self._connect(), message)
+            return await self._send_over(await self._connect(), mail)
         except aiosmtplib.SMTPException as exc:
             code, permanent = _permanent(exc)
             detail = str(exc) if code is None else f"{code} {exc}"
@@ -127,9 +172,12 @@ class SmtpMailer:
         except OSError as exc:
             return DeliveryFailure(f"{type(exc).__name__}: {exc}", permanent=False)
 
-    async def _send_over(self, client: aiosmtplib.SMTP, message: Message) -> None:
+    async def _send_over(self, client: aiosmtplib.SMTP, mail: Mail) -> None:
         try:
-            await client.send_message(message)
+            if isinstance(mail.content, bytes):
+                await client.sendmail(mail.sender, [mail.recipient], mail.content)
+            else:
+                await client.send_message(mail.content, mail.sender, [mail.recipient])
         except BaseException:
             client.close()
             raise

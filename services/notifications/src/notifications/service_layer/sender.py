@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from email.message import Message
 from typing import Any, Protocol
 
 import structlog
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.adapters import notifications_repo
 from notifications.adapters.notifications_repo import Attempt
-from notifications.adapters.smtp import build_message
+from notifications.adapters.smtp import Mail, build_mail
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
 from notifications.domain.model import Status
 from tollgate_shared.coalesce import Coalescer
@@ -37,7 +36,7 @@ log = structlog.get_logger(__name__)
 
 
 class Mailer(Protocol):
-    async def send(self, message: Message) -> DeliveryFailure | None: ...
+    async def send(self, mail: Mail) -> DeliveryFailure | None: ...
 
     async def close_idle(self) -> None: ...
 
@@ -76,13 +75,11 @@ class Sender:
                 session, limit=self._batch_size, lease=self._lease
             )
         await asyncio.gather(*(self._deliver(row) for row in claimed))
-        # Connections live for one batch: a busy stream reuses them, a quiet one holds none.
-        await self._mailer.close_idle()
         return len(claimed)
 
     async def _deliver(self, row: Row[Any]) -> None:
         async with self._slots:
-            failure = await self._mailer.send(build_message(row, self._mail_from))
+            failure = await self._mailer.send(build_mail(row, self._mail_from))
         outcome = after_attempt(failure, row.attempts, self._policy)
         attempt = Attempt(row, outcome.status, retry_in=outcome.retry_in, reason=outcome.reason)
         settled = await self._outcomes.get(attempt)
@@ -118,9 +115,11 @@ class Sender:
         while True:
             try:
                 if await self.send_due() == self._batch_size:
-                    continue
+                    continue  # more are due, over the connections of this batch
             except Exception:
                 log.exception("sender.failed")
+            # Connections live while full batches follow each other: a quiet sender holds none.
+            await self._mailer.close_idle()
             await asyncio.sleep(self._poll_interval)
 
 
