@@ -14,6 +14,7 @@ from sqlalchemy import (
     Row,
     String,
     Text,
+    any_,
     bindparam,
     case,
     column,
@@ -123,9 +124,17 @@ def _settle_many() -> Any:
     )
     now = func.now()
     sent = v.c.status == Status.SENT
+    # `id = ANY(ids)` besides the join: without it the plan cached for the statement could
+    # walk every pending and sending row (the partial due index) once per outcome, a cost
+    # that grows with the backlog the sender is working through.
     return (
         update(t)
-        .where(t.c.id == v.c.id, t.c.status == Status.SENDING, t.c.attempts == v.c.attempts)
+        .where(
+            t.c.id == any_(bindparam("outcome_ids", type_=ARRAY(String))),
+            t.c.id == v.c.id,
+            t.c.status == Status.SENDING,
+            t.c.attempts == v.c.attempts,
+        )
         .values(
             status=v.c.status,
             lease_until=None,
