@@ -1,19 +1,30 @@
 """Acceptance: SMTP down for a while, then back; a permanently rejected address fails alone;
-a kept connection the server dropped is replaced."""
+a kept connection the server dropped is replaced; connections are kept while full sending
+batches follow each other and ended when the sender goes idle."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
+from notifications.adapters import notifications_repo as repo
+from notifications.adapters.orm import notifications, outbox
 from notifications.adapters.smtp import Mail, SmtpMailer, SmtpTarget
+from notifications.domain.delivery import DeliveryFailure, RetryPolicy
+from notifications.domain.model import Intent, Kind, Rendered
+from notifications.main import MIGRATIONS
+from notifications.service_layer.sender import Sender
+from tollgate_shared.db import make_engine, make_sessionmaker, transaction
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.infra import Infrastructure
 from tollgate_shared.infra.process import ServerProcess, free_port
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import MailSink, unique, wait_until
 
 
 async def test_retries_through_an_outage_and_fails_a_rejected_address_alone(
@@ -108,3 +119,66 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed
         await mailer.close_idle()
     finally:
         sink.stop()
+
+
+class _Watched:
+    """The real mailer, with what the sender asked of it in order."""
+
+    def __init__(self, mailer: SmtpMailer) -> None:
+        self.mailer = mailer
+        self.calls: list[str] = []
+
+    async def send(self, mail: Mail) -> DeliveryFailure | None:
+        self.calls.append("send")
+        return await self.mailer.send(mail)
+
+    async def close_idle(self) -> None:
+        self.calls.append("close")
+        await self.mailer.close_idle()
+
+
+async def test_connections_are_kept_across_full_batches_and_ended_when_idle(
+    migrated_database: Callable[[Path], str], mail_sink: MailSink
+) -> None:
+    engine = make_engine(migrated_database(MIGRATIONS))
+    sessions = make_sessionmaker(engine)
+    recipients = [f"{unique('member')}@example.com" for _ in range(5)]
+    async with transaction(sessions) as session:
+        for n, address in enumerate(recipients):
+            intent = Intent(Kind.PAYMENT_RECEIPT, unique("ch"), f"usr_{n}", "g1")
+            rendered = Rendered("Receipt", "Thank you.\n", "<p>Thank you.</p>")
+            await repo.record(session, intent, [address], rendered, context={}, mail_domain="x")
+    mailer = _Watched(SmtpMailer(SmtpTarget.from_url(mail_sink.smtp_url), timeout=5))
+    sender = Sender(
+        sessions,
+        outbox,
+        mailer,
+        RetryPolicy((1.0,), 3),
+        mail_from="billing@tollgate.example",
+        batch_size=2,
+        concurrency=1,
+        lease=60,
+        poll_interval=0.05,
+    )
+
+    async def all_sent() -> bool:
+        async with engine.connect() as conn:
+            query = select(func.count()).where(notifications.c.status == "sent")
+            return (await conn.scalar(query)) == len(recipients)
+
+    running = asyncio.create_task(sender.run())
+    try:
+        await wait_until(all_sent, timeout=20)
+        await wait_until(lambda: "close" in mailer.calls, timeout=5)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await mailer.close_idle()
+        await engine.dispose()
+    # Batches of 2, 2 and 1: the two full ones keep their connection for the next, the last
+    # one (not full: the sender goes idle) ends it.
+    assert mailer.calls[: mailer.calls.index("close")] == ["send"] * 5
+    async with httpx.AsyncClient(base_url=mail_sink.http_url) as http:
+        for address in recipients:
+            answer = await http.get("/api/messages", params={"to": address})
+            assert [m["to"] for m in answer.json()] == [[address]]
