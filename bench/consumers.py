@@ -15,6 +15,7 @@ import nats
 from nats.js import JetStreamContext
 
 from bench import events
+from bench.cpu import CpuMeter
 from bench.services import running
 from tollgate_shared.infra import Infrastructure
 from tollgate_shared.messaging.publish import publish_with_ack
@@ -119,12 +120,17 @@ async def lag(js: JetStreamContext, workloads: tuple[Workload, ...]) -> int:
 
 
 async def steady(
-    js: JetStreamContext, workloads: tuple[Workload, ...], rate: int, seconds: float
+    js: JetStreamContext,
+    workloads: tuple[Workload, ...],
+    rate: int,
+    seconds: float,
+    meter: CpuMeter,
 ) -> dict[str, object]:
     """Publish the workloads' events in turn at `rate` a second for `seconds`. Kept up: the
     lag left when publishing stops is gone within a second (a lag that grew with the run is
-    not)."""
+    not). The CPU time of each process is taken over the publishing."""
     loop = asyncio.get_running_loop()
+    before = meter.reading()
     tick, sent, peak = 0.05, 0, 0
     publishing: set[asyncio.Task[object]] = set()
     start = next_sample = loop.time()
@@ -145,6 +151,7 @@ async def steady(
             peak, next_sample = max(peak, await lag(js, workloads)), now + 0.5
         await asyncio.sleep(max(0.0, start + (int((now - start) / tick) + 1) * tick - loop.time()))
     await asyncio.gather(*publishing)
+    cpu = meter.since(before)
     stopped = loop.time()
     at_stop = await lag(js, workloads)
     while await lag(js, workloads) and loop.time() - stopped < 120:  # noqa: ASYNC110
@@ -157,6 +164,8 @@ async def steady(
         "lag_at_stop": at_stop,
         "drained_after_s": round(drained_after, 2),
         "kept_up": drained_after <= 1.0,
+        "cpu_seconds": cpu,
+        "cpu_ms_per_event": round(sum(cpu.values()) * 1000 / sent, 2),
     }
 
 
@@ -177,8 +186,9 @@ async def sustained(
         services = [
             stack.enter_context(running(w.service, infra, var_dir, **mail_env)) for w in WORKLOADS
         ]
+        meter = CpuMeter({s.name: s.process.proc.pid for s in services})
         for rate in rates:
-            steps.append(await steady(js, WORKLOADS, rate, seconds))
+            steps.append(await steady(js, WORKLOADS, rate, seconds, meter))
             if not steps[-1]["kept_up"]:
                 break
         rss = {s.name: s.peak_rss_mib() for s in services}

@@ -73,6 +73,16 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         for s in steady["steps"]
     ]
+    processes = list(steady["steps"][0]["cpu_seconds"]) if steady["steps"] else []
+    cpu_rows = [
+        [
+            s["rate"],
+            *(s["cpu_seconds"][p] for p in processes),
+            round(sum(s["cpu_seconds"].values()), 2),
+            s["cpu_ms_per_event"],
+        ]
+        for s in steady["steps"]
+    ]
     sessions, ledger = results["checkout"], results["ledger"]
     summary_rows = [
         [period, s["per_second"], s["p50_ms"], s["p99_ms"]]
@@ -140,6 +150,11 @@ def markdown(results: dict[str, Any]) -> str:
             f"Highest rate kept up: {steady['highest_rate_kept_up']} events/s; "
             f"peak RSS {steady['peak_rss_mib']}.",
             "",
+            "CPU-seconds of each process while a step published (user + system; the machine "
+            f"has {machine['cpus']} CPUs for {steady['seconds_per_step']} s), and the machine's "
+            "CPU per published event:",
+            "",
+            *table(["events/s", *processes, "all", "ms per event"], cpu_rows),
             "## Checkout sessions against the Stripe emulator, 16 clients",
             "",
             f"{sessions['session_creation_16_clients']['per_second']} sessions/s, "
