@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifications.adapters.deferred import learn_all, pending
 from notifications.adapters.orm import expiries, group_contacts, member_emails
 from notifications.domain.intents import Expiry
-from tollgate_shared.db import DriverStatement
+from tollgate_shared.db import DriverStatement, ReadAhead
 from tollgate_shared.events.membership import MembershipEvent
 
 
@@ -79,11 +79,27 @@ async def set_group(
     return GroupContacts(group_id, name, emails)
 
 
-_MEMBER_EMAIL = DriverStatement.of(
-    select(member_emails.c.email, member_emails.c.as_of).where(
-        member_emails.c.user_id == bindparam("user_id")
+_MEMBER_EMAILS = DriverStatement.of(
+    select(member_emails).where(
+        member_emails.c.user_id == any_(bindparam("user_ids", type_=ARRAY(String)))
     )
 )
+
+
+async def _member_emails(
+    session: AsyncSession, user_ids: list[str]
+) -> dict[str, tuple[str, datetime]]:
+    rows = await _MEMBER_EMAILS.run(session, {"user_ids": user_ids})
+    return {row["user_id"]: (row["email"], row["as_of"]) for row in rows}
+
+
+_EMAILS = ReadAhead("notifications.member_emails", _member_emails)
+
+
+async def read_member_emails(session: AsyncSession, user_ids: Collection[str]) -> None:
+    """Read the stored addresses of `user_ids` in one statement, for `member_email` to answer
+    from once each: a fetch's events that carry no address each needed a read of their own."""
+    await _EMAILS.read(session, user_ids)
 
 
 async def remember_email(session: AsyncSession, user_id: str, email: str, as_of: datetime) -> None:
@@ -99,12 +115,12 @@ async def member_email(session: AsyncSession, user_id: str | None) -> str | None
     """The last address learned for a member, one queued in this transaction included."""
     if user_id is None:
         return None
-    rows = await _MEMBER_EMAIL.run(session, {"user_id": user_id})
+    stored = await _EMAILS.get(session, user_id)
     queue = pending(session)
     queued = queue.emails.get(user_id) if queue is not None else None
-    if queued is not None and (not rows or rows[0]["as_of"] < queued[1]):
+    if queued is not None and (stored is None or stored[1] < queued[1]):
         return queued[0]
-    return rows[0]["email"] if rows else None
+    return stored[0] if stored else None
 
 
 async def track_expiry(session: AsyncSession, event: MembershipEvent, *, ended: bool) -> None:

@@ -16,18 +16,26 @@ from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
 
 
-async def _read_groups(session: AsyncSession, incomings: Sequence[Incoming]) -> None:
-    """The groups a fetch's domain events name, in one statement before their handlers."""
+async def _read_ahead(session: AsyncSession, incomings: Sequence[Incoming]) -> None:
+    """Before the handlers of a fetch of domain events: the groups they name, and the stored
+    addresses of the members named by those that carry none, one statement each."""
     group_ids: set[str] = set()
+    user_ids: set[str] = set()
     for incoming in incomings:
         try:
             event = json.loads(incoming.data)
         except ValueError:
             continue  # its handler rejects it
-        if isinstance(event, dict) and isinstance(event.get("group_id"), str):
+        if not isinstance(event, dict):
+            continue
+        if isinstance(event.get("group_id"), str):
             group_ids.add(event["group_id"])
+        if isinstance(event.get("user_id"), str) and not event.get("email"):
+            user_ids.add(event["user_id"])
     if group_ids:
         await directory.read_groups(session, group_ids)
+    if user_ids:
+        await directory.read_member_emails(session, user_ids)
 
 
 def register(runtime: Runtime, handlers: Handlers, *, durable: str, ack_wait: float) -> None:
@@ -35,10 +43,11 @@ def register(runtime: Runtime, handlers: Handlers, *, durable: str, ack_wait: fl
     only record in the database (the sender mails later), so a fetch needs no savepoint per
     message: after a failure its messages are simply applied again one by one. Addresses and
     notifications are written once per transaction (`deferred`); the groups a fetch of domain
-    events names are read before its handlers, in one statement."""
+    events names, and the addresses of its members that the events do not carry, are read
+    before its handlers, one statement each."""
     domain = domain_dispatcher(handlers.domain())
     spec = ConsumerSpec(durable, DOMAIN, ">", ack_wait=ack_wait, savepoints=False)
-    runtime.consume(spec, domain, scope=deferred, prefetch=_read_groups)
+    runtime.consume(spec, domain, scope=deferred, prefetch=_read_ahead)
     stripe = stripe_dispatcher(handlers.stripe())
     spec = ConsumerSpec(durable, STRIPE, "stripe.>", ack_wait=ack_wait, savepoints=False)
     runtime.consume(spec, stripe, scope=deferred)
