@@ -5,6 +5,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,8 +36,8 @@ async def effects_of(db, message_id: str) -> list[str]:
         return [r.body for r in rows]
 
 
-async def run_consumer(js: JetStreamContext, consumer: IdempotentConsumer) -> RunningConsumers:
-    return await RunningConsumers.start(js, consumer)
+async def run_consumer(nc: NatsClient, consumer: IdempotentConsumer) -> RunningConsumers:
+    return await RunningConsumers.start(nc, consumer)
 
 
 def spec_for(topic: str, **overrides) -> ConsumerSpec:
@@ -50,7 +51,7 @@ def spec_for(topic: str, **overrides) -> ConsumerSpec:
 
 
 async def test_failure_mid_transaction_redelivers_and_commits_once(
-    db, nats_url: str, js: JetStreamContext
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     topic = unique("t")
     attempts: list[int] = []
@@ -64,7 +65,7 @@ async def test_failure_mid_transaction_redelivers_and_commits_once(
             raise ConnectionError("database went away mid-transaction")
 
     consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         event_id = unique("evt")
         await publish_with_ack(js, f"stripe.{topic}.x", b"paid", msg_id=event_id, stream="STRIPE")
@@ -81,7 +82,7 @@ async def test_failure_mid_transaction_redelivers_and_commits_once(
 
 
 async def test_delivery_after_commit_is_acked_without_second_effect(
-    db, nats_url: str, js: JetStreamContext
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     """The effect committed but the ack was lost: the redelivery is recognised and acked."""
     topic = unique("t")
@@ -97,7 +98,7 @@ async def test_delivery_after_commit_is_acked_without_second_effect(
     consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
     event_id = unique("evt")
     assert await consumer.apply(Incoming(event_id, subject, b"1", 1, 1)) is True
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         await publish_with_ack(js, subject, b"1", msg_id=event_id, stream=STRIPE.name)
 
@@ -117,7 +118,7 @@ async def test_delivery_after_commit_is_acked_without_second_effect(
 
 
 async def test_poison_message_goes_to_dlq_with_reason(
-    db, nats_url: str, js: JetStreamContext
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     topic = unique("t")
 
@@ -125,7 +126,7 @@ async def test_poison_message_goes_to_dlq_with_reason(
         raise PermanentError("unknown tier")
 
     consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         event_id = unique("evt")
         await publish_with_ack(js, f"stripe.{topic}.x", b"bad", msg_id=event_id, stream="STRIPE")
@@ -142,7 +143,9 @@ async def test_poison_message_goes_to_dlq_with_reason(
         await broker.stop()
 
 
-async def test_exhausted_retries_go_to_dlq(db, nats_url: str, js: JetStreamContext) -> None:
+async def test_exhausted_retries_go_to_dlq(
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
+) -> None:
     topic = unique("t")
     attempts: list[int] = []
 
@@ -151,7 +154,7 @@ async def test_exhausted_retries_go_to_dlq(db, nats_url: str, js: JetStreamConte
         raise RuntimeError("always failing")
 
     consumer = IdempotentConsumer(spec_for(topic, max_deliver=3), db.sessions, db.inbox, handler)
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         event_id = unique("evt")
         await publish_with_ack(js, f"stripe.{topic}.x", b"x", msg_id=event_id, stream="STRIPE")
@@ -167,7 +170,7 @@ async def test_exhausted_retries_go_to_dlq(db, nats_url: str, js: JetStreamConte
 
 
 async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
-    db, js: JetStreamContext
+    db, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     """A fetch commits together; a message failing in it is rolled back alone and processed on
     its own: every good one applied once, the bad one parked on the DLQ with its reason."""
@@ -200,7 +203,7 @@ async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
     await publish_with_ack(
         js, subject, b"ok", msg_id=unique("r"), stream="STRIPE", headers={ORIGINAL_MSG_ID: first[3]}
     )
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="idle")
     await broker.stop()
     for event_id in first:
@@ -210,7 +213,7 @@ async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
 
     second = [unique("evt") for _ in range(5)] + [poison, flaky] + [unique("evt") for _ in range(5)]
     await backlog(second)
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         parked = await dlq.next_msg(timeout=15)
         assert parked.headers["Tollgate-Original-Msg-Id"] == poison
@@ -230,7 +233,7 @@ async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
 
 
 async def test_without_savepoints_a_failure_reapplies_the_fetch_one_by_one(
-    db, js: JetStreamContext
+    db, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     """For handlers that only write to the database: no savepoint per message; a message
     failing rolls back its whole fetch, and every message is then applied on its own, once."""
@@ -253,7 +256,7 @@ async def test_without_savepoints_a_failure_reapplies_the_fetch_one_by_one(
         await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
     consumer = IdempotentConsumer(spec_for(topic, savepoints=False), db.sessions, db.inbox, handler)
     dlq = await js.subscribe(dlq_subject(consumer.spec.durable, subject), stream=DLQ.name)
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         parked = await dlq.next_msg(timeout=15)
         assert parked.headers["Tollgate-Original-Msg-Id"] == poison
@@ -272,7 +275,7 @@ async def test_without_savepoints_a_failure_reapplies_the_fetch_one_by_one(
 
 
 async def test_a_scope_wraps_each_transactions_handlers_and_writes_before_the_commit(
-    db, js: JetStreamContext
+    db, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     """Handlers queue, the scope writes the queue at its end: one row per transaction, holding
     what its handlers saw. A failing fetch writes nothing; its messages, applied again one by
@@ -303,7 +306,7 @@ async def test_a_scope_wraps_each_transactions_handlers_and_writes_before_the_co
     )
     for event_id in first:  # stored first: one fetch holds them all
         await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="1")
         assert await effects_of(db, "scope") == [",".join(first)]
@@ -312,7 +315,7 @@ async def test_a_scope_wraps_each_transactions_handlers_and_writes_before_the_co
 
     for event_id in second:
         await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="2")
         # The fetch with the poison wrote nothing; the good two were then applied alone.
@@ -324,7 +327,7 @@ async def test_a_scope_wraps_each_transactions_handlers_and_writes_before_the_co
 
 
 async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outlives_savepoints(
-    db, js: JetStreamContext
+    db, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     """The prefetch sees the fresh messages of a fetch (not one applied before, nor a second
     copy), before their handlers; a lock it takes is still held after a message was rolled
@@ -366,14 +369,14 @@ async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outliv
     )
     applied_before, a, b = unique("evt"), unique("evt"), unique("evt")
     await publish(applied_before)
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="1")
     await broker.stop()
     events.clear()
 
     for event_id in (applied_before, a, flaky, a, b):  # stored first: one fetch holds them all
         await publish(event_id)
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="2")
     finally:
@@ -388,7 +391,7 @@ async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outliv
 
 
 async def test_two_fetches_are_applied_side_by_side_each_message_once(
-    db, nats_url: str, js: JetStreamContext
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     """The first message's transaction waits until the second message is being applied, which
     only a second fetch in flight can do; both commit, each once."""
@@ -410,7 +413,7 @@ async def test_two_fetches_are_applied_side_by_side_each_message_once(
     consumer = IdempotentConsumer(
         spec_for(topic, fetches_in_flight=2), db.sessions, db.inbox, handler
     )
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         first, second = unique("evt"), unique("evt")
         await publish_with_ack(js, f"stripe.{topic}.x", b"first", msg_id=first, stream="STRIPE")
@@ -427,7 +430,7 @@ async def test_two_fetches_are_applied_side_by_side_each_message_once(
 
 
 async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
-    db, nats_url: str, js: JetStreamContext
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     """While a lone message is being applied, three more arrive: they are fetched together
     once it is done and applied in one transaction, not one fetch each as they came."""
@@ -442,7 +445,7 @@ async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
             await asyncio.wait_for(release.wait(), timeout=10)
 
     consumer = IdempotentConsumer(spec_for(topic, gather=10.0), db.sessions, db.inbox, handler)
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
 
         async def publish(body: bytes) -> None:
@@ -465,7 +468,7 @@ async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
 
 
 async def test_the_relay_is_woken_only_by_commits_that_queued_events(
-    db, nats_url: str, js: JetStreamContext
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     """A message whose handler queues an outbox event wakes the relay after its commit; one
     whose handler writes only its own rows does not (its commit gives the relay nothing)."""
@@ -482,7 +485,7 @@ async def test_the_relay_is_woken_only_by_commits_that_queued_events(
     consumer = IdempotentConsumer(
         spec_for(topic), db.sessions, db.inbox, handler, events_queued=lambda: wakes.append("")
     )
-    broker = await run_consumer(js, consumer)
+    broker = await run_consumer(nats_client, consumer)
     try:
         for body, expected_wakes in ((b"quiet", 0), (b"announce", 1), (b"quiet", 1)):
             msg_id = unique("evt")
@@ -497,7 +500,7 @@ async def test_the_relay_is_woken_only_by_commits_that_queued_events(
 
 
 async def test_a_durable_is_narrowed_to_its_subjects_and_keeps_its_position(
-    db, nats_url: str, js: JetStreamContext
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     """A consumer given subjects asks the server for those only. An existing durable on the
     broad filter is narrowed in place: what it applied is not delivered again, and what no
@@ -514,7 +517,7 @@ async def test_a_durable_is_narrowed_to_its_subjects_and_keeps_its_position(
         await publish_with_ack(js, subject, b"{}", msg_id=unique("evt"), stream="STRIPE")
 
     broad = IdempotentConsumer(spec, db.sessions, db.inbox, handler)
-    broker = await run_consumer(js, broad)
+    broker = await run_consumer(nats_client, broad)
     try:
         await publish("wanted")
         await wait_until(lambda: _is(seen, [f"stripe.{topic}.wanted"]), message="broad delivery")
@@ -527,7 +530,7 @@ async def test_a_durable_is_narrowed_to_its_subjects_and_keeps_its_position(
     narrow = IdempotentConsumer(
         spec, db.sessions, db.inbox, handler, subjects=[f"stripe.{topic}.wanted"]
     )
-    broker = await run_consumer(js, narrow)
+    broker = await run_consumer(nats_client, narrow)
     try:
         await wait_until(lambda: _is(seen, [f"stripe.{topic}.wanted"] * 2), message="narrowed")
         await wait_until(lambda: consumer_idle(js, STRIPE.name, spec.durable), message="acked")

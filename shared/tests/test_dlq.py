@@ -1,5 +1,6 @@
 """Dead letters: parked with the reason, replayed into the consumer that gave up, dropped."""
 
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,9 @@ async def letters_of(js: JetStreamContext, service: str) -> list[dlq.DeadLetter]
     return [letter async for letter in dlq.iterate(js, service=service)]
 
 
-async def test_replay_reaches_only_the_consumer_that_gave_up(db, nats_url: str, js) -> None:
+async def test_replay_reaches_only_the_consumer_that_gave_up(
+    db, nats_url: str, js, nats_client: NatsClient
+) -> None:
     topic = unique("t")
     healthy_effects: list[str] = []
     broken = {"on": True}
@@ -41,7 +44,7 @@ async def test_replay_reaches_only_the_consumer_that_gave_up(db, nats_url: str, 
 
     flaky_name, healthy_name = unique("flaky"), unique("healthy")
     broker = await RunningConsumers.start(
-        js,
+        nats_client,
         IdempotentConsumer(spec(flaky_name), db.sessions, db.inbox, flaky),
         IdempotentConsumer(spec(healthy_name), db.sessions, db.inbox, healthy),
     )

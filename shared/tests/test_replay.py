@@ -3,6 +3,7 @@ already applied, and a rebuilt (empty) database gets everything again."""
 
 from datetime import UTC, datetime
 
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,9 @@ from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
 
 
-async def test_rewind_rebuilds_a_wiped_database(db, nats_url: str, js: JetStreamContext) -> None:
+async def test_rewind_rebuilds_a_wiped_database(
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
+) -> None:
     topic = unique("t")
     spec = ConsumerSpec(durable=unique("svc"), stream=STRIPE, filter_subject=f"stripe.{topic}.>")
 
@@ -31,7 +34,7 @@ async def test_rewind_rebuilds_a_wiped_database(db, nats_url: str, js: JetStream
 
     async def run_until(count: int) -> None:
         broker = await RunningConsumers.start(
-            js, IdempotentConsumer(spec, db.sessions, db.inbox, handler)
+            nats_client, IdempotentConsumer(spec, db.sessions, db.inbox, handler)
         )
         try:
             await wait_until(lambda: _equals(effect_count, count), message=f"{count} effects")

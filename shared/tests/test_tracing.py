@@ -4,6 +4,7 @@ next consumer (real JetStream and Postgres)."""
 from collections.abc import Iterator
 
 import pytest
+from nats.aio.client import Client as NatsClient
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -33,7 +34,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
-    db, nats_url: str, js, spans: InMemorySpanExporter
+    db, nats_url: str, js, spans: InMemorySpanExporter, nats_client: NatsClient
 ) -> None:
     user = unique("u")
     topic = unique("t")
@@ -56,7 +57,7 @@ async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
         on_domain,
         accepts=lambda subject: True,
     )
-    broker = await RunningConsumers.start(js, first, second)
+    broker = await RunningConsumers.start(nats_client, first, second)
     relay = OutboxRelay(db.sessions, db.outbox, js)
     try:
         with continued("webhook stripe", {}, kind=SpanKind.SERVER) as root:

@@ -78,8 +78,14 @@ async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
     harness: Any,
 ) -> None:
     database_url = migrated_database(MIGRATIONS)
-    # Small send batches: the kill must find receipts both sent and still to send.
-    env = {**os.environ, **service_env(database_url, mail_sink.smtp_url), "MAIL_BATCH_SIZE": "4"}
+    # Small send batches, and a second between looks for due receipts once a batch was not
+    # full: the kill must find receipts both sent and still to send.
+    env = {
+        **os.environ,
+        **service_env(database_url, mail_sink.smtp_url),
+        "MAIL_BATCH_SIZE": "4",
+        "MAIL_POLL_INTERVAL": "1.0",
+    }
     engine = make_engine(database_url)
     run = unique("pay")
     payers = [f"{run}-{i}@example.com" for i in range(PAYMENTS)]
@@ -99,9 +105,9 @@ async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
     first, base_url = _start(env, log)
     try:
         await wait_until(lambda: _ready(base_url), timeout=30, message="first instance ready")
-        for payment in payments:  # delivered once, then replayed under other message ids
+        first_few, rest = payments[:3], payments[3:]
+        for payment in first_few:  # delivered once, then replayed under other message ids
             await harness.publish(payment)
-        for payment in payments:
             await harness.publish(payment, msg_id=f"{payment.id}:replayed")
         await wait_until(
             lambda: _count(engine, payers, "sent"),
@@ -109,6 +115,12 @@ async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
             interval=0.01,
             message="a first receipt sent",
         )
+        # The sender sent a batch that was not full and waits before it looks again: the rest
+        # arrive meanwhile, and are being consumed or waiting to be sent when the kill comes.
+        for payment in rest:
+            await harness.publish(payment)
+        for payment in rest:
+            await harness.publish(payment, msg_id=f"{payment.id}:replayed")
         await wait_until(
             lambda: _kill_outside_the_send_window(first, engine, payers),
             interval=0.01,

@@ -17,7 +17,12 @@ from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tollgate_shared.db import make_engine, make_read_pool, make_sessionmaker
-from tollgate_shared.messaging.broker import broker_ready, connect_and_declare, make_broker
+from tollgate_shared.messaging.broker import (
+    broker_ready,
+    connect_and_declare,
+    connection,
+    make_broker,
+)
 from tollgate_shared.messaging.consumer import IdempotentConsumer, Prefetch, Scope, consuming
 from tollgate_shared.messaging.dispatch import Dispatcher
 from tollgate_shared.messaging.outbox import OutboxRelay
@@ -146,7 +151,7 @@ class Runtime:
             outbox=self.relay is not None,
         )
         try:
-            async with consuming(js, self.consumers if consumers else []):
+            async with consuming(connection(self.broker), self.consumers if consumers else []):
                 yield self
         finally:
             await cancel_and_wait(self._tasks)

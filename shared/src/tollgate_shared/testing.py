@@ -150,10 +150,10 @@ class RunningConsumers:
         self._stack = stack
 
     @classmethod
-    async def start(cls, js: JetStreamContext, *consumers: IdempotentConsumer) -> RunningConsumers:
-        """Start each consumer's pull loop."""
+    async def start(cls, nc: NatsClient, *consumers: IdempotentConsumer) -> RunningConsumers:
+        """Start each consumer's pull loop on `nc`."""
         stack = contextlib.AsyncExitStack()
-        await stack.enter_async_context(consuming(js, consumers))
+        await stack.enter_async_context(consuming(nc, consumers))
         return cls(stack)
 
     async def stop(self) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import nats.errors
 import nats.js.errors
 import structlog
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
@@ -41,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tollgate_shared.db import DriverStatement, transaction
 from tollgate_shared.messaging import dlq, inbox, outbox
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
+from tollgate_shared.messaging.pull import Puller
 from tollgate_shared.messaging.streams import (
     DLQ,
     ConsumerSpec,
@@ -284,10 +286,11 @@ class IdempotentConsumer:
             message_id=incoming.message_id,
         )
 
-    async def subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    async def subscribe(self, nc: NatsClient) -> Puller:
         """Bind to the durable, creating it if it does not exist yet. An existing durable keeps
         its position and settings (a rewound one its start), only its subjects are brought in
         line: the server then skips what no handler wants instead of delivering it."""
+        js = nc.jetstream()
         stream, wanted = self.spec.stream.name, self._config
         try:
             current = (await js.consumer_info(stream, self.spec.durable)).config
@@ -309,32 +312,32 @@ class IdempotentConsumer:
                     filter_subjects=wanted.filter_subjects,
                 )
                 await js.add_consumer(stream, narrowed)
-        return await js.pull_subscribe_bind(durable=self.spec.durable, stream=stream)
+        puller = Puller(nc, stream, self.spec.durable)
+        await puller.start()
+        return puller
 
     async def run(
         self,
         js: JetStreamContext,
-        subscription: JetStreamContext.PullSubscription,
+        puller: Puller,
         stop: asyncio.Event,
         *,
         fetch_timeout: float = 5.0,
     ) -> None:
         """Fetch and apply batches until `stop` is set or the task is cancelled. Up to
         `spec.fetches_in_flight` fetches are applied at once, each in its own transaction; the
-        next fetch starts as soon as one is done. One fetch is outstanding at a time: nats-py
-        answers a lone fetch with what is ready, but of two waiting side by side one holds its
-        messages until its batch fills or its timeout ends. After a fetch that was not full, the
-        next waits up to `spec.gather` for the fetches being applied. On stop, batches being
-        applied are finished (a fetch in progress is abandoned: what it would have delivered is
-        redelivered). The flag matters: on Python 3.11 `asyncio.wait_for` inside a fetch can
-        swallow a cancellation that races with a message's arrival."""
+        next fetch starts as soon as one is done. One fetch (`Puller`) is outstanding at a time:
+        it answers with what is ready, and its requests never linger on the server. After a
+        fetch that was not full, the next waits up to `spec.gather` for the fetches being
+        applied. On stop, batches being applied are finished (a fetch in progress is abandoned:
+        what it would have delivered is redelivered after `ack_wait`)."""
         slots = asyncio.Semaphore(self.spec.fetches_in_flight)
         applying: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
                 await slots.acquire()
                 try:
-                    msgs = await subscription.fetch(self.spec.batch_size, timeout=fetch_timeout)
+                    msgs = await puller.fetch(self.spec.batch_size, timeout=fetch_timeout)
                 except nats.errors.TimeoutError:
                     slots.release()
                     continue
@@ -351,8 +354,7 @@ class IdempotentConsumer:
         finally:
             if applying:
                 await asyncio.wait(applying, timeout=10)
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+            await puller.stop()
 
     async def _apply_fetch(
         self, msgs: Sequence[Msg], js: JetStreamContext, slots: asyncio.Semaphore
@@ -430,19 +432,18 @@ async def _no_scope(session: AsyncSession) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def consuming(
-    js: JetStreamContext, consumers: Sequence[IdempotentConsumer]
-) -> AsyncIterator[None]:
+async def consuming(nc: NatsClient, consumers: Sequence[IdempotentConsumer]) -> AsyncIterator[None]:
     """Run `consumers` (each its durable's pull loop) until the block ends; a batch being
     applied then is finished first, so its messages are acked rather than redelivered."""
-    pairs = [(c, await c.subscribe(js)) for c in consumers]
+    js = nc.jetstream()
+    pairs = [(c, await c.subscribe(nc)) for c in consumers]
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(
-            c.run(js, subscription, stop),
+            c.run(js, puller, stop),
             name=f"consumer:{c.spec.durable}:{c.spec.stream.name}",
         )
-        for c, subscription in pairs
+        for c, puller in pairs
     ]
     try:
         yield
