@@ -161,3 +161,26 @@ async def test_insert_once_queues_new_events_in_order_and_skips_queued_ones(db) 
         found = rows.all()
     assert [message_id for message_id, _ in found] == [second.id, third.id, first.id]
     assert all(headers["Tollgate-Event-Version"] == "1" for _, headers in found)
+
+
+async def test_add_many_queues_several_events_once_in_one_statement(db) -> None:
+    user = unique("u")
+    first, second, third = activated(user), activated(user), activated(user)
+    async with db.sessions() as session, session.begin():
+        assert await outbox.add_many(session, db.outbox, []) == 0
+        assert not outbox.queued(session)
+        assert await outbox.add_many(session, db.outbox, [first]) == 1
+        assert outbox.queued(session)
+        assert await outbox.add_many(session, db.outbox, [second, first, third]) == 2
+        rows = await session.execute(
+            select(db.outbox.c.message_id, db.outbox.c.payload)
+            .where(db.outbox.c.message_id.in_([first.id, second.id, third.id]))
+            .order_by(db.outbox.c.id)
+        )
+        found = rows.all()
+    assert [message_id for message_id, _ in found] == [first.id, second.id, third.id]
+    assert [parse_domain_event(payload).id for _, payload in found] == [
+        first.id,
+        second.id,
+        third.id,
+    ]

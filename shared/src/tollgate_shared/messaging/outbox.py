@@ -49,11 +49,17 @@ async def add(session: AsyncSession, outbox: Table, event: DomainEvent) -> None:
     note_queued(session)
 
 
-async def add_many(session: AsyncSession, outbox: Table, events: Sequence[DomainEvent]) -> None:
-    """`add` for several events, in one statement."""
-    if events:
-        await session.execute(outbox.insert(), [_row(event) for event in events])
+async def add_many(session: AsyncSession, outbox: Table, events: Sequence[DomainEvent]) -> int:
+    """`add_once` for several events, in one statement on the driver's connection (an insert
+    per event, as an `executemany` sends them, cost Postgres a statement each); returns how
+    many were queued now."""
+    if not events:
+        return 0
+    statement = _insert_once(outbox) if len(events) == 1 else _insert_many_once(outbox)
+    added = len(await statement.run(session, driver_rows(events)))
+    if added:
         note_queued(session)
+    return added
 
 
 async def add_once(session: AsyncSession, outbox: Table, event: DomainEvent) -> bool:
@@ -113,6 +119,11 @@ def note_queued(session: AsyncSession) -> None:
 @functools.cache
 def _insert_once(outbox: Table) -> DriverStatement:
     return DriverStatement.of(insert_once(outbox))
+
+
+@functools.cache
+def _insert_many_once(outbox: Table) -> DriverStatement:
+    return DriverStatement.of(insert_once(outbox, count=2))  # arrays: any number of events
 
 
 def _row(event: DomainEvent) -> dict[str, Any]:
