@@ -65,10 +65,7 @@ async def add_many(session: AsyncSession, outbox: Table, events: Sequence[Domain
 async def add_once(session: AsyncSession, outbox: Table, event: DomainEvent) -> bool:
     """`add`, unless an event with this id was already queued (ids that derive from their
     cause make a re-applied cause queue nothing); True if queued now."""
-    added = bool(await _insert_once(outbox).run(session, driver_rows([event])))
-    if added:
-        note_queued(session)
-    return added
+    return await add_many(session, outbox, [event]) == 1
 
 
 def insert_once(

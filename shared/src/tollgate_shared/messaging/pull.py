@@ -26,9 +26,11 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 _STATUS = "Status"
 _DESCRIPTION = "Description"
-_ENDS_REQUEST = {"404", "408", "409"}
-"""No messages; the request expired; the request ended otherwise (consumer deleted, leader
-changed, too many waiting requests …)."""
+_NOTHING_THERE = ("404", "408")
+"""No messages; the request expired."""
+_ENDS_REQUEST = {*_NOTHING_THERE, "409"}
+"""Those, or the request ended otherwise (consumer deleted, leader changed, too many waiting
+requests …)."""
 
 
 class PullError(Exception):
@@ -106,5 +108,5 @@ class Puller:
                 async with asyncio.timeout(remaining):
                     await self._wakeup.wait()
         ended, self._ended = self._ended, None
-        if ended is not None and not ended.startswith(("404", "408")) and not self._arrived:
+        if ended is not None and not ended.startswith(_NOTHING_THERE) and not self._arrived:
             raise PullError(ended)
