@@ -18,13 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from membership.adapters import orm
 from membership.config import Settings
+from membership.entrypoints.consumers import stripe_consumer
 from membership.main import MIGRATIONS, create_app
 from tollgate_shared.auth import issue_token
 from tollgate_shared.db import make_engine
 from tollgate_shared.messaging.streams import STRIPE
 from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
 from tollgate_shared.stripe_client import make_stripe_client
-from tollgate_shared.testing import EmulatorEvents, serve_app, unique, wait_until
+from tollgate_shared.testing import (
+    EmulatorEvents,
+    durable_from_now,
+    serve_app,
+    unique,
+    wait_until,
+)
 from webhook_gateway.config import Settings as GatewaySettings
 from webhook_gateway.main import create_app as create_gateway
 
@@ -48,6 +55,7 @@ class Service:
     http: httpx.AsyncClient
     engine: AsyncEngine
     js: JetStreamContext
+    durable: str
 
     async def gate(self, user_id: str, group_id: str) -> dict[str, Any]:
         response = await self.http.get(
@@ -59,7 +67,7 @@ class Service:
     async def drained(self) -> bool:
         """Whether the consumer has processed and acked everything on the STRIPE stream that
         it handles (the server counts what is pending at the moment it is asked)."""
-        info = await self.js.consumer_info(STRIPE.name, "membership")
+        info = await self.js.consumer_info(STRIPE.name, self.durable)
         return info.num_pending == 0 and info.num_ack_pending == 0
 
     async def settle(self) -> None:
@@ -81,13 +89,17 @@ ServiceFactory = Callable[..., contextlib.AbstractAsyncContextManager[Service]]
 
 
 @pytest.fixture
-def membership_service(
+async def membership_service(
     nats_url: str,
     migrated_database: Callable[[Path], str],
     stripe_emulator_url: str,
     js: JetStreamContext,
 ) -> ServiceFactory:
-    """Start a membership service on a fresh database (one at a time: they share the durable)."""
+    """Start a membership service on a fresh database. The services of a test share one
+    durable of their own (one at a time), which starts after what the STRIPE stream held when
+    the test began: they see the test's events, not what earlier tests left unconsumed."""
+    durable = unique("membership")
+    await durable_from_now(js, stripe_consumer(durable))
 
     @contextlib.asynccontextmanager
     async def start(*, fast_path: bool = True, **overrides: Any) -> AsyncIterator[Service]:
@@ -98,6 +110,7 @@ def membership_service(
             service_database_url=url,
             stripe_api_base=stripe_emulator_url,
             membership_sweep_interval_seconds=0.2,
+            membership_consumer=durable,
             **overrides,
         )
         engine = make_engine(url, pool_size=2)
@@ -108,7 +121,7 @@ def membership_service(
             serve_app(app) as base,
             httpx.AsyncClient(base_url=base, timeout=30) as http,
         ):
-            service = Service(app=app, http=http, engine=engine, js=js)
+            service = Service(app=app, http=http, engine=engine, js=js, durable=durable)
             yield service
             await service.settle()
         await engine.dispose()

@@ -66,13 +66,14 @@ async def test_a_rolled_back_message_between_two_snapshots_of_one_subscription(
             created=now - 20,
         ),
     ]
-    dlq = await js.subscribe(
-        dlq_subject("membership", "stripe.customer.subscription.updated"), stream=DLQ.name
-    )
     for event in events:  # stored before the service starts: one fetch holds them all
         await publish_stripe_event(js, event)
-    try:
-        async with membership_service() as service:
+    async with membership_service() as service:
+        # The DLQ stream keeps what was parked: subscribing once the service runs misses none.
+        dlq = await js.subscribe(
+            dlq_subject(service.durable, "stripe.customer.subscription.updated"), stream=DLQ.name
+        )
+        try:
             parked = await dlq.next_msg(timeout=30)
             assert parked.headers["Tollgate-Original-Msg-Id"] == events[1]["id"]
             await service.settle()
@@ -80,5 +81,5 @@ async def test_a_rolled_back_message_between_two_snapshots_of_one_subscription(
             assert (gate["active"], gate["tier_id"]) == (True, "platinum")
             types = await service.event_types(user)
             assert types == ["membership.activated"]
-    finally:
-        await dlq.unsubscribe()
+        finally:
+            await dlq.unsubscribe()

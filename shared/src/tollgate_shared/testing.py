@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import json
 import os
@@ -27,6 +28,7 @@ import pytest
 import uvicorn
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,7 +41,7 @@ from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import drop_database
 from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
 from tollgate_shared.messaging.publish import publish_with_ack
-from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ensure_streams
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec, ensure_streams
 from tollgate_shared.migrations import upgrade
 from tollgate_shared.settings import DEV_STRIPE_KEY, async_url
 from tollgate_shared.stripe_client import API_VERSION
@@ -166,6 +168,18 @@ async def consumer_idle(js: JetStreamContext, stream: str, durable: str) -> bool
     info = await js.consumer_info(stream, durable)
     idle: bool = info.num_pending == 0 and info.num_ack_pending == 0
     return idle
+
+
+async def durable_from_now(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    """Create `spec`'s durable consumer starting after what its stream holds now: a service
+    given it sees what the test publishes from here on, not what earlier tests left there."""
+    last = (await js.stream_info(spec.stream.name)).state.last_seq
+    config = dataclasses.replace(
+        spec.config(),
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=last + 1,
+    )
+    await js.add_consumer(spec.stream.name, config)
 
 
 class EmulatorEvents:

@@ -26,5 +26,10 @@ def build(settings: Settings) -> Membership:
     """Database, broker, Stripe, the STRIPE consumer and the outbox relay."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox, read_pool=True)
     stripe_events = StripeEvents(StripeBilling(make_stripe_client(settings)), settings)
-    consumers.register(runtime, stripe_events.handlers(), prefetch=stripe_events.lock_ahead)
+    consumers.register(
+        runtime,
+        stripe_events.handlers(),
+        durable=settings.membership_consumer,
+        prefetch=stripe_events.lock_ahead,
+    )
     return Membership(settings=settings, runtime=runtime, stripe_events=stripe_events)

@@ -14,6 +14,8 @@ class Settings(ServiceSettings):
     required_secrets = ("stripe_secret_key", "auth_jwt_secret")
 
     http_port: int = 8003
+    membership_consumer: str = "membership"
+    """Durable consumer name on the STRIPE stream (also the service part of its DLQ subjects)."""
     membership_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     """How long a past_due subscription keeps access (from the first failed renewal we saw)."""
     membership_default_term_days: int = Field(default=365, ge=1)

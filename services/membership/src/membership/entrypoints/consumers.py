@@ -15,8 +15,6 @@ from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
 
-STRIPE_CONSUMER = ConsumerSpec(durable="membership", stream=STRIPE, filter_subject="stripe.>")
-
 
 def _rejecting_unplaceable(handler: EventHandler) -> EventHandler:
     """Membership metadata that names no user or group can never be applied: park it."""
@@ -32,8 +30,19 @@ def _rejecting_unplaceable(handler: EventHandler) -> EventHandler:
     return handle
 
 
-def register(runtime: Runtime, handlers: Mapping[str, EventHandler], *, prefetch: Prefetch) -> None:
-    """Subscribe membership's durable consumer on the STRIPE stream; `prefetch` runs before
-    the handlers of each fetch applied together."""
+def stripe_consumer(durable: str) -> ConsumerSpec:
+    """Membership's durable consumer `durable` on the STRIPE stream."""
+    return ConsumerSpec(durable=durable, stream=STRIPE, filter_subject="stripe.>")
+
+
+def register(
+    runtime: Runtime,
+    handlers: Mapping[str, EventHandler],
+    *,
+    durable: str,
+    prefetch: Prefetch,
+) -> None:
+    """Subscribe membership's durable consumer `durable` on the STRIPE stream; `prefetch` runs
+    before the handlers of each fetch applied together."""
     wrapped = {subject: _rejecting_unplaceable(h) for subject, h in handlers.items()}
-    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(wrapped), prefetch=prefetch)
+    runtime.consume(stripe_consumer(durable), stripe_dispatcher(wrapped), prefetch=prefetch)
