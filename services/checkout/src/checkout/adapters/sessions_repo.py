@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     and_,
-    bindparam,
     func,
     literal_column,
     or_,
@@ -23,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkout.adapters.catalog_repo import to_entity
 from checkout.adapters.orm import checkout_sessions, customers, members
 from checkout.domain.checkout import CheckoutRecord, Member, Status
-from tollgate_shared.db import DriverStatement
 
 S = checkout_sessions
 
@@ -172,49 +169,6 @@ async def member(session: AsyncSession, user_id: str, group_id: str) -> Member |
         )
     ).first()
     return to_entity(Member, row) if row else None
-
-
-def _save_member(*, releasing: bool) -> DriverStatement:
-    columns = [*(f.name for f in fields(Member)), "event_at"]
-    statement = insert(members).values({c: bindparam(c, type_=members.c[c].type) for c in columns})
-    upsert = statement.on_conflict_do_update(
-        index_elements=["user_id", "group_id"],
-        set_={k: statement.excluded[k] for k in columns if k not in ("user_id", "group_id")},
-        where=members.c.event_at <= statement.excluded.event_at,
-    )
-    if releasing:
-        released = (
-            update(S)
-            .where(
-                S.c.user_id == bindparam("held_by"),
-                S.c.tier_id == bindparam("held_tier"),
-                S.c.status == "paid",
-                S.c.released_at.is_(None),
-                S.c.created_at <= bindparam("held_before"),
-            )
-            .values(released_at=func.now())
-        )
-        upsert = upsert.add_cte(released.cte("released"))
-    return DriverStatement.of(upsert)
-
-
-# Built once: building these per event cost the consumer more than running them.
-_SAVE_MEMBER = _save_member(releasing=False)
-_SAVE_MEMBER_RELEASING = _save_member(releasing=True)
-
-
-async def save_member(
-    session: AsyncSession, member_: Member, *, event_at: datetime, release_holds: bool = False
-) -> None:
-    """Upsert a membership, unless a newer event already described it (out-of-order safe);
-    with `release_holds`, in the same statement, membership now counts the user on the tier:
-    their paid sessions of it created up to `event_at` no longer hold a seat."""
-    params = {**vars(member_), "event_at": event_at}
-    if not release_holds:
-        await _SAVE_MEMBER.run(session, params)
-        return
-    held = {"held_by": member_.user_id, "held_tier": member_.tier_id, "held_before": event_at}
-    await _SAVE_MEMBER_RELEASING.run(session, params | held)
 
 
 async def customer_id(session: AsyncSession, user_id: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from checkout.adapters import occupancy
 from checkout.service_layer import handlers
 from tollgate_shared.messaging.dispatch import EventHandler, domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
@@ -10,7 +11,8 @@ from tollgate_shared.runtime import Runtime
 STRIPE_CONSUMER = ConsumerSpec(
     durable="checkout", stream=STRIPE, filter_subject="stripe.checkout.session.>"
 )
-# Occupancy only writes checkout's own tables: no savepoint per message (see ConsumerSpec).
+# Occupancy only writes checkout's own tables: no savepoint per message (see ConsumerSpec),
+# and a fetch's reports are written together (`occupancy.deferred`).
 DOMAIN_CONSUMER = ConsumerSpec(
     durable="checkout", stream=DOMAIN, filter_subject="membership.>", savepoints=False
 )
@@ -38,4 +40,4 @@ DOMAIN_HANDLERS: dict[str, EventHandler] = {
 def register(runtime: Runtime) -> None:
     """Subscribe checkout's durable consumers on the STRIPE and DOMAIN streams."""
     runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(STRIPE_HANDLERS))
-    runtime.consume(DOMAIN_CONSUMER, domain_dispatcher(DOMAIN_HANDLERS))
+    runtime.consume(DOMAIN_CONSUMER, domain_dispatcher(DOMAIN_HANDLERS), scope=occupancy.deferred)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkout.adapters import coupons_repo, orm, sessions_repo
+from checkout.adapters import coupons_repo, occupancy, orm, sessions_repo
 from checkout.adapters.stripe_gateway import DiscountedSession
 from checkout.domain.checkout import CheckoutRecord, Member, Status, can_move
 from tollgate_shared.events.base import DomainEvent
@@ -181,6 +181,6 @@ async def on_membership_event(session: AsyncSession, event: MembershipEvent) -> 
         active=not isinstance(event, MembershipEnded),
         subscription_id=event.subscription_id,
     )
-    await sessions_repo.save_member(
+    await occupancy.report(
         session, member, event_at=event.occurred_at, release_holds=event.tier_id is not None
     )
