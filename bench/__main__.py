@@ -1,9 +1,9 @@
 """Run every benchmark in one go and write `bench/results/<date>.json` and `.md`.
 
 Each part gets fresh embedded infrastructure under `var/bench/`, so earlier runs' streams and
-databases never skew a figure. `BENCH_REQUESTS` scales the request counts (default 4000);
-`BENCH_PARTS` (comma-separated, default all of them) runs only some parts, written to
-`results/partial.json` instead of the dated files.
+databases never skew a figure. `BENCH_REQUESTS` scales the request counts (default 4000; the
+HTTP load steps send `HTTP_STEP` times as many); `BENCH_PARTS` (comma-separated, default all
+of them) runs only some parts, written to `results/partial.json` instead of the dated files.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ RESULTS = Path(__file__).parent / "results"
 VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "bench"
 LEVELS = (1, 16, 64, 256)
 SUSTAINED_RATES = (250, 375, 500, 625, 750, 1000, 1500)
+HTTP_STEP = 4
+"""An HTTP load step of the gateway, the bare endpoint and the gate sends this many times
+`BENCH_REQUESTS`: at 4,000 a step of 64 senders lasted under a second (see README.md)."""
 """Mixed events a second for the four consumers together, one step of 10 s each."""
 
 
@@ -144,7 +147,7 @@ async def membership_part(per_level: int) -> dict[str, object]:
         e2e, members = await gate.webhook_to_gate(
             gw.url, membership, infra.nats_url, rate=200, seconds=10
         )
-        gate_figures = await gate.gate_load(membership, members, total=per_level * 2)
+        gate_figures = await gate.gate_load(membership, members, total=per_level * 2 * HTTP_STEP)
         return {
             "webhook_to_gate_active": e2e,
             "gate_at_64_clients": gate_figures,
@@ -204,7 +207,7 @@ async def main(parts: tuple[str, ...]) -> dict[str, object]:
     results: dict[str, object] = {}
     if "gateway" in parts:
         print("ceilings and the gateway …", flush=True)
-        results.update(await gateway_part(per_level))
+        results.update(await gateway_part(per_level * HTTP_STEP))
     if "membership" in parts:
         print("webhook → gate, and the gate …", flush=True)
         results["membership"] = await membership_part(per_level)
