@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, String, bindparam, insert, select, update
+from sqlalchemy import BigInteger, DateTime, String, bindparam, func, insert, select, update
 
 from tollgate_shared.db import DriverStatement, json_param, json_rows, transaction
 
@@ -57,3 +57,30 @@ async def test_json_rows_carry_a_set_of_typed_rows_in_one_parameter(db) -> None:
     async with transaction(db.sessions) as session:
         assert await read.run(session, {"items": json_param(items)}) == items
         assert await read.run(session, {"items": json_param([])}) == []
+
+
+async def test_each_transaction_of_a_session_runs_statements_on_its_own_connection(db) -> None:
+    """The driver connection is looked up once per transaction: a session that commits and
+    goes on runs its next statements in its next transaction, on whichever connection that
+    has, not on the one it released (here taken by another session meanwhile)."""
+    xid = DriverStatement("SELECT txid_current() AS xid", prepare=False)
+    add = DriverStatement.of(insert(EFFECTS), columns=["message_id", "body"])
+    current = select(func.txid_current())
+    async with db.sessions() as session, db.sessions() as other:
+        async with session.begin():
+            first = (await xid.run(session))[0]["xid"]
+            assert (await xid.run(session))[0]["xid"] == first
+            assert (await session.execute(current)).scalar() == first
+        async with other.begin():
+            await other.execute(current)  # likely the connection `session` just released
+            async with session.begin():
+                second = (await xid.run(session))[0]["xid"]
+                assert second != first
+                assert (await session.execute(current)).scalar() == second
+                await add.run(session, {"message_id": "rolled back", "body": "x"})
+                await session.rollback()
+            async with session.begin():
+                await add.run(session, {"message_id": "kept", "body": "x"})
+    async with transaction(db.sessions) as session:
+        rows = (await session.execute(select(EFFECTS.c.message_id))).scalars().all()
+    assert rows == ["kept"]

@@ -110,14 +110,31 @@ class DriverStatement:
     ) -> list[dict[str, Any]]:
         """Execute in `session`'s transaction (prepared unless told not to); the rows as dicts
         (none if the statement returns no rows)."""
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert isinstance(driver, psycopg.AsyncConnection)
+        driver = await driver_connection(session)
         async with driver.cursor(row_factory=dict_row) as cursor:
             if self.constants:
                 params = {**self.constants, **(params or {})}
             await cursor.execute(self.sql, params, prepare=self.prepare)
             return await cursor.fetchall() if cursor.description else []
+
+
+_DRIVER = "tollgate.driver_connection"
+
+
+async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection of `session`'s transaction (beginning it if needed). Looked up
+    once per transaction: through SQLAlchemy's `connection()` and `get_raw_connection()`, each
+    lookup cost about 23 µs, a fifth of a round trip to Postgres."""
+    current = session.sync_session.get_transaction()
+    known = session.info.get(_DRIVER)
+    if current is not None and known is not None and known[0] is current:
+        driver: psycopg.AsyncConnection[Any] = known[1]
+        return driver
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(raw, psycopg.AsyncConnection)
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), raw)
+    return raw
 
 
 def json_rows(param: str, name: str, columns: Sequence[tuple[str, Any]]) -> Any:
