@@ -1,11 +1,12 @@
-"""Domain rules without I/O: money formatting, retry decisions, keys and Message-IDs."""
+"""Domain rules without I/O: money and date formatting, retry decisions, keys and Message-IDs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from notifications.adapters.templates import long_date
 from notifications.domain import intents
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
 from notifications.domain.links import Links
@@ -37,6 +38,19 @@ def test_money_uses_the_currencys_minor_unit_and_the_locale(
     amount: int, currency: str, locale: str, shown: str
 ) -> None:
     assert format_money(amount, currency, locale) == shown
+
+
+@pytest.mark.parametrize(
+    ("day", "locale", "shown"),
+    [
+        (date(2026, 12, 4), "en_US", "December 4, 2026"),
+        (date(2026, 12, 4), "de_DE", "4. Dezember 2026"),
+        (date(2027, 1, 31), "en_GB", "31 January 2027"),
+    ],
+)
+def test_dates_are_shown_in_the_readers_locale(day: date, locale: str, shown: str) -> None:
+    assert long_date(day, locale) == shown
+    assert long_date(day, locale) == shown  # remembered: the same answer
 
 
 def test_transient_failures_back_off_then_give_up_and_permanent_ones_fail_at_once() -> None:
