@@ -1,5 +1,6 @@
 """A fetch applied together: what its members' locks and subscriptions read ahead give stays
-right when a message between two snapshots of one subscription is rolled back."""
+right when a message between two snapshots of one subscription fails (the fetch is rolled
+back and its messages applied again one by one)."""
 
 from __future__ import annotations
 

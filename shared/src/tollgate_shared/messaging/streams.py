@@ -115,9 +115,10 @@ class ConsumerSpec:
     savepoints: bool = True
     """Each message of a fetch in its own savepoint, so that one that fails is rolled back
     alone and the handlers of the others do not run again (their Stripe calls are not
-    repeated). A consumer whose handlers only write to its own database may turn them off and
-    save a round trip per message: a failure then rolls back the whole fetch, whose messages
-    are applied again one by one, each in its own transaction."""
+    repeated). A consumer whose handlers only write to its own database, or whose calls
+    outside it are safe to repeat (reads, writes under an idempotency key), may turn them off
+    and save a round trip per message: a failure then rolls back the whole fetch, whose
+    messages are applied again one by one, each in its own transaction."""
     backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
     def config(self, subjects: Sequence[str] = ()) -> ConsumerConfig:

@@ -68,7 +68,6 @@ def _record(cls: type[R], row: Mapping[str, Any] | Row[Any]) -> R:
 
 
 _LOCKS = "membership.locks"
-_HELD = "membership.locks.held"
 _LOCK = DriverStatement.of(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"))
 _LOCK_ALL = DriverStatement.of(
     text(
@@ -84,19 +83,13 @@ def _lock_key(key: MembershipKey) -> str:
 
 async def lock(session: AsyncSession, key: MembershipKey) -> None:
     """Serialize changes to one membership until the transaction ends. A key this session
-    already locked is not asked again (see `forget_locks` and `lock_ahead`)."""
+    already locked (here or in `lock_ahead`) is not asked again: the consumer applies a fetch
+    without savepoints, so no lock is released before the commit."""
     held: set[MembershipKey] = session.info.setdefault(_LOCKS, set())
-    if key in held or key in session.info.get(_HELD, ()):
+    if key in held:
         return
     await _LOCK.run(session, {"k": _lock_key(key)})
     held.add(key)
-
-
-def forget_locks(session: AsyncSession) -> None:
-    """Forget which keys this session locked: a message rolled back to its savepoint released
-    the locks it took, so each message of a batch asks for its own (those of `lock_ahead`,
-    taken outside the messages' savepoints, are held until the transaction ends)."""
-    session.info.pop(_LOCKS, None)
 
 
 _SUBSCRIPTIONS = DriverStatement.of(
@@ -119,11 +112,10 @@ async def lock_ahead(
 ) -> None:
     """Lock `keys` until the transaction ends (one statement, in a fixed order), then read
     the subscriptions `subscription_ids` ahead (one statement; see `ReadAhead`: they are
-    only changed after being read through `subscription`, under their member's lock). Called
-    before the messages' savepoints, so that rolling one back does not release these locks."""
+    only changed after being read through `subscription`, under their member's lock)."""
     ordered = sorted(keys, key=_lock_key)
     await _LOCK_ALL.run(session, {"keys": [_lock_key(key) for key in ordered]})
-    session.info.setdefault(_HELD, set()).update(ordered)
+    session.info.setdefault(_LOCKS, set()).update(ordered)
     await _AHEAD.read(session, subscription_ids)
 
 
