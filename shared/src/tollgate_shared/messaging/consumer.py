@@ -1,6 +1,6 @@
 """Idempotent JetStream consumers: effect + inbox in one transaction, ack after commit.
 
-Each consumer pulls what its durable has ready (up to `batch_size` messages, without waiting
+Each consumer pulls what its durable has ready (up to `fetch_size` messages, without waiting
 for a batch to fill) and applies the whole fetch in one transaction: one inbox insert claims
 every message id, the handlers run in stream order, each in a savepoint, one commit, then the
 acks. A busy stream so costs one commit per fetch instead of one per message; an idle one
@@ -337,7 +337,7 @@ class IdempotentConsumer:
             while not stop.is_set():
                 await slots.acquire()
                 try:
-                    msgs = await puller.fetch(self.spec.batch_size, timeout=fetch_timeout)
+                    msgs = await puller.fetch(self.spec.fetch_size, timeout=fetch_timeout)
                 except nats.errors.TimeoutError:
                     slots.release()
                     continue
@@ -349,7 +349,7 @@ class IdempotentConsumer:
                 task = asyncio.create_task(self._apply_fetch(msgs, js, slots))
                 applying.add(task)
                 task.add_done_callback(applying.discard)
-                if len(msgs) < self.spec.batch_size:  # caught up: let the next fetch gather
+                if len(msgs) < self.spec.fetch_size:  # caught up: let the next fetch gather
                     await asyncio.wait(set(applying), timeout=self.spec.gather)
         finally:
             if applying:
