@@ -30,10 +30,10 @@ RESULTS = Path(__file__).parent / "results"
 VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "bench"
 LEVELS = (1, 16, 64, 256)
 SUSTAINED_RATES = (250, 375, 500, 625, 750, 1000, 1500, 2000)
+"""Mixed events a second for the four consumers together, one step of 10 s each."""
 HTTP_STEP = 4
 """An HTTP load step of the gateway, the bare endpoint and the gate sends this many times
 `BENCH_REQUESTS`: at 4,000 a step of 64 senders lasted under a second (see README.md)."""
-"""Mixed events a second for the four consumers together, one step of 10 s each."""
 
 
 @contextmanager
