@@ -97,8 +97,6 @@ class ConsumerSpec:
     max_deliver: int = 8
     ack_wait: float = 30.0
     max_ack_pending: int = 1000
-    batch_size: int | None = None
-    """Most messages fetched, and applied in one transaction, at a time (`fetch_size`)."""
     fetches_in_flight: int = 3
     """Fetches one process applies at once, each in its own transaction. While one waits on
     Postgres another runs: with three, membership drained a backlog about 1.9 times as fast as
@@ -121,13 +119,11 @@ class ConsumerSpec:
 
     @property
     def fetch_size(self) -> int:
-        """`batch_size` if given; else 64 with savepoints (each message's savepoint is a
-        subtransaction, and Postgres keeps only 64 of them per transaction in shared memory
-        before every snapshot taken meanwhile gets slower), 256 without: under a steady
-        1,500 events/s the four services' lag stayed bounded with fetches of 256 and grew
-        with fetches of 64 (see bench/README.md)."""
-        if self.batch_size is not None:
-            return self.batch_size
+        """Most messages fetched, and applied in one transaction, at a time: 64 with
+        savepoints (each message's savepoint is a subtransaction, and Postgres keeps only 64
+        of them per transaction in shared memory before every snapshot taken meanwhile gets
+        slower), 256 without: under a steady 1,500 events/s the four services' lag stayed
+        bounded with fetches of 256 and grew with fetches of 64 (see bench/README.md)."""
         return 64 if self.savepoints else 256
 
     def config(self, subjects: Sequence[str] = ()) -> ConsumerConfig:
