@@ -165,6 +165,36 @@ def json_param(rows: Sequence[Mapping[str, Any]]) -> str:
 
 K = TypeVar("K")
 V = TypeVar("V")
+Q = TypeVar("Q")
+
+
+class Deferred(Generic[Q]):
+    """Writes a consumer's handlers queue in the session (`queue(session)`) while a block
+    runs, made together when it ends without an error, before the commit: the block is the
+    consumer's `scope`. An error rolls the transaction back, and the queue goes with it.
+    Outside a block `queue` is None, and callers write at once."""
+
+    def __init__(
+        self, key: str, empty: Callable[[], Q], flush: Callable[[AsyncSession, Q], Awaitable[None]]
+    ) -> None:
+        self._key = key
+        self._empty = empty
+        self._flush = flush
+
+    def queue(self, session: AsyncSession) -> Q | None:
+        """The queue of the block `session` is in, if any."""
+        found: Q | None = session.info.get(self._key)
+        return found
+
+    @asynccontextmanager
+    async def block(self, session: AsyncSession) -> AsyncIterator[None]:
+        """Queue the writes made in the block; make them when it ends without an error."""
+        queue = session.info[self._key] = self._empty()
+        try:
+            yield
+        finally:
+            session.info.pop(self._key, None)
+        await self._flush(session, queue)
 
 
 class ReadAhead(Generic[K, V]):

@@ -10,8 +10,6 @@ seat. Outside the block, `report` writes at once through the same statement.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -22,9 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.adapters.orm import checkout_sessions, members
 from checkout.domain.checkout import Member
-from tollgate_shared.db import DriverStatement, json_param, json_rows
+from tollgate_shared.db import Deferred, DriverStatement, json_param, json_rows
 
-_KEY = "checkout.occupancy"
 _COLUMNS = [*(f.name for f in fields(Member)), "event_at"]
 
 
@@ -95,28 +92,21 @@ async def write(session: AsyncSession, occupancy: Occupancy) -> None:
     await _SAVE_ALL.run(session, params)
 
 
+_DEFERRED = Deferred("checkout.occupancy", Occupancy, write)
+deferred = _DEFERRED.block
+"""Queue the block's reports; write them when it ends without an error."""
+
+
 async def report(
     session: AsyncSession, member: Member, *, event_at: datetime, release_holds: bool
 ) -> None:
     """Record what membership said about `member` at `event_at`; with `release_holds`,
     membership now counts the user on the tier, so their paid sessions of it created up to
     `event_at` no longer hold a seat. Queued inside `deferred`, else written at once."""
-    queue: Occupancy | None = session.info.get(_KEY)
+    queue = _DEFERRED.queue(session)
     if queue is not None:
         queue.report(member, event_at=event_at, release_holds=release_holds)
         return
     single = Occupancy()
     single.report(member, event_at=event_at, release_holds=release_holds)
     await write(session, single)
-
-
-@asynccontextmanager
-async def deferred(session: AsyncSession) -> AsyncIterator[None]:
-    """Queue the block's reports; write them when it ends without an error (an error rolls
-    the transaction back, and the queue goes with it)."""
-    queue = session.info[_KEY] = Occupancy()
-    try:
-        yield
-    finally:
-        session.info.pop(_KEY, None)
-    await write(session, queue)

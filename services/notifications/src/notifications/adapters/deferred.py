@@ -11,8 +11,7 @@ at once, through the same statements.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,9 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters.orm import member_emails, notifications
-from tollgate_shared.db import DriverStatement, json_param, json_rows
-
-_KEY = "notifications.deferred"
+from tollgate_shared.db import Deferred, DriverStatement, json_param, json_rows
 
 
 @dataclass
@@ -41,24 +38,6 @@ class Pending:
         known = self.emails.get(user_id)
         if known is None or known[1] <= as_of:
             self.emails[user_id] = (email, as_of)
-
-
-def pending(session: AsyncSession) -> Pending | None:
-    """The queue of the `deferred` block `session` is in, if any."""
-    found: Pending | None = session.info.get(_KEY)
-    return found
-
-
-@asynccontextmanager
-async def deferred(session: AsyncSession) -> AsyncIterator[None]:
-    """Queue the block's address and notification writes; make them when it ends without an
-    error (an error rolls the transaction back, and the queue goes with it)."""
-    queue = session.info[_KEY] = Pending()
-    try:
-        yield
-    finally:
-        session.info.pop(_KEY, None)
-    await flush(session, queue)
 
 
 def _learn_all() -> DriverStatement:
@@ -128,3 +107,11 @@ async def flush(session: AsyncSession, queue: Pending) -> None:
         await learn_all(session, queue.emails)
     if queue.rows:
         await record_all(session, queue.rows)
+
+
+_DEFERRED = Deferred("notifications.deferred", Pending, flush)
+pending = _DEFERRED.queue
+"""The queue of the `deferred` block `session` is in, if any."""
+deferred = _DEFERRED.block
+"""Queue the block's address and notification writes; make them when it ends without an
+error."""
