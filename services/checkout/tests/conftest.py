@@ -109,6 +109,14 @@ async def create_tier(api: httpx.AsyncClient, group_id: str, **fields: Any) -> d
     return response.json()
 
 
+async def create_item(api: httpx.AsyncClient, group_id: str, **fields: Any) -> dict[str, Any]:
+    """A one-off item created by the group's organizer (12.00 NZD unless told otherwise)."""
+    body = {"name": "Event creation fee", "amount": 1200, "currency": "nzd"} | fields
+    response = await api.post(f"/groups/{group_id}/items", json=body, headers=organizer(group_id))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 async def complete(emulator: httpx.AsyncClient, session_id: str, **body: Any) -> dict[str, Any]:
     """Pay a Checkout Session with a test card, as a buyer would."""
     response = await emulator.post(

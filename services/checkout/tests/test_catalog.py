@@ -10,7 +10,7 @@ from checkout.config import Settings
 from checkout.main import MIGRATIONS, create_app
 from tollgate_shared.testing import serve_app, unique
 
-from .conftest import auth, create_tier, organizer
+from .conftest import auth, create_item, create_tier, organizer
 
 
 async def active_prices(stripe_client: stripe.StripeClient, product_id: str) -> list[stripe.Price]:
@@ -86,6 +86,33 @@ async def test_only_the_groups_organizers_change_its_catalog(api: httpx.AsyncCli
             headers=organizer(group),
         )
         assert refused.status_code == 422, allowances
+
+
+async def test_names_with_line_breaks_or_control_characters_are_refused(
+    api: httpx.AsyncClient,
+) -> None:
+    group = unique("group")
+    tier = await create_tier(api, group, name="Gold")
+    item = await create_item(api, group, name="Ticket")
+    new_tier = {"amount": 100, "currency": "nzd", "interval": "month"}
+    new_item = {"amount": 100, "currency": "nzd"}
+    for name in ("Gold\r\nBcc: everyone@example.com", "Gold\n", "Gold\x00"):
+        for method, path, body in (
+            ("POST", f"/groups/{group}/tiers", new_tier),
+            ("POST", f"/groups/{group}/items", new_item),
+            ("PATCH", f"/tiers/{tier['id']}", {}),
+            ("PATCH", f"/items/{item['id']}", {}),
+        ):
+            answer = await api.request(
+                method, path, json=body | {"name": name}, headers=organizer(group)
+            )
+            assert answer.status_code == 422, (method, path, name)
+            assert answer.json()["error"]["code"] == "validation_error"
+
+    tiers = (await api.get("/tiers", params={"group_id": group})).json()
+    items = (await api.get("/items", params={"group_id": group})).json()
+    assert [(t["id"], t["name"], t["version"]) for t in tiers] == [(tier["id"], "Gold", 1)]
+    assert [(i["id"], i["name"], i["version"]) for i in items] == [(item["id"], "Ticket", 1)]
 
 
 async def test_without_stripe_the_catalog_waits_and_payments_answer_503(

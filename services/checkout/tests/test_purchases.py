@@ -11,17 +11,10 @@ from tollgate_shared.testing import EmulatorEvents, unique
 from .conftest import (
     auth,
     complete,
+    create_item,
     create_tier,
     domain_event,
-    organizer,
 )
-
-
-async def create_item(api: httpx.AsyncClient, group_id: str, **fields: Any) -> dict[str, Any]:
-    body = {"name": "Event creation fee", "amount": 1200, "currency": "nzd"} | fields
-    response = await api.post(f"/groups/{group_id}/items", json=body, headers=organizer(group_id))
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def start_purchase(api: httpx.AsyncClient, item_id: str, user_id: str, reference: str) -> str:

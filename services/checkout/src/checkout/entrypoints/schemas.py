@@ -12,10 +12,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from checkout.domain.catalog import Item, Tier, TierInterval
 from checkout.domain.checkout import CheckoutRequest
 from checkout.domain.coupons import Coupon, Duration
+from tollgate_shared.validation import SingleLine
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
 Amount = Annotated[int, Field(ge=1, le=99_999_999, description="minor units, e.g. cents")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Names may end up in mail headers: one line, no CR/LF or other control characters.
+Name = Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Url = Annotated[str, StringConstraints(max_length=2000)]
 # Bounded so a tier's allowances fit one Stripe metadata value (`kind=amount,...`, ≤ 500 chars).
