@@ -183,17 +183,64 @@ async def test_secret_rotation(gateway_settings: Callable[..., Settings], js) ->
     assert accepted.status_code == 200
 
 
-async def test_livemode_mismatch_rejected_when_configured(
-    gateway_settings: Callable[..., Settings], js
+@pytest.mark.parametrize(
+    ("mode", "live"),
+    [
+        ({"stripe_livemode": True}, True),
+        ({"stripe_livemode": False}, False),
+        ({"stripe_secret_key": "sk_live_0123456789"}, True),
+        ({"stripe_secret_key": "rk_test_0123456789"}, False),
+    ],
+    ids=["STRIPE_LIVEMODE=true", "STRIPE_LIVEMODE=false", "live key", "restricted test key"],
+)
+async def test_events_of_the_other_mode_are_rejected_and_not_stored(
+    gateway_settings: Callable[..., Settings], js, mode: dict, live: bool
 ) -> None:
+    same, other = make_event(livemode=live), make_event(livemode=not live)
     async with (
-        serve_app(create_app(gateway_settings(stripe_livemode=True))) as url,
+        serve_app(create_app(gateway_settings(**mode))) as url,
         httpx.AsyncClient(base_url=url) as client,
     ):
-        body = encode(make_event(livemode=False))
-        response = await client.post("/webhooks/stripe", content=body, headers=signed(body))
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "livemode_mismatch"
+        answers = [
+            await client.post("/webhooks/stripe", content=body, headers=signed(body))
+            for body in (encode(same), encode(other))
+        ]
+    assert [a.status_code for a in answers] == [200, 400]
+    assert answers[1].json()["error"]["code"] == "livemode_mismatch"
+    assert await stored_count(js, f"stripe.{same['type']}") == 1
+    assert await stored_count(js, f"stripe.{other['type']}") == 0
+
+
+async def test_events_of_other_accounts_are_rejected_and_not_stored(
+    gateway_settings: Callable[..., Settings], js
+) -> None:
+    platform = "acct_1Platform0123"
+    own, named_own = make_event(), make_event(account=platform)
+    connected = make_event(account="acct_1Connected456")
+    async with (
+        serve_app(create_app(gateway_settings(stripe_account_id=platform))) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        answers = [
+            await client.post("/webhooks/stripe", content=body, headers=signed(body))
+            for body in map(encode, (own, named_own, connected))
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 400]
+    assert answers[2].headers["content-type"] == "application/json"
+    assert answers[2].json()["error"]["code"] == "account_mismatch"
+    assert "acct_1Connected456" in answers[2].json()["error"]["message"]
+    for event, stored in ((own, 1), (named_own, 1), (connected, 0)):
+        assert await stored_count(js, f"stripe.{event['type']}") == stored
+
+
+async def test_any_account_is_accepted_without_an_account_id(
+    gateway: httpx.AsyncClient, js
+) -> None:
+    event = make_event(account="acct_1Connected456")
+    body = encode(event)
+    response = await gateway.post("/webhooks/stripe", content=body, headers=signed(body))
+    assert response.status_code == 200
+    assert await stored_count(js, f"stripe.{event['type']}") == 1
 
 
 async def test_health_ready_and_metrics(gateway: httpx.AsyncClient) -> None:

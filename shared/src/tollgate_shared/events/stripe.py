@@ -351,6 +351,8 @@ class StripeEvent(BaseModel):
     type: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9_.]+$")]
     created: int
     livemode: bool
+    account: str | None = None
+    """The connected account the event is about (Connect); absent for the platform's own."""
     api_version: str | None = None
     data: EventData
     request: EventRequest | None = None

@@ -66,11 +66,18 @@ async def accept(
         details = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         error = InvalidEvent("not a valid Stripe event", details=details)
         raise reject("invalid_event", error) from None
-    if settings.stripe_livemode is not None and event.livemode != settings.stripe_livemode:
+    expected_livemode = settings.expected_livemode
+    if expected_livemode is not None and event.livemode != expected_livemode:
         error = InvalidEvent(
             f"livemode={event.livemode} does not match this endpoint", code="livemode_mismatch"
         )
         raise reject("livemode_mismatch", error)
+    account = settings.stripe_account_id
+    if account is not None and event.account not in (None, account):
+        error = InvalidEvent(
+            f"account {event.account} is not this endpoint's", code="account_mismatch"
+        )
+        raise reject("account_mismatch", error)
     started = time.perf_counter()
     try:
         with continued(
