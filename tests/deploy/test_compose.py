@@ -4,7 +4,9 @@ import re
 from importlib import import_module
 from pathlib import Path
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
 from tollgate_shared.settings import ServiceSettings
 
@@ -19,6 +21,24 @@ APPS = {
 
 def settings_class(command: str) -> type[ServiceSettings]:
     return import_module(f"{command.replace('-', '_')}.config").Settings
+
+
+def interpolated(value: str, shell: dict[str, str]) -> str:
+    """Compose's `${NAME:-default}` (unset or empty) and `${NAME-default}` (unset)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, operator, default = match.groups()
+        set_here = name in shell and (shell[name] or operator == "-")
+        return shell[name] if set_here else default
+
+    return re.sub(r"\$\{(\w+)(:?-)([^}]*)\}", one, value)
+
+
+def gateway_settings(shell: dict[str, str]) -> ServiceSettings:
+    """The gateway's settings from its Compose environment with `shell`'s variables."""
+    environment = COMPOSE["services"]["webhook-gateway"]["environment"]
+    values = {name.lower(): interpolated(value, shell) for name, value in environment.items()}
+    return settings_class("webhook-gateway")(**values)
 
 
 def test_every_service_builds_from_an_existing_package() -> None:
@@ -58,3 +78,24 @@ def test_bake_targets_build_what_compose_builds() -> None:
     for name, spec in services.items():
         args = dict(re.findall(r'(\w+) = "([^"]*)"', targets[name]))
         assert args == spec["build"]["args"], name
+
+
+PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "STRIPE_SECRET_KEY": "sk_live_0123456789",
+    "STRIPE_WEBHOOK_SECRET": "whsec_production_0123456789",
+}
+
+
+def test_the_gateway_gets_its_expected_mode_and_account() -> None:
+    environment = COMPOSE["services"]["webhook-gateway"]["environment"]
+    assert {"STRIPE_LIVEMODE", "STRIPE_ACCOUNT_ID"} <= set(environment)
+    development = gateway_settings({})
+    assert (development.expected_livemode, development.stripe_account_id) == (False, None)
+    live = gateway_settings(PRODUCTION | {"STRIPE_LIVEMODE": "true", "STRIPE_ACCOUNT_ID": "acct_1"})
+    assert (live.expected_livemode, live.stripe_account_id) == (True, "acct_1")
+
+
+def test_a_live_key_without_stripe_livemode_does_not_start() -> None:
+    with pytest.raises(ValidationError, match="STRIPE_LIVEMODE"):
+        gateway_settings(PRODUCTION)

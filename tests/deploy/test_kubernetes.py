@@ -1,6 +1,7 @@
 """No kubectl or cluster here: the manifests are validated offline against Kubernetes' schemas
 and held against the code (ports, probe paths, settings, images)."""
 
+import copy
 from importlib import import_module
 from pathlib import Path
 
@@ -27,6 +28,49 @@ DEPLOYMENTS = [doc for doc in DOCS if doc["kind"] == "Deployment"]
 
 def settings_of(service: str) -> type[ServiceSettings]:
     return import_module(f"{service.replace('-', '_')}.config").Settings
+
+
+def apply_operation(doc: dict, operation: dict) -> None:
+    """A JSON6902 `replace` or `add` on a plain path (the kind the overlays use)."""
+    assert operation["op"] in ("replace", "add"), operation
+    *parents, last = operation["path"].strip("/").split("/")
+    node = doc
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    assert operation["op"] == "add" or last in node, f"{operation['path']} is not in the base"
+    node[last] = operation["value"]
+
+
+def merge_env(doc: dict, patch: dict) -> None:
+    """A strategic merge that sets containers' env entries by name (and nothing else)."""
+    assert set(patch) == {"apiVersion", "kind", "metadata", "spec"}, "only env is patched"
+    containers = {c["name"]: c for c in doc["spec"]["template"]["spec"]["containers"]}
+    for container in patch["spec"]["template"]["spec"]["containers"]:
+        assert set(container) == {"name", "env"}, "only env is patched"
+        env = containers[container["name"]]["env"]
+        for entry in container["env"]:
+            env[:] = [e for e in env if e["name"] != entry["name"]] + [entry]
+
+
+def rendered(overlay: str, docs: list[dict]) -> list[dict]:
+    """The base's objects `docs` as `overlay` (or "base") changes them with its patches."""
+    if overlay == "base":
+        return docs
+    kustomization = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())
+    for patch in kustomization.get("patches", []):
+        target, body = patch["target"], yaml.safe_load(patch["patch"])
+        for doc in docs:
+            if (
+                doc["kind"] != target["kind"]
+                or target.get("name", doc["metadata"]["name"]) != (doc["metadata"]["name"])
+            ):
+                continue
+            if isinstance(body, list):
+                for operation in body:
+                    apply_operation(doc, operation)
+            else:
+                merge_env(doc, body)
+    return docs
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
@@ -85,3 +129,34 @@ def test_deployment_agrees_with_the_code(deployment: dict) -> None:
     config = next(d for d in DOCS if d["kind"] == "ConfigMap")
     for key in config["data"]:
         assert key in fields, f"ConfigMap sets {key}, which {name} does not read"
+
+
+OVERLAYS = sorted(path.name for path in (K8S / "overlays").iterdir())
+GATEWAY_MODES = {"base": True, "production": True, "dev": False}
+
+
+def gateway_of(docs: list[dict]) -> dict:
+    [container] = next(
+        d["spec"]["template"]["spec"]["containers"]
+        for d in docs
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "webhook-gateway"
+    )
+    return container
+
+
+@pytest.mark.parametrize("overlay", ["base", *OVERLAYS])
+def test_the_gateway_is_told_which_mode_to_accept(overlay: str) -> None:
+    base = copy.deepcopy(DOCS)
+    if overlay != "base":  # each overlay names the mode itself, whatever the base says
+        env = gateway_of(base)["env"]
+        env[:] = [e for e in env if e["name"] != "STRIPE_LIVEMODE"]
+    docs = rendered(overlay, base)
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    env = {e["name"]: e.get("value", "from-a-secret-0123456789") for e in gateway_of(docs)["env"]}
+    assert "STRIPE_LIVEMODE" in env, f"{overlay} does not set the gateway's expected mode"
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    values = {name.lower(): value for name, value in (config | env).items()}
+    # Built as the gateway builds them: production refuses to start without a mode.
+    expected = settings_of("webhook-gateway")(**values).expected_livemode
+    assert expected is GATEWAY_MODES.get(overlay, expected) is not None
