@@ -7,7 +7,9 @@ import httpx
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.testing import EmulatorEvents, unique, wait_until
+from checkout.config import Settings
+from checkout.main import create_app
+from tollgate_shared.testing import EmulatorEvents, serve_app, unique, wait_until
 
 from .conftest import (
     auth,
@@ -127,3 +129,25 @@ async def test_only_organizers_of_the_group_create_coupons(api: httpx.AsyncClien
         headers=organizer(unique("other_group")),
     )
     assert response.status_code == 403
+
+
+async def test_validating_codes_is_rate_limited_per_user(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    tier = await create_tier(api, unique("group"))
+    guesser = auth()
+    limited = create_app(settings.model_copy(update={"rate_limit_requests": 3}))
+    async with serve_app(limited) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def guess(headers: dict[str, str]) -> httpx.Response:
+            path = f"/coupons/{unique('guess')}/validate"
+            return await client.get(path, params={"tier_id": tier["id"]}, headers=headers)
+
+        for _ in range(3):
+            answer = await guess(guesser)
+            assert answer.status_code == 200, answer.text
+        refused = await guess(guesser)
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert (await guess(auth())).status_code == 200

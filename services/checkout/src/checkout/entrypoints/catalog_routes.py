@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from checkout.adapters import catalog_repo, coupons_repo
 from checkout.domain.catalog import Item, Tier
 from checkout.domain.errors import NotFound
-from checkout.entrypoints.dependencies import ContextDep, Limit, Offset
+from checkout.entrypoints.dependencies import ContextDep, Limit, Offset, ValidateCaller
 from checkout.entrypoints.schemas import (
     CouponIn,
     CouponOut,
@@ -104,9 +104,9 @@ async def list_coupons(
 
 @router.get("/coupons/{code}/validate", response_model=CouponValidation)
 async def validate_coupon(
-    ctx: ContextDep, user: CurrentUser, code: str, tier_id: Annotated[str, Query(min_length=1)]
+    ctx: ContextDep, user: ValidateCaller, code: str, tier_id: Annotated[str, Query(min_length=1)]
 ) -> CouponValidation:
-    """Whether a code applies to a tier now, and the caller's discount (for the UI)."""
+    """Whether a code applies to a tier now, and the caller's discount (rate-limited per user)."""
     answer = await coupons.validate(ctx, code, tier_id, segment=user.segment)
     return CouponValidation(**answer)
 

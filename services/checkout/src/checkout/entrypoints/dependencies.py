@@ -32,3 +32,5 @@ CheckoutCaller = Annotated[Principal, rate_limited("checkout")]
 """The caller, rate-limited per user on starting payments (each one is a Stripe call)."""
 ClaimCaller = Annotated[Principal, rate_limited("claim")]
 """The caller, rate-limited per user on claiming purchases (no guessing session ids)."""
+ValidateCaller = Annotated[Principal, rate_limited("coupon-validate")]
+"""The caller, rate-limited per user on validating coupon codes (no guessing codes)."""
