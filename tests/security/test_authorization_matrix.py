@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from nats.js import JetStreamContext
 
+from ledger.entrypoints.console import csrf_token
 from ledger.testing import StripeWorld
 from tollgate_shared.settings import ServiceSettings
 from tollgate_shared.stripe_client import make_stripe_client
@@ -152,7 +153,8 @@ LEDGER = OPERATIONS | {
     ("POST", "/payouts/{payout_id}/approve"): Rule(ADMINS),
     ("POST", "/payouts/{payout_id}/reject"): Rule(ADMINS),
     ("GET", "/console/login"): PUBLIC,
-    ("POST", "/console/login"): Rule(EVERYONE, form={"token": "not-a-token"}),
+    # Signing in is open to anyone; what a token may do is below (and CSRF in test_console).
+    ("POST", "/console/login"): Rule(EVERYONE, form={"token": "not-a-token"}, console=True),
     ("POST", "/console/logout"): PUBLIC,
     ("GET", "/console/payments"): Rule(STAFF, console=True),
     ("GET", "/console/payments/{charge_id}"): Rule(
@@ -326,15 +328,18 @@ async def test_every_route_admits_exactly_its_callers(
             for caller in cast.callers:
                 ids = Ids(PLACEHOLDERS | known, group_id=cast.group_id, user_id=cast.user_id)
                 ids["new_code"] = unique("C")
-                headers = caller.headers()
-                if rule.console:
-                    headers = {"Cookie": f"ledger_token={caller.token}"} if caller.token else {}
+                headers, form = caller.headers(), rule.form
+                if rule.console and caller.token:
+                    headers = {"Cookie": f"ledger_token={caller.token}"}
+                    form = form and form | {"csrf_token": csrf_token(caller.token)}
+                elif rule.console:
+                    headers = {}
                 response = await api.request(
                     method,
                     fill(path, ids),
                     params=fill(rule.params, ids),
                     json=fill(rule.json, ids),
-                    data=rule.form,
+                    data=form,
                     headers=headers,
                 )
                 if (why := refused(rule, caller.name, response)) is not None:

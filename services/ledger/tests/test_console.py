@@ -1,5 +1,5 @@
-"""The console in a real headless Chromium: find a payment, refund it through the form, and
-see it refunded once Stripe's events have been consumed."""
+"""The console in a real headless Chromium: find a payment, refund it through the form and its
+confirmation, and see it refunded once Stripe's events have been consumed."""
 
 from __future__ import annotations
 
@@ -51,6 +51,8 @@ async def test_refund_a_payment_from_the_console(
 
         await page.fill("#refund-form input[name=note]", "console test")
         await page.click("#refund-form button[type=submit]")
+        assert "Refund 33.00" in (await page.text_content("#confirm-question") or "")
+        await page.click("#confirm-form button[type=submit]")
         assert "Refund requested" in (await page.text_content("p.notice") or "")
         await world.forward()
 

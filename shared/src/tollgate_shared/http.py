@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
+from tollgate_shared.auth import TokenVerifier
 from tollgate_shared.errors import install_error_handlers
 from tollgate_shared.fast_path import FastRoute
 from tollgate_shared.observability import tracing
@@ -66,6 +67,7 @@ def create_app(
         fast_routes=fast_routes,
     )
     app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
     app.state.readiness_checks = {}
     app.state.rate_limiters = {}
     if settings.cors_origins:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,20 +39,33 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A request's headers must arrive within this from the connection's start or the
+    request's first byte; a slower connection is closed."""
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    """A request's body must arrive within this from the end of its headers."""
 
     nats_url: str = "nats://127.0.0.1:14222"
     nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     """Replicas of the streams this service declares (3 on a production cluster)."""
-    database_url: str | None = None
-    service_database_url: str | None = Field(default=None, exclude=True)
+    database_url: str | None = Field(default=None, repr=False)
+    service_database_url: str | None = Field(default=None, exclude=True, repr=False)
 
-    stripe_secret_key: str = DEV_STRIPE_KEY
+    stripe_secret_key: str = Field(default=DEV_STRIPE_KEY, repr=False)
     stripe_api_base: str | None = None
-    stripe_webhook_secret: str = DEV_WEBHOOK_SECRET
-    auth_jwt_secret: str = DEV_JWT_SECRET
+    stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, repr=False)
+    auth_jwt_secret: str = Field(default=DEV_JWT_SECRET, repr=False)
     auth_jwks_url: str | None = None
-    """When set, bearer tokens are verified with this JWKS (RS256/ES256), not the secret."""
-    smtp_url: str = "smtp://127.0.0.1:1025"
+    """When set, bearer tokens are verified with this JWKS (RS256/ES256) only, never the secret."""
+    auth_audience: str | None = None
+    """When set, a token's `aud` must name it."""
+    auth_issuer: str | None = None
+    """When set, a token's `iss` must be it."""
+    auth_roles_claim: str = Field(default="roles", min_length=1)
+    """The claim that lists a caller's roles (a dotted path reaches into nested claims)."""
+    auth_groups_claim: str = Field(default="groups", min_length=1)
+    """The claim that lists the groups a caller organizes (a dotted path, like the roles')."""
+    smtp_url: str = Field(default="smtp://127.0.0.1:1025", repr=False)
     public_base_url: str = "http://127.0.0.1:8002"
     cors_allowed_origins: str = ""
     """Comma-separated origins browsers may call the API from; empty: no cross-origin access."""
@@ -79,6 +93,22 @@ class ServiceSettings(BaseSettings):
         if unsafe:
             raise ValueError(f"development defaults are not allowed in production: {unsafe}")
         return self
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret: API keys, signing secrets, and the passwords (or NATS
+        tokens) in server URLs; logging masks them wherever they appear."""
+        values = [
+            self.stripe_secret_key,
+            self.auth_jwt_secret,
+            *self.stripe_webhook_secret.split(","),
+        ]
+        urls = [self.database_url, self.service_database_url, self.smtp_url]
+        for url in [*urls, *self.nats_url.split(",")]:
+            parts = urlsplit((url or "").strip())
+            values.append(parts.password or "")
+            if parts.scheme.startswith("nats") or parts.scheme == "tls":
+                values.append(parts.username or "")
+        return [value.strip() for value in values if value and value.strip()]
 
     @property
     def cors_origins(self) -> list[str]:

@@ -9,10 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-from tollgate_cli import consumers, dlq, stripe_sync
+from tollgate_cli import consumers, dlq, stripe_sync, tokens
 from tollgate_cli.stack import running_stack
 from tollgate_shared.auth import issue_token
-from tollgate_shared.settings import DEV_JWT_SECRET
 
 
 def run(var_dir: Path, port_offset: int = 0) -> None:
@@ -49,13 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     run_cmd.add_argument(
         "--port-offset", type=int, default=0, help="shift every port (a second stack beside one)"
     )
-    token = commands.add_parser("token", help="print a development JWT")
-    token.add_argument("--sub", default="admin")
-    token.add_argument("--email")
-    token.add_argument("--role", action="append", choices=["admin", "organizer", "service"])
-    token.add_argument("--group", action="append", help="a group the user organizes")
-    token.add_argument("--secret", default=DEV_JWT_SECRET)
-    token.add_argument("--ttl", type=int, default=3600)
+    tokens.add_commands(commands)
     dlq.add_commands(commands)
     consumers.add_commands(commands)
     stripe_sync.add_commands(commands)
@@ -69,14 +62,5 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "run":
         run(args.var_dir.resolve(), args.port_offset)
     else:
-        print(
-            issue_token(
-                args.secret,
-                sub=args.sub,
-                email=args.email,
-                roles=args.role or [],
-                groups=args.group or [],
-                ttl=args.ttl,
-            )
-        )
+        sys.exit(tokens.run(args))
     sys.exit(0)

@@ -22,7 +22,7 @@ from membership.adapters import repository
 from membership.domain import rules
 from membership.domain.model import MembershipKey
 from membership.entrypoints.schemas import GateOut
-from tollgate_shared.auth import Principal, authenticate
+from tollgate_shared.auth import Principal, TokenVerifier
 from tollgate_shared.coalesce import Coalescer
 from tollgate_shared.errors import Forbidden
 from tollgate_shared.fast_path import FastRequest, FastRoute
@@ -70,7 +70,8 @@ class GateFastPath(FastRoute):
     PATH = re.compile(r"/entitlements/(?P<user_id>[^/]+)/groups/(?P<group_id>[^/]+)")
 
     async def answer(self, request: FastRequest) -> bytes:
-        principal = await authenticate(request.headers.get("authorization"), request.state.settings)
+        verifier: TokenVerifier = request.state.token_verifier
+        principal = await verifier.authenticate(request.headers.get("authorization"))
         gate = await answer(
             request.state, principal, request.params["user_id"], request.params["group_id"]
         )
