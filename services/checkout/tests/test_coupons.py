@@ -1,13 +1,17 @@
 """Coupons: normalized codes, window, limit and tier restrictions; redemptions after payment."""
 
+import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import stripe
 from nats.js import JetStreamContext
 
+from checkout.adapters.stripe_gateway import StripeGateway
 from checkout.config import Settings
+from checkout.domain.coupons import Coupon
 from checkout.main import create_app
 from tollgate_shared.testing import EmulatorEvents, serve_app, unique, wait_until
 
@@ -131,6 +135,95 @@ async def test_only_organizers_of_the_group_create_coupons(api: httpx.AsyncClien
     assert response.status_code == 403
 
 
+async def promotion_code(stripe_client: stripe.StripeClient, code: str) -> stripe.PromotionCode:
+    """The account's active promotion code with this customer-facing code."""
+    found = await stripe_client.v1.promotion_codes.list_async({"code": code, "active": True})
+    (promo,) = found.data
+    return promo
+
+
+async def test_the_same_code_works_in_two_groups(
+    api: httpx.AsyncClient, stripe_client: stripe.StripeClient
+) -> None:
+    code = unique("welcome").replace("_", "")
+    first, second = unique("group"), unique("group")
+    first_tier = await create_tier(api, first, amount=3000)
+    second_tier = await create_tier(api, second, amount=3000)
+    ours = await create_coupon(api, first, code=code.upper(), percent_off=50)
+    theirs = await create_coupon(
+        api, second, code=code, percent_off=None, amount_off=500, currency="nzd"
+    )
+    assert (ours["code"], theirs["code"]) == (code.upper(), code.upper())
+
+    # Stripe keeps codes unique per account: the second group's promotion code is qualified.
+    assert ours["stripe_code"] == code.upper()
+    assert theirs["stripe_code"] != code.upper()
+    assert re.fullmatch(rf"{code.upper()}[A-Z0-9]+", theirs["stripe_code"])
+    for coupon in (ours, theirs):
+        promo = await promotion_code(stripe_client, coupon["stripe_code"])
+        assert promo.promotion.coupon == f"tollgate_{coupon['id']}"
+
+    for tier, discount in ((first_tier, 1500), (second_tier, 500)):
+        answer = await validate(api, code.lower(), tier["id"])
+        assert (answer["valid"], answer["amount_discount"]) == (True, discount)
+        started = await api.post(
+            "/checkout/sessions",
+            json={"tier_id": tier["id"], "promotion_code": code.lower()},
+            headers=auth(),
+        )
+        assert started.status_code == 201, started.text
+        session = await stripe_client.v1.checkout.sessions.retrieve_async(
+            started.json()["session_id"]
+        )
+        assert (session.amount_subtotal, session.amount_total) == (3000, 3000 - discount)
+
+
+async def test_a_code_another_app_uses_on_the_stripe_account_gets_a_qualified_code(
+    api: httpx.AsyncClient, stripe_client: stripe.StripeClient
+) -> None:
+    code = unique("summer").replace("_", "").upper()
+    foreign = await stripe_client.v1.coupons.create_async({"percent_off": 10, "duration": "once"})
+    await stripe_client.v1.promotion_codes.create_async(
+        {"promotion": {"type": "coupon", "coupon": foreign.id}, "code": code}
+    )
+    group = unique("group")
+    tier = await create_tier(api, group, amount=2000)
+    coupon = await create_coupon(api, group, code=code, percent_off=25)
+    assert coupon["synced"] is True
+    assert coupon["stripe_code"].startswith(code) and coupon["stripe_code"] != code
+
+    started = await api.post(
+        "/checkout/sessions", json={"tier_id": tier["id"], "promotion_code": code}, headers=auth()
+    )
+    assert started.status_code == 201, started.text
+    session = await stripe_client.v1.checkout.sessions.retrieve_async(started.json()["session_id"])
+    assert session.amount_total == 1500
+    promo = await promotion_code(stripe_client, coupon["stripe_code"])
+    assert [d.promotion_code for d in session.discounts] == [promo.id]
+
+
+async def test_another_groups_code_answers_as_an_unknown_code(api: httpx.AsyncClient) -> None:
+    elsewhere = await create_coupon(api, unique("group"))
+    tier = await create_tier(api, unique("group"))
+    unknown = unique("spring")
+
+    answers = [await validate(api, code, tier["id"]) for code in (elsewhere["code"], unknown)]
+    assert [a.pop("code") for a in answers] == [elsewhere["code"], unknown.upper()]
+    assert answers[0] == answers[1]
+    assert answers[0]["reason"] == "unknown_code"
+
+    refusals = []
+    for code in (elsewhere["code"], unknown):
+        started = await api.post(
+            "/checkout/sessions",
+            json={"tier_id": tier["id"], "promotion_code": code},
+            headers=auth(),
+        )
+        refusals.append((started.status_code, started.text.replace(code, "<code>")))
+    assert refusals[0] == refusals[1]
+    assert refusals[0][0] == 422 and "coupon_unknown_code" in refusals[0][1]
+
+
 async def test_validating_codes_is_rate_limited_per_user(
     api: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -151,3 +244,36 @@ async def test_validating_codes_is_rate_limited_per_user(
         assert refused.json()["error"]["code"] == "rate_limited"
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
         assert (await guess(auth())).status_code == 200
+
+
+async def test_a_repeated_sync_keeps_the_promotion_code_it_made(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    code = unique("autumn").replace("_", "").upper()
+    foreign = await stripe_client.v1.coupons.create_async({"percent_off": 10, "duration": "once"})
+    taken = await stripe_client.v1.promotion_codes.create_async(
+        {"promotion": {"type": "coupon", "coupon": foreign.id}, "code": code}
+    )
+    coupon = Coupon(
+        id=unique("coupon"),
+        group_id=unique("group"),
+        code=code,
+        percent_off=Decimal(20),
+        amount_off=None,
+        currency=None,
+        duration="once",
+        duration_in_months=None,
+        valid_from=None,
+        valid_until=None,
+        max_redemptions=None,
+    )
+    gateway = StripeGateway(stripe_client)
+    _, first = await gateway.create_coupon(coupon, [])
+    assert first.code == coupon.qualified_code
+
+    # The plain code is free now; a sync whose answer was lost runs again.
+    await stripe_client.v1.promotion_codes.update_async(taken.id, {"active": False})
+    _, again = await gateway.create_coupon(coupon, [])
+    assert again.id == first.id
+    made = await stripe_client.v1.promotion_codes.list_async({"coupon": f"tollgate_{coupon.id}"})
+    assert [p.id for p in made.data] == [first.id]

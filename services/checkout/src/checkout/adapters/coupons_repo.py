@@ -14,7 +14,7 @@ from checkout.domain.coupons import Coupon
 
 
 async def add(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Insert a coupon (raises IntegrityError if its code is taken)."""
+    """Insert a coupon (raises IntegrityError if its group has the code already)."""
     await session.execute(coupons.insert().values(**values))
 
 
@@ -24,9 +24,10 @@ async def get(session: AsyncSession, coupon_id: str) -> Coupon | None:
     return to_entity(Coupon, row) if row else None
 
 
-async def by_code(session: AsyncSession, code: str) -> Coupon | None:
-    """A coupon by its normalized code."""
-    row = (await session.execute(select(coupons).where(coupons.c.code == code))).first()
+async def by_code(session: AsyncSession, group_id: str, code: str) -> Coupon | None:
+    """A group's coupon by its normalized code."""
+    query = select(coupons).where(coupons.c.group_id == group_id, coupons.c.code == code)
+    row = (await session.execute(query)).first()
     return to_entity(Coupon, row) if row else None
 
 
@@ -63,13 +64,22 @@ async def list_for_group(
 
 
 async def mark_synced(
-    session: AsyncSession, coupon_id: str, *, stripe_coupon_id: str, promotion_code_id: str
+    session: AsyncSession,
+    coupon_id: str,
+    *,
+    stripe_coupon_id: str,
+    promotion_code_id: str,
+    stripe_code: str,
 ) -> None:
-    """Record the coupon's Stripe coupon and promotion code."""
+    """Record the coupon's Stripe coupon and promotion code (id, and the code it carries)."""
     await session.execute(
         update(coupons)
         .where(coupons.c.id == coupon_id)
-        .values(stripe_coupon_id=stripe_coupon_id, stripe_promotion_code_id=promotion_code_id)
+        .values(
+            stripe_coupon_id=stripe_coupon_id,
+            stripe_promotion_code_id=promotion_code_id,
+            stripe_code=stripe_code,
+        )
     )
 
 

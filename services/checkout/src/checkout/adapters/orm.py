@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -147,7 +148,7 @@ coupons = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("group_id", String(100), nullable=False, index=True),
-    Column("code", String(100), nullable=False, unique=True),
+    Column("code", String(100), nullable=False),
     Column("percent_off", Numeric(5, 2), nullable=True),
     Column("amount_off", BigInteger, nullable=True),
     Column("currency", String(3), nullable=True),
@@ -160,7 +161,11 @@ coupons = Table(
     Column("active", Boolean, nullable=False),
     Column("stripe_coupon_id", String(100), nullable=True),
     Column("stripe_promotion_code_id", String(100), nullable=True),
+    # What customers type on Stripe's page: the code, or the group-qualified one (see README).
+    Column("stripe_code", String(100), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Normalized codes are unique per group: two groups may each have WELCOME.
+    UniqueConstraint("group_id", "code", name="uq_coupons_group_id_code"),
 )
 
 coupon_redemptions = Table(

@@ -162,8 +162,10 @@ class StripeGateway:
             found = await self._v1.checkout.sessions.retrieve_async(stripe_session_id)
         return DiscountedSession.model_validate(found.to_dict())
 
-    async def create_coupon(self, coupon: Coupon, product_ids: list[str]) -> tuple[str, str]:
-        """The coupon and its customer-facing promotion code; returns both ids."""
+    async def create_coupon(
+        self, coupon: Coupon, product_ids: list[str]
+    ) -> tuple[str, stripe.PromotionCode]:
+        """The coupon and its customer-facing promotion code; returns the coupon's id and it."""
         params: dict[str, Any] = {
             "id": f"tollgate_{coupon.id}",
             "name": coupon.code,
@@ -184,16 +186,35 @@ class StripeGateway:
             params["redeem_by"] = limits["expires_at"] = int(coupon.valid_until.timestamp())
         with _translated():
             created = await self._v1.coupons.create_async(params, _key("coupon", coupon.id))
-            promo = await self._v1.promotion_codes.create_async(
-                {
-                    "promotion": {"type": "coupon", "coupon": created.id},
-                    "code": coupon.code,
-                    "metadata": {"tollgate_id": coupon.id},
-                    **limits,
-                },
+            promo = await self._promotion_code(coupon, created.id, limits)
+        return created.id, promo
+
+    async def _promotion_code(
+        self, coupon: Coupon, coupon_id: str, limits: dict[str, Any]
+    ) -> stripe.PromotionCode:
+        """The coupon's one promotion code: its plain code if Stripe takes it, else the
+        group-qualified code (codes are unique among the account's active promotion codes)."""
+        # One an interrupted earlier sync made, whichever code it got, is kept: never a second.
+        earlier = await self._v1.promotion_codes.list_async({"coupon": coupon_id, "limit": 1})
+        if earlier.data:
+            return earlier.data[0]
+        params: dict[str, Any] = {
+            "promotion": {"type": "coupon", "coupon": coupon_id},
+            "metadata": {"tollgate_id": coupon.id},
+            **limits,
+        }
+        try:
+            return await self._v1.promotion_codes.create_async(
+                {**params, "code": coupon.code},  # type: ignore[typeddict-item]
                 _key("promotion-code", coupon.id),
             )
-        return created.id, promo.id
+        except stripe.InvalidRequestError as exc:
+            if exc.param not in (None, "code"):  # refused for another reason than the code
+                raise
+        return await self._v1.promotion_codes.create_async(
+            {**params, "code": coupon.qualified_code},  # type: ignore[typeddict-item]
+            _key("promotion-code-qualified", coupon.id),
+        )
 
     async def portal_url(self, customer_id: str, return_url: str) -> str:
         """A billing portal session for the customer; returns its URL."""

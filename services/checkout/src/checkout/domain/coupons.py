@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -35,6 +37,14 @@ class Coupon:
     active: bool = True
     stripe_coupon_id: str | None = None
     stripe_promotion_code_id: str | None = None
+    stripe_code: str | None = None
+
+    @property
+    def qualified_code(self) -> str:
+        """The code made unique to its group in letters and digits only (what Stripe takes):
+        `WELCOME` of group g2 is `WELCOME` and ten hex digits of a hash of (g2, WELCOME)."""
+        digest = hashlib.sha256(f"{self.group_id}\0{self.code}".encode()).hexdigest()
+        return re.sub(r"[^A-Z0-9]", "", self.code.upper()) + digest[:10].upper()
 
     def rejection(self, tier: Tier, *, now: datetime, redeemed: int) -> str | None:
         """Why the coupon cannot be used on `tier` now, or None if it can."""

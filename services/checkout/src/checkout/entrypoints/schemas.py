@@ -165,6 +165,10 @@ class CouponOut(BaseModel):
     tier_ids: list[str]
     active: bool
     synced: bool
+    stripe_code: str | None = Field(
+        description="what customers type on Stripe's payment page: `code`, or a group-qualified "
+        "code when the Stripe account already has `code` (the API takes `code` either way)"
+    )
 
     @classmethod
     def of(cls, coupon: Coupon) -> Self:

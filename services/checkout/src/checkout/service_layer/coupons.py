@@ -73,20 +73,25 @@ async def sync(ctx: Context, coupon: Coupon) -> Coupon:
     )
     async with transaction(ctx.sessions) as session:
         await coupons_repo.mark_synced(
-            session, coupon.id, stripe_coupon_id=stripe_coupon, promotion_code_id=promotion_code
+            session,
+            coupon.id,
+            stripe_coupon_id=stripe_coupon,
+            promotion_code_id=promotion_code.id,
+            stripe_code=promotion_code.code,
         )
     return await _load(ctx, coupon.id)
 
 
 async def validate(ctx: Context, code: str, tier_id: str, *, segment: str | None) -> dict[str, Any]:
-    """Whether `code` applies to the tier now, and what it takes off the caller's price."""
+    """Whether `code` of the tier's group applies to the tier now, and what it takes off the
+    caller's price."""
     tier = await catalog.load(ctx, Tier, tier_id)
     amount = tier.price_for(segment).amount
     async with ctx.sessions() as session:
-        coupon = await coupons_repo.by_code(session, normalize_code(code))
+        coupon = await coupons_repo.by_code(session, tier.group_id, normalize_code(code))
         redeemed = await coupons_repo.redeemed(session, coupon.id) if coupon else 0
     answer: dict[str, Any] = {"code": normalize_code(code), "tier_id": tier_id}
-    if coupon is None:
+    if coupon is None:  # also another group's code: the same answer, so it stays unknown
         return {**answer, "valid": False, "reason": "unknown_code"}
     reason = coupon.rejection(tier, now=now(), redeemed=redeemed)
     if reason is not None:
@@ -103,10 +108,11 @@ async def validate(ctx: Context, code: str, tier_id: str, *, segment: str | None
 
 
 async def usable(ctx: Context, code: str, tier: Tier) -> Coupon:
-    """The coupon for `code` if it applies to `tier` now (synced to Stripe), else `Invalid`."""
+    """The coupon for `code` of the tier's group if it applies to `tier` now (synced to Stripe),
+    else `Invalid`."""
     async with ctx.sessions() as session:
-        coupon = await coupons_repo.by_code(session, normalize_code(code))
-        if coupon is None:
+        coupon = await coupons_repo.by_code(session, tier.group_id, normalize_code(code))
+        if coupon is None:  # also another group's code, answered the same
             raise Invalid(f"unknown coupon code {code}", code="coupon_unknown_code")
         redeemed = await coupons_repo.redeemed(session, coupon.id)
     coupon.ensure_usable(tier, now=now(), redeemed=redeemed)
