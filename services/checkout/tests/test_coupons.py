@@ -142,6 +142,16 @@ async def promotion_code(stripe_client: stripe.StripeClient, code: str) -> strip
     return promo
 
 
+async def taken_by_another_app(
+    stripe_client: stripe.StripeClient, code: str
+) -> stripe.PromotionCode:
+    """An active promotion code with `code` on the Stripe account, made outside checkout."""
+    foreign = await stripe_client.v1.coupons.create_async({"percent_off": 10, "duration": "once"})
+    return await stripe_client.v1.promotion_codes.create_async(
+        {"promotion": {"type": "coupon", "coupon": foreign.id}, "code": code}
+    )
+
+
 async def test_the_same_code_works_in_two_groups(
     api: httpx.AsyncClient, stripe_client: stripe.StripeClient
 ) -> None:
@@ -182,10 +192,7 @@ async def test_a_code_another_app_uses_on_the_stripe_account_gets_a_qualified_co
     api: httpx.AsyncClient, stripe_client: stripe.StripeClient
 ) -> None:
     code = unique("summer").replace("_", "").upper()
-    foreign = await stripe_client.v1.coupons.create_async({"percent_off": 10, "duration": "once"})
-    await stripe_client.v1.promotion_codes.create_async(
-        {"promotion": {"type": "coupon", "coupon": foreign.id}, "code": code}
-    )
+    await taken_by_another_app(stripe_client, code)
     group = unique("group")
     tier = await create_tier(api, group, amount=2000)
     coupon = await create_coupon(api, group, code=code, percent_off=25)
@@ -250,10 +257,7 @@ async def test_a_repeated_sync_keeps_the_promotion_code_it_made(
     stripe_client: stripe.StripeClient,
 ) -> None:
     code = unique("autumn").replace("_", "").upper()
-    foreign = await stripe_client.v1.coupons.create_async({"percent_off": 10, "duration": "once"})
-    taken = await stripe_client.v1.promotion_codes.create_async(
-        {"promotion": {"type": "coupon", "coupon": foreign.id}, "code": code}
-    )
+    taken = await taken_by_another_app(stripe_client, code)
     coupon = Coupon(
         id=unique("coupon"),
         group_id=unique("group"),
