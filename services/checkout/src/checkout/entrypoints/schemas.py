@@ -167,7 +167,8 @@ class CouponOut(BaseModel):
     synced: bool
     stripe_code: str | None = Field(
         description="what customers type on Stripe's payment page: `code`, or a group-qualified "
-        "code when the Stripe account already has `code` (the API takes `code` either way)"
+        "code when Stripe does not take `code` (the account has it already, or it holds `-`/`_`); "
+        "this API takes `code` either way"
     )
 
     @classmethod
