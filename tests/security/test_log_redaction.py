@@ -61,6 +61,59 @@ def test_the_logging_set_up_masks_secrets_and_cards() -> None:
     assert len(lines) == 7
 
 
+CONFIGURED = "plain-configured-secret-without-a-known-shape-42"
+FAILING_SCRIPT = f"""
+import logging, structlog
+from tollgate_shared.observability.logging import configure_logging
+from tollgate_shared.settings import ServiceSettings
+settings = ServiceSettings(
+    auth_jwt_secret="{CONFIGURED}",
+    stripe_secret_key="{STRIPE_KEY}",
+    smtp_url="smtp://mailer:{CONFIGURED}x@mail.example:587",
+)
+configure_logging("INFO", json=JSON, service="probe", secrets=settings.secret_values())
+log = structlog.get_logger("probe")
+
+def charge(settings, authorization):
+    card = "{CARD}"
+    raise RuntimeError(f"Stripe refused {{settings.stripe_secret_key}} with {{authorization}}")
+
+try:
+    charge(settings, "Bearer {JWT}")
+except RuntimeError:
+    log.exception("payment.failed")
+logging.getLogger("stdlib").error("smtp login failed for %s", settings.smtp_url, exc_info=True)
+raise ValueError(f"crashed holding {{settings!r}} and {CONFIGURED}")
+"""
+
+
+@pytest.mark.parametrize("json_logs", [True, False], ids=["json", "console"])
+def test_tracebacks_show_no_locals_and_no_secret(json_logs: bool, tmp_path: Path) -> None:
+    """A failure whose frames hold the settings and a token, and whose message names them, in
+    both log modes: the traceback is printed (JSON lines too), with every secret masked."""
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING_SCRIPT.replace("JSON", str(json_logs)))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert_clean(output)
+    assert CONFIGURED not in output
+    assert "mailer:" not in output, "a password in a URL is masked with its user name"
+    assert "Traceback (most recent call last)" in output
+    assert "raise RuntimeError(f" in output, "the failing line is shown"
+    assert "settings = " not in output and "card = " not in output, "no local variables"
+    assert "process.crashed" in output
+    if json_logs:
+        lines = [json.loads(line) for line in result.stderr.splitlines()]
+        failed = next(line for line in lines if line["event"] == "payment.failed")
+        assert "RuntimeError: Stripe refused [redacted] with [redacted]" in failed["exception"]
+        assert [line["event"] for line in lines] == [
+            "payment.failed",
+            "smtp login failed for smtp://[redacted]@mail.example:587",
+            "process.crashed",
+        ]
+
+
 def test_redact_text_keeps_ordinary_text() -> None:
     assert redact_text("invoice in_123 for 2000 cents, 3 items") == (
         "invoice in_123 for 2000 cents, 3 items"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from notifications.domain.model import Kind
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.testing import unique, wait_until
@@ -33,6 +35,23 @@ async def test_group_contacts_need_the_groups_organizer_and_valid_addresses(
     expected = {"group_id": group, "name": None, "emails": ["boss@example.com", "two@example.com"]}
     assert saved.json() == expected
     assert (await service.api("GET", path, headers=organizer)).json() == expected
+
+
+@pytest.mark.parametrize("name", ["Chess\r\nBcc: evil@example.com", "Chess\nclub", "Chess\x00"])
+async def test_the_contacts_api_refuses_a_group_name_with_a_control_character(
+    service: Any, name: str
+) -> None:
+    group = unique("grp")
+    path = f"/groups/{group}/contacts"
+    organizer = service.bearer("org", roles=["organizer"], groups=[group])
+    body = {"emails": ["org@example.com"], "name": name}
+    refused = await service.api("PUT", path, json=body, headers=organizer)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "validation_error"
+    assert (await service.api("GET", path, headers=organizer)).status_code == 404
+
+    fine = await service.api("PUT", path, json={**body, "name": " Chess club "}, headers=organizer)
+    assert fine.status_code == 200 and fine.json()["name"] == "Chess club"
 
 
 async def test_admin_lists_by_user_kind_and_status_in_pages_and_resends(service: Any) -> None:

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from pydantic import ValidationError
 
 from tollgate_shared.fast_path import FastRoute
 from tollgate_shared.http import add_readiness_check, create_app
@@ -22,7 +24,7 @@ from tollgate_shared.migrations import upgrade
 from tollgate_shared.observability.logging import configure_logging
 from tollgate_shared.observability.tracing import configure_tracing
 from tollgate_shared.runtime import Runtime
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.settings import ServiceSettings, describe_errors
 from tollgate_shared.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
@@ -107,8 +109,16 @@ class ServiceCli:
         commands.add_parser("migrate", help="bring the database schema to the newest revision")
         args = parser.parse_args(argv)
 
-        settings = self.load_settings()
-        configure_logging(settings.log_level, json=settings.log_json, service=self.name)
+        try:
+            settings = self.load_settings()
+        except ValidationError as exc:
+            sys.exit(f"{self.name}: the settings are not valid:\n{describe_errors(exc)}")
+        configure_logging(
+            settings.log_level,
+            json=settings.log_json,
+            service=self.name,
+            secrets=settings.secret_values(),
+        )
         if args.command == "migrate" or getattr(args, "migrate", False):
             self.migrate(settings)
             if args.command == "migrate":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -14,6 +14,14 @@ DEV_WEBHOOK_SECRET = "whsec_dev_only_tollgate_webhook_secret"  # noqa: S105 (ref
 DEV_STRIPE_KEY = "sk_test_tollgate_dev"
 
 Environment = Literal["development", "test", "production"]
+
+
+def describe_errors(error: ValidationError) -> str:
+    """A settings error, one line per problem, without the values given (they may be secrets)."""
+    return "\n".join(
+        f"  {'.'.join(map(str, e['loc'])).upper() or 'settings'}: {e['msg']}"
+        for e in error.errors(include_input=False, include_url=False)
+    )
 
 
 def database_name(service: str) -> str:

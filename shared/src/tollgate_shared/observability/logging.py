@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
+from types import TracebackType
 
 import structlog
 
-from tollgate_shared.observability.redaction import redact_secrets
+from tollgate_shared.observability.redaction import mask_values, redact_secrets
 from tollgate_shared.observability.tracing import current_trace_id
 
 
@@ -20,20 +22,35 @@ def _add_trace_id(
     return event_dict
 
 
-def configure_logging(level: str = "INFO", *, json: bool = False, service: str = "") -> None:
-    """Route structlog and stdlib logging through one renderer on stderr."""
+def configure_logging(
+    level: str = "INFO",
+    *,
+    json: bool = False,
+    service: str = "",
+    secrets: Iterable[str] = (),
+) -> None:
+    """Route structlog and stdlib logging through one renderer on stderr.
+
+    Tracebacks are rendered as plain text without local variables, before redaction, so that
+    both renderers print them (JSON lines too) and neither shows a secret: `secrets` (the
+    configured ones) are masked wherever they appear, with the patterns of `redaction`."""
+    mask_values(secrets)
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_trace_id,
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
         redact_secrets,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         # Drop records below the level before any processor runs (hot paths log per event).
@@ -58,5 +75,14 @@ def configure_logging(level: str = "INFO", *, json: bool = False, service: str =
     root.setLevel(level.upper())
     for noisy in ("faststream", "uvicorn.access", "nats"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
     if service:
         structlog.contextvars.bind_contextvars(service=service)
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    # An exception that ends the process is rendered like any other: redacted, no locals.
+    structlog.get_logger(__name__).critical("process.crashed", exc_info=(kind, error, traceback))

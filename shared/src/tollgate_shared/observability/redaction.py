@@ -1,13 +1,15 @@
 """A structlog processor that keeps secrets and card numbers out of the logs.
 
 Values of sensitive keys (`authorization`, `stripe_signature`, `password`, `token`, …) are
-replaced whole; in every other string, Stripe keys, webhook secrets, bearer tokens, JWTs and
-Luhn-valid 13 to 19 digit card numbers are masked wherever they appear.
+replaced whole; in every other string (rendered tracebacks included), the process's configured
+secrets, Stripe keys, webhook secrets, bearer tokens, JWTs, passwords in URLs and Luhn-valid
+13 to 19 digit card numbers are masked wherever they appear.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from structlog.types import EventDict, WrappedLogger
@@ -22,9 +24,13 @@ _SECRETS = re.compile(
     r"|\bwhsec_\w+"  # webhook signing secrets
     r"|\bBearer\s+[\w.~+/-]+=*"  # bearer credentials
     r"|\beyJ[\w-]+\.[\w-]+\.[\w-]*"  # JWTs (base64url JSON header)
-    r"|\bv1=[0-9a-f]{64}\b",  # Stripe-Signature digests
+    r"|\bv1=[0-9a-f]{64}\b"  # Stripe-Signature digests
+    r"|(?<=://)[^/\s:@]*:[^/\s@]+(?=@)",  # user:password in URLs
     re.IGNORECASE,
 )
+MIN_MASKED = 4
+"""Configured secrets shorter than this are not masked (they would mask ordinary text)."""
+_configured: re.Pattern[str] | None = None
 _DIGIT_RUNS = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 
 
@@ -43,8 +49,17 @@ def _mask_card(match: re.Match[str]) -> str:
     return MASK if 13 <= len(digits) <= 19 and _luhn_valid(digits) else match.group()
 
 
+def mask_values(secrets: Iterable[str]) -> None:
+    """Mask these literal values (the process's configured secrets) in every log line."""
+    global _configured  # logging is configured once per process
+    values = sorted({s for s in secrets if len(s) >= MIN_MASKED}, key=len, reverse=True)
+    _configured = re.compile("|".join(map(re.escape, values))) if values else None
+
+
 def redact_text(text: str) -> str:
     """`text` with secrets and card-number-like digit runs masked."""
+    if _configured is not None:
+        text = _configured.sub(MASK, text)
     return _DIGIT_RUNS.sub(_mask_card, _SECRETS.sub(MASK, text))
 
 
@@ -67,8 +82,8 @@ _PASSED_THROUGH = frozenset({"exc_info", "stack_info"})
 
 
 def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: mask sensitive keys' values and secrets inside any string.
-    (Tracebacks are rendered later and are not scanned.)"""
+    """structlog processor: mask sensitive keys' values and secrets inside any string,
+    rendered tracebacks included (render them before this processor runs)."""
     for key, value in event_dict.items():
         if key in _PASSED_THROUGH or key.startswith("_"):
             continue

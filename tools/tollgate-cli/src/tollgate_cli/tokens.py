@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from tollgate_shared.auth import TokenVerifier, issue_token
 from tollgate_shared.errors import ApiError
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.settings import ServiceSettings, describe_errors
 
 
 class AuthSettings(ServiceSettings):
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = AuthSettings()
     except ValidationError as exc:
-        print(f"tollgate: the AUTH_* settings are not valid: {exc}", file=sys.stderr)
+        print(f"tollgate: the settings are not valid:\n{describe_errors(exc)}", file=sys.stderr)
         return 2
     if args.command == "token":
         return _mint(args, settings)

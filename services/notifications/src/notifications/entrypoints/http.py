@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 from sqlalchemy import Row
 
 from notifications.adapters import directory, notifications_repo
@@ -20,6 +20,7 @@ from notifications.service_layer import commands, previews
 from tollgate_shared.auth import AdminUser, CurrentUser
 from tollgate_shared.errors import Forbidden, NotFound
 from tollgate_shared.http import SessionDep
+from tollgate_shared.validation import SingleLine
 
 router = APIRouter(tags=["notifications"])
 
@@ -75,7 +76,9 @@ class Preview(BaseModel):
 
 class ContactsIn(BaseModel):
     emails: list[str] = Field(min_length=1, max_length=20)
-    name: str | None = Field(default=None, max_length=200)
+    name: Annotated[SingleLine, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="the group's display name, shown in mail subjects"
+    )
 
     @field_validator("emails")
     @classmethod
