@@ -9,6 +9,7 @@ permanent; connection trouble, timeouts, 4xx, and 5xx about our own login or sen
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from email.header import Header
 from email.message import EmailMessage, Message
@@ -19,6 +20,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from notifications.domain.delivery import DeliveryFailure
+from notifications.domain.errors import Undeliverable
+from notifications.domain.model import Rendered
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,43 @@ class Mail:
 
 _CRLF = "\r\n"
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+"""Runs of control characters (CR and LF among them) and Unicode line breaks: a header value
+must hold none (the categories `tollgate_shared.validation.SingleLine` refuses)."""
+
+_PART = r'[^\s@<>()\[\]\\,;:"\x00-\x1f\x7f-\x9f]+'
+_ADDRESS = re.compile(f"{_PART}@{_PART}")
+"""One plain address (`local@domain`): nothing a header or an SMTP command could be split at,
+no display name, no second address."""
+
+
+def _recipient(address: str) -> str:
+    if not _ADDRESS.fullmatch(address):
+        raise Undeliverable(f"recipient is not a mail address: {address!r}")
+    return address
+
+
+def _headers(row: Any, content: Rendered, sender: str) -> list[tuple[str, str]]:
+    """The headers of a notification's mail, each on one line: a value carries names an
+    organizer chose (the group's, in the subject), so every run of control characters in it
+    (CR and LF above all) becomes a space and can never start a header of its own."""
+    headers = (
+        ("From", sender),
+        ("To", _recipient(row.recipient)),
+        ("Subject", content.subject),
+        ("Message-ID", row.message_id),
+        ("Date", format_datetime(row.created_at)),
+        ("Tollgate-Notification-Id", row.id),
+        ("Tollgate-Notification-Kind", row.kind),
+    )
+    return [(name, _CONTROL.sub(" ", value)) for name, value in headers]
+
 
 def _header(name: str, value: str) -> str:
     """`Name: value` and its line break; a value that is not ASCII as RFC 2047 encoded words,
-    a long one folded, one with a line break rejected — by the email package's `Header`, as
-    its generator would. Most values need none of that and are written as they are."""
-    if value.isascii() and len(name) + len(value) <= 76 and "\r" not in value and "\n" not in value:
+    a long one folded — by the email package's `Header`, as its generator would. Most values
+    need neither and are written as they are. `value` holds no control characters."""
+    if value.isascii() and len(name) + len(value) <= 76:
         return f"{name}: {value}{_CRLF}"
     charset = "us-ascii" if value.isascii() else "utf-8"
     return f"{name}: {Header(value, charset, header_name=name).encode(linesep=_CRLF)}{_CRLF}"
@@ -79,7 +113,7 @@ def _text_part(subtype: str, body: str) -> str:
     )
 
 
-def _compose(row: Any, sender: str) -> bytes:
+def _compose(row: Any, content: Rendered, sender: str) -> bytes:
     """The bytes of a notification to ASCII addresses: multipart/alternative, both parts UTF-8
     in base64, as the email package's compat32 classes write it. Composed directly: building
     and flattening it with the email package cost 380 µs per mail (its generator folds every
@@ -87,50 +121,35 @@ def _compose(row: Any, sender: str) -> bytes:
     boundary comes from the notification's id; base64 never contains `--`, so it cannot occur
     in a part."""
     boundary = f"=_{row.id}"
-    headers = (
-        ("MIME-Version", "1.0"),
-        ("From", sender),
-        ("To", row.recipient),
-        ("Subject", row.subject),
-        ("Message-ID", row.message_id),
-        ("Date", format_datetime(row.created_at)),
-        ("Tollgate-Notification-Id", row.id),
-        ("Tollgate-Notification-Kind", row.kind),
-    )
     return "".join(
         (
             f'Content-Type: multipart/alternative;{_CRLF} boundary="{boundary}"{_CRLF}',
-            *(_header(name, value) for name, value in headers),
+            f"MIME-Version: 1.0{_CRLF}",
+            *(_header(name, value) for name, value in _headers(row, content, sender)),
             f"{_CRLF}--{boundary}{_CRLF}",
-            _text_part("plain", row.text_body),
+            _text_part("plain", content.text),
             f"{_CRLF}--{boundary}{_CRLF}",
-            _text_part("html", row.html_body),
+            _text_part("html", content.html),
             f"{_CRLF}--{boundary}--{_CRLF}",
         )
     ).encode("ascii")
 
 
-def build_mail(row: Any, mail_from: str) -> Mail:
-    """The mail of a notification row: text and HTML alternatives, UTF-8. An address that is
-    not ASCII must travel as UTF-8 (SMTPUTF8): such a message is built with the email
-    package's default policy and flattened when sent."""
+def build_mail(row: Any, content: Rendered, mail_from: str) -> Mail:
+    """The mail of a notification row with its subject and bodies: text and HTML
+    alternatives, UTF-8. An address that is not ASCII must travel as UTF-8 (SMTPUTF8): such a
+    message is built with the email package's default policy and flattened when sent, its
+    headers in UTF-8 as RFC 6532 has them. Raises `Undeliverable` for a recipient that is not
+    one plain mail address."""
+    mail_from = _CONTROL.sub(" ", mail_from)
     name, address = parseaddr(mail_from)
     if row.recipient.isascii() and address.isascii():
         sender = formataddr((name, address), charset="utf-8")
-        return Mail(address, row.recipient, _compose(row, sender))
+        return Mail(address, row.recipient, _compose(row, content, sender))
     message = EmailMessage()
-    message.set_content(row.text_body)
-    message.add_alternative(row.html_body, subtype="html")
-    headers = {
-        "From": mail_from,
-        "To": row.recipient,
-        "Subject": row.subject,
-        "Message-ID": row.message_id,
-        "Date": format_datetime(row.created_at),
-        "Tollgate-Notification-Id": row.id,
-        "Tollgate-Notification-Kind": row.kind,
-    }
-    for header, value in headers.items():
+    message.set_content(content.text)
+    message.add_alternative(content.html, subtype="html")
+    for header, value in _headers(row, content, mail_from):
         message[header] = value
     return Mail(address, row.recipient, message)
 

@@ -8,3 +8,8 @@ class NotificationsError(Exception):
 class NotificationNotFound(NotificationsError):
     def __init__(self, notification_id: str) -> None:
         super().__init__(f"no notification {notification_id}")
+
+
+class Undeliverable(NotificationsError):
+    """A notification that no attempt can ever send as it is (its recipient is not a mail
+    address): it fails at once, as a 5xx about the recipient would."""

@@ -26,7 +26,8 @@ from notifications.adapters import notifications_repo
 from notifications.adapters.notifications_repo import Attempt
 from notifications.adapters.smtp import Mail, build_mail
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
-from notifications.domain.model import Status
+from notifications.domain.errors import Undeliverable
+from notifications.domain.model import Rendered, Status
 from tollgate_shared.coalesce import Coalescer
 from tollgate_shared.db import transaction
 from tollgate_shared.events.notification import NotificationFailed, NotificationSent
@@ -78,8 +79,15 @@ class Sender:
         return len(claimed)
 
     async def _deliver(self, row: Row[Any]) -> None:
-        async with self._slots:
-            failure = await self._mailer.send(build_mail(row, self._mail_from))
+        try:
+            mail = build_mail(row, _stored(row), self._mail_from)
+            async with self._slots:
+                failure = await self._mailer.send(mail)
+        except Undeliverable as exc:
+            failure = DeliveryFailure(str(exc), permanent=True)
+        except Exception as exc:  # a fault of this notification's: an attempt, not the batch's
+            log.exception("notification.attempt_failed", id=row.id, kind=row.kind)
+            failure = DeliveryFailure(f"{type(exc).__name__}: {exc}", permanent=False)
         outcome = after_attempt(failure, row.attempts, self._policy)
         attempt = Attempt(row, outcome.status, retry_in=outcome.retry_in, reason=outcome.reason)
         settled = await self._outcomes.get(attempt)
@@ -121,6 +129,10 @@ class Sender:
             # Connections live while full batches follow each other: a quiet sender holds none.
             await self._mailer.close_idle()
             await asyncio.sleep(self._poll_interval)
+
+
+def _stored(row: Row[Any]) -> Rendered:
+    return Rendered(row.subject, row.text_body, row.html_body)
 
 
 def _event(row: Row[Any], reason: str | None) -> NotificationSent | NotificationFailed:
