@@ -3,11 +3,14 @@ emulator (one migrated database per service), and the callers the security tests
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -21,7 +24,9 @@ import notifications.config
 import notifications.main
 import webhook_gateway.config
 import webhook_gateway.main
+from tollgate_cli.stack import script
 from tollgate_shared.auth import issue_token
+from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
 from tollgate_shared.testing import unique
 
@@ -154,3 +159,74 @@ def cast() -> Cast:
         admin=Caller("admin", unique("admin"), ("admin",)),
         service=Caller("service", unique("svc"), ("service",)),
     )
+
+
+ISOLATED = ("NATS_URL", "DATABASE_URL", "STRIPE_API_BASE", "SMTP_URL", "PUBLIC_BASE_URL")
+"""Variables of the caller's environment that would point processes at someone else's servers."""
+
+
+@dataclass
+class ServiceProcess:
+    """A service running as its own process (`<service> serve`), as deployments run it."""
+
+    name: str
+    url: str
+    process: ServerProcess
+
+    @property
+    def log(self) -> str:
+        """Everything the process wrote so far."""
+        return self.process.log_path.read_text(errors="replace")
+
+
+StartServices = Callable[[dict[str, str], Sequence[str]], list[ServiceProcess]]
+
+
+@pytest.fixture
+def start_services(
+    nats_url: str, migrated_database: Callable[[Path], str], tmp_path: Path
+) -> Iterator[StartServices]:
+    """`start_services(env, names)`: the named services as processes with `env` on top of a
+    clean environment (this module's NATS, a fresh migrated database each), once they answer
+    `/readyz`; all stopped at the end."""
+    started: list[ServiceProcess] = []
+
+    def start(env: dict[str, str], names: Sequence[str]) -> list[ServiceProcess]:
+        batch = []
+        for name in names:
+            base = {k: v for k, v in os.environ.items() if k not in ISOLATED}
+            variables = base | {"NATS_URL": nats_url} | env
+            migrations = SERVICES[name].migrations
+            if migrations is not None:
+                variable = name.upper().replace("-", "_") + "_DATABASE_URL"
+                variables.setdefault(variable, migrated_database(migrations))
+            port = free_port()
+            program = script(name)
+            assert program is not None, f"{name} is not installed"
+            log_path = tmp_path / f"{name}-{port}.log"
+            process = ServerProcess(
+                name, [program, "serve", "--port", str(port)], log_path=log_path, env=variables
+            )
+            batch.append(ServiceProcess(name, f"http://127.0.0.1:{port}", process))
+        started.extend(batch)
+        for service in batch:
+            _wait_ready(service)
+        return batch
+
+    yield start
+    for service in started:
+        service.process.stop()
+
+
+def _wait_ready(service: ServiceProcess, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.proc.poll() is not None:
+            raise RuntimeError(f"{service.name} exited:\n{service.process.log_tail(40)}")
+        try:
+            if httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{service.name} not ready:\n{service.process.log_tail(40)}")
