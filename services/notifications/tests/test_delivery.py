@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from notifications.adapters import notifications_repo as repo
 from notifications.adapters.orm import notifications, outbox
 from notifications.adapters.smtp import Mail, SmtpMailer, SmtpTarget
+from notifications.adapters.templates import Renderer
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy
 from notifications.domain.model import Intent, Kind, Rendered
 from notifications.main import MIGRATIONS
@@ -154,6 +155,7 @@ async def test_connections_are_kept_across_full_batches_and_ended_when_idle(
         outbox,
         mailer,
         RetryPolicy((1.0,), 3),
+        renderer=Renderer("en_US"),
         mail_from="billing@tollgate.example",
         batch_size=2,
         concurrency=1,

@@ -34,7 +34,8 @@ async def test_outcomes_are_recorded_together_unless_the_lease_was_taken_over(
                 )
         async with transaction(sessions) as session:
             sent, retry, failed, lost = sorted(
-                await repo.claim_due(session, limit=10, lease=300), key=lambda r: r.source_id
+                await repo.claim_due(session, limit=10, lease=300, max_attempts=3),
+                key=lambda r: r.source_id,
             )
             # Another sender claimed `lost` again after its lease lapsed.
             await session.execute(

@@ -46,6 +46,7 @@ def build(settings: Settings) -> Service:
         orm.outbox,
         SmtpMailer(SmtpTarget.from_url(settings.smtp_url), timeout=settings.mail_timeout),
         RetryPolicy(settings.mail_retry_backoff, settings.mail_max_attempts),
+        renderer=renderer,
         mail_from=settings.mail_from,
         batch_size=settings.mail_batch_size,
         concurrency=settings.mail_concurrency,

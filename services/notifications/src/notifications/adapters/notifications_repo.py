@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import (
     case,
     column,
     func,
+    literal,
     or_,
     select,
     update,
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters.deferred import pending, record_all
 from notifications.adapters.orm import notifications as t
+from notifications.domain.delivery import LAPSED_ON_LAST_ATTEMPT
 from notifications.domain.model import Intent, Rendered, Status, message_id
 
 
@@ -35,13 +37,14 @@ async def record(
     session: AsyncSession,
     intent: Intent,
     recipients: Sequence[str],
-    rendered: Rendered,
+    rendered: Rendered | None,
     *,
     context: dict[str, Any],
     mail_domain: str,
 ) -> int:
     """Record one notification per recipient unless it exists; returns how many are new (in a
-    `deferred` block: how many were queued)."""
+    `deferred` block: how many were queued). Without `rendered` (its rendering failed), the
+    sender renders it from `context` at each attempt."""
     rows = [
         {
             "id": uuid.uuid4().hex,
@@ -50,9 +53,9 @@ async def record(
             "recipient": recipient,
             "user_id": intent.user_id,
             "group_id": intent.group_id,
-            "subject": rendered.subject,
-            "text_body": rendered.text,
-            "html_body": rendered.html,
+            "subject": rendered.subject if rendered else None,
+            "text_body": rendered.text if rendered else None,
+            "html_body": rendered.html if rendered else None,
             "context": context,
             "message_id": message_id(intent.kind, intent.source_id, recipient, domain=mail_domain),
         }
@@ -65,8 +68,12 @@ async def record(
     return await record_all(session, rows)
 
 
-async def claim_due(session: AsyncSession, *, limit: int, lease: float) -> Sequence[Row[Any]]:
-    """Lease up to `limit` due notifications (pending and due, or sending with a lapsed lease)."""
+async def claim_due(
+    session: AsyncSession, *, limit: int, lease: float, max_attempts: int
+) -> Sequence[Row[Any]]:
+    """Lease up to `limit` due notifications (pending and due, or sending with a lapsed
+    lease). One whose lease lapsed on its last allowed attempt is not leased again but failed
+    (status `failed`, the reason in `last_error`), and returned as such."""
     now = func.now()
     due = (
         select(t.c.id)
@@ -80,13 +87,17 @@ async def claim_due(session: AsyncSession, *, limit: int, lease: float) -> Seque
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    exhausted = (t.c.status == Status.SENDING) & (t.c.attempts >= max_attempts)
     result = await session.execute(
         update(t)
         .where(t.c.id.in_(due))
         .values(
-            status=Status.SENDING,
-            attempts=t.c.attempts + 1,
-            lease_until=now + timedelta(seconds=lease),
+            status=case((exhausted, Status.FAILED), else_=Status.SENDING),
+            attempts=case((exhausted, t.c.attempts), else_=t.c.attempts + 1),
+            lease_until=case((exhausted, None), else_=now + timedelta(seconds=lease)),
+            last_error=case(
+                (exhausted, literal(LAPSED_ON_LAST_ATTEMPT, Text)), else_=t.c.last_error
+            ),
             updated_at=now,
         )
         .returning(t)
@@ -102,6 +113,8 @@ class Attempt:
     status: Status
     retry_in: float | None = None
     reason: str | None = None
+    rendered: Rendered | None = None
+    """Its subject and bodies, when the attempt rendered them (the row had none)."""
 
 
 def _settle_many() -> Any:
@@ -166,6 +179,26 @@ async def settle_many(session: AsyncSession, attempts: Sequence[Attempt]) -> set
         },
     )
     return set(result.scalars())
+
+
+async def store_rendered(session: AsyncSession, rendered: Mapping[str, Rendered]) -> None:
+    """Keep the subjects and bodies rendered by attempts (by notification id) of
+    notifications recorded unrendered."""
+    if not rendered:
+        return
+    await session.execute(
+        update(t)
+        .where(t.c.id == bindparam("row_id"))
+        .values(
+            subject=bindparam("new_subject"),
+            text_body=bindparam("new_text"),
+            html_body=bindparam("new_html"),
+        ),
+        [
+            {"row_id": i, "new_subject": r.subject, "new_text": r.text, "new_html": r.html}
+            for i, r in rendered.items()
+        ],
+    )
 
 
 async def requeue(session: AsyncSession, notification_id: str, *, mail_domain: str) -> bool:

@@ -34,9 +34,10 @@ notifications = Table(
     Column("recipient", String(320), nullable=False),
     Column("user_id", String(255)),
     Column("group_id", String(255)),
-    Column("subject", Text, nullable=False),
-    Column("text_body", Text, nullable=False),
-    Column("html_body", Text, nullable=False),
+    # NULL while a notification whose rendering failed is not rendered yet (the sender does).
+    Column("subject", Text),
+    Column("text_body", Text),
+    Column("html_body", Text),
     Column("context", JSONB, nullable=False),
     Column("message_id", String(255), nullable=False),
     Column("status", String(16), nullable=False, server_default="pending"),

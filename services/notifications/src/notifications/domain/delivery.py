@@ -34,6 +34,12 @@ class Outcome:
     reason: str | None = None
 
 
+LAPSED_ON_LAST_ATTEMPT = (
+    "gave up: the lease of the last allowed attempt lapsed with no outcome recorded"
+    " (the sender stopped or could not record it)"
+)
+
+
 def after_attempt(failure: DeliveryFailure | None, attempts: int, policy: RetryPolicy) -> Outcome:
     """The notification's next state after its `attempts`-th attempt ended with `failure`."""
     if failure is None:

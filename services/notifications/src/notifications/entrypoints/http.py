@@ -43,7 +43,9 @@ class NotificationOut(BaseModel):
     recipient: str
     user_id: str | None
     group_id: str | None
-    subject: str
+    subject: str | None = Field(
+        description="null until a notification whose rendering failed is rendered"
+    )
     status: str
     attempts: int
     resends: int
@@ -59,8 +61,8 @@ class NotificationOut(BaseModel):
 
 
 class NotificationDetail(NotificationOut):
-    text_body: str
-    html_body: str
+    text_body: str | None
+    html_body: str | None
 
 
 class NotificationPage(BaseModel):

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters import directory, notifications_repo
 from notifications.adapters.templates import Renderer
-from notifications.domain.model import Audience, Intent, normalise_address
+from notifications.domain.model import Audience, Intent, Rendered, normalise_address
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +46,15 @@ class Notifier:
             **intent.context,
             "group_name": (group.name if group else None) or intent.group_id or "Tollgate",
         }
-        rendered = self.renderer.render(intent.kind, context)
+        try:
+            rendered: Rendered | None = self.renderer.render(intent.kind, context)
+        except Exception:
+            # Recorded all the same: the sender renders it again at each attempt (a fixed
+            # template deployed meanwhile sends it) and fails it with the reason at the last.
+            log.exception(
+                "notification.render_failed", kind=intent.kind, source_id=intent.source_id
+            )
+            rendered = None
         addresses = sorted({normalise_address(r) for r in recipients})
         return await notifications_repo.record(
             session, intent, addresses, rendered, context=context, mail_domain=self.mail_domain

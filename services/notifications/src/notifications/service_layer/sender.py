@@ -10,6 +10,11 @@ recipient)), so mail clients and operators can tell it is the same message.
 We prefer that rare duplicate to the alternative (at most once: mark first, risk a receipt
 that never arrives). Nothing else resends: a message is only retried after a failure or a
 lapsed lease, and the lease is far longer than an SMTP exchange's timeout.
+
+Every failure of an attempt — rendering a notification recorded unrendered, composing its mail,
+connecting, sending — is an outcome under the retry policy, so each notification ends `sent`
+or `failed` (with the reason) after at most `max_attempts` attempts; one whose lease lapsed on
+its last attempt ends `failed` when it is next due.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from notifications.adapters import notifications_repo
 from notifications.adapters.notifications_repo import Attempt
 from notifications.adapters.smtp import Mail, build_mail
+from notifications.adapters.templates import Renderer
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
 from notifications.domain.errors import Undeliverable
-from notifications.domain.model import Rendered, Status
+from notifications.domain.model import Kind, Rendered, Status
 from tollgate_shared.coalesce import Coalescer
 from tollgate_shared.db import transaction
 from tollgate_shared.events.notification import NotificationFailed, NotificationSent
@@ -50,6 +56,7 @@ class Sender:
         mailer: Mailer,
         policy: RetryPolicy,
         *,
+        renderer: Renderer,
         mail_from: str,
         batch_size: int,
         concurrency: int,
@@ -61,6 +68,7 @@ class Sender:
         self._outbox = outbox_table
         self._mailer = mailer
         self._policy = policy
+        self._renderer = renderer
         self._mail_from = mail_from
         self._batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
@@ -70,17 +78,33 @@ class Sender:
         self._outcomes: Coalescer[Attempt, bool] = Coalescer(self._record)
 
     async def send_due(self) -> int:
-        """Lease one batch of due notifications and deliver them; returns the batch size."""
+        """Lease one batch of due notifications and deliver them; returns the batch size.
+        Those whose lease lapsed on their last attempt are failed instead (in the same
+        transaction, with their `notification.failed` events)."""
         async with transaction(self._sessions) as session:
             claimed = await notifications_repo.claim_due(
-                session, limit=self._batch_size, lease=self._lease
+                session,
+                limit=self._batch_size,
+                lease=self._lease,
+                max_attempts=self._policy.max_attempts,
             )
-        await asyncio.gather(*(self._deliver(row) for row in claimed))
+            given_up = [row for row in claimed if row.status == Status.FAILED]
+            await outbox.add_many(
+                session, self._outbox, [_event(row, row.last_error) for row in given_up]
+            )
+        if outbox.queued(session):
+            self._after_commit()
+        await asyncio.gather(
+            *(self._deliver(row) for row in claimed if row.status == Status.SENDING)
+        )
         return len(claimed)
 
     async def _deliver(self, row: Row[Any]) -> None:
+        rendered = None
         try:
-            mail = build_mail(row, _stored(row), self._mail_from)
+            if row.subject is None:  # its rendering failed when it was recorded
+                rendered = self._renderer.render(Kind(row.kind), row.context)
+            mail = build_mail(row, rendered or _stored(row), self._mail_from)
             async with self._slots:
                 failure = await self._mailer.send(mail)
         except Undeliverable as exc:
@@ -89,7 +113,9 @@ class Sender:
             log.exception("notification.attempt_failed", id=row.id, kind=row.kind)
             failure = DeliveryFailure(f"{type(exc).__name__}: {exc}", permanent=False)
         outcome = after_attempt(failure, row.attempts, self._policy)
-        attempt = Attempt(row, outcome.status, retry_in=outcome.retry_in, reason=outcome.reason)
+        attempt = Attempt(
+            row, outcome.status, retry_in=outcome.retry_in, reason=outcome.reason, rendered=rendered
+        )
         settled = await self._outcomes.get(attempt)
         log.info(
             "notification.attempted",
@@ -107,6 +133,10 @@ class Sender:
         for several mails, and each outcome is still recorded as soon as the database allows."""
         async with transaction(self._sessions) as session:
             settled = await notifications_repo.settle_many(session, attempts)
+            await notifications_repo.store_rendered(
+                session,
+                {a.row.id: a.rendered for a in attempts if a.rendered and a.row.id in settled},
+            )
             final = (Status.SENT, Status.FAILED)
             events = [
                 _event(a.row, a.reason)
