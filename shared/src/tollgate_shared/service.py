@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from tollgate_shared.fast_path import FastRoute
 from tollgate_shared.http import add_readiness_check, create_app
+from tollgate_shared.http_timeouts import http_protocol
 from tollgate_shared.migrations import upgrade
 from tollgate_shared.observability.logging import configure_logging
 from tollgate_shared.observability.tracing import configure_tracing
@@ -132,6 +133,7 @@ class ServiceCli:
             app,
             host=args.host or settings.http_host,
             port=args.port or settings.http_port,
+            http=http_protocol(settings),
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=20,

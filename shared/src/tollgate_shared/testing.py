@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tollgate_shared.auth import issue_token
 from tollgate_shared.db import make_engine, make_sessionmaker
 from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.http_timeouts import http_protocol
 from tollgate_shared.infra import Infrastructure, provide
 from tollgate_shared.infra.nats import start_nats
 from tollgate_shared.infra.process import ServerProcess, free_port
@@ -43,7 +44,7 @@ from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec, ensure_streams
 from tollgate_shared.migrations import upgrade
-from tollgate_shared.settings import DEV_STRIPE_KEY, async_url
+from tollgate_shared.settings import DEV_STRIPE_KEY, ServiceSettings, async_url
 from tollgate_shared.stripe_client import API_VERSION
 
 T = TypeVar("T")
@@ -70,12 +71,22 @@ async def wait_until(
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: Any, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """Run an ASGI app under a real uvicorn server on a free port; yields its base URL."""
+async def serve_app(
+    app: Any, *, host: str = "127.0.0.1", settings: ServiceSettings | None = None
+) -> AsyncIterator[str]:
+    """Run an ASGI app under a real uvicorn server on a free port, with the services' HTTP
+    protocol and the timeouts of `settings` (default: the environment's); yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=http_protocol(settings or ServiceSettings()),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
     )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
         await wait_until(lambda: server.started or task.done(), message="server started")
