@@ -1,10 +1,14 @@
 import json
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
 import stripe
 
+from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.testing import serve_app, stripe_event, unique
 from webhook_gateway.config import Settings
 from webhook_gateway.main import create_app
@@ -31,6 +35,23 @@ def signed(body: bytes, secret: str = SECRETS[0], timestamp: int | None = None) 
 
 def encode(event: dict) -> bytes:
     return json.dumps(event).encode()
+
+
+def start_gateway(nats_url: str, log_dir: Path, **env: str) -> tuple[ServerProcess, int]:
+    """`webhook-gateway serve` as a process on a free port, listening; and that port."""
+    port = free_port()
+    server = ServerProcess(
+        "webhook-gateway",
+        [sys.executable, "-m", "webhook_gateway", "serve", "--port", str(port)],
+        log_path=log_dir / "gateway.log",
+        env=dict(os.environ, NATS_URL=nats_url, STRIPE_WEBHOOK_SECRET=SECRETS[0], **env),
+    )
+    try:
+        server.wait_for_port("127.0.0.1", port)
+    except Exception:
+        server.stop()
+        raise
+    return server, port
 
 
 @pytest.fixture

@@ -2,32 +2,22 @@
 answered, and every event answered 200 is on the stream."""
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import httpx
 from nats.js import JetStreamContext
 
-from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.messaging.streams import STRIPE
 from tollgate_shared.testing import wait_until
 
-from .conftest import SECRETS, encode, make_event, signed
+from .conftest import encode, make_event, signed, start_gateway
 
 
 async def test_graceful_shutdown_finishes_in_flight_requests(
     nats_url: str, js: JetStreamContext, tmp_path: Path
 ) -> None:
-    port = free_port()
-    server = ServerProcess(
-        "webhook-gateway",
-        [sys.executable, "-m", "webhook_gateway", "serve", "--port", str(port)],
-        log_path=tmp_path / "gateway.log",
-        env=dict(os.environ, NATS_URL=nats_url, STRIPE_WEBHOOK_SECRET=SECRETS[0]),
-    )
-    server.wait_for_port("127.0.0.1", port)
+    server, port = start_gateway(nats_url, tmp_path)
     event_type = make_event()["type"]
     bodies = [encode(make_event(event_type)) for _ in range(200)]
     url = f"http://127.0.0.1:{port}/webhooks/stripe"
