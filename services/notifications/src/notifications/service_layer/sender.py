@@ -20,6 +20,7 @@ its last attempt ends `failed` when it is next due.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -40,6 +41,8 @@ from tollgate_shared.events.notification import NotificationFailed, Notification
 from tollgate_shared.messaging import outbox
 
 log = structlog.get_logger(__name__)
+_LEVELS = {Status.SENT: logging.INFO, Status.FAILED: logging.ERROR}
+"""How loud an attempt's outcome is logged (a retry is a warning)."""
 
 
 class Mailer(Protocol):
@@ -117,7 +120,8 @@ class Sender:
             row, outcome.status, retry_in=outcome.retry_in, reason=outcome.reason, rendered=rendered
         )
         settled = await self._outcomes.get(attempt)
-        log.info(
+        log.log(
+            _LEVELS.get(outcome.status, logging.WARNING),
             "notification.attempted",
             id=row.id,
             kind=row.kind,
