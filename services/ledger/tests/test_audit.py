@@ -132,3 +132,29 @@ async def test_the_ledger_refuses_edits_and_unbalanced_entries(settings: Setting
 async def test_serves_health_and_readiness(ledger: httpx.AsyncClient) -> None:
     assert (await ledger.get("/healthz")).status_code == 200
     assert (await ledger.get("/readyz")).json()["checks"] == {"broker": True, "database": True}
+
+
+async def test_the_csv_export_neutralises_formulas(
+    world: StripeWorld, ledger: httpx.AsyncClient
+) -> None:
+    """A member chooses a purchase's `reference`: a spreadsheet opening the export must show
+    it as text, never run it."""
+    group = unique("grp")
+    attacks = ['=HYPERLINK("http://evil.test","x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    for reference in attacks:
+        await world.checkout(
+            await world.price(1000), group_id=group, user_id=unique("u"), reference=reference
+        )
+    await world.forward()
+
+    async def exported() -> list[dict[str, str]] | None:
+        answer = await ledger.get(f"/groups/{group}/transactions.csv", headers=auth())
+        rows = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+        return rows if len({r["reference"] for r in rows}) == len(attacks) else None
+
+    rows = await wait_until(exported, message="every purchase booked")
+    assert {r["reference"] for r in rows} == {"'" + attack for attack in attacks}
+    assert all(
+        not cell.startswith(("=", "+", "@", "\t", "\r")) for r in rows for cell in r.values()
+    )
+    assert {"1000", "-1000"} <= {r["amount"] for r in rows}, "negative amounts stay numbers"

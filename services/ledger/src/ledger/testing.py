@@ -47,7 +47,13 @@ class StripeWorld(EmulatorEvents):
         return (await self.client.v1.prices.create_async(params)).id
 
     async def checkout(
-        self, price: str, *, group_id: str, user_id: str, subscription: bool = False
+        self,
+        price: str,
+        *,
+        group_id: str,
+        user_id: str,
+        subscription: bool = False,
+        reference: str | None = None,
     ) -> dict[str, Any]:
         """A completed Checkout Session with the contract's metadata."""
         metadata = {
@@ -55,7 +61,7 @@ class StripeWorld(EmulatorEvents):
             "group_id": group_id,
             "tier_id": "tier_" + group_id,
             "purpose": "membership" if subscription else "purchase",
-            "reference": "" if subscription else unique("ref"),
+            "reference": "" if subscription else reference or unique("ref"),
         }
         params: dict[str, Any] = {
             "mode": "subscription" if subscription else "payment",

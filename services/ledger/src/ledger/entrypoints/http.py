@@ -78,6 +78,15 @@ CSV_COLUMNS = [
     "tier_id",
     "reference",
 ]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a string that would start a formula (a member
+    chooses `reference`) is prefixed with `'`; numbers and dates are kept."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @router.get("/groups/{group_id}/transactions.csv", response_class=Response)
@@ -97,7 +106,7 @@ async def export_transactions(
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
     return Response(
         out.getvalue(),
         media_type="text/csv",
