@@ -56,7 +56,7 @@ async def test_hs256_tokens_and_roles() -> None:
         assert (await get("/admin", admin)).json() == {"sub": "a1"}
 
 
-async def test_tokens_verified_against_a_jwks() -> None:
+def _rsa_jwks() -> tuple[rsa.RSAPrivateKey, FastAPI]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1"}
     jwks_app = FastAPI()
@@ -65,6 +65,11 @@ async def test_tokens_verified_against_a_jwks() -> None:
     async def jwks() -> dict[str, object]:
         return {"keys": [jwk]}
 
+    return key, jwks_app
+
+
+async def test_tokens_verified_against_a_jwks() -> None:
+    key, jwks_app = _rsa_jwks()
     now = int(time.time())
     claims = {"sub": "u9", "roles": ["organizer"], "groups": ["g1"], "exp": now + 60}
     good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
@@ -122,18 +127,6 @@ async def test_a_verified_token_is_remembered_only_until_it_expires() -> None:
         async with serve_app(app_with(settings)) as url, httpx.AsyncClient(base_url=url) as client:
             response = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == status
-
-
-def _rsa_jwks() -> tuple[rsa.RSAPrivateKey, FastAPI]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1"}
-    jwks_app = FastAPI()
-
-    @jwks_app.get("/.well-known/jwks.json")
-    async def jwks() -> dict[str, object]:
-        return {"keys": [jwk]}
-
-    return key, jwks_app
 
 
 async def test_audience_issuer_and_claim_names_of_the_identity_provider() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger.testing import StripeWorld, auth, token
+from ledger.testing import StripeWorld, auth, booked_payment, token
 from tollgate_shared.testing import unique, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -26,14 +26,7 @@ async def test_refund_a_payment_from_the_console(
     world: StripeWorld, ledger: httpx.AsyncClient
 ) -> None:
     group = unique("grp")
-    paid = await world.checkout(await world.price(3300), group_id=group, user_id=unique("u"))
-    charge = await world.charge_of_intent(paid["payment_intent"])
-    await world.forward()
-
-    async def booked() -> bool:
-        return (await ledger.get(f"/payments/{charge}", headers=auth())).status_code == 200
-
-    await wait_until(booked, message="payment booked")
+    charge = await booked_payment(world, ledger, 3300, group)
     base = str(ledger.base_url).rstrip("/")
     async with playwright_api.async_playwright() as pw:
         browser = await pw.chromium.launch(

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from ledger.testing import StripeWorld, auth, token
-from tollgate_shared.testing import unique, wait_until
+from ledger.testing import StripeWorld, booked_payment, token
+from tollgate_shared.testing import unique
 
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 
@@ -85,14 +85,7 @@ async def test_a_refund_needs_the_csrf_token_and_a_confirmation(
     world: StripeWorld, ledger: httpx.AsyncClient
 ) -> None:
     group = unique("grp")
-    paid = await world.checkout(await world.price(2500), group_id=group, user_id=unique("u"))
-    charge = await world.charge_of_intent(paid["payment_intent"])
-    await world.forward()
-
-    async def booked() -> bool:
-        return (await ledger.get(f"/payments/{charge}", headers=auth())).status_code == 200
-
-    await wait_until(booked, message="payment booked")
+    charge = await booked_payment(world, ledger, 2500, group)
     async with browser(ledger) as other:
         # Another admin's session has a token of its own, worthless in this one.
         await sign_in(other, token(sub="admin_2"))

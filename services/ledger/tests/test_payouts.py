@@ -6,26 +6,16 @@ import asyncio
 
 import httpx
 
-from ledger.testing import StripeWorld, auth
-from tollgate_shared.testing import unique, wait_until
+from ledger.testing import StripeWorld, auth, booked_payment
+from tollgate_shared.testing import unique
 
 
 async def funded_group(world: StripeWorld, ledger: httpx.AsyncClient) -> tuple[str, int]:
     """A group with one booked payment; returns it and its available balance."""
     group = unique("grp")
-    paid = await world.checkout(await world.price(10000), group_id=group, user_id=unique("u"))
-    await world.forward()
-    charge = await world.charge_of_intent(paid["payment_intent"])
-
-    async def available() -> int:
-        answer = await ledger.get(f"/groups/{group}/balance?currency=usd", headers=auth())
-        return int(answer.json()["available"])
-
-    async def booked() -> bool:
-        return (await ledger.get(f"/payments/{charge}", headers=auth())).status_code == 200
-
-    await wait_until(booked, message="payment booked")
-    return group, await available()
+    await booked_payment(world, ledger, 10000, group)
+    answer = await ledger.get(f"/groups/{group}/balance?currency=usd", headers=auth())
+    return group, int(answer.json()["available"])
 
 
 async def test_two_concurrent_requests_beyond_the_balance_one_gets_409(

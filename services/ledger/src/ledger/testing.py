@@ -9,7 +9,7 @@ import stripe
 from nats.js import JetStreamContext
 
 from tollgate_shared.auth import issue_token
-from tollgate_shared.testing import EmulatorEvents, unique
+from tollgate_shared.testing import EmulatorEvents, unique, wait_until
 
 SECRET = "ledger-test-secret-0123456789abcdef0123"
 CARD = "4242424242424242"
@@ -23,6 +23,21 @@ def token(
 
 def auth(**claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(**claims)}"}
+
+
+async def booked_payment(
+    world: StripeWorld, ledger: httpx.AsyncClient, amount: int, group: str
+) -> str:
+    """A member's payment to `group`, paid on the emulator and booked by `ledger`; its charge."""
+    paid = await world.checkout(await world.price(amount), group_id=group, user_id=unique("u"))
+    charge = await world.charge_of_intent(paid["payment_intent"])
+    await world.forward()
+
+    async def booked() -> bool:
+        return (await ledger.get(f"/payments/{charge}", headers=auth())).status_code == 200
+
+    await wait_until(booked, message="payment booked")
+    return charge
 
 
 class StripeWorld(EmulatorEvents):
