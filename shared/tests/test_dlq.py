@@ -1,13 +1,18 @@
 """Dead letters: parked with the reason, replayed into the consumer that gave up, dropped."""
 
+import contextlib
+import dataclasses
+
 from nats.aio.client import Client as NatsClient
+from nats.errors import MsgAlreadyAckdError
 from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.messaging import dlq
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming
+from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, PermanentError
 from tollgate_shared.messaging.publish import publish_with_ack
+from tollgate_shared.messaging.replay import rewind_consumer
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
 
@@ -74,6 +79,90 @@ async def test_replay_reaches_only_the_consumer_that_gave_up(
         assert healthy_effects == [event_id], "the healthy consumer skipped the replay"
     finally:
         await broker.stop()
+
+
+async def refused(session: AsyncSession, incoming: Incoming) -> None:
+    raise PermanentError("still refused")
+
+
+def failing_consumer(db, topic: str) -> IdempotentConsumer:
+    spec = ConsumerSpec(durable=unique("svc"), stream=STRIPE, filter_subject=f"stripe.{topic}.>")
+    return IdempotentConsumer(spec, db.sessions, db.inbox, refused)
+
+
+async def next_letter(js: JetStreamContext, service: str, after: set[int]) -> list[dlq.DeadLetter]:
+    """The service's letters, once one with a sequence not in `after` is among them."""
+
+    async def arrived() -> list[dlq.DeadLetter] | None:
+        letters = await letters_of(js, service)
+        return letters if {letter.sequence for letter in letters} - after else None
+
+    return await wait_until(arrived, message="a new letter")
+
+
+async def test_a_replayed_letter_that_fails_again_is_parked_again_every_time(
+    db, js: JetStreamContext, nats_client: NatsClient
+) -> None:
+    topic = unique("t")
+    consumer = failing_consumer(db, topic)
+    service = consumer.spec.durable
+    broker = await RunningConsumers.start(nats_client, consumer)
+    try:
+        event_id = unique("evt")
+        await publish_with_ack(js, f"stripe.{topic}.x", b"{}", msg_id=event_id, stream="STRIPE")
+        [first] = await next_letter(js, service, set())
+        await dlq.replay(js, first)
+        [second] = await next_letter(js, service, {first.sequence})
+        await dlq.replay(js, second)
+        [third] = await next_letter(js, service, {first.sequence, second.sequence})
+        assert [letter.original_id for letter in (first, second, third)] == [event_id] * 3
+        assert "still refused" in third.error
+    finally:
+        await broker.stop()
+
+
+async def test_a_rewound_consumer_that_fails_again_parks_the_message_again(
+    db, js: JetStreamContext, nats_client: NatsClient
+) -> None:
+    topic = unique("t")
+    consumer = failing_consumer(db, topic)
+    service = consumer.spec.durable
+    ack = await publish_with_ack(
+        js, f"stripe.{topic}.x", b"{}", msg_id=unique("evt"), stream="STRIPE"
+    )
+    broker = await RunningConsumers.start(nats_client, consumer)
+    try:
+        [first] = await next_letter(js, service, set())
+    finally:
+        await broker.stop()
+    await rewind_consumer(js, STRIPE.name, service, sequence=ack.seq)
+    broker = await RunningConsumers.start(nats_client, consumer)
+    try:
+        letters = await next_letter(js, service, {first.sequence})
+    finally:
+        await broker.stop()
+    assert [letter.original_id for letter in letters] == [first.original_id] * 2
+
+
+async def test_parking_one_delivery_twice_keeps_one_letter(
+    db, js: JetStreamContext, nats_client: NatsClient
+) -> None:
+    """A second attempt at parking the same delivery (its DLQ ack was lost, or the process died
+    before terminating it) is deduplicated by JetStream."""
+    topic = unique("t")
+    consumer = failing_consumer(db, topic)
+    service = consumer.spec.durable
+    await publish_with_ack(js, f"stripe.{topic}.x", b"{}", msg_id=unique("evt"), stream="STRIPE")
+    await js.add_consumer(STRIPE.name, consumer.spec.config())
+    sub = await js.pull_subscribe_bind(service, stream=STRIPE.name)
+    [msg] = await sub.fetch(1, timeout=5)
+    first = Incoming.from_msg(msg)
+    await consumer.process(msg, first, js)
+    # The same delivery coming back (its second delivery): parked again, then terminated again.
+    with contextlib.suppress(MsgAlreadyAckdError):
+        await consumer.process(msg, dataclasses.replace(first, delivered=2), js)
+    await sub.unsubscribe()
+    assert len(await letters_of(js, service)) == 1
 
 
 async def test_drop_removes_a_letter(js: JetStreamContext) -> None:

@@ -407,7 +407,7 @@ class IdempotentConsumer:
                 js,
                 dlq_subject(self.spec.durable, incoming.subject),
                 incoming.data,
-                msg_id=f"{self.spec.durable}:{incoming.message_id}",
+                msg_id=await self._dead_letter_id(js, incoming),
                 stream=DLQ.name,
                 headers={
                     ORIGINAL_MSG_ID: incoming.message_id,
@@ -424,6 +424,30 @@ class IdempotentConsumer:
             return
         await msg.term()
         self._outcomes["dead_lettered"].inc()
+
+    async def _dead_letter_id(self, js: JetStreamContext, incoming: Incoming) -> str:
+        """The DLQ Msg-Id of this dead-lettering: the same for every attempt to park this
+        delivery, new for every later one.
+
+        Parking one delivery may be tried more than once: the DLQ's ack got lost (the message
+        is nak'ed and comes back), or the process died between parking and terminating (it
+        comes back after `ack_wait`). Those attempts carry the same stream sequence on a durable
+        of the same creation time, so JetStream keeps one letter. A letter replayed from the
+        DLQ is a new message on its stream (a new sequence), and a rewound durable is a new
+        consumer (a new creation time): either failing again is parked again, however soon,
+        where an id of the message alone would be dropped as a duplicate within the DLQ's
+        duplicate window. Asking the server for the creation time costs one request per
+        dead-lettering, which is rare, and stays right for a durable rewound under a running
+        process."""
+        created = (await js.consumer_info(self.spec.stream.name, self.spec.durable)).created
+        return ":".join(
+            (
+                self.spec.durable,
+                incoming.message_id,
+                f"{self.spec.stream.name}@{incoming.stream_sequence}",
+                created.isoformat(),
+            )
+        )
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,8 @@
 
 A replay republishes the parked payload on its original subject with
 `Tollgate-Original-Msg-Id` set, so every consumer's inbox recognises it: consumers that had
-processed the original skip it, the one that had given up processes it now.
+processed the original skip it, the one that had given up processes it now. If it fails again
+it is parked again as a new letter (see `IdempotentConsumer._dead_letter_id`).
 """
 
 from __future__ import annotations
