@@ -132,6 +132,78 @@ async def test_bad_input_is_rejected_and_stores_nothing(
     assert await stream_total(js) == before
 
 
+async def rejected_total(gateway: httpx.AsyncClient, reason: str) -> float:
+    """`gateway_events_rejected_total{reason}` as the gateway's /metrics shows it."""
+    line = f'gateway_events_rejected_total{{reason="{reason}"}} '
+    for row in (await gateway.get("/metrics")).text.splitlines():
+        if row.startswith(line):
+            return float(row.removeprefix(line))
+    return 0.0
+
+
+UNSTORABLE = {
+    "id of 256 characters": {"id": "evt_" + "a" * 252},
+    "id of 300 characters": {"id": "evt_" + "A1" * 148},
+    "id with a non-ASCII letter": {"id": "evt_1Ab\u00e9"},
+    "id with a dash": {"id": "evt_1Ab-2"},
+    "id with a space": {"id": "evt_1Ab 2"},
+    "id with a newline at the end": {"id": "evt_1Ab2\n"},
+    "id of the prefix alone": {"id": "evt_"},
+    "empty token inside the type": {"type": "invoice..paid"},
+    "empty first token": {"type": ".x"},
+    "empty last token": {"type": "x."},
+    "type of one dot": {"type": "."},
+    "wildcard token": {"type": "invoice.*"},
+    "full wildcard": {"type": "invoice.>"},
+    "space in the type": {"type": "invoice paid"},
+    "tab in the type": {"type": "invoice.\tpaid"},
+    "upper case type": {"type": "Invoice.Paid"},
+    "type of 101 characters": {"type": "x" * 101},
+}
+
+
+@pytest.mark.parametrize("changes", UNSTORABLE.values(), ids=UNSTORABLE.keys())
+async def test_ids_and_types_no_consumer_can_store_are_400_and_counted(
+    gateway: httpx.AsyncClient, js, changes: dict[str, str]
+) -> None:
+    """Event ids beyond Stripe's form (`evt_` + letters, digits, underscores) and length (255),
+    and types that are no NATS subject, are refused: never stored (a consumer would give up on
+    them), never a 503 (Stripe would retry them for days)."""
+    before, rejected = await stream_total(js), await rejected_total(gateway, "invalid_event")
+    body = encode(make_event(**changes))
+    response = await gateway.post("/webhooks/stripe", content=body, headers=signed(body))
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "invalid_event" and error["message"]
+    assert [d["loc"] for d in error["details"]] == [list(changes)]
+    assert await stream_total(js) == before
+    assert await rejected_total(gateway, "invalid_event") == rejected + 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"id": "evt_" + "a" * 251},
+        {"id": "evt_1NG8Du2eZvKYlo2CUI79vXWy"},
+        {"id": "evt_backfill_0123abcd"},
+        {"type": "a" * 50 + "." + "b" * 49},
+        {"type": "treasury.outbound_payment.expected_arrival_date_updated"},
+    ],
+    ids=["id of 255 characters", "Stripe's id", "an imported event's id", "type of 100", "long"],
+)
+async def test_ids_and_types_at_the_bounds_are_stored(
+    gateway: httpx.AsyncClient, js, changes: dict[str, str]
+) -> None:
+    event = make_event(**changes)
+    body = encode(event)
+    response = await gateway.post("/webhooks/stripe", content=body, headers=signed(body))
+    assert response.status_code == 200, response.text
+    stored = await js.get_last_msg(STRIPE.name, f"stripe.{event['type']}")
+    assert stored.headers["Nats-Msg-Id"] == event["id"]
+
+
 async def test_body_over_limit_is_413_with_or_without_length(
     gateway_settings: Callable[..., Settings], js
 ) -> None:

@@ -341,14 +341,31 @@ class EventRequest(BaseModel):
 T = TypeVar("T", bound=StripeObject)
 
 
+EVENT_ID_MAX_LENGTH = 255
+"""Stripe's bound on the ids it generates ("IDs of up to 255 characters", API upgrades guide);
+every consumer's inbox and stored event ids hold that many."""
+EVENT_TYPE_MAX_LENGTH = 100
+"""Stripe's event types are dotted lowercase words well under this (the longest about 60);
+the ledger keeps a type in 100 characters."""
+
+
 class StripeEvent(BaseModel):
-    """Stripe's Event envelope, as delivered to webhook endpoints."""
+    """Stripe's Event envelope, as delivered to webhook endpoints.
+
+    Only what every consumer can store and route is accepted: an id `evt_` + ASCII letters,
+    digits and underscores (Stripe's form; Tollgate's own imported events are `evt_backfill_…`
+    and `evt_resync_…`) of at most `EVENT_ID_MAX_LENGTH`, and a type of dot-separated non-empty
+    tokens of lowercase letters, digits and underscores (a NATS subject token can hold none of
+    `.`, `*`, `>` or whitespace, and an empty one is no subject) of at most
+    `EVENT_TYPE_MAX_LENGTH`."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    id: Annotated[str, Field(pattern=r"^evt_\w+$")]
+    id: Annotated[str, Field(max_length=EVENT_ID_MAX_LENGTH, pattern=r"^evt_[A-Za-z0-9_]+$")]
     object: str = "event"
-    type: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9_.]+$")]
+    type: Annotated[
+        str, Field(max_length=EVENT_TYPE_MAX_LENGTH, pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+    ]
     created: int
     livemode: bool
     account: str | None = None

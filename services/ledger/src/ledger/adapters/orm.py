@@ -43,7 +43,7 @@ transactions = Table(
     Column("purpose", String(40)),
     Column("reference", String(200)),
     Column("description", String(500)),
-    Column("causation_id", String(100)),
+    Column("causation_id", String(255)),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     _created(),
     Index("ix_ledger_transactions_group", "group_id", "id"),
@@ -166,7 +166,7 @@ risk_items = Table(
 timeline = Table(
     "timeline",
     metadata,
-    Column("event_id", String(100), primary_key=True),
+    Column("event_id", String(255), primary_key=True),
     Column("object_id", String(100), primary_key=True),
     Column("charge_id", String(100)),
     Column("event_type", String(100), nullable=False),
