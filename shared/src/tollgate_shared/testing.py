@@ -115,6 +115,33 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
+async def cursor_pages(
+    client: httpx.AsyncClient,
+    path: str,
+    *,
+    limit: int,
+    items: str = "data",
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> list[list[Any]]:
+    """Every page of a list paged with `limit`, `cursor` and `next_cursor`, following the
+    cursor with the same `params`; every page is full but the last, which says there is no next
+    page (`next_cursor` null)."""
+    query = {**(params or {}), "limit": limit}
+    pages: list[list[Any]] = []
+    while len(pages) < 1000:
+        answer = await client.get(path, params=query, headers=headers)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        pages.append(body[items])
+        if body["next_cursor"] is None:
+            assert len(pages[-1]) <= limit and (pages[-1] or len(pages) == 1), pages
+            return pages
+        assert len(pages[-1]) == limit, f"page {len(pages)} of {path} is not full: {pages}"
+        query["cursor"] = body["next_cursor"]
+    raise AssertionError(f"{path} went on for 1000 pages")
+
+
 def stripe_event(event_type: str, obj: dict[str, Any], **fields: Any) -> dict[str, Any]:
     """A Stripe event envelope around `obj` with a fresh id; `fields` override the envelope's."""
     return {

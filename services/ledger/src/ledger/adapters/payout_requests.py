@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
 from ledger.domain.payouts import PENDING, PayoutStatus
+from tollgate_shared.pagination import keyset_page
 
 r, s = orm.payout_requests, orm.payout_schedules
 
@@ -75,16 +76,17 @@ async def mark_paid(session: AsyncSession, payout_id: str, *, transfer_id: str) 
 
 
 async def list_for_group(
-    session: AsyncSession, group_id: str, *, limit: int, before: str | None
-) -> list[dict[str, Any]]:
-    """The group's requests and disbursements, newest first."""
-    query = select(r).where(r.c.group_id == group_id)
-    if before:
-        query = query.where(
-            r.c.created_at < select(r.c.created_at).where(r.c.payout_id == before).scalar_subquery()
-        )
-    rows = await session.execute(query.order_by(r.c.created_at.desc()).limit(limit))
-    return [dict(row._mapping) for row in rows]
+    session: AsyncSession, group_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The group's requests and disbursements, newest first, and the next page's cursor."""
+    rows, next_cursor = await keyset_page(
+        session,
+        select(r).where(r.c.group_id == group_id),
+        (r.c.created_at, r.c.payout_id),
+        limit=limit,
+        cursor=cursor,
+    )
+    return [dict(row._mapping) for row in rows], next_cursor
 
 
 async def get_schedule(session: AsyncSession, group_id: str) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
 from ledger.domain.accounts import Account
+from tollgate_shared.pagination import keyset_page, split_page
 
 t, e, p = orm.transactions, orm.entries, orm.payments
 
@@ -69,15 +70,15 @@ async def revenue_series(
 
 async def transactions_page(
     session: AsyncSession, group_id: str, *, limit: int, after_id: int | None
-) -> list[dict[str, Any]]:
-    """Newest first; `after_id` is the cursor (the last id of the previous page)."""
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Newest first, and the cursor of the next page (the last id of this one; None on the
+    last page); `after_id` is the cursor of the previous page."""
     query = select(t).where(t.c.group_id == group_id)
     if after_id is not None:
         query = query.where(t.c.id < after_id)
-    rows = [
-        dict(r._mapping) for r in await session.execute(query.order_by(t.c.id.desc()).limit(limit))
-    ]
-    return await _with_entries(session, rows)
+    found = await session.execute(query.order_by(t.c.id.desc()).limit(limit + 1))
+    rows, last = split_page([dict(r._mapping) for r in found], limit)
+    return await _with_entries(session, rows), last["id"] if last else None
 
 
 async def _with_entries(session: AsyncSession, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -157,12 +158,13 @@ async def payments_page(
     session: AsyncSession,
     *,
     limit: int,
-    before: str | None = None,
+    cursor: str | None = None,
     groups: list[str] | None = None,
     user_id: str | None = None,
     search: str | None = None,
-) -> list[dict[str, Any]]:
-    """Payments newest first; `groups` limits to those groups, `search` matches ids and email."""
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Payments newest first (by `created_at`, then charge id), and the cursor of the next page
+    (None on the last page); `groups` limits to those groups, `search` matches ids and email."""
     query = select(*_payment_columns())
     if groups is not None:
         query = query.where(p.c.group_id.in_(groups))
@@ -179,16 +181,10 @@ async def payments_page(
                 p.c.payment_intent_id == search.strip(),
             )
         )
-    if before:
-        cursor = select(p.c.created_at, p.c.charge_id).where(p.c.charge_id == before).subquery()
-        query = query.where(
-            func.row(p.c.created_at, p.c.charge_id)
-            < select(func.row(cursor.c.created_at, cursor.c.charge_id)).scalar_subquery()
-        )
-    rows = await session.execute(
-        query.order_by(p.c.created_at.desc(), p.c.charge_id.desc()).limit(limit)
+    rows, next_cursor = await keyset_page(
+        session, query, (p.c.created_at, p.c.charge_id), limit=limit, cursor=cursor
     )
-    return [_payment(r) for r in rows]
+    return [_payment(r) for r in rows], next_cursor
 
 
 async def payment_detail(session: AsyncSession, charge_id: str) -> dict[str, Any] | None:
@@ -231,31 +227,36 @@ async def invoices_of(session: AsyncSession, user_id: str, *, limit: int) -> lis
 
 
 async def disputes_list(
-    session: AsyncSession, *, groups: list[str] | None, limit: int
-) -> list[dict[str, Any]]:
-    """Disputes newest first (optionally of some groups only)."""
+    session: AsyncSession, *, groups: list[str] | None, limit: int, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Disputes newest first (optionally of some groups only), and the next page's cursor."""
     d = orm.disputes
     query = select(d, p.c.user_id, p.c.email).select_from(
         d.outerjoin(p, p.c.charge_id == d.c.charge_id)
     )
     if groups is not None:
         query = query.where(d.c.group_id.in_(groups))
-    rows = await session.execute(query.order_by(d.c.created_at.desc()).limit(limit))
-    return [dict(r._mapping) for r in rows]
+    rows, next_cursor = await keyset_page(
+        session, query, (d.c.created_at, d.c.dispute_id), limit=limit, cursor=cursor
+    )
+    return [dict(r._mapping) for r in rows], next_cursor
 
 
 async def risk_list(
-    session: AsyncSession, *, groups: list[str] | None, limit: int
-) -> list[dict[str, Any]]:
-    """Early fraud warnings and reviews newest first (optionally of some groups only)."""
+    session: AsyncSession, *, groups: list[str] | None, limit: int, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Early fraud warnings and reviews newest first (optionally of some groups only), and the
+    next page's cursor."""
     k = orm.risk_items
     query = select(k, p.c.email, p.c.amount, p.c.currency).select_from(
         k.outerjoin(p, p.c.charge_id == k.c.charge_id)
     )
     if groups is not None:
         query = query.where(k.c.group_id.in_(groups))
-    rows = await session.execute(query.order_by(k.c.created_at.desc()).limit(limit))
-    return [dict(r._mapping) for r in rows]
+    rows, next_cursor = await keyset_page(
+        session, query, (k.c.created_at, k.c.risk_id), limit=limit, cursor=cursor
+    )
+    return [dict(r._mapping) for r in rows], next_cursor
 
 
 async def ledger_for_balance_transactions(

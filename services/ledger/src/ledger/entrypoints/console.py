@@ -29,6 +29,7 @@ from ledger.entrypoints.deps import LedgerDeps, Sessions
 from ledger.service_layer.refunds import RefundRequest, request_refund
 from tollgate_shared.auth import Principal, TokenVerifier
 from tollgate_shared.errors import ApiError
+from tollgate_shared.pagination import Cursor
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,7 @@ templates.env.filters["money"] = lambda amount, currency: (
     f"{(amount or 0) / 100:,.2f} {(currency or '').upper()}"
 )
 CsrfField = Annotated[str, Form(max_length=128)]
+PAGE = 50
 
 
 def csrf_token(session_key: str) -> str:
@@ -184,15 +186,14 @@ def _groups(principal: Principal) -> list[str] | None:
 
 @router.get("/payments", response_class=HTMLResponse)
 async def payments(
-    request: Request, sessions: Sessions, q: str | None = None, cursor: str | None = None
+    request: Request, sessions: Sessions, q: str | None = None, cursor: Cursor = None
 ) -> Response:
     if (session := await _session(request)) is None:
         return _login()
     async with sessions() as db:
-        found = await queries.payments_page(
-            db, limit=50, before=cursor, groups=_groups(session.principal), search=q
+        found, next_cursor = await queries.payments_page(
+            db, limit=PAGE, cursor=cursor, groups=_groups(session.principal), search=q
         )
-    next_cursor = found[-1]["charge_id"] if len(found) == 50 else None
     return _page(
         request, "payments.html", session, payments=found, q=q or "", next_cursor=next_cursor
     )
@@ -290,8 +291,8 @@ async def disputes(request: Request, sessions: Sessions) -> Response:
         return _login()
     async with sessions() as db:
         groups = _groups(session.principal)
-        found = await queries.disputes_list(db, groups=groups, limit=100)
-        risk = await queries.risk_list(db, groups=groups, limit=100)
+        found, _ = await queries.disputes_list(db, groups=groups, limit=100)
+        risk, _ = await queries.risk_list(db, groups=groups, limit=100)
     return _page(request, "disputes.html", session, disputes=found, risk=risk)
 
 

@@ -22,9 +22,10 @@ from ledger.entrypoints.deps import (
 )
 from ledger.service_layer import payouts as payout_service
 from ledger.service_layer.refunds import RefundRequest, request_refund
-from tollgate_shared.auth import AdminUser, CurrentUser
+from tollgate_shared.auth import AdminUser, CurrentUser, Principal
 from tollgate_shared.db import transaction
 from tollgate_shared.errors import Forbidden
+from tollgate_shared.pagination import Cursor
 
 router = APIRouter(tags=["ledger"])
 
@@ -59,8 +60,9 @@ async def group_transactions(
     """Ledger transactions with their entries, newest first; pass `next_cursor` for more."""
     require_group(principal, group_id)
     async with sessions() as session:
-        page = await queries.transactions_page(session, group_id, limit=limit, after_id=cursor)
-    next_cursor = page[-1]["id"] if len(page) == limit else None
+        page, next_cursor = await queries.transactions_page(
+            session, group_id, limit=limit, after_id=cursor
+        )
     return {"data": page, "next_cursor": next_cursor}
 
 
@@ -118,13 +120,13 @@ async def export_transactions(
 async def group_risk(
     group_id: str, principal: CurrentUser, sessions: Sessions, limit: Limit = 50
 ) -> dict[str, Any]:
-    """The group's disputes and risk items (early fraud warnings, reviews) with their status."""
+    """The group's newest disputes and risk items (early fraud warnings, reviews) with their
+    status, `limit` of each; `/disputes?group_id=` and `/risk?group_id=` page through all."""
     require_group(principal, group_id)
     async with sessions() as session:
-        return {
-            "disputes": await queries.disputes_list(session, groups=[group_id], limit=limit),
-            "risk": await queries.risk_list(session, groups=[group_id], limit=limit),
-        }
+        disputes, _ = await queries.disputes_list(session, groups=[group_id], limit=limit)
+        risk, _ = await queries.risk_list(session, groups=[group_id], limit=limit)
+    return {"disputes": disputes, "risk": risk}
 
 
 @router.get("/users/{user_id}/payments")
@@ -133,19 +135,26 @@ async def member_history(
     principal: CurrentUser,
     sessions: Sessions,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """A member's payments (with receipt and invoice links) and invoices, newest first."""
+    """A member's payments (with receipt and invoice links) newest first, and on the first
+    page their invoices; pass `next_cursor` for more payments."""
     if principal.user_id != user_id and not principal.is_admin:
         raise Forbidden("you may only see your own payments")
     async with sessions() as session:
-        found = await queries.payments_page(session, limit=limit, before=cursor, user_id=user_id)
+        found, next_cursor = await queries.payments_page(
+            session, limit=limit, cursor=cursor, user_id=user_id
+        )
         invoices = [] if cursor else await queries.invoices_of(session, user_id, limit=limit)
-    return {
-        "payments": found,
-        "invoices": invoices,
-        "next_cursor": found[-1]["charge_id"] if len(found) == limit else None,
-    }
+    return {"payments": found, "invoices": invoices, "next_cursor": next_cursor}
+
+
+def _groups_asked(principal: Principal, group_id: str | None) -> list[str] | None:
+    """The groups a list shows: `group_id` if given (and managed), else all the caller sees."""
+    if group_id is None:
+        return visible_groups(principal)
+    require_group(principal, group_id)
+    return [group_id]
 
 
 @router.get("/payments")
@@ -155,18 +164,19 @@ async def list_payments(
     q: str | None = None,
     group_id: str | None = None,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Payments newest first; `q` searches charge/intent/invoice ids, email, user and group."""
-    groups = visible_groups(principal)
-    if group_id is not None:
-        require_group(principal, group_id)
-        groups = [group_id]
+    """Payments newest first; `q` searches charge/intent/invoice ids, email, user and group;
+    pass `next_cursor` (with the same `q` and `group_id`) for more."""
     async with sessions() as session:
-        found = await queries.payments_page(
-            session, limit=limit, before=cursor, groups=groups, search=q
+        found, next_cursor = await queries.payments_page(
+            session,
+            limit=limit,
+            cursor=cursor,
+            groups=_groups_asked(principal, group_id),
+            search=q,
         )
-    return {"data": found, "next_cursor": found[-1]["charge_id"] if len(found) == limit else None}
+    return {"data": found, "next_cursor": next_cursor}
 
 
 @router.get("/payments/{charge_id}")
@@ -220,26 +230,37 @@ async def refund_payment(
 
 @router.get("/disputes")
 async def list_disputes(
-    principal: CurrentUser, sessions: Sessions, limit: Limit = 50
+    principal: CurrentUser,
+    sessions: Sessions,
+    group_id: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Disputes newest first (organizers: their groups)."""
+    """Disputes newest first (organizers: their groups); pass `next_cursor` for more."""
+    groups = _groups_asked(principal, group_id)
     async with sessions() as session:
-        return {
-            "data": await queries.disputes_list(
-                session, groups=visible_groups(principal), limit=limit
-            )
-        }
+        found, next_cursor = await queries.disputes_list(
+            session, groups=groups, limit=limit, cursor=cursor
+        )
+    return {"data": found, "next_cursor": next_cursor}
 
 
 @router.get("/risk")
 async def list_risk(
-    principal: CurrentUser, sessions: Sessions, limit: Limit = 50
+    principal: CurrentUser,
+    sessions: Sessions,
+    group_id: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Early fraud warnings and reviews newest first (organizers: their groups)."""
+    """Early fraud warnings and reviews newest first (organizers: their groups); pass
+    `next_cursor` for more."""
+    groups = _groups_asked(principal, group_id)
     async with sessions() as session:
-        return {
-            "data": await queries.risk_list(session, groups=visible_groups(principal), limit=limit)
-        }
+        found, next_cursor = await queries.risk_list(
+            session, groups=groups, limit=limit, cursor=cursor
+        )
+    return {"data": found, "next_cursor": next_cursor}
 
 
 @router.get("/groups/{group_id}/balance")
@@ -323,13 +344,15 @@ async def list_payouts(
     principal: CurrentUser,
     sessions: Sessions,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Payout requests and disbursements, newest first."""
+    """Payout requests and disbursements, newest first; pass `next_cursor` for more."""
     require_group(principal, group_id)
     async with sessions() as session:
-        found = await payout_requests.list_for_group(session, group_id, limit=limit, before=cursor)
-    return {"data": found, "next_cursor": found[-1]["payout_id"] if len(found) == limit else None}
+        found, next_cursor = await payout_requests.list_for_group(
+            session, group_id, limit=limit, cursor=cursor
+        )
+    return {"data": found, "next_cursor": next_cursor}
 
 
 @router.post("/payouts/{payout_id}/approve")
