@@ -6,16 +6,8 @@ import asyncio
 
 import httpx
 
-from ledger.testing import StripeWorld, auth, booked_payment
+from ledger.testing import StripeWorld, auth, funded_group
 from tollgate_shared.testing import unique
-
-
-async def funded_group(world: StripeWorld, ledger: httpx.AsyncClient) -> tuple[str, int]:
-    """A group with one booked payment; returns it and its available balance."""
-    group = unique("grp")
-    await booked_payment(world, ledger, 10000, group)
-    answer = await ledger.get(f"/groups/{group}/balance?currency=usd", headers=auth())
-    return group, int(answer.json()["available"])
 
 
 async def test_two_concurrent_requests_beyond_the_balance_one_gets_409(

@@ -24,6 +24,9 @@ ERROR_STATUS: dict[type[errors.LedgerError], tuple[int, str]] = {
     errors.NotFound: (404, "not_found"),
     errors.InsufficientBalance: (409, "insufficient_balance"),
     errors.InvalidState: (409, "conflict"),
+    errors.AlreadyDecided: (409, "already_decided"),
+    errors.IdempotencyKeyReused: (422, "idempotency_key_reused"),
+    errors.StripeUnavailable: (503, "payments_unavailable"),
     errors.NotAttributable: (409, "not_attributable"),
 }
 

@@ -40,6 +40,24 @@ async def booked_payment(
     return charge
 
 
+async def funded_group(
+    world: StripeWorld, ledger: httpx.AsyncClient, *, destination: str | None = None
+) -> tuple[str, int]:
+    """A group with one booked payment (and, with `destination`, the connected account its
+    payouts go to); returns it and its available balance."""
+    group = unique("grp")
+    await booked_payment(world, ledger, 10000, group)
+    if destination:
+        schedule = await ledger.put(
+            f"/groups/{group}/payout-schedule",
+            json={"interval": "manual", "currency": "usd", "destination_account": destination},
+            headers=auth(),
+        )
+        assert schedule.status_code == 200, schedule.text
+    answer = await ledger.get(f"/groups/{group}/balance?currency=usd", headers=auth())
+    return group, int(answer.json()["available"])
+
+
 class StripeWorld(EmulatorEvents):
     """Drives the emulator like members and Stripe would; `forward()` puts its events on
     JetStream the way the webhook gateway does."""

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
-from ledger.domain.payouts import PENDING, PayoutStatus
+from ledger.domain.payouts import PENDING, TRANSFERABLE, PayoutStatus
 from tollgate_shared.pagination import keyset_page
 
 r, s = orm.payout_requests, orm.payout_schedules
@@ -26,9 +26,13 @@ async def pending_total(session: AsyncSession, *, group_id: str, currency: str) 
     return int(total or 0)
 
 
-async def get(session: AsyncSession, payout_id: str) -> dict[str, Any] | None:
-    """One request."""
-    row = (await session.execute(select(r).where(r.c.payout_id == payout_id))).first()
+async def get(
+    session: AsyncSession, payout_id: str, *, lock: bool = False
+) -> dict[str, Any] | None:
+    """One request; with `lock`, row-locked until the transaction ends (decisions on it wait
+    for each other)."""
+    query = select(r).where(r.c.payout_id == payout_id)
+    row = (await session.execute(query.with_for_update() if lock else query)).first()
     return dict(row._mapping) if row else None
 
 
@@ -66,12 +70,35 @@ async def update(session: AsyncSession, payout_id: str, **values: Any) -> dict[s
     return dict(row._mapping)
 
 
+async def decide(
+    session: AsyncSession, payout_id: str, *, status: PayoutStatus, decided_by: str, **values: Any
+) -> dict[str, Any]:
+    """Record an admin's decision on the request, and when it was taken."""
+    return await update(
+        session, payout_id, status=status, decided_by=decided_by, decided_at=func.now(), **values
+    )
+
+
 async def mark_paid(session: AsyncSession, payout_id: str, *, transfer_id: str) -> None:
     """The request's money was sent (its transfer is booked in the same transaction)."""
     await session.execute(
         r.update()
-        .where(r.c.payout_id == payout_id, r.c.status.in_(PENDING))
-        .values(status=PayoutStatus.PAID, transfer_id=transfer_id, decided_at=func.now())
+        .where(r.c.payout_id == payout_id, r.c.status.in_(TRANSFERABLE))
+        .values(
+            status=PayoutStatus.PAID,
+            transfer_id=transfer_id,
+            decided_at=func.coalesce(r.c.decided_at, func.now()),
+        )
+    )
+
+
+async def mark_failed(session: AsyncSession, payout_id: str, *, failure: str) -> None:
+    """Stripe refused the approved request's transfer: its reservation is released (unless a
+    transfer was booked for it meanwhile)."""
+    await session.execute(
+        r.update()
+        .where(r.c.payout_id == payout_id, r.c.status == PayoutStatus.APPROVED)
+        .values(status=PayoutStatus.FAILED, failure=failure[:500])
     )
 
 

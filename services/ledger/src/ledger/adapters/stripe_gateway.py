@@ -147,6 +147,11 @@ class StripeGateway:
         )
         return _parse(BookedTransfer, obj)
 
+    async def transfer_in_group(self, transfer_group: str) -> BookedTransfer | None:
+        """The transfer made with `transfer_group`, if any."""
+        page = await self._v1.transfers.list_async({"transfer_group": transfer_group, "limit": 1})
+        return _parse(BookedTransfer, page.data[0]) if page.data else None
+
     async def balance_transactions(
         self, *, created_from: int, created_to: int
     ) -> list[SourcedBalanceTransaction]:

@@ -21,5 +21,17 @@ class InvalidState(LedgerError):
     """An operation that the object's current state does not allow."""
 
 
+class AlreadyDecided(InvalidState):
+    """A decision on a payout request that another decision already took."""
+
+
+class IdempotencyKeyReused(LedgerError):
+    """An Idempotency-Key sent again with a request other than the one it was first sent with."""
+
+
+class StripeUnavailable(LedgerError):
+    """Stripe did not answer (or not yet): the outcome is unknown, the same call may be retried."""
+
+
 class NotFound(LedgerError):
     """An object that does not exist (or that the caller may not see)."""

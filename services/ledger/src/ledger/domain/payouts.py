@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from ledger.domain.errors import InsufficientBalance
+from ledger.domain.errors import AlreadyDecided, InsufficientBalance
 
 
 class PayoutStatus(StrEnum):
@@ -18,6 +18,22 @@ class PayoutStatus(StrEnum):
 
 PENDING = (PayoutStatus.REQUESTED, PayoutStatus.APPROVED)
 """Requests whose money is reserved until their transfer is booked or they are turned down."""
+
+TRANSFERABLE = (*PENDING, PayoutStatus.FAILED)
+"""Requests a booked transfer marks paid: a transfer Stripe made is what happened, even for a
+request whose concurrent retry was refused."""
+
+
+def check_can_approve(status: str) -> None:
+    """Requested, or approved with its transfer not booked yet (approving again resumes it)."""
+    if status not in PENDING:
+        raise AlreadyDecided(f"the payout request is already {status}")
+
+
+def check_can_reject(status: str) -> None:
+    """Only a requested one: once approved, its transfer may already exist at Stripe."""
+    if status != PayoutStatus.REQUESTED:
+        raise AlreadyDecided(f"the payout request is already {status}")
 
 
 class Interval(StrEnum):

@@ -326,7 +326,9 @@ async def request_payout(
     sessions: Sessions,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ORJSONResponse:
-    """Request a payout of at most the available balance (409 `insufficient_balance` above)."""
+    """Request a payout of at most the available balance (409 `insufficient_balance` above);
+    an `Idempotency-Key` sent again answers its request (200), or 422 `idempotency_key_reused`
+    if the amount or currency differ."""
     require_group(principal, group_id)
     async with transaction(sessions) as session:
         created, new = await payout_service.request_payout(
@@ -359,12 +361,14 @@ async def list_payouts(
 async def approve_payout(
     payout_id: str, admin: AdminUser, deps: LedgerDeps, sessions: Sessions
 ) -> dict[str, Any]:
-    """Approve a request and transfer it to the group's connected account (safe to retry)."""
+    """Approve a requested payout and transfer it to the group's connected account; 409
+    `already_decided` once it is rejected, failed or paid; 503 leaves it approved, to retry."""
     return await payout_service.approve_payout(deps, sessions, payout_id, admin=admin.user_id)
 
 
 @router.post("/payouts/{payout_id}/reject")
 async def reject_payout(payout_id: str, admin: AdminUser, sessions: Sessions) -> dict[str, Any]:
-    """Turn a request down, releasing what it reserved."""
+    """Turn a requested payout down, releasing what it reserved; 409 `already_decided` once
+    another decision was taken."""
     async with transaction(sessions) as session:
         return await payout_service.reject_payout(session, payout_id, admin=admin.user_id)

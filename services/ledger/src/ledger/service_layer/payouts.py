@@ -1,7 +1,9 @@
 """Payout requests: organizer asks, admin approves, Stripe transfers, the ledger books it.
 
 Every balance check runs under the group's lock, so concurrent requests can never reserve
-more than the group has available.
+more than the group has available. Every decision (approve, reject) runs under the request's
+row lock and checks its status there, so of two concurrent decisions one wins and the other
+answers 409 having changed nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger.adapters import payout_requests as requests
 from ledger.adapters import repository as repo
+from ledger.adapters.stripe_gateway import BookedTransfer
 from ledger.domain import payouts
 from ledger.domain.accounts import Account
-from ledger.domain.errors import InvalidState, NotFound
-from ledger.domain.payouts import PENDING, Interval, PayoutStatus
+from ledger.domain.errors import IdempotencyKeyReused, InvalidState, NotFound, StripeUnavailable
+from ledger.domain.payouts import Interval, PayoutStatus
 from ledger.service_layer import Deps
 from ledger.service_layer.disbursements import record_transfer
 from tollgate_shared.db import transaction
@@ -50,13 +53,16 @@ class PayoutRequest:
 async def request_payout(
     session: AsyncSession, command: PayoutRequest
 ) -> tuple[dict[str, Any], bool]:
-    """Reserve `amount` for a payout; returns the request and whether it is new."""
+    """Reserve `amount` for a payout; returns the request and whether it is new (a key sent
+    again answers the request it made, if it asked for the same)."""
     await repo.lock_group(session, command.group_id)
     if command.idempotency_key:
         existing = await requests.by_idempotency_key(
             session, command.group_id, command.idempotency_key
         )
         if existing is not None:
+            if (existing["amount"], existing["currency"]) != (command.amount, command.currency):
+                raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
             return existing, False
     now = await balance(session, command.group_id, command.currency)
     payouts.check_can_withdraw(command.amount, payable=now["payable"], pending=now["pending"])
@@ -71,14 +77,21 @@ async def request_payout(
     return created, True
 
 
-async def _approve(session: AsyncSession, payout_id: str, admin: str) -> dict[str, Any]:
-    request = await requests.get(session, payout_id)
-    if request is None:
+async def _approve(
+    session: AsyncSession, payout_id: str, admin: str
+) -> tuple[dict[str, Any], bool]:
+    """Approve the request under its row lock; returns it and whether an earlier approval
+    already took it (the transfer is then resumed with the parameters recorded then)."""
+    found = await requests.get(session, payout_id)
+    if found is None:
         raise NotFound(f"no payout request {payout_id}")
-    await repo.lock_group(session, request["group_id"])
-    request = await requests.get(session, payout_id) or request
-    if request["status"] not in PENDING:
-        return request
+    # The group's lock first, like every command that reserves money, then the request's row.
+    await repo.lock_group(session, found["group_id"])
+    request = await requests.get(session, payout_id, lock=True) or found
+    payouts.check_can_approve(request["status"])
+    if request["status"] == PayoutStatus.APPROVED:
+        resumed = await requests.update(session, payout_id, attempts=request["attempts"] + 1)
+        return resumed, True
     now = await balance(session, request["group_id"], request["currency"])
     # The request's own reservation is part of `pending`; it must still be covered.
     payouts.check_can_withdraw(
@@ -88,7 +101,7 @@ async def _approve(session: AsyncSession, payout_id: str, admin: str) -> dict[st
     destination = schedule and schedule["destination_account"]
     if not destination:
         raise InvalidState("the group has no connected account to pay out to")
-    return await requests.update(
+    approved = await requests.decide(
         session,
         payout_id,
         status=PayoutStatus.APPROVED,
@@ -96,18 +109,46 @@ async def _approve(session: AsyncSession, payout_id: str, admin: str) -> dict[st
         destination_account=destination,
         attempts=request["attempts"] + 1,
     )
+    return approved, False
 
 
 async def approve_payout(
     deps: Deps, sessions: async_sessionmaker[AsyncSession], payout_id: str, *, admin: str
 ) -> dict[str, Any]:
-    """Approve and send the transfer (retrying an approved one is safe: same idempotency key)."""
+    """Approve a request, then send its transfer and book it.
+
+    The approval commits before Stripe is called: from then on the request cannot be rejected
+    and its money stays reserved, so no transfer leaves for a request that ends rejected.
+    A crash before the transfer leaves it `approved`: approving again sends it. A crash after
+    Stripe made it, before it is booked, leaves it `approved` too: `transfer.created` books it
+    and marks it paid, and approving again finds it by transfer group (Stripe forgets
+    idempotency keys after a day) or gets it back by its key; it is booked once (keyed by the
+    transfer id).
+    """
     async with transaction(sessions) as session:
-        request = await _approve(session, payout_id, admin)
-    if request["status"] != PayoutStatus.APPROVED:
-        return request
+        request, resumed = await _approve(session, payout_id, admin)
     try:
-        transfer = await deps.stripe.create_transfer(
+        earlier = await deps.stripe.transfer_in_group(payout_id) if resumed else None
+        transfer = earlier or await _create_transfer(deps, sessions, request)
+    except stripe.StripeError as exc:
+        # No answer, or a concurrent approval's call in flight: the outcome is unknown, so the
+        # request stays approved (reserved, not rejectable) until approving again settles it.
+        raise StripeUnavailable(
+            f"Stripe did not complete the transfer ({exc.user_message}); approve again to retry"
+        ) from None
+    async with transaction(sessions) as session:
+        await record_transfer(deps, session, transfer, causation_id=payout_id)
+        found = await requests.get(session, payout_id)
+    assert found is not None
+    return found
+
+
+async def _create_transfer(
+    deps: Deps, sessions: async_sessionmaker[AsyncSession], request: dict[str, Any]
+) -> BookedTransfer:
+    payout_id = request["payout_id"]
+    try:
+        return await deps.stripe.create_transfer(
             amount=request["amount"],
             currency=request["currency"],
             destination=request["destination_account"],
@@ -116,28 +157,20 @@ async def approve_payout(
             idempotency_key=idempotency_key("transfer", payout_id),
         )
     except stripe.InvalidRequestError as exc:
+        # Refused, nothing moved: the request ends failed and its money is free again.
         async with transaction(sessions) as session:
-            await requests.update(
-                session, payout_id, status=PayoutStatus.FAILED, failure=str(exc.user_message)
-            )
+            await requests.mark_failed(session, payout_id, failure=str(exc.user_message))
         raise InvalidState(f"Stripe refused the transfer: {exc.user_message}") from None
-    async with transaction(sessions) as session:
-        await record_transfer(deps, session, transfer, causation_id=payout_id)
-        found = await requests.get(session, payout_id)
-    assert found is not None
-    return found
 
 
 async def reject_payout(session: AsyncSession, payout_id: str, *, admin: str) -> dict[str, Any]:
-    """Turn a request down, releasing its reservation."""
-    request = await requests.get(session, payout_id)
+    """Turn a request down, releasing its reservation; a concurrent decision on it is waited
+    for, and if it won this one is refused."""
+    request = await requests.get(session, payout_id, lock=True)
     if request is None:
         raise NotFound(f"no payout request {payout_id}")
-    if request["status"] == PayoutStatus.REJECTED:
-        return request
-    if request["status"] != PayoutStatus.REQUESTED:
-        raise InvalidState(f"a {request['status']} request cannot be rejected")
-    return await requests.update(session, payout_id, status=PayoutStatus.REJECTED, decided_by=admin)
+    payouts.check_can_reject(request["status"])
+    return await requests.decide(session, payout_id, status=PayoutStatus.REJECTED, decided_by=admin)
 
 
 async def request_scheduled_payouts(
