@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from notifications.domain.model import Kind
 from tollgate_shared.events.ledger import PaymentRecorded
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import cursor_pages, unique, wait_until
 
 MONEY_KINDS = {Kind.PAYMENT_RECEIPT, Kind.REFUND_CONFIRMATION, Kind.PAYMENT_FAILED}
 
@@ -54,15 +55,38 @@ async def test_the_contacts_api_refuses_a_group_name_with_a_control_character(
     assert fine.status_code == 200 and fine.json()["name"] == "Chess club"
 
 
-async def test_admin_lists_by_user_kind_and_status_in_pages_and_resends(service: Any) -> None:
+async def receipted(service: Any, *amounts: int) -> tuple[str, str]:
+    """A new member whose payments of `amounts` were each receipted; their id and email."""
     user, email = unique("usr"), f"{unique('member')}@example.com"
-    for amount in (100, 200, 300):
+    for amount in amounts:
         await service.publish(
             PaymentRecorded(
                 user_id=user, amount=amount, currency="gbp", charge_id=unique("ch"), email=email
             )
         )
-    await service.wait_for_mail(email, 3)
+    await service.wait_for_mail(email, len(amounts))
+    return user, email
+
+
+async def test_the_admin_list_pages_through_every_notification_once(service: Any) -> None:
+    user, _ = await receipted(service, 100, 200, 300, 400, 500, 600)
+    params = {"user_id": user, "kind": "payment_receipt"}
+    async with httpx.AsyncClient(base_url=service.base_url, headers=service.admin) as client:
+        [whole] = await cursor_pages(
+            client, "/notifications", limit=200, items="items", params=params
+        )
+        ids = [item["id"] for item in whole]  # statuses may move on while paging
+        assert len(set(ids)) == 6
+        for limit, sizes in ((3, [3, 3]), (4, [4, 2]), (1, [1] * 6)):
+            pages = await cursor_pages(
+                client, "/notifications", limit=limit, items="items", params=params
+            )
+            assert [len(page) for page in pages] == sizes
+            assert [item["id"] for page in pages for item in page] == ids
+
+
+async def test_admin_lists_by_user_kind_and_status_in_pages_and_resends(service: Any) -> None:
+    user, email = await receipted(service, 100, 200, 300)
 
     member = service.bearer(user)
     assert (await service.api("GET", "/notifications", headers=member)).status_code == 403

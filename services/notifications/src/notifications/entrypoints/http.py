@@ -20,6 +20,7 @@ from notifications.service_layer import commands, previews
 from tollgate_shared.auth import AdminUser, CurrentUser
 from tollgate_shared.errors import Forbidden, NotFound
 from tollgate_shared.http import SessionDep
+from tollgate_shared.pagination import split_page
 from tollgate_shared.validation import SingleLine
 
 router = APIRouter(tags=["notifications"])
@@ -119,10 +120,13 @@ async def list_notifications(
         kind=kind,
         status=status,
     )
-    rows = await notifications_repo.search(
-        session, filters, before=int(cursor) if cursor else None, limit=limit
+    rows, last = split_page(
+        await notifications_repo.search(
+            session, filters, before=int(cursor) if cursor else None, limit=limit + 1
+        ),
+        limit,
     )
-    next_cursor = str(rows[-1].seq) if len(rows) == limit else None
+    next_cursor = str(last.seq) if last else None
     return NotificationPage(items=[NotificationOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
