@@ -152,9 +152,11 @@ class Emulator:
         tier_id: str,
         price: str,
         previous: str | None = None,
+        customer: str | None = None,
         **extra_metadata: str,
     ) -> str:
-        """Check out a subscription with the contract's metadata; returns the subscription id."""
+        """Check out a subscription with the contract's metadata (for `customer` if given, as
+        checkout does for a returning member; else a new customer); returns its id."""
         metadata = {
             "user_id": user_id,
             "group_id": group_id,
@@ -171,6 +173,7 @@ class Emulator:
             mode="subscription",
             price=price,
             extra={"subscription_data": {"metadata": metadata}},
+            customer=customer,
         )
         return str(session["subscription"])
 
@@ -209,14 +212,16 @@ class Emulator:
         mode: str,
         price: str,
         extra: dict[str, Any],
+        customer: str | None = None,
     ) -> dict[str, Any]:
+        payer = {"customer": customer} if customer else {"customer_email": f"{user_id}@example.com"}
         session = await self.client.v1.checkout.sessions.create_async(
             {  # type: ignore[arg-type]
                 "mode": mode,
                 "line_items": [{"price": price, "quantity": 1}],
                 "metadata": metadata,
                 "client_reference_id": user_id,
-                "customer_email": f"{user_id}@example.com",
+                **payer,
                 "success_url": "https://example.com/ok",
                 **extra,
             }

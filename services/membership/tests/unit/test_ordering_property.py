@@ -1,8 +1,11 @@
 """Any permutation and duplication of one subscription's events gives the same entitlement as
-in-order delivery, including events stamped in the same second (re-read from "Stripe")."""
+in-order delivery, including events stamped in the same second (re-read from "Stripe"); and
+whatever the order and the delivery times (a backlog, a rewind), the state applied never goes
+back to an older one, even when reads from Stripe run ahead of the events still to come."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from membership.domain import rules
-from membership.domain.model import MembershipKey, Sources, SubscriptionRecord
+from membership.domain.model import MembershipKey, Sources, StripeTime, SubscriptionRecord
 
 START = 1_800_000_000
 MONTH = timedelta(days=30)
@@ -91,8 +94,9 @@ def deliver(order: list[Event], stripe_now: SubscriptionRecord) -> SubscriptionR
         incoming = _as_received(event.record, event, seen)
         decision, record = rules.merge(stored, incoming, fresh=False)
         if decision is rules.Ordering.REREAD:
-            fresh = rules.reread(incoming, _as_received(stripe_now, event, NOW))
-            decision, record = rules.merge(stored, fresh, fresh=True)
+            now = int(NOW.timestamp())
+            current = _as_read(stripe_now, event.id, StripeTime(now, now), NOW)
+            decision, record = rules.merge(stored, rules.reread(incoming, current), fresh=True)
         stored = record or stored
     return stored
 
@@ -104,6 +108,14 @@ def _as_received(state: SubscriptionRecord, event: Event, seen: datetime) -> Sub
         last_event_id=event.id,
         past_due_since=seen if state.status == "past_due" else None,
     )
+
+
+def _as_read(
+    state: SubscriptionRecord, event_id: str, at: StripeTime, seen: datetime
+) -> SubscriptionRecord:
+    """`state` as read from Stripe sometime within `at` (while handling `event_id`)."""
+    received = _as_received(state, Event(event_id, at.until, state), seen)
+    return replace(received, version_from=at.since)
 
 
 def _entitlement(record: SubscriptionRecord | None, at: datetime) -> rules.Entitlement:
@@ -131,3 +143,91 @@ def test_any_order_and_duplication_gives_the_in_order_result(
     for at in (NOW, NOW + GRACE, final.period_end):
         assert at is not None
         assert _entitlement(out_of_order, at) == _entitlement(in_order, at)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A change Stripe made at `at` (fractional seconds): its subscription event, and maybe an
+    event that makes membership read the subscription (an invoice's, a checkout's)."""
+
+    at: float
+    record: SubscriptionRecord
+    reads: bool
+
+
+@dataclass(frozen=True)
+class Sent:
+    id: str
+    step: int
+    snapshot: bool
+
+
+@st.composite
+def timed_histories(draw: st.DrawFn) -> list[Step]:
+    """Stripe's changes with their times; each state carries its place in history (`email`)."""
+    state = replace(draw(histories())[0].record, email="0")
+    at = START + 0.5
+    steps = [Step(at, state, reads=True)]
+    for move in draw(st.lists(MOVES, max_size=10)):
+        following = _next(state, move)
+        if following is None:
+            continue
+        at += draw(st.sampled_from([0.1, 0.4, 1.0, 2.5]))
+        state = replace(following, email=str(len(steps)))
+        steps.append(Step(at, state, reads=draw(st.booleans())))
+    return steps
+
+
+def _stripe_at(steps: list[Step], moment: float) -> SubscriptionRecord:
+    return [step.record for step in steps if step.at <= moment][-1]
+
+
+def consume(
+    steps: list[Step], deliveries: list[tuple[Sent, float]], slack: tuple[float, float]
+) -> list[int]:
+    """The consumer's handling of each delivery at its time: a subscription event's snapshot
+    is merged (re-read when ambiguous), another event reads Stripe. Reads are stamped with a
+    window around the true moment (`slack` early, late: clocks and round trips). Returns the
+    place in history of the state stored after each delivery."""
+    stored: SubscriptionRecord | None = None
+    places = []
+    for sent, moment in deliveries:
+        at = StripeTime(math.floor(moment - slack[0]), math.floor(moment + slack[1]))
+        seen = datetime.fromtimestamp(moment, UTC)
+        current = _as_read(_stripe_at(steps, moment), sent.id, at, seen)
+        if sent.snapshot:
+            step = steps[sent.step]
+            event = Event(sent.id, math.floor(step.at), step.record)
+            incoming = _as_received(step.record, event, datetime.fromtimestamp(event.created, UTC))
+            decision, record = rules.merge(stored, incoming, fresh=False)
+            if decision is rules.Ordering.REREAD:
+                decision, record = rules.merge(stored, rules.reread(incoming, current), fresh=True)
+        else:
+            decision, record = rules.merge(stored, current, fresh=True)
+        stored = record or stored
+        assert stored is not None and stored.email is not None
+        places.append(int(stored.email))
+    return places
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), steps=timed_histories())
+def test_whatever_the_delivery_times_no_older_state_follows_a_newer_one(
+    data: st.DataObject, steps: list[Step]
+) -> None:
+    sent = [Sent(f"evt_{n}", n, snapshot=True) for n in range(len(steps))]
+    sent += [Sent(f"evt_{n}_read", n, snapshot=False) for n, s in enumerate(steps) if s.reads]
+    sent.sort(key=lambda each: (each.step, each.snapshot))
+    duplicates = data.draw(st.lists(st.sampled_from(sent), max_size=len(sent)))
+    order = data.draw(st.one_of(st.just(sent + duplicates), st.permutations(sent + duplicates)))
+    delays = st.sampled_from([0.0, 0.3, 1.0, 60.0])
+    deliveries, moment = [], START + 0.0
+    for each in order:
+        moment = max(moment, steps[each.step].at) + data.draw(delays)
+        deliveries.append((each, moment))
+    slack = data.draw(st.tuples(st.sampled_from([0, 0.5, 1.5]), st.sampled_from([0, 0.5, 1.5])))
+
+    places = consume(steps, deliveries, slack)
+
+    assert places == sorted(places), places
+    assert places[-1] == len(steps) - 1

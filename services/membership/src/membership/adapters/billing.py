@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import stripe
 
+from membership.domain.model import StripeTime
 from tollgate_shared.events.stripe import Subscription
 from tollgate_shared.stripe_client import idempotency_key
+
+LIVE_SUBSCRIPTIONS_READ = 100
+"""A customer's live subscriptions read at once (one page: a member holds a handful)."""
 
 
 def _parse(obj: Any) -> Subscription:
     return Subscription.model_validate(obj.to_dict())
+
+
+@dataclass(frozen=True)
+class Read:
+    """A subscription as Stripe answered, and when that answer was true."""
+
+    subscription: Subscription
+    at: StripeTime
+
+
+async def _timed(call: Awaitable[Any]) -> tuple[Any, StripeTime]:
+    """Stripe's answer and the seconds it was taken between: by our clock around the call and
+    by Stripe's (its `Date` header, less the round trip), whichever is wider, so that neither
+    clock's skew makes the answer look older or newer than it is."""
+    started = time.time()
+    answer = await call
+    ended = time.time()
+    since, until = int(started), int(ended)
+    response = getattr(answer, "last_response", None)
+    date = response.headers.get("date") if response is not None else None
+    if date:
+        stripe_now = parsedate_to_datetime(date).timestamp()
+        since, until = min(since, int(stripe_now - (ended - started))), max(until, int(stripe_now))
+    return answer, StripeTime(since, until)
 
 
 class StripeBilling:
@@ -20,24 +52,39 @@ class StripeBilling:
     def __init__(self, client: stripe.StripeClient) -> None:
         self._client = client
 
-    async def subscription(self, subscription_id: str) -> Subscription:
+    async def subscription(self, subscription_id: str) -> Read:
         """The subscription as Stripe has it now."""
-        return _parse(await self._client.v1.subscriptions.retrieve_async(subscription_id))
+        answer, at = await _timed(self._client.v1.subscriptions.retrieve_async(subscription_id))
+        return Read(_parse(answer), at)
+
+    async def live_subscriptions(self, customer_id: str) -> tuple[list[Subscription], StripeTime]:
+        """The customer's subscriptions that are not canceled, as Stripe has them now."""
+        page, at = await _timed(
+            self._client.v1.subscriptions.list_async(
+                {"customer": customer_id, "limit": LIVE_SUBSCRIPTIONS_READ}
+            )
+        )
+        return [_parse(each) for each in page.data], at
 
     async def customer_email(self, customer_id: str) -> str | None:
         """The customer's email, if Stripe has one."""
         customer = await self._client.v1.customers.retrieve_async(customer_id)
         return getattr(customer, "email", None)
 
-    async def cancel_superseded(self, old_id: str, new_id: str) -> Subscription:
-        """Cancel `old_id` because `new_id` replaces it; once per pair, even when retried."""
+    async def cancel_superseded(self, old_id: str, new_id: str) -> Read:
+        """Cancel `old_id` because `new_id` replaces it; once per pair, even when retried (a
+        replayed answer is as new as a fresh one: nothing changes a canceled subscription)."""
         try:
-            cancelled = await self._client.v1.subscriptions.cancel_async(
-                old_id,
-                options={"idempotency_key": idempotency_key("cancel-superseded", old_id, new_id)},
+            cancelled, at = await _timed(
+                self._client.v1.subscriptions.cancel_async(
+                    old_id,
+                    options={
+                        "idempotency_key": idempotency_key("cancel-superseded", old_id, new_id)
+                    },
+                )
             )
         except stripe.InvalidRequestError as exc:
             if exc.code != "resource_missing":
                 raise
             return await self.subscription(old_id)
-        return _parse(cancelled)
+        return Read(_parse(cancelled), at)

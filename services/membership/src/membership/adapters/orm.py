@@ -45,6 +45,7 @@ subscriptions = Table(
     Column("period_end", DateTime(timezone=True)),
     Column("created", BigInteger, nullable=False),  # Stripe's subscription.created
     Column("version", BigInteger, nullable=False),  # Stripe time of the data applied
+    Column("version_from", BigInteger),  # a read's earliest possible second (None: = version)
     Column("last_event_id", String(255)),
     Column("past_due_since", DateTime(timezone=True)),
     Column("previous_subscription_id", String(255)),

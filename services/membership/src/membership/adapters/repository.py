@@ -47,6 +47,7 @@ from membership.domain.model import (
 from tollgate_shared.db import DriverStatement, ReadAhead
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging import outbox
+from tollgate_shared.pagination import keyset_page
 
 R = TypeVar("R")
 
@@ -484,8 +485,10 @@ async def members(
     source: str | None,
     limit: int,
     offset: int,
-) -> tuple[Sequence[Row[Any]], int, dict[str, int]]:
-    """One page of a group's members (with `active` as of now), the total, and active per tier."""
+    cursor: str | None,
+) -> tuple[Sequence[Row[Any]], str | None, int, dict[str, int]]:
+    """One page of a group's members by user id (with `active` as of now) after `cursor` and
+    `offset`, the next page's cursor (None on the last page), the total, and active per tier."""
     t = orm.memberships
     active_now = _active_now().label("active_now")
     conditions = [t.c.group_id == group_id]
@@ -495,8 +498,13 @@ async def members(
         conditions.append(t.c.tier_id == tier_id)
     if source is not None:
         conditions.append(t.c.source == source)
-    page = await session.execute(
-        select(t, active_now).where(*conditions).order_by(t.c.user_id).limit(limit).offset(offset)
+    page, next_cursor = await keyset_page(
+        session,
+        select(t, active_now).where(*conditions).offset(offset),
+        (t.c.user_id,),
+        limit=limit,
+        cursor=cursor,
+        descending=False,
     )
     total = await session.scalar(select(func.count()).select_from(t).where(*conditions))
     per_tier = await session.execute(
@@ -505,7 +513,7 @@ async def members(
         .group_by(t.c.tier_id)
     )
     counts = {str(tier): n for tier, n in per_tier.all()}
-    return page.all(), int(total or 0), counts
+    return page, next_cursor, int(total or 0), counts
 
 
 async def add_event_once(session: AsyncSession, event: DomainEvent) -> None:

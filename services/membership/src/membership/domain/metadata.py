@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from membership.domain.credits import parse_allowances
 from membership.domain.errors import NotAMembership
+from membership.domain.model import MembershipKey
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class MembershipMetadata:
     previous_subscription_id: str | None
     credit_allowances: Mapping[str, int] = field(default_factory=dict)
     """Credits per billing cycle by kind (`credit_allowances=booking=10,...`)."""
+
+    @property
+    def key(self) -> MembershipKey:
+        """The membership (user and group) the metadata is about."""
+        return MembershipKey(self.user_id, self.group_id)
 
     @classmethod
     def parse(

@@ -19,7 +19,9 @@ class MembershipKey:
 
 @dataclass(frozen=True)
 class SubscriptionRecord:
-    """What we last applied of a Stripe subscription (`version` = the Stripe time it describes)."""
+    """What we last applied of a Stripe subscription: `version` is the Stripe second it describes
+    (an event's `created`); a state read from Stripe is known to be from some second between
+    `version_from` and `version` (the read's round trip), `version_from` None otherwise."""
 
     id: str
     user_id: str
@@ -36,6 +38,21 @@ class SubscriptionRecord:
     customer_id: str | None = None
     email: str | None = None
     cancel_requested_at: datetime | None = None
+    version_from: int | None = None
+
+    @property
+    def since(self) -> int:
+        """The earliest Stripe second the applied data may describe."""
+        return self.version if self.version_from is None else self.version_from
+
+
+@dataclass(frozen=True)
+class StripeTime:
+    """When Stripe data was true, in Stripe's whole seconds: one second for an event (its
+    `created`); for a read from Stripe, some second between `since` and `until`."""
+
+    since: int
+    until: int
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,13 @@ def order(stored: SubscriptionRecord | None, *, event_id: str, created: int) -> 
 
     Stripe stamps events in whole seconds and does not order deliveries, so two snapshots of
     one subscription from the same second cannot be told apart: the current object is fetched
-    from Stripe instead. A repeat of the event last applied changes nothing.
+    from Stripe instead. A state read from Stripe ranks by when it was read, not by the event
+    that made us read it: a snapshot from before the read is older, one from a second the read
+    may have been taken in is ambiguous. A repeat of the event last applied changes nothing.
     """
     if stored is None or created > stored.version:
         return Ordering.APPLY
-    if created < stored.version or event_id == stored.last_event_id:
+    if created < stored.since or event_id == stored.last_event_id:
         return Ordering.IGNORE
     return Ordering.REREAD
 
@@ -76,8 +78,9 @@ def reread(ambiguous: SubscriptionRecord, current: SubscriptionRecord) -> Subscr
 def merge(
     stored: SubscriptionRecord | None, incoming: SubscriptionRecord, *, fresh: bool
 ) -> tuple[Ordering, SubscriptionRecord | None]:
-    """What to store given a snapshot (`incoming.version` = its Stripe time; `fresh` when just
-    read from Stripe): the decision of `order`, and the record to save, if any.
+    """What to store given a snapshot (`incoming.since`..`incoming.version` = its Stripe time;
+    `fresh` when just read from Stripe, after everything stored): the decision of `order`, and
+    the record to save, if any.
 
     A past_due spell starts at the earliest time any snapshot of it shows (older snapshots,
     otherwise ignored, still move it earlier), so the grace period ends at the same moment
@@ -101,6 +104,7 @@ def merge(
     return decision, replace(
         incoming,
         version=max(stored.version, incoming.version),
+        version_from=max(stored.since, incoming.since) if fresh else None,
         past_due_since=since,
         customer_id=incoming.customer_id or stored.customer_id,
         email=incoming.email or stored.email,

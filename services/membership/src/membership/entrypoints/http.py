@@ -30,6 +30,7 @@ from membership.service_layer.memberships import entitlements
 from tollgate_shared.auth import AdminUser, CurrentUser
 from tollgate_shared.errors import Forbidden, NotFound
 from tollgate_shared.http import SessionDep
+from tollgate_shared.pagination import Cursor
 
 router = APIRouter(tags=["membership"])
 
@@ -81,11 +82,14 @@ async def list_members(
     source: Annotated[str | None, Query(pattern="^(subscription|one_time|grant)$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    cursor: Cursor = None,
 ) -> MembersPage:
-    """A group's members, filtered by `active`, `tier_id`, `source`; with active counts per tier."""
+    """A group's members by user id, filtered by `active`, `tier_id`, `source`; with active
+    counts per tier. Page with `cursor` (`next_cursor` of the previous page, with the same
+    filters: every member once, whoever joins meanwhile) or `offset`."""
     if not principal.can_manage(group_id):
         raise Forbidden("only the group's organizers and admins may list its members")
-    rows, total, counts = await repository.members(
+    rows, next_cursor, total, counts = await repository.members(
         session,
         group_id=group_id,
         active=active,
@@ -93,6 +97,7 @@ async def list_members(
         source=source,
         limit=limit,
         offset=offset,
+        cursor=cursor,
     )
     items = [
         MemberOut(
@@ -106,7 +111,14 @@ async def list_members(
         )
         for r in rows
     ]
-    return MembersPage(items=items, total=total, limit=limit, offset=offset, active_per_tier=counts)
+    return MembersPage(
+        items=items,
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_cursor=next_cursor,
+        active_per_tier=counts,
+    )
 
 
 @router.put("/groups/{group_id}/grants/{user_id}")

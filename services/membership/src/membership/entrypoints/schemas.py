@@ -73,6 +73,8 @@ class MembersPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
     active_per_tier: dict[str, int]
 
 

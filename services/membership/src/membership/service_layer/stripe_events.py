@@ -10,14 +10,20 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import repository
-from membership.adapters.billing import StripeBilling
+from membership.adapters.billing import Read, StripeBilling
 from membership.config import Settings
 from membership.domain import rules
 from membership.domain.announcements import build
 from membership.domain.credits import Allocation
 from membership.domain.errors import NotAMembership
 from membership.domain.metadata import MembershipMetadata
-from membership.domain.model import Entitlement, MembershipKey, SubscriptionRecord, Term
+from membership.domain.model import (
+    Entitlement,
+    MembershipKey,
+    StripeTime,
+    SubscriptionRecord,
+    Term,
+)
 from membership.service_layer import credits
 from membership.service_layer.memberships import reconcile
 from tollgate_shared.events.membership import MembershipRenewed
@@ -89,7 +95,7 @@ class StripeEvents:
 
     async def subscription_changed(self, session: AsyncSession, event: StripeEvent) -> None:
         """A subscription's snapshot: applied if newest, ignored if older, re-read if unclear."""
-        await self._apply(session, event.object_as(Subscription), event, fresh=False)
+        await self._apply(session, event.object_as(Subscription), event)
 
     async def checkout_settled(self, session: AsyncSession, event: StripeEvent) -> None:
         """A membership checkout finished: sync its subscription, or record its paid term."""
@@ -140,7 +146,7 @@ class StripeEvents:
         """The credits a paid subscription invoice brings, for the period its lines bill."""
         assert invoice.subscription_id is not None
         meta = MembershipMetadata.parse(invoice.subscription_metadata) or MembershipMetadata.parse(
-            (await self._billing.subscription(invoice.subscription_id)).metadata
+            (await self._billing.subscription(invoice.subscription_id)).subscription.metadata
         )
         periods = [line.period for line in invoice.lines.data if line.period]
         start = min((p.start for p in periods), default=event.created)
@@ -175,13 +181,40 @@ class StripeEvents:
         (so a concurrent, older read cannot be stored after it)."""
         if meta is None:
             meta = MembershipMetadata.parse(
-                (await self._billing.subscription(subscription_id)).metadata
+                (await self._billing.subscription(subscription_id)).subscription.metadata
             )
             if meta is None:
                 return None
         await repository.lock(session, MembershipKey(meta.user_id, meta.group_id))
+        current = await self._read(session, subscription_id, meta, event)
+        return await self._apply(
+            session, current.subscription, event, read_at=current.at, email=email
+        )
+
+    async def _read(
+        self,
+        session: AsyncSession,
+        subscription_id: str,
+        meta: MembershipMetadata,
+        event: StripeEvent,
+    ) -> Read:
+        """The subscription as Stripe has it now. A read may be newer than the events still to
+        come (a backlog): when it no longer entitles, the member's other live subscriptions of
+        its customer are stored as read too, so a replacement made meanwhile (a tier switch)
+        is known with it rather than announced as a new membership after an end."""
         current = await self._billing.subscription(subscription_id)
-        return await self._apply(session, current, event, fresh=True, email=email)
+        customer = current.subscription.customer
+        if current.subscription.status in rules.ENTITLING or customer is None:
+            return current
+        others, at = await self._billing.live_subscriptions(customer)
+        for other in others:
+            try:
+                theirs = MembershipMetadata.parse(other.metadata)
+            except NotAMembership:
+                continue  # not placeable: its own events are parked
+            if other.id != subscription_id and theirs and theirs.key == meta.key:
+                await self._store(session, Read(other, at), event)
+        return current
 
     async def _apply(
         self,
@@ -189,13 +222,14 @@ class StripeEvents:
         snapshot: Subscription,
         event: StripeEvent,
         *,
-        fresh: bool,
+        read_at: StripeTime | None = None,
         email: str | None = None,
     ) -> SubscriptionRecord | None:
-        """Store the snapshot as ordering allows, cancel what it supersedes, reconcile. Saving
-        reads back what the rest needs: the member's state only stays current if nothing was
-        superseded (else every touched member is read again)."""
-        record = await self._merged(session, snapshot, event, fresh=fresh, email=email)
+        """Store the snapshot (the event's, or one read from Stripe `read_at`) as ordering
+        allows, cancel what it supersedes, reconcile. Saving reads back what the rest needs:
+        the member's state only stays current if nothing was superseded (else every touched
+        member is read again)."""
+        record = await self._merged(session, snapshot, event, read_at=read_at, email=email)
         if record is None:
             return None
         related, state = await repository.save_subscription_reading(session, record)
@@ -211,15 +245,14 @@ class StripeEvents:
     async def _store(
         self,
         session: AsyncSession,
-        snapshot: Subscription,
+        read: Read,
         event: StripeEvent,
         *,
-        fresh: bool,
         cancel_requested: bool = False,
     ) -> None:
-        """Save what `rules.merge` keeps of the snapshot, if anything."""
+        """Save what `rules.merge` keeps of a subscription read from Stripe, if anything."""
         record = await self._merged(
-            session, snapshot, event, fresh=fresh, cancel_requested=cancel_requested
+            session, read.subscription, event, read_at=read.at, cancel_requested=cancel_requested
         )
         if record is not None:
             await repository.save_subscription(session, record)
@@ -230,7 +263,7 @@ class StripeEvents:
         snapshot: Subscription,
         event: StripeEvent,
         *,
-        fresh: bool,
+        read_at: StripeTime | None,
         email: str | None = None,
         cancel_requested: bool = False,
     ) -> SubscriptionRecord | None:
@@ -241,12 +274,14 @@ class StripeEvents:
             return None
         await repository.lock(session, MembershipKey(meta.user_id, meta.group_id))
         stored = await repository.subscription(session, snapshot.id)
-        incoming = self._received(snapshot, meta, event, fresh=fresh, email=email)
-        decision, record = rules.merge(stored, incoming, fresh=fresh)
+        incoming = self._received(snapshot, meta, event, read_at=read_at, email=email)
+        decision, record = rules.merge(stored, incoming, fresh=read_at is not None)
         if decision is rules.Ordering.REREAD:
-            current = await self._billing.subscription(snapshot.id)
-            meta = MembershipMetadata.parse(current.metadata) or meta
-            again = self._received(current, meta, event, fresh=True, email=email)
+            current = await self._read(session, snapshot.id, meta, event)
+            meta = MembershipMetadata.parse(current.subscription.metadata) or meta
+            again = self._received(
+                current.subscription, meta, event, read_at=current.at, email=email
+            )
             decision, record = rules.merge(stored, rules.reread(incoming, again), fresh=True)
         if record is None:
             return None
@@ -262,12 +297,12 @@ class StripeEvents:
         meta: MembershipMetadata,
         event: StripeEvent,
         *,
-        fresh: bool,
+        read_at: StripeTime | None,
         email: str | None,
     ) -> SubscriptionRecord:
-        """The snapshot as a record stamped with the event's Stripe time (a fresh read is seen
-        now, an event's snapshot when Stripe created the event)."""
-        seen = self._clock() if fresh else datetime.fromtimestamp(event.created, UTC)
+        """The snapshot as a record stamped with its Stripe time: an event's when Stripe created
+        the event, a read's when it was read (never the time of the event that made us read)."""
+        seen = self._clock() if read_at else datetime.fromtimestamp(event.created, UTC)
         return SubscriptionRecord(
             id=snapshot.id,
             user_id=meta.user_id,
@@ -277,7 +312,8 @@ class StripeEvents:
             cancel_at_period_end=snapshot.cancel_at_period_end,
             period_end=_at(snapshot.period_end),
             created=snapshot.created or event.created,
-            version=event.created,
+            version=read_at.until if read_at else event.created,
+            version_from=read_at.since if read_at else None,
             last_event_id=event.id,
             past_due_since=seen if snapshot.status == "past_due" else None,
             previous_subscription_id=meta.previous_subscription_id,
@@ -294,10 +330,10 @@ class StripeEvents:
         for old, new_id in rules.superseded(related):
             await repository.lock(session, MembershipKey(old.user_id, old.group_id))
             current = await self._billing.subscription(old.id)
-            requested = current.status in rules.BILLABLE
+            requested = current.subscription.status in rules.BILLABLE
             if requested:
                 current = await self._billing.cancel_superseded(old.id, new_id)
-            await self._store(session, current, event, fresh=True, cancel_requested=requested)
+            await self._store(session, current, event, cancel_requested=requested)
             touched.add(MembershipKey(old.user_id, old.group_id))
         return touched
 
