@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from membership.adapters import orm
-from tollgate_shared.testing import EmulatorEvents, unique
+from tollgate_shared.testing import EmulatorEvents, cursor_pages, unique
 
 from .conftest import SERVICE, Emulator, Service, ServiceFactory, bearer, user_token
 
@@ -37,21 +37,19 @@ async def _spend(
     )
 
 
-async def _history(service: Service, user: str, group: str, **params: Any) -> list[dict[str, Any]]:
+async def _history(
+    service: Service, user: str, group: str, *, limit: int, **params: Any
+) -> list[dict[str, Any]]:
     """Every history entry, newest first, read page by page."""
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = await service.http.get(
-            f"/entitlements/{user}/groups/{group}/credits/history",
-            params={**params, **({"cursor": cursor} if cursor else {})},
-            headers=bearer(SERVICE),
-        )
-        assert page.status_code == 200, page.text
-        items += page.json()["items"]
-        cursor = page.json()["next_cursor"]
-        if cursor is None:
-            return items
+    pages = await cursor_pages(
+        service.http,
+        f"/entitlements/{user}/groups/{group}/credits/history",
+        limit=limit,
+        items="items",
+        params=params,
+        headers=bearer(SERVICE),
+    )
+    return [entry for page in pages for entry in page]
 
 
 async def test_cycles_allocate_once_newest_first_and_twenty_concurrent_spends_leave_zero(
