@@ -73,6 +73,10 @@ class Proxy:
         self.cut_off = False
         self.refused = 0
         """Connections reset while cut (so a test can tell the outage was felt)."""
+        self.stalled = 0
+        """Chunks of data that were kept back while held."""
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._open: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._server: asyncio.Server | None = None
 
@@ -105,6 +109,15 @@ class Proxy:
         """Relay connections again."""
         self.cut_off = False
 
+    def hold(self) -> None:
+        """Keep back what either side sends, on every connection, until `release`: a server
+        that stalls in the middle of an exchange."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        """Deliver what was kept back, and relay as usual again."""
+        self._flowing.set()
+
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         if self.cut_off:
             self.refused += 1
@@ -118,20 +131,22 @@ class Proxy:
         pair = (client_w, upstream_w)
         self._open.add(pair)
         try:
-            await asyncio.gather(_pipe(client_r, upstream_w), _pipe(upstream_r, client_w))
+            await asyncio.gather(self._pipe(client_r, upstream_w), self._pipe(upstream_r, client_w))
         finally:
             self._open.discard(pair)
 
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                if not self._flowing.is_set():
+                    self.stalled += 1
+                    await self._flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
 
 
 @dataclass
@@ -220,6 +235,8 @@ class Stack(PlatformClient):
         self.nats: list[NatsNode] = []
         self.replicas = 1
         self.services: dict[str, ServerProcess] = {}
+        self.overrides: dict[str, dict[str, str]] = {}
+        """Variables a test gave a service on top of its environment (see `restart`)."""
         self.tools: list[ServerProcess] = []
         self.admin = self.bearer("faults-admin", roles=["admin"])
 
@@ -284,23 +301,27 @@ class Stack(PlatformClient):
         env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
         env = {k: v for k, v in env.items() if not k.endswith("_DATABASE_URL")}
         postgres = self.own_postgres if service == OWN_POSTGRES else self.postgres
-        return env | {
-            "NATS_URL": self.nats_url,
-            "NATS_STREAM_REPLICAS": str(self.replicas),
-            "DATABASE_URL": postgres.url,
-            "STRIPE_SECRET_KEY": DEV_STRIPE_KEY,
-            "STRIPE_API_BASE": f"http://127.0.0.1:{self.stripe_proxy.port}",
-            "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
-            "AUTH_JWT_SECRET": self.jwt_secret,
-            "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_proxy.port}",
-            "PUBLIC_BASE_URL": self.service("checkout"),
-            "ENVIRONMENT": "development",
-            "GATEWAY_PUBLISH_TIMEOUT": "2",
-            "MAIL_POLL_INTERVAL": "0.2",
-            "MAIL_RETRY_BACKOFF": "[0.5, 1, 1, 2, 2]",
-            "MAIL_MAX_ATTEMPTS": "60",
-            "MAIL_TIMEOUT": "5",
-        }
+        return (
+            env
+            | {
+                "NATS_URL": self.nats_url,
+                "NATS_STREAM_REPLICAS": str(self.replicas),
+                "DATABASE_URL": postgres.url,
+                "STRIPE_SECRET_KEY": DEV_STRIPE_KEY,
+                "STRIPE_API_BASE": f"http://127.0.0.1:{self.stripe_proxy.port}",
+                "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
+                "AUTH_JWT_SECRET": self.jwt_secret,
+                "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_proxy.port}",
+                "PUBLIC_BASE_URL": self.service("checkout"),
+                "ENVIRONMENT": "development",
+                "GATEWAY_PUBLISH_TIMEOUT": "2",
+                "MAIL_POLL_INTERVAL": "0.2",
+                "MAIL_RETRY_BACKOFF": "[0.5, 1, 1, 2, 2]",
+                "MAIL_MAX_ATTEMPTS": "60",
+                "MAIL_TIMEOUT": "5",
+            }
+            | self.overrides.get(service, {})
+        )
 
     async def start_services(self, *names: str) -> None:
         """Start services at once (migrating their databases), then wait for each."""
@@ -329,6 +350,13 @@ class Stack(PlatformClient):
             return False
 
         await wait_until(healthy, timeout=STARTUP_TIMEOUT, interval=0.2, message=f"{name} up")
+
+    async def restart(self, name: str, **env: str) -> None:
+        """Stop a service (SIGTERM) and start it again with `env` on top of its environment
+        (and without what an earlier `restart` gave it)."""
+        await asyncio.to_thread(self.services.pop(name).stop)
+        self.overrides[name] = env
+        await self.start_services(name)
 
     async def kill(self, name: str) -> None:
         """SIGKILL a service: no shutdown hook, no ack, no commit of what it was doing."""

@@ -1,8 +1,15 @@
-"""Fault 3: the ledger's own Postgres stopped for a while mid-stream, then started again."""
+"""Fault 3: Postgres stopped for a while, then started again: the ledger's own mid-stream, and
+both with requests arriving meanwhile."""
+
+import asyncio
+from typing import Any
 
 import httpx
 
-from faults.conftest import OWN_POSTGRES
+from faults.conftest import OWN_POSTGRES, SERVICES
+from tollgate_shared.testing import unique
+
+DATABASE_SERVICES = [s for s in SERVICES if s != "webhook-gateway"]
 
 
 async def test_one_services_postgres_unavailable_for_a_while(stack, workload) -> None:
@@ -27,3 +34,53 @@ async def test_one_services_postgres_unavailable_for_a_while(stack, workload) ->
     await work.run([(third, database_down), (third + 5, database_back)])
     await work.refund()
     await work.verify()
+
+
+FAST = 5.0
+"""The client's timeout while the databases are down: every answer must come before it (the
+services give up on their database after a second or two, not after minutes)."""
+
+
+async def test_every_service_answers_503_at_once_while_its_database_is_down(stack) -> None:
+    group, user = unique("grp"), unique("usr")
+    member = stack.bearer(user, email=f"{user}@members.test")
+    organizer = stack.bearer(f"org-{group}", roles=["organizer"], groups=[group])
+    routes = [
+        ("checkout", "/tiers", {"group_id": group}, {}),
+        ("membership", f"/entitlements/{user}/groups/{group}", {}, member),  # the gate
+        ("membership", f"/entitlements/{user}", {}, member),
+        ("ledger", f"/groups/{group}/summary", {}, organizer),
+        ("notifications", "/notifications", {"user_id": user}, stack.admin),
+    ]
+
+    async def get(service: str, path: str, params: Any, headers: Any) -> httpx.Response:
+        return await stack.http.get(
+            stack.service(service) + path, params=params, headers=headers, timeout=FAST
+        )
+
+    for route in routes:
+        assert (await get(*route)).status_code == 200, route
+
+    await asyncio.gather(stack.postgres.stop(), stack.own_postgres.stop())
+    try:
+        for service in DATABASE_SERVICES:
+            ready = await get(service, "/readyz", {}, {})
+            assert ready.status_code == 503, (service, ready.text)
+            assert ready.json()["checks"]["database"] is False, (service, ready.text)
+        assert (await get("webhook-gateway", "/readyz", {}, {})).status_code == 200
+        for route in routes:
+            for _ in range(3):  # the pools' later answers too, not only the first failure
+                response = await get(*route)
+                assert response.status_code == 503, (route, response.text)
+                assert response.json()["error"]["code"] == "unavailable", response.text
+                assert int(response.headers["retry-after"]) > 0, response.headers
+    finally:
+        await asyncio.gather(stack.postgres.start(), stack.own_postgres.start())
+
+    async def all_answer() -> bool:
+        answers = await asyncio.gather(*(get(*route) for route in routes))
+        ready = await asyncio.gather(*(get(s, "/readyz", {}, {}) for s in DATABASE_SERVICES))
+        return all(r.status_code == 200 for r in [*answers, *ready])
+
+    await stack.until(all_answer, message="every service answers again, without a restart")
+

@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import orjson
 import psycopg
+import sqlalchemy.exc
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
@@ -54,7 +55,55 @@ def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long a service waits on its database before it gives up: while the database is
+    down, requests fail at once (503) instead of waiting for it."""
+
+    connect: int = 2
+    """Seconds to open a connection (libpq's `connect_timeout`, at least 2); without it a
+    connection to an unreachable host waits 130 s."""
+    pool: float = 1.0
+    """Seconds to wait for a pooled connection when none is free (or none can be made)."""
+    statement: float = 30.0
+    """Seconds a statement may run before Postgres cancels it; 0 for no limit."""
+
+    def connect_args(self) -> dict[str, Any]:
+        """The driver's connection parameters for these timeouts."""
+        args: dict[str, Any] = {"connect_timeout": self.connect}
+        if self.statement > 0:
+            args["options"] = f"-c statement_timeout={round(self.statement * 1000)}"
+        return args
+
+
+DEFAULT_TIMEOUTS = DatabaseTimeouts()
+
+READ_POOL_RECONNECT_SECONDS = 5.0
+"""How long the read pool retries a connection it could not make, in the background."""
+
+DATABASE_UNAVAILABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+"""What the database layer raises when the database cannot answer now: it is down or
+unreachable, no pooled connection is free, a statement timed out or was cancelled, a
+deadlock or serialization failure. Worth retrying; never the request's fault."""
+
+
+def describe_unavailable(exc: BaseException) -> str:
+    """The driver's reason for one of `DATABASE_UNAVAILABLE`, on one line, for a log: without
+    SQLAlchemy's statement and parameters (which may hold personal data)."""
+    cause = getattr(exc, "orig", None) or exc
+    reason = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {reason[0] if reason else ''}"
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS
+) -> AsyncEngine:
     """An async engine on psycopg 3 with pre-ping, for one service's own database; its JSON
     columns are parsed by orjson (membership's main statement returns five per event)."""
     return create_async_engine(
@@ -62,21 +111,29 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        pool_timeout=timeouts.pool,
+        connect_args=timeouts.connect_args(),
         json_deserializer=orjson.loads,
     )
 
 
-def make_read_pool(url: str, *, max_size: int = 10) -> AsyncConnectionPool:
+def make_read_pool(
+    url: str, *, max_size: int = 10, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS
+) -> AsyncConnectionPool:
     """A psycopg pool (opened by the runtime) of autocommit connections for hot reads that skip
     SQLAlchemy: on a 2-core machine a statement through SQLAlchemy costs several times its
-    round trip to Postgres."""
+    round trip to Postgres. A connection it cannot make is retried for a few seconds only;
+    after that the pool makes one when a read asks, so a database back from an outage is used
+    at once rather than at the next step of a growing backoff."""
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     return AsyncConnectionPool(
         conninfo,
         min_size=2,
         max_size=max_size,
         open=False,
-        kwargs={"autocommit": True},
+        timeout=timeouts.pool,
+        reconnect_timeout=READ_POOL_RECONNECT_SECONDS,
+        kwargs={"autocommit": True, **timeouts.connect_args()},
         configure=_parse_json_fast,
     )
 

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tollgate_shared.db import DATABASE_UNAVAILABLE, describe_unavailable
+
 log = structlog.get_logger(__name__)
 
 
@@ -71,6 +73,22 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status_code, headers=headers)
 
 
+RETRY_AFTER_SECONDS = 5
+"""When a client should try again after the database was unavailable."""
+
+
+def unavailable_response(exc: Exception, path: str) -> JSONResponse:
+    """The answer to a request whose database could not answer (one of
+    `db.DATABASE_UNAVAILABLE`): 503 with `Retry-After`, at once."""
+    log.warning("http.database_unavailable", path=path, error=describe_unavailable(exc))
+    return error_response(
+        503,
+        "unavailable",
+        "the database is unavailable; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 _STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -109,6 +127,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
         )
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return unavailable_response(exc, request.url.path)
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _unavailable)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tollgate_shared.db import make_engine, make_read_pool, make_sessionmaker
+from tollgate_shared.db import DatabaseTimeouts, make_engine, make_read_pool, make_sessionmaker
 from tollgate_shared.messaging.broker import (
     broker_ready,
     connect_and_declare,
@@ -64,7 +64,13 @@ class Runtime:
     ) -> Runtime:
         """Engine and broker for `settings`, and a driver pool for hot reads when `read_pool`
         (nothing connects until `running`)."""
-        engine = make_engine(settings.sqlalchemy_url) if with_database else None
+        timeouts = DatabaseTimeouts(
+            connect=settings.database_connect_timeout_seconds,
+            pool=settings.database_pool_timeout_seconds,
+            statement=settings.database_statement_timeout_seconds,
+        )
+        url = settings.sqlalchemy_url if with_database else None
+        engine = make_engine(url, timeouts=timeouts) if url else None
         return cls(
             settings=settings,
             broker=make_broker(settings.nats_url, name=settings.service_name),
@@ -72,7 +78,7 @@ class Runtime:
             sessions=make_sessionmaker(engine) if engine is not None else None,
             inbox=inbox,
             outbox=outbox,
-            reads=make_read_pool(settings.sqlalchemy_url) if read_pool else None,
+            reads=make_read_pool(url, timeouts=timeouts) if url and read_pool else None,
         )
 
     def consume(

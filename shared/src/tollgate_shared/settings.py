@@ -58,6 +58,12 @@ class ServiceSettings(BaseSettings):
     """Replicas of the streams this service declares (3 on a production cluster)."""
     database_url: str | None = Field(default=None, repr=False)
     service_database_url: str | None = Field(default=None, exclude=True, repr=False)
+    database_connect_timeout_seconds: int = Field(default=2, ge=2)
+    """How long opening a database connection may take (libpq allows no less than 2 s)."""
+    database_pool_timeout_seconds: float = Field(default=1.0, gt=0)
+    """How long a request waits for a pooled database connection before answering 503."""
+    database_statement_timeout_seconds: float = Field(default=30.0, ge=0)
+    """Postgres cancels a statement that runs longer (0: never)."""
 
     stripe_secret_key: str = Field(default=DEV_STRIPE_KEY, repr=False)
     stripe_api_base: str | None = None

@@ -286,14 +286,14 @@ async def gate_read(
     autocommit connection, without SQLAlchemy's per-statement cost."""
     params = {"user_ids": [k.user_id for k in keys], "group_ids": [k.group_id for k in keys]}
     for attempt in (1, 2):
-        try:
-            async with pool.connection() as conn:
+        async with pool.connection() as conn:
+            try:
                 rows = await (await conn.execute(_GATE_SQL, params, prepare=True)).fetchall()
-            break
-        except psycopg.OperationalError:
-            if attempt == 2:
-                raise
-            await pool.check()  # connections broken by a database restart: replace them
+                break
+            except psycopg.OperationalError:
+                if attempt == 2 or not conn.broken:
+                    raise
+        await pool.check()  # connections broken by a database restart: replace them
     return {
         MembershipKey(row[0], row[1]): (
             _member_sources(row[2:-1]),
