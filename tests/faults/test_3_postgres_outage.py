@@ -1,13 +1,14 @@
-"""Fault 3: Postgres stopped for a while, then started again: the ledger's own mid-stream, and
-both with requests arriving meanwhile."""
+"""Fault 3: Postgres stopped for a while, then started again: the ledger's own mid-stream, both
+with requests arriving meanwhile, and the shared one while mails are in flight."""
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
 
 from faults.conftest import OWN_POSTGRES, SERVICES
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import unique, wait_until
 
 DATABASE_SERVICES = [s for s in SERVICES if s != "webhook-gateway"]
 
@@ -84,3 +85,48 @@ async def test_every_service_answers_503_at_once_while_its_database_is_down(stac
 
     await stack.until(all_answer, message="every service answers again, without a restart")
 
+
+LEASE = 1.0
+"""Notifications' lease in the outage test (300 s in production): the leases of the mails in
+flight lapse while the database is down, so a sender that leased them again would resend."""
+
+
+async def test_mails_sent_while_the_database_is_down_are_not_sent_again(stack, workload) -> None:
+    await stack.restart("notifications", MAIL_LEASE_SECONDS=str(LEASE), MAIL_TIMEOUT="60")
+    log = stack.var_dir / "logs" / "notifications.log"
+    try:
+        work = workload(8)
+        await work.prepare()
+        # The mail server stalls mid-exchange, so that leased mails are in flight when the
+        # database stops; it accepts them during the outage, when no outcome can be recorded.
+        stack.smtp_proxy.hold()
+        stalled = stack.smtp_proxy.stalled
+        held = log.read_text(errors="replace").count("notification.outcome_held")
+        await work.run()
+        await stack.until(
+            lambda: stack.smtp_proxy.stalled > stalled, message="mails leased and in flight"
+        )
+        in_flight_at = time.monotonic()
+        mails = len(await stack.mails())
+        await stack.postgres.stop()
+        stack.smtp_proxy.release()
+
+        async def sent_during_the_outage() -> bool:
+            return len(await stack.mails()) > mails
+
+        def outcomes_held() -> bool:
+            return log.read_text(errors="replace").count("notification.outcome_held") > held
+
+        await stack.until(sent_during_the_outage, message="mails accepted during the outage")
+        await stack.until(outcomes_held, message="their outcomes held by the sender")
+        await wait_until(
+            lambda: time.monotonic() > in_flight_at + 2 * LEASE, message="their leases lapsed"
+        )
+        await stack.postgres.start()
+        await work.refund()
+        await work.verify()
+    finally:
+        stack.smtp_proxy.release()
+        if stack.postgres.process is None:
+            await stack.postgres.start()
+        await stack.restart("notifications")

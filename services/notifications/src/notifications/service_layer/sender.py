@@ -9,7 +9,11 @@ and another attempt sends it again with the same Message-ID (derived from (kind,
 recipient)), so mail clients and operators can tell it is the same message.
 We prefer that rare duplicate to the alternative (at most once: mark first, risk a receipt
 that never arrives). Nothing else resends: a message is only retried after a failure or a
-lapsed lease, and the lease is far longer than an SMTP exchange's timeout.
+lapsed lease, and the lease is far longer than an SMTP exchange's timeout. An outcome that
+cannot be recorded because the database is unavailable is held in memory, and the sender
+records what it holds before it leases anything again: however long the outage, it never
+leases those notifications again (their leases may lapse meanwhile), so only a crash of the
+process while it holds outcomes resends them.
 
 Every failure of an attempt — rendering a notification recorded unrendered, composing its mail,
 connecting, sending — is an outcome under the retry policy, so each notification ends `sent`
@@ -36,7 +40,7 @@ from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_at
 from notifications.domain.errors import Undeliverable
 from notifications.domain.model import Kind, Rendered, Status
 from tollgate_shared.coalesce import Coalescer
-from tollgate_shared.db import transaction
+from tollgate_shared.db import DATABASE_UNAVAILABLE, describe_unavailable, transaction
 from tollgate_shared.events.notification import NotificationFailed, NotificationSent
 from tollgate_shared.messaging import outbox
 
@@ -79,11 +83,15 @@ class Sender:
         self._poll_interval = poll_interval
         self._after_commit = after_commit
         self._outcomes: Coalescer[Attempt, bool] = Coalescer(self._record)
+        self._held: list[Attempt] = []
+        """Outcomes not recorded yet because the database was unavailable."""
 
     async def send_due(self) -> int:
-        """Lease one batch of due notifications and deliver them; returns the batch size.
-        Those whose lease lapsed on their last attempt are failed instead (in the same
-        transaction, with their `notification.failed` events)."""
+        """Record the outcomes held since an outage, then lease one batch of due notifications
+        and deliver them; returns the batch size. Those whose lease lapsed on their last
+        attempt are failed instead (in the same transaction, with their `notification.failed`
+        events). Raises, leasing nothing, while held outcomes cannot be recorded."""
+        await self._record_held()
         async with transaction(self._sessions) as session:
             claimed = await notifications_repo.claim_due(
                 session,
@@ -119,17 +127,27 @@ class Sender:
         attempt = Attempt(
             row, outcome.status, retry_in=outcome.retry_in, reason=outcome.reason, rendered=rendered
         )
-        settled = await self._outcomes.get(attempt)
-        log.log(
-            _LEVELS.get(outcome.status, logging.WARNING),
-            "notification.attempted",
-            id=row.id,
-            kind=row.kind,
-            attempt=row.attempts,
-            status=outcome.status,
-            reason=outcome.reason,
-            settled=settled,
-        )
+        try:
+            settled = await self._outcomes.get(attempt)
+        except DATABASE_UNAVAILABLE:
+            self._held.append(attempt)
+            log.warning("notification.outcome_held", id=row.id, status=outcome.status)
+            return
+        _log_attempt(attempt, settled)
+
+    async def _record_held(self) -> None:
+        """Record the outcomes held since an outage; they stay held while the database is
+        unavailable. Any other failure drops them: their leases lapse, and they are retried."""
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        try:
+            settled = await self._record(held)
+        except DATABASE_UNAVAILABLE:
+            self._held = held
+            raise
+        for attempt in held:
+            _log_attempt(attempt, settled[attempt])
 
     async def _record(self, attempts: Sequence[Attempt]) -> dict[Attempt, bool]:
         """Record outcomes in one transaction: those that arrive while the previous ones are
@@ -158,11 +176,27 @@ class Sender:
             try:
                 if await self.send_due() == self._batch_size:
                     continue  # more are due, over the connections of this batch
+            except DATABASE_UNAVAILABLE as exc:
+                reason = describe_unavailable(exc)
+                log.warning("sender.database_unavailable", error=reason, held=len(self._held))
             except Exception:
                 log.exception("sender.failed")
             # Connections live while full batches follow each other: a quiet sender holds none.
             await self._mailer.close_idle()
             await asyncio.sleep(self._poll_interval)
+
+
+def _log_attempt(attempt: Attempt, settled: bool) -> None:
+    log.log(
+        _LEVELS.get(attempt.status, logging.WARNING),
+        "notification.attempted",
+        id=attempt.row.id,
+        kind=attempt.row.kind,
+        attempt=attempt.row.attempts,
+        status=attempt.status,
+        reason=attempt.reason,
+        settled=settled,
+    )
 
 
 def _stored(row: Row[Any]) -> Rendered:
