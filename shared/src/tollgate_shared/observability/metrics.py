@@ -29,6 +29,12 @@ PAYMENT_EVENTS = Counter(
     "Payment outcomes on the STRIPE stream, counted by each consumer at first delivery",
     ["consumer", "type"],
 )
+FOREIGN_EVENTS = Counter(
+    "tollgate_foreign_events_total",
+    "Stripe events about another app's objects on a shared Stripe account (no Tollgate "
+    "metadata on the object or its parents), acked without changing anything",
+    ["service", "type"],
+)
 CONSUMER_LAG = Gauge(
     "tollgate_consumer_lag_messages",
     "Messages a durable consumer has not finished: pending delivery plus awaiting ack",

@@ -104,10 +104,10 @@ async def on_transfer(deps: Deps, session: AsyncSession, event: StripeEvent) -> 
 
 async def on_payout(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
     """`payout.*` of a group (metadata `group_id`), as it is now; a failed one comes back."""
-    payout = await deps.stripe.payout(str(event.data.object["id"]))
-    group_id = payout.metadata.get("group_id")
+    group_id = event.object_as(BookedPayout).metadata.get("group_id")
     if not group_id:
-        return  # the platform's own payout to its bank: not a group's money
+        return  # the platform's own payout to its bank (or another app's): not a group's money
+    payout = await deps.stripe.payout(str(event.data.object["id"]))
     booking = _disbursement(
         Kind.PAYOUT,
         payout,

@@ -10,7 +10,7 @@ from ledger.domain import accounts
 from ledger.domain.accounts import Kind
 from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
-from ledger.service_layer.payments import require_payment
+from ledger.service_layer.payments import payment_of
 from tollgate_shared.events.ledger import DisputeClosed, DisputeOpened
 from tollgate_shared.events.stripe import Dispute, StripeEvent
 
@@ -20,7 +20,9 @@ CLOSED = ("won", "lost", "warning_closed")
 async def on_dispute_event(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
     """`charge.dispute.*`: status (newest news wins), timeline, and money movements by key."""
     dispute = event.object_as(Dispute)
-    payment = await require_payment(deps, session, dispute.charge, causation_id=event.id)
+    payment = await payment_of(deps, session, event, dispute.charge)
+    if payment is None:
+        return
     currency = dispute.currency.lower()
     await repo.upsert_status(
         session,

@@ -24,6 +24,9 @@ from ledger.service_layer import Deps, at
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.events.stripe import CheckoutSession, Invoice, StripeEvent
 from tollgate_shared.messaging.consumer import Incoming
+from tollgate_shared.messaging.foreign import ignore_foreign
+
+SERVICE = "ledger"
 
 
 @dataclass(frozen=True)
@@ -61,17 +64,20 @@ async def book_payment(
                 pdf=hints.invoice.invoice_pdf,
             )
         return existing
-    if charge is None or charge.fee is None:
+    if charge is None:  # the event is not about the charge: read its metadata
         charge = await deps.stripe.charge(charge_id)
-    if charge.status != "succeeded":
-        return None
     attribution = hints.attribution.or_else(Attribution.from_metadata(charge.metadata))
     invoice = hints.invoice
     if invoice is None and not attribution.known and charge.payment_intent:
+        # A subscription's charge carries no metadata and no copy of its invoice's: read it.
         invoice = await deps.stripe.invoice_for_payment_intent(charge.payment_intent)
     if invoice is not None:
         attribution = attribution.or_else(_invoice_attribution(invoice))
     if not attribution.known:
+        return None  # another app's payment (or metadata-less): never ours to book
+    if charge.fee is None:  # the fee is on its balance transaction, expanded by this read
+        charge = await deps.stripe.charge(charge_id)
+    if charge.status != "succeeded":
         return None
     payment = Payment(
         charge_id=charge.id,
@@ -101,15 +107,22 @@ async def book_payment(
     return payment
 
 
-async def require_payment(
-    deps: Deps, session: AsyncSession, charge_id: str | None, *, causation_id: str
-) -> Payment:
-    """The booked payment of a charge; raises (so the event is retried) when not attributable."""
+async def payment_of(
+    deps: Deps,
+    session: AsyncSession,
+    event: StripeEvent,
+    charge_id: str | None,
+    *,
+    charge: PaidCharge | None = None,
+) -> Payment | None:
+    """The booked payment of the charge `event` is about, booking it now if needed. None when
+    the charge has no Tollgate metadata, neither on itself nor on the invoice it paid (or was
+    never paid): another app's, on a shared Stripe account, so the event is ignored (counted)."""
     payment = None
     if charge_id:
-        payment = await book_payment(deps, session, charge_id, causation_id=causation_id)
+        payment = await book_payment(deps, session, charge_id, charge=charge, causation_id=event.id)
     if payment is None:
-        raise NotAttributable(f"charge {charge_id} is not (yet) attributable to a group")
+        ignore_foreign(SERVICE, event, f"charge {charge_id} is not attributable to a group")
     return payment
 
 
@@ -181,10 +194,19 @@ async def on_charge_succeeded(deps: Deps, session: AsyncSession, event: StripeEv
     await book_payment(deps, session, charge.id, charge=charge, causation_id=event.id)
 
 
+def _ours(event: StripeEvent, attribution: Attribution, kind: str, object_id: str) -> bool:
+    """Whether the metadata the event carries names a group; else it is ignored (counted)."""
+    if not attribution.known:
+        ignore_foreign(SERVICE, event, f"{kind} {object_id} names no group")
+    return attribution.known
+
+
 async def on_invoice_paid(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
     """Keep the invoice for the member's history and book the charge that paid it."""
     invoice = event.object_as(Invoice)
     attribution = _invoice_attribution(invoice)
+    if not _ours(event, attribution, "invoice", invoice.id):
+        return
     await record_invoice(session, invoice, attribution, status_at=event.created)
     if invoice.amount_paid <= 0:
         return
@@ -199,13 +221,18 @@ async def on_invoice_paid(deps: Deps, session: AsyncSession, event: StripeEvent)
 async def on_invoice_updated(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
     """Track an invoice's status (e.g. a failed payment) for the member's history."""
     invoice = event.object_as(Invoice)
-    await record_invoice(session, invoice, _invoice_attribution(invoice), status_at=event.created)
+    attribution = _invoice_attribution(invoice)
+    if _ours(event, attribution, "invoice", invoice.id):
+        await record_invoice(session, invoice, attribution, status_at=event.created)
 
 
 async def on_checkout_completed(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
     """Book a paid payment-mode checkout (subscription checkouts are booked by their invoice)."""
     checkout = event.object_as(CheckoutSession)
     if checkout.mode != "payment" or checkout.payment_status != "paid":
+        return
+    attribution = Attribution.from_metadata(checkout.metadata)
+    if not _ours(event, attribution, "checkout session", checkout.id):
         return
     charge_id = (
         await deps.stripe.latest_charge_of(checkout.payment_intent)
@@ -214,7 +241,7 @@ async def on_checkout_completed(deps: Deps, session: AsyncSession, event: Stripe
     )
     if charge_id is None:
         raise NotAttributable(f"paid checkout {checkout.id} has no charge yet")
-    hints = Hints(attribution=Attribution.from_metadata(checkout.metadata), email=checkout.email)
+    hints = Hints(attribution=attribution, email=checkout.email)
     await book_payment(deps, session, charge_id, hints=hints, causation_id=event.id)
 
 

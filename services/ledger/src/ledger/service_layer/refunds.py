@@ -9,14 +9,16 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger.adapters import repository as repo
+from ledger.adapters.stripe_gateway import PaidCharge
 from ledger.domain import accounts
 from ledger.domain.accounts import Account, Kind
 from ledger.domain.errors import InvalidState, NotFound
+from ledger.domain.payments import Payment
 from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
-from ledger.service_layer.payments import require_payment
+from ledger.service_layer.payments import payment_of
 from tollgate_shared.events.ledger import RefundRecorded
-from tollgate_shared.events.stripe import Charge, Refund, StripeEvent
+from tollgate_shared.events.stripe import Refund, StripeEvent
 from tollgate_shared.stripe_client import idempotency_key
 
 MONEY_RETURNED = ("pending", "requires_action", "succeeded")
@@ -24,23 +26,29 @@ MONEY_RETURNED = ("pending", "requires_action", "succeeded")
 
 
 async def on_refund_event(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
-    """`refund.*` / `charge.refund.updated`: book the refund as it is now."""
-    refund = await deps.stripe.refund(str(event.data.object["id"]))
-    await apply_refund(deps, session, refund, event)
+    """`refund.*` / `charge.refund.updated`: book the refund as it is now (another app's
+    refund is ignored before it is read)."""
+    payment = await payment_of(deps, session, event, event.object_as(Refund).charge)
+    if payment is not None:
+        refund = await deps.stripe.refund(str(event.data.object["id"]))
+        await apply_refund(deps, session, payment, refund, event)
 
 
 async def on_charge_refunded(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
-    """`charge.refunded`: book every refund the charge has now."""
-    charge = event.object_as(Charge)
+    """`charge.refunded`: book every refund the charge has now (none of another app's)."""
+    charge = event.object_as(PaidCharge)
+    payment = await payment_of(deps, session, event, charge.id, charge=charge)
+    if payment is None:
+        return
     for refund in await deps.stripe.refunds_of(charge.id):
-        await apply_refund(deps, session, refund, event)
+        await apply_refund(deps, session, payment, refund, event)
 
 
 async def apply_refund(
-    deps: Deps, session: AsyncSession, refund: Refund, event: StripeEvent
+    deps: Deps, session: AsyncSession, payment: Payment, refund: Refund, event: StripeEvent
 ) -> None:
-    """Book a refund whose money left, or correct one that failed after being booked."""
-    payment = await require_payment(deps, session, refund.charge, causation_id=event.id)
+    """Book a refund of `payment` whose money left, or correct one that failed after being
+    booked."""
     await repo.upsert_refund(
         session,
         {

@@ -1,4 +1,5 @@
-"""Risk outcomes: early fraud warnings and reviews, linked to the payment they concern."""
+"""Risk outcomes: early fraud warnings and reviews, linked to the payment they concern (those
+of another app's payments, or of none, are ignored)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.adapters import orm
 from ledger.adapters import repository as repo
 from ledger.service_layer import Deps, at
-from ledger.service_layer.payments import book_payment
+from ledger.service_layer.payments import payment_of
 from tollgate_shared.events.stripe import EarlyFraudWarning, Review, StripeEvent
 
 
@@ -23,9 +24,9 @@ async def _record(
     reason: str | None,
     created: int | None,
 ) -> None:
-    payment = (
-        await book_payment(deps, session, charge_id, causation_id=event.id) if charge_id else None
-    )
+    payment = await payment_of(deps, session, event, charge_id)
+    if payment is None:
+        return
     await repo.upsert_status(
         session,
         orm.risk_items,
@@ -34,8 +35,8 @@ async def _record(
             "risk_id": risk_id,
             "kind": kind,
             "charge_id": charge_id,
-            "group_id": payment.group_id if payment else None,
-            "user_id": payment.attribution.user_id if payment else None,
+            "group_id": payment.group_id,
+            "user_id": payment.attribution.user_id,
             "status": status,
             "reason": reason,
             "created_at": at(created),

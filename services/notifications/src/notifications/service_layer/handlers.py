@@ -23,6 +23,7 @@ from tollgate_shared.events.membership import (
 )
 from tollgate_shared.events.stripe import Invoice, StripeEvent
 from tollgate_shared.messaging.dispatch import EventHandler
+from tollgate_shared.messaging.foreign import ignore_foreign
 
 
 async def _learn_email(session: AsyncSession, event: DomainEvent) -> None:
@@ -82,7 +83,11 @@ class Handlers:
 
     async def invoice_payment_failed(self, session: AsyncSession, event: StripeEvent) -> None:
         invoice = event.object_as(Invoice)
-        await self.notifier.notify(session, intents.payment_failed(invoice, self.links))
+        intent = intents.payment_failed(invoice, self.links)
+        if intent.group_id is None:  # another app's invoice on a shared Stripe account
+            ignore_foreign("notifications", event, f"invoice {invoice.id} names no group")
+            return
+        await self.notifier.notify(session, intent)
 
     def domain(self) -> dict[str, EventHandler]:
         """Handlers by domain event type."""
