@@ -117,6 +117,14 @@ async def create_item(api: httpx.AsyncClient, group_id: str, **fields: Any) -> d
     return response.json()
 
 
+async def create_coupon(api: httpx.AsyncClient, group_id: str, **fields: Any) -> dict[str, Any]:
+    """A coupon created by the group's organizer (50% off with a fresh code unless told)."""
+    body = {"code": unique("spring"), "percent_off": 50} | fields
+    response = await api.post(f"/groups/{group_id}/coupons", json=body, headers=organizer(group_id))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 async def complete(emulator: httpx.AsyncClient, session_id: str, **body: Any) -> dict[str, Any]:
     """Pay a Checkout Session with a test card, as a buyer would."""
     response = await emulator.post(

@@ -18,17 +18,11 @@ from tollgate_shared.testing import EmulatorEvents, serve_app, unique, wait_unti
 from .conftest import (
     auth,
     complete,
+    create_coupon,
     create_tier,
     domain_event,
     organizer,
 )
-
-
-async def create_coupon(api: httpx.AsyncClient, group_id: str, **fields: Any) -> dict[str, Any]:
-    body = {"code": unique("spring"), "percent_off": 50} | fields
-    response = await api.post(f"/groups/{group_id}/coupons", json=body, headers=organizer(group_id))
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def validate(api: httpx.AsyncClient, code: str, tier_id: str) -> dict[str, Any]:

@@ -142,6 +142,27 @@ async def cursor_pages(
     raise AssertionError(f"{path} went on for 1000 pages")
 
 
+async def offset_pages(
+    client: httpx.AsyncClient,
+    path: str,
+    *,
+    limit: int,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> list[list[Any]]:
+    """Every page of a list paged with `limit` and `offset` whose body is the page's rows, up
+    to the first page that is not full (the last)."""
+    pages: list[list[Any]] = []
+    while len(pages) < 1000:
+        query = {**(params or {}), "limit": limit, "offset": limit * len(pages)}
+        answer = await client.get(path, params=query, headers=headers)
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        if len(pages[-1]) < limit:
+            return pages
+    raise AssertionError(f"{path} went on for 1000 pages")
+
+
 def stripe_event(event_type: str, obj: dict[str, Any], **fields: Any) -> dict[str, Any]:
     """A Stripe event envelope around `obj` with a fresh id; `fields` override the envelope's."""
     return {

@@ -103,11 +103,12 @@ async def add_redemption(session: AsyncSession, values: dict[str, Any]) -> bool:
 async def redemptions(
     session: AsyncSession, coupon_id: str, *, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    """A coupon's redemptions, newest first."""
+    """A coupon's redemptions, newest first (then by session id: pages need a total order)."""
+    r = coupon_redemptions
     rows = await session.execute(
-        select(coupon_redemptions)
-        .where(coupon_redemptions.c.coupon_id == coupon_id)
-        .order_by(coupon_redemptions.c.redeemed_at.desc())
+        select(r)
+        .where(r.c.coupon_id == coupon_id)
+        .order_by(r.c.redeemed_at.desc(), r.c.stripe_session_id.desc())
         .limit(limit)
         .offset(offset)
     )
