@@ -232,6 +232,7 @@ def forged(value: object) -> str:
         encode_cursor("yesterday", "ch_1"),
         encode_cursor("2026-03-01T00:00:00", "ch_1"),  # no offset
         encode_cursor(START, "ch_\x00"),
+        encode_cursor(START, "ch_\ud800"),
         encode_cursor(START, 7),
         forged({"a": 1}),
         forged([START.isoformat(), ["ch_1"]]),

@@ -49,7 +49,8 @@ def _part(kind: type, value: object) -> KeyPart:
     elif kind is int:
         fits = type(value) is int and -INT64 <= value < INT64
     else:
-        fits = kind is str and isinstance(value, str) and "\x00" not in value
+        # What Postgres cannot store in text (NUL, lone surrogates) raises or does not fit.
+        fits = kind is str and isinstance(value, str) and b"\x00" not in value.encode()
     if not fits:
         raise ValueError(value)
     return cast(KeyPart, value)
