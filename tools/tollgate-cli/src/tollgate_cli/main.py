@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -14,10 +13,25 @@ from tollgate_cli.stack import running_stack
 from tollgate_shared.auth import issue_token
 
 
+def _interrupt_once() -> None:
+    """Ctrl-C or SIGTERM interrupts us once (KeyboardInterrupt); later ones are ignored, so
+    that the stop in order (services, then the dev tools, then NATS and Postgres) runs to the
+    end. `make run` (through `uv run`) gets a second SIGINT just after the terminal's: had it
+    interrupted the stop, we would exit, and every child would get its stop signal at once
+    (they die with us), NATS before the services that still use it."""
+
+    def interrupt(*_: object) -> None:
+        for name in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(name, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for name in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(name, interrupt)
+
+
 def run(var_dir: Path, port_offset: int = 0) -> None:
     """Start everything, print where it listens, and stop it all on Ctrl-C or SIGTERM."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    _interrupt_once()
     started = time.monotonic()
     try:
         with running_stack(var_dir, port_offset=port_offset) as stack:
@@ -30,7 +44,8 @@ def run(var_dir: Path, port_offset: int = 0) -> None:
             print(f"  {'postgres':<16} {stack.infra.database_url} ({stack.infra.postgres_source})")
             print(f"\nLogs: {var_dir / 'logs'}\nAdmin token (7 days):\n  {admin}")
             print("\nCtrl-C stops everything.", flush=True)
-            while not stop.wait(0.5):
+            while True:
+                time.sleep(0.5)
                 for process in stack.processes:
                     if process.proc.poll() is not None:
                         raise RuntimeError(f"{process.name} exited ({process.proc.returncode})")
