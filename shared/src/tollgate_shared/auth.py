@@ -12,7 +12,7 @@ import structlog
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tollgate_shared.errors import ApiError, Forbidden, Unauthorized
+from tollgate_shared.errors import ApiError, Forbidden, Unauthorized, may_answer
 from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -209,6 +209,7 @@ class VerifiedTokens:
             self._verified.popitem(last=False)
 
 
+@may_answer(401, 403, 503)  # no or a bad token; not the caller's; the JWKS cannot be fetched
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the verified caller, from `Authorization: Bearer <JWT>`.
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, TypeVar
 
+import psycopg
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate_shared.db import DATABASE_UNAVAILABLE, describe_unavailable
@@ -73,6 +78,50 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status_code, headers=headers)
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: the error statuses it answers beyond those every route of its
+    kind answers (`tollgate_shared.openapi` gives them all the error body)."""
+    return {s: {"description": HTTPStatus(s).phrase} for s in statuses}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def may_answer(*statuses: int) -> Callable[[F], F]:
+    """Mark a route dependency: every route that uses it may answer these error statuses (the
+    OpenAPI document says so; see `tollgate_shared.openapi`)."""
+
+    def mark(dependency: F) -> F:
+        dependency.error_statuses = statuses  # type: ignore[attr-defined]
+        return dependency
+
+    return mark
+
+
+BAD_VALUE_ERRORS = (sqlalchemy.exc.DataError, psycopg.DataError)
+"""What the database raises for a value it cannot take (NUL in text, an integer beyond its
+column, a string beyond its length). Routes validate their input so that this does not happen;
+should a value slip through, it is the request's fault: 422, not 500."""
+
+
+def bad_value_response(exc: Exception, path: str) -> JSONResponse:
+    """The answer to a request whose value the database refused (one of `BAD_VALUE_ERRORS`)."""
+    log.warning("http.value_refused_by_database", path=path, error=type(exc).__name__)
+    return error_response(422, "validation_error", "a value of the request cannot be stored")
+
+
 RETRY_AFTER_SECONDS = 5
 """When a client should try again after the database was unavailable."""
 
@@ -127,6 +176,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
         )
+
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    @app.exception_handler(psycopg.DataError)
+    async def _bad_value(request: Request, exc: Exception) -> JSONResponse:
+        return bad_value_response(exc, request.url.path)
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         return unavailable_response(exc, request.url.path)

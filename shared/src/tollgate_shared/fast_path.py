@@ -21,7 +21,13 @@ from starlette.datastructures import State
 from starlette.types import Message, Receive, Scope, Send
 
 from tollgate_shared.db import DATABASE_UNAVAILABLE
-from tollgate_shared.errors import ApiError, error_response, unavailable_response
+from tollgate_shared.errors import (
+    BAD_VALUE_ERRORS,
+    ApiError,
+    bad_value_response,
+    error_response,
+    unavailable_response,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -53,8 +59,8 @@ class FastRequest:
 
 class FastRoute:
     """Answers `METHOD` requests whose path fully matches `PATH` with the JSON bytes `answer`
-    returns (200), or the error body of the `ApiError` it raises (503 when the database is
-    unavailable, 500 for anything else)."""
+    returns (200), or the error body of the `ApiError` it raises (422 for a value the database
+    refused, 503 when the database is unavailable, 500 for anything else)."""
 
     METHOD: ClassVar[str]
     PATH: ClassVar[re.Pattern[str]]
@@ -81,6 +87,9 @@ class FastRoute:
                 exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
             )
             await response(scope, receive, send)
+            return True
+        except BAD_VALUE_ERRORS as exc:
+            await bad_value_response(exc, scope["path"])(scope, receive, send)
             return True
         except DATABASE_UNAVAILABLE as exc:
             await unavailable_response(exc, scope["path"])(scope, receive, send)

@@ -12,19 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
 from tollgate_shared.auth import TokenVerifier
-from tollgate_shared.errors import install_error_handlers
+from tollgate_shared.errors import error_response, install_error_handlers, may_answer
 from tollgate_shared.fast_path import FastRoute
 from tollgate_shared.observability import tracing
 from tollgate_shared.observability.health import ReadinessCheck
 from tollgate_shared.observability.health import router as health_router
+from tollgate_shared.openapi import document_errors
 from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.validation import control_characters_in
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class ServiceApp(FastAPI):
-    """A FastAPI app whose `fast_routes` answer their requests before its middleware stack
-    (see `tollgate_shared.fast_path`)."""
+    """A FastAPI app that refuses a request whose path or query string holds a control
+    character (422), whose `fast_routes` then answer their requests before its middleware
+    stack (see `tollgate_shared.fast_path`), and whose OpenAPI document has every error."""
 
     def __init__(
         self, *, fast_routes: Sequence[FastRoute], request_spans: bool, **kwargs: Any
@@ -34,6 +37,12 @@ class ServiceApp(FastAPI):
         self.request_spans = request_spans
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (where := control_characters_in(scope)) is not None:
+            refusal = error_response(
+                422, "validation_error", f"the {where} must not contain control characters"
+            )
+            await refusal(scope, receive, send)
+            return
         if (
             self.fast_routes
             and scope["type"] == "http"
@@ -43,6 +52,11 @@ class ServiceApp(FastAPI):
                 if await route.serve(self.state, scope, receive, send):
                     return
         await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            document_errors(super().openapi(), self.routes)
+        return super().openapi()
 
 
 def create_app(
@@ -90,6 +104,7 @@ def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
     app.state.readiness_checks[name] = check
 
 
+@may_answer(503)
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     sessions = request.app.state.runtime.sessions
     async with sessions() as session:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from fastapi import Depends, Request
 
 from tollgate_shared.auth import CurrentUser, Principal
-from tollgate_shared.errors import ApiError
+from tollgate_shared.errors import ApiError, may_answer
 
 
 class RateLimited(ApiError):
@@ -58,6 +58,7 @@ def rate_limited(scope: str) -> object:
     """A route dependency: each caller may hit routes of `scope` at most `RATE_LIMIT_REQUESTS`
     times per `RATE_LIMIT_WINDOW_SECONDS`; more answer 429 `rate_limited` with `Retry-After`."""
 
+    @may_answer(429)
     async def check(request: Request, principal: CurrentUser) -> Principal:
         limiters: dict[str, SlidingWindowLimiter] = request.app.state.rate_limiters
         settings = request.app.state.settings

@@ -99,6 +99,13 @@ async def serve_app(
         await task
 
 
+def connection_of(response: httpx.Response) -> tuple[str, int]:
+    """The client's end of the connection `response` came over: two responses share it only if
+    the server kept the connection open after the first (keep-alive)."""
+    address: tuple[str, int] = response.extensions["network_stream"].get_extra_info("client_addr")
+    return address
+
+
 @contextlib.asynccontextmanager
 async def sessions_on(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on a service's database, for a test that reads and writes it directly; the

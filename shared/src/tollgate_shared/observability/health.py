@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tollgate_shared.errors import error_responses
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
@@ -20,7 +22,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=error_responses(503))
 async def readyz(request: Request) -> JSONResponse:
     """Every dependency (broker, database) answers; 503 names those that do not."""
     checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
@@ -36,7 +38,7 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
     """Prometheus metrics in the text exposition format."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

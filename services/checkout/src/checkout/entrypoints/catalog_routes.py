@@ -14,6 +14,7 @@ from checkout.entrypoints.schemas import (
     CouponIn,
     CouponOut,
     CouponValidation,
+    Id,
     ItemIn,
     ItemOut,
     ItemPatch,
@@ -24,9 +25,10 @@ from checkout.entrypoints.schemas import (
 from checkout.service_layer import catalog, coupons
 from checkout.service_layer.context import ensure_manager
 from tollgate_shared.auth import CurrentUser
+from tollgate_shared.errors import error_responses
 
 router = APIRouter(tags=["catalog"])
-GroupId = Annotated[str, Query(min_length=1, max_length=100)]
+GroupId = Annotated[Id, Query()]
 
 
 @router.get("/tiers", response_model=list[TierOut])
@@ -41,20 +43,20 @@ async def list_tiers(
     return [TierOut.of(tier) for tier in found]
 
 
-@router.get("/tiers/{tier_id}", response_model=TierOut)
-async def get_tier(ctx: ContextDep, tier_id: str) -> TierOut:
+@router.get("/tiers/{tier_id}", response_model=TierOut, responses=error_responses(404))
+async def get_tier(ctx: ContextDep, tier_id: Id) -> TierOut:
     """One tier."""
     return TierOut.of(await catalog.load(ctx, Tier, tier_id))
 
 
 @router.post("/groups/{group_id}/tiers", response_model=TierOut, status_code=201)
-async def create_tier(ctx: ContextDep, user: CurrentUser, group_id: str, body: TierIn) -> TierOut:
+async def create_tier(ctx: ContextDep, user: CurrentUser, group_id: Id, body: TierIn) -> TierOut:
     """Add a tier to the group (organizer/admin); it is put on Stripe at once if possible."""
     return TierOut.of(await catalog.create(ctx, user, Tier, group_id, body.model_dump()))
 
 
-@router.patch("/tiers/{tier_id}", response_model=TierOut)
-async def update_tier(ctx: ContextDep, user: CurrentUser, tier_id: str, body: TierPatch) -> TierOut:
+@router.patch("/tiers/{tier_id}", response_model=TierOut, responses=error_responses(404))
+async def update_tier(ctx: ContextDep, user: CurrentUser, tier_id: Id, body: TierPatch) -> TierOut:
     """Change a tier; a new amount gets a new Stripe price and the old one stops selling."""
     return TierOut.of(await catalog.change(ctx, user, Tier, tier_id, body.changes()))
 
@@ -72,20 +74,25 @@ async def list_items(
 
 
 @router.post("/groups/{group_id}/items", response_model=ItemOut, status_code=201)
-async def create_item(ctx: ContextDep, user: CurrentUser, group_id: str, body: ItemIn) -> ItemOut:
+async def create_item(ctx: ContextDep, user: CurrentUser, group_id: Id, body: ItemIn) -> ItemOut:
     """Add a purchasable item with a fixed price (organizer/admin)."""
     return ItemOut.of(await catalog.create(ctx, user, Item, group_id, body.model_dump()))
 
 
-@router.patch("/items/{item_id}", response_model=ItemOut)
-async def update_item(ctx: ContextDep, user: CurrentUser, item_id: str, body: ItemPatch) -> ItemOut:
+@router.patch("/items/{item_id}", response_model=ItemOut, responses=error_responses(404))
+async def update_item(ctx: ContextDep, user: CurrentUser, item_id: Id, body: ItemPatch) -> ItemOut:
     """Change an item (organizer/admin)."""
     return ItemOut.of(await catalog.change(ctx, user, Item, item_id, body.changes()))
 
 
-@router.post("/groups/{group_id}/coupons", response_model=CouponOut, status_code=201)
+@router.post(
+    "/groups/{group_id}/coupons",
+    response_model=CouponOut,
+    status_code=201,
+    responses=error_responses(404, 409, 502),
+)
 async def create_coupon(
-    ctx: ContextDep, user: CurrentUser, group_id: str, body: CouponIn
+    ctx: ContextDep, user: CurrentUser, group_id: Id, body: CouponIn
 ) -> CouponOut:
     """Create a coupon and its promotion code for the group's tiers (organizer/admin)."""
     return CouponOut.of(await coupons.create(ctx, user, group_id, body.model_dump()))
@@ -93,7 +100,7 @@ async def create_coupon(
 
 @router.get("/groups/{group_id}/coupons", response_model=list[CouponOut])
 async def list_coupons(
-    ctx: ContextDep, user: CurrentUser, group_id: str, limit: Limit = 50, offset: Offset = 0
+    ctx: ContextDep, user: CurrentUser, group_id: Id, limit: Limit = 50, offset: Offset = 0
 ) -> list[CouponOut]:
     """The group's coupons, newest first (organizer/admin)."""
     ensure_manager(user, group_id)
@@ -102,18 +109,20 @@ async def list_coupons(
     return [CouponOut.of(coupon) for coupon in found]
 
 
-@router.get("/coupons/{code}/validate", response_model=CouponValidation)
+@router.get(
+    "/coupons/{code}/validate", response_model=CouponValidation, responses=error_responses(404)
+)
 async def validate_coupon(
-    ctx: ContextDep, user: ValidateCaller, code: str, tier_id: Annotated[str, Query(min_length=1)]
+    ctx: ContextDep, user: ValidateCaller, code: Id, tier_id: Annotated[Id, Query()]
 ) -> CouponValidation:
     """Whether a code applies to a tier now, and the caller's discount (rate-limited per user)."""
     answer = await coupons.validate(ctx, code, tier_id, segment=user.segment)
     return CouponValidation(**answer)
 
 
-@router.get("/coupons/{coupon_id}/redemptions")
+@router.get("/coupons/{coupon_id}/redemptions", responses=error_responses(404))
 async def list_redemptions(
-    ctx: ContextDep, user: CurrentUser, coupon_id: str, limit: Limit = 50, offset: Offset = 0
+    ctx: ContextDep, user: CurrentUser, coupon_id: Id, limit: Limit = 50, offset: Offset = 0
 ) -> list[dict[str, object]]:
     """Completed checkouts that used the coupon, newest first (organizer/admin)."""
     async with ctx.sessions() as session:

@@ -15,6 +15,7 @@ from checkout.entrypoints.schemas import (
     CheckoutOut,
     ClaimIn,
     ClaimOut,
+    Id,
     PaymentIntentIn,
     PaymentIntentOut,
     PortalIn,
@@ -22,11 +23,17 @@ from checkout.entrypoints.schemas import (
 )
 from checkout.service_layer import checkout, customers, purchases
 from tollgate_shared.auth import CurrentUser
+from tollgate_shared.errors import error_responses
 
 router = APIRouter(tags=["checkout"])
 
 
-@router.post("/checkout/sessions", response_model=CheckoutOut, status_code=201)
+@router.post(
+    "/checkout/sessions",
+    response_model=CheckoutOut,
+    status_code=201,
+    responses=error_responses(404, 409, 502),
+)
 async def create_checkout_session(
     ctx: ContextDep, user: CheckoutCaller, body: CheckoutIn, idempotency_key: IdempotencyKey = None
 ) -> CheckoutOut:
@@ -35,16 +42,25 @@ async def create_checkout_session(
     return CheckoutOut.model_validate(answer)
 
 
-@router.post("/purchases/{session_id}/claim", response_model=ClaimOut)
+@router.post(
+    "/purchases/{session_id}/claim",
+    response_model=ClaimOut,
+    responses=error_responses(402, 404, 409),
+)
 async def claim_purchase(
-    ctx: ContextDep, user: ClaimCaller, session_id: str, body: ClaimIn | None = None
+    ctx: ContextDep, user: ClaimCaller, session_id: Id, body: ClaimIn | None = None
 ) -> ClaimOut:
     """Claim a paid purchase once: 402 unpaid, 403 not yours, 409 already claimed."""
     reference = body.reference if body else None
     return ClaimOut(**await purchases.claim_purchase(ctx, user, session_id, reference))
 
 
-@router.post("/purchases/payment-intents", response_model=PaymentIntentOut, status_code=201)
+@router.post(
+    "/purchases/payment-intents",
+    response_model=PaymentIntentOut,
+    status_code=201,
+    responses=error_responses(404, 409, 502),
+)
 async def create_payment_intent(
     ctx: ContextDep,
     user: CheckoutCaller,
@@ -58,7 +74,12 @@ async def create_payment_intent(
     return PaymentIntentOut(**answer)
 
 
-@router.post("/billing-portal/sessions", response_model=PortalOut, status_code=201)
+@router.post(
+    "/billing-portal/sessions",
+    response_model=PortalOut,
+    status_code=201,
+    responses=error_responses(404, 502),
+)
 async def create_portal_session(
     ctx: ContextDep, user: CurrentUser, body: PortalIn | None = None
 ) -> PortalOut:

@@ -7,10 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from checkout.service_layer.context import Context
+from tollgate_shared import validation
 from tollgate_shared.auth import Principal
+from tollgate_shared.errors import may_answer
 from tollgate_shared.ratelimit import rate_limited
 
 
+@may_answer(503)  # the database or Stripe does not answer
 def _context(request: Request) -> Context:
     context: Context = request.app.state.checkout
     return context
@@ -18,7 +21,7 @@ def _context(request: Request) -> Context:
 
 ContextDep = Annotated[Context, Depends(_context)]
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[validation.Offset, Query()]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -12,14 +12,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from checkout.domain.catalog import Item, Tier, TierInterval
 from checkout.domain.checkout import CheckoutRequest
 from checkout.domain.coupons import Coupon, Duration
-from tollgate_shared.validation import SingleLine
+from tollgate_shared.validation import Int32, SingleLine, Text
+from tollgate_shared.validation import ShortId as Id
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
 Amount = Annotated[int, Field(ge=1, le=99_999_999, description="minor units, e.g. cents")]
 # Names may end up in mail headers: one line, no CR/LF or other control characters.
 Name = Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Url = Annotated[str, StringConstraints(max_length=2000)]
+Reference = Annotated[Id, StringConstraints(max_length=200)]
+Url = Annotated[Text, StringConstraints(max_length=2000)]
 # Bounded so a tier's allowances fit one Stripe metadata value (`kind=amount,...`, ≤ 500 chars).
 CreditKind = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,40}$")]
 CreditAllowances = Annotated[
@@ -53,11 +54,11 @@ class Patch(Body):
 
 class TierIn(Body):
     name: Name
-    description: str | None = None
+    description: Text | None = None
     amount: Amount
     currency: Currency
     interval: TierInterval
-    capacity: Annotated[int, Field(ge=1)] | None = None
+    capacity: Annotated[Int32, Field(ge=1)] | None = None
     active: bool = True
     credit_allowances: CreditAllowances = Field(default_factory=dict)
     segment_prices: dict[Id, Amount] = Field(
@@ -68,11 +69,11 @@ class TierIn(Body):
 class TierPatch(Patch):
     nullable: ClassVar[frozenset[str]] = frozenset({"description", "capacity"})
     name: Name | None = None
-    description: str | None = None
+    description: Text | None = None
     amount: Amount | None = None
     currency: Currency | None = None
     interval: TierInterval | None = None
-    capacity: Annotated[int, Field(ge=1)] | None = None
+    capacity: Annotated[Int32, Field(ge=1)] | None = None
     active: bool | None = None
     credit_allowances: CreditAllowances | None = None
     segment_prices: dict[Id, Amount] | None = None
@@ -80,7 +81,7 @@ class TierPatch(Patch):
 
 class ItemIn(Body):
     name: Name
-    description: str | None = None
+    description: Text | None = None
     amount: Amount
     currency: Currency
     active: bool = True
@@ -89,7 +90,7 @@ class ItemIn(Body):
 class ItemPatch(Patch):
     nullable: ClassVar[frozenset[str]] = frozenset({"description"})
     name: Name | None = None
-    description: str | None = None
+    description: Text | None = None
     amount: Amount | None = None
     currency: Currency | None = None
     active: bool | None = None
@@ -134,7 +135,7 @@ class CouponIn(Body):
     duration_in_months: Annotated[int, Field(ge=1, le=36)] | None = None
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
-    max_redemptions: Annotated[int, Field(ge=1)] | None = None
+    max_redemptions: Annotated[Int32, Field(ge=1)] | None = None
     tier_ids: list[Id] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")
@@ -182,8 +183,8 @@ class CheckoutIn(Body):
     purpose: Literal["membership", "purchase"] = "membership"
     tier_id: Id | None = None
     item_id: Id | None = None
-    reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    promotion_code: Annotated[str, StringConstraints(max_length=64)] | None = None
+    reference: Reference | None = None
+    promotion_code: Annotated[Text, StringConstraints(max_length=64)] | None = None
     success_url: Url | None = None
     cancel_url: Url | None = None
 
@@ -207,7 +208,7 @@ class CheckoutOut(BaseModel):
 
 
 class ClaimIn(Body):
-    reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    reference: Reference | None = None
 
 
 class ClaimOut(BaseModel):
@@ -221,7 +222,7 @@ class ClaimOut(BaseModel):
 
 class PaymentIntentIn(Body):
     item_id: Id
-    reference: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reference: Reference
 
 
 class PaymentIntentOut(BaseModel):

@@ -25,11 +25,13 @@ from fastapi.templating import Jinja2Templates
 
 from ledger.adapters import queries
 from ledger.domain.errors import LedgerError
-from ledger.entrypoints.deps import LedgerDeps, Sessions
+from ledger.entrypoints.deps import LedgerDeps, Search, Sessions
 from ledger.service_layer.refunds import RefundRequest, request_refund
 from tollgate_shared.auth import Principal, TokenVerifier
 from tollgate_shared.errors import ApiError
 from tollgate_shared.pagination import Cursor
+from tollgate_shared.validation import ShortId as Id
+from tollgate_shared.validation import Text
 
 log = structlog.get_logger(__name__)
 
@@ -186,7 +188,7 @@ def _groups(principal: Principal) -> list[str] | None:
 
 @router.get("/payments", response_class=HTMLResponse)
 async def payments(
-    request: Request, sessions: Sessions, q: str | None = None, cursor: Cursor = None
+    request: Request, sessions: Sessions, q: Search = None, cursor: Cursor = None
 ) -> Response:
     if (session := await _session(request)) is None:
         return _login()
@@ -211,7 +213,7 @@ async def _detail_page(
 
 @router.get("/payments/{charge_id}", response_class=HTMLResponse)
 async def payment(
-    request: Request, charge_id: str, sessions: Sessions, refund: str | None = None
+    request: Request, charge_id: Id, sessions: Sessions, refund: str | None = None
 ) -> Response:
     if (session := await _session(request)) is None:
         return _login()
@@ -222,14 +224,14 @@ async def payment(
 @router.post("/payments/{charge_id}/refund")
 async def refund(
     request: Request,
-    charge_id: str,
+    charge_id: Id,
     deps: LedgerDeps,
     sessions: Sessions,
-    form_token: Annotated[str, Form(max_length=64)],
+    form_token: Annotated[Id, Form(max_length=64)],
     csrf_token: CsrfField = "",
     amount: Annotated[str, Form(max_length=32)] = "",
     reason: Annotated[str, Form(max_length=64)] = "",
-    note: Annotated[str, Form(max_length=500)] = "",
+    note: Annotated[Text, Form(max_length=500)] = "",
     confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     """A refund asks for confirmation (the same form again with `confirm=yes`) before it is
@@ -319,7 +321,7 @@ def _chart(series: list[dict[str, Any]], width: int = 640, height: int = 200) ->
 
 @router.get("/groups/{group_id}", response_class=HTMLResponse)
 async def group(
-    request: Request, group_id: str, sessions: Sessions, bucket: str = "day"
+    request: Request, group_id: Id, sessions: Sessions, bucket: str = "day"
 ) -> Response:
     if (session := await _session(request)) is None:
         return _login()

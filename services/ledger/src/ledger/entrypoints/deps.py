@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger.service_layer import Deps
 from tollgate_shared.auth import Principal
-from tollgate_shared.errors import ApiError, Forbidden
+from tollgate_shared.errors import ApiError, Forbidden, may_answer
 
 
 def _deps(request: Request) -> Deps:
@@ -18,6 +18,7 @@ def _deps(request: Request) -> Deps:
     return deps
 
 
+@may_answer(503)  # the database does not answer
 def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
     return sessions
@@ -25,6 +26,10 @@ def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 
 LedgerDeps = Annotated[Deps, Depends(_deps)]
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
+Search = Annotated[
+    str | None,
+    Query(max_length=320, description="part of a charge, intent or invoice id, email, user, group"),
+]
 
 
 def parse_instant(value: str | None, name: str) -> datetime | None:

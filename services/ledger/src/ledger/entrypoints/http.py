@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import ORJSONResponse, Response
@@ -15,6 +17,7 @@ from ledger.domain.errors import NotFound
 from ledger.domain.payouts import Interval
 from ledger.entrypoints.deps import (
     LedgerDeps,
+    Search,
     Sessions,
     parse_instant,
     require_group,
@@ -24,8 +27,10 @@ from ledger.service_layer import payouts as payout_service
 from ledger.service_layer.refunds import RefundRequest, request_refund
 from tollgate_shared.auth import AdminUser, CurrentUser, Principal
 from tollgate_shared.db import transaction
-from tollgate_shared.errors import Forbidden
+from tollgate_shared.errors import Forbidden, error_responses
 from tollgate_shared.pagination import Cursor
+from tollgate_shared.validation import Int64, Text
+from tollgate_shared.validation import ShortId as Id
 
 router = APIRouter(tags=["ledger"])
 
@@ -35,7 +40,7 @@ Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
 
 @router.get("/groups/{group_id}/summary")
 async def group_summary(
-    group_id: str,
+    group_id: Id,
     principal: CurrentUser,
     sessions: Sessions,
     start: Annotated[str | None, Query(alias="from")] = None,
@@ -51,11 +56,11 @@ async def group_summary(
 
 @router.get("/groups/{group_id}/transactions")
 async def group_transactions(
-    group_id: str,
+    group_id: Id,
     principal: CurrentUser,
     sessions: Sessions,
     limit: Limit = 50,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[Int64 | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
     """Ledger transactions with their entries, newest first; pass `next_cursor` for more."""
     require_group(principal, group_id)
@@ -83,6 +88,13 @@ CSV_COLUMNS = [
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
+def attachment(filename: str) -> str:
+    """A `Content-Disposition` offering `filename` for download: in ASCII (other characters as
+    `_`) for every client, and exactly, percent-encoded, in `filename*` (RFC 6266)."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def csv_cell(value: Any) -> Any:
     """A cell a spreadsheet shows as text: a string that would start a formula (a member
     chooses `reference`) is prefixed with `'`; numbers and dates are kept."""
@@ -93,7 +105,7 @@ def csv_cell(value: Any) -> Any:
 
 @router.get("/groups/{group_id}/transactions.csv", response_class=Response)
 async def export_transactions(
-    group_id: str,
+    group_id: Id,
     principal: CurrentUser,
     sessions: Sessions,
     start: Annotated[str | None, Query(alias="from")] = None,
@@ -112,13 +124,13 @@ async def export_transactions(
     return Response(
         out.getvalue(),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="ledger-{group_id}.csv"'},
+        headers={"Content-Disposition": attachment(f"ledger-{group_id}.csv")},
     )
 
 
 @router.get("/groups/{group_id}/risk")
 async def group_risk(
-    group_id: str, principal: CurrentUser, sessions: Sessions, limit: Limit = 50
+    group_id: Id, principal: CurrentUser, sessions: Sessions, limit: Limit = 50
 ) -> dict[str, Any]:
     """The group's newest disputes and risk items (early fraud warnings, reviews) with their
     status, `limit` of each; `/disputes?group_id=` and `/risk?group_id=` page through all."""
@@ -131,7 +143,7 @@ async def group_risk(
 
 @router.get("/users/{user_id}/payments")
 async def member_history(
-    user_id: str,
+    user_id: Id,
     principal: CurrentUser,
     sessions: Sessions,
     limit: Limit = 50,
@@ -161,8 +173,8 @@ def _groups_asked(principal: Principal, group_id: str | None) -> list[str] | Non
 async def list_payments(
     principal: CurrentUser,
     sessions: Sessions,
-    q: str | None = None,
-    group_id: str | None = None,
+    q: Search = None,
+    group_id: Id | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -179,9 +191,9 @@ async def list_payments(
     return {"data": found, "next_cursor": next_cursor}
 
 
-@router.get("/payments/{charge_id}")
+@router.get("/payments/{charge_id}", responses=error_responses(404))
 async def payment_detail(
-    charge_id: str, principal: CurrentUser, sessions: Sessions
+    charge_id: Id, principal: CurrentUser, sessions: Sessions
 ) -> dict[str, Any]:
     """One payment with its ledger transactions, refunds, disputes, risk items and timeline."""
     async with sessions() as session:
@@ -192,14 +204,14 @@ async def payment_detail(
 
 
 class RefundBody(BaseModel):
-    amount: int | None = Field(default=None, gt=0, description="Minor units; omit for the rest")
+    amount: Int64 | None = Field(default=None, gt=0, description="Minor units; omit for the rest")
     reason: Literal["requested_by_customer", "duplicate", "fraudulent"] | None = None
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
-@router.post("/payments/{charge_id}/refunds", status_code=202)
+@router.post("/payments/{charge_id}/refunds", status_code=202, responses=error_responses(404, 409))
 async def refund_payment(
-    charge_id: str,
+    charge_id: Id,
     body: RefundBody,
     admin: AdminUser,
     deps: LedgerDeps,
@@ -232,7 +244,7 @@ async def refund_payment(
 async def list_disputes(
     principal: CurrentUser,
     sessions: Sessions,
-    group_id: str | None = None,
+    group_id: Id | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -249,7 +261,7 @@ async def list_disputes(
 async def list_risk(
     principal: CurrentUser,
     sessions: Sessions,
-    group_id: str | None = None,
+    group_id: Id | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -265,7 +277,7 @@ async def list_risk(
 
 @router.get("/groups/{group_id}/balance")
 async def group_balance(
-    group_id: str, currency: Currency, principal: CurrentUser, sessions: Sessions
+    group_id: Id, currency: Currency, principal: CurrentUser, sessions: Sessions
 ) -> dict[str, Any]:
     """Payable (net earned - paid out), reserved by pending payout requests, and available."""
     require_group(principal, group_id)
@@ -276,13 +288,13 @@ async def group_balance(
 
 class ScheduleBody(BaseModel):
     interval: Interval
-    minimum_amount: int = Field(default=0, ge=0)
+    minimum_amount: Int64 = Field(default=0, ge=0)
     currency: Currency
-    destination_account: str | None = Field(default=None, max_length=100)
+    destination_account: Id | None = None
 
 
 @router.get("/groups/{group_id}/payout-schedule")
-async def get_schedule(group_id: str, principal: CurrentUser, sessions: Sessions) -> dict[str, Any]:
+async def get_schedule(group_id: Id, principal: CurrentUser, sessions: Sessions) -> dict[str, Any]:
     """The group's payout schedule (manual until set)."""
     require_group(principal, group_id)
     async with sessions() as session:
@@ -292,7 +304,7 @@ async def get_schedule(group_id: str, principal: CurrentUser, sessions: Sessions
 
 @router.put("/groups/{group_id}/payout-schedule")
 async def put_schedule(
-    group_id: str, body: ScheduleBody, principal: CurrentUser, sessions: Sessions
+    group_id: Id, body: ScheduleBody, principal: CurrentUser, sessions: Sessions
 ) -> dict[str, Any]:
     """Set the schedule; only admins set or change the connected account paid out to."""
     require_group(principal, group_id)
@@ -314,13 +326,18 @@ async def put_schedule(
 
 
 class PayoutBody(BaseModel):
-    amount: int = Field(gt=0)
+    amount: Int64 = Field(gt=0)
     currency: Currency
 
 
-@router.post("/groups/{group_id}/payouts", status_code=201)
+@router.post(
+    "/groups/{group_id}/payouts",
+    status_code=201,
+    responses={200: {"description": "The request an `Idempotency-Key` sent again made"}}
+    | error_responses(409),
+)
 async def request_payout(
-    group_id: str,
+    group_id: Id,
     body: PayoutBody,
     principal: CurrentUser,
     sessions: Sessions,
@@ -342,7 +359,7 @@ async def request_payout(
 
 @router.get("/groups/{group_id}/payouts")
 async def list_payouts(
-    group_id: str,
+    group_id: Id,
     principal: CurrentUser,
     sessions: Sessions,
     limit: Limit = 50,
@@ -357,17 +374,17 @@ async def list_payouts(
     return {"data": found, "next_cursor": next_cursor}
 
 
-@router.post("/payouts/{payout_id}/approve")
+@router.post("/payouts/{payout_id}/approve", responses=error_responses(404, 409))
 async def approve_payout(
-    payout_id: str, admin: AdminUser, deps: LedgerDeps, sessions: Sessions
+    payout_id: Id, admin: AdminUser, deps: LedgerDeps, sessions: Sessions
 ) -> dict[str, Any]:
     """Approve a requested payout and transfer it to the group's connected account; 409
     `already_decided` once it is rejected, failed or paid; 503 leaves it approved, to retry."""
     return await payout_service.approve_payout(deps, sessions, payout_id, admin=admin.user_id)
 
 
-@router.post("/payouts/{payout_id}/reject")
-async def reject_payout(payout_id: str, admin: AdminUser, sessions: Sessions) -> dict[str, Any]:
+@router.post("/payouts/{payout_id}/reject", responses=error_responses(404, 409))
+async def reject_payout(payout_id: Id, admin: AdminUser, sessions: Sessions) -> dict[str, Any]:
     """Turn a requested payout down, releasing what it reserved; 409 `already_decided` once
     another decision was taken."""
     async with transaction(sessions) as session:

@@ -19,8 +19,9 @@ from membership.entrypoints.schemas import (
 )
 from membership.service_layer import credits
 from tollgate_shared.auth import CurrentUser, Principal
-from tollgate_shared.errors import ApiError, Conflict, Forbidden
+from tollgate_shared.errors import ApiError, Conflict, Forbidden, error_responses
 from tollgate_shared.http import SessionDep
+from tollgate_shared.validation import Id
 
 router = APIRouter(tags=["credits"])
 
@@ -33,10 +34,13 @@ def _acts_for(principal: Principal, user_id: str) -> bool:
     return principal.user_id == user_id or principal.is_admin or "service" in principal.roles
 
 
-@router.post("/entitlements/{user_id}/groups/{group_id}/credits/{kind}/spend")
+@router.post(
+    "/entitlements/{user_id}/groups/{group_id}/credits/{kind}/spend",
+    responses=error_responses(409),  # not a member, or too few credits
+)
 async def spend_credits(
-    user_id: str,
-    group_id: str,
+    user_id: Id,
+    group_id: Id,
     kind: Annotated[str, Path(pattern=KIND_PATTERN)],
     body: SpendIn,
     principal: CurrentUser,
@@ -75,13 +79,14 @@ async def spend_credits(
 
 @router.get("/entitlements/{user_id}/groups/{group_id}/credits/history")
 async def credit_history(
-    user_id: str,
-    group_id: str,
+    user_id: Id,
+    group_id: Id,
     principal: CurrentUser,
     session: SessionDep,
     kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+    # an entry id: at most 18 digits, so that it fits a bigint
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> CreditHistoryPage:
     """Allocations, expiries and spends of a member's credits, newest first."""
     if not (_acts_for(principal, user_id) or principal.can_manage(group_id)):

@@ -67,7 +67,8 @@ class GateFastPath(FastRoute):
     """The gate without FastAPI's per-request machinery."""
 
     METHOD = "GET"
-    PATH = re.compile(r"/entitlements/(?P<user_id>[^/]+)/groups/(?P<group_id>[^/]+)")
+    # Ids longer than `validation.MAX_ID_LENGTH` are left to the FastAPI route, which refuses them.
+    PATH = re.compile(r"/entitlements/(?P<user_id>[^/]{1,255})/groups/(?P<group_id>[^/]{1,255})")
 
     async def answer(self, request: FastRequest) -> bytes:
         verifier: TokenVerifier = request.state.token_verifier

@@ -28,9 +28,10 @@ from membership.entrypoints.schemas import (
 from membership.service_layer import grants
 from membership.service_layer.memberships import entitlements
 from tollgate_shared.auth import AdminUser, CurrentUser
-from tollgate_shared.errors import Forbidden, NotFound
+from tollgate_shared.errors import Forbidden, NotFound, error_responses
 from tollgate_shared.http import SessionDep
 from tollgate_shared.pagination import Cursor
+from tollgate_shared.validation import Id, Offset
 
 router = APIRouter(tags=["membership"])
 
@@ -54,7 +55,7 @@ async def _commit(session: AsyncSession, request: Request) -> None:
 
 @router.get("/entitlements/{user_id}")
 async def list_entitlements(
-    user_id: str, principal: CurrentUser, session: SessionDep, request: Request
+    user_id: Id, principal: CurrentUser, session: SessionDep, request: Request
 ) -> EntitlementsOut:
     """A user's memberships in every group (organizers see the groups they manage)."""
     everything = reads_all_groups(principal, user_id)
@@ -66,7 +67,7 @@ async def list_entitlements(
 
 
 @router.get("/entitlements/{user_id}/groups/{group_id}")
-async def gate(user_id: str, group_id: str, principal: CurrentUser, request: Request) -> GateOut:
+async def gate(user_id: Id, group_id: Id, principal: CurrentUser, request: Request) -> GateOut:
     """The membership gate: is the user an active member of the group, and at which tier?
     (Mostly answered by `gate.GateFastPath` before the app's middleware: see `gate`.)"""
     return await answer(request.app.state, principal, user_id, group_id)
@@ -74,14 +75,14 @@ async def gate(user_id: str, group_id: str, principal: CurrentUser, request: Req
 
 @router.get("/groups/{group_id}/members")
 async def list_members(
-    group_id: str,
+    group_id: Id,
     principal: CurrentUser,
     session: SessionDep,
     active: bool | None = None,
-    tier_id: str | None = None,
+    tier_id: Id | None = None,
     source: Annotated[str | None, Query(pattern="^(subscription|one_time|grant)$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     cursor: Cursor = None,
 ) -> MembersPage:
     """A group's members by user id, filtered by `active`, `tier_id`, `source`; with active
@@ -123,8 +124,8 @@ async def list_members(
 
 @router.put("/groups/{group_id}/grants/{user_id}")
 async def put_grant(
-    group_id: str,
-    user_id: str,
+    group_id: Id,
+    user_id: Id,
     body: GrantIn,
     admin: AdminUser,
     session: SessionDep,
@@ -147,9 +148,9 @@ async def put_grant(
     return GrantOut.of(new)
 
 
-@router.delete("/groups/{group_id}/grants/{user_id}")
+@router.delete("/groups/{group_id}/grants/{user_id}", responses=error_responses(404))
 async def revoke_grant(
-    group_id: str, user_id: str, admin: AdminUser, session: SessionDep, request: Request
+    group_id: Id, user_id: Id, admin: AdminUser, session: SessionDep, request: Request
 ) -> GrantOut:
     """Revoke a grant (access ends now); revoking it again answers the same."""
     try:
@@ -168,7 +169,7 @@ async def revoke_grant(
 
 @router.post("/groups/{group_id}/grants/bulk")
 async def bulk_grant(
-    group_id: str, body: BulkGrantIn, admin: AdminUser, session: SessionDep, request: Request
+    group_id: Id, body: BulkGrantIn, admin: AdminUser, session: SessionDep, request: Request
 ) -> BulkGrantOut:
     """Grant legacy memberships to members of an older system who joined by `cutoff`, at most
     `cap` of them; the same request repeated grants the same members and nothing more."""

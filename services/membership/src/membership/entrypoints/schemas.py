@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from membership.domain.credits import SpendOutcome
 from membership.domain.model import Entitlement, Grant, MembershipKey
+from tollgate_shared.validation import Id, SingleLine, Text
 
 
 class MembershipOut(BaseModel):
@@ -81,11 +82,11 @@ class MembersPage(BaseModel):
 class GrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tier_id: str = Field(min_length=1, max_length=255)
+    tier_id: Id
     expires_at: AwareDatetime
     kind: Literal["comp", "legacy"] = "comp"
-    reason: str | None = Field(default=None, max_length=500)
-    email: str | None = Field(default=None, max_length=320)
+    reason: Text | None = Field(default=None, max_length=500)
+    email: SingleLine | None = Field(default=None, max_length=320)
 
 
 class GrantOut(BaseModel):
@@ -113,22 +114,22 @@ class GrantOut(BaseModel):
 class LegacyMemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str = Field(min_length=1, max_length=255)
-    email: str | None = Field(default=None, max_length=320)
+    user_id: Id
+    email: SingleLine | None = Field(default=None, max_length=320)
     member_since: AwareDatetime | None = None
 
 
 class BulkGrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tier_id: str = Field(min_length=1, max_length=255)
+    tier_id: Id
     expires_at: AwareDatetime
     members: list[LegacyMemberIn] = Field(min_length=1, max_length=5000)
     cutoff: AwareDatetime | None = None
     """Only members who joined on or before this date are granted."""
     cap: int = Field(ge=1, le=5000)
     """At most this many members are granted (the longest-standing first)."""
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class BulkGrantOut(BaseModel):
@@ -140,7 +141,7 @@ class SpendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: int = Field(ge=1, le=1_000_000)
-    reference: str = Field(min_length=1, max_length=255)
+    reference: Id
     """The app's id of what the credits pay for (e.g. a booking)."""
 
 

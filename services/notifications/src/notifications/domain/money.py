@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from decimal import Decimal
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
 
 # Stripe's lists: amounts in these currencies are whole units / thousandths, not cents.
@@ -52,6 +52,15 @@ def parsed_locale(identifier: str) -> Locale:
     """`identifier` (`en_US`) parsed once: Babel parses a locale given by name at every call,
     which was half the cost of formatting an amount."""
     return Locale.parse(identifier)
+
+
+def known_locale(identifier: str) -> bool:
+    """Whether Babel knows the locale `identifier` names."""
+    try:
+        parsed_locale(identifier)
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=4096)

@@ -9,23 +9,24 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 from sqlalchemy import Row
 
 from notifications.adapters import directory, notifications_repo
 from notifications.bootstrap import Service
 from notifications.domain.errors import NotificationNotFound
 from notifications.domain.model import Kind, Status
+from notifications.domain.money import known_locale
 from notifications.service_layer import commands, previews
 from tollgate_shared.auth import AdminUser, CurrentUser
-from tollgate_shared.errors import Forbidden, NotFound
+from tollgate_shared.errors import Forbidden, NotFound, error_responses
 from tollgate_shared.http import SessionDep
 from tollgate_shared.pagination import split_page
-from tollgate_shared.validation import SingleLine
+from tollgate_shared.validation import Id, Int64, SingleLine
 
 router = APIRouter(tags=["notifications"])
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 MAX_PAGE = 200
 
 
@@ -35,6 +36,13 @@ def _service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(_service)]
+Email = Annotated[Id, StringConstraints(max_length=320)]
+
+
+def _known_locale(locale: str | None) -> str | None:
+    if locale is not None and not known_locale(locale):
+        raise ValueError(f"unknown locale {locale}")
+    return locale
 
 
 class NotificationOut(BaseModel):
@@ -102,14 +110,15 @@ class ContactsOut(BaseModel):
 async def list_notifications(
     _: AdminUser,
     session: SessionDep,
-    user_id: str | None = None,
-    group_id: str | None = None,
-    recipient: str | None = None,
-    source_id: str | None = None,
+    user_id: Id | None = None,
+    group_id: Id | None = None,
+    recipient: Email | None = None,
+    source_id: Id | None = None,
     kind: Kind | None = None,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d+$")] = None,
+    # a sequence number: at most 18 digits, so that it fits a bigint
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> NotificationPage:
     """Notifications, newest first, filtered by user, group, recipient, kind or status."""
     filters = notifications_repo.Filters(
@@ -130,9 +139,13 @@ async def list_notifications(
     return NotificationPage(items=[NotificationOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/notifications/{notification_id}", response_model=NotificationDetail)
+@router.get(
+    "/notifications/{notification_id}",
+    response_model=NotificationDetail,
+    responses=error_responses(404),
+)
 async def get_notification(
-    notification_id: str, _: AdminUser, session: SessionDep
+    notification_id: Id, _: AdminUser, session: SessionDep
 ) -> NotificationDetail:
     """One notification with its rendered bodies."""
     row = await notifications_repo.get(session, notification_id)
@@ -142,10 +155,13 @@ async def get_notification(
 
 
 @router.post(
-    "/notifications/{notification_id}/resend", response_model=NotificationOut, status_code=202
+    "/notifications/{notification_id}/resend",
+    response_model=NotificationOut,
+    status_code=202,
+    responses=error_responses(404),
 )
 async def resend_notification(
-    notification_id: str, _: AdminUser, session: SessionDep, service: ServiceDep
+    notification_id: Id, _: AdminUser, session: SessionDep, service: ServiceDep
 ) -> NotificationOut:
     """Send a sent or failed notification again (a queued one is left as it is)."""
     try:
@@ -157,17 +173,29 @@ async def resend_notification(
     return NotificationOut.of(row)
 
 
-@router.get("/templates/{kind}/preview", response_model=Preview)
+@router.get(
+    "/templates/{kind}/preview",
+    response_model=Preview,
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **error_responses(404),
+    },
+)
 async def preview_template(
     kind: Kind,
     _: AdminUser,
     service: ServiceDep,
-    amount: Annotated[int, Query(ge=0)] = 1250,
+    amount: Annotated[Int64, Query(ge=0)] = 1250,
     currency: Annotated[str, Query(pattern=r"^[A-Za-z]{3}$")] = "usd",
-    locale: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2,3}(_[A-Za-z]{2,4})?$")] = None,
+    locale: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Za-z]{2,3}(_[A-Za-z]{2,4})?$"),
+        AfterValidator(_known_locale),
+    ] = None,
     format: Literal["json", "html", "text"] = "json",
 ) -> Any:
-    """A kind rendered with sample data: JSON with subject, text and HTML, or one of them."""
+    """A kind rendered with sample data: JSON with subject, text and HTML, or one of them
+    (422 for a locale Babel does not know)."""
     try:
         rendered = previews.preview(
             service.renderer,
@@ -193,7 +221,7 @@ def _check_group(principal: CurrentUser, group_id: str) -> None:
 
 @router.put("/groups/{group_id}/contacts", response_model=ContactsOut)
 async def put_contacts(
-    group_id: str, body: ContactsIn, principal: CurrentUser, session: SessionDep
+    group_id: Id, body: ContactsIn, principal: CurrentUser, session: SessionDep
 ) -> ContactsOut:
     """Set the addresses that receive a group's organizer notifications (replaces them)."""
     _check_group(principal, group_id)
@@ -201,8 +229,10 @@ async def put_contacts(
     return ContactsOut(group_id=group_id, name=contacts.name, emails=contacts.emails)
 
 
-@router.get("/groups/{group_id}/contacts", response_model=ContactsOut)
-async def get_contacts(group_id: str, principal: CurrentUser, session: SessionDep) -> ContactsOut:
+@router.get(
+    "/groups/{group_id}/contacts", response_model=ContactsOut, responses=error_responses(404)
+)
+async def get_contacts(group_id: Id, principal: CurrentUser, session: SessionDep) -> ContactsOut:
     """The addresses that receive a group's organizer notifications."""
     _check_group(principal, group_id)
     contacts = await directory.group(session, group_id)

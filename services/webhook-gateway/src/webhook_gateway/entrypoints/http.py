@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from tollgate_shared.errors import error_responses
 from webhook_gateway.service_layer.ingest import Stored, accept, read_limited
 
 router = APIRouter(tags=["webhooks"])
@@ -26,7 +27,12 @@ _SIGNATURE_HEADER = {
 }
 
 
-@router.post("/webhooks/stripe", openapi_extra=_SIGNATURE_HEADER)
+@router.post(
+    "/webhooks/stripe",
+    openapi_extra=_SIGNATURE_HEADER,
+    # bad or missing signature, malformed envelope; body over the limit; broker unavailable
+    responses=error_responses(400, 413, 503),
+)
 async def receive_stripe_event(request: Request) -> Stored:
     """Receive a Stripe webhook; 200 only after JetStream confirmed it stored the event."""
     settings = request.app.state.settings
