@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from tollgate_shared.events import stripe as s
+from tollgate_shared.testing import pre_basil_invoice
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 LEGACY = FIXTURES / "legacy_2025-01-27.acacia"
@@ -74,6 +75,34 @@ def test_invoice_subscription_from_parent_or_legacy_field() -> None:
     old = s.Invoice.model_validate(legacy)
     assert old.subscription_id == "sub_old"
     assert old.payment_intent_id == "pi_1"
+    assert old.subscription_metadata == {}
+
+
+def test_invoice_subscription_metadata_from_the_pre_basil_subscription_details() -> None:
+    legacy = load(LEGACY / "invoice.json")
+    assert legacy["subscription_details"] == {"metadata": None}
+    legacy["subscription_details"]["metadata"] = {"group_id": "g1", "user_id": "u1"}
+    assert s.Invoice.model_validate(legacy).subscription_metadata == {
+        "group_id": "g1",
+        "user_id": "u1",
+    }
+
+
+def test_pre_basil_invoice_has_the_legacy_shape_and_reads_the_same() -> None:
+    current = load(FIXTURES / "invoice.json")
+    current["parent"] = {
+        "type": "subscription_details",
+        "subscription_details": {"subscription": "sub_1", "metadata": {"group_id": "g1"}},
+    }
+    current["lines"]["data"][0]["parent"]["subscription_item_details"]["subscription"] = "sub_1"
+    old = pre_basil_invoice(current, payment_intent="pi_1", charge="ch_1")
+    legacy = load(LEGACY / "invoice.json")
+    assert set(old) <= set(legacy)
+    assert set(old["lines"]["data"][0]) <= set(legacy["lines"]["data"][0])
+    assert (old["subscription"], old["lines"]["data"][0]["subscription"]) == ("sub_1", "sub_1")
+    parsed = s.Invoice.model_validate(old)
+    assert (parsed.subscription_id, parsed.payment_intent_id) == ("sub_1", "pi_1")
+    assert parsed.subscription_metadata == s.Invoice.model_validate(current).subscription_metadata
 
 
 def test_invoice_payment_intent_from_invoice_payments() -> None:

@@ -2,8 +2,10 @@
 
 Models ignore fields we do not use and accept the shapes of the API versions we know of:
 `current_period_*` on the subscription (before `2025-03-31.basil`) or on its items (after),
-and `invoice.subscription`/`charge`/`payment_intent` (before) or `invoice.parent` and
-`invoice.payments` (after). Expandable references are read as ids whether or not expanded.
+and `invoice.subscription`/`subscription_details`/`charge`/`payment_intent` (before) or
+`invoice.parent.subscription_details` and `invoice.payments` (after). Webhook events come in
+the API version of their endpoint, so old shapes keep arriving after our own calls (pinned to
+the current version) moved on. Expandable references are read as ids whether or not expanded.
 """
 
 from __future__ import annotations
@@ -166,6 +168,7 @@ class Invoice(StripeObject):
     customer: Ref = None
     customer_email: str | None = None
     subscription: Ref = None
+    subscription_details: dict[str, Any] | None = None
     charge: Ref = None
     payment_intent: Ref = None
     parent: dict[str, Any] | None = None
@@ -187,16 +190,21 @@ class Invoice(StripeObject):
     lines: InvoiceLines = Field(default_factory=InvoiceLines)
 
     @property
+    def _subscription_details(self) -> dict[str, Any]:
+        """`parent.subscription_details` (basil+) or the top-level `subscription_details`."""
+        details = (self.parent or {}).get("subscription_details") or self.subscription_details
+        return details or {}
+
+    @property
     def subscription_id(self) -> str | None:
         """The billed subscription: `parent.subscription_details` (basil+) or `subscription`."""
-        details = (self.parent or {}).get("subscription_details") or {}
-        return _id_of(details.get("subscription")) or self.subscription
+        return _id_of(self._subscription_details.get("subscription")) or self.subscription
 
     @property
     def subscription_metadata(self) -> dict[str, str]:
-        """The subscription's metadata as copied onto the invoice (basil+), else {}."""
-        details = (self.parent or {}).get("subscription_details") or {}
-        return dict(details.get("metadata") or {})
+        """The subscription's metadata as copied onto the invoice, in either API shape; {}
+        when it carries none."""
+        return dict(self._subscription_details.get("metadata") or {})
 
     @property
     def payment_intent_id(self) -> str | None:
