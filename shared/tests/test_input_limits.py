@@ -18,7 +18,7 @@ from tollgate_shared.errors import error_responses
 from tollgate_shared.fast_path import FastRequest, FastRoute
 from tollgate_shared.http import SessionDep, create_app
 from tollgate_shared.settings import ServiceSettings
-from tollgate_shared.testing import connection_of, serve_app
+from tollgate_shared.testing import refused_keeping_the_connection, serve_app
 from tollgate_shared.validation import Id, Int64, control_characters_in
 
 
@@ -85,42 +85,26 @@ async def service(db: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def refused_on_an_open_connection(
-    http: httpx.AsyncClient, method: str, url: str, status: int = 422
-) -> dict[str, str]:
-    """Send a hostile request: it is refused with `status` and the error body, and the same
-    connection then answers the next request. The error's code and message."""
-    refused = await http.request(method, url)
-    assert refused.status_code == status, refused.text
-    assert "close" not in refused.headers.get("connection", "")
-    after = await http.get("/healthz")
-    assert after.status_code == 200
-    assert connection_of(after) == connection_of(refused)
-    error: dict[str, str] = refused.json()["error"]
-    assert set(error) >= {"code", "message"}
-    return error
-
-
 async def test_control_characters_are_refused_before_any_route(db) -> None:
     async with service(db) as http:
         for url in ("/items/a%00b", "/items/a?offset=%00", "/fast/a%00b", "/nowhere%0a"):
-            error = await refused_on_an_open_connection(http, "POST", url)
+            error = await refused_keeping_the_connection(http, "POST", url)
             assert error["code"] == "validation_error"
-        error = await refused_on_an_open_connection(http, "GET", "/items/a?offset=1%0d%0a")
+        error = await refused_keeping_the_connection(http, "GET", "/items/a?offset=1%0d%0a")
         assert error["message"] == "the query must not contain control characters"
 
 
 async def test_ids_and_integers_beyond_their_bounds_are_refused(db) -> None:
     async with service(db) as http:
         for url in ("/items/" + "x" * 10_000, f"/items/a?offset={2**63}", "/items/a?offset=-1"):
-            error = await refused_on_an_open_connection(http, "GET", url)
+            error = await refused_keeping_the_connection(http, "GET", url)
             assert error["code"] == "validation_error"
 
 
 async def test_a_value_the_database_refuses_answers_422_in_routes_and_fast_routes(db) -> None:
     async with service(db) as http:
         for url in ("/store?body=" + "x" * 300, "/fast/" + "x" * 300):
-            error = await refused_on_an_open_connection(http, "POST", url)
+            error = await refused_keeping_the_connection(http, "POST", url)
             assert error == {
                 "code": "validation_error",
                 "message": "a value of the request cannot be stored",

@@ -99,11 +99,34 @@ async def serve_app(
         await task
 
 
-def connection_of(response: httpx.Response) -> tuple[str, int]:
+def _connection_of(response: httpx.Response) -> tuple[str, int]:
     """The client's end of the connection `response` came over: two responses share it only if
     the server kept the connection open after the first (keep-alive)."""
     address: tuple[str, int] = response.extensions["network_stream"].get_extra_info("client_addr")
     return address
+
+
+async def refused_keeping_the_connection(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    status: int = 422,
+    then: str = "/healthz",
+    **request: Any,
+) -> dict[str, Any]:
+    """Send a request that must be refused: it answers `status` with the error body, and the
+    same connection then answers `GET then` with 200 (hostile input neither crashes nor closes
+    the connection). The error's code and message."""
+    refused = await http.request(method, url, **request)
+    assert refused.status_code == status, f"{method} {url[:80]}: {refused.text[:300]}"
+    assert "close" not in refused.headers.get("connection", "")
+    after = await http.get(then, headers=request.get("headers"))
+    assert after.status_code == 200, after.text[:300]
+    assert _connection_of(after) == _connection_of(refused), "the connection was closed"
+    error: dict[str, Any] = refused.json()["error"]
+    assert {"code", "message"} <= set(error)
+    return error
 
 
 @contextlib.asynccontextmanager
