@@ -72,6 +72,40 @@ async def test_a_lost_dispute_ends_it_and_a_won_one_does_not(
         assert (outcomes["lost"]["active"], outcomes["lost"]["status"]) == (False, "dispute_lost")
 
 
+async def test_a_reversal_that_arrives_before_the_purchase_still_ends_its_term(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    """The refunded charge tells from its own metadata that it paid a membership; the lost
+    dispute, which carries none of its payment's, is checked against the payment at Stripe."""
+    price = await emulator.price(interval=None, amount=9900)
+    async with membership_service() as service:
+        members = {}
+        for reason in ("refunded", "dispute_lost"):
+            user, group = unique("user"), unique("group")
+            bought = await emulator.buy_annual(user, group, "annual", price)
+            intent = bought["payment_intent"]
+            if reason == "refunded":
+                await emulator.client.v1.refunds.create_async({"payment_intent": intent})
+            else:
+                charges = await emulator.client.v1.charges.list_async({"payment_intent": intent})
+                dispute = await emulator.control(
+                    "POST", f"/charges/{charges.data[0].id}/dispute", {"reason": "fraudulent"}
+                )
+                await emulator.control(
+                    "POST", f"/disputes/{dispute['id']}/close", {"outcome": "lost"}
+                )
+            members[reason] = (user, group)
+        events = await deliverer.take()
+        reversals = {"charge.refunded", "charge.dispute.closed"}
+        await deliverer.publish([e for e in events if e["type"] in reversals])
+        await service.settle()
+        await deliverer.publish([e for e in events if e["type"] not in reversals])
+        await service.settle()
+        for reason, (user, group) in members.items():
+            gate = await service.gate(user, group)
+            assert (gate["active"], gate["status"]) == (False, reason), gate
+
+
 async def test_the_keep_policy_leaves_a_refunded_term_running(
     membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:

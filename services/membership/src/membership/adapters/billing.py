@@ -11,7 +11,7 @@ from typing import Any
 import stripe
 
 from membership.domain.model import StripeTime
-from tollgate_shared.events.stripe import Subscription
+from tollgate_shared.events.stripe import PaymentIntent, Subscription
 from tollgate_shared.stripe_client import idempotency_key
 
 LIVE_SUBSCRIPTIONS_READ = 100
@@ -65,6 +65,11 @@ class StripeBilling:
             )
         )
         return [_parse(each) for each in page.data], at
+
+    async def payment_metadata(self, payment_intent_id: str) -> dict[str, str]:
+        """The metadata of a payment intent (a one-time membership's names its purpose)."""
+        intent = await self._client.v1.payment_intents.retrieve_async(payment_intent_id)
+        return PaymentIntent.model_validate(intent.to_dict()).metadata
 
     async def customer_email(self, customer_id: str) -> str | None:
         """The customer's email, if Stripe has one."""

@@ -10,6 +10,11 @@ from membership.domain.errors import NotAMembership
 from membership.domain.model import MembershipKey
 
 
+def is_membership(metadata: Mapping[str, str]) -> bool:
+    """Whether the metadata is a membership's (`purpose=membership`), placeable or not."""
+    return metadata.get("purpose") == "membership"
+
+
 @dataclass(frozen=True)
 class MembershipMetadata:
     """Who bought which tier of which group (`purpose=membership`)."""
@@ -33,7 +38,7 @@ class MembershipMetadata:
         cls, metadata: Mapping[str, str], *, fallback_user_id: str | None = None
     ) -> MembershipMetadata | None:
         """None for anything that is not a membership; NotAMembership if it cannot be placed."""
-        if metadata.get("purpose") != "membership":
+        if not is_membership(metadata):
             return None
         user_id = metadata.get("user_id") or fallback_user_id
         group_id = metadata.get("group_id")

@@ -16,7 +16,7 @@ from membership.domain import rules
 from membership.domain.announcements import build
 from membership.domain.credits import Allocation
 from membership.domain.errors import NotAMembership
-from membership.domain.metadata import MembershipMetadata
+from membership.domain.metadata import MembershipMetadata, is_membership
 from membership.domain.model import (
     Entitlement,
     MembershipKey,
@@ -131,10 +131,14 @@ class StripeEvents:
         await self._sync_invoice(session, event.object_as(Invoice), event)
 
     async def charge_refunded(self, session: AsyncSession, event: StripeEvent) -> None:
-        """A fully refunded one-time membership payment takes its term back (policy)."""
+        """A fully refunded one-time membership payment takes its term back (policy). The
+        charge carries its payment intent's metadata, so it tells whether it paid one."""
         charge = event.object_as(Charge)
         if charge.payment_intent and charge.amount_refunded >= charge.amount:
-            await self._reverse(session, charge.payment_intent, "refunded", event)
+            paid_membership = is_membership(charge.metadata)
+            await self._reverse(
+                session, charge.payment_intent, "refunded", event, membership=paid_membership
+            )
 
     async def dispute_closed(self, session: AsyncSession, event: StripeEvent) -> None:
         """A lost dispute of a one-time membership payment takes its term back (policy)."""
@@ -367,14 +371,29 @@ class StripeEvents:
             await credits.allocate(session, key, cycle)
 
     async def _reverse(
-        self, session: AsyncSession, payment_intent_id: str, reason: str, event: StripeEvent
+        self,
+        session: AsyncSession,
+        payment_intent_id: str,
+        reason: str,
+        event: StripeEvent,
+        *,
+        membership: bool | None = None,
     ) -> None:
-        """Record the reversal (it may arrive before the payment's checkout), then apply it."""
+        """Record the reversal of a one-time membership's payment, then apply it. It may arrive
+        before the payment's checkout: then whether the payment was a membership's is
+        `membership` (what the event's object tells), else read from Stripe (a dispute carries
+        none of its payment's metadata). Any other payment's (a subscription's, a purchase,
+        another app's on a shared Stripe account) records nothing."""
         if self._settings.membership_one_time_reversal == "keep":
             return
+        term = await repository.term_paid_by(session, payment_intent_id)
+        if term is None:
+            if membership is None:
+                membership = is_membership(await self._billing.payment_metadata(payment_intent_id))
+            if not membership:
+                return
         at = datetime.fromtimestamp(event.created, UTC)
         await repository.add_reversal(session, payment_intent_id, at=at, reason=reason)
-        term = await repository.term_paid_by(session, payment_intent_id)
         if term is not None:
             await self._reconcile(session, MembershipKey(term.user_id, term.group_id), event)
 
