@@ -105,14 +105,48 @@ def free_port_offset() -> int:
     raise RuntimeError("no port offset with every port of the stack free")
 
 
-def _launch(args: list[str], env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
-    with output.open("wb") as out:
+def run_environment(jwt_secret: str) -> dict[str, str]:
+    """The environment of a test's `tollgate run`: none of the caller's servers (a `make run`
+    stack, say), fresh secrets, mail polled often."""
+    env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
+    env = {k: v for k, v in env.items() if not k.endswith("_DATABASE_URL")}
+    return env | {
+        "STRIPE_SECRET_KEY": DEV_STRIPE_KEY,
+        "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(24),
+        "AUTH_JWT_SECRET": jwt_secret,
+        "MAIL_POLL_INTERVAL": "0.2",
+        "ENVIRONMENT": "development",
+    }
+
+
+def launch(
+    var_dir: Path, port_offset: int, env: dict[str, str], *, own_group: bool = False
+) -> subprocess.Popen[bytes]:
+    """`python -m tollgate_cli run` on `var_dir` and the ports shifted by `port_offset`, its
+    output in `var_dir/tollgate-run.out`; with `own_group` it leads a process group of its
+    own, as a terminal's foreground job does."""
+    args = ["--var-dir", str(var_dir), "--port-offset", str(port_offset)]
+    with (var_dir / "tollgate-run.out").open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "tollgate_cli", "run", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            start_new_session=own_group,
         )
+
+
+async def banner(proc: subprocess.Popen[bytes], var_dir: Path) -> str:
+    """What `tollgate run` printed once it is up (it must not exit before)."""
+    output = var_dir / "tollgate-run.out"
+
+    def up() -> str | bool:
+        text = output.read_text(errors="replace")
+        if proc.poll() is not None:
+            raise AssertionError(f"tollgate run exited with {proc.returncode}:\n{text}")
+        return text if "Ctrl-C stops everything" in text else False
+
+    return await wait_until(up, timeout=STARTUP_TIMEOUT, interval=0.2, message="stack up")
 
 
 def _interrupt(proc: subprocess.Popen[bytes]) -> int:
@@ -135,31 +169,14 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     var_dir = tmp_path_factory.mktemp("stack")
     offset = free_port_offset()
     jwt_secret = secrets.token_urlsafe(32)
-    env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
-    env = {k: v for k, v in env.items() if not k.endswith("_DATABASE_URL")}
-    env |= {
-        "STRIPE_SECRET_KEY": DEV_STRIPE_KEY,
-        "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(24),
-        "AUTH_JWT_SECRET": jwt_secret,
-        "MAIL_POLL_INTERVAL": "0.2",
-        "ENVIRONMENT": "development",
-    }
-    output = var_dir / "tollgate-run.out"
-    proc = _launch(["--var-dir", str(var_dir), "--port-offset", str(offset)], env, output)
-
-    def banner() -> str | bool:
-        text = output.read_text(errors="replace")
-        if proc.poll() is not None:
-            raise AssertionError(f"tollgate run exited with {proc.returncode}:\n{text}")
-        return text if "Ctrl-C stops everything" in text else False
-
+    proc = launch(var_dir, offset, run_environment(jwt_secret))
     try:
-        text = await wait_until(banner, timeout=STARTUP_TIMEOUT, interval=0.2, message="stack up")
+        text = await banner(proc, var_dir)
         running = StackProcess(proc, offset, jwt_secret, var_dir, text)
         yield running
     finally:
         code = _interrupt(proc)
-    assert code == 0, output.read_text(errors="replace")
+    assert code == 0, (var_dir / "tollgate-run.out").read_text(errors="replace")
     stopped = await wait_until(
         lambda: not any(port_open("127.0.0.1", p) for p in running.ports),
         timeout=10,

@@ -8,13 +8,10 @@ import os
 import re
 import secrets
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.e2e.conftest import ISOLATED, STARTUP_TIMEOUT, free_port_offset
+from tests.e2e.conftest import banner, free_port_offset, launch, run_environment
 from tollgate_cli.stack import SERVICES
-from tollgate_shared.settings import DEV_STRIPE_KEY
 from tollgate_shared.testing import wait_until
 
 FAILED = re.compile(r"shutdown failed|\[error|Traceback", re.IGNORECASE)
@@ -23,20 +20,6 @@ FAILED = re.compile(r"shutdown failed|\[error|Traceback", re.IGNORECASE)
 def _children(pid: int) -> list[int]:
     """The processes `pid` started (its servers), as Linux lists them."""
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def _launch_in_own_group(
-    args: list[str], env: dict[str, str], output: Path
-) -> subprocess.Popen[bytes]:
-    """`tollgate run` leading a process group of its own, as a terminal's foreground job."""
-    with output.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tollgate_cli", "run", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
 
 
 def _running(pid: int) -> bool:
@@ -49,25 +32,11 @@ def _running(pid: int) -> bool:
 
 
 async def test_ctrl_c_stops_the_services_before_nats_and_postgres(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
-    env = {k: v for k, v in env.items() if not k.endswith("_DATABASE_URL")}
-    env |= {
-        "STRIPE_SECRET_KEY": DEV_STRIPE_KEY,
-        "AUTH_JWT_SECRET": secrets.token_urlsafe(32),
-        "ENVIRONMENT": "development",
-        "LOG_JSON": "false",
-    }
-    args = ["--var-dir", str(tmp_path), "--port-offset", str(free_port_offset())]
-    output = tmp_path / "tollgate-run.out"
-    proc = _launch_in_own_group(args, env, output)
-    logs = tmp_path / "logs"
+    env = run_environment(secrets.token_urlsafe(32)) | {"LOG_JSON": "false"}
+    proc = launch(tmp_path, free_port_offset(), env, own_group=True)
+    output, logs = tmp_path / "tollgate-run.out", tmp_path / "logs"
     try:
-
-        def up() -> bool:
-            assert proc.poll() is None, output.read_text(errors="replace")
-            return "Ctrl-C stops everything" in output.read_text(errors="replace")
-
-        await wait_until(up, timeout=STARTUP_TIMEOUT, interval=0.2, message="stack up")
+        await banner(proc, tmp_path)
         children = _children(proc.pid)
         assert len(children) == len(SERVICES) + 4, children  # emulator, sink, NATS, Postgres
 
