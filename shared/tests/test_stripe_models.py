@@ -88,6 +88,18 @@ def test_invoice_subscription_metadata_from_the_pre_basil_subscription_details()
     }
 
 
+def test_an_invoice_says_whether_it_carries_its_subscriptions_metadata() -> None:
+    """Stripe's own examples carry `metadata: null` (invoices from before that copy existed);
+    an empty copy still tells that the subscription has none."""
+    for shape in (load(FIXTURES / "invoice.json"), load(LEGACY / "invoice.json")):
+        assert s.Invoice.model_validate(shape).carries_subscription_metadata is False
+    current = load(FIXTURES / "invoice.json")
+    current["parent"]["subscription_details"]["metadata"] = {}
+    legacy = load(LEGACY / "invoice.json") | {"subscription_details": {"metadata": {"a": "b"}}}
+    for shape in (current, legacy):
+        assert s.Invoice.model_validate(shape).carries_subscription_metadata is True
+
+
 def test_pre_basil_invoice_has_the_legacy_shape_and_reads_the_same() -> None:
     current = load(FIXTURES / "invoice.json")
     current["parent"] = {

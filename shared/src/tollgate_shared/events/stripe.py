@@ -207,6 +207,13 @@ class Invoice(StripeObject):
         return dict(self._subscription_details.get("metadata") or {})
 
     @property
+    def carries_subscription_metadata(self) -> bool:
+        """Whether the invoice carries a copy of its subscription's metadata (empty or not):
+        API versions before `subscription_details` do not, and then only the subscription
+        itself tells."""
+        return self._subscription_details.get("metadata") is not None
+
+    @property
     def payment_intent_id(self) -> str | None:
         """The paying payment intent: the default invoice payment (basil+) or `payment_intent`."""
         for payment in self.payments.data if self.payments else []:

@@ -164,9 +164,13 @@ class StripeEvents:
     async def _sync_invoice(
         self, session: AsyncSession, invoice: Invoice, event: StripeEvent
     ) -> SubscriptionRecord | None:
-        purpose = invoice.subscription_metadata.get("purpose")
-        if invoice.subscription_id is None or purpose not in (None, "membership"):
+        if invoice.subscription_id is None:
             return None
+        if invoice.carries_subscription_metadata and not is_membership(
+            invoice.subscription_metadata
+        ):
+            return None  # a purchase, or another app's subscription: no read needed to tell
+        # None when the invoice's API version carries no copy: `_sync` reads the subscription.
         meta = MembershipMetadata.parse(invoice.subscription_metadata)
         return await self._sync(
             session, invoice.subscription_id, event, email=invoice.customer_email, meta=meta
