@@ -29,6 +29,7 @@ DIGEST = sql.SQL(
 )
 """A table's rows, and a digest of all their values."""
 CONSUMED = re.compile(r"^tollgate_consumer_messages_total\{(.*)\} (\S+)$", re.MULTILINE)
+FOREIGN = re.compile(r"^tollgate_foreign_events_total\{(.*)\} (\S+)$", re.MULTILINE)
 LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -172,6 +173,8 @@ class Snapshot:
     """Per service database, a digest of every table's rows (but the inbox)."""
     consumed: Counter[tuple[str, str, str]]
     """Per (stream, durable, outcome), the deliveries the consumers finished."""
+    foreign: Counter[str]
+    """Per service, the events it counted as another app's."""
     domain_events: int
     dead_letters: int
     mails: int
@@ -196,12 +199,15 @@ async def _tables(stack: Stack, service: str) -> dict[str, str]:
 
 async def snapshot(stack: Stack) -> Snapshot:
     consumed: Counter[tuple[str, str, str]] = Counter()
+    foreign: Counter[str] = Counter()
     for service in STATEFUL:
         metrics = (await stack.http.get(stack.service(service) + "/metrics")).text
         for labels, value in CONSUMED.findall(metrics):
             found = dict(LABEL.findall(labels))
             key = (found["stream"], found["consumer"], found["outcome"])
             consumed[key] += int(float(value))
+        for labels, value in FOREIGN.findall(metrics):
+            foreign[dict(LABEL.findall(labels))["service"]] += int(float(value))
     nc, js = await stack.jetstream()
     try:
         domain = (await js.stream_info("DOMAIN")).state.last_seq
@@ -212,6 +218,7 @@ async def snapshot(stack: Stack) -> Snapshot:
     return Snapshot(
         tables={service: await _tables(stack, service) for service in STATEFUL},
         consumed=consumed,
+        foreign=foreign,
         domain_events=domain,
         dead_letters=dead,
         mails=len(await stack.mails()),
@@ -314,6 +321,11 @@ async def test_another_apps_events_are_acked_by_every_consumer_and_change_nothin
         }
         assert changed == {}, f"{outcome}: {changed}"
     assert after.dead_letters == before.dead_letters
+    # Membership tells no foreign object from a purchase of ours: neither is a membership.
+    counted = {
+        s for s in ("checkout", "ledger", "notifications") if after.foreign[s] > before.foreign[s]
+    }
+    assert counted == {"checkout", "ledger", "notifications"}
     assert after.domain_events == before.domain_events, "a service emitted a domain event"
     assert after.mails == before.mails
     changed = {

@@ -18,6 +18,7 @@ from tollgate_shared.events.checkout import CouponRedeemed, PurchaseFailed, Purc
 from tollgate_shared.events.membership import MembershipEnded, MembershipEvent
 from tollgate_shared.events.stripe import StripeEvent
 from tollgate_shared.messaging import outbox
+from tollgate_shared.messaging.foreign import ignore_foreign
 
 
 def event_id(event_type: str, session_id: str) -> str:
@@ -31,12 +32,18 @@ async def emit(session: AsyncSession, event: DomainEvent) -> None:
 
 
 async def _record_of(
-    session: AsyncSession, stripe_session: DiscountedSession
+    session: AsyncSession, stripe_session: DiscountedSession, event: StripeEvent
 ) -> CheckoutRecord | None:
+    """The session's record, locked; None (counted) for a session checkout did not create,
+    e.g. another app's on a shared Stripe account."""
     checkout_id = stripe_session.metadata.get("checkout_id")
     if checkout_id:
-        return await sessions_repo.get(session, checkout_id, lock=True)
-    return await sessions_repo.get_by_stripe_id(session, stripe_session.id, lock=True)
+        record = await sessions_repo.get(session, checkout_id, lock=True)
+    else:
+        record = await sessions_repo.get_by_stripe_id(session, stripe_session.id, lock=True)
+    if record is None:
+        ignore_foreign("checkout", event, f"checkout session {stripe_session.id} is not ours")
+    return record
 
 
 def purchase_fields(record: CheckoutRecord, stripe_session: DiscountedSession) -> dict[str, object]:
@@ -124,7 +131,7 @@ async def _settle(
 ) -> None:
     """The session ends unpaid: free its seat and let apps release the purchase."""
     stripe_session = event.object_as(DiscountedSession)
-    record = await _record_of(session, stripe_session)
+    record = await _record_of(session, stripe_session, event)
     if record is None or not can_move(record.status, status):
         return
     await sessions_repo.move(session, record.id, status, release=True)
@@ -143,7 +150,7 @@ async def _settle(
 async def on_session_completed(session: AsyncSession, event: StripeEvent) -> None:
     """Paid now, or (delayed payment methods) later through `async_payment_*`."""
     stripe_session = event.object_as(DiscountedSession)
-    record = await _record_of(session, stripe_session)
+    record = await _record_of(session, stripe_session, event)
     if record is None:
         return
     if stripe_session.customer:
@@ -157,7 +164,7 @@ async def on_session_completed(session: AsyncSession, event: StripeEvent) -> Non
 async def on_async_payment_succeeded(session: AsyncSession, event: StripeEvent) -> None:
     """A delayed payment cleared."""
     stripe_session = event.object_as(DiscountedSession)
-    record = await _record_of(session, stripe_session)
+    record = await _record_of(session, stripe_session, event)
     if record is not None:
         await record_paid(session, record, stripe_session, causation_id=event.id)
 
