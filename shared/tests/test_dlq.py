@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import MsgAlreadyAckdError
@@ -85,9 +86,25 @@ async def refused(session: AsyncSession, incoming: Incoming) -> None:
     raise PermanentError("still refused")
 
 
-def failing_consumer(db, topic: str) -> IdempotentConsumer:
+@dataclass(frozen=True)
+class Refused:
+    """A consumer that refuses everything, and the one message on its subjects."""
+
+    consumer: IdempotentConsumer
+    event_id: str
+    sequence: int
+
+    @property
+    def service(self) -> str:
+        return self.consumer.spec.durable
+
+
+async def refused_message(db, js: JetStreamContext) -> Refused:
+    topic = unique("t")
     spec = ConsumerSpec(durable=unique("svc"), stream=STRIPE, filter_subject=f"stripe.{topic}.>")
-    return IdempotentConsumer(spec, db.sessions, db.inbox, refused)
+    event_id = unique("evt")
+    ack = await publish_with_ack(js, f"stripe.{topic}.x", b"{}", msg_id=event_id, stream="STRIPE")
+    return Refused(IdempotentConsumer(spec, db.sessions, db.inbox, refused), event_id, ack.seq)
 
 
 async def next_letter(js: JetStreamContext, service: str, after: set[int]) -> list[dlq.DeadLetter]:
@@ -103,19 +120,15 @@ async def next_letter(js: JetStreamContext, service: str, after: set[int]) -> li
 async def test_a_replayed_letter_that_fails_again_is_parked_again_every_time(
     db, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
-    topic = unique("t")
-    consumer = failing_consumer(db, topic)
-    service = consumer.spec.durable
-    broker = await RunningConsumers.start(nats_client, consumer)
+    message = await refused_message(db, js)
+    broker = await RunningConsumers.start(nats_client, message.consumer)
     try:
-        event_id = unique("evt")
-        await publish_with_ack(js, f"stripe.{topic}.x", b"{}", msg_id=event_id, stream="STRIPE")
-        [first] = await next_letter(js, service, set())
+        [first] = await next_letter(js, message.service, set())
         await dlq.replay(js, first)
-        [second] = await next_letter(js, service, {first.sequence})
+        [second] = await next_letter(js, message.service, {first.sequence})
         await dlq.replay(js, second)
-        [third] = await next_letter(js, service, {first.sequence, second.sequence})
-        assert [letter.original_id for letter in (first, second, third)] == [event_id] * 3
+        [third] = await next_letter(js, message.service, {first.sequence, second.sequence})
+        assert [letter.original_id for letter in (first, second, third)] == [message.event_id] * 3
         assert "still refused" in third.error
     finally:
         await broker.stop()
@@ -124,24 +137,17 @@ async def test_a_replayed_letter_that_fails_again_is_parked_again_every_time(
 async def test_a_rewound_consumer_that_fails_again_parks_the_message_again(
     db, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
-    topic = unique("t")
-    consumer = failing_consumer(db, topic)
-    service = consumer.spec.durable
-    ack = await publish_with_ack(
-        js, f"stripe.{topic}.x", b"{}", msg_id=unique("evt"), stream="STRIPE"
-    )
-    broker = await RunningConsumers.start(nats_client, consumer)
-    try:
-        [first] = await next_letter(js, service, set())
-    finally:
-        await broker.stop()
-    await rewind_consumer(js, STRIPE.name, service, sequence=ack.seq)
-    broker = await RunningConsumers.start(nats_client, consumer)
-    try:
-        letters = await next_letter(js, service, {first.sequence})
-    finally:
-        await broker.stop()
-    assert [letter.original_id for letter in letters] == [first.original_id] * 2
+    message = await refused_message(db, js)
+    letters: list[dlq.DeadLetter] = []
+    for rewound in (False, True):
+        if rewound:
+            await rewind_consumer(js, STRIPE.name, message.service, sequence=message.sequence)
+        broker = await RunningConsumers.start(nats_client, message.consumer)
+        try:
+            letters = await next_letter(js, message.service, {x.sequence for x in letters})
+        finally:
+            await broker.stop()
+    assert [letter.original_id for letter in letters] == [message.event_id] * 2
 
 
 async def test_parking_one_delivery_twice_keeps_one_letter(
@@ -149,12 +155,10 @@ async def test_parking_one_delivery_twice_keeps_one_letter(
 ) -> None:
     """A second attempt at parking the same delivery (its DLQ ack was lost, or the process died
     before terminating it) is deduplicated by JetStream."""
-    topic = unique("t")
-    consumer = failing_consumer(db, topic)
-    service = consumer.spec.durable
-    await publish_with_ack(js, f"stripe.{topic}.x", b"{}", msg_id=unique("evt"), stream="STRIPE")
+    message = await refused_message(db, js)
+    consumer = message.consumer
     await js.add_consumer(STRIPE.name, consumer.spec.config())
-    sub = await js.pull_subscribe_bind(service, stream=STRIPE.name)
+    sub = await js.pull_subscribe_bind(message.service, stream=STRIPE.name)
     [msg] = await sub.fetch(1, timeout=5)
     first = Incoming.from_msg(msg)
     await consumer.process(msg, first, js)
@@ -162,7 +166,7 @@ async def test_parking_one_delivery_twice_keeps_one_letter(
     with contextlib.suppress(MsgAlreadyAckdError):
         await consumer.process(msg, dataclasses.replace(first, delivered=2), js)
     await sub.unsubscribe()
-    assert len(await letters_of(js, service)) == 1
+    assert len(await letters_of(js, message.service)) == 1
 
 
 async def test_drop_removes_a_letter(js: JetStreamContext) -> None:

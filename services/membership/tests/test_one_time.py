@@ -9,6 +9,15 @@ from tollgate_shared.testing import EmulatorEvents, unique
 from .conftest import Emulator, ServiceFactory
 
 
+async def dispute(emulator: Emulator, payment_intent: str, outcome: str) -> None:
+    """The payment's charge disputed, and the dispute closed with `outcome`."""
+    charges = await emulator.client.v1.charges.list_async({"payment_intent": payment_intent})
+    opened = await emulator.control(
+        "POST", f"/charges/{charges.data[0].id}/dispute", {"reason": "fraudulent"}
+    )
+    await emulator.control("POST", f"/disputes/{opened['id']}/close", {"outcome": outcome})
+
+
 async def test_renewal_extends_and_full_refunds_take_terms_back(
     membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
@@ -58,13 +67,7 @@ async def test_a_lost_dispute_ends_it_and_a_won_one_does_not(
         for outcome in ("won", "lost"):
             user, group = unique("user"), unique("group")
             bought = await emulator.buy_annual(user, group, "annual", price)
-            charges = await emulator.client.v1.charges.list_async(
-                {"payment_intent": bought["payment_intent"]}
-            )
-            dispute = await emulator.control(
-                "POST", f"/charges/{charges.data[0].id}/dispute", {"reason": "fraudulent"}
-            )
-            await emulator.control("POST", f"/disputes/{dispute['id']}/close", {"outcome": outcome})
+            await dispute(emulator, bought["payment_intent"], outcome)
             await deliverer.forward()
             await service.settle()
             outcomes[outcome] = await service.gate(user, group)
@@ -87,13 +90,7 @@ async def test_a_reversal_that_arrives_before_the_purchase_still_ends_its_term(
             if reason == "refunded":
                 await emulator.client.v1.refunds.create_async({"payment_intent": intent})
             else:
-                charges = await emulator.client.v1.charges.list_async({"payment_intent": intent})
-                dispute = await emulator.control(
-                    "POST", f"/charges/{charges.data[0].id}/dispute", {"reason": "fraudulent"}
-                )
-                await emulator.control(
-                    "POST", f"/disputes/{dispute['id']}/close", {"outcome": "lost"}
-                )
+                await dispute(emulator, intent, "lost")
             members[reason] = (user, group)
         events = await deliverer.take()
         reversals = {"charge.refunded", "charge.dispute.closed"}
