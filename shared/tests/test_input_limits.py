@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Query
+from pydantic import TypeAdapter, ValidationError
 from starlette.types import Scope
 
 from tollgate_shared.auth import CurrentUser
@@ -19,11 +20,31 @@ from tollgate_shared.fast_path import FastRequest, FastRoute
 from tollgate_shared.http import SessionDep, create_app
 from tollgate_shared.settings import ServiceSettings
 from tollgate_shared.testing import refused_keeping_the_connection, serve_app
-from tollgate_shared.validation import Id, Int64, control_characters_in
+from tollgate_shared.validation import Id, Instant, Int64, control_characters_in
 
 
 def scope(path: str, query: bytes = b"") -> Scope:
     return {"type": "http", "path": path, "query_string": query}
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("9999-12-31T00:00:00Z", True),
+        ("0001-01-01T00:00:00Z", True),
+        ("9999-12-31T23:59:59-14:00", False),
+        ("0001-01-01T00:00:00+14:00", False),
+        ("2030-01-01T00:00:00", False),  # no offset
+    ],
+)
+def test_an_instant_has_an_offset_and_falls_in_the_years_1_to_9999_in_utc(
+    value: str, valid: bool
+) -> None:
+    if valid:
+        assert TypeAdapter(Instant).validate_python(value)
+    else:
+        with pytest.raises(ValidationError):
+            TypeAdapter(Instant).validate_python(value)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,8 @@ ADMIN = {
 LONG = "x" * 10_000
 HUGE = 2**64
 TIER = {"name": "Gold", "amount": 500, "currency": "usd", "interval": "month"}
+# Times that fall outside the years 1 to 9999 once in UTC.
+BEFORE_YEAR_1, AFTER_YEAR_9999 = "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"
 
 HOSTILE: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "webhook-gateway": [
@@ -42,6 +44,11 @@ HOSTILE: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("POST", "/groups/g/tiers", {"json": TIER | {"description": "a\x00b"}}),
         ("POST", f"/groups/{LONG}/tiers", {"json": TIER}),
         ("POST", "/checkout/sessions", {"json": {"tier_id": "t\x00"}}),
+        (
+            "POST",
+            "/groups/g/coupons",
+            {"json": {"code": "LATE1", "percent_off": 10, "valid_until": AFTER_YEAR_9999}},
+        ),
     ],
     "membership": [
         ("GET", "/entitlements/u%00/groups/g", {}),  # the gate's fast route
@@ -57,6 +64,8 @@ HOSTILE: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"json": {"tier_id": "t", "expires_at": "2030-01-01T00:00:00Z", "reason": "a\x00"}},
         ),
         ("GET", f"/entitlements/u/groups/g/credits/history?cursor={HUGE}", {}),
+        ("PUT", "/groups/g/grants/u", {"json": {"tier_id": "t", "expires_at": BEFORE_YEAR_1}}),
+        ("PUT", "/groups/g/grants/u", {"json": {"tier_id": "t", "expires_at": AFTER_YEAR_9999}}),
     ],
     "ledger": [
         ("GET", "/payments?q=a%00b", {}),

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 from starlette.types import Scope
 
 # Cc: C0 controls (NUL, CR, LF, TAB...), DEL and C1 controls (NEL); Zl/Zp: U+2028, U+2029.
@@ -56,6 +57,19 @@ further where the domain has a bound: `Annotated[Int64, Field(ge=0)]`."""
 
 Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
 """An integer Postgres `integer` holds (capacities, counts stored in `integer` columns)."""
+
+
+def _in_utc_years(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall in the years 1 to 9999 in UTC") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc_years)]
+"""A time with its UTC offset that falls in the years 1 to 9999 in UTC too: Postgres stores it
+in UTC, and a time beyond those years could not be read back (`9999-12-31T23:59-14:00`)."""
 
 Offset = Annotated[int, Field(ge=0, le=INT64_MAX)]
 """How many rows of a list to skip."""

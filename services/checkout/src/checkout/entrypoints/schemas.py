@@ -7,12 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from checkout.domain.catalog import Item, Tier, TierInterval
 from checkout.domain.checkout import CheckoutRequest
 from checkout.domain.coupons import Coupon, Duration
-from tollgate_shared.validation import Int32, SingleLine, Text
+from tollgate_shared.validation import Instant, Int32, SingleLine, Text
 from tollgate_shared.validation import ShortId as Id
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
@@ -133,8 +133,8 @@ class CouponIn(Body):
     currency: Currency | None = None
     duration: Duration = "once"
     duration_in_months: Annotated[int, Field(ge=1, le=36)] | None = None
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
     max_redemptions: Annotated[Int32, Field(ge=1)] | None = None
     tier_ids: list[Id] = Field(default_factory=list, max_length=100)
 

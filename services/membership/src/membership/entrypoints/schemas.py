@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from membership.domain.credits import SpendOutcome
 from membership.domain.model import Entitlement, Grant, MembershipKey
-from tollgate_shared.validation import Id, SingleLine, Text
+from tollgate_shared.validation import Id, Instant, SingleLine, Text
 
 
 class MembershipOut(BaseModel):
@@ -83,7 +83,7 @@ class GrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tier_id: Id
-    expires_at: AwareDatetime
+    expires_at: Instant
     kind: Literal["comp", "legacy"] = "comp"
     reason: Text | None = Field(default=None, max_length=500)
     email: SingleLine | None = Field(default=None, max_length=320)
@@ -116,16 +116,16 @@ class LegacyMemberIn(BaseModel):
 
     user_id: Id
     email: SingleLine | None = Field(default=None, max_length=320)
-    member_since: AwareDatetime | None = None
+    member_since: Instant | None = None
 
 
 class BulkGrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tier_id: Id
-    expires_at: AwareDatetime
+    expires_at: Instant
     members: list[LegacyMemberIn] = Field(min_length=1, max_length=5000)
-    cutoff: AwareDatetime | None = None
+    cutoff: Instant | None = None
     """Only members who joined on or before this date are granted."""
     cap: int = Field(ge=1, le=5000)
     """At most this many members are granted (the longest-standing first)."""
