@@ -6,10 +6,13 @@ from pathlib import Path
 
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, create_engine, pool
+from sqlalchemy import MetaData, create_engine, pool, text
 
 from tollgate_shared.db import inbox_table, outbox_table
 from tollgate_shared.infra.provide import create_database
+
+_MIGRATION_LOCK = 0x746F6C6C67617465
+"""The advisory lock a migration holds in its database ("tollgate")."""
 
 
 def alembic_config(script_location: Path, url: str) -> Config:
@@ -43,6 +46,9 @@ def run_env(target_metadata: MetaData) -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
+            # Replicas started with `serve --migrate` at once: the others wait here, then find
+            # the schema at the newest revision and have nothing to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             context.run_migrations()
     engine.dispose()
 

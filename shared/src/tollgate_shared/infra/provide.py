@@ -127,11 +127,14 @@ def provide(
 
 
 def create_database(server_url: str, name: str) -> None:
-    """Create database `name` on the server if it does not exist yet."""
+    """Create database `name` on the server if it does not exist yet (another process creating
+    it at the same moment is fine: two replicas migrating at start)."""
     with psycopg.connect(server_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            # A concurrent CREATE DATABASE fails on the catalog's unique index, not as a duplicate.
+            raced = (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation)
+            with contextlib.suppress(*raced):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
