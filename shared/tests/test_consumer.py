@@ -331,7 +331,8 @@ async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outliv
 ) -> None:
     """The prefetch sees the fresh messages of a fetch (not one applied before, nor a second
     copy), before their handlers; a lock it takes is still held after a message was rolled
-    back to its savepoint. A message applied on its own gets no prefetch."""
+    back to its savepoint. A message applied on its own gets its own prefetch, in its own
+    transaction (so that it takes the same locks first)."""
     topic = unique("t")
     subject = f"stripe.{topic}.x"
     lock_id = abs(hash(topic)) % 2**31
@@ -386,7 +387,8 @@ async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outliv
         (a, 1),
         (flaky, 1),
         (b, 1),  # after the flaky one was rolled back to its savepoint
-        (flaky, 0),  # on its own, in a transaction of its own
+        ("prefetch", [flaky]),  # on its own, in a transaction of its own
+        (flaky, 1),
     ]
 
 

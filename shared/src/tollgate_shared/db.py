@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+import hashlib
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
@@ -278,6 +287,26 @@ class ReadAhead(Generic[K, V]):
         if key in ahead:
             return ahead.pop(key)
         return (await self._read(session, [key])).get(key)
+
+
+_LOCK_IN_ORDER = DriverStatement.of(
+    text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS u(k)")
+)
+
+
+def advisory_key(name: str) -> int:
+    """The 64-bit advisory lock key of `name`, the same in every process."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def lock_in_order(session: AsyncSession, names: Iterable[str]) -> None:
+    """Lock `names` until the transaction ends: one advisory lock each, taken in one
+    statement in ascending key order. Transactions that lock this way everything they are
+    about to write, before writing any of it, wait for each other instead of deadlocking."""
+    keys = sorted({advisory_key(name) for name in names})
+    if keys:
+        await _LOCK_IN_ORDER.run(session, {"keys": keys})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

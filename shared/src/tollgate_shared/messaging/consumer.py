@@ -113,8 +113,9 @@ Scope = Callable[[AsyncSession], contextlib.AbstractAsyncContextManager[object]]
 what they queued in one statement per table)."""
 Prefetch = Callable[[AsyncSession, Sequence[Incoming]], Awaitable[None]]
 """Runs in a fetch's transaction before its handlers, outside their savepoints, with the
-messages they will apply (stream order): may take, in one statement for all of them, the
-locks and reads the handlers would take one by one."""
+messages they will apply (stream order), and before the handler of a message applied alone:
+may take, in one statement for all of them, the locks and reads the handlers would take one
+by one (locks taken so, in one order, keep concurrent fetches from deadlocking)."""
 
 
 class IdempotentConsumer:
@@ -125,10 +126,10 @@ class IdempotentConsumer:
     touching the database. A consumer without savepoints may have a `scope`, entered around
     the handlers of each transaction and left before it commits: handlers can queue writes in
     it, made there in one statement per table. `prefetch` runs before the handlers of a fetch
-    applied together (see `Prefetch`): what it reads must stay right for every handler of the
-    fetch, including after another message was rolled back to its savepoint. `events_queued` is
-    called after a commit whose transaction queued outbox events (the runtime wakes its relay
-    with it).
+    applied together, and before the handler of a message applied alone (see `Prefetch`): what
+    it reads must stay right for every handler of the fetch, including after another message
+    was rolled back to its savepoint. `events_queued` is called after a commit whose
+    transaction queued outbox events (the runtime wakes its relay with it).
     """
 
     def __init__(
@@ -182,6 +183,8 @@ class IdempotentConsumer:
                 subject=incoming.subject,
             )
             if fresh:
+                if self._prefetch is not None:
+                    await self._prefetch(session, [incoming])
                 async with self._scope(session):
                     await self._handler(session, incoming)
         self._committed(session)

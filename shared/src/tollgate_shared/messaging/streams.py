@@ -102,7 +102,9 @@ class ConsumerSpec:
     Postgres another runs: with three, membership drained a backlog about 1.9 times as fast as
     with one (see bench/README.md). Fetches run side by side may hold messages about the same
     entity; the handlers' row and advisory locks order them, and a deadlock between two
-    fetches rolls back one message, which is then retried on its own."""
+    fetches rolls back one message, which is then retried on its own. A consumer whose
+    handlers lock as they go in an order that fetches can cross takes its locks in its
+    `prefetch` instead (`tollgate_shared.db.lock_in_order`), as the ledger does."""
     gather: float = 0.02
     """Seconds a consumer that has caught up (its last fetch was not full) waits for the fetches
     it is applying before it fetches again, so that what arrives meanwhile is taken in one

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.domain.errors import UnbalancedTransaction
-from ledger.service_layer import Deps, disbursements, disputes, payments, refunds, risk
+from ledger.service_layer import Deps, disbursements, disputes, fetches, payments, refunds, risk
 from tollgate_shared.events.stripe import StripeEvent
 from tollgate_shared.messaging.consumer import PermanentError
 from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
@@ -67,7 +67,8 @@ def _bind(handler: Handler, deps: Deps) -> EventHandler:
 
 
 def register(runtime: Runtime, deps: Deps) -> None:
-    """Subscribe the ledger's durable consumer on the STRIPE stream; the payments of a
-    fetch's charge events are read ahead, in one statement."""
+    """Subscribe the ledger's durable consumer on the STRIPE stream; before the handlers of
+    a fetch, the Stripe objects its events name are locked and the payments of its charge
+    events read, each in one statement (`fetches.prepare`)."""
     handlers = {event_type: _bind(h, deps) for event_type, h in HANDLERS.items()}
-    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(handlers), prefetch=payments.read_ahead)
+    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(handlers), prefetch=fetches.prepare)

@@ -6,11 +6,9 @@ payment seen through several events (or redelivered) is counted once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
@@ -23,7 +21,6 @@ from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.events.stripe import CheckoutSession, Invoice, StripeEvent
-from tollgate_shared.messaging.consumer import Incoming
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 SERVICE = "ledger"
@@ -166,26 +163,6 @@ def _recorded(payment: Payment, causation_id: str) -> PaymentRecorded:
         period_start=payment.period_start,
         period_end=payment.period_end,
     )
-
-
-CHARGE_SUBJECTS = frozenset({"stripe.charge.succeeded", "stripe.charge.refunded"})
-"""Events whose object is the charge whose payment their handler reads first."""
-
-
-async def read_ahead(session: AsyncSession, incomings: Sequence[Incoming]) -> None:
-    """Before a fetch's handlers: the booked payments of its charge events' charges, in one
-    statement instead of one per event (what cannot be read is left to its handler)."""
-    charge_ids = []
-    for incoming in incomings:
-        if incoming.subject in CHARGE_SUBJECTS:
-            try:
-                charge_ids.append(
-                    str(StripeEvent.model_validate_json(incoming.data).data.object["id"])
-                )
-            except (ValidationError, KeyError):
-                continue
-    if charge_ids:
-        await repo.read_ahead(session, charge_ids)
 
 
 async def on_charge_succeeded(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:

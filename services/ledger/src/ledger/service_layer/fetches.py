@@ -1,0 +1,79 @@
+"""Before the handlers of a fetch (or of a message applied alone): the locks and reads they
+would otherwise take one by one.
+
+Fetches applied side by side may hold events about the same payment, and a handler locks rows
+as it goes: `invoice.paid` its invoice, then the payment of its charge; `charge.succeeded` the
+payment. With `charge.succeeded` and `invoice.paid` in one fetch and `invoice.payment_succeeded`
+of the same invoice in the next, the first held the payment and waited for the invoice while
+the second held the invoice and waited for the payment: a deadlock, after which the whole fetch
+was applied again one message at a time. So every transaction first locks the Stripe objects
+its events name, in one statement and one global order, and holds them until it commits: two
+fetches about the same objects run one after the other instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.adapters import repository as repo
+from tollgate_shared.db import lock_in_order
+from tollgate_shared.events.stripe import Ref
+from tollgate_shared.messaging.consumer import Incoming
+
+CHARGE_SUBJECTS = frozenset({"stripe.charge.succeeded", "stripe.charge.refunded"})
+"""Events whose object is the charge whose payment their handler reads first."""
+
+
+class _Named(BaseModel):
+    """The ids a Stripe object names that the ledger's rows hang on."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str | None = None
+    customer: Ref = None
+    payment_intent: Ref = None
+    charge: Ref = None
+
+    def names(self) -> Iterator[str]:
+        """The object, and its customer, payment intent and charge where it names them.
+
+        Two events whose handlers write the same row name one object in common: a payment's
+        rows are written for its charge's events (the charge), its invoice's (the customer:
+        an invoice's charge is its customer's), its checkout's (the payment intent), and its
+        refunds', disputes' and risk items' (the charge); an invoice's, refund's, dispute's,
+        transfer's or payout's rows for its own events (the object)."""
+        for name in (self.id, self.customer, self.payment_intent, self.charge):
+            if name:
+                yield name
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    object: _Named
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    data: _Data
+
+
+async def prepare(session: AsyncSession, incomings: Sequence[Incoming]) -> None:
+    """Lock every Stripe object the events name (see `_Named.names`), then read the booked
+    payments of the charge events' charges, each in one statement (what cannot be parsed is
+    left to its handler to reject)."""
+    names: set[str] = set()
+    charge_ids: list[str] = []
+    for incoming in incomings:
+        try:
+            named = _Event.model_validate_json(incoming.data).data.object
+        except ValidationError:
+            continue
+        names.update(named.names())
+        if incoming.subject in CHARGE_SUBJECTS and named.id:
+            charge_ids.append(named.id)
+    await lock_in_order(session, names)
+    if charge_ids:
+        await repo.read_ahead(session, charge_ids)
