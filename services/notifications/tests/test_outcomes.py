@@ -1,22 +1,31 @@
 """Writing notifications and outcomes several at a time, against real Postgres: outcomes only
-by the sender that still holds the lease; a consumer's deferred writes made together, and
-read back before they are."""
+by the sender that still holds the lease, lapsed leases taken over only by a sender the
+database has answered for a while; a consumer's deferred writes made together, and read back
+before they are."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
 
 from notifications.adapters import directory
 from notifications.adapters import notifications_repo as repo
 from notifications.adapters.deferred import deferred, pending
-from notifications.adapters.orm import member_emails
+from notifications.adapters.orm import member_emails, outbox
 from notifications.adapters.orm import notifications as t
+from notifications.adapters.smtp import SmtpMailer, SmtpTarget
+from notifications.adapters.templates import Renderer
+from notifications.domain.delivery import RetryPolicy
 from notifications.domain.model import Intent, Kind, Rendered, Status
 from notifications.main import MIGRATIONS
-from tollgate_shared.db import make_engine, make_sessionmaker, transaction
+from notifications.service_layer.sender import Sender
+from tollgate_shared.db import DATABASE_UNAVAILABLE, make_engine, make_sessionmaker, transaction
+from tollgate_shared.infra.process import free_port
+from tollgate_shared.testing import MailSink, unique
 
 
 async def test_outcomes_are_recorded_together_unless_the_lease_was_taken_over(
@@ -71,6 +80,84 @@ async def test_outcomes_are_recorded_together_unless_the_lease_was_taken_over(
         assert rows["ch_3"].lease_until is not None
     finally:
         await engine.dispose()
+
+
+async def test_a_sender_takes_over_lapsed_leases_only_once_the_database_answered_it_a_while(
+    migrated_database: Callable[[Path], str], mail_sink: MailSink
+) -> None:
+    """Another replica may hold the outcomes of mails it sent during an outage, and records
+    them when the database is back: until then their leases may have lapsed, and a sender
+    that took them over would send those mails again."""
+    url = migrated_database(MIGRATIONS)
+    engine = make_engine(url)
+    down = make_engine(make_url(url).set(port=free_port()).render_as_string(False))
+    sessions = make_sessionmaker(engine)
+    mailer = SmtpMailer(SmtpTarget.from_url(mail_sink.smtp_url), timeout=5)
+    now = [0.0]
+    sender = Sender(
+        sessions,
+        outbox,
+        mailer,
+        RetryPolicy((1.0,), 3),
+        renderer=Renderer("en_US"),
+        mail_from="billing@tollgate.example",
+        batch_size=10,
+        concurrency=2,
+        lease=60,
+        poll_interval=0.05,
+        takeover_after=30,
+        clock=lambda: now[0],
+    )
+
+    async def add(*, held: bool) -> str:
+        """A due notification; `held`: leased by another sender, its lease lapsed."""
+        address = f"{unique('member')}@example.com"
+        intent = Intent(Kind.PAYMENT_RECEIPT, unique("ch"), "usr_1", "g1")
+        rendered = Rendered("Receipt", "Thank you.\n", "<p>Thank you.</p>")
+        async with transaction(sessions) as session:
+            await repo.record(session, intent, [address], rendered, context={}, mail_domain="x")
+            if held:
+                lapsed = datetime.now(UTC) - timedelta(seconds=1)
+                await session.execute(
+                    update(t)
+                    .where(t.c.recipient == address)
+                    .values(status=Status.SENDING, attempts=1, lease_until=lapsed)
+                )
+        return address
+
+    async def status(address: str) -> tuple[str, int]:
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(t).where(t.c.recipient == address))).one()
+        return row.status, row.attempts
+
+    try:
+        first, due = await add(held=True), await add(held=False)
+        now[0] = 29.0  # the database has answered this new sender for 29 s
+        assert await sender.send_due() == 1
+        assert (await status(due), await status(first)) == (("sent", 1), ("sending", 1))
+        now[0] = 30.0
+        assert await sender.send_due() == 1
+        assert await status(first) == ("sent", 2)
+
+        held = await add(held=True)
+        sessions.configure(bind=down)  # an outage, as this sender finds it at 40 s
+        now[0] = 40.0
+        with pytest.raises(DATABASE_UNAVAILABLE):
+            await sender.send_due()
+        sessions.configure(bind=engine)
+        now[0] = 69.0
+        assert await sender.send_due() == 0
+        assert await status(held) == ("sending", 1)
+        now[0] = 70.0
+        assert await sender.send_due() == 1
+        assert await status(held) == ("sent", 2)
+        await mailer.close_idle()
+        async with httpx.AsyncClient(base_url=mail_sink.http_url) as http:
+            for address in (first, due, held):
+                assert len((await http.get("/api/messages", params={"to": address})).json()) == 1
+    finally:
+        await engine.dispose()
+        await down.dispose()
 
 
 async def test_deferred_writes_are_made_together_and_read_back_before_they_are(

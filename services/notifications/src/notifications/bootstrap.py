@@ -52,6 +52,7 @@ def build(settings: Settings) -> Service:
         concurrency=settings.mail_concurrency,
         lease=settings.mail_lease_seconds,
         poll_interval=settings.mail_poll_interval,
+        takeover_after=settings.mail_takeover_delay_seconds,
         after_commit=runtime.wake_relay,
     )
     reminders = ReminderJob(

@@ -22,6 +22,10 @@ class Settings(ServiceSettings):
     mail_max_attempts: int = 12
     mail_lease_seconds: float = 300.0
     """How long a claimed notification stays with one sender; far above an SMTP exchange."""
+    mail_takeover_delay_seconds: float = 30.0
+    """How long the database must have answered a sender, since it started or last failed it,
+    before the sender takes over lapsed leases: time for a replica that holds outcomes from an
+    outage to record them."""
     mail_timeout: float = 30.0
     mail_poll_interval: float = 1.0
     mail_batch_size: int = 50

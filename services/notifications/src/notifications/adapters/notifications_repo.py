@@ -69,20 +69,22 @@ async def record(
 
 
 async def claim_due(
-    session: AsyncSession, *, limit: int, lease: float, max_attempts: int
+    session: AsyncSession,
+    *,
+    limit: int,
+    lease: float,
+    max_attempts: int,
+    take_over: bool = True,
 ) -> Sequence[Row[Any]]:
-    """Lease up to `limit` due notifications (pending and due, or sending with a lapsed
-    lease). One whose lease lapsed on its last allowed attempt is not leased again but failed
-    (status `failed`, the reason in `last_error`), and returned as such."""
+    """Lease up to `limit` due notifications (pending and due, or, with `take_over`, sending
+    with a lapsed lease). One whose lease lapsed on its last allowed attempt is not leased
+    again but failed (status `failed`, the reason in `last_error`), and returned as such."""
     now = func.now()
+    due_now = (t.c.status == Status.PENDING) & (t.c.next_attempt_at <= now)
+    lapsed = (t.c.status == Status.SENDING) & (t.c.lease_until < now)
     due = (
         select(t.c.id)
-        .where(
-            or_(
-                (t.c.status == Status.PENDING) & (t.c.next_attempt_at <= now),
-                (t.c.status == Status.SENDING) & (t.c.lease_until < now),
-            )
-        )
+        .where(or_(due_now, lapsed) if take_over else due_now)
         .order_by(t.c.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -12,8 +12,10 @@ that never arrives). Nothing else resends: a message is only retried after a fai
 lapsed lease, and the lease is far longer than an SMTP exchange's timeout. An outcome that
 cannot be recorded because the database is unavailable is held in memory, and the sender
 records what it holds before it leases anything again: however long the outage, it never
-leases those notifications again (their leases may lapse meanwhile), so only a crash of the
-process while it holds outcomes resends them.
+leases those notifications again (their leases may lapse meanwhile). Nor does another replica:
+a sender takes over lapsed leases only once the database has answered it for `takeover_after`
+seconds since it started or last found it unavailable, time enough for a replica that holds
+outcomes to record them. So only a crash of the process while it holds outcomes resends them.
 
 Every failure of an attempt — rendering a notification recorded unrendered, composing its mail,
 connecting, sending — is an outcome under the retry policy, so each notification ends `sent`
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -69,7 +72,9 @@ class Sender:
         concurrency: int,
         lease: float,
         poll_interval: float,
+        takeover_after: float = 0.0,
         after_commit: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox_table
@@ -81,7 +86,11 @@ class Sender:
         self._slots = asyncio.Semaphore(concurrency)
         self._lease = lease
         self._poll_interval = poll_interval
+        self._takeover_after = takeover_after
         self._after_commit = after_commit
+        self._clock = clock
+        self._unavailable_at = clock()
+        """When this sender started or last found the database unavailable."""
         self._outcomes: Coalescer[Attempt, bool] = Coalescer(self._record)
         self._held: list[Attempt] = []
         """Outcomes not recorded yet because the database was unavailable."""
@@ -90,19 +99,26 @@ class Sender:
         """Record the outcomes held since an outage, then lease one batch of due notifications
         and deliver them; returns the batch size. Those whose lease lapsed on their last
         attempt are failed instead (in the same transaction, with their `notification.failed`
-        events). Raises, leasing nothing, while held outcomes cannot be recorded."""
-        await self._record_held()
-        async with transaction(self._sessions) as session:
-            claimed = await notifications_repo.claim_due(
-                session,
-                limit=self._batch_size,
-                lease=self._lease,
-                max_attempts=self._policy.max_attempts,
-            )
-            given_up = [row for row in claimed if row.status == Status.FAILED]
-            await outbox.add_many(
-                session, self._outbox, [_event(row, row.last_error) for row in given_up]
-            )
+        events). Raises, leasing nothing, while held outcomes cannot be recorded. Lapsed
+        leases are taken over only `takeover_after` seconds after the database last failed
+        this sender (see the module's docstring)."""
+        try:
+            await self._record_held()
+            async with transaction(self._sessions) as session:
+                claimed = await notifications_repo.claim_due(
+                    session,
+                    limit=self._batch_size,
+                    lease=self._lease,
+                    max_attempts=self._policy.max_attempts,
+                    take_over=self._clock() - self._unavailable_at >= self._takeover_after,
+                )
+                given_up = [row for row in claimed if row.status == Status.FAILED]
+                await outbox.add_many(
+                    session, self._outbox, [_event(row, row.last_error) for row in given_up]
+                )
+        except DATABASE_UNAVAILABLE:
+            self._unavailable_at = self._clock()
+            raise
         if outbox.queued(session):
             self._after_commit()
         await asyncio.gather(
@@ -130,6 +146,7 @@ class Sender:
         try:
             settled = await self._outcomes.get(attempt)
         except DATABASE_UNAVAILABLE:
+            self._unavailable_at = self._clock()
             self._held.append(attempt)
             log.warning("notification.outcome_held", id=row.id, status=outcome.status)
             return
