@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,8 +27,10 @@ import nats
 import pytest
 import uvicorn
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
+from sqlalchemy import Executable, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,7 +42,7 @@ from tollgate_shared.infra import Infrastructure, provide
 from tollgate_shared.infra.nats import start_nats
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import drop_database
-from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
+from tollgate_shared.messaging.consumer import Batch, IdempotentConsumer, Incoming, consuming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec, ensure_streams
 from tollgate_shared.migrations import upgrade
@@ -310,6 +312,63 @@ async def durable_from_now(js: JetStreamContext, spec: ConsumerSpec) -> None:
         opt_start_seq=last + 1,
     )
     await js.add_consumer(spec.stream.name, config)
+
+
+async def fetched(
+    js: JetStreamContext, stream: str, durable: str, count: int
+) -> list[tuple[Msg, Incoming]]:
+    """The next `count` messages of `durable` as one fetch, each with what its handler gets
+    (as `IdempotentConsumer.apply_batch` takes them)."""
+    sub = await js.pull_subscribe_bind(durable, stream=stream)
+    try:
+        msgs = await sub.fetch(count, timeout=10)
+    finally:
+        await sub.unsubscribe()
+    return [(msg, Incoming.from_msg(msg)) for msg in msgs]
+
+
+_LOCK_WAITERS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+)
+
+
+def _lock_waiters(
+    sessions: async_sessionmaker[AsyncSession], at_least: int
+) -> Callable[[], Awaitable[bool] | bool]:
+    """A condition: at least `at_least` other backends of the database wait for a lock."""
+
+    async def waiting() -> bool:
+        async with sessions() as session:
+            return int(await session.scalar(_LOCK_WAITERS) or 0) >= at_least
+
+    return waiting
+
+
+async def crossing_fetches(
+    consumer: IdempotentConsumer,
+    sessions: async_sessionmaker[AsyncSession],
+    first: Sequence[tuple[Msg, Incoming]],
+    second: Sequence[tuple[Msg, Incoming]],
+    *,
+    hold: Executable,
+) -> list[Batch]:
+    """Apply two fetches side by side, the first parked midway: `hold` (an insert of a row the
+    first fetch writes after its first messages, on `sessions`' database) runs in a transaction
+    of the test's, left open until the first fetch waits for that row and the second fetch
+    waits too, then rolled back. What each fetch came to; a fetch that failed (a deadlock)
+    raises, as it does before its consumer applies its messages one by one."""
+    holder = sessions()
+    try:
+        await holder.execute(hold)
+        applying = [asyncio.create_task(consumer.apply_batch(first))]
+        await wait_until(_lock_waiters(sessions, 1), message="the first fetch waits")
+        applying.append(asyncio.create_task(consumer.apply_batch(second)))
+        await wait_until(_lock_waiters(sessions, 2), message="the second fetch waits")
+    finally:
+        await holder.rollback()
+        await holder.close()
+    return list(await asyncio.gather(*applying))
 
 
 class EmulatorEvents:

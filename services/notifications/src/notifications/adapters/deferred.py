@@ -46,8 +46,11 @@ def _learn_all() -> DriverStatement:
         "given",
         [("user_id", String()), ("email", String()), ("as_of", DateTime(timezone=True))],
     )
+    # In key order, as the notifications below: two transactions writing the same rows lock
+    # them in the same order, so they wait for each other instead of deadlocking.
     stmt = insert(member_emails).from_select(
-        ["user_id", "email", "as_of"], select(given.c.user_id, given.c.email, given.c.as_of)
+        ["user_id", "email", "as_of"],
+        select(given.c.user_id, given.c.email, given.c.as_of).order_by(given.c.user_id),
     )
     return DriverStatement.of(
         stmt.on_conflict_do_update(
@@ -78,7 +81,12 @@ def _record_all() -> DriverStatement:
     given = json_rows("rows", "given", [(c, notifications.c[c].type) for c in _RECORDED])
     return DriverStatement.of(
         insert(notifications)
-        .from_select(list(_RECORDED), select(*[given.c[c] for c in _RECORDED]).order_by(given.c.n))
+        .from_select(
+            list(_RECORDED),
+            select(*[given.c[c] for c in _RECORDED]).order_by(
+                given.c.kind, given.c.source_id, given.c.recipient
+            ),
+        )
         .on_conflict_do_nothing(constraint="uq_notifications_fact")
         .returning(notifications.c.id)
     )

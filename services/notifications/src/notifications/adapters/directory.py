@@ -123,6 +123,12 @@ async def member_email(session: AsyncSession, user_id: str | None) -> str | None
     return stored[0] if stored else None
 
 
+def term_key(group_id: object, user_id: object) -> str:
+    """The name a consumer locks a member's one-time term by before writing it (see
+    `tollgate_shared.db.lock_in_order`)."""
+    return f"expiries:{group_id}/{user_id}"
+
+
 async def track_expiry(session: AsyncSession, event: MembershipEvent, *, ended: bool) -> None:
     """Record (or end) a one-time membership's term; an older event never overwrites a newer."""
     if event.expires_at is None and not ended:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifications.adapters import directory
 from notifications.adapters.deferred import deferred
 from notifications.service_layer.handlers import Handlers
+from tollgate_shared.db import lock_in_order
 from tollgate_shared.messaging.consumer import Incoming
 from tollgate_shared.messaging.dispatch import domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
@@ -17,8 +18,11 @@ from tollgate_shared.runtime import Runtime
 
 
 async def _read_ahead(session: AsyncSession, incomings: Sequence[Incoming]) -> None:
-    """Before the handlers of a fetch of domain events: the groups they name, and the stored
-    addresses of the members named by those that carry none, one statement each."""
+    """Before the handlers of a fetch of domain events: lock the one-time terms they track
+    (a handler writes a term as it goes, so two fetches about the same members in opposite
+    orders deadlocked on `expiries`), then read the groups they name and the stored addresses
+    of the members named by those that carry none, one statement each."""
+    terms: set[str] = set()
     group_ids: set[str] = set()
     user_ids: set[str] = set()
     for incoming in incomings:
@@ -32,6 +36,9 @@ async def _read_ahead(session: AsyncSession, incomings: Sequence[Incoming]) -> N
             group_ids.add(event["group_id"])
         if isinstance(event.get("user_id"), str) and not event.get("email"):
             user_ids.add(event["user_id"])
+        if event.get("source") == "one_time":
+            terms.add(directory.term_key(event.get("group_id"), event.get("user_id")))
+    await lock_in_order(session, terms)
     if group_ids:
         await directory.read_groups(session, group_ids)
     if user_ids:
@@ -42,9 +49,10 @@ def register(runtime: Runtime, handlers: Handlers, *, durable: str, ack_wait: fl
     """One durable consumer per stream, asking for the handled subjects only. The handlers
     only record in the database (the sender mails later), so a fetch needs no savepoint per
     message: after a failure its messages are simply applied again one by one. Addresses and
-    notifications are written once per transaction (`deferred`); the groups a fetch of domain
-    events names, and the addresses of its members that the events do not carry, are read
-    before its handlers, one statement each."""
+    notifications are written once per transaction (`deferred`), each in key order; before
+    the handlers of a fetch of domain events, the one-time terms it tracks are locked, and the
+    groups it names and the addresses of its members that the events do not carry are read,
+    one statement each."""
     domain = domain_dispatcher(handlers.domain())
     spec = ConsumerSpec(durable, DOMAIN, ">", ack_wait=ack_wait, savepoints=False)
     runtime.consume(spec, domain, scope=deferred, prefetch=_read_ahead)
