@@ -10,7 +10,6 @@ the first to commit.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,11 +26,9 @@ from ledger.config import Settings
 from ledger.main import MIGRATIONS
 from ledger.testing import StripeWorld
 from tollgate_shared.messaging.consumer import IdempotentConsumer
-from tollgate_shared.messaging.streams import STRIPE
 from tollgate_shared.testing import (
+    as_fetches,
     crossing_fetches,
-    durable_from_now,
-    fetched,
     publish_stripe_event,
     sessions_on,
     unique,
@@ -74,21 +71,13 @@ async def test_fetches_over_the_same_payments_in_opposite_orders_do_not_deadlock
     group = unique("grp")
     price = await world.price(1500, monthly=True)
     a, b, c = [await _subscription_paid(world, price, group) for _ in range(3)]
-    durable = unique("ledger_fetches")
-    await durable_from_now(js, dataclasses.replace(consumer.spec, durable=durable))
     fetches = (
         [a["invoice.paid"], c["invoice.paid"], b["invoice.paid"]],
         [b["invoice.payment_succeeded"], a["invoice.payment_succeeded"]],
     )
-    taken = []
-    try:
-        for events in fetches:  # each published, then fetched as one
-            for event in events:
-                await publish_stripe_event(js, event)
-            taken.append(await fetched(js, STRIPE.name, durable, len(events)))
-    finally:
-        await js.delete_consumer(STRIPE.name, durable)
-    first, second = taken
+    first, second = await as_fetches(
+        js, consumer.spec, lambda event: publish_stripe_event(js, event), *fetches
+    )
     assert [[i.message_id for _, i in f] for f in (first, second)] == [
         [e["id"] for e in events] for events in fetches
     ]

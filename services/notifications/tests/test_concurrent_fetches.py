@@ -10,7 +10,6 @@ terms locked up front in one order, the second waits for the first to commit.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,9 +28,8 @@ from tollgate_shared.messaging.consumer import IdempotentConsumer
 from tollgate_shared.messaging.streams import DOMAIN
 from tollgate_shared.testing import (
     MailSink,
+    as_fetches,
     crossing_fetches,
-    durable_from_now,
-    fetched,
     publish_domain_event,
     sessions_on,
     unique,
@@ -81,17 +79,13 @@ async def test_fetches_over_the_same_terms_in_opposite_orders_do_not_deadlock(
     def refunded(user: str) -> DomainEvent:
         return MembershipRevoked(**term(user), reason="refunded")
 
-    durable = unique("notifications_fetches")
-    await durable_from_now(js, dataclasses.replace(consumer.spec, durable=durable))
-    taken = []
-    try:
-        for events in ([joined(m1), joined(m3), joined(m2)], [refunded(m2), refunded(m1)]):
-            for event in events:
-                await publish_domain_event(js, event)
-            taken.append(await fetched(js, DOMAIN.name, durable, len(events)))
-    finally:
-        await js.delete_consumer(DOMAIN.name, durable)
-    first, second = taken
+    first, second = await as_fetches(
+        js,
+        consumer.spec,
+        lambda event: publish_domain_event(js, event),
+        [joined(m1), joined(m3), joined(m2)],
+        [refunded(m2), refunded(m1)],
+    )
 
     # m3's term held by the test: the first fetch, having written m1's, waits there before it
     # reaches m2's, which the second fetch writes first.

@@ -314,17 +314,31 @@ async def durable_from_now(js: JetStreamContext, spec: ConsumerSpec) -> None:
     await js.add_consumer(spec.stream.name, config)
 
 
-async def fetched(
-    js: JetStreamContext, stream: str, durable: str, count: int
-) -> list[tuple[Msg, Incoming]]:
-    """The next `count` messages of `durable` as one fetch, each with what its handler gets
-    (as `IdempotentConsumer.apply_batch` takes them)."""
-    sub = await js.pull_subscribe_bind(durable, stream=stream)
+async def as_fetches(
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    publish: Callable[[T], Awaitable[None]],
+    *fetches: Sequence[T],
+) -> list[list[tuple[Msg, Incoming]]]:
+    """Each of `fetches` published in order (by `publish`) and fetched back as one fetch of a
+    durable of its own on `spec`'s stream, each message with what its handler gets (as
+    `IdempotentConsumer.apply_batch` takes them). The durable is deleted afterwards."""
+    stream, durable = spec.stream.name, unique(spec.durable)
+    await durable_from_now(js, dataclasses.replace(spec, durable=durable))
+    taken = []
     try:
-        msgs = await sub.fetch(count, timeout=10)
+        for events in fetches:
+            for event in events:
+                await publish(event)
+            sub = await js.pull_subscribe_bind(durable, stream=stream)
+            try:
+                msgs = await sub.fetch(len(events), timeout=10)
+            finally:
+                await sub.unsubscribe()
+            taken.append([(msg, Incoming.from_msg(msg)) for msg in msgs])
     finally:
-        await sub.unsubscribe()
-    return [(msg, Incoming.from_msg(msg)) for msg in msgs]
+        await js.delete_consumer(stream, durable)
+    return taken
 
 
 _LOCK_WAITERS = text(
