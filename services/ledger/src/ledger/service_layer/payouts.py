@@ -184,10 +184,12 @@ async def request_scheduled_payouts(
     for schedule in schedules:
         async with transaction(sessions) as session:
             group_id = schedule["group_id"]
+            # Under the group's lock: a run beside this one (two cron pods, an overlap) that
+            # requested first is seen, and the schedule is not due twice.
+            await repo.lock_group(session, group_id)
             last = await requests.last_scheduled(session, group_id)
             if not payouts.schedule_due(Interval(schedule["interval"]), last, now):
                 continue
-            await repo.lock_group(session, group_id)
             free = (await balance(session, group_id, schedule["currency"]))["available"]
             if free <= 0 or free < schedule["minimum_amount"]:
                 continue
