@@ -1,9 +1,6 @@
 """Fault 1: each consumer service (then the webhook gateway) SIGKILLed in turn in the middle
 of a stream, then restarted."""
 
-import asyncio
-import contextlib
-
 import psycopg
 from sqlalchemy.engine import make_url
 
@@ -21,8 +18,9 @@ async def test_sigkill_each_service_in_turn_mid_stream(stack, workload) -> None:
     def kill(name: str) -> Step:
         async def fault() -> None:
             if name == "notifications":
-                await _outside_the_smtp_window(stack)
-            await stack.kill(name)
+                await _kill_outside_the_smtp_window(stack, name)
+            else:
+                await stack.kill(name)
 
         return fault
 
@@ -45,51 +43,32 @@ async def test_sigkill_each_service_in_turn_mid_stream(stack, workload) -> None:
     await work.verify()
 
 
-async def _outside_the_smtp_window(stack: Stack) -> None:
-    """Return when a notifications process can be SIGKILLed outside the window its README
-    documents: from leasing a mail (`sending`) to recording the outcome, a kill re-sends the
-    mail if the SMTP server had accepted it, and either way leaves it until its lease lapses
-    (5 minutes, beyond the test's wait). SMTP refuses new connections; then, once no SMTP
-    connection is open and no mail is `sending`, the notifications table stays locked against
-    writes, so that no mail can be leased, until a notifications process has been killed.
-    Looked at without the lock, a mail could be leased between the look and the kill."""
+async def _kill_outside_the_smtp_window(stack: Stack, name: str) -> None:
+    """SIGKILL the notifications process `name` outside the window its README documents: from
+    leasing a mail (`sending`) to recording the outcome, a kill re-sends the mail if the SMTP
+    server had accepted it, and either way leaves it until its lease lapses (5 minutes, beyond
+    the test's wait). SMTP refuses new connections; then the notifications table is locked
+    against writes, so that no mail can be leased, and the process is killed under that lock
+    once no SMTP connection is open and no mail is `sending`. Looked at without the lock, a
+    mail could be leased between the look and the kill."""
     stack.smtp_proxy.cut(abort_open=False)
     url = make_url(stack.postgres.url).set(database=database_name("notifications"))
-    conn = await psycopg.AsyncConnection.connect(url.render_as_string(hide_password=False))
+    async with await psycopg.AsyncConnection.connect(
+        url.render_as_string(hide_password=False)
+    ) as conn:
 
-    async def locked_with_nothing_in_flight() -> bool:
-        await conn.execute("LOCK TABLE notifications IN SHARE MODE")
-        cursor = await conn.execute(
-            "SELECT EXISTS (SELECT FROM notifications WHERE status = 'sending')"
-        )
-        leased = await cursor.fetchone()
-        if not stack.smtp_proxy.open_connections and not (leased and leased[0]):
-            return True
-        await conn.rollback()
-        return False
+        async def locked_with_nothing_in_flight() -> bool:
+            await conn.execute("LOCK TABLE notifications IN SHARE MODE")
+            cursor = await conn.execute(
+                "SELECT EXISTS (SELECT FROM notifications WHERE status = 'sending')"
+            )
+            leased = await cursor.fetchone()
+            if not stack.smtp_proxy.open_connections and not (leased and leased[0]):
+                return True
+            await conn.rollback()
+            return False
 
-    try:
         await wait_until(
             locked_with_nothing_in_flight, timeout=30, interval=0.05, message="no mail in flight"
         )
-    except BaseException:
-        await conn.close()
-        raise
-    running = {name for name in stack.services if name.split(".")[0] == "notifications"}
-    unlocking = asyncio.create_task(_unlock_after_a_kill(stack, conn, running))
-    _UNLOCKING.add(unlocking)
-    unlocking.add_done_callback(_UNLOCKING.discard)
-
-
-_UNLOCKING: set[asyncio.Task[None]] = set()
-
-
-async def _unlock_after_a_kill(
-    stack: Stack, conn: psycopg.AsyncConnection[object], running: set[str]
-) -> None:
-    """Keep the lock until one of the `running` processes has been killed (30 s at most)."""
-    with contextlib.suppress(AssertionError):
-        await wait_until(
-            lambda: not running <= set(stack.services), timeout=30, interval=0.01, message="kill"
-        )
-    await conn.close()
+        await stack.kill(name)
