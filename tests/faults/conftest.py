@@ -37,7 +37,7 @@ from tollgate_cli.stack import script
 from tollgate_shared.infra.nats import nats_server_binary
 from tollgate_shared.infra.postgres import start_postgres
 from tollgate_shared.infra.process import ServerProcess, free_port
-from tollgate_shared.settings import DEV_STRIPE_KEY
+from tollgate_shared.settings import DEV_STRIPE_KEY, database_name
 from tollgate_shared.testing import PlatformClient, log_tails, unique, wait_until
 
 SERVICES = ("webhook-gateway", "checkout", "membership", "ledger", "notifications")
@@ -57,6 +57,18 @@ ACK_WAIT = 5.0
 """The durables' ack wait in these tests (30 s in production): how soon JetStream redelivers
 what a killed consumer had in hand. Only the time to recover depends on it."""
 ISOLATED = {"NATS_URL", "DATABASE_URL", "STRIPE_API_BASE", "SMTP_URL", "PUBLIC_BASE_URL"}
+CONSUMED = re.compile(r"^tollgate_consumer_messages_total\{(.*)\} (\S+)$", re.MULTILINE)
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def service_of(name: str) -> str:
+    """The service a process runs: `membership` for `membership` and its replica `membership.2`."""
+    return name.partition(".")[0]
+
+
+def replica(service: str) -> str:
+    """The name of a second process of `service` (same durables, same database)."""
+    return f"{service}.2"
 
 
 # --- plumbing ------------------------------------------------------------------------------
@@ -324,15 +336,18 @@ class Stack(PlatformClient):
         )
 
     async def start_services(self, *names: str) -> None:
-        """Start services at once (migrating their databases), then wait for each."""
+        """Start services (or a service's `replica`) at once, migrating their databases, then
+        wait for each."""
         for name in names:
-            program = script(name)
-            assert program, f"{name} is not installed (uv sync --all-packages)"
-            argv = [program, "serve", "--port", str(self.ports[name])]
-            if name != "webhook-gateway":
+            service = service_of(name)
+            program = script(service)
+            assert program, f"{service} is not installed (uv sync --all-packages)"
+            port = self.ports.setdefault(name, free_port())
+            argv = [program, "serve", "--port", str(port)]
+            if service != "webhook-gateway":
                 argv.append("--migrate")
             log = self.var_dir / "logs" / f"{name}.log"
-            env = self.environment(name)
+            env = self.environment(service)
             self.services[name] = ServerProcess(name, argv, log_path=log, env=env)
         for name in names:
             await self._wait_healthy(name)
@@ -448,12 +463,50 @@ class Stack(PlatformClient):
         return events
 
     def stripe_retries(self, service: str) -> Counter[tuple[str, str]]:
-        """Requests `service`'s Stripe client sent again after a network error, per (method,
-        path), as its log says: a request whose connection was reset after Stripe had received
-        it reaches Stripe twice, as it would in production."""
-        log = (self.var_dir / "logs" / f"{service}.log").read_text(errors="replace")
-        found = re.findall(r"Initiating retry \d+ for request (\w+) \S*?(/v1/\S+) after", log)
-        return Counter((method.upper(), path) for method, path in found)
+        """Requests `service`'s Stripe clients (of each of its processes) sent again after a
+        network error, per (method, path), as their logs say: a request whose connection was
+        reset after Stripe had received it reaches Stripe twice, as it would in production."""
+        found: Counter[tuple[str, str]] = Counter()
+        for path in (self.var_dir / "logs").glob(f"{service}*.log"):
+            log = path.read_text(errors="replace")
+            pattern = r"Initiating retry \d+ for request (\w+) \S*?(/v1/\S+) after"
+            found.update((m.upper(), p) for m, p in re.findall(pattern, log))
+        return found
+
+    def database_url(self, service: str) -> str:
+        """The URL of `service`'s own database."""
+        server = self.own_postgres if service == OWN_POSTGRES else self.postgres
+        return server.url.rsplit("/", 1)[0] + "/" + database_name(service)
+
+    async def consumed(self, name: str) -> Counter[tuple[str, str, str]]:
+        """Per (stream, durable, outcome), the deliveries one process's consumers finished
+        (its `/metrics`)."""
+        consumed: Counter[tuple[str, str, str]] = Counter()
+        metrics = (await self.http.get(self.service(name) + "/metrics")).text
+        for labels, value in CONSUMED.findall(metrics):
+            found = dict(LABEL.findall(labels))
+            consumed[(found["stream"], found["consumer"], found["outcome"])] += int(float(value))
+        return consumed
+
+    async def msg_ids(self, stream: str) -> list[str]:
+        """The `Nats-Msg-Id` of every message on `stream`, in stream order."""
+        nc, js = await self.jetstream()
+        try:
+            info = await js.stream_info(stream)
+            config = ConsumerConfig(
+                ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=30
+            )
+            sub = await js.pull_subscribe(">", stream=stream, config=config)
+            ids: list[str] = []
+            deadline = time.monotonic() + 30
+            while len(ids) < info.state.messages and time.monotonic() < deadline:
+                with contextlib.suppress(nats.errors.TimeoutError):
+                    for msg in await sub.fetch(500, timeout=2):
+                        ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+            await sub.unsubscribe()
+            return ids
+        finally:
+            await nc.close()
 
     async def stripe_requests(self) -> Counter[tuple[str, str]]:
         """How many times the services called each (method, path) on Stripe."""
@@ -748,28 +801,10 @@ class Workload:
         """Every event of this run is on STRIPE exactly once (the gateway answered 200 only
         after JetStream's ack; retries after a 503 or a lost answer were deduplicated)."""
         run_ids = {e["id"] for e in await self.run_events()}
-        stored = Counter(msg_id for msg_id in await self._stripe_msg_ids() if msg_id in run_ids)
+        on_stripe = await self.stack.msg_ids("STRIPE")
+        stored = Counter(msg_id for msg_id in on_stripe if msg_id in run_ids)
         assert set(stored) == run_ids, f"not on STRIPE: {sorted(run_ids - set(stored))}"
         assert {k: n for k, n in stored.items() if n > 1} == {}
-
-    async def _stripe_msg_ids(self) -> list[str]:
-        nc, js = await self.stack.jetstream()
-        try:
-            info = await js.stream_info("STRIPE")
-            config = ConsumerConfig(
-                ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=30
-            )
-            sub = await js.pull_subscribe("stripe.>", stream="STRIPE", config=config)
-            ids: list[str] = []
-            deadline = time.monotonic() + 30
-            while len(ids) < info.state.messages and time.monotonic() < deadline:
-                with contextlib.suppress(nats.errors.TimeoutError):
-                    for msg in await sub.fetch(500, timeout=2):
-                        ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
-            await sub.unsubscribe()
-            return ids
-        finally:
-            await nc.close()
 
     async def _gate(self, member: Member) -> dict[str, Any]:
         found: dict[str, Any] = await self.stack.call(

@@ -15,10 +15,10 @@ import stripe
 from psycopg import sql
 
 from tollgate_shared.messaging.streams import filters, subject_matches
-from tollgate_shared.settings import DEV_STRIPE_KEY, database_name
+from tollgate_shared.settings import DEV_STRIPE_KEY
 from tollgate_shared.testing import unique
 
-from .conftest import CONSUMERS, GOOD_CARD, OWN_POSTGRES, Stack
+from .conftest import CONSUMERS, GOOD_CARD, LABEL, Stack
 
 DECLINED = "4000000000000002"
 STATEFUL = ("checkout", "membership", "ledger", "notifications")
@@ -28,9 +28,7 @@ DIGEST = sql.SQL(
     "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
 )
 """A table's rows, and a digest of all their values."""
-CONSUMED = re.compile(r"^tollgate_consumer_messages_total\{(.*)\} (\S+)$", re.MULTILINE)
 FOREIGN = re.compile(r"^tollgate_foreign_events_total\{(.*)\} (\S+)$", re.MULTILINE)
-LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
 class AnotherApp:
@@ -183,9 +181,7 @@ class Snapshot:
 
 
 async def _tables(stack: Stack, service: str) -> dict[str, str]:
-    server = stack.own_postgres if service == OWN_POSTGRES else stack.postgres
-    url = server.url.rsplit("/", 1)[0] + "/" + database_name(service)
-    async with await psycopg.AsyncConnection.connect(url) as conn:
+    async with await psycopg.AsyncConnection.connect(stack.database_url(service)) as conn:
         names = await conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         digests = {}
         for (name,) in await names.fetchall():
@@ -201,11 +197,8 @@ async def snapshot(stack: Stack) -> Snapshot:
     consumed: Counter[tuple[str, str, str]] = Counter()
     foreign: Counter[str] = Counter()
     for service in STATEFUL:
+        consumed += await stack.consumed(service)
         metrics = (await stack.http.get(stack.service(service) + "/metrics")).text
-        for labels, value in CONSUMED.findall(metrics):
-            found = dict(LABEL.findall(labels))
-            key = (found["stream"], found["consumer"], found["outcome"])
-            consumed[key] += int(float(value))
         for labels, value in FOREIGN.findall(metrics):
             foreign[dict(LABEL.findall(labels))["service"]] += int(float(value))
     nc, js = await stack.jetstream()
