@@ -12,9 +12,14 @@ from typing import Any
 import httpx
 import pytest
 from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from notifications.adapters.orm import outbox
+from notifications.adapters.templates import Renderer
 from notifications.config import Settings
+from notifications.domain.delivery import RetryPolicy
 from notifications.main import MIGRATIONS, create_app
+from notifications.service_layer.sender import Mailer, Sender
 from tollgate_shared.auth import issue_token
 from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.testing import (
@@ -143,6 +148,36 @@ async def service(start_service: StartService) -> AsyncIterator[Harness]:
     """A running service with the shared mail sink."""
     async with start_service() as harness:
         yield harness
+
+
+MakeSender = Callable[..., Sender]
+THREE_TRIES = RetryPolicy((1.0,), 3)
+
+
+@pytest.fixture
+def make_sender() -> MakeSender:
+    """Factory: a sender of `sessions`' notifications through `mailer`, run by the test itself
+    (three attempts a second apart, batches of ten, two at once, a lease of 60 s unless
+    given: `policy` and `Sender`'s keyword arguments)."""
+
+    def make(
+        sessions: async_sessionmaker[AsyncSession],
+        mailer: Mailer,
+        *,
+        policy: RetryPolicy = THREE_TRIES,
+        **options: Any,
+    ) -> Sender:
+        defaults: dict[str, Any] = {
+            "renderer": Renderer("en_US"),
+            "mail_from": "billing@tollgate.example",
+            "batch_size": 10,
+            "concurrency": 2,
+            "lease": 60,
+            "poll_interval": 0.05,
+        }
+        return Sender(sessions, outbox, mailer, policy, **(defaults | options))
+
+    return make
 
 
 @pytest.fixture

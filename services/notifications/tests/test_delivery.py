@@ -14,13 +14,11 @@ import httpx
 from sqlalchemy import func, select
 
 from notifications.adapters import notifications_repo as repo
-from notifications.adapters.orm import notifications, outbox
+from notifications.adapters.orm import notifications
 from notifications.adapters.smtp import Mail, SmtpMailer, SmtpTarget
-from notifications.adapters.templates import Renderer
-from notifications.domain.delivery import DeliveryFailure, RetryPolicy
+from notifications.domain.delivery import DeliveryFailure
 from notifications.domain.model import Intent, Kind, Rendered
 from notifications.main import MIGRATIONS
-from notifications.service_layer.sender import Sender
 from tollgate_shared.db import make_engine, make_sessionmaker, transaction
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.infra import Infrastructure
@@ -139,7 +137,7 @@ class _Watched:
 
 
 async def test_connections_are_kept_across_full_batches_and_ended_when_idle(
-    migrated_database: Callable[[Path], str], mail_sink: MailSink
+    migrated_database: Callable[[Path], str], mail_sink: MailSink, make_sender: Any
 ) -> None:
     engine = make_engine(migrated_database(MIGRATIONS))
     sessions = make_sessionmaker(engine)
@@ -150,18 +148,7 @@ async def test_connections_are_kept_across_full_batches_and_ended_when_idle(
             rendered = Rendered("Receipt", "Thank you.\n", "<p>Thank you.</p>")
             await repo.record(session, intent, [address], rendered, context={}, mail_domain="x")
     mailer = _Watched(SmtpMailer(SmtpTarget.from_url(mail_sink.smtp_url), timeout=5))
-    sender = Sender(
-        sessions,
-        outbox,
-        mailer,
-        RetryPolicy((1.0,), 3),
-        renderer=Renderer("en_US"),
-        mail_from="billing@tollgate.example",
-        batch_size=2,
-        concurrency=1,
-        lease=60,
-        poll_interval=0.05,
-    )
+    sender = make_sender(sessions, mailer, batch_size=2, concurrency=1)
 
     async def all_sent() -> bool:
         async with engine.connect() as conn:

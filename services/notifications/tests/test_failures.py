@@ -16,11 +16,9 @@ from sqlalchemy import select, update
 from notifications.adapters import notifications_repo as repo
 from notifications.adapters.orm import notifications, outbox
 from notifications.adapters.smtp import SmtpMailer, SmtpTarget
-from notifications.adapters.templates import Renderer
 from notifications.domain.delivery import LAPSED_ON_LAST_ATTEMPT, RetryPolicy
 from notifications.domain.model import Intent, Kind, Rendered
 from notifications.main import MIGRATIONS
-from notifications.service_layer.sender import Sender
 from tollgate_shared.db import make_engine, make_sessionmaker, transaction
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.testing import MailSink, unique, wait_until
@@ -73,11 +71,10 @@ async def test_unrenderable_and_unaddressable_notifications_fail_and_the_others_
 
 
 async def test_a_row_recorded_unrendered_is_rendered_by_the_sender_and_a_lapsed_last_lease_fails(
-    migrated_database: Callable[[Path], str], mail_sink: MailSink
+    migrated_database: Callable[[Path], str], mail_sink: MailSink, make_sender: Any
 ) -> None:
     engine = make_engine(migrated_database(MIGRATIONS))
     sessions = make_sessionmaker(engine)
-    renderer = Renderer("en_US")
     lapsed, unrendered = (f"{unique('member')}@example.com" for _ in range(2))
     context = {
         "amount": 990,
@@ -116,18 +113,7 @@ async def test_a_row_recorded_unrendered_is_rendered_by_the_sender_and_a_lapsed_
                 )
             )
         mailer = SmtpMailer(SmtpTarget.from_url(mail_sink.smtp_url), timeout=5)
-        sender = Sender(
-            sessions,
-            outbox,
-            mailer,
-            RetryPolicy((1.0,), 2),
-            renderer=renderer,
-            mail_from="billing@tollgate.example",
-            batch_size=10,
-            concurrency=2,
-            lease=60,
-            poll_interval=0.05,
-        )
+        sender = make_sender(sessions, mailer, policy=RetryPolicy((1.0,), 2))
         assert await sender.send_due() == 2
         await mailer.close_idle()
 

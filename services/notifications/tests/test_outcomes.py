@@ -6,6 +6,7 @@ before they are."""
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,14 +16,11 @@ from sqlalchemy.engine import make_url
 from notifications.adapters import directory
 from notifications.adapters import notifications_repo as repo
 from notifications.adapters.deferred import deferred, pending
-from notifications.adapters.orm import member_emails, outbox
+from notifications.adapters.orm import member_emails
 from notifications.adapters.orm import notifications as t
 from notifications.adapters.smtp import SmtpMailer, SmtpTarget
-from notifications.adapters.templates import Renderer
-from notifications.domain.delivery import RetryPolicy
 from notifications.domain.model import Intent, Kind, Rendered, Status
 from notifications.main import MIGRATIONS
-from notifications.service_layer.sender import Sender
 from tollgate_shared.db import DATABASE_UNAVAILABLE, make_engine, make_sessionmaker, transaction
 from tollgate_shared.infra.process import free_port
 from tollgate_shared.testing import MailSink, unique
@@ -83,7 +81,7 @@ async def test_outcomes_are_recorded_together_unless_the_lease_was_taken_over(
 
 
 async def test_a_sender_takes_over_lapsed_leases_only_once_the_database_answered_it_a_while(
-    migrated_database: Callable[[Path], str], mail_sink: MailSink
+    migrated_database: Callable[[Path], str], mail_sink: MailSink, make_sender: Any
 ) -> None:
     """Another replica may hold the outcomes of mails it sent during an outage, and records
     them when the database is back: until then their leases may have lapsed, and a sender
@@ -94,20 +92,7 @@ async def test_a_sender_takes_over_lapsed_leases_only_once_the_database_answered
     sessions = make_sessionmaker(engine)
     mailer = SmtpMailer(SmtpTarget.from_url(mail_sink.smtp_url), timeout=5)
     now = [0.0]
-    sender = Sender(
-        sessions,
-        outbox,
-        mailer,
-        RetryPolicy((1.0,), 3),
-        renderer=Renderer("en_US"),
-        mail_from="billing@tollgate.example",
-        batch_size=10,
-        concurrency=2,
-        lease=60,
-        poll_interval=0.05,
-        takeover_after=30,
-        clock=lambda: now[0],
-    )
+    sender = make_sender(sessions, mailer, takeover_after=30, clock=lambda: now[0])
 
     async def add(*, held: bool) -> str:
         """A due notification; `held`: leased by another sender, its lease lapsed."""
