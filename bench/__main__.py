@@ -159,16 +159,25 @@ async def membership_part(per_level: int) -> dict[str, object]:
 
 
 async def consumers_part(per_service: int) -> dict[str, object]:
+    """Each consumer's backlog drained alone, then all four's together: by one process of each
+    service, and again, on fresh infrastructure, by two (`two_replicas`: sharing its durables
+    and its database)."""
+    parts = [(w.service, (w,)) for w in consumers.WORKLOADS]
+    parts.append(("all_four_together", consumers.WORKLOADS))
     results: dict[str, object] = {}
-    for workload in consumers.WORKLOADS:
-        with fresh_infrastructure(workload.service) as (infra, var_dir), mail_sink(var_dir) as env:
-            results[workload.service] = await consumers.drain_rate(
-                infra, var_dir, (workload,), per_service, env
-            )
-    with fresh_infrastructure("mixed") as (infra, var_dir), mail_sink(var_dir) as env:
-        results["all_four_together"] = await consumers.drain_rate(
-            infra, var_dir, consumers.WORKLOADS, per_service, env
-        )
+    for name, workloads in parts:
+        figures = []
+        for replicas in (1, 2):
+            with (
+                fresh_infrastructure(f"{name}-{replicas}") as (infra, var_dir),
+                mail_sink(var_dir) as env,
+            ):
+                figures.append(
+                    await consumers.drain_rate(
+                        infra, var_dir, workloads, per_service, env, replicas=replicas
+                    )
+                )
+        results[name] = {**figures[0], "two_replicas": figures[1]}
     return results
 
 

@@ -82,14 +82,19 @@ async def drain_rate(
     workloads: tuple[Workload, ...],
     per_service: int,
     mail_env: dict[str, str],
+    *,
+    replicas: int = 1,
 ) -> dict[str, object]:
-    """Start the services, publish each workload's backlog, time until all have drained."""
+    """Start `replicas` processes of each service (sharing its durables and database), publish
+    each workload's backlog, time until all have drained."""
     nc = await nats.connect(infra.nats_url)
     js = nc.jetstream()
     await ensure_streams(js)
     with ExitStack() as stack:
         services = [
-            stack.enter_context(running(w.service, infra, var_dir, **mail_env)) for w in workloads
+            stack.enter_context(running(w.service, infra, var_dir, replica=r, **mail_env))
+            for w in workloads
+            for r in range(1, replicas + 1)
         ]
         # Publishing (~10k/s) outpaces any consumer, so the time to drain is the consumers'.
         started = time.perf_counter()
@@ -103,6 +108,7 @@ async def drain_rate(
     total = per_service * len(workloads)
     return {
         "services": [w.service for w in workloads],
+        "replicas": replicas,
         "events": total,
         "seconds": round(seconds, 2),
         "per_second": round(total / seconds, 1),

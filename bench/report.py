@@ -56,6 +56,7 @@ def markdown(results: dict[str, Any]) -> str:
             name,
             r["events"],
             r["per_second"],
+            r["two_replicas"]["per_second"],
             round(r["per_second"] / pg["per_second"], 2),
             ", ".join(f"{k} {v}" for k, v in r["peak_rss_mib"].items()),
         ]
@@ -121,11 +122,15 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "## Consumers: backlog drained with real database effects",
             "",
+            "By one process of each service, and by two replicas of each sharing its durables "
+            "and its database (same backlog, fresh infrastructure).",
+            "",
             *table(
                 [
                     "consumer",
                     "events",
                     "events/s",
+                    "two replicas: events/s",
                     "share of Postgres commit ceiling",
                     "peak RSS MiB",
                 ],

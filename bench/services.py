@@ -47,14 +47,19 @@ def service_env(infra: Infrastructure, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running(name: str, infra: Infrastructure, var_dir: Path, **extra_env: str) -> Iterator[Service]:
-    """Migrate and serve `name` on a free port until the block ends."""
+def running(
+    name: str, infra: Infrastructure, var_dir: Path, *, replica: int = 1, **extra_env: str
+) -> Iterator[Service]:
+    """Migrate and serve `name` on a free port until the block ends; a `replica` above 1 is
+    a further process of the service (same durables, same database), named `name.<replica>`."""
     program = script(name)
     assert program, f"{name} is not installed"
     port = free_port()
     argv = [program, "serve", "--port", str(port)]
     if name != "webhook-gateway":
         argv.append("--migrate")
+    if replica > 1:
+        name = f"{name}.{replica}"
     process = ServerProcess(
         name, argv, log_path=var_dir / f"bench-{name}.log", env=service_env(infra, **extra_env)
     )
