@@ -64,3 +64,24 @@ def drop_messaging_tables() -> None:
     """Inside a migration: drop the inbox and outbox tables."""
     op.drop_table("outbox")
     op.drop_table("inbox")
+
+
+_MESSAGING_CONSTRAINTS = (
+    ("inbox", "inbox_pkey", "pk_inbox"),
+    ("outbox", "outbox_pkey", "pk_outbox"),
+    ("outbox", "outbox_message_id_key", "uq_outbox_message_id"),
+)
+"""Each table, the name Postgres gave a constraint in the first revision (built without the
+naming convention) and the name the services' metadata gives it."""
+
+
+def name_messaging_constraints() -> None:
+    """Inside a migration: rename the inbox and outbox constraints as the metadata names them."""
+    for table, default, named in _MESSAGING_CONSTRAINTS:
+        op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {default} TO {named}")
+
+
+def unname_messaging_constraints() -> None:
+    """Inside a migration: undo `name_messaging_constraints`."""
+    for table, default, named in _MESSAGING_CONSTRAINTS:
+        op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {named} TO {default}")

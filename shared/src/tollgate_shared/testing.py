@@ -26,11 +26,14 @@ import httpx
 import nats
 import pytest
 import uvicorn
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
-from sqlalchemy import Executable, text
+from sqlalchemy import Executable, MetaData, NullPool, create_engine, text
+from sqlalchemy import inspect as inspect_schema
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -513,6 +516,27 @@ def migrated_database(
     yield make
     for name in created:
         drop_database(database_server_url, name)
+
+
+def schema_drift(url: str, metadata: MetaData) -> list[Any]:
+    """How the database at `url` differs from `metadata`: Alembic's autogenerate comparison
+    (tables, columns, types, server defaults, indexes, unique constraints and foreign keys),
+    plus the primary keys' names, which it leaves out. Empty when they agree."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": True}
+            )
+            drift: list[Any] = list(compare_metadata(context, metadata))
+            inspector = inspect_schema(connection)
+            for table in metadata.sorted_tables:
+                name = inspector.get_pk_constraint(table.name)["name"]
+                if name != table.primary_key.name:
+                    drift.append(("primary key name", table.name, name, table.primary_key.name))
+    finally:
+        engine.dispose()
+    return drift
 
 
 @pytest.fixture(scope="session")
