@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 import sqlalchemy.exc
@@ -16,12 +16,14 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate_shared.db import DATABASE_UNAVAILABLE, describe_unavailable
+from tollgate_shared.domain_errors import DomainError
 
 log = structlog.get_logger(__name__)
 
 
 class ApiError(Exception):
-    """An error a route raises on purpose; becomes its status and JSON body."""
+    """An error the HTTP layer raises on purpose (authentication, a malformed request); becomes
+    its status and JSON body. What the domain refuses is a `DomainError` instead."""
 
     status_code = 400
     code = "bad_request"
@@ -116,26 +118,57 @@ column, a string beyond its length). Routes validate their input so that this do
 should a value slip through, it is the request's fault: 422, not 500."""
 
 
-def bad_value_response(exc: Exception, path: str) -> JSONResponse:
-    """The answer to a request whose value the database refused (one of `BAD_VALUE_ERRORS`)."""
-    log.warning("http.value_refused_by_database", path=path, error=type(exc).__name__)
-    return error_response(422, "validation_error", "a value of the request cannot be stored")
-
-
 RETRY_AFTER_SECONDS = 5
 """When a client should try again after the database was unavailable."""
 
 
-def unavailable_response(exc: Exception, path: str) -> JSONResponse:
-    """The answer to a request whose database could not answer (one of
-    `db.DATABASE_UNAVAILABLE`): 503 with `Retry-After`, at once."""
-    log.warning("http.database_unavailable", path=path, error=describe_unavailable(exc))
-    return error_response(
-        503,
-        "unavailable",
-        "the database is unavailable; try again shortly",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+class ErrorStatus(NamedTuple):
+    """What a domain error answers over HTTP."""
+
+    status: int
+    code: str
+    """The error code, unless the error names a more specific one (`DomainError.code`)."""
+
+
+StatusMap = Mapping[type[DomainError], ErrorStatus]
+"""A service's domain errors and their answers (its `entrypoints/errors.STATUS`); an error
+answers as its nearest mapped class does, and an unmapped one is a crash (500)."""
+
+
+def _status_of(exc: DomainError, status: StatusMap) -> ErrorStatus | None:
+    for cls in type(exc).__mro__:
+        if cls in status:
+            return status[cls]
+    return None
+
+
+def error_answer(exc: Exception, path: str, status: StatusMap) -> JSONResponse:
+    """The answer to a request that raised `exc` (called while it is handled): an `ApiError`'s
+    own, a domain error's by `status`, 422 for a value the database refused (one of
+    `BAD_VALUE_ERRORS`), 503 with `Retry-After` when the database could not answer (one of
+    `db.DATABASE_UNAVAILABLE`), else 500."""
+    if isinstance(exc, ApiError):
+        return error_response(
+            exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
+        )
+    if isinstance(exc, DomainError) and (mapped := _status_of(exc, status)) is not None:
+        retry = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+        return error_response(
+            mapped.status, exc.code or mapped.code, exc.message, details=exc.details, headers=retry
+        )
+    if isinstance(exc, BAD_VALUE_ERRORS):
+        log.warning("http.value_refused_by_database", path=path, error=type(exc).__name__)
+        return error_response(422, "validation_error", "a value of the request cannot be stored")
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        log.warning("http.database_unavailable", path=path, error=describe_unavailable(exc))
+        return error_response(
+            503,
+            "unavailable",
+            "the database is unavailable; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.exception("http.unhandled_error", path=path)
+    return error_response(500, "internal_error", "internal error")
 
 
 _STATUS_CODES = {
@@ -153,14 +186,16 @@ _STATUS_CODES = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Make every error — ours, FastAPI's validation, routing, and crashes — the JSON format."""
+def install_error_handlers(app: FastAPI, status: StatusMap) -> None:
+    """Make every error — the domain's (answered by `status`, the service's one map), the HTTP
+    layer's, FastAPI's validation, routing, the database's, and crashes — the JSON format."""
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(
-            exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
-        )
+    async def _answer(request: Request, exc: Exception) -> JSONResponse:
+        return error_answer(exc, request.url.path, status)
+
+    answered: tuple[type[Exception], ...] = (ApiError, *status, *BAD_VALUE_ERRORS)
+    for raised in (*answered, *DATABASE_UNAVAILABLE, Exception):
+        app.add_exception_handler(raised, _answer)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -176,19 +211,3 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
         )
-
-    @app.exception_handler(sqlalchemy.exc.DataError)
-    @app.exception_handler(psycopg.DataError)
-    async def _bad_value(request: Request, exc: Exception) -> JSONResponse:
-        return bad_value_response(exc, request.url.path)
-
-    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        return unavailable_response(exc, request.url.path)
-
-    for unavailable in DATABASE_UNAVAILABLE:
-        app.add_exception_handler(unavailable, _unavailable)
-
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("http.unhandled_error", path=request.url.path)
-        return error_response(500, "internal_error", "internal error")

@@ -16,20 +16,10 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import structlog
 from starlette.datastructures import State
 from starlette.types import Message, Receive, Scope, Send
 
-from tollgate_shared.db import DATABASE_UNAVAILABLE
-from tollgate_shared.errors import (
-    BAD_VALUE_ERRORS,
-    ApiError,
-    bad_value_response,
-    error_response,
-    unavailable_response,
-)
-
-log = structlog.get_logger(__name__)
+from tollgate_shared.errors import StatusMap, error_answer
 
 _JSON = (b"content-type", b"application/json")
 
@@ -59,8 +49,7 @@ class FastRequest:
 
 class FastRoute:
     """Answers `METHOD` requests whose path fully matches `PATH` with the JSON bytes `answer`
-    returns (200), or the error body of the `ApiError` it raises (422 for a value the database
-    refused, 503 when the database is unavailable, 500 for anything else)."""
+    returns (200), or what the app answers to the error it raises (`errors.error_answer`)."""
 
     METHOD: ClassVar[str]
     PATH: ClassVar[re.Pattern[str]]
@@ -69,8 +58,11 @@ class FastRoute:
         """The JSON body of a 200 answer."""
         raise NotImplementedError
 
-    async def serve(self, state: State, scope: Scope, receive: Receive, send: Send) -> bool:
-        """Answer the request if it is this route's; False to leave it to the app."""
+    async def serve(
+        self, state: State, status: StatusMap, scope: Scope, receive: Receive, send: Send
+    ) -> bool:
+        """Answer the request if it is this route's, its domain errors by `status` (the app's);
+        False to leave it to the app."""
         if scope["method"] != self.METHOD:
             return False
         match = self.PATH.fullmatch(scope["path"])
@@ -82,21 +74,8 @@ class FastRoute:
         request = FastRequest(state, headers, match.groupdict(), receive)
         try:
             body = await self.answer(request)
-        except ApiError as exc:
-            response = error_response(
-                exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
-            )
-            await response(scope, receive, send)
-            return True
-        except BAD_VALUE_ERRORS as exc:
-            await bad_value_response(exc, scope["path"])(scope, receive, send)
-            return True
-        except DATABASE_UNAVAILABLE as exc:
-            await unavailable_response(exc, scope["path"])(scope, receive, send)
-            return True
-        except Exception:
-            log.exception("http.unhandled_error", path=scope["path"])
-            await error_response(500, "internal_error", "internal error")(scope, receive, send)
+        except Exception as exc:
+            await error_answer(exc, scope["path"], status)(scope, receive, send)
             return True
         headers_out: list[Any] = [_JSON, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers_out})

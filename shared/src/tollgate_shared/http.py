@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
 from tollgate_shared.auth import TokenVerifier
-from tollgate_shared.errors import error_response, install_error_handlers, may_answer
+from tollgate_shared.errors import StatusMap, error_response, install_error_handlers, may_answer
 from tollgate_shared.fast_path import FastRoute
 from tollgate_shared.observability import tracing
 from tollgate_shared.observability.health import ReadinessCheck
@@ -27,14 +27,22 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 class ServiceApp(FastAPI):
     """A FastAPI app that refuses a request whose path or query string holds a control
     character (422), whose `fast_routes` then answer their requests before its middleware
-    stack (see `tollgate_shared.fast_path`), and whose OpenAPI document has every error."""
+    stack (see `tollgate_shared.fast_path`), whose domain errors answer by `error_status`, and
+    whose OpenAPI document has every error."""
 
     def __init__(
-        self, *, fast_routes: Sequence[FastRoute], request_spans: bool, **kwargs: Any
+        self,
+        *,
+        fast_routes: Sequence[FastRoute],
+        request_spans: bool,
+        error_status: StatusMap,
+        **kwargs: Any,
     ) -> None:
         super().__init__(telemetry={"tracing": request_spans}, **kwargs)
         self.fast_routes = tuple(fast_routes)
         self.request_spans = request_spans
+        self.error_status = error_status
+        install_error_handlers(self, error_status)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (where := control_characters_in(scope)) is not None:
@@ -49,7 +57,7 @@ class ServiceApp(FastAPI):
             and not (self.request_spans and tracing.exporting())  # traces keep request spans
         ):
             for route in self.fast_routes:
-                if await route.serve(self.state, scope, receive, send):
+                if await route.serve(self.state, self.error_status, scope, receive, send):
                     return
         await super().__call__(scope, receive, send)
 
@@ -67,9 +75,11 @@ def create_app(
     lifespan: Lifespan | None = None,
     request_spans: bool = True,
     fast_routes: Sequence[FastRoute] = (),
+    error_status: StatusMap | None = None,
 ) -> ServiceApp:
-    """A FastAPI app with the JSON error format, `/healthz`, `/readyz`, `/metrics`, `/docs`,
-    CORS for `CORS_ALLOWED_ORIGINS` only, and the state of per-user rate limits.
+    """A FastAPI app with the JSON error format (domain errors answered by `error_status`, the
+    service's `entrypoints/errors.STATUS`), `/healthz`, `/readyz`, `/metrics`, `/docs`, CORS for
+    `CORS_ALLOWED_ORIGINS` only, and the state of per-user rate limits.
     `request_spans=False` turns off FastAPI's own span per HTTP request; `fast_routes` answer
     their routes before FastAPI's middleware and routing."""
     app = ServiceApp(
@@ -79,6 +89,7 @@ def create_app(
         lifespan=lifespan,
         request_spans=request_spans,
         fast_routes=fast_routes,
+        error_status=error_status or {},
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
@@ -94,7 +105,6 @@ def create_app(
             expose_headers=["Retry-After"],
             max_age=600,
         )
-    install_error_handlers(app)
     app.include_router(health_router)
     return app
 

@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 
+from tollgate_shared.errors import StatusMap
 from tollgate_shared.fast_path import FastRoute
 from tollgate_shared.http import add_readiness_check, create_app
 from tollgate_shared.http_timeouts import http_protocol
@@ -41,13 +42,15 @@ def service_app(
     *,
     title: str,
     description: str,
+    error_status: StatusMap | None = None,
     routers: Sequence[APIRouter] = (),
     on_start: OnStart | None = None,
     request_spans: bool = True,
     fast_routes: Sequence[FastRoute] = (),
 ) -> FastAPI:
     """A service's app: `runtime` starts with it (then `on_start`) and stops after in-flight
-    requests; readiness follows the broker and, if it has one, the database."""
+    requests; readiness follows the broker and, if it has one, the database; its domain errors
+    answer by `error_status` (the service's `entrypoints/errors.STATUS`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +71,7 @@ def service_app(
         lifespan=lifespan,
         request_spans=request_spans,
         fast_routes=fast_routes,
+        error_status=error_status,
     )
     for router in routers:
         app.include_router(router)
