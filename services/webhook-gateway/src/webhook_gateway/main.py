@@ -11,6 +11,7 @@ from tollgate_shared.settings import ServiceSettings
 from webhook_gateway.adapters.event_store import EventStore
 from webhook_gateway.bootstrap import build_runtime
 from webhook_gateway.config import Settings, load_settings
+from webhook_gateway.entrypoints.errors import STATUS
 from webhook_gateway.entrypoints.fast_path import WebhookFastPath
 from webhook_gateway.entrypoints.http import router
 
@@ -32,6 +33,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         build_runtime(gateway_settings),
         title="Tollgate webhook gateway",
         description="Verifies Stripe webhooks and stores each event once on JetStream.",
+        error_status=STATUS,
         routers=[router],
         on_start=attach_event_store,
         # Each webhook gets its own span (the root of the event's trace); a second one per

@@ -20,17 +20,17 @@ class EventStore:
         self._nc = nc
         self._js = js
         self._timeout = timeout
-        self._retry_after = {"Retry-After": str(retry_after)}
+        self._retry_after = retry_after
 
     async def store(self, subject: str, payload: bytes, event_id: str) -> PubAck:
         """Store the raw event; returns the ack (`duplicate=True` if it was already stored)."""
         if not self._nc.is_connected:
-            raise BrokerUnavailable("event store is not connected", headers=self._retry_after)
+            raise BrokerUnavailable("event store is not connected", retry_after=self._retry_after)
         try:
             return await store_stripe_event(
                 self._js, subject, payload, event_id=event_id, timeout=self._timeout
             )
         except (NatsError, TimeoutError, OSError) as exc:
             raise BrokerUnavailable(
-                f"event store did not confirm: {type(exc).__name__}", headers=self._retry_after
+                f"event store did not confirm: {type(exc).__name__}", retry_after=self._retry_after
             ) from None

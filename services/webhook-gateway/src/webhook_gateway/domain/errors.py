@@ -1,27 +1,22 @@
-"""Why the gateway refuses a delivery, each mapped to Stripe-visible HTTP statuses."""
+"""Why the gateway refuses a delivery; `entrypoints/errors.py` maps each to the status Stripe
+sees."""
 
 from __future__ import annotations
 
-from tollgate_shared.errors import ApiError
+from tollgate_shared.domain_errors import DomainError
 
 
-class InvalidSignature(ApiError):
-    status_code = 400
-    code = "invalid_signature"
+class InvalidSignature(DomainError):
+    """The delivery is not provably from Stripe (the code says why)."""
 
 
-class InvalidEvent(ApiError):
-    status_code = 400
-    code = "invalid_event"
+class InvalidEvent(DomainError):
+    """The body is not a Stripe event this endpoint takes."""
 
 
-class PayloadTooLarge(ApiError):
-    status_code = 413
-    code = "payload_too_large"
+class PayloadTooLarge(DomainError):
+    """The body exceeds the configured limit."""
 
 
-class BrokerUnavailable(ApiError):
+class BrokerUnavailable(DomainError):
     """JetStream did not confirm storage: Stripe must retry later."""
-
-    status_code = 503
-    code = "broker_unavailable"

@@ -50,7 +50,7 @@ def reject(reason: str, error: Exception) -> Exception:
 async def accept(
     payload: bytes, signature: str | None, settings: Settings, store: EventStore
 ) -> Stored:
-    """Store a verified, well-formed event once; raise an ApiError (400/503) otherwise."""
+    """Store a verified, well-formed event once; raise a domain error otherwise."""
     try:
         verify(
             payload,
