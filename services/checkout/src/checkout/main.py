@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from checkout.bootstrap import build_context, build_runtime
 from checkout.config import Settings, load_settings
-from checkout.entrypoints.http import install_error_handler, routers
+from checkout.entrypoints.errors import STATUS
+from checkout.entrypoints.http import routers
 from tollgate_shared.service import ServiceCli, service_app
 from tollgate_shared.settings import ServiceSettings
 
@@ -24,10 +25,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         runtime,
         title="Tollgate checkout",
         description="Tier catalog, Stripe Checkout Sessions, capacity, coupons and purchases.",
+        error_status=STATUS,
         routers=routers,
     )
     app.state.checkout = build_context(own, runtime)
-    install_error_handler(app)
     return app
 
 

@@ -1,54 +1,41 @@
-"""Checkout's domain errors; entrypoints map each to an HTTP status."""
+"""Checkout's domain errors; `entrypoints/errors.py` maps each to its HTTP status and code."""
 
 from __future__ import annotations
 
+from tollgate_shared.domain_errors import DomainError
 
-class CheckoutError(Exception):
+
+class CheckoutError(DomainError):
     """Base of every error checkout raises on purpose."""
-
-    code = "checkout_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code or self.code
 
 
 class NotFound(CheckoutError):
-    code = "not_found"
+    pass
 
 
 class NotAllowed(CheckoutError):
-    code = "forbidden"
+    pass
 
 
 class Invalid(CheckoutError):
     """The request can never succeed as it is (unknown coupon, foreign redirect URL...)."""
 
-    code = "invalid_request"
-
 
 class Conflict(CheckoutError):
     """The request conflicts with the current state (tier full, already a member...)."""
 
-    code = "conflict"
-
 
 class PaymentRequired(CheckoutError):
-    code = "payment_required"
+    pass
 
 
 class IdempotencyKeyReused(CheckoutError):
-    code = "idempotency_key_reused"
+    pass
 
 
 class PaymentsUnavailable(CheckoutError):
     """Stripe is not configured, or did not answer."""
 
-    code = "payments_unavailable"
-
 
 class PaymentProviderError(CheckoutError):
     """Stripe refused a request we expected it to accept."""
-
-    code = "payment_provider_error"

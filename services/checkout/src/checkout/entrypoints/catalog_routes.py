@@ -18,6 +18,7 @@ from checkout.entrypoints.schemas import (
     ItemIn,
     ItemOut,
     ItemPatch,
+    RedemptionOut,
     TierIn,
     TierOut,
     TierPatch,
@@ -120,14 +121,19 @@ async def validate_coupon(
     return CouponValidation(**answer)
 
 
-@router.get("/coupons/{coupon_id}/redemptions", responses=error_responses(404))
+@router.get(
+    "/coupons/{coupon_id}/redemptions",
+    response_model=list[RedemptionOut],
+    responses=error_responses(404),
+)
 async def list_redemptions(
     ctx: ContextDep, user: CurrentUser, coupon_id: Id, limit: Limit = 50, offset: Offset = 0
-) -> list[dict[str, object]]:
+) -> list[RedemptionOut]:
     """Completed checkouts that used the coupon, newest first (organizer/admin)."""
     async with ctx.sessions() as session:
         coupon = await coupons_repo.get(session, coupon_id)
         if coupon is None:
             raise NotFound(f"no coupon {coupon_id}")
         ensure_manager(user, coupon.group_id)
-        return await coupons_repo.redemptions(session, coupon_id, limit=limit, offset=offset)
+        found = await coupons_repo.redemptions(session, coupon_id, limit=limit, offset=offset)
+    return [RedemptionOut.model_validate(row) for row in found]

@@ -179,6 +179,18 @@ class CouponOut(BaseModel):
         return cls(**values, synced=coupon.stripe_promotion_code_id is not None)
 
 
+class RedemptionOut(BaseModel):
+    stripe_session_id: str
+    coupon_id: str
+    user_id: str
+    group_id: str
+    tier_id: str | None
+    item_id: str | None
+    amount_discount: int
+    currency: str
+    redeemed_at: datetime
+
+
 class CheckoutIn(Body):
     purpose: Literal["membership", "purchase"] = "membership"
     tier_id: Id | None = None
