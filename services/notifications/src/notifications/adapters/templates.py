@@ -1,5 +1,5 @@
-"""Subjects and bodies from Jinja2 templates: `<kind>.txt` (blocks `subject` and `body`) and
-`<kind>.html`, with filters for money and dates in the reader's locale."""
+"""Subjects and bodies from each kind's two Jinja2 templates (`KindSpec.templates`), with
+filters for money and dates in the reader's locale."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from notifications.domain.kinds import KINDS
 from notifications.domain.model import Kind, Rendered
 from notifications.domain.money import format_money, parsed_locale
 
@@ -60,11 +61,12 @@ class Renderer:
     ) -> Rendered:
         """Subject, text and HTML of a `kind` notification."""
         values = {**context, "locale": locale or self.default_locale}
-        text = self._env.get_template(f"{kind}.txt")
+        text_name, html_name = KINDS[kind].templates
+        text = self._env.get_template(text_name)
         subject = "".join(text.blocks["subject"](text.new_context(values))).strip()
         values["subject"] = subject
         return Rendered(
             subject=subject,
             text=text.render(values).strip() + "\n",
-            html=self._env.get_template(f"{kind}.html").render(values),
+            html=self._env.get_template(html_name).render(values),
         )

@@ -10,6 +10,8 @@ from typing import Any
 
 
 class Kind(StrEnum):
+    """Each kind's name, as stored and in URLs; its row in `kinds.KINDS` describes it."""
+
     PAYMENT_RECEIPT = "payment_receipt"
     NEW_MEMBER = "new_member"
     RENEWAL_NOTICE = "renewal_notice"
@@ -24,19 +26,6 @@ class Kind(StrEnum):
 class Audience(StrEnum):
     MEMBER = "member"
     ORGANIZER = "organizer"
-
-
-AUDIENCE: Mapping[Kind, Audience] = {
-    Kind.PAYMENT_RECEIPT: Audience.MEMBER,
-    Kind.NEW_MEMBER: Audience.ORGANIZER,
-    Kind.RENEWAL_NOTICE: Audience.ORGANIZER,
-    Kind.PAYMENT_FAILED: Audience.MEMBER,
-    Kind.ACCESS_AT_RISK: Audience.MEMBER,
-    Kind.MEMBERSHIP_ENDED: Audience.MEMBER,
-    Kind.REFUND_CONFIRMATION: Audience.MEMBER,
-    Kind.DISPUTE_ALERT: Audience.ORGANIZER,
-    Kind.RENEWAL_REMINDER: Audience.MEMBER,
-}
 
 
 class Status(StrEnum):
@@ -65,11 +54,6 @@ class Intent:
     context: Mapping[str, Any] = field(default_factory=dict)
     email: str | None = None
     """The member's address, when the event carries it."""
-
-    @property
-    def audience(self) -> Audience:
-        """Who receives it: the member or the group's organizers."""
-        return AUDIENCE[self.kind]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters import directory, notifications_repo
 from notifications.adapters.templates import Renderer
+from notifications.domain.kinds import KINDS
 from notifications.domain.model import Audience, Intent, Rendered, normalise_address
 
 log = structlog.get_logger(__name__)
@@ -31,7 +32,7 @@ class Notifier:
     async def notify(self, session: AsyncSession, intent: Intent) -> int:
         """Record `intent`'s notifications; returns how many are new. Never sends."""
         group = await directory.group(session, intent.group_id)
-        if intent.audience is Audience.ORGANIZER:
+        if KINDS[intent.kind].audience is Audience.ORGANIZER:
             recipients = group.emails if group else []
         else:
             email = intent.email or await directory.member_email(session, intent.user_id)

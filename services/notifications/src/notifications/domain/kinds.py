@@ -1,0 +1,47 @@
+"""Every kind of notification in one table: who receives it, the intent builder that turns its
+fact into an intent, a sample of that fact for previews, and its two templates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from notifications.domain import intents, samples
+from notifications.domain.links import Links
+from notifications.domain.model import Audience, Intent, Kind
+from notifications.domain.samples import Sample
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One kind of notification. Its fact's type differs by kind (an event, or a term about to
+    run out), hence `Any`: a unit test previews every kind through its builder."""
+
+    kind: Kind
+    audience: Audience
+    intent: Callable[[Any, Links], Intent]
+    sample: Callable[[Sample], Any]
+
+    @property
+    def templates(self) -> tuple[str, str]:
+        """Its text template (blocks `subject` and `body`) and its HTML template."""
+        return f"{self.kind}.txt", f"{self.kind}.html"
+
+
+MEMBER, ORGANIZER = Audience.MEMBER, Audience.ORGANIZER
+
+KINDS: Mapping[Kind, KindSpec] = {
+    spec.kind: spec
+    for spec in (
+        KindSpec(Kind.PAYMENT_RECEIPT, MEMBER, intents.payment_receipt, samples.payment),
+        KindSpec(Kind.NEW_MEMBER, ORGANIZER, intents.new_member, samples.activated),
+        KindSpec(Kind.RENEWAL_NOTICE, ORGANIZER, intents.renewal_notice, samples.renewed),
+        KindSpec(Kind.PAYMENT_FAILED, MEMBER, intents.payment_failed, samples.failed_invoice),
+        KindSpec(Kind.ACCESS_AT_RISK, MEMBER, intents.access_at_risk, samples.past_due),
+        KindSpec(Kind.MEMBERSHIP_ENDED, MEMBER, intents.membership_ended, samples.canceled),
+        KindSpec(Kind.REFUND_CONFIRMATION, MEMBER, intents.refund_confirmation, samples.refund),
+        KindSpec(Kind.DISPUTE_ALERT, ORGANIZER, intents.dispute_alert, samples.dispute),
+        KindSpec(Kind.RENEWAL_REMINDER, MEMBER, intents.renewal_reminder, samples.expiry),
+    )
+}

@@ -1,0 +1,104 @@
+"""A sample of the fact behind each kind, for previews: one member of one group, paying what
+the preview asks for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from notifications.domain.intents import Expiry
+from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.events.membership import (
+    MembershipActivated,
+    MembershipCanceled,
+    MembershipPastDue,
+    MembershipRenewed,
+)
+from tollgate_shared.events.stripe import Invoice
+
+INVOICE_URL = "https://pay.example.com/invoices/sample"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a preview asks for: `amount` in `currency`'s minor unit, shown at `now`."""
+
+    amount: int
+    currency: str
+    now: datetime
+
+    @property
+    def member(self) -> dict[str, Any]:
+        """The member's fields of a membership event."""
+        return {
+            "user_id": "usr_sample",
+            "group_id": "grp_sample",
+            "tier_id": "tier_sample",
+            "subscription_id": "sub_sample",
+            "expires_at": self.now + timedelta(days=30),
+            "email": "member@example.com",
+        }
+
+    @property
+    def money(self) -> dict[str, Any]:
+        """The member's fields and the charge of a ledger event."""
+        return {
+            **self.member,
+            "amount": self.amount,
+            "currency": self.currency,
+            "charge_id": "ch_sample",
+        }
+
+
+def payment(sample: Sample) -> PaymentRecorded:
+    return PaymentRecorded(
+        **sample.money,
+        invoice_id="in_sample",
+        description="Annual membership",
+        receipt_url="https://pay.example.com/receipts/sample",
+        hosted_invoice_url=INVOICE_URL,
+        period_start=sample.now,
+        period_end=sample.now + timedelta(days=30),
+    )
+
+
+def activated(sample: Sample) -> MembershipActivated:
+    return MembershipActivated(**sample.member)
+
+
+def renewed(sample: Sample) -> MembershipRenewed:
+    return MembershipRenewed(**sample.member)
+
+
+def failed_invoice(sample: Sample) -> Invoice:
+    return Invoice(
+        id="in_sample",
+        amount_due=sample.amount,
+        currency=sample.currency,
+        attempt_count=1,
+        customer_email="member@example.com",
+        next_payment_attempt=int((sample.now + timedelta(days=3)).timestamp()),
+        hosted_invoice_url=INVOICE_URL,
+        parent={"subscription_details": {"metadata": {"group_id": "grp_sample"}}},
+    )
+
+
+def past_due(sample: Sample) -> MembershipPastDue:
+    return MembershipPastDue(**sample.member, grace_until=sample.now + timedelta(days=7))
+
+
+def canceled(sample: Sample) -> MembershipCanceled:
+    return MembershipCanceled(**sample.member, reason="canceled")
+
+
+def refund(sample: Sample) -> RefundRecorded:
+    return RefundRecorded(**sample.money, refund_id="re_sample", reason="requested_by_customer")
+
+
+def dispute(sample: Sample) -> DisputeOpened:
+    return DisputeOpened(**sample.money, dispute_id="dp_sample", reason="fraudulent")
+
+
+def expiry(sample: Sample) -> Expiry:
+    return Expiry("grp_sample", "usr_sample", "tier_sample", sample.now, "member@example.com")
