@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from membership.bootstrap import Membership, build
 from membership.config import Settings, load_settings
 from membership.entrypoints import credits, gate
+from membership.entrypoints.errors import STATUS
 from membership.entrypoints.http import router
 from membership.service_layer import sweeper
 from tollgate_shared.runtime import Runtime
@@ -28,6 +29,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         membership.runtime,
         title="Tollgate membership",
         description="Entitlements from Stripe payments, and the membership gate.",
+        error_status=STATUS,
         routers=[router, credits.router, background_loops(_sweeper(membership))],
         fast_routes=[gate.GateFastPath()],
         on_start=_gate_reads,

@@ -1,7 +1,9 @@
-"""Membership's domain errors."""
+"""Membership's domain errors; `entrypoints/errors.py` maps those a route can meet to HTTP."""
+
+from tollgate_shared.domain_errors import DomainError
 
 
-class MembershipError(Exception):
+class MembershipError(DomainError):
     """Base of the errors membership raises on purpose."""
 
 
@@ -17,8 +19,10 @@ class InsufficientCredits(MembershipError):
     """A spend asked for more credits than the balance holds."""
 
     def __init__(self, kind: str, amount: int, balance: int) -> None:
-        super().__init__(f"spending {amount} {kind} credits needs more than the balance {balance}")
-        self.balance = balance
+        super().__init__(
+            f"the {kind} balance is {balance}, less than {amount}",
+            details={"kind": kind, "balance": balance},
+        )
 
 
 class NotAMember(MembershipError):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 
 from membership.adapters import credits_repo
 from membership.domain.credits import SpendRequest
-from membership.domain.errors import IdempotencyKeyReused, NotAMember
+from membership.domain.errors import InsufficientCredits
 from membership.domain.model import MembershipKey
 from membership.entrypoints.schemas import (
     CreditEntryOut,
@@ -19,7 +19,7 @@ from membership.entrypoints.schemas import (
 )
 from membership.service_layer import credits
 from tollgate_shared.auth import CurrentUser, Principal
-from tollgate_shared.errors import ApiError, Conflict, Forbidden, error_responses
+from tollgate_shared.errors import Forbidden, error_responses
 from tollgate_shared.http import SessionDep
 from tollgate_shared.validation import Id
 
@@ -36,7 +36,7 @@ def _acts_for(principal: Principal, user_id: str) -> bool:
 
 @router.post(
     "/entitlements/{user_id}/groups/{group_id}/credits/{kind}/spend",
-    responses=error_responses(409),  # not a member, or too few credits
+    responses=error_responses(409, 422),  # not a member, or too few credits; key reused
 )
 async def spend_credits(
     user_id: Id,
@@ -54,26 +54,17 @@ async def spend_credits(
         raise Forbidden("you may spend only your own credits")
     key = MembershipKey(user_id, group_id)
     wanted = SpendRequest(kind=kind, amount=body.amount, reference=body.reference)
-    try:
-        outcome = await credits.spend(
-            session,
-            key,
-            wanted,
-            idempotency_key=idempotency_key or f"reference:{body.reference}",
-            grace=request.app.state.settings.grace,
-            now=datetime.now(UTC),
-        )
-    except NotAMember as exc:
-        raise Conflict(str(exc), code="not_a_member") from None
-    except IdempotencyKeyReused as exc:
-        raise ApiError(str(exc), code="idempotency_key_reused", status_code=422) from None
-    await session.commit()
+    outcome = await credits.spend(
+        session,
+        key,
+        wanted,
+        idempotency_key=idempotency_key or f"reference:{body.reference}",
+        grace=request.app.state.settings.grace,
+        now=datetime.now(UTC),
+    )
+    await session.commit()  # a refused spend is answered the same way again
     if not outcome.spent:
-        raise Conflict(
-            f"the {kind} balance is {outcome.balance}, less than {body.amount}",
-            code="insufficient_credits",
-            details={"kind": kind, "balance": outcome.balance},
-        )
+        raise InsufficientCredits(kind, body.amount, outcome.balance)
     return SpendOut.of(key, outcome)
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import repository
 from membership.config import Settings
-from membership.domain.errors import GrantNotFound
 from membership.domain.legacy import LegacyMember
 from membership.domain.model import Grant, MembershipKey
 from membership.entrypoints.gate import answer, reads_all_groups
@@ -28,7 +27,7 @@ from membership.entrypoints.schemas import (
 from membership.service_layer import grants
 from membership.service_layer.memberships import entitlements
 from tollgate_shared.auth import AdminUser, CurrentUser
-from tollgate_shared.errors import Forbidden, NotFound, error_responses
+from tollgate_shared.errors import Forbidden, error_responses
 from tollgate_shared.http import SessionDep
 from tollgate_shared.pagination import Cursor
 from tollgate_shared.validation import Id, Offset
@@ -153,16 +152,13 @@ async def revoke_grant(
     group_id: Id, user_id: Id, admin: AdminUser, session: SessionDep, request: Request
 ) -> GrantOut:
     """Revoke a grant (access ends now); revoking it again answers the same."""
-    try:
-        revoked = await grants.revoke(
-            session,
-            MembershipKey(user_id, group_id),
-            revoked_by=admin.user_id,
-            grace=_settings(request).grace,
-            now=_now(),
-        )
-    except GrantNotFound as exc:
-        raise NotFound(str(exc)) from None
+    revoked = await grants.revoke(
+        session,
+        MembershipKey(user_id, group_id),
+        revoked_by=admin.user_id,
+        grace=_settings(request).grace,
+        now=_now(),
+    )
     await _commit(session, request)
     return GrantOut.of(revoked)
 
