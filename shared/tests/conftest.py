@@ -1,5 +1,5 @@
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
@@ -14,8 +14,10 @@ from tollgate_shared.db import (
     outbox_table,
 )
 from tollgate_shared.infra.provide import create_database, drop_database
+from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.settings import async_url
 from tollgate_shared.testing import unique
+from tollgate_shared.unit_of_work import UnitOfWork, units_of_work
 
 metadata: MetaData = make_metadata()
 INBOX = inbox_table(metadata)
@@ -35,6 +37,13 @@ class Db:
     inbox: Table = INBOX
     outbox: Table = OUTBOX
     effects: Table = EFFECTS
+    emitted: Outbox = field(default_factory=lambda: Outbox(OUTBOX))
+    """The outbox units of work emit to (`units`), and whose relay they wake."""
+
+    @property
+    def units(self) -> Callable[[], UnitOfWork]:
+        """Units of work on this database, emitting to `emitted`."""
+        return units_of_work(UnitOfWork, self.sessions, outbox=self.emitted)
 
 
 @pytest.fixture

@@ -1,22 +1,19 @@
 """The idempotent consumer against real NATS JetStream and real Postgres."""
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.events.membership import MembershipActivated
-from tollgate_shared.messaging import outbox
 from tollgate_shared.messaging.consumer import (
     IdempotentConsumer,
     Incoming,
     PermanentError,
 )
+from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.messaging.publish import ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import (
     DLQ,
@@ -26,6 +23,7 @@ from tollgate_shared.messaging.streams import (
     subject_matches,
 )
 from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
+from tollgate_shared.unit_of_work import Deferred, UnitOfWork, units_of_work
 
 
 async def effects_of(db, message_id: str) -> list[str]:
@@ -56,15 +54,15 @@ async def test_failure_mid_transaction_redelivers_and_commits_once(
     topic = unique("t")
     attempts: list[int] = []
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         attempts.append(incoming.delivered)
-        await session.execute(
+        await uow.session.execute(
             db.effects.insert().values(message_id=incoming.message_id, body=incoming.data.decode())
         )
         if len(attempts) == 1:
             raise ConnectionError("database went away mid-transaction")
 
-    consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler)
     broker = await run_consumer(nats_client, consumer)
     try:
         event_id = unique("evt")
@@ -89,13 +87,13 @@ async def test_delivery_after_commit_is_acked_without_second_effect(
     subject = f"stripe.{topic}.x"
     calls: list[str] = []
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         calls.append(incoming.message_id)
-        await session.execute(
+        await uow.session.execute(
             db.effects.insert().values(message_id=incoming.message_id, body="once")
         )
 
-    consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler)
     event_id = unique("evt")
     assert await consumer.apply(Incoming(event_id, subject, b"1", 1, 1)) is True
     broker = await run_consumer(nats_client, consumer)
@@ -122,10 +120,10 @@ async def test_poison_message_goes_to_dlq_with_reason(
 ) -> None:
     topic = unique("t")
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         raise PermanentError("unknown tier")
 
-    consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler)
     broker = await run_consumer(nats_client, consumer)
     try:
         event_id = unique("evt")
@@ -149,11 +147,11 @@ async def test_exhausted_retries_go_to_dlq(
     topic = unique("t")
     attempts: list[int] = []
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         attempts.append(incoming.delivered)
         raise RuntimeError("always failing")
 
-    consumer = IdempotentConsumer(spec_for(topic, max_deliver=3), db.sessions, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic, max_deliver=3), db.units, db.inbox, handler)
     broker = await run_consumer(nats_client, consumer)
     try:
         event_id = unique("evt")
@@ -176,26 +174,26 @@ async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
     its own: every good one applied once, the bad one parked on the DLQ with its reason."""
     topic = unique("t")
     subject = f"stripe.{topic}.x"
-    sessions: list[AsyncSession] = []  # held, so no two sessions share an id()
+    units: list[UnitOfWork] = []  # held, so no two units share an id()
     calls: list[str] = []
     poison, flaky = unique("poison"), unique("flaky")
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
-        sessions.append(session)
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
+        units.append(uow)
         calls.append(incoming.message_id)
-        await session.execute(
+        await uow.session.execute(
             db.effects.insert().values(message_id=incoming.message_id, body=incoming.data.decode())
         )
         if incoming.message_id == poison:
             raise PermanentError("unknown tier")
         if incoming.message_id == flaky and calls.count(flaky) == 1:
-            await session.execute(text("SELECT 1/0"))  # aborts the transaction, once
+            await uow.session.execute(text("SELECT 1/0"))  # aborts the transaction, once
 
     async def backlog(ids: list[str]) -> None:
         for event_id in ids:
             await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
 
-    consumer = IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler)
     dlq = await js.subscribe(dlq_subject(consumer.spec.durable, subject), stream=DLQ.name)
     first = [unique("evt") for _ in range(40)]
     await backlog(first)
@@ -208,8 +206,8 @@ async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
     await broker.stop()
     for event_id in first:
         assert await effects_of(db, event_id) == ["ok"]
-    assert len(sessions) == len(first)
-    assert len({id(s) for s in sessions}) <= len(first) / 4  # a few fetches, a commit each
+    assert len(units) == len(first)
+    assert len({id(u) for u in units}) <= len(first) / 4  # a few fetches, a commit each
 
     second = [unique("evt") for _ in range(5)] + [poison, flaky] + [unique("evt") for _ in range(5)]
     await backlog(second)
@@ -242,9 +240,9 @@ async def test_without_savepoints_a_failure_reapplies_the_fetch_one_by_one(
     calls: list[str] = []
     poison = unique("poison")
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         calls.append(incoming.message_id)
-        await session.execute(
+        await uow.session.execute(
             db.effects.insert().values(message_id=incoming.message_id, body=incoming.data.decode())
         )
         if incoming.message_id == poison:
@@ -254,7 +252,7 @@ async def test_without_savepoints_a_failure_reapplies_the_fetch_one_by_one(
     after = [unique("evt") for _ in range(5)]
     for event_id in [*before, poison, *after]:  # stored first: one fetch holds them all
         await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
-    consumer = IdempotentConsumer(spec_for(topic, savepoints=False), db.sessions, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic, savepoints=False), db.units, db.inbox, handler)
     dlq = await js.subscribe(dlq_subject(consumer.spec.durable, subject), stream=DLQ.name)
     broker = await run_consumer(nats_client, consumer)
     try:
@@ -274,42 +272,37 @@ async def test_without_savepoints_a_failure_reapplies_the_fetch_one_by_one(
         await broker.stop()
 
 
-async def test_a_scope_wraps_each_transactions_handlers_and_writes_before_the_commit(
+async def test_deferred_writes_are_made_once_per_transaction_before_the_commit(
     db, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
-    """Handlers queue, the scope writes the queue at its end: one row per transaction, holding
-    what its handlers saw. A failing fetch writes nothing; its messages, applied again one by
-    one, each get their own scope."""
+    """Handlers queue, the unit of work writes the queue before it commits: one row per
+    transaction, holding what its handlers saw. A failing fetch writes nothing; its messages,
+    applied again one by one, each write their own."""
     topic = unique("t")
     subject = f"stripe.{topic}.x"
     poison = unique("poison")
 
-    @contextlib.asynccontextmanager
-    async def queued(session: AsyncSession) -> AsyncIterator[None]:
-        queue = session.info["queue"] = []
-        yield
-        del session.info["queue"]
-        await session.execute(db.effects.insert().values(message_id="scope", body=",".join(queue)))
+    async def write(uow: UnitOfWork, queue: list[str]) -> None:
+        await uow.session.execute(
+            db.effects.insert().values(message_id="deferred", body=",".join(queue))
+        )
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
-        session.info["queue"].append(incoming.message_id)
+    seen = Deferred(list, write)
+
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
+        uow.deferred(seen).append(incoming.message_id)
         if incoming.message_id == poison:
             raise PermanentError("unknown tier")
 
-    with pytest.raises(ValueError, match="savepoints"):
-        IdempotentConsumer(spec_for(topic), db.sessions, db.inbox, handler, scope=queued)
-
     first = [unique("evt") for _ in range(3)]
     second = [unique("evt"), poison, unique("evt")]
-    consumer = IdempotentConsumer(
-        spec_for(topic, savepoints=False), db.sessions, db.inbox, handler, scope=queued
-    )
+    consumer = IdempotentConsumer(spec_for(topic, savepoints=False), db.units, db.inbox, handler)
     for event_id in first:  # stored first: one fetch holds them all
         await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
     broker = await run_consumer(nats_client, consumer)
     try:
         await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="1")
-        assert await effects_of(db, "scope") == [",".join(first)]
+        assert await effects_of(db, "deferred") == [",".join(first)]
     finally:
         await broker.stop()
 
@@ -319,7 +312,7 @@ async def test_a_scope_wraps_each_transactions_handlers_and_writes_before_the_co
     try:
         await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="2")
         # The fetch with the poison wrote nothing; the good two were then applied alone.
-        assert sorted(await effects_of(db, "scope")) == sorted(
+        assert sorted(await effects_of(db, "deferred")) == sorted(
             [",".join(first), second[0], second[2]]
         )
     finally:
@@ -339,12 +332,12 @@ async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outliv
     events: list[tuple[str, object]] = []
     flaky = unique("flaky")
 
-    async def prefetch(session: AsyncSession, incomings: list[Incoming]) -> None:
+    async def prefetch(uow: UnitOfWork, incomings: list[Incoming]) -> None:
         events.append(("prefetch", [i.message_id for i in incomings]))
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+        await uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
-        held = await session.scalar(
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
+        held = await uow.session.scalar(
             text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
                 " AND pid = pg_backend_pid() AND objid = :k"
@@ -365,9 +358,7 @@ async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outliv
             headers={ORIGINAL_MSG_ID: event_id, **headers},
         )
 
-    consumer = IdempotentConsumer(
-        spec_for(topic), db.sessions, db.inbox, handler, prefetch=prefetch
-    )
+    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler, prefetch=prefetch)
     applied_before, a, b = unique("evt"), unique("evt"), unique("evt")
     await publish(applied_before)
     broker = await run_consumer(nats_client, consumer)
@@ -401,9 +392,9 @@ async def test_two_fetches_are_applied_side_by_side_each_message_once(
     first_waiting, second_seen = asyncio.Event(), asyncio.Event()
     applied: list[str] = []
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         applied.append(incoming.message_id)
-        await session.execute(
+        await uow.session.execute(
             db.effects.insert().values(message_id=incoming.message_id, body=incoming.data.decode())
         )
         if incoming.data == b"first":
@@ -412,9 +403,7 @@ async def test_two_fetches_are_applied_side_by_side_each_message_once(
         else:
             second_seen.set()
 
-    consumer = IdempotentConsumer(
-        spec_for(topic, fetches_in_flight=2), db.sessions, db.inbox, handler
-    )
+    consumer = IdempotentConsumer(spec_for(topic, fetches_in_flight=2), db.units, db.inbox, handler)
     broker = await run_consumer(nats_client, consumer)
     try:
         first, second = unique("evt"), unique("evt")
@@ -440,13 +429,13 @@ async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
     release = asyncio.Event()
     transaction_of: dict[bytes, int] = {}
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
-        txid = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
+        txid = (await uow.session.execute(text("SELECT txid_current()"))).scalar_one()
         transaction_of[incoming.data] = txid
         if incoming.data == b"lone":
             await asyncio.wait_for(release.wait(), timeout=10)
 
-    consumer = IdempotentConsumer(spec_for(topic, gather=10.0), db.sessions, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic, gather=10.0), db.units, db.inbox, handler)
     broker = await run_consumer(nats_client, consumer)
     try:
 
@@ -478,15 +467,17 @@ async def test_the_relay_is_woken_only_by_commits_that_queued_events(
     wakes: list[str] = []
     applied: list[str] = []
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+    class Counted(Outbox):
+        def wake(self) -> None:
+            wakes.append("")
+
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         if incoming.data == b"announce":
-            event = MembershipActivated(user_id=unique("u"), group_id="g1", tier_id="t1")
-            await outbox.add(session, db.outbox, event)
+            uow.emit(MembershipActivated(user_id=unique("u"), group_id="g1", tier_id="t1"))
         applied.append(incoming.message_id)
 
-    consumer = IdempotentConsumer(
-        spec_for(topic), db.sessions, db.inbox, handler, events_queued=lambda: wakes.append("")
-    )
+    units = units_of_work(UnitOfWork, db.sessions, outbox=Counted(db.outbox))
+    consumer = IdempotentConsumer(spec_for(topic), units, db.inbox, handler)
     broker = await run_consumer(nats_client, consumer)
     try:
         for body, expected_wakes in ((b"quiet", 0), (b"announce", 1), (b"quiet", 1)):
@@ -511,14 +502,14 @@ async def test_a_durable_is_narrowed_to_its_subjects_and_keeps_its_position(
     spec = spec_for(topic)
     seen: list[str] = []
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         seen.append(incoming.subject)
 
     async def publish(kind: str) -> None:
         subject = f"stripe.{topic}.{kind}"
         await publish_with_ack(js, subject, b"{}", msg_id=unique("evt"), stream="STRIPE")
 
-    broad = IdempotentConsumer(spec, db.sessions, db.inbox, handler)
+    broad = IdempotentConsumer(spec, db.units, db.inbox, handler)
     broker = await run_consumer(nats_client, broad)
     try:
         await publish("wanted")
@@ -530,7 +521,7 @@ async def test_a_durable_is_narrowed_to_its_subjects_and_keeps_its_position(
     await publish("unwanted")
     await publish("wanted")
     narrow = IdempotentConsumer(
-        spec, db.sessions, db.inbox, handler, subjects=[f"stripe.{topic}.wanted"]
+        spec, db.units, db.inbox, handler, subjects=[f"stripe.{topic}.wanted"]
     )
     broker = await run_consumer(nats_client, narrow)
     try:

@@ -8,7 +8,6 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import MsgAlreadyAckdError
 from nats.js import JetStreamContext
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.messaging import dlq
 from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, PermanentError
@@ -16,6 +15,7 @@ from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.replay import rewind_consumer
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
+from tollgate_shared.unit_of_work import UnitOfWork
 
 
 async def letters_of(js: JetStreamContext, service: str) -> list[dlq.DeadLetter]:
@@ -29,13 +29,13 @@ async def test_replay_reaches_only_the_consumer_that_gave_up(
     healthy_effects: list[str] = []
     broken = {"on": True}
 
-    async def healthy(session: AsyncSession, incoming: Incoming) -> None:
+    async def healthy(uow: UnitOfWork, incoming: Incoming) -> None:
         healthy_effects.append(incoming.message_id)
 
-    async def flaky(session: AsyncSession, incoming: Incoming) -> None:
+    async def flaky(uow: UnitOfWork, incoming: Incoming) -> None:
         if broken["on"]:
             raise RuntimeError("downstream refused")
-        await session.execute(
+        await uow.session.execute(
             db.effects.insert().values(message_id=incoming.message_id, body=incoming.subject)
         )
 
@@ -51,8 +51,8 @@ async def test_replay_reaches_only_the_consumer_that_gave_up(
     flaky_name, healthy_name = unique("flaky"), unique("healthy")
     broker = await RunningConsumers.start(
         nats_client,
-        IdempotentConsumer(spec(flaky_name), db.sessions, db.inbox, flaky),
-        IdempotentConsumer(spec(healthy_name), db.sessions, db.inbox, healthy),
+        IdempotentConsumer(spec(flaky_name), db.units, db.inbox, flaky),
+        IdempotentConsumer(spec(healthy_name), db.units, db.inbox, healthy),
     )
     try:
         event_id = unique("evt")
@@ -82,7 +82,7 @@ async def test_replay_reaches_only_the_consumer_that_gave_up(
         await broker.stop()
 
 
-async def refused(session: AsyncSession, incoming: Incoming) -> None:
+async def refused(uow: UnitOfWork, incoming: Incoming) -> None:
     raise PermanentError("still refused")
 
 
@@ -104,7 +104,7 @@ async def refused_message(db, js: JetStreamContext) -> Refused:
     spec = ConsumerSpec(durable=unique("svc"), stream=STRIPE, filter_subject=f"stripe.{topic}.>")
     event_id = unique("evt")
     ack = await publish_with_ack(js, f"stripe.{topic}.x", b"{}", msg_id=event_id, stream="STRIPE")
-    return Refused(IdempotentConsumer(spec, db.sessions, db.inbox, refused), event_id, ack.seq)
+    return Refused(IdempotentConsumer(spec, db.units, db.inbox, refused), event_id, ack.seq)
 
 
 async def next_letter(js: JetStreamContext, service: str, after: set[int]) -> list[dlq.DeadLetter]:

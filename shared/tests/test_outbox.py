@@ -8,14 +8,13 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy import select
 
-from tollgate_shared.db import DriverStatement
 from tollgate_shared.events.base import parse_domain_event
 from tollgate_shared.events.membership import MembershipActivated
-from tollgate_shared.messaging import outbox
-from tollgate_shared.messaging.outbox import OutboxRelay
+from tollgate_shared.messaging.outbox import Outbox, OutboxRelay
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN
 from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.unit_of_work import UnitOfWork, units_of_work
 
 
 def activated(user_id: str) -> MembershipActivated:
@@ -48,9 +47,10 @@ async def messages_for(js: JetStreamContext, user_id: str) -> list:
 async def test_committed_row_is_published_once_with_its_id(db, js: JetStreamContext) -> None:
     user = unique("u")
     event = activated(user)
-    async with db.sessions() as session, session.begin():
-        await outbox.add(session, db.outbox, event)
-    relay = OutboxRelay(db.sessions, db.outbox, js)
+    async with db.units() as uow:
+        uow.emit(event)
+        await uow.commit()
+    relay = OutboxRelay(db.sessions, db.emitted, js)
 
     assert await relay.relay_once() == 1
     assert await relay.relay_once() == 0
@@ -61,11 +61,14 @@ async def test_committed_row_is_published_once_with_its_id(db, js: JetStreamCont
 
 async def test_row_of_rolled_back_transaction_is_never_published(db, js: JetStreamContext) -> None:
     user = unique("u")
+    async with db.units() as uow:
+        uow.emit(activated(user))  # left without a commit: rolled back
     with pytest.raises(RuntimeError):
-        async with db.sessions() as session, session.begin():
-            await outbox.add(session, db.outbox, activated(user))
+        async with db.units() as uow:
+            uow.emit(activated(user))
+            await uow.session.execute(select(db.outbox.c.id))
             raise RuntimeError("the state change failed")
-    relay = OutboxRelay(db.sessions, db.outbox, js)
+    relay = OutboxRelay(db.sessions, db.emitted, js)
 
     assert await relay.relay_once() == 0
     async with db.sessions() as session:
@@ -78,8 +81,9 @@ async def test_relay_crash_after_publish_republishes_and_is_deduplicated(
 ) -> None:
     user = unique("u")
     event = activated(user)
-    async with db.sessions() as session, session.begin():
-        await outbox.add(session, db.outbox, event)
+    async with db.units() as uow:
+        uow.emit(event)
+        await uow.commit()
 
     # A relay published the row and died before marking it (its transaction rolled back).
     async with db.sessions() as session:
@@ -87,7 +91,7 @@ async def test_relay_crash_after_publish_republishes_and_is_deduplicated(
     await publish_with_ack(js, row.subject, row.payload, msg_id=row.message_id, stream=DOMAIN.name)
     assert [e.id for e in await messages_for(js, user)] == [event.id]
 
-    healthy = OutboxRelay(db.sessions, db.outbox, js)
+    healthy = OutboxRelay(db.sessions, db.emitted, js)
     assert await healthy.relay_once() == 1
     async with db.sessions() as session:
         row = (await session.execute(select(db.outbox.c.published_at))).one()
@@ -98,13 +102,14 @@ async def test_relay_crash_after_publish_republishes_and_is_deduplicated(
 async def test_rows_stay_unpublished_when_a_publish_fails(db, js: JetStreamContext) -> None:
     user = unique("u")
     event = activated(user)
-    async with db.sessions() as session, session.begin():
-        await outbox.add(session, db.outbox, event)
+    async with db.units() as uow:
+        uow.emit(event)
         # No stream takes this subject: JetStream cannot ack it.
-        await session.execute(
+        await uow.session.execute(
             db.outbox.insert().values(message_id=unique("m"), subject="nowhere.x", payload=b"{}")
         )
-    relay = OutboxRelay(db.sessions, db.outbox, js)
+        await uow.commit()
+    relay = OutboxRelay(db.sessions, db.emitted, js)
 
     with pytest.raises(nats.js.errors.NoStreamResponseError):
         await relay.relay_once()
@@ -121,10 +126,10 @@ async def test_rows_stay_unpublished_when_a_publish_fails(db, js: JetStreamConte
 async def test_several_relays_share_rows_without_doubles(db, js: JetStreamContext) -> None:
     user = unique("u")
     events = [activated(user) for _ in range(30)]
-    async with db.sessions() as session, session.begin():
-        for event in events:
-            await outbox.add(session, db.outbox, event)
-    relays = [OutboxRelay(db.sessions, db.outbox, js, batch_size=5) for _ in range(3)]
+    async with db.units() as uow:
+        uow.emit(*events)
+        await uow.commit()
+    relays = [OutboxRelay(db.sessions, db.emitted, js, batch_size=5) for _ in range(3)]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
 
@@ -144,43 +149,37 @@ async def test_several_relays_share_rows_without_doubles(db, js: JetStreamContex
     assert sorted(e.id for e in published) == sorted(e.id for e in events)
 
 
-async def test_insert_once_queues_new_events_in_order_and_skips_queued_ones(db) -> None:
-    """As one statement: one event's parameters, or several events' arrays, in their order."""
+async def test_events_are_queued_once_each_in_order_and_wake_the_relay_after_commit(
+    db,
+) -> None:
+    """One event's row, then several in one statement: in the order emitted, an id queued
+    before (in this transaction or an earlier one) queues nothing; the relay is woken after a
+    commit that queued some, and not by one that queued none."""
     user = unique("u")
     first, second, third = activated(user), activated(user), activated(user)
-    one = DriverStatement.of(outbox.insert_once(db.outbox))
-    several = DriverStatement.of(outbox.insert_once(db.outbox, count=3))
-    async with db.sessions() as session, session.begin():
-        assert len(await one.run(session, outbox.driver_rows([second]))) == 1
-        assert len(await one.run(session, outbox.driver_rows([second]))) == 0
-        queued = await several.run(session, outbox.driver_rows([third, second, first]))
-        assert len(queued) == 2
-        rows = await session.execute(
-            select(db.outbox.c.message_id, db.outbox.c.headers).order_by(db.outbox.c.id)
-        )
-        found = rows.all()
-    assert [message_id for message_id, _ in found] == [second.id, third.id, first.id]
-    assert all(headers["Tollgate-Event-Version"] == "1" for _, headers in found)
+    wakes: list[int] = []
 
+    class Counted(Outbox):
+        def wake(self) -> None:
+            wakes.append(1)
 
-async def test_add_many_queues_several_events_once_in_one_statement(db) -> None:
-    user = unique("u")
-    first, second, third = activated(user), activated(user), activated(user)
-    async with db.sessions() as session, session.begin():
-        assert await outbox.add_many(session, db.outbox, []) == 0
-        assert not outbox.queued(session)
-        assert await outbox.add_many(session, db.outbox, [first]) == 1
-        assert outbox.queued(session)
-        assert await outbox.add_many(session, db.outbox, [second, first, third]) == 2
+    units = units_of_work(UnitOfWork, db.sessions, outbox=Counted(db.outbox))
+    for emitted, woken in (([second], 1), ([third, second, first, third], 2), ([first], 2)):
+        async with units() as uow:
+            uow.emit(*emitted)
+            await uow.commit()
+        assert len(wakes) == woken
+    async with db.sessions() as session:
         rows = await session.execute(
-            select(db.outbox.c.message_id, db.outbox.c.payload)
+            select(db.outbox.c.message_id, db.outbox.c.payload, db.outbox.c.headers)
             .where(db.outbox.c.message_id.in_([first.id, second.id, third.id]))
             .order_by(db.outbox.c.id)
         )
         found = rows.all()
-    assert [message_id for message_id, _ in found] == [first.id, second.id, third.id]
-    assert [parse_domain_event(payload).id for _, payload in found] == [
-        first.id,
+    assert [message_id for message_id, _, _ in found] == [second.id, third.id, first.id]
+    assert [parse_domain_event(payload).id for _, payload, _ in found] == [
         second.id,
         third.id,
+        first.id,
     ]
+    assert all(headers["Tollgate-Event-Version"] == "1" for _, _, headers in found)

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.replay import consumer_lag, rewind_consumer
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
+from tollgate_shared.unit_of_work import UnitOfWork
 
 
 async def test_rewind_rebuilds_a_wiped_database(
@@ -21,8 +21,8 @@ async def test_rewind_rebuilds_a_wiped_database(
     topic = unique("t")
     spec = ConsumerSpec(durable=unique("svc"), stream=STRIPE, filter_subject=f"stripe.{topic}.>")
 
-    async def handler(session: AsyncSession, incoming: Incoming) -> None:
-        await session.execute(
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
+        await uow.session.execute(
             db.effects.insert().values(message_id=incoming.message_id, body=incoming.subject)
         )
 
@@ -34,7 +34,7 @@ async def test_rewind_rebuilds_a_wiped_database(
 
     async def run_until(count: int) -> None:
         broker = await RunningConsumers.start(
-            nats_client, IdempotentConsumer(spec, db.sessions, db.inbox, handler)
+            nats_client, IdempotentConsumer(spec, db.units, db.inbox, handler)
         )
         try:
             await wait_until(lambda: _equals(effect_count, count), message=f"{count} effects")

@@ -8,10 +8,8 @@ from nats.aio.client import Client as NatsClient
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.events.membership import MembershipActivated
-from tollgate_shared.messaging import outbox
 from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming
 from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.publish import publish_with_ack
@@ -23,6 +21,7 @@ from tollgate_shared.observability.tracing import (
     inject,
 )
 from tollgate_shared.testing import RunningConsumers, unique, wait_until
+from tollgate_shared.unit_of_work import UnitOfWork
 
 
 @pytest.fixture(scope="module")
@@ -39,26 +38,26 @@ async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
     user = unique("u")
     topic = unique("t")
 
-    async def on_stripe(session: AsyncSession, incoming: Incoming) -> None:
-        await outbox.add(session, db.outbox, MembershipActivated(user_id=user, group_id="g"))
+    async def on_stripe(uow: UnitOfWork, incoming: Incoming) -> None:
+        uow.emit(MembershipActivated(user_id=user, group_id="g"))
 
-    async def on_domain(session: AsyncSession, incoming: Incoming) -> None:
+    async def on_domain(uow: UnitOfWork, incoming: Incoming) -> None:
         pass
 
     stripe_spec = ConsumerSpec(durable=unique("a"), stream=STRIPE, filter_subject=f"stripe.{topic}")
     domain_spec = ConsumerSpec(
         durable=unique("b"), stream=DOMAIN, filter_subject="membership.activated"
     )
-    first = IdempotentConsumer(stripe_spec, db.sessions, db.inbox, on_stripe)
+    first = IdempotentConsumer(stripe_spec, db.units, db.inbox, on_stripe)
     second = IdempotentConsumer(
         domain_spec,
-        db.sessions,
+        db.units,
         db.inbox,
         on_domain,
         accepts=lambda subject: True,
     )
     broker = await RunningConsumers.start(nats_client, first, second)
-    relay = OutboxRelay(db.sessions, db.outbox, js)
+    relay = OutboxRelay(db.sessions, db.emitted, js)
     try:
         with continued("webhook stripe", {}, kind=SpanKind.SERVER) as root:
             await publish_with_ack(

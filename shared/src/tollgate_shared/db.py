@@ -178,17 +178,22 @@ class DriverStatement:
         }
         return cls(str(compiled), constants=constants)
 
-    async def run(
-        self, session: AsyncSession, params: Mapping[str, Any] | None = None
+    async def execute(
+        self, connection: psycopg.AsyncConnection[Any], params: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """Execute in `session`'s transaction (prepared unless told not to); the rows as dicts
-        (none if the statement returns no rows)."""
-        driver = await driver_connection(session)
-        async with driver.cursor(row_factory=dict_row) as cursor:
+        """Execute on `connection` (prepared unless told not to); the rows as dicts (none if
+        the statement returns no rows)."""
+        async with connection.cursor(row_factory=dict_row) as cursor:
             if self.constants:
                 params = {**self.constants, **(params or {})}
             await cursor.execute(self.sql, params, prepare=self.prepare)
             return await cursor.fetchall() if cursor.description else []
+
+    async def run(
+        self, session: AsyncSession, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Execute in `session`'s transaction; the rows as dicts."""
+        return await self.execute(await driver_connection(session), params)
 
 
 _DRIVER = "tollgate.driver_connection"

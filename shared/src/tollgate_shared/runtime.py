@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from faststream.nats import NatsBroker
@@ -23,13 +23,22 @@ from tollgate_shared.messaging.broker import (
     connection,
     make_broker,
 )
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Prefetch, Scope, consuming
+from tollgate_shared.messaging.consumer import (
+    IdempotentConsumer,
+    Incoming,
+    Prefetch,
+    Scope,
+    consuming,
+)
 from tollgate_shared.messaging.dispatch import Dispatcher
-from tollgate_shared.messaging.outbox import OutboxRelay
+from tollgate_shared.messaging.outbox import Outbox, OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
 from tollgate_shared.observability import gauges
 from tollgate_shared.settings import ServiceSettings
 from tollgate_shared.tasks import cancel_and_wait
+from tollgate_shared.unit_of_work import UnitOfWork, units_of_work
+
+U = TypeVar("U", bound=UnitOfWork)
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +52,7 @@ class Runtime:
     engine: AsyncEngine | None = None
     sessions: async_sessionmaker[AsyncSession] | None = None
     inbox: Table | None = None
-    outbox: Table | None = None
+    outbox: Outbox | None = None
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     relay: OutboxRelay | None = None
     reads: AsyncConnectionPool | None = None
@@ -77,28 +86,42 @@ class Runtime:
             engine=engine,
             sessions=make_sessionmaker(engine) if engine is not None else None,
             inbox=inbox,
-            outbox=outbox,
+            outbox=Outbox(outbox) if outbox is not None else None,
             reads=make_read_pool(url, timeouts=timeouts) if url and read_pool else None,
         )
+
+    def units(self, kind: Callable[..., U]) -> Callable[[], U]:
+        """A factory of `kind` units of work on the service's database and outbox."""
+        if self.sessions is None:
+            raise RuntimeError("units of work need the service's database")
+        return units_of_work(kind, self.sessions, outbox=self.outbox)
 
     def consume(
         self,
         spec: ConsumerSpec,
         dispatcher: Dispatcher[Any],
         *,
+        units: Callable[[], UnitOfWork] | None = None,
         scope: Scope | None = None,
         prefetch: Prefetch | None = None,
     ) -> IdempotentConsumer:
-        """Add an idempotent durable consumer (subscribed when the runtime starts); `scope`
-        is entered around the handlers of each transaction, `prefetch` runs before the
-        handlers of a fetch applied together (see `IdempotentConsumer`)."""
+        """Add an idempotent durable consumer (subscribed when the runtime starts), whose
+        transactions are `units`; `prefetch` runs before the handlers of a fetch applied
+        together (see `IdempotentConsumer`)."""
         if self.sessions is None or self.inbox is None:
             raise RuntimeError("a consumer needs the service's database and inbox table")
+        handler: Any = dispatcher
+        if units is None:  # legacy: handlers given the session
+            units, handler, prefetch = (
+                self.units(UnitOfWork),
+                _on_session(dispatcher),
+                (_on_session(prefetch) if prefetch is not None else None),
+            )
         consumer = IdempotentConsumer(
             spec,
-            self.sessions,
+            units,
             self.inbox,
-            dispatcher,
+            handler,
             subjects=dispatcher.subjects,
             accepts=dispatcher.accepts,
             events_queued=self.wake_relay,
@@ -110,8 +133,8 @@ class Runtime:
 
     def wake_relay(self) -> None:
         """Tell the outbox relay that a committed transaction queued events."""
-        if self.relay is not None:
-            self.relay.wake()
+        if self.outbox is not None:
+            self.outbox.wake()
 
     async def database_ready(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -134,7 +157,7 @@ class Runtime:
             [consumer.spec for consumer in self.consumers],
             service=self.settings.service_name,
             sessions=self.sessions,
-            outbox=self.outbox,
+            outbox=self.outbox.table if self.outbox is not None else None,
             interval=self.metrics_interval,
         )
 
@@ -168,3 +191,12 @@ class Runtime:
             if self.engine is not None:
                 await self.engine.dispose()
             log.info("runtime.stopped")
+
+
+def _on_session(handler: Any) -> Any:
+    """Legacy: a handler given the session, called with a unit of work."""
+
+    async def handle(uow: UnitOfWork, incoming: Incoming | Sequence[Incoming]) -> None:
+        await handler(uow.session, incoming)
+
+    return handle

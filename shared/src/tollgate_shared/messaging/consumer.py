@@ -37,9 +37,8 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tollgate_shared.db import DriverStatement, transaction
 from tollgate_shared.messaging import dlq, inbox, outbox
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.pull import Puller
@@ -52,6 +51,7 @@ from tollgate_shared.messaging.streams import (
 )
 from tollgate_shared.observability import metrics
 from tollgate_shared.observability.tracing import continued
+from tollgate_shared.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -89,13 +89,6 @@ class Incoming:
         )
 
 
-# One name, never released: each SAVEPOINT shadows the one before, ROLLBACK TO goes back to
-# the newest (the message being applied). Cheaper than SQLAlchemy's nested transactions, and
-# run on the driver's connection: through `session.execute` it cost twice as much.
-_SAVEPOINT = DriverStatement("SAVEPOINT tollgate_message", prepare=False)
-_ROLLBACK_TO_SAVEPOINT = DriverStatement("ROLLBACK TO SAVEPOINT tollgate_message", prepare=False)
-
-
 @dataclass(frozen=True)
 class Batch:
     """What applying a fetch together came to."""
@@ -106,12 +99,12 @@ class Batch:
     """Messages to process on their own."""
 
 
-Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
-"""Applies a message's effect through the session; must not commit."""
+Handler = Callable[[UnitOfWork, Incoming], Awaitable[None]]
+"""Applies a message's effect through the unit of work; must not commit."""
 Scope = Callable[[AsyncSession], contextlib.AbstractAsyncContextManager[object]]
 """Entered around the handlers of one transaction, left before it commits (e.g. to write
 what they queued in one statement per table)."""
-Prefetch = Callable[[AsyncSession, Sequence[Incoming]], Awaitable[None]]
+Prefetch = Callable[[UnitOfWork, Sequence[Incoming]], Awaitable[None]]
 """Runs in a fetch's transaction before its handlers, outside their savepoints, with the
 messages they will apply (stream order), and before the handler of a message applied alone:
 may take, in one statement for all of them, the locks and reads the handlers would take one
@@ -135,7 +128,7 @@ class IdempotentConsumer:
     def __init__(
         self,
         spec: ConsumerSpec,
-        sessions: async_sessionmaker[AsyncSession],
+        units: Callable[[], UnitOfWork],
         inbox_table: Table,
         handler: Handler,
         *,
@@ -152,7 +145,7 @@ class IdempotentConsumer:
         self._scope = scope or _no_scope
         self._prefetch = prefetch
         self._accepts = accepts
-        self._sessions = sessions
+        self._units = units
         self._inbox = inbox_table
         self._handler = handler
         self._events_queued = events_queued
@@ -174,20 +167,22 @@ class IdempotentConsumer:
 
     async def apply(self, incoming: Incoming) -> bool:
         """Apply the message's effect once; returns False if it had already been applied."""
-        async with transaction(self._sessions) as session:
-            fresh = await inbox.claim(
-                session,
-                self._inbox,
-                consumer=self.spec.durable,
-                message_id=incoming.message_id,
-                subject=incoming.subject,
+        async with self._units() as uow:
+            fresh = bool(
+                await inbox.claim(
+                    uow,
+                    self._inbox,
+                    consumer=self.spec.durable,
+                    messages=[(incoming.message_id, incoming.subject)],
+                )
             )
             if fresh:
                 if self._prefetch is not None:
-                    await self._prefetch(session, [incoming])
-                async with self._scope(session):
-                    await self._handler(session, incoming)
-        self._committed(session)
+                    await self._prefetch(uow, [incoming])
+                async with self._scope(uow.session):
+                    await self._handler(uow, incoming)
+            await uow.commit()
+        self._committed(uow.session)
         return fresh
 
     async def apply_batch(self, batch: Sequence[tuple[Msg, Incoming]]) -> Batch:
@@ -197,25 +192,26 @@ class IdempotentConsumer:
         Without savepoints (`ConsumerSpec.savepoints`), a failure is raised."""
         done: list[tuple[Msg, bool]] = []
         failed: list[tuple[Msg, Incoming]] = []
-        async with transaction(self._sessions) as session:
-            fresh_ids = await inbox.claim_many(
-                session,
+        async with self._units() as uow:
+            fresh_ids = await inbox.claim(
+                uow,
                 self._inbox,
                 consumer=self.spec.durable,
                 messages=[(incoming.message_id, incoming.subject) for _, incoming in batch],
             )
             if self._prefetch is not None:
                 ahead = {i.message_id: i for _, i in batch if i.message_id in fresh_ids}
-                await self._prefetch(session, list(ahead.values()))
-            async with self._scope(session):  # only without savepoints (see __init__)
+                await self._prefetch(uow, list(ahead.values()))
+            async with self._scope(uow.session):  # only without savepoints (see __init__)
                 for msg, incoming in batch:
                     first = incoming.message_id in fresh_ids
                     fresh_ids.discard(incoming.message_id)  # a second copy: a duplicate
-                    if first and not await self._apply_in(session, msg, incoming):
+                    if first and not await self._apply_in(uow, msg, incoming):
                         failed.append((msg, incoming))
                         continue
                     done.append((msg, first))
-        self._committed(session)
+            await uow.commit()
+        self._committed(uow.session)
         return Batch(done=done, failed=failed)
 
     def _committed(self, session: AsyncSession) -> None:
@@ -224,20 +220,19 @@ class IdempotentConsumer:
         if self._events_queued is not None and outbox.queued(session):
             self._events_queued()
 
-    async def _apply_in(self, session: AsyncSession, msg: Msg, incoming: Incoming) -> bool:
+    async def _apply_in(self, uow: UnitOfWork, msg: Msg, incoming: Incoming) -> bool:
         """Run the handler in the fetch's transaction. In a savepoint, a failure is rolled
         back alone (its inbox row too) and reported (False); without, it is raised and rolls
         back the whole fetch."""
         if not self.spec.savepoints:
             with self._span(msg, incoming), self._handler_seconds.time():
-                await self._handler(session, incoming)
+                await self._handler(uow, incoming)
             return True
-        await _SAVEPOINT.run(session)
         try:
-            with self._span(msg, incoming), self._handler_seconds.time():
-                await self._handler(session, incoming)
+            async with uow.savepoint():
+                with self._span(msg, incoming), self._handler_seconds.time():
+                    await self._handler(uow, incoming)
         except Exception as exc:
-            await _ROLLBACK_TO_SAVEPOINT.run(session)
             log.info(
                 "batch.message_failed",
                 consumer=self.spec.durable,
@@ -245,7 +240,7 @@ class IdempotentConsumer:
                 error=repr(exc),
             )
             await inbox.release(
-                session, self._inbox, consumer=self.spec.durable, message_id=incoming.message_id
+                uow, self._inbox, consumer=self.spec.durable, message_id=incoming.message_id
             )
             return False
         return True

@@ -6,31 +6,21 @@ import functools
 
 from sqlalchemy import String, Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate_shared.db import DriverStatement
+from tollgate_shared.unit_of_work import UnitOfWork
 
 
 async def claim(
-    session: AsyncSession, inbox: Table, *, consumer: str, message_id: str, subject: str
-) -> bool:
-    """Record `message_id` as processed by `consumer` in the session's transaction.
-
-    Returns False when it was already processed (or is being processed by a concurrent
-    transaction that then commits): the caller skips the effect and acks.
-    """
-    fresh = await claim_many(session, inbox, consumer=consumer, messages=[(message_id, subject)])
-    return message_id in fresh
-
-
-async def claim_many(
-    session: AsyncSession, inbox: Table, *, consumer: str, messages: list[tuple[str, str]]
+    uow: UnitOfWork, inbox: Table, *, consumer: str, messages: list[tuple[str, str]]
 ) -> set[str]:
-    """`claim` for many (message id, subject) pairs in one statement: the ids not processed
-    before."""
+    """Record the (message id, subject) pairs as processed by `consumer` in the unit's
+    transaction, in one statement; the ids not processed before. An id already processed (or
+    being processed by a concurrent transaction that then commits) is left out: the caller
+    skips its effect and acks it."""
     rows = dict(messages)
     params = {"consumer": consumer, "message_ids": list(rows), "subjects": list(rows.values())}
-    return {row["message_id"] for row in await _claim(inbox).run(session, params)}
+    return {row["message_id"] for row in await uow.execute(_claim(inbox), params)}
 
 
 @functools.cache
@@ -55,8 +45,16 @@ def _claim(inbox: Table) -> DriverStatement:
     return DriverStatement.of(statement)
 
 
-async def release(session: AsyncSession, inbox: Table, *, consumer: str, message_id: str) -> None:
+async def release(uow: UnitOfWork, inbox: Table, *, consumer: str, message_id: str) -> None:
     """Forget a claim made in this transaction whose effect was rolled back to a savepoint."""
-    await session.execute(
-        delete(inbox).where(inbox.c.consumer == consumer, inbox.c.message_id == message_id)
+    await uow.execute(_release(inbox), {"consumer": consumer, "message_id": message_id})
+
+
+@functools.cache
+def _release(inbox: Table) -> DriverStatement:
+    return DriverStatement.of(
+        delete(inbox).where(
+            inbox.c.consumer == bindparam("consumer"),
+            inbox.c.message_id == bindparam("message_id"),
+        )
     )
