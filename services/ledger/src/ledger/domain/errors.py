@@ -1,7 +1,10 @@
-"""The ledger's domain errors; entrypoints map them to HTTP statuses and ack decisions."""
+"""The ledger's domain errors; entrypoints map them to HTTP statuses (`entrypoints/errors.py`)
+and ack decisions."""
+
+from tollgate_shared.domain_errors import DomainError
 
 
-class LedgerError(Exception):
+class LedgerError(DomainError):
     """Base of the ledger's domain errors."""
 
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import ORJSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import Response
 
 from ledger.adapters import payout_requests, queries
 from ledger.domain.errors import NotFound
 from ledger.domain.payouts import Interval
+from ledger.entrypoints.csv_export import CsvResponse, attachment, entries_csv
 from ledger.entrypoints.deps import (
     LedgerDeps,
     Search,
@@ -23,19 +19,37 @@ from ledger.entrypoints.deps import (
     require_group,
     visible_groups,
 )
+from ledger.entrypoints.schemas import (
+    Balance,
+    Currency,
+    DisputePage,
+    GroupRisk,
+    MemberHistory,
+    PaymentDetail,
+    PaymentPage,
+    Payout,
+    PayoutBody,
+    PayoutPage,
+    RefundBody,
+    RefundRequested,
+    RiskPage,
+    Schedule,
+    ScheduleBody,
+    Summary,
+    TransactionPage,
+)
 from ledger.service_layer import payouts as payout_service
 from ledger.service_layer.refunds import RefundRequest, request_refund
 from tollgate_shared.auth import AdminUser, CurrentUser, Principal
 from tollgate_shared.db import transaction
 from tollgate_shared.errors import Forbidden, error_responses
 from tollgate_shared.pagination import Cursor
-from tollgate_shared.validation import Int64, Text
+from tollgate_shared.validation import Int64
 from tollgate_shared.validation import ShortId as Id
 
 router = APIRouter(tags=["ledger"])
 
 Limit = Annotated[int, Query(ge=1, le=100)]
-Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
 
 
 @router.get("/groups/{group_id}/summary")
@@ -45,13 +59,15 @@ async def group_summary(
     sessions: Sessions,
     start: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
-) -> dict[str, Any]:
+) -> Summary:
     """Gross, refunds, disputes, fees and net per currency for entries in [from, to)."""
     require_group(principal, group_id)
     since, until = parse_instant(start, "from"), parse_instant(end, "to")
     async with sessions() as session:
         totals = await queries.summary(session, group_id, since, until)
-    return {"group_id": group_id, "from": since, "to": until, "totals": totals}
+    return Summary.model_validate(
+        {"group_id": group_id, "from": since, "to": until, "totals": totals}
+    )
 
 
 @router.get("/groups/{group_id}/transactions")
@@ -61,49 +77,17 @@ async def group_transactions(
     sessions: Sessions,
     limit: Limit = 50,
     cursor: Annotated[Int64 | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
+) -> TransactionPage:
     """Ledger transactions with their entries, newest first; pass `next_cursor` for more."""
     require_group(principal, group_id)
     async with sessions() as session:
         page, next_cursor = await queries.transactions_page(
             session, group_id, limit=limit, after_id=cursor
         )
-    return {"data": page, "next_cursor": next_cursor}
+    return TransactionPage.model_validate({"data": page, "next_cursor": next_cursor})
 
 
-CSV_COLUMNS = [
-    "transaction_id",
-    "occurred_at",
-    "kind",
-    "key",
-    "account",
-    "currency",
-    "amount",
-    "charge_id",
-    "invoice_id",
-    "user_id",
-    "tier_id",
-    "reference",
-]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def attachment(filename: str) -> str:
-    """A `Content-Disposition` offering `filename` for download: in ASCII (other characters as
-    `_`) for every client, and exactly, percent-encoded, in `filename*` (RFC 6266)."""
-    plain = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def csv_cell(value: Any) -> Any:
-    """A cell a spreadsheet shows as text: a string that would start a formula (a member
-    chooses `reference`) is prefixed with `'`; numbers and dates are kept."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-@router.get("/groups/{group_id}/transactions.csv", response_class=Response)
+@router.get("/groups/{group_id}/transactions.csv", response_class=CsvResponse)
 async def export_transactions(
     group_id: Id,
     principal: CurrentUser,
@@ -117,28 +101,22 @@ async def export_transactions(
         rows = await queries.export_rows(
             session, group_id, parse_instant(start, "from"), parse_instant(end, "to")
         )
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
-    return Response(
-        out.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": attachment(f"ledger-{group_id}.csv")},
+    return CsvResponse(
+        entries_csv(rows), headers={"Content-Disposition": attachment(f"ledger-{group_id}.csv")}
     )
 
 
 @router.get("/groups/{group_id}/risk")
 async def group_risk(
     group_id: Id, principal: CurrentUser, sessions: Sessions, limit: Limit = 50
-) -> dict[str, Any]:
+) -> GroupRisk:
     """The group's newest disputes and risk items (early fraud warnings, reviews) with their
     status, `limit` of each; `/disputes?group_id=` and `/risk?group_id=` page through all."""
     require_group(principal, group_id)
     async with sessions() as session:
         disputes, _ = await queries.disputes_list(session, groups=[group_id], limit=limit)
         risk, _ = await queries.risk_list(session, groups=[group_id], limit=limit)
-    return {"disputes": disputes, "risk": risk}
+    return GroupRisk.model_validate({"disputes": disputes, "risk": risk})
 
 
 @router.get("/users/{user_id}/payments")
@@ -148,7 +126,7 @@ async def member_history(
     sessions: Sessions,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> MemberHistory:
     """A member's payments (with receipt and invoice links) newest first, and on the first
     page their invoices; pass `next_cursor` for more payments."""
     if principal.user_id != user_id and not principal.is_admin:
@@ -158,7 +136,9 @@ async def member_history(
             session, limit=limit, cursor=cursor, user_id=user_id
         )
         invoices = [] if cursor else await queries.invoices_of(session, user_id, limit=limit)
-    return {"payments": found, "invoices": invoices, "next_cursor": next_cursor}
+    return MemberHistory.model_validate(
+        {"payments": found, "invoices": invoices, "next_cursor": next_cursor}
+    )
 
 
 def _groups_asked(principal: Principal, group_id: str | None) -> list[str] | None:
@@ -177,7 +157,7 @@ async def list_payments(
     group_id: Id | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> PaymentPage:
     """Payments newest first; `q` searches charge/intent/invoice ids, email, user and group;
     pass `next_cursor` (with the same `q` and `group_id`) for more."""
     async with sessions() as session:
@@ -188,25 +168,19 @@ async def list_payments(
             groups=_groups_asked(principal, group_id),
             search=q,
         )
-    return {"data": found, "next_cursor": next_cursor}
+    return PaymentPage.model_validate({"data": found, "next_cursor": next_cursor})
 
 
 @router.get("/payments/{charge_id}", responses=error_responses(404))
 async def payment_detail(
     charge_id: Id, principal: CurrentUser, sessions: Sessions
-) -> dict[str, Any]:
+) -> PaymentDetail:
     """One payment with its ledger transactions, refunds, disputes, risk items and timeline."""
     async with sessions() as session:
         detail = await queries.payment_detail(session, charge_id)
     if detail is None or not principal.can_manage(detail["group_id"]):
         raise NotFound(f"no payment {charge_id}")
-    return detail
-
-
-class RefundBody(BaseModel):
-    amount: Int64 | None = Field(default=None, gt=0, description="Minor units; omit for the rest")
-    reason: Literal["requested_by_customer", "duplicate", "fraudulent"] | None = None
-    note: Text | None = Field(default=None, max_length=500)
+    return PaymentDetail.model_validate(detail)
 
 
 @router.post("/payments/{charge_id}/refunds", status_code=202, responses=error_responses(404, 409))
@@ -217,7 +191,7 @@ async def refund_payment(
     deps: LedgerDeps,
     sessions: Sessions,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> dict[str, Any]:
+) -> RefundRequested:
     """Ask Stripe to refund all or part of a payment; it is booked when Stripe confirms."""
     refund = await request_refund(
         deps,
@@ -231,13 +205,13 @@ async def refund_payment(
             client_key=idempotency_key,
         ),
     )
-    return {
-        "refund_id": refund.id,
-        "charge_id": charge_id,
-        "amount": refund.amount,
-        "currency": refund.currency,
-        "status": refund.status,
-    }
+    return RefundRequested(
+        refund_id=refund.id,
+        charge_id=charge_id,
+        amount=refund.amount,
+        currency=refund.currency,
+        status=refund.status,
+    )
 
 
 @router.get("/disputes")
@@ -247,14 +221,14 @@ async def list_disputes(
     group_id: Id | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> DisputePage:
     """Disputes newest first (organizers: their groups); pass `next_cursor` for more."""
     groups = _groups_asked(principal, group_id)
     async with sessions() as session:
         found, next_cursor = await queries.disputes_list(
             session, groups=groups, limit=limit, cursor=cursor
         )
-    return {"data": found, "next_cursor": next_cursor}
+    return DisputePage.model_validate({"data": found, "next_cursor": next_cursor})
 
 
 @router.get("/risk")
@@ -264,7 +238,7 @@ async def list_risk(
     group_id: Id | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> RiskPage:
     """Early fraud warnings and reviews newest first (organizers: their groups); pass
     `next_cursor` for more."""
     groups = _groups_asked(principal, group_id)
@@ -272,40 +246,36 @@ async def list_risk(
         found, next_cursor = await queries.risk_list(
             session, groups=groups, limit=limit, cursor=cursor
         )
-    return {"data": found, "next_cursor": next_cursor}
+    return RiskPage.model_validate({"data": found, "next_cursor": next_cursor})
 
 
 @router.get("/groups/{group_id}/balance")
 async def group_balance(
     group_id: Id, currency: Currency, principal: CurrentUser, sessions: Sessions
-) -> dict[str, Any]:
+) -> Balance:
     """Payable (net earned - paid out), reserved by pending payout requests, and available."""
     require_group(principal, group_id)
     async with sessions() as session:
         found = await payout_service.balance(session, group_id, currency)
-    return {"group_id": group_id, "currency": currency, **found}
+    return Balance(group_id=group_id, currency=currency, **found)
 
 
-class ScheduleBody(BaseModel):
-    interval: Interval
-    minimum_amount: Int64 = Field(default=0, ge=0)
-    currency: Currency
-    destination_account: Id | None = None
-
-
-@router.get("/groups/{group_id}/payout-schedule")
-async def get_schedule(group_id: Id, principal: CurrentUser, sessions: Sessions) -> dict[str, Any]:
+# Until a schedule is set, the manual default has no currency, account or time of change.
+@router.get("/groups/{group_id}/payout-schedule", response_model_exclude_unset=True)
+async def get_schedule(group_id: Id, principal: CurrentUser, sessions: Sessions) -> Schedule:
     """The group's payout schedule (manual until set)."""
     require_group(principal, group_id)
     async with sessions() as session:
         found = await payout_requests.get_schedule(session, group_id)
-    return found or {"group_id": group_id, "interval": Interval.MANUAL, "minimum_amount": 0}
+    if found is None:
+        return Schedule(group_id=group_id, interval=Interval.MANUAL, minimum_amount=0)
+    return Schedule.model_validate(found)
 
 
 @router.put("/groups/{group_id}/payout-schedule")
 async def put_schedule(
     group_id: Id, body: ScheduleBody, principal: CurrentUser, sessions: Sessions
-) -> dict[str, Any]:
+) -> Schedule:
     """Set the schedule; only admins set or change the connected account paid out to."""
     require_group(principal, group_id)
     async with transaction(sessions) as session:
@@ -315,7 +285,7 @@ async def put_schedule(
             if not principal.is_admin:
                 raise Forbidden("only admins set the connected account")
             destination = body.destination_account
-        return await payout_requests.put_schedule(
+        saved = await payout_requests.put_schedule(
             session,
             group_id,
             interval=body.interval.value,
@@ -323,11 +293,7 @@ async def put_schedule(
             currency=body.currency,
             destination_account=destination,
         )
-
-
-class PayoutBody(BaseModel):
-    amount: Int64 = Field(gt=0)
-    currency: Currency
+    return Schedule.model_validate(saved)
 
 
 @router.post(
@@ -341,8 +307,9 @@ async def request_payout(
     body: PayoutBody,
     principal: CurrentUser,
     sessions: Sessions,
+    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> ORJSONResponse:
+) -> Payout:
     """Request a payout of at most the available balance (409 `insufficient_balance` above);
     an `Idempotency-Key` sent again answers its request (200), or 422 `idempotency_key_reused`
     if the amount or currency differ."""
@@ -354,7 +321,8 @@ async def request_payout(
                 group_id, body.amount, body.currency, principal.user_id, idempotency_key
             ),
         )
-    return ORJSONResponse(created, status_code=201 if new else 200)
+    response.status_code = 201 if new else 200
+    return Payout.model_validate(created)
 
 
 @router.get("/groups/{group_id}/payouts")
@@ -364,28 +332,30 @@ async def list_payouts(
     sessions: Sessions,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> PayoutPage:
     """Payout requests and disbursements, newest first; pass `next_cursor` for more."""
     require_group(principal, group_id)
     async with sessions() as session:
         found, next_cursor = await payout_requests.list_for_group(
             session, group_id, limit=limit, cursor=cursor
         )
-    return {"data": found, "next_cursor": next_cursor}
+    return PayoutPage.model_validate({"data": found, "next_cursor": next_cursor})
 
 
 @router.post("/payouts/{payout_id}/approve", responses=error_responses(404, 409))
 async def approve_payout(
     payout_id: Id, admin: AdminUser, deps: LedgerDeps, sessions: Sessions
-) -> dict[str, Any]:
+) -> Payout:
     """Approve a requested payout and transfer it to the group's connected account; 409
     `already_decided` once it is rejected, failed or paid; 503 leaves it approved, to retry."""
-    return await payout_service.approve_payout(deps, sessions, payout_id, admin=admin.user_id)
+    approved = await payout_service.approve_payout(deps, sessions, payout_id, admin=admin.user_id)
+    return Payout.model_validate(approved)
 
 
 @router.post("/payouts/{payout_id}/reject", responses=error_responses(404, 409))
-async def reject_payout(payout_id: Id, admin: AdminUser, sessions: Sessions) -> dict[str, Any]:
+async def reject_payout(payout_id: Id, admin: AdminUser, sessions: Sessions) -> Payout:
     """Turn a requested payout down, releasing what it reserved; 409 `already_decided` once
     another decision was taken."""
     async with transaction(sessions) as session:
-        return await payout_service.reject_payout(session, payout_id, admin=admin.user_id)
+        rejected = await payout_service.reject_payout(session, payout_id, admin=admin.user_id)
+    return Payout.model_validate(rejected)
