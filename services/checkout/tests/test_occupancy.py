@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from checkout.adapters import occupancy
+from checkout.adapters.occupancy import OCCUPANCY
 from checkout.adapters.orm import checkout_sessions, members
 from checkout.domain.checkout import Member
 from checkout.main import MIGRATIONS
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.db import transaction
 from tollgate_shared.testing import sessions_on
 
@@ -78,9 +79,9 @@ async def _state(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[Any],
         return [tuple(row) for row in found], set(released.scalars())
 
 
-async def _report(session: AsyncSession, member: Member, event_at: datetime) -> None:
-    await occupancy.report(
-        session, member, event_at=event_at, release_holds=member.tier_id is not None
+def _report(uow: CheckoutUnitOfWork, member: Member, event_at: datetime) -> None:
+    uow.deferred(OCCUPANCY).report(
+        member, event_at=event_at, release_holds=member.tier_id is not None
     )
 
 
@@ -90,15 +91,17 @@ async def test_a_fetch_of_reports_leaves_what_one_by_one_leaves(
     async with sessions_on(migrated_database(MIGRATIONS)) as one_by_one:
         await _seed(one_by_one)
         for member, event_at in REPORTS:
-            async with transaction(one_by_one) as session:
-                await _report(session, member, event_at)
+            async with CheckoutUnitOfWork(one_by_one) as uow:
+                _report(uow, member, event_at)
+                await uow.commit()
         expected = await _state(one_by_one)
 
     async with sessions_on(migrated_database(MIGRATIONS)) as together:
         await _seed(together)
-        async with transaction(together) as session, occupancy.deferred(session):
+        async with CheckoutUnitOfWork(together) as uow:
             for member, event_at in REPORTS:
-                await _report(session, member, event_at)
+                _report(uow, member, event_at)
+            await uow.commit()
         assert await _state(together) == expected
 
     found, released = expected
@@ -111,11 +114,13 @@ async def test_a_fetch_of_reports_leaves_what_one_by_one_leaves(
     assert released == {"cs_ann_before", "cs_bob_gold", "cs_bob_silver"}
 
 
-async def test_a_failed_block_writes_nothing(migrated_database: Callable[[Path], str]) -> None:
+async def test_a_failed_unit_of_work_writes_nothing(
+    migrated_database: Callable[[Path], str],
+) -> None:
     async with sessions_on(migrated_database(MIGRATIONS)) as sessions:
         try:
-            async with transaction(sessions) as session, occupancy.deferred(session):
-                await _report(session, *REPORTS[0])
+            async with CheckoutUnitOfWork(sessions) as uow:
+                _report(uow, *REPORTS[0])
                 raise RuntimeError("a handler failed")
         except RuntimeError:
             pass

@@ -9,9 +9,8 @@ from typing import Any
 
 import httpx
 
-from checkout.adapters import coupons_repo
 from checkout.config import Settings
-from tollgate_shared.db import transaction
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.testing import offset_pages, sessions_on, unique
 
 from .conftest import create_coupon, create_item, create_tier, organizer
@@ -51,10 +50,9 @@ async def test_redemptions_page_newest_first_every_row_once_when_times_tie(
     sessions = [
         (start + timedelta(seconds=n // 3), unique("cs")) for n in range(8)
     ]  # three redemptions a second
-    async with sessions_on(settings.sqlalchemy_url) as db, transaction(db) as session:
+    async with sessions_on(settings.sqlalchemy_url) as db, CheckoutUnitOfWork(db) as uow:
         for redeemed_at, session_id in sessions:
-            await coupons_repo.add_redemption(
-                session,
+            await uow.coupons.add_redemption(
                 {
                     "stripe_session_id": session_id,
                     "coupon_id": coupon["id"],
@@ -65,6 +63,7 @@ async def test_redemptions_page_newest_first_every_row_once_when_times_tie(
                     "redeemed_at": redeemed_at,
                 },
             )
+        await uow.commit()
     path = f"/coupons/{coupon['id']}/redemptions"
     pages = await offset_pages(api, path, limit=3, headers=organizer(group))
     assert [len(page) for page in pages] == [3, 3, 2]

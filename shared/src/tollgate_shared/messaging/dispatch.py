@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from tollgate_shared.events.base import DomainEvent, parse_domain_event
 from tollgate_shared.events.stripe import StripeEvent
 from tollgate_shared.messaging.consumer import Incoming
 
 E = TypeVar("E")
-EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
+EventHandler = Callable[[Any, Any], Awaitable[None]]
+"""Applies a parsed event through a service's unit of work."""
 
 
 class Dispatcher(Generic[E]):
@@ -43,9 +42,9 @@ class Dispatcher(Generic[E]):
         """Whether a handler exists for messages on `subject`."""
         return subject.removeprefix(self._prefix) in self._handlers
 
-    async def __call__(self, session: AsyncSession, incoming: Incoming) -> None:
+    async def __call__(self, uow: Any, incoming: Incoming) -> None:
         handler = self._handlers[incoming.subject.removeprefix(self._prefix)]
-        await handler(session, self._parse(incoming.data))
+        await handler(uow, self._parse(incoming.data))
 
 
 def stripe_dispatcher(handlers: Mapping[str, EventHandler]) -> Dispatcher[StripeEvent]:

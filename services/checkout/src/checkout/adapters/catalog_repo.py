@@ -6,12 +6,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Table, func, select, text, update
+from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.adapters.orm import items, prices, tiers
 from checkout.domain.catalog import Item, PriceSpec, Tier
+from tollgate_shared.unit_of_work import UnitOfWork
 
 E = TypeVar("E")
 
@@ -26,11 +27,6 @@ def to_entity(cls: type[E], row: Row[Any] | Mapping[str, Any]) -> E:
 def table_of(kind: type[Tier] | type[Item]) -> Table:
     """The table a catalog entry kind lives in."""
     return tiers if kind is Tier else items
-
-
-async def add(session: AsyncSession, kind: type[Tier] | type[Item], values: dict[str, Any]) -> None:
-    """Insert a new tier or item."""
-    await session.execute(table_of(kind).insert().values(**values))
 
 
 async def get(
@@ -60,66 +56,75 @@ async def list_for_group(
     return [to_entity(kind, row) for row in rows]
 
 
-async def change(
-    session: AsyncSession, kind: type[Tier] | type[Item], entry_id: str, values: dict[str, Any]
-) -> None:
-    """Apply changes and bump the version, so the next sync uses new idempotency keys."""
-    table = table_of(kind)
-    await session.execute(
-        update(table)
-        .where(table.c.id == entry_id)
-        .values(**values, version=table.c.version + 1, updated_at=func.now())
-    )
+class Catalog:
+    """Tiers, items and their Stripe prices, in a unit of work."""
 
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
 
-async def lock_for_sync(session: AsyncSession, entry_id: str) -> None:
-    """Serialize syncs of one entry until the transaction ends."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"sync:{entry_id}"}
-    )
+    @property
+    def _session(self) -> AsyncSession:
+        return self._uow.session
 
+    async def get(self, kind: type[E], entry_id: str, *, lock: bool = False) -> E | None:
+        """A tier or item by id; `lock` takes its row lock until the transaction ends."""
+        return await get(self._session, kind, entry_id, lock=lock)
 
-async def mark_synced(
-    session: AsyncSession,
-    kind: type[Tier] | type[Item],
-    entry_id: str,
-    *,
-    version: int,
-    product_id: str,
-) -> None:
-    """Record that `version` of the entry is on Stripe."""
-    table = table_of(kind)
-    await session.execute(
-        update(table)
-        .where(table.c.id == entry_id)
-        .values(stripe_product_id=product_id, synced_version=version)
-    )
+    async def add(self, kind: type[Tier] | type[Item], values: dict[str, Any]) -> None:
+        """Insert a new tier or item."""
+        await self._session.execute(table_of(kind).insert().values(**values))
 
+    async def change(
+        self, kind: type[Tier] | type[Item], entry_id: str, values: dict[str, Any]
+    ) -> None:
+        """Apply changes and bump the version, so the next sync uses new idempotency keys."""
+        table = table_of(kind)
+        await self._session.execute(
+            update(table)
+            .where(table.c.id == entry_id)
+            .values(**values, version=table.c.version + 1, updated_at=func.now())
+        )
 
-async def active_prices(session: AsyncSession, owner_id: str) -> dict[PriceSpec, str]:
-    """The entry's active Stripe prices by what they charge."""
-    rows = await session.execute(
-        select(prices).where(prices.c.owner_id == owner_id, prices.c.active)
-    )
-    return {
-        PriceSpec(row.segment, row.amount, row.currency, row.interval): row.stripe_price_id
-        for row in rows
-    }
+    async def lock_for_sync(self, entry_id: str) -> None:
+        """Serialize syncs of one entry until the transaction ends."""
+        await self._uow.lock(f"sync:{entry_id}")
 
+    async def mark_synced(
+        self,
+        kind: type[Tier] | type[Item],
+        entry_id: str,
+        *,
+        version: int,
+        product_id: str,
+    ) -> None:
+        """Record that `version` of the entry is on Stripe."""
+        table = table_of(kind)
+        await self._session.execute(
+            update(table)
+            .where(table.c.id == entry_id)
+            .values(stripe_product_id=product_id, synced_version=version)
+        )
 
-async def add_price(
-    session: AsyncSession, owner_id: str, spec: PriceSpec, stripe_price_id: str
-) -> None:
-    """Record a Stripe price (a replayed creation is recorded once)."""
-    await session.execute(
-        insert(prices)
-        .values(owner_id=owner_id, stripe_price_id=stripe_price_id, active=True, **vars(spec))
-        .on_conflict_do_nothing(index_elements=["stripe_price_id"])
-    )
+    async def active_prices(self, owner_id: str) -> dict[PriceSpec, str]:
+        """The entry's active Stripe prices by what they charge."""
+        rows = await self._session.execute(
+            select(prices).where(prices.c.owner_id == owner_id, prices.c.active)
+        )
+        return {
+            PriceSpec(row.segment, row.amount, row.currency, row.interval): row.stripe_price_id
+            for row in rows
+        }
 
+    async def add_price(self, owner_id: str, spec: PriceSpec, stripe_price_id: str) -> None:
+        """Record a Stripe price (a replayed creation is recorded once)."""
+        await self._session.execute(
+            insert(prices)
+            .values(owner_id=owner_id, stripe_price_id=stripe_price_id, active=True, **vars(spec))
+            .on_conflict_do_nothing(index_elements=["stripe_price_id"])
+        )
 
-async def deactivate_price(session: AsyncSession, stripe_price_id: str) -> None:
-    """Record that a price is no longer sold."""
-    await session.execute(
-        update(prices).where(prices.c.stripe_price_id == stripe_price_id).values(active=False)
-    )
+    async def deactivate_price(self, stripe_price_id: str) -> None:
+        """Record that a price is no longer sold."""
+        await self._session.execute(
+            update(prices).where(prices.c.stripe_price_id == stripe_price_id).values(active=False)
+        )

@@ -11,41 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkout.adapters.catalog_repo import to_entity
 from checkout.adapters.orm import coupon_redemptions, coupons
 from checkout.domain.coupons import Coupon
-
-
-async def add(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Insert a coupon (raises IntegrityError if its group has the code already)."""
-    await session.execute(coupons.insert().values(**values))
+from tollgate_shared.unit_of_work import UnitOfWork
 
 
 async def get(session: AsyncSession, coupon_id: str) -> Coupon | None:
     """A coupon by id."""
     row = (await session.execute(select(coupons).where(coupons.c.id == coupon_id))).first()
-    return to_entity(Coupon, row) if row else None
-
-
-async def by_code(session: AsyncSession, group_id: str, code: str) -> Coupon | None:
-    """A group's coupon by its normalized code."""
-    query = select(coupons).where(coupons.c.group_id == group_id, coupons.c.code == code)
-    row = (await session.execute(query)).first()
-    return to_entity(Coupon, row) if row else None
-
-
-async def by_stripe_ids(
-    session: AsyncSession, *, coupon: str | None, promotion_code: str | None
-) -> Coupon | None:
-    """The coupon behind a Stripe coupon or promotion code id."""
-    matches = [
-        column == value
-        for column, value in (
-            (coupons.c.stripe_coupon_id, coupon),
-            (coupons.c.stripe_promotion_code_id, promotion_code),
-        )
-        if value is not None
-    ]
-    if not matches:
-        return None
-    row = (await session.execute(select(coupons).where(or_(*matches)))).first()
     return to_entity(Coupon, row) if row else None
 
 
@@ -63,43 +34,6 @@ async def list_for_group(
     return [to_entity(Coupon, row) for row in rows]
 
 
-async def mark_synced(
-    session: AsyncSession,
-    coupon_id: str,
-    *,
-    stripe_coupon_id: str,
-    promotion_code_id: str,
-    stripe_code: str,
-) -> None:
-    """Record the coupon's Stripe coupon and promotion code (id, and the code it carries)."""
-    await session.execute(
-        update(coupons)
-        .where(coupons.c.id == coupon_id)
-        .values(
-            stripe_coupon_id=stripe_coupon_id,
-            stripe_promotion_code_id=promotion_code_id,
-            stripe_code=stripe_code,
-        )
-    )
-
-
-async def redeemed(session: AsyncSession, coupon_id: str) -> int:
-    """How many completed checkouts used the coupon."""
-    query = select(func.count()).where(coupon_redemptions.c.coupon_id == coupon_id)
-    return (await session.execute(query)).scalar_one()
-
-
-async def add_redemption(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Record a redemption once per Stripe session; False if it was already recorded."""
-    result = await session.execute(
-        insert(coupon_redemptions)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(coupon_redemptions.c.stripe_session_id)
-    )
-    return result.first() is not None
-
-
 async def redemptions(
     session: AsyncSession, coupon_id: str, *, limit: int, offset: int
 ) -> list[dict[str, Any]]:
@@ -113,3 +47,79 @@ async def redemptions(
         .offset(offset)
     )
     return [dict(row._mapping) for row in rows]
+
+
+class Coupons:
+    """Coupons and their redemptions, in a unit of work."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _session(self) -> AsyncSession:
+        return self._uow.session
+
+    async def get(self, coupon_id: str) -> Coupon | None:
+        """A coupon by id."""
+        return await get(self._session, coupon_id)
+
+    async def add(self, values: dict[str, Any]) -> None:
+        """Insert a coupon (raises IntegrityError if its group has the code already)."""
+        await self._session.execute(coupons.insert().values(**values))
+
+    async def by_code(self, group_id: str, code: str) -> Coupon | None:
+        """A group's coupon by its normalized code."""
+        query = select(coupons).where(coupons.c.group_id == group_id, coupons.c.code == code)
+        row = (await self._session.execute(query)).first()
+        return to_entity(Coupon, row) if row else None
+
+    async def by_stripe_ids(
+        self, *, coupon: str | None, promotion_code: str | None
+    ) -> Coupon | None:
+        """The coupon behind a Stripe coupon or promotion code id."""
+        matches = [
+            column == value
+            for column, value in (
+                (coupons.c.stripe_coupon_id, coupon),
+                (coupons.c.stripe_promotion_code_id, promotion_code),
+            )
+            if value is not None
+        ]
+        if not matches:
+            return None
+        row = (await self._session.execute(select(coupons).where(or_(*matches)))).first()
+        return to_entity(Coupon, row) if row else None
+
+    async def mark_synced(
+        self,
+        coupon_id: str,
+        *,
+        stripe_coupon_id: str,
+        promotion_code_id: str,
+        stripe_code: str,
+    ) -> None:
+        """Record the coupon's Stripe coupon and promotion code (id, and the code it carries)."""
+        await self._session.execute(
+            update(coupons)
+            .where(coupons.c.id == coupon_id)
+            .values(
+                stripe_coupon_id=stripe_coupon_id,
+                stripe_promotion_code_id=promotion_code_id,
+                stripe_code=stripe_code,
+            )
+        )
+
+    async def redeemed(self, coupon_id: str) -> int:
+        """How many completed checkouts used the coupon."""
+        query = select(func.count()).where(coupon_redemptions.c.coupon_id == coupon_id)
+        return (await self._session.execute(query)).scalar_one()
+
+    async def add_redemption(self, values: dict[str, Any]) -> bool:
+        """Record a redemption once per Stripe session; False if it was already recorded."""
+        result = await self._session.execute(
+            insert(coupon_redemptions)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(coupon_redemptions.c.stripe_session_id)
+        )
+        return result.first() is not None

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkout.adapters.catalog_repo import to_entity
 from checkout.adapters.orm import checkout_sessions, customers, members
 from checkout.domain.checkout import CheckoutRecord, Member, Status
+from tollgate_shared.unit_of_work import UnitOfWork
 
 S = checkout_sessions
 
@@ -33,171 +34,172 @@ def _holding() -> ColumnElement[bool]:
     )
 
 
-async def find_by_key(session: AsyncSession, user_id: str, key: str) -> CheckoutRecord | None:
-    """The user's session created under idempotency `key`."""
-    row = (
-        await session.execute(select(S).where(S.c.user_id == user_id, S.c.idempotency_key == key))
-    ).first()
-    return to_entity(CheckoutRecord, row) if row else None
+class CheckoutSessions:
+    """Checkout sessions, seat holds, members and Stripe customers, in a unit of work."""
 
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
 
-async def get(
-    session: AsyncSession, checkout_id: str, *, lock: bool = False
-) -> CheckoutRecord | None:
-    """A session by our id; `lock` holds its row until the transaction ends."""
-    query = select(S).where(S.c.id == checkout_id)
-    row = (await session.execute(query.with_for_update() if lock else query)).first()
-    return to_entity(CheckoutRecord, row) if row else None
+    @property
+    def _session(self) -> AsyncSession:
+        return self._uow.session
 
+    async def find_by_key(self, user_id: str, key: str) -> CheckoutRecord | None:
+        """The user's session created under idempotency `key`."""
+        row = (
+            await self._session.execute(
+                select(S).where(S.c.user_id == user_id, S.c.idempotency_key == key)
+            )
+        ).first()
+        return to_entity(CheckoutRecord, row) if row else None
 
-async def get_by_stripe_id(
-    session: AsyncSession, stripe_session_id: str, *, lock: bool = False
-) -> CheckoutRecord | None:
-    """A session by its Stripe id (`cs_...`)."""
-    query = select(S).where(S.c.stripe_session_id == stripe_session_id)
-    row = (await session.execute(query.with_for_update() if lock else query)).first()
-    return to_entity(CheckoutRecord, row) if row else None
+    async def get(self, checkout_id: str, *, lock: bool = False) -> CheckoutRecord | None:
+        """A session by our id; `lock` holds its row until the transaction ends."""
+        query = select(S).where(S.c.id == checkout_id)
+        row = (await self._session.execute(query.with_for_update() if lock else query)).first()
+        return to_entity(CheckoutRecord, row) if row else None
 
+    async def get_by_stripe_id(
+        self, stripe_session_id: str, *, lock: bool = False
+    ) -> CheckoutRecord | None:
+        """A session by its Stripe id (`cs_...`)."""
+        query = select(S).where(S.c.stripe_session_id == stripe_session_id)
+        row = (await self._session.execute(query.with_for_update() if lock else query)).first()
+        return to_entity(CheckoutRecord, row) if row else None
 
-async def forget_key(session: AsyncSession, checkout_id: str) -> None:
-    """Free a derived idempotency key whose session can no longer be paid."""
-    await session.execute(update(S).where(S.c.id == checkout_id).values(idempotency_key=None))
-
-
-async def add(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Insert a pending session (raises IntegrityError if its idempotency key is taken)."""
-    await session.execute(S.insert().values(status="pending", **values))
-
-
-async def opened(
-    session: AsyncSession,
-    checkout_id: str,
-    *,
-    stripe_session_id: str,
-    url: str,
-    expires_at: datetime,
-) -> None:
-    """Record the Stripe session created for a pending one."""
-    await session.execute(
-        update(S)
-        .where(S.c.id == checkout_id, S.c.status == "pending")
-        .values(status="open", stripe_session_id=stripe_session_id, url=url, expires_at=expires_at)
-    )
-
-
-async def delete(session: AsyncSession, checkout_id: str) -> None:
-    """Drop a pending session Stripe did not create (frees its seat and key)."""
-    await session.execute(S.delete().where(S.c.id == checkout_id, S.c.status == "pending"))
-
-
-async def move(
-    session: AsyncSession, checkout_id: str, status: Status, *, release: bool = False
-) -> None:
-    """Set the status (callers check `can_move`); `release` frees the seat it held."""
-    values: dict[str, Any] = {"status": status}
-    if status == "paid":
-        values["paid_at"] = func.coalesce(S.c.paid_at, func.now())
-    if release:
-        values["released_at"] = func.coalesce(S.c.released_at, func.now())
-    await session.execute(update(S).where(S.c.id == checkout_id).values(**values))
-
-
-async def claim(session: AsyncSession, checkout_id: str) -> bool:
-    """Mark a purchase claimed; False if it already was."""
-    result = await session.execute(
-        update(S)
-        .where(S.c.id == checkout_id, S.c.claimed_at.is_(None))
-        .values(claimed_at=func.now())
-        .returning(S.c.id)
-    )
-    return result.first() is not None
-
-
-async def holds_of(
-    session: AsyncSession,
-    user_id: str,
-    *,
-    tier_id: str | None,
-    item_id: str | None,
-    reference: str | None,
-    other_than_key: str,
-) -> list[CheckoutRecord]:
-    """The user's other sessions (by key) for the same tier, or item and reference, that still
-    hold it: open, being paid, or paid and not yet counted by membership."""
-    target = (
-        S.c.tier_id == tier_id
-        if tier_id is not None
-        else and_(S.c.item_id == item_id, S.c.reference == reference)
-    )
-    rows = await session.execute(
-        select(S).where(
-            S.c.user_id == user_id,
-            S.c.idempotency_key.is_distinct_from(other_than_key),
-            target,
-            S.c.released_at.is_(None),
-            _holding(),
+    async def forget_key(self, checkout_id: str) -> None:
+        """Free a derived idempotency key whose session can no longer be paid."""
+        await self._session.execute(
+            update(S).where(S.c.id == checkout_id).values(idempotency_key=None)
         )
-    )
-    return [to_entity(CheckoutRecord, row) for row in rows]
 
+    async def add(self, values: dict[str, Any]) -> None:
+        """Insert a pending session (raises IntegrityError if its idempotency key is taken)."""
+        await self._session.execute(S.insert().values(status="pending", **values))
 
-async def lock_target(session: AsyncSession, key: str) -> None:
-    """Serialize checkouts of one target (e.g. a user's purchase of a reference)."""
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
-
-
-async def seats_taken(session: AsyncSession, tier_id: str, *, other_than: str) -> int:
-    """Distinct users other than `other_than` holding the tier: members and live seat holds."""
-    users = union(
-        select(members.c.user_id).where(members.c.tier_id == tier_id, members.c.active),
-        select(S.c.user_id).where(
-            S.c.tier_id == tier_id,
-            S.c.purpose == "membership",
-            S.c.released_at.is_(None),
-            _holding(),
-        ),
-    ).subquery()
-    query = select(func.count(literal_column("user_id"))).select_from(users)
-    return (await session.execute(query.where(users.c.user_id != other_than))).scalar_one()
-
-
-async def member(session: AsyncSession, user_id: str, group_id: str) -> Member | None:
-    """The user's membership of the group as last reported."""
-    row = (
-        await session.execute(
-            select(members).where(members.c.user_id == user_id, members.c.group_id == group_id)
+    async def opened(
+        self,
+        checkout_id: str,
+        *,
+        stripe_session_id: str,
+        url: str,
+        expires_at: datetime,
+    ) -> None:
+        """Record the Stripe session created for a pending one."""
+        await self._session.execute(
+            update(S)
+            .where(S.c.id == checkout_id, S.c.status == "pending")
+            .values(
+                status="open", stripe_session_id=stripe_session_id, url=url, expires_at=expires_at
+            )
         )
-    ).first()
-    return to_entity(Member, row) if row else None
 
-
-async def customer_id(session: AsyncSession, user_id: str) -> str | None:
-    """The user's Stripe customer, if we know it."""
-    query = select(customers.c.stripe_customer_id).where(customers.c.user_id == user_id)
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def save_customer(session: AsyncSession, user_id: str, stripe_customer_id: str) -> None:
-    """Remember the user's Stripe customer (the first one recorded wins)."""
-    await session.execute(
-        insert(customers)
-        .values(user_id=user_id, stripe_customer_id=stripe_customer_id)
-        .on_conflict_do_nothing()
-    )
-
-
-async def release_if_member(session: AsyncSession, record: CheckoutRecord) -> None:
-    """Free a paid session's seat if membership already reported the user on its tier."""
-    counted = (
-        select(members.c.user_id)
-        .where(
-            members.c.user_id == record.user_id,
-            members.c.tier_id == record.tier_id,
-            members.c.active,
-            members.c.event_at >= record.created_at,
+    async def delete(self, checkout_id: str) -> None:
+        """Drop a pending session Stripe did not create (frees its seat and key)."""
+        await self._session.execute(
+            S.delete().where(S.c.id == checkout_id, S.c.status == "pending")
         )
-        .exists()
-    )
-    await session.execute(
-        update(S).where(S.c.id == record.id, counted).values(released_at=func.now())
-    )
+
+    async def move(self, checkout_id: str, status: Status, *, release: bool = False) -> None:
+        """Set the status (callers check `can_move`); `release` frees the seat it held."""
+        values: dict[str, Any] = {"status": status}
+        if status == "paid":
+            values["paid_at"] = func.coalesce(S.c.paid_at, func.now())
+        if release:
+            values["released_at"] = func.coalesce(S.c.released_at, func.now())
+        await self._session.execute(update(S).where(S.c.id == checkout_id).values(**values))
+
+    async def claim(self, checkout_id: str) -> bool:
+        """Mark a purchase claimed; False if it already was."""
+        result = await self._session.execute(
+            update(S)
+            .where(S.c.id == checkout_id, S.c.claimed_at.is_(None))
+            .values(claimed_at=func.now())
+            .returning(S.c.id)
+        )
+        return result.first() is not None
+
+    async def holds_of(
+        self,
+        user_id: str,
+        *,
+        tier_id: str | None,
+        item_id: str | None,
+        reference: str | None,
+        other_than_key: str,
+    ) -> list[CheckoutRecord]:
+        """The user's other sessions (by key) for the same tier, or item and reference, that still
+        hold it: open, being paid, or paid and not yet counted by membership."""
+        target = (
+            S.c.tier_id == tier_id
+            if tier_id is not None
+            else and_(S.c.item_id == item_id, S.c.reference == reference)
+        )
+        rows = await self._session.execute(
+            select(S).where(
+                S.c.user_id == user_id,
+                S.c.idempotency_key.is_distinct_from(other_than_key),
+                target,
+                S.c.released_at.is_(None),
+                _holding(),
+            )
+        )
+        return [to_entity(CheckoutRecord, row) for row in rows]
+
+    async def lock_target(self, key: str) -> None:
+        """Serialize checkouts of one target (e.g. a user's purchase of a reference)."""
+        await self._uow.lock(key)
+
+    async def seats_taken(self, tier_id: str, *, other_than: str) -> int:
+        """Distinct users other than `other_than` holding the tier: members and live seat holds."""
+        users = union(
+            select(members.c.user_id).where(members.c.tier_id == tier_id, members.c.active),
+            select(S.c.user_id).where(
+                S.c.tier_id == tier_id,
+                S.c.purpose == "membership",
+                S.c.released_at.is_(None),
+                _holding(),
+            ),
+        ).subquery()
+        query = select(func.count(literal_column("user_id"))).select_from(users)
+        return (
+            await self._session.execute(query.where(users.c.user_id != other_than))
+        ).scalar_one()
+
+    async def member(self, user_id: str, group_id: str) -> Member | None:
+        """The user's membership of the group as last reported."""
+        row = (
+            await self._session.execute(
+                select(members).where(members.c.user_id == user_id, members.c.group_id == group_id)
+            )
+        ).first()
+        return to_entity(Member, row) if row else None
+
+    async def customer_id(self, user_id: str) -> str | None:
+        """The user's Stripe customer, if we know it."""
+        query = select(customers.c.stripe_customer_id).where(customers.c.user_id == user_id)
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def save_customer(self, user_id: str, stripe_customer_id: str) -> None:
+        """Remember the user's Stripe customer (the first one recorded wins)."""
+        await self._session.execute(
+            insert(customers)
+            .values(user_id=user_id, stripe_customer_id=stripe_customer_id)
+            .on_conflict_do_nothing()
+        )
+
+    async def release_if_member(self, record: CheckoutRecord) -> None:
+        """Free a paid session's seat if membership already reported the user on its tier."""
+        counted = (
+            select(members.c.user_id)
+            .where(
+                members.c.user_id == record.user_id,
+                members.c.tier_id == record.tier_id,
+                members.c.active,
+                members.c.event_at >= record.created_at,
+            )
+            .exists()
+        )
+        await self._session.execute(
+            update(S).where(S.c.id == record.id, counted).values(released_at=func.now())
+        )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from checkout.adapters import occupancy
+from collections.abc import Callable
+
 from checkout.service_layer import handlers
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.messaging.dispatch import EventHandler, domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
@@ -12,7 +14,7 @@ STRIPE_CONSUMER = ConsumerSpec(
     durable="checkout", stream=STRIPE, filter_subject="stripe.checkout.session.>"
 )
 # Occupancy only writes checkout's own tables: no savepoint per message (see ConsumerSpec),
-# and a fetch's reports are written together (`occupancy.deferred`).
+# and a fetch's reports are written together (`occupancy.OCCUPANCY`).
 DOMAIN_CONSUMER = ConsumerSpec(
     durable="checkout", stream=DOMAIN, filter_subject="membership.>", savepoints=False
 )
@@ -37,7 +39,7 @@ DOMAIN_HANDLERS: dict[str, EventHandler] = {
 }
 
 
-def register(runtime: Runtime) -> None:
+def register(runtime: Runtime, units: Callable[[], CheckoutUnitOfWork]) -> None:
     """Subscribe checkout's durable consumers on the STRIPE and DOMAIN streams."""
-    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(STRIPE_HANDLERS))
-    runtime.consume(DOMAIN_CONSUMER, domain_dispatcher(DOMAIN_HANDLERS), scope=occupancy.deferred)
+    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(STRIPE_HANDLERS), units=units)
+    runtime.consume(DOMAIN_CONSUMER, domain_dispatcher(DOMAIN_HANDLERS), units=units)

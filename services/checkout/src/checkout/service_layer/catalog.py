@@ -7,12 +7,10 @@ from typing import Any, TypeVar
 
 import structlog
 
-from checkout.adapters import catalog_repo
 from checkout.domain.catalog import Item, PriceSpec, Tier
 from checkout.domain.errors import CheckoutError, Conflict, NotFound
 from checkout.service_layer.context import Context, ensure_manager
 from tollgate_shared.auth import Principal
-from tollgate_shared.db import transaction
 
 log = structlog.get_logger(__name__)
 Entry = TypeVar("Entry", Tier, Item)
@@ -21,8 +19,8 @@ PREFIX = {Tier: "tier", Item: "item"}
 
 async def load(ctx: Context, kind: type[Entry], entry_id: str) -> Entry:
     """A tier or item, or NotFound."""
-    async with ctx.sessions() as session:
-        entry = await catalog_repo.get(session, kind, entry_id)
+    async with ctx.uow() as uow:
+        entry = await uow.catalog.get(kind, entry_id)
     if entry is None:
         raise NotFound(f"no {PREFIX[kind]} {entry_id}")
     return entry
@@ -34,8 +32,9 @@ async def create(
     """Add a tier or item to the group's catalog, then put it on Stripe."""
     ensure_manager(principal, group_id)
     entry_id = f"{PREFIX[kind]}_{uuid.uuid4().hex[:20]}"
-    async with transaction(ctx.sessions) as session:
-        await catalog_repo.add(session, kind, {**values, "id": entry_id, "group_id": group_id})
+    async with ctx.uow() as uow:
+        await uow.catalog.add(kind, {**values, "id": entry_id, "group_id": group_id})
+        await uow.commit()
     return await sync_quietly(ctx, kind, entry_id)
 
 
@@ -46,8 +45,9 @@ async def change(
     entry = await load(ctx, kind, entry_id)
     ensure_manager(principal, entry.group_id)
     if values:
-        async with transaction(ctx.sessions) as session:
-            await catalog_repo.change(session, kind, entry_id, values)
+        async with ctx.uow() as uow:
+            await uow.catalog.change(kind, entry_id, values)
+            await uow.commit()
     return await sync_quietly(ctx, kind, entry_id)
 
 
@@ -67,27 +67,26 @@ async def sync(ctx: Context, kind: type[Entry], entry_id: str) -> Entry:
     Stripe calls are idempotent per entry version, and syncs of one entry are serialized, so
     concurrent or repeated syncs create each product and price once.
     """
-    async with transaction(ctx.sessions) as session:
-        await catalog_repo.lock_for_sync(session, entry_id)
-        entry = await catalog_repo.get(session, kind, entry_id)
+    async with ctx.uow() as uow:
+        await uow.catalog.lock_for_sync(entry_id)
+        entry = await uow.catalog.get(kind, entry_id)
         if entry is None:
             raise NotFound(f"no {PREFIX[kind]} {entry_id}")
         if entry.synced_version == entry.version:
             return entry
         product_id = await ctx.payments.upsert_product(entry)
-        current = await catalog_repo.active_prices(session, entry.id)
+        current = await uow.catalog.active_prices(entry.id)
         wanted = entry.price_specs()
         for spec in wanted:
             if spec not in current:
                 price_id = await ctx.payments.create_price(entry, spec)
-                await catalog_repo.add_price(session, entry.id, spec, price_id)
+                await uow.catalog.add_price(entry.id, spec, price_id)
         for spec, price_id in current.items():
             if spec not in wanted:
                 await ctx.payments.deactivate_price(price_id)
-                await catalog_repo.deactivate_price(session, price_id)
-        await catalog_repo.mark_synced(
-            session, kind, entry.id, version=entry.version, product_id=product_id
-        )
+                await uow.catalog.deactivate_price(price_id)
+        await uow.catalog.mark_synced(kind, entry.id, version=entry.version, product_id=product_id)
+        await uow.commit()
     log.info("catalog.synced", entry_id=entry.id, version=entry.version)
     return await load(ctx, kind, entry_id)
 
@@ -96,8 +95,8 @@ async def current_price(ctx: Context, kind: type[Entry], entry: Entry, spec: Pri
     """The Stripe price to sell `spec` with, syncing first if the entry changed since."""
     if entry.synced_version != entry.version:
         await sync(ctx, kind, entry.id)
-    async with ctx.sessions() as session:
-        prices = await catalog_repo.active_prices(session, entry.id)
+    async with ctx.uow() as uow:
+        prices = await uow.catalog.active_prices(entry.id)
     if spec not in prices:
         raise Conflict(f"{entry.id} changed during checkout; retry", code="price_changed")
     return prices[spec]

@@ -11,9 +11,7 @@ from typing import Any
 
 from psycopg.errors import UniqueViolation
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkout.adapters import catalog_repo, sessions_repo
 from checkout.domain.catalog import Item, PriceSpec, Tier
 from checkout.domain.checkout import (
     CheckoutRecord,
@@ -34,8 +32,8 @@ from checkout.domain.errors import (
 )
 from checkout.service_layer import catalog, coupons, customers
 from checkout.service_layer.context import Context, now
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.auth import Principal
-from tollgate_shared.db import transaction
 
 PENDING_WAIT_SECONDS = 20.0
 ATTEMPTS = 3
@@ -97,16 +95,16 @@ async def _previous(
     ctx: Context, user_id: str, key: str, request: CheckoutRequest
 ) -> CheckoutRecord | None:
     """The session an earlier request with this key created, if it answers this one."""
-    async with ctx.sessions() as session:
-        record = await sessions_repo.find_by_key(session, user_id, key)
+    async with ctx.uow() as uow:
+        record = await uow.checkouts.find_by_key(user_id, key)
         if record is None:
             return None
         if record.request_hash != request.fingerprint():
             raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
         if record.answers_retry(now()):
             return record
-        await sessions_repo.forget_key(session, record.id)
-        await session.commit()
+        await uow.checkouts.forget_key(record.id)
+        await uow.commit()
     return None
 
 
@@ -120,8 +118,8 @@ async def _settled(ctx: Context, record: CheckoutRecord) -> CheckoutRecord | Non
                 "a request with this key is still in progress", code="request_in_progress"
             )
         await asyncio.sleep(0.05)
-        async with ctx.sessions() as session:
-            current = await sessions_repo.get(session, record.id)
+        async with ctx.uow() as uow:
+            current = await uow.checkouts.get(record.id)
     return current
 
 
@@ -131,8 +129,8 @@ async def _plan(ctx: Context, principal: Principal, request: CheckoutRequest) ->
     assert request.tier_id is not None
     tier = await catalog.load(ctx, Tier, request.tier_id)
     tier.ensure_sellable()
-    async with ctx.sessions() as session:
-        member = await _admit(session, tier, principal.user_id)  # early answer when full
+    async with ctx.uow() as uow:
+        member = await _admit(uow, tier, principal.user_id)  # early answer when full
     coupon = (
         await coupons.usable(ctx, request.promotion_code, tier) if request.promotion_code else None
     )
@@ -168,9 +166,9 @@ async def _plan_purchase(ctx: Context, principal: Principal, request: CheckoutRe
     )
 
 
-async def _admit(session: AsyncSession, tier: Tier, user_id: str) -> Member | None:
-    member = await sessions_repo.member(session, user_id, tier.group_id)
-    taken = await sessions_repo.seats_taken(session, tier.id, other_than=user_id)
+async def _admit(uow: CheckoutUnitOfWork, tier: Tier, user_id: str) -> Member | None:
+    member = await uow.checkouts.member(user_id, tier.group_id)
+    taken = await uow.checkouts.seats_taken(tier.id, other_than=user_id)
     admit(tier, member, taken)
     return member
 
@@ -181,16 +179,15 @@ async def _reserve(
     """Record the pending session; for a tier, under its row lock, so seats are never oversold."""
     checkout_id = f"chk_{uuid.uuid4().hex[:24]}"
     expires_at = now() + timedelta(seconds=ctx.settings.checkout_session_ttl_seconds)
-    async with transaction(ctx.sessions) as session:
+    async with ctx.uow() as uow:
         if plan.tier is not None:
-            await catalog_repo.get(session, Tier, plan.tier.id, lock=True)
-            await _admit(session, plan.tier, principal.user_id)
+            await uow.catalog.get(Tier, plan.tier.id, lock=True)
+            await _admit(uow, plan.tier, principal.user_id)
         else:
-            await sessions_repo.lock_target(
-                session, f"purchase:{principal.user_id}:{request.item_id}:{request.reference}"
+            await uow.checkouts.lock_target(
+                f"purchase:{principal.user_id}:{request.item_id}:{request.reference}"
             )
-        earlier = await sessions_repo.holds_of(
-            session,
+        earlier = await uow.checkouts.holds_of(
             principal.user_id,
             tier_id=request.tier_id,
             item_id=request.item_id,
@@ -199,8 +196,7 @@ async def _reserve(
         )
         if superseded(earlier):
             raise _Superseded(earlier)
-        await sessions_repo.add(
-            session,
+        await uow.checkouts.add(
             {
                 "id": checkout_id,
                 "user_id": principal.user_id,
@@ -218,7 +214,8 @@ async def _reserve(
                 "expires_at": expires_at.replace(microsecond=0),
             },
         )
-        record = await sessions_repo.get(session, checkout_id)
+        record = await uow.checkouts.get(checkout_id)
+        await uow.commit()
     assert record is not None
     return record
 
@@ -230,10 +227,11 @@ async def _expire(ctx: Context, records: list[CheckoutRecord]) -> None:
             continue
         if await ctx.payments.expire_session(record.stripe_session_id) == "complete":
             raise Conflict("this is already paid or being paid", code="already_paid")
-        async with transaction(ctx.sessions) as session:
-            current = await sessions_repo.get(session, record.id, lock=True)
+        async with ctx.uow() as uow:
+            current = await uow.checkouts.get(record.id, lock=True)
             if current is not None and can_move(current.status, "expired"):
-                await sessions_repo.move(session, record.id, "expired", release=True)
+                await uow.checkouts.move(record.id, "expired", release=True)
+            await uow.commit()
 
 
 async def _open(
@@ -258,17 +256,18 @@ async def _open(
             promotion_code_id=plan.coupon.stripe_promotion_code_id if plan.coupon else None,
         )
     except Exception:
-        async with transaction(ctx.sessions) as session:
-            await sessions_repo.delete(session, record.id)
+        async with ctx.uow() as uow:
+            await uow.checkouts.delete(record.id)
+            await uow.commit()
         raise
-    async with transaction(ctx.sessions) as session:
-        await sessions_repo.opened(
-            session,
+    async with ctx.uow() as uow:
+        await uow.checkouts.opened(
             record.id,
             stripe_session_id=created.id,
             url=created.url,
             expires_at=datetime.fromtimestamp(created.expires_at, UTC),
         )
-        opened = await sessions_repo.get(session, record.id)
+        opened = await uow.checkouts.get(record.id)
+        await uow.commit()
     assert opened is not None
     return opened.response()

@@ -1,7 +1,8 @@
-"""What every command handler works with: settings, database sessions and Stripe."""
+"""What every command handler works with: settings, units of work and Stripe."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,13 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from checkout.adapters.stripe_gateway import StripeGateway
 from checkout.config import Settings
 from checkout.domain.errors import NotAllowed, PaymentsUnavailable
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.auth import Principal
 
 
 @dataclass(frozen=True)
 class Context:
     settings: Settings
+    uow: Callable[[], CheckoutUnitOfWork]
+    """A unit of work per transaction."""
     sessions: async_sessionmaker[AsyncSession]
+    """Sessions for plain reads."""
     stripe: StripeGateway | None
     """None when Stripe is not configured: catalog changes wait, payment endpoints answer 503."""
 

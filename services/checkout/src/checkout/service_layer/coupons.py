@@ -9,7 +9,7 @@ import structlog
 from psycopg.errors import UniqueViolation
 from sqlalchemy.exc import IntegrityError
 
-from checkout.adapters import catalog_repo, coupons_repo
+from checkout.adapters import catalog_repo
 from checkout.adapters.stripe_gateway import product_id_of
 from checkout.domain.catalog import Tier
 from checkout.domain.coupons import Coupon, normalize_code
@@ -17,7 +17,6 @@ from checkout.domain.errors import CheckoutError, Conflict, Invalid, NotFound
 from checkout.service_layer import catalog
 from checkout.service_layer.context import Context, ensure_manager, now
 from tollgate_shared.auth import Principal
-from tollgate_shared.db import transaction
 
 log = structlog.get_logger(__name__)
 MAX_GROUP_TIERS = 500
@@ -35,11 +34,11 @@ async def create(
     coupon_id = f"coupon_{uuid.uuid4().hex[:20]}"
     code = normalize_code(values.pop("code"))
     try:
-        async with transaction(ctx.sessions) as session:
-            await coupons_repo.add(
-                session,
+        async with ctx.uow() as uow:
+            await uow.coupons.add(
                 {**values, "id": coupon_id, "group_id": group_id, "code": code, "active": True},
             )
+            await uow.commit()
     except IntegrityError as exc:
         if not isinstance(exc.orig, UniqueViolation):
             raise
@@ -61,24 +60,24 @@ async def sync(ctx: Context, coupon: Coupon) -> Coupon:
     started = coupon.valid_from is None or coupon.valid_from <= now()
     if coupon.stripe_promotion_code_id is not None or not started:
         return coupon
-    async with ctx.sessions() as session:
+    async with ctx.uow() as uow:
         tier_ids = coupon.tier_ids or [
             tier.id
             for tier in await catalog_repo.list_for_group(
-                session, Tier, coupon.group_id, limit=MAX_GROUP_TIERS, offset=0
+                uow.session, Tier, coupon.group_id, limit=MAX_GROUP_TIERS, offset=0
             )
         ]
     stripe_coupon, promotion_code = await ctx.payments.create_coupon(
         coupon, [product_id_of(tier_id) for tier_id in tier_ids]
     )
-    async with transaction(ctx.sessions) as session:
-        await coupons_repo.mark_synced(
-            session,
+    async with ctx.uow() as uow:
+        await uow.coupons.mark_synced(
             coupon.id,
             stripe_coupon_id=stripe_coupon,
             promotion_code_id=promotion_code.id,
             stripe_code=promotion_code.code,
         )
+        await uow.commit()
     return await _load(ctx, coupon.id)
 
 
@@ -87,9 +86,9 @@ async def validate(ctx: Context, code: str, tier_id: str, *, segment: str | None
     caller's price."""
     tier = await catalog.load(ctx, Tier, tier_id)
     amount = tier.price_for(segment).amount
-    async with ctx.sessions() as session:
-        coupon = await coupons_repo.by_code(session, tier.group_id, normalize_code(code))
-        redeemed = await coupons_repo.redeemed(session, coupon.id) if coupon else 0
+    async with ctx.uow() as uow:
+        coupon = await uow.coupons.by_code(tier.group_id, normalize_code(code))
+        redeemed = await uow.coupons.redeemed(coupon.id) if coupon else 0
     answer: dict[str, Any] = {"code": normalize_code(code), "tier_id": tier_id}
     if coupon is None:  # also another group's code: the same answer, so it stays unknown
         return {**answer, "valid": False, "reason": "unknown_code"}
@@ -110,18 +109,18 @@ async def validate(ctx: Context, code: str, tier_id: str, *, segment: str | None
 async def usable(ctx: Context, code: str, tier: Tier) -> Coupon:
     """The coupon for `code` of the tier's group if it applies to `tier` now (synced to Stripe),
     else `Invalid`."""
-    async with ctx.sessions() as session:
-        coupon = await coupons_repo.by_code(session, tier.group_id, normalize_code(code))
+    async with ctx.uow() as uow:
+        coupon = await uow.coupons.by_code(tier.group_id, normalize_code(code))
         if coupon is None:  # also another group's code, answered the same
             raise Invalid(f"unknown coupon code {code}", code="coupon_unknown_code")
-        redeemed = await coupons_repo.redeemed(session, coupon.id)
+        redeemed = await uow.coupons.redeemed(coupon.id)
     coupon.ensure_usable(tier, now=now(), redeemed=redeemed)
     return await sync(ctx, coupon)
 
 
 async def _load(ctx: Context, coupon_id: str) -> Coupon:
-    async with ctx.sessions() as session:
-        coupon = await coupons_repo.get(session, coupon_id)
+    async with ctx.uow() as uow:
+        coupon = await uow.coupons.get(coupon_id)
     if coupon is None:
         raise NotFound(f"no coupon {coupon_id}")
     return coupon

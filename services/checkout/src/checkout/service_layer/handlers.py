@@ -1,6 +1,6 @@
 """Event handlers: Stripe's Checkout Session events and membership's occupancy events.
 
-Each runs inside the consumer's transaction (with the inbox row) and must not commit.
+Each runs in the consumer's unit of work (with the inbox row) and must not commit.
 """
 
 from __future__ import annotations
@@ -8,16 +8,13 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from checkout.adapters import coupons_repo, occupancy, orm, sessions_repo
+from checkout.adapters.occupancy import OCCUPANCY
 from checkout.adapters.stripe_gateway import DiscountedSession
 from checkout.domain.checkout import CheckoutRecord, Member, Status, can_move
-from tollgate_shared.events.base import DomainEvent
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.events.checkout import CouponRedeemed, PurchaseFailed, PurchasePaid
 from tollgate_shared.events.membership import MembershipEnded, MembershipEvent
 from tollgate_shared.events.stripe import StripeEvent
-from tollgate_shared.messaging import outbox
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 
@@ -26,21 +23,16 @@ def event_id(event_type: str, session_id: str) -> str:
     return hashlib.sha256(f"{event_type}:{session_id}".encode()).hexdigest()[:32]
 
 
-async def emit(session: AsyncSession, event: DomainEvent) -> None:
-    """Queue a domain event in the caller's transaction."""
-    await outbox.add(session, orm.outbox, event)
-
-
 async def _record_of(
-    session: AsyncSession, stripe_session: DiscountedSession, event: StripeEvent
+    uow: CheckoutUnitOfWork, stripe_session: DiscountedSession, event: StripeEvent
 ) -> CheckoutRecord | None:
     """The session's record, locked; None (counted) for a session checkout did not create,
     e.g. another app's on a shared Stripe account."""
     checkout_id = stripe_session.metadata.get("checkout_id")
     if checkout_id:
-        record = await sessions_repo.get(session, checkout_id, lock=True)
+        record = await uow.checkouts.get(checkout_id, lock=True)
     else:
-        record = await sessions_repo.get_by_stripe_id(session, stripe_session.id, lock=True)
+        record = await uow.checkouts.get_by_stripe_id(stripe_session.id, lock=True)
     if record is None:
         ignore_foreign("checkout", event, f"checkout session {stripe_session.id} is not ours")
     return record
@@ -62,7 +54,7 @@ def purchase_fields(record: CheckoutRecord, stripe_session: DiscountedSession) -
 
 
 async def record_paid(
-    session: AsyncSession,
+    uow: CheckoutUnitOfWork,
     record: CheckoutRecord,
     stripe_session: DiscountedSession,
     *,
@@ -71,11 +63,10 @@ async def record_paid(
     """Stripe says the session is paid: record it (once), its coupon, and tell the apps."""
     if not can_move(record.status, "paid"):
         return
-    await sessions_repo.move(session, record.id, "paid")
-    await _record_redemption(session, record, stripe_session, causation_id)
+    await uow.checkouts.move(record.id, "paid")
+    await _record_redemption(uow, record, stripe_session, causation_id)
     if record.purpose == "purchase":
-        await emit(
-            session,
+        uow.emit(
             PurchasePaid(
                 id=event_id("checkout.purchase.paid", stripe_session.id),
                 causation_id=causation_id,
@@ -84,18 +75,18 @@ async def record_paid(
             ),
         )
     else:
-        await sessions_repo.release_if_member(session, record)
+        await uow.checkouts.release_if_member(record)
 
 
 async def _record_redemption(
-    session: AsyncSession,
+    uow: CheckoutUnitOfWork,
     record: CheckoutRecord,
     stripe_session: DiscountedSession,
     causation_id: str | None,
 ) -> None:
     for discount in stripe_session.discounts:
-        coupon = await coupons_repo.by_stripe_ids(
-            session, coupon=discount.coupon, promotion_code=discount.promotion_code
+        coupon = await uow.coupons.by_stripe_ids(
+            coupon=discount.coupon, promotion_code=discount.promotion_code
         )
         if coupon is None:
             continue
@@ -110,9 +101,8 @@ async def _record_redemption(
             "amount_discount": (details.amount_discount if details else None) or 0,
             "currency": stripe_session.currency or record.currency,
         }
-        if await coupons_repo.add_redemption(session, redemption):
-            await emit(
-                session,
+        if await uow.coupons.add_redemption(redemption):
+            uow.emit(
                 CouponRedeemed(
                     id=event_id("checkout.coupon.redeemed", stripe_session.id),
                     causation_id=causation_id,
@@ -124,20 +114,19 @@ async def _record_redemption(
 
 
 async def _settle(
-    session: AsyncSession,
+    uow: CheckoutUnitOfWork,
     event: StripeEvent,
     status: Status,
     reason: Literal["expired", "payment_failed"],
 ) -> None:
     """The session ends unpaid: free its seat and let apps release the purchase."""
     stripe_session = event.object_as(DiscountedSession)
-    record = await _record_of(session, stripe_session, event)
+    record = await _record_of(uow, stripe_session, event)
     if record is None or not can_move(record.status, status):
         return
-    await sessions_repo.move(session, record.id, status, release=True)
+    await uow.checkouts.move(record.id, status, release=True)
     if record.purpose == "purchase":
-        await emit(
-            session,
+        uow.emit(
             PurchaseFailed(
                 id=event_id("checkout.purchase.failed", stripe_session.id),
                 causation_id=event.id,
@@ -147,39 +136,39 @@ async def _settle(
         )
 
 
-async def on_session_completed(session: AsyncSession, event: StripeEvent) -> None:
+async def on_session_completed(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
     """Paid now, or (delayed payment methods) later through `async_payment_*`."""
     stripe_session = event.object_as(DiscountedSession)
-    record = await _record_of(session, stripe_session, event)
+    record = await _record_of(uow, stripe_session, event)
     if record is None:
         return
     if stripe_session.customer:
-        await sessions_repo.save_customer(session, record.user_id, stripe_session.customer)
+        await uow.checkouts.save_customer(record.user_id, stripe_session.customer)
     if stripe_session.payment_status in ("paid", "no_payment_required"):
-        await record_paid(session, record, stripe_session, causation_id=event.id)
+        await record_paid(uow, record, stripe_session, causation_id=event.id)
     elif can_move(record.status, "processing"):
-        await sessions_repo.move(session, record.id, "processing")
+        await uow.checkouts.move(record.id, "processing")
 
 
-async def on_async_payment_succeeded(session: AsyncSession, event: StripeEvent) -> None:
+async def on_async_payment_succeeded(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
     """A delayed payment cleared."""
     stripe_session = event.object_as(DiscountedSession)
-    record = await _record_of(session, stripe_session, event)
+    record = await _record_of(uow, stripe_session, event)
     if record is not None:
-        await record_paid(session, record, stripe_session, causation_id=event.id)
+        await record_paid(uow, record, stripe_session, causation_id=event.id)
 
 
-async def on_async_payment_failed(session: AsyncSession, event: StripeEvent) -> None:
+async def on_async_payment_failed(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
     """A delayed payment failed."""
-    await _settle(session, event, "failed", "payment_failed")
+    await _settle(uow, event, "failed", "payment_failed")
 
 
-async def on_session_expired(session: AsyncSession, event: StripeEvent) -> None:
+async def on_session_expired(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
     """Nobody paid in time."""
-    await _settle(session, event, "expired", "expired")
+    await _settle(uow, event, "expired", "expired")
 
 
-async def on_membership_event(session: AsyncSession, event: MembershipEvent) -> None:
+async def on_membership_event(uow: CheckoutUnitOfWork, event: MembershipEvent) -> None:
     """Occupancy: who holds a seat on which tier, as membership last said."""
     member = Member(
         user_id=event.user_id,
@@ -188,6 +177,6 @@ async def on_membership_event(session: AsyncSession, event: MembershipEvent) -> 
         active=not isinstance(event, MembershipEnded),
         subscription_id=event.subscription_id,
     )
-    await occupancy.report(
-        session, member, event_at=event.occurred_at, release_holds=event.tier_id is not None
+    uow.deferred(OCCUPANCY).report(
+        member, event_at=event.occurred_at, release_holds=event.tier_id is not None
     )

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from checkout.adapters import sessions_repo
 from checkout.domain.catalog import Item
 from checkout.domain.errors import Conflict, NotAllowed, NotFound, PaymentRequired
 from checkout.service_layer import catalog, handlers
 from checkout.service_layer.context import Context
 from checkout.service_layer.customers import customer_for
 from tollgate_shared.auth import Principal
-from tollgate_shared.db import transaction
 from tollgate_shared.events.checkout import PurchaseClaimed
 from tollgate_shared.stripe_client import idempotency_key
 
@@ -21,8 +19,8 @@ async def claim_purchase(
 ) -> dict[str, Any]:
     """Hand a paid purchase to the buyer's app exactly once, as Stripe confirms it."""
     stripe = ctx.payments
-    async with ctx.sessions() as session:
-        record = await sessions_repo.get_by_stripe_id(session, stripe_session_id)
+    async with ctx.uow() as uow:
+        record = await uow.checkouts.get_by_stripe_id(stripe_session_id)
     if record is None or record.purpose != "purchase":
         raise NotFound(f"no purchase with session {stripe_session_id}")
     record.ensure_claimable_by(principal.user_id, reference)
@@ -31,19 +29,19 @@ async def claim_purchase(
         raise NotAllowed("this purchase belongs to another user")
     if live.payment_status != "paid":
         raise PaymentRequired("the purchase is not paid yet")
-    async with transaction(ctx.sessions) as session:
-        locked = await sessions_repo.get(session, record.id, lock=True)
+    async with ctx.uow() as uow:
+        locked = await uow.checkouts.get(record.id, lock=True)
         assert locked is not None
-        await handlers.record_paid(session, locked, live, causation_id=None)
-        if not await sessions_repo.claim(session, record.id):
+        await handlers.record_paid(uow, locked, live, causation_id=None)
+        if not await uow.checkouts.claim(record.id):
             raise Conflict("this purchase was already claimed", code="already_claimed")
-        await handlers.emit(
-            session,
+        uow.emit(
             PurchaseClaimed(
                 id=handlers.event_id("checkout.purchase.claimed", stripe_session_id),
                 **handlers.purchase_fields(locked, live),
-            ),
+            )
         )
+        await uow.commit()
     return {
         "session_id": stripe_session_id,
         "reference": record.reference,
