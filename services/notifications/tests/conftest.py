@@ -20,8 +20,10 @@ from notifications.config import Settings
 from notifications.domain.delivery import RetryPolicy
 from notifications.main import MIGRATIONS, create_app
 from notifications.service_layer.sender import Mailer, Sender
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.auth import issue_token
 from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.testing import (
     MailSink,
     publish_domain_event,
@@ -31,6 +33,7 @@ from tollgate_shared.testing import (
     unique,
     wait_until,
 )
+from tollgate_shared.unit_of_work import units_of_work
 
 SECRET = "notifications-test-secret-0123456789abcdef"
 INVOICE_FIXTURE = Path(__file__).parents[3] / "shared/tests/fixtures/stripe/invoice.json"
@@ -175,7 +178,8 @@ def make_sender() -> MakeSender:
             "lease": 60,
             "poll_interval": 0.05,
         }
-        return Sender(sessions, outbox, mailer, policy, **(defaults | options))
+        units = units_of_work(NotificationsUnitOfWork, sessions, outbox=Outbox(outbox))
+        return Sender(units, mailer, policy, **(defaults | options))
 
     return make
 

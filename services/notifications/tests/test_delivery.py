@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from notifications.adapters import notifications_repo as repo
 from notifications.adapters.orm import notifications
 from notifications.adapters.smtp import Mail, SmtpMailer, SmtpTarget
 from notifications.domain.delivery import DeliveryFailure
 from notifications.domain.model import Intent, Kind, Rendered
 from notifications.main import MIGRATIONS
-from tollgate_shared.db import make_engine, make_sessionmaker, transaction
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
+from tollgate_shared.db import make_engine, make_sessionmaker
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.infra import Infrastructure
 from tollgate_shared.infra.process import ServerProcess, free_port
@@ -142,11 +142,12 @@ async def test_connections_are_kept_across_full_batches_and_ended_when_idle(
     engine = make_engine(migrated_database(MIGRATIONS))
     sessions = make_sessionmaker(engine)
     recipients = [f"{unique('member')}@example.com" for _ in range(5)]
-    async with transaction(sessions) as session:
+    async with Unit(sessions) as uow:
         for n, address in enumerate(recipients):
             intent = Intent(Kind.PAYMENT_RECEIPT, unique("ch"), f"usr_{n}", "g1")
             rendered = Rendered("Receipt", "Thank you.\n", "<p>Thank you.</p>")
-            await repo.record(session, intent, [address], rendered, context={}, mail_domain="x")
+            uow.notifications.record(intent, [address], rendered, context={}, mail_domain="x")
+        await uow.commit()
     mailer = _Watched(SmtpMailer(SmtpTarget.from_url(mail_sink.smtp_url), timeout=5))
     sender = make_sender(sessions, mailer, batch_size=2, concurrency=1)
 

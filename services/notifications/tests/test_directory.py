@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import update
 
 from notifications.adapters import directory
-from notifications.adapters.deferred import deferred
 from notifications.adapters.orm import group_contacts, member_emails
 from notifications.main import MIGRATIONS
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
 from tollgate_shared.db import transaction
 from tollgate_shared.testing import sessions_on, unique
 
@@ -26,27 +26,23 @@ async def test_groups_read_ahead_answer_group_within_the_transaction(
             await directory.set_group(session, known, name="Knitters", emails=["o@example.com"])
             await directory.set_group(session, other, name="Potters", emails=[])
 
-        async with transaction(sessions) as session:
-            await directory.read_groups(session, {known, other, unknown})
+        async with Unit(sessions) as uow:
+            await uow.directory.read_groups({known, other, unknown})
             # Changed behind `group`'s back: it answers from what was read ahead.
-            await session.execute(
+            await uow.session.execute(
                 update(group_contacts).where(group_contacts.c.group_id == known).values(name="x")
             )
-            found = await directory.group(session, known)
+            found = await uow.directory.group(known)
             assert found == directory.GroupContacts(known, "Knitters", ["o@example.com"])
-            assert await directory.group(session, unknown) is None
-            assert (await directory.group(session, other)) == directory.GroupContacts(
+            assert await uow.directory.group(unknown) is None
+            assert (await uow.directory.group(other)) == directory.GroupContacts(
                 other, "Potters", []
             )
-            # Set through the directory: read again.
-            await directory.set_group(session, known, name="Weavers", emails=[])
-            assert (await directory.group(session, known)) == directory.GroupContacts(
-                known, "Weavers", []
-            )
-        async with transaction(sessions) as session:  # a new transaction reads anew
-            await directory.read_groups(session, [known])
-            again = await directory.group(session, known)
-            assert again is not None and again.name == "Weavers"
+            await uow.commit()
+        async with Unit(sessions) as uow:  # a new unit of work reads anew
+            await uow.directory.read_groups([known])
+            again = await uow.directory.group(known)
+            assert again is not None and again.name == "x"
 
 
 async def test_addresses_read_ahead_answer_member_email_once_and_a_newer_queued_one_wins(
@@ -55,30 +51,32 @@ async def test_addresses_read_ahead_answer_member_email_once_and_a_newer_queued_
     async with sessions_on(migrated_database(MIGRATIONS)) as sessions:
         ada, bob, nobody = unique("usr"), unique("usr"), unique("usr")
         then = datetime(2026, 12, 1, tzinfo=UTC)
-        async with transaction(sessions) as session:
-            await directory.remember_email(session, ada, "ada@example.com", then)
-            await directory.remember_email(session, bob, "bob@example.com", then)
+        async with Unit(sessions) as uow:
+            uow.directory.remember_email(ada, "ada@example.com", then)
+            uow.directory.remember_email(bob, "bob@example.com", then)
+            await uow.commit()
 
-        async with transaction(sessions) as session, deferred(session):
-            await directory.read_member_emails(session, {ada, bob, nobody})
+        async with Unit(sessions) as uow:
+            await uow.directory.read_member_emails({ada, bob, nobody})
             # Changed behind `member_email`'s back: it answers once from what was read ahead,
             # then from the database.
-            await session.execute(
+            await uow.session.execute(
                 update(member_emails)
                 .where(member_emails.c.user_id == ada)
                 .values(email="ada@changed.example")
             )
-            assert await directory.member_email(session, ada) == "ada@example.com"
-            assert await directory.member_email(session, ada) == "ada@changed.example"
-            assert await directory.member_email(session, nobody) is None
+            assert await uow.directory.member_email(ada) == "ada@example.com"
+            assert await uow.directory.member_email(ada) == "ada@changed.example"
+            assert await uow.directory.member_email(nobody) is None
             # A newer address queued in this transaction wins over the stored one; a queued
             # one is the answer where none is stored, however old.
             later, earlier = then + timedelta(days=1), then - timedelta(days=1)
-            await directory.remember_email(session, bob, "bob@new.example", later)
-            await directory.remember_email(session, nobody, "nobody@example.com", earlier)
-            assert await directory.member_email(session, bob) == "bob@new.example"
-            assert await directory.member_email(session, nobody) == "nobody@example.com"
+            uow.directory.remember_email(bob, "bob@new.example", later)
+            uow.directory.remember_email(nobody, "nobody@example.com", earlier)
+            assert await uow.directory.member_email(bob) == "bob@new.example"
+            assert await uow.directory.member_email(nobody) == "nobody@example.com"
+            await uow.commit()
 
-        async with transaction(sessions) as session:  # the queued addresses were written
-            assert await directory.member_email(session, bob) == "bob@new.example"
-            assert await directory.member_email(session, nobody) == "nobody@example.com"
+        async with Unit(sessions) as uow:  # the queued addresses were written
+            assert await uow.directory.member_email(bob) == "bob@new.example"
+            assert await uow.directory.member_email(nobody) == "nobody@example.com"

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from notifications.adapters import notifications_repo as repo
 from notifications.adapters.orm import notifications, outbox
 from notifications.adapters.smtp import SmtpMailer, SmtpTarget
 from notifications.domain.delivery import LAPSED_ON_LAST_ATTEMPT, RetryPolicy
 from notifications.domain.model import Intent, Kind, Rendered
 from notifications.main import MIGRATIONS
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
 from tollgate_shared.db import make_engine, make_sessionmaker, transaction
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.testing import MailSink, unique, wait_until
@@ -92,15 +92,16 @@ async def test_a_row_recorded_unrendered_is_rendered_by_the_sender_and_a_lapsed_
         "group_name": "Chess club",
     }
     try:
-        async with transaction(sessions) as session:
+        async with Unit(sessions) as uow:
             for address, rendered in [
                 (lapsed, Rendered("Receipt", "Thank you.\n", "<p>Thank you.</p>")),
                 (unrendered, None),  # as the consumer records one whose rendering failed
             ]:
                 intent = Intent(Kind.PAYMENT_RECEIPT, unique("ch"), "usr_1", "g1")
-                await repo.record(
-                    session, intent, [address], rendered, context=context, mail_domain="x"
+                uow.notifications.record(
+                    intent, [address], rendered, context=context, mail_domain="x"
                 )
+            await uow.commit()
         # A sender leased `lapsed` for its last attempt and stopped before any outcome.
         async with transaction(sessions) as session:
             await session.execute(

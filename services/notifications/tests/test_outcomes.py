@@ -13,14 +13,13 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
-from notifications.adapters import directory
 from notifications.adapters import notifications_repo as repo
-from notifications.adapters.deferred import deferred, pending
 from notifications.adapters.orm import member_emails
 from notifications.adapters.orm import notifications as t
 from notifications.adapters.smtp import SmtpMailer, SmtpTarget
 from notifications.domain.model import Intent, Kind, Rendered, Status
 from notifications.main import MIGRATIONS
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
 from tollgate_shared.db import DATABASE_UNAVAILABLE, make_engine, make_sessionmaker, transaction
 from tollgate_shared.infra.process import free_port
 from tollgate_shared.testing import MailSink, unique
@@ -33,24 +32,25 @@ async def test_outcomes_are_recorded_together_unless_the_lease_was_taken_over(
     sessions = make_sessionmaker(engine)
     rendered = Rendered("Receipt", "text", "<p>html</p>")
     try:
-        async with transaction(sessions) as session:
+        async with Unit(sessions) as uow:
             for n in range(4):
                 intent = Intent(Kind.PAYMENT_RECEIPT, f"ch_{n}", f"usr_{n}", "g1")
-                await repo.record(
-                    session, intent, [f"m{n}@example.com"], rendered, context={}, mail_domain="x"
+                uow.notifications.record(
+                    intent, [f"m{n}@example.com"], rendered, context={}, mail_domain="x"
                 )
-        async with transaction(sessions) as session:
+            await uow.commit()
+        async with Unit(sessions) as uow:
             sent, retry, failed, lost = sorted(
-                await repo.claim_due(session, limit=10, lease=300, max_attempts=3),
+                await uow.notifications.claim_due(limit=10, lease=300, max_attempts=3),
                 key=lambda r: r.source_id,
             )
             # Another sender claimed `lost` again after its lease lapsed.
-            await session.execute(
+            await uow.session.execute(
                 update(t).where(t.c.id == lost.id).values(attempts=t.c.attempts + 1)
             )
-        async with transaction(sessions) as session:
-            recorded = await repo.settle_many(
-                session,
+            await uow.commit()
+        async with Unit(sessions) as uow:
+            recorded = await uow.notifications.settle_many(
                 [
                     repo.Attempt(sent, Status.SENT),
                     repo.Attempt(retry, Status.PENDING, retry_in=60.0, reason="421 busy"),
@@ -58,6 +58,7 @@ async def test_outcomes_are_recorded_together_unless_the_lease_was_taken_over(
                     repo.Attempt(lost, Status.SENT),
                 ],
             )
+            await uow.commit()
         assert recorded == {sent.id, retry.id, failed.id}
         async with engine.connect() as conn:
             rows = {r.source_id: r for r in await conn.execute(select(t))}
@@ -99,10 +100,12 @@ async def test_a_sender_takes_over_lapsed_leases_only_once_the_database_answered
         address = f"{unique('member')}@example.com"
         intent = Intent(Kind.PAYMENT_RECEIPT, unique("ch"), "usr_1", "g1")
         rendered = Rendered("Receipt", "Thank you.\n", "<p>Thank you.</p>")
-        async with transaction(sessions) as session:
-            await repo.record(session, intent, [address], rendered, context={}, mail_domain="x")
-            if held:
-                lapsed = datetime.now(UTC) - timedelta(seconds=1)
+        async with Unit(sessions) as uow:
+            uow.notifications.record(intent, [address], rendered, context={}, mail_domain="x")
+            await uow.commit()
+        if held:
+            lapsed = datetime.now(UTC) - timedelta(seconds=1)
+            async with transaction(sessions) as session:
                 await session.execute(
                     update(t)
                     .where(t.c.recipient == address)
@@ -153,21 +156,23 @@ async def test_deferred_writes_are_made_together_and_read_back_before_they_are(
     rendered = Rendered("Receipt", "text", "<p>html</p>")
     early, late, latest = (datetime(2026, 11, d, tzinfo=UTC) for d in (1, 2, 3))
     try:
-        async with transaction(sessions) as session:  # known before: a newer address of usr_b
-            await directory.remember_email(session, "usr_b", "b-new@example.com", latest)
-        async with transaction(sessions) as session, deferred(session):
-            await directory.remember_email(session, "usr_a", "a@example.com", late)
-            await directory.remember_email(session, "usr_a", "a-old@example.com", early)
-            await directory.remember_email(session, "usr_b", "b-old@example.com", late)
-            assert await directory.member_email(session, "usr_a") == "a@example.com"
-            assert await directory.member_email(session, "usr_b") == "b-new@example.com"
+        async with Unit(sessions) as uow:  # known before: a newer address of usr_b
+            uow.directory.remember_email("usr_b", "b-new@example.com", latest)
+            await uow.commit()
+        async with Unit(sessions) as uow:
+            uow.directory.remember_email("usr_a", "a@example.com", late)
+            uow.directory.remember_email("usr_a", "a-old@example.com", early)
+            uow.directory.remember_email("usr_b", "b-old@example.com", late)
+            assert await uow.directory.member_email("usr_a") == "a@example.com"
+            assert await uow.directory.member_email("usr_b") == "b-new@example.com"
             intent = Intent(Kind.PAYMENT_RECEIPT, "ch_1", "usr_a", "g1")
             for _ in range(2):  # the same fact twice in one transaction: one row
-                await repo.record(
-                    session, intent, ["a@example.com"], rendered, context={}, mail_domain="x"
+                uow.notifications.record(
+                    intent, ["a@example.com"], rendered, context={}, mail_domain="x"
                 )
             async with engine.connect() as other:  # nothing written yet
                 assert (await other.execute(select(func.count()).select_from(t))).scalar() == 0
+            await uow.commit()
         async with engine.connect() as conn:
             emails = dict(
                 (await conn.execute(select(member_emails.c.user_id, member_emails.c.email))).all()
@@ -179,18 +184,17 @@ async def test_deferred_writes_are_made_together_and_read_back_before_they_are(
         await engine.dispose()
 
 
-async def test_a_failed_deferred_block_writes_nothing(
+async def test_a_failed_unit_of_work_writes_nothing_it_deferred(
     migrated_database: Callable[[Path], str],
 ) -> None:
     engine = make_engine(migrated_database(MIGRATIONS))
     sessions = make_sessionmaker(engine)
     try:
         with pytest.raises(RuntimeError):
-            async with transaction(sessions) as session, deferred(session):
-                await directory.remember_email(session, "usr_a", "a@example.com", datetime.now(UTC))
+            async with Unit(sessions) as uow:
+                uow.directory.remember_email("usr_a", "a@example.com", datetime.now(UTC))
                 raise RuntimeError("handler failed")
-        async with transaction(sessions) as session:
-            assert await directory.member_email(session, "usr_a") is None
-            assert pending(session) is None
+        async with Unit(sessions) as uow:
+            assert await uow.directory.member_email("usr_a") is None
     finally:
         await engine.dispose()

@@ -15,6 +15,7 @@ from notifications.service_layer.handlers import Handlers
 from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.reminders import ReminderJob
 from notifications.service_layer.sender import Sender
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.runtime import Runtime
 
 
@@ -31,19 +32,19 @@ class Service:
 def build(settings: Settings) -> Service:
     """Database, broker, DOMAIN and STRIPE consumers, outbox relay, sender, reminder job."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
-    assert runtime.sessions is not None
+    units = runtime.units(NotificationsUnitOfWork)
     renderer = Renderer(settings.mail_locale)
     links = Links(settings.public_base_url, settings.billing_portal_path)
     notifier = Notifier(renderer, mail_domain=settings.mail_domain)
     consumers.register(
         runtime,
         Handlers(notifier, links),
+        units,
         durable=settings.notifications_consumer,
         ack_wait=settings.consumer_ack_wait,
     )
     sender = Sender(
-        runtime.sessions,
-        orm.outbox,
+        units,
         SmtpMailer(SmtpTarget.from_url(settings.smtp_url), timeout=settings.mail_timeout),
         RetryPolicy(settings.mail_retry_backoff, settings.mail_max_attempts),
         renderer=renderer,
@@ -53,10 +54,9 @@ def build(settings: Settings) -> Service:
         lease=settings.mail_lease_seconds,
         poll_interval=settings.mail_poll_interval,
         takeover_after=settings.mail_takeover_delay_seconds,
-        after_commit=runtime.wake_relay,
     )
     reminders = ReminderJob(
-        runtime.sessions,
+        units,
         notifier,
         links,
         days_before=settings.renewal_reminder_days,

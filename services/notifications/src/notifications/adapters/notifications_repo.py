@@ -9,102 +9,24 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Float,
-    Integer,
     Row,
-    String,
     Text,
-    any_,
     bindparam,
     case,
-    column,
     func,
     literal,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications.adapters.deferred import pending, record_all
+from notifications.adapters.deferred import PENDING
 from notifications.adapters.orm import notifications as t
+from notifications.adapters.statements import SETTLE_MANY
 from notifications.domain.delivery import LAPSED_ON_LAST_ATTEMPT
 from notifications.domain.model import Intent, Rendered, Status, message_id
-
-
-async def record(
-    session: AsyncSession,
-    intent: Intent,
-    recipients: Sequence[str],
-    rendered: Rendered | None,
-    *,
-    context: dict[str, Any],
-    mail_domain: str,
-) -> int:
-    """Record one notification per recipient unless it exists; returns how many are new (in a
-    `deferred` block: how many were queued). Without `rendered` (its rendering failed), the
-    sender renders it from `context` at each attempt."""
-    rows = [
-        {
-            "id": uuid.uuid4().hex,
-            "kind": intent.kind.value,
-            "source_id": intent.source_id,
-            "recipient": recipient,
-            "user_id": intent.user_id,
-            "group_id": intent.group_id,
-            "subject": rendered.subject if rendered else None,
-            "text_body": rendered.text if rendered else None,
-            "html_body": rendered.html if rendered else None,
-            "context": context,
-            "message_id": message_id(intent.kind, intent.source_id, recipient, domain=mail_domain),
-        }
-        for recipient in recipients
-    ]
-    queue = pending(session)
-    if queue is not None:  # written with the others when the `deferred` block ends
-        queue.rows.extend(rows)
-        return len(rows)
-    return await record_all(session, rows)
-
-
-async def claim_due(
-    session: AsyncSession,
-    *,
-    limit: int,
-    lease: float,
-    max_attempts: int,
-    take_over: bool = True,
-) -> Sequence[Row[Any]]:
-    """Lease up to `limit` due notifications (pending and due, or, with `take_over`, sending
-    with a lapsed lease). One whose lease lapsed on its last allowed attempt is not leased
-    again but failed (status `failed`, the reason in `last_error`), and returned as such."""
-    now = func.now()
-    due_now = (t.c.status == Status.PENDING) & (t.c.next_attempt_at <= now)
-    lapsed = (t.c.status == Status.SENDING) & (t.c.lease_until < now)
-    due = (
-        select(t.c.id)
-        .where(or_(due_now, lapsed) if take_over else due_now)
-        .order_by(t.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    exhausted = (t.c.status == Status.SENDING) & (t.c.attempts >= max_attempts)
-    result = await session.execute(
-        update(t)
-        .where(t.c.id.in_(due))
-        .values(
-            status=case((exhausted, Status.FAILED), else_=Status.SENDING),
-            attempts=case((exhausted, t.c.attempts), else_=t.c.attempts + 1),
-            lease_until=case((exhausted, None), else_=now + timedelta(seconds=lease)),
-            last_error=case(
-                (exhausted, literal(LAPSED_ON_LAST_ATTEMPT, Text)), else_=t.c.last_error
-            ),
-            updated_at=now,
-        )
-        .returning(t)
-    )
-    return result.all()
+from tollgate_shared.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,90 +39,6 @@ class Attempt:
     reason: str | None = None
     rendered: Rendered | None = None
     """Its subject and bodies, when the attempt rendered them (the row had none)."""
-
-
-def _settle_many() -> Any:
-    v = (
-        func.unnest(
-            bindparam("outcome_ids", type_=ARRAY(String)),
-            bindparam("outcome_attempts", type_=ARRAY(Integer)),
-            bindparam("outcome_statuses", type_=ARRAY(String)),
-            bindparam("outcome_reasons", type_=ARRAY(Text)),
-            bindparam("outcome_retry_ins", type_=ARRAY(Float)),
-        )
-        .table_valued(
-            column("id", String),
-            column("attempts", Integer),
-            column("status", String),
-            column("reason", Text),
-            column("retry_in", Float),
-        )
-        .render_derived(name="v")
-    )
-    now = func.now()
-    sent = v.c.status == Status.SENT
-    # `id = ANY(ids)` besides the join: without it the plan cached for the statement could
-    # walk every pending and sending row (the partial due index) once per outcome, a cost
-    # that grows with the backlog the sender is working through.
-    return (
-        update(t)
-        .where(
-            t.c.id == any_(bindparam("outcome_ids", type_=ARRAY(String))),
-            t.c.id == v.c.id,
-            t.c.status == Status.SENDING,
-            t.c.attempts == v.c.attempts,
-        )
-        .values(
-            status=v.c.status,
-            lease_until=None,
-            updated_at=now,
-            sent_at=case((sent, now), else_=t.c.sent_at),
-            last_error=case((sent, None), else_=v.c.reason),
-            next_attempt_at=func.coalesce(
-                now + func.make_interval(0, 0, 0, 0, 0, 0, v.c.retry_in), t.c.next_attempt_at
-            ),
-        )
-        .returning(t.c.id)
-    )
-
-
-_SETTLE_MANY = _settle_many()
-
-
-async def settle_many(session: AsyncSession, attempts: Sequence[Attempt]) -> set[str]:
-    """Record attempts' outcomes in one statement, each unless another sender has taken its
-    row over since (a lapsed lease claimed again); returns the ids recorded."""
-    result = await session.execute(
-        _SETTLE_MANY,
-        {
-            "outcome_ids": [a.row.id for a in attempts],
-            "outcome_attempts": [a.row.attempts for a in attempts],
-            "outcome_statuses": [a.status.value for a in attempts],
-            "outcome_reasons": [a.reason for a in attempts],
-            "outcome_retry_ins": [a.retry_in for a in attempts],
-        },
-    )
-    return set(result.scalars())
-
-
-async def store_rendered(session: AsyncSession, rendered: Mapping[str, Rendered]) -> None:
-    """Keep the subjects and bodies rendered by attempts (by notification id) of
-    notifications recorded unrendered."""
-    if not rendered:
-        return
-    await session.execute(
-        update(t)
-        .where(t.c.id == bindparam("row_id"))
-        .values(
-            subject=bindparam("new_subject"),
-            text_body=bindparam("new_text"),
-            html_body=bindparam("new_html"),
-        ),
-        [
-            {"row_id": i, "new_subject": r.subject, "new_text": r.text, "new_html": r.html}
-            for i, r in rendered.items()
-        ],
-    )
 
 
 async def requeue(session: AsyncSession, notification_id: str, *, mail_domain: str) -> bool:
@@ -256,3 +94,119 @@ async def search(
     if before is not None:
         query = query.where(t.c.seq < before)
     return (await session.execute(query)).all()
+
+
+class Notifications:
+    """Notification rows as one unit of work records, leases and settles them."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _session(self) -> AsyncSession:
+        return self._uow.session
+
+    def record(
+        self,
+        intent: Intent,
+        recipients: Sequence[str],
+        rendered: Rendered | None,
+        *,
+        context: dict[str, Any],
+        mail_domain: str,
+    ) -> int:
+        """Record one notification per recipient unless it exists (written before the commit);
+        returns how many were queued. Without `rendered` (its rendering failed), the sender
+        renders it from `context` at each attempt."""
+        rows = [
+            {
+                "id": uuid.uuid4().hex,
+                "kind": intent.kind.value,
+                "source_id": intent.source_id,
+                "recipient": recipient,
+                "user_id": intent.user_id,
+                "group_id": intent.group_id,
+                "subject": rendered.subject if rendered else None,
+                "text_body": rendered.text if rendered else None,
+                "html_body": rendered.html if rendered else None,
+                "context": context,
+                "message_id": message_id(
+                    intent.kind, intent.source_id, recipient, domain=mail_domain
+                ),
+            }
+            for recipient in recipients
+        ]
+        self._uow.deferred(PENDING).rows.extend(rows)
+        return len(rows)
+
+    async def claim_due(
+        self,
+        *,
+        limit: int,
+        lease: float,
+        max_attempts: int,
+        take_over: bool = True,
+    ) -> Sequence[Row[Any]]:
+        """Lease up to `limit` due notifications (pending and due, or, with `take_over`, sending
+        with a lapsed lease). One whose lease lapsed on its last allowed attempt is not leased
+        again but failed (status `failed`, the reason in `last_error`), and returned as such."""
+        now = func.now()
+        due_now = (t.c.status == Status.PENDING) & (t.c.next_attempt_at <= now)
+        lapsed = (t.c.status == Status.SENDING) & (t.c.lease_until < now)
+        due = (
+            select(t.c.id)
+            .where(or_(due_now, lapsed) if take_over else due_now)
+            .order_by(t.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        exhausted = (t.c.status == Status.SENDING) & (t.c.attempts >= max_attempts)
+        result = await self._session.execute(
+            update(t)
+            .where(t.c.id.in_(due))
+            .values(
+                status=case((exhausted, Status.FAILED), else_=Status.SENDING),
+                attempts=case((exhausted, t.c.attempts), else_=t.c.attempts + 1),
+                lease_until=case((exhausted, None), else_=now + timedelta(seconds=lease)),
+                last_error=case(
+                    (exhausted, literal(LAPSED_ON_LAST_ATTEMPT, Text)), else_=t.c.last_error
+                ),
+                updated_at=now,
+            )
+            .returning(t)
+        )
+        return result.all()
+
+    async def settle_many(self, attempts: Sequence[Attempt]) -> set[str]:
+        """Record attempts' outcomes in one statement, each unless another sender has taken its
+        row over since (a lapsed lease claimed again); returns the ids recorded."""
+        result = await self._session.execute(
+            SETTLE_MANY,
+            {
+                "outcome_ids": [a.row.id for a in attempts],
+                "outcome_attempts": [a.row.attempts for a in attempts],
+                "outcome_statuses": [a.status.value for a in attempts],
+                "outcome_reasons": [a.reason for a in attempts],
+                "outcome_retry_ins": [a.retry_in for a in attempts],
+            },
+        )
+        return set(result.scalars())
+
+    async def store_rendered(self, rendered: Mapping[str, Rendered]) -> None:
+        """Keep the subjects and bodies rendered by attempts (by notification id) of
+        notifications recorded unrendered."""
+        if not rendered:
+            return
+        await self._session.execute(
+            update(t)
+            .where(t.c.id == bindparam("row_id"))
+            .values(
+                subject=bindparam("new_subject"),
+                text_body=bindparam("new_text"),
+                html_body=bindparam("new_html"),
+            ),
+            [
+                {"row_id": i, "new_subject": r.subject, "new_text": r.text, "new_html": r.html}
+                for i, r in rendered.items()
+            ],
+        )

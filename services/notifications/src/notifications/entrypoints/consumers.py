@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Callable, Sequence
 
 from notifications.adapters import directory
-from notifications.adapters.deferred import deferred
 from notifications.service_layer.handlers import Handlers
-from tollgate_shared.db import lock_in_order
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.messaging.consumer import Incoming
 from tollgate_shared.messaging.dispatch import domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
 
 
-async def _read_ahead(session: AsyncSession, incomings: Sequence[Incoming]) -> None:
+async def _read_ahead(uow: NotificationsUnitOfWork, incomings: Sequence[Incoming]) -> None:
     """Before the handlers of a fetch of domain events: lock the one-time terms they track
     (a handler writes a term as it goes, so two fetches about the same members in opposite
     orders deadlocked on `expiries`), then read the groups they name and the stored addresses
@@ -38,24 +35,31 @@ async def _read_ahead(session: AsyncSession, incomings: Sequence[Incoming]) -> N
             user_ids.add(event["user_id"])
         if event.get("source") == "one_time":
             terms.add(directory.term_key(event.get("group_id"), event.get("user_id")))
-    await lock_in_order(session, terms)
+    await uow.lock(*terms)
     if group_ids:
-        await directory.read_groups(session, group_ids)
+        await uow.directory.read_groups(group_ids)
     if user_ids:
-        await directory.read_member_emails(session, user_ids)
+        await uow.directory.read_member_emails(user_ids)
 
 
-def register(runtime: Runtime, handlers: Handlers, *, durable: str, ack_wait: float) -> None:
+def register(
+    runtime: Runtime,
+    handlers: Handlers,
+    units: Callable[[], NotificationsUnitOfWork],
+    *,
+    durable: str,
+    ack_wait: float,
+) -> None:
     """One durable consumer per stream, asking for the handled subjects only. The handlers
     only record in the database (the sender mails later), so a fetch needs no savepoint per
     message: after a failure its messages are simply applied again one by one. Addresses and
-    notifications are written once per transaction (`deferred`), each in key order; before
+    notifications are written once per transaction (`deferred.PENDING`), each in key order; before
     the handlers of a fetch of domain events, the one-time terms it tracks are locked, and the
     groups it names and the addresses of its members that the events do not carry are read,
     one statement each."""
     domain = domain_dispatcher(handlers.domain())
     spec = ConsumerSpec(durable, DOMAIN, ">", ack_wait=ack_wait, savepoints=False)
-    runtime.consume(spec, domain, scope=deferred, prefetch=_read_ahead)
+    runtime.consume(spec, domain, units=units, prefetch=_read_ahead)
     stripe = stripe_dispatcher(handlers.stripe())
     spec = ConsumerSpec(durable, STRIPE, "stripe.>", ack_wait=ack_wait, savepoints=False)
-    runtime.consume(spec, stripe, scope=deferred)
+    runtime.consume(spec, stripe, units=units)

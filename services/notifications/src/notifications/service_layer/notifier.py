@@ -1,4 +1,4 @@
-"""Turning an intent into recorded notifications, inside the caller's transaction."""
+"""Turning an intent into recorded notifications, inside the caller's unit of work."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifications.adapters import directory, notifications_repo
 from notifications.adapters.templates import Renderer
 from notifications.domain.kinds import KINDS
 from notifications.domain.model import Audience, Intent, Rendered, normalise_address
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -29,13 +28,14 @@ class Notifier:
         self.renderer = renderer
         self.mail_domain = mail_domain
 
-    async def notify(self, session: AsyncSession, intent: Intent) -> int:
-        """Record `intent`'s notifications; returns how many are new. Never sends."""
-        group = await directory.group(session, intent.group_id)
+    async def notify(self, uow: NotificationsUnitOfWork, intent: Intent) -> int:
+        """Record `intent`'s notifications (written before the commit); returns how many were
+        queued. Never sends."""
+        group = await uow.directory.group(intent.group_id)
         if KINDS[intent.kind].audience is Audience.ORGANIZER:
             recipients = group.emails if group else []
         else:
-            email = intent.email or await directory.member_email(session, intent.user_id)
+            email = intent.email or await uow.directory.member_email(intent.user_id)
             recipients = [email] if email else []
         if not recipients:
             # Expected (a member whose address no event has carried yet, a group without
@@ -57,6 +57,6 @@ class Notifier:
             )
             rendered = None
         addresses = sorted({normalise_address(r) for r in recipients})
-        return await notifications_repo.record(
-            session, intent, addresses, rendered, context=context, mail_domain=self.mail_domain
+        return uow.notifications.record(
+            intent, addresses, rendered, context=context, mail_domain=self.mail_domain
         )

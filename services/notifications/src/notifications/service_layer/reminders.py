@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notifications.adapters import directory
+from notifications.adapters.deferred import PENDING
 from notifications.domain import intents
 from notifications.domain.links import Links
 from notifications.service_layer.notifier import Notifier
-from tollgate_shared.db import transaction
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -22,14 +22,14 @@ class ReminderJob:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        units: Callable[[], NotificationsUnitOfWork],
         notifier: Notifier,
         links: Links,
         *,
         days_before: int,
         interval: float,
     ) -> None:
-        self._sessions = sessions
+        self._units = units
         self._notifier = notifier
         self._links = links
         self._days_before = days_before
@@ -38,12 +38,13 @@ class ReminderJob:
     async def run_once(self) -> int:
         """Record reminders for terms ending within the window; returns how many are new."""
         until = datetime.now(UTC) + timedelta(days=self._days_before)
-        recorded = 0
-        async with transaction(self._sessions) as session:
-            for expiry in await directory.expiring(session, until=until):
+        async with self._units() as uow:
+            for expiry in await uow.directory.expiring(until=until):
                 intent = intents.renewal_reminder(expiry, self._links)
-                recorded += await self._notifier.notify(session, intent)
-        return recorded
+                await self._notifier.notify(uow, intent)
+            recorded = uow.deferred(PENDING)
+            await uow.commit()
+        return recorded.recorded
 
     async def run(self) -> None:
         """Check every `interval` seconds until cancelled."""

@@ -32,20 +32,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Row, Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Row
 
-from notifications.adapters import notifications_repo
 from notifications.adapters.notifications_repo import Attempt
 from notifications.adapters.smtp import Mail, build_mail
 from notifications.adapters.templates import Renderer
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
 from notifications.domain.errors import Undeliverable
 from notifications.domain.model import Kind, Rendered, Status
+from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.coalesce import Coalescer
-from tollgate_shared.db import DATABASE_UNAVAILABLE, describe_unavailable, transaction
+from tollgate_shared.db import DATABASE_UNAVAILABLE, describe_unavailable
 from tollgate_shared.events.notification import NotificationFailed, NotificationSent
-from tollgate_shared.messaging import outbox
 
 log = structlog.get_logger(__name__)
 _LEVELS = {Status.SENT: logging.INFO, Status.FAILED: logging.ERROR}
@@ -61,8 +59,7 @@ class Mailer(Protocol):
 class Sender:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
-        outbox_table: Table,
+        units: Callable[[], NotificationsUnitOfWork],
         mailer: Mailer,
         policy: RetryPolicy,
         *,
@@ -73,11 +70,9 @@ class Sender:
         lease: float,
         poll_interval: float,
         takeover_after: float = 0.0,
-        after_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._sessions = sessions
-        self._outbox = outbox_table
+        self._units = units
         self._mailer = mailer
         self._policy = policy
         self._renderer = renderer
@@ -87,7 +82,6 @@ class Sender:
         self._lease = lease
         self._poll_interval = poll_interval
         self._takeover_after = takeover_after
-        self._after_commit = after_commit
         self._clock = clock
         self._unavailable_at = clock()
         """When this sender started or last found the database unavailable."""
@@ -104,23 +98,19 @@ class Sender:
         this sender (see the module's docstring)."""
         try:
             await self._record_held()
-            async with transaction(self._sessions) as session:
-                claimed = await notifications_repo.claim_due(
-                    session,
+            async with self._units() as uow:
+                claimed = await uow.notifications.claim_due(
                     limit=self._batch_size,
                     lease=self._lease,
                     max_attempts=self._policy.max_attempts,
                     take_over=self._clock() - self._unavailable_at >= self._takeover_after,
                 )
                 given_up = [row for row in claimed if row.status == Status.FAILED]
-                await outbox.add_many(
-                    session, self._outbox, [_event(row, row.last_error) for row in given_up]
-                )
+                uow.emit(*(_event(row, row.last_error) for row in given_up))
+                await uow.commit()
         except DATABASE_UNAVAILABLE:
             self._unavailable_at = self._clock()
             raise
-        if outbox.queued(session):
-            self._after_commit()
         await asyncio.gather(
             *(self._deliver(row) for row in claimed if row.status == Status.SENDING)
         )
@@ -170,21 +160,20 @@ class Sender:
         """Record outcomes in one transaction: those that arrive while the previous ones are
         being recorded wait and go together (a group commit), so a busy sender commits once
         for several mails, and each outcome is still recorded as soon as the database allows."""
-        async with transaction(self._sessions) as session:
-            settled = await notifications_repo.settle_many(session, attempts)
-            await notifications_repo.store_rendered(
-                session,
+        async with self._units() as uow:
+            settled = await uow.notifications.settle_many(attempts)
+            await uow.notifications.store_rendered(
                 {a.row.id: a.rendered for a in attempts if a.rendered and a.row.id in settled},
             )
             final = (Status.SENT, Status.FAILED)
-            events = [
-                _event(a.row, a.reason)
-                for a in attempts
-                if a.row.id in settled and a.status in final
-            ]
-            await outbox.add_many(session, self._outbox, events)
-        if outbox.queued(session):
-            self._after_commit()
+            uow.emit(
+                *(
+                    _event(a.row, a.reason)
+                    for a in attempts
+                    if a.row.id in settled and a.status in final
+                )
+            )
+            await uow.commit()
         return {a: a.row.id in settled for a in attempts}
 
     async def run(self) -> None:

@@ -1,0 +1,150 @@
+"""Notifications' hand-tuned statements: built once, rows bound as one parameter each (a
+statement built per event cost more than running it, and one with a parameter per value was
+parsed again per fetch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    any_,
+    bindparam,
+    case,
+    column,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+
+from notifications.adapters.orm import group_contacts, member_emails, notifications
+from notifications.domain.model import Status
+from tollgate_shared.db import DriverStatement, json_rows
+
+
+def _learn_emails() -> DriverStatement:
+    given = json_rows(
+        "given",
+        "given",
+        [("user_id", String()), ("email", String()), ("as_of", DateTime(timezone=True))],
+    )
+    # In key order, as the notifications below: two transactions writing the same rows lock
+    # them in the same order, so they wait for each other instead of deadlocking.
+    stmt = insert(member_emails).from_select(
+        ["user_id", "email", "as_of"],
+        select(given.c.user_id, given.c.email, given.c.as_of).order_by(given.c.user_id),
+    )
+    return DriverStatement.of(
+        stmt.on_conflict_do_update(
+            index_elements=[member_emails.c.user_id],
+            set_={"email": stmt.excluded.email, "as_of": stmt.excluded.as_of},
+            where=member_emails.c.as_of < stmt.excluded.as_of,
+        )
+    )
+
+
+LEARN_EMAILS = _learn_emails()
+"""Each member's address (`given`: user id, email, as of) kept unless a newer one is known."""
+
+RECORDED = (
+    "id",
+    "kind",
+    "source_id",
+    "recipient",
+    "user_id",
+    "group_id",
+    "subject",
+    "text_body",
+    "html_body",
+    "context",
+    "message_id",
+)
+"""The columns of a recorded notification's row."""
+
+
+def _record_notifications() -> DriverStatement:
+    given = json_rows("rows", "given", [(c, notifications.c[c].type) for c in RECORDED])
+    return DriverStatement.of(
+        insert(notifications)
+        .from_select(
+            list(RECORDED),
+            select(*[given.c[c] for c in RECORDED]).order_by(
+                given.c.kind, given.c.source_id, given.c.recipient
+            ),
+        )
+        .on_conflict_do_nothing(constraint="uq_notifications_fact")
+        .returning(notifications.c.id)
+    )
+
+
+RECORD_NOTIFICATIONS = _record_notifications()
+"""Notification rows (`rows`) inserted in key order unless their fact exists; the new ids."""
+
+GROUPS_BY_ID = DriverStatement.of(
+    select(group_contacts).where(
+        group_contacts.c.group_id == any_(bindparam("group_ids", type_=ARRAY(String)))
+    )
+)
+"""The contacts of the groups `group_ids`."""
+
+MEMBER_EMAILS = DriverStatement.of(
+    select(member_emails).where(
+        member_emails.c.user_id == any_(bindparam("user_ids", type_=ARRAY(String)))
+    )
+)
+"""The stored addresses of the members `user_ids`."""
+
+
+def _settle_many() -> Any:
+    t = notifications
+    v = (
+        func.unnest(
+            bindparam("outcome_ids", type_=ARRAY(String)),
+            bindparam("outcome_attempts", type_=ARRAY(Integer)),
+            bindparam("outcome_statuses", type_=ARRAY(String)),
+            bindparam("outcome_reasons", type_=ARRAY(Text)),
+            bindparam("outcome_retry_ins", type_=ARRAY(Float)),
+        )
+        .table_valued(
+            column("id", String),
+            column("attempts", Integer),
+            column("status", String),
+            column("reason", Text),
+            column("retry_in", Float),
+        )
+        .render_derived(name="v")
+    )
+    now = func.now()
+    sent = v.c.status == Status.SENT
+    # `id = ANY(ids)` besides the join: without it the plan cached for the statement could
+    # walk every pending and sending row (the partial due index) once per outcome, a cost
+    # that grows with the backlog the sender is working through.
+    return (
+        update(t)
+        .where(
+            t.c.id == any_(bindparam("outcome_ids", type_=ARRAY(String))),
+            t.c.id == v.c.id,
+            t.c.status == Status.SENDING,
+            t.c.attempts == v.c.attempts,
+        )
+        .values(
+            status=v.c.status,
+            lease_until=None,
+            updated_at=now,
+            sent_at=case((sent, now), else_=t.c.sent_at),
+            last_error=case((sent, None), else_=v.c.reason),
+            next_attempt_at=func.coalesce(
+                now + func.make_interval(0, 0, 0, 0, 0, 0, v.c.retry_in), t.c.next_attempt_at
+            ),
+        )
+        .returning(t.c.id)
+    )
+
+
+SETTLE_MANY = _settle_many()
+"""Attempts' outcomes (`outcome_*` arrays) recorded on rows still leased by those attempts."""

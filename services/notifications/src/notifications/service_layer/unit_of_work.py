@@ -1,0 +1,21 @@
+"""Notifications' unit of work: one transaction, with the repositories its handlers use."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notifications.adapters.directory import Directory
+from notifications.adapters.notifications_repo import Notifications
+from tollgate_shared.messaging.outbox import Outbox
+from tollgate_shared.unit_of_work import UnitOfWork
+
+
+class NotificationsUnitOfWork(UnitOfWork):
+    """The recipients directory and the notification rows of one transaction."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, outbox: Outbox | None = None
+    ) -> None:
+        super().__init__(sessions, outbox=outbox)
+        self.directory = Directory(self)
+        self.notifications = Notifications(self)
