@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from notifications.bootstrap import build
 from notifications.config import Settings, load_settings
+from notifications.entrypoints.errors import STATUS
 from notifications.entrypoints.http import router
 from tollgate_shared.runtime import Runtime
 from tollgate_shared.service import ServiceCli, background_loops, service_app
@@ -29,6 +30,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         service.runtime,
         title="Tollgate notifications",
         description="Receipts and payment alerts by email, exactly once per fact.",
+        error_status=STATUS,
         routers=[router, background_loops(service.sender.run, service.reminders.run)],
         on_start=on_start,
     )

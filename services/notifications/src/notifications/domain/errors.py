@@ -1,7 +1,10 @@
-"""Errors of the notifications domain."""
+"""Errors of the notifications domain; `entrypoints/errors.py` maps those a route can meet to
+HTTP."""
+
+from tollgate_shared.domain_errors import DomainError
 
 
-class NotificationsError(Exception):
+class NotificationsError(DomainError):
     """Base of the service's domain errors."""
 
 

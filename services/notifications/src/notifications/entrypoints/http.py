@@ -14,7 +14,6 @@ from sqlalchemy import Row
 
 from notifications.adapters import directory, notifications_repo
 from notifications.bootstrap import Service
-from notifications.domain.errors import NotificationNotFound
 from notifications.domain.model import Kind, Status
 from notifications.domain.money import known_locale
 from notifications.service_layer import commands, previews
@@ -164,12 +163,7 @@ async def resend_notification(
     notification_id: Id, _: AdminUser, session: SessionDep, service: ServiceDep
 ) -> NotificationOut:
     """Send a sent or failed notification again (a queued one is left as it is)."""
-    try:
-        row = await commands.resend(
-            session, notification_id, mail_domain=service.settings.mail_domain
-        )
-    except NotificationNotFound as exc:
-        raise NotFound(str(exc)) from None
+    row = await commands.resend(session, notification_id, mail_domain=service.settings.mail_domain)
     return NotificationOut.of(row)
 
 
