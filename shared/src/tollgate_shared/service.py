@@ -42,7 +42,7 @@ def service_app(
     *,
     title: str,
     description: str,
-    error_status: StatusMap | None = None,
+    error_status: StatusMap,
     routers: Sequence[APIRouter] = (),
     on_start: OnStart | None = None,
     request_spans: bool = True,

@@ -89,7 +89,7 @@ async def test_metrics_show_what_the_consumer_did(
     runtime.consume(
         ConsumerSpec(durable, STRIPE, "stripe.>", backoff=(0.05,)), stripe_dispatcher(handlers)
     )
-    app = service_app(settings, runtime, title="metrics probe", description="")
+    app = service_app(settings, runtime, title="metrics probe", description="", error_status={})
 
     # Published before the service starts, so that its first fetch holds all of them.
     paid = stripe_event("charge.succeeded", {"id": unique("ch"), "object": "charge"})

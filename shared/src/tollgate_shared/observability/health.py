@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from tollgate_shared.errors import error_responses
 
@@ -16,13 +18,22 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 router = APIRouter(tags=["operations"])
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, bool] = Field(description="whether each dependency answers")
+
+
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def healthz() -> Health:
     """The process is up."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
-@router.get("/readyz", responses=error_responses(503))
+@router.get("/readyz", response_model=Readiness, responses=error_responses(503))
 async def readyz(request: Request) -> JSONResponse:
     """Every dependency (broker, database) answers; 503 names those that do not."""
     checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
