@@ -83,3 +83,23 @@ async def test_organizers_see_only_their_groups(
     assert (await ledger.get(f"/groups/{group}/summary")).status_code == 401
     listed = await ledger.get("/payments", headers=stranger)
     assert all(p["group_id"] != group for p in listed.json()["data"])
+
+
+async def test_a_group_is_paid_out_manually_until_its_schedule_is_set(
+    ledger: httpx.AsyncClient,
+) -> None:
+    group = unique("grp")
+    organizer = auth(sub=unique("org"), roles=("organizer",), groups=(group,))
+    path = f"/groups/{group}/payout-schedule"
+    default = await ledger.get(path, headers=organizer)
+    assert default.json() == {"group_id": group, "interval": "manual", "minimum_amount": 0}
+    body = {"interval": "weekly", "minimum_amount": 500, "currency": "usd"}
+    saved = await ledger.put(path, json=body, headers=organizer)
+    assert saved.status_code == 200, saved.text
+    assert saved.json() == {
+        "group_id": group,
+        **body,
+        "destination_account": None,
+        "updated_at": saved.json()["updated_at"],
+    }
+    assert (await ledger.get(path, headers=organizer)).json() == saved.json()
