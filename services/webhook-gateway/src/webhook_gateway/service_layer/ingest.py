@@ -29,7 +29,7 @@ class Stored(BaseModel):
 
 
 async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
-    """The raw body, refusing with 413 as soon as it is known to exceed `limit` bytes."""
+    """The raw body; PayloadTooLarge as soon as it is known to exceed `limit` bytes."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise reject("payload_too_large", PayloadTooLarge(f"body exceeds {limit} bytes"))
     body = bytearray()
