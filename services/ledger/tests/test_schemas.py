@@ -36,4 +36,3 @@ def test_a_response_model_has_every_column_of_its_rows(
     model: type[BaseModel], fields: set[str]
 ) -> None:
     assert set(model.model_fields) == fields
-
