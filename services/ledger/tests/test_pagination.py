@@ -13,12 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ledger.adapters import orm, payout_requests
-from ledger.adapters import repository as repo
+from ledger.adapters import orm
 from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork as Unit
 from ledger.testing import auth, token
-from tollgate_shared.db import transaction
 from tollgate_shared.pagination import encode_cursor
 from tollgate_shared.testing import cursor_pages, sessions_on, unique
 
@@ -60,9 +59,10 @@ async def book_payments(
         )
         for created in at
     ]
-    async with sessions_on(ledger_url) as sessions, transaction(sessions) as session:
+    async with sessions_on(ledger_url) as sessions, Unit(sessions) as uow:
         for payment in payments:
-            await repo.post(session, *payment.transactions(), causation_id=None, payment=payment)
+            await uow.books.post(*payment.transactions(), causation_id=None, payment=payment)
+        await uow.commit()
     return [(p.created_at, p.charge_id) for p in payments]
 
 
@@ -163,10 +163,9 @@ async def test_payout_requests_page_through_every_row_once(
     ledger: httpx.AsyncClient, ledger_url: str
 ) -> None:
     group = unique("grp")
-    async with sessions_on(ledger_url) as sessions, transaction(sessions) as session:
+    async with sessions_on(ledger_url) as sessions, Unit(sessions) as uow:
         made = [
-            await payout_requests.add(
-                session,
+            await uow.payouts.add(
                 group_id=group,
                 amount=100 + n,
                 currency="usd",
@@ -175,6 +174,7 @@ async def test_payout_requests_page_through_every_row_once(
             )
             for n, at in enumerate(instants(7))
         ]
+        await uow.commit()
     organizer = auth(sub=unique("org"), roles=("organizer",), groups=(group,))
     pages = await cursor_pages(ledger, f"/groups/{group}/payouts", limit=2, headers=organizer)
     assert [len(page) for page in pages] == [2, 2, 2, 1]
@@ -198,10 +198,11 @@ async def test_disputes_and_risk_items_page_through_every_row_once(
             for at in instants(5)
         ],
     }
-    async with sessions_on(ledger_url) as sessions, transaction(sessions) as session:
+    async with sessions_on(ledger_url) as sessions, Unit(sessions) as uow:
         for key, table in (("dispute_id", orm.disputes), ("risk_id", orm.risk_items)):
             for values in made[key]:
-                await repo.upsert_status(session, table, key, common | values, status_at=1)
+                await uow.books.upsert_status(table, key, common | values, status_at=1)
+        await uow.commit()
     order = {
         key: newest_first([(r["created_at"], r[key]) for r in rows]) for key, rows in made.items()
     }

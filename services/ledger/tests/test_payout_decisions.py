@@ -14,16 +14,18 @@ import pytest
 from nats.js import JetStreamContext
 
 from ledger.adapters import orm
-from ledger.adapters import payout_requests as requests
 from ledger.adapters.stripe_gateway import StripeGateway
 from ledger.config import Settings
 from ledger.domain.errors import StripeUnavailable
 from ledger.service_layer import Deps
 from ledger.service_layer.payouts import approve_payout
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork as Unit
 from ledger.testing import StripeWorld, auth, funded_group
+from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.messaging.streams import STRIPE
 from tollgate_shared.stripe_client import make_stripe_client
 from tollgate_shared.testing import consumer_idle, sessions_on, unique, wait_until
+from tollgate_shared.unit_of_work import units_of_work
 
 GROUPS = 4
 PAIRS = 8
@@ -85,9 +87,9 @@ async def test_concurrent_approve_and_reject_take_exactly_one_decision(
 
     answers = dict(zip(ids, await asyncio.gather(*(decide(p) for p in ids)), strict=True))
     moved: Counter[str] = Counter()
-    async with sessions_on(settings.sqlalchemy_url) as sessions, sessions() as session:
+    async with sessions_on(settings.sqlalchemy_url) as sessions, Unit(sessions) as uow:
         for payout_id, (approve, reject) in answers.items():
-            row = await requests.get(session, payout_id)
+            row = await uow.payouts.get(payout_id)
             assert row is not None and row["decided_at"] is not None
             transfers = await _transfers(world, payout_id)
             if approve.status_code == 200:
@@ -167,15 +169,15 @@ async def _approved_without_transfer(
     group, available = await funded_group(world, ledger, destination="acct_" + unique("crash"))
     payout_id = await _request(ledger, group, available // 2)
     unreachable = settings.model_copy(update={"stripe_api_base": "http://127.0.0.1:9"})
-    deps = Deps(
-        stripe=StripeGateway(make_stripe_client(unreachable, max_network_retries=0)),
-        outbox=orm.outbox,
-    )
     async with sessions_on(settings.sqlalchemy_url) as sessions:
+        deps = Deps(
+            stripe=StripeGateway(make_stripe_client(unreachable, max_network_retries=0)),
+            uow=units_of_work(Unit, sessions, outbox=Outbox(orm.outbox)),
+        )
         with pytest.raises(StripeUnavailable):
-            await approve_payout(deps, sessions, payout_id, admin="admin_1")
-        async with sessions() as session:
-            row = await requests.get(session, payout_id)
+            await approve_payout(deps, payout_id, admin="admin_1")
+        async with Unit(sessions) as uow:
+            row = await uow.payouts.get(payout_id)
     assert row is not None and row["status"] == "approved"
     assert _refused(await ledger.post(f"/payouts/{payout_id}/reject", headers=auth()))
     assert (await _balance(ledger, group))["available"] == available - available // 2

@@ -7,6 +7,7 @@ from ledger.adapters.stripe_gateway import StripeGateway
 from ledger.config import Settings
 from ledger.entrypoints import consumers
 from ledger.service_layer import Deps
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.runtime import Runtime
 from tollgate_shared.stripe_client import make_stripe_client
 
@@ -14,6 +15,9 @@ from tollgate_shared.stripe_client import make_stripe_client
 def build(settings: Settings) -> tuple[Runtime, Deps]:
     """Database, broker, the STRIPE consumer, the outbox relay and the Stripe gateway."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
-    deps = Deps(stripe=StripeGateway(make_stripe_client(settings)), outbox=orm.outbox)
+    deps = Deps(
+        stripe=StripeGateway(make_stripe_client(settings)),
+        uow=runtime.units(LedgerUnitOfWork),
+    )
     consumers.register(runtime, deps)
     return runtime, deps

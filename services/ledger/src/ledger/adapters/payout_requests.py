@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.adapters import orm
 from ledger.domain.payouts import PENDING, TRANSFERABLE, PayoutStatus
 from tollgate_shared.pagination import keyset_page
+from tollgate_shared.unit_of_work import UnitOfWork
 
 r, s = orm.payout_requests, orm.payout_schedules
 
@@ -24,82 +25,6 @@ async def pending_total(session: AsyncSession, *, group_id: str, currency: str) 
         )
     )
     return int(total or 0)
-
-
-async def get(
-    session: AsyncSession, payout_id: str, *, lock: bool = False
-) -> dict[str, Any] | None:
-    """One request; with `lock`, row-locked until the transaction ends (decisions on it wait
-    for each other)."""
-    query = select(r).where(r.c.payout_id == payout_id)
-    row = (await session.execute(query.with_for_update() if lock else query)).first()
-    return dict(row._mapping) if row else None
-
-
-async def by_idempotency_key(
-    session: AsyncSession, group_id: str, key: str
-) -> dict[str, Any] | None:
-    """The request a client already made with this key."""
-    row = (
-        await session.execute(select(r).where(r.c.group_id == group_id, r.c.idempotency_key == key))
-    ).first()
-    return dict(row._mapping) if row else None
-
-
-async def add(session: AsyncSession, **values: Any) -> dict[str, Any]:
-    """A new request in status `requested`."""
-    row = (
-        await session.execute(
-            r.insert()
-            .values(
-                payout_id="payreq_" + uuid.uuid4().hex[:20], status=PayoutStatus.REQUESTED, **values
-            )
-            .returning(r)
-        )
-    ).one()
-    return dict(row._mapping)
-
-
-async def update(session: AsyncSession, payout_id: str, **values: Any) -> dict[str, Any]:
-    """Change a request; returns it as it is now."""
-    row = (
-        await session.execute(
-            r.update().where(r.c.payout_id == payout_id).values(**values).returning(r)
-        )
-    ).one()
-    return dict(row._mapping)
-
-
-async def decide(
-    session: AsyncSession, payout_id: str, *, status: PayoutStatus, decided_by: str, **values: Any
-) -> dict[str, Any]:
-    """Record an admin's decision on the request, and when it was taken."""
-    return await update(
-        session, payout_id, status=status, decided_by=decided_by, decided_at=func.now(), **values
-    )
-
-
-async def mark_paid(session: AsyncSession, payout_id: str, *, transfer_id: str) -> None:
-    """The request's money was sent (its transfer is booked in the same transaction)."""
-    await session.execute(
-        r.update()
-        .where(r.c.payout_id == payout_id, r.c.status.in_(TRANSFERABLE))
-        .values(
-            status=PayoutStatus.PAID,
-            transfer_id=transfer_id,
-            decided_at=func.coalesce(r.c.decided_at, func.now()),
-        )
-    )
-
-
-async def mark_failed(session: AsyncSession, payout_id: str, *, failure: str) -> None:
-    """Stripe refused the approved request's transfer: its reservation is released (unless a
-    transfer was booked for it meanwhile)."""
-    await session.execute(
-        r.update()
-        .where(r.c.payout_id == payout_id, r.c.status == PayoutStatus.APPROVED)
-        .values(status=PayoutStatus.FAILED, failure=failure[:500])
-    )
 
 
 async def list_for_group(
@@ -135,16 +60,102 @@ async def put_schedule(session: AsyncSession, group_id: str, **values: Any) -> d
     return dict(row._mapping)
 
 
-async def schedules(session: AsyncSession) -> list[dict[str, Any]]:
-    """Every schedule that is not manual."""
-    rows = await session.execute(select(s).where(s.c.interval != "manual"))
-    return [dict(row._mapping) for row in rows]
+class PayoutRequests:
+    """Payout requests and schedules as one unit of work reads and writes them."""
 
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
 
-async def last_scheduled(session: AsyncSession, group_id: str) -> Any:
-    """When the schedule last created a request for the group."""
-    return await session.scalar(
-        select(func.max(r.c.created_at)).where(
-            r.c.group_id == group_id, r.c.requested_by == "schedule"
+    @property
+    def _session(self) -> AsyncSession:
+        return self._uow.session
+
+    async def get(self, payout_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+        """One request; with `lock`, row-locked until the transaction ends (decisions on it wait
+        for each other)."""
+        query = select(r).where(r.c.payout_id == payout_id)
+        row = (await self._session.execute(query.with_for_update() if lock else query)).first()
+        return dict(row._mapping) if row else None
+
+    async def by_idempotency_key(self, group_id: str, key: str) -> dict[str, Any] | None:
+        """The request a client already made with this key."""
+        row = (
+            await self._session.execute(
+                select(r).where(r.c.group_id == group_id, r.c.idempotency_key == key)
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def add(self, **values: Any) -> dict[str, Any]:
+        """A new request in status `requested`."""
+        row = (
+            await self._session.execute(
+                r.insert()
+                .values(
+                    payout_id="payreq_" + uuid.uuid4().hex[:20],
+                    status=PayoutStatus.REQUESTED,
+                    **values,
+                )
+                .returning(r)
+            )
+        ).one()
+        return dict(row._mapping)
+
+    async def update(self, payout_id: str, **values: Any) -> dict[str, Any]:
+        """Change a request; returns it as it is now."""
+        row = (
+            await self._session.execute(
+                r.update().where(r.c.payout_id == payout_id).values(**values).returning(r)
+            )
+        ).one()
+        return dict(row._mapping)
+
+    async def decide(
+        self, payout_id: str, *, status: PayoutStatus, decided_by: str, **values: Any
+    ) -> dict[str, Any]:
+        """Record an admin's decision on the request, and when it was taken."""
+        return await self.update(
+            payout_id,
+            status=status,
+            decided_by=decided_by,
+            decided_at=func.now(),
+            **values,
         )
-    )
+
+    async def mark_paid(self, payout_id: str, *, transfer_id: str) -> None:
+        """The request's money was sent (its transfer is booked in the same transaction)."""
+        await self._session.execute(
+            r.update()
+            .where(r.c.payout_id == payout_id, r.c.status.in_(TRANSFERABLE))
+            .values(
+                status=PayoutStatus.PAID,
+                transfer_id=transfer_id,
+                decided_at=func.coalesce(r.c.decided_at, func.now()),
+            )
+        )
+
+    async def mark_failed(self, payout_id: str, *, failure: str) -> None:
+        """Stripe refused the approved request's transfer: its reservation is released (unless a
+        transfer was booked for it meanwhile)."""
+        await self._session.execute(
+            r.update()
+            .where(r.c.payout_id == payout_id, r.c.status == PayoutStatus.APPROVED)
+            .values(status=PayoutStatus.FAILED, failure=failure[:500])
+        )
+
+    async def get_schedule(self, group_id: str) -> dict[str, Any] | None:
+        """A group's payout schedule, if it has one."""
+        return await get_schedule(self._session, group_id)
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        """Every schedule that is not manual."""
+        rows = await self._session.execute(select(s).where(s.c.interval != "manual"))
+        return [dict(row._mapping) for row in rows]
+
+    async def last_scheduled(self, group_id: str) -> Any:
+        """When the schedule last created a request for the group."""
+        return await self._session.scalar(
+            select(func.max(r.c.created_at)).where(
+                r.c.group_id == group_id, r.c.requested_by == "schedule"
+            )
+        )

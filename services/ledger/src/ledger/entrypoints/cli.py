@@ -31,10 +31,10 @@ async def _reconcile(start: datetime, end: datetime) -> int:
 
 
 async def _schedule() -> int:
-    runtime, _ = build(load_settings())
+    runtime, deps = build(load_settings())
     assert runtime.sessions is not None and runtime.engine is not None
     try:
-        created = await request_scheduled_payouts(runtime.sessions, datetime.now(UTC))
+        created = await request_scheduled_payouts(deps, datetime.now(UTC))
     finally:
         await runtime.engine.dispose()
     for request in created:

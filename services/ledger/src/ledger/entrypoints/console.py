@@ -268,7 +268,6 @@ async def refund(
         try:
             await request_refund(
                 deps,
-                sessions,
                 RefundRequest(
                     charge_id=charge_id,
                     amount=int(amount) if amount else None,

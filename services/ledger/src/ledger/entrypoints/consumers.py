@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ledger.domain.errors import UnbalancedTransaction
 from ledger.service_layer import Deps, disbursements, disputes, fetches, payments, refunds, risk
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.events.stripe import StripeEvent
 from tollgate_shared.messaging.consumer import PermanentError
 from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
@@ -21,7 +20,7 @@ STRIPE_CONSUMER = ConsumerSpec(
     durable="ledger", stream=STRIPE, filter_subject="stripe.>", savepoints=False
 )
 
-Handler = Callable[[Deps, AsyncSession, StripeEvent], Awaitable[None]]
+Handler = Callable[[Deps, LedgerUnitOfWork, StripeEvent], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     "charge.succeeded": payments.on_charge_succeeded,
@@ -57,9 +56,9 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _bind(handler: Handler, deps: Deps) -> EventHandler:
-    async def handle(session: AsyncSession, event: Any) -> None:
+    async def handle(uow: LedgerUnitOfWork, event: Any) -> None:
         try:
-            await handler(deps, session, event)
+            await handler(deps, uow, event)
         except UnbalancedTransaction as exc:
             raise PermanentError(str(exc)) from exc
 
@@ -71,4 +70,6 @@ def register(runtime: Runtime, deps: Deps) -> None:
     a fetch, the Stripe objects its events name are locked and the payments of its charge
     events read, each in one statement (`fetches.prepare`)."""
     handlers = {event_type: _bind(h, deps) for event_type, h in HANDLERS.items()}
-    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(handlers), prefetch=fetches.prepare)
+    runtime.consume(
+        STRIPE_CONSUMER, stripe_dispatcher(handlers), units=deps.uow, prefetch=fetches.prepare
+    )

@@ -189,13 +189,11 @@ async def refund_payment(
     body: RefundBody,
     admin: AdminUser,
     deps: LedgerDeps,
-    sessions: Sessions,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RefundRequested:
     """Ask Stripe to refund all or part of a payment; it is booked when Stripe confirms."""
     refund = await request_refund(
         deps,
-        sessions,
         RefundRequest(
             charge_id=charge_id,
             amount=body.amount,
@@ -308,7 +306,7 @@ async def request_payout(
     group_id: Id,
     body: PayoutBody,
     principal: CurrentUser,
-    sessions: Sessions,
+    deps: LedgerDeps,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Payout:
@@ -316,13 +314,12 @@ async def request_payout(
     an `Idempotency-Key` sent again answers its request (200), or 422 `idempotency_key_reused`
     if the amount or currency differ."""
     require_group(principal, group_id)
-    async with transaction(sessions) as session:
-        created, new = await payout_service.request_payout(
-            session,
-            payout_service.PayoutRequest(
-                group_id, body.amount, body.currency, principal.user_id, idempotency_key
-            ),
-        )
+    created, new = await payout_service.request_payout(
+        deps,
+        payout_service.PayoutRequest(
+            group_id, body.amount, body.currency, principal.user_id, idempotency_key
+        ),
+    )
     response.status_code = 201 if new else 200
     return Payout.model_validate(created)
 
@@ -345,19 +342,16 @@ async def list_payouts(
 
 
 @router.post("/payouts/{payout_id}/approve", responses=error_responses(404, 409))
-async def approve_payout(
-    payout_id: Id, admin: AdminUser, deps: LedgerDeps, sessions: Sessions
-) -> Payout:
+async def approve_payout(payout_id: Id, admin: AdminUser, deps: LedgerDeps) -> Payout:
     """Approve a requested payout and transfer it to the group's connected account; 409
     `already_decided` once it is rejected, failed or paid; 503 leaves it approved, to retry."""
-    approved = await payout_service.approve_payout(deps, sessions, payout_id, admin=admin.user_id)
+    approved = await payout_service.approve_payout(deps, payout_id, admin=admin.user_id)
     return Payout.model_validate(approved)
 
 
 @router.post("/payouts/{payout_id}/reject", responses=error_responses(404, 409))
-async def reject_payout(payout_id: Id, admin: AdminUser, sessions: Sessions) -> Payout:
+async def reject_payout(payout_id: Id, admin: AdminUser, deps: LedgerDeps) -> Payout:
     """Turn a requested payout down, releasing what it reserved; 409 `already_decided` once
     another decision was taken."""
-    async with transaction(sessions) as session:
-        rejected = await payout_service.reject_payout(session, payout_id, admin=admin.user_id)
+    rejected = await payout_service.reject_payout(deps, payout_id, admin=admin.user_id)
     return Payout.model_validate(rejected)

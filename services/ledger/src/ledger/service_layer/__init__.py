@@ -1,21 +1,26 @@
-"""One handler per Stripe event and per command; handlers never commit."""
+"""One handler per Stripe event (in the consumer's unit of work, never committing) and per
+command (in units of work of its own)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from sqlalchemy import Table
+from typing import TYPE_CHECKING
 
 from ledger.adapters.stripe_gateway import StripeGateway
+
+if TYPE_CHECKING:
+    from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 
 
 @dataclass(frozen=True)
 class Deps:
-    """What handlers need besides the session: Stripe and the outbox table."""
+    """What handlers need besides their unit of work: Stripe, and units of work for the
+    commands that open transactions of their own."""
 
     stripe: StripeGateway
-    outbox: Table
+    uow: Callable[[], LedgerUnitOfWork]
 
 
 def at(epoch: int | None) -> datetime:

@@ -3,16 +3,13 @@ Stripe's objects (metadata `group_id`, and `payout_id` when a payout request cau
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from ledger.adapters import payout_requests
-from ledger.adapters import repository as repo
 from ledger.adapters.stripe_gateway import BookedPayout, BookedTransfer
 from ledger.domain import accounts
 from ledger.domain.accounts import Kind
 from ledger.domain.attribution import Attribution
 from ledger.domain.transactions import Transaction, event_id
 from ledger.service_layer import Deps, at
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.events.ledger import PayoutRecorded
 from tollgate_shared.events.stripe import StripeEvent
 
@@ -41,7 +38,7 @@ def _disbursement(
 
 async def _recorded(
     deps: Deps,
-    session: AsyncSession,
+    uow: LedgerUnitOfWork,
     obj: BookedTransfer | BookedPayout,
     group_id: str,
     *,
@@ -50,10 +47,8 @@ async def _recorded(
 ) -> None:
     request_id = obj.metadata.get("payout_id")
     if request_id and status == "paid":
-        await payout_requests.mark_paid(session, request_id, transfer_id=obj.id)
-    await repo.emit_once(
-        session,
-        deps.outbox,
+        await uow.payouts.mark_paid(request_id, transfer_id=obj.id)
+    uow.emit(
         PayoutRecorded(
             id=event_id("payout_recorded", obj.id, status),
             causation_id=causation_id,
@@ -67,7 +62,7 @@ async def _recorded(
 
 
 async def record_transfer(
-    deps: Deps, session: AsyncSession, transfer: BookedTransfer, *, causation_id: str
+    deps: Deps, uow: LedgerUnitOfWork, transfer: BookedTransfer, *, causation_id: str
 ) -> None:
     """Book a transfer to a group's organizer, and any part of it reversed since."""
     group_id = transfer.metadata.get("group_id")
@@ -81,10 +76,10 @@ async def record_transfer(
         balance_transaction_id=transfer.balance_transaction,
         description=f"Transfer to {transfer.destination}",
     )
-    if await repo.post(session, booking, causation_id=causation_id):
-        await _recorded(deps, session, transfer, group_id, status="paid", causation_id=causation_id)
-    reversed_so_far = await repo.booked_amount(
-        session, source_id=transfer.id, kind=Kind.TRANSFER_REVERSAL
+    if await uow.books.post(booking, causation_id=causation_id):
+        await _recorded(deps, uow, transfer, group_id, status="paid", causation_id=causation_id)
+    reversed_so_far = await uow.books.booked_amount(
+        source_id=transfer.id, kind=Kind.TRANSFER_REVERSAL
     )
     if transfer.amount_reversed > reversed_so_far:
         correction = _disbursement(
@@ -94,15 +89,15 @@ async def record_transfer(
             transfer.amount_reversed - reversed_so_far,
             discriminator=str(transfer.amount_reversed),
         )
-        await repo.post(session, correction, causation_id=causation_id)
+        await uow.books.post(correction, causation_id=causation_id)
 
 
-async def on_transfer(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_transfer(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`transfer.created|updated|reversed`."""
-    await record_transfer(deps, session, event.object_as(BookedTransfer), causation_id=event.id)
+    await record_transfer(deps, uow, event.object_as(BookedTransfer), causation_id=event.id)
 
 
-async def on_payout(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_payout(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`payout.*` of a group (metadata `group_id`), as it is now; a failed one comes back."""
     group_id = event.object_as(BookedPayout).metadata.get("group_id")
     if not group_id:
@@ -117,14 +112,14 @@ async def on_payout(deps: Deps, session: AsyncSession, event: StripeEvent) -> No
         description="Payout",
     )
     if payout.status not in FAILED:
-        if await repo.post(session, booking, causation_id=event.id):
-            await _recorded(deps, session, payout, group_id, status="paid", causation_id=event.id)
-    elif await repo.is_booked(session, booking.key):
+        if await uow.books.post(booking, causation_id=event.id):
+            await _recorded(deps, uow, payout, group_id, status="paid", causation_id=event.id)
+    elif await uow.books.is_booked(booking.key):
         correction = _disbursement(Kind.PAYOUT_REVERSAL, payout, group_id, payout.amount)
-        if await repo.post(session, correction, causation_id=event.id):
+        if await uow.books.post(correction, causation_id=event.id):
             await _recorded(
                 deps,
-                session,
+                uow,
                 payout,
                 group_id,
                 status=payout.status or "failed",

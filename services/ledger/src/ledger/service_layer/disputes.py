@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ledger.adapters import orm
-from ledger.adapters import repository as repo
 from ledger.domain import accounts
 from ledger.domain.accounts import Kind
 from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.events.ledger import DisputeClosed, DisputeOpened
 from tollgate_shared.events.stripe import Dispute, StripeEvent
 
 CLOSED = ("won", "lost", "warning_closed")
 
 
-async def on_dispute_event(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_dispute_event(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`charge.dispute.*`: status (newest news wins), timeline, and money movements by key."""
     dispute = event.object_as(Dispute)
-    payment = await payment_of(deps, session, event, dispute.charge)
+    payment = await payment_of(deps, uow, event, dispute.charge)
     if payment is None:
         return
     currency = dispute.currency.lower()
-    await repo.upsert_status(
-        session,
+    await uow.books.upsert_status(
         orm.disputes,
         "dispute_id",
         {
@@ -40,8 +37,7 @@ async def on_dispute_event(deps: Deps, session: AsyncSession, event: StripeEvent
         },
         status_at=event.created,
     )
-    await repo.add_timeline(
-        session,
+    await uow.books.add_timeline(
         event_id=event.id,
         object_id=dispute.id,
         charge_id=payment.charge_id,
@@ -63,7 +59,7 @@ async def on_dispute_event(deps: Deps, session: AsyncSession, event: StripeEvent
             balance_transaction_id=bt.id,
             discriminator=bt.id,
         )
-        await repo.post(session, movement, causation_id=event.id)
+        await uow.books.post(movement, causation_id=event.id)
     common = {
         "causation_id": event.id,
         "group_id": payment.group_id,
@@ -77,9 +73,9 @@ async def on_dispute_event(deps: Deps, session: AsyncSession, event: StripeEvent
     opened = DisputeOpened(
         id=event_id("dispute_opened", dispute.id), reason=dispute.reason, **common
     )
-    await repo.emit_once(session, deps.outbox, opened)
+    uow.emit(opened)
     if dispute.status in CLOSED:
         closed = DisputeClosed(
             id=event_id("dispute_closed", dispute.id), status=dispute.status, **common
         )
-        await repo.emit_once(session, deps.outbox, closed)
+        uow.emit(closed)

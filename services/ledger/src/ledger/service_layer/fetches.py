@@ -16,10 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.adapters import repository as repo
-from tollgate_shared.db import lock_in_order
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.events.stripe import Ref
 from tollgate_shared.messaging.consumer import Incoming
 
@@ -60,7 +58,7 @@ class _Event(BaseModel):
     data: _Data
 
 
-async def prepare(session: AsyncSession, incomings: Sequence[Incoming]) -> None:
+async def prepare(uow: LedgerUnitOfWork, incomings: Sequence[Incoming]) -> None:
     """Lock every Stripe object the events name (see `_Named.names`), then read the booked
     payments of the charge events' charges, each in one statement (what cannot be parsed is
     left to its handler to reject)."""
@@ -74,6 +72,6 @@ async def prepare(session: AsyncSession, incomings: Sequence[Incoming]) -> None:
         names.update(named.names())
         if incoming.subject in CHARGE_SUBJECTS and named.id:
             charge_ids.append(named.id)
-    await lock_in_order(session, names)
+    await uow.lock(*names)
     if charge_ids:
-        await repo.read_ahead(session, charge_ids)
+        await uow.books.read_ahead(charge_ids)

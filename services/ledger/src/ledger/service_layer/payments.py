@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ledger.adapters import orm
-from ledger.adapters import repository as repo
 from ledger.adapters.stripe_gateway import PaidCharge
 from ledger.domain.attribution import Attribution
 from ledger.domain.errors import NotAttributable
 from ledger.domain.payments import Payment
 from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.events.ledger import PaymentRecorded
 from tollgate_shared.events.stripe import CheckoutSession, Invoice, StripeEvent
 from tollgate_shared.messaging.foreign import ignore_foreign
@@ -43,7 +41,7 @@ def _invoice_attribution(invoice: Invoice) -> Attribution:
 
 async def book_payment(
     deps: Deps,
-    session: AsyncSession,
+    uow: LedgerUnitOfWork,
     charge_id: str,
     *,
     causation_id: str,
@@ -51,10 +49,9 @@ async def book_payment(
     hints: Hints = Hints(),
 ) -> Payment | None:
     """The charge's booked payment, booking it now if needed; None if it cannot be attributed."""
-    if (existing := await repo.get_payment(session, charge_id)) is not None:
+    if (existing := await uow.books.get_payment(charge_id)) is not None:
         if hints.invoice is not None:
-            await repo.link_invoice(
-                session,
+            await uow.books.link_invoice(
                 charge_id,
                 invoice_id=hints.invoice.id,
                 hosted_url=hints.invoice.hosted_invoice_url,
@@ -94,19 +91,14 @@ async def book_payment(
         invoice_pdf=invoice.invoice_pdf if invoice else None,
         **_subscription_period(invoice),
     )
-    await repo.post(
-        session,
-        *payment.transactions(),
-        causation_id=causation_id,
-        payment=payment,
-        announce=_recorded(payment, causation_id),
-    )
+    if await uow.books.post(*payment.transactions(), causation_id=causation_id, payment=payment):
+        uow.emit(_recorded(payment, causation_id))
     return payment
 
 
 async def payment_of(
     deps: Deps,
-    session: AsyncSession,
+    uow: LedgerUnitOfWork,
     event: StripeEvent,
     charge_id: str | None,
     *,
@@ -117,7 +109,7 @@ async def payment_of(
     never paid): another app's, on a shared Stripe account, so the event is ignored (counted)."""
     payment = None
     if charge_id:
-        payment = await book_payment(deps, session, charge_id, charge=charge, causation_id=event.id)
+        payment = await book_payment(deps, uow, charge_id, charge=charge, causation_id=event.id)
     if payment is None:
         ignore_foreign(SERVICE, event, f"charge {charge_id} is not attributable to a group")
     return payment
@@ -165,10 +157,10 @@ def _recorded(payment: Payment, causation_id: str) -> PaymentRecorded:
     )
 
 
-async def on_charge_succeeded(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_charge_succeeded(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """Book the charge if its metadata says whose it is (else its invoice/checkout will)."""
     charge = event.object_as(PaidCharge)
-    await book_payment(deps, session, charge.id, charge=charge, causation_id=event.id)
+    await book_payment(deps, uow, charge.id, charge=charge, causation_id=event.id)
 
 
 def _ours(event: StripeEvent, attribution: Attribution, kind: str, object_id: str) -> bool:
@@ -178,13 +170,13 @@ def _ours(event: StripeEvent, attribution: Attribution, kind: str, object_id: st
     return attribution.known
 
 
-async def on_invoice_paid(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_invoice_paid(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """Keep the invoice for the member's history and book the charge that paid it."""
     invoice = event.object_as(Invoice)
     attribution = _invoice_attribution(invoice)
     if not _ours(event, attribution, "invoice", invoice.id):
         return
-    await record_invoice(session, invoice, attribution, status_at=event.created)
+    await record_invoice(uow, invoice, attribution, status_at=event.created)
     if invoice.amount_paid <= 0:
         return
     intent = invoice.payment_intent_id or await deps.stripe.invoice_payment_intent(invoice.id)
@@ -192,18 +184,18 @@ async def on_invoice_paid(deps: Deps, session: AsyncSession, event: StripeEvent)
     if charge_id is None:
         return  # paid out of band: no money moved through Stripe
     hints = Hints(attribution=attribution, invoice=invoice, email=invoice.customer_email)
-    await book_payment(deps, session, charge_id, hints=hints, causation_id=event.id)
+    await book_payment(deps, uow, charge_id, hints=hints, causation_id=event.id)
 
 
-async def on_invoice_updated(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_invoice_updated(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """Track an invoice's status (e.g. a failed payment) for the member's history."""
     invoice = event.object_as(Invoice)
     attribution = _invoice_attribution(invoice)
     if _ours(event, attribution, "invoice", invoice.id):
-        await record_invoice(session, invoice, attribution, status_at=event.created)
+        await record_invoice(uow, invoice, attribution, status_at=event.created)
 
 
-async def on_checkout_completed(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_checkout_completed(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """Book a paid payment-mode checkout (subscription checkouts are booked by their invoice)."""
     checkout = event.object_as(CheckoutSession)
     if checkout.mode != "payment" or checkout.payment_status != "paid":
@@ -219,15 +211,14 @@ async def on_checkout_completed(deps: Deps, session: AsyncSession, event: Stripe
     if charge_id is None:
         raise NotAttributable(f"paid checkout {checkout.id} has no charge yet")
     hints = Hints(attribution=attribution, email=checkout.email)
-    await book_payment(deps, session, charge_id, hints=hints, causation_id=event.id)
+    await book_payment(deps, uow, charge_id, hints=hints, causation_id=event.id)
 
 
 async def record_invoice(
-    session: AsyncSession, invoice: Invoice, attribution: Attribution, *, status_at: int
+    uow: LedgerUnitOfWork, invoice: Invoice, attribution: Attribution, *, status_at: int
 ) -> None:
     """Insert or update the invoice row (older news never overwrites newer)."""
-    await repo.upsert_status(
-        session,
+    await uow.books.upsert_status(
         orm.invoices,
         "invoice_id",
         {

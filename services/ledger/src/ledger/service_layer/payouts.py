@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import stripe
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import payout_requests as requests
 from ledger.adapters import repository as repo
@@ -24,7 +24,7 @@ from ledger.domain.errors import IdempotencyKeyReused, InvalidState, NotFound, S
 from ledger.domain.payouts import Interval, PayoutStatus
 from ledger.service_layer import Deps
 from ledger.service_layer.disbursements import record_transfer
-from tollgate_shared.db import transaction
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.stripe_client import idempotency_key
 
 
@@ -50,24 +50,26 @@ class PayoutRequest:
     idempotency_key: str | None = None
 
 
-async def request_payout(
-    session: AsyncSession, command: PayoutRequest
-) -> tuple[dict[str, Any], bool]:
+async def request_payout(deps: Deps, command: PayoutRequest) -> tuple[dict[str, Any], bool]:
     """Reserve `amount` for a payout; returns the request and whether it is new (a key sent
     again answers the request it made, if it asked for the same)."""
-    await repo.lock_group(session, command.group_id)
+    async with deps.uow() as uow:
+        requested = await _request(uow, command)
+        await uow.commit()
+    return requested
+
+
+async def _request(uow: LedgerUnitOfWork, command: PayoutRequest) -> tuple[dict[str, Any], bool]:
+    await uow.books.lock_group(command.group_id)
     if command.idempotency_key:
-        existing = await requests.by_idempotency_key(
-            session, command.group_id, command.idempotency_key
-        )
+        existing = await uow.payouts.by_idempotency_key(command.group_id, command.idempotency_key)
         if existing is not None:
             if (existing["amount"], existing["currency"]) != (command.amount, command.currency):
                 raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
             return existing, False
-    now = await balance(session, command.group_id, command.currency)
+    now = await balance(uow.session, command.group_id, command.currency)
     payouts.check_can_withdraw(command.amount, payable=now["payable"], pending=now["pending"])
-    created = await requests.add(
-        session,
+    created = await uow.payouts.add(
         group_id=command.group_id,
         amount=command.amount,
         currency=command.currency,
@@ -78,31 +80,30 @@ async def request_payout(
 
 
 async def _approve(
-    session: AsyncSession, payout_id: str, admin: str
+    uow: LedgerUnitOfWork, payout_id: str, admin: str
 ) -> tuple[dict[str, Any], bool]:
     """Approve the request under its row lock; returns it and whether an earlier approval
     already took it (the transfer is then resumed with the parameters recorded then)."""
-    found = await requests.get(session, payout_id)
+    found = await uow.payouts.get(payout_id)
     if found is None:
         raise NotFound(f"no payout request {payout_id}")
     # The group's lock first, like every command that reserves money, then the request's row.
-    await repo.lock_group(session, found["group_id"])
-    request = await requests.get(session, payout_id, lock=True) or found
+    await uow.books.lock_group(found["group_id"])
+    request = await uow.payouts.get(payout_id, lock=True) or found
     payouts.check_can_approve(request["status"])
     if request["status"] == PayoutStatus.APPROVED:
-        resumed = await requests.update(session, payout_id, attempts=request["attempts"] + 1)
+        resumed = await uow.payouts.update(payout_id, attempts=request["attempts"] + 1)
         return resumed, True
-    now = await balance(session, request["group_id"], request["currency"])
+    now = await balance(uow.session, request["group_id"], request["currency"])
     # The request's own reservation is part of `pending`; it must still be covered.
     payouts.check_can_withdraw(
         request["amount"], payable=now["payable"], pending=now["pending"] - request["amount"]
     )
-    schedule = await requests.get_schedule(session, request["group_id"])
+    schedule = await uow.payouts.get_schedule(request["group_id"])
     destination = schedule and schedule["destination_account"]
     if not destination:
         raise InvalidState("the group has no connected account to pay out to")
-    approved = await requests.decide(
-        session,
+    approved = await uow.payouts.decide(
         payout_id,
         status=PayoutStatus.APPROVED,
         decided_by=admin,
@@ -112,9 +113,7 @@ async def _approve(
     return approved, False
 
 
-async def approve_payout(
-    deps: Deps, sessions: async_sessionmaker[AsyncSession], payout_id: str, *, admin: str
-) -> dict[str, Any]:
+async def approve_payout(deps: Deps, payout_id: str, *, admin: str) -> dict[str, Any]:
     """Approve a request, then send its transfer and book it.
 
     The approval commits before Stripe is called: from then on the request cannot be rejected
@@ -125,27 +124,27 @@ async def approve_payout(
     idempotency keys after a day) or gets it back by its key; it is booked once (keyed by the
     transfer id).
     """
-    async with transaction(sessions) as session:
-        request, resumed = await _approve(session, payout_id, admin)
+    async with deps.uow() as uow:
+        request, resumed = await _approve(uow, payout_id, admin)
+        await uow.commit()
     try:
         earlier = await deps.stripe.transfer_in_group(payout_id) if resumed else None
-        transfer = earlier or await _create_transfer(deps, sessions, request)
+        transfer = earlier or await _create_transfer(deps, request)
     except stripe.StripeError as exc:
         # No answer, or a concurrent approval's call in flight: the outcome is unknown, so the
         # request stays approved (reserved, not rejectable) until approving again settles it.
         raise StripeUnavailable(
             f"Stripe did not complete the transfer ({exc.user_message}); approve again to retry"
         ) from None
-    async with transaction(sessions) as session:
-        await record_transfer(deps, session, transfer, causation_id=payout_id)
-        found = await requests.get(session, payout_id)
+    async with deps.uow() as uow:
+        await record_transfer(deps, uow, transfer, causation_id=payout_id)
+        found = await uow.payouts.get(payout_id)
+        await uow.commit()
     assert found is not None
     return found
 
 
-async def _create_transfer(
-    deps: Deps, sessions: async_sessionmaker[AsyncSession], request: dict[str, Any]
-) -> BookedTransfer:
+async def _create_transfer(deps: Deps, request: dict[str, Any]) -> BookedTransfer:
     payout_id = request["payout_id"]
     try:
         return await deps.stripe.create_transfer(
@@ -158,44 +157,48 @@ async def _create_transfer(
         )
     except stripe.InvalidRequestError as exc:
         # Refused, nothing moved: the request ends failed and its money is free again.
-        async with transaction(sessions) as session:
-            await requests.mark_failed(session, payout_id, failure=str(exc.user_message))
+        async with deps.uow() as uow:
+            await uow.payouts.mark_failed(payout_id, failure=str(exc.user_message))
+            await uow.commit()
         raise InvalidState(f"Stripe refused the transfer: {exc.user_message}") from None
 
 
-async def reject_payout(session: AsyncSession, payout_id: str, *, admin: str) -> dict[str, Any]:
+async def reject_payout(deps: Deps, payout_id: str, *, admin: str) -> dict[str, Any]:
     """Turn a request down, releasing its reservation; a concurrent decision on it is waited
     for, and if it won this one is refused."""
-    request = await requests.get(session, payout_id, lock=True)
-    if request is None:
-        raise NotFound(f"no payout request {payout_id}")
-    payouts.check_can_reject(request["status"])
-    return await requests.decide(session, payout_id, status=PayoutStatus.REJECTED, decided_by=admin)
+    async with deps.uow() as uow:
+        request = await uow.payouts.get(payout_id, lock=True)
+        if request is None:
+            raise NotFound(f"no payout request {payout_id}")
+        payouts.check_can_reject(request["status"])
+        rejected = await uow.payouts.decide(
+            payout_id, status=PayoutStatus.REJECTED, decided_by=admin
+        )
+        await uow.commit()
+    return rejected
 
 
-async def request_scheduled_payouts(
-    sessions: async_sessionmaker[AsyncSession], now: datetime
-) -> list[dict[str, Any]]:
+async def request_scheduled_payouts(deps: Deps, now: datetime) -> list[dict[str, Any]]:
     """For every weekly/monthly schedule that is due, request what is available above its
     minimum (admins still approve it)."""
-    async with sessions() as session:
-        schedules = await requests.schedules(session)
+    async with deps.uow() as uow:
+        schedules = await uow.payouts.schedules()
     created = []
     for schedule in schedules:
-        async with transaction(sessions) as session:
+        async with deps.uow() as uow:
             group_id = schedule["group_id"]
             # Under the group's lock: a run beside this one (two cron pods, an overlap) that
             # requested first is seen, and the schedule is not due twice.
-            await repo.lock_group(session, group_id)
-            last = await requests.last_scheduled(session, group_id)
+            await uow.books.lock_group(group_id)
+            last = await uow.payouts.last_scheduled(group_id)
             if not payouts.schedule_due(Interval(schedule["interval"]), last, now):
                 continue
-            free = (await balance(session, group_id, schedule["currency"]))["available"]
+            free = (await balance(uow.session, group_id, schedule["currency"]))["available"]
             if free <= 0 or free < schedule["minimum_amount"]:
                 continue
-            request, _ = await request_payout(
-                session,
-                PayoutRequest(group_id, free, schedule["currency"], requested_by="schedule"),
+            request, _ = await _request(
+                uow, PayoutRequest(group_id, free, schedule["currency"], requested_by="schedule")
             )
+            await uow.commit()
             created.append(request)
     return created

@@ -6,9 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import stripe
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ledger.adapters import repository as repo
 from ledger.adapters.stripe_gateway import PaidCharge
 from ledger.domain import accounts
 from ledger.domain.accounts import Account, Kind
@@ -17,6 +15,7 @@ from ledger.domain.payments import Payment
 from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.events.ledger import RefundRecorded
 from tollgate_shared.events.stripe import Refund, StripeEvent
 from tollgate_shared.stripe_client import idempotency_key
@@ -25,32 +24,31 @@ MONEY_RETURNED = ("pending", "requires_action", "succeeded")
 """Refund states in which the money has left the balance (failed/canceled ones come back)."""
 
 
-async def on_refund_event(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_refund_event(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`refund.*` / `charge.refund.updated`: book the refund as it is now (another app's
     refund is ignored before it is read)."""
-    payment = await payment_of(deps, session, event, event.object_as(Refund).charge)
+    payment = await payment_of(deps, uow, event, event.object_as(Refund).charge)
     if payment is not None:
         refund = await deps.stripe.refund(str(event.data.object["id"]))
-        await apply_refund(deps, session, payment, refund, event)
+        await apply_refund(deps, uow, payment, refund, event)
 
 
-async def on_charge_refunded(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_charge_refunded(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`charge.refunded`: book every refund the charge has now (none of another app's)."""
     charge = event.object_as(PaidCharge)
-    payment = await payment_of(deps, session, event, charge.id, charge=charge)
+    payment = await payment_of(deps, uow, event, charge.id, charge=charge)
     if payment is None:
         return
     for refund in await deps.stripe.refunds_of(charge.id):
-        await apply_refund(deps, session, payment, refund, event)
+        await apply_refund(deps, uow, payment, refund, event)
 
 
 async def apply_refund(
-    deps: Deps, session: AsyncSession, payment: Payment, refund: Refund, event: StripeEvent
+    deps: Deps, uow: LedgerUnitOfWork, payment: Payment, refund: Refund, event: StripeEvent
 ) -> None:
     """Book a refund of `payment` whose money left, or correct one that failed after being
     booked."""
-    await repo.upsert_refund(
-        session,
+    await uow.books.upsert_refund(
         {
             "refund_id": refund.id,
             "charge_id": payment.charge_id,
@@ -64,8 +62,7 @@ async def apply_refund(
             "created_at": at(refund.created),
         },
     )
-    await repo.add_timeline(
-        session,
+    await uow.books.add_timeline(
         event_id=event.id,
         object_id=refund.id,
         charge_id=payment.charge_id,
@@ -83,24 +80,22 @@ async def apply_refund(
         balance_transaction_id=refund.balance_transaction,
     )
     if refund.status in MONEY_RETURNED:
-        await repo.post(
-            session,
-            booking,
-            causation_id=event.id,
-            announce=RefundRecorded(
-                id=event_id("refund_recorded", refund.id),
-                causation_id=event.id,
-                group_id=payment.group_id,
-                user_id=payment.attribution.user_id,
-                amount=refund.amount,
-                currency=booking.currency,
-                charge_id=payment.charge_id,
-                email=payment.email,
-                refund_id=refund.id,
-                reason=refund.reason,
-            ),
-        )
-    elif await repo.is_booked(session, booking.key):
+        if await uow.books.post(booking, causation_id=event.id):
+            uow.emit(
+                RefundRecorded(
+                    id=event_id("refund_recorded", refund.id),
+                    causation_id=event.id,
+                    group_id=payment.group_id,
+                    user_id=payment.attribution.user_id,
+                    amount=refund.amount,
+                    currency=booking.currency,
+                    charge_id=payment.charge_id,
+                    email=payment.email,
+                    refund_id=refund.id,
+                    reason=refund.reason,
+                )
+            )
+    elif await uow.books.is_booked(booking.key):
         correction = payment.movement(
             Kind.REFUND_REVERSAL,
             source_id=refund.id,
@@ -108,7 +103,7 @@ async def apply_refund(
             postings=accounts.reversal(booking.postings),
             occurred_at=at(event.created),
         )
-        await repo.post(session, correction, causation_id=event.id)
+        await uow.books.post(correction, causation_id=event.id)
 
 
 @dataclass(frozen=True)
@@ -123,15 +118,13 @@ class RefundRequest:
     """The caller's Idempotency-Key, if any."""
 
 
-async def request_refund(
-    deps: Deps, sessions: async_sessionmaker[AsyncSession], command: RefundRequest
-) -> Refund:
+async def request_refund(deps: Deps, command: RefundRequest) -> Refund:
     """Ask Stripe for the refund; the ledger changes when Stripe's event arrives."""
-    async with sessions() as session:
-        payment = await repo.get_payment(session, command.charge_id)
+    async with deps.uow() as uow:
+        payment = await uow.books.get_payment(command.charge_id)
         if payment is None:
             raise NotFound(f"no payment for charge {command.charge_id}")
-        refunded = await repo.charge_account_total(session, payment.charge_id, Account.REFUNDS)
+        refunded = await uow.books.charge_account_total(payment.charge_id, Account.REFUNDS)
     remaining = payment.amount - refunded
     if remaining <= 0:
         raise InvalidState("the payment is already fully refunded")

@@ -3,18 +3,16 @@ of another app's payments, or of none, are ignored)."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ledger.adapters import orm
-from ledger.adapters import repository as repo
 from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.events.stripe import EarlyFraudWarning, Review, StripeEvent
 
 
 async def _record(
     deps: Deps,
-    session: AsyncSession,
+    uow: LedgerUnitOfWork,
     event: StripeEvent,
     *,
     risk_id: str,
@@ -24,11 +22,10 @@ async def _record(
     reason: str | None,
     created: int | None,
 ) -> None:
-    payment = await payment_of(deps, session, event, charge_id)
+    payment = await payment_of(deps, uow, event, charge_id)
     if payment is None:
         return
-    await repo.upsert_status(
-        session,
+    await uow.books.upsert_status(
         orm.risk_items,
         "risk_id",
         {
@@ -43,8 +40,7 @@ async def _record(
         },
         status_at=event.created,
     )
-    await repo.add_timeline(
-        session,
+    await uow.books.add_timeline(
         event_id=event.id,
         object_id=risk_id,
         charge_id=charge_id,
@@ -55,12 +51,12 @@ async def _record(
     )
 
 
-async def on_early_fraud_warning(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_early_fraud_warning(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`radar.early_fraud_warning.*`."""
     warning = event.object_as(EarlyFraudWarning)
     await _record(
         deps,
-        session,
+        uow,
         event,
         risk_id=warning.id,
         kind="early_fraud_warning",
@@ -71,12 +67,12 @@ async def on_early_fraud_warning(deps: Deps, session: AsyncSession, event: Strip
     )
 
 
-async def on_review(deps: Deps, session: AsyncSession, event: StripeEvent) -> None:
+async def on_review(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`review.opened` / `review.closed`."""
     review = event.object_as(Review)
     await _record(
         deps,
-        session,
+        uow,
         event,
         risk_id=review.id,
         kind="review",

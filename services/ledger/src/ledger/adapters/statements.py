@@ -1,0 +1,81 @@
+"""The ledger's hand-tuned statements: a booking in one statement (data-modifying CTEs), and
+the payments a fetch reads ahead, compiled once for the driver."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import fields
+
+from sqlalchemy import BigInteger, String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+
+from ledger.adapters import orm
+from ledger.domain.attribution import Attribution
+from tollgate_shared.db import DriverStatement, json_rows
+
+TRANSACTION_COLUMNS = [
+    c for c in orm.transactions.columns if c.server_default is None and not c.primary_key
+]
+PAYMENT_COLUMNS = [c for c in orm.payments.columns if c.server_default is None]
+ATTRIBUTION_FIELDS = frozenset(f.name for f in fields(Attribution))
+
+
+@functools.cache
+def booking(*, with_payment: bool) -> DriverStatement:
+    """Transactions (`transactions`: one JSON parameter of rows) and their entries
+    (`postings`) in one statement, the entries only of transactions whose key is new; with the
+    payment they book (`payment_*`) unless its charge is booked. Returns the keys booked now."""
+    t, e = orm.transactions, orm.entries
+    rows = json_rows("transactions", "r", [(c.name, c.type) for c in TRANSACTION_COLUMNS])
+    names = [c.name for c in TRANSACTION_COLUMNS]
+    booked = (
+        insert(t)
+        .from_select(names, select(*[rows.c[n] for n in names]).order_by(rows.c.n))
+        .on_conflict_do_nothing(index_elements=[t.c.key])
+        .returning(t.c.id, t.c.key, t.c.group_id, t.c.occurred_at)
+        .cte("booked")
+    )
+    postings = json_rows(
+        "postings",
+        "q",
+        [
+            ("posting_key", String()),
+            ("account", String()),
+            ("posting_currency", String()),
+            ("posting_amount", BigInteger()),
+        ],
+    )
+    entries = (
+        select(
+            booked.c.id,
+            booked.c.group_id,
+            postings.c.account,
+            postings.c.posting_currency,
+            postings.c.posting_amount,
+            booked.c.occurred_at,
+        )
+        .select_from(postings.join(booked, booked.c.key == postings.c.posting_key))
+        .order_by(postings.c.n)
+    )
+    posted = insert(e).from_select(
+        ["transaction_id", "group_id", "account", "currency", "amount", "occurred_at"], entries
+    )
+    statement = select(func.array(select(booked.c.key).scalar_subquery()).label("booked"))
+    statement = statement.add_cte(posted.cte("posted"))
+    if with_payment:
+        p = orm.payments
+        paid = insert(p).values(
+            {c.name: bindparam(f"payment_{c.name}", type_=c.type) for c in PAYMENT_COLUMNS}
+        )
+        statement = statement.add_cte(
+            paid.on_conflict_do_nothing(index_elements=[p.c.charge_id]).cte("paid")
+        )
+    return DriverStatement.of(statement)
+
+
+PAYMENTS = DriverStatement.of(
+    select(orm.payments).where(
+        orm.payments.c.charge_id == any_(bindparam("charge_ids", type_=ARRAY(String)))
+    )
+)
+"""The booked payments of the charges `charge_ids`."""

@@ -1,0 +1,21 @@
+"""The ledger's unit of work: one transaction, with the repositories its handlers use."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ledger.adapters.payout_requests import PayoutRequests
+from ledger.adapters.repository import Books
+from tollgate_shared.messaging.outbox import Outbox
+from tollgate_shared.unit_of_work import UnitOfWork
+
+
+class LedgerUnitOfWork(UnitOfWork):
+    """The books and the payout requests of one transaction."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, outbox: Outbox | None = None
+    ) -> None:
+        super().__init__(sessions, outbox=outbox)
+        self.books = Books(self)
+        self.payouts = PayoutRequests(self)
