@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from membership.adapters import repository
 from membership.domain import rules
 from membership.domain.model import Grant, MembershipKey, SubscriptionRecord, Term
 from membership.main import MIGRATIONS
+from membership.service_layer.unit_of_work import MembershipUnitOfWork as Unit
 from tollgate_shared.db import transaction
 from tollgate_shared.testing import sessions_on, unique
 
@@ -57,22 +57,23 @@ async def test_saving_reads_the_member_state_and_related_subscriptions_after_the
         grant = Grant(
             user_id=user, group_id=group, tier_id="comp", kind="comp", expires_at=tomorrow
         )
-        async with transaction(sessions) as session:
+        async with Unit(sessions) as uow:
             for record in (older, elsewhere, stranger):
-                await repository.save_subscription(session, record)
-            await repository.add_term(session, term)
-            await repository.save_grant(session, grant, granted_by="admin-1")
-            before = await repository.member_state(session, key)
+                await uow.memberships.save_subscription(record)
+            await uow.memberships.add_term(term)
+            await uow.memberships.save_grant(grant, granted_by="admin-1")
+            before = await uow.memberships.member_state(key)
             entitlement = rules.entitlement(key, before[0], grace=timedelta(days=3), now=NOW)
-            await repository.save_membership(session, entitlement)
+            await uow.memberships.save_membership(entitlement)
+            await uow.commit()
 
         newer = _subscription(
             unique("sub"), user, group, created=2_000, previous_subscription_id=elsewhere.id
         )
-        async with transaction(sessions) as session:
-            await repository.save_subscription(session, replace(newer, status="incomplete"))
-            related, state = await repository.save_subscription_reading(session, newer)
-            read_after = await repository.member_state(session, key)
+        async with Unit(sessions) as uow:
+            await uow.memberships.save_subscription(replace(newer, status="incomplete"))
+            related, state = await uow.memberships.save_subscription_reading(newer)
+            read_after = await uow.memberships.member_state(key)
 
         assert sorted(s.id for s in related) == sorted([older.id, elsewhere.id, newer.id])
         assert next(s for s in related if s.id == newer.id) == newer  # the saved row, not the old
@@ -93,19 +94,20 @@ async def test_locked_ahead_members_stay_locked_and_each_subscription_is_read_ah
         user, group = unique("user"), unique("group")
         stored = _subscription(unique("sub"), user, group)
         unknown = unique("sub")
-        async with transaction(sessions) as session:
-            await repository.save_subscription(session, stored)
+        async with Unit(sessions) as uow:
+            await uow.memberships.save_subscription(stored)
+            await uow.commit()
 
         key = MembershipKey(user, group)
         try_lock = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))")
-        async with transaction(sessions) as session:
-            await repository.lock_ahead(session, {key}, [stored.id, unknown])
+        async with Unit(sessions) as uow:
+            await uow.memberships.lock_ahead({key}, [stored.id, unknown])
             async with transaction(sessions) as other:  # another transaction: the member is taken
                 assert await other.scalar(try_lock, {"k": f"{group}\x1f{user}"}) is False
             # Changed behind `subscription`'s back: the first read answers from what was read
             # ahead, the next from the database.
-            await repository.save_subscription(session, replace(stored, status="past_due"))
-            assert await repository.subscription(session, stored.id) == stored
-            again = await repository.subscription(session, stored.id)
+            await uow.memberships.save_subscription(replace(stored, status="past_due"))
+            assert await uow.memberships.subscription(stored.id) == stored
+            again = await uow.memberships.subscription(stored.id)
             assert again is not None and again.status == "past_due"
-            assert await repository.subscription(session, unknown) is None
+            assert await uow.memberships.subscription(unknown) is None

@@ -121,10 +121,10 @@ class UnitOfWork:
     def emit(self, *events: DomainEvent) -> None:
         """Queue domain events for the outbox: written once each (an id already queued, here or
         by an earlier transaction, queues nothing) before the commit, published after it."""
-        if self._outbox is None:
-            raise RuntimeError("this service has no outbox")
+        if events and self._outbox is None:
+            raise RuntimeError("this unit of work has no outbox")
         for event in events:
-            self._events.setdefault(event.id, self._outbox.row(event))
+            self._events.setdefault(event.id, Outbox.row(event))
 
     async def lock(self, *names: str) -> None:
         """Hold an advisory lock on each of `names` until the transaction ends, taking those

@@ -24,7 +24,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """HTTP API, STRIPE consumer, outbox relay and expiry sweeper in one process."""
     own = settings if isinstance(settings, Settings) else load_settings()
     membership = build(own)
-    return service_app(
+    app = service_app(
         own,
         membership.runtime,
         title="Tollgate membership",
@@ -34,6 +34,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         fast_routes=[gate.GateFastPath()],
         on_start=_gate_reads,
     )
+    app.state.units = membership.uow
+    return app
 
 
 def _gate_reads(app: FastAPI, runtime: Runtime) -> None:
@@ -45,14 +47,11 @@ def _sweeper(membership: Membership) -> Loop:
     """The expiry sweeper, to run once the runtime (and so its sessions) is up."""
 
     async def sweep() -> None:
-        sessions = membership.runtime.sessions
-        assert sessions is not None
         await sweeper.run(
-            sessions,
+            membership.uow,
             grace=membership.settings.grace,
             interval=membership.settings.membership_sweep_interval_seconds,
             clock=lambda: datetime.now(UTC),
-            on_change=membership.runtime.wake_relay,
         )
 
     return sweep

@@ -6,182 +6,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import orm
+from membership.adapters.statements import balances_query
 from membership.domain.credits import Allocation, Entry, SpendOutcome, SpendRequest
 from membership.domain.model import MembershipKey
+from tollgate_shared.unit_of_work import UnitOfWork
 
 
 def _member(table: Any, key: MembershipKey) -> list[Any]:
     return [table.c.group_id == key.group_id, table.c.user_id == key.user_id]
 
 
-def balances_query(user_id: ColumnElement[Any], group_id: ColumnElement[Any]) -> Select[Any]:
-    """A member's balance per kind, by kind."""
-    t = orm.credit_balances
-    return (
-        select(t.c.kind, t.c.balance)
-        .where(t.c.group_id == group_id, t.c.user_id == user_id)
-        .order_by(t.c.kind)
-    )
-
-
 BALANCES = balances_query(bindparam("user_id"), bindparam("group_id"))
 """A member's balance per kind, bound by `user_id` and `group_id`."""
-
-
-async def balances(
-    session: AsyncSession, key: MembershipKey, *, lock: bool = False
-) -> dict[str, int]:
-    """The member's balance per kind (locked until the transaction ends when `lock`)."""
-    query = BALANCES.with_for_update() if lock else BALANCES
-    rows = await session.execute(query, {"user_id": key.user_id, "group_id": key.group_id})
-    return {r.kind: r.balance for r in rows}
-
-
-async def record_allocation(
-    session: AsyncSession, key: MembershipKey, allocation: Allocation
-) -> bool:
-    """Record a paid cycle once; False if it was recorded before."""
-    t = orm.credit_allocations
-    result = await session.execute(
-        insert(t)
-        .values(
-            group_id=key.group_id,
-            user_id=key.user_id,
-            cause=allocation.cause,
-            allowances=dict(allocation.allowances),
-            cycle_start=allocation.cycle_start,
-            cycle_end=allocation.cycle_end,
-            applied=False,
-        )
-        .on_conflict_do_nothing()
-        .returning(t.c.cause)
-    )
-    return result.first() is not None
-
-
-async def latest_cycle_start(session: AsyncSession, key: MembershipKey) -> datetime | None:
-    """The start of the newest cycle whose allowances were applied."""
-    t = orm.credit_allocations
-    latest: datetime | None = await session.scalar(
-        select(func.max(t.c.cycle_start)).where(*_member(t, key), t.c.applied)
-    )
-    return latest
-
-
-async def apply_allocation(
-    session: AsyncSession, key: MembershipKey, allocation: Allocation, entries: list[Entry]
-) -> None:
-    """Set each kind's balance as `entries` leave it, and write them to the history."""
-    b, a = orm.credit_balances, orm.credit_allocations
-    final = {e.kind: e.balance_after for e in entries}
-    for kind, balance in final.items():
-        stmt = insert(b).values(
-            group_id=key.group_id, user_id=key.user_id, kind=kind, balance=balance
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[b.c.group_id, b.c.user_id, b.c.kind],
-                set_={"balance": stmt.excluded.balance, "updated_at": func.now()},
-            )
-        )
-    await add_entries(session, key, entries)
-    await session.execute(
-        update(a).where(*_member(a, key), a.c.cause == allocation.cause).values(applied=True)
-    )
-
-
-async def add_entries(session: AsyncSession, key: MembershipKey, entries: list[Entry]) -> None:
-    """Append lines to the member's credit history."""
-    if entries:
-        await session.execute(
-            insert(orm.credit_entries),
-            [
-                {
-                    "group_id": key.group_id,
-                    "user_id": key.user_id,
-                    "kind": e.kind,
-                    "type": e.type,
-                    "delta": e.delta,
-                    "balance_after": e.balance_after,
-                    "cause": e.cause,
-                }
-                for e in entries
-            ],
-        )
-
-
-async def claim_spend(
-    session: AsyncSession, key: MembershipKey, idempotency_key: str, request: SpendRequest
-) -> bool:
-    """Reserve the idempotency key for this request; False if it was used before (a concurrent
-    request with the same key waits here until the first one commits)."""
-    t = orm.credit_spends
-    result = await session.execute(
-        insert(t)
-        .values(
-            group_id=key.group_id,
-            user_id=key.user_id,
-            idempotency_key=idempotency_key,
-            fingerprint=request.fingerprint,
-            kind=request.kind,
-            amount=request.amount,
-            reference=request.reference,
-        )
-        .on_conflict_do_nothing()
-        .returning(t.c.idempotency_key)
-    )
-    return result.first() is not None
-
-
-async def spend_answer(
-    session: AsyncSession, key: MembershipKey, idempotency_key: str
-) -> tuple[str, SpendOutcome] | None:
-    """The stored answer to an earlier request with this key, with that request's fingerprint."""
-    t = orm.credit_spends
-    row = (
-        await session.execute(
-            select(t).where(*_member(t, key), t.c.idempotency_key == idempotency_key)
-        )
-    ).first()
-    if row is None or row.spent is None:
-        return None
-    request = SpendRequest(kind=row.kind, amount=row.amount, reference=row.reference)
-    outcome = SpendOutcome(request, spent=row.spent, balance=row.balance, at=row.created_at)
-    return row.fingerprint, outcome
-
-
-async def debit(session: AsyncSession, key: MembershipKey, kind: str, amount: int) -> int | None:
-    """Take `amount` off the balance if it holds that much (one conditional UPDATE, so
-    concurrent spends never take it below zero); the new balance, or None if it did not."""
-    t = orm.credit_balances
-    result = await session.execute(
-        update(t)
-        .where(*_member(t, key), t.c.kind == kind, t.c.balance >= amount)
-        .values(balance=t.c.balance - amount, updated_at=func.now())
-        .returning(t.c.balance)
-    )
-    balance: int | None = result.scalar_one_or_none()
-    return balance
-
-
-async def answer_spend(
-    session: AsyncSession, key: MembershipKey, idempotency_key: str, *, spent: bool, balance: int
-) -> datetime:
-    """Store the answer given to the request holding this key; returns when it was made."""
-    t = orm.credit_spends
-    result = await session.execute(
-        update(t)
-        .where(*_member(t, key), t.c.idempotency_key == idempotency_key)
-        .values(spent=spent, balance=balance)
-        .returning(t.c.created_at)
-    )
-    created_at: datetime = result.scalar_one()
-    return created_at
 
 
 async def history(
@@ -201,3 +42,156 @@ async def history(
         conditions.append(t.c.id < before)
     rows = await session.execute(select(t).where(*conditions).order_by(t.c.id.desc()).limit(limit))
     return rows.all()
+
+
+class Credits:
+    """Members' credits as one unit of work reads and writes them: balances, allocations,
+    spends."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _session(self) -> AsyncSession:
+        return self._uow.session
+
+    async def balances(self, key: MembershipKey, *, lock: bool = False) -> dict[str, int]:
+        """The member's balance per kind (locked until the transaction ends when `lock`)."""
+        query = BALANCES.with_for_update() if lock else BALANCES
+        rows = await self._session.execute(
+            query, {"user_id": key.user_id, "group_id": key.group_id}
+        )
+        return {r.kind: r.balance for r in rows}
+
+    async def record_allocation(self, key: MembershipKey, allocation: Allocation) -> bool:
+        """Record a paid cycle once; False if it was recorded before."""
+        t = orm.credit_allocations
+        result = await self._session.execute(
+            insert(t)
+            .values(
+                group_id=key.group_id,
+                user_id=key.user_id,
+                cause=allocation.cause,
+                allowances=dict(allocation.allowances),
+                cycle_start=allocation.cycle_start,
+                cycle_end=allocation.cycle_end,
+                applied=False,
+            )
+            .on_conflict_do_nothing()
+            .returning(t.c.cause)
+        )
+        return result.first() is not None
+
+    async def latest_cycle_start(self, key: MembershipKey) -> datetime | None:
+        """The start of the newest cycle whose allowances were applied."""
+        t = orm.credit_allocations
+        latest: datetime | None = await self._session.scalar(
+            select(func.max(t.c.cycle_start)).where(*_member(t, key), t.c.applied)
+        )
+        return latest
+
+    async def apply_allocation(
+        self, key: MembershipKey, allocation: Allocation, entries: list[Entry]
+    ) -> None:
+        """Set each kind's balance as `entries` leave it, and write them to the history."""
+        b, a = orm.credit_balances, orm.credit_allocations
+        final = {e.kind: e.balance_after for e in entries}
+        for kind, balance in final.items():
+            stmt = insert(b).values(
+                group_id=key.group_id, user_id=key.user_id, kind=kind, balance=balance
+            )
+            await self._session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[b.c.group_id, b.c.user_id, b.c.kind],
+                    set_={"balance": stmt.excluded.balance, "updated_at": func.now()},
+                )
+            )
+        await self.add_entries(key, entries)
+        await self._session.execute(
+            update(a).where(*_member(a, key), a.c.cause == allocation.cause).values(applied=True)
+        )
+
+    async def add_entries(self, key: MembershipKey, entries: list[Entry]) -> None:
+        """Append lines to the member's credit history."""
+        if entries:
+            await self._session.execute(
+                insert(orm.credit_entries),
+                [
+                    {
+                        "group_id": key.group_id,
+                        "user_id": key.user_id,
+                        "kind": e.kind,
+                        "type": e.type,
+                        "delta": e.delta,
+                        "balance_after": e.balance_after,
+                        "cause": e.cause,
+                    }
+                    for e in entries
+                ],
+            )
+
+    async def claim_spend(
+        self, key: MembershipKey, idempotency_key: str, request: SpendRequest
+    ) -> bool:
+        """Reserve the idempotency key for this request; False if it was used before (a concurrent
+        request with the same key waits here until the first one commits)."""
+        t = orm.credit_spends
+        result = await self._session.execute(
+            insert(t)
+            .values(
+                group_id=key.group_id,
+                user_id=key.user_id,
+                idempotency_key=idempotency_key,
+                fingerprint=request.fingerprint,
+                kind=request.kind,
+                amount=request.amount,
+                reference=request.reference,
+            )
+            .on_conflict_do_nothing()
+            .returning(t.c.idempotency_key)
+        )
+        return result.first() is not None
+
+    async def spend_answer(
+        self, key: MembershipKey, idempotency_key: str
+    ) -> tuple[str, SpendOutcome] | None:
+        """The stored answer to an earlier request with this key, with that request's
+        fingerprint."""
+        t = orm.credit_spends
+        row = (
+            await self._session.execute(
+                select(t).where(*_member(t, key), t.c.idempotency_key == idempotency_key)
+            )
+        ).first()
+        if row is None or row.spent is None:
+            return None
+        request = SpendRequest(kind=row.kind, amount=row.amount, reference=row.reference)
+        outcome = SpendOutcome(request, spent=row.spent, balance=row.balance, at=row.created_at)
+        return row.fingerprint, outcome
+
+    async def debit(self, key: MembershipKey, kind: str, amount: int) -> int | None:
+        """Take `amount` off the balance if it holds that much (one conditional UPDATE, so
+        concurrent spends never take it below zero); the new balance, or None if it did not."""
+        t = orm.credit_balances
+        result = await self._session.execute(
+            update(t)
+            .where(*_member(t, key), t.c.kind == kind, t.c.balance >= amount)
+            .values(balance=t.c.balance - amount, updated_at=func.now())
+            .returning(t.c.balance)
+        )
+        balance: int | None = result.scalar_one_or_none()
+        return balance
+
+    async def answer_spend(
+        self, key: MembershipKey, idempotency_key: str, *, spent: bool, balance: int
+    ) -> datetime:
+        """Store the answer given to the request holding this key; returns when it was made."""
+        t = orm.credit_spends
+        result = await self._session.execute(
+            update(t)
+            .where(*_member(t, key), t.c.idempotency_key == idempotency_key)
+            .values(spent=spent, balance=balance)
+            .returning(t.c.created_at)
+        )
+        created_at: datetime = result.scalar_one()
+        return created_at

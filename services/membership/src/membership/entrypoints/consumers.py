@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from membership.domain.errors import NotAMembership
+from membership.service_layer.unit_of_work import MembershipUnitOfWork
 from tollgate_shared.messaging.consumer import PermanentError, Prefetch
 from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
@@ -19,9 +18,9 @@ def _rejecting_unplaceable(handler: EventHandler) -> EventHandler:
     """Membership metadata that names no user or group can never be applied: park it."""
 
     @wraps(handler)
-    async def handle(session: AsyncSession, event: Any) -> None:
+    async def handle(uow: MembershipUnitOfWork, event: Any) -> None:
         try:
-            await handler(session, event)
+            await handler(uow, event)
         except NotAMembership as exc:
             raise PermanentError(str(exc)) from exc
 
@@ -40,6 +39,7 @@ def stripe_consumer(durable: str) -> ConsumerSpec:
 def register(
     runtime: Runtime,
     handlers: Mapping[str, EventHandler],
+    units: Callable[[], MembershipUnitOfWork],
     *,
     durable: str,
     prefetch: Prefetch,
@@ -47,4 +47,6 @@ def register(
     """Subscribe membership's durable consumer `durable` on the STRIPE stream; `prefetch` runs
     before the handlers of each fetch applied together."""
     wrapped = {subject: _rejecting_unplaceable(h) for subject, h in handlers.items()}
-    runtime.consume(stripe_consumer(durable), stripe_dispatcher(wrapped), prefetch=prefetch)
+    runtime.consume(
+        stripe_consumer(durable), stripe_dispatcher(wrapped), units=units, prefetch=prefetch
+    )

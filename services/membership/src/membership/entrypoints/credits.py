@@ -11,6 +11,7 @@ from membership.adapters import credits_repo
 from membership.domain.credits import SpendRequest
 from membership.domain.errors import InsufficientCredits
 from membership.domain.model import MembershipKey
+from membership.entrypoints.dependencies import UnitOfWorkDep
 from membership.entrypoints.schemas import (
     CreditEntryOut,
     CreditHistoryPage,
@@ -44,7 +45,7 @@ async def spend_credits(
     kind: Annotated[str, Path(pattern=KIND_PATTERN)],
     body: SpendIn,
     principal: CurrentUser,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> SpendOut:
@@ -55,14 +56,14 @@ async def spend_credits(
     key = MembershipKey(user_id, group_id)
     wanted = SpendRequest(kind=kind, amount=body.amount, reference=body.reference)
     outcome = await credits.spend(
-        session,
+        uow,
         key,
         wanted,
         idempotency_key=idempotency_key or f"reference:{body.reference}",
         grace=request.app.state.settings.grace,
         now=datetime.now(UTC),
     )
-    await session.commit()  # a refused spend is answered the same way again
+    await uow.commit()  # a refused spend is answered the same way again
     if not outcome.spent:
         raise InsufficientCredits(kind, body.amount, outcome.balance)
     return SpendOut.of(key, outcome)

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import repository
 from membership.config import Settings
 from membership.domain.legacy import LegacyMember
 from membership.domain.model import Grant, MembershipKey
+from membership.entrypoints.dependencies import UnitOfWorkDep
 from membership.entrypoints.gate import answer, reads_all_groups
 from membership.entrypoints.schemas import (
     BulkGrantIn,
@@ -44,12 +44,6 @@ def _settings(request: Request) -> Settings:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _commit(session: AsyncSession, request: Request) -> None:
-    """Commit, then let the outbox relay publish the events the change queued."""
-    await session.commit()
-    request.app.state.runtime.wake_relay()
 
 
 @router.get("/entitlements/{user_id}")
@@ -127,7 +121,7 @@ async def put_grant(
     user_id: Id,
     body: GrantIn,
     admin: AdminUser,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     request: Request,
 ) -> GrantOut:
     """Grant (or change) a complimentary or legacy membership; repeating it changes nothing."""
@@ -141,31 +135,31 @@ async def put_grant(
         email=body.email,
     )
     await grants.grant(
-        session, new, granted_by=admin.user_id, grace=_settings(request).grace, now=_now()
+        uow, new, granted_by=admin.user_id, grace=_settings(request).grace, now=_now()
     )
-    await _commit(session, request)
+    await uow.commit()
     return GrantOut.of(new)
 
 
 @router.delete("/groups/{group_id}/grants/{user_id}", responses=error_responses(404))
 async def revoke_grant(
-    group_id: Id, user_id: Id, admin: AdminUser, session: SessionDep, request: Request
+    group_id: Id, user_id: Id, admin: AdminUser, uow: UnitOfWorkDep, request: Request
 ) -> GrantOut:
     """Revoke a grant (access ends now); revoking it again answers the same."""
     revoked = await grants.revoke(
-        session,
+        uow,
         MembershipKey(user_id, group_id),
         revoked_by=admin.user_id,
         grace=_settings(request).grace,
         now=_now(),
     )
-    await _commit(session, request)
+    await uow.commit()
     return GrantOut.of(revoked)
 
 
 @router.post("/groups/{group_id}/grants/bulk")
 async def bulk_grant(
-    group_id: Id, body: BulkGrantIn, admin: AdminUser, session: SessionDep, request: Request
+    group_id: Id, body: BulkGrantIn, admin: AdminUser, uow: UnitOfWorkDep, request: Request
 ) -> BulkGrantOut:
     """Grant legacy memberships to members of an older system who joined by `cutoff`, at most
     `cap` of them; the same request repeated grants the same members and nothing more."""
@@ -179,7 +173,7 @@ async def bulk_grant(
     )
     members = [LegacyMember(m.user_id, m.email, m.member_since) for m in body.members]
     result = await grants.bulk_grant(
-        session,
+        uow,
         template,
         members,
         cutoff=body.cutoff,
@@ -188,5 +182,5 @@ async def bulk_grant(
         grace=_settings(request).grace,
         now=_now(),
     )
-    await _commit(session, request)
+    await uow.commit()
     return BulkGrantOut(granted=result.granted, skipped=result.skipped)

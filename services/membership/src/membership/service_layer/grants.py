@@ -6,13 +6,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from membership.adapters import repository
 from membership.domain.errors import GrantNotFound
 from membership.domain.legacy import BulkResult, LegacyMember, choose_legacy
 from membership.domain.model import Entitlement, Grant, MembershipKey
 from membership.service_layer.memberships import reconcile
+from membership.service_layer.unit_of_work import MembershipUnitOfWork
 
 
 def _cause(grant: Grant) -> str:
@@ -20,35 +18,38 @@ def _cause(grant: Grant) -> str:
 
 
 async def grant(
-    session: AsyncSession, new: Grant, *, granted_by: str, grace: timedelta, now: datetime
+    uow: MembershipUnitOfWork, new: Grant, *, granted_by: str, grace: timedelta, now: datetime
 ) -> Entitlement:
     """Create or replace a user's grant in a group (a repeat of the same grant changes nothing)."""
     key = MembershipKey(new.user_id, new.group_id)
-    await repository.lock(session, key)
-    await repository.save_grant(session, new, granted_by=granted_by)
-    return await reconcile(session, key, grace=grace, now=now, cause=_cause(new))
+    await uow.memberships.lock(key)
+    await uow.memberships.save_grant(new, granted_by=granted_by)
+    return await reconcile(uow, key, grace=grace, now=now, cause=_cause(new))
 
 
 async def revoke(
-    session: AsyncSession, key: MembershipKey, *, revoked_by: str, grace: timedelta, now: datetime
+    uow: MembershipUnitOfWork,
+    key: MembershipKey,
+    *,
+    revoked_by: str,
+    grace: timedelta,
+    now: datetime,
 ) -> Grant:
     """Revoke a user's grant in a group; revoking a revoked grant changes nothing."""
-    await repository.lock(session, key)
-    found = (await repository.sources(session, user_id=key.user_id, group_id=key.group_id)).get(
-        key.group_id
-    )
+    await uow.memberships.lock(key)
+    found = await uow.memberships.sources(key)
     if found is None or found.grant is None:
         raise GrantNotFound(f"no grant for {key.user_id} in {key.group_id}")
     if found.grant.revoked_at is not None:
         return found.grant
     revoked = replace(found.grant, revoked_at=now)
-    await repository.save_grant(session, revoked, granted_by=revoked_by)
-    await reconcile(session, key, grace=grace, now=now, cause=_cause(revoked))
+    await uow.memberships.save_grant(revoked, granted_by=revoked_by)
+    await reconcile(uow, key, grace=grace, now=now, cause=_cause(revoked))
     return revoked
 
 
 async def bulk_grant(
-    session: AsyncSession,
+    uow: MembershipUnitOfWork,
     template: Grant,
     members: Sequence[LegacyMember],
     *,
@@ -63,5 +64,5 @@ async def bulk_grant(
     emails = {m.user_id: m.email for m in members}
     for user_id in chosen.granted:
         one = replace(template, user_id=user_id, email=emails[user_id])
-        await grant(session, one, granted_by=granted_by, grace=grace, now=now)
+        await grant(uow, one, granted_by=granted_by, grace=grace, now=now)
     return chosen

@@ -10,10 +10,11 @@ from membership.adapters import repository
 from membership.domain import rules
 from membership.domain.announcements import announce
 from membership.domain.model import Entitlement, MembershipKey
+from membership.service_layer.unit_of_work import MembershipUnitOfWork
 
 
 async def reconcile(
-    session: AsyncSession,
+    uow: MembershipUnitOfWork,
     key: MembershipKey,
     *,
     grace: timedelta,
@@ -22,13 +23,13 @@ async def reconcile(
     causation_id: str | None = None,
     state: repository.MemberState | None = None,
 ) -> Entitlement:
-    """Recompute `key`'s membership, queue the events its change announces, store it; from
+    """Recompute `key`'s membership, emit the events its change announces, store it; from
     `state` when the caller has just read it under the member's lock, else read now."""
-    await repository.lock(session, key)
-    found, before, email = state or await repository.member_state(session, key)
+    await uow.memberships.lock(key)
+    found, before, email = state or await uow.memberships.member_state(key)
     after = rules.entitlement(key, found, grace=grace, now=now, email=email)
     events = announce(before, after, cause=cause, causation_id=causation_id)
-    await repository.save_membership(session, after, announcing=events)
+    await uow.memberships.save_membership(after, announcing=events)
     return after
 
 

@@ -7,10 +7,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from membership.adapters import repository
 from membership.adapters.billing import Read, StripeBilling
+from membership.adapters.repository import MemberState
 from membership.config import Settings
 from membership.domain import rules
 from membership.domain.announcements import build
@@ -26,6 +25,7 @@ from membership.domain.model import (
 )
 from membership.service_layer import credits
 from membership.service_layer.memberships import reconcile
+from membership.service_layer.unit_of_work import MembershipUnitOfWork
 from tollgate_shared.events.membership import MembershipRenewed
 from tollgate_shared.events.stripe import (
     Charge,
@@ -73,7 +73,7 @@ class StripeEvents:
             "charge.dispute.closed": self.dispute_closed,
         }
 
-    async def lock_ahead(self, session: AsyncSession, incomings: Sequence[Incoming]) -> None:
+    async def lock_ahead(self, uow: MembershipUnitOfWork, incomings: Sequence[Incoming]) -> None:
         """Before a fetch's handlers: lock the members of its subscription snapshots and read
         their stored subscriptions, each in one statement for the whole fetch, instead of two
         statements per event (what cannot be read is left to its handler to reject)."""
@@ -91,13 +91,13 @@ class StripeEvents:
                 keys.add(MembershipKey(meta.user_id, meta.group_id))
                 ids.append(snapshot.id)
         if ids:
-            await repository.lock_ahead(session, keys, ids)
+            await uow.memberships.lock_ahead(keys, ids)
 
-    async def subscription_changed(self, session: AsyncSession, event: StripeEvent) -> None:
+    async def subscription_changed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A subscription's snapshot: applied if newest, ignored if older, re-read if unclear."""
-        await self._apply(session, event.object_as(Subscription), event)
+        await self._apply(uow, event.object_as(Subscription), event)
 
-    async def checkout_settled(self, session: AsyncSession, event: StripeEvent) -> None:
+    async def checkout_settled(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A membership checkout finished: sync its subscription, or record its paid term."""
         checkout = event.object_as(CheckoutSession)
         meta = MembershipMetadata.parse(
@@ -106,45 +106,45 @@ class StripeEvents:
         if meta is None:
             return
         if checkout.mode == "subscription" and checkout.subscription:
-            await self._sync(session, checkout.subscription, event, email=checkout.email, meta=meta)
+            await self._sync(uow, checkout.subscription, event, email=checkout.email, meta=meta)
         elif checkout.mode == "payment" and checkout.payment_status == "paid":
-            await self._add_term(session, checkout, meta, event)
+            await self._add_term(uow, checkout, meta, event)
 
-    async def invoice_paid(self, session: AsyncSession, event: StripeEvent) -> None:
+    async def invoice_paid(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """Sync the subscription; a paid cycle allocates the tier's credits; a paid cycle invoice
         of the current subscription is a renewal."""
         invoice = event.object_as(Invoice)
-        record = await self._sync_invoice(session, invoice, event)
+        record = await self._sync_invoice(uow, invoice, event)
         if record is None or invoice.billing_reason not in CYCLE_STARTS:
             return
         key = MembershipKey(record.user_id, record.group_id)
-        await credits.allocate(session, key, await self._cycle_of(invoice, event))
+        await credits.allocate(uow, key, await self._cycle_of(invoice, event))
         if invoice.billing_reason != "subscription_cycle":
             return
-        now = await self._reconcile(session, key, event)
+        now = await self._reconcile(uow, key, event)
         if now.active and now.access and now.access.subscription_id == record.id:
             renewed = build(MembershipRenewed, now, cause=invoice.id, causation_id=event.id)
-            await repository.add_event_once(session, renewed)
+            uow.emit(renewed)
 
-    async def invoice_payment_failed(self, session: AsyncSession, event: StripeEvent) -> None:
+    async def invoice_payment_failed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """Sync the subscription (it is past_due or about to be)."""
-        await self._sync_invoice(session, event.object_as(Invoice), event)
+        await self._sync_invoice(uow, event.object_as(Invoice), event)
 
-    async def charge_refunded(self, session: AsyncSession, event: StripeEvent) -> None:
+    async def charge_refunded(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A fully refunded one-time membership payment takes its term back (policy). The
         charge carries its payment intent's metadata, so it tells whether it paid one."""
         charge = event.object_as(Charge)
         if charge.payment_intent and charge.amount_refunded >= charge.amount:
             paid_membership = is_membership(charge.metadata)
             await self._reverse(
-                session, charge.payment_intent, "refunded", event, membership=paid_membership
+                uow, charge.payment_intent, "refunded", event, membership=paid_membership
             )
 
-    async def dispute_closed(self, session: AsyncSession, event: StripeEvent) -> None:
+    async def dispute_closed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A lost dispute of a one-time membership payment takes its term back (policy)."""
         dispute = event.object_as(Dispute)
         if dispute.status == "lost" and dispute.payment_intent:
-            await self._reverse(session, dispute.payment_intent, "dispute_lost", event)
+            await self._reverse(uow, dispute.payment_intent, "dispute_lost", event)
 
     async def _cycle_of(self, invoice: Invoice, event: StripeEvent) -> Allocation:
         """The credits a paid subscription invoice brings, for the period its lines bill."""
@@ -162,7 +162,7 @@ class StripeEvents:
         )
 
     async def _sync_invoice(
-        self, session: AsyncSession, invoice: Invoice, event: StripeEvent
+        self, uow: MembershipUnitOfWork, invoice: Invoice, event: StripeEvent
     ) -> SubscriptionRecord | None:
         if invoice.subscription_id is None:
             return None
@@ -173,12 +173,12 @@ class StripeEvents:
         # None when the invoice's API version carries no copy: `_sync` reads the subscription.
         meta = MembershipMetadata.parse(invoice.subscription_metadata)
         return await self._sync(
-            session, invoice.subscription_id, event, email=invoice.customer_email, meta=meta
+            uow, invoice.subscription_id, event, email=invoice.customer_email, meta=meta
         )
 
     async def _sync(
         self,
-        session: AsyncSession,
+        uow: MembershipUnitOfWork,
         subscription_id: str,
         event: StripeEvent,
         *,
@@ -193,15 +193,13 @@ class StripeEvents:
             )
             if meta is None:
                 return None
-        await repository.lock(session, MembershipKey(meta.user_id, meta.group_id))
-        current = await self._read(session, subscription_id, meta, event)
-        return await self._apply(
-            session, current.subscription, event, read_at=current.at, email=email
-        )
+        await uow.memberships.lock(MembershipKey(meta.user_id, meta.group_id))
+        current = await self._read(uow, subscription_id, meta, event)
+        return await self._apply(uow, current.subscription, event, read_at=current.at, email=email)
 
     async def _read(
         self,
-        session: AsyncSession,
+        uow: MembershipUnitOfWork,
         subscription_id: str,
         meta: MembershipMetadata,
         event: StripeEvent,
@@ -221,12 +219,12 @@ class StripeEvents:
             except NotAMembership:
                 continue  # not placeable: its own events are parked
             if other.id != subscription_id and theirs and theirs.key == meta.key:
-                await self._store(session, Read(other, at), event)
+                await self._store(uow, Read(other, at), event)
         return current
 
     async def _apply(
         self,
-        session: AsyncSession,
+        uow: MembershipUnitOfWork,
         snapshot: Subscription,
         event: StripeEvent,
         *,
@@ -237,22 +235,22 @@ class StripeEvents:
         allows, cancel what it supersedes, reconcile. Saving reads back what the rest needs:
         the member's state only stays current if nothing was superseded (else every touched
         member is read again)."""
-        record = await self._merged(session, snapshot, event, read_at=read_at, email=email)
+        record = await self._merged(uow, snapshot, event, read_at=read_at, email=email)
         if record is None:
             return None
-        related, state = await repository.save_subscription_reading(session, record)
+        related, state = await uow.memberships.save_subscription_reading(record)
         key = MembershipKey(record.user_id, record.group_id)
-        touched = await self._cancel_superseded(session, related, event)
+        touched = await self._cancel_superseded(uow, related, event)
         if touched:
             for each in sorted(touched | {key}, key=lambda k: (k.group_id, k.user_id)):
-                await self._reconcile(session, each, event)
+                await self._reconcile(uow, each, event)
         else:
-            await self._reconcile(session, key, event, state=state)
+            await self._reconcile(uow, key, event, state=state)
         return record
 
     async def _store(
         self,
-        session: AsyncSession,
+        uow: MembershipUnitOfWork,
         read: Read,
         event: StripeEvent,
         *,
@@ -260,14 +258,14 @@ class StripeEvents:
     ) -> None:
         """Save what `rules.merge` keeps of a subscription read from Stripe, if anything."""
         record = await self._merged(
-            session, read.subscription, event, read_at=read.at, cancel_requested=cancel_requested
+            uow, read.subscription, event, read_at=read.at, cancel_requested=cancel_requested
         )
         if record is not None:
-            await repository.save_subscription(session, record)
+            await uow.memberships.save_subscription(record)
 
     async def _merged(
         self,
-        session: AsyncSession,
+        uow: MembershipUnitOfWork,
         snapshot: Subscription,
         event: StripeEvent,
         *,
@@ -280,12 +278,12 @@ class StripeEvents:
         meta = MembershipMetadata.parse(snapshot.metadata)
         if meta is None:
             return None
-        await repository.lock(session, MembershipKey(meta.user_id, meta.group_id))
-        stored = await repository.subscription(session, snapshot.id)
+        await uow.memberships.lock(MembershipKey(meta.user_id, meta.group_id))
+        stored = await uow.memberships.subscription(snapshot.id)
         incoming = self._received(snapshot, meta, event, read_at=read_at, email=email)
         decision, record = rules.merge(stored, incoming, fresh=read_at is not None)
         if decision is rules.Ordering.REREAD:
-            current = await self._read(session, snapshot.id, meta, event)
+            current = await self._read(uow, snapshot.id, meta, event)
             meta = MembershipMetadata.parse(current.subscription.metadata) or meta
             again = self._received(
                 current.subscription, meta, event, read_at=current.at, email=email
@@ -330,30 +328,30 @@ class StripeEvents:
         )
 
     async def _cancel_superseded(
-        self, session: AsyncSession, related: list[SubscriptionRecord], event: StripeEvent
+        self, uow: MembershipUnitOfWork, related: list[SubscriptionRecord], event: StripeEvent
     ) -> set[MembershipKey]:
         """Cancel, once, the subscriptions a newer one of the member replaces (among a saved
         subscription and those `related` to it); the members whose subscriptions changed."""
         touched: set[MembershipKey] = set()
         for old, new_id in rules.superseded(related):
-            await repository.lock(session, MembershipKey(old.user_id, old.group_id))
+            await uow.memberships.lock(MembershipKey(old.user_id, old.group_id))
             current = await self._billing.subscription(old.id)
             requested = current.subscription.status in rules.BILLABLE
             if requested:
                 current = await self._billing.cancel_superseded(old.id, new_id)
-            await self._store(session, current, event, cancel_requested=requested)
+            await self._store(uow, current, event, cancel_requested=requested)
             touched.add(MembershipKey(old.user_id, old.group_id))
         return touched
 
     async def _add_term(
         self,
-        session: AsyncSession,
+        uow: MembershipUnitOfWork,
         checkout: CheckoutSession,
         meta: MembershipMetadata,
         event: StripeEvent,
     ) -> None:
         key = MembershipKey(meta.user_id, meta.group_id)
-        await repository.lock(session, key)
+        await uow.memberships.lock(key)
         term = Term(
             id=checkout.id,
             user_id=meta.user_id,
@@ -364,19 +362,19 @@ class StripeEvents:
             payment_intent_id=checkout.payment_intent,
             email=checkout.email,
         )
-        if await repository.add_term(session, term):
-            await self._reconcile(session, key, event)
+        if await uow.memberships.add_term(term):
+            await self._reconcile(uow, key, event)
             cycle = Allocation(
                 cause=checkout.id,
                 allowances=meta.credit_allowances,
                 cycle_start=term.paid_at,
                 cycle_end=term.paid_at + timedelta(days=term.term_days),
             )
-            await credits.allocate(session, key, cycle)
+            await credits.allocate(uow, key, cycle)
 
     async def _reverse(
         self,
-        session: AsyncSession,
+        uow: MembershipUnitOfWork,
         payment_intent_id: str,
         reason: str,
         event: StripeEvent,
@@ -390,27 +388,27 @@ class StripeEvents:
         another app's on a shared Stripe account) records nothing."""
         if self._settings.membership_one_time_reversal == "keep":
             return
-        term = await repository.term_paid_by(session, payment_intent_id)
+        term = await uow.memberships.term_paid_by(payment_intent_id)
         if term is None:
             if membership is None:
                 membership = is_membership(await self._billing.payment_metadata(payment_intent_id))
             if not membership:
                 return
         at = datetime.fromtimestamp(event.created, UTC)
-        await repository.add_reversal(session, payment_intent_id, at=at, reason=reason)
+        await uow.memberships.add_reversal(payment_intent_id, at=at, reason=reason)
         if term is not None:
-            await self._reconcile(session, MembershipKey(term.user_id, term.group_id), event)
+            await self._reconcile(uow, MembershipKey(term.user_id, term.group_id), event)
 
     async def _reconcile(
         self,
-        session: AsyncSession,
+        uow: MembershipUnitOfWork,
         key: MembershipKey,
         event: StripeEvent,
         *,
-        state: repository.MemberState | None = None,
+        state: MemberState | None = None,
     ) -> Entitlement:
         return await reconcile(
-            session,
+            uow,
             key,
             grace=self._settings.grace,
             now=self._clock(),

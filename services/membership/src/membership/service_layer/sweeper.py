@@ -11,43 +11,40 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from membership.adapters import repository
 from membership.service_layer.memberships import reconcile
-from tollgate_shared.db import transaction
+from membership.service_layer.unit_of_work import MembershipUnitOfWork
 
 log = structlog.get_logger(__name__)
 
 
 async def sweep_once(
-    sessions: async_sessionmaker[AsyncSession],
+    units: Callable[[], MembershipUnitOfWork],
     *,
     grace: timedelta,
     now: datetime,
     batch_size: int = 200,
 ) -> int:
     """Reconcile one batch of memberships due at `now`; returns how many."""
-    async with transaction(sessions) as session:
-        due = await repository.due_for_sweep(session, now=now, limit=batch_size)
+    async with units() as uow:
+        due = await uow.memberships.due_for_sweep(now=now, limit=batch_size)
         for key, at in due:
-            await reconcile(session, key, grace=grace, now=now, cause=f"sweep:{at.isoformat()}")
+            await reconcile(uow, key, grace=grace, now=now, cause=f"sweep:{at.isoformat()}")
+        await uow.commit()
     return len(due)
 
 
 async def run(
-    sessions: async_sessionmaker[AsyncSession],
+    units: Callable[[], MembershipUnitOfWork],
     *,
     grace: timedelta,
     interval: float,
     clock: Callable[[], datetime],
-    on_change: Callable[[], None],
 ) -> None:
     """Sweep every `interval` seconds until cancelled; errors are logged and retried."""
     while True:
         try:
-            if await sweep_once(sessions, grace=grace, now=clock()):
-                on_change()
+            if await sweep_once(units, grace=grace, now=clock()):
                 continue
         except asyncio.CancelledError:
             raise
