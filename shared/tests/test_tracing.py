@@ -11,8 +11,8 @@ from opentelemetry.trace import SpanKind
 
 from tollgate_shared.events.membership import MembershipActivated
 from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming
-from tollgate_shared.messaging.outbox import OutboxRelay
 from tollgate_shared.messaging.publish import publish_with_ack
+from tollgate_shared.messaging.relay import OutboxRelay
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 from tollgate_shared.observability.tracing import (
     configure_tracing,

@@ -1,20 +1,16 @@
-"""Engine and session setup, and the inbox/outbox table factories every service migrates."""
+"""Engine and session setup, hand-tuned driver statements, and the inbox/outbox table
+factories every service migrates."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import (
     AsyncIterator,
-    Awaitable,
-    Callable,
-    Collection,
-    Iterable,
     Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, cast
 
 import orjson
 import psycopg
@@ -154,9 +150,9 @@ async def _parse_json_fast(connection: psycopg.AsyncConnection[Any]) -> None:
 
 @dataclass(frozen=True)
 class DriverStatement:
-    """A SQLAlchemy statement compiled once for psycopg (named `%(name)s` parameters), to run
-    on a session's own connection without SQLAlchemy's per-statement cost, which on the
-    consumers' hot paths took longer than the statements (see bench/README.md)."""
+    """A SQLAlchemy statement compiled once for psycopg (named `%(name)s` parameters), run on a
+    unit of work's own connection (`UnitOfWork.execute`) without SQLAlchemy's per-statement
+    cost, which on the consumers' hot paths was larger than the statements' (bench/README.md)."""
 
     sql: str
     prepare: bool = True
@@ -189,31 +185,6 @@ class DriverStatement:
             await cursor.execute(self.sql, params, prepare=self.prepare)
             return await cursor.fetchall() if cursor.description else []
 
-    async def run(
-        self, session: AsyncSession, params: Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """Execute in `session`'s transaction; the rows as dicts."""
-        return await self.execute(await driver_connection(session), params)
-
-
-_DRIVER = "tollgate.driver_connection"
-
-
-async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
-    """The psycopg connection of `session`'s transaction (beginning it if needed). Looked up
-    once per transaction: through SQLAlchemy's `connection()` and `get_raw_connection()`, each
-    lookup cost about 23 µs, a fifth of a round trip to Postgres."""
-    current = session.sync_session.get_transaction()
-    known = session.info.get(_DRIVER)
-    if current is not None and known is not None and known[0] is current:
-        driver: psycopg.AsyncConnection[Any] = known[1]
-        return driver
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert isinstance(raw, psycopg.AsyncConnection)
-    session.info[_DRIVER] = (session.sync_session.get_transaction(), raw)
-    return raw
-
 
 def json_rows(param: str, name: str, columns: Sequence[tuple[str, Any]]) -> Any:
     """A derived table `name` of the rows that `json_param` encoded into the parameter
@@ -232,86 +203,6 @@ def json_param(rows: Sequence[Mapping[str, Any]]) -> str:
     str subclasses, as SQLAlchemy's column names are)."""
     rows = [{**row, "n": n} for n, row in enumerate(rows)]
     return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-Q = TypeVar("Q")
-
-
-class Deferred(Generic[Q]):
-    """Writes a consumer's handlers queue in the session (`queue(session)`) while a block
-    runs, made together when it ends without an error, before the commit: the block is the
-    consumer's `scope`. An error rolls the transaction back, and the queue goes with it.
-    Outside a block `queue` is None, and callers write at once."""
-
-    def __init__(
-        self, key: str, empty: Callable[[], Q], flush: Callable[[AsyncSession, Q], Awaitable[None]]
-    ) -> None:
-        self._key = key
-        self._empty = empty
-        self._flush = flush
-
-    def queue(self, session: AsyncSession) -> Q | None:
-        """The queue of the block `session` is in, if any."""
-        found: Q | None = session.info.get(self._key)
-        return found
-
-    @asynccontextmanager
-    async def block(self, session: AsyncSession) -> AsyncIterator[None]:
-        """Queue the writes made in the block; make them when it ends without an error."""
-        queue = session.info[self._key] = self._empty()
-        try:
-            yield
-        finally:
-            session.info.pop(self._key, None)
-        await self._flush(session, queue)
-
-
-class ReadAhead(Generic[K, V]):
-    """Rows a consumer's prefetch reads for a whole fetch in one statement, kept in the
-    session: `get` answers each of them once from memory, and from the database after that.
-    That stays right as long as a row is only changed after being read through `get` (what a
-    handler changes, the next `get` of it reads back), so a message rolled back to its
-    savepoint leaves nothing stale behind. `read(session, keys)` gives the rows found."""
-
-    def __init__(
-        self, name: str, read: Callable[[AsyncSession, list[K]], Awaitable[Mapping[K, V]]]
-    ) -> None:
-        self._key = f"tollgate.read_ahead.{name}"
-        self._read = read
-
-    async def read(self, session: AsyncSession, keys: Collection[K]) -> None:
-        """Read `keys` (those not found answer None) for this session's transaction."""
-        found = await self._read(session, list(keys))
-        session.info[self._key] = {key: found.get(key) for key in keys}
-
-    async def get(self, session: AsyncSession, key: K) -> V | None:
-        """The row of `key`: what was read ahead the first time, if it was; else read now."""
-        ahead: dict[K, V | None] = session.info.get(self._key, {})
-        if key in ahead:
-            return ahead.pop(key)
-        return (await self._read(session, [key])).get(key)
-
-
-_LOCK_IN_ORDER = DriverStatement.of(
-    text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS u(k)")
-)
-
-
-def advisory_key(name: str) -> int:
-    """The 64-bit advisory lock key of `name`, the same in every process."""
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-async def lock_in_order(session: AsyncSession, names: Iterable[str]) -> None:
-    """Lock `names` until the transaction ends: one advisory lock each, taken in one
-    statement in ascending key order. Transactions that lock this way everything they are
-    about to write, before writing any of it, wait for each other instead of deadlocking."""
-    keys = sorted({advisory_key(name) for name in names})
-    if keys:
-        await _LOCK_IN_ORDER.run(session, {"keys": keys})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

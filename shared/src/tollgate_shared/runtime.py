@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,15 +23,10 @@ from tollgate_shared.messaging.broker import (
     connection,
     make_broker,
 )
-from tollgate_shared.messaging.consumer import (
-    IdempotentConsumer,
-    Incoming,
-    Prefetch,
-    Scope,
-    consuming,
-)
+from tollgate_shared.messaging.consumer import IdempotentConsumer, Prefetch, consuming
 from tollgate_shared.messaging.dispatch import Dispatcher
-from tollgate_shared.messaging.outbox import Outbox, OutboxRelay
+from tollgate_shared.messaging.outbox import Outbox
+from tollgate_shared.messaging.relay import OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
 from tollgate_shared.observability import gauges
 from tollgate_shared.settings import ServiceSettings
@@ -101,40 +96,25 @@ class Runtime:
         spec: ConsumerSpec,
         dispatcher: Dispatcher[Any],
         *,
-        units: Callable[[], UnitOfWork] | None = None,
-        scope: Scope | None = None,
+        units: Callable[[], UnitOfWork],
         prefetch: Prefetch | None = None,
     ) -> IdempotentConsumer:
         """Add an idempotent durable consumer (subscribed when the runtime starts), whose
         transactions are `units`; `prefetch` runs before the handlers of a fetch applied
         together (see `IdempotentConsumer`)."""
-        if self.sessions is None or self.inbox is None:
-            raise RuntimeError("a consumer needs the service's database and inbox table")
-        handler: Any = dispatcher
-        if units is None:  # legacy: handlers given the session
-            units, handler, prefetch = (
-                self.units(UnitOfWork),
-                _on_session(dispatcher),
-                (_on_session(prefetch) if prefetch is not None else None),
-            )
+        if self.inbox is None:
+            raise RuntimeError("a consumer needs the service's inbox table")
         consumer = IdempotentConsumer(
             spec,
             units,
             self.inbox,
-            handler,
+            dispatcher,
             subjects=dispatcher.subjects,
             accepts=dispatcher.accepts,
-            events_queued=self.wake_relay,
-            scope=scope,
             prefetch=prefetch,
         )
         self.consumers.append(consumer)
         return consumer
-
-    def wake_relay(self) -> None:
-        """Tell the outbox relay that a committed transaction queued events."""
-        if self.outbox is not None:
-            self.outbox.wake()
 
     async def database_ready(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -191,12 +171,3 @@ class Runtime:
             if self.engine is not None:
                 await self.engine.dispose()
             log.info("runtime.stopped")
-
-
-def _on_session(handler: Any) -> Any:
-    """Legacy: a handler given the session, called with a unit of work."""
-
-    async def handle(uow: UnitOfWork, incoming: Incoming | Sequence[Incoming]) -> None:
-        await handler(uow.session, incoming)
-
-    return handle

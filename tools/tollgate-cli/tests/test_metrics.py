@@ -14,7 +14,6 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.ext.asyncio import AsyncSession
 
 import webhook_gateway.metrics
 from membership.adapters import orm
@@ -36,6 +35,7 @@ from tollgate_shared.testing import (
     unique,
     wait_until,
 )
+from tollgate_shared.unit_of_work import UnitOfWork
 
 MESSAGES, PAYMENTS = "tollgate_consumer_messages_total", "tollgate_payment_events_total"
 DASHBOARD = Path(__file__).parents[3] / "deploy" / "grafana" / "tollgate.json"
@@ -75,10 +75,10 @@ async def test_metrics_show_what_the_consumer_did(
     runtime.metrics_interval = 0.1
     calls: list[str] = []
 
-    async def applied(session: AsyncSession, event: StripeEvent) -> None:
+    async def applied(uow: UnitOfWork, event: StripeEvent) -> None:
         pass
 
-    async def fails_first_delivery(session: AsyncSession, event: StripeEvent) -> None:
+    async def fails_first_delivery(uow: UnitOfWork, event: StripeEvent) -> None:
         # Its first delivery is tried twice: in its fetch's batch, then on its own.
         calls.append(event.id)
         if len(calls) <= 2:
@@ -87,7 +87,9 @@ async def test_metrics_show_what_the_consumer_did(
     handlers = {"charge.succeeded": applied, "customer.updated": applied}
     handlers["invoice.paid"] = fails_first_delivery
     runtime.consume(
-        ConsumerSpec(durable, STRIPE, "stripe.>", backoff=(0.05,)), stripe_dispatcher(handlers)
+        ConsumerSpec(durable, STRIPE, "stripe.>", backoff=(0.05,)),
+        stripe_dispatcher(handlers),
+        units=runtime.units(UnitOfWork),
     )
     app = service_app(settings, runtime, title="metrics probe", description="", error_status={})
 

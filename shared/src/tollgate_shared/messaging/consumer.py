@@ -37,9 +37,8 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tollgate_shared.messaging import dlq, inbox, outbox
+from tollgate_shared.messaging import dlq, inbox
 from tollgate_shared.messaging.publish import MSG_ID, ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.pull import Puller
 from tollgate_shared.messaging.streams import (
@@ -101,9 +100,6 @@ class Batch:
 
 Handler = Callable[[UnitOfWork, Incoming], Awaitable[None]]
 """Applies a message's effect through the unit of work; must not commit."""
-Scope = Callable[[AsyncSession], contextlib.AbstractAsyncContextManager[object]]
-"""Entered around the handlers of one transaction, left before it commits (e.g. to write
-what they queued in one statement per table)."""
 Prefetch = Callable[[UnitOfWork, Sequence[Incoming]], Awaitable[None]]
 """Runs in a fetch's transaction before its handlers, outside their savepoints, with the
 messages they will apply (stream order), and before the handler of a message applied alone:
@@ -116,13 +112,10 @@ class IdempotentConsumer:
 
     The durable delivers `subjects` only when given (else the spec's whole filter), and the
     payment outcomes it counts; messages on subjects `accepts` declines are acked without
-    touching the database. A consumer without savepoints may have a `scope`, entered around
-    the handlers of each transaction and left before it commits: handlers can queue writes in
-    it, made there in one statement per table. `prefetch` runs before the handlers of a fetch
-    applied together, and before the handler of a message applied alone (see `Prefetch`): what
-    it reads must stay right for every handler of the fetch, including after another message
-    was rolled back to its savepoint. `events_queued` is called after a commit whose
-    transaction queued outbox events (the runtime wakes its relay with it).
+    touching the database. Each transaction is a unit of work of `units`. `prefetch` runs
+    before the handlers of a fetch applied together, and before the handler of a message
+    applied alone (see `Prefetch`): what it reads must stay right for every handler of the
+    fetch, including after another message was rolled back to its savepoint.
     """
 
     def __init__(
@@ -134,21 +127,14 @@ class IdempotentConsumer:
         *,
         subjects: Sequence[str] = (),
         accepts: Callable[[str], bool] | None = None,
-        events_queued: Callable[[], None] | None = None,
-        scope: Scope | None = None,
         prefetch: Prefetch | None = None,
     ) -> None:
-        if scope is not None and spec.savepoints:
-            # A message rolled back to its savepoint would leave what it queued in the scope.
-            raise ValueError(f"{spec.durable}: a scope needs a consumer without savepoints")
         self.spec = spec
-        self._scope = scope or _no_scope
         self._prefetch = prefetch
         self._accepts = accepts
         self._units = units
         self._inbox = inbox_table
         self._handler = handler
-        self._events_queued = events_queued
         labels = (spec.stream.name, spec.durable)
         self._outcomes = {o: metrics.CONSUMER_MESSAGES.labels(*labels, o) for o in metrics.OUTCOMES}
         self._handler_seconds = metrics.HANDLER_SECONDS.labels(*labels)
@@ -179,10 +165,8 @@ class IdempotentConsumer:
             if fresh:
                 if self._prefetch is not None:
                     await self._prefetch(uow, [incoming])
-                async with self._scope(uow.session):
-                    await self._handler(uow, incoming)
+                await self._handler(uow, incoming)
             await uow.commit()
-        self._committed(uow.session)
         return fresh
 
     async def apply_batch(self, batch: Sequence[tuple[Msg, Incoming]]) -> Batch:
@@ -202,23 +186,15 @@ class IdempotentConsumer:
             if self._prefetch is not None:
                 ahead = {i.message_id: i for _, i in batch if i.message_id in fresh_ids}
                 await self._prefetch(uow, list(ahead.values()))
-            async with self._scope(uow.session):  # only without savepoints (see __init__)
-                for msg, incoming in batch:
-                    first = incoming.message_id in fresh_ids
-                    fresh_ids.discard(incoming.message_id)  # a second copy: a duplicate
-                    if first and not await self._apply_in(uow, msg, incoming):
-                        failed.append((msg, incoming))
-                        continue
-                    done.append((msg, first))
+            for msg, incoming in batch:
+                first = incoming.message_id in fresh_ids
+                fresh_ids.discard(incoming.message_id)  # a second copy: a duplicate
+                if first and not await self._apply_in(uow, msg, incoming):
+                    failed.append((msg, incoming))
+                    continue
+                done.append((msg, first))
             await uow.commit()
-        self._committed(uow.session)
         return Batch(done=done, failed=failed)
-
-    def _committed(self, session: AsyncSession) -> None:
-        # Waking the relay after every commit cost it a transaction per fetch of a consumer
-        # whose handlers seldom queue anything (checkout's occupancy, notifications).
-        if self._events_queued is not None and outbox.queued(session):
-            self._events_queued()
 
     async def _apply_in(self, uow: UnitOfWork, msg: Msg, incoming: Incoming) -> bool:
         """Run the handler in the fetch's transaction. In a savepoint, a failure is rolled
@@ -446,11 +422,6 @@ class IdempotentConsumer:
                 created.isoformat(),
             )
         )
-
-
-@contextlib.asynccontextmanager
-async def _no_scope(session: AsyncSession) -> AsyncIterator[None]:
-    yield
 
 
 @contextlib.asynccontextmanager

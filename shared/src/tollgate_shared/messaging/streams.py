@@ -104,7 +104,7 @@ class ConsumerSpec:
     entity; the handlers' row and advisory locks order them, and a deadlock between two
     fetches rolls back one message, which is then retried on its own. A consumer whose
     handlers lock as they go in an order that fetches can cross takes its locks in its
-    `prefetch` instead (`tollgate_shared.db.lock_in_order`), as the ledger does."""
+    `prefetch` instead (`UnitOfWork.lock`), as the ledger does."""
     gather: float = 0.02
     """Seconds a consumer that has caught up (its last fetch was not full) waits for the fetches
     it is applying before it fetches again, so that what arrives meanwhile is taken in one
