@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -15,16 +16,6 @@ from tollgate_shared.pagination import keyset_page
 from tollgate_shared.unit_of_work import UnitOfWork
 
 r, s = orm.payout_requests, orm.payout_schedules
-
-
-async def pending_total(session: AsyncSession, *, group_id: str, currency: str) -> int:
-    """What the group's pending requests reserve."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(r.c.amount), 0)).where(
-            r.c.group_id == group_id, r.c.currency == currency, r.c.status.in_(PENDING)
-        )
-    )
-    return int(total or 0)
 
 
 async def list_for_group(
@@ -60,6 +51,26 @@ async def put_schedule(session: AsyncSession, group_id: str, **values: Any) -> d
     return dict(row._mapping)
 
 
+class AbstractPayoutRequests(Protocol):
+    """What the service layer asks of payout requests and schedules: `PayoutRequests` keeps
+    them in Postgres; the unit tests drive the handlers with an in-memory fake of this
+    interface."""
+
+    async def get(self, payout_id: str, *, lock: bool = False) -> dict[str, Any] | None: ...
+    async def by_idempotency_key(self, group_id: str, key: str) -> dict[str, Any] | None: ...
+    async def pending_total(self, group_id: str, currency: str) -> int: ...
+    async def add(self, **values: Any) -> dict[str, Any]: ...
+    async def update(self, payout_id: str, **values: Any) -> dict[str, Any]: ...
+    async def decide(
+        self, payout_id: str, *, status: PayoutStatus, decided_by: str, **values: Any
+    ) -> dict[str, Any]: ...
+    async def mark_paid(self, payout_id: str, *, transfer_id: str) -> None: ...
+    async def mark_failed(self, payout_id: str, *, failure: str) -> None: ...
+    async def get_schedule(self, group_id: str) -> dict[str, Any] | None: ...
+    async def schedules(self) -> list[dict[str, Any]]: ...
+    async def last_scheduled(self, group_id: str) -> datetime | None: ...
+
+
 class PayoutRequests:
     """Payout requests and schedules as one unit of work reads and writes them."""
 
@@ -85,6 +96,15 @@ class PayoutRequests:
             )
         ).first()
         return dict(row._mapping) if row else None
+
+    async def pending_total(self, group_id: str, currency: str) -> int:
+        """What the group's pending requests reserve."""
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(r.c.amount), 0)).where(
+                r.c.group_id == group_id, r.c.currency == currency, r.c.status.in_(PENDING)
+            )
+        )
+        return int(total or 0)
 
     async def add(self, **values: Any) -> dict[str, Any]:
         """A new request in status `requested`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     func,
@@ -46,19 +46,6 @@ def _column(txn: Transaction, name: str, causation_id: str | None) -> Any:
             return getattr(txn, name)
 
 
-async def account_balance(
-    session: AsyncSession, *, group_id: str, currency: str, account: Account
-) -> int:
-    """The all-time balance of one account."""
-    e = orm.entries
-    total = await session.scalar(
-        select(func.coalesce(func.sum(e.c.amount), 0)).where(
-            e.c.group_id == group_id, e.c.currency == currency, e.c.account == account.value
-        )
-    )
-    return int(total or 0)
-
-
 def _payment_of(m: Mapping[str, Any]) -> Payment:
     return Payment(
         charge_id=m["charge_id"],
@@ -84,6 +71,40 @@ def _payment_of(m: Mapping[str, Any]) -> Payment:
         period_start=m["period_start"],
         period_end=m["period_end"],
     )
+
+
+class AbstractBooks(Protocol):
+    """What the service layer asks of the books: `Books` keeps them in Postgres; the unit tests
+    drive the handlers with an in-memory fake of this interface."""
+
+    async def post(
+        self, *transactions: Transaction, causation_id: str | None, payment: Payment | None = None
+    ) -> bool: ...
+    async def is_booked(self, key: str) -> bool: ...
+    async def lock_group(self, group_id: str) -> None: ...
+    async def account_balance(self, group_id: str, currency: str, account: Account) -> int: ...
+    async def charge_account_total(self, charge_id: str, account: Account) -> int: ...
+    async def booked_amount(self, *, source_id: str, kind: Kind) -> int: ...
+    async def read_ahead(self, charge_ids: Collection[str]) -> None: ...
+    async def get_payment(self, charge_id: str) -> Payment | None: ...
+    async def link_invoice(
+        self, charge_id: str, *, invoice_id: str, hosted_url: str | None, pdf: str | None
+    ) -> None: ...
+    async def upsert_status(
+        self, table: Any, key_column: str, values: dict[str, Any], *, status_at: int
+    ) -> bool: ...
+    async def add_timeline(
+        self,
+        *,
+        event_id: str,
+        object_id: str,
+        charge_id: str | None,
+        event_type: str,
+        status: str | None,
+        amount: int | None,
+        occurred_at: datetime,
+    ) -> None: ...
+    async def upsert_refund(self, values: dict[str, Any]) -> bool: ...
 
 
 class Books:
@@ -152,6 +173,16 @@ class Books:
     async def lock_group(self, group_id: str) -> None:
         """Serialize balance-changing commands of one group until the transaction ends."""
         await self._uow.lock(f"ledger.group:{group_id}")
+
+    async def account_balance(self, group_id: str, currency: str, account: Account) -> int:
+        """The all-time balance of one account."""
+        e = orm.entries
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(e.c.amount), 0)).where(
+                e.c.group_id == group_id, e.c.currency == currency, e.c.account == account.value
+            )
+        )
+        return int(total or 0)
 
     async def charge_account_total(self, charge_id: str, account: Account) -> int:
         """What the ledger holds on `account` for one charge (e.g. its refunds so far)."""

@@ -249,12 +249,12 @@ async def list_risk(
 
 @router.get("/groups/{group_id}/balance")
 async def group_balance(
-    group_id: Id, currency: Currency, principal: CurrentUser, sessions: Sessions
+    group_id: Id, currency: Currency, principal: CurrentUser, deps: LedgerDeps
 ) -> Balance:
     """Payable (net earned - paid out), reserved by pending payout requests, and available."""
     require_group(principal, group_id)
-    async with sessions() as session:
-        found = await payout_service.balance(session, group_id, currency)
+    async with deps.uow() as uow:
+        found = await payout_service.balance(uow, group_id, currency)
     return Balance(group_id=group_id, currency=currency, **found)
 
 

@@ -13,10 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import stripe
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.adapters import payout_requests as requests
-from ledger.adapters import repository as repo
 from ledger.adapters.stripe_gateway import BookedTransfer
 from ledger.domain import payouts
 from ledger.domain.accounts import Account
@@ -28,12 +25,10 @@ from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.stripe_client import idempotency_key
 
 
-async def balance(session: AsyncSession, group_id: str, currency: str) -> dict[str, int]:
+async def balance(uow: LedgerUnitOfWork, group_id: str, currency: str) -> dict[str, int]:
     """Payable (net earned - paid out), reserved by pending requests, and available."""
-    payable = await repo.account_balance(
-        session, group_id=group_id, currency=currency, account=Account.PAYABLE_TO_ORGANIZER
-    )
-    pending = await requests.pending_total(session, group_id=group_id, currency=currency)
+    payable = await uow.books.account_balance(group_id, currency, Account.PAYABLE_TO_ORGANIZER)
+    pending = await uow.payouts.pending_total(group_id, currency)
     return {
         "payable": payable,
         "pending": pending,
@@ -67,7 +62,7 @@ async def _request(uow: LedgerUnitOfWork, command: PayoutRequest) -> tuple[dict[
             if (existing["amount"], existing["currency"]) != (command.amount, command.currency):
                 raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
             return existing, False
-    now = await balance(uow.session, command.group_id, command.currency)
+    now = await balance(uow, command.group_id, command.currency)
     payouts.check_can_withdraw(command.amount, payable=now["payable"], pending=now["pending"])
     created = await uow.payouts.add(
         group_id=command.group_id,
@@ -94,7 +89,7 @@ async def _approve(
     if request["status"] == PayoutStatus.APPROVED:
         resumed = await uow.payouts.update(payout_id, attempts=request["attempts"] + 1)
         return resumed, True
-    now = await balance(uow.session, request["group_id"], request["currency"])
+    now = await balance(uow, request["group_id"], request["currency"])
     # The request's own reservation is part of `pending`; it must still be covered.
     payouts.check_can_withdraw(
         request["amount"], payable=now["payable"], pending=now["pending"] - request["amount"]
@@ -193,7 +188,7 @@ async def request_scheduled_payouts(deps: Deps, now: datetime) -> list[dict[str,
             last = await uow.payouts.last_scheduled(group_id)
             if not payouts.schedule_due(Interval(schedule["interval"]), last, now):
                 continue
-            free = (await balance(uow.session, group_id, schedule["currency"]))["available"]
+            free = (await balance(uow, group_id, schedule["currency"]))["available"]
             if free <= 0 or free < schedule["minimum_amount"]:
                 continue
             request, _ = await _request(

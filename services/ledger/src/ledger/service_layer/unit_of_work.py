@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ledger.adapters.payout_requests import PayoutRequests
-from ledger.adapters.repository import Books
+from ledger.adapters.payout_requests import AbstractPayoutRequests, PayoutRequests
+from ledger.adapters.repository import AbstractBooks, Books
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.unit_of_work import UnitOfWork
 
 
 class LedgerUnitOfWork(UnitOfWork):
     """The books and the payout requests of one transaction."""
+
+    books: AbstractBooks
+    payouts: AbstractPayoutRequests
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, outbox: Outbox | None = None
