@@ -8,11 +8,9 @@ from nats.js import JetStreamContext
 from sqlalchemy import select, text
 
 from tollgate_shared.events.membership import MembershipActivated
-from tollgate_shared.messaging.consumer import (
-    IdempotentConsumer,
-    Incoming,
-    PermanentError,
-)
+from tollgate_shared.messaging import inbox
+from tollgate_shared.messaging.consumer import IdempotentConsumer
+from tollgate_shared.messaging.message import Incoming, PermanentError
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.messaging.publish import ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import (
@@ -22,7 +20,7 @@ from tollgate_shared.messaging.streams import (
     dlq_subject,
     subject_matches,
 )
-from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
+from tollgate_shared.testing import RawHandlers, RunningConsumers, consumer_idle, unique, wait_until
 from tollgate_shared.unit_of_work import Deferred, UnitOfWork, units_of_work
 
 
@@ -62,7 +60,7 @@ async def test_failure_mid_transaction_redelivers_and_commits_once(
         if len(attempts) == 1:
             raise ConnectionError("database went away mid-transaction")
 
-    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic), RawHandlers(handler), db.units, db.inbox)
     broker = await run_consumer(nats_client, consumer)
     try:
         event_id = unique("evt")
@@ -93,9 +91,13 @@ async def test_delivery_after_commit_is_acked_without_second_effect(
             db.effects.insert().values(message_id=incoming.message_id, body="once")
         )
 
-    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic), RawHandlers(handler), db.units, db.inbox)
     event_id = unique("evt")
-    assert await consumer.apply(Incoming(event_id, subject, b"1", 1, 1)) is True
+    async with db.units() as uow:  # the effect and its inbox row, committed
+        claimed = [(event_id, subject)]
+        await inbox.claim(uow, db.inbox, consumer=consumer.spec.durable, messages=claimed)
+        await uow.session.execute(db.effects.insert().values(message_id=event_id, body="once"))
+        await uow.commit()
     broker = await run_consumer(nats_client, consumer)
     try:
         await publish_with_ack(js, subject, b"1", msg_id=event_id, stream=STRIPE.name)
@@ -109,7 +111,7 @@ async def test_delivery_after_commit_is_acked_without_second_effect(
             )
 
         await wait_until(acked, message="redelivery acked")
-        assert calls == [event_id]
+        assert calls == []
         assert await effects_of(db, event_id) == ["once"]
     finally:
         await broker.stop()
@@ -123,7 +125,7 @@ async def test_poison_message_goes_to_dlq_with_reason(
     async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         raise PermanentError("unknown tier")
 
-    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic), RawHandlers(handler), db.units, db.inbox)
     broker = await run_consumer(nats_client, consumer)
     try:
         event_id = unique("evt")
@@ -151,7 +153,9 @@ async def test_exhausted_retries_go_to_dlq(
         attempts.append(incoming.delivered)
         raise RuntimeError("always failing")
 
-    consumer = IdempotentConsumer(spec_for(topic, max_deliver=3), db.units, db.inbox, handler)
+    consumer = IdempotentConsumer(
+        spec_for(topic, max_deliver=3), RawHandlers(handler), db.units, db.inbox
+    )
     broker = await run_consumer(nats_client, consumer)
     try:
         event_id = unique("evt")
@@ -193,7 +197,7 @@ async def test_a_backlog_is_applied_in_batches_and_a_bad_message_is_split_out(
         for event_id in ids:
             await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
 
-    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic), RawHandlers(handler), db.units, db.inbox)
     dlq = await js.subscribe(dlq_subject(consumer.spec.durable, subject), stream=DLQ.name)
     first = [unique("evt") for _ in range(40)]
     await backlog(first)
@@ -252,7 +256,9 @@ async def test_without_savepoints_a_failure_reapplies_the_fetch_one_by_one(
     after = [unique("evt") for _ in range(5)]
     for event_id in [*before, poison, *after]:  # stored first: one fetch holds them all
         await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
-    consumer = IdempotentConsumer(spec_for(topic, savepoints=False), db.units, db.inbox, handler)
+    consumer = IdempotentConsumer(
+        spec_for(topic, savepoints=False), RawHandlers(handler), db.units, db.inbox
+    )
     dlq = await js.subscribe(dlq_subject(consumer.spec.durable, subject), stream=DLQ.name)
     broker = await run_consumer(nats_client, consumer)
     try:
@@ -296,7 +302,9 @@ async def test_deferred_writes_are_made_once_per_transaction_before_the_commit(
 
     first = [unique("evt") for _ in range(3)]
     second = [unique("evt"), poison, unique("evt")]
-    consumer = IdempotentConsumer(spec_for(topic, savepoints=False), db.units, db.inbox, handler)
+    consumer = IdempotentConsumer(
+        spec_for(topic, savepoints=False), RawHandlers(handler), db.units, db.inbox
+    )
     for event_id in first:  # stored first: one fetch holds them all
         await publish_with_ack(js, subject, b"ok", msg_id=event_id, stream="STRIPE")
     broker = await run_consumer(nats_client, consumer)
@@ -358,7 +366,9 @@ async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outliv
             headers={ORIGINAL_MSG_ID: event_id, **headers},
         )
 
-    consumer = IdempotentConsumer(spec_for(topic), db.units, db.inbox, handler, prefetch=prefetch)
+    consumer = IdempotentConsumer(
+        spec_for(topic), RawHandlers(handler, prefetch=prefetch), db.units, db.inbox
+    )
     applied_before, a, b = unique("evt"), unique("evt"), unique("evt")
     await publish(applied_before)
     broker = await run_consumer(nats_client, consumer)
@@ -403,7 +413,9 @@ async def test_two_fetches_are_applied_side_by_side_each_message_once(
         else:
             second_seen.set()
 
-    consumer = IdempotentConsumer(spec_for(topic, fetches_in_flight=2), db.units, db.inbox, handler)
+    consumer = IdempotentConsumer(
+        spec_for(topic, fetches_in_flight=2), RawHandlers(handler), db.units, db.inbox
+    )
     broker = await run_consumer(nats_client, consumer)
     try:
         first, second = unique("evt"), unique("evt")
@@ -435,7 +447,9 @@ async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
         if incoming.data == b"lone":
             await asyncio.wait_for(release.wait(), timeout=10)
 
-    consumer = IdempotentConsumer(spec_for(topic, gather=10.0), db.units, db.inbox, handler)
+    consumer = IdempotentConsumer(
+        spec_for(topic, gather=10.0), RawHandlers(handler), db.units, db.inbox
+    )
     broker = await run_consumer(nats_client, consumer)
     try:
 
@@ -477,7 +491,7 @@ async def test_the_relay_is_woken_only_by_commits_that_queued_events(
         applied.append(incoming.message_id)
 
     units = units_of_work(UnitOfWork, db.sessions, outbox=Counted(db.outbox))
-    consumer = IdempotentConsumer(spec_for(topic), units, db.inbox, handler)
+    consumer = IdempotentConsumer(spec_for(topic), RawHandlers(handler), units, db.inbox)
     broker = await run_consumer(nats_client, consumer)
     try:
         for body, expected_wakes in ((b"quiet", 0), (b"announce", 1), (b"quiet", 1)):
@@ -509,7 +523,7 @@ async def test_a_durable_is_narrowed_to_its_subjects_and_keeps_its_position(
         subject = f"stripe.{topic}.{kind}"
         await publish_with_ack(js, subject, b"{}", msg_id=unique("evt"), stream="STRIPE")
 
-    broad = IdempotentConsumer(spec, db.units, db.inbox, handler)
+    broad = IdempotentConsumer(spec, RawHandlers(handler), db.units, db.inbox)
     broker = await run_consumer(nats_client, broad)
     try:
         await publish("wanted")
@@ -521,7 +535,7 @@ async def test_a_durable_is_narrowed_to_its_subjects_and_keeps_its_position(
     await publish("unwanted")
     await publish("wanted")
     narrow = IdempotentConsumer(
-        spec, db.units, db.inbox, handler, subjects=[f"stripe.{topic}.wanted"]
+        spec, RawHandlers(handler, subjects=[f"stripe.{topic}.wanted"]), db.units, db.inbox
     )
     broker = await run_consumer(nats_client, narrow)
     try:

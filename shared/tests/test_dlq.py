@@ -10,11 +10,12 @@ from nats.js import JetStreamContext
 from sqlalchemy import select
 
 from tollgate_shared.messaging import dlq
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming, PermanentError
+from tollgate_shared.messaging.consumer import IdempotentConsumer
+from tollgate_shared.messaging.message import Delivery, Incoming, PermanentError
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.replay import rewind_consumer
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
-from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
+from tollgate_shared.testing import RawHandlers, RunningConsumers, consumer_idle, unique, wait_until
 from tollgate_shared.unit_of_work import UnitOfWork
 
 
@@ -51,8 +52,8 @@ async def test_replay_reaches_only_the_consumer_that_gave_up(
     flaky_name, healthy_name = unique("flaky"), unique("healthy")
     broker = await RunningConsumers.start(
         nats_client,
-        IdempotentConsumer(spec(flaky_name), db.units, db.inbox, flaky),
-        IdempotentConsumer(spec(healthy_name), db.units, db.inbox, healthy),
+        IdempotentConsumer(spec(flaky_name), RawHandlers(flaky), db.units, db.inbox),
+        IdempotentConsumer(spec(healthy_name), RawHandlers(healthy), db.units, db.inbox),
     )
     try:
         event_id = unique("evt")
@@ -104,7 +105,9 @@ async def refused_message(db, js: JetStreamContext) -> Refused:
     spec = ConsumerSpec(durable=unique("svc"), stream=STRIPE, filter_subject=f"stripe.{topic}.>")
     event_id = unique("evt")
     ack = await publish_with_ack(js, f"stripe.{topic}.x", b"{}", msg_id=event_id, stream="STRIPE")
-    return Refused(IdempotentConsumer(spec, db.units, db.inbox, refused), event_id, ack.seq)
+    return Refused(
+        IdempotentConsumer(spec, RawHandlers(refused), db.units, db.inbox), event_id, ack.seq
+    )
 
 
 async def next_letter(js: JetStreamContext, service: str, after: set[int]) -> list[dlq.DeadLetter]:
@@ -161,10 +164,10 @@ async def test_parking_one_delivery_twice_keeps_one_letter(
     sub = await js.pull_subscribe_bind(message.service, stream=STRIPE.name)
     [msg] = await sub.fetch(1, timeout=5)
     first = Incoming.from_msg(msg)
-    await consumer.process(msg, first, js)
+    await consumer.process(Delivery(msg, first), js)
     # The same delivery coming back (its second delivery): parked again, then terminated again.
     with contextlib.suppress(MsgAlreadyAckdError):
-        await consumer.process(msg, dataclasses.replace(first, delivered=2), js)
+        await consumer.process(Delivery(msg, dataclasses.replace(first, delivered=2)), js)
     await sub.unsubscribe()
     assert len(await letters_of(js, message.service)) == 1
 

@@ -7,11 +7,12 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import delete, func, select
 
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming
+from tollgate_shared.messaging.consumer import IdempotentConsumer
+from tollgate_shared.messaging.message import Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.replay import consumer_lag, rewind_consumer
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
-from tollgate_shared.testing import RunningConsumers, consumer_idle, unique, wait_until
+from tollgate_shared.testing import RawHandlers, RunningConsumers, consumer_idle, unique, wait_until
 from tollgate_shared.unit_of_work import UnitOfWork
 
 
@@ -34,7 +35,7 @@ async def test_rewind_rebuilds_a_wiped_database(
 
     async def run_until(count: int) -> None:
         broker = await RunningConsumers.start(
-            nats_client, IdempotentConsumer(spec, db.units, db.inbox, handler)
+            nats_client, IdempotentConsumer(spec, RawHandlers(handler), db.units, db.inbox)
         )
         try:
             await wait_until(lambda: _equals(effect_count, count), message=f"{count} effects")

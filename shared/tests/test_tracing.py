@@ -10,7 +10,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from tollgate_shared.events.membership import MembershipActivated
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Incoming
+from tollgate_shared.messaging.consumer import IdempotentConsumer
+from tollgate_shared.messaging.message import Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.relay import OutboxRelay
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
@@ -20,7 +21,7 @@ from tollgate_shared.observability.tracing import (
     exported_to,
     inject,
 )
-from tollgate_shared.testing import RunningConsumers, unique, wait_until
+from tollgate_shared.testing import RawHandlers, RunningConsumers, unique, wait_until
 from tollgate_shared.unit_of_work import UnitOfWork
 
 
@@ -48,14 +49,8 @@ async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
     domain_spec = ConsumerSpec(
         durable=unique("b"), stream=DOMAIN, filter_subject="membership.activated"
     )
-    first = IdempotentConsumer(stripe_spec, db.units, db.inbox, on_stripe)
-    second = IdempotentConsumer(
-        domain_spec,
-        db.units,
-        db.inbox,
-        on_domain,
-        accepts=lambda subject: True,
-    )
+    first = IdempotentConsumer(stripe_spec, RawHandlers(on_stripe), db.units, db.inbox)
+    second = IdempotentConsumer(domain_spec, RawHandlers(on_domain), db.units, db.inbox)
     broker = await RunningConsumers.start(nats_client, first, second)
     relay = OutboxRelay(db.sessions, db.emitted, js)
     try:

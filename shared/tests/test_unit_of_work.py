@@ -47,6 +47,7 @@ async def test_leaving_without_a_commit_rolls_back_what_was_written_and_queued(d
             await uow.session.execute(db.effects.insert().values(message_id="m", body="now"))
             uow.deferred(write).append("later")
             uow.emit(event)
+            uow.after_commit(lambda: pytest.fail("called without a commit"))
             raise RuntimeError("the change failed")
     assert await bodies(db) == []
     assert event.id not in await queued_ids(db)
@@ -63,18 +64,20 @@ async def test_deferred_writes_are_made_once_before_the_commit(db) -> None:
 
 
 async def test_a_failed_savepoint_drops_its_writes_events_and_locks_alone(db) -> None:
-    """What came before a savepoint stays; what a failing one wrote, deferred, emitted or
-    locked is undone (its locks are released, so asked for again); a savepoint that succeeds
-    writes what it deferred and emitted at its end."""
+    """What came before a savepoint stays; what a failing one wrote, deferred, emitted, locked
+    or asked to do after the commit is undone (its locks are released, so asked for again);
+    a savepoint that succeeds writes what it deferred and emitted at its end."""
     write = Deferred(list, _write_bodies(db))
     kept, dropped = (MembershipActivated(user_id=unique("u"), group_id="g1") for _ in range(2))
     name = unique("lock")
+    called: list[str] = []
     async with db.units() as uow:
         uow.deferred(write).append("before")
         with pytest.raises(RuntimeError):
             async with uow.savepoint():
                 uow.deferred(write).append("failed")
                 uow.emit(dropped)
+                uow.after_commit(lambda: called.append("failed"))
                 await uow.lock(name)
                 raise RuntimeError("this message fails")
         assert await uow.session.scalar(_HELD) == 0
@@ -82,9 +85,12 @@ async def test_a_failed_savepoint_drops_its_writes_events_and_locks_alone(db) ->
             await uow.lock(name)
             uow.deferred(write).append("applied")
             uow.emit(kept)
+            uow.after_commit(lambda: called.append("applied"))
         assert await uow.session.scalar(_HELD) == 1
         assert sorted(await _bodies_in(uow, db)) == ["applied", "before"]
+        assert called == []
         await uow.commit()
+    assert called == ["applied"]
     assert sorted(await bodies(db)) == ["applied", "before"]
     queued = await queued_ids(db)
     assert kept.id in queued and dropped.id not in queued

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from faststream.nats import NatsBroker
@@ -23,8 +23,8 @@ from tollgate_shared.messaging.broker import (
     connection,
     make_broker,
 )
-from tollgate_shared.messaging.consumer import IdempotentConsumer, Prefetch, consuming
-from tollgate_shared.messaging.dispatch import Dispatcher
+from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
+from tollgate_shared.messaging.dispatch import Handlers
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.messaging.relay import OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
@@ -92,27 +92,13 @@ class Runtime:
         return units_of_work(kind, self.sessions, outbox=self.outbox)
 
     def consume(
-        self,
-        spec: ConsumerSpec,
-        dispatcher: Dispatcher[Any],
-        *,
-        units: Callable[[], UnitOfWork],
-        prefetch: Prefetch | None = None,
+        self, spec: ConsumerSpec, handlers: Handlers, *, units: Callable[[], UnitOfWork]
     ) -> IdempotentConsumer:
-        """Add an idempotent durable consumer (subscribed when the runtime starts), whose
-        transactions are `units`; `prefetch` runs before the handlers of a fetch applied
-        together (see `IdempotentConsumer`)."""
+        """Add an idempotent durable consumer of `handlers` (subscribed when the runtime
+        starts), whose transactions are `units`."""
         if self.inbox is None:
             raise RuntimeError("a consumer needs the service's inbox table")
-        consumer = IdempotentConsumer(
-            spec,
-            units,
-            self.inbox,
-            dispatcher,
-            subjects=dispatcher.subjects,
-            accepts=dispatcher.accepts,
-            prefetch=prefetch,
-        )
+        consumer = IdempotentConsumer(spec, handlers, units, self.inbox)
         self.consumers.append(consumer)
         return consumer
 

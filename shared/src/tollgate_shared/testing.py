@@ -45,7 +45,9 @@ from tollgate_shared.infra import Infrastructure, provide
 from tollgate_shared.infra.nats import start_nats
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import drop_database
-from tollgate_shared.messaging.consumer import Batch, IdempotentConsumer, Incoming, consuming
+from tollgate_shared.messaging.batch import Batch
+from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
+from tollgate_shared.messaging.message import Delivery, Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec, ensure_streams
 from tollgate_shared.migrations import upgrade
@@ -280,6 +282,40 @@ async def publish_domain_event(
     )
 
 
+class RawHandlers:
+    """Handlers for tests of the consumer core: one `handler` for every subject the durable
+    delivers (`subjects` if given), whose event is the message's `Incoming` itself, and an
+    optional `prefetch` of those."""
+
+    def __init__(
+        self,
+        handler: Callable[[Any, Incoming], Awaitable[None]],
+        *,
+        subjects: Sequence[str] = (),
+        prefetch: Callable[[Any, Sequence[Incoming]], Awaitable[None]] | None = None,
+    ) -> None:
+        self._handler = handler
+        self._prefetch = prefetch
+        self.subjects = tuple(subjects)
+
+    def accepts(self, subject: str) -> bool:
+        """Every subject the durable delivers."""
+        return True
+
+    def parse(self, incoming: Incoming) -> Incoming:
+        """The message as it is."""
+        return incoming
+
+    async def prefetch(self, uow: Any, events: Sequence[Incoming]) -> None:
+        """The test's prefetch, if any."""
+        if self._prefetch is not None and events:
+            await self._prefetch(uow, events)
+
+    async def apply(self, uow: Any, subject: str, event: Incoming) -> None:
+        """The test's handler."""
+        await self._handler(uow, event)
+
+
 class RunningConsumers:
     """Idempotent consumers pulling for a test until `stop()`."""
 
@@ -324,8 +360,8 @@ async def as_fetches(
     *fetches: Sequence[T],
 ) -> list[list[tuple[Msg, Incoming]]]:
     """Each of `fetches` published in order (by `publish`) and fetched back as one fetch of a
-    durable of its own on `spec`'s stream, each message with what its handler gets (as
-    `IdempotentConsumer.apply_batch` takes them). The durable is deleted afterwards."""
+    durable of its own on `spec`'s stream, each message with its content (for
+    `crossing_fetches`). The durable is deleted afterwards."""
     stream, durable = spec.stream.name, unique(spec.durable)
     await durable_from_now(js, dataclasses.replace(spec, durable=durable))
     taken = []
@@ -378,14 +414,21 @@ async def crossing_fetches(
     holder = sessions()
     try:
         await holder.execute(hold)
-        applying = [asyncio.create_task(consumer.apply_batch(first))]
+        applying = [asyncio.create_task(consumer.applier.apply(_parsed(consumer, first)))]
         await wait_until(_lock_waiters(sessions, 1), message="the first fetch waits")
-        applying.append(asyncio.create_task(consumer.apply_batch(second)))
+        applying.append(asyncio.create_task(consumer.applier.apply(_parsed(consumer, second))))
         await wait_until(_lock_waiters(sessions, 2), message="the second fetch waits")
     finally:
         await holder.rollback()
         await holder.close()
     return list(await asyncio.gather(*applying))
+
+
+def _parsed(consumer: IdempotentConsumer, fetch: Sequence[tuple[Msg, Incoming]]) -> list[Delivery]:
+    """A fetch's messages as the consumer applies them (all wanted, all parsed)."""
+    parsed, unparsed, declined = consumer.sort([msg for msg, _ in fetch])
+    assert not unparsed and not declined, "a message the consumer would not apply"
+    return parsed
 
 
 class EmulatorEvents:

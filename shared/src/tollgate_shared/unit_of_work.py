@@ -88,6 +88,7 @@ class UnitOfWork:
         self._events: dict[str, dict[str, Any]] = {}
         self._queues: dict[Deferred[Any], Any] = {}
         self._held: set[str] = set()
+        self._after_commit: list[Callable[[], None]] = []
         self._queued = 0
         self._committed = False
 
@@ -135,6 +136,11 @@ class UnitOfWork:
             await self.execute(_LOCK, {"names": wanted})
             self._held.update(wanted)
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this unit has committed (never if it rolls back, nor if the
+        savepoint it was asked in does): e.g. to count what was applied exactly once."""
+        self._after_commit.append(callback)
+
     def deferred(self, kind: Deferred[Q]) -> Q:
         """The queue of `kind`'s writes in this unit, made before it commits."""
         queue = self._queues.get(kind)
@@ -147,7 +153,7 @@ class UnitOfWork:
         """A block whose writes are rolled back alone if it raises (the error goes on); what
         it deferred or emitted is written at its end."""
         await self._flush()
-        held = set(self._held)
+        held, callbacks = set(self._held), len(self._after_commit)
         await self.execute(_SAVEPOINT)
         try:
             yield
@@ -156,6 +162,7 @@ class UnitOfWork:
             self._queues.clear()
             self._events.clear()
             self._held = held  # locks taken in a rolled-back savepoint are released
+            del self._after_commit[callbacks:]
             await self.execute(_ROLLBACK_TO_SAVEPOINT)
             raise
 
@@ -167,6 +174,8 @@ class UnitOfWork:
         self._committed = True
         if self._queued and self._outbox is not None:
             self._outbox.wake()
+        for callback in self._after_commit:
+            callback()
 
     async def _flush(self) -> None:
         while self._queues:

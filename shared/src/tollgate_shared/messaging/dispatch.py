@@ -1,57 +1,108 @@
-"""Route a consumer's messages to one handler per event type.
+"""What a consumer applies: the subjects it wants, how their messages parse into typed events,
+the handler of each, and what to lock and read for a whole fetch before its handlers run.
 
-Stripe events and domain events alike arrive parsed and typed. A service lists what it reacts
-to; its durable consumer is asked for those subjects only, and anything else that arrives is
-acked untouched.
+Stripe events and domain events alike reach handlers parsed and typed, with the service's
+unit of work. A service lists what it reacts to; its durable is asked for those subjects
+only, and anything else that arrives is acked untouched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from tollgate_shared.events.base import DomainEvent, parse_domain_event
 from tollgate_shared.events.stripe import StripeEvent
-from tollgate_shared.messaging.consumer import Incoming
+from tollgate_shared.messaging.message import Incoming
 
-E = TypeVar("E")
-EventHandler = Callable[[Any, Any], Awaitable[None]]
-"""Applies a parsed event through a service's unit of work."""
+Handler = Callable[[Any, Any], Awaitable[None]]
+"""Applies one parsed event through a service's unit of work; never commits."""
+Prefetch = Callable[[Any, Sequence[Any]], Awaitable[None]]
+"""Runs in a fetch's transaction before its handlers, outside their savepoints, with the
+events they will apply (stream order), and before the handler of a message applied alone:
+may take, in one statement for all of them, the locks and reads the handlers would take one
+by one (locks taken so, in one order, keep concurrent fetches from deadlocking). What it reads
+must stay right for every handler of the fetch, also after another message was rolled back."""
 
 
-class Dispatcher(Generic[E]):
-    """Parses a message and calls the handler registered for its subject (minus `prefix`)."""
+class Handlers(Protocol):
+    """What the consumer core asks of a service's handlers."""
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The subjects to ask the server for (none: everything under the durable's filter)."""
+        ...
+
+    def accepts(self, subject: str) -> bool:
+        """Whether messages on `subject` are applied (others are acked untouched)."""
+        ...
+
+    def parse(self, incoming: Incoming) -> Any:
+        """The typed event of a message (raises if it is not one)."""
+        ...
+
+    async def prefetch(self, uow: Any, events: Sequence[Any]) -> None:
+        """Before the handlers of a fetch, or of a message applied alone (see `Prefetch`)."""
+        ...
+
+    async def apply(self, uow: Any, subject: str, event: Any) -> None:
+        """Run the handler of `subject` with `event`."""
+        ...
+
+
+class Dispatcher:
+    """Handlers by subject (minus `prefix`), messages parsed by `parse`."""
 
     def __init__(
         self,
-        handlers: Mapping[str, EventHandler],
+        handlers: Mapping[str, Handler],
         *,
-        parse: Callable[[bytes], E],
+        parse: Callable[[bytes], Any],
         prefix: str = "",
+        prefetch: Prefetch | None = None,
     ) -> None:
-        self._handlers = dict(handlers)
+        self._handlers = {prefix + name: handler for name, handler in handlers.items()}
         self._parse = parse
-        self._prefix = prefix
+        self._prefetch = prefetch
 
     @property
     def subjects(self) -> tuple[str, ...]:
         """The subjects it has handlers for: its consumer asks the server for these only."""
-        return tuple(self._prefix + event_type for event_type in self._handlers)
+        return tuple(self._handlers)
 
     def accepts(self, subject: str) -> bool:
         """Whether a handler exists for messages on `subject`."""
-        return subject.removeprefix(self._prefix) in self._handlers
+        return subject in self._handlers
 
-    async def __call__(self, uow: Any, incoming: Incoming) -> None:
-        handler = self._handlers[incoming.subject.removeprefix(self._prefix)]
-        await handler(uow, self._parse(incoming.data))
+    def parse(self, incoming: Incoming) -> Any:
+        """The message's event, parsed and validated."""
+        return self._parse(incoming.data)
+
+    async def prefetch(self, uow: Any, events: Sequence[Any]) -> None:
+        """The service's prefetch, if it has one."""
+        if self._prefetch is not None and events:
+            await self._prefetch(uow, events)
+
+    async def apply(self, uow: Any, subject: str, event: Any) -> None:
+        """Run the handler of `subject`."""
+        await self._handlers[subject](uow, event)
 
 
-def stripe_dispatcher(handlers: Mapping[str, EventHandler]) -> Dispatcher[StripeEvent]:
+def stripe_dispatcher(
+    handlers: Mapping[str, Handler], *, prefetch: Prefetch | None = None
+) -> Dispatcher:
     """Handlers keyed by Stripe event type (`invoice.paid`), receiving a StripeEvent."""
-    return Dispatcher(handlers, parse=StripeEvent.model_validate_json, prefix="stripe.")
+    return Dispatcher(
+        handlers, parse=StripeEvent.model_validate_json, prefix="stripe.", prefetch=prefetch
+    )
 
 
-def domain_dispatcher(handlers: Mapping[str, EventHandler]) -> Dispatcher[DomainEvent]:
+def domain_dispatcher(
+    handlers: Mapping[str, Handler], *, prefetch: Prefetch | None = None
+) -> Dispatcher:
     """Handlers keyed by domain event type (`membership.activated`), receiving the event."""
-    return Dispatcher(handlers, parse=parse_domain_event)
+    return Dispatcher(handlers, parse=_parse_domain_event, prefetch=prefetch)
+
+
+def _parse_domain_event(data: bytes) -> DomainEvent:
+    return parse_domain_event(data)

@@ -1,9 +1,10 @@
-"""Operator actions on the dead-letter stream: list, inspect, replay, drop.
+"""The dead-letter stream: consumers park there what they give up on (`park`); operators list,
+inspect, replay and drop it.
 
 A replay republishes the parked payload on its original subject with
 `Tollgate-Original-Msg-Id` set, so every consumer's inbox recognises it: consumers that had
 processed the original skip it, the one that had given up processes it now. If it fails again
-it is parked again as a new letter (see `IdempotentConsumer._dead_letter_id`).
+it is parked again as a new letter (see `_letter_id`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,59 @@ from datetime import datetime
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from tollgate_shared.messaging.message import Incoming
 from tollgate_shared.messaging.publish import ORIGINAL_MSG_ID, publish_with_ack
-from tollgate_shared.messaging.streams import ALL_STREAMS, DLQ
+from tollgate_shared.messaging.streams import ALL_STREAMS, DLQ, ConsumerSpec, dlq_subject
 
 ORIGINAL_SUBJECT = "Tollgate-Original-Subject"
 ORIGINAL_SEQUENCE = "Tollgate-Original-Sequence"
 ERROR = "Tollgate-Error"
 DELIVERED = "Tollgate-Delivered"
+
+
+async def park(
+    js: JetStreamContext, spec: ConsumerSpec, incoming: Incoming, error: BaseException
+) -> None:
+    """Park `incoming` on `dlq.<durable>.<subject>` with why and after how many deliveries;
+    raises when the DLQ did not store it."""
+    await publish_with_ack(
+        js,
+        dlq_subject(spec.durable, incoming.subject),
+        incoming.data,
+        msg_id=await _letter_id(js, spec, incoming),
+        stream=DLQ.name,
+        headers={
+            ORIGINAL_MSG_ID: incoming.message_id,
+            ORIGINAL_SUBJECT: incoming.subject,
+            ORIGINAL_SEQUENCE: str(incoming.stream_sequence),
+            DELIVERED: str(incoming.delivered),
+            ERROR: f"{type(error).__name__}: {error}"[:1000],
+        },
+    )
+
+
+async def _letter_id(js: JetStreamContext, spec: ConsumerSpec, incoming: Incoming) -> str:
+    """The DLQ Msg-Id of this parking: the same for every attempt to park this delivery, new
+    for every later one.
+
+    Parking one delivery may be tried more than once: the DLQ's ack got lost (the message is
+    nak'ed and comes back), or the process died between parking and terminating (it comes
+    back after `ack_wait`). Those attempts carry the same stream sequence on a durable of the
+    same creation time, so JetStream keeps one letter. A letter replayed from the DLQ is a new
+    message on its stream (a new sequence), and a rewound durable is a new consumer (a new
+    creation time): either failing again is parked again, however soon, where an id of the
+    message alone would be dropped as a duplicate within the DLQ's duplicate window. Asking
+    the server for the creation time costs one request per parking, which is rare, and stays
+    right for a durable rewound under a running process."""
+    created = (await js.consumer_info(spec.stream.name, spec.durable)).created
+    return ":".join(
+        (
+            spec.durable,
+            incoming.message_id,
+            f"{spec.stream.name}@{incoming.stream_sequence}",
+            created.isoformat(),
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Pulling a durable's messages with JetStream's pull API, over one inbox subscription.
+"""Pulling a durable's messages with JetStream's pull API, over one inbox subscription
+(`Puller`), and the loop that keeps a consumer's fetches coming (`pull`).
 
 nats-py's `PullSubscription.fetch` hands over a batch message by message, each through
 `Subscription.next_msg`, which creates two tasks per message: a fetch of 64 took the event
@@ -18,11 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 
+import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import TimeoutError as NatsTimeoutError
+
+from tollgate_shared.messaging.streams import ConsumerSpec
+
+log = structlog.get_logger(__name__)
 
 _STATUS = "Status"
 _DESCRIPTION = "Description"
@@ -110,3 +117,63 @@ class Puller:
         ended, self._ended = self._ended, None
         if ended is not None and not ended.startswith(_NOTHING_THERE) and not self._arrived:
             raise PullError(ended)
+
+
+ApplyFetch = Callable[[list[Msg]], Awaitable[None]]
+"""Applies one fetch and answers its messages (ack, retry, DLQ)."""
+
+
+async def pull(
+    puller: Puller,
+    spec: ConsumerSpec,
+    apply: ApplyFetch,
+    stop: asyncio.Event,
+    *,
+    fetch_timeout: float = 5.0,
+) -> None:
+    """Fetch and `apply` batches until `stop` is set or the task is cancelled. Up to
+    `spec.fetches_in_flight` fetches are applied at once, each in its own transaction; the
+    next fetch starts as soon as one is done. One fetch is outstanding at a time: it answers
+    with what is ready, and its requests never linger on the server. After a fetch that was
+    not full (the consumer has caught up), the next waits up to `spec.gather` for the fetches
+    being applied, so what arrives meanwhile is taken in one fetch and one transaction. On
+    stop, fetches being applied are finished (one in progress is abandoned: what it would
+    have delivered is redelivered after `ack_wait`)."""
+    slots = asyncio.Semaphore(spec.fetches_in_flight)
+    applying: set[asyncio.Task[None]] = set()
+
+    async def applied(msgs: list[Msg]) -> None:
+        try:
+            await apply(msgs)
+        except Exception as exc:  # a lost ack …
+            _failed(spec, exc)
+        finally:
+            slots.release()
+
+    try:
+        while not stop.is_set():
+            await slots.acquire()
+            try:
+                msgs = await puller.fetch(spec.fetch_size, timeout=fetch_timeout)
+            except NatsTimeoutError:
+                slots.release()
+                continue
+            except Exception as exc:  # NATS reconnecting, a leader election …
+                slots.release()
+                _failed(spec, exc)
+                await asyncio.sleep(0.5)
+                continue
+            task = asyncio.create_task(applied(msgs))
+            applying.add(task)
+            task.add_done_callback(applying.discard)
+            if len(msgs) < spec.fetch_size:
+                await asyncio.wait(set(applying), timeout=spec.gather)
+    finally:
+        if applying:
+            await asyncio.wait(applying, timeout=10)
+        await puller.stop()
+
+
+def _failed(spec: ConsumerSpec, exc: Exception) -> None:
+    # Unacked messages come back after ack_wait; the inbox makes that harmless.
+    log.warning("consumer.pull_failed", consumer=spec.durable, error=repr(exc))

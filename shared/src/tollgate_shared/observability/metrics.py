@@ -1,6 +1,6 @@
 """The Prometheus metrics every consuming service exposes on `/metrics`: what its consumers did
 with each message and how long it took, how far behind they are, what they parked on the DLQ,
-what its outbox has not published yet, and the payment outcomes Stripe reported.
+and what its outbox has not published yet (the ledger adds the payment outcomes it applied).
 
 The gateway's own figures (`gateway_events_*`, `gateway_publish_seconds`) live beside it; the
 Grafana dashboard in `deploy/grafana/tollgate.json` queries both.
@@ -22,12 +22,6 @@ HANDLER_SECONDS = Histogram(
     "Time to apply one delivery: inbox claim, handler and commit, failures included",
     ["stream", "consumer"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-PAYMENT_TYPES = ("charge.succeeded", "charge.failed", "invoice.paid", "invoice.payment_failed")
-PAYMENT_EVENTS = Counter(
-    "tollgate_payment_events_total",
-    "Payment outcomes on the STRIPE stream, counted by each consumer at first delivery",
-    ["consumer", "type"],
 )
 FOREIGN_EVENTS = Counter(
     "tollgate_foreign_events_total",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from checkout.service_layer import handlers
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
-from tollgate_shared.messaging.dispatch import EventHandler, domain_dispatcher, stripe_dispatcher
+from tollgate_shared.messaging.dispatch import Handler, domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
 
@@ -19,13 +19,13 @@ DOMAIN_CONSUMER = ConsumerSpec(
     durable="checkout", stream=DOMAIN, filter_subject="membership.>", savepoints=False
 )
 
-STRIPE_HANDLERS: dict[str, EventHandler] = {
+STRIPE_HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": handlers.on_session_completed,
     "checkout.session.async_payment_succeeded": handlers.on_async_payment_succeeded,
     "checkout.session.async_payment_failed": handlers.on_async_payment_failed,
     "checkout.session.expired": handlers.on_session_expired,
 }
-DOMAIN_HANDLERS: dict[str, EventHandler] = {
+DOMAIN_HANDLERS: dict[str, Handler] = {
     subject: handlers.on_membership_event
     for subject in (
         "membership.activated",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+
+from prometheus_client import Counter
 
 from ledger.domain.errors import UnbalancedTransaction
 from ledger.service_layer import Deps, disbursements, disputes, fetches, payments, refunds, risk
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.events.stripe import StripeEvent
-from tollgate_shared.messaging.consumer import PermanentError
-from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
+from tollgate_shared.messaging.dispatch import Handler as EventHandler
+from tollgate_shared.messaging.dispatch import stripe_dispatcher
+from tollgate_shared.messaging.message import PermanentError
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
 
@@ -24,6 +26,7 @@ Handler = Callable[[Deps, LedgerUnitOfWork, StripeEvent], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     "charge.succeeded": payments.on_charge_succeeded,
+    "charge.failed": payments.on_charge_failed,
     "invoice.paid": payments.on_invoice_paid,
     "invoice.payment_succeeded": payments.on_invoice_paid,
     "invoice.payment_failed": payments.on_invoice_updated,
@@ -55,12 +58,22 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+PAYMENT_EVENTS = Counter(
+    "tollgate_payment_events_total",
+    "Payment outcomes on the STRIPE stream, counted once each when the ledger has applied them",
+    ["consumer", "type"],
+)
+PAYMENT_OUTCOMES = ("charge.succeeded", "charge.failed", "invoice.paid", "invoice.payment_failed")
+
+
 def _bind(handler: Handler, deps: Deps) -> EventHandler:
-    async def handle(uow: LedgerUnitOfWork, event: Any) -> None:
+    async def handle(uow: LedgerUnitOfWork, event: StripeEvent) -> None:
         try:
             await handler(deps, uow, event)
         except UnbalancedTransaction as exc:
             raise PermanentError(str(exc)) from exc
+        if event.type in PAYMENT_OUTCOMES:
+            uow.after_commit(PAYMENT_EVENTS.labels(STRIPE_CONSUMER.durable, event.type).inc)
 
     return handle
 
@@ -70,6 +83,5 @@ def register(runtime: Runtime, deps: Deps) -> None:
     a fetch, the Stripe objects its events name are locked and the payments of its charge
     events read, each in one statement (`fetches.prepare`)."""
     handlers = {event_type: _bind(h, deps) for event_type, h in HANDLERS.items()}
-    runtime.consume(
-        STRIPE_CONSUMER, stripe_dispatcher(handlers), units=deps.uow, prefetch=fetches.prepare
-    )
+    dispatcher = stripe_dispatcher(handlers, prefetch=fetches.prepare)
+    runtime.consume(STRIPE_CONSUMER, dispatcher, units=deps.uow)

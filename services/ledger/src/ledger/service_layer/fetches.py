@@ -18,10 +18,9 @@ from collections.abc import Iterator, Sequence
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.events.stripe import Ref
-from tollgate_shared.messaging.consumer import Incoming
+from tollgate_shared.events.stripe import Ref, StripeEvent
 
-CHARGE_SUBJECTS = frozenset({"stripe.charge.succeeded", "stripe.charge.refunded"})
+CHARGE_TYPES = frozenset({"charge.succeeded", "charge.refunded"})
 """Events whose object is the charge whose payment their handler reads first."""
 
 
@@ -48,29 +47,19 @@ class _Named(BaseModel):
                 yield name
 
 
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    object: _Named
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    data: _Data
-
-
-async def prepare(uow: LedgerUnitOfWork, incomings: Sequence[Incoming]) -> None:
+async def prepare(uow: LedgerUnitOfWork, events: Sequence[StripeEvent]) -> None:
     """Lock every Stripe object the events name (see `_Named.names`), then read the booked
-    payments of the charge events' charges, each in one statement (what cannot be parsed is
+    payments of the charge events' charges, each in one statement (what cannot be read is
     left to its handler to reject)."""
     names: set[str] = set()
     charge_ids: list[str] = []
-    for incoming in incomings:
+    for event in events:
         try:
-            named = _Event.model_validate_json(incoming.data).data.object
+            named = _Named.model_validate(event.data.object)
         except ValidationError:
             continue
         names.update(named.names())
-        if incoming.subject in CHARGE_SUBJECTS and named.id:
+        if event.type in CHARGE_TYPES and named.id:
             charge_ids.append(named.id)
     await uow.lock(*names)
     if charge_ids:

@@ -163,6 +163,10 @@ async def on_charge_succeeded(deps: Deps, uow: LedgerUnitOfWork, event: StripeEv
     await book_payment(deps, uow, charge.id, charge=charge, causation_id=event.id)
 
 
+async def on_charge_failed(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
+    """A failed charge moved no money: nothing to book (it is counted as a payment outcome)."""
+
+
 def _ours(event: StripeEvent, attribution: Attribution, kind: str, object_id: str) -> bool:
     """Whether the metadata the event carries names a group; else it is ignored (counted)."""
     if not attribution.known:

@@ -8,13 +8,13 @@ from typing import Any
 
 from membership.domain.errors import NotAMembership
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
-from tollgate_shared.messaging.consumer import PermanentError, Prefetch
-from tollgate_shared.messaging.dispatch import EventHandler, stripe_dispatcher
+from tollgate_shared.messaging.dispatch import Handler, Prefetch, stripe_dispatcher
+from tollgate_shared.messaging.message import PermanentError
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
 
 
-def _rejecting_unplaceable(handler: EventHandler) -> EventHandler:
+def _rejecting_unplaceable(handler: Handler) -> Handler:
     """Membership metadata that names no user or group can never be applied: park it."""
 
     @wraps(handler)
@@ -38,7 +38,7 @@ def stripe_consumer(durable: str) -> ConsumerSpec:
 
 def register(
     runtime: Runtime,
-    handlers: Mapping[str, EventHandler],
+    handlers: Mapping[str, Handler],
     units: Callable[[], MembershipUnitOfWork],
     *,
     durable: str,
@@ -47,6 +47,5 @@ def register(
     """Subscribe membership's durable consumer `durable` on the STRIPE stream; `prefetch` runs
     before the handlers of each fetch applied together."""
     wrapped = {subject: _rejecting_unplaceable(h) for subject, h in handlers.items()}
-    runtime.consume(
-        stripe_consumer(durable), stripe_dispatcher(wrapped), units=units, prefetch=prefetch
-    )
+    dispatcher = stripe_dispatcher(wrapped, prefetch=prefetch)
+    runtime.consume(stripe_consumer(durable), dispatcher, units=units)

@@ -35,12 +35,11 @@ from tollgate_shared.events.stripe import (
     StripeEvent,
     Subscription,
 )
-from tollgate_shared.messaging.consumer import Incoming
-from tollgate_shared.messaging.dispatch import EventHandler
+from tollgate_shared.messaging.dispatch import Handler
 
 Clock = Callable[[], datetime]
 
-SUBSCRIPTION_SUBJECTS = "stripe.customer.subscription."
+SUBSCRIPTION_TYPES = "customer.subscription."
 
 CYCLE_STARTS = frozenset({"subscription_create", "subscription_cycle"})
 """Billing reasons of an invoice that pays a new billing cycle (which allocates credits)."""
@@ -60,7 +59,7 @@ class StripeEvents:
         self._settings = settings
         self._clock = clock
 
-    def handlers(self) -> dict[str, EventHandler]:
+    def handlers(self) -> dict[str, Handler]:
         """Handlers by Stripe event type."""
         subscription_types = ("created", "updated", "deleted", "paused", "resumed")
         checkout_types = ("completed", "async_payment_succeeded", "async_payment_failed")
@@ -73,17 +72,17 @@ class StripeEvents:
             "charge.dispute.closed": self.dispute_closed,
         }
 
-    async def lock_ahead(self, uow: MembershipUnitOfWork, incomings: Sequence[Incoming]) -> None:
+    async def lock_ahead(self, uow: MembershipUnitOfWork, events: Sequence[StripeEvent]) -> None:
         """Before a fetch's handlers: lock the members of its subscription snapshots and read
         their stored subscriptions, each in one statement for the whole fetch, instead of two
         statements per event (what cannot be read is left to its handler to reject)."""
         keys: set[MembershipKey] = set()
         ids: list[str] = []
-        for incoming in incomings:
-            if not incoming.subject.startswith(SUBSCRIPTION_SUBJECTS):
+        for event in events:
+            if not event.type.startswith(SUBSCRIPTION_TYPES):
                 continue
             try:
-                snapshot = StripeEvent.model_validate_json(incoming.data).object_as(Subscription)
+                snapshot = event.object_as(Subscription)
                 meta = MembershipMetadata.parse(snapshot.metadata)
             except (ValidationError, NotAMembership):
                 continue

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 
 from notifications.adapters import directory
 from notifications.service_layer.handlers import Handlers
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
-from tollgate_shared.messaging.consumer import Incoming
+from tollgate_shared.events.base import DomainEvent
 from tollgate_shared.messaging.dispatch import domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 from tollgate_shared.runtime import Runtime
 
 
-async def _read_ahead(uow: NotificationsUnitOfWork, incomings: Sequence[Incoming]) -> None:
+async def _read_ahead(uow: NotificationsUnitOfWork, events: Sequence[DomainEvent]) -> None:
     """Before the handlers of a fetch of domain events: lock the one-time terms they track
     (a handler writes a term as it goes, so two fetches about the same members in opposite
     orders deadlocked on `expiries`), then read the groups they name and the stored addresses
@@ -22,19 +21,15 @@ async def _read_ahead(uow: NotificationsUnitOfWork, incomings: Sequence[Incoming
     terms: set[str] = set()
     group_ids: set[str] = set()
     user_ids: set[str] = set()
-    for incoming in incomings:
-        try:
-            event = json.loads(incoming.data)
-        except ValueError:
-            continue  # its handler rejects it
-        if not isinstance(event, dict):
-            continue
-        if isinstance(event.get("group_id"), str):
-            group_ids.add(event["group_id"])
-        if isinstance(event.get("user_id"), str) and not event.get("email"):
-            user_ids.add(event["user_id"])
-        if event.get("source") == "one_time":
-            terms.add(directory.term_key(event.get("group_id"), event.get("user_id")))
+    for event in events:
+        group_id = getattr(event, "group_id", None)
+        user_id = getattr(event, "user_id", None)
+        if group_id is not None:
+            group_ids.add(group_id)
+        if user_id is not None and not getattr(event, "email", None):
+            user_ids.add(user_id)
+        if getattr(event, "source", None) == "one_time":
+            terms.add(directory.term_key(group_id, user_id))
     await uow.lock(*terms)
     if group_ids:
         await uow.directory.read_groups(group_ids)
@@ -53,13 +48,13 @@ def register(
     """One durable consumer per stream, asking for the handled subjects only. The handlers
     only record in the database (the sender mails later), so a fetch needs no savepoint per
     message: after a failure its messages are simply applied again one by one. Addresses and
-    notifications are written once per transaction (`deferred.PENDING`), each in key order; before
-    the handlers of a fetch of domain events, the one-time terms it tracks are locked, and the
-    groups it names and the addresses of its members that the events do not carry are read,
-    one statement each."""
-    domain = domain_dispatcher(handlers.domain())
+    notifications are written once per transaction (`deferred.PENDING`), each in key order;
+    before the handlers of a fetch of domain events, the one-time terms it tracks are locked,
+    and the groups it names and the addresses of its members that the events do not carry are
+    read, one statement each."""
+    domain = domain_dispatcher(handlers.domain(), prefetch=_read_ahead)
     spec = ConsumerSpec(durable, DOMAIN, ">", ack_wait=ack_wait, savepoints=False)
-    runtime.consume(spec, domain, units=units, prefetch=_read_ahead)
+    runtime.consume(spec, domain, units=units)
     stripe = stripe_dispatcher(handlers.stripe())
     spec = ConsumerSpec(durable, STRIPE, "stripe.>", ack_wait=ack_wait, savepoints=False)
     runtime.consume(spec, stripe, units=units)

@@ -20,7 +20,7 @@ from tollgate_shared.events.membership import (
     MembershipTierChanged,
 )
 from tollgate_shared.events.stripe import Invoice, StripeEvent
-from tollgate_shared.messaging.dispatch import EventHandler
+from tollgate_shared.messaging.dispatch import Handler
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 
@@ -95,7 +95,7 @@ class Handlers:
             return
         await self.notifier.notify(uow, intent)
 
-    def domain(self) -> dict[str, EventHandler]:
+    def domain(self) -> dict[str, Handler]:
         """Handlers by domain event type."""
         return {
             "membership.activated": self.membership_activated,
@@ -112,6 +112,6 @@ class Handlers:
             "checkout.purchase.claimed": self.learn_email,
         }
 
-    def stripe(self) -> dict[str, EventHandler]:
+    def stripe(self) -> dict[str, Handler]:
         """Handlers by Stripe event type."""
         return {"invoice.payment_failed": self.invoice_payment_failed}
