@@ -23,8 +23,8 @@ from bench import ceilings, checkout_sessions, consumers, gate, gateway, ledger_
 from bench.load import build_post, run_load
 from bench.report import markdown
 from bench.services import running
-from tollgate_shared.infra import Infrastructure, provide
 from tollgate_shared.infra.process import ServerProcess, free_port
+from tollgate_shared.infra.provide import Infrastructure, provide
 
 RESULTS = Path(__file__).parent / "results"
 VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "bench"

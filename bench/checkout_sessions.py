@@ -9,7 +9,7 @@ import httpx
 
 from bench.load import build_post, run_load
 from bench.services import JWT_SECRET, Service
-from tollgate_shared.auth import issue_token
+from tollgate_shared.web.auth import issue_token
 
 
 async def session_creation(checkout: Service, *, total: int, concurrency: int) -> dict:

@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from bench import events
 from bench.cpu import CpuMeter
 from bench.services import running
-from tollgate_shared.infra import Infrastructure
+from tollgate_shared.infra.provide import Infrastructure
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ensure_streams
 

@@ -7,8 +7,8 @@ import time
 import uuid
 from typing import Any
 
-from tollgate_shared.events.ledger import PaymentRecorded
-from tollgate_shared.events.membership import MembershipActivated
+from tollgate_shared.contracts.ledger import PaymentRecorded
+from tollgate_shared.contracts.membership import MembershipActivated
 from tollgate_shared.testing import stripe_event
 
 

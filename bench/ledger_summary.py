@@ -10,8 +10,8 @@ from sqlalchemy.engine import make_url
 from bench.load import run_load
 from bench.services import Service, service_token
 from ledger.domain import accounts
-from tollgate_shared.infra import Infrastructure
-from tollgate_shared.settings import database_name
+from tollgate_shared.infra.provide import Infrastructure
+from tollgate_shared.infra.settings import database_name
 
 GROUP = "g_bench"
 

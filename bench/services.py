@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 
 from tollgate_cli.stack import script
-from tollgate_shared.auth import issue_token
-from tollgate_shared.infra import Infrastructure
 from tollgate_shared.infra.process import ServerProcess, free_port
+from tollgate_shared.infra.provide import Infrastructure
+from tollgate_shared.web.auth import issue_token
 
 JWT_SECRET = "bench-jwt-secret-0123456789-0123456789"
 

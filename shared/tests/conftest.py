@@ -6,18 +6,18 @@ from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tollgate_shared.db import (
+from tollgate_shared.infra.provide import create_database, drop_database
+from tollgate_shared.infra.settings import async_url
+from tollgate_shared.messaging.outbox import Outbox
+from tollgate_shared.persistence.db import (
     inbox_table,
     make_engine,
     make_metadata,
     make_sessionmaker,
     outbox_table,
 )
-from tollgate_shared.infra.provide import create_database, drop_database
-from tollgate_shared.messaging.outbox import Outbox
-from tollgate_shared.settings import async_url
+from tollgate_shared.persistence.unit_of_work import UnitOfWork, units_of_work
 from tollgate_shared.testing import unique
-from tollgate_shared.unit_of_work import UnitOfWork, units_of_work
 
 metadata: MetaData = make_metadata()
 INBOX = inbox_table(metadata)

@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from tollgate_shared.auth import AdminUser, CurrentUser, TokenVerifier, issue_token
-from tollgate_shared.http import create_app
 from tollgate_shared.infra.process import free_port
-from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
+from tollgate_shared.infra.settings import DEV_JWT_SECRET, ServiceSettings
 from tollgate_shared.testing import serve_app
+from tollgate_shared.web.auth import AdminUser, CurrentUser, TokenVerifier, issue_token
+from tollgate_shared.web.http import create_app
 
 SECRET = "a-test-secret-that-is-long-enough-0123"
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from tollgate_shared.coalesce import Coalescer
+from tollgate_shared.persistence.coalesce import Coalescer
 
 
 class Store:

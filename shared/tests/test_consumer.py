@@ -7,7 +7,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy import select, text
 
-from tollgate_shared.events.membership import MembershipActivated
+from tollgate_shared.contracts.membership import MembershipActivated
 from tollgate_shared.messaging import inbox
 from tollgate_shared.messaging.consumer import IdempotentConsumer
 from tollgate_shared.messaging.message import Incoming, PermanentError
@@ -20,8 +20,8 @@ from tollgate_shared.messaging.streams import (
     dlq_subject,
     subject_matches,
 )
+from tollgate_shared.persistence.unit_of_work import Deferred, UnitOfWork, units_of_work
 from tollgate_shared.testing import RawHandlers, RunningConsumers, consumer_idle, unique, wait_until
-from tollgate_shared.unit_of_work import Deferred, UnitOfWork, units_of_work
 
 
 async def effects_of(db, message_id: str) -> list[str]:

@@ -15,8 +15,8 @@ from tollgate_shared.messaging.message import Delivery, Incoming, PermanentError
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.replay import rewind_consumer
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 from tollgate_shared.testing import RawHandlers, RunningConsumers, consumer_idle, unique, wait_until
-from tollgate_shared.unit_of_work import UnitOfWork
 
 
 async def letters_of(js: JetStreamContext, service: str) -> list[dlq.DeadLetter]:

@@ -1,9 +1,9 @@
 import pytest
 from pydantic import ValidationError
 
-from tollgate_shared.events.base import DomainEvent, parse_domain_event
-from tollgate_shared.events.ledger import PaymentRecorded
-from tollgate_shared.events.membership import MembershipCanceled, MembershipEnded
+from tollgate_shared.contracts.base import DomainEvent, parse_domain_event
+from tollgate_shared.contracts.ledger import PaymentRecorded
+from tollgate_shared.contracts.membership import MembershipCanceled, MembershipEnded
 
 
 def test_round_trip_keeps_type_version_and_id() -> None:

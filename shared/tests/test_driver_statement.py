@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, String, bindparam, func, insert, select, update
 
-from tollgate_shared.db import DriverStatement, json_param, json_rows
+from tollgate_shared.persistence.db import DriverStatement, json_param, json_rows
 
 from .conftest import EFFECTS
 

@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from tollgate_shared.domain_errors import DomainError
-from tollgate_shared.errors import ErrorStatus
-from tollgate_shared.fast_path import FastRequest, FastRoute
-from tollgate_shared.http import create_app
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.contracts.errors import DomainError
+from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.testing import serve_app
+from tollgate_shared.web.errors import ErrorStatus
+from tollgate_shared.web.fast_path import FastRequest, FastRoute
+from tollgate_shared.web.http import create_app
 
 
 class ShopError(DomainError):

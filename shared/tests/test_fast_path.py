@@ -9,12 +9,12 @@ import httpx
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tollgate_shared.errors import Forbidden
-from tollgate_shared.fast_path import FastRequest, FastRoute
-from tollgate_shared.http import create_app
+from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.observability.tracing import configure_tracing, exported_to
-from tollgate_shared.settings import ServiceSettings
 from tollgate_shared.testing import serve_app
+from tollgate_shared.web.errors import Forbidden
+from tollgate_shared.web.fast_path import FastRequest, FastRoute
+from tollgate_shared.web.http import create_app
 
 ORIGIN = "https://app.example.com"
 

@@ -14,13 +14,13 @@ from fastapi import Query
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Scope
 
-from tollgate_shared.auth import CurrentUser
-from tollgate_shared.errors import error_responses
-from tollgate_shared.fast_path import FastRequest, FastRoute
-from tollgate_shared.http import SessionDep, create_app
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.testing import refused_keeping_the_connection, serve_app
-from tollgate_shared.validation import Id, Instant, Int64, control_characters_in
+from tollgate_shared.web.auth import CurrentUser
+from tollgate_shared.web.errors import error_responses
+from tollgate_shared.web.fast_path import FastRequest, FastRoute
+from tollgate_shared.web.http import SessionDep, create_app
+from tollgate_shared.web.validation import Id, Instant, Int64, control_characters_in
 
 
 def scope(path: str, query: bytes = b"") -> Scope:

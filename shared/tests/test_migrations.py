@@ -13,14 +13,14 @@ from tollgate_shared.testing import unique
 
 ENV = """
 from sqlalchemy import MetaData
-from tollgate_shared.migrations import run_env
+from tollgate_shared.persistence.migrations import run_env
 
 run_env(MetaData())
 """
 # Slow enough that the two processes are inside their migrations at the same time.
 FIRST = """
 from alembic import op
-from tollgate_shared.migrations import create_messaging_tables
+from tollgate_shared.persistence.migrations import create_messaging_tables
 
 revision = "0001"
 down_revision = None
@@ -42,7 +42,10 @@ async def test_two_processes_create_and_migrate_a_new_database_at_once(
     (tmp_path / "versions" / "0001_first.py").write_text(FIRST)
     name = unique("migrate")
     url = make_url(database_server_url).set(database=name).render_as_string(hide_password=False)
-    command = "import sys; from tollgate_shared.migrations import upgrade; upgrade(*sys.argv[1:])"
+    command = (
+        "import sys; from tollgate_shared.persistence.migrations import upgrade;"
+        " upgrade(*sys.argv[1:])"
+    )
     argv = [sys.executable, "-c", command, str(tmp_path), url]
     try:
         ran = await asyncio.gather(

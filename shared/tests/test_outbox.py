@@ -8,14 +8,14 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy import select
 
-from tollgate_shared.events.base import parse_domain_event
-from tollgate_shared.events.membership import MembershipActivated
+from tollgate_shared.contracts.base import parse_domain_event
+from tollgate_shared.contracts.membership import MembershipActivated
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.relay import OutboxRelay
 from tollgate_shared.messaging.streams import DOMAIN
+from tollgate_shared.persistence.unit_of_work import UnitOfWork, units_of_work
 from tollgate_shared.testing import unique, wait_until
-from tollgate_shared.unit_of_work import UnitOfWork, units_of_work
 
 
 def activated(user_id: str) -> MembershipActivated:

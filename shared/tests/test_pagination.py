@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tollgate_shared.errors import ApiError
-from tollgate_shared.pagination import decode_cursor, encode_cursor, split_page
+from tollgate_shared.persistence.pagination import decode_cursor, encode_cursor, split_page
+from tollgate_shared.web.errors import ApiError
 
 AT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ from tollgate_shared.messaging.message import Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.replay import consumer_lag, rewind_consumer
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 from tollgate_shared.testing import RawHandlers, RunningConsumers, consumer_idle, unique, wait_until
-from tollgate_shared.unit_of_work import UnitOfWork
 
 
 async def test_rewind_rebuilds_a_wiped_database(

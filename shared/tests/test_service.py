@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from tollgate_shared.service import background_loops
 from tollgate_shared.testing import serve_app, wait_until
+from tollgate_shared.web.service import background_loops
 
 
 async def test_loops_start_after_the_app_lifespan_and_are_cancelled_before_it_ends() -> None:

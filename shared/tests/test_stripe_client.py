@@ -2,8 +2,8 @@
 
 import httpx
 
-from tollgate_shared.settings import ServiceSettings
-from tollgate_shared.stripe_client import idempotency_key, make_stripe_client
+from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.infra.stripe_client import idempotency_key, make_stripe_client
 from tollgate_shared.testing import unique
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tollgate_shared.events import stripe as s
+from tollgate_shared.contracts import stripe as s
 from tollgate_shared.testing import pre_basil_invoice
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"

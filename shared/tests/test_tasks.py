@@ -4,7 +4,7 @@ import asyncio
 
 from structlog.testing import capture_logs
 
-from tollgate_shared.tasks import cancel_and_wait
+from tollgate_shared.infra.tasks import cancel_and_wait
 
 
 async def test_a_task_that_swallowed_its_cancellation_is_cancelled_again() -> None:

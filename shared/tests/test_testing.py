@@ -4,12 +4,12 @@ import json
 
 from nats.js import JetStreamContext
 
-from tollgate_shared.events.membership import MembershipActivated
-from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.contracts.membership import MembershipActivated
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.infra.stripe_client import API_VERSION, make_stripe_client
 from tollgate_shared.messaging.publish import MSG_ID
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE
-from tollgate_shared.settings import ServiceSettings
-from tollgate_shared.stripe_client import API_VERSION, make_stripe_client
 from tollgate_shared.testing import (
     EmulatorEvents,
     publish_domain_event,

@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from tollgate_shared.events.membership import MembershipActivated
+from tollgate_shared.contracts.membership import MembershipActivated
 from tollgate_shared.messaging.consumer import IdempotentConsumer
 from tollgate_shared.messaging.message import Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
@@ -21,8 +21,8 @@ from tollgate_shared.observability.tracing import (
     exported_to,
     inject,
 )
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 from tollgate_shared.testing import RawHandlers, RunningConsumers, unique, wait_until
-from tollgate_shared.unit_of_work import UnitOfWork
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import select, text
 
-from tollgate_shared.events.membership import MembershipActivated
+from tollgate_shared.contracts.membership import MembershipActivated
+from tollgate_shared.persistence.unit_of_work import Deferred, ReadAhead, UnitOfWork
 from tollgate_shared.testing import unique
-from tollgate_shared.unit_of_work import Deferred, ReadAhead, UnitOfWork
 
 _TRY = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0))")
 _HELD = text(

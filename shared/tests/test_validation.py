@@ -5,7 +5,7 @@ from typing import Annotated
 import pytest
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
-from tollgate_shared.validation import SingleLine
+from tollgate_shared.web.validation import SingleLine
 
 Name = TypeAdapter(Annotated[SingleLine, StringConstraints(min_length=1, max_length=12)])
 

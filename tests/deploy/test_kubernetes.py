@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 COMPOSE = yaml.safe_load((K8S.parent / "docker-compose.yml").read_text())

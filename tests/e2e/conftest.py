@@ -31,7 +31,7 @@ from tollgate_cli.stack import (
     SERVICES,
 )
 from tollgate_shared.infra.process import port_open
-from tollgate_shared.settings import DEV_STRIPE_KEY
+from tollgate_shared.infra.settings import DEV_STRIPE_KEY
 from tollgate_shared.testing import PlatformClient, log_tails, wait_until
 
 GOOD_CARD = "4242 4242 4242 4242"

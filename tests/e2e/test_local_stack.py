@@ -5,7 +5,7 @@ when the session's stack is torn down, see `conftest.stack`.)"""
 import nats
 import stripe
 
-from tollgate_shared.settings import DEV_STRIPE_KEY
+from tollgate_shared.infra.settings import DEV_STRIPE_KEY
 from tollgate_shared.testing import unique, wait_until
 
 

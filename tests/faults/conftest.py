@@ -37,7 +37,7 @@ from tollgate_cli.stack import script
 from tollgate_shared.infra.nats import nats_server_binary
 from tollgate_shared.infra.postgres import start_postgres
 from tollgate_shared.infra.process import ServerProcess, free_port
-from tollgate_shared.settings import DEV_STRIPE_KEY, database_name
+from tollgate_shared.infra.settings import DEV_STRIPE_KEY, database_name
 from tollgate_shared.testing import PlatformClient, log_tails, unique, wait_until
 
 SERVICES = ("webhook-gateway", "checkout", "membership", "ledger", "notifications")

@@ -5,7 +5,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from faults.conftest import Stack, Step
-from tollgate_shared.settings import database_name
+from tollgate_shared.infra.settings import database_name
 from tollgate_shared.testing import wait_until
 
 VICTIMS = ("membership", "ledger", "notifications", "checkout", "webhook-gateway")

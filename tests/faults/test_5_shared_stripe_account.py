@@ -14,8 +14,8 @@ import psycopg
 import stripe
 from psycopg import sql
 
+from tollgate_shared.infra.settings import DEV_STRIPE_KEY
 from tollgate_shared.messaging.streams import filters, subject_matches
-from tollgate_shared.settings import DEV_STRIPE_KEY
 from tollgate_shared.testing import unique
 
 from .conftest import CONSUMERS, GOOD_CARD, LABEL, Stack

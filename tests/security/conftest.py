@@ -25,10 +25,10 @@ import notifications.main
 import webhook_gateway.config
 import webhook_gateway.main
 from tollgate_cli.stack import script
-from tollgate_shared.auth import issue_token
 from tollgate_shared.infra.process import ServerProcess, free_port
-from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
+from tollgate_shared.infra.settings import DEV_JWT_SECRET, ServiceSettings
 from tollgate_shared.testing import unique
+from tollgate_shared.web.auth import issue_token
 
 
 @dataclass(frozen=True)

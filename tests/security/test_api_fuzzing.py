@@ -27,9 +27,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tollgate_shared.auth import issue_token
-from tollgate_shared.settings import DEV_JWT_SECRET
+from tollgate_shared.infra.settings import DEV_JWT_SECRET
 from tollgate_shared.testing import serve_app
+from tollgate_shared.web.auth import issue_token
 
 SERVICES = ["webhook-gateway", "checkout", "membership", "ledger", "notifications"]
 CONFIG = schemathesis.Config.from_dict(

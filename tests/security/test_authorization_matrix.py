@@ -23,8 +23,8 @@ from nats.js import JetStreamContext
 
 from ledger.entrypoints.console import csrf_token
 from ledger.testing import StripeWorld
-from tollgate_shared.settings import ServiceSettings
-from tollgate_shared.stripe_client import make_stripe_client
+from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.infra.stripe_client import make_stripe_client
 from tollgate_shared.testing import serve_app, unique, wait_until
 
 ANON = "anonymous"

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tollgate_shared.auth import issue_token
-from tollgate_shared.settings import DEV_JWT_SECRET
+from tollgate_shared.infra.settings import DEV_JWT_SECRET
 from tollgate_shared.testing import refused_keeping_the_connection, serve_app
+from tollgate_shared.web.auth import issue_token
 
 ADMIN = {
     "Authorization": "Bearer "

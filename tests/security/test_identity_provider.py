@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
 from tests.security.conftest import StartServices
-from tollgate_shared.settings import DEV_JWT_SECRET
+from tollgate_shared.infra.settings import DEV_JWT_SECRET
 from tollgate_shared.testing import MailSink, serve_app, unique
 
 AUDIENCE = "tollgate-api"

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tollgate_shared.auth import issue_token
 from tollgate_shared.infra.process import free_port
 from tollgate_shared.observability.redaction import redact_text
 from tollgate_shared.testing import wait_until
+from tollgate_shared.web.auth import issue_token
 
 CARD = "4242424242424242"
 STRIPE_KEY = "sk_test_51SecretKeyThatMustNotLeak"
@@ -65,7 +65,7 @@ CONFIGURED = "plain-configured-secret-without-a-known-shape-42"
 FAILING_SCRIPT = f"""
 import logging, structlog
 from tollgate_shared.observability.logging import configure_logging
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
 settings = ServiceSettings(
     auth_jwt_secret="{CONFIGURED}",
     stripe_secret_key="{STRIPE_KEY}",

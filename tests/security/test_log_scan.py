@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.security.conftest import ServiceProcess, StartServices
-from tollgate_shared.auth import issue_token
 from tollgate_shared.infra.process import free_port
 from tollgate_shared.testing import stripe_event, unique, wait_until
+from tollgate_shared.web.auth import issue_token
 from webhook_gateway.domain.signature import compute_signature
 
 SERVICES = ["webhook-gateway", "checkout", "membership", "ledger", "notifications"]

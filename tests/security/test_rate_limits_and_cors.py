@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tollgate_shared.ratelimit import SlidingWindowLimiter
 from tollgate_shared.testing import serve_app, unique
+from tollgate_shared.web.ratelimit import SlidingWindowLimiter
 
 LIMIT = 3
 ALLOWED_ORIGIN = "https://app.example.com"

@@ -17,10 +17,9 @@ from nats.js import JetStreamContext
 
 from checkout.config import Settings
 from checkout.main import MIGRATIONS, create_app
-from tollgate_shared.auth import issue_token
+from tollgate_shared.infra.settings import DEV_JWT_SECRET
+from tollgate_shared.infra.stripe_client import make_stripe_client
 from tollgate_shared.messaging.streams import DOMAIN
-from tollgate_shared.settings import DEV_JWT_SECRET
-from tollgate_shared.stripe_client import make_stripe_client
 from tollgate_shared.testing import (
     EmulatorEvents,
     consumer_idle,
@@ -28,6 +27,7 @@ from tollgate_shared.testing import (
     unique,
     wait_until,
 )
+from tollgate_shared.web.auth import issue_token
 
 APP_ORIGIN = "https://app.example.com"
 PAID_CARD = "4242424242424242"

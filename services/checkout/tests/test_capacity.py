@@ -7,7 +7,7 @@ import httpx
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.events.membership import (
+from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipCanceled,
     MembershipExpired,

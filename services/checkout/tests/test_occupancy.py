@@ -15,7 +15,7 @@ from checkout.adapters.orm import checkout_sessions, members
 from checkout.domain.checkout import Member
 from checkout.main import MIGRATIONS
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
-from tollgate_shared.db import transaction
+from tollgate_shared.persistence.db import transaction
 from tollgate_shared.testing import sessions_on
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

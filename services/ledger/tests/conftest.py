@@ -12,7 +12,7 @@ from nats.js import JetStreamContext
 from ledger.config import Settings
 from ledger.main import MIGRATIONS, create_app
 from ledger.testing import SECRET, StripeWorld
-from tollgate_shared.stripe_client import make_stripe_client
+from tollgate_shared.infra.stripe_client import make_stripe_client
 from tollgate_shared.testing import serve_app
 
 

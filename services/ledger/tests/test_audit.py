@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger.config import Settings
 from ledger.testing import StripeWorld, auth
-from tollgate_shared.db import make_engine
+from tollgate_shared.persistence.db import make_engine
 from tollgate_shared.testing import unique, wait_until
 
 

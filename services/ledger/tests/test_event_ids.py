@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from ledger.testing import StripeWorld, auth
-from tollgate_shared.events.stripe import EVENT_ID_MAX_LENGTH
+from tollgate_shared.contracts.stripe import EVENT_ID_MAX_LENGTH
 from tollgate_shared.testing import unique, wait_until
 
 

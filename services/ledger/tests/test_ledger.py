@@ -13,7 +13,7 @@ from sqlalchemy import text
 from ledger.adapters import orm
 from ledger.config import Settings
 from ledger.testing import StripeWorld, auth
-from tollgate_shared.db import make_engine
+from tollgate_shared.persistence.db import make_engine
 from tollgate_shared.testing import publish_stripe_event, unique, wait_until
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ledger.adapters import orm
 from ledger.config import Settings
 from ledger.testing import StripeWorld
-from tollgate_shared.db import make_engine
+from tollgate_shared.persistence.db import make_engine
 from tollgate_shared.testing import unique, wait_until
 
 

@@ -20,11 +20,10 @@ from membership.adapters import orm
 from membership.config import Settings
 from membership.entrypoints.consumers import stripe_consumer
 from membership.main import MIGRATIONS, create_app
-from tollgate_shared.auth import issue_token
-from tollgate_shared.db import make_engine
+from tollgate_shared.infra.settings import DEV_JWT_SECRET, ServiceSettings
+from tollgate_shared.infra.stripe_client import make_stripe_client
 from tollgate_shared.messaging.streams import STRIPE
-from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
-from tollgate_shared.stripe_client import make_stripe_client
+from tollgate_shared.persistence.db import make_engine
 from tollgate_shared.testing import (
     EmulatorEvents,
     durable_from_now,
@@ -32,6 +31,7 @@ from tollgate_shared.testing import (
     unique,
     wait_until,
 )
+from tollgate_shared.web.auth import issue_token
 from webhook_gateway.config import Settings as GatewaySettings
 from webhook_gateway.main import create_app as create_gateway
 

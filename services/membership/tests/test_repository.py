@@ -13,7 +13,7 @@ from membership.domain import rules
 from membership.domain.model import Grant, MembershipKey, SubscriptionRecord, Term
 from membership.main import MIGRATIONS
 from membership.service_layer.unit_of_work import MembershipUnitOfWork as Unit
-from tollgate_shared.db import transaction
+from tollgate_shared.persistence.db import transaction
 from tollgate_shared.testing import sessions_on, unique
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

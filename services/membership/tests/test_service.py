@@ -9,7 +9,7 @@ from sqlalchemy import select
 from membership.adapters import orm
 from membership.config import Settings
 from membership.main import MIGRATIONS, create_app
-from tollgate_shared.db import make_engine, make_sessionmaker
+from tollgate_shared.persistence.db import make_engine, make_sessionmaker
 from tollgate_shared.testing import serve_app
 
 

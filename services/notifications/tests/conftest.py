@@ -21,9 +21,9 @@ from notifications.domain.delivery import RetryPolicy
 from notifications.main import MIGRATIONS, create_app
 from notifications.service_layer.sender import Mailer, Sender
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
-from tollgate_shared.auth import issue_token
-from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.messaging.outbox import Outbox
+from tollgate_shared.persistence.unit_of_work import units_of_work
 from tollgate_shared.testing import (
     MailSink,
     publish_domain_event,
@@ -33,7 +33,7 @@ from tollgate_shared.testing import (
     unique,
     wait_until,
 )
-from tollgate_shared.unit_of_work import units_of_work
+from tollgate_shared.web.auth import issue_token
 
 SECRET = "notifications-test-secret-0123456789abcdef"
 INVOICE_FIXTURE = Path(__file__).parents[3] / "shared/tests/fixtures/stripe/invoice.json"

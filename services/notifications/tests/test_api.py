@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from notifications.domain.model import Kind
-from tollgate_shared.events.ledger import PaymentRecorded
+from tollgate_shared.contracts.ledger import PaymentRecorded
 from tollgate_shared.testing import cursor_pages, unique, wait_until
 
 MONEY_KINDS = {Kind.PAYMENT_RECEIPT, Kind.REFUND_CONFIRMATION, Kind.PAYMENT_FAILED}

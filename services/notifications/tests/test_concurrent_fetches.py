@@ -22,8 +22,8 @@ from notifications import bootstrap
 from notifications.adapters import orm
 from notifications.config import Settings
 from notifications.main import MIGRATIONS
-from tollgate_shared.events.base import DomainEvent
-from tollgate_shared.events.membership import MembershipActivated, MembershipRevoked
+from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.contracts.membership import MembershipActivated, MembershipRevoked
 from tollgate_shared.messaging.consumer import IdempotentConsumer
 from tollgate_shared.messaging.streams import DOMAIN
 from tollgate_shared.testing import (

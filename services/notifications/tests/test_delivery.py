@@ -19,10 +19,10 @@ from notifications.domain.delivery import DeliveryFailure
 from notifications.domain.model import Intent, Kind, Rendered
 from notifications.main import MIGRATIONS
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
-from tollgate_shared.db import make_engine, make_sessionmaker
-from tollgate_shared.events.ledger import PaymentRecorded
-from tollgate_shared.infra import Infrastructure
+from tollgate_shared.contracts.ledger import PaymentRecorded
 from tollgate_shared.infra.process import ServerProcess, free_port
+from tollgate_shared.infra.provide import Infrastructure
+from tollgate_shared.persistence.db import make_engine, make_sessionmaker
 from tollgate_shared.testing import MailSink, unique, wait_until
 
 

@@ -13,7 +13,7 @@ from notifications.adapters import directory
 from notifications.adapters.orm import group_contacts, member_emails
 from notifications.main import MIGRATIONS
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
-from tollgate_shared.db import transaction
+from tollgate_shared.persistence.db import transaction
 from tollgate_shared.testing import sessions_on, unique
 
 

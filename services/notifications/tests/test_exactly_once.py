@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifications.adapters.orm import notifications
 from notifications.main import MIGRATIONS
-from tollgate_shared.db import make_engine
-from tollgate_shared.events.ledger import PaymentRecorded
-from tollgate_shared.infra import Infrastructure
+from tollgate_shared.contracts.ledger import PaymentRecorded
 from tollgate_shared.infra.process import ServerProcess, free_port
+from tollgate_shared.infra.provide import Infrastructure
 from tollgate_shared.messaging.streams import DOMAIN
+from tollgate_shared.persistence.db import make_engine
 from tollgate_shared.testing import MailSink, consumer_idle, unique, wait_until
 
 PAYMENTS = 40

@@ -19,8 +19,8 @@ from notifications.domain.delivery import LAPSED_ON_LAST_ATTEMPT, RetryPolicy
 from notifications.domain.model import Intent, Kind, Rendered
 from notifications.main import MIGRATIONS
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
-from tollgate_shared.db import make_engine, make_sessionmaker, transaction
-from tollgate_shared.events.ledger import PaymentRecorded
+from tollgate_shared.contracts.ledger import PaymentRecorded
+from tollgate_shared.persistence.db import make_engine, make_sessionmaker, transaction
 from tollgate_shared.testing import MailSink, unique, wait_until
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tollgate_shared.events.ledger import PaymentRecorded
+from tollgate_shared.contracts.ledger import PaymentRecorded
 from tollgate_shared.testing import unique
 
 INJECTED = "\r\nBcc: evil@example.com"

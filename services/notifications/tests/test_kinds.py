@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
-from tollgate_shared.events.membership import (
+from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipExpired,
     MembershipPastDue,

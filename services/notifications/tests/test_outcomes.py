@@ -20,8 +20,13 @@ from notifications.adapters.smtp import SmtpMailer, SmtpTarget
 from notifications.domain.model import Intent, Kind, Rendered, Status
 from notifications.main import MIGRATIONS
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
-from tollgate_shared.db import DATABASE_UNAVAILABLE, make_engine, make_sessionmaker, transaction
 from tollgate_shared.infra.process import free_port
+from tollgate_shared.persistence.db import (
+    DATABASE_UNAVAILABLE,
+    make_engine,
+    make_sessionmaker,
+    transaction,
+)
 from tollgate_shared.testing import MailSink, unique
 
 

@@ -37,22 +37,21 @@ from sqlalchemy import inspect as inspect_schema
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tollgate_shared.auth import issue_token
-from tollgate_shared.db import make_engine, make_sessionmaker
-from tollgate_shared.events.base import DomainEvent
-from tollgate_shared.http_timeouts import http_protocol
-from tollgate_shared.infra import Infrastructure, provide
+from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.infra.nats import start_nats
 from tollgate_shared.infra.process import ServerProcess, free_port
-from tollgate_shared.infra.provide import drop_database
+from tollgate_shared.infra.provide import Infrastructure, drop_database, provide
+from tollgate_shared.infra.settings import DEV_STRIPE_KEY, ServiceSettings, async_url
+from tollgate_shared.infra.stripe_client import API_VERSION
 from tollgate_shared.messaging.batch import Batch
 from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
 from tollgate_shared.messaging.message import Delivery, Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec, ensure_streams
-from tollgate_shared.migrations import upgrade
-from tollgate_shared.settings import DEV_STRIPE_KEY, ServiceSettings, async_url
-from tollgate_shared.stripe_client import API_VERSION
+from tollgate_shared.persistence.db import make_engine, make_sessionmaker
+from tollgate_shared.persistence.migrations import upgrade
+from tollgate_shared.web.auth import issue_token
+from tollgate_shared.web.http_timeouts import http_protocol
 
 T = TypeVar("T")
 

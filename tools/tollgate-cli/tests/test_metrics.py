@@ -19,15 +19,15 @@ import ledger.entrypoints.consumers
 import webhook_gateway.metrics
 from membership.adapters import orm
 from membership.main import MIGRATIONS
-from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.messaging import dlq
 from tollgate_shared.messaging.dispatch import stripe_dispatcher
 from tollgate_shared.messaging.publish import ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 from tollgate_shared.observability import metrics
-from tollgate_shared.runtime import Runtime
-from tollgate_shared.service import service_app
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 from tollgate_shared.testing import (
     consumer_idle,
     publish_stripe_event,
@@ -36,7 +36,7 @@ from tollgate_shared.testing import (
     unique,
     wait_until,
 )
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.web.service import service_app
 
 MESSAGES = "tollgate_consumer_messages_total"
 DASHBOARD = Path(__file__).parents[3] / "deploy" / "grafana" / "tollgate.json"

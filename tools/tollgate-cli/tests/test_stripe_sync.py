@@ -24,11 +24,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from membership.config import Settings as MembershipSettings
 from membership.main import MIGRATIONS
 from membership.main import create_app as create_membership
-from tollgate_shared.auth import issue_token
+from tollgate_shared.infra.settings import DEV_JWT_SECRET, ServiceSettings
+from tollgate_shared.infra.stripe_client import make_stripe_client
 from tollgate_shared.messaging.publish import MSG_ID
-from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
-from tollgate_shared.stripe_client import make_stripe_client
 from tollgate_shared.testing import consumer_idle, serve_app, unique, wait_until
+from tollgate_shared.web.auth import issue_token
 from webhook_gateway.config import Settings as GatewaySettings
 from webhook_gateway.main import create_app as create_gateway
 

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from tollgate_shared.auth import issue_token
+from tollgate_shared.web.auth import issue_token
 
 SECRET = "cli-test-secret-0123456789-0123456789"
 

@@ -8,8 +8,8 @@ from checkout.config import Settings
 from checkout.entrypoints import consumers
 from checkout.service_layer.context import Context
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
-from tollgate_shared.runtime import Runtime
-from tollgate_shared.stripe_client import make_stripe_client
+from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.stripe_client import make_stripe_client
 
 
 def build_runtime(settings: Settings) -> Runtime:

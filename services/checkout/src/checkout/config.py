@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from tollgate_shared.settings import DEV_STRIPE_KEY, ServiceSettings
+from tollgate_shared.infra.settings import DEV_STRIPE_KEY, ServiceSettings
 
 
 class Settings(ServiceSettings):

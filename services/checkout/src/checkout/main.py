@@ -10,8 +10,8 @@ from checkout.bootstrap import build_context, build_runtime
 from checkout.config import Settings, load_settings
 from checkout.entrypoints.errors import STATUS
 from checkout.entrypoints.http import routers
-from tollgate_shared.service import ServiceCli, service_app
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.web.service import ServiceCli, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -8,8 +8,8 @@ from ledger.config import Settings
 from ledger.entrypoints import consumers
 from ledger.service_layer import Deps
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.runtime import Runtime
-from tollgate_shared.stripe_client import make_stripe_client
+from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.stripe_client import make_stripe_client
 
 
 def build(settings: Settings) -> tuple[Runtime, Deps]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -13,8 +13,8 @@ from ledger.entrypoints import cli as commands
 from ledger.entrypoints import console
 from ledger.entrypoints.errors import STATUS
 from ledger.entrypoints.http import router
-from tollgate_shared.service import ServiceCli, service_app
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.web.service import ServiceCli, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

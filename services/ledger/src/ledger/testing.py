@@ -8,8 +8,8 @@ import httpx
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.auth import issue_token
 from tollgate_shared.testing import EmulatorEvents, unique, wait_until
+from tollgate_shared.web.auth import issue_token
 
 SECRET = "ledger-test-secret-0123456789abcdef0123"
 CARD = "4242424242424242"

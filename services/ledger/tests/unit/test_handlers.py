@@ -31,15 +31,15 @@ from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
 from ledger.service_layer import Deps, disbursements, disputes, payments, payouts, refunds
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.events.base import DomainEvent
-from tollgate_shared.events.ledger import (
+from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
     PaymentRecorded,
     PayoutRecorded,
     RefundRecorded,
 )
-from tollgate_shared.events.stripe import Refund, StripeEvent
+from tollgate_shared.contracts.stripe import Refund, StripeEvent
 
 NOW = 1_780_000_000
 A = Account

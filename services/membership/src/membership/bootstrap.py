@@ -11,8 +11,8 @@ from membership.config import Settings
 from membership.entrypoints import consumers
 from membership.service_layer.stripe_events import StripeEvents
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
-from tollgate_shared.runtime import Runtime
-from tollgate_shared.stripe_client import make_stripe_client
+from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.stripe_client import make_stripe_client
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -13,9 +13,9 @@ from membership.entrypoints import credits, gate
 from membership.entrypoints.errors import STATUS
 from membership.entrypoints.http import router
 from membership.service_layer import sweeper
-from tollgate_shared.runtime import Runtime
-from tollgate_shared.service import Loop, ServiceCli, background_loops, service_app
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.web.service import Loop, ServiceCli, background_loops, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

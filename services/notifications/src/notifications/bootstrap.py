@@ -16,7 +16,7 @@ from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.reminders import ReminderJob
 from notifications.service_layer.sender import Sender
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
-from tollgate_shared.runtime import Runtime
+from tollgate_shared.infra.runtime import Runtime
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

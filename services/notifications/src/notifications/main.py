@@ -10,9 +10,9 @@ from notifications.bootstrap import build
 from notifications.config import Settings, load_settings
 from notifications.entrypoints.errors import STATUS
 from notifications.entrypoints.http import router
-from tollgate_shared.runtime import Runtime
-from tollgate_shared.service import ServiceCli, background_loops, service_app
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.web.service import ServiceCli, background_loops, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

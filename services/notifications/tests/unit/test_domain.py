@@ -12,8 +12,8 @@ from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_at
 from notifications.domain.links import Links
 from notifications.domain.model import Kind, Status, message_id
 from notifications.domain.money import format_money
-from tollgate_shared.events.ledger import PaymentRecorded
-from tollgate_shared.events.membership import (
+from tollgate_shared.contracts.ledger import PaymentRecorded
+from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipCanceled,
     MembershipRenewed,

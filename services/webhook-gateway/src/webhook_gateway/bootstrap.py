@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tollgate_shared.runtime import Runtime
+from tollgate_shared.infra.runtime import Runtime
 from webhook_gateway.config import Settings
 
 

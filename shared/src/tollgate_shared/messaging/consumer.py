@@ -37,7 +37,7 @@ from tollgate_shared.messaging.message import Delivery, PermanentError
 from tollgate_shared.messaging.pull import Puller, pull
 from tollgate_shared.messaging.streams import ConsumerSpec, filters
 from tollgate_shared.observability import metrics
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from tollgate_shared.events.base import DomainEvent, parse_domain_event
-from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.contracts.base import DomainEvent, parse_domain_event
+from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.messaging.message import Incoming
 
 Handler = Callable[[Any, Any], Awaitable[None]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import structlog
 
-from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.observability.metrics import FOREIGN_EVENTS
 
 log = structlog.get_logger(__name__)

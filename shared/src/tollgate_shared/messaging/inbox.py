@@ -7,8 +7,8 @@ import functools
 from sqlalchemy import String, Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
-from tollgate_shared.db import DriverStatement
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.db import DriverStatement
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 async def claim(

@@ -15,9 +15,9 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Table, bindparam, column, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
-from tollgate_shared.db import DriverStatement
-from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.observability.tracing import inject
+from tollgate_shared.persistence.db import DriverStatement
 
 log = structlog.get_logger(__name__)
 

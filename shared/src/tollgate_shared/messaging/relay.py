@@ -14,11 +14,11 @@ from nats.js import JetStreamContext
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tollgate_shared.db import DriverStatement
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.db import DriverStatement
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from tollgate_shared.errors import error_responses
+from tollgate_shared.web.errors import error_responses
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 

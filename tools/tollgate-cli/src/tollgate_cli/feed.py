@@ -14,7 +14,7 @@ import nats
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.messaging.ingest import store_stripe_event
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tollgate_cli import consumers, dlq, stripe_sync, tokens
 from tollgate_cli.stack import running_stack
-from tollgate_shared.auth import issue_token
+from tollgate_shared.web.auth import issue_token
 
 
 def _interrupt_once() -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from tollgate_shared.infra import Infrastructure, provide
 from tollgate_shared.infra.process import ServerProcess
-from tollgate_shared.settings import DEV_JWT_SECRET, DEV_STRIPE_KEY, DEV_WEBHOOK_SECRET
+from tollgate_shared.infra.provide import Infrastructure, provide
+from tollgate_shared.infra.settings import DEV_JWT_SECRET, DEV_STRIPE_KEY, DEV_WEBHOOK_SECRET
 
 NATS_PORT = 14222
 POSTGRES_PORT = 15432

@@ -33,8 +33,8 @@ from rich.progress import (
 
 from tollgate_cli.feed import Feed, open_feed
 from tollgate_cli.synthetic import StripeJson, backfill_events, resync_events
-from tollgate_shared.settings import ServiceSettings
-from tollgate_shared.stripe_client import make_stripe_client
+from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.infra.stripe_client import make_stripe_client
 
 console = Console()
 

@@ -19,7 +19,7 @@ import json
 import time
 from typing import Any
 
-from tollgate_shared.stripe_client import API_VERSION
+from tollgate_shared.infra.stripe_client import API_VERSION
 
 StripeJson = dict[str, Any]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tollgate_shared.auth import TokenVerifier, issue_token
-from tollgate_shared.errors import ApiError
-from tollgate_shared.settings import ServiceSettings, describe_errors
+from tollgate_shared.infra.settings import ServiceSettings, describe_errors
+from tollgate_shared.web.auth import TokenVerifier, issue_token
+from tollgate_shared.web.errors import ApiError
 
 
 class AuthSettings(ServiceSettings):

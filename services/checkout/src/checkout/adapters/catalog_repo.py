@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.adapters.orm import items, prices, tiers
 from checkout.domain.catalog import Item, PriceSpec, Tier
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 E = TypeVar("E")
 

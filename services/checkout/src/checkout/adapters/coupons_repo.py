@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkout.adapters.catalog_repo import to_entity
 from checkout.adapters.orm import coupon_redemptions, coupons
 from checkout.domain.coupons import Coupon
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 async def get(session: AsyncSession, coupon_id: str) -> Coupon | None:

@@ -15,8 +15,8 @@ from typing import Any
 
 from checkout.adapters.statements import SAVE_OCCUPANCY
 from checkout.domain.checkout import Member
-from tollgate_shared.db import json_param
-from tollgate_shared.unit_of_work import Deferred, UnitOfWork
+from tollgate_shared.persistence.db import json_param
+from tollgate_shared.persistence.unit_of_work import Deferred, UnitOfWork
 
 
 @dataclass

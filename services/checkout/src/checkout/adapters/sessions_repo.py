@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkout.adapters.catalog_repo import to_entity
 from checkout.adapters.orm import checkout_sessions, customers, members
 from checkout.domain.checkout import CheckoutRecord, Member, Status
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 S = checkout_sessions
 

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from checkout.adapters.orm import checkout_sessions, members
 from checkout.domain.checkout import Member
-from tollgate_shared.db import DriverStatement, json_rows
+from tollgate_shared.persistence.db import DriverStatement, json_rows
 
 OCCUPANCY_COLUMNS = [*(f.name for f in fields(Member)), "event_at"]
 

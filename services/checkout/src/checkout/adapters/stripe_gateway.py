@@ -13,8 +13,8 @@ from checkout.domain.catalog import CatalogEntry, PriceSpec
 from checkout.domain.checkout import CheckoutRecord
 from checkout.domain.coupons import Coupon
 from checkout.domain.errors import PaymentProviderError, PaymentsUnavailable
-from tollgate_shared.events.stripe import CheckoutSession, Ref
-from tollgate_shared.stripe_client import idempotency_key
+from tollgate_shared.contracts.stripe import CheckoutSession, Ref
+from tollgate_shared.infra.stripe_client import idempotency_key
 
 
 class SessionDiscount(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tollgate_shared.domain_errors import DomainError
+from tollgate_shared.contracts.errors import DomainError
 
 
 class CheckoutError(DomainError):

@@ -25,8 +25,8 @@ from checkout.entrypoints.schemas import (
 )
 from checkout.service_layer import catalog, coupons
 from checkout.service_layer.context import ensure_manager
-from tollgate_shared.auth import CurrentUser
-from tollgate_shared.errors import error_responses
+from tollgate_shared.web.auth import CurrentUser
+from tollgate_shared.web.errors import error_responses
 
 router = APIRouter(tags=["catalog"])
 GroupId = Annotated[Id, Query()]

@@ -22,8 +22,8 @@ from checkout.entrypoints.schemas import (
     PortalOut,
 )
 from checkout.service_layer import checkout, customers, purchases
-from tollgate_shared.auth import CurrentUser
-from tollgate_shared.errors import error_responses
+from tollgate_shared.web.auth import CurrentUser
+from tollgate_shared.web.errors import error_responses
 
 router = APIRouter(tags=["checkout"])
 

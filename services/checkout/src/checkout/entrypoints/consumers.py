@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from checkout.service_layer import handlers
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
+from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler, domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
-from tollgate_shared.runtime import Runtime
 
 STRIPE_CONSUMER = ConsumerSpec(
     durable="checkout", stream=STRIPE, filter_subject="stripe.checkout.session.>"

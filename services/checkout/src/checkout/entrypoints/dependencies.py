@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from checkout.service_layer.context import Context
-from tollgate_shared import validation
-from tollgate_shared.auth import Principal
-from tollgate_shared.errors import may_answer
-from tollgate_shared.ratelimit import rate_limited
+from tollgate_shared.web import validation
+from tollgate_shared.web.auth import Principal
+from tollgate_shared.web.errors import may_answer
+from tollgate_shared.web.ratelimit import rate_limited
 
 
 @may_answer(503)  # the database or Stripe does not answer

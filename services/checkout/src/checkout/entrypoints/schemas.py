@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from checkout.domain.catalog import Item, Tier, TierInterval
 from checkout.domain.checkout import CheckoutRequest
 from checkout.domain.coupons import Coupon, Duration
-from tollgate_shared.validation import Instant, Int32, SingleLine, Text
-from tollgate_shared.validation import ShortId as Id
+from tollgate_shared.web.validation import Instant, Int32, SingleLine, Text
+from tollgate_shared.web.validation import ShortId as Id
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
 Amount = Annotated[int, Field(ge=1, le=99_999_999, description="minor units, e.g. cents")]

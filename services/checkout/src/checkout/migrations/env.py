@@ -1,4 +1,4 @@
 from checkout.adapters.orm import metadata
-from tollgate_shared.migrations import run_env
+from tollgate_shared.persistence.migrations import run_env
 
 run_env(metadata)

@@ -10,7 +10,7 @@ import structlog
 from checkout.domain.catalog import Item, PriceSpec, Tier
 from checkout.domain.errors import CheckoutError, Conflict, NotFound
 from checkout.service_layer.context import Context, ensure_manager
-from tollgate_shared.auth import Principal
+from tollgate_shared.web.auth import Principal
 
 log = structlog.get_logger(__name__)
 Entry = TypeVar("Entry", Tier, Item)

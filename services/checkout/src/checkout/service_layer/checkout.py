@@ -33,7 +33,7 @@ from checkout.domain.errors import (
 from checkout.service_layer import catalog, coupons, customers
 from checkout.service_layer.context import Context, now
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
-from tollgate_shared.auth import Principal
+from tollgate_shared.web.auth import Principal
 
 PENDING_WAIT_SECONDS = 20.0
 ATTEMPTS = 3

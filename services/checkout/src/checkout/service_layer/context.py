@@ -12,7 +12,7 @@ from checkout.adapters.stripe_gateway import StripeGateway
 from checkout.config import Settings
 from checkout.domain.errors import NotAllowed, PaymentsUnavailable
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
-from tollgate_shared.auth import Principal
+from tollgate_shared.web.auth import Principal
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from checkout.domain.coupons import Coupon, normalize_code
 from checkout.domain.errors import CheckoutError, Conflict, Invalid, NotFound
 from checkout.service_layer import catalog
 from checkout.service_layer.context import Context, ensure_manager, now
-from tollgate_shared.auth import Principal
+from tollgate_shared.web.auth import Principal
 
 log = structlog.get_logger(__name__)
 MAX_GROUP_TIERS = 500

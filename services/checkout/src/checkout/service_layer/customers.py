@@ -5,7 +5,7 @@ from __future__ import annotations
 from checkout.domain.checkout import check_redirect
 from checkout.domain.errors import NotFound
 from checkout.service_layer.context import Context
-from tollgate_shared.auth import Principal
+from tollgate_shared.web.auth import Principal
 
 
 async def customer_for(ctx: Context, principal: Principal) -> str:

@@ -12,9 +12,9 @@ from checkout.adapters.occupancy import OCCUPANCY
 from checkout.adapters.stripe_gateway import DiscountedSession
 from checkout.domain.checkout import CheckoutRecord, Member, Status, can_move
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
-from tollgate_shared.events.checkout import CouponRedeemed, PurchaseFailed, PurchasePaid
-from tollgate_shared.events.membership import MembershipEnded, MembershipEvent
-from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.contracts.checkout import CouponRedeemed, PurchaseFailed, PurchasePaid
+from tollgate_shared.contracts.membership import MembershipEnded, MembershipEvent
+from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 

@@ -9,9 +9,9 @@ from checkout.domain.errors import Conflict, NotAllowed, NotFound, PaymentRequir
 from checkout.service_layer import catalog, handlers
 from checkout.service_layer.context import Context
 from checkout.service_layer.customers import customer_for
-from tollgate_shared.auth import Principal
-from tollgate_shared.events.checkout import PurchaseClaimed
-from tollgate_shared.stripe_client import idempotency_key
+from tollgate_shared.contracts.checkout import PurchaseClaimed
+from tollgate_shared.infra.stripe_client import idempotency_key
+from tollgate_shared.web.auth import Principal
 
 
 async def claim_purchase(

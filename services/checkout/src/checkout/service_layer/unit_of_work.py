@@ -8,7 +8,7 @@ from checkout.adapters.catalog_repo import Catalog
 from checkout.adapters.coupons_repo import Coupons
 from checkout.adapters.sessions_repo import CheckoutSessions
 from tollgate_shared.messaging.outbox import Outbox
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 class CheckoutUnitOfWork(UnitOfWork):

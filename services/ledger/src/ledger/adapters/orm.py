@@ -14,7 +14,7 @@ from sqlalchemy import (
     func,
 )
 
-from tollgate_shared.db import inbox_table, make_metadata, outbox_table
+from tollgate_shared.persistence.db import inbox_table, make_metadata, outbox_table
 
 metadata = make_metadata()
 inbox = inbox_table(metadata)

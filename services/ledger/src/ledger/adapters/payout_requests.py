@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
 from ledger.domain.payouts import PENDING, TRANSFERABLE, PayoutStatus
-from tollgate_shared.pagination import keyset_page
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.pagination import keyset_page
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 r, s = orm.payout_requests, orm.payout_schedules
 

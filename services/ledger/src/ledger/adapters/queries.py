@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
 from ledger.domain.accounts import Account
-from tollgate_shared.pagination import keyset_page, split_page
+from tollgate_shared.persistence.pagination import keyset_page, split_page
 
 t, e, p = orm.transactions, orm.entries, orm.payments
 

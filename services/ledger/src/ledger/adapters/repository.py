@@ -28,8 +28,8 @@ from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
 from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
-from tollgate_shared.db import json_param
-from tollgate_shared.unit_of_work import ReadAhead, UnitOfWork
+from tollgate_shared.persistence.db import json_param
+from tollgate_shared.persistence.unit_of_work import ReadAhead, UnitOfWork
 
 
 def _column(txn: Transaction, name: str, causation_id: str | None) -> Any:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from ledger.adapters import orm
 from ledger.domain.attribution import Attribution
-from tollgate_shared.db import DriverStatement, json_rows
+from tollgate_shared.persistence.db import DriverStatement, json_rows
 
 TRANSACTION_COLUMNS = [
     c for c in orm.transactions.columns if c.server_default is None and not c.primary_key

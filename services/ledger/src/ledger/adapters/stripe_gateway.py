@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import stripe
 
-from tollgate_shared.events.stripe import (
+from tollgate_shared.contracts.stripe import (
     BalanceTransaction,
     Charge,
     CustomerDetails,

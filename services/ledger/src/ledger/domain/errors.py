@@ -1,7 +1,7 @@
 """The ledger's domain errors; entrypoints map them to HTTP statuses (`entrypoints/errors.py`)
 and ack decisions."""
 
-from tollgate_shared.domain_errors import DomainError
+from tollgate_shared.contracts.errors import DomainError
 
 
 class LedgerError(DomainError):

@@ -27,11 +27,11 @@ from ledger.adapters import queries
 from ledger.domain.errors import LedgerError
 from ledger.entrypoints.deps import LedgerDeps, Search, Sessions
 from ledger.service_layer.refunds import RefundRequest, request_refund
-from tollgate_shared.auth import Principal, TokenVerifier
-from tollgate_shared.errors import ApiError
-from tollgate_shared.pagination import Cursor
-from tollgate_shared.validation import ShortId as Id
-from tollgate_shared.validation import Text
+from tollgate_shared.persistence.pagination import Cursor
+from tollgate_shared.web.auth import Principal, TokenVerifier
+from tollgate_shared.web.errors import ApiError
+from tollgate_shared.web.validation import ShortId as Id
+from tollgate_shared.web.validation import Text
 
 log = structlog.get_logger(__name__)
 

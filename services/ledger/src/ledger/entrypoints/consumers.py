@@ -9,12 +9,12 @@ from prometheus_client import Counter
 from ledger.domain.errors import UnbalancedTransaction
 from ledger.service_layer import Deps, disbursements, disputes, fetches, payments, refunds, risk
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler as EventHandler
 from tollgate_shared.messaging.dispatch import stripe_dispatcher
 from tollgate_shared.messaging.message import PermanentError
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
-from tollgate_shared.runtime import Runtime
 
 # Its handlers only read Stripe (a refund is asked for over HTTP, not here): a fetch needs no
 # savepoint per message, as what a failure makes them do again is reading (see ConsumerSpec).

@@ -9,8 +9,8 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger.service_layer import Deps
-from tollgate_shared.auth import Principal
-from tollgate_shared.errors import ApiError, Forbidden, may_answer
+from tollgate_shared.web.auth import Principal
+from tollgate_shared.web.errors import ApiError, Forbidden, may_answer
 
 
 def _deps(request: Request) -> Deps:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ledger.domain import errors
-from tollgate_shared.errors import ErrorStatus, StatusMap
+from tollgate_shared.web.errors import ErrorStatus, StatusMap
 
 STATUS: StatusMap = {
     errors.LedgerError: ErrorStatus(400, "bad_request"),

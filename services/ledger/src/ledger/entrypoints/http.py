@@ -40,12 +40,12 @@ from ledger.entrypoints.schemas import (
 )
 from ledger.service_layer import payouts as payout_service
 from ledger.service_layer.refunds import RefundRequest, request_refund
-from tollgate_shared.auth import AdminUser, CurrentUser, Principal
-from tollgate_shared.db import transaction
-from tollgate_shared.errors import Forbidden, error_responses
-from tollgate_shared.pagination import Cursor
-from tollgate_shared.validation import Int64
-from tollgate_shared.validation import ShortId as Id
+from tollgate_shared.persistence.db import transaction
+from tollgate_shared.persistence.pagination import Cursor
+from tollgate_shared.web.auth import AdminUser, CurrentUser, Principal
+from tollgate_shared.web.errors import Forbidden, error_responses
+from tollgate_shared.web.validation import Int64
+from tollgate_shared.web.validation import ShortId as Id
 
 router = APIRouter(tags=["ledger"])
 

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from ledger.domain.payouts import Interval
-from tollgate_shared.validation import Int64, Text
-from tollgate_shared.validation import ShortId as Id
+from tollgate_shared.web.validation import Int64, Text
+from tollgate_shared.web.validation import ShortId as Id
 
 Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
 

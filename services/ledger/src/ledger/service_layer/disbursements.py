@@ -10,8 +10,8 @@ from ledger.domain.attribution import Attribution
 from ledger.domain.transactions import Transaction, event_id
 from ledger.service_layer import Deps, at
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.events.ledger import PayoutRecorded
-from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.contracts.ledger import PayoutRecorded
+from tollgate_shared.contracts.stripe import StripeEvent
 
 FAILED = ("failed", "canceled")
 

@@ -9,8 +9,8 @@ from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.events.ledger import DisputeClosed, DisputeOpened
-from tollgate_shared.events.stripe import Dispute, StripeEvent
+from tollgate_shared.contracts.ledger import DisputeClosed, DisputeOpened
+from tollgate_shared.contracts.stripe import Dispute, StripeEvent
 
 CLOSED = ("won", "lost", "warning_closed")
 

@@ -22,7 +22,7 @@ from ledger.domain.payouts import Interval, PayoutStatus
 from ledger.service_layer import Deps
 from ledger.service_layer.disbursements import record_transfer
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.stripe_client import idempotency_key
+from tollgate_shared.infra.stripe_client import idempotency_key
 
 
 async def balance(uow: LedgerUnitOfWork, group_id: str, currency: str) -> dict[str, int]:

@@ -16,9 +16,9 @@ from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.events.ledger import RefundRecorded
-from tollgate_shared.events.stripe import Refund, StripeEvent
-from tollgate_shared.stripe_client import idempotency_key
+from tollgate_shared.contracts.ledger import RefundRecorded
+from tollgate_shared.contracts.stripe import Refund, StripeEvent
+from tollgate_shared.infra.stripe_client import idempotency_key
 
 MONEY_RETURNED = ("pending", "requires_action", "succeeded")
 """Refund states in which the money has left the balance (failed/canceled ones come back)."""

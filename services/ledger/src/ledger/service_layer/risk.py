@@ -7,7 +7,7 @@ from ledger.adapters import orm
 from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.events.stripe import EarlyFraudWarning, Review, StripeEvent
+from tollgate_shared.contracts.stripe import EarlyFraudWarning, Review, StripeEvent
 
 
 async def _record(

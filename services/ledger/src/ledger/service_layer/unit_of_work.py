@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ledger.adapters.payout_requests import AbstractPayoutRequests, PayoutRequests
 from ledger.adapters.repository import AbstractBooks, Books
 from tollgate_shared.messaging.outbox import Outbox
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 class LedgerUnitOfWork(UnitOfWork):

@@ -11,8 +11,8 @@ from typing import Any
 import stripe
 
 from membership.domain.model import StripeTime
-from tollgate_shared.events.stripe import PaymentIntent, Subscription
-from tollgate_shared.stripe_client import idempotency_key
+from tollgate_shared.contracts.stripe import PaymentIntent, Subscription
+from tollgate_shared.infra.stripe_client import idempotency_key
 
 LIVE_SUBSCRIPTIONS_READ = 100
 """A customer's live subscriptions read at once (one page: a member holds a handful)."""

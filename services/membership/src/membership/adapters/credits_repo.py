@@ -14,7 +14,7 @@ from membership.adapters import orm
 from membership.adapters.statements import balances_query
 from membership.domain.credits import Allocation, Entry, SpendOutcome, SpendRequest
 from membership.domain.model import MembershipKey
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 def _member(table: Any, key: MembershipKey) -> list[Any]:

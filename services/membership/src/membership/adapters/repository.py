@@ -39,9 +39,9 @@ from membership.domain.model import (
     SubscriptionRecord,
     Term,
 )
-from tollgate_shared.events.base import DomainEvent
-from tollgate_shared.pagination import keyset_page
-from tollgate_shared.unit_of_work import ReadAhead, UnitOfWork
+from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.persistence.pagination import keyset_page
+from tollgate_shared.persistence.unit_of_work import ReadAhead, UnitOfWork
 
 R = TypeVar("R")
 

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from membership.adapters import orm
 from membership.domain.model import Grant, SubscriptionRecord, Term
-from tollgate_shared.db import DriverStatement
+from tollgate_shared.persistence.db import DriverStatement
 
 Key = ColumnElement[Any]
 """How a query is bound to a member: a bound parameter, or a column of the gate's keys."""

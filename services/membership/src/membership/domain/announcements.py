@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from membership.domain.model import Announced, Entitlement
-from tollgate_shared.events.membership import (
+from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipCanceled,
     MembershipEnded,

@@ -1,6 +1,6 @@
 """Membership's domain errors; `entrypoints/errors.py` maps those a route can meet to HTTP."""
 
-from tollgate_shared.domain_errors import DomainError
+from tollgate_shared.contracts.errors import DomainError
 
 
 class MembershipError(DomainError):

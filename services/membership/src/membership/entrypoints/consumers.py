@@ -8,10 +8,10 @@ from typing import Any
 
 from membership.domain.errors import NotAMembership
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
+from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler, Prefetch, stripe_dispatcher
 from tollgate_shared.messaging.message import PermanentError
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
-from tollgate_shared.runtime import Runtime
 
 
 def _rejecting_unplaceable(handler: Handler) -> Handler:

@@ -19,10 +19,10 @@ from membership.entrypoints.schemas import (
     SpendOut,
 )
 from membership.service_layer import credits
-from tollgate_shared.auth import CurrentUser, Principal
-from tollgate_shared.errors import Forbidden, error_responses
-from tollgate_shared.http import SessionDep
-from tollgate_shared.validation import Id
+from tollgate_shared.web.auth import CurrentUser, Principal
+from tollgate_shared.web.errors import Forbidden, error_responses
+from tollgate_shared.web.http import SessionDep
+from tollgate_shared.web.validation import Id
 
 router = APIRouter(tags=["credits"])
 

@@ -1,7 +1,7 @@
 """The membership gate, the API's hottest read: `GET /entitlements/{user}/groups/{group}`.
 
 `GateFastPath` answers it as plain ASGI before FastAPI's middleware and routing (see
-`tollgate_shared.fast_path`); the FastAPI route in `http.py` documents it and answers the
+`tollgate_shared.web.fast_path`); the FastAPI route in `http.py` documents it and answers the
 requests the fast path leaves to it (browsers' CORS requests; all while spans are exported).
 Both call `answer`, which reads the member's sources and credit balances and computes the
 entitlement at this instant. Concurrent gate reads are coalesced (`reads`): one statement
@@ -22,10 +22,10 @@ from membership.adapters import repository
 from membership.domain import rules
 from membership.domain.model import MembershipKey
 from membership.entrypoints.schemas import GateOut
-from tollgate_shared.auth import Principal, TokenVerifier
-from tollgate_shared.coalesce import Coalescer
-from tollgate_shared.errors import Forbidden
-from tollgate_shared.fast_path import FastRequest, FastRoute
+from tollgate_shared.persistence.coalesce import Coalescer
+from tollgate_shared.web.auth import Principal, TokenVerifier
+from tollgate_shared.web.errors import Forbidden
+from tollgate_shared.web.fast_path import FastRequest, FastRoute
 
 
 def reads_all_groups(principal: Principal, user_id: str) -> bool:

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from membership.domain.credits import SpendOutcome
 from membership.domain.model import Entitlement, Grant, MembershipKey
-from tollgate_shared.validation import Id, Instant, SingleLine, Text
+from tollgate_shared.web.validation import Id, Instant, SingleLine, Text
 
 
 class MembershipOut(BaseModel):

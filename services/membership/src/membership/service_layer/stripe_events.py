@@ -26,8 +26,8 @@ from membership.domain.model import (
 from membership.service_layer import credits
 from membership.service_layer.memberships import reconcile
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
-from tollgate_shared.events.membership import MembershipRenewed
-from tollgate_shared.events.stripe import (
+from tollgate_shared.contracts.membership import MembershipRenewed
+from tollgate_shared.contracts.stripe import (
     Charge,
     CheckoutSession,
     Dispute,

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from membership.adapters.credits_repo import Credits
 from membership.adapters.repository import Memberships
 from tollgate_shared.messaging.outbox import Outbox
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 class MembershipUnitOfWork(UnitOfWork):

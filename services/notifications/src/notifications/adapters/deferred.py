@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from notifications.adapters.statements import LEARN_EMAILS, RECORD_NOTIFICATIONS
-from tollgate_shared.db import json_param
-from tollgate_shared.unit_of_work import Deferred, UnitOfWork
+from tollgate_shared.persistence.db import json_param
+from tollgate_shared.persistence.unit_of_work import Deferred, UnitOfWork
 
 
 @dataclass

@@ -16,8 +16,8 @@ from notifications.adapters.deferred import PENDING
 from notifications.adapters.orm import expiries, group_contacts
 from notifications.adapters.statements import GROUPS_BY_ID, MEMBER_EMAILS
 from notifications.domain.intents import Expiry
-from tollgate_shared.events.membership import MembershipEvent
-from tollgate_shared.unit_of_work import ReadAhead, UnitOfWork
+from tollgate_shared.contracts.membership import MembershipEvent
+from tollgate_shared.persistence.unit_of_work import ReadAhead, UnitOfWork
 
 
 @dataclass(frozen=True)

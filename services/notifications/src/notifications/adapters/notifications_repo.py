@@ -26,7 +26,7 @@ from notifications.adapters.orm import notifications as t
 from notifications.adapters.statements import SETTLE_MANY
 from notifications.domain.delivery import LAPSED_ON_LAST_ATTEMPT
 from notifications.domain.model import Intent, Rendered, Status, message_id
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, eq=False)

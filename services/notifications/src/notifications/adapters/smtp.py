@@ -65,7 +65,7 @@ _CRLF = "\r\n"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 """Runs of control characters (CR and LF among them) and Unicode line breaks: a header value
-must hold none (the categories `tollgate_shared.validation.SingleLine` refuses)."""
+must hold none (the categories `tollgate_shared.web.validation.SingleLine` refuses)."""
 
 _PART = r'[^\s@<>()\[\]\\,;:"\x00-\x1f\x7f-\x9f]+'
 _ADDRESS = re.compile(f"{_PART}@{_PART}")

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from notifications.adapters.orm import group_contacts, member_emails, notifications
 from notifications.domain.model import Status
-from tollgate_shared.db import DriverStatement, json_rows
+from tollgate_shared.persistence.db import DriverStatement, json_rows
 
 
 def _learn_emails() -> DriverStatement:

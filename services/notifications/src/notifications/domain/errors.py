@@ -1,7 +1,7 @@
 """Errors of the notifications domain; `entrypoints/errors.py` maps those a route can meet to
 HTTP."""
 
-from tollgate_shared.domain_errors import DomainError
+from tollgate_shared.contracts.errors import DomainError
 
 
 class NotificationsError(DomainError):

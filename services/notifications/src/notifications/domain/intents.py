@@ -12,15 +12,15 @@ from typing import Any
 
 from notifications.domain.links import Links
 from notifications.domain.model import Intent, Kind
-from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
-from tollgate_shared.events.membership import (
+from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipEnded,
     MembershipEvent,
     MembershipPastDue,
     MembershipRenewed,
 )
-from tollgate_shared.events.stripe import Invoice
+from tollgate_shared.contracts.stripe import Invoice
 
 
 def _day(moment: datetime | None) -> str:

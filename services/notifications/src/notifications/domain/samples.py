@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from notifications.domain.intents import Expiry
-from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
-from tollgate_shared.events.membership import (
+from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipCanceled,
     MembershipPastDue,
     MembershipRenewed,
 )
-from tollgate_shared.events.stripe import Invoice
+from tollgate_shared.contracts.stripe import Invoice
 
 INVOICE_URL = "https://pay.example.com/invoices/sample"
 

@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from notifications.adapters import directory
 from notifications.service_layer.handlers import Handlers
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
-from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
-from tollgate_shared.runtime import Runtime
 
 
 async def _read_ahead(uow: NotificationsUnitOfWork, events: Sequence[DomainEvent]) -> None:

@@ -17,11 +17,11 @@ from notifications.bootstrap import Service
 from notifications.domain.model import Kind, Status
 from notifications.domain.money import known_locale
 from notifications.service_layer import commands, previews
-from tollgate_shared.auth import AdminUser, CurrentUser
-from tollgate_shared.errors import Forbidden, NotFound, error_responses
-from tollgate_shared.http import SessionDep
-from tollgate_shared.pagination import split_page
-from tollgate_shared.validation import Id, Int64, SingleLine
+from tollgate_shared.persistence.pagination import split_page
+from tollgate_shared.web.auth import AdminUser, CurrentUser
+from tollgate_shared.web.errors import Forbidden, NotFound, error_responses
+from tollgate_shared.web.http import SessionDep
+from tollgate_shared.web.validation import Id, Int64, SingleLine
 
 router = APIRouter(tags=["notifications"])
 

@@ -9,9 +9,9 @@ from notifications.domain import intents
 from notifications.domain.links import Links
 from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
-from tollgate_shared.events.base import DomainEvent
-from tollgate_shared.events.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
-from tollgate_shared.events.membership import (
+from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipEnded,
     MembershipEvent,
@@ -19,7 +19,7 @@ from tollgate_shared.events.membership import (
     MembershipRenewed,
     MembershipTierChanged,
 )
-from tollgate_shared.events.stripe import Invoice, StripeEvent
+from tollgate_shared.contracts.stripe import Invoice, StripeEvent
 from tollgate_shared.messaging.dispatch import Handler
 from tollgate_shared.messaging.foreign import ignore_foreign
 

@@ -41,9 +41,9 @@ from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_at
 from notifications.domain.errors import Undeliverable
 from notifications.domain.model import Kind, Rendered, Status
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
-from tollgate_shared.coalesce import Coalescer
-from tollgate_shared.db import DATABASE_UNAVAILABLE, describe_unavailable
-from tollgate_shared.events.notification import NotificationFailed, NotificationSent
+from tollgate_shared.contracts.notification import NotificationFailed, NotificationSent
+from tollgate_shared.persistence.coalesce import Coalescer
+from tollgate_shared.persistence.db import DATABASE_UNAVAILABLE, describe_unavailable
 
 log = structlog.get_logger(__name__)
 _LEVELS = {Status.SENT: logging.INFO, Status.FAILED: logging.ERROR}

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from notifications.adapters.directory import Directory
 from notifications.adapters.notifications_repo import Notifications
 from tollgate_shared.messaging.outbox import Outbox
-from tollgate_shared.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 class NotificationsUnitOfWork(UnitOfWork):

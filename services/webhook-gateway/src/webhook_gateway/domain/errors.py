@@ -3,7 +3,7 @@ sees."""
 
 from __future__ import annotations
 
-from tollgate_shared.domain_errors import DomainError
+from tollgate_shared.contracts.errors import DomainError
 
 
 class InvalidSignature(DomainError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tollgate_shared.errors import ErrorStatus, StatusMap
+from tollgate_shared.web.errors import ErrorStatus, StatusMap
 from webhook_gateway.domain import errors
 
 STATUS: StatusMap = {

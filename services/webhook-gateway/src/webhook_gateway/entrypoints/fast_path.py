@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tollgate_shared.fast_path import FastRequest, FastRoute
+from tollgate_shared.web.fast_path import FastRequest, FastRoute
 from webhook_gateway.service_layer.ingest import accept, read_limited
 
 

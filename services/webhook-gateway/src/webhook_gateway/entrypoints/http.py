@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tollgate_shared.errors import error_responses
+from tollgate_shared.web.errors import error_responses
 from webhook_gateway.service_layer.ingest import Stored, accept, read_limited
 
 router = APIRouter(tags=["webhooks"])

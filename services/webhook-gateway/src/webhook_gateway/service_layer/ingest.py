@@ -9,7 +9,7 @@ import structlog
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
-from tollgate_shared.events.stripe import StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.observability.tracing import continued
 from webhook_gateway import metrics
 from webhook_gateway.adapters.event_store import EventStore

@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 """
 
-from tollgate_shared.migrations import create_messaging_tables, drop_messaging_tables
+from tollgate_shared.persistence.migrations import create_messaging_tables, drop_messaging_tables
 
 revision = "0001"
 down_revision = None

@@ -4,7 +4,10 @@ Revision ID: 0005
 Revises: 0004
 """
 
-from tollgate_shared.migrations import name_messaging_constraints, unname_messaging_constraints
+from tollgate_shared.persistence.migrations import (
+    name_messaging_constraints,
+    unname_messaging_constraints,
+)
 
 revision = "0005"
 down_revision = "0004"

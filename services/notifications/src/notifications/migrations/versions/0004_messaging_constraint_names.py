@@ -4,7 +4,10 @@ Revision ID: 0004
 Revises: 0003
 """
 
-from tollgate_shared.migrations import name_messaging_constraints, unname_messaging_constraints
+from tollgate_shared.persistence.migrations import (
+    name_messaging_constraints,
+    unname_messaging_constraints,
+)
 
 revision = "0004"
 down_revision = "0003"

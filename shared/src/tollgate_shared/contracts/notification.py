@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.contracts.base import DomainEvent
 
 
 class NotificationEvent(DomainEvent):

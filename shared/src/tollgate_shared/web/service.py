@@ -18,16 +18,16 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 
-from tollgate_shared.errors import StatusMap
-from tollgate_shared.fast_path import FastRoute
-from tollgate_shared.http import add_readiness_check, create_app
-from tollgate_shared.http_timeouts import http_protocol
-from tollgate_shared.migrations import upgrade
+from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.settings import ServiceSettings, describe_errors
+from tollgate_shared.infra.tasks import cancel_and_wait
 from tollgate_shared.observability.logging import configure_logging
 from tollgate_shared.observability.tracing import configure_tracing
-from tollgate_shared.runtime import Runtime
-from tollgate_shared.settings import ServiceSettings, describe_errors
-from tollgate_shared.tasks import cancel_and_wait
+from tollgate_shared.persistence.migrations import upgrade
+from tollgate_shared.web.errors import StatusMap
+from tollgate_shared.web.fast_path import FastRoute
+from tollgate_shared.web.http import add_readiness_check, create_app
+from tollgate_shared.web.http_timeouts import http_protocol
 
 log = structlog.get_logger(__name__)
 

@@ -18,7 +18,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
-from tollgate_shared.errors import ErrorBody
+from tollgate_shared.web.errors import ErrorBody
 
 _REF = "#/components/schemas/{model}"
 

@@ -16,7 +16,8 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tollgate_shared.db import DatabaseTimeouts, make_engine, make_read_pool, make_sessionmaker
+from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.infra.tasks import cancel_and_wait
 from tollgate_shared.messaging.broker import (
     broker_ready,
     connect_and_declare,
@@ -29,9 +30,13 @@ from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.messaging.relay import OutboxRelay
 from tollgate_shared.messaging.streams import ConsumerSpec
 from tollgate_shared.observability import gauges
-from tollgate_shared.settings import ServiceSettings
-from tollgate_shared.tasks import cancel_and_wait
-from tollgate_shared.unit_of_work import UnitOfWork, units_of_work
+from tollgate_shared.persistence.db import (
+    DatabaseTimeouts,
+    make_engine,
+    make_read_pool,
+    make_sessionmaker,
+)
+from tollgate_shared.persistence.unit_of_work import UnitOfWork, units_of_work
 
 U = TypeVar("U", bound=UnitOfWork)
 

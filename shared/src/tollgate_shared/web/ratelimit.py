@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from fastapi import Depends, Request
 
-from tollgate_shared.auth import CurrentUser, Principal
-from tollgate_shared.errors import ApiError, may_answer
+from tollgate_shared.web.auth import CurrentUser, Principal
+from tollgate_shared.web.errors import ApiError, may_answer
 
 
 class RateLimited(ApiError):

@@ -19,9 +19,9 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tollgate_shared.db import DriverStatement
-from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.messaging.outbox import Outbox
+from tollgate_shared.persistence.db import DriverStatement
 
 K = TypeVar("K")
 V = TypeVar("V")

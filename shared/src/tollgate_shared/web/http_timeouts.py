@@ -13,7 +13,7 @@ from collections.abc import Callable
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
 
 
 class _ResumingFlowControl(FlowControl):

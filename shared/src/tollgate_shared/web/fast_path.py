@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from starlette.datastructures import State
 from starlette.types import Message, Receive, Scope, Send
 
-from tollgate_shared.errors import StatusMap, error_answer
+from tollgate_shared.web.errors import StatusMap, error_answer
 
 _JSON = (b"content-type", b"application/json")
 

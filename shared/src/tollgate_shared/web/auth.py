@@ -12,8 +12,8 @@ import structlog
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tollgate_shared.errors import ApiError, Forbidden, Unauthorized, may_answer
-from tollgate_shared.settings import DEV_JWT_SECRET, ServiceSettings
+from tollgate_shared.infra.settings import DEV_JWT_SECRET, ServiceSettings
+from tollgate_shared.web.errors import ApiError, Forbidden, Unauthorized, may_answer
 
 log = structlog.get_logger(__name__)
 

@@ -10,7 +10,7 @@ import hashlib
 
 import stripe
 
-from tollgate_shared.settings import ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
 
 API_VERSION = "2026-07-29.dahlia"
 

@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tollgate_shared.db import DATABASE_UNAVAILABLE, describe_unavailable
-from tollgate_shared.domain_errors import DomainError
+from tollgate_shared.contracts.errors import DomainError
+from tollgate_shared.persistence.db import DATABASE_UNAVAILABLE, describe_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -94,7 +94,7 @@ class ErrorBody(BaseModel):
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """A route's `responses=`: the error statuses it answers beyond those every route of its
-    kind answers (`tollgate_shared.openapi` gives them all the error body)."""
+    kind answers (`tollgate_shared.web.openapi` gives them all the error body)."""
     return {s: {"description": HTTPStatus(s).phrase} for s in statuses}
 
 
@@ -103,7 +103,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def may_answer(*statuses: int) -> Callable[[F], F]:
     """Mark a route dependency: every route that uses it may answer these error statuses (the
-    OpenAPI document says so; see `tollgate_shared.openapi`)."""
+    OpenAPI document says so; see `tollgate_shared.web.openapi`)."""
 
     def mark(dependency: F) -> F:
         dependency.error_statuses = statuses  # type: ignore[attr-defined]

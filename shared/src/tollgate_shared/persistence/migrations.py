@@ -8,8 +8,8 @@ from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, pool, text
 
-from tollgate_shared.db import inbox_table, outbox_table
 from tollgate_shared.infra.provide import create_database
+from tollgate_shared.persistence.db import inbox_table, outbox_table
 
 _MIGRATION_LOCK = 0x746F6C6C67617465
 """The advisory lock a migration holds in its database ("tollgate")."""
@@ -54,7 +54,7 @@ def run_env(target_metadata: MetaData) -> None:
 
 
 def create_messaging_tables() -> None:
-    """Inside a migration: create the inbox and outbox tables as `tollgate_shared.db` defines."""
+    """Inside a migration: create the inbox and outbox tables as `persistence.db` defines."""
     metadata = MetaData()
     for table in (inbox_table(metadata), outbox_table(metadata)):
         table.create(op.get_bind())

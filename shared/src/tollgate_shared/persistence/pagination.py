@@ -17,7 +17,7 @@ from fastapi import Query
 from sqlalchemy import ColumnElement, Row, Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tollgate_shared.errors import ApiError
+from tollgate_shared.web.errors import ApiError
 
 T = TypeVar("T")
 KeyPart = datetime | int | str

@@ -11,15 +11,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
-from tollgate_shared.auth import TokenVerifier
-from tollgate_shared.errors import StatusMap, error_response, install_error_handlers, may_answer
-from tollgate_shared.fast_path import FastRoute
+from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.observability import tracing
 from tollgate_shared.observability.health import ReadinessCheck
 from tollgate_shared.observability.health import router as health_router
-from tollgate_shared.openapi import document_errors
-from tollgate_shared.settings import ServiceSettings
-from tollgate_shared.validation import control_characters_in
+from tollgate_shared.web.auth import TokenVerifier
+from tollgate_shared.web.errors import StatusMap, error_response, install_error_handlers, may_answer
+from tollgate_shared.web.fast_path import FastRoute
+from tollgate_shared.web.openapi import document_errors
+from tollgate_shared.web.validation import control_characters_in
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -27,7 +27,7 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 class ServiceApp(FastAPI):
     """A FastAPI app that refuses a request whose path or query string holds a control
     character (422), whose `fast_routes` then answer their requests before its middleware
-    stack (see `tollgate_shared.fast_path`), whose domain errors answer by `error_status`, and
+    stack (see `tollgate_shared.web.fast_path`), whose domain errors answer by `error_status`, and
     whose OpenAPI document has every error."""
 
     def __init__(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from tollgate_shared.events.base import DomainEvent
+from tollgate_shared.contracts.base import DomainEvent
 
 MembershipSource = Literal["subscription", "one_time", "grant"]
 

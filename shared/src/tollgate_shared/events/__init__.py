@@ -1,1 +1,0 @@
-"""Event contracts: Stripe's events as we read them, and our own domain events."""
