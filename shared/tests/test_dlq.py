@@ -4,12 +4,14 @@ import contextlib
 import dataclasses
 from dataclasses import dataclass
 
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.errors import MsgAlreadyAckdError
 from nats.js import JetStreamContext
 from sqlalchemy import select
 
 from tollgate_shared.messaging import dlq
+from tollgate_shared.messaging.channels import dead_letters
 from tollgate_shared.messaging.consumer import IdempotentConsumer
 from tollgate_shared.messaging.message import Delivery, Incoming, PermanentError
 from tollgate_shared.messaging.publish import publish_with_ack
@@ -154,7 +156,7 @@ async def test_a_rewound_consumer_that_fails_again_parks_the_message_again(
 
 
 async def test_parking_one_delivery_twice_keeps_one_letter(
-    db, js: JetStreamContext, nats_client: NatsClient
+    db, js: JetStreamContext, nats_client: NatsClient, broker: NatsBroker
 ) -> None:
     """A second attempt at parking the same delivery (its DLQ ack was lost, or the process died
     before terminating it) is deduplicated by JetStream."""
@@ -164,10 +166,12 @@ async def test_parking_one_delivery_twice_keeps_one_letter(
     sub = await js.pull_subscribe_bind(message.service, stream=STRIPE.name)
     [msg] = await sub.fetch(1, timeout=5)
     first = Incoming.from_msg(msg)
-    await consumer.process(Delivery(msg, first), js)
+    dead = dead_letters(broker, consumer.spec.durable)
+    await consumer.process(Delivery(msg, first), js, dead)
     # The same delivery coming back (its second delivery): parked again, then terminated again.
     with contextlib.suppress(MsgAlreadyAckdError):
-        await consumer.process(Delivery(msg, dataclasses.replace(first, delivered=2)), js)
+        again = Delivery(msg, dataclasses.replace(first, delivered=2))
+        await consumer.process(again, js, dead)
     await sub.unsubscribe()
     assert len(await letters_of(js, message.service)) == 1
 

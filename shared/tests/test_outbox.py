@@ -4,12 +4,14 @@ import asyncio
 
 import nats.js.errors
 import pytest
+from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy import select
 
-from tollgate_shared.contracts.base import parse_domain_event
+from tollgate_shared.contracts.base import DomainEvent, parse_domain_event
 from tollgate_shared.contracts.membership import MembershipActivated
+from tollgate_shared.messaging.channels import domain_events
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.relay import OutboxRelay
@@ -45,13 +47,16 @@ async def messages_for(js: JetStreamContext, user_id: str) -> list:
     return found
 
 
-async def test_committed_row_is_published_once_with_its_id(db, js: JetStreamContext) -> None:
+async def test_committed_row_is_published_once_with_its_id(
+    db, js: JetStreamContext, broker: NatsBroker
+) -> None:
+    publishers = domain_events(broker, DomainEvent)
     user = unique("u")
     event = activated(user)
     async with db.units() as uow:
         uow.emit(event)
         await uow.commit()
-    relay = OutboxRelay(db.sessions, db.emitted, js)
+    relay = OutboxRelay(db.sessions, db.emitted, publishers)
 
     assert await relay.relay_once() == 1
     assert await relay.relay_once() == 0
@@ -60,7 +65,10 @@ async def test_committed_row_is_published_once_with_its_id(db, js: JetStreamCont
     assert isinstance(published[0], MembershipActivated)
 
 
-async def test_row_of_rolled_back_transaction_is_never_published(db, js: JetStreamContext) -> None:
+async def test_row_of_rolled_back_transaction_is_never_published(
+    db, js: JetStreamContext, broker: NatsBroker
+) -> None:
+    publishers = domain_events(broker, DomainEvent)
     user = unique("u")
     async with db.units() as uow:
         uow.emit(activated(user))  # left without a commit: rolled back
@@ -69,7 +77,7 @@ async def test_row_of_rolled_back_transaction_is_never_published(db, js: JetStre
             uow.emit(activated(user))
             await uow.session.execute(select(db.outbox.c.id))
             raise RuntimeError("the state change failed")
-    relay = OutboxRelay(db.sessions, db.emitted, js)
+    relay = OutboxRelay(db.sessions, db.emitted, publishers)
 
     assert await relay.relay_once() == 0
     async with db.sessions() as session:
@@ -78,8 +86,9 @@ async def test_row_of_rolled_back_transaction_is_never_published(db, js: JetStre
 
 
 async def test_relay_crash_after_publish_republishes_and_is_deduplicated(
-    db, js: JetStreamContext
+    db, js: JetStreamContext, broker: NatsBroker
 ) -> None:
+    publishers = domain_events(broker, DomainEvent)
     user = unique("u")
     event = activated(user)
     async with db.units() as uow:
@@ -92,7 +101,7 @@ async def test_relay_crash_after_publish_republishes_and_is_deduplicated(
     await publish_with_ack(js, row.subject, row.payload, msg_id=row.message_id, stream=DOMAIN.name)
     assert [e.id for e in await messages_for(js, user)] == [event.id]
 
-    healthy = OutboxRelay(db.sessions, db.emitted, js)
+    healthy = OutboxRelay(db.sessions, db.emitted, publishers)
     assert await healthy.relay_once() == 1
     async with db.sessions() as session:
         row = (await session.execute(select(db.outbox.c.published_at))).one()
@@ -100,7 +109,10 @@ async def test_relay_crash_after_publish_republishes_and_is_deduplicated(
     assert [e.id for e in await messages_for(js, user)] == [event.id]
 
 
-async def test_rows_stay_unpublished_when_a_publish_fails(db, js: JetStreamContext) -> None:
+async def test_rows_stay_unpublished_when_a_publish_fails(
+    db, js: JetStreamContext, broker: NatsBroker
+) -> None:
+    publishers = domain_events(broker, DomainEvent)
     user = unique("u")
     event = activated(user)
     async with db.units() as uow:
@@ -110,7 +122,8 @@ async def test_rows_stay_unpublished_when_a_publish_fails(db, js: JetStreamConte
             db.outbox.insert().values(message_id=unique("m"), subject="nowhere.x", payload=b"{}")
         )
         await uow.commit()
-    relay = OutboxRelay(db.sessions, db.emitted, js)
+    publishers["nowhere.x"] = publishers[event.subject]
+    relay = OutboxRelay(db.sessions, db.emitted, publishers)
 
     with pytest.raises(nats.js.errors.NoStreamResponseError):
         await relay.relay_once()
@@ -124,13 +137,16 @@ async def test_rows_stay_unpublished_when_a_publish_fails(db, js: JetStreamConte
     assert [e.id for e in await messages_for(js, user)] == [event.id]
 
 
-async def test_several_relays_share_rows_without_doubles(db, js: JetStreamContext) -> None:
+async def test_several_relays_share_rows_without_doubles(
+    db, js: JetStreamContext, broker: NatsBroker
+) -> None:
+    publishers = domain_events(broker, DomainEvent)
     user = unique("u")
     events = [activated(user) for _ in range(30)]
     async with db.units() as uow:
         uow.emit(*events)
         await uow.commit()
-    relays = [OutboxRelay(db.sessions, db.emitted, js, batch_size=5) for _ in range(3)]
+    relays = [OutboxRelay(db.sessions, db.emitted, publishers, batch_size=5) for _ in range(3)]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
 

@@ -4,12 +4,15 @@ next consumer (real JetStream and Postgres)."""
 from collections.abc import Iterator
 
 import pytest
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.contracts.membership import MembershipActivated
+from tollgate_shared.messaging.channels import domain_events
 from tollgate_shared.messaging.consumer import IdempotentConsumer
 from tollgate_shared.messaging.message import Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
@@ -34,8 +37,14 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
-    db, nats_url: str, js, spans: InMemorySpanExporter, nats_client: NatsClient
+    db,
+    nats_url: str,
+    js,
+    spans: InMemorySpanExporter,
+    nats_client: NatsClient,
+    broker: NatsBroker,
 ) -> None:
+    publishers = domain_events(broker, DomainEvent)
     user = unique("u")
     topic = unique("t")
 
@@ -51,8 +60,8 @@ async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
     )
     first = IdempotentConsumer(stripe_spec, RawHandlers(on_stripe), db.units, db.inbox)
     second = IdempotentConsumer(domain_spec, RawHandlers(on_domain), db.units, db.inbox)
-    broker = await RunningConsumers.start(nats_client, first, second)
-    relay = OutboxRelay(db.sessions, db.emitted, js)
+    consumers = await RunningConsumers.start(nats_client, first, second)
+    relay = OutboxRelay(db.sessions, db.emitted, publishers)
     try:
         with continued("webhook stripe", {}, kind=SpanKind.SERVER) as root:
             await publish_with_ack(
@@ -80,4 +89,4 @@ async def test_trace_spans_publisher_consumer_outbox_and_next_consumer(
         )
         assert any(s.parent.span_id == first.context.span_id for s in downstream)
     finally:
-        await broker.stop()
+        await consumers.stop()

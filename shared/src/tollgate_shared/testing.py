@@ -28,6 +28,7 @@ import pytest
 import uvicorn
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -44,10 +45,13 @@ from tollgate_shared.infra.provide import Infrastructure, drop_database, provide
 from tollgate_shared.infra.settings import DEV_STRIPE_KEY, ServiceSettings, async_url
 from tollgate_shared.infra.stripe_client import API_VERSION
 from tollgate_shared.messaging.batch import Batch
-from tollgate_shared.messaging.consumer import IdempotentConsumer, consuming
+from tollgate_shared.messaging.broker import connect_and_declare, make_broker
+from tollgate_shared.messaging.channels import dead_letters
+from tollgate_shared.messaging.consumer import IdempotentConsumer
 from tollgate_shared.messaging.message import Delivery, Incoming
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec, ensure_streams
+from tollgate_shared.messaging.subscriber import declare_consumer
 from tollgate_shared.persistence.db import make_engine, make_sessionmaker
 from tollgate_shared.persistence.migrations import upgrade
 from tollgate_shared.web.auth import issue_token
@@ -296,6 +300,7 @@ class RawHandlers:
         self._handler = handler
         self._prefetch = prefetch
         self.subjects = tuple(subjects)
+        self.payload: Any = Any
 
     def accepts(self, subject: str) -> bool:
         """Every subject the durable delivers."""
@@ -323,9 +328,17 @@ class RunningConsumers:
 
     @classmethod
     async def start(cls, nc: NatsClient, *consumers: IdempotentConsumer) -> RunningConsumers:
-        """Start each consumer's pull loop on `nc`."""
+        """Start each consumer as a subscriber of a broker on `nc`'s server, as a service's
+        runtime does."""
+        assert nc.connected_url is not None
+        broker = make_broker(nc.connected_url.geturl(), name="test-consumers")
+        for consumer in consumers:
+            dead = dead_letters(broker, consumer.spec.durable)
+            declare_consumer(broker, consumer, dead, f"{consumer.spec.durable} (test)")
         stack = contextlib.AsyncExitStack()
-        await stack.enter_async_context(consuming(nc, consumers))
+        await broker.connect()
+        stack.push_async_callback(broker.stop)
+        await broker.start()
         return cls(stack)
 
     async def stop(self) -> None:
@@ -425,9 +438,9 @@ async def crossing_fetches(
 
 def _parsed(consumer: IdempotentConsumer, fetch: Sequence[tuple[Msg, Incoming]]) -> list[Delivery]:
     """A fetch's messages as the consumer applies them (all wanted, all parsed)."""
-    parsed, unparsed, declined = consumer.sort([msg for msg, _ in fetch])
-    assert not unparsed and not declined, "a message the consumer would not apply"
-    return parsed
+    sorted_ = consumer.sort([msg for msg, _ in fetch])
+    assert not sorted_.unparsed and not sorted_.declined, "a message the consumer would not apply"
+    return sorted_.parsed
 
 
 class EmulatorEvents:
@@ -536,6 +549,16 @@ async def js(nats_client: NatsClient) -> JetStreamContext:
     context = nats_client.jetstream()
     await ensure_streams(context)
     return context
+
+
+@pytest.fixture
+async def broker(nats_url: str) -> AsyncIterator[NatsBroker]:
+    """A connected FastStream broker with Tollgate's streams declared, for publishers
+    (`messaging.channels`); stopped after the test."""
+    connected = make_broker(nats_url, name="test")
+    await connect_and_declare(connected)
+    yield connected
+    await connected.stop()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,8 @@ def make_broker(nats_url: str, *, name: str) -> NatsBroker:
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=3,
+        # Stopping waits this long for the fetches being applied, so their messages are acked.
+        graceful_timeout=10,
         log_level=logging.DEBUG,
     )
 

@@ -5,7 +5,8 @@ A consumer is put together from parts with one job each: its durable's pull loop
 fill), the message (`message.Delivery`: its content, its parsed event, its answers), the
 batch application (`batch.BatchApplier`: a fetch in one unit of work, with or without a
 savepoint per message, after one inbox claim for all of it), and the service's handlers
-(`dispatch.Handlers`: which subjects, parsed how, applied by whom).
+(`dispatch.Handlers`: which subjects, parsed how, applied by whom). It runs as a FastStream
+subscriber of the service's broker (`subscriber.FetchSubscriber`).
 
 A message that failed in its fetch, or every message of a fetch whose transaction failed, is
 then processed on its own: acked (and the ack confirmed by the server) only after its
@@ -17,29 +18,42 @@ nothing is silently dropped.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import nats.js.errors
 import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
-from sqlalchemy import Table
 
 from tollgate_shared.messaging import dlq
 from tollgate_shared.messaging.batch import Batch, BatchApplier
 from tollgate_shared.messaging.dispatch import Handlers
 from tollgate_shared.messaging.message import Delivery, PermanentError
-from tollgate_shared.messaging.pull import Puller, pull
+from tollgate_shared.messaging.pull import Puller
 from tollgate_shared.messaging.streams import ConsumerSpec, filters
 from tollgate_shared.observability import metrics
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
+if TYPE_CHECKING:
+    from faststream.nats.publisher.usecase import LogicPublisher
+    from sqlalchemy import Table
+
 log = structlog.get_logger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fetch:
+    """A fetch's messages: those the handlers want, parsed; those they want that do not
+    parse (to be parked); those no handler wants (to be acked untouched)."""
+
+    parsed: list[Delivery]
+    unparsed: list[Delivery]
+    declined: list[Delivery]
 
 
 class IdempotentConsumer:
@@ -60,38 +74,41 @@ class IdempotentConsumer:
         labels = (spec.stream.name, spec.durable)
         self._outcomes = {o: metrics.CONSUMER_MESSAGES.labels(*labels, o) for o in metrics.OUTCOMES}
         self._seconds = metrics.HANDLER_SECONDS.labels(*labels)
-        self._config = spec.config(handlers.subjects)
+        self.config: ConsumerConfig = spec.config(handlers.subjects)
 
     @property
     def subjects(self) -> list[str]:
         """The subjects its durable delivers."""
-        return filters(self._config)
+        return filters(self.config)
 
-    def sort(self, msgs: Sequence[Msg]) -> tuple[list[Delivery], list[Delivery], list[Delivery]]:
-        """A fetch's messages: those the handlers want, parsed; those they want that do not
-        parse (to be parked); those no handler wants (to be acked untouched)."""
-        parsed: list[Delivery] = []
-        unparsed: list[Delivery] = []
-        declined: list[Delivery] = []
+    @property
+    def payload(self) -> Any:
+        """The type of the events its handlers take."""
+        return self._handlers.payload
+
+    def sort(self, msgs: Sequence[Msg]) -> Fetch:
+        """A fetch's messages, parsed where the handlers want them."""
+        fetch = Fetch(parsed=[], unparsed=[], declined=[])
         for msg in msgs:
             delivery = Delivery(msg)
             if not self._handlers.accepts(delivery.incoming.subject):
-                declined.append(delivery)
+                fetch.declined.append(delivery)
                 continue
             try:
                 delivery.event = self._handlers.parse(delivery.incoming)
             except ValidationError:
-                unparsed.append(delivery)
+                fetch.unparsed.append(delivery)
             else:
-                parsed.append(delivery)
-        return parsed, unparsed, declined
+                fetch.parsed.append(delivery)
+        return fetch
 
-    async def process_fetch(self, msgs: Sequence[Msg], js: JetStreamContext) -> None:
+    async def apply(self, fetch: Fetch, js: JetStreamContext, dead: LogicPublisher) -> None:
         """Apply a fetch together and ack what committed; a message that failed, or all of
-        them if the transaction itself failed, go through `process` one by one (retry, DLQ)."""
-        parsed, unparsed, declined = self.sort(msgs)
-        for delivery in declined:
+        them if the transaction itself failed, go through `process` one by one (retry, or
+        park on the DLQ through `dead`)."""
+        for delivery in fetch.declined:
             await delivery.ack()
+        parsed = fetch.parsed
         batch = Batch(failed=parsed) if len(parsed) == 1 else Batch()
         if len(parsed) > 1:
             try:
@@ -104,12 +121,12 @@ class IdempotentConsumer:
         for delivery, first in batch.done:
             await delivery.ack()
             self._outcomes["processed" if first else "duplicate"].inc()
-        for delivery in (*batch.failed, *unparsed):
-            await self.process(delivery, js)
+        for delivery in (*batch.failed, *fetch.unparsed):
+            await self.process(delivery, js, dead)
 
-    async def process(self, delivery: Delivery, js: JetStreamContext) -> None:
+    async def process(self, delivery: Delivery, js: JetStreamContext, dead: LogicPublisher) -> None:
         """Apply one message in its own transaction, then ack; or retry it with backoff; or
-        park it on the DLQ (published through `js`)."""
+        park it on the DLQ."""
         incoming = delivery.incoming
         bound = log.bind(
             consumer=self.spec.durable, subject=incoming.subject, message_id=incoming.message_id
@@ -121,12 +138,12 @@ class IdempotentConsumer:
                 fresh = await self.applier.apply_one(delivery)
         except (PermanentError, ValidationError) as exc:
             bound.warning("message.rejected", error=str(exc))
-            await self._park(delivery, js, exc)
+            await self._park(delivery, js, dead, exc)
             return
         except Exception as exc:
             if incoming.delivered >= self.spec.max_deliver:
                 bound.error("message.exhausted", delivered=incoming.delivered, exc_info=exc)
-                await self._park(delivery, js, exc)
+                await self._park(delivery, js, dead, exc)
                 return
             delay = self.spec.retry_delay(incoming.delivered)
             bound.warning(
@@ -139,9 +156,11 @@ class IdempotentConsumer:
         self._outcomes["processed" if fresh else "duplicate"].inc()
         bound.debug("message.processed" if fresh else "message.duplicate")
 
-    async def _park(self, delivery: Delivery, js: JetStreamContext, exc: BaseException) -> None:
+    async def _park(
+        self, delivery: Delivery, js: JetStreamContext, dead: LogicPublisher, exc: BaseException
+    ) -> None:
         try:
-            await dlq.park(js, self.spec, delivery.incoming, exc)
+            await dlq.park(js, dead, self.spec, delivery.incoming, exc)
         except Exception:
             log.exception("message.dead_letter_failed", message_id=delivery.incoming.message_id)
             await delivery.retry(self.spec.retry_delay(delivery.incoming.delivered))
@@ -150,12 +169,12 @@ class IdempotentConsumer:
         await delivery.term()
         self._outcomes["dead_lettered"].inc()
 
-    async def subscribe(self, nc: NatsClient) -> Puller:
+    async def bind(self, nc: NatsClient) -> Puller:
         """Bind to the durable, creating it if it does not exist yet. An existing durable keeps
         its position and settings (a rewound one its start), only its subjects are brought in
         line: the server then skips what no handler wants instead of delivering it."""
         js = nc.jetstream()
-        stream, wanted = self.spec.stream.name, self._config
+        stream, wanted = self.spec.stream.name, self.config
         try:
             current = (await js.consumer_info(stream, self.spec.durable)).config
         except nats.js.errors.NotFoundError:
@@ -179,37 +198,3 @@ class IdempotentConsumer:
         puller = Puller(nc, stream, self.spec.durable)
         await puller.start()
         return puller
-
-    async def run(self, js: JetStreamContext, puller: Puller, stop: asyncio.Event) -> None:
-        """Pull and apply fetches until `stop` is set or the task is cancelled (see `pull`)."""
-
-        async def apply(msgs: list[Msg]) -> None:
-            await self.process_fetch(msgs, js)
-
-        await pull(puller, self.spec, apply, stop)
-
-
-@contextlib.asynccontextmanager
-async def consuming(nc: NatsClient, consumers: Sequence[IdempotentConsumer]) -> AsyncIterator[None]:
-    """Run `consumers` (each its durable's pull loop) until the block ends; a batch being
-    applied then is finished first, so its messages are acked rather than redelivered."""
-    js = nc.jetstream()
-    pairs = [(c, await c.subscribe(nc)) for c in consumers]
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(
-            c.run(js, puller, stop),
-            name=f"consumer:{c.spec.durable}:{c.spec.stream.name}",
-        )
-        for c, puller in pairs
-    ]
-    try:
-        yield
-    finally:
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        # A batch being applied gets 10 s; a swallowed cancellation ends with the next fetch.
-        _, late = await asyncio.wait(tasks, timeout=15) if tasks else (set(), set())
-        for task in late:
-            task.cancel()

@@ -16,6 +16,7 @@ from datetime import datetime
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from tollgate_shared.messaging.channels import Publisher, publish
 from tollgate_shared.messaging.message import Incoming
 from tollgate_shared.messaging.publish import ORIGINAL_MSG_ID, publish_with_ack
 from tollgate_shared.messaging.streams import ALL_STREAMS, DLQ, ConsumerSpec, dlq_subject
@@ -27,16 +28,19 @@ DELIVERED = "Tollgate-Delivered"
 
 
 async def park(
-    js: JetStreamContext, spec: ConsumerSpec, incoming: Incoming, error: BaseException
+    js: JetStreamContext,
+    dead: Publisher,
+    spec: ConsumerSpec,
+    incoming: Incoming,
+    error: BaseException,
 ) -> None:
-    """Park `incoming` on `dlq.<durable>.<subject>` with why and after how many deliveries;
-    raises when the DLQ did not store it."""
-    await publish_with_ack(
-        js,
+    """Park `incoming` on `dlq.<durable>.<subject>` through the durable's DLQ publisher, with
+    why and after how many deliveries; raises when the DLQ did not store it."""
+    await publish(
+        dead,
         dlq_subject(spec.durable, incoming.subject),
         incoming.data,
         msg_id=await _letter_id(js, spec, incoming),
-        stream=DLQ.name,
         headers={
             ORIGINAL_MSG_ID: incoming.message_id,
             ORIGINAL_SUBJECT: incoming.subject,

@@ -1,4 +1,5 @@
 """The outbox relay: publishes committed outbox rows to JetStream with Msg-Id = the event id,
+through the service's publisher of each event type (`channels.domain_events`),
 and its transaction marks them published and commits only after every ack. Rows are claimed
 with `FOR UPDATE SKIP LOCKED`, so several relays share the work, and a relay that dies after
 publishing but before its commit leaves the rows to be published again, which JetStream
@@ -8,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Mapping
 
 import structlog
-from nats.js import JetStreamContext
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tollgate_shared.messaging.channels import Publisher, publish
 from tollgate_shared.messaging.outbox import Outbox
-from tollgate_shared.messaging.publish import publish_with_ack
-from tollgate_shared.messaging.streams import DOMAIN
 from tollgate_shared.persistence.db import DriverStatement
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
@@ -52,14 +52,14 @@ class OutboxRelay:
         self,
         sessions: async_sessionmaker[AsyncSession],
         outbox: Outbox,
-        js: JetStreamContext,
+        publishers: Mapping[str, Publisher],
         *,
         batch_size: int = 100,
         poll_interval: float = 0.5,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
-        self._js = js
+        self._publishers = publishers
         self._batch_size = batch_size
         self._poll_interval = poll_interval
 
@@ -72,12 +72,11 @@ class OutboxRelay:
             rows = sorted(claimed, key=lambda row: row["id"])  # RETURNING keeps no order
             acks = await asyncio.gather(
                 *(
-                    publish_with_ack(
-                        self._js,
+                    publish(
+                        self._publisher(row["subject"]),
                         row["subject"],
                         row["payload"],
                         msg_id=row["message_id"],
-                        stream=DOMAIN.name,
                         headers=row["headers"],
                     )
                     for row in rows
@@ -90,6 +89,12 @@ class OutboxRelay:
             duplicates=sum(1 for ack in acks if ack.duplicate),
         )
         return len(rows)
+
+    def _publisher(self, subject: str) -> Publisher:
+        publisher = self._publishers.get(subject)
+        if publisher is None:
+            raise LookupError(f"no publisher declared for {subject!r} (Runtime.build's emits)")
+        return publisher
 
     async def run(self) -> None:
         """Relay until cancelled; back off on errors without losing rows. A wake-up during a

@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import httpx
-import nats
 import stripe
-from nats.js import JetStreamContext
 
 from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.messaging import channels
+from tollgate_shared.messaging.broker import make_broker
+from tollgate_shared.messaging.channels import Publisher
 from tollgate_shared.messaging.ingest import store_stripe_event
 
 
@@ -27,13 +28,15 @@ class Feed(Protocol):
 class JetStreamFeed:
     """Publishes on `stripe.<type>` with Msg-Id = event id, as the gateway does."""
 
-    def __init__(self, js: JetStreamContext) -> None:
-        self._js = js
+    def __init__(self, stripe_events: Publisher) -> None:
+        self._stripe_events = stripe_events
 
     async def __call__(self, event: dict[str, Any]) -> bool:
         payload = json.dumps(event).encode()
         parsed = StripeEvent.model_validate_json(payload)
-        ack = await store_stripe_event(self._js, parsed.subject, payload, event_id=parsed.id)
+        ack = await store_stripe_event(
+            self._stripe_events, parsed.subject, payload, event_id=parsed.id
+        )
         return not ack.duplicate
 
 
@@ -69,8 +72,10 @@ async def open_feed(
         async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as http:
             yield GatewayFeed(http, webhook_secret.split(",")[0].strip())
         return
-    nc = await nats.connect(nats_url.split(","))
+    broker = make_broker(nats_url, name="cli")
+    publisher = channels.stripe_events(broker)
+    await broker.connect()
     try:
-        yield JetStreamFeed(nc.jetstream())
+        yield JetStreamFeed(publisher)
     finally:
-        await nc.close()
+        await broker.stop()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
+from tollgate_shared.messaging.channels import Publisher
 from tollgate_shared.messaging.ingest import store_stripe_event
 from webhook_gateway.domain.errors import BrokerUnavailable
 
@@ -15,10 +15,10 @@ class EventStore:
     """Publishes to JetStream and waits for its ack; any doubt becomes BrokerUnavailable."""
 
     def __init__(
-        self, nc: NatsClient, js: JetStreamContext, *, timeout: float, retry_after: int
+        self, nc: NatsClient, stripe_events: Publisher, *, timeout: float, retry_after: int
     ) -> None:
         self._nc = nc
-        self._js = js
+        self._stripe_events = stripe_events
         self._timeout = timeout
         self._retry_after = retry_after
 
@@ -28,7 +28,7 @@ class EventStore:
             raise BrokerUnavailable("event store is not connected", retry_after=self._retry_after)
         try:
             return await store_stripe_event(
-                self._js, subject, payload, event_id=event_id, timeout=self._timeout
+                self._stripe_events, subject, payload, event_id=event_id, timeout=self._timeout
             )
         except (NatsError, TimeoutError, OSError) as exc:
             raise BrokerUnavailable(
