@@ -448,7 +448,7 @@ async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
             await asyncio.wait_for(release.wait(), timeout=10)
 
     consumer = IdempotentConsumer(
-        spec_for(topic, gather=10.0), RawHandlers(handler), db.units, db.inbox
+        spec_for(topic, linger_seconds=10.0), RawHandlers(handler), db.units, db.inbox
     )
     broker = await run_consumer(nats_client, consumer)
     try:

@@ -1,12 +1,10 @@
 """Pulling a durable's messages with JetStream's pull API, over one inbox subscription
 (`Puller`), and the loop that keeps a consumer's fetches coming (`pull`).
 
-nats-py's `PullSubscription.fetch` hands over a batch message by message, each through
-`Subscription.next_msg`, which creates two tasks per message: a fetch of 64 took the event
-loop 128 turns, and under load (the loop shared with a consumer's handlers, a sender, a relay)
-a full fetch took 44 ms at the median and 183 ms at p90 — longer than applying it, so a
-consumer's fetch slots sat idle while its backlog grew. Here the inbox subscription's callback
-collects what arrives, and a fetch waits once, for its request to end.
+nats-py's `PullSubscription.fetch` hands over a batch message by message, two tasks each, so
+under load a full fetch took longer than applying it (figures in bench/README.md). Here the
+inbox subscription's callback collects what arrives, and a fetch waits once, for its request
+to end.
 
 A fetch first takes what earlier requests delivered late, then asks the server, without
 waiting, for up to the rest of the batch (`no_wait`: it answers with what it has, then a
@@ -135,8 +133,9 @@ async def pull(
     `spec.fetches_in_flight` fetches are applied at once, each in its own transaction; the
     next fetch starts as soon as one is done. One fetch is outstanding at a time: it answers
     with what is ready, and its requests never linger on the server. After a fetch that was
-    not full (the consumer has caught up), the next waits up to `spec.gather` for the fetches
-    being applied, so what arrives meanwhile is taken in one fetch and one transaction. On
+    not full (the consumer has caught up), the next waits up to `spec.linger_seconds` for the
+    fetches being applied, so what arrives meanwhile is taken in one fetch and one
+    transaction. On
     stop, fetches being applied are finished (one in progress is abandoned: what it would
     have delivered is redelivered after `ack_wait`)."""
     slots = asyncio.Semaphore(spec.fetches_in_flight)
@@ -167,7 +166,7 @@ async def pull(
             applying.add(task)
             task.add_done_callback(applying.discard)
             if len(msgs) < spec.fetch_size:
-                await asyncio.wait(set(applying), timeout=spec.gather)
+                await asyncio.wait(set(applying), timeout=spec.linger_seconds)
     finally:
         if applying:
             await asyncio.wait(applying, timeout=10)

@@ -98,14 +98,10 @@ class ConsumerSpec:
     ack_wait: float = 30.0
     max_ack_pending: int = 1000
     fetches_in_flight: int = 3
-    """Fetches one process applies at once, each in its own transaction. While one waits on
-    Postgres another runs: with three, membership drained a backlog about 1.9 times as fast as
-    with one (see bench/README.md). Fetches run side by side may hold messages about the same
-    entity; the handlers' row and advisory locks order them, and a deadlock between two
-    fetches rolls back one message, which is then retried on its own. A consumer whose
-    handlers lock as they go in an order that fetches can cross takes its locks in its
-    `prefetch` instead (`UnitOfWork.lock`), as the ledger does."""
-    gather: float = 0.02
+    """Fetches one process applies at once, each in its own transaction (while one waits on
+    Postgres another runs). Row and advisory locks order fetches that touch the same entity; a
+    consumer whose handlers would lock in crossing orders locks in its `prefetch` instead."""
+    linger_seconds: float = 0.02
     """Seconds a consumer that has caught up (its last fetch was not full) waits for the fetches
     it is applying before it fetches again, so that what arrives meanwhile is taken in one
     fetch and one transaction instead of a trickle of small ones. Bounded, so that a slow
@@ -124,8 +120,8 @@ class ConsumerSpec:
         """Most messages fetched, and applied in one transaction, at a time: 64 with
         savepoints (each message's savepoint is a subtransaction, and Postgres keeps only 64
         of them per transaction in shared memory before every snapshot taken meanwhile gets
-        slower), 256 without: under a steady 1,500 events/s the four services' lag stayed
-        bounded with fetches of 256 and grew with fetches of 64 (see bench/README.md)."""
+        slower), 256 without, which keeps the lag bounded under steady load where 64 did not
+        (bench/README.md)."""
         return 64 if self.savepoints else 256
 
     def config(self, subjects: Sequence[str] = ()) -> ConsumerConfig:

@@ -28,7 +28,7 @@ def _money(context: Context, amount: int, currency: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def long_date(day: date, locale: str) -> str:
     """E.g. `December 4, 2026` (en_US), `4. Dezember 2026` (de_DE). Remembered: a receipt
-    shows two dates, the receipts of a day the same few, and Babel takes about 10 µs each."""
+    shows two dates, and the receipts of a day the same few."""
     return format_date(day, format="long", locale=parsed_locale(locale))
 
 
