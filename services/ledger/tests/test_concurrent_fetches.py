@@ -47,7 +47,9 @@ def own_database(migrated_database: Callable[[Path], str]) -> str:
 @pytest.fixture
 async def consumer(settings: Settings, own_database: str) -> AsyncIterator[IdempotentConsumer]:
     """The ledger's STRIPE consumer, as its bootstrap builds it, on `own_database`."""
-    runtime, _ = bootstrap.build(settings.model_copy(update={"service_database_url": own_database}))
+    runtime = bootstrap.build(
+        settings.model_copy(update={"service_database_url": own_database})
+    ).runtime
     [found] = runtime.consumers
     yield found
     assert runtime.engine is not None

@@ -16,7 +16,8 @@ from tollgate_shared.testing import unique, wait_until
 async def test_reconcile_finds_what_is_not_booked(
     world: StripeWorld, ledger: httpx.AsyncClient, settings: Settings
 ) -> None:
-    runtime, deps = build(settings)
+    ledger_service = build(settings)
+    runtime, deps = ledger_service.runtime, ledger_service.deps
     sessions = runtime.sessions
     assert sessions is not None and runtime.engine is not None
     paid = await world.checkout(await world.price(2500), group_id=unique("grp"), user_id="u")

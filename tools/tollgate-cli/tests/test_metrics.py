@@ -21,6 +21,7 @@ from membership.adapters import orm
 from membership.main import MIGRATIONS
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.service import Service
 from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.messaging import dlq
 from tollgate_shared.messaging.dispatch import stripe_dispatcher
@@ -92,7 +93,10 @@ async def test_metrics_show_what_the_consumer_did(
         stripe_dispatcher(handlers),
         units=runtime.units(UnitOfWork),
     )
-    app = service_app(settings, runtime, title="metrics probe", description="", error_status={})
+    probe = Service(
+        settings, runtime, deps=None, title="metrics probe", description="", error_status={}
+    )
+    app = service_app(probe)
 
     # Published before the service starts, so that its first fetch holds all of them.
     paid = stripe_event("charge.succeeded", {"id": unique("ch"), "object": "charge"})

@@ -6,10 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from checkout.bootstrap import build_context, build_runtime
+from checkout.bootstrap import build
 from checkout.config import Settings, load_settings
-from checkout.entrypoints.errors import STATUS
-from checkout.entrypoints.http import routers
 from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.web.service import ServiceCli, service_app
 
@@ -18,18 +16,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """HTTP API, STRIPE and DOMAIN consumers and outbox relay in one process."""
-    own = settings if isinstance(settings, Settings) else load_settings()
-    runtime = build_runtime(own)
-    app = service_app(
-        own,
-        runtime,
-        title="Tollgate checkout",
-        description="Tier catalog, Stripe Checkout Sessions, capacity, coupons and purchases.",
-        error_status=STATUS,
-        routers=routers,
-    )
-    app.state.checkout = build_context(own, runtime)
-    return app
+    return service_app(build(settings if isinstance(settings, Settings) else load_settings()))
 
 
 cli = ServiceCli(

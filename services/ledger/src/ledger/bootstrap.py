@@ -5,19 +5,31 @@ from __future__ import annotations
 from ledger.adapters import orm
 from ledger.adapters.stripe_gateway import StripeGateway
 from ledger.config import Settings
-from ledger.entrypoints import consumers
+from ledger.entrypoints import console, consumers
+from ledger.entrypoints.errors import STATUS
+from ledger.entrypoints.http import router
 from ledger.service_layer import Deps
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.service import Service
 from tollgate_shared.infra.stripe_client import make_stripe_client
 
 
-def build(settings: Settings) -> tuple[Runtime, Deps]:
-    """Database, broker, the STRIPE consumer, the outbox relay and the Stripe gateway."""
+def build(settings: Settings) -> Service[Settings, Deps]:
+    """Database, broker, the STRIPE consumer, the outbox relay, the Stripe gateway, the HTTP API
+    and the console."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
     deps = Deps(
         stripe=StripeGateway(make_stripe_client(settings)),
         uow=runtime.units(LedgerUnitOfWork),
     )
     consumers.register(runtime, deps)
-    return runtime, deps
+    return Service(
+        settings=settings,
+        runtime=runtime,
+        deps=deps,
+        title="Tollgate ledger",
+        description="A balanced revenue ledger, the payments audit trail, payouts and the console.",
+        error_status=STATUS,
+        routers=[router, console.router],
+    )

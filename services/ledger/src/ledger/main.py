@@ -10,9 +10,6 @@ from fastapi import FastAPI
 from ledger.bootstrap import build
 from ledger.config import Settings, load_settings
 from ledger.entrypoints import cli as commands
-from ledger.entrypoints import console
-from ledger.entrypoints.errors import STATUS
-from ledger.entrypoints.http import router
 from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.web.service import ServiceCli, service_app
 
@@ -21,18 +18,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """HTTP API, console, STRIPE consumer and outbox relay in one process."""
-    own = settings if isinstance(settings, Settings) else load_settings()
-    runtime, deps = build(own)
-    app = service_app(
-        own,
-        runtime,
-        title="Tollgate ledger",
-        description="A balanced revenue ledger, the payments audit trail, payouts and the console.",
-        error_status=STATUS,
-        routers=[router, console.router],
-    )
-    app.state.deps = deps
-    return app
+    return service_app(build(settings if isinstance(settings, Settings) else load_settings()))
 
 
 cli = ServiceCli(

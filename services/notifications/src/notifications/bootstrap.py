@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from notifications.adapters import orm
 from notifications.adapters.smtp import SmtpMailer, SmtpTarget
 from notifications.adapters.templates import Renderer
@@ -11,37 +9,35 @@ from notifications.config import Settings
 from notifications.domain.delivery import RetryPolicy
 from notifications.domain.links import Links
 from notifications.entrypoints import consumers
+from notifications.entrypoints.errors import STATUS
+from notifications.entrypoints.http import router
+from notifications.service_layer import Deps
 from notifications.service_layer.handlers import Handlers
 from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.reminders import ReminderJob
 from notifications.service_layer.sender import Sender
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.infra.runtime import Runtime
+from tollgate_shared.infra.service import Service
 
 
-@dataclass(frozen=True)
-class Service:
-    settings: Settings
-    runtime: Runtime
-    renderer: Renderer
-    links: Links
-    sender: Sender
-    reminders: ReminderJob
-
-
-def build(settings: Settings) -> Service:
-    """Database, broker, DOMAIN and STRIPE consumers, outbox relay, sender, reminder job."""
+def build(settings: Settings) -> Service[Settings, Deps]:
+    """Database, broker, DOMAIN and STRIPE consumers, outbox relay, sender, reminder job and
+    the HTTP API."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
     units = runtime.units(NotificationsUnitOfWork)
     renderer = Renderer(settings.mail_locale)
     links = Links(settings.public_base_url, settings.billing_portal_path)
     notifier = Notifier(renderer, mail_domain=settings.mail_domain)
+    deps = Deps(
+        settings=settings,
+        uow=units,
+        handlers=Handlers(notifier, links),
+        renderer=renderer,
+        links=links,
+    )
     consumers.register(
-        runtime,
-        Handlers(notifier, links),
-        units,
-        durable=settings.notifications_consumer,
-        ack_wait=settings.consumer_ack_wait,
+        runtime, deps, durable=settings.notifications_consumer, ack_wait=settings.consumer_ack_wait
     )
     sender = Sender(
         units,
@@ -62,4 +58,13 @@ def build(settings: Settings) -> Service:
         days_before=settings.renewal_reminder_days,
         interval=settings.renewal_check_interval,
     )
-    return Service(settings, runtime, renderer, links, sender, reminders)
+    return Service(
+        settings=settings,
+        runtime=runtime,
+        deps=deps,
+        title="Tollgate notifications",
+        description="Receipts and payment alerts by email, exactly once per fact.",
+        error_status=STATUS,
+        routers=[router],
+        loops=[sender.run, reminders.run],
+    )

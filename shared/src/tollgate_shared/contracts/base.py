@@ -44,6 +44,15 @@ class DomainEvent(BaseModel):
         """The subject on the DOMAIN stream."""
         return self.type
 
+    @classmethod
+    def declared_type(cls) -> str:
+        """The `type` (and subject) of every event of this class: its class default. A family
+        of events (`MembershipEnded`) declares none: TypeError."""
+        event_type = cls.model_fields["type"].default
+        if not isinstance(event_type, str):
+            raise TypeError(f"{cls.__name__} declares no event type")
+        return event_type
+
 
 class _TypeOnly(BaseModel):
     model_config = ConfigDict(extra="ignore")

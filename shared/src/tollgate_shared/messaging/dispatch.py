@@ -9,7 +9,7 @@ only, and anything else that arrives is acked untouched.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
 
 from tollgate_shared.contracts.base import DomainEvent, parse_domain_event
 from tollgate_shared.contracts.stripe import StripeEvent
@@ -31,6 +31,11 @@ class Handlers(Protocol):
     @property
     def subjects(self) -> tuple[str, ...]:
         """The subjects to ask the server for (none: everything under the durable's filter)."""
+        ...
+
+    @property
+    def payload(self) -> Any:
+        """The type of the events it takes (documented in the AsyncAPI schema)."""
         ...
 
     def accepts(self, subject: str) -> bool:
@@ -58,12 +63,14 @@ class Dispatcher:
         handlers: Mapping[str, Handler],
         *,
         parse: Callable[[bytes], Any],
+        payload: Any,
         prefix: str = "",
         prefetch: Prefetch | None = None,
     ) -> None:
         self._handlers = {prefix + name: handler for name, handler in handlers.items()}
         self._parse = parse
         self._prefetch = prefetch
+        self.payload = payload
 
     @property
     def subjects(self) -> tuple[str, ...]:
@@ -93,15 +100,23 @@ def stripe_dispatcher(
 ) -> Dispatcher:
     """Handlers keyed by Stripe event type (`invoice.paid`), receiving a StripeEvent."""
     return Dispatcher(
-        handlers, parse=StripeEvent.model_validate_json, prefix="stripe.", prefetch=prefetch
+        handlers,
+        parse=StripeEvent.model_validate_json,
+        payload=StripeEvent,
+        prefix="stripe.",
+        prefetch=prefetch,
     )
 
 
 def domain_dispatcher(
-    handlers: Mapping[str, Handler], *, prefetch: Prefetch | None = None
+    handlers: Mapping[type[DomainEvent], Handler], *, prefetch: Prefetch | None = None
 ) -> Dispatcher:
-    """Handlers keyed by domain event type (`membership.activated`), receiving the event."""
-    return Dispatcher(handlers, parse=_parse_domain_event, prefetch=prefetch)
+    """Handlers keyed by domain event class (`MembershipActivated`), each on the subject its
+    class declares (`membership.activated`), receiving the event."""
+    by_subject = {cls.declared_type(): handler for cls, handler in handlers.items()}
+    classes = tuple(handlers)
+    payload = Union[classes] if classes else DomainEvent  # noqa: UP007
+    return Dispatcher(by_subject, parse=_parse_domain_event, payload=payload, prefetch=prefetch)
 
 
 def _parse_domain_event(data: bytes) -> DomainEvent:

@@ -8,10 +8,10 @@ import asyncio
 import contextlib
 import gc
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 import uvicorn
@@ -24,10 +24,11 @@ from tollgate_shared.infra.tasks import cancel_and_wait
 from tollgate_shared.observability.logging import configure_logging
 from tollgate_shared.observability.tracing import configure_tracing
 from tollgate_shared.persistence.migrations import upgrade
-from tollgate_shared.web.errors import StatusMap
-from tollgate_shared.web.fast_path import FastRoute
 from tollgate_shared.web.http import add_readiness_check, create_app
 from tollgate_shared.web.http_timeouts import http_protocol
+
+if TYPE_CHECKING:
+    from tollgate_shared.infra.service import Service
 
 log = structlog.get_logger(__name__)
 
@@ -36,21 +37,11 @@ OnStart = Callable[[FastAPI, Runtime], None]
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
-def service_app(
-    settings: ServiceSettings,
-    runtime: Runtime,
-    *,
-    title: str,
-    description: str,
-    error_status: StatusMap,
-    routers: Sequence[APIRouter] = (),
-    on_start: OnStart | None = None,
-    request_spans: bool = True,
-    fast_routes: Sequence[FastRoute] = (),
-) -> FastAPI:
-    """A service's app: `runtime` starts with it (then `on_start`) and stops after in-flight
-    requests; readiness follows the broker and, if it has one, the database; its domain errors
-    answer by `error_status` (the service's `entrypoints/errors.STATUS`)."""
+def service_app(service: Service[Any, Any]) -> FastAPI:
+    """A service's app: its runtime starts with it (then its `on_start`, then its loops) and
+    stops after in-flight requests; readiness follows the broker and, if it has one, the
+    database; its domain errors answer by its `error_status`; its `deps` are `app.state.deps`."""
+    settings, runtime, on_start = service.settings, service.runtime, service.on_start
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,15 +57,18 @@ def service_app(
     configure_tracing(settings.service_name)
     app = create_app(
         settings,
-        title=title,
-        description=description,
+        title=service.title,
+        description=service.description,
         lifespan=lifespan,
-        request_spans=request_spans,
-        fast_routes=fast_routes,
-        error_status=error_status,
+        request_spans=service.request_spans,
+        fast_routes=service.fast_routes,
+        error_status=service.error_status,
     )
-    for router in routers:
+    app.state.deps = service.deps
+    for router in service.routers:
         app.include_router(router)
+    if service.loops:
+        app.include_router(background_loops(*service.loops))
     return app
 
 

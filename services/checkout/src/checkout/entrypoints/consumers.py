@@ -6,6 +6,16 @@ from collections.abc import Callable
 
 from checkout.service_layer import handlers
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
+from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.contracts.membership import (
+    MembershipActivated,
+    MembershipCanceled,
+    MembershipExpired,
+    MembershipPastDue,
+    MembershipRenewed,
+    MembershipRevoked,
+    MembershipTierChanged,
+)
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler, domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
@@ -19,23 +29,21 @@ DOMAIN_CONSUMER = ConsumerSpec(
     durable="checkout", stream=DOMAIN, filter_subject="membership.>", savepoints=False
 )
 
+# Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
 STRIPE_HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": handlers.on_session_completed,
     "checkout.session.async_payment_succeeded": handlers.on_async_payment_succeeded,
     "checkout.session.async_payment_failed": handlers.on_async_payment_failed,
     "checkout.session.expired": handlers.on_session_expired,
 }
-DOMAIN_HANDLERS: dict[str, Handler] = {
-    subject: handlers.on_membership_event
-    for subject in (
-        "membership.activated",
-        "membership.renewed",
-        "membership.tier_changed",
-        "membership.past_due",
-        "membership.canceled",
-        "membership.expired",
-        "membership.revoked",
-    )
+DOMAIN_HANDLERS: dict[type[DomainEvent], Handler] = {
+    MembershipActivated: handlers.on_membership_event,
+    MembershipRenewed: handlers.on_membership_event,
+    MembershipTierChanged: handlers.on_membership_event,
+    MembershipPastDue: handlers.on_membership_event,
+    MembershipCanceled: handlers.on_membership_event,
+    MembershipExpired: handlers.on_membership_event,
+    MembershipRevoked: handlers.on_membership_event,
 }
 
 

@@ -15,7 +15,7 @@ from tollgate_shared.web.ratelimit import rate_limited
 
 @may_answer(503)  # the database or Stripe does not answer
 def _context(request: Request) -> Context:
-    context: Context = request.app.state.checkout
+    context: Context = request.app.state.deps
     return context
 
 

@@ -18,10 +18,11 @@ COMMANDS = ("reconcile", "schedule-payouts")
 
 
 async def _reconcile(start: datetime, end: datetime) -> int:
-    runtime, deps = build(load_settings())
+    service = build(load_settings())
+    runtime = service.runtime
     assert runtime.sessions is not None and runtime.engine is not None
     try:
-        differences = await reconcile(deps, runtime.sessions, start, end)
+        differences = await reconcile(service.deps, runtime.sessions, start, end)
     finally:
         await runtime.engine.dispose()
     for difference in differences:
@@ -31,12 +32,12 @@ async def _reconcile(start: datetime, end: datetime) -> int:
 
 
 async def _schedule() -> int:
-    runtime, deps = build(load_settings())
-    assert runtime.sessions is not None and runtime.engine is not None
+    service = build(load_settings())
+    assert service.runtime.engine is not None
     try:
-        created = await request_scheduled_payouts(deps, datetime.now(UTC))
+        created = await request_scheduled_payouts(service.deps, datetime.now(UTC))
     finally:
-        await runtime.engine.dispose()
+        await service.runtime.engine.dispose()
     for request in created:
         print(json.dumps(request, default=str))
     return 0

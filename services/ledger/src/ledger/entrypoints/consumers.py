@@ -24,6 +24,7 @@ STRIPE_CONSUMER = ConsumerSpec(
 
 Handler = Callable[[Deps, LedgerUnitOfWork, StripeEvent], Awaitable[None]]
 
+# Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
 HANDLERS: dict[str, Handler] = {
     "charge.succeeded": payments.on_charge_succeeded,
     "charge.failed": payments.on_charge_failed,

@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import wraps
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from membership.domain.errors import NotAMembership
+from membership.service_layer import Deps
+from membership.service_layer.stripe_events import StripeEvents
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
+from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
-from tollgate_shared.messaging.dispatch import Handler, Prefetch, stripe_dispatcher
+from tollgate_shared.messaging.dispatch import Handler as EventHandler
+from tollgate_shared.messaging.dispatch import stripe_dispatcher
 from tollgate_shared.messaging.message import PermanentError
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 
+Handler = Callable[[StripeEvents, MembershipUnitOfWork, StripeEvent], Awaitable[None]]
 
-def _rejecting_unplaceable(handler: Handler) -> Handler:
-    """Membership metadata that names no user or group can never be applied: park it."""
+# Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
+HANDLERS: dict[str, Handler] = {
+    "customer.subscription.created": StripeEvents.on_subscription_changed,
+    "customer.subscription.updated": StripeEvents.on_subscription_changed,
+    "customer.subscription.deleted": StripeEvents.on_subscription_changed,
+    "customer.subscription.paused": StripeEvents.on_subscription_changed,
+    "customer.subscription.resumed": StripeEvents.on_subscription_changed,
+    "checkout.session.completed": StripeEvents.on_checkout_settled,
+    "checkout.session.async_payment_succeeded": StripeEvents.on_checkout_settled,
+    "checkout.session.async_payment_failed": StripeEvents.on_checkout_settled,
+    "invoice.paid": StripeEvents.on_invoice_paid,
+    "invoice.payment_failed": StripeEvents.on_invoice_payment_failed,
+    "charge.refunded": StripeEvents.on_charge_refunded,
+    "charge.dispute.closed": StripeEvents.on_dispute_closed,
+}
 
-    @wraps(handler)
-    async def handle(uow: MembershipUnitOfWork, event: Any) -> None:
+
+def _bind(handler: Handler, stripe_events: StripeEvents) -> EventHandler:
+    """The handler on `stripe_events`; membership metadata that names no user or group can
+    never be applied: park it."""
+
+    async def handle(uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         try:
-            await handler(uow, event)
+            await handler(stripe_events, uow, event)
         except NotAMembership as exc:
             raise PermanentError(str(exc)) from exc
 
@@ -36,16 +56,10 @@ def stripe_consumer(durable: str) -> ConsumerSpec:
     return ConsumerSpec(durable=durable, stream=STRIPE, filter_subject="stripe.>", savepoints=False)
 
 
-def register(
-    runtime: Runtime,
-    handlers: Mapping[str, Handler],
-    units: Callable[[], MembershipUnitOfWork],
-    *,
-    durable: str,
-    prefetch: Prefetch,
-) -> None:
-    """Subscribe membership's durable consumer `durable` on the STRIPE stream; `prefetch` runs
-    before the handlers of each fetch applied together."""
-    wrapped = {subject: _rejecting_unplaceable(h) for subject, h in handlers.items()}
-    dispatcher = stripe_dispatcher(wrapped, prefetch=prefetch)
-    runtime.consume(stripe_consumer(durable), dispatcher, units=units)
+def register(runtime: Runtime, deps: Deps, *, durable: str) -> None:
+    """Subscribe membership's durable consumer `durable` on the STRIPE stream; before the
+    handlers of each fetch applied together, its members are locked (`lock_ahead`)."""
+    stripe_events = deps.stripe_events
+    handlers = {event_type: _bind(h, stripe_events) for event_type, h in HANDLERS.items()}
+    dispatcher = stripe_dispatcher(handlers, prefetch=stripe_events.lock_ahead)
+    runtime.consume(stripe_consumer(durable), dispatcher, units=deps.uow)

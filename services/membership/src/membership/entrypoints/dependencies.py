@@ -11,7 +11,7 @@ from membership.service_layer.unit_of_work import MembershipUnitOfWork
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[MembershipUnitOfWork]:
-    async with request.app.state.units() as uow:
+    async with request.app.state.deps.uow() as uow:
         yield uow
 
 

@@ -35,7 +35,6 @@ from tollgate_shared.contracts.stripe import (
     StripeEvent,
     Subscription,
 )
-from tollgate_shared.messaging.dispatch import Handler
 
 Clock = Callable[[], datetime]
 
@@ -50,7 +49,8 @@ def _at(timestamp: int | None) -> datetime | None:
 
 
 class StripeEvents:
-    """Turns Stripe's facts into memberships; see README "Order and duplicates" for the rule."""
+    """Turns Stripe's facts into memberships; see README "Order and duplicates" for the rule.
+    Its `on_<event>` methods are the handlers `entrypoints/consumers.HANDLERS` maps."""
 
     def __init__(
         self, billing: StripeBilling, settings: Settings, clock: Clock = lambda: datetime.now(UTC)
@@ -58,19 +58,6 @@ class StripeEvents:
         self._billing = billing
         self._settings = settings
         self._clock = clock
-
-    def handlers(self) -> dict[str, Handler]:
-        """Handlers by Stripe event type."""
-        subscription_types = ("created", "updated", "deleted", "paused", "resumed")
-        checkout_types = ("completed", "async_payment_succeeded", "async_payment_failed")
-        return {
-            **{f"customer.subscription.{t}": self.subscription_changed for t in subscription_types},
-            **{f"checkout.session.{t}": self.checkout_settled for t in checkout_types},
-            "invoice.paid": self.invoice_paid,
-            "invoice.payment_failed": self.invoice_payment_failed,
-            "charge.refunded": self.charge_refunded,
-            "charge.dispute.closed": self.dispute_closed,
-        }
 
     async def lock_ahead(self, uow: MembershipUnitOfWork, events: Sequence[StripeEvent]) -> None:
         """Before a fetch's handlers: lock the members of its subscription snapshots and read
@@ -92,11 +79,11 @@ class StripeEvents:
         if ids:
             await uow.memberships.lock_ahead(keys, ids)
 
-    async def subscription_changed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
+    async def on_subscription_changed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A subscription's snapshot: applied if newest, ignored if older, re-read if unclear."""
         await self._apply(uow, event.object_as(Subscription), event)
 
-    async def checkout_settled(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
+    async def on_checkout_settled(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A membership checkout finished: sync its subscription, or record its paid term."""
         checkout = event.object_as(CheckoutSession)
         meta = MembershipMetadata.parse(
@@ -109,7 +96,7 @@ class StripeEvents:
         elif checkout.mode == "payment" and checkout.payment_status == "paid":
             await self._add_term(uow, checkout, meta, event)
 
-    async def invoice_paid(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
+    async def on_invoice_paid(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """Sync the subscription; a paid cycle allocates the tier's credits; a paid cycle invoice
         of the current subscription is a renewal."""
         invoice = event.object_as(Invoice)
@@ -125,11 +112,13 @@ class StripeEvents:
             renewed = build(MembershipRenewed, now, cause=invoice.id, causation_id=event.id)
             uow.emit(renewed)
 
-    async def invoice_payment_failed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
+    async def on_invoice_payment_failed(
+        self, uow: MembershipUnitOfWork, event: StripeEvent
+    ) -> None:
         """Sync the subscription (it is past_due or about to be)."""
         await self._sync_invoice(uow, event.object_as(Invoice), event)
 
-    async def charge_refunded(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
+    async def on_charge_refunded(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A fully refunded one-time membership payment takes its term back (policy). The
         charge carries its payment intent's metadata, so it tells whether it paid one."""
         charge = event.object_as(Charge)
@@ -139,7 +128,7 @@ class StripeEvents:
                 uow, charge.payment_intent, "refunded", event, membership=paid_membership
             )
 
-    async def dispute_closed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
+    async def on_dispute_closed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A lost dispute of a one-time membership payment takes its term back (policy)."""
         dispute = event.object_as(Dispute)
         if dispute.status == "lost" and dispute.payment_intent:

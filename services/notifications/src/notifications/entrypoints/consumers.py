@@ -2,15 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 from notifications.adapters import directory
+from notifications.service_layer import Deps
 from notifications.service_layer.handlers import Handlers
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.contracts.checkout import PurchaseClaimed, PurchasePaid
+from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.membership import (
+    MembershipActivated,
+    MembershipCanceled,
+    MembershipExpired,
+    MembershipPastDue,
+    MembershipRenewed,
+    MembershipRevoked,
+    MembershipTierChanged,
+)
 from tollgate_shared.infra.runtime import Runtime
-from tollgate_shared.messaging.dispatch import domain_dispatcher, stripe_dispatcher
+from tollgate_shared.messaging.dispatch import Handler, domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
+
+Key = TypeVar("Key")
+MethodHandler = Callable[[Handlers, NotificationsUnitOfWork, Any], Awaitable[None]]
+
+DOMAIN_HANDLERS: dict[type[DomainEvent], MethodHandler] = {
+    MembershipActivated: Handlers.on_membership_activated,
+    MembershipRenewed: Handlers.on_membership_renewed,
+    MembershipTierChanged: Handlers.on_membership_tier_changed,
+    MembershipPastDue: Handlers.on_membership_past_due,
+    MembershipCanceled: Handlers.on_membership_ended,
+    MembershipExpired: Handlers.on_membership_ended,
+    MembershipRevoked: Handlers.on_membership_ended,
+    PaymentRecorded: Handlers.on_payment_recorded,
+    RefundRecorded: Handlers.on_refund_recorded,
+    DisputeOpened: Handlers.on_dispute_opened,
+    PurchasePaid: Handlers.on_purchase_event,
+    PurchaseClaimed: Handlers.on_purchase_event,
+}
+# Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
+STRIPE_HANDLERS: dict[str, MethodHandler] = {
+    "invoice.payment_failed": Handlers.on_invoice_payment_failed,
+}
+
+
+def _bound(handlers: Mapping[Key, MethodHandler], to: Handlers) -> dict[Key, Handler]:
+    return {key: partial(handler, to) for key, handler in handlers.items()}
 
 
 async def _read_ahead(uow: NotificationsUnitOfWork, events: Sequence[DomainEvent]) -> None:
@@ -37,14 +77,7 @@ async def _read_ahead(uow: NotificationsUnitOfWork, events: Sequence[DomainEvent
         await uow.directory.read_member_emails(user_ids)
 
 
-def register(
-    runtime: Runtime,
-    handlers: Handlers,
-    units: Callable[[], NotificationsUnitOfWork],
-    *,
-    durable: str,
-    ack_wait: float,
-) -> None:
+def register(runtime: Runtime, deps: Deps, *, durable: str, ack_wait: float) -> None:
     """One durable consumer per stream, asking for the handled subjects only. The handlers
     only record in the database (the sender mails later), so a fetch needs no savepoint per
     message: after a failure its messages are simply applied again one by one. Addresses and
@@ -52,9 +85,9 @@ def register(
     before the handlers of a fetch of domain events, the one-time terms it tracks are locked,
     and the groups it names and the addresses of its members that the events do not carry are
     read, one statement each."""
-    domain = domain_dispatcher(handlers.domain(), prefetch=_read_ahead)
+    domain = domain_dispatcher(_bound(DOMAIN_HANDLERS, deps.handlers), prefetch=_read_ahead)
     spec = ConsumerSpec(durable, DOMAIN, ">", ack_wait=ack_wait, savepoints=False)
-    runtime.consume(spec, domain, units=units)
-    stripe = stripe_dispatcher(handlers.stripe())
+    runtime.consume(spec, domain, units=deps.uow)
+    stripe = stripe_dispatcher(_bound(STRIPE_HANDLERS, deps.handlers))
     spec = ConsumerSpec(durable, STRIPE, "stripe.>", ack_wait=ack_wait, savepoints=False)
-    runtime.consume(spec, stripe, units=units)
+    runtime.consume(spec, stripe, units=deps.uow)

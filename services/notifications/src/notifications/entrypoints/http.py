@@ -13,10 +13,9 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_
 from sqlalchemy import Row
 
 from notifications.adapters import directory, notifications_repo
-from notifications.bootstrap import Service
 from notifications.domain.model import Kind, Status
 from notifications.domain.money import known_locale
-from notifications.service_layer import commands, previews
+from notifications.service_layer import Deps, commands, previews
 from tollgate_shared.persistence.pagination import split_page
 from tollgate_shared.web.auth import AdminUser, CurrentUser
 from tollgate_shared.web.errors import Forbidden, NotFound, error_responses
@@ -29,12 +28,12 @@ EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\
 MAX_PAGE = 200
 
 
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
+def _deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
 
 
-ServiceDep = Annotated[Service, Depends(_service)]
+NotificationsDeps = Annotated[Deps, Depends(_deps)]
 Email = Annotated[Id, StringConstraints(max_length=320)]
 
 
@@ -160,10 +159,10 @@ async def get_notification(
     responses=error_responses(404),
 )
 async def resend_notification(
-    notification_id: Id, _: AdminUser, session: SessionDep, service: ServiceDep
+    notification_id: Id, _: AdminUser, session: SessionDep, deps: NotificationsDeps
 ) -> NotificationOut:
     """Send a sent or failed notification again (a queued one is left as it is)."""
-    row = await commands.resend(session, notification_id, mail_domain=service.settings.mail_domain)
+    row = await commands.resend(session, notification_id, mail_domain=deps.settings.mail_domain)
     return NotificationOut.of(row)
 
 
@@ -178,7 +177,7 @@ async def resend_notification(
 async def preview_template(
     kind: Kind,
     _: AdminUser,
-    service: ServiceDep,
+    deps: NotificationsDeps,
     amount: Annotated[Int64, Query(ge=0)] = 1250,
     currency: Annotated[str, Query(pattern=r"^[A-Za-z]{3}$")] = "usd",
     locale: Annotated[
@@ -192,12 +191,12 @@ async def preview_template(
     (422 for a locale Babel does not know)."""
     try:
         rendered = previews.preview(
-            service.renderer,
-            service.links,
+            deps.renderer,
+            deps.links,
             kind,
             amount=amount,
             currency=currency,
-            locale=locale or service.settings.mail_locale,
+            locale=locale or deps.settings.mail_locale,
         )
     except ValueError as exc:  # Babel: unknown locale or currency
         raise NotFound(str(exc), code="unknown_locale_or_currency") from None

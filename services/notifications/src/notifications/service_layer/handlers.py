@@ -10,6 +10,7 @@ from notifications.domain.links import Links
 from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.contracts.checkout import PurchaseEvent
 from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
 from tollgate_shared.contracts.membership import (
     MembershipActivated,
@@ -20,7 +21,6 @@ from tollgate_shared.contracts.membership import (
     MembershipTierChanged,
 )
 from tollgate_shared.contracts.stripe import Invoice, StripeEvent
-from tollgate_shared.messaging.dispatch import Handler
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 
@@ -41,51 +41,57 @@ async def _learn_membership(
 
 @dataclass(frozen=True)
 class Handlers:
+    """Its `on_<event>` methods are the handlers `entrypoints/consumers` maps."""
+
     notifier: Notifier
     links: Links
 
-    async def membership_activated(
+    async def on_membership_activated(
         self, uow: NotificationsUnitOfWork, event: MembershipActivated
     ) -> None:
         await _learn_membership(uow, event)
         await self.notifier.notify(uow, intents.new_member(event, self.links))
 
-    async def membership_renewed(
+    async def on_membership_renewed(
         self, uow: NotificationsUnitOfWork, event: MembershipRenewed
     ) -> None:
         await _learn_membership(uow, event)
         await self.notifier.notify(uow, intents.renewal_notice(event, self.links))
 
-    async def membership_tier_changed(
+    async def on_membership_tier_changed(
         self, uow: NotificationsUnitOfWork, event: MembershipTierChanged
     ) -> None:
         await _learn_membership(uow, event)
 
-    async def membership_past_due(
+    async def on_membership_past_due(
         self, uow: NotificationsUnitOfWork, event: MembershipPastDue
     ) -> None:
         _learn_email(uow, event)
         await self.notifier.notify(uow, intents.access_at_risk(event, self.links))
 
-    async def membership_ended(self, uow: NotificationsUnitOfWork, event: MembershipEnded) -> None:
+    async def on_membership_ended(
+        self, uow: NotificationsUnitOfWork, event: MembershipEnded
+    ) -> None:
         await _learn_membership(uow, event, ended=True)
         await self.notifier.notify(uow, intents.membership_ended(event, self.links))
 
-    async def payment_recorded(self, uow: NotificationsUnitOfWork, event: PaymentRecorded) -> None:
+    async def on_payment_recorded(
+        self, uow: NotificationsUnitOfWork, event: PaymentRecorded
+    ) -> None:
         _learn_email(uow, event)
         await self.notifier.notify(uow, intents.payment_receipt(event, self.links))
 
-    async def refund_recorded(self, uow: NotificationsUnitOfWork, event: RefundRecorded) -> None:
+    async def on_refund_recorded(self, uow: NotificationsUnitOfWork, event: RefundRecorded) -> None:
         _learn_email(uow, event)
         await self.notifier.notify(uow, intents.refund_confirmation(event, self.links))
 
-    async def dispute_opened(self, uow: NotificationsUnitOfWork, event: DisputeOpened) -> None:
+    async def on_dispute_opened(self, uow: NotificationsUnitOfWork, event: DisputeOpened) -> None:
         await self.notifier.notify(uow, intents.dispute_alert(event, self.links))
 
-    async def learn_email(self, uow: NotificationsUnitOfWork, event: DomainEvent) -> None:
+    async def on_purchase_event(self, uow: NotificationsUnitOfWork, event: PurchaseEvent) -> None:
         _learn_email(uow, event)
 
-    async def invoice_payment_failed(
+    async def on_invoice_payment_failed(
         self, uow: NotificationsUnitOfWork, event: StripeEvent
     ) -> None:
         invoice = event.object_as(Invoice)
@@ -94,24 +100,3 @@ class Handlers:
             ignore_foreign("notifications", event, f"invoice {invoice.id} names no group")
             return
         await self.notifier.notify(uow, intent)
-
-    def domain(self) -> dict[str, Handler]:
-        """Handlers by domain event type."""
-        return {
-            "membership.activated": self.membership_activated,
-            "membership.renewed": self.membership_renewed,
-            "membership.tier_changed": self.membership_tier_changed,
-            "membership.past_due": self.membership_past_due,
-            "membership.canceled": self.membership_ended,
-            "membership.expired": self.membership_ended,
-            "membership.revoked": self.membership_ended,
-            "ledger.payment_recorded": self.payment_recorded,
-            "ledger.refund_recorded": self.refund_recorded,
-            "ledger.dispute_opened": self.dispute_opened,
-            "checkout.purchase.paid": self.learn_email,
-            "checkout.purchase.claimed": self.learn_email,
-        }
-
-    def stripe(self) -> dict[str, Handler]:
-        """Handlers by Stripe event type."""
-        return {"invoice.payment_failed": self.invoice_payment_failed}
