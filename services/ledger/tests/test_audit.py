@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from ledger.config import Settings
 from ledger.testing import StripeWorld, auth
 from tollgate_shared.persistence.db import make_engine
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import publish_stripe_event, stripe_event, unique, wait_until
 
 
 async def test_a_payment_story_from_payment_to_risk_to_refund(
@@ -106,6 +106,34 @@ async def test_subscription_invoices_show_in_the_member_history(
     assert len(rows) == 8 and sum(int(r["amount"]) for r in rows) == 0
     bad = await ledger.get(f"/groups/{group}/summary?from=yesterday", headers=auth())
     assert bad.status_code == 422
+
+
+async def test_an_invoice_marked_uncollectible_shows_so_in_the_member_history(
+    world: StripeWorld, ledger: httpx.AsyncClient
+) -> None:
+    group, user = unique("grp"), unique("u")
+    member = await world.checkout(
+        await world.price(900, monthly=True), group_id=group, user_id=user, subscription=True
+    )
+    declined = {"card_number": "4000000000000002"}
+    await world.control(f"subscriptions/{member['subscription']}/advance", declined)
+    [failed] = [e for e in await world.forward() if e["type"] == "invoice.payment_failed"]
+    # Stripe marks an invoice uncollectible when its retries are over or an operator writes it
+    # off; the emulator does neither, so the event is Stripe's, around the invoice it has.
+    invoice = failed["data"]["object"]
+    marked_at = failed["created"] + 1
+    transitions = invoice["status_transitions"] | {"marked_uncollectible_at": marked_at}
+    uncollectible = invoice | {"status": "uncollectible", "status_transitions": transitions}
+    marked = stripe_event("invoice.marked_uncollectible", uncollectible, created=marked_at)
+    await publish_stripe_event(world.js, marked)
+
+    async def statuses() -> dict[str, str] | None:
+        found = (await ledger.get(f"/users/{user}/payments", headers=auth())).json()
+        status = {i["invoice_id"]: i["status"] for i in found["invoices"]}
+        return status if status.get(invoice["id"]) == "uncollectible" else None
+
+    status = await wait_until(statuses, message="the invoice marked uncollectible", timeout=20)
+    assert sorted(status.values()) == ["paid", "uncollectible"]
 
 
 async def test_the_ledger_refuses_edits_and_unbalanced_entries(settings: Settings) -> None:

@@ -32,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "invoice.payment_succeeded": payments.on_invoice_paid,
     "invoice.payment_failed": payments.on_invoice_updated,
     "invoice.voided": payments.on_invoice_updated,
+    "invoice.marked_uncollectible": payments.on_invoice_updated,
     "checkout.session.completed": payments.on_checkout_completed,
     "checkout.session.async_payment_succeeded": payments.on_checkout_completed,
     "charge.refunded": refunds.on_charge_refunded,

@@ -192,7 +192,8 @@ async def on_invoice_paid(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent)
 
 
 async def on_invoice_updated(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
-    """Track an invoice's status (e.g. a failed payment) for the member's history."""
+    """Track an invoice's status (a failed payment, a void, a write-off) for the member's
+    history."""
     invoice = event.object_as(Invoice)
     attribution = _invoice_attribution(invoice)
     if _ours(event, attribution, "invoice", invoice.id):
