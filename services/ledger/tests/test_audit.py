@@ -73,14 +73,21 @@ async def test_a_payment_story_from_payment_to_risk_to_refund(
     assert other.status_code == 403
 
 
-async def test_subscription_invoices_show_in_the_member_history(
-    world: StripeWorld, ledger: httpx.AsyncClient
-) -> None:
+async def _renewed_member(world: StripeWorld, **card: str) -> tuple[str, str]:
+    """A new group's member on a monthly price, billed the next month (with `card_number`, if
+    given): (group, user)."""
     group, user = unique("grp"), unique("u")
     member = await world.checkout(
         await world.price(900, monthly=True), group_id=group, user_id=user, subscription=True
     )
-    await world.control(f"subscriptions/{member['subscription']}/advance")
+    await world.control(f"subscriptions/{member['subscription']}/advance", card)
+    return group, user
+
+
+async def test_subscription_invoices_show_in_the_member_history(
+    world: StripeWorld, ledger: httpx.AsyncClient
+) -> None:
+    group, user = await _renewed_member(world)
     await world.forward()
 
     async def history() -> dict[str, list[dict[str, object]]] | None:
@@ -111,12 +118,7 @@ async def test_subscription_invoices_show_in_the_member_history(
 async def test_an_invoice_marked_uncollectible_shows_so_in_the_member_history(
     world: StripeWorld, ledger: httpx.AsyncClient
 ) -> None:
-    group, user = unique("grp"), unique("u")
-    member = await world.checkout(
-        await world.price(900, monthly=True), group_id=group, user_id=user, subscription=True
-    )
-    declined = {"card_number": "4000000000000002"}
-    await world.control(f"subscriptions/{member['subscription']}/advance", declined)
+    _, user = await _renewed_member(world, card_number="4000000000000002")
     [failed] = [e for e in await world.forward() if e["type"] == "invoice.payment_failed"]
     # Stripe marks an invoice uncollectible when its retries are over or an operator writes it
     # off; the emulator does neither, so the event is Stripe's, around the invoice it has.
