@@ -3,7 +3,6 @@ from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate_shared.infra.provide import create_database, drop_database
@@ -51,7 +50,7 @@ async def db(database_server_url: str) -> AsyncIterator[Db]:
     """A fresh database with an inbox, an outbox and an `effects` table."""
     name = unique("shared")
     create_database(database_server_url, name)
-    url = async_url(make_url(database_server_url).set(database=name).render_as_string(False))
+    url = async_url(database_server_url, database=name)
     engine = make_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)

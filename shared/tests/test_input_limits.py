@@ -17,9 +17,10 @@ from starlette.types import Scope
 from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.testing import refused_keeping_the_connection, serve_app
 from tollgate_shared.web.auth import CurrentUser
+from tollgate_shared.web.database import SessionDep, answer_database_errors
 from tollgate_shared.web.errors import error_responses
 from tollgate_shared.web.fast_path import FastRequest, FastRoute
-from tollgate_shared.web.http import SessionDep, create_app
+from tollgate_shared.web.http import create_app
 from tollgate_shared.web.validation import Id, Instant, Int64, control_characters_in
 
 
@@ -85,6 +86,7 @@ class Store(FastRoute):
 @asynccontextmanager
 async def service(db: Any) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(ServiceSettings(), title="input limits", fast_routes=[Store()])
+    answer_database_errors(app)
     app.state.db = db
     app.state.runtime = SimpleNamespace(sessions=db.sessions)
 

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"  # noqa: S105 (refused in production)
 DEV_WEBHOOK_SECRET = "whsec_dev_only_tollgate_webhook_secret"  # noqa: S105 (refused in production)
@@ -29,10 +28,15 @@ def database_name(service: str) -> str:
     return "tollgate_" + service.replace("-", "_")
 
 
-def async_url(url: str) -> str:
-    """Turn a `postgresql://` URL into one for SQLAlchemy's async psycopg 3 driver."""
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+def async_url(url: str, *, database: str | None = None) -> str:
+    """Turn a `postgresql://` URL into one for SQLAlchemy's async psycopg 3 driver, on
+    `database` if given (else the URL's own)."""
+    from sqlalchemy.engine import make_url  # the persistence extra: only a service with a database
+
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
 
 
 class ServiceSettings(BaseSettings):
@@ -139,12 +143,7 @@ class ServiceSettings(BaseSettings):
                 f"no database configured for {self.service_name}: set "
                 f"{self.service_name.upper().replace('-', '_')}_DATABASE_URL or DATABASE_URL"
             )
-        server = make_url(self.database_url)
-        return async_url(
-            server.set(database=database_name(self.service_name)).render_as_string(
-                hide_password=False
-            )
-        )
+        return async_url(self.database_url, database=database_name(self.service_name))
 
     @classmethod
     def for_service(cls, service: str, **overrides: object) -> Self:

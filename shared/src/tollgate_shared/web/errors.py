@@ -6,8 +6,6 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, NamedTuple, TypeVar
 
-import psycopg
-import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +14,6 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate_shared.contracts.errors import DomainError
-from tollgate_shared.persistence.db import DATABASE_UNAVAILABLE, describe_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -112,14 +109,8 @@ def may_answer(*statuses: int) -> Callable[[F], F]:
     return mark
 
 
-BAD_VALUE_ERRORS = (sqlalchemy.exc.DataError, psycopg.DataError)
-"""What the database raises for a value it cannot take (NUL in text, an integer beyond its
-column, a string beyond its length). Routes validate their input so that this does not happen;
-should a value slip through, it is the request's fault: 422, not 500."""
-
-
-RETRY_AFTER_SECONDS = 5
-"""When a client should try again after the database was unavailable."""
+_DATABASE_PACKAGES = frozenset({"sqlalchemy", "psycopg", "psycopg_pool"})
+"""Where the errors `web.database` answers come from."""
 
 
 class ErrorStatus(NamedTuple):
@@ -144,9 +135,8 @@ def _status_of(exc: DomainError, status: StatusMap) -> ErrorStatus | None:
 
 def error_answer(exc: Exception, path: str, status: StatusMap) -> JSONResponse:
     """The answer to a request that raised `exc` (called while it is handled): an `ApiError`'s
-    own, a domain error's by `status`, 422 for a value the database refused (one of
-    `BAD_VALUE_ERRORS`), 503 with `Retry-After` when the database could not answer (one of
-    `db.DATABASE_UNAVAILABLE`), else 500."""
+    own, a domain error's by `status`, a database error's by `web.database` (422 for a value it
+    refused, 503 while it cannot answer), else 500."""
     if isinstance(exc, ApiError):
         return error_response(
             exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
@@ -156,17 +146,12 @@ def error_answer(exc: Exception, path: str, status: StatusMap) -> JSONResponse:
         return error_response(
             mapped.status, exc.code or mapped.code, exc.message, details=exc.details, headers=retry
         )
-    if isinstance(exc, BAD_VALUE_ERRORS):
-        log.warning("http.value_refused_by_database", path=path, error=type(exc).__name__)
-        return error_response(422, "validation_error", "a value of the request cannot be stored")
-    if isinstance(exc, DATABASE_UNAVAILABLE):
-        log.warning("http.database_unavailable", path=path, error=describe_unavailable(exc))
-        return error_response(
-            503,
-            "unavailable",
-            "the database is unavailable; try again shortly",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+    if type(exc).__module__.partition(".")[0] in _DATABASE_PACKAGES:
+        # Only a service with a database raises these, and only it loads their answers.
+        from tollgate_shared.web.database import database_error_answer
+
+        if (answer := database_error_answer(exc, path)) is not None:
+            return answer
     log.exception("http.unhandled_error", path=path)
     return error_response(500, "internal_error", "internal error")
 
@@ -188,13 +173,14 @@ _STATUS_CODES = {
 
 def install_error_handlers(app: FastAPI, status: StatusMap) -> None:
     """Make every error — the domain's (answered by `status`, the service's one map), the HTTP
-    layer's, FastAPI's validation, routing, the database's, and crashes — the JSON format."""
+    layer's, FastAPI's validation, routing, and crashes — the JSON format (the database's:
+    `web.database.answer_database_errors`)."""
 
     async def _answer(request: Request, exc: Exception) -> JSONResponse:
         return error_answer(exc, request.url.path, status)
 
-    answered: tuple[type[Exception], ...] = (ApiError, *status, *BAD_VALUE_ERRORS)
-    for raised in (*answered, *DATABASE_UNAVAILABLE, Exception):
+    answered: tuple[type[Exception], ...] = (ApiError, *status, Exception)
+    for raised in answered:
         app.add_exception_handler(raised, _answer)
 
     @app.exception_handler(RequestValidationError)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
 from tollgate_shared.infra.settings import ServiceSettings
@@ -16,7 +15,7 @@ from tollgate_shared.observability import tracing
 from tollgate_shared.observability.health import ReadinessCheck
 from tollgate_shared.observability.health import router as health_router
 from tollgate_shared.web.auth import TokenVerifier
-from tollgate_shared.web.errors import StatusMap, error_response, install_error_handlers, may_answer
+from tollgate_shared.web.errors import StatusMap, error_response, install_error_handlers
 from tollgate_shared.web.fast_path import FastRoute
 from tollgate_shared.web.openapi import document_errors
 from tollgate_shared.web.validation import control_characters_in
@@ -112,14 +111,3 @@ def create_app(
 def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
     """Make `/readyz` depend on `check`."""
     app.state.readiness_checks[name] = check
-
-
-@may_answer(503)
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessions = request.app.state.runtime.sessions
-    async with sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(_session)]
-"""A database session for one request (commit explicitly; rolled back if not)."""

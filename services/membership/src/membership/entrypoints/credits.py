@@ -20,8 +20,8 @@ from membership.entrypoints.schemas import (
 )
 from membership.service_layer import credits
 from tollgate_shared.web.auth import CurrentUser, Principal
+from tollgate_shared.web.database import SessionDep
 from tollgate_shared.web.errors import Forbidden, error_responses
-from tollgate_shared.web.http import SessionDep
 from tollgate_shared.web.validation import Id
 
 router = APIRouter(tags=["credits"])

@@ -28,8 +28,8 @@ from membership.service_layer import grants
 from membership.service_layer.memberships import entitlements
 from tollgate_shared.persistence.pagination import Cursor
 from tollgate_shared.web.auth import AdminUser, CurrentUser
+from tollgate_shared.web.database import SessionDep
 from tollgate_shared.web.errors import Forbidden, error_responses
-from tollgate_shared.web.http import SessionDep
 from tollgate_shared.web.validation import Id, Offset
 
 router = APIRouter(tags=["membership"])

@@ -18,8 +18,8 @@ from notifications.domain.money import known_locale
 from notifications.service_layer import Deps, commands, previews
 from tollgate_shared.persistence.pagination import split_page
 from tollgate_shared.web.auth import AdminUser, CurrentUser
+from tollgate_shared.web.database import SessionDep
 from tollgate_shared.web.errors import Forbidden, NotFound, error_responses
-from tollgate_shared.web.http import SessionDep
 from tollgate_shared.web.validation import Id, Int64, SingleLine
 
 router = APIRouter(tags=["notifications"])
