@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import stripe
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -15,6 +15,14 @@ from checkout.domain.coupons import Coupon
 from checkout.domain.errors import PaymentProviderError, PaymentsUnavailable
 from tollgate_shared.contracts.stripe import CheckoutSession, Ref
 from tollgate_shared.infra.stripe_client import idempotency_key
+
+if TYPE_CHECKING:
+    from stripe.params import (
+        CouponCreateParams,
+        CustomerCreateParams,
+        ProductCreateParams,
+        ProductUpdateParams,
+    )
 
 
 class SessionDiscount(BaseModel):
@@ -59,23 +67,30 @@ class StripeGateway:
     async def upsert_product(self, entry: CatalogEntry) -> str:
         """Create the entry's product, or bring it up to date; returns its id."""
         product_id = product_id_of(entry.id)
-        params: dict[str, Any] = {
+        metadata = {"tollgate_id": entry.id, "group_id": entry.group_id}
+        created: ProductCreateParams = {
+            "id": product_id,
             "name": entry.name,
             "active": entry.active,
-            "metadata": {"tollgate_id": entry.id, "group_id": entry.group_id},
+            "metadata": metadata,
+        }
+        changed: ProductUpdateParams = {
+            "name": entry.name,
+            "active": entry.active,
+            "metadata": metadata,
         }
         if entry.description:
-            params["description"] = entry.description
+            created["description"] = changed["description"] = entry.description
         with _translated():
             try:
                 await self._v1.products.create_async(
-                    {"id": product_id, **params}, _key("product", entry.id, entry.version)
+                    created, _key("product", entry.id, entry.version)
                 )
             except stripe.InvalidRequestError as exc:
                 if exc.code != "resource_already_exists":
                     raise
                 await self._v1.products.update_async(
-                    product_id, params, _key("product-update", entry.id, entry.version)
+                    product_id, changed, _key("product-update", entry.id, entry.version)
                 )
         return product_id
 
@@ -103,7 +118,7 @@ class StripeGateway:
 
     async def create_customer(self, user_id: str, email: str | None) -> str:
         """The user's Stripe customer (one per user, whatever the retries)."""
-        params: dict[str, Any] = {"metadata": {"user_id": user_id}}
+        params: CustomerCreateParams = {"metadata": {"user_id": user_id}}
         if email:
             params["email"] = email
         with _translated():
@@ -166,7 +181,7 @@ class StripeGateway:
         self, coupon: Coupon, product_ids: list[str]
     ) -> tuple[str, stripe.PromotionCode]:
         """The coupon and its customer-facing promotion code; returns the coupon's id and it."""
-        params: dict[str, Any] = {
+        params: CouponCreateParams = {
             "id": f"tollgate_{coupon.id}",
             "name": coupon.code,
             "duration": coupon.duration,
@@ -174,9 +189,12 @@ class StripeGateway:
             "applies_to": {"products": product_ids},
         }
         if coupon.percent_off is not None:
-            params["percent_off"] = str(coupon.percent_off)
+            # The exact decimal, as Stripe's form encoding takes it (the SDK types a float).
+            params["percent_off"] = str(coupon.percent_off)  # type: ignore[typeddict-item]
         else:
-            params.update(amount_off=coupon.amount_off, currency=coupon.currency)
+            assert coupon.amount_off is not None and coupon.currency is not None
+            params["amount_off"] = coupon.amount_off
+            params["currency"] = coupon.currency
         if coupon.duration_in_months:
             params["duration_in_months"] = coupon.duration_in_months
         limits: dict[str, Any] = {}

@@ -14,7 +14,6 @@ from checkout.entrypoints.schemas import (
     CouponIn,
     CouponOut,
     CouponValidation,
-    Id,
     ItemIn,
     ItemOut,
     ItemPatch,
@@ -27,6 +26,7 @@ from checkout.service_layer import catalog, coupons
 from checkout.service_layer.context import ensure_manager
 from tollgate_shared.web.auth import CurrentUser
 from tollgate_shared.web.errors import error_responses
+from tollgate_shared.web.validation import ShortId as Id
 
 router = APIRouter(tags=["catalog"])
 GroupId = Annotated[Id, Query()]

@@ -15,7 +15,6 @@ from checkout.entrypoints.schemas import (
     CheckoutOut,
     ClaimIn,
     ClaimOut,
-    Id,
     PaymentIntentIn,
     PaymentIntentOut,
     PortalIn,
@@ -24,6 +23,7 @@ from checkout.entrypoints.schemas import (
 from checkout.service_layer import checkout, customers, purchases
 from tollgate_shared.web.auth import CurrentUser
 from tollgate_shared.web.errors import error_responses
+from tollgate_shared.web.validation import ShortId as Id
 
 router = APIRouter(tags=["checkout"])
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import stripe
 
@@ -19,6 +19,11 @@ from tollgate_shared.contracts.stripe import (
     StripeObject,
     Transfer,
 )
+
+if TYPE_CHECKING:
+    from stripe.params import RefundCreateParams
+
+    from ledger.domain.payments import RefundReason
 
 M = TypeVar("M", bound=StripeObject)
 
@@ -111,12 +116,12 @@ class StripeGateway:
         charge_id: str,
         *,
         amount: int | None,
-        reason: str | None,
+        reason: RefundReason | None,
         metadata: Mapping[str, str],
         idempotency_key: str,
     ) -> Refund:
         """Ask Stripe to refund all (`amount` None) or part of a charge."""
-        params: dict[str, Any] = {"charge": charge_id, "metadata": dict(metadata)}
+        params: RefundCreateParams = {"charge": charge_id, "metadata": dict(metadata)}
         if amount is not None:
             params["amount"] = amount
         if reason:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, get_args
 
 from ledger.domain import accounts
 from ledger.domain.accounts import Kind
 from ledger.domain.attribution import Attribution
 from ledger.domain.transactions import Transaction
+
+RefundReason = Literal["requested_by_customer", "duplicate", "fraudulent"]
+"""The reasons Stripe takes for a refund."""
+
+
+def refund_reason(value: str) -> RefundReason | None:
+    """`value` as one of the refund reasons; None when it is none of them."""
+    return next((reason for reason in get_args(RefundReason) if reason == value), None)
 
 
 @dataclass(frozen=True)

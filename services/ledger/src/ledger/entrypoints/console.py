@@ -25,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 
 from ledger.adapters import queries
 from ledger.domain.errors import LedgerError
+from ledger.domain.payments import refund_reason
 from ledger.entrypoints.deps import LedgerDeps, Search, Sessions
 from ledger.service_layer.refunds import RefundRequest, request_refund
 from tollgate_shared.persistence.pagination import Cursor
@@ -246,7 +247,7 @@ async def refund(
         error = "Only admins can refund."
     elif amount and not (amount.isascii() and amount.isdigit() and 0 < int(amount) < 2**53):
         error = "The amount must be a positive whole number of cents."
-    elif reason not in ("", "requested_by_customer", "duplicate", "fraudulent"):
+    elif reason and refund_reason(reason) is None:
         error = "Unknown reason."
     if error is None and confirm != "yes":
         async with sessions() as db:
@@ -271,7 +272,7 @@ async def refund(
                 RefundRequest(
                     charge_id=charge_id,
                     amount=int(amount) if amount else None,
-                    reason=reason or None,
+                    reason=refund_reason(reason),
                     note=note or None,
                     requested_by=session.principal.user_id,
                     client_key=form_token,

@@ -298,9 +298,9 @@ async def put_schedule(
     "/groups/{group_id}/payouts",
     status_code=201,
     responses={
-        200: {"model": Payout, "description": "The request an `Idempotency-Key` sent again made"}
-    }
-    | error_responses(409),
+        200: {"model": Payout, "description": "The request an `Idempotency-Key` sent again made"},
+        **error_responses(409),
+    },
 )
 async def request_payout(
     group_id: Id,

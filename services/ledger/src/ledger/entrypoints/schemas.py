@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from ledger.domain.payments import RefundReason
 from ledger.domain.payouts import Interval
 from tollgate_shared.web.validation import Int64, Text
 from tollgate_shared.web.validation import ShortId as Id
@@ -17,7 +18,7 @@ Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
 
 class RefundBody(BaseModel):
     amount: Int64 | None = Field(default=None, gt=0, description="Minor units; omit for the rest")
-    reason: Literal["requested_by_customer", "duplicate", "fraudulent"] | None = None
+    reason: RefundReason | None = None
     note: Text | None = Field(default=None, max_length=500)
 
 

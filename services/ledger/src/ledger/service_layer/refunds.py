@@ -11,7 +11,7 @@ from ledger.adapters.stripe_gateway import PaidCharge
 from ledger.domain import accounts
 from ledger.domain.accounts import Account, Kind
 from ledger.domain.errors import InvalidState, NotFound
-from ledger.domain.payments import Payment
+from ledger.domain.payments import Payment, RefundReason
 from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
@@ -111,7 +111,7 @@ class RefundRequest:
     charge_id: str
     amount: int | None
     """None refunds what is left."""
-    reason: str | None
+    reason: RefundReason | None
     note: str | None
     requested_by: str
     client_key: str | None

@@ -4,7 +4,6 @@ in `statements.py`): reads for the gate and the API, and the repository of a uni
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
@@ -51,9 +50,15 @@ MemberState = tuple[Sources, Announced | None, str | None]
 """A member's sources, their membership as last announced, and their email if known."""
 
 
-@functools.cache
-def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
+_FIELD_NAMES: dict[type[Any], frozenset[str]] = {}
+
+
+def _field_names(cls: type[Any]) -> frozenset[str]:
+    """A dataclass's field names, kept per class (wanted for every row read)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def _values(record: object) -> dict[str, Any]:

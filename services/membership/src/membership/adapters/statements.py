@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnClause,
     ColumnElement,
+    CompoundSelect,
     DateTime,
     FromClause,
     Insert,
@@ -82,7 +84,7 @@ SOURCES_OF_USER = source_queries(bindparam("user_id"), None)
 """A user's subscriptions, terms and grants in every group, by `user_id`."""
 
 
-def as_json_rows(query: Select[Any]) -> tuple[Any, frozenset[str]]:
+def as_json_rows(query: Select[Any] | CompoundSelect[Any]) -> tuple[Any, frozenset[str]]:
     """`query` as a scalar subquery giving its rows as one JSON array, and which of its
     columns are timestamps (JSON carries them as ISO strings)."""
     rows = query.subquery("q")
@@ -181,7 +183,7 @@ def save_reading(columns: tuple[str, ...]) -> DriverStatement:
     membership (`related_*` parameters name the member)."""
     t = orm.subscriptions
     # Whole rows (`*`), not column lists: under 4 KiB, psycopg caches the statement's parsing.
-    every = literal_column("*")
+    every: ColumnClause[Any] = literal_column("*")
     saved = upsert_of(t, columns, ("id",)).returning(every).cte("saved")
     others = _related_subscriptions().where(t.c.id != bindparam("related_id"))
     related, _ = as_json_rows(select(every).select_from(saved).union_all(others))

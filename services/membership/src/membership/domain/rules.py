@@ -69,9 +69,10 @@ def reread(ambiguous: SubscriptionRecord, current: SubscriptionRecord) -> Subscr
     """The object re-read from Stripe, keeping when the ambiguous snapshot saw its past_due
     spell begin (a re-read only knows it is past_due now)."""
     if _same_past_due_spell(ambiguous, current):
+        assert ambiguous.past_due_since is not None and current.past_due_since is not None
         return replace(
             current, past_due_since=min(ambiguous.past_due_since, current.past_due_since)
-        )  # type: ignore[type-var]
+        )
     return current
 
 

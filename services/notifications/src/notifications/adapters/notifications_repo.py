@@ -175,7 +175,8 @@ class Notifications:
             )
             .returning(t)
         )
-        return result.all()
+        leased: Sequence[Row[Any]] = result.all()
+        return leased
 
     async def settle_many(self, attempts: Sequence[Attempt]) -> set[str]:
         """Record attempts' outcomes in one statement, each unless another sender has taken its

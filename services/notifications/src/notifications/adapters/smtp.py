@@ -179,10 +179,12 @@ class SmtpMailer:
         try:
             while self._idle:
                 try:
-                    return await self._send_over(self._idle.pop(), mail)
+                    await self._send_over(self._idle.pop(), mail)
                 except aiosmtplib.SMTPServerDisconnected:
                     continue  # closed by the server while kept
-            return await self._send_over(await self._connect(), mail)
+                return None
+            await self._send_over(await self._connect(), mail)
+            return None
         except aiosmtplib.SMTPException as exc:
             code, permanent = _permanent(exc)
             detail = str(exc) if code is None else f"{code} {exc}"
@@ -195,7 +197,9 @@ class SmtpMailer:
             if isinstance(mail.content, bytes):
                 await client.sendmail(mail.sender, [mail.recipient], mail.content)
             else:
-                await client.send_message(mail.content, mail.sender, [mail.recipient])
+                await client.send_message(
+                    mail.content, sender=mail.sender, recipients=[mail.recipient]
+                )
         except BaseException:
             client.close()
             raise

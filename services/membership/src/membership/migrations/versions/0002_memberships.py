@@ -4,6 +4,8 @@ Revision ID: 0002
 Revises: 0001
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -11,7 +13,7 @@ revision = "0002"
 down_revision = "0001"
 
 
-def _updated_at() -> sa.Column:
+def _updated_at() -> sa.Column[datetime]:
     return sa.Column(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
