@@ -60,6 +60,7 @@ class Runtime:
     """Driver connections for hot read paths (the membership gate), if the service asked."""
     metrics_interval: float = 10.0
     """Seconds between refreshes of the lag, DLQ and outbox gauges on `/metrics`."""
+    _dead_letters: dict[str, Publisher] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -131,8 +132,14 @@ class Runtime:
         if self.inbox is None:
             raise RuntimeError("a consumer needs the service's inbox table")
         consumer = IdempotentConsumer(spec, handlers, units, self.inbox)
-        dead = dead_letters(self.broker, spec.durable)
-        declare_consumer(self.broker, consumer, dead, description or f"{spec.durable} applies")
+        dead = self._dead_letters.get(spec.durable)
+        if dead is None:  # one per durable name, shared by its consumers on several streams
+            dead = self._dead_letters[spec.durable] = dead_letters(self.broker, spec.durable)
+        description = description or (
+            f"Durable `{spec.durable}` applies each event once (its inbox), in fetches of up to "
+            f"{spec.fetch_size}, acked after commit; gives up to dlq.{spec.durable}.<subject>."
+        )
+        declare_consumer(self.broker, consumer, dead, description)
         self.consumers.append(consumer)
         return consumer
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -15,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from tollgate_shared.infra.settings import ServiceSettings, describe_errors
 from tollgate_shared.infra.tasks import cancel_and_wait
+from tollgate_shared.messaging import asyncapi
 from tollgate_shared.observability.logging import configure_logging
 from tollgate_shared.observability.tracing import configure_tracing
 from tollgate_shared.web.http import add_readiness_check, create_app
@@ -64,6 +67,8 @@ def service_app(service: Service[Any, Any]) -> FastAPI:
         error_status=service.error_status,
     )
     app.state.deps = service.deps
+    app.state.asyncapi = asyncapi_document(service)
+    app.include_router(asyncapi_router())
     if runtime.engine is not None:
         # The persistence extra: only a service with a database imports its answers.
         from tollgate_shared.web.database import answer_database_errors
@@ -74,6 +79,30 @@ def service_app(service: Service[Any, Any]) -> FastAPI:
     if service.loops:
         app.include_router(background_loops(*service.loops))
     return app
+
+
+def asyncapi_document(service: Service[Any, Any]) -> Callable[[], dict[str, Any]]:
+    """The service's AsyncAPI document, generated from its broker when first asked for."""
+
+    @functools.cache
+    def document() -> dict[str, Any]:
+        return asyncapi.document(
+            service.runtime.broker, title=service.title, description=service.description
+        )
+
+    return document
+
+
+def asyncapi_router() -> APIRouter:
+    """`GET /asyncapi.json`: the channels the service reads and writes (AsyncAPI 3.0)."""
+    router = APIRouter()
+
+    @router.get("/asyncapi.json", include_in_schema=False)  # a document, like /openapi.json
+    async def asyncapi_json(request: Request) -> JSONResponse:
+        """The service's messaging contract: subjects, payload schemas, durables, DLQ."""
+        return JSONResponse(request.app.state.asyncapi())
+
+    return router
 
 
 def background_loops(*loops: Loop) -> APIRouter:
@@ -110,6 +139,7 @@ class ServiceCli:
         serve.add_argument("--port", type=int)
         serve.add_argument("--migrate", action="store_true", help="migrate the database first")
         commands.add_parser("migrate", help="bring the database schema to the newest revision")
+        commands.add_parser("asyncapi", help="print the service's AsyncAPI document (JSON)")
         args = parser.parse_args(argv)
 
         try:
@@ -127,6 +157,9 @@ class ServiceCli:
             if args.command == "migrate":
                 return
         app = self.create_app(settings)
+        if args.command == "asyncapi":
+            sys.stdout.write(asyncapi.render(app.state.asyncapi()))
+            return
         # What start-up allocated lives as long as the process: out of the collector's way,
         # full collections stay short and so do the pauses they put into requests' latency.
         gc.collect()
