@@ -22,10 +22,9 @@ from fastapi.routing import iter_route_contexts
 from nats.js import JetStreamContext
 
 from ledger.entrypoints.console import csrf_token
-from ledger.testing import StripeWorld
 from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.infra.stripe_client import make_stripe_client
-from tollgate_shared.testing import serve_app, unique, wait_until
+from tollgate_shared.testing import StripeWorld, serve_app, unique, wait_until
 
 ANON = "anonymous"
 MEMBER = "member"

@@ -1,9 +1,11 @@
-"""A running ledger (real Postgres, NATS, Stripe emulator) and a driver for Stripe scenarios."""
+"""A running ledger (real Postgres, NATS, Stripe emulator), a driver for Stripe scenarios, and
+the tokens and booked payments its tests start from."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -11,9 +13,54 @@ from nats.js import JetStreamContext
 
 from ledger.config import Settings
 from ledger.main import MIGRATIONS, create_app
-from ledger.testing import SECRET, StripeWorld
 from tollgate_shared.infra.stripe_client import make_stripe_client
-from tollgate_shared.testing import serve_app
+from tollgate_shared.testing import StripeWorld, serve_app, unique, wait_until
+from tollgate_shared.web.auth import issue_token
+
+SECRET = "ledger-test-secret-0123456789abcdef0123"
+
+
+def token(
+    *, sub: str = "admin_1", roles: tuple[str, ...] = ("admin",), groups: tuple[str, ...] = ()
+) -> str:
+    return issue_token(SECRET, sub=sub, roles=list(roles), groups=list(groups))
+
+
+def auth(**claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(**claims)}"}
+
+
+async def booked_payment(
+    world: StripeWorld, ledger: httpx.AsyncClient, amount: int, group: str
+) -> str:
+    """A member's payment to `group`, paid on the emulator and booked by `ledger`; its charge."""
+    paid = await world.checkout(await world.price(amount), group_id=group, user_id=unique("u"))
+    charge = await world.charge_of_intent(paid["payment_intent"])
+    await world.forward()
+
+    async def booked() -> bool:
+        return (await ledger.get(f"/payments/{charge}", headers=auth())).status_code == 200
+
+    await wait_until(booked, message="payment booked")
+    return charge
+
+
+async def funded_group(
+    world: StripeWorld, ledger: httpx.AsyncClient, *, destination: str | None = None
+) -> tuple[str, int]:
+    """A group with one booked payment (and, with `destination`, the connected account its
+    payouts go to); returns it and its available balance."""
+    group = unique("grp")
+    await booked_payment(world, ledger, 10000, group)
+    if destination:
+        schedule = await ledger.put(
+            f"/groups/{group}/payout-schedule",
+            json={"interval": "manual", "currency": "usd", "destination_account": destination},
+            headers=auth(),
+        )
+        assert schedule.status_code == 200, schedule.text
+    answer = await ledger.get(f"/groups/{group}/balance?currency=usd", headers=auth())
+    return group, int(answer.json()["available"])
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,16 @@ from typing import Any
 
 import httpx
 
-from ledger.testing import StripeWorld, auth
 from tollgate_shared.testing import (
     PRE_BASIL_API_VERSION,
+    StripeWorld,
     pre_basil_invoice,
     publish_stripe_event,
     unique,
     wait_until,
 )
+
+from .conftest import auth
 
 
 async def test_a_pre_basil_invoice_is_listed_among_its_members_payments(

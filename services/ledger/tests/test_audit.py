@@ -10,9 +10,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.config import Settings
-from ledger.testing import StripeWorld, auth
 from tollgate_shared.persistence.db import make_engine
-from tollgate_shared.testing import publish_stripe_event, stripe_event, unique, wait_until
+from tollgate_shared.testing import (
+    StripeWorld,
+    publish_stripe_event,
+    stripe_event,
+    unique,
+    wait_until,
+)
+
+from .conftest import auth
 
 
 async def test_a_payment_story_from_payment_to_risk_to_refund(

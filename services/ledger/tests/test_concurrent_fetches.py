@@ -24,9 +24,9 @@ from ledger import bootstrap
 from ledger.adapters import orm
 from ledger.config import Settings
 from ledger.main import MIGRATIONS
-from ledger.testing import StripeWorld
 from tollgate_shared.messaging.consumer import IdempotentConsumer
 from tollgate_shared.testing import (
+    StripeWorld,
     as_fetches,
     crossing_fetches,
     publish_stripe_event,

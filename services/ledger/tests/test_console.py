@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger.testing import StripeWorld, auth, booked_payment, token
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import StripeWorld, unique, wait_until
+
+from .conftest import auth, booked_payment, token
 
 CHROMIUM = Path("/usr/bin/chromium")
 playwright_api = pytest.importorskip(

@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from ledger.testing import StripeWorld, booked_payment, token
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import StripeWorld, unique
+
+from .conftest import booked_payment, token
 
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import httpx
 
-from ledger.testing import StripeWorld, auth
 from tollgate_shared.contracts.stripe import EVENT_ID_MAX_LENGTH
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import StripeWorld, unique, wait_until
+
+from .conftest import auth
 
 
 def longest(event: dict[str, Any]) -> dict[str, Any]:

@@ -12,9 +12,10 @@ from sqlalchemy import text
 
 from ledger.adapters import orm
 from ledger.config import Settings
-from ledger.testing import StripeWorld, auth
 from tollgate_shared.persistence.db import make_engine
-from tollgate_shared.testing import publish_stripe_event, unique, wait_until
+from tollgate_shared.testing import StripeWorld, publish_stripe_event, unique, wait_until
+
+from .conftest import auth
 
 
 async def expected_totals(

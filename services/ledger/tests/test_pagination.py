@@ -17,9 +17,10 @@ from ledger.adapters import orm
 from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork as Unit
-from ledger.testing import auth, token
 from tollgate_shared.persistence.pagination import encode_cursor
 from tollgate_shared.testing import cursor_pages, sessions_on, unique
+
+from .conftest import auth, token
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -12,9 +12,8 @@ from sqlalchemy import select
 
 from ledger.adapters import orm
 from ledger.config import Settings
-from ledger.testing import StripeWorld
 from tollgate_shared.persistence.db import make_engine
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import StripeWorld, unique, wait_until
 
 
 async def _recorded(settings: Settings, charge_ids: list[str]) -> dict[str, dict[str, Any]] | None:

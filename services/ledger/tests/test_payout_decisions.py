@@ -20,12 +20,13 @@ from ledger.domain.errors import StripeUnavailable
 from ledger.service_layer import Deps
 from ledger.service_layer.payouts import approve_payout
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork as Unit
-from ledger.testing import StripeWorld, auth, funded_group
 from tollgate_shared.infra.stripe_client import make_stripe_client
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.messaging.streams import STRIPE
 from tollgate_shared.persistence.unit_of_work import units_of_work
-from tollgate_shared.testing import consumer_idle, sessions_on, unique, wait_until
+from tollgate_shared.testing import StripeWorld, consumer_idle, sessions_on, unique, wait_until
+
+from .conftest import auth, funded_group
 
 GROUPS = 4
 PAIRS = 8

@@ -6,8 +6,9 @@ import asyncio
 
 import httpx
 
-from ledger.testing import StripeWorld, auth, funded_group
-from tollgate_shared.testing import unique
+from tollgate_shared.testing import StripeWorld, unique
+
+from .conftest import auth, funded_group
 
 
 async def test_two_concurrent_requests_beyond_the_balance_one_gets_409(

@@ -9,8 +9,9 @@ import httpx
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.service_layer.reconcile import reconcile
-from ledger.testing import StripeWorld, auth
-from tollgate_shared.testing import unique, wait_until
+from tollgate_shared.testing import StripeWorld, unique, wait_until
+
+from .conftest import auth
 
 
 async def test_reconcile_finds_what_is_not_booked(
