@@ -1,7 +1,7 @@
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -37,12 +37,15 @@ def encode(event: dict) -> bytes:
     return json.dumps(event).encode()
 
 
-def start_gateway(nats_url: str, log_dir: Path, **env: str) -> tuple[ServerProcess, int]:
-    """`webhook-gateway serve` as a process on a free port, listening; and that port."""
+def start_gateway(
+    nats_url: str, log_dir: Path, *, python: Sequence[str] = ("-m", "webhook_gateway"), **env: str
+) -> tuple[ServerProcess, int]:
+    """`webhook-gateway serve` as a process on a free port, listening; and that port. `python`:
+    what the interpreter runs (`-c` and a program that starts the gateway itself)."""
     port = free_port()
     server = ServerProcess(
         "webhook-gateway",
-        [sys.executable, "-m", "webhook_gateway", "serve", "--port", str(port)],
+        [sys.executable, *python, "serve", "--port", str(port)],
         log_path=log_dir / "gateway.log",
         env=dict(os.environ, NATS_URL=nats_url, STRIPE_WEBHOOK_SECRET=SECRETS[0], **env),
     )
