@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tollgate_shared.contracts import stripe as s
+from tollgate_shared.contracts import stripe_objects as s
+from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.testing import pre_basil_invoice
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
@@ -145,7 +146,7 @@ def test_expanded_references_read_as_ids() -> None:
 )
 def test_real_event_payloads_parse(name: str) -> None:
     raw = load(FIXTURES / "events" / f"{name}.json")
-    event = s.StripeEvent.model_validate(raw)
+    event = StripeEvent.model_validate(raw)
     assert event.subject == f"stripe.{raw['type']}"
     model = s.OBJECT_MODELS[raw["data"]["object"]["object"]]
     assert event.object_as(model).id == raw["data"]["object"]["id"]
@@ -153,7 +154,7 @@ def test_real_event_payloads_parse(name: str) -> None:
 
 def test_event_fixture_envelope_parses() -> None:
     raw = load(FIXTURES / "event.json") | {"id": "evt_123", "type": "invoice.paid"}
-    assert s.StripeEvent.model_validate(raw).type == "invoice.paid"
+    assert StripeEvent.model_validate(raw).type == "invoice.paid"
 
 
 @pytest.mark.parametrize(
@@ -163,4 +164,4 @@ def test_event_fixture_envelope_parses() -> None:
 def test_malformed_envelopes_are_rejected(change: dict) -> None:
     raw = load(FIXTURES / "events" / "invoice_paid.json") | change
     with pytest.raises(ValidationError):
-        s.StripeEvent.model_validate(raw)
+        StripeEvent.model_validate(raw)

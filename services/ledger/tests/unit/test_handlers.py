@@ -39,7 +39,8 @@ from tollgate_shared.contracts.ledger import (
     PayoutRecorded,
     RefundRecorded,
 )
-from tollgate_shared.contracts.stripe import Refund, StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import Refund
 
 NOW = 1_780_000_000
 A = Account

@@ -13,7 +13,7 @@ from checkout.domain.catalog import CatalogEntry, PriceSpec
 from checkout.domain.checkout import CheckoutRecord
 from checkout.domain.coupons import Coupon
 from checkout.domain.errors import PaymentProviderError, PaymentsUnavailable
-from tollgate_shared.contracts.stripe import CheckoutSession, Ref
+from tollgate_shared.contracts.stripe_objects import CheckoutSession, Ref
 from tollgate_shared.infra.stripe_client import idempotency_key
 
 if TYPE_CHECKING:

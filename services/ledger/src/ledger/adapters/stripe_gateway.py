@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import stripe
 
-from tollgate_shared.contracts.stripe import (
+from tollgate_shared.contracts.stripe_objects import (
     BalanceTransaction,
     Charge,
     CustomerDetails,

@@ -10,7 +10,8 @@ from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.ledger import DisputeClosed, DisputeOpened
-from tollgate_shared.contracts.stripe import Dispute, StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import Dispute
 
 CLOSED = ("won", "lost", "warning_closed")
 

@@ -18,7 +18,8 @@ from collections.abc import Iterator, Sequence
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.contracts.stripe import Ref, StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import Ref
 
 CHARGE_TYPES = frozenset({"charge.succeeded", "charge.refunded"})
 """Events whose object is the charge whose payment their handler reads first."""

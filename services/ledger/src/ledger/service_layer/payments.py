@@ -18,7 +18,8 @@ from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.ledger import PaymentRecorded
-from tollgate_shared.contracts.stripe import CheckoutSession, Invoice, StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import CheckoutSession, Invoice
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 SERVICE = "ledger"

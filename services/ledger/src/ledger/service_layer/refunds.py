@@ -17,7 +17,8 @@ from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.ledger import RefundRecorded
-from tollgate_shared.contracts.stripe import Refund, StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import Refund
 from tollgate_shared.infra.stripe_client import idempotency_key
 
 MONEY_RETURNED = ("pending", "requires_action", "succeeded")

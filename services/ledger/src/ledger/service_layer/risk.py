@@ -7,7 +7,8 @@ from ledger.adapters import orm
 from ledger.service_layer import Deps, at
 from ledger.service_layer.payments import payment_of
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
-from tollgate_shared.contracts.stripe import EarlyFraudWarning, Review, StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import EarlyFraudWarning, Review
 
 
 async def _record(

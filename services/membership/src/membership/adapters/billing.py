@@ -11,7 +11,7 @@ from typing import Any
 import stripe
 
 from membership.domain.model import StripeTime
-from tollgate_shared.contracts.stripe import PaymentIntent, Subscription
+from tollgate_shared.contracts.stripe_objects import PaymentIntent, Subscription
 from tollgate_shared.infra.stripe_client import idempotency_key
 
 LIVE_SUBSCRIPTIONS_READ = 100

@@ -27,12 +27,12 @@ from membership.service_layer import credits
 from membership.service_layer.memberships import reconcile
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 from tollgate_shared.contracts.membership import MembershipRenewed
-from tollgate_shared.contracts.stripe import (
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import (
     Charge,
     CheckoutSession,
     Dispute,
     Invoice,
-    StripeEvent,
     Subscription,
 )
 

@@ -20,7 +20,7 @@ from tollgate_shared.contracts.membership import (
     MembershipPastDue,
     MembershipRenewed,
 )
-from tollgate_shared.contracts.stripe import Invoice
+from tollgate_shared.contracts.stripe_objects import Invoice
 
 
 def _day(moment: datetime | None) -> str:

@@ -15,7 +15,7 @@ from tollgate_shared.contracts.membership import (
     MembershipPastDue,
     MembershipRenewed,
 )
-from tollgate_shared.contracts.stripe import Invoice
+from tollgate_shared.contracts.stripe_objects import Invoice
 
 INVOICE_URL = "https://pay.example.com/invoices/sample"
 

@@ -20,7 +20,8 @@ from tollgate_shared.contracts.membership import (
     MembershipRenewed,
     MembershipTierChanged,
 )
-from tollgate_shared.contracts.stripe import Invoice, StripeEvent
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import Invoice
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 
