@@ -1,0 +1,288 @@
+"""Stripe's facts about a member's sources recorded in Stripe's order — subscription
+snapshots (stored if newest, ignored if older, re-read when unclear; what a newer one replaces
+is cancelled), paid terms, reversals — each followed by the member's reconciled membership."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from membership.adapters.billing import Read, StripeBilling
+from membership.adapters.repository import MemberState
+from membership.config import Settings
+from membership.domain import rules
+from membership.domain.credits import Allocation
+from membership.domain.errors import NotAMembership
+from membership.domain.metadata import MembershipMetadata, is_membership
+from membership.domain.model import (
+    Entitlement,
+    MembershipKey,
+    StripeTime,
+    SubscriptionRecord,
+    Term,
+)
+from membership.service_layer import credits
+from membership.service_layer.memberships import reconcile
+from membership.service_layer.unit_of_work import MembershipUnitOfWork
+from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import CheckoutSession, Subscription
+
+Clock = Callable[[], datetime]
+
+
+def from_timestamp(timestamp: int | None) -> datetime | None:
+    """A Stripe timestamp as a UTC datetime (None for none)."""
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
+
+
+class Recorder:
+    """Records what `StripeEvents` parsed, under the member's lock, and reconciles."""
+
+    def __init__(self, billing: StripeBilling, settings: Settings, clock: Clock) -> None:
+        self._billing = billing
+        self._settings = settings
+        self._clock = clock
+
+    async def sync(
+        self,
+        uow: MembershipUnitOfWork,
+        subscription_id: str,
+        event: StripeEvent,
+        *,
+        email: str | None,
+        meta: MembershipMetadata | None,
+    ) -> SubscriptionRecord | None:
+        """Apply the subscription as Stripe has it now, read while holding the member's lock
+        (so a concurrent, older read cannot be stored after it)."""
+        if meta is None:
+            meta = MembershipMetadata.parse(
+                (await self._billing.subscription(subscription_id)).subscription.metadata
+            )
+            if meta is None:
+                return None
+        await uow.memberships.lock(MembershipKey(meta.user_id, meta.group_id))
+        current = await self._read(uow, subscription_id, meta, event)
+        return await self.apply(uow, current.subscription, event, read_at=current.at, email=email)
+
+    async def _read(
+        self,
+        uow: MembershipUnitOfWork,
+        subscription_id: str,
+        meta: MembershipMetadata,
+        event: StripeEvent,
+    ) -> Read:
+        """The subscription as Stripe has it now. A read may be newer than the events still to
+        come (a backlog): when it no longer entitles, the member's other live subscriptions of
+        its customer are stored as read too, so a replacement made meanwhile (a tier switch)
+        is known with it rather than announced as a new membership after an end."""
+        current = await self._billing.subscription(subscription_id)
+        customer = current.subscription.customer
+        if current.subscription.status in rules.ENTITLING or customer is None:
+            return current
+        others, at = await self._billing.live_subscriptions(customer)
+        for other in others:
+            try:
+                theirs = MembershipMetadata.parse(other.metadata)
+            except NotAMembership:
+                continue  # not placeable: its own events are parked
+            if other.id != subscription_id and theirs and theirs.key == meta.key:
+                await self._store(uow, Read(other, at), event)
+        return current
+
+    async def apply(
+        self,
+        uow: MembershipUnitOfWork,
+        snapshot: Subscription,
+        event: StripeEvent,
+        *,
+        read_at: StripeTime | None = None,
+        email: str | None = None,
+    ) -> SubscriptionRecord | None:
+        """Store the snapshot (the event's, or one read from Stripe `read_at`) as ordering
+        allows, cancel what it supersedes, reconcile. Saving reads back what the rest needs:
+        the member's state only stays current if nothing was superseded (else every touched
+        member is read again)."""
+        record = await self._merged(uow, snapshot, event, read_at=read_at, email=email)
+        if record is None:
+            return None
+        related, state = await uow.memberships.save_subscription_reading(record)
+        key = MembershipKey(record.user_id, record.group_id)
+        touched = await self._cancel_superseded(uow, related, event)
+        if touched:
+            for each in sorted(touched | {key}, key=lambda k: (k.group_id, k.user_id)):
+                await self.reconcile(uow, each, event)
+        else:
+            await self.reconcile(uow, key, event, state=state)
+        return record
+
+    async def _store(
+        self,
+        uow: MembershipUnitOfWork,
+        read: Read,
+        event: StripeEvent,
+        *,
+        cancel_requested: bool = False,
+    ) -> None:
+        """Save what `rules.merge` keeps of a subscription read from Stripe, if anything."""
+        record = await self._merged(
+            uow, read.subscription, event, read_at=read.at, cancel_requested=cancel_requested
+        )
+        if record is not None:
+            await uow.memberships.save_subscription(record)
+
+    async def _merged(
+        self,
+        uow: MembershipUnitOfWork,
+        snapshot: Subscription,
+        event: StripeEvent,
+        *,
+        read_at: StripeTime | None,
+        email: str | None = None,
+        cancel_requested: bool = False,
+    ) -> SubscriptionRecord | None:
+        """What `rules.merge` keeps of the snapshot (re-reading Stripe when it is unclear), to
+        be saved; None when nothing changed. Takes the member's lock first."""
+        meta = MembershipMetadata.parse(snapshot.metadata)
+        if meta is None:
+            return None
+        await uow.memberships.lock(MembershipKey(meta.user_id, meta.group_id))
+        stored = await uow.memberships.subscription(snapshot.id)
+        incoming = self._received(snapshot, meta, event, read_at=read_at, email=email)
+        decision, record = rules.merge(stored, incoming, fresh=read_at is not None)
+        if decision is rules.Ordering.REREAD:
+            current = await self._read(uow, snapshot.id, meta, event)
+            meta = MembershipMetadata.parse(current.subscription.metadata) or meta
+            again = self._received(
+                current.subscription, meta, event, read_at=current.at, email=email
+            )
+            decision, record = rules.merge(stored, rules.reread(incoming, again), fresh=True)
+        if record is None:
+            return None
+        if cancel_requested:
+            record = replace(record, cancel_requested_at=self._clock())
+        if record.email is None and record.customer_id and stored is None:
+            record = replace(record, email=await self._billing.customer_email(record.customer_id))
+        return record
+
+    def _received(
+        self,
+        snapshot: Subscription,
+        meta: MembershipMetadata,
+        event: StripeEvent,
+        *,
+        read_at: StripeTime | None,
+        email: str | None,
+    ) -> SubscriptionRecord:
+        """The snapshot as a record stamped with its Stripe time: an event's when Stripe created
+        the event, a read's when it was read (never the time of the event that made us read)."""
+        seen = self._clock() if read_at else datetime.fromtimestamp(event.created, UTC)
+        return SubscriptionRecord(
+            id=snapshot.id,
+            user_id=meta.user_id,
+            group_id=meta.group_id,
+            tier_id=meta.tier_id,
+            status=snapshot.status,
+            cancel_at_period_end=snapshot.cancel_at_period_end,
+            period_end=from_timestamp(snapshot.period_end),
+            created=snapshot.created or event.created,
+            version=read_at.until if read_at else event.created,
+            version_from=read_at.since if read_at else None,
+            last_event_id=event.id,
+            past_due_since=seen if snapshot.status == "past_due" else None,
+            previous_subscription_id=meta.previous_subscription_id,
+            customer_id=snapshot.customer,
+            email=email,
+        )
+
+    async def _cancel_superseded(
+        self, uow: MembershipUnitOfWork, related: list[SubscriptionRecord], event: StripeEvent
+    ) -> set[MembershipKey]:
+        """Cancel, once, the subscriptions a newer one of the member replaces (among a saved
+        subscription and those `related` to it); the members whose subscriptions changed."""
+        touched: set[MembershipKey] = set()
+        for old, new_id in rules.superseded(related):
+            await uow.memberships.lock(MembershipKey(old.user_id, old.group_id))
+            current = await self._billing.subscription(old.id)
+            requested = current.subscription.status in rules.BILLABLE
+            if requested:
+                current = await self._billing.cancel_superseded(old.id, new_id)
+            await self._store(uow, current, event, cancel_requested=requested)
+            touched.add(MembershipKey(old.user_id, old.group_id))
+        return touched
+
+    async def add_term(
+        self,
+        uow: MembershipUnitOfWork,
+        checkout: CheckoutSession,
+        meta: MembershipMetadata,
+        event: StripeEvent,
+    ) -> None:
+        """Record the term a paid one-time checkout bought, once, and allocate its credits."""
+        key = MembershipKey(meta.user_id, meta.group_id)
+        await uow.memberships.lock(key)
+        term = Term(
+            id=checkout.id,
+            user_id=meta.user_id,
+            group_id=meta.group_id,
+            tier_id=meta.tier_id,
+            paid_at=datetime.fromtimestamp(event.created, UTC),
+            term_days=meta.term_days or self._settings.membership_default_term_days,
+            payment_intent_id=checkout.payment_intent,
+            email=checkout.email,
+        )
+        if await uow.memberships.add_term(term):
+            await self.reconcile(uow, key, event)
+            cycle = Allocation(
+                cause=checkout.id,
+                allowances=meta.credit_allowances,
+                cycle_start=term.paid_at,
+                cycle_end=term.paid_at + timedelta(days=term.term_days),
+            )
+            await credits.allocate(uow, key, cycle)
+
+    async def reverse(
+        self,
+        uow: MembershipUnitOfWork,
+        payment_intent_id: str,
+        reason: str,
+        event: StripeEvent,
+        *,
+        membership: bool | None = None,
+    ) -> None:
+        """Record the reversal of a one-time membership's payment, then apply it. It may arrive
+        before the payment's checkout: then whether the payment was a membership's is
+        `membership` (what the event's object tells), else read from Stripe (a dispute carries
+        none of its payment's metadata). Any other payment's (a subscription's, a purchase,
+        another app's on a shared Stripe account) records nothing."""
+        if self._settings.membership_one_time_reversal == "keep":
+            return
+        term = await uow.memberships.term_paid_by(payment_intent_id)
+        if term is None:
+            if membership is None:
+                membership = is_membership(await self._billing.payment_metadata(payment_intent_id))
+            if not membership:
+                return
+        at = datetime.fromtimestamp(event.created, UTC)
+        await uow.memberships.add_reversal(payment_intent_id, at=at, reason=reason)
+        if term is not None:
+            await self.reconcile(uow, MembershipKey(term.user_id, term.group_id), event)
+
+    async def reconcile(
+        self,
+        uow: MembershipUnitOfWork,
+        key: MembershipKey,
+        event: StripeEvent,
+        *,
+        state: MemberState | None = None,
+    ) -> Entitlement:
+        """`key`'s membership recomputed now, its changes announced as caused by `event`."""
+        return await reconcile(
+            uow,
+            key,
+            grace=self._settings.grace,
+            now=self._clock(),
+            cause=event.id,
+            causation_id=event.id,
+            state=state,
+        )
