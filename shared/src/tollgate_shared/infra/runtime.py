@@ -196,7 +196,10 @@ class Runtime:
                 await subscriber.stop()
             await cancel_and_wait(self._tasks)
             self._tasks.clear()
-            await self.broker.stop()
+            try:
+                await self.broker.stop()
+            except Exception as exc:  # the broker already gone: nothing left to drain
+                log.warning("runtime.broker_stop_failed", error=repr(exc))
             if self.reads is not None:
                 await self.reads.close()
             if self.engine is not None:

@@ -72,6 +72,7 @@ async def publish(
         payload,
         subject,
         headers={**(headers or {}), MSG_ID: msg_id},
+        correlation_id=msg_id,  # the event's id: no random one to make per message
         stream=publisher.stream.name,
         timeout=timeout,
     )

@@ -13,9 +13,9 @@ per subject the durable asks for, with the events' schema as payload.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, cast
 
-from faststream import Context
 from faststream._internal.broker.registrator import Registrator
 from faststream._internal.endpoint.subscriber.call_item import CallsCollection
 from faststream.message import StreamMessage
@@ -35,6 +35,10 @@ from tollgate_shared.messaging.pull import Puller, pull
 if TYPE_CHECKING:
     from faststream.nats.configs import NatsBrokerConfig
     from faststream.nats.publisher.usecase import LogicPublisher
+
+
+_fetch: ContextVar[Fetch] = ContextVar("fetch")
+"""The fetch being applied (a FastStream `Context` parameter would be resolved in a thread)."""
 
 
 class FetchSubscriber(BatchPullStreamSubscriber):
@@ -101,16 +105,15 @@ def declare_consumer(
     Registrator.subscriber(broker, subscriber)
 
     async def parse(msgs: list[Msg]) -> StreamMessage[list[Msg]]:
-        return StreamMessage(raw_message=msgs, body=consumer.sort(msgs))
+        fetch = consumer.sort(msgs)
+        _fetch.set(fetch)  # for the handler, which runs in this task after parsing
+        return StreamMessage(raw_message=msgs, body=fetch)
 
     async def decode(message: StreamMessage[list[Msg]]) -> list[Any]:
-        fetch = cast(Fetch, message.body)
-        return [delivery.event for delivery in fetch.parsed]
+        return [delivery.event for delivery in cast(Fetch, message.body).parsed]
 
-    async def apply_fetch(
-        events: list[Any], message: Annotated[StreamMessage[list[Msg]], Context("message")]
-    ) -> None:
-        await consumer.apply(cast(Fetch, message.body), subscriber.jetstream, dlq)
+    async def apply_fetch(events: list[Any]) -> None:
+        await consumer.apply(_fetch.get(), subscriber.jetstream, dlq)
 
     # The payload FastStream documents and validates: the events the handlers take.
     apply_fetch.__annotations__["events"] = list[consumer.payload]  # type: ignore[name-defined]
