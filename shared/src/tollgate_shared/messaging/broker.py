@@ -21,6 +21,9 @@ def make_broker(nats_url: str, *, name: str) -> NatsBroker:
         connect_timeout=3,
         # Stopping waits this long for the fetches being applied, so their messages are acked.
         graceful_timeout=10,
+        # Its own lines go through the service's logging (format, redaction), not a handler
+        # of FastStream's; per-message access lines at DEBUG.
+        logger=logging.getLogger("tollgate.broker"),
         log_level=logging.DEBUG,
     )
 
