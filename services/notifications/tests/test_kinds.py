@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.ledger import (
+    DisputeClosed,
+    DisputeOpened,
+    PaymentRecorded,
+    RefundRecorded,
+)
 from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipExpired,
@@ -25,8 +30,14 @@ MEMBER_KINDS = {
     "membership_ended",
     "renewal_reminder",
 }
-ORGANIZER_KINDS = {"new_member", "renewal_notice", "dispute_alert"}
-MONEY_KINDS = {"payment_receipt", "refund_confirmation", "payment_failed", "dispute_alert"}
+ORGANIZER_KINDS = {"new_member", "renewal_notice", "dispute_alert", "dispute_outcome"}
+MONEY_KINDS = {
+    "payment_receipt",
+    "refund_confirmation",
+    "payment_failed",
+    "dispute_alert",
+    "dispute_outcome",
+}
 CASES = [("jpy", 1500, "¥1,500"), ("usd", 1250, "$12.50")]
 
 
@@ -54,6 +65,7 @@ async def _publish_every_cause(
         ),
         RefundRecorded(**money, refund_id=unique("re")),
         DisputeOpened(**money, dispute_id=unique("dp"), reason="fraudulent"),
+        DisputeClosed(**money, dispute_id=unique("dp"), status="lost"),
     ):
         await service.publish(event)
     failed_invoice = {

@@ -12,7 +12,12 @@ from typing import Any
 
 from notifications.domain.links import Links
 from notifications.domain.model import Intent, Kind
-from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.ledger import (
+    DisputeClosed,
+    DisputeOpened,
+    PaymentRecorded,
+    RefundRecorded,
+)
 from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipEnded,
@@ -158,6 +163,25 @@ def dispute_alert(event: DisputeOpened, links: Links) -> Intent:
             "charge_id": event.charge_id,
             "user_id": event.user_id,
             "opened_at": _iso(event.occurred_at),
+        },
+    )
+
+
+def dispute_outcome(event: DisputeClosed, links: Links) -> Intent:
+    """Organizers hear once how a dispute ended: won (the amount comes back) or lost."""
+    return Intent(
+        kind=Kind.DISPUTE_OUTCOME,
+        source_id=event.dispute_id,
+        user_id=event.user_id,
+        group_id=event.group_id,
+        context={
+            "amount": event.amount,
+            "currency": event.currency,
+            "status": event.status,
+            "dispute_id": event.dispute_id,
+            "charge_id": event.charge_id,
+            "user_id": event.user_id,
+            "closed_at": _iso(event.occurred_at),
         },
     )
 

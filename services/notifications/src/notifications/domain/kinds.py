@@ -42,6 +42,7 @@ KINDS: Mapping[Kind, KindSpec] = {
         KindSpec(Kind.MEMBERSHIP_ENDED, MEMBER, intents.membership_ended, samples.canceled),
         KindSpec(Kind.REFUND_CONFIRMATION, MEMBER, intents.refund_confirmation, samples.refund),
         KindSpec(Kind.DISPUTE_ALERT, ORGANIZER, intents.dispute_alert, samples.dispute),
+        KindSpec(Kind.DISPUTE_OUTCOME, ORGANIZER, intents.dispute_outcome, samples.dispute_closed),
         KindSpec(Kind.RENEWAL_REMINDER, MEMBER, intents.renewal_reminder, samples.expiry),
     )
 }

@@ -20,6 +20,7 @@ class Kind(StrEnum):
     MEMBERSHIP_ENDED = "membership_ended"
     REFUND_CONFIRMATION = "refund_confirmation"
     DISPUTE_ALERT = "dispute_alert"
+    DISPUTE_OUTCOME = "dispute_outcome"
     RENEWAL_REMINDER = "renewal_reminder"
 
 

@@ -8,7 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from notifications.domain.intents import Expiry
-from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.ledger import (
+    DisputeClosed,
+    DisputeOpened,
+    PaymentRecorded,
+    RefundRecorded,
+)
 from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipCanceled,
@@ -98,6 +103,10 @@ def refund(sample: Sample) -> RefundRecorded:
 
 def dispute(sample: Sample) -> DisputeOpened:
     return DisputeOpened(**sample.money, dispute_id="dp_sample", reason="fraudulent")
+
+
+def dispute_closed(sample: Sample) -> DisputeClosed:
+    return DisputeClosed(**sample.money, dispute_id="dp_sample", status="lost")
 
 
 def expiry(sample: Sample) -> Expiry:

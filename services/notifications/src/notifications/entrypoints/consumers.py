@@ -12,7 +12,12 @@ from notifications.service_layer.handlers import Handlers
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.contracts.checkout import PurchaseClaimed, PurchasePaid
-from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.ledger import (
+    DisputeClosed,
+    DisputeOpened,
+    PaymentRecorded,
+    RefundRecorded,
+)
 from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipCanceled,
@@ -40,6 +45,7 @@ DOMAIN_HANDLERS: dict[type[DomainEvent], MethodHandler] = {
     PaymentRecorded: Handlers.on_payment_recorded,
     RefundRecorded: Handlers.on_refund_recorded,
     DisputeOpened: Handlers.on_dispute_opened,
+    DisputeClosed: Handlers.on_dispute_closed,
     PurchasePaid: Handlers.on_purchase_event,
     PurchaseClaimed: Handlers.on_purchase_event,
 }

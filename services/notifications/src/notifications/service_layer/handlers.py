@@ -11,7 +11,12 @@ from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.contracts.checkout import PurchaseEvent
-from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.ledger import (
+    DisputeClosed,
+    DisputeOpened,
+    PaymentRecorded,
+    RefundRecorded,
+)
 from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipEnded,
@@ -88,6 +93,9 @@ class Handlers:
 
     async def on_dispute_opened(self, uow: NotificationsUnitOfWork, event: DisputeOpened) -> None:
         await self.notifier.notify(uow, intents.dispute_alert(event, self.links))
+
+    async def on_dispute_closed(self, uow: NotificationsUnitOfWork, event: DisputeClosed) -> None:
+        await self.notifier.notify(uow, intents.dispute_outcome(event, self.links))
 
     async def on_purchase_event(self, uow: NotificationsUnitOfWork, event: PurchaseEvent) -> None:
         _learn_email(uow, event)
