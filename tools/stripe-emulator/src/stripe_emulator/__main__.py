@@ -7,6 +7,7 @@ import os
 import uvicorn
 
 from stripe_emulator.app import create_app
+from stripe_emulator.limits import RATES
 from stripe_emulator.settings import Settings, WebhookTarget
 
 
@@ -25,6 +26,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         "--public-url",
         default=base.public_url,
         help="base URL for checkout and portal page links (default http://HOST:PORT)",
+    )
+    parser.add_argument(
+        "--rate-limits",
+        choices=sorted(RATES),
+        default=base.rate_limits,
+        help="enforce Stripe's live-mode or test-mode rate limits on /v1 (default off)",
     )
     parser.add_argument(
         "--webhook",
@@ -46,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         port=args.port,
         test_mode=args.test_mode,
         public_url=args.public_url,
+        rate_limits=args.rate_limits,
         webhooks=tuple(webhooks),
     )
 
@@ -53,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
     mode = "test mode, /_emulator controls on" if settings.test_mode else "controls off"
+    mode += f", rate limits {settings.rate_limits}"
     print(f"Stripe emulator listening on {settings.base_url} ({mode})", flush=True)
     for target in settings.webhooks:
         print(f"  webhooks -> {target.url}", flush=True)

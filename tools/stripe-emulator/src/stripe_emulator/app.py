@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Stripe emulator", lifespan=lifespan)
     app.state.emulator = emulator
-    app.add_middleware(StripeEnvelope, emulator=emulator)
+    api_routes = [route for module in API_ROUTERS for route in module.api.router.routes]
+    app.add_middleware(StripeEnvelope, emulator=emulator, routes=api_routes)
     app.add_exception_handler(StripeError, _stripe_error)  # type: ignore[arg-type]
 
     @app.get("/healthz", include_in_schema=False)
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in API_ROUTERS:
         app.include_router(module.api.router)
     app.include_router(pages.router)
+    app.include_router(controls.diagnostics)
     if settings.test_mode:
         app.include_router(controls.router)
 

@@ -13,6 +13,8 @@ from stripe_emulator.store import StripeObject
 from stripe_emulator.webhooks import DeliveryMode
 
 router = APIRouter(prefix="/_emulator", tags=["test controls"])
+diagnostics = APIRouter(prefix="/_emulator", tags=["diagnostics"])
+"""Read-only, mounted in every mode (benchmarks run the emulator without test controls)."""
 
 
 def _emulator(request: Request) -> Emulator:
@@ -206,11 +208,24 @@ async def request_counts(emulator: EmulatorDep) -> list[dict[str, Any]]:
         ]
 
 
+@diagnostics.get("/usage")
+async def usage(emulator: EmulatorDep) -> dict[str, Any]:
+    """`/v1` requests answered since start (or reset), the rate-limited ones included, and the
+    limits in force."""
+    limiter = emulator.limiter
+    return {
+        "rate_limits": emulator.settings.rate_limits,
+        "requests": limiter.usage.requests,
+        "rate_limited": limiter.usage.rate_limited,
+    }
+
+
 @router.post("/reset")
 async def reset(emulator: EmulatorDep) -> dict[str, bool]:
     """Forget all state, then register the start-up webhook endpoints again."""
     await emulator.dispatcher.reset()
     with emulator.store.lock:
         emulator.store.clear()
+        emulator.limiter.reset()
         register_startup_webhooks(emulator)
     return {"reset": True}

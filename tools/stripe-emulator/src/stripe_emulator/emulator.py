@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stripe_emulator.ids import new_id
+from stripe_emulator.limits import RATES, Limiter
 from stripe_emulator.settings import Settings
 from stripe_emulator.store import Store, StripeObject
 from stripe_emulator.webhooks import Dispatcher
@@ -26,6 +27,9 @@ class Emulator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = Store()
+        if settings.rate_limits not in RATES:
+            raise ValueError(f"rate limits must be one of {', '.join(RATES)}")
+        self.limiter = Limiter(RATES[settings.rate_limits])
         self.dispatcher = Dispatcher(
             settings.retry_policy, settings.delivery_timeout_seconds, self._delivered
         )

@@ -1,15 +1,19 @@
-"""Stripe's request envelope: API keys, request ids, idempotency keys and a request counter."""
+"""Stripe's request envelope: API keys, rate limits, request ids, idempotency keys and a
+request counter."""
 
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
+
+from starlette.routing import BaseRoute, Match, Route
 
 from stripe_emulator.emulator import Emulator, RequestInfo, current_request
 from stripe_emulator.errors import StripeError
 from stripe_emulator.ids import new_id
+from stripe_emulator.limits import rate_limited
 from stripe_emulator.store import IdempotentResult
 from stripe_emulator.wire import parse_pairs
 
@@ -25,9 +29,10 @@ KEY_PREFIXES = ("sk_test_", "rk_test_")
 class StripeEnvelope:
     """Pure ASGI middleware, so the request context reaches handlers and events."""
 
-    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+    def __init__(self, app: ASGIApp, emulator: Emulator, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.emulator = emulator
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,12 +55,24 @@ class StripeEnvelope:
         if not api_key.startswith(KEY_PREFIXES):
             await _send_error(send, _auth_error(api_key), extra_headers)
             return
+        if not self.emulator.limiter.admit(api_key, self._endpoint(scope)):
+            retry = [*extra_headers, ("stripe-should-retry", "true")]
+            await _send_error(send, rate_limited(), retry)
+            return
         idempotency_key = headers.get("idempotency-key") if method == "POST" else None
         current_request.set(RequestInfo(request_id, idempotency_key))
         if idempotency_key is None:
             await self.app(scope, receive, _with_headers(send, extra_headers))
             return
         await self._idempotent(scope, receive, send, (api_key, idempotency_key), extra_headers)
+
+    def _endpoint(self, scope: Scope) -> str:
+        """The named operation a request calls, e.g. `GET /v1/charges/{charge_id}`: each has
+        its own limit, shared by every id."""
+        for route in self.routes:
+            if isinstance(route, Route) and route.matches(scope)[0] == Match.FULL:
+                return f"{scope['method']} {route.path}"
+        return f"{scope['method']} {scope['path']}"
 
     async def _idempotent(
         self,

@@ -41,6 +41,8 @@ class Settings:
     api_version: str = API_VERSION
     fee_percent: float = 2.9
     fee_fixed: int = 30
+    rate_limits: str = "off"
+    """Stripe's rate limits enforced on `/v1`: `off`, `test` or `live` (see limits.RATES)."""
 
     @property
     def base_url(self) -> str:
@@ -84,6 +86,7 @@ class Settings:
             public_url=env.get("STRIPE_EMULATOR_PUBLIC_URL") or None,
             webhooks=webhooks,
             retry=retry,
+            rate_limits=env.get("STRIPE_EMULATOR_RATE_LIMITS", "off"),
         )
 
 

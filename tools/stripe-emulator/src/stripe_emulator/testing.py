@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 
 from stripe_emulator.app import create_app
+from stripe_emulator.emulator import Emulator
 from stripe_emulator.settings import Settings
 
 T = TypeVar("T")
@@ -44,6 +45,8 @@ class RunningEmulator:
 
     base_url: str
     http: httpx.Client
+    emulator: Emulator
+    """The served emulator's state, e.g. its `limiter` (whose clock a test may replace)."""
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, f"/_emulator{path}", **kwargs)
@@ -64,10 +67,9 @@ class RunningEmulator:
 @contextlib.contextmanager
 def serve(settings: Settings) -> Iterator[RunningEmulator]:
     """Run the emulator under uvicorn in a background thread for the block's duration."""
+    app = create_app(settings)
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
-        )
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -76,7 +78,7 @@ def serve(settings: Settings) -> Iterator[RunningEmulator]:
         if not server.started:
             raise RuntimeError("the emulator did not start")
         with httpx.Client(base_url=settings.base_url, timeout=10) as http:
-            yield RunningEmulator(settings.base_url, http)
+            yield RunningEmulator(settings.base_url, http, app.state.emulator)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

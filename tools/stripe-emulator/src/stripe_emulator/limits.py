@@ -1,0 +1,100 @@
+"""Stripe's API rate limits: a global bucket per account and one per endpoint, and the usage
+counters `GET /_emulator/usage` reports."""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from stripe_emulator.errors import StripeError
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Requests a second: all of an account's API requests, and each endpoint's."""
+
+    global_per_second: float
+    endpoint_per_second: float
+
+
+RATES: dict[str, Rates | None] = {
+    "off": None,
+    "test": Rates(global_per_second=25, endpoint_per_second=25),
+    "live": Rates(global_per_second=100, endpoint_per_second=25),
+}
+"""Stripe's documented defaults: 100 requests/s per account in live mode, 25 in test mode
+(sandbox), and 25/s for each endpoint (method and path template) unless stated otherwise."""
+
+
+@dataclass
+class Bucket:
+    """A token bucket holding at most one second's worth of requests."""
+
+    rate: float
+    tokens: float
+    at: float
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+
+@dataclass
+class Usage:
+    """API requests answered (rate-limited ones included) and how many of them were 429s."""
+
+    requests: int = 0
+    rate_limited: int = 0
+
+
+@dataclass
+class Limiter:
+    """Admits a request when both its account's bucket and its endpoint's have a token left;
+    a refused request spends neither. `rates` None: every request is admitted."""
+
+    rates: Rates | None
+    clock: Callable[[], float] = time.monotonic
+    usage: Usage = field(default_factory=Usage)
+    _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, account: str, endpoint: str) -> bool:
+        with self._lock:
+            self.usage.requests += 1
+            if self.rates is None:
+                return True
+            now = self.clock()
+            buckets = (
+                self._bucket((account, ""), self.rates.global_per_second, now),
+                self._bucket((account, endpoint), self.rates.endpoint_per_second, now),
+            )
+            if all(bucket.tokens >= 1 for bucket in buckets):
+                for bucket in buckets:
+                    bucket.tokens -= 1
+                return True
+            self.usage.rate_limited += 1
+            return False
+
+    def _bucket(self, key: tuple[str, str], rate: float, now: float) -> Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = Bucket(rate=rate, tokens=rate, at=now)
+        bucket.refill(now)
+        return bucket
+
+    def reset(self) -> None:
+        with self._lock:
+            self._buckets.clear()
+            self.usage = Usage()
+
+
+def rate_limited() -> StripeError:
+    """Stripe's 429: `invalid_request_error` with code `rate_limit` (the SDK raises
+    `RateLimitError` on the status)."""
+    return StripeError(
+        429,
+        "Request rate limit exceeded. Learn more about rate limits here "
+        "https://stripe.com/docs/rate-limits.",
+        code="rate_limit",
+        extra={"doc_url": "https://stripe.com/docs/error-codes/rate-limit"},
+    )

@@ -1,0 +1,122 @@
+"""Stripe's rate limits through the official SDK: a burst beyond an account's or an endpoint's
+rate gets `stripe.RateLimitError`. The limiter's clock is frozen, so a burst's counts do not
+depend on how fast the machine sends it."""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+import stripe
+
+from stripe_emulator.settings import Settings
+from stripe_emulator.testing import RunningEmulator, free_port, serve
+
+API_KEY = "sk_test_rate_limits"
+
+
+@dataclass
+class Clock:
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Limited:
+    running: RunningEmulator
+    client: stripe.StripeClient
+    clock: Clock
+
+    def burst(self, call: Callable[[], object], count: int) -> tuple[int, int]:
+        """`count` calls at one instant: (accepted, refused with a 429)."""
+        accepted = refused = 0
+        for _ in range(count):
+            try:
+                call()
+                accepted += 1
+            except stripe.RateLimitError:
+                refused += 1
+            except stripe.InvalidRequestError:  # a 404 still went through the limiter
+                accepted += 1
+        return accepted, refused
+
+    def usage(self) -> dict[str, object]:
+        answer = self.running.http.get("/_emulator/usage")
+        answer.raise_for_status()
+        usage: dict[str, object] = answer.json()
+        return usage
+
+
+@contextmanager
+def emulator_with(rate_limits: str) -> Iterator[Limited]:
+    with serve(Settings(port=free_port(), rate_limits=rate_limits)) as running:
+        clock = Clock()
+        running.emulator.limiter.clock = clock
+        client = stripe.StripeClient(
+            API_KEY, base_addresses={"api": running.base_url}, max_network_retries=0
+        )
+        yield Limited(running, client, clock)
+
+
+@pytest.fixture
+def live() -> Iterator[Limited]:
+    with emulator_with("live") as limited:
+        yield limited
+
+
+def test_a_burst_beyond_an_endpoints_rate_is_refused_like_stripe(live: Limited) -> None:
+    assert live.burst(live.client.v1.customers.list, 40) == (25, 15)
+
+    with pytest.raises(stripe.RateLimitError) as refused:
+        live.client.v1.customers.list()
+    assert refused.value.http_status == 429
+    assert refused.value.error is not None
+    assert refused.value.error.code == "rate_limit"
+    assert refused.value.error.type == "invalid_request_error"
+    assert refused.value.headers is not None
+    assert refused.value.headers["stripe-should-retry"] == "true"
+    assert refused.value.headers["request-id"].startswith("req_")
+
+
+def test_requests_within_the_rate_pass(live: Limited) -> None:
+    accepted = 0
+    for _ in range(100):
+        live.clock.now += 1 / 25
+        accepted += live.burst(live.client.v1.customers.list, 1)[0]
+    assert accepted == 100
+
+    live.burst(live.client.v1.customers.list, 25)
+    live.clock.now += 1.0
+    assert live.burst(live.client.v1.customers.list, 30) == (25, 5)
+
+
+def test_the_endpoint_limit_applies_below_the_account_limit(live: Limited) -> None:
+    lists = [
+        live.client.v1.customers.list,
+        live.client.v1.products.list,
+        live.client.v1.prices.list,
+        live.client.v1.coupons.list,
+        live.client.v1.charges.list,
+    ]
+    assert [live.burst(call, 30) for call in lists] == [(25, 5)] * 4 + [(0, 30)]
+    assert live.usage() == {"rate_limits": "live", "requests": 150, "rate_limited": 50}
+
+
+def test_one_endpoint_is_one_limit_whatever_the_id(live: Limited) -> None:
+    ids = iter(f"cus_missing{i}" for i in range(30))
+    assert live.burst(lambda: live.client.v1.customers.retrieve(next(ids)), 30) == (25, 5)
+    assert live.burst(live.client.v1.customers.list, 30) == (25, 5)
+
+
+def test_test_mode_allows_an_account_25_requests_a_second() -> None:
+    with emulator_with("test") as limited:
+        assert limited.burst(limited.client.v1.customers.list, 30) == (25, 5)
+        assert limited.burst(limited.client.v1.products.list, 30) == (0, 30)
+
+
+def test_off_never_limits() -> None:
+    with emulator_with("off") as limited:
+        assert limited.burst(limited.client.v1.customers.list, 200) == (200, 0)
+        assert limited.usage() == {"rate_limits": "off", "requests": 200, "rate_limited": 0}
