@@ -23,6 +23,7 @@ from bench import ceilings, checkout_sessions, consumers, gate, gateway, ledger_
 from bench.load import build_post, run_load
 from bench.report import markdown
 from bench.services import running
+from bench.stripe_calls import stripe_emulator
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import Infrastructure, provide
 
@@ -61,21 +62,6 @@ def mail_sink(var_dir: Path) -> Iterator[dict[str, str]]:
         yield {"SMTP_URL": f"smtp://127.0.0.1:{smtp}"}
     finally:
         sink.stop()
-
-
-@contextmanager
-def stripe_emulator(var_dir: Path) -> Iterator[dict[str, str]]:
-    port = free_port()
-    emulator = ServerProcess(
-        "stripe-emulator",
-        [sys.executable, "-m", "stripe_emulator", "--port", str(port)],
-        log_path=var_dir / "bench-stripe-emulator.log",
-    )
-    try:
-        emulator.wait_for_port("127.0.0.1", port)
-        yield {"STRIPE_API_BASE": f"http://127.0.0.1:{port}"}
-    finally:
-        emulator.stop()
 
 
 async def bare_endpoint(var_dir: Path, per_level: int) -> list[dict[str, object]]:
@@ -141,8 +127,11 @@ async def gateway_part(per_level: int) -> dict[str, object]:
 async def membership_part(per_level: int) -> dict[str, object]:
     with (
         fresh_infrastructure("membership") as (infra, var_dir),
-        running("webhook-gateway", infra, var_dir, STRIPE_WEBHOOK_SECRET=gateway.SECRET) as gw,
-        running("membership", infra, var_dir) as membership,
+        stripe_emulator(var_dir) as stripe,
+        running(
+            "webhook-gateway", infra, var_dir, STRIPE_WEBHOOK_SECRET=gateway.SECRET, **stripe.env
+        ) as gw,
+        running("membership", infra, var_dir, **stripe.env) as membership,
     ):
         e2e, members = await gate.webhook_to_gate(
             gw.url, membership, infra.nats_url, rate=200, seconds=10
@@ -150,6 +139,7 @@ async def membership_part(per_level: int) -> dict[str, object]:
         gate_figures = await gate.gate_load(membership, members, total=per_level * 2 * HTTP_STEP)
         return {
             "webhook_to_gate_active": e2e,
+            "stripe_calls": stripe.usage().per(int(e2e["events"])),  # type: ignore[call-overload]
             "gate_at_64_clients": gate_figures,
             "peak_rss_mib": {
                 "webhook-gateway": gw.peak_rss_mib(),
@@ -171,10 +161,11 @@ async def consumers_part(per_service: int) -> dict[str, object]:
             with (
                 fresh_infrastructure(f"{name}-{replicas}") as (infra, var_dir),
                 mail_sink(var_dir) as env,
+                stripe_emulator(var_dir) as stripe,
             ):
                 figures.append(
                     await consumers.drain_rate(
-                        infra, var_dir, workloads, per_service, env, replicas=replicas
+                        infra, var_dir, workloads, per_service, env, stripe, replicas=replicas
                     )
                 )
         results[name] = {**figures[0], "two_replicas": figures[1]}
@@ -182,20 +173,27 @@ async def consumers_part(per_service: int) -> dict[str, object]:
 
 
 async def sustained_part() -> dict[str, object]:
-    with fresh_infrastructure("sustained") as (infra, var_dir), mail_sink(var_dir) as env:
-        return await consumers.sustained(infra, var_dir, SUSTAINED_RATES, 10.0, env)
+    with (
+        fresh_infrastructure("sustained") as (infra, var_dir),
+        mail_sink(var_dir) as env,
+        stripe_emulator(var_dir) as stripe,
+    ):
+        return await consumers.sustained(infra, var_dir, SUSTAINED_RATES, 10.0, env, stripe)
 
 
 async def checkout_part(per_level: int) -> dict[str, object]:
     with (
         fresh_infrastructure("checkout-sessions") as (infra, var_dir),
-        stripe_emulator(var_dir) as env,
-        running("checkout", infra, var_dir, **env) as checkout,
+        stripe_emulator(var_dir) as stripe,
+        running("checkout", infra, var_dir, **stripe.env) as checkout,
     ):
-        figures = await checkout_sessions.session_creation(
-            checkout, total=per_level // 4, concurrency=16
-        )
-        return {"session_creation_16_clients": figures, "peak_rss_mib": checkout.peak_rss_mib()}
+        sessions = per_level // 4
+        figures = await checkout_sessions.session_creation(checkout, total=sessions, concurrency=16)
+        return {
+            "session_creation_16_clients": figures,
+            "stripe_calls": stripe.usage().per(sessions),
+            "peak_rss_mib": checkout.peak_rss_mib(),
+        }
 
 
 async def ledger_part(entries: int) -> dict[str, object]:

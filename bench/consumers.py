@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from bench import events
 from bench.cpu import CpuMeter
 from bench.services import running
+from bench.stripe_calls import StripeEmulator
 from tollgate_shared.infra.provide import Infrastructure
 from tollgate_shared.messaging.publish import publish_with_ack
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ensure_streams
@@ -82,17 +83,20 @@ async def drain_rate(
     workloads: tuple[Workload, ...],
     per_service: int,
     mail_env: dict[str, str],
+    stripe: StripeEmulator,
     *,
     replicas: int = 1,
 ) -> dict[str, object]:
     """Start `replicas` processes of each service (sharing its durables and database), publish
-    each workload's backlog, time until all have drained."""
+    each workload's backlog, time until all have drained; count the Stripe calls made."""
     nc = await nats.connect(infra.nats_url)
     js = nc.jetstream()
     await ensure_streams(js)
     with ExitStack() as stack:
         services = [
-            stack.enter_context(running(w.service, infra, var_dir, replica=r, **mail_env))
+            stack.enter_context(
+                running(w.service, infra, var_dir, replica=r, **mail_env, **stripe.env)
+            )
             for w in workloads
             for r in range(1, replicas + 1)
         ]
@@ -113,6 +117,7 @@ async def drain_rate(
         "seconds": round(seconds, 2),
         "per_second": round(total / seconds, 1),
         "peak_rss_mib": rss,
+        "stripe_calls": stripe.usage().per(total),
     }
 
 
@@ -181,20 +186,25 @@ async def sustained(
     rates: tuple[int, ...],
     seconds: float,
     mail_env: dict[str, str],
+    stripe: StripeEmulator,
 ) -> dict[str, object]:
     """All four services under steady mixed load, one step per rate (lowest first, stopping
-    after the first rate they do not keep up with)."""
+    after the first rate they do not keep up with), with the Stripe calls of each step."""
     nc = await nats.connect(infra.nats_url)
     js = nc.jetstream()
     await ensure_streams(js)
     steps: list[dict[str, object]] = []
     with ExitStack() as stack:
         services = [
-            stack.enter_context(running(w.service, infra, var_dir, **mail_env)) for w in WORKLOADS
+            stack.enter_context(running(w.service, infra, var_dir, **mail_env, **stripe.env))
+            for w in WORKLOADS
         ]
         meter = CpuMeter({s.name: s.process.proc.pid for s in services})
         for rate in rates:
-            steps.append(await steady(js, WORKLOADS, rate, seconds, meter))
+            before = stripe.usage()
+            step = await steady(js, WORKLOADS, rate, seconds, meter)
+            step["stripe_calls"] = (stripe.usage() - before).per(int(step["events"]))  # type: ignore[call-overload]
+            steps.append(step)
             if not steps[-1]["kept_up"]:
                 break
         rss = {s.name: s.peak_rss_mib() for s in services}

@@ -12,6 +12,12 @@ def table(headers: list[str], rows: list[list[object]]) -> list[str]:
     return [*lines, ""]
 
 
+def calls(figures: dict[str, Any]) -> str:
+    """Stripe calls per event, and the 429s among them."""
+    stripe = figures["stripe_calls"]
+    return f"{stripe['per_event']}; 429s: {stripe['rate_limited']}"
+
+
 def markdown(results: dict[str, Any]) -> str:
     """Ceilings, gateway, end to end, gate and consumers, each with its figures."""
     c, g, m = results["ceilings"], results["gateway"], results["membership"]
@@ -58,6 +64,8 @@ def markdown(results: dict[str, Any]) -> str:
             r["per_second"],
             r["two_replicas"]["per_second"],
             round(r["per_second"] / pg["per_second"], 2),
+            calls(r),
+            calls(r["two_replicas"]),
             ", ".join(f"{k} {v}" for k, v in r["peak_rss_mib"].items()),
         ]
         for name, r in results["consumers"].items()
@@ -71,6 +79,7 @@ def markdown(results: dict[str, Any]) -> str:
             s["lag_at_stop"],
             s["drained_after_s"],
             "yes" if s["kept_up"] else "no",
+            calls(s),
         ]
         for s in steady["steps"]
     ]
@@ -95,7 +104,9 @@ def markdown(results: dict[str, Any]) -> str:
             f"# Benchmarks {results['date']}",
             "",
             f"{machine['cpus']} CPUs, Python {machine['python']}; {results['infrastructure']}. "
-            "The load generator shares the machine.",
+            "The load generator shares the machine. The services call a Stripe emulator "
+            "enforcing Stripe's live-mode rate limits; Stripe calls per event count every `/v1` "
+            "request they made during the part, those answered 429 included.",
             "",
             "## Ceilings (same run)",
             "",
@@ -113,7 +124,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"p99 {e2e['p99_ms']} ms (a waiting client asks the gate when membership announces "
             f"the activation, else every {e2e['recheck_ms']} ms). Its first stage, accepted → "
             f"announced: p50 {e2e['announced_p50_ms']} ms, "
-            f"p99 {e2e['announced_p99_ms']} ms.",
+            f"p99 {e2e['announced_p99_ms']} ms. Stripe calls per event: {calls(m)}.",
             "",
             "## Gate, 64 clients",
             "",
@@ -132,6 +143,8 @@ def markdown(results: dict[str, Any]) -> str:
                     "events/s",
                     "two replicas: events/s",
                     "share of Postgres commit ceiling",
+                    "Stripe calls per event",
+                    "two replicas: Stripe calls per event",
                     "peak RSS MiB",
                 ],
                 consumer_rows,
@@ -149,6 +162,7 @@ def markdown(results: dict[str, Any]) -> str:
                     "lag at stop",
                     "drained after s",
                     "kept up",
+                    "Stripe calls per event",
                 ],
                 steady_rows,
             ),
@@ -164,7 +178,9 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"{sessions['session_creation_16_clients']['per_second']} sessions/s, "
             f"p50 {sessions['session_creation_16_clients']['p50_ms']} ms, "
-            f"p99 {sessions['session_creation_16_clients']['p99_ms']} ms.",
+            f"p99 {sessions['session_creation_16_clients']['p99_ms']} ms; "
+            f"statuses {sessions['session_creation_16_clients']['statuses']}; "
+            f"Stripe calls per session: {calls(sessions)}.",
             "",
             f"## Ledger group summary over {ledger['entries']} entries, 8 clients",
             "",
