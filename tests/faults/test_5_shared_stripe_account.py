@@ -331,3 +331,23 @@ async def test_another_apps_events_are_acked_by_every_consumer_and_change_nothin
     # The other app's calls only: the services changed nothing at Stripe, and read none of its
     # subscriptions (an invoice's copy of their metadata tells they are no memberships).
     assert after.stripe_calls - before.stripe_calls == app.writes
+
+    # The same foreign events again, as new events through the gateway, in fetches of their
+    # own: every consumer acks them without one Stripe request, retry or dead letter.
+    mix = {"checkout.session.completed", "customer.subscription.created", "invoice.paid"}
+    mix |= {"charge.succeeded", "charge.refunded", "refund.created"}
+    again = [{**e, "id": unique("evt_foreign")} for e in events if e["type"] in mix]
+    assert {e["type"] for e in again} == mix
+    requests = await stack.stripe_requests()
+    for event in again:
+        assert (await stack.post_webhook(event)).status_code == 200
+    replayed = await steady(stack)
+    calls = (await stack.stripe_requests()) - requests
+    calls.pop(("GET", "/v1/events"), None)  # `settled` asking whether all were delivered
+    assert dict(calls) == {}
+    for outcome in ("retried", "dead_lettered"):
+        assert all(
+            replayed.consumed[k] == after.consumed[k] for k in replayed.consumed if k[2] == outcome
+        ), outcome
+    assert replayed.dead_letters == after.dead_letters
+    assert replayed.tables == after.tables and replayed.domain_events == after.domain_events

@@ -6,6 +6,7 @@ payment seen through several events (or redelivered) is counted once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from ledger.domain.errors import NotAttributable
 from ledger.domain.payments import Payment
 from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps, at
+from ledger.service_layer.refund_bookings import book_refunds
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.ledger import PaymentRecorded
 from tollgate_shared.contracts.stripe import StripeEvent
@@ -23,6 +25,8 @@ from tollgate_shared.contracts.stripe_objects import CheckoutSession, Invoice
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 SERVICE = "ledger"
+TOLLGATE_KEYS = frozenset({"group_id", "user_id", "requested_by"})
+"""Metadata keys that make an object Tollgate's: a payment's attribution, a refund's request."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,14 @@ async def book_payment(
     uow: LedgerUnitOfWork,
     charge_id: str,
     *,
-    causation_id: str,
+    event: StripeEvent,
     charge: PaidCharge | None = None,
     hints: Hints = Hints(),
 ) -> Payment | None:
-    """The charge's booked payment, booking it now if needed; None if it cannot be attributed."""
+    """The charge's booked payment, booking it now if needed; None if it cannot be attributed.
+    A charge the event carries is attributed by its own metadata only (a subscription's charge
+    carries none: its invoice's event books it), so another app's costs no read. A charge read
+    here that was refunded before it was booked has its refunds booked with it."""
     if (existing := await uow.books.get_payment(charge_id)) is not None:
         if hints.invoice is not None:
             await uow.books.link_invoice(
@@ -59,11 +66,12 @@ async def book_payment(
                 pdf=hints.invoice.invoice_pdf,
             )
         return existing
+    carried = charge is not None
     if charge is None:  # the event is not about the charge: read its metadata
         charge = await deps.stripe.charge(charge_id)
     attribution = hints.attribution.or_else(Attribution.from_metadata(charge.metadata))
     invoice = hints.invoice
-    if invoice is None and not attribution.known and charge.payment_intent:
+    if invoice is None and not attribution.known and not carried and charge.payment_intent:
         # A subscription's charge carries no metadata and no copy of its invoice's: read it.
         invoice = await deps.stripe.invoice_for_payment_intent(charge.payment_intent)
     if invoice is not None:
@@ -92,8 +100,10 @@ async def book_payment(
         invoice_pdf=invoice.invoice_pdf if invoice else None,
         **_subscription_period(invoice),
     )
-    if await uow.books.post(*payment.transactions(), causation_id=causation_id, payment=payment):
-        uow.emit(_recorded(payment, causation_id))
+    if await uow.books.post(*payment.transactions(), causation_id=event.id, payment=payment):
+        uow.emit(_recorded(payment, event.id))
+        if not carried and charge.amount_refunded > 0:  # its charge.refunded found no payment
+            await book_refunds(deps, uow, payment, event)
     return payment
 
 
@@ -104,13 +114,18 @@ async def payment_of(
     charge_id: str | None,
     *,
     charge: PaidCharge | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> Payment | None:
     """The booked payment of the charge `event` is about, booking it now if needed. None when
     the charge has no Tollgate metadata, neither on itself nor on the invoice it paid (or was
-    never paid): another app's, on a shared Stripe account, so the event is ignored (counted)."""
+    never paid), or when it is not booked and `metadata` (the event's object's, if it has its
+    own) names no Tollgate request: another app's, on a shared Stripe account, so the event is
+    ignored (counted) without reading Stripe."""
     payment = None
-    if charge_id:
-        payment = await book_payment(deps, uow, charge_id, charge=charge, causation_id=event.id)
+    if charge_id and (metadata is None or TOLLGATE_KEYS & metadata.keys()):
+        payment = await book_payment(deps, uow, charge_id, charge=charge, event=event)
+    elif charge_id:
+        payment = await uow.books.get_payment(charge_id)
     if payment is None:
         ignore_foreign(SERVICE, event, f"charge {charge_id} is not attributable to a group")
     return payment
@@ -161,7 +176,7 @@ def _recorded(payment: Payment, causation_id: str) -> PaymentRecorded:
 async def on_charge_succeeded(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """Book the charge if its metadata says whose it is (else its invoice/checkout will)."""
     charge = event.object_as(PaidCharge)
-    await book_payment(deps, uow, charge.id, charge=charge, causation_id=event.id)
+    await book_payment(deps, uow, charge.id, charge=charge, event=event)
 
 
 async def on_charge_failed(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
@@ -189,7 +204,7 @@ async def on_invoice_paid(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent)
     if charge_id is None:
         return  # paid out of band: no money moved through Stripe
     hints = Hints(attribution=attribution, invoice=invoice, email=invoice.customer_email)
-    await book_payment(deps, uow, charge_id, hints=hints, causation_id=event.id)
+    await book_payment(deps, uow, charge_id, hints=hints, event=event)
 
 
 async def on_invoice_updated(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
@@ -217,7 +232,7 @@ async def on_checkout_completed(deps: Deps, uow: LedgerUnitOfWork, event: Stripe
     if charge_id is None:
         raise NotAttributable(f"paid checkout {checkout.id} has no charge yet")
     hints = Hints(attribution=attribution, email=checkout.email)
-    await book_payment(deps, uow, charge_id, hints=hints, causation_id=event.id)
+    await book_payment(deps, uow, charge_id, hints=hints, event=event)
 
 
 async def record_invoice(
