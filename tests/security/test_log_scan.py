@@ -129,6 +129,8 @@ async def test_no_secret_reaches_any_log(
             "amount_refunded": 2000,
             "refunded": True,
             "payment_intent": unique("pi"),
+            # Tollgate's (a foreign charge is acked unread): the ledger must ask Stripe.
+            "metadata": {"user_id": user, "group_id": group, "tier_id": "tier_x"},
         }
         for event in (
             stripe_event("invoice.payment_failed", invoice),
