@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
@@ -17,13 +16,12 @@ VERSION = "1.0.0"
 
 
 def document(broker: NatsBroker, *, title: str, description: str) -> dict[str, Any]:
-    """The broker's AsyncAPI 3.0 document; server URLs carry no credentials."""
+    """The broker's AsyncAPI 3.0 document (FastStream names servers without credentials:
+    `shared/tests/test_asyncapi.py` holds it to that)."""
     spec = AsyncAPI(
         broker, title=title, version=VERSION, description=description, schema_version="3.0.0"
     )
     doc: dict[str, Any] = spec.to_specification().to_jsonable()
-    for server in doc.get("servers", {}).values():
-        server["host"] = _without_credentials(server.get("host", ""))
     return doc
 
 
@@ -31,14 +29,3 @@ def render(doc: dict[str, Any]) -> str:
     """The document as it is kept in `docs/asyncapi/`: keys sorted, so it reads the same
     whatever order the broker registered its publishers in."""
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
-
-
-def _without_credentials(host: str) -> str:
-    parts = urlsplit(host if "//" in host else f"//{host}")
-    if parts.username is None and parts.password is None:
-        return host
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    cleaned = urlunsplit(parts._replace(netloc=netloc))
-    return cleaned if "//" in host else cleaned.removeprefix("//")
