@@ -35,7 +35,7 @@ def domain_events(broker: NatsBroker, emitted: type[DomainEvent]) -> dict[str, P
             subject,
             stream=JStream(DOMAIN.name, declare=False),
             title=subject,
-            description=(cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else None,
+            description=cls.__doc__.strip().partition("\n")[0] if cls.__doc__ else None,
             schema=cls,
         )
         for subject, cls in sorted(DomainEvent.registry.items())

@@ -150,38 +150,33 @@ def refund_confirmation(event: RefundRecorded, links: Links) -> Intent:
 
 def dispute_alert(event: DisputeOpened, links: Links) -> Intent:
     """Organizers hear once per dispute."""
-    return Intent(
-        kind=Kind.DISPUTE_ALERT,
-        source_id=event.dispute_id,
-        user_id=event.user_id,
-        group_id=event.group_id,
-        context={
-            "amount": event.amount,
-            "currency": event.currency,
-            "reason": event.reason,
-            "dispute_id": event.dispute_id,
-            "charge_id": event.charge_id,
-            "user_id": event.user_id,
-            "opened_at": _iso(event.occurred_at),
-        },
+    return _dispute(
+        Kind.DISPUTE_ALERT, event, reason=event.reason, opened_at=_iso(event.occurred_at)
     )
 
 
 def dispute_outcome(event: DisputeClosed, links: Links) -> Intent:
     """Organizers hear once how a dispute ended: won (the amount comes back) or lost."""
+    return _dispute(
+        Kind.DISPUTE_OUTCOME, event, status=event.status, closed_at=_iso(event.occurred_at)
+    )
+
+
+def _dispute(kind: Kind, event: DisputeOpened | DisputeClosed, **context: Any) -> Intent:
+    """A dispute's notification, keyed by the dispute: what every dispute mail shows, and
+    `context` besides."""
     return Intent(
-        kind=Kind.DISPUTE_OUTCOME,
+        kind=kind,
         source_id=event.dispute_id,
         user_id=event.user_id,
         group_id=event.group_id,
         context={
             "amount": event.amount,
             "currency": event.currency,
-            "status": event.status,
             "dispute_id": event.dispute_id,
             "charge_id": event.charge_id,
             "user_id": event.user_id,
-            "closed_at": _iso(event.occurred_at),
+            **context,
         },
     )
 
