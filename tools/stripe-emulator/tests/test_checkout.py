@@ -17,6 +17,7 @@ SUBSCRIPTION_CHECKOUT_EVENTS = [
     "customer.subscription.created",
     "invoice.created",
     "invoice.finalized",
+    "invoice_payment.paid",
     "invoice.paid",
     "invoice.payment_succeeded",
     "checkout.session.completed",

@@ -120,3 +120,25 @@ def test_off_never_limits() -> None:
     with emulator_with("off") as limited:
         assert limited.burst(limited.client.v1.customers.list, 200) == (200, 0)
         assert limited.usage() == {"rate_limits": "off", "requests": 200, "rate_limited": 0}
+
+
+def test_usage_tells_api_keys_apart_per_endpoint() -> None:
+    with emulator_with("off") as limited:
+        other = stripe.StripeClient(
+            "sk_test_another_app",
+            base_addresses={"api": limited.running.base_url},
+            max_network_retries=0,
+        )
+        limited.burst(limited.client.v1.customers.list, 2)
+        limited.burst(lambda: limited.client.v1.customers.retrieve("cus_missing"), 1)
+        other.v1.products.list()
+        answer = limited.running.http.get("/_emulator/usage", params={"api_key": API_KEY})
+        assert answer.json() == {
+            "rate_limits": "off",
+            "requests": 3,
+            "rate_limited": 0,
+            "endpoints": {"GET /v1/customers": 2, "GET /v1/customers/{id}": 1},
+        }
+        assert limited.usage()["requests"] == 4
+        unused = limited.running.http.get("/_emulator/usage", params={"api_key": "sk_test_x"})
+        assert unused.json()["requests"] == 0 and unused.json()["endpoints"] == {}

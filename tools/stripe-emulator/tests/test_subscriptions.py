@@ -89,8 +89,20 @@ def test_renewal_success_moves_the_period_and_pays_a_new_invoice(
     assert invoice.status == "paid" and invoice.billing_reason == "subscription_cycle"
     assert invoice.period_start == item.current_period_start
     assert invoice.parent.subscription_details.metadata.to_dict() == {"tier_id": "gold"}
-    new_types = [e["type"] for e in emulator.events()[seen:]]
+    new_events = emulator.events()[seen:]
+    new_types = [e["type"] for e in new_events]
     assert "invoice.paid" in new_types
+    # The invoice payment links the invoice to the payment intent that paid it, in the event.
+    [linked] = [e["data"]["object"] for e in new_events if e["type"] == "invoice_payment.paid"]
+    assert (linked["object"], linked["invoice"], linked["status"]) == (
+        "invoice_payment",
+        invoice.id,
+        "paid",
+    )
+    assert linked["amount_paid"] == invoice.amount_paid
+    assert linked["payment"]["type"] == "payment_intent"
+    [payment] = client.v1.invoice_payments.list({"invoice": invoice.id}).data
+    assert linked["payment"]["payment_intent"] == payment["payment"]["payment_intent"]
     assert new_types[-1] == "customer.subscription.updated"
     listed = client.v1.invoices.list({"subscription": subscription.id}).data
     assert [i.id for i in listed] == [renewed.latest_invoice, first_invoice]

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import invalid
+from stripe_emulator.limits import Usage
 from stripe_emulator.operations import checkout, payments, subscriptions
 from stripe_emulator.operations.endpoints import register_endpoint, register_startup_webhooks
 from stripe_emulator.store import StripeObject
@@ -209,15 +210,19 @@ async def request_counts(emulator: EmulatorDep) -> list[dict[str, Any]]:
 
 
 @diagnostics.get("/usage")
-async def usage(emulator: EmulatorDep) -> dict[str, Any]:
+async def usage(emulator: EmulatorDep, api_key: str | None = None) -> dict[str, Any]:
     """`/v1` requests answered since start (or reset), the rate-limited ones included, and the
-    limits in force."""
+    limits in force; with `api_key`, that key's only, and per endpoint."""
     limiter = emulator.limiter
-    return {
+    counts = limiter.usage if api_key is None else limiter.by_key.get(api_key, Usage())
+    answer = {
         "rate_limits": emulator.settings.rate_limits,
-        "requests": limiter.usage.requests,
-        "rate_limited": limiter.usage.rate_limited,
+        "requests": counts.requests,
+        "rate_limited": counts.rate_limited,
     }
+    if api_key is not None:
+        answer["endpoints"] = dict(counts.endpoints)
+    return answer
 
 
 @router.post("/reset")

@@ -3,6 +3,7 @@ counters `GET /_emulator/usage` reports."""
 
 import threading
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,6 +46,13 @@ class Usage:
 
     requests: int = 0
     rate_limited: int = 0
+    endpoints: Counter[str] = field(default_factory=Counter)
+    """Requests per endpoint (method and path template)."""
+
+    def count(self, endpoint: str, *, admitted: bool) -> None:
+        self.requests += 1
+        self.rate_limited += not admitted
+        self.endpoints[endpoint] += 1
 
 
 @dataclass
@@ -55,25 +63,31 @@ class Limiter:
     rates: Rates | None
     clock: Callable[[], float] = time.monotonic
     usage: Usage = field(default_factory=Usage)
+    by_key: defaultdict[str, Usage] = field(default_factory=lambda: defaultdict(Usage))
+    """The same counts per API key (Stripe's account here), to tell apart who called."""
     _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def admit(self, account: str, endpoint: str) -> bool:
         with self._lock:
-            self.usage.requests += 1
-            if self.rates is None:
-                return True
-            now = self.clock()
-            buckets = (
-                self._bucket((account, ""), self.rates.global_per_second, now),
-                self._bucket((account, endpoint), self.rates.endpoint_per_second, now),
-            )
-            if all(bucket.tokens >= 1 for bucket in buckets):
-                for bucket in buckets:
-                    bucket.tokens -= 1
-                return True
-            self.usage.rate_limited += 1
-            return False
+            admitted = self._admit(account, endpoint)
+            self.usage.count(endpoint, admitted=admitted)
+            self.by_key[account].count(endpoint, admitted=admitted)
+            return admitted
+
+    def _admit(self, account: str, endpoint: str) -> bool:
+        if self.rates is None:
+            return True
+        now = self.clock()
+        buckets = (
+            self._bucket((account, ""), self.rates.global_per_second, now),
+            self._bucket((account, endpoint), self.rates.endpoint_per_second, now),
+        )
+        if all(bucket.tokens >= 1 for bucket in buckets):
+            for bucket in buckets:
+                bucket.tokens -= 1
+            return True
+        return False
 
     def _bucket(self, key: tuple[str, str], rate: float, now: float) -> Bucket:
         bucket = self._buckets.get(key)
@@ -86,6 +100,7 @@ class Limiter:
         with self._lock:
             self._buckets.clear()
             self.usage = Usage()
+            self.by_key.clear()
 
 
 def rate_limited() -> StripeError:

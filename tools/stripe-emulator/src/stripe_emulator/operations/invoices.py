@@ -94,13 +94,16 @@ def record_payment(emulator: Emulator, invoice: StripeObject, payment: Payment |
     invoice["attempted"] = True
     invoice["attempt_count"] += 1
     paid = payment is None or payment.decline is None
+    invoice_payment = None
     if payment is not None:
-        emulator.store.add(
+        invoice_payment = emulator.store.add(
             build.invoice_payment(
                 created=now, invoice=invoice, payment_intent=payment.intent["id"], paid=paid
             )
         )
     if paid:
+        if invoice_payment is not None:  # Stripe's link of the invoice to what paid it
+            emulator.emit("invoice_payment.paid", invoice_payment)
         invoice.update(
             status="paid",
             amount_paid=invoice["amount_due"],
