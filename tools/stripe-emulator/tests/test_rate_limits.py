@@ -138,7 +138,34 @@ def test_usage_tells_api_keys_apart_per_endpoint() -> None:
             "requests": 3,
             "rate_limited": 0,
             "endpoints": {"GET /v1/customers": 2, "GET /v1/customers/{id}": 1},
+            "endpoints_rate_limited": {},
         }
         assert limited.usage()["requests"] == 4
         unused = limited.running.http.get("/_emulator/usage", params={"api_key": "sk_test_x"})
         assert unused.json()["requests"] == 0 and unused.json()["endpoints"] == {}
+
+
+def test_limits_switched_at_runtime_apply_from_then_on() -> None:
+    with serve(Settings(port=free_port(), test_mode=True)) as running:
+        clock = running.emulator.limiter.clock = Clock()
+        client = stripe.StripeClient(
+            API_KEY, base_addresses={"api": running.base_url}, max_network_retries=0
+        )
+        limited = Limited(running, client, clock)
+        assert limited.burst(client.v1.customers.list, 40) == (40, 0)
+
+        assert running.control("POST", "/rate_limits", json={"mode": "live"}) == {
+            "rate_limits": "live"
+        }
+        assert limited.burst(client.v1.customers.list, 40) == (25, 15)
+        usage = running.control("GET", "/usage", params={"api_key": API_KEY})
+        assert usage["rate_limits"] == "live"
+        assert (usage["requests"], usage["rate_limited"]) == (80, 15)
+        assert usage["endpoints"] == {"GET /v1/customers": 80}
+        assert usage["endpoints_rate_limited"] == {"GET /v1/customers": 15}
+
+        running.control("POST", "/rate_limits", json={"mode": "off"})
+        assert limited.burst(client.v1.customers.list, 40) == (40, 0)
+        refused = running.http.post("/_emulator/rate_limits", json={"mode": "fast"})
+        assert refused.status_code == 422
+        assert running.control("GET", "/usage")["rate_limits"] == "off"

@@ -216,13 +216,25 @@ async def usage(emulator: EmulatorDep, api_key: str | None = None) -> dict[str, 
     limiter = emulator.limiter
     counts = limiter.usage if api_key is None else limiter.by_key.get(api_key, Usage())
     answer = {
-        "rate_limits": emulator.settings.rate_limits,
+        "rate_limits": limiter.mode,
         "requests": counts.requests,
         "rate_limited": counts.rate_limited,
     }
     if api_key is not None:
         answer["endpoints"] = dict(counts.endpoints)
+        answer["endpoints_rate_limited"] = dict(counts.endpoints_rate_limited)
     return answer
+
+
+class RateLimits(BaseModel):
+    mode: Literal["off", "test", "live"]
+
+
+@router.post("/rate_limits")
+async def switch_rate_limits(emulator: EmulatorDep, body: RateLimits) -> dict[str, str]:
+    """Enforce other rate limits from now on (usage counts carry on)."""
+    emulator.limiter.switch(body.mode)
+    return {"rate_limits": emulator.limiter.mode}
 
 
 @router.post("/reset")

@@ -48,11 +48,15 @@ class Usage:
     rate_limited: int = 0
     endpoints: Counter[str] = field(default_factory=Counter)
     """Requests per endpoint (method and path template)."""
+    endpoints_rate_limited: Counter[str] = field(default_factory=Counter)
+    """The 429s among them, per endpoint."""
 
     def count(self, endpoint: str, *, admitted: bool) -> None:
         self.requests += 1
         self.rate_limited += not admitted
         self.endpoints[endpoint] += 1
+        if not admitted:
+            self.endpoints_rate_limited[endpoint] += 1
 
 
 @dataclass
@@ -74,6 +78,18 @@ class Limiter:
             self.usage.count(endpoint, admitted=admitted)
             self.by_key[account].count(endpoint, admitted=admitted)
             return admitted
+
+    @property
+    def mode(self) -> str:
+        """The name of the limits in force (a key of `RATES`)."""
+        return next(name for name, rates in RATES.items() if rates == self.rates)
+
+    def switch(self, mode: str) -> None:
+        """Enforce `mode`'s limits from now on, every bucket full (a benchmark records its
+        flows with them off, then measures with them on)."""
+        with self._lock:
+            self.rates = RATES[mode]
+            self._buckets.clear()
 
     def _admit(self, account: str, endpoint: str) -> bool:
         if self.rates is None:
