@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import ceilings, checkout_sessions, consumers, gate, gateway, ledger_summary
+from bench import ceilings, checkout_sessions, consumers, gate, gateway, ledger_summary, mixes
 from bench.load import build_post, run_load
 from bench.report import markdown
 from bench.services import running
@@ -32,6 +32,8 @@ VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "bench"
 LEVELS = (1, 16, 64, 256)
 SUSTAINED_RATES = (250, 375, 500, 625, 750, 1000, 1500, 2000)
 """Mixed events a second for the four consumers together, one step of 10 s each."""
+MIX_RATES = (500, 1000, 1500)
+"""Webhooks a second of each realistic mix, one step of 10 s each."""
 HTTP_STEP = 4
 """An HTTP load step of the gateway, the bare endpoint and the gate sends this many times
 `BENCH_REQUESTS`: at 4,000 a step of 64 senders lasted under a second (see README.md)."""
@@ -206,7 +208,24 @@ async def ledger_part(entries: int) -> dict[str, object]:
         return {"entries": entries, "load_seconds": round(seconds, 1), "summary": latency}
 
 
-PARTS = ("gateway", "membership", "consumers", "checkout", "ledger")
+async def mixes_part(backlog: int) -> dict[str, object]:
+    """Another app's events, then Tollgate's own, each through the gateway and all four
+    consumers on fresh infrastructure with an emulator of its own (test controls on: the
+    flows are recorded through them)."""
+    results: dict[str, object] = {}
+    for mix in ("foreign", "tollgate"):
+        with (
+            fresh_infrastructure(f"mixes-{mix}") as (infra, var_dir),
+            mail_sink(var_dir) as env,
+            stripe_emulator(var_dir, test_mode=True) as stripe,
+        ):
+            results[mix] = await mixes.run(
+                mix, infra, var_dir, env, stripe, rates=MIX_RATES, seconds=10.0, backlog=backlog
+            )
+    return results
+
+
+PARTS = ("gateway", "membership", "consumers", "checkout", "ledger", "mixes")
 
 
 async def main(parts: tuple[str, ...]) -> dict[str, object]:
@@ -229,6 +248,9 @@ async def main(parts: tuple[str, ...]) -> dict[str, object]:
     if "ledger" in parts:
         print("ledger summary …", flush=True)
         results["ledger"] = await ledger_part(100_000)
+    if "mixes" in parts:
+        print("realistic Stripe event mixes through the pipeline …", flush=True)
+        results["mixes"] = await mixes_part(per_level)
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {

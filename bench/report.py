@@ -18,6 +18,103 @@ def calls(figures: dict[str, Any]) -> str:
     return f"{stripe['per_event']}; 429s: {stripe['rate_limited']}"
 
 
+MIXES = {
+    "foreign": "Another app's events on the shared account",
+    "tollgate": "Tollgate's own events",
+}
+
+
+def _mix_row(label: str, run: dict[str, Any]) -> list[object]:
+    """A step (or the backlog: its time to drain, its rate) of a mix."""
+    steady = "kept_up" in run
+    slow = [
+        f"{service} {outcome} {n}"
+        for service, counts in run["consumer_outcomes"].items()
+        for outcome, n in counts.items()
+        if n and outcome in ("retried", "deferred")
+    ]
+    return [
+        label,
+        run["events"],
+        run["peak_lag"] if steady else "",
+        run["lag_at_stop"] if steady else "",
+        run["drained_after_s"] if steady else run["seconds"],
+        ("yes" if run["kept_up"] else "no") if steady else f"{run['per_second']}/s",
+        calls(run),
+        run["dead_letters"],
+        ", ".join(slow) or "none",
+    ]
+
+
+def mix_section(name: str, mix: dict[str, Any]) -> list[str]:
+    """One realistic mix: its steps, its backlog, Stripe calls by endpoint, CPU per event."""
+    runs = [*mix["steps"], mix["backlog"]]
+    labels = [f"{s['rate']}/s" for s in mix["steps"]] + ["backlog"]
+    step_rows = [_mix_row(label, r) for label, r in zip(labels, runs, strict=True)]
+    endpoints = sorted({e for r in runs for e in r["stripe_calls"].get("by_endpoint", {})})
+    endpoint_rows = [
+        [
+            f"`{endpoint}`",
+            *(
+                "{per_event} ({rate_limited} 429s)".format(**by[endpoint])
+                if endpoint in (by := r["stripe_calls"].get("by_endpoint", {}))
+                else ""
+                for r in runs
+            ),
+        ]
+        for endpoint in endpoints
+    ]
+    processes = list(runs[0]["cpu_ms_per_event"])
+    cpu_rows = [[p, *(r["cpu_ms_per_event"][p] for r in runs)] for p in processes]
+    cpu_rows.append(["all", *(r["cpu_ms_per_event_all"] for r in runs)])
+    types = ", ".join(f"`{t}` {n}" for t, n in mix["event_types"].items())
+    return [
+        f"### {MIXES.get(name, name)} (`{name}`)",
+        "",
+        f"{mix['customers']} customers; flows recorded in {mix['recording_s']} s; the events "
+        f"sent: {types}.",
+        "",
+        *table(
+            [
+                "step",
+                "events",
+                "peak lag",
+                "lag at stop",
+                "drained after s",
+                "kept up (backlog: drained at)",
+                "Stripe calls per event",
+                "dead letters",
+                "retried, deferred",
+            ],
+            step_rows,
+        ),
+        f"Highest rate kept up: {mix['highest_rate_kept_up']} events/s; the backlog of "
+        f"{mix['backlog']['events']} drained at {mix['backlog']['per_second']} events/s.",
+        "",
+        "Stripe calls per event by endpoint (429s among them):",
+        "",
+        *(table(["endpoint", *labels], endpoint_rows) if endpoint_rows else ["none", ""]),
+        "CPU-milliseconds per event of each process:",
+        "",
+        *table(["process", *labels], cpu_rows),
+    ]
+
+
+def mixes_markdown(mixes: dict[str, Any]) -> list[str]:
+    """The realistic mixes part, one section per mix."""
+    lines = [
+        "## Realistic Stripe event mixes through the whole pipeline",
+        "",
+        "Stripe's events as its emulator sent them for real flows, POSTed signed to the gateway "
+        "at a steady rate in steps of 10 s (kept up: the lag left when sending stops is gone "
+        "within a second), then as a backlog; all four consumers, one process each.",
+        "",
+    ]
+    for name, mix in mixes.items():
+        lines += mix_section(name, mix)
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """Ceilings, gateway, end to end, gate and consumers, each with its figures."""
     c, g, m = results["ceilings"], results["gateway"], results["membership"]
@@ -185,5 +282,6 @@ def markdown(results: dict[str, Any]) -> str:
             f"## Ledger group summary over {ledger['entries']} entries, 8 clients",
             "",
             *table(["period", "requests/s", "p50 ms", "p99 ms"], summary_rows),
+            *(mixes_markdown(results["mixes"]) if "mixes" in results else []),
         ]
     )
