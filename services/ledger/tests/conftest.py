@@ -30,18 +30,26 @@ def auth(**claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(**claims)}"}
 
 
+async def fee_booked(ledger: httpx.AsyncClient, charge: str) -> dict[str, Any]:
+    """The payment of `charge` once it is booked with its fee (the fee task's)."""
+
+    async def booked() -> dict[str, Any] | None:
+        answer = await ledger.get(f"/payments/{charge}", headers=auth())
+        detail: dict[str, Any] = answer.json() if answer.status_code == 200 else {}
+        return detail if detail.get("fee") is not None else None
+
+    return await wait_until(booked, message="payment and fee booked")
+
+
 async def booked_payment(
     world: StripeWorld, ledger: httpx.AsyncClient, amount: int, group: str
 ) -> str:
-    """A member's payment to `group`, paid on the emulator and booked by `ledger`; its charge."""
+    """A member's payment to `group`, paid on the emulator and booked by `ledger` with its fee;
+    its charge."""
     paid = await world.checkout(await world.price(amount), group_id=group, user_id=unique("u"))
     charge = await world.charge_of_intent(paid["payment_intent"])
     await world.forward()
-
-    async def booked() -> bool:
-        return (await ledger.get(f"/payments/{charge}", headers=auth())).status_code == 200
-
-    await wait_until(booked, message="payment booked")
+    await fee_booked(ledger, charge)
     return charge
 
 
@@ -76,6 +84,7 @@ def settings(nats_url: str, ledger_url: str, stripe_emulator_url: str) -> Settin
         service_database_url=ledger_url,
         stripe_api_base=stripe_emulator_url,
         auth_jwt_secret=SECRET,
+        ledger_fee_interval_seconds=0.2,
     )
 
 

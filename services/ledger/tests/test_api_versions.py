@@ -27,12 +27,17 @@ async def test_a_pre_basil_invoice_is_listed_among_its_members_payments(
     member = await world.checkout(price, group_id=group, user_id=user, subscription=True)
     [charge] = await world.charges_of_subscription(member["subscription"])
     intent = (await world.client.v1.charges.retrieve_async(charge)).payment_intent
-    # Only the invoice's events: its charge's (no metadata of its own) are not needed to book it.
-    invoice_events = [e for e in await world.take() if e["type"].startswith("invoice.")]
+    # The invoice's events, which name its charge before `basil`, and the charge's own (which
+    # tells its amount and balance transaction): no invoice payment is needed to book it.
+    events = await world.take()
+    invoice_events = [e for e in events if e["type"].startswith("invoice.")]
     for event in invoice_events:
         old = pre_basil_invoice(event["data"]["object"], payment_intent=intent, charge=charge)
         legacy = event | {"api_version": PRE_BASIL_API_VERSION, "data": {"object": old}}
         await publish_stripe_event(world.js, legacy)
+    for event in events:
+        if event["type"] == "charge.succeeded":
+            await publish_stripe_event(world.js, event | {"api_version": PRE_BASIL_API_VERSION})
 
     async def listed() -> dict[str, Any] | None:
         found = (await ledger.get(f"/users/{user}/payments", headers=auth())).json()

@@ -56,14 +56,15 @@ async def test_a_payment_story_from_payment_to_risk_to_refund(
 
     async def refunded() -> dict[str, object] | None:
         detail = (await ledger.get(f"/payments/{charge}", headers=auth())).json()
-        return detail if detail["status"] == "partially_refunded" else None
+        booked = detail["status"] == "partially_refunded" and detail["fee"] is not None
+        return detail if booked else None
 
-    detail = await wait_until(refunded, message="refund booked")
+    detail = await wait_until(refunded, message="refund and fee booked")
     assert detail["refunded"] == 1500
     assert detail["refunds"][0]["note"] == "goodwill"
     assert detail["refunds"][0]["requested_by"] == "admin_1"
     kinds = [t["kind"] for t in detail["transactions"]]
-    assert kinds == ["payment", "fee", "refund"]
+    assert sorted(kinds) == ["fee", "payment", "refund"]
     assert {s["event_type"] for s in detail["timeline"]} >= {
         "radar.early_fraud_warning.created",
         "review.opened",
@@ -99,9 +100,12 @@ async def test_subscription_invoices_show_in_the_member_history(
 
     async def history() -> dict[str, list[dict[str, object]]] | None:
         found = (await ledger.get(f"/users/{user}/payments", headers=auth())).json()
-        return found if len(found["payments"]) == 2 and len(found["invoices"]) == 2 else None
+        fees = all(p["fee"] is not None for p in found["payments"])
+        return (
+            found if len(found["payments"]) == 2 and len(found["invoices"]) == 2 and fees else None
+        )
 
-    found = await wait_until(history, message="two paid invoices")
+    found = await wait_until(history, message="two paid invoices, their fees booked")
     assert all(p["hosted_invoice_url"] and p["invoice_id"] for p in found["payments"])
     assert {p["tier_id"] for p in found["payments"]} == {"tier_" + group}
     assert {i["status"] for i in found["invoices"]} == {"paid"}

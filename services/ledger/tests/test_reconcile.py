@@ -9,9 +9,9 @@ import httpx
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.service_layer.reconcile import reconcile
-from tollgate_shared.testing import StripeWorld, unique, wait_until
+from tollgate_shared.testing import StripeWorld, unique
 
-from .conftest import auth
+from .conftest import fee_booked
 
 
 async def test_reconcile_finds_what_is_not_booked(
@@ -32,11 +32,7 @@ async def test_reconcile_finds_what_is_not_booked(
     assert charge.balance_transaction in {d.balance_transaction_id for d in missing}
 
     await world.forward()
-
-    async def booked() -> bool:
-        return (await ledger.get(f"/payments/{charge.id}", headers=auth())).status_code == 200
-
-    await wait_until(booked)
+    await fee_booked(ledger, charge.id)  # the payable moved by the net: gross less the fee
     after = await reconcile(deps, sessions, *window)
     assert charge.balance_transaction not in {d.balance_transaction_id for d in after}
     await runtime.engine.dispose()

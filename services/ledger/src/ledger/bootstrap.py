@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from ledger.adapters import orm
 from ledger.adapters.stripe_gateway import StripeGateway
 from ledger.config import Settings
 from ledger.entrypoints import console, consumers
 from ledger.entrypoints.errors import STATUS
 from ledger.entrypoints.http import router
-from ledger.service_layer import Deps
+from ledger.service_layer import Deps, fees
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.infra.service import Service
 from tollgate_shared.infra.stripe_client import make_stripe_client
+from tollgate_shared.web.service import Loop
 
 
 def build(settings: Settings) -> Service[Settings, Deps]:
-    """Database, broker, the STRIPE consumer, the outbox relay, the Stripe gateway, the HTTP API
-    and the console."""
+    """Database, broker, the STRIPE consumer, the outbox relay, the Stripe gateway, the fee task,
+    the HTTP API and the console."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
     deps = Deps(
         stripe=StripeGateway(make_stripe_client(settings)),
@@ -32,4 +35,18 @@ def build(settings: Settings) -> Service[Settings, Deps]:
         description="A balanced revenue ledger, the payments audit trail, payouts and the console.",
         error_status=STATUS,
         routers=[router, console.router],
+        loops=[_fee_task(settings, deps)],
     )
+
+
+def _fee_task(settings: Settings, deps: Deps) -> Loop:
+    """The fee task, to run once the runtime (and so its sessions) is up."""
+
+    async def book_fees() -> None:
+        await fees.run(
+            deps,
+            interval=settings.ledger_fee_interval_seconds,
+            keep_parts=timedelta(days=settings.ledger_parts_retention_days),
+        )
+
+    return book_fees

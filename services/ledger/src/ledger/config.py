@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from tollgate_shared.infra.settings import ServiceSettings
 
 
@@ -9,6 +11,10 @@ class Settings(ServiceSettings):
     required_secrets = ("stripe_secret_key", "auth_jwt_secret")
 
     http_port: int = 8004
+    ledger_fee_interval_seconds: float = Field(default=10.0, gt=0)
+    """How often the fee task books the Stripe fees of payments booked since."""
+    ledger_parts_retention_days: float = Field(default=7.0, gt=0)
+    """How long a part of a payment waits for the others (Stripe retries an event 3 days)."""
 
 
 def load_settings() -> Settings:

@@ -15,21 +15,22 @@ from __future__ import annotations
 import copy
 import itertools
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self, TypeVar
 
 import pytest
 
-from ledger.adapters.stripe_gateway import BookedPayout, BookedTransfer, PaidCharge, StripeGateway
+from ledger.adapters.parts import Part
+from ledger.adapters.stripe_gateway import BookedPayout, BookedTransfer, StripeGateway
 from ledger.domain.accounts import Account, Kind
 from ledger.domain.errors import IdempotencyKeyReused, InsufficientBalance
 from ledger.domain.payments import Payment
 from ledger.domain.payouts import PENDING, TRANSFERABLE, PayoutStatus
 from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
-from ledger.service_layer import Deps, disbursements, disputes, payments, payouts, refunds
+from ledger.service_layer import Deps, disbursements, disputes, joins, payouts, refunds
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.contracts.ledger import (
@@ -40,7 +41,6 @@ from tollgate_shared.contracts.ledger import (
     RefundRecorded,
 )
 from tollgate_shared.contracts.stripe import StripeEvent
-from tollgate_shared.contracts.stripe_objects import Refund
 
 NOW = 1_780_000_000
 A = Account
@@ -55,7 +55,7 @@ class Store:
     transactions: dict[str, Transaction] = field(default_factory=dict)
     payments: dict[str, Payment] = field(default_factory=dict)
     statuses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parts: dict[tuple[str, str], Part] = field(default_factory=dict)
     timeline: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     outbox: dict[str, DomainEvent] = field(default_factory=dict)
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -135,13 +135,56 @@ class FakeBooks:
     async def add_timeline(self, **step: Any) -> None:
         self._store.timeline.setdefault((step["event_id"], step["object_id"]), step)
 
-    async def upsert_refund(self, values: dict[str, Any]) -> bool:
-        known = self._store.refunds.get(values["refund_id"])
-        if known is None:
-            self._store.refunds[values["refund_id"]] = dict(values)
-            return True
-        known.update(status=values["status"], reason=values["reason"])
-        return False
+    async def claim(self, name: str) -> bool:
+        return True
+
+    async def refund_status(self, refund_id: str) -> str | None:
+        found = self._store.statuses.get(("refunds", refund_id))
+        return found["status"] if found else None
+
+    async def payment_by_key(self, key: str) -> Payment | None:
+        paid = self._store.payments.values()
+        return next((p for p in paid if key in (p.payment_intent_id, p.charge_id)), None)
+
+    async def payment_by_invoice(self, invoice_id: str) -> Payment | None:
+        return next((p for p in self._store.payments.values() if p.invoice_id == invoice_id), None)
+
+    async def payments_without_fee(self, limit: int) -> list[Payment]:
+        return [p for p in self._store.payments.values() if p.fee is None][:limit]
+
+    async def record_fee(
+        self, payment: Payment, fee: int, balance_transaction_id: str, *, causation_id: str
+    ) -> bool:
+        if fee:
+            await self.post(payment.fee_transaction(fee, balance_transaction_id), causation_id=None)
+        known = self._store.payments[payment.charge_id]
+        self._store.payments[payment.charge_id] = replace(known, fee=fee)
+        return known.fee is None
+
+
+class FakeParts:
+    """`AbstractParts` in memory."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def put(
+        self, kind: str, key: str, facts: dict[str, Any], *, partner: str | None = None
+    ) -> None:
+        self._store.parts[kind, key] = Part(kind, key, partner, facts)
+
+    async def get(self, kind: str, key: str) -> Part | None:
+        return self._store.parts.get((kind, key))
+
+    async def partnered(self, kind: str, partner: str) -> list[Part]:
+        return [p for p in self._store.parts.values() if (p.kind, p.partner) == (kind, partner)]
+
+    async def drop(self, parts: Iterable[tuple[str, str]]) -> None:
+        for part in list(parts):
+            self._store.parts.pop(part, None)
+
+    async def prune(self, before: datetime) -> int:
+        return 0
 
 
 class FakePayoutRequests:
@@ -228,6 +271,7 @@ class FakeUnitOfWork(LedgerUnitOfWork):
     def __init__(self, store: Store) -> None:
         self.store = store
         self.books = FakeBooks(store)
+        self.parts = FakeParts(store)
         self.payouts = FakePayoutRequests(store)
         self._before = store
         self._committed = False
@@ -254,7 +298,7 @@ class FakeUnitOfWork(LedgerUnitOfWork):
 class FakeStripe(StripeGateway):
     """Stripe's objects as a test sets them (`put`), read back as the gateway reads them; no
     client behind it (the real constructor is not called), and only the calls these handlers
-    make."""
+    make: a group's payout, a transfer."""
 
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, Any]] = {}
@@ -262,25 +306,6 @@ class FakeStripe(StripeGateway):
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
         self.objects[obj["id"]] = obj
         return obj
-
-    async def charge(self, charge_id: str) -> PaidCharge:
-        return PaidCharge.model_validate(self.objects[charge_id])
-
-    async def latest_charge_of(self, payment_intent_id: str) -> str | None:
-        paid = [
-            o["id"] for o in self.objects.values() if o.get("payment_intent") == payment_intent_id
-        ]
-        return paid[-1] if paid else None
-
-    async def refund(self, refund_id: str) -> Refund:
-        return Refund.model_validate(self.objects[refund_id])
-
-    async def refunds_of(self, charge_id: str) -> list[Refund]:
-        return [
-            Refund.model_validate(o)
-            for o in self.objects.values()
-            if o["object"] == "refund" and o["charge"] == charge_id
-        ]
 
     async def payout(self, payout_id: str) -> BookedPayout:
         return BookedPayout.model_validate(self.objects[payout_id])
@@ -357,7 +382,7 @@ async def _paid(
     ledger: Ledger, charge_id: str, amount: int, fee: int, currency: str = "usd"
 ) -> None:
     charge = ledger.stripe.put(_charge(charge_id, amount, fee, currency))
-    await ledger.on(payments.on_charge_succeeded, "charge.succeeded", charge)
+    await ledger.on(joins.on_charge, "charge.succeeded", charge)
 
 
 def _refund(refund_id: str, charge_id: str, amount: int, status: str) -> dict[str, Any]:
@@ -437,13 +462,16 @@ async def test_a_refund_moves_payable_to_refunds_and_one_failed_after_booking_co
     assert len(ledger.store.emitted(RefundRecorded)) == 1
 
 
-async def test_a_refund_that_failed_before_it_was_booked_books_nothing(ledger: Ledger) -> None:
+async def test_a_refund_whose_failure_came_first_books_nothing(ledger: Ledger) -> None:
     await _paid(ledger, "ch_1", 10_000, 320)
-    refund = ledger.stripe.put(_refund("re_1", "ch_1", 2_500, "failed"))
-    await ledger.on(refunds.on_charge_refunded, "charge.refunded", _charge("ch_1", 10_000, 320))
+    failed = _refund("re_1", "ch_1", 2_500, "failed")
+    await ledger.on(refunds.on_refund_event, "refund.failed", failed)
+    await ledger.on(joins.on_charge, "charge.refunded", _charge("ch_1", 10_000, 320))
+    created = _refund("re_1", "ch_1", 2_500, "pending")  # older news, delivered later
+    await ledger.on(refunds.on_refund_event, "refund.created", created)
 
     assert list(ledger.store.transactions) == ["payment:ch_1", "fee:ch_1"]
-    assert ledger.store.refunds[refund["id"]]["status"] == "failed"
+    assert ledger.store.statuses["refunds", "re_1"]["status"] == "failed"
 
 
 @pytest.mark.parametrize(
@@ -577,7 +605,7 @@ async def test_every_event_delivered_again_books_and_announces_nothing_more(
         "payment_intent": "pi_ch_1",
         "metadata": {"group_id": GROUP},
     }
-    await ledger.on(payments.on_checkout_completed, "checkout.session.completed", checkout)
+    await ledger.on(joins.on_checkout_completed, "checkout.session.completed", checkout)
     refund = ledger.stripe.put(_refund("re_1", "ch_1", 1_000, "succeeded"))
     await ledger.on(refunds.on_refund_event, "refund.created", refund)
     dispute = _dispute("needs_response", (-9_000, 1_500))
@@ -606,7 +634,7 @@ async def test_every_event_delivered_again_books_and_announces_nothing_more(
 async def test_yen_amounts_stay_whole_yen_on_every_entry(ledger: Ledger) -> None:
     """JPY has no minor unit: Stripe's 5000 is ¥5000 and is booked as the integer 5000."""
     charge = ledger.stripe.put(_charge("ch_1", 5_000, 180, currency="JPY"))
-    await ledger.on(payments.on_charge_succeeded, "charge.succeeded", charge)
+    await ledger.on(joins.on_charge, "charge.succeeded", charge)
     refund = ledger.stripe.put({**_refund("re_1", "ch_1", 1_000, "succeeded"), "currency": "JPY"})
     await ledger.on(refunds.on_refund_event, "refund.created", refund)
 

@@ -12,7 +12,9 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from tollgate_shared.persistence.db import inbox_table, make_metadata, outbox_table
 
@@ -78,7 +80,7 @@ payments = Table(
     Column("purpose", String(40)),
     Column("reference", String(200)),
     Column("amount", BigInteger, nullable=False),
-    Column("fee", BigInteger, nullable=False),
+    Column("fee", BigInteger),  # null until the fee task has read it (`service_layer/fees.py`)
     Column("currency", String(3), nullable=False),
     Column("email", String(320)),
     Column("description", String(500)),
@@ -92,6 +94,9 @@ payments = Table(
     Index("ix_payments_group_created", "group_id", "created_at"),
     Index("ix_payments_user_created", "user_id", "created_at"),
     Index("ix_payments_email", "email"),
+    Index("ix_payments_payment_intent", "payment_intent_id"),
+    Index("ix_payments_invoice", "invoice_id"),
+    Index("ix_payments_fee_unknown", "created_at", postgresql_where=text("fee IS NULL")),
 )
 
 invoices = Table(
@@ -128,6 +133,8 @@ refunds = Table(
     Column("note", String(500)),
     Column("requested_by", String(100)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status_at", BigInteger, nullable=False),
+    Column("status_rank", Integer, nullable=False),
     Index("ix_refunds_charge", "charge_id"),
 )
 
@@ -175,6 +182,20 @@ timeline = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Index("ix_timeline_charge", "charge_id", "occurred_at"),
 )
+
+payment_parts = Table(
+    "payment_parts",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("partner", String(100)),
+    Column("facts", JSONB, nullable=False),
+    _created(),
+    Index("ix_payment_parts_partner", "kind", "partner"),
+    Index("ix_payment_parts_recorded", "recorded_at"),
+)
+"""What Stripe's events told about a payment not yet booked, until its other parts arrive
+(`adapters/parts.py`): a charge, an invoice, an invoice payment, a checkout, an early event."""
 
 payout_schedules = Table(
     "payout_schedules",

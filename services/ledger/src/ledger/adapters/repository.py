@@ -82,6 +82,7 @@ class AbstractBooks(Protocol):
     ) -> bool: ...
     async def is_booked(self, key: str) -> bool: ...
     async def lock_group(self, group_id: str) -> None: ...
+    async def claim(self, name: str) -> bool: ...
     async def account_balance(self, group_id: str, currency: str, account: Account) -> int: ...
     async def charge_account_total(self, charge_id: str, account: Account) -> int: ...
     async def booked_amount(self, *, source_id: str, kind: Kind) -> int: ...
@@ -104,7 +105,13 @@ class AbstractBooks(Protocol):
         amount: int | None,
         occurred_at: datetime,
     ) -> None: ...
-    async def upsert_refund(self, values: dict[str, Any]) -> bool: ...
+    async def refund_status(self, refund_id: str) -> str | None: ...
+    async def payment_by_key(self, key: str) -> Payment | None: ...
+    async def payment_by_invoice(self, invoice_id: str) -> Payment | None: ...
+    async def payments_without_fee(self, limit: int) -> list[Payment]: ...
+    async def record_fee(
+        self, payment: Payment, fee: int, balance_transaction_id: str, *, causation_id: str
+    ) -> bool: ...
 
 
 class Books:
@@ -173,6 +180,13 @@ class Books:
     async def lock_group(self, group_id: str) -> None:
         """Serialize balance-changing commands of one group until the transaction ends."""
         await self._uow.lock(f"ledger.group:{group_id}")
+
+    async def claim(self, name: str) -> bool:
+        """Take the lock `name` until the transaction ends if no other transaction holds it."""
+        taken = await self._session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
+        )
+        return bool(taken)
 
     async def account_balance(self, group_id: str, currency: str, account: Account) -> int:
         """The all-time balance of one account."""
@@ -282,15 +296,43 @@ class Books:
             .on_conflict_do_nothing()
         )
 
-    async def upsert_refund(self, values: dict[str, Any]) -> bool:
-        """Record or update a refund; True if it is new."""
+    async def refund_status(self, refund_id: str) -> str | None:
+        """A refund's status as its newest news has it (`upsert_status`)."""
         r = orm.refunds
-        stmt = insert(r).values(**values)
-        changes = {"status": stmt.excluded.status, "reason": stmt.excluded.reason}
-        result = await self._session.execute(
-            stmt.on_conflict_do_update(index_elements=[r.c.refund_id], set_=changes).returning(
-                text("(xmax = 0) AS inserted")
-            )
+        found = await self._session.scalar(select(r.c.status).where(r.c.refund_id == refund_id))
+        return str(found) if found is not None else None
+
+    async def _payment_where(self, *where: Any) -> Payment | None:
+        row = (await self._session.execute(select(orm.payments).where(*where))).mappings().first()
+        return _payment_of(dict(row)) if row else None
+
+    async def payment_by_key(self, key: str) -> Payment | None:
+        """The booked payment of a payment intent, or of a charge paid without one."""
+        p = orm.payments
+        return await self._payment_where((p.c.payment_intent_id == key) | (p.c.charge_id == key))
+
+    async def payment_by_invoice(self, invoice_id: str) -> Payment | None:
+        """The booked payment of an invoice, if its payment is booked."""
+        return await self._payment_where(orm.payments.c.invoice_id == invoice_id)
+
+    async def payments_without_fee(self, limit: int) -> list[Payment]:
+        """The oldest `limit` booked payments whose fee is not known yet."""
+        p = orm.payments
+        rows = await self._session.execute(
+            select(p).where(p.c.fee.is_(None)).order_by(p.c.created_at).limit(limit)
         )
-        row = result.first()
-        return bool(row and row.inserted)
+        return [_payment_of(dict(row)) for row in rows.mappings()]
+
+    async def record_fee(
+        self, payment: Payment, fee: int, balance_transaction_id: str, *, causation_id: str
+    ) -> bool:
+        """Book Stripe's fee on a payment (once, keyed by its charge) and keep it on the
+        payment; True if it was not known before."""
+        if fee:
+            fee_txn = payment.fee_transaction(fee, balance_transaction_id)
+            await self.post(fee_txn, causation_id=causation_id)
+        p = orm.payments
+        result = await self._session.execute(
+            p.update().where(p.c.charge_id == payment.charge_id, p.c.fee.is_(None)).values(fee=fee)
+        )
+        return bool(getattr(result, "rowcount", 0))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 import stripe
+from pydantic import BaseModel, ConfigDict, Field
 
 from tollgate_shared.contracts.stripe_objects import (
     BalanceTransaction,
     Charge,
     CustomerDetails,
-    Invoice,
-    PaymentIntent,
     Payout,
     Ref,
     Refund,
@@ -49,6 +48,26 @@ class PaidCharge(Charge):
         return self.receipt_email
 
 
+class PaidBy(BaseModel):
+    """What paid an invoice: a payment intent, or a charge made without one."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: str | None = None
+    payment_intent: Ref = None
+    charge: Ref = None
+
+
+class InvoicePayment(StripeObject):
+    """Stripe's link of an invoice to what paid it (`invoice_payment.paid`)."""
+
+    invoice: Ref = None
+    amount_paid: int | None = None
+    currency: str | None = None
+    status: str | None = None
+    payment: PaidBy = Field(default_factory=PaidBy)
+
+
 class BookedTransfer(Transfer):
     balance_transaction: Ref = None
 
@@ -67,45 +86,6 @@ class StripeGateway:
 
     def __init__(self, client: stripe.StripeClient) -> None:
         self._v1 = client.v1
-
-    async def charge(self, charge_id: str) -> PaidCharge:
-        """The charge with its balance transaction (and so its fee) expanded."""
-        obj = await self._v1.charges.retrieve_async(charge_id, {"expand": ["balance_transaction"]})
-        return _parse(PaidCharge, obj)
-
-    async def invoice_for_payment_intent(self, payment_intent_id: str) -> Invoice | None:
-        """The invoice a payment intent paid, if any (current API: via invoice payments)."""
-        page = await self._v1.invoice_payments.list_async(
-            {"payment": {"type": "payment_intent", "payment_intent": payment_intent_id}}
-        )
-        for payment in page.data:
-            invoice_id = payment.to_dict().get("invoice")
-            if invoice_id:
-                return _parse(Invoice, await self._v1.invoices.retrieve_async(str(invoice_id)))
-        return None
-
-    async def latest_charge_of(self, payment_intent_id: str) -> str | None:
-        """The id of the payment intent's latest charge."""
-        intent = await self._v1.payment_intents.retrieve_async(payment_intent_id)
-        return _parse(PaymentIntent, intent).latest_charge
-
-    async def invoice_payment_intent(self, invoice_id: str) -> str | None:
-        """The payment intent that paid an invoice (current API: via invoice payments)."""
-        page = await self._v1.invoice_payments.list_async({"invoice": invoice_id})
-        for payment in page.data:
-            inner = payment.to_dict().get("payment") or {}
-            if inner.get("payment_intent"):
-                return str(inner["payment_intent"])
-        return None
-
-    async def refund(self, refund_id: str) -> Refund:
-        """The refund as it is now."""
-        return _parse(Refund, await self._v1.refunds.retrieve_async(refund_id))
-
-    async def refunds_of(self, charge_id: str) -> list[Refund]:
-        """Every refund of a charge."""
-        page = await self._v1.refunds.list_async({"charge": charge_id, "limit": 100})
-        return [_parse(Refund, r) async for r in page.auto_paging_iter()]
 
     async def payout(self, payout_id: str) -> BookedPayout:
         """The payout as it is now."""
@@ -165,6 +145,16 @@ class StripeGateway:
             {"created": {"gte": created_from, "lt": created_to}, "limit": 100}
         )
         return [_parse(SourcedBalanceTransaction, t) async for t in page.auto_paging_iter()]
+
+    async def charge_balance_transactions(
+        self, *, created_from: int, created_to: int
+    ) -> AsyncIterator[SourcedBalanceTransaction]:
+        """The balance transactions of charges created in [from, to), in pages of 100."""
+        page = await self._v1.balance_transactions.list_async(
+            {"type": "charge", "created": {"gte": created_from, "lt": created_to}, "limit": 100}
+        )
+        async for txn in page.auto_paging_iter():
+            yield _parse(SourcedBalanceTransaction, txn)
 
     async def balance_transaction(self, txn_id: str) -> SourcedBalanceTransaction:
         """One balance transaction."""

@@ -27,7 +27,8 @@ class Payment:
     charge_id: str
     attribution: Attribution
     amount: int
-    fee: int
+    fee: int | None
+    """Stripe's fee on the charge; None until it is known (events never carry it)."""
     currency: str
     created_at: datetime
     balance_transaction_id: str | None = None
@@ -51,7 +52,11 @@ class Payment:
         return self.attribution.group_id
 
     def _transaction(
-        self, kind: Kind, amount: int, postings: list[accounts.Posting]
+        self,
+        kind: Kind,
+        amount: int,
+        postings: list[accounts.Posting],
+        balance_transaction_id: str | None = None,
     ) -> Transaction:
         return Transaction(
             kind=kind,
@@ -64,22 +69,26 @@ class Payment:
             attribution=self.attribution,
             charge_id=self.charge_id,
             invoice_id=self.invoice_id,
-            balance_transaction_id=self.balance_transaction_id,
+            balance_transaction_id=balance_transaction_id or self.balance_transaction_id,
             description=self.description,
         )
 
     def transactions(self) -> list[Transaction]:
-        """The gross payment, and Stripe's fee on it when there is one."""
+        """The gross payment, and Stripe's fee on it when it is known and not zero."""
         booked = [
             self._transaction(
                 Kind.PAYMENT, self.amount, accounts.payment(self.amount, self.currency)
             )
         ]
         if self.fee:
-            booked.append(
-                self._transaction(Kind.FEE, self.fee, accounts.fee(self.fee, self.currency))
-            )
+            booked.append(self.fee_transaction(self.fee, self.balance_transaction_id))
         return booked
+
+    def fee_transaction(self, fee: int, balance_transaction_id: str | None) -> Transaction:
+        """Stripe's fee on the charge (keyed `fee:<charge>`), on its balance transaction."""
+        return self._transaction(
+            Kind.FEE, fee, accounts.fee(fee, self.currency), balance_transaction_id
+        )
 
     def movement(
         self,

@@ -22,6 +22,12 @@ STATUS_RANK = {
     "won": 3,
     "lost": 3,
     "warning_closed": 3,
+    # refunds: a refund that succeeded can still fail (its money comes back)
+    "pending": 1,
+    "requires_action": 1,
+    "succeeded": 3,
+    "failed": 4,
+    "canceled": 4,
 }
 
 

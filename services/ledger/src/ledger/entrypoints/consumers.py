@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import Counter
 
 from ledger.domain.errors import UnbalancedTransaction
-from ledger.service_layer import Deps, disbursements, disputes, fetches, payments, refunds, risk
+from ledger.service_layer import Deps, disbursements, disputes, fetches, joins, refunds, risk
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
@@ -16,8 +16,8 @@ from tollgate_shared.messaging.dispatch import stripe_dispatcher
 from tollgate_shared.messaging.message import PermanentError
 from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 
-# Its handlers only read Stripe (a refund is asked for over HTTP, not here): a fetch needs no
-# savepoint per message, as what a failure makes them do again is reading (see ConsumerSpec).
+# Its handlers call Stripe not at all but to read a group's payout (a refund is asked for over
+# HTTP, not here): a fetch needs no savepoint per message (see ConsumerSpec).
 STRIPE_CONSUMER = ConsumerSpec(
     durable="ledger", stream=STRIPE, filter_subject="stripe.>", savepoints=False
 )
@@ -26,16 +26,17 @@ Handler = Callable[[Deps, LedgerUnitOfWork, StripeEvent], Awaitable[None]]
 
 # Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
 HANDLERS: dict[str, Handler] = {
-    "charge.succeeded": payments.on_charge_succeeded,
-    "charge.failed": payments.on_charge_failed,
-    "invoice.paid": payments.on_invoice_paid,
-    "invoice.payment_succeeded": payments.on_invoice_paid,
-    "invoice.payment_failed": payments.on_invoice_updated,
-    "invoice.voided": payments.on_invoice_updated,
-    "invoice.marked_uncollectible": payments.on_invoice_updated,
-    "checkout.session.completed": payments.on_checkout_completed,
-    "checkout.session.async_payment_succeeded": payments.on_checkout_completed,
-    "charge.refunded": refunds.on_charge_refunded,
+    "charge.succeeded": joins.on_charge,
+    "charge.failed": joins.on_charge_failed,
+    "invoice.paid": joins.on_invoice_paid,
+    "invoice.payment_succeeded": joins.on_invoice_paid,
+    "invoice_payment.paid": joins.on_invoice_payment_paid,
+    "invoice.payment_failed": joins.on_invoice_updated,
+    "invoice.voided": joins.on_invoice_updated,
+    "invoice.marked_uncollectible": joins.on_invoice_updated,
+    "checkout.session.completed": joins.on_checkout_completed,
+    "checkout.session.async_payment_succeeded": joins.on_checkout_completed,
+    "charge.refunded": joins.on_charge_refunded,
     "charge.refund.updated": refunds.on_refund_event,
     "refund.created": refunds.on_refund_event,
     "refund.updated": refunds.on_refund_event,

@@ -97,7 +97,8 @@ class Payment(BaseModel):
     purpose: str | None
     reference: str | None
     amount: int
-    fee: int
+    fee: int | None
+    """Stripe's fee; null until the fee task has read it (seconds to a minute after booking)."""
     currency: str
     email: str | None
     description: str | None
@@ -153,6 +154,8 @@ class Refund(BaseModel):
     note: str | None
     requested_by: str | None
     created_at: datetime
+    status_at: int
+    status_rank: int
 
 
 class Dispute(BaseModel):

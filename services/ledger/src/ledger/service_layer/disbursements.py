@@ -12,6 +12,9 @@ from ledger.service_layer import Deps, at
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.ledger import PayoutRecorded
 from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.messaging.foreign import ignore_foreign
+
+SERVICE = "ledger"
 
 FAILED = ("failed", "canceled")
 
@@ -93,15 +96,21 @@ async def record_transfer(
 
 
 async def on_transfer(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
-    """`transfer.created|updated|reversed`."""
-    await record_transfer(deps, uow, event.object_as(BookedTransfer), causation_id=event.id)
+    """`transfer.created|updated|reversed` of a group (metadata `group_id`)."""
+    transfer = event.object_as(BookedTransfer)
+    if not transfer.metadata.get("group_id"):
+        ignore_foreign(SERVICE, event, f"transfer {transfer.id} names no group")
+        return
+    await record_transfer(deps, uow, transfer, causation_id=event.id)
 
 
 async def on_payout(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`payout.*` of a group (metadata `group_id`), as it is now; a failed one comes back."""
     group_id = event.object_as(BookedPayout).metadata.get("group_id")
-    if not group_id:
-        return  # the platform's own payout to its bank (or another app's): not a group's money
+    if not group_id:  # the platform's own payout to its bank (or another app's)
+        ignore_foreign(SERVICE, event, "payout names no group")
+        return
+    # Read: a paid payout can still fail, and its events come in any order (rare: groups only).
     payout = await deps.stripe.payout(str(event.data.object["id"]))
     booking = _disbursement(
         Kind.PAYOUT,

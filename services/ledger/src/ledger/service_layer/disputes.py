@@ -19,7 +19,7 @@ CLOSED = ("won", "lost", "warning_closed")
 async def on_dispute_event(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`charge.dispute.*`: status (newest news wins), timeline, and money movements by key."""
     dispute = event.object_as(Dispute)
-    payment = await payment_of(deps, uow, event, dispute.charge)
+    payment = await payment_of(uow, event, dispute.charge)
     if payment is None:
         return
     currency = dispute.currency.lower()

@@ -25,6 +25,15 @@ CHARGE_TYPES = frozenset({"charge.succeeded", "charge.refunded"})
 """Events whose object is the charge whose payment their handler reads first."""
 
 
+class _Paid(BaseModel):
+    """What paid an invoice, as an invoice payment names it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    payment_intent: Ref = None
+    charge: Ref = None
+
+
 class _Named(BaseModel):
     """The ids a Stripe object names that the ledger's rows hang on."""
 
@@ -34,16 +43,30 @@ class _Named(BaseModel):
     customer: Ref = None
     payment_intent: Ref = None
     charge: Ref = None
+    invoice: Ref = None
+    payment: _Paid | None = None
 
     def names(self) -> Iterator[str]:
-        """The object, and its customer, payment intent and charge where it names them.
+        """The object, and its customer, payment intent, charge and invoice where it names
+        them (an invoice payment: what paid it).
 
         Two events whose handlers write the same row name one object in common: a payment's
-        rows are written for its charge's events (the charge), its invoice's (the customer:
-        an invoice's charge is its customer's), its checkout's (the payment intent), and its
-        refunds', disputes' and risk items' (the charge); an invoice's, refund's, dispute's,
-        transfer's or payout's rows for its own events (the object)."""
-        for name in (self.id, self.customer, self.payment_intent, self.charge):
+        rows and parts are written for its charge's events (the charge, its payment intent and
+        customer), its invoice's (the invoice and customer: an invoice's charge is its
+        customer's), its invoice payment's (the invoice and payment intent), its checkout's
+        (the payment intent), and its refunds', disputes' and risk items' (the charge); an
+        invoice's, refund's, dispute's, transfer's or payout's rows for its own events (the
+        object)."""
+        paid = self.payment or _Paid()
+        for name in (
+            self.id,
+            self.customer,
+            self.payment_intent,
+            self.charge,
+            self.invoice,
+            paid.payment_intent,
+            paid.charge,
+        ):
             if name:
                 yield name
 

@@ -1,12 +1,14 @@
-"""Booking a refund of a booked payment as Stripe has it now (its money left, or came back)."""
+"""Booking a refund of a booked payment as its newest news has it (its money left, or came
+back)."""
 
 from __future__ import annotations
 
+from ledger.adapters import orm
 from ledger.domain import accounts
 from ledger.domain.accounts import Kind
 from ledger.domain.payments import Payment
 from ledger.domain.transactions import event_id
-from ledger.service_layer import Deps, at
+from ledger.service_layer import at
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.ledger import RefundRecorded
 from tollgate_shared.contracts.stripe import StripeEvent
@@ -16,20 +18,15 @@ MONEY_RETURNED = ("pending", "requires_action", "succeeded")
 """Refund states in which the money has left the balance (failed/canceled ones come back)."""
 
 
-async def book_refunds(
-    deps: Deps, uow: LedgerUnitOfWork, payment: Payment, event: StripeEvent
-) -> None:
-    """Book every refund the payment's charge has now."""
-    for refund in await deps.stripe.refunds_of(payment.charge_id):
-        await apply_refund(deps, uow, payment, refund, event)
-
-
 async def apply_refund(
-    deps: Deps, uow: LedgerUnitOfWork, payment: Payment, refund: Refund, event: StripeEvent
+    uow: LedgerUnitOfWork, payment: Payment, refund: Refund, event: StripeEvent
 ) -> None:
     """Book a refund of `payment` whose money left, or correct one that failed after being
-    booked."""
-    await uow.books.upsert_refund(
+    booked, as the newest news of it has it (events come in any order; a refund that
+    succeeded can still fail)."""
+    await uow.books.upsert_status(
+        orm.refunds,
+        "refund_id",
         {
             "refund_id": refund.id,
             "charge_id": payment.charge_id,
@@ -42,7 +39,9 @@ async def apply_refund(
             "requested_by": refund.metadata.get("requested_by"),
             "created_at": at(refund.created),
         },
+        status_at=event.created,
     )
+    status = await uow.books.refund_status(refund.id)
     await uow.books.add_timeline(
         event_id=event.id,
         object_id=refund.id,
@@ -60,7 +59,7 @@ async def apply_refund(
         occurred_at=at(refund.created),
         balance_transaction_id=refund.balance_transaction,
     )
-    if refund.status in MONEY_RETURNED:
+    if status in MONEY_RETURNED:
         if await uow.books.post(booking, causation_id=event.id):
             uow.emit(
                 RefundRecorded(

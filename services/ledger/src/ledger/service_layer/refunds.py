@@ -1,5 +1,5 @@
-"""Refunds: booked from Stripe's events (current state fetched, since events come out of order),
-and requested by admins through Stripe, never booked before Stripe says so."""
+"""Refunds: booked from Stripe's events (the newest news of each refund winning, since events
+come in any order), and requested by admins through Stripe, never booked before Stripe says so."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from dataclasses import dataclass
 
 import stripe
 
-from ledger.adapters.stripe_gateway import PaidCharge
 from ledger.domain.accounts import Account
 from ledger.domain.errors import InvalidState, NotFound
 from ledger.domain.payments import RefundReason
 from ledger.service_layer import Deps
 from ledger.service_layer.payments import payment_of
-from ledger.service_layer.refund_bookings import apply_refund, book_refunds
+from ledger.service_layer.refund_bookings import apply_refund
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.contracts.stripe_objects import Refund
@@ -21,24 +20,13 @@ from tollgate_shared.infra.stripe_client import idempotency_key
 
 
 async def on_refund_event(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
-    """`refund.*` / `charge.refund.updated`: book the refund as it is now. A refund of a charge
-    not booked here that carries no Tollgate metadata is another app's, ignored unread (one of
-    ours made outside the ledger is booked by its `charge.refunded`)."""
+    """`refund.*` / `charge.refund.updated`: book the refund as its newest news has it (the
+    event carries the refund: nothing is read). A refund of a charge neither booked nor waiting
+    for its payment's other parts is another app's, ignored."""
     refund = event.object_as(Refund)
-    payment = await payment_of(deps, uow, event, refund.charge, metadata=refund.metadata)
+    payment = await payment_of(uow, event, refund.charge)
     if payment is not None:
-        refund = await deps.stripe.refund(str(event.data.object["id"]))
-        await apply_refund(deps, uow, payment, refund, event)
-
-
-async def on_charge_refunded(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
-    """`charge.refunded`: book every refund the charge has now (none of another app's). A
-    subscription's charge refunded before its invoice is booked carries no metadata: it is
-    ignored here, and its refunds are booked with the payment (`payments.book_payment`)."""
-    charge = event.object_as(PaidCharge)
-    payment = await payment_of(deps, uow, event, charge.id, charge=charge)
-    if payment is not None:
-        await book_refunds(deps, uow, payment, event)
+        await apply_refund(uow, payment, refund, event)
 
 
 @dataclass(frozen=True)

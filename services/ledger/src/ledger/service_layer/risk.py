@@ -23,7 +23,7 @@ async def _record(
     reason: str | None,
     created: int | None,
 ) -> None:
-    payment = await payment_of(deps, uow, event, charge_id)
+    payment = await payment_of(uow, event, charge_id)
     if payment is None:
         return
     await uow.books.upsert_status(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ledger.adapters.parts import AbstractParts, Parts
 from ledger.adapters.payout_requests import AbstractPayoutRequests, PayoutRequests
 from ledger.adapters.repository import AbstractBooks, Books
 from tollgate_shared.messaging.outbox import Outbox
@@ -11,9 +12,10 @@ from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 class LedgerUnitOfWork(UnitOfWork):
-    """The books and the payout requests of one transaction."""
+    """The books, the pending parts of payments and the payout requests of one transaction."""
 
     books: AbstractBooks
+    parts: AbstractParts
     payouts: AbstractPayoutRequests
 
     def __init__(
@@ -21,4 +23,5 @@ class LedgerUnitOfWork(UnitOfWork):
     ) -> None:
         super().__init__(sessions, outbox=outbox)
         self.books = Books(self)
+        self.parts = Parts(self)
         self.payouts = PayoutRequests(self)
