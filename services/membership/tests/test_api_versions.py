@@ -57,9 +57,9 @@ async def test_a_pre_basil_renewal_is_applied_like_a_current_one(
         gates = {user: await service.gate(user, group) for user in subs}
         types = {user: await service.event_types(user) for user in subs}
 
-    # The invoice names its member: one read of the subscription under the member's lock,
-    # none to learn whose it is or which credits its tier grants.
-    assert reads == {current: 1, legacy: 1}
+    # The invoice names its member and its tier's credits, and the subscription's snapshots
+    # its state: no read of the subscription, in either shape.
+    assert reads == {current: 0, legacy: 0}
     assert types[legacy] == types[current] == ["membership.activated", "membership.renewed"]
     shown = ("active", "status", "tier_id", "source", "credits")
     assert [gates[legacy][k] for k in shown] == [gates[current][k] for k in shown]

@@ -136,12 +136,16 @@ async def test_in_order_replays_never_show_an_older_membership(
             for s in scenarios:
                 if round_ < len(s.steps):
                     await s.steps[round_](s)
-            # until what membership itself asked of Stripe (a superseded cancellation) is in too
-            while forwarded := await deliverer.forward():
-                history += forwarded
-                await live.settle()
-            for user in users:
-                truth[user].append(_shown(await live.gate(user, group)))
+            # until what membership itself asked of Stripe (a superseded cancellation) is in too;
+            # one event at a time, so that the truth has every state the gate showed
+            while pending := await deliverer.pending():
+                for event in pending:
+                    await deliverer.publish([event])
+                    deliverer.taken.add(event["id"])
+                    history.append(event)
+                    await live.settle()
+                    for user in _users_of(event, users):
+                        truth[user].append(_shown(await live.gate(user, group)))
             last = max(e["created"] for e in history)
             await wait_until(lambda last=last: time.time() >= last + 1, message="a new second")
         live_announced = {user: await _announced(live, user) for user in users}

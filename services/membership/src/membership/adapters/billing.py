@@ -1,4 +1,5 @@
-"""Stripe, as membership uses it: read subscriptions and customers, cancel superseded ones."""
+"""Stripe, as membership uses it: read subscriptions (when their events cannot tell), cancel
+superseded ones."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import stripe
 
 from membership.domain.model import StripeTime
-from tollgate_shared.contracts.stripe_objects import PaymentIntent, Subscription
+from tollgate_shared.contracts.stripe_objects import Subscription
 from tollgate_shared.infra.stripe_client import idempotency_key
 
 LIVE_SUBSCRIPTIONS_READ = 100
@@ -65,16 +66,6 @@ class StripeBilling:
             )
         )
         return [_parse(each) for each in page.data], at
-
-    async def payment_metadata(self, payment_intent_id: str) -> dict[str, str]:
-        """The metadata of a payment intent (a one-time membership's names its purpose)."""
-        intent = await self._client.v1.payment_intents.retrieve_async(payment_intent_id)
-        return PaymentIntent.model_validate(intent.to_dict()).metadata
-
-    async def customer_email(self, customer_id: str) -> str | None:
-        """The customer's email, if Stripe has one."""
-        customer = await self._client.v1.customers.retrieve_async(customer_id)
-        return getattr(customer, "email", None)
 
     async def cancel_superseded(self, old_id: str, new_id: str) -> Read:
         """Cancel `old_id` because `new_id` replaces it; once per pair, even when retried (a

@@ -41,6 +41,11 @@ class SubscriptionRecord:
     version_from: int | None = None
 
     @property
+    def awaited(self) -> bool:
+        """Known only from an invoice or a checkout naming it: no snapshot of it applied yet."""
+        return self.version == 0
+
+    @property
     def since(self) -> int:
         """The earliest Stripe second the applied data may describe."""
         return self.version if self.version_from is None else self.version_from

@@ -21,6 +21,10 @@ ENTITLING = frozenset({"trialing", "active"})
 """Subscription statuses that grant access (past_due does, for the grace period only)."""
 BILLABLE = frozenset({"trialing", "active", "past_due", "unpaid", "paused"})
 """Statuses of a subscription that may still charge the member: superseded ones get canceled."""
+FIRST = frozenset({"incomplete"})
+"""Statuses only a new subscription has (its first payment not made yet): none comes back."""
+FINAL = frozenset({"canceled", "incomplete_expired"})
+"""Statuses a subscription never leaves."""
 _END_REASONS = {
     "canceled": "canceled",
     "past_due": "payment_failed",
@@ -41,17 +45,44 @@ class Ordering(enum.Enum):
 
 
 def order(stored: SubscriptionRecord | None, *, event_id: str, created: int) -> Ordering:
-    """Newer Stripe data wins; older is ignored; the same second is ambiguous, so re-read.
+    """Newer Stripe data wins; older is ignored; the same second is ambiguous (see `place`).
 
     Stripe stamps events in whole seconds and does not order deliveries, so two snapshots of
-    one subscription from the same second cannot be told apart: the current object is fetched
-    from Stripe instead. A state read from Stripe ranks by when it was read, not by the event
-    that made us read it: a snapshot from before the read is older, one from a second the read
-    may have been taken in is ambiguous. A repeat of the event last applied changes nothing.
+    one subscription from the same second cannot be told apart by their time. A state read from
+    Stripe ranks by when it was read, not by the event that made us read it: a snapshot from
+    before the read is older, one from a second the read may have been taken in is ambiguous.
+    A repeat of the event last applied changes nothing.
     """
     if stored is None or created > stored.version:
         return Ordering.APPLY
     if created < stored.since or event_id == stored.last_event_id:
+        return Ordering.IGNORE
+    return Ordering.REREAD
+
+
+def _same_state(a: SubscriptionRecord, b: SubscriptionRecord) -> bool:
+    """Whether two snapshots show the same of what membership keeps of a subscription."""
+    return (a.status, a.cancel_at_period_end, a.period_end, a.tier_id) == (
+        b.status,
+        b.cancel_at_period_end,
+        b.period_end,
+        b.tier_id,
+    )
+
+
+def place(stored: SubscriptionRecord, incoming: SubscriptionRecord) -> Ordering:
+    """Two snapshots of one subscription that their seconds cannot order, placed by what they
+    show: the same state needs no choice (IGNORE); a subscription never goes back to a `FIRST`
+    status nor leaves a `FINAL` one. REREAD (from Stripe) only when none of that tells."""
+    if _same_state(stored, incoming):
+        return Ordering.IGNORE
+    if incoming.status in FINAL and stored.status not in FINAL:
+        return Ordering.APPLY
+    if stored.status in FINAL and incoming.status not in FINAL:
+        return Ordering.IGNORE
+    if stored.status in FIRST and incoming.status not in FIRST:
+        return Ordering.APPLY
+    if incoming.status in FIRST and stored.status not in FIRST:
         return Ordering.IGNORE
     return Ordering.REREAD
 
@@ -80,8 +111,8 @@ def merge(
     stored: SubscriptionRecord | None, incoming: SubscriptionRecord, *, fresh: bool
 ) -> tuple[Ordering, SubscriptionRecord | None]:
     """What to store given a snapshot (`incoming.since`..`incoming.version` = its Stripe time;
-    `fresh` when just read from Stripe, after everything stored): the decision of `order`, and
-    the record to save, if any.
+    `fresh` when just read from Stripe, after everything stored): the decision of `order` (of
+    `place` in a second it cannot order), and the record to save, if any.
 
     A past_due spell starts at the earliest time any snapshot of it shows (older snapshots,
     otherwise ignored, still move it earlier), so the grace period ends at the same moment
@@ -92,6 +123,10 @@ def merge(
         if fresh
         else order(stored, event_id=incoming.last_event_id or "", created=incoming.version)
     )
+    placed = decision is Ordering.REREAD
+    if placed:
+        assert stored is not None  # `order` finds a second ambiguous only against a stored one
+        decision = place(stored, incoming)
     if decision is Ordering.REREAD:
         return decision, None
     if stored is None:
@@ -104,7 +139,8 @@ def merge(
         return decision, replace(stored, past_due_since=since) if changed else None
     return decision, replace(
         incoming,
-        version=max(stored.version, incoming.version),
+        # Placed after what is stored, the snapshot is from its own second: a later one applies.
+        version=incoming.version if placed else max(stored.version, incoming.version),
         version_from=max(stored.since, incoming.since) if fresh else None,
         past_due_since=since,
         customer_id=incoming.customer_id or stored.customer_id,

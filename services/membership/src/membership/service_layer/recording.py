@@ -14,7 +14,7 @@ from membership.config import Settings
 from membership.domain import rules
 from membership.domain.credits import Allocation
 from membership.domain.errors import NotAMembership
-from membership.domain.metadata import MembershipMetadata, is_membership
+from membership.domain.metadata import MembershipMetadata
 from membership.domain.model import (
     Entitlement,
     MembershipKey,
@@ -44,26 +44,68 @@ class Recorder:
         self._settings = settings
         self._clock = clock
 
-    async def sync(
+    async def note(
         self,
         uow: MembershipUnitOfWork,
         subscription_id: str,
         event: StripeEvent,
         *,
-        email: str | None,
         meta: MembershipMetadata | None,
+        customer: str | None,
+        email: str | None,
     ) -> SubscriptionRecord | None:
-        """Apply the subscription as Stripe has it now, read while holding the member's lock
-        (so a concurrent, older read cannot be stored after it)."""
-        if meta is None:
-            meta = MembershipMetadata.parse(
-                (await self._billing.subscription(subscription_id)).subscription.metadata
-            )
-            if meta is None:
+        """What an invoice or a checkout tells of its subscription, under the member's lock and
+        without asking Stripe: the payer's email. Its state comes from its own snapshots, which
+        Stripe sends for every change (the first payment's and each renewal's too). Before the
+        first snapshot the subscription is stored as awaited (`SubscriptionRecord.awaited`:
+        whose it is, not its state), which any snapshot replaces. The subscription as stored;
+        None for one whose invoice tells nothing of it (`meta` None, no copy) and that was never
+        stored: not a membership's, or its snapshots will place it."""
+        if meta is not None:
+            key = meta.key
+        else:
+            known = await uow.memberships.subscription(subscription_id)
+            if known is None:
                 return None
-        await uow.memberships.lock(MembershipKey(meta.user_id, meta.group_id))
-        current = await self._read(uow, subscription_id, meta, event)
-        return await self.apply(uow, current.subscription, event, read_at=current.at, email=email)
+            key = MembershipKey(known.user_id, known.group_id)
+        await uow.memberships.lock(key)
+        stored = await uow.memberships.subscription(subscription_id)
+        if stored is None and meta is not None:
+            stored = self._awaited(subscription_id, meta, event, customer=customer, email=email)
+        elif stored is None or not email or stored.email:
+            return stored
+        else:
+            stored = replace(stored, email=email)
+        await uow.memberships.save_subscription(stored)
+        return stored
+
+    @staticmethod
+    def _awaited(
+        subscription_id: str,
+        meta: MembershipMetadata,
+        event: StripeEvent,
+        *,
+        customer: str | None,
+        email: str | None,
+    ) -> SubscriptionRecord:
+        """A subscription an invoice or a checkout names before its first snapshot: whose it
+        is and the payer's email; as state, Stripe's `incomplete` (no access) from second 0,
+        so that any snapshot of it is newer."""
+        return SubscriptionRecord(
+            id=subscription_id,
+            user_id=meta.user_id,
+            group_id=meta.group_id,
+            tier_id=meta.tier_id,
+            status="incomplete",
+            cancel_at_period_end=False,
+            period_end=None,
+            created=event.created,
+            version=0,
+            last_event_id=event.id,
+            previous_subscription_id=meta.previous_subscription_id,
+            customer_id=customer,
+            email=email,
+        )
 
     async def _read(
         self,
@@ -76,10 +118,12 @@ class Recorder:
         come (a backlog): when it no longer entitles, the member's other live subscriptions of
         its customer are stored as read too, so a replacement made meanwhile (a tier switch)
         is known with it rather than announced as a new membership after an end."""
+        # Re-read: two snapshots of one second that neither their time nor their states order.
         current = await self._billing.subscription(subscription_id)
         customer = current.subscription.customer
         if current.subscription.status in rules.ENTITLING or customer is None:
             return current
+        # The read may be ahead of the queued events: only Stripe tells what replaced this one.
         others, at = await self._billing.live_subscriptions(customer)
         for other in others:
             try:
@@ -161,8 +205,6 @@ class Recorder:
             return None
         if cancel_requested:
             record = replace(record, cancel_requested_at=self._clock())
-        if record.email is None and record.customer_id and stored is None:
-            record = replace(record, email=await self._billing.customer_email(record.customer_id))
         return record
 
     def _received(
@@ -203,6 +245,7 @@ class Recorder:
         touched: set[MembershipKey] = set()
         for old, new_id in rules.superseded(related):
             await uow.memberships.lock(MembershipKey(old.user_id, old.group_id))
+            # Stored state may lag Stripe's (a cancel still queued): cancel only what it bills.
             current = await self._billing.subscription(old.id)
             requested = current.subscription.status in rules.BILLABLE
             if requested:
@@ -248,21 +291,19 @@ class Recorder:
         reason: str,
         event: StripeEvent,
         *,
-        membership: bool | None = None,
+        membership: bool,
     ) -> None:
         """Record the reversal of a one-time membership's payment, then apply it. It may arrive
-        before the payment's checkout: then whether the payment was a membership's is
-        `membership` (what the event's object tells), else read from Stripe (a dispute carries
-        none of its payment's metadata). Any other payment's (a subscription's, a purchase,
-        another app's on a shared Stripe account) records nothing."""
+        before the payment's checkout: then it is recorded if `membership` (the event's object
+        says the payment was a membership's, as a refunded charge's metadata does). A dispute
+        carries none of its payment's metadata, so a dispute of a payment without a recorded
+        term is not membership's, and Stripe is not asked (the payment may be another app's).
+        Any other payment's (a subscription's, a purchase, another app's) records nothing."""
         if self._settings.membership_one_time_reversal == "keep":
             return
         term = await uow.memberships.term_paid_by(payment_intent_id)
-        if term is None:
-            if membership is None:
-                membership = is_membership(await self._billing.payment_metadata(payment_intent_id))
-            if not membership:
-                return
+        if term is None and not membership:
+            return
         at = datetime.fromtimestamp(event.created, UTC)
         await uow.memberships.add_reversal(payment_intent_id, at=at, reason=reason)
         if term is not None:

@@ -76,33 +76,47 @@ class StripeEvents:
         if meta is None:
             return
         if checkout.mode == "subscription" and checkout.subscription:
-            await self._recorder.sync(
-                uow, checkout.subscription, event, email=checkout.email, meta=meta
+            await self._recorder.note(
+                uow,
+                checkout.subscription,
+                event,
+                meta=meta,
+                customer=checkout.customer,
+                email=checkout.email,
             )
         elif checkout.mode == "payment" and checkout.payment_status == "paid":
             await self._recorder.add_term(uow, checkout, meta, event)
 
     async def on_invoice_paid(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
-        """Sync the subscription; a paid cycle allocates the tier's credits; a paid cycle invoice
-        of the current subscription is a renewal."""
+        """A paid cycle allocates the tier's credits; a paid cycle invoice of the subscription
+        in use is a renewal (the subscription's state comes from its own snapshots)."""
         invoice = event.object_as(Invoice)
-        record = await self._sync_invoice(uow, invoice, event)
+        record = await self._note_invoice(uow, invoice, event)
         if record is None or invoice.billing_reason not in CYCLE_STARTS:
             return
         key = MembershipKey(record.user_id, record.group_id)
         await credits.allocate(uow, key, await self._cycle_of(invoice, event))
-        if invoice.billing_reason != "subscription_cycle":
+        if invoice.billing_reason != "subscription_cycle" or record.awaited:
             return
         now = await self._recorder.reconcile(uow, key, event)
         if now.active and now.access and now.access.subscription_id == record.id:
-            renewed = build(MembershipRenewed, now, cause=invoice.id, causation_id=event.id)
+            # The period it paid, even when the snapshot that moves it has not arrived yet.
+            ends = [now.access.expires_at, from_timestamp(invoice.line_period_end)]
+            expires_at = max((end for end in ends if end is not None), default=None)
+            renewed = build(
+                MembershipRenewed,
+                now,
+                cause=invoice.id,
+                causation_id=event.id,
+                expires_at=expires_at,
+            )
             uow.emit(renewed)
 
     async def on_invoice_payment_failed(
         self, uow: MembershipUnitOfWork, event: StripeEvent
     ) -> None:
-        """Sync the subscription (it is past_due or about to be)."""
-        await self._sync_invoice(uow, event.object_as(Invoice), event)
+        """Note the payer's email (the subscription's snapshot tells it is past_due)."""
+        await self._note_invoice(uow, event.object_as(Invoice), event)
 
     async def on_charge_refunded(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A fully refunded one-time membership payment takes its term back (policy). The
@@ -118,14 +132,19 @@ class StripeEvents:
         """A lost dispute of a one-time membership payment takes its term back (policy)."""
         dispute = event.object_as(Dispute)
         if dispute.status == "lost" and dispute.payment_intent:
-            await self._recorder.reverse(uow, dispute.payment_intent, "dispute_lost", event)
+            await self._recorder.reverse(
+                uow, dispute.payment_intent, "dispute_lost", event, membership=False
+            )
 
     async def _cycle_of(self, invoice: Invoice, event: StripeEvent) -> Allocation:
-        """The credits a paid subscription invoice brings, for the period its lines bill."""
+        """The credits a paid subscription invoice brings (its copy of the subscription's
+        metadata names them), for the period its lines bill."""
         assert invoice.subscription_id is not None
-        meta = MembershipMetadata.parse(invoice.subscription_metadata) or MembershipMetadata.parse(
-            (await self._billing.subscription(invoice.subscription_id)).subscription.metadata
-        )
+        meta = MembershipMetadata.parse(invoice.subscription_metadata)
+        if not invoice.carries_subscription_metadata:
+            # A membership's invoice from before Stripe copied the metadata names no allowances.
+            read = await self._billing.subscription(invoice.subscription_id)
+            meta = MembershipMetadata.parse(read.subscription.metadata)
         periods = [line.period for line in invoice.lines.data if line.period]
         start = min((p.start for p in periods), default=event.created)
         return Allocation(
@@ -135,17 +154,23 @@ class StripeEvents:
             cycle_end=from_timestamp(max((p.end for p in periods), default=None)),
         )
 
-    async def _sync_invoice(
+    async def _note_invoice(
         self, uow: MembershipUnitOfWork, invoice: Invoice, event: StripeEvent
     ) -> SubscriptionRecord | None:
+        """The membership subscription an invoice bills, as stored (see `Recorder.note`)."""
         if invoice.subscription_id is None:
             return None
         if invoice.carries_subscription_metadata and not is_membership(
             invoice.subscription_metadata
         ):
             return None  # a purchase, or another app's subscription: no read needed to tell
-        # None when the invoice's API version carries no copy: `sync` reads the subscription.
+        # None when the invoice's API version carries no copy: the stored subscription tells.
         meta = MembershipMetadata.parse(invoice.subscription_metadata)
-        return await self._recorder.sync(
-            uow, invoice.subscription_id, event, email=invoice.customer_email, meta=meta
+        return await self._recorder.note(
+            uow,
+            invoice.subscription_id,
+            event,
+            meta=meta,
+            customer=invoice.customer,
+            email=invoice.customer_email,
         )
