@@ -8,6 +8,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import select, text
 
 from tollgate_shared.contracts.membership import MembershipActivated
+from tollgate_shared.infra.stripe_budget import StripeBusy
 from tollgate_shared.messaging import inbox
 from tollgate_shared.messaging.consumer import IdempotentConsumer
 from tollgate_shared.messaging.message import Incoming, PermanentError
@@ -167,6 +168,42 @@ async def test_exhausted_retries_go_to_dlq(
         assert msg.headers["Tollgate-Delivered"] == "3"
         assert attempts == [1, 2, 3]
         await sub.unsubscribe()
+    finally:
+        await broker.stop()
+
+
+async def test_a_postponed_message_waits_past_max_deliver_and_is_applied_once(
+    db, js: JetStreamContext, nats_client: NatsClient
+) -> None:
+    """A spent Stripe budget postpones a message as often as it takes: never a failure, never
+    the DLQ; the others of its fetch are applied meanwhile, each once."""
+    topic = unique("t")
+    postponed: list[int] = []
+
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
+        if incoming.data == b"needs-stripe" and len(postponed) < 6:
+            postponed.append(incoming.delivered)
+            raise StripeBusy("budget spent", retry_after=0.05)
+        await uow.session.execute(
+            db.effects.insert().values(message_id=incoming.message_id, body=incoming.data.decode())
+        )
+
+    spec = spec_for(topic, max_deliver=2, savepoints=False)
+    consumer = IdempotentConsumer(spec, RawHandlers(handler), db.units, db.inbox)
+    ids = [unique("evt") for _ in range(4)]
+    for i, event_id in enumerate(ids):
+        body = b"needs-stripe" if i == 1 else b"free"
+        await publish_with_ack(js, f"stripe.{topic}.x", body, msg_id=event_id, stream="STRIPE")
+    broker = await run_consumer(nats_client, consumer)
+    try:
+        await wait_until(
+            lambda: consumer_idle(js, STRIPE.name, spec.durable), message="all acked", timeout=30
+        )
+        for i, event_id in enumerate(ids):
+            assert await effects_of(db, event_id) == ["needs-stripe" if i == 1 else "free"]
+        assert len(postponed) == 6 and max(postponed) > spec.max_deliver
+        parked = await js.stream_info(DLQ.name, subjects_filter=f"dlq.{spec.durable}.>")
+        assert not parked.state.subjects
     finally:
         await broker.stop()
 

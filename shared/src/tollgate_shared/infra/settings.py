@@ -72,6 +72,15 @@ class ServiceSettings(BaseSettings):
     stripe_secret_key: str = Field(default=DEV_STRIPE_KEY, repr=False)
     stripe_api_base: str | None = None
     stripe_webhook_secret: str = Field(default=DEV_WEBHOOK_SECRET, repr=False)
+    stripe_rate_limit: float | None = Field(default=None, ge=0)
+    """Stripe requests a second this account's services make together (0: unlimited). Unset:
+    90 for a live key, 22 for a test key (Stripe allows 100 and 25), unlimited against a
+    `STRIPE_API_BASE` other than Stripe's (the emulator answers at once)."""
+    stripe_endpoint_rate_limit: float = Field(default=22.0, gt=0)
+    """Requests a second to any one endpoint (Stripe allows most endpoints 25)."""
+    stripe_background_share: float = Field(default=0.5, gt=0, le=1)
+    """The part of the account's one-second burst background work may take; the rest is kept
+    for requests a person waits on (checkout)."""
     auth_jwt_secret: str = Field(default=DEV_JWT_SECRET, repr=False)
     auth_jwks_url: str | None = None
     """When set, bearer tokens are verified with this JWKS (RS256/ES256) only, never the secret."""

@@ -1,18 +1,72 @@
 """The Stripe client every service uses: Stripe itself in production, the emulator locally.
 
 Every call that creates or changes something must pass an idempotency key derived from our
-own ids (`idempotency_key`), so a retry or a redelivered event never acts twice.
+own ids (`idempotency_key`), so a retry or a redelivered event never acts twice. Every request
+first spends from the account's shared budget (`infra.stripe_budget`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
 import stripe
 
 from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.infra.stripe_budget import (
+    Priority,
+    Rates,
+    StripeBudget,
+    StripeBusy,
+    current_priority,
+)
 
 API_VERSION = "2026-07-29.dahlia"
+STRIPE_API = "https://api.stripe.com"
+
+
+class BudgetedHTTPClient(stripe.HTTPXClient):
+    """Stripe's HTTPX client behind the account's budget. A consumer's message that meets a
+    spent budget or Stripe's 429 gets `StripeBusy` (it is delivered again later) instead of
+    sleeping through the SDK's retries; other calls wait for a slot and retry 429s as the SDK
+    does."""
+
+    def __init__(self, budget: StripeBudget | None) -> None:
+        super().__init__()
+        self.budget = budget
+
+    async def request_async(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        if self.budget is not None:
+            await self.budget.spend(method, urlsplit(url).path)
+        content, status, answer = await super().request_async(method, url, headers, post_data)
+        if status == 429 and current_priority() is Priority.POSTPONABLE:
+            raise StripeBusy(
+                f"Stripe answered 429 to {method} {urlsplit(url).path}",
+                retry_after=1.0 + random.random(),  # noqa: S311 -- jitter, not a secret
+            )
+        return content, status, answer
+
+
+def stripe_rates(settings: ServiceSettings) -> Rates | None:
+    """The account's rates: `STRIPE_RATE_LIMIT`, else Stripe's by the key's mode, with a margin;
+    None (unlimited) when told 0, or by default against an API other than Stripe's."""
+    per_second = settings.stripe_rate_limit
+    if per_second is None:
+        if settings.stripe_api_base and settings.stripe_api_base.rstrip("/") != STRIPE_API:
+            return None
+        per_second = 90.0 if "_live_" in settings.stripe_secret_key else 22.0
+    if per_second == 0:
+        return None
+    return Rates(
+        per_second=per_second,
+        per_endpoint=settings.stripe_endpoint_rate_limit,
+        background_share=settings.stripe_background_share,
+    )
 
 
 def make_stripe_client(
@@ -22,12 +76,18 @@ def make_stripe_client(
     base_addresses: dict[str, str | None] = {}
     if settings.stripe_api_base:
         base_addresses["api"] = settings.stripe_api_base
+    rates = stripe_rates(settings)
+    budget = (
+        None
+        if rates is None
+        else StripeBudget(settings.stripe_secret_key, rates, settings.nats_url)
+    )
     return stripe.StripeClient(
         settings.stripe_secret_key,
         base_addresses=base_addresses,  # type: ignore[arg-type]
         stripe_version=API_VERSION,
         max_network_retries=max_network_retries,
-        http_client=stripe.HTTPXClient(),
+        http_client=BudgetedHTTPClient(budget),
     )
 
 

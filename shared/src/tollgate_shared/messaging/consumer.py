@@ -10,8 +10,10 @@ subscriber of the service's broker (`subscriber.FetchSubscriber`).
 
 A message that failed in its fetch, or every message of a fetch whose transaction failed, is
 then processed on its own: acked (and the ack confirmed by the server) only after its
-transaction commits; on failure retried with a growing delay; after `max_deliver`
-deliveries, or at once for input that can never succeed (`PermanentError`, an event that
+transaction commits; when it must wait for a shared budget (`Postponed`: Stripe's rate
+limit), delivered again after the wait, never counted as a failure (the durable's own
+`max_deliver` is unlimited); on failure retried with a growing delay; after `max_deliver`
+failed deliveries, or at once for input that can never succeed (`PermanentError`, an event that
 does not parse), parked on `dlq.<service>.<subject>` with the reason and then terminated, so
 nothing is silently dropped.
 """
@@ -30,10 +32,11 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 
+from tollgate_shared.infra.stripe_budget import Priority, prioritised
 from tollgate_shared.messaging import dlq
 from tollgate_shared.messaging.batch import Batch, BatchApplier
 from tollgate_shared.messaging.dispatch import Handlers
-from tollgate_shared.messaging.message import Delivery, PermanentError
+from tollgate_shared.messaging.message import Delivery, PermanentError, Postponed
 from tollgate_shared.messaging.pull import Puller
 from tollgate_shared.messaging.streams import ConsumerSpec, filters
 from tollgate_shared.observability import metrics
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
 
 log = structlog.get_logger(__name__)
+
+DEFERRALS_KEPT = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +80,8 @@ class IdempotentConsumer:
         self._outcomes = {o: metrics.CONSUMER_MESSAGES.labels(*labels, o) for o in metrics.OUTCOMES}
         self._seconds = metrics.HANDLER_SECONDS.labels(*labels)
         self.config: ConsumerConfig = spec.config(handlers.subjects)
+        self._deferrals: dict[str, int] = {}
+        """Per message id, the deliveries this process deferred (not failures)."""
 
     @property
     def subjects(self) -> list[str]:
@@ -105,7 +112,12 @@ class IdempotentConsumer:
     async def apply(self, fetch: Fetch, js: JetStreamContext, dead: LogicPublisher) -> None:
         """Apply a fetch together and ack what committed; a message that failed, or all of
         them if the transaction itself failed, go through `process` one by one (retry, or
-        park on the DLQ through `dead`)."""
+        park on the DLQ through `dead`). A Stripe call its handlers make is postponable: with
+        the account's budget spent, its message is delivered again later."""
+        with prioritised(Priority.POSTPONABLE):
+            await self._apply(fetch, js, dead)
+
+    async def _apply(self, fetch: Fetch, js: JetStreamContext, dead: LogicPublisher) -> None:
         for delivery in fetch.declined:
             await delivery.ack()
         parsed = fetch.parsed
@@ -140,8 +152,17 @@ class IdempotentConsumer:
             bound.warning("message.rejected", error=str(exc))
             await self._park(delivery, js, dead, exc)
             return
+        except Postponed as exc:
+            self._deferrals[incoming.message_id] = self._deferrals.pop(incoming.message_id, 0) + 1
+            while len(self._deferrals) > DEFERRALS_KEPT:
+                del self._deferrals[next(iter(self._deferrals))]
+            bound.info("message.deferred", delay=round(exc.retry_after, 3), why=str(exc))
+            await delivery.retry(exc.retry_after)
+            self._outcomes["deferred"].inc()
+            return
         except Exception as exc:
-            if incoming.delivered >= self.spec.max_deliver:
+            failures = incoming.delivered - self._deferrals.get(incoming.message_id, 0)
+            if failures >= self.spec.max_deliver:
                 bound.error("message.exhausted", delivered=incoming.delivered, exc_info=exc)
                 await self._park(delivery, js, dead, exc)
                 return
@@ -153,6 +174,7 @@ class IdempotentConsumer:
             self._outcomes["retried"].inc()
             return
         await delivery.ack_sync()
+        self._deferrals.pop(incoming.message_id, None)
         self._outcomes["processed" if fresh else "duplicate"].inc()
         bound.debug("message.processed" if fresh else "message.duplicate")
 
@@ -171,8 +193,9 @@ class IdempotentConsumer:
 
     async def bind(self, nc: NatsClient) -> Puller:
         """Bind to the durable, creating it if it does not exist yet. An existing durable keeps
-        its position and settings (a rewound one its start), only its subjects are brought in
-        line: the server then skips what no handler wants instead of delivering it."""
+        its position and settings (a rewound one its start), only its subjects and redelivery
+        limit are brought in line: the server then skips what no handler wants instead of
+        delivering it."""
         js = nc.jetstream()
         stream, wanted = self.spec.stream.name, self.config
         try:
@@ -181,18 +204,20 @@ class IdempotentConsumer:
             await js.add_consumer(stream, wanted)
         else:
             before, after = filters(current), filters(wanted)
-            if before != after:
+            if before != after or current.max_deliver != wanted.max_deliver:
                 log.info(
-                    "consumer.subjects_changed",
+                    "consumer.config_changed",
                     consumer=self.spec.durable,
                     stream=stream,
                     before=before,
                     after=after,
+                    max_deliver=wanted.max_deliver,
                 )
                 narrowed = dataclasses.replace(
                     current,
                     filter_subject=wanted.filter_subject,
                     filter_subjects=wanted.filter_subjects,
+                    max_deliver=wanted.max_deliver,
                 )
                 await js.add_consumer(stream, narrowed)
         puller = Puller(nc, stream, self.spec.durable)

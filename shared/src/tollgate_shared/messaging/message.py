@@ -15,6 +15,15 @@ class PermanentError(Exception):
     """The message can never be processed as it is: park it on the DLQ without retrying."""
 
 
+class Postponed(Exception):
+    """The message cannot be processed yet, through no fault of its own (a shared budget is
+    spent): deliver it again after `retry_after` seconds, never counting it as a failure."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Incoming:
     """A delivered message's content and where it stands."""

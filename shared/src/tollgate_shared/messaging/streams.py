@@ -95,6 +95,8 @@ class ConsumerSpec:
     stream: StreamSpec
     filter_subject: str
     max_deliver: int = 8
+    """Failed deliveries before a message is parked on the DLQ (counted by the consumer; the
+    server redelivers without limit, so that deferred deliveries never exhaust a message)."""
     ack_wait: float = 30.0
     max_ack_pending: int = 1000
     fetches_in_flight: int = 3
@@ -125,7 +127,8 @@ class ConsumerSpec:
         return 64 if self.savepoints else 256
 
     def config(self, subjects: Sequence[str] = ()) -> ConsumerConfig:
-        """Explicit ack, bounded redelivery, everything from the stream's start; delivering
+        """Explicit ack, redelivery until acked or parked, everything from the stream's start;
+        delivering
         `subjects` only when given (each within `filter_subject`), else all of
         `filter_subject`."""
         outside = [s for s in subjects if not subject_matches(self.filter_subject, s)]
@@ -137,7 +140,7 @@ class ConsumerSpec:
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
-            max_deliver=self.max_deliver,
+            max_deliver=-1,
             max_ack_pending=self.max_ack_pending,
             filter_subject=None if subjects else self.filter_subject,
             filter_subjects=sorted(subjects) or None,

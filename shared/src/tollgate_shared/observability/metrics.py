@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-OUTCOMES = ("processed", "duplicate", "retried", "dead_lettered")
+OUTCOMES = ("processed", "duplicate", "retried", "deferred", "dead_lettered")
 CONSUMER_MESSAGES = Counter(
     "tollgate_consumer_messages_total",
     "Deliveries a consumer finished with, by outcome: processed (applied now), duplicate "
-    "(applied before), retried (nak'ed to try again), dead_lettered (parked on the DLQ)",
+    "(applied before), retried (nak'ed to try again), deferred (nak'ed to wait for the Stripe "
+    "budget, not a failure), dead_lettered (parked on the DLQ)",
     ["stream", "consumer", "outcome"],
 )
 HANDLER_SECONDS = Histogram(

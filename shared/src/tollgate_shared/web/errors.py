@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, NamedTuple, TypeVar
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate_shared.contracts.errors import DomainError
+from tollgate_shared.messaging.message import Postponed
 
 log = structlog.get_logger(__name__)
 
@@ -136,7 +138,7 @@ def _status_of(exc: DomainError, status: StatusMap) -> ErrorStatus | None:
 def error_answer(exc: Exception, path: str, status: StatusMap) -> JSONResponse:
     """The answer to a request that raised `exc` (called while it is handled): an `ApiError`'s
     own, a domain error's by `status`, a database error's by `web.database` (422 for a value it
-    refused, 503 while it cannot answer), else 500."""
+    refused, 503 while it cannot answer), 503 for a spent Stripe budget, else 500."""
     if isinstance(exc, ApiError):
         return error_response(
             exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
@@ -146,6 +148,9 @@ def error_answer(exc: Exception, path: str, status: StatusMap) -> JSONResponse:
         return error_response(
             mapped.status, exc.code or mapped.code, exc.message, details=exc.details, headers=retry
         )
+    if isinstance(exc, Postponed):  # the Stripe budget stays spent longer than a request waits
+        retry = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        return error_response(503, "payments_busy", "payments are busy, try again", headers=retry)
     if type(exc).__module__.partition(".")[0] in _DATABASE_PACKAGES:
         # Only a service with a database raises these, and only it loads their answers.
         from tollgate_shared.web.database import database_error_answer

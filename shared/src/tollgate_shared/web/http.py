@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.infra.stripe_budget import Priority, prioritised
 from tollgate_shared.observability import tracing
 from tollgate_shared.observability.health import ReadinessCheck
 from tollgate_shared.observability.health import router as health_router
@@ -44,7 +45,14 @@ class ServiceApp(FastAPI):
         install_error_handlers(self, error_status)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (where := control_characters_in(scope)) is not None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        with prioritised(Priority.INTERACTIVE):  # a person waits: Stripe calls go first
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (where := control_characters_in(scope)) is not None:
             refusal = error_response(
                 422, "validation_error", f"the {where} must not contain control characters"
             )
@@ -52,7 +60,6 @@ class ServiceApp(FastAPI):
             return
         if (
             self.fast_routes
-            and scope["type"] == "http"
             and not (self.request_spans and tracing.exporting())  # traces keep request spans
         ):
             for route in self.fast_routes:
