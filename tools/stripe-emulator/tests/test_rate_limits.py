@@ -60,6 +60,17 @@ def emulator_with(rate_limits: str) -> Iterator[Limited]:
         yield Limited(running, client, clock)
 
 
+@contextmanager
+def switchable() -> Iterator[Limited]:
+    """An emulator with its test controls, no limits until switched on at runtime."""
+    with serve(Settings(port=free_port(), test_mode=True)) as running:
+        clock = running.emulator.limiter.clock = Clock()
+        client = stripe.StripeClient(
+            API_KEY, base_addresses={"api": running.base_url}, max_network_retries=0
+        )
+        yield Limited(running, client, clock)
+
+
 @pytest.fixture
 def live() -> Iterator[Limited]:
     with emulator_with("live") as limited:
@@ -146,12 +157,8 @@ def test_usage_tells_api_keys_apart_per_endpoint() -> None:
 
 
 def test_limits_switched_at_runtime_apply_from_then_on() -> None:
-    with serve(Settings(port=free_port(), test_mode=True)) as running:
-        clock = running.emulator.limiter.clock = Clock()
-        client = stripe.StripeClient(
-            API_KEY, base_addresses={"api": running.base_url}, max_network_retries=0
-        )
-        limited = Limited(running, client, clock)
+    with switchable() as limited:
+        running, client = limited.running, limited.client
         assert limited.burst(client.v1.customers.list, 40) == (40, 0)
 
         assert running.control("POST", "/rate_limits", json={"mode": "live"}) == {
@@ -169,3 +176,14 @@ def test_limits_switched_at_runtime_apply_from_then_on() -> None:
         refused = running.http.post("/_emulator/rate_limits", json={"mode": "fast"})
         assert refused.status_code == 422
         assert running.control("GET", "/usage")["rate_limits"] == "off"
+
+
+def test_a_storm_refuses_every_request_until_switched_off() -> None:
+    with switchable() as limited:
+        running, client = limited.running, limited.client
+        running.control("POST", "/rate_limits", json={"mode": "storm"})
+        assert limited.burst(client.v1.customers.list, 5) == (0, 5)
+        limited.clock.now += 60  # however long it lasts
+        assert limited.burst(client.v1.products.list, 5) == (0, 5)
+        running.control("POST", "/rate_limits", json={"mode": "off"})
+        assert limited.burst(client.v1.customers.list, 5) == (5, 0)

@@ -227,7 +227,7 @@ async def usage(emulator: EmulatorDep, api_key: str | None = None) -> dict[str, 
 
 
 class RateLimits(BaseModel):
-    mode: Literal["off", "test", "live"]
+    mode: Literal["off", "test", "live", "storm"]
 
 
 @router.post("/rate_limits")

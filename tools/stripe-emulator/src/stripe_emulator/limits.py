@@ -22,9 +22,11 @@ RATES: dict[str, Rates | None] = {
     "off": None,
     "test": Rates(global_per_second=25, endpoint_per_second=25),
     "live": Rates(global_per_second=100, endpoint_per_second=25),
+    "storm": Rates(global_per_second=0, endpoint_per_second=0),
 }
 """Stripe's documented defaults: 100 requests/s per account in live mode, 25 in test mode
-(sandbox), and 25/s for each endpoint (method and path template) unless stated otherwise."""
+(sandbox), and 25/s for each endpoint (method and path template) unless stated otherwise;
+`storm`, for tests: every request answered 429, as while an account is far over its limit."""
 
 
 @dataclass
