@@ -181,9 +181,16 @@ def test_limits_switched_at_runtime_apply_from_then_on() -> None:
 def test_a_storm_refuses_every_request_until_switched_off() -> None:
     with switchable() as limited:
         running, client = limited.running, limited.client
-        running.control("POST", "/rate_limits", json={"mode": "storm"})
+        other = stripe.StripeClient(
+            "sk_test_harness", base_addresses={"api": running.base_url}, max_network_retries=0
+        )
+        storm = {"mode": "storm", "api_key": API_KEY}
+        assert running.control("POST", "/rate_limits", json=storm) == {"rate_limits": "off"}
         assert limited.burst(client.v1.customers.list, 5) == (0, 5)
         limited.clock.now += 60  # however long it lasts
         assert limited.burst(client.v1.products.list, 5) == (0, 5)
+        assert limited.burst(other.v1.customers.list, 5) == (5, 0)  # another key's go through
+        running.control("POST", "/rate_limits", json={"mode": "storm"})
+        assert limited.burst(other.v1.customers.list, 5) == (0, 5)
         running.control("POST", "/rate_limits", json={"mode": "off"})
         assert limited.burst(client.v1.customers.list, 5) == (5, 0)

@@ -228,12 +228,14 @@ async def usage(emulator: EmulatorDep, api_key: str | None = None) -> dict[str, 
 
 class RateLimits(BaseModel):
     mode: Literal["off", "test", "live", "storm"]
+    api_key: str | None = None
+    """Switch this API key's (account's) limits only."""
 
 
 @router.post("/rate_limits")
 async def switch_rate_limits(emulator: EmulatorDep, body: RateLimits) -> dict[str, str]:
     """Enforce other rate limits from now on (usage counts carry on)."""
-    emulator.limiter.switch(body.mode)
+    emulator.limiter.switch(body.mode, body.api_key)
     return {"rate_limits": emulator.limiter.mode}
 
 

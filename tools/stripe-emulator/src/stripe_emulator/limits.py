@@ -71,6 +71,8 @@ class Limiter:
     usage: Usage = field(default_factory=Usage)
     by_key: defaultdict[str, Usage] = field(default_factory=lambda: defaultdict(Usage))
     """The same counts per API key (Stripe's account here), to tell apart who called."""
+    per_key: dict[str, Rates | None] = field(default_factory=dict)
+    """Limits switched for one API key (account) only, in place of `rates`."""
     _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,20 +88,26 @@ class Limiter:
         """The name of the limits in force (a key of `RATES`)."""
         return next(name for name, rates in RATES.items() if rates == self.rates)
 
-    def switch(self, mode: str) -> None:
+    def switch(self, mode: str, api_key: str | None = None) -> None:
         """Enforce `mode`'s limits from now on, every bucket full (a benchmark records its
-        flows with them off, then measures with them on)."""
+        flows with them off, then measures with them on); for `api_key` only, if given (a
+        fault test storms the services' key while the harness keeps reading)."""
         with self._lock:
-            self.rates = RATES[mode]
+            if api_key is None:
+                self.rates = RATES[mode]
+                self.per_key.clear()
+            else:
+                self.per_key[api_key] = RATES[mode]
             self._buckets.clear()
 
     def _admit(self, account: str, endpoint: str) -> bool:
-        if self.rates is None:
+        rates = self.per_key.get(account, self.rates)
+        if rates is None:
             return True
         now = self.clock()
         buckets = (
-            self._bucket((account, ""), self.rates.global_per_second, now),
-            self._bucket((account, endpoint), self.rates.endpoint_per_second, now),
+            self._bucket((account, ""), rates.global_per_second, now),
+            self._bucket((account, endpoint), rates.endpoint_per_second, now),
         )
         if all(bucket.tokens >= 1 for bucket in buckets):
             for bucket in buckets:
@@ -117,6 +125,7 @@ class Limiter:
     def reset(self) -> None:
         with self._lock:
             self._buckets.clear()
+            self.per_key.clear()
             self.usage = Usage()
             self.by_key.clear()
 
