@@ -149,7 +149,7 @@ class FakeBooks:
     async def payment_by_invoice(self, invoice_id: str) -> Payment | None:
         return next((p for p in self._store.payments.values() if p.invoice_id == invoice_id), None)
 
-    async def payments_without_fee(self, limit: int) -> list[Payment]:
+    async def payments_without_fee(self, limit: int, *, since: datetime) -> list[Payment]:
         return [p for p in self._store.payments.values() if p.fee is None][:limit]
 
     async def record_fee(

@@ -108,7 +108,7 @@ class AbstractBooks(Protocol):
     async def refund_status(self, refund_id: str) -> str | None: ...
     async def payment_by_key(self, key: str) -> Payment | None: ...
     async def payment_by_invoice(self, invoice_id: str) -> Payment | None: ...
-    async def payments_without_fee(self, limit: int) -> list[Payment]: ...
+    async def payments_without_fee(self, limit: int, *, since: datetime) -> list[Payment]: ...
     async def record_fee(
         self, payment: Payment, fee: int, balance_transaction_id: str, *, causation_id: str
     ) -> bool: ...
@@ -315,11 +315,12 @@ class Books:
         """The booked payment of an invoice, if its payment is booked."""
         return await self._payment_where(orm.payments.c.invoice_id == invoice_id)
 
-    async def payments_without_fee(self, limit: int) -> list[Payment]:
-        """The oldest `limit` booked payments whose fee is not known yet."""
+    async def payments_without_fee(self, limit: int, *, since: datetime) -> list[Payment]:
+        """The oldest `limit` payments made `since` then whose fee is not known yet."""
         p = orm.payments
+        unknown = (p.c.fee.is_(None), p.c.created_at >= since)
         rows = await self._session.execute(
-            select(p).where(p.c.fee.is_(None)).order_by(p.c.created_at).limit(limit)
+            select(p).where(*unknown).order_by(p.c.created_at).limit(limit)
         )
         return [_payment_of(dict(row)) for row in rows.mappings()]
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from prometheus_client import Counter
 
 from ledger.domain.errors import UnbalancedTransaction
-from ledger.service_layer import Deps, disbursements, disputes, fetches, joins, refunds, risk
+from ledger.service_layer import (
+    Deps,
+    Handler,
+    disbursements,
+    disputes,
+    fetches,
+    joins,
+    refunds,
+    risk,
+)
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
@@ -21,8 +28,6 @@ from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
 STRIPE_CONSUMER = ConsumerSpec(
     durable="ledger", stream=STRIPE, filter_subject="stripe.>", savepoints=False
 )
-
-Handler = Callable[[Deps, LedgerUnitOfWork, StripeEvent], Awaitable[None]]
 
 # Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
 HANDLERS: dict[str, Handler] = {

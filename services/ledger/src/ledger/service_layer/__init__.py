@@ -3,12 +3,13 @@ command (in units of work of its own)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ledger.adapters.stripe_gateway import StripeGateway
+from tollgate_shared.contracts.stripe import StripeEvent
 
 if TYPE_CHECKING:
     from ledger.service_layer.unit_of_work import LedgerUnitOfWork
@@ -21,6 +22,10 @@ class Deps:
 
     stripe: StripeGateway
     uow: Callable[[], LedgerUnitOfWork]
+
+
+Handler = Callable[[Deps, "LedgerUnitOfWork", StripeEvent], Awaitable[None]]
+"""A Stripe event's handler: in the consumer's unit of work, never committing."""
 
 
 def at(epoch: int | None) -> datetime:

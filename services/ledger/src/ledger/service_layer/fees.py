@@ -25,12 +25,17 @@ SLACK = 60
 """Seconds around a charge's creation within which its balance transaction is created."""
 
 
-async def book_fees(deps: Deps, *, limit: int = 1000) -> int:
-    """One round over the oldest `limit` payments whose fee is unknown; how many became known."""
+async def book_fees(
+    deps: Deps, *, limit: int = 1000, lookback: timedelta = timedelta(days=7)
+) -> int:
+    """One round over the oldest `limit` payments of the last `lookback` whose fee is unknown
+    (an older one, whose balance transaction never showed, no longer widens every round's
+    span); how many became known."""
+    since = datetime.now(UTC) - lookback
     async with deps.uow() as uow:
         if not await uow.books.claim(LOCK):
             return 0
-        waiting = {p.charge_id: p for p in await uow.books.payments_without_fee(limit)}
+        waiting = {p.charge_id: p for p in await uow.books.payments_without_fee(limit, since=since)}
         if not waiting:
             return 0
         created = [int(p.created_at.timestamp()) for p in waiting.values()]

@@ -17,11 +17,9 @@ which the events kept for it name (`payments.payment_of`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from ledger.adapters.stripe_gateway import InvoicePayment, PaidCharge
 from ledger.domain.attribution import Attribution
-from ledger.service_layer import Deps, at, disputes, payments, refunds, risk
+from ledger.service_layer import Deps, Handler, at, disputes, payments, refunds, risk
 from ledger.service_layer.payments import EARLY, WAITING, Hints, invoice_attribution, ours
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.stripe import StripeEvent
@@ -31,7 +29,6 @@ INVOICE, LINK, CHECKOUT = "invoice", "invoice_payment", "checkout"
 """Kinds of parts: an invoice (by its id), the payment intent or charge that paid an invoice
 (by that id, partner: the invoice), a checkout's attribution (by its payment intent)."""
 
-Handler = Callable[[Deps, LedgerUnitOfWork, StripeEvent], Awaitable[None]]
 LATER: dict[str, Handler] = {
     "refund": refunds.on_refund_event,
     "dispute": disputes.on_dispute_event,
