@@ -37,7 +37,7 @@ from tollgate_cli.stack import script
 from tollgate_shared.infra.nats import nats_server_binary
 from tollgate_shared.infra.postgres import start_postgres
 from tollgate_shared.infra.process import ServerProcess, free_port
-from tollgate_shared.infra.settings import DEV_STRIPE_KEY, database_name
+from tollgate_shared.infra.settings import database_name
 from tollgate_shared.testing import PlatformClient, log_tails, unique, wait_until
 
 SERVICES = ("webhook-gateway", "checkout", "membership", "ledger", "notifications")
@@ -49,6 +49,11 @@ CONSUMERS = {
 OWN_POSTGRES = "ledger"
 """The service whose database lives on a Postgres of its own, so it alone can lose it."""
 GOOD_CARD = "4242424242424242"
+SERVICES_STRIPE_KEY = "sk_test_tollgate_services"
+"""The services' Stripe key: the emulator counts (and may storm) it apart from the harness's
+`DEV_STRIPE_KEY` reads."""
+SERVICES_STRIPE_RATE = "90"
+"""The services share one Stripe budget (NATS KV) at live mode's rate with its margin."""
 STARTUP_TIMEOUT = 180.0
 RECOVERY_TIMEOUT = 90.0
 """From the end of a fault to everything settled: Stripe's retries, consumers' growing nak
@@ -319,7 +324,8 @@ class Stack(PlatformClient):
                 "NATS_URL": self.nats_url,
                 "NATS_STREAM_REPLICAS": str(self.replicas),
                 "DATABASE_URL": postgres.url,
-                "STRIPE_SECRET_KEY": DEV_STRIPE_KEY,
+                "STRIPE_SECRET_KEY": SERVICES_STRIPE_KEY,
+                "STRIPE_RATE_LIMIT": SERVICES_STRIPE_RATE,
                 "STRIPE_API_BASE": f"http://127.0.0.1:{self.stripe_proxy.port}",
                 "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
                 "AUTH_JWT_SECRET": self.jwt_secret,

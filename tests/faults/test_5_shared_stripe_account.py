@@ -16,11 +16,10 @@ import psycopg
 import stripe
 from psycopg import sql
 
-from tollgate_shared.infra.settings import DEV_STRIPE_KEY
 from tollgate_shared.messaging.streams import filters, subject_matches
 from tollgate_shared.testing import unique
 
-from .conftest import CONSUMERS, GOOD_CARD, LABEL, Stack
+from .conftest import CONSUMERS, GOOD_CARD, LABEL, SERVICES_STRIPE_KEY, Stack
 
 DECLINED = "4000000000000002"
 STATEFUL = ("checkout", "membership", "ledger", "notifications")
@@ -29,9 +28,6 @@ UNTRACKED = {"inbox", "alembic_version", "payment_parts"}
 ledger keeps what a charge or invoice payment without metadata told until its invoice or
 checkout comes (never, for another app's: pruned after days)."""
 OTHER_APP_KEY = "sk_test_bakery_shop"
-HARNESS = {"GET /v1/events", "GET /v1/events/{id}"}
-"""Requests under the services' key that the harness makes (`settled` asks whether every event
-was delivered)."""
 DIGEST = sql.SQL(
     "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
 )
@@ -219,7 +215,7 @@ async def snapshot(stack: Stack) -> Snapshot:
         await nc.close()
     requests = await stack.stripe_requests()
     usage = await stack.http.get(
-        f"{stack.emulator}/_emulator/usage", params={"api_key": DEV_STRIPE_KEY}
+        f"{stack.emulator}/_emulator/usage", params={"api_key": SERVICES_STRIPE_KEY}
     )
     return Snapshot(
         tables={service: await _tables(stack, service) for service in STATEFUL},
@@ -235,9 +231,7 @@ async def snapshot(stack: Stack) -> Snapshot:
                 if method != "GET" or path.startswith("/v1/subscriptions/")
             }
         ),
-        services_calls=Counter(
-            {k: n for k, n in usage.json()["endpoints"].items() if k not in HARNESS}
-        ),
+        services_calls=Counter(usage.json()["endpoints"]),
     )
 
 

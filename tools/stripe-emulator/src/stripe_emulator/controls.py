@@ -201,7 +201,8 @@ async def list_events(emulator: EmulatorDep, type: str | None = None) -> list[St
 
 @router.get("/requests")
 async def request_counts(emulator: EmulatorDep) -> list[dict[str, Any]]:
-    """How many requests each (method, path) received, replays included."""
+    """How many requests each (method, path) received, replays included; those answered 429
+    never reached the API and are counted by `/usage` only."""
     with emulator.store.lock:
         return [
             {"method": method, "path": path, "count": count}

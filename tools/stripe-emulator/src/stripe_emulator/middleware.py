@@ -39,10 +39,9 @@ class StripeEnvelope:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        if not path.startswith("/_emulator"):
-            with self.emulator.store.lock:
-                self.emulator.store.requests[(method, path)] += 1
         if not path.startswith("/v1/"):
+            if not path.startswith("/_emulator"):
+                self._count(method, path)
             await self.app(scope, receive, send)
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
@@ -59,12 +58,17 @@ class StripeEnvelope:
             retry = [*extra_headers, ("stripe-should-retry", "true")]
             await _send_error(send, rate_limited(), retry)
             return
+        self._count(method, path)  # a 429 never reached the API (`/_emulator/usage` counts it)
         idempotency_key = headers.get("idempotency-key") if method == "POST" else None
         current_request.set(RequestInfo(request_id, idempotency_key))
         if idempotency_key is None:
             await self.app(scope, receive, _with_headers(send, extra_headers))
             return
         await self._idempotent(scope, receive, send, (api_key, idempotency_key), extra_headers)
+
+    def _count(self, method: str, path: str) -> None:
+        with self.emulator.store.lock:
+            self.emulator.store.requests[(method, path)] += 1
 
     def _endpoint(self, scope: Scope) -> str:
         """The named operation a request calls, e.g. `GET /v1/charges/{charge_id}`: each has
