@@ -60,8 +60,9 @@ class StripeEmulator:
 
     @property
     def env(self) -> dict[str, str]:
-        """What a service needs to call this emulator instead of Stripe."""
-        return {"STRIPE_API_BASE": self.url}
+        """What a service needs to call this emulator instead of Stripe, sharing one Stripe
+        budget at live mode's rate (with its margin) as against Stripe itself."""
+        return {"STRIPE_API_BASE": self.url, "STRIPE_RATE_LIMIT": "90"}
 
     def usage(self, api_key: str | None = None) -> Usage:
         """Every request so far, or those made with `api_key` (then per endpoint too)."""
