@@ -55,12 +55,13 @@ class Recorder:
         email: str | None,
     ) -> SubscriptionRecord | None:
         """What an invoice or a checkout tells of its subscription, under the member's lock and
-        without asking Stripe: the payer's email. Its state comes from its own snapshots, which
-        Stripe sends for every change (the first payment's and each renewal's too). Before the
-        first snapshot the subscription is stored as awaited (`SubscriptionRecord.awaited`:
-        whose it is, not its state), which any snapshot replaces. The subscription as stored;
-        None for one whose invoice tells nothing of it (`meta` None, no copy) and that was never
-        stored: not a membership's, or its snapshots will place it."""
+        without asking Stripe: the payer's email (the latest one given). Its state comes from
+        its own snapshots, which Stripe sends for every change (the first payment's and each
+        renewal's too). Before the first snapshot the subscription is stored as awaited
+        (`SubscriptionRecord.awaited`: whose it is, not its state), which any snapshot
+        replaces. The subscription as stored; None for one whose invoice tells nothing of it
+        (`meta` None, no copy) and that was never stored: not a membership's, or its snapshots
+        will place it."""
         if meta is not None:
             key = meta.key
         else:
@@ -72,7 +73,7 @@ class Recorder:
         stored = await uow.memberships.subscription(subscription_id)
         if stored is None and meta is not None:
             stored = self._awaited(subscription_id, meta, event, customer=customer, email=email)
-        elif stored is None or not email or stored.email:
+        elif stored is None or not email or stored.email == email:
             return stored
         else:
             stored = replace(stored, email=email)
