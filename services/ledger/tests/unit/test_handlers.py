@@ -56,6 +56,8 @@ class Store:
     payments: dict[str, Payment] = field(default_factory=dict)
     statuses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     parts: dict[tuple[str, str], Part] = field(default_factory=dict)
+    kept: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    """When each part was first kept (as `recorded_at`)."""
     timeline: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     outbox: dict[str, DomainEvent] = field(default_factory=dict)
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -172,6 +174,7 @@ class FakeParts:
         self, kind: str, key: str, facts: dict[str, Any], *, partner: str | None = None
     ) -> None:
         self._store.parts[kind, key] = Part(kind, key, partner, facts)
+        self._store.kept.setdefault((kind, key), datetime.now(UTC))
 
     async def get(self, kind: str, key: str) -> Part | None:
         return self._store.parts.get((kind, key))
@@ -182,9 +185,12 @@ class FakeParts:
     async def drop(self, parts: Iterable[tuple[str, str]]) -> None:
         for part in list(parts):
             self._store.parts.pop(part, None)
+            self._store.kept.pop(part, None)
 
     async def prune(self, before: datetime) -> int:
-        return 0
+        stale = [part for part, since in self._store.kept.items() if since < before]
+        await self.drop(stale)
+        return len(stale)
 
 
 class FakePayoutRequests:

@@ -1,17 +1,21 @@
-"""A payment's parts joined in the service layer: a subscription's charge refunded and
-disputed before its invoice said whose it is, and another app's events, which read nothing."""
+"""A payment's parts joined in the service layer: a subscription's and a one-off payment's
+events with a refund and a dispute in every order (these before the payment's first event
+too), and again; a checkout before its charge; another app's refunds and disputes, kept
+unbooked until pruned."""
 
 from __future__ import annotations
 
+import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from ledger.domain.accounts import Account
 from ledger.service_layer import disputes, joins, refunds
-from tollgate_shared.contracts.ledger import PaymentRecorded, RefundRecorded
+from tollgate_shared.contracts.ledger import DisputeOpened, PaymentRecorded, RefundRecorded
 
-from .test_handlers import GROUP, NOW, Ledger, _dispute, _refund
+from .test_handlers import GROUP, NOW, Handler, Ledger, _dispute, _refund
 
 
 @pytest.fixture
@@ -92,11 +96,102 @@ async def test_a_refund_and_a_dispute_before_the_invoice_are_booked_with_the_pay
     assert books.store.parts == {}
 
 
-async def test_another_apps_charges_refunds_and_disputes_book_nothing(books: Ledger) -> None:
+def _checkout() -> dict[str, Any]:
+    """The paid payment-mode checkout of pi_1 (its charge carries the same metadata)."""
+    return {
+        "id": "cs_1",
+        "object": "checkout.session",
+        "mode": "payment",
+        "payment_status": "paid",
+        "payment_intent": "pi_1",
+        "metadata": {"group_id": GROUP, "user_id": "usr_1"},
+        "customer_details": {"email": "checkout@example.com"},
+    }
+
+
+def _one_off_charge(**fields: Any) -> dict[str, Any]:
+    return {**_subscription_charge(), "metadata": {"group_id": GROUP, "user_id": "usr_1"}, **fields}
+
+
+Step = tuple[Handler, str, dict[str, Any]]
+PARTIAL_REFUND = _refund("re_1", "ch_1", 2_000, "succeeded")
+REFUND: Step = (refunds.on_refund_event, "refund.created", PARTIAL_REFUND)
+REFUNDED: Step = (
+    joins.on_charge_refunded,
+    "charge.refunded",
+    _one_off_charge(refunded=False, amount_refunded=2_000),
+)
+WITHDRAWN = _dispute("needs_response", (-10_000, 1_500))
+DISPUTE: Step = (disputes.on_dispute_event, "charge.dispute.funds_withdrawn", WITHDRAWN)
+SUBSCRIPTION: tuple[Step, ...] = (
+    (joins.on_charge, "charge.succeeded", _subscription_charge()),
+    (joins.on_invoice_payment_paid, "invoice_payment.paid", _invoice_payment()),
+    (joins.on_invoice_paid, "invoice.paid", _invoice()),
+)
+ONE_OFF: tuple[Step, ...] = (
+    (joins.on_checkout_completed, "checkout.session.completed", _checkout()),
+    (joins.on_charge, "charge.succeeded", _one_off_charge()),
+)
+ORDERS = [
+    *(("subscription", o) for o in itertools.permutations((*SUBSCRIPTION, REFUND, DISPUTE))),
+    *(("one-off", o) for o in itertools.permutations((*ONE_OFF, REFUND, REFUNDED, DISPUTE))),
+]
+
+
+@pytest.mark.parametrize(("kind", "order"), ORDERS)
+async def test_a_refund_and_a_dispute_in_any_order_with_the_payment_are_booked_once(
+    books: Ledger, kind: str, order: tuple[Step, ...]
+) -> None:
+    """Each order (the refund or dispute before any of the payment's events too), then every
+    event again, newest first: one payment, one refund, one dispute, no part left."""
+    for handler, event_type, obj in order:
+        await books.on(handler, event_type, obj)
+    for handler, event in reversed(list(books.delivered)):
+        await books.apply(handler, event)
+
+    assert books.moved() == {
+        Account.GROSS_REVENUE: -10_000,
+        Account.REFUNDS: 2_000,
+        Account.DISPUTES: 10_000,
+        Account.STRIPE_FEES: 1_500,
+        Account.PAYABLE_TO_ORGANIZER: -3_500,
+    }
+    assert [p.charge_id for p in books.store.payments.values()] == ["ch_1"]
+    announced = (PaymentRecorded, RefundRecorded, DisputeOpened)
+    assert [len(books.store.emitted(kind)) for kind in announced] == [1, 1, 1]
+    assert books.store.statuses["refunds", "re_1"]["status"] == "succeeded"
+    assert books.store.parts == {}
+    if kind == "one-off":
+        steps = {step["event_type"] for step in books.store.timeline.values()}
+        assert "charge.refunded" in steps
+
+
+async def test_a_checkout_before_its_charge_tells_the_payers_email_and_is_forgotten(
+    books: Ledger,
+) -> None:
+    await books.on(joins.on_checkout_completed, "checkout.session.completed", _checkout())
+    charge = _one_off_charge(billing_details=None)
+    await books.on(joins.on_charge, "charge.succeeded", charge)
+
+    [payment] = books.store.payments.values()
+    assert (payment.group_id, payment.email) == (GROUP, "checkout@example.com")
+    assert books.store.parts == {}
+
+
+async def test_another_apps_refunds_and_disputes_are_kept_unbooked_until_pruned(
+    books: Ledger,
+) -> None:
     foreign = _refund("re_9", "ch_9", 500, "succeeded")
     await books.on(refunds.on_refund_event, "refund.created", foreign)
     await books.on(disputes.on_dispute_event, "charge.dispute.created", _dispute("needs_response"))
     await books.on(joins.on_charge, "charge.succeeded", _subscription_charge())
 
     assert books.store.transactions == {} and books.store.outbox == {}
-    assert set(books.store.parts) == {("charge", "pi_1")}  # until pruned, or its invoice comes
+    assert books.store.statuses == {} and books.store.timeline == {}
+    kept = {(p.kind, p.partner) for p in books.store.parts.values()}
+    assert kept == {("charge", "ch_1"), ("event", "ch_9"), ("event", "ch_1")}
+
+    async with books.deps.uow() as uow:
+        pruned = await uow.parts.prune(datetime.now(UTC) + timedelta(seconds=1))
+        await uow.commit()
+    assert pruned == 3 and books.store.parts == {}

@@ -6,7 +6,9 @@ copied onto the invoice), `invoice_payment.paid` which payment intent paid which
 `charge.succeeded` the charge of that payment intent (amount, currency, balance transaction,
 receipt, payer). A payment-mode Checkout's `checkout.session.completed` tells whose its payment
 intent's charge is. Each part is kept (`adapters/parts.py`) until the last one arrives, which
-books the payment once and forgets the parts; nothing is read from Stripe.
+books the payment once and forgets the parts; nothing is read from Stripe. An event about
+the charge itself (a refund, a dispute, a risk item, `charge.refunded`) that comes before its
+payment is booked is kept as well, and applied by the event that books it.
 
 Two transactions holding parts of one payment run one after the other, so the later one sees
 the earlier's part: each locks the Stripe objects its events name before it starts
@@ -20,7 +22,14 @@ from __future__ import annotations
 from ledger.adapters.stripe_gateway import InvoicePayment, PaidCharge
 from ledger.domain.attribution import Attribution
 from ledger.service_layer import Deps, Handler, at, disputes, payments, refunds, risk
-from ledger.service_layer.payments import EARLY, WAITING, Hints, invoice_attribution, ours
+from ledger.service_layer.payments import (
+    EARLY,
+    WAITING,
+    Hints,
+    invoice_attribution,
+    keep,
+    ours,
+)
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.contracts.stripe_objects import CheckoutSession, Invoice
@@ -28,14 +37,6 @@ from tollgate_shared.contracts.stripe_objects import CheckoutSession, Invoice
 INVOICE, LINK, CHECKOUT = "invoice", "invoice_payment", "checkout"
 """Kinds of parts: an invoice (by its id), the payment intent or charge that paid an invoice
 (by that id, partner: the invoice), a checkout's attribution (by its payment intent)."""
-
-LATER: dict[str, Handler] = {
-    "refund": refunds.on_refund_event,
-    "dispute": disputes.on_dispute_event,
-    "radar.early_fraud_warning": risk.on_early_fraud_warning,
-    "review": risk.on_review,
-}
-"""By the object they are about: handlers of the events kept until their payment is booked."""
 
 INVOICE_FIELDS = {
     "id",
@@ -56,14 +57,16 @@ INVOICE_FIELDS = {
 
 async def on_charge(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`charge.succeeded`: book the charge if its own metadata says whose it is (a payment-mode
-    Checkout's); else keep it until its invoice or checkout tells."""
+    Checkout's: the checkout's part, if it came first, adds the payer's email and is
+    forgotten); else keep it until its invoice or checkout tells."""
     charge = event.object_as(PaidCharge)
     if charge.status != "succeeded" or await uow.books.get_payment(charge.id) is not None:
         return
-    if Attribution.from_metadata(charge.metadata).known:
-        await payments.book(uow, charge, Hints(), event)
-        return
     key = charge.payment_intent or charge.id
+    if Attribution.from_metadata(charge.metadata).known:
+        hints, parts = await _hints(uow, key) or (Hints(), [])
+        await _book(deps, uow, charge, hints, [*parts, (WAITING, key)], event)
+        return
     facts = charge.model_dump(mode="json", exclude_none=True)
     await uow.parts.put(WAITING, key, facts, partner=charge.id)
     await _join(deps, uow, key, event)
@@ -71,10 +74,13 @@ async def on_charge(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> No
 
 async def on_charge_refunded(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """`charge.refunded`: a step of the booked charge's timeline (each refund is booked by its
-    own `refund.*` event); a charge not booked yet is a part like `charge.succeeded`'s."""
+    own `refund.*` event); a charge not booked yet is a part like `charge.succeeded`'s, and the
+    step is taken once it is booked."""
     await on_charge(deps, uow, event)
     charge = event.object_as(PaidCharge)
-    if await uow.books.get_payment(charge.id) is not None:
+    if await uow.books.get_payment(charge.id) is None:
+        await keep(uow, event, charge.id)  # its timeline's step, once the payment is booked
+    else:
         await uow.books.add_timeline(
             event_id=event.id,
             object_id=charge.id,
@@ -157,6 +163,16 @@ async def on_checkout_completed(deps: Deps, uow: LedgerUnitOfWork, event: Stripe
     await _join(deps, uow, key, event)
 
 
+LATER: dict[str, Handler] = {
+    "charge": on_charge_refunded,
+    "refund": refunds.on_refund_event,
+    "dispute": disputes.on_dispute_event,
+    "radar.early_fraud_warning": risk.on_early_fraud_warning,
+    "review": risk.on_review,
+}
+"""By the object they are about: handlers of the events kept until their payment is booked."""
+
+
 async def _hints(uow: LedgerUnitOfWork, key: str) -> tuple[Hints, list[tuple[str, str]]] | None:
     """Whose the payment of `key` is, from its checkout's or its invoice's part, and the parts
     that told; None while neither has come."""
@@ -181,11 +197,26 @@ async def _join(deps: Deps, uow: LedgerUnitOfWork, key: str, event: StripeEvent)
         return
     hints, parts = told
     charge = PaidCharge.model_validate(waiting.facts)
+    await _book(deps, uow, charge, hints, [*parts, (WAITING, key)], event)
+
+
+async def _book(
+    deps: Deps,
+    uow: LedgerUnitOfWork,
+    charge: PaidCharge,
+    hints: Hints,
+    parts: list[tuple[str, str]],
+    event: StripeEvent,
+) -> None:
+    """Book the charge's payment unless it is booked, forget the parts that told it, and apply
+    the events kept about the charge until now."""
     await uow.lock(charge.id)  # the events kept for the charge are all in (see the docstring)
-    if await uow.books.get_payment(charge.id) is None:
-        await payments.book(uow, charge, hints, event)
-    await uow.parts.drop([*parts, (WAITING, key)])
-    await _apply_kept(deps, uow, charge.id)
+    booked = await uow.books.get_payment(charge.id) or await payments.book(
+        uow, charge, hints, event
+    )
+    await uow.parts.drop(parts)
+    if booked is not None:
+        await _apply_kept(deps, uow, charge.id)
 
 
 async def _apply_kept(deps: Deps, uow: LedgerUnitOfWork, charge_id: str) -> None:

@@ -25,7 +25,8 @@ from tollgate_shared.messaging.foreign import ignore_foreign
 
 SERVICE = "ledger"
 EARLY = "event"
-"""The kind of part an event about a charge whose payment is not booked yet is kept as."""
+"""The kind of part an event about a charge whose payment is not booked yet is kept as (by
+its event id; partner: the charge)."""
 WAITING = "charge"
 """The kind of part a charge waiting for whose it is is kept as (partner: the charge)."""
 
@@ -85,16 +86,21 @@ async def payment_of(
     uow: LedgerUnitOfWork, event: StripeEvent, charge_id: str | None
 ) -> Payment | None:
     """The booked payment of the charge `event` is about (a refund, dispute or risk item), never
-    reading Stripe. When the charge waits for its payment's other parts, `event` is kept and
-    applied once the payment is booked (`joins.py`); any other charge is another app's, and
-    `event` is ignored (counted)."""
+    reading Stripe. Until that payment is booked `event` is kept (its charge's own events may
+    come after it) and applied once it is (`joins.py`); another app's are never booked, and
+    are forgotten after the retention (`fees.prune`). An event naming no charge is ignored."""
     payment = await uow.books.get_payment(charge_id) if charge_id else None
-    if payment is None and charge_id and await uow.parts.partnered(WAITING, charge_id):
-        await uow.parts.put(EARLY, event.id, event.model_dump(mode="json"), partner=charge_id)
-        return None
-    if payment is None:
-        ignore_foreign(SERVICE, event, f"charge {charge_id} is not booked here")
+    if payment is None and charge_id:
+        await keep(uow, event, charge_id)
+    elif payment is None:
+        ignore_foreign(SERVICE, event, "it names no charge")
     return payment
+
+
+async def keep(uow: LedgerUnitOfWork, event: StripeEvent, charge_id: str) -> None:
+    """Keep `event` about the charge until its payment is booked (once per event id: a
+    duplicate replaces it)."""
+    await uow.parts.put(EARLY, event.id, event.model_dump(mode="json"), partner=charge_id)
 
 
 def _description(charge: PaidCharge, invoice: Invoice | None) -> str | None:
