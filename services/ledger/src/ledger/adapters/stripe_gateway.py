@@ -146,12 +146,12 @@ class StripeGateway:
         )
         return [_parse(SourcedBalanceTransaction, t) async for t in page.auto_paging_iter()]
 
-    async def charge_balance_transactions(
-        self, *, created_from: int, created_to: int
+    async def balance_transactions_of_type(
+        self, kind: str, *, created_from: int, created_to: int
     ) -> AsyncIterator[SourcedBalanceTransaction]:
-        """The balance transactions of charges created in [from, to), in pages of 100."""
+        """The balance transactions of type `kind` created in [from, to), in pages of 100."""
         page = await self._v1.balance_transactions.list_async(
-            {"type": "charge", "created": {"gte": created_from, "lt": created_to}, "limit": 100}
+            {"type": kind, "created": {"gte": created_from, "lt": created_to}, "limit": 100}
         )
         async for txn in page.auto_paging_iter():
             yield _parse(SourcedBalanceTransaction, txn)

@@ -4,9 +4,10 @@ time, and the pending parts of payments that never came together, forgotten.
 No event carries a charge's fee (it is on the charge's balance transaction, which events never
 expand), and reading each charge's would cost a Stripe call per payment. So a payment is booked
 with its gross only, and this task lists the balance transactions of charges created over the
-span of the payments whose fee is unknown, 100 a page, newest first, and books each fee
-(`fee:<charge>`, on the payment's balance transaction) once. Every replica runs it; one round
-runs at a time (the others find the lock taken and skip theirs).
+span of the payments whose fee is unknown (of type `charge`, then `payment`), 100 a page,
+newest first, and books each fee (`fee:<charge>`, on the payment's balance transaction) once.
+Every replica runs it; one round runs at a time (the others find the lock taken and skip
+theirs).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from ledger.service_layer import Deps
 log = structlog.get_logger(__name__)
 
 LOCK = "ledger.fees"
+PAYMENT_TYPES = ("charge", "payment")
+"""The types of a charge's balance transaction: `charge` for a card's, `payment` for a local
+payment method's (Stripe's "Balance transaction types"); listed in this order, the second only
+while some fee is still unknown."""
 SLACK = 60
 """Seconds around a charge's creation within which its balance transaction is created."""
 
@@ -40,22 +45,27 @@ async def book_fees(
             return 0
         created = [int(p.created_at.timestamp()) for p in waiting.values()]
         known = 0
-        pages = deps.stripe.charge_balance_transactions(
-            created_from=min(created) - SLACK, created_to=max(created) + SLACK
-        )
-        async for txn in pages:
-            payment = waiting.pop(txn.source, None) if txn.source else None
-            if payment is not None:
-                known += await uow.books.record_fee(payment, txn.fee, txn.id, causation_id=txn.id)
+        for kind in PAYMENT_TYPES:
             if not waiting:
                 break
+            pages = deps.stripe.balance_transactions_of_type(
+                kind, created_from=min(created) - SLACK, created_to=max(created) + SLACK
+            )
+            async for txn in pages:
+                payment = waiting.pop(txn.source, None) if txn.source else None
+                if payment is not None:
+                    fee, txn_id = txn.fee, txn.id
+                    known += await uow.books.record_fee(payment, fee, txn_id, causation_id=txn_id)
+                if not waiting:
+                    break
         await uow.commit()
     return known
 
 
 async def prune(deps: Deps, *, older_than: timedelta) -> int:
     """Forget the parts of payments kept longer than `older_than`: their partners never came
-    (another app's charges and invoice payments on a shared account, mostly)."""
+    (another app's charges, invoice payments and the events about its charges on a shared
+    account, mostly)."""
     async with deps.uow() as uow:
         if not await uow.books.claim(LOCK):
             return 0
