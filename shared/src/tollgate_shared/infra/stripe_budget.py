@@ -120,7 +120,7 @@ def schedule(
 
 class StripeBudget:
     """The budget of the account behind `api_key` at `rates`, kept in NATS KV at `nats_url`
-    (None: in this process only)."""
+    (None: in this process only) with `replicas` (as the streams')."""
 
     def __init__(
         self,
@@ -129,12 +129,14 @@ class StripeBudget:
         nats_url: str | None,
         *,
         max_wait: float = 2.0,
+        replicas: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.rates = rates
         self.max_wait = max_wait
         self._key = "acct_" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
         self._nats_url = nats_url
+        self._replicas = replicas
         self._clock = clock
         self._local: dict[str, float] = {}
         self._kv: KeyValue | None = None
@@ -218,7 +220,9 @@ class StripeBudget:
             try:
                 self._kv = await js.key_value(BUCKET)
             except nats.js.errors.BucketNotFoundError:
-                self._kv = await js.create_key_value(bucket=BUCKET, history=1)
+                self._kv = await js.create_key_value(
+                    bucket=BUCKET, history=1, replicas=self._replicas
+                )
         except (TimeoutError, nats.errors.Error, OSError) as exc:
             self._lost(exc)
             return None

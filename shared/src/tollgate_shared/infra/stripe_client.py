@@ -80,7 +80,12 @@ def make_stripe_client(
     budget = (
         None
         if rates is None
-        else StripeBudget(settings.stripe_secret_key, rates, settings.nats_url)
+        else StripeBudget(
+            settings.stripe_secret_key,
+            rates,
+            settings.nats_url,
+            replicas=settings.nats_stream_replicas,
+        )
     )
     return stripe.StripeClient(
         settings.stripe_secret_key,
