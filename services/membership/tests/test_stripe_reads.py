@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -173,3 +174,51 @@ async def test_snapshots_of_one_second_out_of_order_are_re_read_once(
     assert made == Counter(
         {("GET", f"/v1/subscriptions/{sub}"): 1, ("GET", "/v1/subscriptions"): 1}
     )
+
+
+async def _signed_up_and_renewed_in_one_second(
+    emulator: Emulator, deliverer: EmulatorEvents, user: str, group: str, price: str
+) -> tuple[list[dict[str, Any]], int]:
+    """A member who signs up and is renewed in the same Stripe second (as the emulator renews at
+    once, where Stripe renews a period later): the events membership handles, and the renewed
+    period's end. Tried again from a new second if the second ran out in between."""
+    for _ in range(3):
+        await _next_second()
+        sub = await emulator.subscribe(user, group, "silver", price, **CREDITS)
+        await emulator.advance(sub)
+        events = handled(await deliverer.take())
+        seconds = {e["created"] for e in events if e["type"].startswith("customer.subscription.")}
+        if len(seconds) == 1:
+            renewed = await emulator.client.v1.subscriptions.retrieve_async(sub)
+            return events, renewed["items"].data[0].current_period_end
+        user = unique("user")
+    raise AssertionError("no sign-up and renewal in one second")
+
+
+async def test_a_sign_up_and_its_renewal_in_one_second_are_placed_by_their_periods(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    """The sign-up's snapshot and the renewal's share a second and both show `active`: the
+    renewal's period starts later, so it is the newer one in either order, and nothing is
+    read."""
+    group = unique("group")
+    price = await emulator.price()
+    async with membership_service() as service:
+        stripe = StripeRequests(emulator, service, deliverer)
+        made: Requests = Counter()
+        for order in ("stripe's", "newest first"):
+            user = unique("user")
+            events, period_end = await _signed_up_and_renewed_in_one_second(
+                emulator, deliverer, user, group, price
+            )
+            snapshots = [e for e in events if e["type"].startswith("customer.subscription.")]
+            assert [e["type"] for e in snapshots] == [
+                "customer.subscription.created",
+                *["customer.subscription.updated"] * 2,
+            ]
+            made += await stripe.applying(events if order == "stripe's" else events[::-1])
+            gate = await service.gate(user, group)
+            expires_at = int(datetime.fromisoformat(gate["expires_at"]).timestamp())
+            assert (gate["active"], gate["status"], expires_at) == (True, "active", period_end)
+
+    assert made == Counter()

@@ -1,10 +1,10 @@
 """Any permutation and duplication of one subscription's events (with the invoices and checkouts
 naming it, which carry no state) gives the same entitlement as in-order delivery, including
-events stamped in the same second (placed by their states, else re-read from "Stripe"), and in
-order Stripe is read only for two different states of one second that their statuses cannot
-place; and whatever the order and the delivery times (a backlog, a rewind), the state applied
-never goes back to an older one, even when reads from Stripe run ahead of the events still to
-come."""
+events stamped in the same second (placed by their states and periods, else re-read from
+"Stripe"), and in order Stripe is read only for two different states of one second and one
+period that their statuses cannot place; and whatever the order and the delivery times (a
+backlog, a rewind), the state applied never goes back to an older one, even when reads from
+Stripe run ahead of the events still to come."""
 
 from __future__ import annotations
 
@@ -45,9 +45,9 @@ def _next(state: SubscriptionRecord, move: str) -> SubscriptionRecord | None:
         case ("incomplete", "expire"):
             return replace(state, status="incomplete_expired")
         case ("active", "renew"):
-            return replace(state, period_end=period + MONTH)
+            return replace(state, period_start=period, period_end=period + MONTH)
         case ("active", "renew_fails"):
-            return replace(state, status="past_due", period_end=period + MONTH)
+            return replace(state, status="past_due", period_start=period, period_end=period + MONTH)
         case ("active", "toggle_cancel_at_period_end"):
             return replace(state, cancel_at_period_end=not state.cancel_at_period_end)
         case ("past_due" | "unpaid", "retry_succeeds"):
@@ -84,6 +84,7 @@ def histories(draw: st.DrawFn) -> list[Event]:
         tier_id="gold",
         status=draw(st.sampled_from(["active", "incomplete"])),
         cancel_at_period_end=False,
+        period_start=datetime.fromtimestamp(START, UTC),
         period_end=datetime.fromtimestamp(START, UTC) + MONTH,
         created=START,
         version=START,
@@ -109,7 +110,8 @@ def deliver(
     stored, reads = None, 0
     for event in order:
         if event.record is None:
-            stored = stored or replace(stripe_now, status="incomplete", version=0, period_end=None)
+            awaited = replace(stripe_now, status="incomplete", version=0, period_end=None)
+            stored = stored or replace(awaited, period_start=None)
             continue
         seen = datetime.fromtimestamp(event.created, UTC)
         incoming = _as_received(event.record, event, seen)
@@ -124,8 +126,8 @@ def deliver(
 
 
 def _unplaceable(history: list[Event]) -> int:
-    """Consecutive snapshots of one second that nothing but Stripe orders: different states,
-    the earlier not `incomplete` (a first status) and the later not a final one."""
+    """Consecutive snapshots of one second that nothing but Stripe orders: different states of
+    one period, the earlier not `incomplete` (a first status) and the later not a final one."""
     final = {"canceled", "incomplete_expired"}
 
     def shown(r: SubscriptionRecord) -> tuple[object, ...]:
@@ -138,6 +140,7 @@ def _unplaceable(history: list[Event]) -> int:
         and b is not None
         and x == y
         and shown(a) != shown(b)
+        and a.period_start == b.period_start
         and a.status != "incomplete"
         and (b.status not in final or a.status in final)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from membership.domain import rules
@@ -48,6 +49,18 @@ def test_the_newest_entitling_subscription_supersedes_older_billable_ones() -> N
     assert ("named", "replacing") in [(o.id, n) for o, n in rules.superseded([named, replacing])]
     requested = _sub("old", 100, cancel_requested_at=T0)
     assert rules.superseded([new, requested]) == []
+
+
+def test_snapshots_of_one_second_are_placed_by_their_periods_before_reading() -> None:
+    month = timedelta(days=30)
+    signed_up = _sub("s", 100, period_start=T0, period_end=T0 + month)
+    renewed = _sub("s", 100, period_start=T0 + month, period_end=T0 + 2 * month)
+    assert rules.place(signed_up, renewed) is rules.Ordering.APPLY
+    assert rules.place(renewed, signed_up) is rules.Ordering.IGNORE
+    declined = replace(renewed, status="past_due")  # one period: only Stripe tells
+    assert rules.place(declined, renewed) is rules.Ordering.REREAD
+    stored_without_start = replace(signed_up, period_start=None)  # saved before periods were
+    assert rules.place(stored_without_start, renewed) is rules.Ordering.REREAD
 
 
 def test_past_due_keeps_access_for_the_grace_period_only() -> None:

@@ -43,6 +43,7 @@ subscriptions = Table(
     Column("status", String(32), nullable=False),
     Column("cancel_at_period_end", Boolean, nullable=False),
     Column("period_end", DateTime(timezone=True)),
+    Column("period_start", DateTime(timezone=True)),  # orders snapshots of one second
     Column("created", BigInteger, nullable=False),  # Stripe's subscription.created
     Column("version", BigInteger, nullable=False),  # Stripe time of the data applied
     Column("version_from", BigInteger),  # a read's earliest possible second (None: = version)

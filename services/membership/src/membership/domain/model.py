@@ -21,7 +21,8 @@ class MembershipKey:
 class SubscriptionRecord:
     """What we last applied of a Stripe subscription: `version` is the Stripe second it describes
     (an event's `created`); a state read from Stripe is known to be from some second between
-    `version_from` and `version` (the read's round trip), `version_from` None otherwise."""
+    `version_from` and `version` (the read's round trip), `version_from` None otherwise.
+    `period_start` places snapshots of one second: a period never starts before the last one."""
 
     id: str
     user_id: str
@@ -39,6 +40,7 @@ class SubscriptionRecord:
     email: str | None = None
     cancel_requested_at: datetime | None = None
     version_from: int | None = None
+    period_start: datetime | None = None
 
     @property
     def awaited(self) -> bool:

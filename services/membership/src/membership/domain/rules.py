@@ -62,18 +62,26 @@ def order(stored: SubscriptionRecord | None, *, event_id: str, created: int) -> 
 
 def _same_state(a: SubscriptionRecord, b: SubscriptionRecord) -> bool:
     """Whether two snapshots show the same of what membership keeps of a subscription."""
-    return (a.status, a.cancel_at_period_end, a.period_end, a.tier_id) == (
-        b.status,
-        b.cancel_at_period_end,
-        b.period_end,
-        b.tier_id,
+    shown = (a.status, a.cancel_at_period_end, a.period_end, a.tier_id)
+    same = shown == (b.status, b.cancel_at_period_end, b.period_end, b.tier_id)
+    return same and not _later_period(a, b) and not _later_period(b, a)
+
+
+def _later_period(a: SubscriptionRecord, b: SubscriptionRecord) -> bool:
+    """Whether `a` is in a later period than `b`: a subscription's period never starts before
+    the one it follows (a renewal's starts at the last one's end, a reset's now)."""
+    return (
+        a.period_start is not None
+        and b.period_start is not None
+        and a.period_start > b.period_start
     )
 
 
 def place(stored: SubscriptionRecord, incoming: SubscriptionRecord) -> Ordering:
     """Two snapshots of one subscription that their seconds cannot order, placed by what they
     show: the same state needs no choice (IGNORE); a subscription never goes back to a `FIRST`
-    status nor leaves a `FINAL` one. REREAD (from Stripe) only when none of that tells."""
+    status nor leaves a `FINAL` one, nor to an earlier period. REREAD (from Stripe) only when
+    none of that tells."""
     if _same_state(stored, incoming):
         return Ordering.IGNORE
     if incoming.status in FINAL and stored.status not in FINAL:
@@ -83,6 +91,10 @@ def place(stored: SubscriptionRecord, incoming: SubscriptionRecord) -> Ordering:
     if stored.status in FIRST and incoming.status not in FIRST:
         return Ordering.APPLY
     if incoming.status in FIRST and stored.status not in FIRST:
+        return Ordering.IGNORE
+    if _later_period(incoming, stored):
+        return Ordering.APPLY
+    if _later_period(stored, incoming):
         return Ordering.IGNORE
     return Ordering.REREAD
 

@@ -228,6 +228,7 @@ class Recorder:
             status=snapshot.status,
             cancel_at_period_end=snapshot.cancel_at_period_end,
             period_end=from_timestamp(snapshot.period_end),
+            period_start=from_timestamp(snapshot.period_start),
             created=snapshot.created or event.created,
             version=read_at.until if read_at else event.created,
             version_from=read_at.since if read_at else None,
