@@ -11,6 +11,7 @@ import pytest
 
 from tollgate_shared.contracts.errors import DomainError
 from tollgate_shared.infra.settings import ServiceSettings
+from tollgate_shared.infra.stripe_budget import StripeBusy
 from tollgate_shared.testing import serve_app
 from tollgate_shared.web.errors import ErrorStatus
 from tollgate_shared.web.fast_path import FastRequest, FastRoute
@@ -49,6 +50,7 @@ RAISED = {
     "closed": Closed("back at nine", retry_after=30),
     "other": ShopError("no"),
     "unmapped": Unmapped("nobody maps me"),
+    "busy": StripeBusy("Stripe budget spent for POST /v1/checkout/sessions", retry_after=2.4),
 }
 
 
@@ -100,3 +102,7 @@ async def test_domain_errors_answer_by_the_status_map(route: str) -> None:
 
         status, body, _ = await error("unmapped")
         assert (status, body) == (500, {"code": "internal_error", "message": "internal error"})
+
+        # The account's Stripe budget stayed spent longer than a request waits for a slot.
+        status, body, headers = await error("busy")
+        assert (status, body["code"], headers["retry-after"]) == (503, "payments_busy", "3")

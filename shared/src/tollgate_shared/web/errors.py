@@ -184,7 +184,9 @@ def install_error_handlers(app: FastAPI, status: StatusMap) -> None:
     async def _answer(request: Request, exc: Exception) -> JSONResponse:
         return error_answer(exc, request.url.path, status)
 
-    answered: tuple[type[Exception], ...] = (ApiError, *status, Exception)
+    # Below `Exception`, which Starlette answers and then raises again to the server (which
+    # logs it and closes the connection): these are answers, not crashes.
+    answered: tuple[type[Exception], ...] = (ApiError, Postponed, *status, Exception)
     for raised in answered:
         app.add_exception_handler(raised, _answer)
 
