@@ -182,9 +182,13 @@ class Tollgate:
         """A member starts a Checkout Session at checkout and pays it."""
         user = self.user(n)
         token = issue_token(JWT_SECRET, sub=user, email=f"{user}@members.test")
-        answer = await self.checkout.post(
-            "/checkout/sessions", headers={"Authorization": f"Bearer {token}"}, json=body
-        )
+        while True:  # a member's browser tries again when Stripe's budget is spent (503)
+            answer = await self.checkout.post(
+                "/checkout/sessions", headers={"Authorization": f"Bearer {token}"}, json=body
+            )
+            if answer.status_code != 503:
+                break
+            await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
         assert answer.status_code == 201, answer.text
         session_id = answer.json()["url"].rsplit("/", 1)[-1]
         return await self.emulator.pay(session_id, f"{user}@members.test")
