@@ -364,6 +364,65 @@ async def test_deferred_writes_are_made_once_per_transaction_before_the_commit(
         await broker.stop()
 
 
+async def test_messages_the_prefetch_finds_need_nothing_are_acked_without_their_handler(
+    db, js: JetStreamContext, nats_client: NatsClient
+) -> None:
+    """Another app's events, told apart by the prefetch, cost their fetch no handler and no
+    savepoint; the fetch's own are applied, each once, and a redelivery is a duplicate."""
+    topic = unique("t")
+    handled: list[str] = []
+    savepoints: list[int] = []
+
+    async def prefetch(uow: UnitOfWork, incomings: list[Incoming]) -> list[Incoming]:
+        return [i for i in incomings if i.data == b"foreign"]
+
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
+        handled.append(incoming.message_id)
+        await uow.session.execute(
+            db.effects.insert().values(message_id=incoming.message_id, body=incoming.data.decode())
+        )
+
+    consumer = IdempotentConsumer(
+        spec_for(topic), RawHandlers(handler, prefetch=prefetch), db.units, db.inbox
+    )
+    real_savepoint = consumer.applier._apply_in
+
+    async def counting(uow: UnitOfWork, delivery) -> bool:
+        savepoints.append(1)
+        return await real_savepoint(uow, delivery)
+
+    consumer.applier._apply_in = counting  # type: ignore[method-assign]
+    bodies = [b"ours", b"foreign", b"foreign", b"ours"]
+    ids = [unique("evt") for _ in bodies]
+    for event_id, body in zip(ids, bodies, strict=True):
+        await publish_with_ack(js, f"stripe.{topic}.x", body, msg_id=event_id, stream="STRIPE")
+    broker = await run_consumer(nats_client, consumer)
+    try:
+        await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="1")
+        assert sorted(handled) == sorted([ids[0], ids[3]]) and len(savepoints) == 2
+        for event_id, body in zip(ids, bodies, strict=True):
+            assert await effects_of(db, event_id) == (["ours"] if body == b"ours" else [])
+        await publish_with_ack(  # the same foreign event again, as a rewind delivers it
+            js,
+            f"stripe.{topic}.x",
+            b"foreign",
+            msg_id=unique("copy"),
+            headers={ORIGINAL_MSG_ID: ids[1]},
+            stream="STRIPE",
+        )
+        await wait_until(lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="2")
+        assert len(handled) == 2
+        async with db.sessions() as session:
+            claimed = await session.scalar(
+                select(db.inbox.c.message_id).where(
+                    db.inbox.c.consumer == consumer.spec.durable, db.inbox.c.message_id == ids[1]
+                )
+            )
+        assert claimed == ids[1]  # taken once, so its copy was a duplicate
+    finally:
+        await broker.stop()
+
+
 async def test_a_prefetch_runs_before_a_fetchs_handlers_and_what_it_takes_outlives_savepoints(
     db, js: JetStreamContext, nats_client: NatsClient
 ) -> None:

@@ -1,5 +1,6 @@
 """Applying a fetch in one transaction: one inbox claim for every message id, the prefetch,
-then the handlers in stream order, each in a savepoint, one commit.
+then the handlers in stream order, each in a savepoint, one commit. A message the prefetch
+found needs nothing (another app's) is done without its handler or a savepoint.
 
 A message whose handler fails is rolled back to its savepoint (its inbox row released) and
 handed back to be processed on its own, so the others are neither held back nor applied
@@ -68,8 +69,7 @@ class BatchApplier:
                 consumer=self._spec.durable,
                 messages=[(incoming.message_id, incoming.subject)],
             )
-            if fresh:
-                await self._handlers.prefetch(uow, [delivery.event])
+            if fresh and not await self._handlers.prefetch(uow, [delivery.event]):
                 await self._handlers.apply(uow, incoming.subject, delivery.event)
             await uow.commit()
         return bool(fresh)
@@ -89,10 +89,12 @@ class BatchApplier:
             for delivery in deliveries:
                 if delivery.incoming.message_id in fresh_ids:
                     firsts.setdefault(delivery.incoming.message_id, delivery)
-            await self._handlers.prefetch(uow, [d.event for d in firsts.values()])
+            unneeded = await self._handlers.prefetch(uow, [d.event for d in firsts.values()])
             for delivery in deliveries:
                 first = firsts.get(delivery.incoming.message_id) is delivery
-                if first and not await self._apply_in(uow, delivery):
+                if first and id(delivery.event) in unneeded:
+                    batch.done.append((delivery, first))  # nothing to do: no savepoint either
+                elif first and not await self._apply_in(uow, delivery):
                     batch.failed.append(delivery)
                 else:
                     batch.done.append((delivery, first))

@@ -8,7 +8,7 @@ only, and anything else that arrives is acked untouched.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol, Union
 
 from tollgate_shared.contracts.base import DomainEvent, parse_domain_event
@@ -17,12 +17,14 @@ from tollgate_shared.messaging.message import Incoming
 
 Handler = Callable[[Any, Any], Awaitable[None]]
 """Applies one parsed event through a service's unit of work; never commits."""
-Prefetch = Callable[[Any, Sequence[Any]], Awaitable[None]]
+Prefetch = Callable[[Any, Sequence[Any]], Awaitable[Collection[Any] | None]]
 """Runs in a fetch's transaction before its handlers, outside their savepoints, with the
 events they will apply (stream order), and before the handler of a message applied alone:
 may take, in one statement for all of them, the locks and reads the handlers would take one
 by one (locks taken so, in one order, keep concurrent fetches from deadlocking). What it reads
-must stay right for every handler of the fetch, also after another message was rolled back."""
+must stay right for every handler of the fetch, also after another message was rolled back.
+It may return the events it found need nothing (another app's, on a shared Stripe account):
+their handlers do not run, and they cost their fetch no savepoint."""
 
 
 class Handlers(Protocol):
@@ -46,8 +48,9 @@ class Handlers(Protocol):
         """The typed event of a message (raises if it is not one)."""
         ...
 
-    async def prefetch(self, uow: Any, events: Sequence[Any]) -> None:
-        """Before the handlers of a fetch, or of a message applied alone (see `Prefetch`)."""
+    async def prefetch(self, uow: Any, events: Sequence[Any]) -> frozenset[int]:
+        """Before the handlers of a fetch, or of a message applied alone (see `Prefetch`): the
+        `id()`s of the events whose handlers need not run."""
         ...
 
     async def apply(self, uow: Any, subject: str, event: Any) -> None:
@@ -85,10 +88,11 @@ class Dispatcher:
         """The message's event, parsed and validated."""
         return self._parse(incoming.data)
 
-    async def prefetch(self, uow: Any, events: Sequence[Any]) -> None:
-        """The service's prefetch, if it has one."""
-        if self._prefetch is not None and events:
-            await self._prefetch(uow, events)
+    async def prefetch(self, uow: Any, events: Sequence[Any]) -> frozenset[int]:
+        """The service's prefetch, if it has one; what it found needs nothing."""
+        if self._prefetch is None or not events:
+            return frozenset()
+        return frozenset(map(id, await self._prefetch(uow, events) or ()))
 
     async def apply(self, uow: Any, subject: str, event: Any) -> None:
         """Run the handler of `subject`."""

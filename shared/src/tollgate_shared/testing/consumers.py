@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 from nats.aio.client import Client as NatsClient
@@ -38,7 +38,8 @@ class RawHandlers:
         handler: Callable[[Any, Incoming], Awaitable[None]],
         *,
         subjects: Sequence[str] = (),
-        prefetch: Callable[[Any, Sequence[Incoming]], Awaitable[None]] | None = None,
+        prefetch: Callable[[Any, Sequence[Incoming]], Awaitable[Collection[Any] | None]]
+        | None = None,
     ) -> None:
         self._handler = handler
         self._prefetch = prefetch
@@ -53,10 +54,11 @@ class RawHandlers:
         """The message as it is."""
         return incoming
 
-    async def prefetch(self, uow: Any, events: Sequence[Incoming]) -> None:
-        """The test's prefetch, if any."""
-        if self._prefetch is not None and events:
-            await self._prefetch(uow, events)
+    async def prefetch(self, uow: Any, events: Sequence[Incoming]) -> frozenset[int]:
+        """The test's prefetch, if any; what it found needs nothing."""
+        if self._prefetch is None or not events:
+            return frozenset()
+        return frozenset(map(id, await self._prefetch(uow, events) or ()))
 
     async def apply(self, uow: Any, subject: str, event: Incoming) -> None:
         """The test's handler."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +67,22 @@ class CheckoutSessions:
         query = select(S).where(S.c.stripe_session_id == stripe_session_id)
         row = (await self._session.execute(query.with_for_update() if lock else query)).first()
         return to_entity(CheckoutRecord, row) if row else None
+
+    async def lock_known(
+        self, checkout_ids: Collection[str], stripe_ids: Collection[str]
+    ) -> tuple[set[str], set[str]]:
+        """Lock the sessions with any of these ids or Stripe ids, in one statement (in id
+        order); the ids and Stripe ids of those that exist."""
+        if not checkout_ids and not stripe_ids:
+            return set(), set()
+        query = (
+            select(S.c.id, S.c.stripe_session_id)
+            .where(or_(S.c.id.in_(list(checkout_ids)), S.c.stripe_session_id.in_(list(stripe_ids))))
+            .order_by(S.c.id)
+            .with_for_update()
+        )
+        rows = (await self._session.execute(query)).all()
+        return {r.id for r in rows}, {r.stripe_session_id for r in rows if r.stripe_session_id}
 
     async def forget_key(self, checkout_id: str) -> None:
         """Free a derived idempotency key whose session can no longer be paid."""

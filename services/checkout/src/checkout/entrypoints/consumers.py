@@ -49,5 +49,6 @@ DOMAIN_HANDLERS: dict[type[DomainEvent], Handler] = {
 
 def register(runtime: Runtime, units: Callable[[], CheckoutUnitOfWork]) -> None:
     """Subscribe checkout's durable consumers on the STRIPE and DOMAIN streams."""
-    runtime.consume(STRIPE_CONSUMER, stripe_dispatcher(STRIPE_HANDLERS), units=units)
+    stripe = stripe_dispatcher(STRIPE_HANDLERS, prefetch=handlers.lock_sessions)
+    runtime.consume(STRIPE_CONSUMER, stripe, units=units)
     runtime.consume(DOMAIN_CONSUMER, domain_dispatcher(DOMAIN_HANDLERS), units=units)

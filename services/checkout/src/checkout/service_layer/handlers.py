@@ -6,6 +6,7 @@ Each runs in the consumer's unit of work (with the inbox row) and must not commi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Literal
 
 from checkout.adapters.occupancy import OCCUPANCY
@@ -23,11 +24,36 @@ def event_id(event_type: str, session_id: str) -> str:
     return hashlib.sha256(f"{event_type}:{session_id}".encode()).hexdigest()[:32]
 
 
+def _ids(event: StripeEvent) -> tuple[str | None, str | None]:
+    """The session's own id in checkout (its `checkout_id` metadata), and its Stripe id."""
+    session = event.data.object
+    checkout_id = (session.get("metadata") or {}).get("checkout_id")
+    return (str(checkout_id) if checkout_id else None), session.get("id")
+
+
+async def lock_sessions(
+    uow: CheckoutUnitOfWork, events: Sequence[StripeEvent]
+) -> list[StripeEvent]:
+    """Before a fetch's handlers: lock its sessions in one statement; those checkout did not
+    create (another app's, on a shared Stripe account) are counted and need no handler."""
+    ids = [_ids(event) for event in events]
+    checkout_ids = {c for c, _ in ids if c}
+    stripe_ids = {s for c, s in ids if not c and s}
+    known, known_stripe = await uow.checkouts.lock_known(checkout_ids, stripe_ids)
+    foreign = []
+    for event, (checkout_id, stripe_id) in zip(events, ids, strict=True):
+        if (checkout_id in known) if checkout_id else (stripe_id in known_stripe):
+            continue
+        ignore_foreign("checkout", event, f"checkout session {stripe_id} is not ours")
+        foreign.append(event)
+    return foreign
+
+
 async def _record_of(
     uow: CheckoutUnitOfWork, stripe_session: DiscountedSession, event: StripeEvent
 ) -> CheckoutRecord | None:
     """The session's record, locked; None (counted) for a session checkout did not create,
-    e.g. another app's on a shared Stripe account."""
+    e.g. another app's on a shared Stripe account (`lock_sessions` tells these apart first)."""
     checkout_id = stripe_session.metadata.get("checkout_id")
     if checkout_id:
         record = await uow.checkouts.get(checkout_id, lock=True)
