@@ -26,7 +26,8 @@ STATEFUL = ("checkout", "membership", "ledger", "notifications")
 UNTRACKED = {"inbox", "alembic_version", "payment_parts"}
 """Tables a foreign event may change: the inbox records every message a consumer took; the
 ledger keeps what a charge or invoice payment without metadata told until its invoice or
-checkout comes (never, for another app's: pruned after days)."""
+checkout comes, and a refund, dispute or risk event of a charge it has not booked until the
+charge is (never, for another app's: pruned after days)."""
 OTHER_APP_KEY = "sk_test_bakery_shop"
 DIGEST = sql.SQL(
     "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
