@@ -38,6 +38,10 @@ from webhook_gateway.main import create_app as create_gateway
 ADMIN = issue_token(DEV_JWT_SECRET, sub="admin-1", roles=["admin"])
 SERVICE = issue_token(DEV_JWT_SECRET, sub="checkout", roles=["service"])
 
+STRIPE_KEY = "sk_test_membership_tests"
+"""Membership's own Stripe key here: the emulator counts its requests apart from the test's
+and from other services' (another test's ledger books fees meanwhile)."""
+
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
@@ -109,6 +113,7 @@ async def membership_service(
             nats_url=nats_url,
             service_database_url=url,
             stripe_api_base=stripe_emulator_url,
+            stripe_secret_key=STRIPE_KEY,
             membership_sweep_interval_seconds=0.2,
             membership_consumer=durable,
             **overrides,
@@ -233,8 +238,10 @@ class Emulator:
     async def advance(self, subscription_id: str, **body: Any) -> dict[str, Any]:
         return dict(await self.control("POST", f"/subscriptions/{subscription_id}/advance", body))
 
-    async def control(self, method: str, path: str, body: Any = None) -> Any:
-        response = await self.controls.request(method, path, json=body)
+    async def control(
+        self, method: str, path: str, body: Any = None, *, params: dict[str, str] | None = None
+    ) -> Any:
+        response = await self.controls.request(method, path, json=body, params=params)
         assert response.status_code == 200, response.text
         return response.json()
 

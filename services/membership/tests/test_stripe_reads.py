@@ -17,7 +17,7 @@ from membership.adapters import orm
 from membership.entrypoints.consumers import HANDLERS
 from tollgate_shared.testing import EmulatorEvents, unique, wait_until
 
-from .conftest import Emulator, Service, ServiceFactory
+from .conftest import STRIPE_KEY, Emulator, Service, ServiceFactory
 
 DECLINED = "4000000000000002"
 CREDITS = {"credit_allowances": "booking=3"}
@@ -27,16 +27,16 @@ Requests = Counter[tuple[str, str]]
 
 class StripeRequests:
     """The emulator's `/v1` requests made while membership applies events the test publishes
-    (the test's own Stripe calls all happen before): the total `GET /_emulator/usage` counts,
-    and by method and path."""
+    (its own key's: the test's and other services' calls are not counted): the total
+    `GET /_emulator/usage` counts, and by method and path."""
 
     def __init__(self, emulator: Emulator, service: Service, deliverer: EmulatorEvents) -> None:
         self.emulator, self.service, self.deliverer = emulator, service, deliverer
         self.events = 0
 
     async def _counts(self) -> tuple[int, Requests]:
-        usage = await self.emulator.control("GET", "/usage")
-        counts = await self.emulator.control("GET", "/requests")
+        usage = await self.emulator.control("GET", "/usage", params={"api_key": STRIPE_KEY})
+        counts = await self.emulator.control("GET", "/requests", params={"api_key": STRIPE_KEY})
         by_path = Counter(
             {(c["method"], c["path"]): c["count"] for c in counts if c["path"].startswith("/v1/")}
         )

@@ -200,13 +200,16 @@ async def list_events(emulator: EmulatorDep, type: str | None = None) -> list[St
 
 
 @router.get("/requests")
-async def request_counts(emulator: EmulatorDep) -> list[dict[str, Any]]:
+async def request_counts(emulator: EmulatorDep, api_key: str | None = None) -> list[dict[str, Any]]:
     """How many requests each (method, path) received, replays included; those answered 429
-    never reached the API and are counted by `/usage` only."""
+    never reached the API and are counted by `/usage` only. With `api_key`, that key's `/v1`
+    requests only."""
     with emulator.store.lock:
+        store = emulator.store
+        counts = store.requests if api_key is None else store.requests_by_key[api_key]
         return [
             {"method": method, "path": path, "count": count}
-            for (method, path), count in sorted(emulator.store.requests.items())
+            for (method, path), count in sorted(counts.items())
         ]
 
 

@@ -58,7 +58,7 @@ class StripeEnvelope:
             retry = [*extra_headers, ("stripe-should-retry", "true")]
             await _send_error(send, rate_limited(), retry)
             return
-        self._count(method, path)  # a 429 never reached the API (`/_emulator/usage` counts it)
+        self._count(method, path, api_key)  # a 429 never reached the API (`/usage` counts it)
         idempotency_key = headers.get("idempotency-key") if method == "POST" else None
         current_request.set(RequestInfo(request_id, idempotency_key))
         if idempotency_key is None:
@@ -66,9 +66,11 @@ class StripeEnvelope:
             return
         await self._idempotent(scope, receive, send, (api_key, idempotency_key), extra_headers)
 
-    def _count(self, method: str, path: str) -> None:
+    def _count(self, method: str, path: str, api_key: str | None = None) -> None:
         with self.emulator.store.lock:
             self.emulator.store.requests[(method, path)] += 1
+            if api_key is not None:
+                self.emulator.store.requests_by_key[api_key][(method, path)] += 1
 
     def _endpoint(self, scope: Scope) -> str:
         """The named operation a request calls, e.g. `GET /v1/charges/{charge_id}`: each has

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,10 @@ class Store:
     idempotency: dict[tuple[str, str], IdempotentResult] = field(default_factory=dict)
     in_flight: set[tuple[str, str]] = field(default_factory=set)
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    requests_by_key: defaultdict[str, Counter[tuple[str, str]]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    """The same per API key (`/v1` requests only), to tell apart who called."""
     _order: dict[str, int] = field(default_factory=dict)
     _sequence: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -78,3 +82,4 @@ class Store:
             mapping.clear()
         self.in_flight.clear()
         self.requests.clear()
+        self.requests_by_key.clear()

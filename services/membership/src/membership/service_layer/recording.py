@@ -297,10 +297,9 @@ class Recorder:
     ) -> None:
         """Record the reversal of a one-time membership's payment, then apply it. It may arrive
         before the payment's checkout: then it is recorded if `membership` (the event's object
-        says the payment was a membership's, as a refunded charge's metadata does). A dispute
-        carries none of its payment's metadata, so a dispute of a payment without a recorded
-        term is not membership's, and Stripe is not asked (the payment may be another app's).
-        Any other payment's (a subscription's, a purchase, another app's) records nothing."""
+        says the payment was a membership's, as a refunded charge's metadata does, or cannot
+        tell, as a dispute: kept, it only ever applies to a term recorded for this payment).
+        Stripe is not asked. Any other payment's refund records nothing."""
         if self._settings.membership_one_time_reversal == "keep":
             return
         term = await uow.memberships.term_paid_by(payment_intent_id)

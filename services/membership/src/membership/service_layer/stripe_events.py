@@ -129,11 +129,14 @@ class StripeEvents:
             )
 
     async def on_dispute_closed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
-        """A lost dispute of a one-time membership payment takes its term back (policy)."""
+        """A lost dispute of a one-time membership payment takes its term back (policy). A
+        dispute carries none of its payment's metadata, and may be applied before the payment's
+        checkout (another fetch): its reversal is kept, unread, and takes back only a term that
+        is or will be recorded for that payment (never another app's, which has none)."""
         dispute = event.object_as(Dispute)
         if dispute.status == "lost" and dispute.payment_intent:
             await self._recorder.reverse(
-                uow, dispute.payment_intent, "dispute_lost", event, membership=False
+                uow, dispute.payment_intent, "dispute_lost", event, membership=True
             )
 
     async def _cycle_of(self, invoice: Invoice, event: StripeEvent) -> Allocation:
