@@ -70,6 +70,7 @@ async def test_no_secret_reaches_any_log(
         "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",  # Stripe unreachable
         "SMTP_URL": f"smtp://mailer:{secret['smtp password']}@127.0.0.1:{free_port()}",
         "MAIL_RETRY_BACKOFF": "[0.2]",
+        "LEDGER_FEE_INTERVAL_SECONDS": "0.5",
     }
     for name in SERVICES:
         migrations = APPS[name].migrations
@@ -129,11 +130,15 @@ async def test_no_secret_reaches_any_log(
             "amount_refunded": 2000,
             "refunded": True,
             "payment_intent": unique("pi"),
-            # Tollgate's (a foreign charge is acked unread): the ledger must ask Stripe.
+            "status": "succeeded",
+            "paid": True,
+            "balance_transaction": unique("txn"),
+            # Tollgate's: booked, so the ledger asks Stripe for its fee and for its refund.
             "metadata": {"user_id": user, "group_id": group, "tier_id": "tier_x"},
         }
         for event in (
             stripe_event("invoice.payment_failed", invoice),
+            stripe_event("charge.succeeded", {**charge, "amount_refunded": 0, "refunded": False}),
             stripe_event("charge.refunded", charge),
             stripe_event(
                 "customer.subscription.updated", {"object": "subscription", "id": unique("sub")}
