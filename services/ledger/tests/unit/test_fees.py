@@ -84,3 +84,26 @@ async def test_fees_are_found_among_charge_and_payment_balance_transactions(
     assert ledger.moved()[Account.STRIPE_FEES] == 255
     assert await fees.book_fees(ledger.deps) == 0  # known now: nothing more to list
     assert len(stripe.listed) == len(listed)
+
+
+async def test_a_span_is_listed_once_and_what_it_held_books_payments_booked_later() -> None:
+    stripe = Pages({"charge": [_txn("ch_card", "charge", 175), _txn("ch_late", "charge", 90)]})
+    ledger = Ledger(stripe=stripe)
+    listed = fees.Listed()
+    for charge_id in ("ch_card", "ch_lost"):
+        await _paid(ledger, charge_id)
+
+    assert await fees.book_fees(ledger.deps, listed=listed) == 1
+    assert [kind for kind, *_ in stripe.listed] == ["charge", "payment"]
+    # `ch_lost`'s balance transaction never shows: its span is not listed again.
+    assert await fees.book_fees(ledger.deps, listed=listed) == 0
+    # `ch_late`'s events came late: its fee is among what the first round listed.
+    await _paid(ledger, "ch_late")
+    assert await fees.book_fees(ledger.deps, listed=listed) == 1
+
+    assert len(stripe.listed) == 2
+    assert {c: p.fee for c, p in ledger.store.payments.items()} == {
+        "ch_card": 175,
+        "ch_lost": None,
+        "ch_late": 90,
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import stripe
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ledger.domain.payments import RefundReason
 
 M = TypeVar("M", bound=StripeObject)
+LIST_PATH = "/v1/balance_transactions"
 
 
 class SourcedBalanceTransaction(BalanceTransaction):
@@ -77,6 +78,16 @@ class BookedPayout(Payout):
     failure_message: str | None = None
 
 
+class _Page(BaseModel):
+    """A page of a list, read from its JSON: the SDK's objects cost more to build than the page
+    costs to fetch."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    data: list[SourcedBalanceTransaction]
+    has_more: bool = False
+
+
 def _parse(model: type[M], obj: stripe.StripeObject) -> M:
     return model.model_validate(obj.to_dict())
 
@@ -85,6 +96,7 @@ class StripeGateway:
     """Reads the current state of Stripe's objects and makes the ledger's changes, idempotently."""
 
     def __init__(self, client: stripe.StripeClient) -> None:
+        self._client = client
         self._v1 = client.v1
 
     async def payout(self, payout_id: str) -> BookedPayout:
@@ -149,12 +161,23 @@ class StripeGateway:
     async def balance_transactions_of_type(
         self, kind: str, *, created_from: int, created_to: int
     ) -> AsyncIterator[SourcedBalanceTransaction]:
-        """The balance transactions of type `kind` created in [from, to), in pages of 100."""
-        page = await self._v1.balance_transactions.list_async(
-            {"type": kind, "created": {"gte": created_from, "lt": created_to}, "limit": 100}
-        )
-        async for txn in page.auto_paging_iter():
-            yield _parse(SourcedBalanceTransaction, txn)
+        """The balance transactions of type `kind` created in [from, to), newest first, in pages of
+        100."""
+        params: dict[str, Any] = {
+            "type": kind,
+            "created": {"gte": created_from, "lt": created_to},
+            "limit": 100,
+        }
+        while True:
+            answer = await self._client.raw_request_async(
+                "get", "/v1/balance_transactions", **params
+            )
+            page = _Page.model_validate(answer.data)
+            for txn in page.data:
+                yield txn
+            if not (page.has_more and page.data):
+                return
+            params["starting_after"] = page.data[-1].id
 
     async def balance_transaction(self, txn_id: str) -> SourcedBalanceTransaction:
         """One balance transaction."""
