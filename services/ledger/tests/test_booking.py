@@ -1,5 +1,6 @@
 """Booking a payment in one statement: each transaction once, its entries with it, the payment
-once; whether the first transaction is new decides the announcement."""
+once; whether the first transaction is new decides the announcement. A fetch's payments and
+parts read ahead are answered once, what was written since read back."""
 
 from __future__ import annotations
 
@@ -100,3 +101,23 @@ async def test_payments_read_ahead_are_answered_once_then_from_the_database(
             assert await uow.books.get_payment(payment.charge_id) is None
             assert await uow.books.get_payment(payment.charge_id) == payment
             assert await uow.books.get_payment(unbooked) is None
+
+
+async def test_parts_read_ahead_are_answered_once_and_what_is_put_or_dropped_is_read_back(
+    ledger_url: str,
+) -> None:
+    async with sessions_on(ledger_url) as sessions:
+        kept, dropped, put = unique("pi"), unique("pi"), unique("pi")
+        async with Unit(sessions) as uow:
+            for key in (kept, dropped):
+                await uow.parts.put("charge", key, {"id": key}, partner=key)
+            await uow.parts.read_ahead(["charge", "checkout"], [kept, dropped, put])
+            await uow.parts.drop([("charge", dropped)])
+            await uow.parts.put("checkout", put, {"email": "a@example.com"})
+            first = await uow.parts.get("charge", kept)
+            assert first is not None and (first.partner, first.facts) == (kept, {"id": kept})
+            assert await uow.parts.get("charge", kept) == first  # from the database
+            assert await uow.parts.get("charge", dropped) is None
+            again = await uow.parts.get("checkout", put)
+            assert again is not None and again.facts == {"email": "a@example.com"}
+            assert await uow.parts.get("checkout", kept) is None

@@ -176,6 +176,9 @@ class FakeParts:
         self._store.parts[kind, key] = Part(kind, key, partner, facts)
         self._store.kept.setdefault((kind, key), datetime.now(UTC))
 
+    async def read_ahead(self, kinds: Collection[str], keys: Collection[str]) -> None:
+        """`get` reads the store as it is: nothing to read ahead."""
+
     async def get(self, kind: str, key: str) -> Part | None:
         return self._store.parts.get((kind, key))
 

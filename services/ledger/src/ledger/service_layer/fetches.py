@@ -17,12 +17,23 @@ from collections.abc import Iterator, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ledger.service_layer.joins import CHECKOUT, INVOICE, LINK
+from ledger.service_layer.payments import WAITING
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.contracts.stripe_objects import Ref
 
 CHARGE_TYPES = frozenset({"charge.succeeded", "charge.refunded"})
 """Events whose object is the charge whose payment their handler reads first."""
+PART_TYPES = CHARGE_TYPES | {
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice_payment.paid",
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+}
+"""Events whose handlers read the parts of a payment kept under the objects they name."""
+PART_KINDS = (WAITING, LINK, CHECKOUT, INVOICE)
 
 
 class _Paid(BaseModel):
@@ -73,18 +84,23 @@ class _Named(BaseModel):
 
 async def prepare(uow: LedgerUnitOfWork, events: Sequence[StripeEvent]) -> None:
     """Lock every Stripe object the events name (see `_Named.names`), then read the booked
-    payments of the charge events' charges, each in one statement (what cannot be read is
-    left to its handler to reject)."""
+    payments of the charge events' charges and the parts kept under what the payment events
+    name, each in one statement (what cannot be read is left to its handler to reject)."""
     names: set[str] = set()
     charge_ids: list[str] = []
+    keys: set[str] = set()
     for event in events:
         try:
             named = _Named.model_validate(event.data.object)
         except ValidationError:
             continue
         names.update(named.names())
+        if event.type in PART_TYPES:
+            keys.update(named.names())
         if event.type in CHARGE_TYPES and named.id:
             charge_ids.append(named.id)
     await uow.lock(*names)
     if charge_ids:
         await uow.books.read_ahead(charge_ids)
+    if keys:
+        await uow.parts.read_ahead(PART_KINDS, keys)
