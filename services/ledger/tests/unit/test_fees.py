@@ -107,3 +107,21 @@ async def test_a_span_is_listed_once_and_what_it_held_books_payments_booked_late
         "ch_lost": None,
         "ch_late": 90,
     }
+
+
+async def test_a_listing_past_what_a_replica_keeps_starts_over_and_is_not_counted_as_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fees, "KEEP", 1)
+    stripe = Pages({"charge": [_txn("ch_other", "charge", 50), _txn("ch_card", "charge", 175)]})
+    ledger = Ledger(stripe=stripe)
+    listed = fees.Listed()
+    await _paid(ledger, "ch_card")
+    await _paid(ledger, "ch_lost")
+
+    assert await fees.book_fees(ledger.deps, listed=listed) == 1
+    assert await fees.book_fees(ledger.deps, listed=listed) == 0
+    # Each `charge` listing started over, forgetting all: listed again for `ch_lost`; only the
+    # `payment` one (empty) is counted as listed.
+    assert [kind for kind, *_ in stripe.listed] == ["charge", "payment"] * 2
+    assert set(listed.spans) == {"payment"}

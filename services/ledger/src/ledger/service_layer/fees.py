@@ -55,6 +55,8 @@ class Listed:
 
     spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     unclaimed: dict[str, SourcedBalanceTransaction] = field(default_factory=dict)
+    starts: int = 0
+    """How many times it started over."""
 
     def missing(self, kind: str, start: int, end: int) -> list[tuple[int, int]]:
         """The parts of [start, end) not listed whole yet."""
@@ -83,9 +85,11 @@ class Listed:
         self.spans[kind] = merged[-SPANS:]
 
     def keep(self, txn: SourcedBalanceTransaction) -> None:
+        """Keep a listed balance transaction; past KEEP, forget all and start over."""
         if len(self.unclaimed) >= KEEP:
             self.spans.clear()
             self.unclaimed.clear()
+            self.starts += 1
         if txn.source:
             self.unclaimed[txn.source] = txn
 
@@ -106,30 +110,37 @@ async def book_fees(
         if not await uow.books.claim(LOCK):
             return 0
         waiting = {p.charge_id: p for p in await uow.books.payments_without_fee(limit, since=since)}
-        known = await _claim(uow, waiting, listed)
+        claimed: list[str] = []
+        known = await _claim(uow, waiting, listed, claimed)
         for kind in PAYMENT_TYPES:
             if not waiting:
                 break
             created = [int(p.created_at.timestamp()) for p in waiting.values()]
             for start, end in listed.missing(kind, min(created) - SLACK, max(created) + SLACK):
-                at = int(time.time())
+                at, starts = int(time.time()), listed.starts
                 pages = deps.stripe.balance_transactions_of_type(
                     kind, created_from=start, created_to=end
                 )
                 async for txn in pages:
                     listed.keep(txn)
-                listed.listed(kind, start, end, at=at)
-            known += await _claim(uow, waiting, listed)
+                if listed.starts == starts:  # what it listed is all kept
+                    listed.listed(kind, start, end, at=at)
+            known += await _claim(uow, waiting, listed, claimed)
         await uow.commit()
+    for charge_id in claimed:  # booked: no longer kept (a round rolled back claims them again)
+        listed.unclaimed.pop(charge_id, None)
     return known
 
 
-async def _claim(uow: LedgerUnitOfWork, waiting: dict[str, Payment], listed: Listed) -> int:
+async def _claim(
+    uow: LedgerUnitOfWork, waiting: dict[str, Payment], listed: Listed, claimed: list[str]
+) -> int:
     """Book the fees of the waiting payments whose balance transaction was listed."""
     known = 0
     for charge_id in [c for c in waiting if c in listed.unclaimed]:
-        payment, txn = waiting.pop(charge_id), listed.unclaimed.pop(charge_id)
+        payment, txn = waiting.pop(charge_id), listed.unclaimed[charge_id]
         known += await uow.books.record_fee(payment, txn.fee, txn.id, causation_id=txn.id)
+        claimed.append(charge_id)
     return known
 
 
