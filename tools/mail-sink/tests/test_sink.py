@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from mail_sink.app import create_app
+from mail_sink.app import PAGE_SIZE, create_app
 from mail_sink.store import MessageStore, received
 from tollgate_shared.testing import MailSink, unique
 
@@ -107,3 +107,17 @@ def test_messages_are_read_when_asked_for_and_keep_their_ids() -> None:
         first.received_at,
     )
     assert store.get("missing") is None
+
+
+def test_the_page_shows_the_newest_hundred_of_a_long_run() -> None:
+    store = MessageStore()
+    for n in range(PAGE_SIZE + 5):
+        to = f"member{n}@example.com"
+        store.add(received("no-reply@tollgate.local", [to], bytes(_message(to, f"receipt {n}"))))
+    page = TestClient(create_app(store)).get("/").text
+    assert f"{PAGE_SIZE + 5} message(s), the newest {PAGE_SIZE} shown" in page
+    assert f"receipt {PAGE_SIZE + 4}<" in page and "receipt 4<" not in page
+    assert [m.subject for m in store.newest_first(limit=2)] == [
+        f"receipt {PAGE_SIZE + 4}",
+        f"receipt {PAGE_SIZE + 3}",
+    ]

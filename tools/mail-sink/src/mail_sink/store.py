@@ -7,6 +7,7 @@ sink keeps up with a busy sender: parsing took about half of its time per messag
 from __future__ import annotations
 
 import email.policy
+import itertools
 import json
 import threading
 import uuid
@@ -107,15 +108,23 @@ class MessageStore:
             with self._path.open("a") as f:
                 f.write(json.dumps(stored.as_json()) + "\n")
 
-    def newest_first(self, *, to: str | None = None) -> list[StoredMessage]:
-        """All messages, newest first; only those for recipient `to` if given."""
+    def newest_first(
+        self, *, to: str | None = None, limit: int | None = None
+    ) -> list[StoredMessage]:
+        """All messages, newest first; only those for recipient `to` if given; the newest
+        `limit` if given (each is read only if it is returned)."""
         wanted = to.lower() if to else None
         with self._lock:
-            return [
-                self._read(i)
+            found = (
+                i
                 for i in reversed(range(len(self._messages)))
                 if wanted is None or wanted in (r.lower() for r in self._messages[i].to)
-            ]
+            )
+            return [self._read(i) for i in itertools.islice(found, limit)]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._messages)
 
     def get(self, message_id: str) -> StoredMessage | None:
         """One message by the sink's id."""
