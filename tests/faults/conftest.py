@@ -377,6 +377,7 @@ class Stack(PlatformClient):
         (and without what an earlier `restart` gave it)."""
         await asyncio.to_thread(self.services.pop(name).stop)
         self.overrides[name] = env
+        await self._forget_connections()
         await self.start_services(name)
 
     async def kill(self, name: str) -> None:
@@ -385,6 +386,13 @@ class Stack(PlatformClient):
         process.proc.send_signal(signal.SIGKILL)
         await asyncio.to_thread(process.proc.wait)
         process.stop()
+        await self._forget_connections()
+
+    async def _forget_connections(self) -> None:
+        """Drop the client's kept-alive connections: one to a killed process may still look
+        idle, and the next request on it fails instead of reaching the restarted one."""
+        stale, self.http = self.http, httpx.AsyncClient(timeout=self.http.timeout)
+        await stale.aclose()
 
     async def stop_services(self) -> None:
         for name in list(self.services):
@@ -553,13 +561,13 @@ class Stack(PlatformClient):
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """The platform for every fault test of this folder (each uses its own group and users)."""
     var_dir = tmp_path_factory.mktemp("faults")
-    async with httpx.AsyncClient(timeout=30) as http:
-        running = Stack(var_dir, http)
-        try:
-            await running.start()
-            yield running
-        finally:
-            await running.stop()
+    running = Stack(var_dir, httpx.AsyncClient(timeout=30))
+    try:
+        await running.start()
+        yield running
+    finally:
+        await running.stop()
+        await running.http.aclose()  # the latest client: `kill` and `restart` replace it
 
 
 # --- the work ------------------------------------------------------------------------------
