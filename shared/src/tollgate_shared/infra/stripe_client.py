@@ -41,12 +41,13 @@ class BudgetedHTTPClient(stripe.HTTPXClient):
     async def request_async(
         self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
     ) -> tuple[bytes, int, Mapping[str, str]]:
+        path = urlsplit(url).path
         if self.budget is not None:
-            await self.budget.spend(method, urlsplit(url).path)
+            await self.budget.spend(method, path)
         content, status, answer = await super().request_async(method, url, headers, post_data)
         if status == 429 and current_priority() is Priority.POSTPONABLE:
             raise StripeBusy(
-                f"Stripe answered 429 to {method} {urlsplit(url).path}",
+                f"Stripe answered 429 to {method} {path}",
                 retry_after=1.0 + random.random(),  # noqa: S311 -- jitter, not a secret
             )
         return content, status, answer

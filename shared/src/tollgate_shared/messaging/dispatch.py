@@ -27,6 +27,14 @@ It may return the events it found need nothing (another app's, on a shared Strip
 their handlers do not run, and they cost their fetch no savepoint."""
 
 
+async def unneeded(prefetch: Prefetch | None, uow: Any, events: Sequence[Any]) -> frozenset[int]:
+    """Run `prefetch`, if any, on a fetch's `events`: the `id()`s of those it found need
+    nothing."""
+    if prefetch is None or not events:
+        return frozenset()
+    return frozenset(map(id, await prefetch(uow, events) or ()))
+
+
 class Handlers(Protocol):
     """What the consumer core asks of a service's handlers."""
 
@@ -90,9 +98,7 @@ class Dispatcher:
 
     async def prefetch(self, uow: Any, events: Sequence[Any]) -> frozenset[int]:
         """The service's prefetch, if it has one; what it found needs nothing."""
-        if self._prefetch is None or not events:
-            return frozenset()
-        return frozenset(map(id, await self._prefetch(uow, events) or ()))
+        return await unneeded(self._prefetch, uow, events)
 
     async def apply(self, uow: Any, subject: str, event: Any) -> None:
         """Run the handler of `subject`."""

@@ -128,8 +128,7 @@ class ConsumerSpec:
 
     def config(self, subjects: Sequence[str] = ()) -> ConsumerConfig:
         """Explicit ack, redelivery until acked or parked, everything from the stream's start;
-        delivering
-        `subjects` only when given (each within `filter_subject`), else all of
+        delivering `subjects` only when given (each within `filter_subject`), else all of
         `filter_subject`."""
         outside = [s for s in subjects if not subject_matches(self.filter_subject, s)]
         if outside:

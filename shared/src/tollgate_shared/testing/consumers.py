@@ -20,6 +20,7 @@ from tollgate_shared.messaging.batch import Batch
 from tollgate_shared.messaging.broker import make_broker
 from tollgate_shared.messaging.channels import dead_letters
 from tollgate_shared.messaging.consumer import IdempotentConsumer
+from tollgate_shared.messaging.dispatch import unneeded
 from tollgate_shared.messaging.message import Delivery, Incoming
 from tollgate_shared.messaging.streams import ConsumerSpec
 from tollgate_shared.messaging.subscriber import declare_consumer
@@ -56,9 +57,7 @@ class RawHandlers:
 
     async def prefetch(self, uow: Any, events: Sequence[Incoming]) -> frozenset[int]:
         """The test's prefetch, if any; what it found needs nothing."""
-        if self._prefetch is None or not events:
-            return frozenset()
-        return frozenset(map(id, await self._prefetch(uow, events) or ()))
+        return await unneeded(self._prefetch, uow, events)
 
     async def apply(self, uow: Any, subject: str, event: Incoming) -> None:
         """The test's handler."""

@@ -54,7 +54,7 @@ async def _record_of(
 ) -> CheckoutRecord | None:
     """The session's record, locked; None (counted) for a session checkout did not create,
     e.g. another app's on a shared Stripe account (`lock_sessions` tells these apart first)."""
-    checkout_id = stripe_session.metadata.get("checkout_id")
+    checkout_id, _ = _ids(event)  # the rule `lock_sessions` applied to the whole fetch
     if checkout_id:
         record = await uow.checkouts.get(checkout_id, lock=True)
     else:
