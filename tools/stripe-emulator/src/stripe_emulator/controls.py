@@ -1,5 +1,6 @@
 """Test controls under `/_emulator` (JSON), mounted only in test mode."""
 
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -206,7 +207,10 @@ async def request_counts(emulator: EmulatorDep, api_key: str | None = None) -> l
     requests only."""
     with emulator.store.lock:
         store = emulator.store
-        counts = store.requests if api_key is None else store.requests_by_key[api_key]
+        # `get`: asking about a key never seen must not add it (as `/usage` does).
+        counts = (
+            store.requests if api_key is None else store.requests_by_key.get(api_key, Counter())
+        )
         return [
             {"method": method, "path": path, "count": count}
             for (method, path), count in sorted(counts.items())
