@@ -11,6 +11,7 @@ WEBHOOK_SECRET = "whsec_test_secret_for_the_emulator"
 
 SUBSCRIPTION_CHECKOUT_EVENTS = [
     "customer.created",
+    "payment_method.attached",
     "payment_intent.created",
     "charge.succeeded",
     "payment_intent.succeeded",

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.listing import Includes, expand, list_object, paginate
+from stripe_emulator.operations import invoices
 from stripe_emulator.operations.checkout import session_items
 from stripe_emulator.store import StripeObject
 from stripe_emulator.wire import Params, parse_pairs
@@ -30,7 +31,9 @@ class Call:
         self, obj: StripeObject, changes: dict[str, Any], event_type: str | None
     ) -> StripeObject:
         """Apply `changes`; if any value differs, emit `event_type` with the previous values."""
-        previous = {key: obj[key] for key, value in changes.items() if obj[key] != value}
+        previous = {
+            key: _previous(obj[key], value) for key, value in changes.items() if obj[key] != value
+        }
         if previous:
             obj.update(changes)
             if "updated" in obj:
@@ -43,6 +46,15 @@ class Call:
 Handler = Callable[[Call], StripeObject]
 
 
+def _previous(old: Any, new: Any) -> Any:
+    """A changed value as `previous_attributes` shows it: of a hash, only the keys that changed
+    (null for one added)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(old.keys() | new.keys())
+        return {key: old.get(key) for key in keys if old.get(key) != new.get(key)}
+    return old
+
+
 async def read_params(request: Request) -> dict[str, Any]:
     pairs = parse_qsl(request.url.query, keep_blank_values=True)
     if request.method == "POST":
@@ -52,7 +64,8 @@ async def read_params(request: Request) -> dict[str, Any]:
 
 
 def includes_for(emulator: Emulator) -> Includes:
-    """Fields Stripe returns only on request (`expand[]=line_items`, `expand[]=payments`)."""
+    """Fields Stripe returns only on request (`expand[]=line_items`, `expand[]=payments`,
+    `expand[]=confirmation_secret`)."""
     store = emulator.store
 
     def line_items(session: StripeObject) -> StripeObject:
@@ -63,7 +76,17 @@ def includes_for(emulator: Emulator) -> Includes:
         found = [p for p in store.all("invoice_payment") if p["invoice"] == invoice["id"]]
         return list_object(f"/v1/invoice_payments?invoice={invoice['id']}", found)
 
-    return {("checkout.session", "line_items"): line_items, ("invoice", "payments"): payments}
+    def confirmation_secret(invoice: StripeObject) -> StripeObject | None:
+        intent = invoices.intent_of(emulator, invoice)
+        if intent is None:
+            return None
+        return {"client_secret": intent["client_secret"], "type": "payment_intent"}
+
+    return {
+        ("checkout.session", "line_items"): line_items,
+        ("invoice", "payments"): payments,
+        ("invoice", "confirmation_secret"): confirmation_secret,
+    }
 
 
 class StripeRouter:

@@ -11,7 +11,8 @@ from stripe_emulator import controls, pages
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import StripeError
 from stripe_emulator.middleware import StripeEnvelope
-from stripe_emulator.operations.checkout import expire_due
+from stripe_emulator.operations import checkout as checkout_sessions
+from stripe_emulator.operations import subscriptions
 from stripe_emulator.operations.endpoints import register_startup_webhooks
 from stripe_emulator.routes import (
     billing,
@@ -20,12 +21,23 @@ from stripe_emulator.routes import (
     customers,
     events,
     money_movement,
+    payment_methods,
     payments,
     risk,
 )
 from stripe_emulator.settings import Settings
 
-API_ROUTERS = (customers, catalog, checkout, billing, payments, risk, money_movement, events)
+API_ROUTERS = (
+    customers,
+    catalog,
+    checkout,
+    billing,
+    payment_methods,
+    payments,
+    risk,
+    money_movement,
+    events,
+)
 EXPIRY_SWEEP_SECONDS = 1.0
 
 
@@ -39,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await emulator.dispatcher.start()
         with emulator.store.lock:
             register_startup_webhooks(emulator)
-        sweeper = asyncio.create_task(_expire_sessions(emulator))
+        sweeper = asyncio.create_task(_expire_due(emulator))
         try:
             yield
         finally:
@@ -80,8 +92,10 @@ async def _stripe_error(_: Request, exc: StripeError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status)
 
 
-async def _expire_sessions(emulator: Emulator) -> None:
+async def _expire_due(emulator: Emulator) -> None:
+    """Checkout Sessions past `expires_at`, subscriptions left incomplete for 23 hours."""
     while True:
         await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
         with emulator.store.lock:
-            expire_due(emulator)
+            checkout_sessions.expire_due(emulator)
+            subscriptions.expire_due(emulator)

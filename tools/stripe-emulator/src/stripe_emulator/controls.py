@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import invalid
 from stripe_emulator.limits import Usage
-from stripe_emulator.operations import checkout, payments, subscriptions
+from stripe_emulator.operations import checkout, intents, payments, subscriptions
 from stripe_emulator.operations.endpoints import register_endpoint, register_startup_webhooks
 from stripe_emulator.store import StripeObject
 from stripe_emulator.webhooks import DeliveryMode
@@ -31,6 +31,10 @@ class CompleteCheckout(BaseModel):
     card_number: str = "4242424242424242"
     email: str | None = None
     promotion_code: str | None = None
+
+
+class Authenticate(BaseModel):
+    outcome: Literal["succeed", "fail"]
 
 
 class Advance(BaseModel):
@@ -88,21 +92,39 @@ async def complete_checkout(
         )
         error = None
         if result.decline is not None and result.payment is not None:
-            error = result.decline.error(
-                charge_id=result.payment.charge["id"], payment_intent=result.payment.intent["id"]
-            ).body()["error"]
+            error = result.decline.body(
+                charge=result.payment.charge["id"] if result.payment.charge else None,
+                payment_intent=result.payment.intent["id"],
+            )
+        pending = result.authentication
+        outcome = "declined" if error else "requires_action" if pending else "paid"
         return {
-            "outcome": "declined" if error else "paid",
+            "outcome": outcome,
             "error": error,
+            "payment_intent": pending["id"] if pending else None,
+            "next_action": emulator.store.snapshot(pending["next_action"]) if pending else None,
             "session": emulator.store.snapshot(result.session),
         }
+
+
+@router.post("/payment_intents/{intent_id}/authenticate")
+async def authenticate_payment_intent(
+    emulator: EmulatorDep, intent_id: str, body: Authenticate
+) -> StripeObject:
+    """Complete or fail the pending 3-D Secure challenge of a payment intent, as the
+    cardholder would on the challenge page."""
+    with emulator.store.lock:
+        intent = emulator.store.find("payment_intent", intent_id)
+        intents.authenticate(emulator, intent, succeeded=body.outcome == "succeed")
+        return emulator.store.snapshot(intent)
 
 
 @router.post("/subscriptions/{subscription_id}/advance")
 async def advance_subscription(
     emulator: EmulatorDep, subscription_id: str, body: Advance
 ) -> StripeObject:
-    """Bill the next period (or retry the open invoice when past_due)."""
+    """Bill the next period (or retry the open invoice when past_due); an incomplete
+    subscription's 23 hours pass (it expires)."""
     with emulator.store.lock:
         subscription = emulator.store.find("subscription", subscription_id)
         return subscriptions.advance(

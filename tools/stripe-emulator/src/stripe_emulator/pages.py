@@ -1,15 +1,17 @@
-"""The hosted Checkout page and a minimal customer portal page, as plain HTML."""
+"""The hosted Checkout page, the test 3-D Secure challenge page and a minimal customer portal
+page, as plain HTML."""
 
+import hmac
 from html import escape
-from typing import Annotated
-from urllib.parse import quote
+from typing import Annotated, Literal
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import StripeError
-from stripe_emulator.operations import checkout
+from stripe_emulator.operations import checkout, intents, payments
 from stripe_emulator.store import StripeObject
 
 router = APIRouter(include_in_schema=False)
@@ -118,10 +120,88 @@ async def pay(
             return _checkout_page(emulator, session, exc.message)
         if result.decline is not None:
             return _checkout_page(emulator, session, result.decline.message)
-        url = session["success_url"]
+        if result.authentication is not None:
+            return RedirectResponse(payments.challenge_url(emulator, result.authentication), 303)
+        return _paid(session)
+
+
+def _paid(session: StripeObject) -> Response:
+    """Where a paid session sends the customer: its `success_url`."""
+    url = session["success_url"]
     if url is None:
         return _page("Paid", "<h1>Payment complete</h1>")
-    return RedirectResponse(url.replace("{CHECKOUT_SESSION_ID}", quote(session_id)), 303)
+    return RedirectResponse(url.replace("{CHECKOUT_SESSION_ID}", quote(session["id"])), 303)
+
+
+def _intent(request: Request, intent_id: str, client_secret: str) -> StripeObject | None:
+    """The payment intent the challenge page is for, if the client secret matches."""
+    emulator: Emulator = request.app.state.emulator
+    found = emulator.store.get(intent_id)
+    if found is None or found.get("object") != "payment_intent":
+        return None
+    return found if hmac.compare_digest(found["client_secret"], client_secret) else None
+
+
+@router.get("/3d_secure/{intent_id}")
+async def challenge_page(request: Request, intent_id: str, client_secret: str = "") -> Response:
+    """A test 3-D Secure challenge: complete or fail the authentication."""
+    emulator: Emulator = request.app.state.emulator
+    with emulator.store.lock:
+        intent = _intent(request, intent_id, client_secret)
+        if intent is None:
+            return _page("Not found", "<h1>Authentication not found</h1>", 404)
+        if intent["status"] != "requires_action":
+            return _page("Closed", "<h1>This authentication is no longer pending</h1>", 410)
+        amount = _money(intent["amount"], intent["currency"])
+    secret = escape(client_secret)
+    buttons = "".join(
+        f"<button type='submit' name='outcome' value='{value}'>{label}</button> "
+        for value, label in (("succeed", "Complete"), ("fail", "Fail"))
+    )
+    body = (
+        "<h1>3D Secure test page</h1><p>Test mode · the issuer asks the cardholder to "
+        f"authenticate a payment of <strong>{amount}</strong>.</p><form method='post'>"
+        f"<input type='hidden' name='client_secret' value='{secret}'>{buttons}</form>"
+    )
+    return _page("Authenticate", body)
+
+
+@router.post("/3d_secure/{intent_id}")
+async def authenticate(
+    request: Request,
+    intent_id: str,
+    client_secret: Annotated[str, Form()],
+    outcome: Annotated[Literal["succeed", "fail"], Form()],
+) -> Response:
+    """Complete or fail the challenge; back to the Checkout Session, the `return_url` (with
+    `redirect_status`), or a page saying how it went."""
+    emulator: Emulator = request.app.state.emulator
+    with emulator.store.lock:
+        intent = _intent(request, intent_id, client_secret)
+        if intent is None:
+            return _page("Not found", "<h1>Authentication not found</h1>", 404)
+        try:
+            payment = intents.authenticate(emulator, intent, succeeded=outcome == "succeed")
+        except StripeError as exc:
+            return _page("Closed", f"<h1>{escape(exc.message)}</h1>", 410)
+        session = intents.checkout_session_of(emulator, intent)
+        if session is not None:
+            if payment.decline is not None:
+                return _checkout_page(emulator, session, payment.decline.message)
+            return _paid(session)
+        return_url = emulator.store.secret(intent_id).get("return_url")
+    status = "succeeded" if payment.decline is None else "failed"
+    if return_url:
+        query = urlencode(
+            {
+                "payment_intent": intent_id,
+                "payment_intent_client_secret": client_secret,
+                "redirect_status": status,
+            }
+        )
+        separator = "&" if "?" in return_url else "?"
+        return RedirectResponse(f"{return_url}{separator}{query}", 303)
+    return _page("Authentication", f"<h1>Authentication {status}</h1>")
 
 
 @router.get("/billing_portal/session/{session_id}")

@@ -138,6 +138,7 @@ def subscription(
     metadata: dict[str, str],
     discounts: list[str],
     default_payment_method: str | None,
+    save_default_payment_method: str = "off",
 ) -> StripeObject:
     subscription_id = new_id("sub")
     return {
@@ -149,6 +150,7 @@ def subscription(
         "billing_cycle_anchor": created,
         "billing_cycle_anchor_config": None,
         "billing_mode": {"type": "flexible", "flexible": {"proration_discounts": "included"}},
+        "billing_schedules": [],
         "billing_thresholds": None,
         "cancel_at": None,
         "cancel_at_period_end": False,
@@ -176,6 +178,7 @@ def subscription(
         },
         "latest_invoice": None,
         "livemode": False,
+        "managed_payments": None,
         "metadata": metadata,
         "next_pending_invoice_item_invoice": None,
         "on_behalf_of": None,
@@ -183,7 +186,7 @@ def subscription(
         "payment_settings": {
             "payment_method_options": None,
             "payment_method_types": None,
-            "save_default_payment_method": "off",
+            "save_default_payment_method": save_default_payment_method,
         },
         "pending_invoice_item_interval": None,
         "pending_setup_intent": None,
@@ -343,6 +346,7 @@ def invoice_line(
     amount_discount: int,
     discounts: list[str],
     description: str,
+    metadata: dict[str, str],
 ) -> StripeObject:
     price = item["price"]
     subtotal = price["unit_amount"] * item["quantity"]
@@ -359,7 +363,7 @@ def invoice_line(
         "discounts": discounts,
         "invoice": invoice_id,
         "livemode": False,
-        "metadata": {},
+        "metadata": metadata,
         "parent": {
             "invoice_item_details": None,
             "subscription_item_details": {
@@ -386,13 +390,12 @@ def invoice_line(
     }
 
 
-def invoice_payment(
-    *, created: int, invoice: StripeObject, payment_intent: str, paid: bool
-) -> StripeObject:
+def invoice_payment(*, created: int, invoice: StripeObject, payment_intent: str) -> StripeObject:
+    """The invoice's default payment, open until its payment intent succeeds."""
     return {
         "id": new_id("inpay"),
         "object": "invoice_payment",
-        "amount_paid": invoice["amount_due"] if paid else None,
+        "amount_paid": None,
         "amount_requested": invoice["amount_due"],
         "created": created,
         "currency": invoice["currency"],
@@ -400,8 +403,8 @@ def invoice_payment(
         "is_default": True,
         "livemode": False,
         "payment": {"payment_intent": payment_intent, "type": "payment_intent"},
-        "status": "paid" if paid else "open",
-        "status_transitions": {"canceled_at": None, "paid_at": created if paid else None},
+        "status": "open",
+        "status_transitions": {"canceled_at": None, "paid_at": None},
     }
 
 

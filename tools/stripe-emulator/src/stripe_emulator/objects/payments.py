@@ -1,5 +1,7 @@
 """Payment intents, charges, balance transactions, refunds, disputes, Radar and money movement."""
 
+import hashlib
+import uuid
 from typing import Any
 
 from stripe_emulator.ids import new_id, random_token
@@ -45,6 +47,9 @@ def payment_intent(
     customer: str | None,
     description: str | None,
     metadata: dict[str, str],
+    automatic_payment_methods: dict[str, Any] | None = None,
+    setup_future_usage: str | None = None,
+    receipt_email: str | None = None,
 ) -> StripeObject:
     intent_id = new_id("pi")
     return {
@@ -56,7 +61,7 @@ def payment_intent(
         "amount_received": 0,
         "application": None,
         "application_fee_amount": None,
-        "automatic_payment_methods": None,
+        "automatic_payment_methods": automatic_payment_methods,
         "canceled_at": None,
         "cancellation_reason": None,
         "capture_method": "automatic",
@@ -71,6 +76,7 @@ def payment_intent(
         "last_payment_error": None,
         "latest_charge": None,
         "livemode": False,
+        "managed_payments": None,
         "metadata": metadata,
         "next_action": None,
         "on_behalf_of": None,
@@ -79,9 +85,9 @@ def payment_intent(
         "payment_method_options": {},
         "payment_method_types": ["card"],
         "processing": None,
-        "receipt_email": None,
+        "receipt_email": receipt_email,
         "review": None,
-        "setup_future_usage": None,
+        "setup_future_usage": setup_future_usage,
         "shipping": None,
         "source": None,
         "statement_descriptor": None,
@@ -92,7 +98,28 @@ def payment_intent(
     }
 
 
-def card_details(number: str, brand: str) -> dict[str, Any]:
+def fingerprint(number: str) -> str:
+    """The same card number always has the same fingerprint, as on Stripe."""
+    return hashlib.sha256(number.encode()).hexdigest()[:16]
+
+
+def three_d_secure(*, succeeded: bool) -> dict[str, Any]:
+    """The outcome of a 3-D Secure challenge, as on the charge's card details."""
+    return {
+        "authentication_flow": "challenge",
+        "electronic_commerce_indicator": "05" if succeeded else None,
+        "exemption_indicator": None,
+        "exemption_indicator_applied": False,
+        "result": "authenticated" if succeeded else "failed",
+        "result_reason": None,
+        "transaction_id": str(uuid.uuid4()),
+        "version": "2.2.0",
+    }
+
+
+def card_details(
+    number: str, brand: str, authentication: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "amount_authorized": None,
         "authorization_code": None,
@@ -106,7 +133,7 @@ def card_details(number: str, brand: str) -> dict[str, Any]:
         "exp_month": 12,
         "exp_year": 2034,
         "extended_authorization": {"status": "disabled"},
-        "fingerprint": random_token(16),
+        "fingerprint": fingerprint(number),
         "funding": "credit",
         "incremental_authorization": {"status": "unavailable"},
         "installments": None,
@@ -118,8 +145,53 @@ def card_details(number: str, brand: str) -> dict[str, Any]:
         "network_transaction_id": random_token(15),
         "overcapture": {"maximum_amount_capturable": 0, "status": "unavailable"},
         "regulated_status": "unregulated",
-        "three_d_secure": None,
+        "three_d_secure": authentication,
+        "transaction_link_id": None,
         "wallet": None,
+    }
+
+
+def payment_method(
+    *, created: int, number: str, brand: str, email: str | None, customer: str | None
+) -> StripeObject:
+    """A card PaymentMethod (the card number itself stays private)."""
+    return {
+        "id": new_id("pm"),
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": dict(EMPTY_ADDRESS),
+            "email": email,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        },
+        "card": {
+            "brand": brand,
+            "checks": {
+                "address_line1_check": None,
+                "address_postal_code_check": None,
+                "cvc_check": "unchecked",
+            },
+            "country": "US",
+            "display_brand": brand,
+            "exp_month": 12,
+            "exp_year": 2034,
+            "fingerprint": fingerprint(number),
+            "funding": "credit",
+            "generated_from": None,
+            "last4": number[-4:],
+            "networks": {"available": [brand], "preferred": None},
+            "regulated_status": "unregulated",
+            "three_d_secure_usage": {"supported": True},
+            "wallet": None,
+        },
+        "created": created,
+        "customer": customer,
+        "customer_account": None,
+        "livemode": False,
+        "metadata": {},
+        "type": "card",
     }
 
 
@@ -134,7 +206,8 @@ def charge(
     card: dict[str, Any],
     description: str | None,
     metadata: dict[str, str],
-    email: str | None,
+    billing_details: dict[str, Any],
+    receipt_email: str | None,
     outcome: dict[str, Any],
     failure_code: str | None,
     failure_message: str | None,
@@ -151,13 +224,7 @@ def charge(
         "application_fee": None,
         "application_fee_amount": None,
         "balance_transaction": None,
-        "billing_details": {
-            "address": dict(EMPTY_ADDRESS),
-            "email": email,
-            "name": None,
-            "phone": None,
-            "tax_id": None,
-        },
+        "billing_details": billing_details,
         "calculated_statement_descriptor": "TOLLGATE",
         "captured": succeeded,
         "created": created,
@@ -178,7 +245,7 @@ def charge(
         "payment_method": payment_method,
         "payment_method_details": {"card": card, "type": "card"},
         "radar_options": {},
-        "receipt_email": email,
+        "receipt_email": receipt_email,
         "receipt_number": None,
         "receipt_url": None,
         "refunded": False,

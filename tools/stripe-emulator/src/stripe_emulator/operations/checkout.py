@@ -7,9 +7,15 @@ from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import invalid
 from stripe_emulator.objects import billing as build
 from stripe_emulator.objects import catalog
-from stripe_emulator.operations import discounts, subscriptions
+from stripe_emulator.operations import (
+    discounts,
+    invoices,
+    payment_methods,
+    payments,
+    subscriptions,
+)
 from stripe_emulator.operations.cards import Decline, normalize, outcome_of
-from stripe_emulator.operations.payments import Payment, pay
+from stripe_emulator.operations.payments import Payment
 from stripe_emulator.store import StripeObject
 
 
@@ -18,6 +24,8 @@ class CheckoutResult:
     session: StripeObject
     decline: Decline | None
     payment: Payment | None
+    authentication: StripeObject | None = None
+    """The payment intent waiting for the cardholder's 3-D Secure challenge, if one is."""
 
 
 def lines_of(emulator: Emulator, session: StripeObject) -> list[tuple[StripeObject, int]]:
@@ -74,7 +82,8 @@ def complete(
     name: str | None = None,
     promotion_code: str | None = None,
 ) -> CheckoutResult:
-    """Pay the session with a test card, as a customer would on the hosted page."""
+    """Pay the session with a test card, as a customer would on the hosted page. A card that
+    asks for 3-D Secure leaves the session open until the challenge is completed."""
     if session["status"] != "open":
         raise invalid(
             f"This Checkout Session is no longer active (status: {session['status']}).",
@@ -91,7 +100,7 @@ def complete(
     private = store.secret(session["id"])
     decline = outcome_of(number)
     if decline is not None:
-        failed = pay(
+        failed = payments.pay(
             emulator,
             amount=session["amount_total"],
             currency=session["currency"],
@@ -103,26 +112,22 @@ def complete(
         return CheckoutResult(session, decline, failed)
 
     customer = _customer_for(emulator, session, email, name)
-    chosen = [
-        (
-            entry.get("coupon") or _coupon_of(emulator, entry["promotion_code"]),
-            entry.get("promotion_code"),
-        )
-        for entry in session["discounts"]
-    ]
+    payment = invoice = intent = None
     if session["mode"] == "subscription":
-        subscription, invoice = subscriptions.start(
+        method = payment_methods.for_card(emulator, number, email=customer["email"])
+        payment_methods.attach(emulator, method, customer["id"])  # the subscription's default
+        _, invoice = subscriptions.start(
             emulator,
             customer=customer,
             lines=lines_of(emulator, session),
             metadata=dict(private["subscription_metadata"]),
-            coupons=chosen,
-            card_number=number,
+            coupons=discounts.pairs(emulator.store, session["discounts"]),
+            method=method,
+            default_payment_method=method["id"],
         )
-        session.update(subscription=subscription["id"], invoice=invoice["id"])
-        payment = None
+        intent = invoices.intent_of(emulator, invoice)
     elif session["amount_total"] > 0:
-        payment = pay(
+        payment = payments.pay(
             emulator,
             amount=session["amount_total"],
             currency=session["currency"],
@@ -131,11 +136,29 @@ def complete(
             metadata=private["payment_intent_metadata"],
             email=customer["email"],
         )
-        session["payment_intent"] = payment.intent["id"]
-    else:
-        payment = None
-    for coupon_id, promotion_code_id in chosen:
-        discounts.redeem(store, coupon_id, promotion_code_id)
+        intent = payment.intent
+        session["payment_intent"] = intent["id"]
+    if intent is not None and intent["status"] == "requires_action":
+        store.secret(intent["id"])["checkout_session"] = session["id"]
+        return CheckoutResult(session, None, payment, authentication=intent)
+    finish(emulator, session, customer=customer, invoice=invoice)
+    return CheckoutResult(session, None, payment)
+
+
+def finish(
+    emulator: Emulator,
+    session: StripeObject,
+    *,
+    customer: StripeObject,
+    invoice: StripeObject | None,
+) -> StripeObject:
+    """Complete the paid session (in subscription mode, with its subscription's first
+    `invoice`): discounts redeemed, `checkout.session.completed`."""
+    if invoice is not None:
+        subscription_id = invoice["parent"]["subscription_details"]["subscription"]
+        session.update(subscription=subscription_id, invoice=invoice["id"])
+    for coupon_id, promotion_code_id in discounts.pairs(emulator.store, session["discounts"]):
+        discounts.redeem(emulator.store, coupon_id, promotion_code_id)
     session.update(
         status="complete",
         payment_status="paid",
@@ -143,12 +166,7 @@ def complete(
         customer_details=build.customer_details(customer["email"], customer["name"]),
     )
     emulator.emit("checkout.session.completed", session)
-    return CheckoutResult(session, None, payment)
-
-
-def _coupon_of(emulator: Emulator, promotion_code_id: str) -> str:
-    coupon_id: str = emulator.store.objects[promotion_code_id]["promotion"]["coupon"]
-    return coupon_id
+    return session
 
 
 def _customer_for(

@@ -1,5 +1,7 @@
 """Coupons and promotion codes: validity, amounts off, and spreading a discount over lines."""
 
+from typing import Any
+
 from stripe_emulator.errors import invalid
 from stripe_emulator.store import Store, StripeObject
 
@@ -58,3 +60,15 @@ def redeem(store: Store, coupon_id: str, promotion_code_id: str | None) -> None:
     promo = store.get(promotion_code_id or "")
     if promo is not None:
         promo["times_redeemed"] += 1
+
+
+def pairs(store: Store, entries: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """Discount entries (`{"coupon": ...}` or `{"promotion_code": ...}`) as (coupon, promotion
+    code) pairs."""
+    return [
+        (
+            entry.get("coupon") or store.objects[entry["promotion_code"]]["promotion"]["coupon"],
+            entry.get("promotion_code"),
+        )
+        for entry in entries
+    ]

@@ -1,10 +1,18 @@
-"""Subscription invoices: drafting with discounts, finalizing, and recording payment outcomes."""
+"""Subscription invoices: drafting with discounts, finalizing, their payment intent, recording
+payment outcomes, and voiding."""
 
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.objects import billing as build
+from stripe_emulator.operations import payments
 from stripe_emulator.operations.discounts import amount_off, split
 from stripe_emulator.operations.payments import Payment
 from stripe_emulator.store import StripeObject
+
+RETRY_SECONDS = 3 * 86400
+DESCRIPTIONS = {
+    "subscription_create": "Subscription creation",
+    "subscription_cycle": "Subscription update",
+}
 
 
 def draft(
@@ -48,6 +56,8 @@ def draft(
                 amount_discount=share,
                 discounts=discount_ids,
                 description=f"{item['quantity']} \u00d7 {_product_name(emulator, item)}",
+                # Stripe copies the subscription's metadata onto its lines when it bills them.
+                metadata=dict(subscription["metadata"]),
             )
             for item, share in zip(items, shares, strict=True)
         ],
@@ -88,32 +98,80 @@ def finalize(emulator: Emulator, invoice: StripeObject, customer: StripeObject) 
     emulator.emit("invoice.finalized", invoice)
 
 
+def open_intent(
+    emulator: Emulator, invoice: StripeObject, customer: StripeObject
+) -> StripeObject | None:
+    """The payment intent that collects the invoice, and the invoice payment linking them
+    (`invoice.payments`); None when nothing is due. Stripe copies no metadata onto it; the first
+    invoice's intent saves its card for the renewals (`setup_future_usage`)."""
+    if invoice["amount_due"] == 0:
+        return None
+    first = invoice["billing_reason"] == "subscription_create"
+    intent = payments.create_intent(
+        emulator,
+        amount=invoice["amount_due"],
+        currency=invoice["currency"],
+        customer=customer["id"],
+        description=DESCRIPTIONS.get(invoice["billing_reason"]),
+        metadata={},
+        setup_future_usage="off_session" if first else None,
+    )
+    link = emulator.store.add(
+        build.invoice_payment(created=emulator.now(), invoice=invoice, payment_intent=intent["id"])
+    )
+    emulator.store.secret(intent["id"])["invoice"] = invoice["id"]
+    emulator.store.secret(invoice["id"]).update(payment_intent=intent["id"], payment=link["id"])
+    return intent
+
+
+def intent_of(emulator: Emulator, invoice: StripeObject) -> StripeObject | None:
+    """The invoice's payment intent, if it has one."""
+    return emulator.store.get(emulator.store.secret(invoice["id"]).get("payment_intent") or "")
+
+
+def invoice_of(emulator: Emulator, intent: StripeObject) -> StripeObject | None:
+    """The invoice a payment intent collects, if it collects one."""
+    return emulator.store.get(emulator.store.secret(intent["id"]).get("invoice") or "")
+
+
 def record_payment(emulator: Emulator, invoice: StripeObject, payment: Payment | None) -> bool:
-    """Apply a payment attempt (None when nothing is due); emits paid or payment_failed."""
+    """Apply a payment attempt (None when nothing is due); emits paid or payment_failed.
+    A failed renewal is retried in three days; a first invoice is not retried."""
     now = emulator.now()
     invoice["attempted"] = True
     invoice["attempt_count"] += 1
-    paid = payment is None or payment.decline is None
-    invoice_payment = None
-    if payment is not None:
-        invoice_payment = emulator.store.add(
-            build.invoice_payment(
-                created=now, invoice=invoice, payment_intent=payment.intent["id"], paid=paid
-            )
-        )
-    if paid:
-        if invoice_payment is not None:  # Stripe's link of the invoice to what paid it
-            emulator.emit("invoice_payment.paid", invoice_payment)
-        invoice.update(
-            status="paid",
-            amount_paid=invoice["amount_due"],
-            amount_remaining=0,
-            next_payment_attempt=None,
-        )
-        invoice["status_transitions"]["paid_at"] = now
-        emulator.emit("invoice.paid", invoice)
-        emulator.emit("invoice.payment_succeeded", invoice)
-    else:
-        invoice["next_payment_attempt"] = now + 3 * 86400
+    if payment is not None and not payment.succeeded:
+        if invoice["billing_reason"] != "subscription_create":
+            invoice["next_payment_attempt"] = now + RETRY_SECONDS
         emulator.emit("invoice.payment_failed", invoice)
-    return paid
+        return False
+    link = emulator.store.get(emulator.store.secret(invoice["id"]).get("payment") or "")
+    if link is not None:  # Stripe's link of the invoice to what paid it
+        link.update(status="paid", amount_paid=invoice["amount_due"])
+        link["status_transitions"]["paid_at"] = now
+        emulator.emit("invoice_payment.paid", link)
+    invoice.update(
+        status="paid",
+        amount_paid=invoice["amount_due"],
+        amount_remaining=0,
+        next_payment_attempt=None,
+    )
+    invoice["status_transitions"]["paid_at"] = now
+    emulator.emit("invoice.paid", invoice)
+    emulator.emit("invoice.payment_succeeded", invoice)
+    return True
+
+
+def void(emulator: Emulator, invoice: StripeObject) -> None:
+    """Void an open invoice: `invoice.voided`, and its payment intent canceled."""
+    now = emulator.now()
+    invoice.update(status="void", next_payment_attempt=None)
+    invoice["status_transitions"]["voided_at"] = now
+    emulator.emit("invoice.voided", invoice)
+    intent = intent_of(emulator, invoice)
+    if intent is not None and intent["status"] in payments.CANCELABLE:
+        payments.cancel(emulator, intent, reason="void_invoice")
+    link = emulator.store.get(emulator.store.secret(invoice["id"]).get("payment") or "")
+    if link is not None:
+        link["status"] = "canceled"
+        link["status_transitions"]["canceled_at"] = now

@@ -1,4 +1,5 @@
-"""Subscription lifecycle: start from checkout, renew or fail, update, cancel."""
+"""Subscription lifecycle: start (paid at once, or incomplete until its first invoice is
+paid), expire when left incomplete, renew or fail, update, cancel."""
 
 from typing import Any
 
@@ -6,10 +7,14 @@ from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import invalid
 from stripe_emulator.objects import billing as build
 from stripe_emulator.objects import catalog
-from stripe_emulator.operations import invoices
-from stripe_emulator.operations.payments import Payment, pay
+from stripe_emulator.operations import invoices, payment_methods, payments
+from stripe_emulator.operations.cards import normalize
+from stripe_emulator.operations.payments import Payment
 from stripe_emulator.operations.periods import add_interval
 from stripe_emulator.store import StripeObject
+
+INCOMPLETE_SECONDS = 23 * 3600
+"""How long a subscription stays `incomplete` before it expires, as on Stripe."""
 
 
 def start(
@@ -19,9 +24,14 @@ def start(
     lines: list[tuple[StripeObject, int]],
     metadata: dict[str, str],
     coupons: list[tuple[str, str | None]],
-    card_number: str,
+    method: StripeObject | None,
+    default_payment_method: str | None = None,
+    save_default_payment_method: str = "off",
 ) -> tuple[StripeObject, StripeObject]:
-    """A subscription and its first invoice, paid by `card_number` (checked to pay)."""
+    """A subscription and its first invoice, finalized at once. With `method` the invoice is
+    charged now (Checkout, `allow_incomplete`): paid, the subscription is `active`. Otherwise,
+    or when that payment declines or asks for authentication, it stays `incomplete` until the
+    invoice's payment intent succeeds (`default_incomplete`)."""
     store, now = emulator.store, emulator.now()
     currency = lines[0][0]["currency"]
     subscription = build.subscription(
@@ -30,9 +40,11 @@ def start(
         currency=currency,
         metadata=metadata,
         discounts=[],
-        default_payment_method=None,
+        default_payment_method=default_payment_method,
+        save_default_payment_method=save_default_payment_method,
     )
-    store.add(subscription, card_number=card_number, invoices=0)
+    subscription["status"] = "incomplete"
+    store.add(subscription, invoices=0)
     for price, quantity in lines:
         recurring = price["recurring"]
         item = build.subscription_item(
@@ -66,35 +78,70 @@ def start(
         discount_ids=_discounts_due(emulator, subscription),
     )
     store.secret(subscription["id"])["invoices"] = 1
-    payment = _charge(emulator, invoice, customer, card_number, "Subscription creation")
-    subscription["default_payment_method"] = payment.intent["payment_method"] if payment else None
     subscription["latest_invoice"] = invoice["id"]
+    intent = invoices.open_intent(emulator, invoice, customer)
+    payment = None
+    if intent is not None and method is not None:
+        payment = payments.attempt(emulator, intent, method)
+    if intent is None or (payment is not None and payment.succeeded):
+        _activate(subscription, intent)
     emulator.emit("customer.subscription.created", subscription)
     emulator.emit("invoice.created", invoice)
     invoices.finalize(emulator, invoice, customer)
-    invoices.record_payment(emulator, invoice, payment)
+    if payment is not None and payment.requires_action:
+        emulator.emit("invoice.payment_action_required", invoice)
+    elif intent is None or payment is not None:
+        invoices.record_payment(emulator, invoice, payment)
     return subscription, invoice
 
 
-def _charge(
-    emulator: Emulator,
-    invoice: StripeObject,
-    customer: StripeObject,
-    card_number: str,
-    description: str,
-) -> Payment | None:
-    if invoice["amount_due"] == 0:
-        return None
-    return pay(
-        emulator,
-        amount=invoice["amount_due"],
-        currency=invoice["currency"],
-        customer=customer["id"],
-        card_number=card_number,
-        metadata={},
-        description=description,
-        email=customer["email"],
-    )
+def _activate(subscription: StripeObject, intent: StripeObject | None) -> dict[str, Any]:
+    """Make the subscription `active` (with `on_subscription`, the card that paid becomes its
+    default payment method); returns the previous values."""
+    previous: dict[str, Any] = {"status": subscription["status"]}
+    subscription["status"] = "active"
+    saves = subscription["payment_settings"]["save_default_payment_method"] == "on_subscription"
+    paid_with = intent["payment_method"] if intent is not None else None
+    if saves and paid_with is not None and subscription["default_payment_method"] != paid_with:
+        previous["default_payment_method"] = subscription["default_payment_method"]
+        subscription["default_payment_method"] = paid_with
+    return previous
+
+
+def settle(emulator: Emulator, invoice: StripeObject, payment: Payment) -> None:
+    """Apply a later payment of the invoice's intent (confirmed through the API, or after a
+    3-D Secure challenge) to the invoice and its subscription."""
+    if invoice["status"] != "open":
+        return
+    if payment.requires_action:
+        emulator.emit("invoice.payment_action_required", invoice)
+        return
+    if not invoices.record_payment(emulator, invoice, payment):
+        return
+    subscription_id = invoice["parent"]["subscription_details"]["subscription"]
+    subscription = emulator.store.objects[subscription_id]
+    if subscription["status"] in ("incomplete", "past_due", "unpaid"):
+        previous = _activate(subscription, payment.intent)
+        emulator.emit("customer.subscription.updated", subscription, previous)
+
+
+def expire_incomplete(emulator: Emulator, subscription: StripeObject) -> StripeObject:
+    """An `incomplete` subscription whose first invoice went unpaid ends `incomplete_expired`:
+    the invoice is voided, then `customer.subscription.updated`."""
+    invoices.void(emulator, emulator.store.objects[subscription["latest_invoice"]])
+    now = emulator.now()
+    previous = {"status": subscription["status"], "canceled_at": None, "ended_at": None}
+    subscription.update(status="incomplete_expired", canceled_at=now, ended_at=now)
+    emulator.emit("customer.subscription.updated", subscription, previous)
+    return subscription
+
+
+def expire_due(emulator: Emulator) -> None:
+    """Expire subscriptions left `incomplete` for 23 hours."""
+    deadline = emulator.now() - INCOMPLETE_SECONDS
+    for subscription in emulator.store.all("subscription"):
+        if subscription["status"] == "incomplete" and subscription["created"] <= deadline:
+            expire_incomplete(emulator, subscription)
 
 
 def _discounts_due(emulator: Emulator, subscription: StripeObject) -> list[str]:
@@ -119,17 +166,21 @@ def _discounts_due(emulator: Emulator, subscription: StripeObject) -> list[str]:
 def advance(
     emulator: Emulator, subscription: StripeObject, *, card_number: str | None, on_failure: str
 ) -> StripeObject:
-    """Move to the next period (or retry the open invoice when past_due), as time would."""
+    """Move to the next period (or retry the open invoice when past_due), as time would; an
+    `incomplete` subscription's 23 hours pass."""
     status = subscription["status"]
     if status in ("canceled", "incomplete_expired"):
         raise invalid(f"Subscription {subscription['id']} is {status}.", param="subscription")
+    if status == "incomplete":
+        return expire_incomplete(emulator, subscription)
     secret = emulator.store.secret(subscription["id"])
-    card = card_number or secret["card_number"]
     customer = emulator.store.objects[subscription["customer"]]
     if status in ("past_due", "unpaid"):
+        card = _renewal_method(emulator, subscription, customer, card_number)
         return _retry(emulator, subscription, customer, card, on_failure)
     if subscription["cancel_at_period_end"]:
         return cancel(emulator, subscription, reason="cancellation_requested")
+    card = _renewal_method(emulator, subscription, customer, card_number)
     previous_items = emulator.store.snapshot(subscription["items"])
     for item in subscription["items"]["data"]:
         recurring = item["price"]["recurring"]
@@ -151,7 +202,7 @@ def advance(
     invoices.finalize(emulator, invoice, customer)
     previous = {"latest_invoice": subscription["latest_invoice"]}
     subscription["latest_invoice"] = invoice["id"]
-    payment = _charge(emulator, invoice, customer, card, "Subscription update")
+    payment = _collect(emulator, invoice, customer, card)
     if invoices.record_payment(emulator, invoice, payment):
         emulator.emit("customer.subscription.updated", subscription, previous)
     else:
@@ -161,15 +212,47 @@ def advance(
     return subscription
 
 
+def _renewal_method(
+    emulator: Emulator, subscription: StripeObject, customer: StripeObject, card_number: str | None
+) -> StripeObject:
+    """The card a renewal charges: the one given, else the subscription's default payment
+    method, else the customer's."""
+    if card_number:
+        return payment_methods.for_card(emulator, normalize(card_number))
+    method_id = (
+        subscription["default_payment_method"]
+        or customer["invoice_settings"]["default_payment_method"]
+    )
+    if method_id is None:
+        raise invalid(
+            f"Subscription {subscription['id']} has no default payment method to charge; "
+            "pass card_number.",
+            param="card_number",
+        )
+    return emulator.store.objects[method_id]
+
+
+def _collect(
+    emulator: Emulator, invoice: StripeObject, customer: StripeObject, method: StripeObject
+) -> Payment | None:
+    """Charge the invoice's payment intent off session (None when nothing is due)."""
+    intent = invoices.intent_of(emulator, invoice) or invoices.open_intent(
+        emulator, invoice, customer
+    )
+    if intent is None:
+        return None
+    return payments.attempt(emulator, intent, method, off_session=True)
+
+
 def _retry(
     emulator: Emulator,
     subscription: StripeObject,
     customer: StripeObject,
-    card: str,
+    card: StripeObject,
     on_failure: str,
 ) -> StripeObject:
     invoice = emulator.store.objects[subscription["latest_invoice"]]
-    payment = _charge(emulator, invoice, customer, card, "Subscription update")
+    payment = _collect(emulator, invoice, customer, card)
     previous = {"status": subscription["status"]}
     if invoices.record_payment(emulator, invoice, payment):
         subscription["status"] = "active"

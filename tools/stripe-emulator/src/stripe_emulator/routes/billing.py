@@ -3,13 +3,20 @@
 from typing import Any
 
 from stripe_emulator.api import Call, StripeRouter
-from stripe_emulator.errors import invalid, no_such
+from stripe_emulator.errors import invalid, missing_param, no_such
 from stripe_emulator.listing import paginate
 from stripe_emulator.objects import billing
-from stripe_emulator.operations import subscriptions
+from stripe_emulator.operations import discounts, payment_methods, subscriptions
+from stripe_emulator.routes import checkout
 from stripe_emulator.store import StripeObject
 
 api = StripeRouter()
+PAYMENT_BEHAVIORS = (
+    "allow_incomplete",
+    "default_incomplete",
+    "error_if_incomplete",
+    "pending_if_incomplete",
+)
 SUBSCRIPTION_STATUSES = (
     "active",
     "past_due",
@@ -22,6 +29,68 @@ SUBSCRIPTION_STATUSES = (
     "all",
     "ended",
 )
+
+
+@api.post("/v1/subscriptions")
+def create_subscription(call: Call) -> StripeObject:
+    """Create a subscription billed automatically. `default_incomplete`: `incomplete`, its first
+    invoice open with a payment intent to confirm (`latest_invoice.confirmation_secret`);
+    `allow_incomplete` (the default): the invoice is charged to the default payment method."""
+    p, em = call.params, call.emulator
+    customer = em.store.find("customer", p.req("customer"), param="customer")
+    items = p.items("items")
+    if not items:
+        raise missing_param("items")
+    lines = []
+    for index, item in enumerate(items):
+        param = f"items[{index}][price]"
+        price = checkout.active_price(call, item.req("price"), param=param)
+        if price["recurring"] is None:
+            raise invalid(
+                "The price specified is set to `type=one_time` but this field only accepts "
+                "prices with `type=recurring`.",
+                param=param,
+            )
+        quantity = item.integer("quantity")
+        if quantity is not None and quantity < 1:
+            raise invalid("Invalid positive integer", param=f"items[{index}][quantity]")
+        lines.append((price, quantity or 1))
+    checkout.same_terms([price for price, _ in lines], param="items")
+    behavior = p.choice("payment_behavior", PAYMENT_BEHAVIORS) or "allow_incomplete"
+    if behavior not in ("allow_incomplete", "default_incomplete"):
+        raise invalid(
+            f"payment_behavior={behavior} is not covered by this emulator (see its README).",
+            param="payment_behavior",
+        )
+    save = p.sub("payment_settings").choice(
+        "save_default_payment_method", ("off", "on_subscription")
+    )
+    default_id = p.text("default_payment_method")
+    if default_id is not None:
+        payment_methods.attached_to(em, customer["id"], default_id, param="default_payment_method")
+    method = None
+    if behavior == "allow_incomplete":
+        method_id = default_id or customer["invoice_settings"]["default_payment_method"]
+        if method_id is None:
+            raise invalid(
+                "This customer has no attached payment source or default payment method. "
+                "Please consider adding a default payment method."
+            )
+        method = em.store.objects[method_id]
+    chosen = discounts.pairs(em.store, checkout.requested_discounts(call))
+    subscription, _ = subscriptions.start(
+        em,
+        customer=customer,
+        lines=lines,
+        metadata=p.metadata(),
+        coupons=chosen,
+        method=method,
+        default_payment_method=default_id,
+        save_default_payment_method=save or "off",
+    )
+    for coupon_id, promotion_code_id in chosen:
+        discounts.redeem(em.store, coupon_id, promotion_code_id)
+    return subscription
 
 
 @api.get("/v1/subscriptions/{id}")
@@ -77,9 +146,14 @@ def update_subscription(call: Call) -> StripeObject:
         restricted["cancel_at"] = p.integer("cancel_at")
     if p.has("description"):
         restricted["description"] = p.text("description")
-    if restricted and subscription["status"] == "canceled":
+    if restricted and subscription["status"] in ("canceled", "incomplete_expired"):
         raise invalid(
             "A canceled subscription can only update its cancellation_details and metadata."
+        )
+    if restricted and subscription["status"] == "incomplete":
+        raise invalid(
+            "A subscription with status `incomplete` can only update its metadata until its "
+            "first invoice is paid."
         )
     return subscriptions.update(em, subscription, {**changes, **restricted})
 

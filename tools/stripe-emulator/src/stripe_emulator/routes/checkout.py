@@ -26,12 +26,7 @@ def create_session(call: Call) -> StripeObject:
         raise missing_param("line_items")
     prices = []
     for index, line in enumerate(lines):
-        price = store.find("price", line.req("price"), param=f"line_items[{index}][price]")
-        if not price["active"]:
-            raise invalid(
-                f"The price specified is inactive: {price['id']}",
-                param=f"line_items[{index}][price]",
-            )
+        price = active_price(call, line.req("price"), param=f"line_items[{index}][price]")
         quantity = line.integer("quantity")
         if quantity is None or quantity < 1:
             raise invalid(
@@ -51,17 +46,7 @@ def create_session(call: Call) -> StripeObject:
             "prices.",
             param="line_items",
         )
-    if len({price["currency"] for price, _ in prices}) > 1:
-        raise invalid("All prices must use the same currency.", param="line_items")
-    intervals = {
-        (price["recurring"]["interval"], price["recurring"]["interval_count"])
-        for price, _ in prices
-        if price["recurring"]
-    }
-    if len(intervals) > 1:
-        raise invalid(
-            "All recurring prices must have the same billing interval.", param="line_items"
-        )
+    same_terms([price for price, _ in prices], param="line_items")
     customer, email = p.text("customer"), p.text("customer_email")
     if customer and email:
         raise invalid(
@@ -77,7 +62,7 @@ def create_session(call: Call) -> StripeObject:
             "Session creation.",
             param="expires_at",
         )
-    chosen = _discounts(call)
+    chosen = requested_discounts(call)
     allow_promotion_codes = p.flag("allow_promotion_codes")
     if chosen and allow_promotion_codes:
         raise invalid(
@@ -122,7 +107,29 @@ def create_session(call: Call) -> StripeObject:
     return session
 
 
-def _discounts(call: Call) -> list[dict[str, Any]]:
+def active_price(call: Call, price_id: str, *, param: str) -> StripeObject:
+    """A price that exists and is active."""
+    price = call.emulator.store.find("price", price_id, param=param)
+    if not price["active"]:
+        raise invalid(f"The price specified is inactive: {price['id']}", param=param)
+    return price
+
+
+def same_terms(prices: list[StripeObject], *, param: str) -> None:
+    """Prices billed together share a currency and a billing interval."""
+    if len({price["currency"] for price in prices}) > 1:
+        raise invalid("All prices must use the same currency.", param=param)
+    intervals = {
+        (price["recurring"]["interval"], price["recurring"]["interval_count"])
+        for price in prices
+        if price["recurring"]
+    }
+    if len(intervals) > 1:
+        raise invalid("All recurring prices must have the same billing interval.", param=param)
+
+
+def requested_discounts(call: Call) -> list[dict[str, Any]]:
+    """The `discounts` parameter: at most one valid coupon or promotion code."""
     store, now = call.emulator.store, call.emulator.now()
     chosen: list[dict[str, Any]] = []
     for index, entry in enumerate(call.params.items("discounts")):

@@ -2,6 +2,7 @@
 
 from stripe_emulator.api import Call, StripeRouter
 from stripe_emulator.objects import catalog
+from stripe_emulator.operations import payment_methods
 from stripe_emulator.store import StripeObject
 
 api = StripeRouter()
@@ -32,13 +33,24 @@ def retrieve_customer(call: Call) -> StripeObject:
 
 @api.post("/v1/customers/{id}")
 def update_customer(call: Call) -> StripeObject:
-    """Update a customer's email, name, description or metadata."""
+    """Update a customer's email, name, description, metadata or
+    `invoice_settings[default_payment_method]` (one attached to the customer)."""
     p, em = call.params, call.emulator
     customer = em.store.find("customer", call.path["id"])
     changes: dict[str, object] = {
         key: p.text(key) for key in ("email", "name", "description") if p.has(key)
     }
     changes["metadata"] = p.metadata(customer["metadata"])
+    settings = p.sub("invoice_settings")
+    if settings.has("default_payment_method"):
+        method_id = settings.text("default_payment_method")
+        if method_id is not None:
+            param = "invoice_settings[default_payment_method]"
+            payment_methods.attached_to(em, customer["id"], method_id, param=param)
+        changes["invoice_settings"] = {
+            **customer["invoice_settings"],
+            "default_payment_method": method_id,
+        }
     return call.change(customer, changes, "customer.updated")
 
 

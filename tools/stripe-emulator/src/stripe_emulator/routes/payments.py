@@ -1,20 +1,22 @@
-"""Payment intents, charges, refunds and balance transactions."""
+"""Payment intents (create, confirm, cancel), charges, refunds and balance transactions."""
 
 from collections import defaultdict
+from typing import Any
 
 from stripe_emulator.api import Call, StripeRouter
 from stripe_emulator.errors import invalid
-from stripe_emulator.objects import payments as build
-from stripe_emulator.operations import payments
+from stripe_emulator.operations import intents, invoices, payment_methods, payments
 from stripe_emulator.store import StripeObject
 
 api = StripeRouter()
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+FUTURE_USAGES = ("on_session", "off_session")
+CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
 
 
 @api.post("/v1/payment_intents")
 def create_payment_intent(call: Call) -> StripeObject:
-    """Create a payment intent (it waits for a payment method; confirm is not emulated)."""
+    """Create a payment intent; with `confirm=true`, confirm it at once (as the confirm call)."""
     p, em = call.params, call.emulator
     amount = p.integer("amount", required=True)
     assert amount is not None
@@ -23,18 +25,93 @@ def create_payment_intent(call: Call) -> StripeObject:
     customer = p.text("customer")
     if customer:
         em.store.find("customer", customer, param="customer")
-    intent = em.store.add(
-        build.payment_intent(
-            created=em.now(),
-            amount=amount,
-            currency=p.req("currency").lower(),
-            customer=customer,
-            description=p.text("description"),
-            metadata=p.metadata(),
-        )
+    for kind in p.strings("payment_method_types"):
+        if kind != "card":
+            raise invalid(
+                f"The payment method type provided: {kind} is invalid. This emulator takes "
+                "card payments only.",
+                param="payment_method_types",
+            )
+    intent = payments.create_intent(
+        em,
+        amount=amount,
+        currency=p.req("currency").lower(),
+        customer=customer,
+        description=p.text("description"),
+        metadata=p.metadata(),
+        automatic_payment_methods=_automatic_payment_methods(call),
+        setup_future_usage=p.choice("setup_future_usage", FUTURE_USAGES),
+        receipt_email=p.text("receipt_email"),
     )
-    em.emit("payment_intent.created", intent)
+    if p.flag("confirm"):
+        return _confirm(call, intent)
+    method_id = p.text("payment_method")
+    if method_id is not None:
+        method = payment_methods.resolve(em, method_id)
+        intent.update(payment_method=method["id"], status="requires_confirmation")
     return intent
+
+
+def _automatic_payment_methods(call: Call) -> dict[str, Any] | None:
+    """Stripe's default since 2023-08-16: enabled (redirects allowed) unless
+    `payment_method_types` is given."""
+    p = call.params
+    if p.has("automatic_payment_methods") and p.has("payment_method_types"):
+        raise invalid(
+            "You may only specify one of these parameters: automatic_payment_methods, "
+            "payment_method_types.",
+            param="automatic_payment_methods",
+        )
+    settings = p.sub("automatic_payment_methods")
+    enabled = settings.flag("enabled")
+    if enabled is False or p.has("payment_method_types"):
+        return None
+    redirects = settings.choice("allow_redirects", ("always", "never")) or "always"
+    return {"allow_redirects": redirects, "enabled": True}
+
+
+@api.post("/v1/payment_intents/{id}/confirm")
+def confirm_payment_intent(call: Call) -> StripeObject:
+    """Confirm with a payment method (a test one such as `pm_card_visa`, or a `pm_` id): it
+    succeeds, declines (402 `card_error`), or waits for 3-D Secure (`requires_action`)."""
+    intent = call.emulator.store.find("payment_intent", call.path["id"])
+    return _confirm(call, intent)
+
+
+def _confirm(call: Call, intent: StripeObject) -> StripeObject:
+    p, em = call.params, call.emulator
+    if p.has("setup_future_usage"):
+        intent["setup_future_usage"] = p.choice("setup_future_usage", FUTURE_USAGES)
+    payment = intents.confirm(
+        em,
+        intent,
+        method_id=p.text("payment_method"),
+        return_url=p.text("return_url"),
+        off_session=bool(p.flag("off_session")),
+    )
+    if payment.decline is not None:
+        method = em.store.get(payment.charge["payment_method"]) if payment.charge else None
+        raise payment.decline.error(
+            charge=payment.charge["id"] if payment.charge else None,
+            payment_intent=em.store.snapshot(intent),
+            payment_method=em.store.snapshot(method) if method else None,
+        )
+    return intent
+
+
+@api.post("/v1/payment_intents/{id}/cancel")
+def cancel_payment_intent(call: Call) -> StripeObject:
+    """Cancel a payment intent that has not succeeded; one of an invoice is voided with it."""
+    em = call.emulator
+    intent = em.store.find("payment_intent", call.path["id"])
+    if invoices.invoice_of(em, intent) is not None:
+        raise payments.unexpected_state(
+            intent,
+            "You cannot cancel this PaymentIntent because it was created by an invoice. Void "
+            "the invoice instead.",
+        )
+    reason = call.params.choice("cancellation_reason", CANCELLATION_REASONS)
+    return payments.cancel(em, intent, reason=reason)
 
 
 @api.get("/v1/payment_intents/{id}")
