@@ -1,6 +1,7 @@
 """Checkout through the hosted page and the control, with signed webhooks."""
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import stripe
@@ -187,3 +188,88 @@ def test_expire_session_and_errors(
         raise AssertionError("expected an error")
     except stripe.InvalidRequestError as error:
         assert error.http_status == 400
+
+
+def authenticate_on_the_page(paid: httpx.Response, outcome: str) -> httpx.Response:
+    """Follow the checkout page to the 3-D Secure page and press a button there."""
+    assert paid.status_code == 303
+    challenge = paid.headers["location"]
+    page = httpx.get(challenge)
+    assert page.status_code == 200 and "Complete" in page.text
+    secret = parse_qs(urlsplit(challenge).query)["client_secret"][0]
+    return httpx.post(challenge, data={"client_secret": secret, "outcome": outcome})
+
+
+def test_hosted_page_asks_for_3ds_and_completing_it_pays(
+    client: stripe.StripeClient, catalog: dict[str, Any], hooked: RunningEmulator
+) -> None:
+    session = subscription_session(client, catalog)
+
+    paid = httpx.post(session.url or "", data={"card_number": "4000 0027 6000 3184"})
+
+    assert paid.headers["location"].startswith(f"{hooked.base_url}/3d_secure/pi_")
+    assert client.v1.checkout.sessions.retrieve(session.id).status == "open"
+    done = authenticate_on_the_page(paid, "succeed")
+    assert done.status_code == 303
+    assert done.headers["location"] == f"https://app.example/done?session={session.id}"
+    completed = client.v1.checkout.sessions.retrieve(session.id, {"expand": ["subscription"]})
+    assert completed.status == "complete" and completed.payment_status == "paid"
+    assert completed.subscription.status == "active"
+    assert completed.subscription.default_payment_method is not None
+    types = hooked.event_types()
+    assert types[-5:] == [
+        "invoice_payment.paid",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "customer.subscription.updated",
+        "checkout.session.completed",
+    ]
+    assert "payment_intent.requires_action" in types
+
+
+def test_hosted_page_failed_3ds_leaves_the_session_unpaid(
+    client: stripe.StripeClient, catalog: dict[str, Any], hooked: RunningEmulator
+) -> None:
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [{"price": catalog["once"].id, "quantity": 1}],
+            "success_url": "https://app.example/done",
+            "payment_intent_data": {"metadata": {"reference": "ticket-3"}},
+        }
+    )
+    paid = httpx.post(session.url or "", data={"card_number": "4000002760003184"})
+
+    failed = authenticate_on_the_page(paid, "fail")
+
+    assert failed.status_code == 402 and "unable to authenticate" in failed.text
+    still = client.v1.checkout.sessions.retrieve(session.id, {"expand": ["payment_intent"]})
+    assert still.status == "open" and still.payment_status == "unpaid"
+    assert still.payment_intent.status == "requires_payment_method"
+    assert still.payment_intent.metadata.to_dict() == {"reference": "ticket-3"}
+    assert "checkout.session.completed" not in hooked.event_types()
+    # Another card on the same page pays.
+    again = httpx.post(session.url or "", data={"card_number": "4242424242424242"})
+    assert again.status_code == 303 and again.headers["location"] == "https://app.example/done"
+    assert hooked.event_types()[-1] == "checkout.session.completed"
+
+
+def test_control_reports_a_pending_challenge(
+    client: stripe.StripeClient, catalog: dict[str, Any], emulator: RunningEmulator
+) -> None:
+    session = subscription_session(client, catalog)
+
+    result = emulator.control(
+        "POST",
+        f"/checkout/sessions/{session.id}/complete",
+        json={"card_number": "4000000000003220"},
+    )
+
+    assert result["outcome"] == "requires_action" and result["error"] is None
+    assert result["next_action"]["type"] == "use_stripe_sdk"
+    emulator.control(
+        "POST",
+        f"/payment_intents/{result['payment_intent']}/authenticate",
+        json={"outcome": "succeed"},
+    )
+    assert client.v1.checkout.sessions.retrieve(session.id).status == "complete"
