@@ -1,9 +1,11 @@
 """Booking a payment in one statement: each transaction once, its entries with it, the payment
 once; whether the first transaction is new decides the announcement. A fetch's payments and
-parts read ahead are answered once, what was written since read back."""
+parts read ahead, and what it writes, are answered from memory until a savepoint rolls back."""
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Table, func, select
@@ -87,23 +89,44 @@ async def test_a_posting_is_new_only_if_its_first_transaction_is(ledger_url: str
             assert await _count(session, e, e.c.transaction_id.in_(booked)) == 4
 
 
-async def test_payments_read_ahead_are_answered_once_then_from_the_database(
+async def test_payments_read_ahead_answer_every_lookup_and_what_is_booked_is_read_back(
     ledger_url: str,
 ) -> None:
     async with sessions_on(ledger_url) as sessions:
-        payment = _payment(unique("grp"), amount=500, fee=0)
+        group = unique("grp")
+        booked = _payment(group, amount=700, fee=0)
+        booked = replace(booked, payment_intent_id=unique("pi"), invoice_id=unique("in"))
+        payment = replace(_payment(group, amount=500, fee=0), payment_intent_id=unique("pi"))
         unbooked = unique("ch")
         async with Unit(sessions) as uow:
-            await uow.books.read_ahead([payment.charge_id, unbooked])
-            # Booked behind `get_payment`'s back: the first read answers from what was read
-            # ahead, the next from the database.
-            await uow.books.post(*payment.transactions(), causation_id="evt", payment=payment)
+            await uow.books.post(*booked.transactions(), causation_id="evt", payment=booked)
+            await uow.commit()
+        names = [booked.charge_id, booked.invoice_id, payment.charge_id, unbooked]
+        async with Unit(sessions) as uow:
+            await uow.books.read_ahead([*names, payment.payment_intent_id])
+            # Booked by another transaction after the read: not seen (its locks keep that
+            # from happening in a fetch).
+            async with Unit(sessions) as other:
+                await other.books.post(*payment.transactions(), causation_id="e", payment=payment)
+                await other.commit()
+            assert await uow.books.get_payment(booked.charge_id) == booked
+            assert await uow.books.payment_by_key(booked.payment_intent_id) == booked
+            assert await uow.books.payment_by_invoice(booked.invoice_id) == booked
             assert await uow.books.get_payment(payment.charge_id) is None
-            assert await uow.books.get_payment(payment.charge_id) == payment
             assert await uow.books.get_payment(unbooked) is None
+        async with Unit(sessions) as uow:
+            await uow.books.read_ahead([payment.charge_id, payment.payment_intent_id, unbooked])
+            assert await uow.books.payment_by_key(payment.payment_intent_id) == payment
+            invoice = unique("in")
+            await uow.books.link_invoice(
+                payment.charge_id, invoice_id=invoice, hosted_url=None, pdf=None
+            )
+            linked = await uow.books.payment_by_invoice(invoice)  # its own write, read back
+            assert linked is not None and linked.charge_id == payment.charge_id
+            assert (await uow.books.payment_by_key(payment.payment_intent_id)) == linked
 
 
-async def test_parts_read_ahead_are_answered_once_and_what_is_put_or_dropped_is_read_back(
+async def test_parts_read_ahead_and_what_is_put_or_dropped_are_answered_from_memory(
     ledger_url: str,
 ) -> None:
     async with sessions_on(ledger_url) as sessions:
@@ -111,13 +134,54 @@ async def test_parts_read_ahead_are_answered_once_and_what_is_put_or_dropped_is_
         async with Unit(sessions) as uow:
             for key in (kept, dropped):
                 await uow.parts.put("charge", key, {"id": key}, partner=key)
+            await uow.commit()
+        async with Unit(sessions) as uow:
             await uow.parts.read_ahead(["charge", "checkout"], [kept, dropped, put])
             await uow.parts.drop([("charge", dropped)])
             await uow.parts.put("checkout", put, {"email": "a@example.com"})
             first = await uow.parts.get("charge", kept)
             assert first is not None and (first.partner, first.facts) == (kept, {"id": kept})
-            assert await uow.parts.get("charge", kept) == first  # from the database
             assert await uow.parts.get("charge", dropped) is None
             again = await uow.parts.get("checkout", put)
             assert again is not None and again.facts == {"email": "a@example.com"}
             assert await uow.parts.get("checkout", kept) is None
+            await uow.commit()
+        async with Unit(sessions) as uow:  # what the memory said is what was committed
+            assert await uow.parts.get("charge", kept) == first
+            assert await uow.parts.get("charge", dropped) is None
+            assert await uow.parts.get("checkout", put) == again
+
+
+async def test_what_a_rolled_back_savepoint_wrote_is_read_again(ledger_url: str) -> None:
+    async with sessions_on(ledger_url) as sessions:
+        key = unique("pi")
+        async with Unit(sessions) as uow:
+            await uow.parts.read_ahead(["charge"], [key])
+            with contextlib.suppress(RuntimeError):
+                async with uow.savepoint():
+                    await uow.parts.put("charge", key, {"id": key})
+                    assert await uow.parts.get("charge", key) is not None
+                    raise RuntimeError("rolled back")
+            assert await uow.parts.get("charge", key) is None
+
+
+async def test_parts_read_by_partner_follow_what_the_transaction_puts_and_drops(
+    ledger_url: str,
+) -> None:
+    async with sessions_on(ledger_url) as sessions:
+        charge, other = unique("ch"), unique("ch")
+        first, second = unique("evt"), unique("evt")
+        async with Unit(sessions) as uow:
+            await uow.parts.put("early", first, {"n": 1}, partner=charge)
+            await uow.commit()
+        async with Unit(sessions) as uow:
+            await uow.parts.read_partnered(["early"], [charge, other])
+            assert [p.key for p in await uow.parts.partnered("early", charge)] == [first]
+            assert await uow.parts.partnered("early", other) == []
+            await uow.parts.put("early", second, {"n": 2}, partner=charge)
+            assert {p.key for p in await uow.parts.partnered("early", charge)} == {first, second}
+            await uow.parts.put("early", first, {"n": 1}, partner=other)  # told again, moved
+            assert [p.key for p in await uow.parts.partnered("early", charge)] == [second]
+            assert [p.key for p in await uow.parts.partnered("early", other)] == [first]
+            await uow.parts.drop([("early", second)])
+            assert await uow.parts.partnered("early", charge) == []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self, TypeVar
@@ -83,7 +83,11 @@ class FakeBooks:
         self._store = store
 
     async def post(
-        self, *transactions: Transaction, causation_id: str | None, payment: Payment | None = None
+        self,
+        *transactions: Transaction,
+        causation_id: str | None,
+        payment: Payment | None = None,
+        causations: Mapping[str, str] | None = None,
     ) -> bool:
         booked = self._store.transactions
         first_is_new = transactions[0].key not in booked
@@ -110,7 +114,7 @@ class FakeBooks:
         booked = self._store.transactions.values()
         return sum(t.amount for t in booked if t.source_id == source_id and t.kind is kind)
 
-    async def read_ahead(self, charge_ids: Collection[str]) -> None:
+    async def read_ahead(self, names: Collection[str]) -> None:
         """`get_payment` reads the store as it is: nothing to read ahead."""
 
     async def get_payment(self, charge_id: str) -> Payment | None:
@@ -154,14 +158,18 @@ class FakeBooks:
     async def payments_without_fee(self, limit: int, *, since: datetime) -> list[Payment]:
         return [p for p in self._store.payments.values() if p.fee is None][:limit]
 
-    async def record_fee(
-        self, payment: Payment, fee: int, balance_transaction_id: str, *, causation_id: str
-    ) -> bool:
-        if fee:
-            await self.post(payment.fee_transaction(fee, balance_transaction_id), causation_id=None)
-        known = self._store.payments[payment.charge_id]
-        self._store.payments[payment.charge_id] = replace(known, fee=fee)
-        return known.fee is None
+    async def record_fees(self, fees: Sequence[tuple[Payment, int, str]]) -> int:
+        known = 0
+        for payment, fee, balance_transaction_id in fees:
+            if fee:
+                await self.post(
+                    payment.fee_transaction(fee, balance_transaction_id), causation_id=None
+                )
+            before = self._store.payments[payment.charge_id]
+            if before.fee is None:
+                self._store.payments[payment.charge_id] = replace(before, fee=fee)
+                known += 1
+        return known
 
 
 class FakeParts:
@@ -176,8 +184,12 @@ class FakeParts:
         self._store.parts[kind, key] = Part(kind, key, partner, facts)
         self._store.kept.setdefault((kind, key), datetime.now(UTC))
 
-    async def read_ahead(self, kinds: Collection[str], keys: Collection[str]) -> None:
-        """`get` reads the store as it is: nothing to read ahead."""
+    async def read_ahead(self, kinds: Collection[str], keys: Collection[str]) -> list[Part]:
+        """`get` reads the store as it is: nothing to read ahead but what is found."""
+        return [p for (kind, key), p in self._store.parts.items() if kind in kinds and key in keys]
+
+    async def read_partnered(self, kinds: Collection[str], partners: Collection[str]) -> None:
+        """`partnered` reads the store as it is: nothing to read ahead."""
 
     async def get(self, kind: str, key: str) -> Part | None:
         return self._store.parts.get((kind, key))

@@ -10,7 +10,7 @@ commit that queued events wakes the outbox relay. Nothing is kept in the session
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, cast
@@ -61,6 +61,47 @@ class ReadAhead(Generic[K, V]):
         return (await self._load([key])).get(key)
 
 
+class Known(Generic[K, V]):
+    """What one transaction knows of rows by key, from its reads and its own writes: answers
+    as long as the transaction lasts, forgotten whenever a savepoint of it rolls back (its
+    writes undone). Right while no other transaction changes those rows meanwhile (the caller
+    holds their locks) and every write of this one updates or forgets what it changes."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._rows: dict[K, V | None] = {}
+        self._rollbacks = uow.rollbacks
+
+    def _current(self) -> dict[K, V | None]:
+        if self._rollbacks != self._uow.rollbacks:
+            self._rows.clear()
+            self._rollbacks = self._uow.rollbacks
+        return self._rows
+
+    def __contains__(self, key: K) -> bool:
+        return key in self._current()
+
+    def __getitem__(self, key: K) -> V | None:
+        return self._current()[key]
+
+    def get(self, key: K, default: V | None = None) -> V | None:
+        return self._current().get(key, default)
+
+    def __setitem__(self, key: K, value: V | None) -> None:
+        self._current()[key] = value
+
+    def forget(self, keys: Iterable[K] | None = None) -> None:
+        """Forget `keys` (all of them without)."""
+        rows = self._current()
+        if keys is None:
+            rows.clear()
+        for key in keys or ():
+            rows.pop(key, None)
+
+    def items(self) -> list[tuple[K, V | None]]:
+        return list(self._current().items())
+
+
 # One name, never released: each SAVEPOINT shadows the one before, ROLLBACK TO goes back to
 # the newest. Cheaper than SQLAlchemy's nested transactions, and on the driver's connection.
 _SAVEPOINT = DriverStatement("SAVEPOINT tollgate_unit", prepare=False)
@@ -91,6 +132,8 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
         self._queued = 0
         self._committed = False
+        self.rollbacks = 0
+        """Savepoints of this unit rolled back so far (what was read in them may be undone)."""
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -163,6 +206,7 @@ class UnitOfWork:
             self._events.clear()
             self._held = held  # locks taken in a rolled-back savepoint are released
             del self._after_commit[callbacks:]
+            self.rollbacks += 1
             await self.execute(_ROLLBACK_TO_SAVEPOINT)
             raise
 

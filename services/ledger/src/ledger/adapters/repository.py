@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.adapters import orm
 from ledger.adapters.statements import (
     ATTRIBUTION_FIELDS,
+    FEES,
     PAYMENT_COLUMNS,
     PAYMENTS,
     TRANSACTION_COLUMNS,
@@ -29,7 +30,7 @@ from ledger.domain.payments import Payment
 from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
 from tollgate_shared.persistence.db import json_param
-from tollgate_shared.persistence.unit_of_work import ReadAhead, UnitOfWork
+from tollgate_shared.persistence.unit_of_work import Known, UnitOfWork
 
 
 def _column(txn: Transaction, name: str, causation_id: str | None) -> Any:
@@ -44,6 +45,10 @@ def _column(txn: Transaction, name: str, causation_id: str | None) -> Any:
             return getattr(txn.attribution, name)
         case _:
             return getattr(txn, name)
+
+
+LOOKUPS = ("charge", "key", "invoice")
+"""How a payment is looked up: by its charge, by its payment intent or charge, by its invoice."""
 
 
 def _payment_of(m: Mapping[str, Any]) -> Payment:
@@ -78,7 +83,11 @@ class AbstractBooks(Protocol):
     drive the handlers with an in-memory fake of this interface."""
 
     async def post(
-        self, *transactions: Transaction, causation_id: str | None, payment: Payment | None = None
+        self,
+        *transactions: Transaction,
+        causation_id: str | None,
+        payment: Payment | None = None,
+        causations: Mapping[str, str] | None = None,
     ) -> bool: ...
     async def is_booked(self, key: str) -> bool: ...
     async def lock_group(self, group_id: str) -> None: ...
@@ -86,7 +95,7 @@ class AbstractBooks(Protocol):
     async def account_balance(self, group_id: str, currency: str, account: Account) -> int: ...
     async def charge_account_total(self, charge_id: str, account: Account) -> int: ...
     async def booked_amount(self, *, source_id: str, kind: Kind) -> int: ...
-    async def read_ahead(self, charge_ids: Collection[str]) -> None: ...
+    async def read_ahead(self, names: Collection[str]) -> None: ...
     async def get_payment(self, charge_id: str) -> Payment | None: ...
     async def link_invoice(
         self, charge_id: str, *, invoice_id: str, hosted_url: str | None, pdf: str | None
@@ -109,9 +118,7 @@ class AbstractBooks(Protocol):
     async def payment_by_key(self, key: str) -> Payment | None: ...
     async def payment_by_invoice(self, invoice_id: str) -> Payment | None: ...
     async def payments_without_fee(self, limit: int, *, since: datetime) -> list[Payment]: ...
-    async def record_fee(
-        self, payment: Payment, fee: int, balance_transaction_id: str, *, causation_id: str
-    ) -> bool: ...
+    async def record_fees(self, fees: Sequence[tuple[Payment, int, str]]) -> int: ...
 
 
 class Books:
@@ -120,11 +127,37 @@ class Books:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._payments = ReadAhead(self._read_payments)
+        self._payments: Known[tuple[str, str], Payment] = Known(uow)
+        """Booked payments (or None) by how they were looked up: ("charge", charge id), ("key",
+        payment intent or charge id), ("invoice", invoice id)."""
+        self._statuses: Known[tuple[str, Any], tuple[tuple[int, int], dict[str, Any]]] = Known(uow)
+        """Status-tracked rows this transaction wrote: their news and values, by table and key."""
 
-    async def _read_payments(self, charge_ids: list[str]) -> dict[str, Payment]:
-        rows = await self._uow.execute(PAYMENTS, {"charge_ids": charge_ids})
-        return {row["charge_id"]: _payment_of(row) for row in rows}
+    def _remember(self, payment: Payment) -> None:
+        self._payments["charge", payment.charge_id] = payment
+        self._payments["key", payment.charge_id] = payment
+        if payment.payment_intent_id:
+            self._payments["key", payment.payment_intent_id] = payment
+        if payment.invoice_id:
+            self._payments["invoice", payment.invoice_id] = payment
+
+    def _forget(self, charge_id: str, *names: str | None) -> None:
+        """Forget what was known of the payment of `charge_id` and under `names` (it changed)."""
+        stale = [
+            key for key, known in self._payments.items() if known and known.charge_id == charge_id
+        ]
+        named = [(how, name) for name in (charge_id, *names) if name for how in LOOKUPS]
+        self._payments.forget([*stale, *named])
+
+    async def _payment(self, how: str, name: str, where: Any) -> Payment | None:
+        if (how, name) in self._payments:
+            return self._payments[how, name]
+        row = (await self._session.execute(select(orm.payments).where(where))).mappings().first()
+        payment = _payment_of(dict(row)) if row else None
+        if payment is not None:
+            self._remember(payment)
+        self._payments[how, name] = payment
+        return payment
 
     @property
     def _session(self) -> AsyncSession:
@@ -135,13 +168,18 @@ class Books:
         *transactions: Transaction,
         causation_id: str | None,
         payment: Payment | None = None,
+        causations: Mapping[str, str] | None = None,
     ) -> bool:
         """Write `transactions` and their entries, each unless its key is already booked, in one
-        statement; with `payment`, the payment they book (unless its charge is booked). True if
-        the first of them is written now."""
-        first = transactions[0]
+        statement (each caused by `causation_id`, or by what `causations` says for its key);
+        with `payment`, the payment they book (unless its charge is booked). True if the first
+        of them is written now."""
+        first, causations = transactions[0], causations or {}
         rows = [
-            {c.name: _column(txn, c.name, causation_id) for c in TRANSACTION_COLUMNS}
+            {
+                c.name: _column(txn, c.name, causations.get(txn.key, causation_id))
+                for c in TRANSACTION_COLUMNS
+            }
             for txn in transactions
         ]
         postings = [
@@ -168,6 +206,8 @@ class Books:
             }
         statement = booking(with_payment=payment is not None)
         [row] = await self._uow.execute(statement, params)
+        if payment is not None:
+            self._forget(payment.charge_id, payment.payment_intent_id, payment.invoice_id)
         return first.key in row["booked"]
 
     async def is_booked(self, key: str) -> bool:
@@ -218,15 +258,20 @@ class Books:
         )
         return int(total or 0)
 
-    async def read_ahead(self, charge_ids: Collection[str]) -> None:
-        """Read the payments of `charge_ids` in one statement for `get_payment` (see `ReadAhead`:
-        a payment is only changed after being read through `get_payment`; an insert of a charge
-        booked meanwhile by another transaction does nothing, as without reading ahead)."""
-        await self._payments.read(charge_ids)
+    async def read_ahead(self, names: Collection[str]) -> None:
+        """Read the payments booked under `names` (charges, payment intents, invoices) in one
+        statement: `get_payment`, `payment_by_key` and `payment_by_invoice` answer them from
+        memory for the rest of the transaction (the prefetch holds their locks)."""
+        rows = await self._uow.execute(PAYMENTS, {"names": list(names)})
+        for name in names:
+            for how in LOOKUPS:
+                self._payments[how, name] = None
+        for row in rows:
+            self._remember(_payment_of(row))
 
     async def get_payment(self, charge_id: str) -> Payment | None:
-        """The booked payment of a charge (read ahead by `read_ahead` the first time, if it was)."""
-        return await self._payments.get(charge_id)
+        """The booked payment of a charge."""
+        return await self._payment("charge", charge_id, orm.payments.c.charge_id == charge_id)
 
     async def link_invoice(
         self,
@@ -237,6 +282,7 @@ class Books:
         pdf: str | None,
     ) -> None:
         """Attach the invoice (and its links) to a payment booked before the invoice was seen."""
+        self._forget(charge_id, invoice_id)
         p = orm.payments
         await self._session.execute(
             p.update()
@@ -250,11 +296,17 @@ class Books:
         """Insert a status-tracked row, or update it unless it already has newer news: a later
         event, or one of the same second whose status comes later in the object's life.
 
-        Returns True when the row was inserted now (the first news of the object)."""
+        Returns True when the row was inserted now (the first news of the object). News this
+        transaction has already written, or older, is not written again (`invoice.paid` and
+        `invoice.payment_succeeded` tell the same)."""
+        news, row_key = (status_at, status_rank(values["status"])), (table.name, values[key_column])
+        if row_key in self._statuses:
+            written, was = self._statuses[row_key] or ((0, 0), {})
+            if news < written or (news == written and values == was):
+                return False
+        self._statuses[row_key] = (news, values)
         key = getattr(table.c, key_column)
-        stmt = insert(table).values(
-            **values, status_at=status_at, status_rank=status_rank(values["status"])
-        )
+        stmt = insert(table).values(**values, status_at=news[0], status_rank=news[1])
         updatable = {k: stmt.excluded[k] for k in values if k != key_column} | {
             "status_at": stmt.excluded.status_at,
             "status_rank": stmt.excluded.status_rank,
@@ -302,18 +354,16 @@ class Books:
         found = await self._session.scalar(select(r.c.status).where(r.c.refund_id == refund_id))
         return str(found) if found is not None else None
 
-    async def _payment_where(self, *where: Any) -> Payment | None:
-        row = (await self._session.execute(select(orm.payments).where(*where))).mappings().first()
-        return _payment_of(dict(row)) if row else None
-
     async def payment_by_key(self, key: str) -> Payment | None:
         """The booked payment of a payment intent, or of a charge paid without one."""
         p = orm.payments
-        return await self._payment_where((p.c.payment_intent_id == key) | (p.c.charge_id == key))
+        return await self._payment(
+            "key", key, (p.c.payment_intent_id == key) | (p.c.charge_id == key)
+        )
 
     async def payment_by_invoice(self, invoice_id: str) -> Payment | None:
         """The booked payment of an invoice, if its payment is booked."""
-        return await self._payment_where(orm.payments.c.invoice_id == invoice_id)
+        return await self._payment("invoice", invoice_id, orm.payments.c.invoice_id == invoice_id)
 
     async def payments_without_fee(self, limit: int, *, since: datetime) -> list[Payment]:
         """The oldest `limit` payments made `since` then whose fee is not known yet."""
@@ -324,16 +374,18 @@ class Books:
         )
         return [_payment_of(dict(row)) for row in rows.mappings()]
 
-    async def record_fee(
-        self, payment: Payment, fee: int, balance_transaction_id: str, *, causation_id: str
-    ) -> bool:
-        """Book Stripe's fee on a payment (once, keyed by its charge) and keep it on the
-        payment; True if it was not known before."""
-        if fee:
-            fee_txn = payment.fee_transaction(fee, balance_transaction_id)
-            await self.post(fee_txn, causation_id=causation_id)
-        p = orm.payments
-        result = await self._session.execute(
-            p.update().where(p.c.charge_id == payment.charge_id, p.c.fee.is_(None)).values(fee=fee)
+    async def record_fees(self, fees: Sequence[tuple[Payment, int, str]]) -> int:
+        """Book Stripe's fees (payment, fee, balance transaction) in one statement, once each
+        (keyed by the charge, caused by the balance transaction), and keep each on its
+        payment; how many were not known before."""
+        charged = [(payment.fee_transaction(fee, txn), txn) for payment, fee, txn in fees if fee]
+        if charged:
+            causes = {fee_txn.key: txn for fee_txn, txn in charged}
+            await self.post(*(t for t, _ in charged), causation_id=None, causations=causes)
+        rows = await self._uow.execute(
+            FEES,
+            {"charge_ids": [p.charge_id for p, _, _ in fees], "fees": [fee for _, fee, _ in fees]},
         )
-        return bool(getattr(result, "rowcount", 0))
+        for payment, _, _ in fees:
+            self._forget(payment.charge_id)
+        return len(rows)

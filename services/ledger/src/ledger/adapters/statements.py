@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from dataclasses import fields
 
-from sqlalchemy import BigInteger, String, any_, bindparam, func, select
+from sqlalchemy import BigInteger, String, any_, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from ledger.adapters import orm
@@ -73,9 +73,25 @@ def booking(*, with_payment: bool) -> DriverStatement:
     return DriverStatement.of(statement)
 
 
+_NAMES = bindparam("names", type_=ARRAY(String))
 PAYMENTS = DriverStatement.of(
     select(orm.payments).where(
-        orm.payments.c.charge_id == any_(bindparam("charge_ids", type_=ARRAY(String)))
+        or_(
+            orm.payments.c.charge_id == any_(_NAMES),
+            orm.payments.c.payment_intent_id == any_(_NAMES),
+            orm.payments.c.invoice_id == any_(_NAMES),
+        )
     )
 )
-"""The booked payments of the charges `charge_ids`."""
+"""The booked payments of the charges, payment intents or invoices `names`."""
+FEES = DriverStatement.of(
+    text(
+        "UPDATE payments SET fee = known.fee"
+        " FROM unnest(CAST(:charge_ids AS text[]), CAST(:fees AS bigint[]))"
+        " AS known(charge_id, fee)"
+        " WHERE payments.charge_id = known.charge_id AND payments.fee IS NULL"
+        " RETURNING payments.charge_id"
+    )
+)
+"""Keep the fees `fees` on the payments of `charge_ids` whose fee is not known yet; those
+that changed."""

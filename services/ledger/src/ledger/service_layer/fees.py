@@ -136,12 +136,10 @@ async def _claim(
     uow: LedgerUnitOfWork, waiting: dict[str, Payment], listed: Listed, claimed: list[str]
 ) -> int:
     """Book the fees of the waiting payments whose balance transaction was listed."""
-    known = 0
-    for charge_id in [c for c in waiting if c in listed.unclaimed]:
-        payment, txn = waiting.pop(charge_id), listed.unclaimed[charge_id]
-        known += await uow.books.record_fee(payment, txn.fee, txn.id, causation_id=txn.id)
-        claimed.append(charge_id)
-    return known
+    found = [c for c in waiting if c in listed.unclaimed]
+    fees = [(waiting.pop(c), listed.unclaimed[c].fee, listed.unclaimed[c].id) for c in found]
+    claimed += found
+    return await uow.books.record_fees(fees) if fees else 0
 
 
 async def prune(deps: Deps, *, older_than: timedelta) -> int:

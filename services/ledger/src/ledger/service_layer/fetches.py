@@ -18,14 +18,14 @@ from collections.abc import Iterator, Sequence
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.service_layer.joins import CHECKOUT, INVOICE, LINK
-from ledger.service_layer.payments import WAITING
+from ledger.service_layer.payments import EARLY, WAITING
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.contracts.stripe_objects import Ref
 
-CHARGE_TYPES = frozenset({"charge.succeeded", "charge.refunded"})
-"""Events whose object is the charge whose payment their handler reads first."""
-PART_TYPES = CHARGE_TYPES | {
+PART_TYPES = {
+    "charge.succeeded",
+    "charge.refunded",
     "invoice.paid",
     "invoice.payment_succeeded",
     "invoice_payment.paid",
@@ -34,6 +34,9 @@ PART_TYPES = CHARGE_TYPES | {
 }
 """Events whose handlers read the parts of a payment kept under the objects they name."""
 PART_KINDS = (WAITING, LINK, CHECKOUT, INVOICE)
+PARTNERED_KINDS = (LINK, EARLY)
+"""Parts read by what they name: an invoice's payment, the events kept for a charge (read for
+the names the fetch has locked: a charge's events are kept under its lock)."""
 
 
 class _Paid(BaseModel):
@@ -83,11 +86,11 @@ class _Named(BaseModel):
 
 
 async def prepare(uow: LedgerUnitOfWork, events: Sequence[StripeEvent]) -> None:
-    """Lock every Stripe object the events name (see `_Named.names`), then read the booked
-    payments of the charge events' charges and the parts kept under what the payment events
-    name, each in one statement (what cannot be read is left to its handler to reject)."""
+    """Lock every Stripe object the events name (see `_Named.names`), then read the parts kept
+    under what the payment events name, the parts naming what the fetch names, and the payments
+    booked under those names or for the charges it may book, each in one statement (what cannot
+    be read is left to its handler to reject)."""
     names: set[str] = set()
-    charge_ids: list[str] = []
     keys: set[str] = set()
     for event in events:
         try:
@@ -97,10 +100,13 @@ async def prepare(uow: LedgerUnitOfWork, events: Sequence[StripeEvent]) -> None:
         names.update(named.names())
         if event.type in PART_TYPES:
             keys.update(named.names())
-        if event.type in CHARGE_TYPES and named.id:
-            charge_ids.append(named.id)
     await uow.lock(*names)
-    if charge_ids:
-        await uow.books.read_ahead(charge_ids)
+    charges: set[str] = set()
     if keys:
-        await uow.parts.read_ahead(PART_KINDS, keys)
+        found = await uow.parts.read_ahead(PART_KINDS, keys)
+        charges = {part.partner for part in found if part.kind == WAITING and part.partner}
+        await uow.parts.read_partnered(PARTNERED_KINDS, names)
+    if names:
+        # The charges of payments the fetch may book are not locked yet: only a booking
+        # inserts a payment, and two bookings of one payment share a name locked here.
+        await uow.books.read_ahead(names | charges)

@@ -19,9 +19,6 @@ which the events kept for it name (`payments.payment_of`).
 
 from __future__ import annotations
 
-from typing import Any
-
-from ledger.adapters.parts import Part
 from ledger.adapters.stripe_gateway import InvoicePayment, PaidCharge
 from ledger.domain.attribution import Attribution
 from ledger.service_layer import Deps, Handler, at, disputes, payments, refunds, risk
@@ -71,8 +68,8 @@ async def on_charge(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> No
         await _book(deps, uow, charge, hints, [*parts, (WAITING, key)], event)
         return
     facts = charge.model_dump(mode="json", exclude_none=True)
-    put = await _put(uow, WAITING, key, facts, partner=charge.id)
-    await _join(deps, uow, key, event, put)
+    await uow.parts.put(WAITING, key, facts, partner=charge.id)
+    await _join(deps, uow, key, event)
 
 
 async def on_charge_refunded(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
@@ -119,13 +116,13 @@ async def on_invoice_paid(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent)
         )
         return
     facts = invoice.model_dump(mode="json", include=INVOICE_FIELDS)
-    put = [await _put(uow, INVOICE, invoice.id, facts)]
+    await uow.parts.put(INVOICE, invoice.id, facts)
     if key:
-        put.append(await _put(uow, LINK, key, {}, partner=invoice.id))
+        await uow.parts.put(LINK, key, {}, partner=invoice.id)
     else:
         key = next((part.key for part in await uow.parts.partnered(LINK, invoice.id)), None)
     if key:
-        await _join(deps, uow, key, event, *put)
+        await _join(deps, uow, key, event)
 
 
 async def on_invoice_updated(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
@@ -146,8 +143,8 @@ async def on_invoice_payment_paid(deps: Deps, uow: LedgerUnitOfWork, event: Stri
         return
     if await uow.books.payment_by_key(key) is not None:
         return
-    put = await _put(uow, LINK, key, {}, partner=paid.invoice)
-    await _join(deps, uow, key, event, put)
+    await uow.parts.put(LINK, key, {}, partner=paid.invoice)
+    await _join(deps, uow, key, event)
 
 
 async def on_checkout_completed(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
@@ -162,7 +159,8 @@ async def on_checkout_completed(deps: Deps, uow: LedgerUnitOfWork, event: Stripe
     if key is None or await uow.books.payment_by_key(key) is not None:
         return
     facts = {"metadata": checkout.metadata, "email": checkout.email}
-    await _join(deps, uow, key, event, await _put(uow, CHECKOUT, key, facts))
+    await uow.parts.put(CHECKOUT, key, facts)
+    await _join(deps, uow, key, event)
 
 
 LATER: dict[str, Handler] = {
@@ -175,34 +173,10 @@ LATER: dict[str, Handler] = {
 """By the object they are about: handlers of the events kept until their payment is booked."""
 
 
-async def _put(
-    uow: LedgerUnitOfWork, kind: str, key: str, facts: dict[str, Any], *, partner: str | None = None
-) -> Part:
-    """Keep a part; the part as kept, which its handler's `_join` reads without a statement."""
-    await uow.parts.put(kind, key, facts, partner=partner)
-    return Part(kind, key, partner, facts)
-
-
-class _Parts:
-    """The parts as a handler reads them: those it has just put from memory, the others from
-    its unit of work."""
-
-    def __init__(self, uow: LedgerUnitOfWork, put: tuple[Part, ...] = ()) -> None:
-        self._uow = uow
-        self._put = {(part.kind, part.key): part for part in put}
-
-    async def get(self, kind: str, key: str) -> Part | None:
-        if (kind, key) in self._put:
-            return self._put[kind, key]
-        return await self._uow.parts.get(kind, key)
-
-
-async def _hints(
-    uow: LedgerUnitOfWork, key: str, parts: _Parts | None = None
-) -> tuple[Hints, list[tuple[str, str]]] | None:
+async def _hints(uow: LedgerUnitOfWork, key: str) -> tuple[Hints, list[tuple[str, str]]] | None:
     """Whose the payment of `key` is, from its checkout's or its invoice's part, and the parts
     that told; None while neither has come."""
-    parts = parts or _Parts(uow)
+    parts = uow.parts
     checkout = await parts.get(CHECKOUT, key)
     if checkout is not None:
         told = Attribution.from_metadata(checkout.facts["metadata"])
@@ -216,14 +190,10 @@ async def _hints(
     return hints, [(LINK, key), (INVOICE, invoice.id)]
 
 
-async def _join(
-    deps: Deps, uow: LedgerUnitOfWork, key: str, event: StripeEvent, *put: Part
-) -> None:
-    """Book the payment of payment intent (or charge) `key` if all its parts have come (`put`:
-    those the handler has just put)."""
-    kept = _Parts(uow, put)
-    waiting = await kept.get(WAITING, key)
-    told = await _hints(uow, key, kept) if waiting is not None else None
+async def _join(deps: Deps, uow: LedgerUnitOfWork, key: str, event: StripeEvent) -> None:
+    """Book the payment of payment intent (or charge) `key` if all its parts have come."""
+    waiting = await uow.parts.get(WAITING, key)
+    told = await _hints(uow, key) if waiting is not None else None
     if waiting is None or told is None:
         return
     hints, parts = told
