@@ -3,24 +3,12 @@ confirmation, and see it refunded once Stripe's events have been consumed."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import httpx
-import pytest
 
 from tollgate_shared.testing import StripeWorld, unique, wait_until
+from tollgate_shared.testing.browser import BROWSER_ARGS, chromium, playwright
 
 from .conftest import auth, booked_payment, token
-
-CHROMIUM = Path("/usr/bin/chromium")
-playwright_api = pytest.importorskip(
-    "playwright.async_api", reason="playwright is not installed (a dev dependency)"
-)
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() and shutil.which("chromium") is None,
-    reason="no /usr/bin/chromium (apt-get install chromium to run the browser test)",
-)
 
 
 async def test_refund_a_payment_from_the_console(
@@ -29,11 +17,9 @@ async def test_refund_a_payment_from_the_console(
     group = unique("grp")
     charge = await booked_payment(world, ledger, 3300, group)
     base = str(ledger.base_url).rstrip("/")
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    executable, api = chromium(), playwright()
+    async with api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(executable), args=BROWSER_ARGS)
         page = await browser.new_page()
         await page.goto(f"{base}/console/payments")
         await page.fill("textarea[name=token]", token())
