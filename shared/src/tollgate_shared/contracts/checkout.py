@@ -9,7 +9,9 @@ from tollgate_shared.contracts.base import DomainEvent
 
 class CheckoutEvent(DomainEvent):
     session_id: str
-    """The Stripe Checkout Session id (`cs_...`)."""
+    """What the member paid through: the Stripe Checkout Session id (`cs_...`), or for a
+    checkout in the app's own card form (Stripe Elements) the object checkout created: the
+    PaymentIntent id (`pi_...`) of a purchase, the subscription id (`sub_...`) of a membership."""
     user_id: str
     group_id: str
 
@@ -23,13 +25,15 @@ class PurchaseEvent(CheckoutEvent):
     """In the currency's minor unit, after discounts."""
     currency: str
     email: str | None = None
+    payment_intent_id: str | None = None
+    """The PaymentIntent paying it, when there is one (always for the app's own card form,
+    where it is also `session_id`)."""
 
 
 class PurchasePaid(PurchaseEvent):
     """Stripe confirmed the payment: the app may confirm the booking."""
 
     type: Literal["checkout.purchase.paid"] = "checkout.purchase.paid"
-    payment_intent_id: str | None = None
 
 
 class PurchaseFailed(PurchaseEvent):
