@@ -14,6 +14,7 @@ import httpx
 import pytest
 import stripe
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from checkout.config import Settings
 from checkout.main import MIGRATIONS, create_app
@@ -148,6 +149,23 @@ async def domain_event(js: JetStreamContext, subject: str, **expected: Any) -> d
 
     found: dict[str, Any] = await wait_until(newest, message=f"{subject} {expected}")
     return found
+
+
+async def domain_events(
+    js: JetStreamContext, subject: str, **expected: Any
+) -> list[dict[str, Any]]:
+    """Every event stored on `subject` that matches `expected`, oldest first."""
+    found: list[dict[str, Any]] = []
+    seq = 1
+    while True:
+        try:
+            message = await js.get_msg(DOMAIN.name, seq, subject=subject, next=True)
+        except NotFoundError:
+            return found
+        data = json.loads(message.data or b"{}")
+        if all(data.get(k) == v for k, v in expected.items()):
+            found.append(data)
+        seq = (message.seq or seq) + 1
 
 
 async def consumed(js: JetStreamContext, stream: str) -> None:

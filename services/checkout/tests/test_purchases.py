@@ -1,4 +1,5 @@
-"""One-off purchases: claims verified with Stripe, purchase events, PaymentIntents, the portal."""
+"""One-off purchases through Checkout: claims verified with Stripe, purchase events, the portal
+(the app's own card form: `test_card_form_purchases.py`)."""
 
 from typing import Any
 
@@ -101,28 +102,6 @@ async def test_an_expired_purchase_is_released(
     await stripe_events.forward("checkout.session.expired")
     event = await domain_event(js, "checkout.purchase.failed", session_id=session_id)
     assert (event["reason"], event["reference"]) == ("expired", reference)
-
-
-async def test_payment_intents_charge_the_items_price(
-    api: httpx.AsyncClient, stripe_client: stripe.StripeClient
-) -> None:
-    item = await create_item(api, unique("group"), amount=3500)
-    user, body = unique("user"), {"item_id": item["id"], "reference": unique("session")}
-    cheap = await api.post(
-        "/purchases/payment-intents", json=body | {"amount": 1}, headers=auth(user)
-    )
-    assert cheap.status_code == 422
-
-    first = await api.post("/purchases/payment-intents", json=body, headers=auth(user))
-    again = await api.post("/purchases/payment-intents", json=body, headers=auth(user))
-    assert first.status_code == 201, first.text
-    assert first.json() == again.json()
-    assert first.json()["client_secret"]
-    intent = await stripe_client.v1.payment_intents.retrieve_async(
-        first.json()["payment_intent_id"]
-    )
-    assert (intent.amount, intent.currency) == (3500, "nzd")
-    assert intent.metadata["user_id"] == user
 
 
 async def test_billing_portal_for_the_callers_own_customer(api: httpx.AsyncClient) -> None:

@@ -112,6 +112,8 @@ checkout_sessions = Table(
     Column("user_id", String(100), nullable=False),
     Column("group_id", String(100), nullable=False),
     Column("purpose", String(20), nullable=False),
+    # `session`, or for the app's own card form `subscription` / `payment_intent`.
+    Column("kind", String(20), nullable=False, server_default=text("'session'")),
     Column("tier_id", String(40), nullable=True),
     Column("item_id", String(40), nullable=True),
     Column("reference", String(200), nullable=True),
@@ -121,8 +123,10 @@ checkout_sessions = Table(
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("coupon_id", String(40), nullable=True),
-    Column("stripe_session_id", String(100), nullable=True, unique=True),
+    # The Checkout Session, subscription or PaymentIntent (`cs_`/`sub_`/`pi_`).
+    Column("stripe_id", String(100), nullable=True, unique=True),
     Column("url", Text, nullable=True),
+    Column("email", String(320), nullable=True),
     Column("status", String(20), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("released_at", DateTime(timezone=True), nullable=True),

@@ -1,4 +1,4 @@
-"""Checkout sessions, seat holds, members and Stripe customers in the database."""
+"""Checkouts, seat holds, members and Stripe customers in the database."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ S = checkout_sessions
 
 
 def _holding() -> ColumnElement[bool]:
-    """Sessions that hold what they sell: open and unexpired, being paid, or paid."""
+    """Checkouts that hold what they sell: open and unexpired, being paid, or paid."""
     return or_(
         S.c.status.in_(("processing", "paid")),
         and_(S.c.status.in_(("pending", "open")), S.c.expires_at > func.now()),
@@ -36,7 +36,7 @@ def _holding() -> ColumnElement[bool]:
 
 
 class CheckoutSessions:
-    """Checkout sessions, seat holds, members and Stripe customers, in a unit of work."""
+    """Checkouts, seat holds, members and Stripe customers, in a unit of work."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -46,7 +46,7 @@ class CheckoutSessions:
         return self._uow.session
 
     async def find_by_key(self, user_id: str, key: str) -> CheckoutRecord | None:
-        """The user's session created under idempotency `key`."""
+        """The user's checkout created under idempotency `key`."""
         row = (
             await self._session.execute(
                 select(S).where(S.c.user_id == user_id, S.c.idempotency_key == key)
@@ -55,64 +55,57 @@ class CheckoutSessions:
         return to_entity(CheckoutRecord, row) if row else None
 
     async def get(self, checkout_id: str, *, lock: bool = False) -> CheckoutRecord | None:
-        """A session by our id; `lock` holds its row until the transaction ends."""
+        """A checkout by our id; `lock` holds its row until the transaction ends."""
         query = select(S).where(S.c.id == checkout_id)
         row = (await self._session.execute(query.with_for_update() if lock else query)).first()
         return to_entity(CheckoutRecord, row) if row else None
 
     async def get_by_stripe_id(
-        self, stripe_session_id: str, *, lock: bool = False
+        self, stripe_id: str, *, lock: bool = False
     ) -> CheckoutRecord | None:
-        """A session by its Stripe id (`cs_...`)."""
-        query = select(S).where(S.c.stripe_session_id == stripe_session_id)
+        """A checkout by its Stripe id (`cs_...`, `sub_...`, `pi_...`)."""
+        query = select(S).where(S.c.stripe_id == stripe_id)
         row = (await self._session.execute(query.with_for_update() if lock else query)).first()
         return to_entity(CheckoutRecord, row) if row else None
 
     async def lock_known(
         self, checkout_ids: Collection[str], stripe_ids: Collection[str]
     ) -> tuple[set[str], set[str]]:
-        """Lock the sessions with any of these ids or Stripe ids, in one statement (in id
+        """Lock the checkouts with any of these ids or Stripe ids, in one statement (in id
         order); the ids and Stripe ids of those that exist."""
         if not checkout_ids and not stripe_ids:
             return set(), set()
         query = (
-            select(S.c.id, S.c.stripe_session_id)
-            .where(or_(S.c.id.in_(list(checkout_ids)), S.c.stripe_session_id.in_(list(stripe_ids))))
+            select(S.c.id, S.c.stripe_id)
+            .where(or_(S.c.id.in_(list(checkout_ids)), S.c.stripe_id.in_(list(stripe_ids))))
             .order_by(S.c.id)
             .with_for_update()
         )
         rows = (await self._session.execute(query)).all()
-        return {r.id for r in rows}, {r.stripe_session_id for r in rows if r.stripe_session_id}
+        return {r.id for r in rows}, {r.stripe_id for r in rows if r.stripe_id}
 
     async def forget_key(self, checkout_id: str) -> None:
-        """Free a derived idempotency key whose session can no longer be paid."""
+        """Free a derived idempotency key whose checkout can no longer be paid."""
         await self._session.execute(
             update(S).where(S.c.id == checkout_id).values(idempotency_key=None)
         )
 
     async def add(self, values: dict[str, Any]) -> None:
-        """Insert a pending session (raises IntegrityError if its idempotency key is taken)."""
+        """Insert a pending checkout (raises IntegrityError if its idempotency key is taken)."""
         await self._session.execute(S.insert().values(status="pending", **values))
 
     async def opened(
-        self,
-        checkout_id: str,
-        *,
-        stripe_session_id: str,
-        url: str,
-        expires_at: datetime,
+        self, checkout_id: str, *, stripe_id: str, url: str | None, expires_at: datetime
     ) -> None:
-        """Record the Stripe session created for a pending one."""
+        """Record what Stripe created for a pending checkout."""
         await self._session.execute(
             update(S)
             .where(S.c.id == checkout_id, S.c.status == "pending")
-            .values(
-                status="open", stripe_session_id=stripe_session_id, url=url, expires_at=expires_at
-            )
+            .values(status="open", stripe_id=stripe_id, url=url, expires_at=expires_at)
         )
 
     async def delete(self, checkout_id: str) -> None:
-        """Drop a pending session Stripe did not create (frees its seat and key)."""
+        """Drop a pending checkout Stripe did not create (frees its seat and key)."""
         await self._session.execute(
             S.delete().where(S.c.id == checkout_id, S.c.status == "pending")
         )
@@ -145,8 +138,8 @@ class CheckoutSessions:
         reference: str | None,
         other_than_key: str,
     ) -> list[CheckoutRecord]:
-        """The user's other sessions (by key) for the same tier, or item and reference, that still
-        hold it: open, being paid, or paid and not yet counted by membership."""
+        """The user's other checkouts (by key) for the same tier, or item and reference, that
+        still hold it: open, being paid, or paid and not yet counted by membership."""
         target = (
             S.c.tier_id == tier_id
             if tier_id is not None
@@ -206,7 +199,7 @@ class CheckoutSessions:
         )
 
     async def release_if_member(self, record: CheckoutRecord) -> None:
-        """Free a paid session's seat if membership already reported the user on its tier."""
+        """Free a paid checkout's seat if membership already reported the user on its tier."""
         counted = (
             select(members.c.user_id)
             .where(

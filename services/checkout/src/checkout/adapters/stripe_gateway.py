@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import stripe
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from checkout.adapters.payments import (
+    CONFIRMATION_SECRET,
+    DiscountedSession,
+    Payment,
+    Started,
+)
 from checkout.domain.catalog import CatalogEntry, PriceSpec
-from checkout.domain.checkout import CheckoutRecord
+from checkout.domain.checkout import SUBSCRIPTION_OUTCOME, CheckoutRecord
 from checkout.domain.coupons import Coupon
 from checkout.domain.errors import PaymentProviderError, PaymentsUnavailable
-from tollgate_shared.contracts.stripe_objects import CheckoutSession, Ref
+from tollgate_shared.contracts.stripe_objects import PaymentIntent
 from tollgate_shared.infra.stripe_client import idempotency_key
 
 if TYPE_CHECKING:
@@ -22,20 +27,6 @@ if TYPE_CHECKING:
         CustomerCreateParams,
         ProductCreateParams,
         ProductUpdateParams,
-    )
-
-
-class SessionDiscount(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    coupon: Ref = None
-    promotion_code: Ref = None
-
-
-class DiscountedSession(CheckoutSession):
-    """A Checkout Session with the discounts applied to it (for coupon redemptions)."""
-
-    discounts: Annotated[list[SessionDiscount], BeforeValidator(lambda v: v or [])] = Field(
-        default_factory=list
     )
 
 
@@ -59,7 +50,8 @@ def _key(action: str, *ids: object) -> stripe.RequestOptions:
 
 
 class StripeGateway:
-    """Checkout's view of Stripe: catalog sync, customers, sessions, portal, payment intents."""
+    """Checkout's view of Stripe: catalog sync, customers, sessions, portal, and the
+    subscriptions and payment intents of the app's own card form."""
 
     def __init__(self, client: stripe.StripeClient) -> None:
         self._v1 = client.v1
@@ -242,10 +234,103 @@ class StripeGateway:
             )
         return portal.url
 
-    async def create_payment_intent(self, params: dict[str, Any], key: str) -> Any:
-        """A payment intent for an app's own card form."""
+    async def create_subscription(
+        self,
+        record: CheckoutRecord,
+        *,
+        metadata: dict[str, str],
+        customer_id: str,
+        promotion_code_id: str | None,
+    ) -> Started:
+        """The subscription of `record` for the app's own card form, as Stripe documents it for
+        Elements: `incomplete` until the browser pays its first invoice (created once)."""
+        params: dict[str, Any] = {
+            "customer": customer_id,
+            "items": [{"price": record.price_id, "quantity": 1}],
+            "metadata": metadata,
+            "payment_behavior": "default_incomplete",
+            "payment_settings": {"save_default_payment_method": "on_subscription"},
+            "expand": [CONFIRMATION_SECRET],
+        }
+        if promotion_code_id is not None:
+            params["discounts"] = [{"promotion_code": promotion_code_id}]
         with _translated():
-            return await self._v1.payment_intents.create_async(
+            created = await self._v1.subscriptions.create_async(
                 params,  # type: ignore[arg-type]
-                {"idempotency_key": key},
+                _key("subscription", record.id),
             )
+        return Started.of_subscription(created.to_dict())
+
+    async def create_payment_intent(
+        self,
+        record: CheckoutRecord,
+        *,
+        metadata: dict[str, str],
+        customer_id: str,
+        description: str,
+    ) -> Started:
+        """The PaymentIntent of `record` for the app's own card form (created once)."""
+        params: dict[str, Any] = {
+            "amount": record.amount,
+            "currency": record.currency,
+            "customer": customer_id,
+            "description": description,
+            "metadata": metadata,
+            "automatic_payment_methods": {"enabled": True},
+        }
+        with _translated():
+            created = await self._v1.payment_intents.create_async(
+                params,  # type: ignore[arg-type]
+                _key("payment-intent", record.id),
+            )
+        return Started.of_intent(created.to_dict())
+
+    async def retrieve_started(self, record: CheckoutRecord) -> Started:
+        """A card-form checkout's subscription or PaymentIntent as Stripe has it now."""
+        assert record.stripe_id is not None
+        with _translated():
+            if record.kind == "subscription":
+                found = await self._v1.subscriptions.retrieve_async(
+                    record.stripe_id, {"expand": [CONFIRMATION_SECRET]}
+                )
+                return Started.of_subscription(found.to_dict())
+            intent = await self._v1.payment_intents.retrieve_async(record.stripe_id)
+        return Started.of_intent(intent.to_dict())
+
+    async def retrieve_payment(self, record: CheckoutRecord) -> Payment:
+        """What Stripe says now of a purchase's payment (its session or PaymentIntent)."""
+        assert record.stripe_id is not None
+        if record.kind == "payment_intent":
+            with _translated():
+                intent = await self._v1.payment_intents.retrieve_async(record.stripe_id)
+            return Payment.of_intent(PaymentIntent.model_validate(intent.to_dict()))
+        return Payment.of_session(await self.retrieve_session(record.stripe_id))
+
+    async def withdraw(self, record: CheckoutRecord) -> bool:
+        """Make an earlier checkout unpayable at Stripe (expire the session, cancel the
+        incomplete subscription or the PaymentIntent); False if it was paid, or is being
+        paid, meanwhile."""
+        assert record.stripe_id is not None
+        if record.kind == "session":
+            return await self.expire_session(record.stripe_id) != "complete"
+        with _translated():
+            if record.kind == "subscription":
+                return await self._cancel_incomplete(record.stripe_id)
+            try:
+                await self._v1.payment_intents.cancel_async(
+                    record.stripe_id, options=_key("cancel-payment-intent", record.stripe_id)
+                )
+            except stripe.InvalidRequestError:  # no longer cancelable: paid, or being paid
+                found = await self._v1.payment_intents.retrieve_async(record.stripe_id)
+                return found.status == "canceled"
+        return True
+
+    async def _cancel_incomplete(self, subscription_id: str) -> bool:
+        # Stripe cancels whatever the status: ask first, so a paid subscription stays.
+        found = await self._v1.subscriptions.retrieve_async(subscription_id)
+        if found.status == "incomplete":
+            await self._v1.subscriptions.cancel_async(
+                subscription_id, options=_key("cancel-incomplete", subscription_id)
+            )
+            return True
+        return SUBSCRIPTION_OUTCOME.get(found.status) != "paid"

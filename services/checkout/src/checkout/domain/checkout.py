@@ -1,11 +1,16 @@
-"""Checkout sessions: what a request asks for, idempotency, seat holds, lifecycle, metadata."""
+"""Checkouts: what a request asks for, idempotency, seat holds, lifecycle, metadata.
+
+A checkout is a Stripe Checkout Session (`session`), or for the app's own card form (Stripe
+Elements) a subscription (`subscription`) or a PaymentIntent (`payment_intent`) checkout
+creates and the browser pays with its client secret.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -13,6 +18,7 @@ from checkout.domain.catalog import Tier
 from checkout.domain.errors import Conflict, Invalid, NotAllowed
 
 Purpose = Literal["membership", "purchase"]
+Kind = Literal["session", "subscription", "payment_intent"]
 Status = Literal["pending", "open", "processing", "paid", "expired", "failed"]
 # Sessions only move forward: a late or duplicated Stripe event never moves one back.
 _STAGE: dict[str, int] = {
@@ -22,6 +28,21 @@ _STAGE: dict[str, int] = {
     "paid": 3,
     "expired": 3,
     "failed": 3,
+}
+INCOMPLETE_WINDOW = timedelta(hours=23)
+"""How long Stripe leaves a `default_incomplete` subscription payable before it expires."""
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+"""The expiry of a PaymentIntent: it stays payable until it is paid or canceled."""
+# A subscription's Stripe status → its checkout's: paid once it was paid, ended unpaid, or
+# neither yet (`incomplete`). An end after payment is membership's: `can_move` ignores it.
+SUBSCRIPTION_OUTCOME: dict[str, Status] = {
+    "active": "paid",
+    "trialing": "paid",
+    "past_due": "paid",
+    "unpaid": "paid",
+    "paused": "paid",
+    "incomplete_expired": "expired",
+    "canceled": "expired",
 }
 
 
@@ -36,11 +57,22 @@ class CheckoutRequest:
     promotion_code: str | None = None
     success_url: str | None = None
     cancel_url: str | None = None
+    kind: Kind = "session"
 
     def fingerprint(self) -> str:
         """A digest of the request, to tell a retry from a different request."""
-        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        fields = asdict(self)
+        if self.kind == "session":  # as before kinds existed: stored digests stay valid
+            del fields["kind"]
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def payable_until(self, now: datetime, session_ttl: timedelta) -> datetime:
+        """When what this request creates can no longer be paid, as far as we know before
+        Stripe says (a session's own `expires_at`, a subscription's `created` + 23 hours)."""
+        if self.kind == "payment_intent":
+            return NEVER
+        return now + (INCOMPLETE_WINDOW if self.kind == "subscription" else session_ttl)
 
     def idempotency_key(self, header: str | None) -> str:
         """The caller's `Idempotency-Key`, else one derived from the request (a double click)."""
@@ -54,12 +86,13 @@ def is_derived_key(key: str) -> bool:
 
 @dataclass(frozen=True)
 class CheckoutRecord:
-    """Our record of one Checkout Session: idempotency, seat hold, claim."""
+    """Our record of one checkout: idempotency, seat hold, claim."""
 
     id: str
     user_id: str
     group_id: str
     purpose: Purpose
+    kind: Kind
     tier_id: str | None
     item_id: str | None
     reference: str | None
@@ -69,8 +102,11 @@ class CheckoutRecord:
     amount: int
     currency: str
     coupon_id: str | None
-    stripe_session_id: str | None
+    stripe_id: str | None
+    """The Checkout Session (`cs_...`), subscription (`sub_...`) or PaymentIntent (`pi_...`)."""
     url: str | None
+    email: str | None
+    """The buyer's email from their token (a PaymentIntent collects none)."""
     status: Status
     expires_at: datetime
     released_at: datetime | None
@@ -83,17 +119,17 @@ class CheckoutRecord:
         return self.status == "pending" or (self.status == "open" and self.expires_at > now)
 
     def answers_retry(self, now: datetime) -> bool:
-        """Whether a request with the same key gets this session back.
+        """Whether a request with the same key gets this checkout back.
 
         A caller's own key always does (same key, same response); a derived key only while the
-        session can still be paid, so a member can buy again after it expired or completed.
+        checkout can still be paid, so a member can buy again after it expired or completed.
         """
         return not is_derived_key(self.idempotency_key or "") or self.is_live(now)
 
     def response(self) -> dict[str, object]:
-        """The body `POST /checkout/sessions` answers with."""
+        """The body `POST /checkout/sessions` answers with (a Checkout Session's)."""
         return {
-            "session_id": self.stripe_session_id,
+            "session_id": self.stripe_id,
             "url": self.url,
             "expires_at": self.expires_at.isoformat(),
         }
@@ -109,7 +145,7 @@ class CheckoutRecord:
 
 
 def can_move(current: Status, new: Status) -> bool:
-    """Whether a session in `current` may move to `new`."""
+    """Whether a checkout in `current` may move to `new`."""
     return _STAGE[new] > _STAGE[current]
 
 
@@ -139,7 +175,7 @@ def admit(tier: Tier, member: Member | None, seats_taken: int) -> None:
 
 
 def superseded(earlier: list[CheckoutRecord]) -> list[CheckoutRecord]:
-    """The caller's earlier open sessions for the same tier or purchase, to expire first.
+    """The caller's earlier open checkouts for the same tier or purchase, to end first.
 
     Raises if one of them is paid or being paid (no double billing), or still being created.
     """
@@ -174,7 +210,8 @@ def session_metadata(
     previous_subscription_id: str | None,
     term_days: int,
 ) -> dict[str, str]:
-    """The metadata of DESIGN.md, set on the session and on its subscription or payment."""
+    """The metadata of DESIGN.md, set on the session and on its subscription or payment, or
+    on the subscription or PaymentIntent made for the app's own card form."""
     metadata = {
         "user_id": record.user_id,
         "group_id": record.group_id,

@@ -1,4 +1,5 @@
-"""Member routes: checkout sessions, purchase claims, in-app payments, the billing portal."""
+"""Member routes: checkout sessions, the app's own card form (subscriptions and payment
+intents), purchase claims, the billing portal."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from checkout.entrypoints.schemas import (
     PaymentIntentOut,
     PortalIn,
     PortalOut,
+    SubscriptionIn,
+    SubscriptionOut,
 )
 from checkout.service_layer import checkout, customers, purchases
 from tollgate_shared.web.auth import CurrentUser
@@ -43,6 +46,25 @@ async def create_checkout_session(
 
 
 @router.post(
+    "/checkout/subscriptions",
+    response_model=SubscriptionOut,
+    status_code=201,
+    responses=error_responses(404, 409, 502),
+)
+async def create_subscription(
+    ctx: ContextDep,
+    user: CheckoutCaller,
+    body: SubscriptionIn,
+    idempotency_key: IdempotencyKey = None,
+) -> SubscriptionOut:
+    """Start a membership paid in the app's own card form (Stripe Elements): an `incomplete`
+    subscription at the tier's price whose first invoice the browser pays with
+    `client_secret`; access follows Stripe's confirmation, never this answer."""
+    answer = await checkout.start_checkout(ctx, user, body.to_request(), idempotency_key)
+    return SubscriptionOut.model_validate(answer)
+
+
+@router.post(
     "/purchases/{session_id}/claim",
     response_model=ClaimOut,
     responses=error_responses(402, 404, 409),
@@ -50,7 +72,8 @@ async def create_checkout_session(
 async def claim_purchase(
     ctx: ContextDep, user: ClaimCaller, session_id: Id, body: ClaimIn | None = None
 ) -> ClaimOut:
-    """Claim a paid purchase once: 402 unpaid, 403 not yours, 409 already claimed."""
+    """Claim a paid purchase once, by its Checkout Session or (card form) PaymentIntent id:
+    402 unpaid, 403 not yours, 409 already claimed."""
     reference = body.reference if body else None
     return ClaimOut(**await purchases.claim_purchase(ctx, user, session_id, reference))
 
@@ -67,11 +90,10 @@ async def create_payment_intent(
     body: PaymentIntentIn,
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentIntentOut:
-    """A PaymentIntent for an app's own card form; the amount is the item's price."""
-    answer = await purchases.create_payment_intent(
-        ctx, user, body.item_id, body.reference, idempotency_key
-    )
-    return PaymentIntentOut(**answer)
+    """A purchase paid in the app's own card form: a PaymentIntent at the item's price, tracked
+    and claimable (by its id) like a Checkout purchase once Stripe confirms it."""
+    answer = await checkout.start_checkout(ctx, user, body.to_request(), idempotency_key)
+    return PaymentIntentOut.model_validate(answer)
 
 
 @router.post(

@@ -1,4 +1,5 @@
-"""JetStream consumers: Stripe's Checkout Session events, and membership occupancy."""
+"""JetStream consumers: Stripe's events about checkouts (sessions, and the card form's
+subscriptions and payment intents), and membership occupancy."""
 
 from __future__ import annotations
 
@@ -20,9 +21,8 @@ from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler, domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 
-STRIPE_CONSUMER = ConsumerSpec(
-    durable="checkout", stream=STRIPE, filter_subject="stripe.checkout.session.>"
-)
+# Asks the server for the subjects of STRIPE_HANDLERS only.
+STRIPE_CONSUMER = ConsumerSpec(durable="checkout", stream=STRIPE, filter_subject="stripe.>")
 # Occupancy only writes checkout's own tables: no savepoint per message (see ConsumerSpec),
 # and a fetch's reports are written together (`occupancy.OCCUPANCY`).
 DOMAIN_CONSUMER = ConsumerSpec(
@@ -35,6 +35,10 @@ STRIPE_HANDLERS: dict[str, Handler] = {
     "checkout.session.async_payment_succeeded": handlers.on_async_payment_succeeded,
     "checkout.session.async_payment_failed": handlers.on_async_payment_failed,
     "checkout.session.expired": handlers.on_session_expired,
+    "payment_intent.succeeded": handlers.on_payment_intent_succeeded,
+    "payment_intent.canceled": handlers.on_payment_intent_canceled,
+    "customer.subscription.updated": handlers.on_subscription_changed,
+    "customer.subscription.deleted": handlers.on_subscription_changed,
 }
 DOMAIN_HANDLERS: dict[type[DomainEvent], Handler] = {
     MembershipActivated: handlers.on_membership_event,
@@ -49,6 +53,6 @@ DOMAIN_HANDLERS: dict[type[DomainEvent], Handler] = {
 
 def register(runtime: Runtime, units: Callable[[], CheckoutUnitOfWork]) -> None:
     """Subscribe checkout's durable consumers on the STRIPE and DOMAIN streams."""
-    stripe = stripe_dispatcher(STRIPE_HANDLERS, prefetch=handlers.lock_sessions)
+    stripe = stripe_dispatcher(STRIPE_HANDLERS, prefetch=handlers.lock_checkouts)
     runtime.consume(STRIPE_CONSUMER, stripe, units=units)
     runtime.consume(DOMAIN_CONSUMER, domain_dispatcher(DOMAIN_HANDLERS), units=units)

@@ -21,6 +21,7 @@ Amount = Annotated[int, Field(ge=1, le=99_999_999, description="minor units, e.g
 Name = Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)]
 Reference = Annotated[Id, StringConstraints(max_length=200)]
 Url = Annotated[Text, StringConstraints(max_length=2000)]
+PromotionCode = Annotated[Text, StringConstraints(max_length=64)]
 # Bounded so a tier's allowances fit one Stripe metadata value (`kind=amount,...`, ≤ 500 chars).
 CreditKind = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,40}$")]
 CreditAllowances = Annotated[
@@ -196,7 +197,7 @@ class CheckoutIn(Body):
     tier_id: Id | None = None
     item_id: Id | None = None
     reference: Reference | None = None
-    promotion_code: Annotated[Text, StringConstraints(max_length=64)] | None = None
+    promotion_code: PromotionCode | None = None
     success_url: Url | None = None
     cancel_url: Url | None = None
 
@@ -232,9 +233,36 @@ class ClaimOut(BaseModel):
     claimed: bool
 
 
+class SubscriptionIn(Body):
+    tier_id: Id
+    promotion_code: PromotionCode | None = None
+
+    def to_request(self) -> CheckoutRequest:
+        """The domain command: a subscription for the app's own card form."""
+        return CheckoutRequest(purpose="membership", kind="subscription", **self.model_dump())
+
+
+# Stripe.js confirms with the client secret and runs 3-D Secure itself (`requires_action`);
+# the outcome reaches checkout through webhooks: nothing is granted on this answer.
+class SubscriptionOut(BaseModel):
+    subscription_id: str
+    client_secret: str | None = Field(
+        description="the first invoice's confirmation secret, for Stripe.js `confirmPayment`; "
+        "null when nothing is due (a coupon took the whole first invoice)"
+    )
+    status: str = Field(
+        description="Stripe's: `incomplete` until the first invoice is paid; `active` when "
+        "nothing was due; later answers to the same key give the status then"
+    )
+
+
 class PaymentIntentIn(Body):
     item_id: Id
     reference: Reference
+
+    def to_request(self) -> CheckoutRequest:
+        """The domain command: a PaymentIntent for the app's own card form."""
+        return CheckoutRequest(purpose="purchase", kind="payment_intent", **self.model_dump())
 
 
 class PaymentIntentOut(BaseModel):
@@ -242,6 +270,14 @@ class PaymentIntentOut(BaseModel):
     client_secret: str
     amount: int
     currency: str
+    status: str = Field(
+        description="Stripe's: `requires_payment_method` when created; later answers to the "
+        "same key give the status then (`requires_action` while 3-D Secure waits, `succeeded`)"
+    )
+    next_action: str | None = Field(
+        description="the type of the intent's pending `next_action` (`use_stripe_sdk` or "
+        "`redirect_to_url` for 3-D Secure), which Stripe.js handles with the client secret"
+    )
 
 
 class PortalIn(Body):

@@ -1,4 +1,9 @@
-"""Starting a checkout: server-chosen price, idempotency, seat holds, one payable session."""
+"""Starting a checkout: server-chosen price, idempotency, seat holds, one payable checkout.
+
+The same steps for a Checkout Session and for the app's own card form (a subscription or a
+PaymentIntent the browser pays with its client secret): only what is created at Stripe, and
+how it answers, differ by kind.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,12 @@ from typing import Any
 from psycopg.errors import UniqueViolation
 from sqlalchemy.exc import IntegrityError
 
+from checkout.adapters.payments import Started
 from checkout.domain.catalog import Item, PriceSpec, Tier
 from checkout.domain.checkout import (
+    INCOMPLETE_WINDOW,
+    NEVER,
+    SUBSCRIPTION_OUTCOME,
     CheckoutRecord,
     CheckoutRequest,
     Member,
@@ -30,7 +39,7 @@ from checkout.domain.errors import (
     IdempotencyKeyReused,
     Invalid,
 )
-from checkout.service_layer import catalog, coupons, customers
+from checkout.service_layer import catalog, coupons, customers, handlers
 from checkout.service_layer.context import Context, now
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.web.auth import Principal
@@ -40,7 +49,7 @@ ATTEMPTS = 3
 
 
 class _Superseded(Exception):
-    """The caller has earlier open sessions for the same thing: expire them, then retry."""
+    """The caller has earlier open checkouts for the same thing: end them, then retry."""
 
     def __init__(self, records: list[CheckoutRecord]) -> None:
         super().__init__(f"{len(records)} earlier sessions")
@@ -61,10 +70,22 @@ class Plan:
     previous_subscription_id: str | None
 
 
+@dataclass(frozen=True)
+class _Created:
+    """What Stripe created for a reserved checkout."""
+
+    stripe_id: str
+    expires_at: datetime
+    url: str | None = None
+    started: Started | None = None
+    """A card-form checkout's subscription or PaymentIntent."""
+
+
 async def start_checkout(
     ctx: Context, principal: Principal, request: CheckoutRequest, header_key: str | None
 ) -> dict[str, Any]:
-    """A Checkout Session for the caller, once per idempotency key, never beyond capacity."""
+    """A checkout for the caller (a Checkout Session, or a subscription or PaymentIntent for
+    the app's own card form), once per idempotency key, never beyond capacity."""
     ctx.require_payments()
     for url in (request.success_url, request.cancel_url):
         if url is not None:
@@ -75,7 +96,7 @@ async def start_checkout(
         if existing is not None:
             settled = await _settled(ctx, existing)
             if settled is not None:
-                return settled.response()
+                return await _answer(ctx, settled)
             continue
         plan = await _plan(ctx, principal, request)
         try:
@@ -83,9 +104,9 @@ async def start_checkout(
         except IntegrityError as exc:
             if not isinstance(exc.orig, UniqueViolation):
                 raise
-            continue  # a concurrent request with the same key won: answer with its session
+            continue  # a concurrent request with the same key won: answer with its checkout
         except _Superseded as earlier:
-            await _expire(ctx, earlier.records)
+            await _withdraw(ctx, earlier.records)
             continue
         return await _open(ctx, record, plan, request)
     raise Conflict("a request with this key is still in progress", code="request_in_progress")
@@ -94,7 +115,7 @@ async def start_checkout(
 async def _previous(
     ctx: Context, user_id: str, key: str, request: CheckoutRequest
 ) -> CheckoutRecord | None:
-    """The session an earlier request with this key created, if it answers this one."""
+    """The checkout an earlier request with this key created, if it answers this one."""
     async with ctx.uow() as uow:
         record = await uow.checkouts.find_by_key(user_id, key)
         if record is None:
@@ -109,7 +130,7 @@ async def _previous(
 
 
 async def _settled(ctx: Context, record: CheckoutRecord) -> CheckoutRecord | None:
-    """Wait while a concurrent request creates the session; None if it gave up."""
+    """Wait while a concurrent request creates the checkout; None if it gave up."""
     deadline = time.monotonic() + PENDING_WAIT_SECONDS
     current: CheckoutRecord | None = record
     while current is not None and current.status == "pending":
@@ -129,6 +150,8 @@ async def _plan(ctx: Context, principal: Principal, request: CheckoutRequest) ->
     assert request.tier_id is not None
     tier = await catalog.load(ctx, Tier, request.tier_id)
     tier.ensure_sellable()
+    if request.kind == "subscription" and tier.mode != "subscription":
+        raise Invalid(f"tier {tier.id} is paid once, not subscribed to", code="tier_not_recurring")
     async with ctx.uow() as uow:
         member = await _admit(uow, tier, principal.user_id)  # early answer when full
     coupon = (
@@ -176,9 +199,10 @@ async def _admit(uow: CheckoutUnitOfWork, tier: Tier, user_id: str) -> Member | 
 async def _reserve(
     ctx: Context, principal: Principal, request: CheckoutRequest, key: str, plan: Plan
 ) -> CheckoutRecord:
-    """Record the pending session; for a tier, under its row lock, so seats are never oversold."""
+    """Record the pending checkout; for a tier, under its row lock, so seats are never oversold."""
     checkout_id = f"chk_{uuid.uuid4().hex[:24]}"
-    expires_at = now() + timedelta(seconds=ctx.settings.checkout_session_ttl_seconds)
+    ttl = timedelta(seconds=ctx.settings.checkout_session_ttl_seconds)
+    expires_at = request.payable_until(now(), ttl)
     async with ctx.uow() as uow:
         if plan.tier is not None:
             await uow.catalog.get(Tier, plan.tier.id, lock=True)
@@ -202,6 +226,8 @@ async def _reserve(
                 "user_id": principal.user_id,
                 "group_id": plan.group_id,
                 "purpose": request.purpose,
+                "kind": request.kind,
+                "email": principal.email,
                 "tier_id": plan.tier.id if plan.tier else None,
                 "item_id": plan.item.id if plan.item else None,
                 "reference": request.reference,
@@ -220,12 +246,12 @@ async def _reserve(
     return record
 
 
-async def _expire(ctx: Context, records: list[CheckoutRecord]) -> None:
-    """Expire earlier unpaid sessions at Stripe so only the newest can be paid."""
+async def _withdraw(ctx: Context, records: list[CheckoutRecord]) -> None:
+    """End earlier unpaid checkouts at Stripe so only the newest can be paid."""
     for record in records:
-        if record.stripe_session_id is None:
+        if record.stripe_id is None:
             continue
-        if await ctx.payments.expire_session(record.stripe_session_id) == "complete":
+        if not await ctx.payments.withdraw(record):
             raise Conflict("this is already paid or being paid", code="already_paid")
         async with ctx.uow() as uow:
             current = await uow.checkouts.get(record.id, lock=True)
@@ -237,24 +263,9 @@ async def _expire(ctx: Context, records: list[CheckoutRecord]) -> None:
 async def _open(
     ctx: Context, record: CheckoutRecord, plan: Plan, request: CheckoutRequest
 ) -> dict[str, Any]:
-    """Create the Stripe session for a reserved record; drop the record if Stripe refuses."""
-    settings = ctx.settings
-    metadata = session_metadata(
-        record,
-        tier=plan.tier,
-        previous_subscription_id=plan.previous_subscription_id,
-        term_days=settings.one_time_annual_term_days,
-    )
+    """Create at Stripe what a reserved record sells; drop the record if Stripe refuses."""
     try:
-        created = await ctx.payments.create_checkout_session(
-            record,
-            mode=plan.tier.mode if plan.tier else "payment",
-            metadata=metadata,
-            customer_id=plan.customer_id,
-            success_url=request.success_url or settings.success_url,
-            cancel_url=request.cancel_url or settings.cancel_url,
-            promotion_code_id=plan.coupon.stripe_promotion_code_id if plan.coupon else None,
-        )
+        created = await _create(ctx, record, plan, request)
     except Exception:
         async with ctx.uow() as uow:
             await uow.checkouts.delete(record.id)
@@ -262,12 +273,79 @@ async def _open(
         raise
     async with ctx.uow() as uow:
         await uow.checkouts.opened(
-            record.id,
-            stripe_session_id=created.id,
-            url=created.url,
-            expires_at=datetime.fromtimestamp(created.expires_at, UTC),
+            record.id, stripe_id=created.stripe_id, url=created.url, expires_at=created.expires_at
         )
-        opened = await uow.checkouts.get(record.id)
+        opened = await uow.checkouts.get(record.id, lock=True)
+        assert opened is not None
+        started = created.started
+        if started is not None and SUBSCRIPTION_OUTCOME.get(started.status) == "paid":
+            await handlers.subscription_paid(uow, opened, causation_id=None)  # nothing was due
         await uow.commit()
-    assert opened is not None
-    return opened.response()
+    return opened.response() if started is None else _card_form_answer(opened, started)
+
+
+async def _create(
+    ctx: Context, record: CheckoutRecord, plan: Plan, request: CheckoutRequest
+) -> _Created:
+    settings = ctx.settings
+    metadata = session_metadata(
+        record,
+        tier=plan.tier,
+        previous_subscription_id=plan.previous_subscription_id,
+        term_days=settings.one_time_annual_term_days,
+    )
+    promotion_code_id = plan.coupon.stripe_promotion_code_id if plan.coupon else None
+    if record.kind == "subscription":
+        started = await ctx.payments.create_subscription(
+            record,
+            metadata=metadata,
+            customer_id=plan.customer_id,
+            promotion_code_id=promotion_code_id,
+        )
+        return _Created(started.id, _at(started.created) + INCOMPLETE_WINDOW, started=started)
+    if record.kind == "payment_intent":
+        assert plan.item is not None
+        started = await ctx.payments.create_payment_intent(
+            record, metadata=metadata, customer_id=plan.customer_id, description=plan.item.name
+        )
+        return _Created(started.id, NEVER, started=started)
+    session = await ctx.payments.create_checkout_session(
+        record,
+        mode=plan.tier.mode if plan.tier else "payment",
+        metadata=metadata,
+        customer_id=plan.customer_id,
+        success_url=request.success_url or settings.success_url,
+        cancel_url=request.cancel_url or settings.cancel_url,
+        promotion_code_id=promotion_code_id,
+    )
+    return _Created(session.id, _at(session.expires_at), url=session.url)
+
+
+async def _answer(ctx: Context, record: CheckoutRecord) -> dict[str, Any]:
+    """The answer to a request with the key of an existing checkout: a session's as it was;
+    a card-form checkout's with its client secret from Stripe (never stored) and its status
+    now."""
+    if record.kind == "session":
+        return record.response()
+    return _card_form_answer(record, await ctx.payments.retrieve_started(record))
+
+
+def _card_form_answer(record: CheckoutRecord, started: Started) -> dict[str, Any]:
+    if record.kind == "subscription":
+        return {
+            "subscription_id": started.id,
+            "client_secret": started.client_secret,
+            "status": started.status,
+        }
+    return {
+        "payment_intent_id": started.id,
+        "client_secret": started.client_secret,
+        "amount": started.amount,
+        "currency": started.currency,
+        "status": started.status,
+        "next_action": started.next_action,
+    }
+
+
+def _at(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)

@@ -1,4 +1,5 @@
-"""Event handlers: Stripe's Checkout Session events and membership's occupancy events.
+"""Event handlers: Stripe's events about checkout's own checkouts — Checkout Sessions, and the
+subscriptions and PaymentIntents of the app's own card form — and membership's occupancy events.
 
 Each runs in the consumer's unit of work (with the inbox row) and must not commit.
 """
@@ -10,129 +11,157 @@ from collections.abc import Sequence
 from typing import Literal
 
 from checkout.adapters.occupancy import OCCUPANCY
-from checkout.adapters.stripe_gateway import DiscountedSession
-from checkout.domain.checkout import CheckoutRecord, Member, Status, can_move
+from checkout.adapters.payments import DiscountedSession, Payment
+from checkout.domain.checkout import (
+    SUBSCRIPTION_OUTCOME,
+    CheckoutRecord,
+    Member,
+    Status,
+    can_move,
+)
+from checkout.domain.coupons import Coupon
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.contracts.checkout import CouponRedeemed, PurchaseFailed, PurchasePaid
 from tollgate_shared.contracts.membership import MembershipEnded, MembershipEvent
 from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe_objects import PaymentIntent, Subscription
 from tollgate_shared.messaging.foreign import ignore_foreign
 
-
-def event_id(event_type: str, session_id: str) -> str:
-    """One id per (event type, session): a fact about a session is published once."""
-    return hashlib.sha256(f"{event_type}:{session_id}".encode()).hexdigest()[:32]
+SESSION_EVENTS = "checkout.session."
 
 
-def _ids(event: StripeEvent) -> tuple[str | None, str | None]:
-    """The session's own id in checkout (its `checkout_id` metadata), and its Stripe id."""
-    session = event.data.object
-    checkout_id = (session.get("metadata") or {}).get("checkout_id")
-    return (str(checkout_id) if checkout_id else None), session.get("id")
+def event_id(event_type: str, stripe_id: str) -> str:
+    """One id per (event type, checkout): a fact about a checkout is published once."""
+    return hashlib.sha256(f"{event_type}:{stripe_id}".encode()).hexdigest()[:32]
 
 
-async def lock_sessions(
+def _ids(event: StripeEvent) -> tuple[str | None, str]:
+    """How the event's checkout is found: a session by its `checkout_id` metadata, else by its
+    Stripe id; a subscription or PaymentIntent by its Stripe id only (checkout recorded it when
+    it created the object: no metadata, which Stripe copies between objects only at times)."""
+    obj = event.data.object
+    if event.type.startswith(SESSION_EVENTS):
+        checkout_id = (obj.get("metadata") or {}).get("checkout_id")
+        if checkout_id:
+            return str(checkout_id), ""
+    return None, str(obj.get("id") or "")
+
+
+def _not_ours(event: StripeEvent, stripe_id: str) -> None:
+    """Every Tollgate Checkout Session is checkout's, so one it does not know is another app's
+    (counted). Subscriptions and PaymentIntents are also made by Checkout and by invoices: one
+    checkout did not create needs nothing from it, whoever made it."""
+    if event.type.startswith(SESSION_EVENTS):
+        ignore_foreign("checkout", event, f"checkout session {stripe_id} is not ours")
+
+
+async def lock_checkouts(
     uow: CheckoutUnitOfWork, events: Sequence[StripeEvent]
 ) -> list[StripeEvent]:
-    """Before a fetch's handlers: lock its sessions in one statement; those checkout did not
-    create (another app's, on a shared Stripe account) are counted and need no handler."""
+    """Before a fetch's handlers: lock its checkouts in one statement; the events of objects
+    checkout did not create need no handler."""
     ids = [_ids(event) for event in events]
     checkout_ids = {c for c, _ in ids if c}
     stripe_ids = {s for c, s in ids if not c and s}
     known, known_stripe = await uow.checkouts.lock_known(checkout_ids, stripe_ids)
-    foreign = []
+    unneeded = []
     for event, (checkout_id, stripe_id) in zip(events, ids, strict=True):
         if (checkout_id in known) if checkout_id else (stripe_id in known_stripe):
             continue
-        ignore_foreign("checkout", event, f"checkout session {stripe_id} is not ours")
-        foreign.append(event)
-    return foreign
+        _not_ours(event, stripe_id)
+        unneeded.append(event)
+    return unneeded
 
 
-async def _record_of(
-    uow: CheckoutUnitOfWork, stripe_session: DiscountedSession, event: StripeEvent
-) -> CheckoutRecord | None:
-    """The session's record, locked; None (counted) for a session checkout did not create,
-    e.g. another app's on a shared Stripe account (`lock_sessions` tells these apart first)."""
-    checkout_id, _ = _ids(event)  # the rule `lock_sessions` applied to the whole fetch
+async def _record_of(uow: CheckoutUnitOfWork, event: StripeEvent) -> CheckoutRecord | None:
+    """The event's checkout, locked; None for an object checkout did not create (the rule
+    `lock_checkouts` applied to the whole fetch)."""
+    checkout_id, stripe_id = _ids(event)
     if checkout_id:
         record = await uow.checkouts.get(checkout_id, lock=True)
     else:
-        record = await uow.checkouts.get_by_stripe_id(stripe_session.id, lock=True)
+        record = await uow.checkouts.get_by_stripe_id(stripe_id, lock=True) if stripe_id else None
     if record is None:
-        ignore_foreign("checkout", event, f"checkout session {stripe_session.id} is not ours")
+        _not_ours(event, stripe_id)
     return record
 
 
-def purchase_fields(record: CheckoutRecord, stripe_session: DiscountedSession) -> dict[str, object]:
+def purchase_fields(record: CheckoutRecord, payment: Payment) -> dict[str, object]:
     return {
-        "session_id": stripe_session.id,
+        "session_id": payment.id,
         "user_id": record.user_id,
         "group_id": record.group_id,
         "item_id": record.item_id,
         "reference": record.reference,
-        "amount": stripe_session.amount_total
-        if stripe_session.amount_total is not None
-        else record.amount,
-        "currency": stripe_session.currency or record.currency,
-        "email": stripe_session.email,
+        "amount": payment.amount if payment.amount is not None else record.amount,
+        "currency": payment.currency or record.currency,
+        "email": payment.email or record.email,
+        "payment_intent_id": payment.payment_intent_id,
     }
 
 
 async def record_paid(
     uow: CheckoutUnitOfWork,
     record: CheckoutRecord,
-    stripe_session: DiscountedSession,
+    payment: Payment,
     *,
     causation_id: str | None,
 ) -> None:
-    """Stripe says the session is paid: record it (once), its coupon, and tell the apps."""
+    """Stripe says the checkout is paid: record it (once), its coupon, and tell the apps."""
     if not can_move(record.status, "paid"):
         return
     await uow.checkouts.move(record.id, "paid")
-    await _record_redemption(uow, record, stripe_session, causation_id)
+    await _record_redemptions(uow, record, payment, causation_id)
     if record.purpose == "purchase":
         uow.emit(
             PurchasePaid(
-                id=event_id("checkout.purchase.paid", stripe_session.id),
+                id=event_id("checkout.purchase.paid", payment.id),
                 causation_id=causation_id,
-                payment_intent_id=stripe_session.payment_intent,
-                **purchase_fields(record, stripe_session),
+                **purchase_fields(record, payment),
             ),
         )
     else:
         await uow.checkouts.release_if_member(record)
 
 
-async def _record_redemption(
-    uow: CheckoutUnitOfWork,
-    record: CheckoutRecord,
-    stripe_session: DiscountedSession,
-    causation_id: str | None,
-) -> None:
-    for discount in stripe_session.discounts:
+async def _coupons_used(
+    uow: CheckoutUnitOfWork, record: CheckoutRecord, payment: Payment
+) -> list[tuple[Coupon, int]]:
+    """The coupons a paid checkout used and what they took off: the discounts Stripe reports
+    (a session's, maybe typed on Stripe's page), else the coupon checkout applied itself."""
+    if not payment.discounts:
+        coupon = await uow.coupons.get(record.coupon_id) if record.coupon_id else None
+        return [(coupon, coupon.discount_on(record.amount))] if coupon else []
+    used = []
+    for discount in payment.discounts:
         coupon = await uow.coupons.by_stripe_ids(
             coupon=discount.coupon, promotion_code=discount.promotion_code
         )
-        if coupon is None:
-            continue
-        details = stripe_session.total_details
+        if coupon is not None:
+            used.append((coupon, payment.amount_discount or 0))
+    return used
+
+
+async def _record_redemptions(
+    uow: CheckoutUnitOfWork, record: CheckoutRecord, payment: Payment, causation_id: str | None
+) -> None:
+    for coupon, amount_discount in await _coupons_used(uow, record, payment):
         redemption = {
-            "stripe_session_id": stripe_session.id,
+            "stripe_session_id": payment.id,
             "coupon_id": coupon.id,
             "user_id": record.user_id,
             "group_id": record.group_id,
             "tier_id": record.tier_id,
             "item_id": record.item_id,
-            "amount_discount": (details.amount_discount if details else None) or 0,
-            "currency": stripe_session.currency or record.currency,
+            "amount_discount": amount_discount,
+            "currency": payment.currency or record.currency,
         }
         if await uow.coupons.add_redemption(redemption):
             uow.emit(
                 CouponRedeemed(
-                    id=event_id("checkout.coupon.redeemed", stripe_session.id),
+                    id=event_id("checkout.coupon.redeemed", payment.id),
                     causation_id=causation_id,
-                    session_id=stripe_session.id,
+                    session_id=payment.id,
                     code=coupon.code,
                     **{k: v for k, v in redemption.items() if k != "stripe_session_id"},
                 ),
@@ -141,57 +170,116 @@ async def _record_redemption(
 
 async def _settle(
     uow: CheckoutUnitOfWork,
-    event: StripeEvent,
+    record: CheckoutRecord,
+    payment: Payment,
     status: Status,
     reason: Literal["expired", "payment_failed"],
+    causation_id: str,
 ) -> None:
-    """The session ends unpaid: free its seat and let apps release the purchase."""
-    stripe_session = event.object_as(DiscountedSession)
-    record = await _record_of(uow, stripe_session, event)
-    if record is None or not can_move(record.status, status):
+    """The checkout ends unpaid: free its seat and let apps release the purchase."""
+    if not can_move(record.status, status):
         return
     await uow.checkouts.move(record.id, status, release=True)
     if record.purpose == "purchase":
         uow.emit(
             PurchaseFailed(
-                id=event_id("checkout.purchase.failed", stripe_session.id),
-                causation_id=event.id,
+                id=event_id("checkout.purchase.failed", payment.id),
+                causation_id=causation_id,
                 reason=reason,
-                **purchase_fields(record, stripe_session),
+                **purchase_fields(record, payment),
             ),
         )
 
 
 async def on_session_completed(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
     """Paid now, or (delayed payment methods) later through `async_payment_*`."""
-    stripe_session = event.object_as(DiscountedSession)
-    record = await _record_of(uow, stripe_session, event)
+    session = event.object_as(DiscountedSession)
+    record = await _record_of(uow, event)
     if record is None:
         return
-    if stripe_session.customer:
-        await uow.checkouts.save_customer(record.user_id, stripe_session.customer)
-    if stripe_session.payment_status in ("paid", "no_payment_required"):
-        await record_paid(uow, record, stripe_session, causation_id=event.id)
+    if session.customer:
+        await uow.checkouts.save_customer(record.user_id, session.customer)
+    payment = Payment.of_session(session)
+    if payment.paid:
+        await record_paid(uow, record, payment, causation_id=event.id)
     elif can_move(record.status, "processing"):
         await uow.checkouts.move(record.id, "processing")
 
 
 async def on_async_payment_succeeded(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
     """A delayed payment cleared."""
-    stripe_session = event.object_as(DiscountedSession)
-    record = await _record_of(uow, stripe_session, event)
+    record = await _record_of(uow, event)
     if record is not None:
-        await record_paid(uow, record, stripe_session, causation_id=event.id)
+        payment = Payment.of_session(event.object_as(DiscountedSession))
+        await record_paid(uow, record, payment, causation_id=event.id)
+
+
+async def _session_ended(
+    uow: CheckoutUnitOfWork,
+    event: StripeEvent,
+    status: Status,
+    reason: Literal["expired", "payment_failed"],
+) -> None:
+    record = await _record_of(uow, event)
+    if record is not None:
+        payment = Payment.of_session(event.object_as(DiscountedSession))
+        await _settle(uow, record, payment, status, reason, event.id)
 
 
 async def on_async_payment_failed(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
     """A delayed payment failed."""
-    await _settle(uow, event, "failed", "payment_failed")
+    await _session_ended(uow, event, "failed", "payment_failed")
 
 
 async def on_session_expired(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
     """Nobody paid in time."""
-    await _settle(uow, event, "expired", "expired")
+    await _session_ended(uow, event, "expired", "expired")
+
+
+async def on_payment_intent_succeeded(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
+    """A card-form purchase is paid (after its 3-D Secure challenge, if it had one)."""
+    record = await _record_of(uow, event)
+    if record is not None:
+        payment = Payment.of_intent(event.object_as(PaymentIntent))
+        await record_paid(uow, record, payment, causation_id=event.id)
+
+
+async def on_payment_intent_canceled(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
+    """A card-form purchase will not be paid: its intent was canceled."""
+    record = await _record_of(uow, event)
+    if record is not None:
+        payment = Payment.of_intent(event.object_as(PaymentIntent))
+        await _settle(uow, record, payment, "expired", "expired", event.id)
+
+
+async def on_subscription_changed(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
+    """A card-form subscription's status, as the event carries it (no Stripe call): paid →
+    its seat is held until membership counts the member; ended unpaid (`incomplete_expired`
+    after 23 hours, or canceled) → its seat is freed."""
+    record = await _record_of(uow, event)
+    if record is None:
+        return
+    outcome = SUBSCRIPTION_OUTCOME.get(event.object_as(Subscription).status)
+    if outcome == "paid":
+        await subscription_paid(uow, record, causation_id=event.id)
+    elif outcome == "expired" and can_move(record.status, "expired"):
+        await uow.checkouts.move(record.id, "expired", release=True)
+
+
+async def subscription_paid(
+    uow: CheckoutUnitOfWork, record: CheckoutRecord, *, causation_id: str | None
+) -> None:
+    """A card-form subscription's first invoice is paid, or nothing was due."""
+    assert record.stripe_id is not None
+    payment = Payment(
+        id=record.stripe_id,
+        paid=True,
+        status="paid",
+        owner=record.user_id,
+        amount=None,
+        currency=record.currency,
+    )
+    await record_paid(uow, record, payment, causation_id=causation_id)
 
 
 async def on_membership_event(uow: CheckoutUnitOfWork, event: MembershipEvent) -> None:
