@@ -128,10 +128,16 @@ async def test_without_stripe_the_catalog_waits_and_payments_answer_503(
         assert (await api.get("/readyz")).status_code == 200
         tier = await create_tier(api, group)
         assert tier["synced"] is False
-        answer = await api.post("/checkout/sessions", json={"tier_id": tier["id"]}, headers=auth())
-        assert answer.status_code == 503
-        assert answer.json()["error"]["code"] == "stripe_not_configured"
-        assert "STRIPE_SECRET_KEY" in answer.json()["error"]["message"]
+        item = await create_item(api, group)
+        for path, body in (
+            ("/checkout/sessions", {"tier_id": tier["id"]}),
+            ("/checkout/subscriptions", {"tier_id": tier["id"]}),
+            ("/purchases/payment-intents", {"item_id": item["id"], "reference": "r1"}),
+        ):
+            answer = await api.post(path, json=body, headers=auth())
+            assert answer.status_code == 503, path
+            assert answer.json()["error"]["code"] == "stripe_not_configured"
+            assert "STRIPE_SECRET_KEY" in answer.json()["error"]["message"]
         portal = await api.post("/billing-portal/sessions", headers=auth())
         assert portal.status_code == 503
 
