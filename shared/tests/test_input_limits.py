@@ -151,6 +151,9 @@ async def test_every_operation_documents_its_errors_with_the_error_body(db) -> N
     for responses in (item, me, store, health):
         for status, response in responses.items():
             if status != "200":
-                assert response["content"] == {"application/json": {"schema": body}}
+                content = response["content"]["application/json"]
+                assert content["schema"] == body
+                examples = content["examples"].items()
+                assert all(e["value"]["error"]["code"] == code for code, e in examples)
     assert set(document["components"]["schemas"]["ErrorBody"]["required"]) == {"error"}
     assert "HTTPValidationError" not in document["components"]["schemas"]

@@ -70,7 +70,7 @@ OPERATIONS = {
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/asyncapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/docs-assets/{name}"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
 }
 
@@ -97,6 +97,7 @@ CHECKOUT = OPERATIONS | {
     ("GET", "/coupons/{code}/validate"): Rule(SIGNED_IN, params={"tier_id": "{tier_id}"}),
     ("GET", "/coupons/{coupon_id}/redemptions"): Rule(MANAGERS),
     ("POST", "/checkout/sessions"): Rule(SIGNED_IN, json={"tier_id": "{tier_id}"}),
+    ("POST", "/checkout/subscriptions"): Rule(SIGNED_IN, json={"tier_id": "{tier_id}"}),
     # The member's own unpaid purchase: 402 for them, 403 for everybody else, admins included.
     ("POST", "/purchases/{session_id}/claim"): Rule(frozenset({MEMBER})),
     ("POST", "/purchases/payment-intents"): Rule(

@@ -161,7 +161,7 @@ def error_answer(exc: Exception, path: str, status: StatusMap) -> JSONResponse:
     return error_response(500, "internal_error", "internal error")
 
 
-_STATUS_CODES = {
+DEFAULT_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -174,6 +174,7 @@ _STATUS_CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
+"""The code of an error the HTTP layer answers by its status alone (no domain error)."""
 
 
 def install_error_handlers(app: FastAPI, status: StatusMap) -> None:
@@ -200,7 +201,7 @@ def install_error_handlers(app: FastAPI, status: StatusMap) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, "error")
+        code = DEFAULT_CODES.get(exc.status_code, "error")
         return error_response(
             exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
         )

@@ -16,6 +16,7 @@ from tollgate_shared.observability import tracing
 from tollgate_shared.observability.health import ReadinessCheck
 from tollgate_shared.observability.health import router as health_router
 from tollgate_shared.web.auth import TokenVerifier
+from tollgate_shared.web.docs import add_docs
 from tollgate_shared.web.errors import StatusMap, error_response, install_error_handlers
 from tollgate_shared.web.fast_path import FastRoute
 from tollgate_shared.web.openapi import document_errors
@@ -69,7 +70,7 @@ class ServiceApp(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
-            document_errors(super().openapi(), self.routes)
+            document_errors(super().openapi(), self.routes, self.error_status)
         return super().openapi()
 
 
@@ -84,14 +85,17 @@ def create_app(
     error_status: StatusMap | None = None,
 ) -> ServiceApp:
     """A FastAPI app with the JSON error format (domain errors answered by `error_status`, the
-    service's `entrypoints/errors.STATUS`), `/healthz`, `/readyz`, `/metrics`, `/docs`, CORS for
-    `CORS_ALLOWED_ORIGINS` only, and the state of per-user rate limits.
+    service's `entrypoints/errors.STATUS`), `/healthz`, `/readyz`, `/metrics`, `/docs` and
+    `/redoc` (no CDN), CORS for `CORS_ALLOWED_ORIGINS` only, and the state of per-user rate
+    limits.
     `request_spans=False` turns off FastAPI's own span per HTTP request; `fast_routes` answer
     their routes before FastAPI's middleware and routing."""
     app = ServiceApp(
         title=title,
         description=description,
         version="0.1.0",
+        docs_url=None,  # served by `web.docs`, without a CDN
+        redoc_url=None,
         lifespan=lifespan,
         request_spans=request_spans,
         fast_routes=fast_routes,
@@ -112,6 +116,7 @@ def create_app(
             max_age=600,
         )
     app.include_router(health_router)
+    add_docs(app)
     return app
 
 
