@@ -124,6 +124,74 @@ class StripeWorld(EmulatorEvents):
         assert done.json()["outcome"] == "paid", done.text
         return dict(done.json()["session"])
 
+    async def purchase_intent(
+        self, amount: int, *, group_id: str, user_id: str, currency: str = "usd"
+    ) -> str:
+        """A purchase's PaymentIntent for an app's own card form, with the contract's metadata
+        (as checkout's `POST /purchases/payment-intents` makes it; no redirects, so it confirms
+        without a `return_url`); its id."""
+        metadata = {
+            "user_id": user_id,
+            "group_id": group_id,
+            "purpose": "purchase",
+            "item_id": "item_" + group_id,
+            "reference": unique("ref"),
+        }
+        intent = await self.client.v1.payment_intents.create_async(
+            {
+                "amount": amount,
+                "currency": currency,
+                "metadata": metadata,
+                "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+            }
+        )
+        return intent.id
+
+    async def incomplete_subscription(
+        self, price: str, *, group_id: str, user_id: str
+    ) -> tuple[str, str]:
+        """A member's subscription made for an app's own card form (`default_incomplete`, the
+        contract's metadata), its first invoice open: the subscription and the payment intent
+        its confirmation secret belongs to."""
+        customer = await self.client.v1.customers.create_async({"email": f"{user_id}@example.com"})
+        metadata = {
+            "user_id": user_id,
+            "group_id": group_id,
+            "tier_id": "tier_" + group_id,
+            "purpose": "membership",
+            "tier_interval": "month",
+        }
+        subscription = await self.client.v1.subscriptions.create_async(
+            {
+                "customer": customer.id,
+                "items": [{"price": price}],
+                "metadata": metadata,
+                "payment_behavior": "default_incomplete",
+                "payment_settings": {"save_default_payment_method": "on_subscription"},
+                "expand": ["latest_invoice.confirmation_secret"],
+            }
+        )
+        invoice = subscription.latest_invoice
+        assert isinstance(invoice, stripe.Invoice) and invoice.confirmation_secret, invoice
+        secret = invoice.confirmation_secret.client_secret
+        return subscription.id, secret.split("_secret_")[0]
+
+    async def confirm(self, payment_intent: str, payment_method: str = "pm_card_visa") -> str:
+        """Confirm `payment_intent` with one of Stripe's test payment methods, as a card form
+        does; its status then (a decline leaves it `requires_payment_method`)."""
+        try:
+            intent = await self.client.v1.payment_intents.confirm_async(
+                payment_intent, {"payment_method": payment_method}
+            )
+        except stripe.CardError:
+            return "requires_payment_method"
+        return intent.status
+
+    async def authenticate(self, payment_intent: str, *, succeed: bool = True) -> None:
+        """Complete (or fail) the 3-D Secure challenge `payment_intent` waits on."""
+        outcome = "succeed" if succeed else "fail"
+        await self.control(f"payment_intents/{payment_intent}/authenticate", {"outcome": outcome})
+
     async def charge_of_intent(self, payment_intent: str) -> str:
         """The charge that paid `payment_intent`."""
         intent = await self.client.v1.payment_intents.retrieve_async(payment_intent)
