@@ -3,21 +3,26 @@ the tokens and booked payments its tests start from."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import stripe
 from nats.js import JetStreamContext
+from sqlalchemy import text
 
 from ledger.config import Settings
 from ledger.main import MIGRATIONS, create_app
 from tollgate_shared.infra.stripe_client import make_stripe_client
+from tollgate_shared.persistence.db import make_engine
 from tollgate_shared.testing import StripeWorld, serve_app, unique, wait_until
 from tollgate_shared.web.auth import issue_token
 
 SECRET = "ledger-test-secret-0123456789abcdef0123"
+PAGES = "GET /v1/balance_transactions"
+"""The fee task's request: the only one a member's payments cost the ledger."""
 
 
 def token(
@@ -39,6 +44,28 @@ async def fee_booked(ledger: httpx.AsyncClient, charge: str) -> dict[str, Any]:
         return detail if detail.get("fee") is not None else None
 
     return await wait_until(booked, message="payment and fee booked")
+
+
+async def stripe_usage(world: StripeWorld, settings: Settings) -> dict[str, int]:
+    """The ledger's requests to the emulator so far, per endpoint."""
+    answer = await world.http.get(
+        f"{world.emulator_url}/_emulator/usage", params={"api_key": settings.stripe_secret_key}
+    )
+    endpoints: dict[str, int] = answer.json()["endpoints"]
+    return endpoints
+
+
+async def parts_left(settings: Settings, names: Sequence[str]) -> int:
+    """How many pending parts are kept under or name any of `names`."""
+    engine = make_engine(settings.sqlalchemy_url, pool_size=1)
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT count(*) FROM payment_parts WHERE key = ANY(:n) OR partner = ANY(:n)"),
+            {"n": list(names)},
+        )
+        left = int(found.scalar_one())
+    await engine.dispose()
+    return left
 
 
 async def booked_payment(
@@ -101,5 +128,20 @@ async def world(
 ) -> AsyncIterator[StripeWorld]:
     async with httpx.AsyncClient() as http:
         world = StripeWorld(stripe_emulator_url, js, make_stripe_client(settings), http)
+        await world.take()
+        yield world
+
+
+@pytest.fixture
+async def members(stripe_emulator_url: str, js: JetStreamContext) -> AsyncIterator[StripeWorld]:
+    """Members and Stripe on an API key of their own: the emulator counts the ledger's
+    requests apart from theirs."""
+    client = stripe.StripeClient(
+        unique("sk_test_members"),
+        base_addresses={"api": stripe_emulator_url},
+        http_client=stripe.HTTPXClient(),
+    )
+    async with httpx.AsyncClient() as http:
+        world = StripeWorld(stripe_emulator_url, js, client, http)
         await world.take()
         yield world

@@ -5,11 +5,13 @@ The first fetch is parked, holding its first payment, on a row the test keeps lo
 the second fetch is waiting too: had the handlers taken their locks as they went, the second
 would now hold the invoice the first needs next, and the first the invoice the second waits
 for — a deadlock every time. With the locks taken up front in one order, the second waits for
-the first to commit.
+the first to commit. Likewise a purchase's intent and its charge, each of which keeps a part
+of the payment.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 from nats.js import JetStreamContext
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger import bootstrap
@@ -25,7 +27,7 @@ from ledger.adapters import orm
 from ledger.config import Settings
 from ledger.entrypoints.consumers import HANDLERS
 from ledger.main import MIGRATIONS
-from ledger.service_layer import Deps
+from ledger.service_layer import Deps, fetches
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.service import Service
 from tollgate_shared.testing import (
@@ -35,6 +37,7 @@ from tollgate_shared.testing import (
     publish_stripe_event,
     sessions_on,
     unique,
+    wait_until,
 )
 
 PAID = ("invoice.paid", "invoice.payment_succeeded")
@@ -119,3 +122,52 @@ async def test_fetches_over_the_same_payments_in_opposite_orders_do_not_deadlock
         assert await _count(sessions, announced) == {"ledger.payment_recorded": 3}
         statuses = select(i.c.status, func.count()).group_by(i.c.status)
         assert await _count(sessions, statuses) == {"paid": 3}
+
+
+async def _waiting_on_a_lock(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether a transaction on this database waits for an advisory lock another holds."""
+    waiting = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    async with sessions() as session:
+        return bool((await session.execute(waiting)).scalar_one())
+
+
+async def test_a_purchases_intent_and_charge_in_fetches_side_by_side_meet(
+    world: StripeWorld, service: Service[Settings, Deps], own_database: str
+) -> None:
+    """`payment_intent.succeeded` and a `charge.succeeded` without metadata (as if Stripe had
+    not copied it) each keep a part of one payment: in two transactions side by side, the later
+    waits on the intent the first locked up front and so sees its part: booked once."""
+    intent = await world.purchase_intent(1200, group_id=unique("grp"), user_id=unique("u"))
+    await world.confirm(intent)
+    events = {e["type"]: e for e in await world.take()}
+    charge = events["charge.succeeded"]
+    charge["data"]["object"]["metadata"] = {}
+
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def applied(event: dict[str, Any], *, park: bool = False) -> None:
+        async with service.deps.uow() as uow:
+            parsed = StripeEvent.model_validate(event)
+            await fetches.prepare(uow, [parsed])
+            await HANDLERS[parsed.type](service.deps, uow, parsed)
+            if park:
+                holding.set()
+                await release.wait()
+            await uow.commit()
+
+    first = asyncio.create_task(applied(events["payment_intent.succeeded"], park=True))
+    await holding.wait()
+    async with sessions_on(own_database) as sessions:
+        second = asyncio.create_task(applied(charge))
+        await wait_until(lambda: _waiting_on_a_lock(sessions), message="the charge waits")
+        release.set()
+        await asyncio.gather(first, second)
+
+        p, parts = orm.payments, orm.payment_parts
+        booked = select(p.c.charge_id, func.count()).group_by(p.c.charge_id)
+        assert await _count(sessions, booked) == {charge["data"]["object"]["id"]: 1}
+        left = select(parts.c.kind, func.count()).group_by(parts.c.kind)
+        assert await _count(sessions, left) == {}

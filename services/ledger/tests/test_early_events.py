@@ -8,21 +8,18 @@ Stripe's objects."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from nats.js import JetStreamContext
-from sqlalchemy import text
 
 from ledger.config import Settings
 from tollgate_shared.messaging.streams import STRIPE
-from tollgate_shared.persistence.db import make_engine
 from tollgate_shared.testing import StripeWorld, consumer_idle, unique, wait_until
 
-from .conftest import auth
+from .conftest import auth, parts_left
 from .test_ledger import expected_totals, summary
 
 REFUND = ("charge.refunded", "refund.created")
@@ -93,18 +90,6 @@ async def _settled(ledger: httpx.AsyncClient, paid: Paid) -> dict[str, Any] | No
     return detail if closed and kinds == KINDS and detail["refunds"] else None
 
 
-async def _parts_left(settings: Settings, names: Sequence[str]) -> int:
-    engine = make_engine(settings.sqlalchemy_url, pool_size=1)
-    async with engine.connect() as conn:
-        found = await conn.execute(
-            text("SELECT count(*) FROM payment_parts WHERE key = ANY(:n) OR partner = ANY(:n)"),
-            {"n": list(names)},
-        )
-        left = int(found.scalar_one())
-    await engine.dispose()
-    return left
-
-
 @pytest.mark.parametrize("kind", ["subscription", "one-off"])
 async def test_a_refund_and_a_dispute_in_any_order_with_their_payment_are_booked_once(
     world: StripeWorld,
@@ -148,7 +133,7 @@ async def test_a_refund_and_a_dispute_in_any_order_with_their_payment_are_booked
         assert {step["event_type"] for step in detail["timeline"]} == {*REFUND, *DISPUTE}
         history = await ledger.get(f"/users/{payment.user}/payments", headers=auth())
         assert [p["charge_id"] for p in history.json()["payments"]] == [payment.charge]
-        assert await _parts_left(settings, payment.names) == 0, payment.charge
+        assert await parts_left(settings, payment.names) == 0, payment.charge
 
     expected = await expected_totals(world, [p.charge for p in paid], [])
     assert await summary(ledger, group) == expected

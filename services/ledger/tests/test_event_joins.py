@@ -5,46 +5,17 @@ a member's flow makes the ledger read nothing from Stripe but pages of balance t
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
-import stripe
-from nats.js import JetStreamContext
 
 from ledger.config import Settings
 from tollgate_shared.testing import StripeWorld, unique, wait_until
 
-from .conftest import auth, fee_booked
+from .conftest import PAGES, auth, fee_booked, stripe_usage
 
 PARTS = ("invoice.paid", "invoice_payment.paid", "charge.succeeded")
 """The events that together tell a subscription payment (since `basil`)."""
-PAGES = "GET /v1/balance_transactions"
-
-
-@pytest.fixture
-async def members(stripe_emulator_url: str, js: JetStreamContext) -> AsyncIterator[StripeWorld]:
-    """Members and Stripe on an API key of their own: the emulator counts the ledger's
-    requests apart from theirs."""
-    client = stripe.StripeClient(
-        unique("sk_test_members"),
-        base_addresses={"api": stripe_emulator_url},
-        http_client=stripe.HTTPXClient(),
-    )
-    async with httpx.AsyncClient() as http:
-        world = StripeWorld(stripe_emulator_url, js, client, http)
-        await world.take()
-        yield world
-
-
-async def _usage(world: StripeWorld, settings: Settings) -> dict[str, int]:
-    """The ledger's requests to the emulator so far, per endpoint."""
-    answer = await world.http.get(
-        f"{world.emulator_url}/_emulator/usage", params={"api_key": settings.stripe_secret_key}
-    )
-    endpoints: dict[str, int] = answer.json()["endpoints"]
-    return endpoints
 
 
 async def _subscribed(world: StripeWorld, price: str, group: str) -> dict[str, Any]:
@@ -108,7 +79,7 @@ async def test_a_subscription_payment_is_booked_once_whatever_order_its_events_c
 async def test_a_members_payments_cost_the_ledger_no_stripe_read_but_pages_of_fees(
     members: StripeWorld, ledger: httpx.AsyncClient, settings: Settings
 ) -> None:
-    before = await _usage(members, settings)
+    before = await stripe_usage(members, settings)
     group = unique("grp")
     member = await members.checkout(
         await members.price(2100, monthly=True),
@@ -124,7 +95,7 @@ async def test_a_members_payments_cost_the_ledger_no_stripe_read_but_pages_of_fe
     for charge in charges:
         await fee_booked(ledger, charge)
 
-    after = await _usage(members, settings)
+    after = await stripe_usage(members, settings)
     called = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
     assert set(called) <= {PAGES}, called
     # The fee task lists what was booked since it last ran: a page a round at most here.

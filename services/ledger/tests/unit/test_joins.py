@@ -1,7 +1,8 @@
-"""A payment's parts joined in the service layer: a subscription's and a one-off payment's
-events with a refund and a dispute in every order (these before the payment's first event
-too), and again; a checkout before its charge; another app's refunds and disputes, kept
-unbooked until pruned."""
+"""A payment's parts joined in the service layer: a subscription's, a one-off payment's and a
+PaymentIntent purchase's events (its charge without metadata) with a refund and a dispute in
+every order (these before the payment's first event too), and again; a checkout before its
+charge; a checkout, its intent and its charge in every order; an intent without metadata of
+its own; another app's refunds and disputes, kept unbooked until pruned."""
 
 from __future__ import annotations
 
@@ -113,6 +114,23 @@ def _one_off_charge(**fields: Any) -> dict[str, Any]:
     return {**_subscription_charge(), "metadata": {"group_id": GROUP, "user_id": "usr_1"}, **fields}
 
 
+def _intent(**fields: Any) -> dict[str, Any]:
+    """pi_1 of a purchase through the PaymentIntent endpoint, succeeded, with its own
+    metadata."""
+    metadata = {"group_id": GROUP, "user_id": "usr_1", "purpose": "purchase", "item_id": "it_1"}
+    return {
+        "id": "pi_1",
+        "object": "payment_intent",
+        "status": "succeeded",
+        "amount": 10_000,
+        "currency": "usd",
+        "customer": "cus_1",
+        "latest_charge": "ch_1",
+        "metadata": {**metadata, "reference": "ref_1"},
+        **fields,
+    }
+
+
 Step = tuple[Handler, str, dict[str, Any]]
 PARTIAL_REFUND = _refund("re_1", "ch_1", 2_000, "succeeded")
 REFUND: Step = (refunds.on_refund_event, "refund.created", PARTIAL_REFUND)
@@ -132,9 +150,15 @@ ONE_OFF: tuple[Step, ...] = (
     (joins.on_checkout_completed, "checkout.session.completed", _checkout()),
     (joins.on_charge, "charge.succeeded", _one_off_charge()),
 )
+INTENT_PURCHASE: tuple[Step, ...] = (
+    (joins.on_intent_succeeded, "payment_intent.succeeded", _intent()),
+    # Its charge as if Stripe had not copied the intent's metadata onto it.
+    (joins.on_charge, "charge.succeeded", _subscription_charge()),
+)
 ORDERS = [
     *(("subscription", o) for o in itertools.permutations((*SUBSCRIPTION, REFUND, DISPUTE))),
     *(("one-off", o) for o in itertools.permutations((*ONE_OFF, REFUND, REFUNDED, DISPUTE))),
+    *(("intent", o) for o in itertools.permutations((*INTENT_PURCHASE, REFUND, DISPUTE))),
 ]
 
 
@@ -176,6 +200,40 @@ async def test_a_checkout_before_its_charge_tells_the_payers_email_and_is_forgot
     [payment] = books.store.payments.values()
     assert (payment.group_id, payment.email) == (GROUP, "checkout@example.com")
     assert books.store.parts == {}
+
+
+TELLERS: tuple[Step, ...] = (
+    (joins.on_checkout_completed, "checkout.session.completed", _checkout()),
+    (joins.on_intent_succeeded, "payment_intent.succeeded", _intent()),
+    (joins.on_charge, "charge.succeeded", _one_off_charge()),
+)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(TELLERS)))
+async def test_a_checkouts_intent_and_charge_that_each_tell_whose_it_is_book_once(
+    books: Ledger, order: tuple[Step, ...]
+) -> None:
+    """A payment-mode checkout's intent carries the metadata too: whichever of the three comes
+    first, one payment, announced once, no part left."""
+    for handler, event_type, obj in order:
+        await books.on(handler, event_type, obj)
+
+    [payment] = books.store.payments.values()
+    assert (payment.group_id, payment.email) == (GROUP, "m@example.com")
+    assert len(books.store.emitted(PaymentRecorded)) == 1
+    assert books.store.parts == {}
+
+
+async def test_an_intent_without_metadata_of_its_own_keeps_nothing(books: Ledger) -> None:
+    """A subscription invoice's intent (its invoice tells whose it is), or another app's."""
+    await books.on(joins.on_intent_succeeded, "payment_intent.succeeded", _intent(metadata={}))
+    foreign = _intent(id="pi_9", metadata={"order": "9"})
+    await books.on(joins.on_intent_succeeded, "payment_intent.succeeded", foreign)
+    unpaid = _intent(id="pi_8", status="requires_action")
+    await books.on(joins.on_intent_succeeded, "payment_intent.succeeded", unpaid)
+
+    assert books.store.parts == {} and books.store.transactions == {}
+    assert books.store.outbox == {} and books.stripe.objects == {}
 
 
 async def test_another_apps_refunds_and_disputes_are_kept_unbooked_until_pruned(

@@ -12,6 +12,7 @@ from tollgate_shared.contracts.stripe_objects import (
     BalanceTransaction,
     Charge,
     CustomerDetails,
+    PaymentIntent,
     Payout,
     Ref,
     Refund,
@@ -47,6 +48,12 @@ class PaidCharge(Charge):
         if self.billing_details and self.billing_details.email:
             return self.billing_details.email
         return self.receipt_email
+
+
+class PaidIntent(PaymentIntent):
+    """A payment intent with the payer's email, when it has one."""
+
+    receipt_email: str | None = None
 
 
 class PaidBy(BaseModel):

@@ -41,6 +41,7 @@ HANDLERS: dict[str, Handler] = {
     "invoice.marked_uncollectible": joins.on_invoice_updated,
     "checkout.session.completed": joins.on_checkout_completed,
     "checkout.session.async_payment_succeeded": joins.on_checkout_completed,
+    "payment_intent.succeeded": joins.on_intent_succeeded,
     "charge.refunded": joins.on_charge_refunded,
     "charge.refund.updated": refunds.on_refund_event,
     "refund.created": refunds.on_refund_event,

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ledger.service_layer.joins import CHECKOUT, INVOICE, LINK
+from ledger.service_layer.joins import CHECKOUT, INTENT, INVOICE, LINK
 from ledger.service_layer.payments import EARLY, WAITING
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.stripe import StripeEvent
@@ -31,9 +31,10 @@ PART_TYPES = {
     "invoice_payment.paid",
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
+    "payment_intent.succeeded",
 }
 """Events whose handlers read the parts of a payment kept under the objects they name."""
-PART_KINDS = (WAITING, LINK, CHECKOUT, INVOICE)
+PART_KINDS = (WAITING, LINK, CHECKOUT, INTENT, INVOICE)
 PARTNERED_KINDS = (LINK, EARLY)
 """Parts read by what they name: an invoice's payment, the events kept for a charge (read for
 the names the fetch has locked: a charge's events are kept under its lock)."""
@@ -68,9 +69,9 @@ class _Named(BaseModel):
         rows and parts are written for its charge's events (the charge, its payment intent and
         customer), its invoice's (the invoice and customer: an invoice's charge is its
         customer's), its invoice payment's (the invoice and payment intent), its checkout's
-        (the payment intent), and its refunds', disputes' and risk items' (the charge); an
-        invoice's, refund's, dispute's, transfer's or payout's rows for its own events (the
-        object)."""
+        (the payment intent), its payment intent's (the intent), and its refunds', disputes'
+        and risk items' (the charge); an invoice's, refund's, dispute's, transfer's or
+        payout's rows for its own events (the object)."""
         paid = self.payment or _Paid()
         for name in (
             self.id,

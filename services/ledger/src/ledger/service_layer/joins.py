@@ -4,11 +4,14 @@ Stripe tells about one subscription payment in several events, none of which say
 API versions since `2025-03-31.basil`: `invoice.paid` whose it is (the subscription's metadata
 copied onto the invoice), `invoice_payment.paid` which payment intent paid which invoice, and
 `charge.succeeded` the charge of that payment intent (amount, currency, balance transaction,
-receipt, payer). A payment-mode Checkout's `checkout.session.completed` tells whose its payment
-intent's charge is. Each part is kept (`adapters/parts.py`) until the last one arrives, which
-books the payment once and forgets the parts; nothing is read from Stripe. An event about
-the charge itself (a refund, a dispute, a risk item, `charge.refunded`) that comes before its
-payment is booked is kept as well, and applied by the event that books it.
+receipt, payer). A payment-mode Checkout's `checkout.session.completed`, and the
+`payment_intent.succeeded` of an intent with metadata of its own (a purchase through the
+PaymentIntent endpoint, or a payment-mode Checkout's), tell whose the intent's charge is, so
+no payment needs Stripe to have copied metadata from one object to another. Each part is kept
+(`adapters/parts.py`) until the last one arrives, which books the payment once and forgets the
+parts; nothing is read from Stripe. An event about the charge itself (a refund, a dispute, a
+risk item, `charge.refunded`) that comes before its payment is booked is kept as well, and
+applied by the event that books it.
 
 Two transactions holding parts of one payment run one after the other, so the later one sees
 the earlier's part: each locks the Stripe objects its events name before it starts
@@ -19,7 +22,9 @@ which the events kept for it name (`payments.payment_of`).
 
 from __future__ import annotations
 
-from ledger.adapters.stripe_gateway import InvoicePayment, PaidCharge
+from typing import Any
+
+from ledger.adapters.stripe_gateway import InvoicePayment, PaidCharge, PaidIntent
 from ledger.domain.attribution import Attribution
 from ledger.service_layer import Deps, Handler, at, disputes, payments, refunds, risk
 from ledger.service_layer.payments import (
@@ -34,9 +39,12 @@ from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.contracts.stripe_objects import CheckoutSession, Invoice
 
-INVOICE, LINK, CHECKOUT = "invoice", "invoice_payment", "checkout"
+INVOICE, LINK, CHECKOUT, INTENT = "invoice", "invoice_payment", "checkout", "payment_intent"
 """Kinds of parts: an invoice (by its id), the payment intent or charge that paid an invoice
-(by that id, partner: the invoice), a checkout's attribution (by its payment intent)."""
+(by that id, partner: the invoice), a checkout's attribution (by its payment intent), a
+payment intent's own attribution (by its id)."""
+TELLERS = (CHECKOUT, INTENT)
+"""The parts that tell whose a payment intent's charge is by its metadata."""
 
 INVOICE_FIELDS = {
     "id",
@@ -56,9 +64,9 @@ INVOICE_FIELDS = {
 
 
 async def on_charge(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
-    """`charge.succeeded`: book the charge if its own metadata says whose it is (a payment-mode
-    Checkout's: the checkout's part, if it came first, adds the payer's email and is
-    forgotten); else keep it until its invoice or checkout tells."""
+    """`charge.succeeded`: book the charge if its own metadata says whose it is (its payment
+    intent's, copied by Stripe: the checkout's or intent's part, if it came first, adds the
+    payer's email and is forgotten); else keep it until its invoice, checkout or intent tells."""
     charge = event.object_as(PaidCharge)
     if charge.status != "succeeded" or await uow.books.get_payment(charge.id) is not None:
         return
@@ -155,12 +163,35 @@ async def on_checkout_completed(deps: Deps, uow: LedgerUnitOfWork, event: Stripe
         return
     if not ours(event, Attribution.from_metadata(checkout.metadata), "checkout", checkout.id):
         return
-    key = checkout.payment_intent
-    if key is None or await uow.books.payment_by_key(key) is not None:
-        return
-    facts = {"metadata": checkout.metadata, "email": checkout.email}
-    await uow.parts.put(CHECKOUT, key, facts)
-    await _join(deps, uow, key, event)
+    if checkout.payment_intent is not None:
+        facts = {"metadata": checkout.metadata, "email": checkout.email}
+        await _tell(deps, uow, CHECKOUT, checkout.payment_intent, facts, event)
+
+
+async def on_intent_succeeded(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
+    """`payment_intent.succeeded` of an intent with metadata of its own (a purchase through the
+    PaymentIntent endpoint) says whose its charge is, whatever the charge carries. An intent
+    without (a subscription invoice's: its invoice tells; another app's) tells nothing and
+    costs nothing."""
+    intent = event.object_as(PaidIntent)
+    if intent.status == "succeeded" and Attribution.from_metadata(intent.metadata).known:
+        facts = {"metadata": intent.metadata, "email": intent.receipt_email}
+        await _tell(deps, uow, INTENT, intent.id, facts, event)
+
+
+async def _tell(
+    deps: Deps,
+    uow: LedgerUnitOfWork,
+    kind: str,
+    key: str,
+    facts: dict[str, Any],
+    event: StripeEvent,
+) -> None:
+    """Keep the part of `kind` saying whose the charge of payment intent `key` is, unless its
+    payment is booked, and book it if its charge has come."""
+    if await uow.books.payment_by_key(key) is None:
+        await uow.parts.put(kind, key, facts)
+        await _join(deps, uow, key, event)
 
 
 LATER: dict[str, Handler] = {
@@ -174,13 +205,17 @@ LATER: dict[str, Handler] = {
 
 
 async def _hints(uow: LedgerUnitOfWork, key: str) -> tuple[Hints, list[tuple[str, str]]] | None:
-    """Whose the payment of `key` is, from its checkout's or its invoice's part, and the parts
-    that told; None while neither has come."""
+    """Whose the payment of `key` is, from its checkout's and its intent's parts or from its
+    invoice's, and the parts that told; None while none has come."""
     parts = uow.parts
-    checkout = await parts.get(CHECKOUT, key)
-    if checkout is not None:
-        told = Attribution.from_metadata(checkout.facts["metadata"])
-        return Hints(attribution=told, email=checkout.facts.get("email")), [(CHECKOUT, key)]
+    tellers = [part for kind in TELLERS if (part := await parts.get(kind, key)) is not None]
+    if tellers:
+        hints = Hints()
+        for part in tellers:
+            told = Attribution.from_metadata(part.facts["metadata"])
+            email = hints.email or part.facts.get("email")
+            hints = Hints(attribution=hints.attribution.or_else(told), email=email)
+        return hints, [(part.kind, key) for part in tellers]
     link = await parts.get(LINK, key)
     found = await parts.get(INVOICE, link.partner) if link and link.partner else None
     if link is None or found is None:
