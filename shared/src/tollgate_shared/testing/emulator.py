@@ -148,11 +148,11 @@ class StripeWorld(EmulatorEvents):
         return intent.id
 
     async def incomplete_subscription(
-        self, price: str, *, group_id: str, user_id: str
+        self, price: str, *, group_id: str, user_id: str, **metadata: str
     ) -> tuple[str, str]:
         """A member's subscription made for an app's own card form (`default_incomplete`, the
-        contract's metadata), its first invoice open: the subscription and the payment intent
-        its confirmation secret belongs to."""
+        contract's metadata and `metadata`), its first invoice open: the subscription and the
+        payment intent its confirmation secret belongs to."""
         customer = await self.client.v1.customers.create_async({"email": f"{user_id}@example.com"})
         metadata = {
             "user_id": user_id,
@@ -160,6 +160,7 @@ class StripeWorld(EmulatorEvents):
             "tier_id": "tier_" + group_id,
             "purpose": "membership",
             "tier_interval": "month",
+            **metadata,
         }
         subscription = await self.client.v1.subscriptions.create_async(
             {
