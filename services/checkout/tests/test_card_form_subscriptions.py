@@ -40,6 +40,17 @@ async def pay(client: stripe.StripeClient, client_secret: str, card: str = "pm_c
     return intent.status
 
 
+async def redeemed(api: httpx.AsyncClient, coupon_id: str) -> list[dict[str, Any]]:
+    """The coupon's redemptions, once there are any."""
+
+    async def listed() -> list[dict[str, Any]] | None:
+        answer = await api.get(f"/coupons/{coupon_id}/redemptions", headers=auth(roles=["admin"]))
+        return answer.json() or None
+
+    found: list[dict[str, Any]] = await wait_until(listed, message=f"coupon {coupon_id} redeemed")
+    return found
+
+
 async def test_the_subscription_is_made_for_elements_with_the_checkout_metadata(
     api: httpx.AsyncClient, stripe_client: stripe.StripeClient
 ) -> None:
@@ -231,14 +242,7 @@ async def test_a_coupon_is_applied_and_redeemed_once_the_first_invoice_is_paid(
     await stripe_events.publish(events[::-1])
     await stripe_events.publish(events, copy="-again")
     await consumed(js, STRIPE.name)
-
-    async def redeemed() -> list[dict[str, Any]] | None:
-        answer = await api.get(
-            f"/coupons/{coupon['id']}/redemptions", headers=auth(roles=["admin"])
-        )
-        return answer.json() or None
-
-    redemptions = await wait_until(redeemed, message="redemption recorded")
+    redemptions = await redeemed(api, coupon["id"])
     assert [(r["stripe_session_id"], r["amount_discount"], r["tier_id"]) for r in redemptions] == [
         (started.json()["subscription_id"], 500, tier["id"])
     ]
@@ -254,14 +258,7 @@ async def test_a_coupon_taking_the_whole_first_invoice_leaves_nothing_to_pay(
     assert started.status_code == 201, started.text
     assert (started.json()["status"], started.json()["client_secret"]) == ("active", None)
     assert (await subscribe(api, tier["id"])).status_code == 409  # paid: the seat is held
-
-    async def redeemed() -> list[Any] | None:
-        answer = await api.get(
-            f"/coupons/{coupon['id']}/redemptions", headers=auth(roles=["admin"])
-        )
-        return answer.json() or None
-
-    assert (await wait_until(redeemed))[0]["amount_discount"] == 2000
+    assert (await redeemed(api, coupon["id"]))[0]["amount_discount"] == 2000
 
 
 async def test_a_tier_switch_names_the_subscription_it_replaces_and_leaves_it_to_membership(
