@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from notifications.adapters import orm
 from notifications.adapters.smtp import SmtpMailer, SmtpTarget
 from notifications.adapters.templates import Renderer
@@ -17,13 +19,14 @@ from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.reminders import ReminderJob
 from notifications.service_layer.sender import Sender
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from notifications.service_layer.waiting import AddressWaits
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.infra.service import Service
 
 
 def build(settings: Settings) -> Service[Settings, Deps]:
-    """Database, broker, DOMAIN and STRIPE consumers, outbox relay, sender, reminder job and
-    the HTTP API."""
+    """Database, broker, DOMAIN and STRIPE consumers, outbox relay, sender, the reminder job,
+    the job addressing notifications that waited for an address, and the HTTP API."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
     units = runtime.units(NotificationsUnitOfWork)
     renderer = Renderer(settings.mail_locale)
@@ -58,6 +61,12 @@ def build(settings: Settings) -> Service[Settings, Deps]:
         days_before=settings.renewal_reminder_days,
         interval=settings.renewal_check_interval,
     )
+    waits = AddressWaits(
+        units,
+        notifier,
+        interval=settings.mail_poll_interval,
+        keep=timedelta(days=settings.mail_address_wait_days),
+    )
     return Service(
         settings=settings,
         runtime=runtime,
@@ -66,5 +75,5 @@ def build(settings: Settings) -> Service[Settings, Deps]:
         description="Receipts and payment alerts by email, exactly once per fact.",
         error_status=STATUS,
         routers=[router],
-        loops=[sender.run, reminders.run],
+        loops=[sender.run, reminders.run, waits.run],
     )

@@ -32,6 +32,8 @@ class Settings(ServiceSettings):
     mail_concurrency: int = 5
     renewal_reminder_days: int = 14
     renewal_check_interval: float = 3600.0
+    mail_address_wait_days: float = 7.0
+    """How long a receipt waits for its member's address when no event has carried it yet."""
     billing_portal_path: str = "/account/billing"
 
     @property

@@ -1,5 +1,6 @@
-"""The addresses learned and the notifications recorded in a unit of work, queued while its
-handlers run and written before it commits, one statement per table.
+"""The addresses learned and the notifications recorded (or kept waiting for an address) in a
+unit of work, queued while its handlers run and written before it commits, one statement per
+table.
 
 Under load each fetch of events is applied in one transaction, and one round trip per learned
 address and per recorded notification made the transaction wait on Postgres for most of its
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from notifications.adapters.statements import LEARN_EMAILS, RECORD_NOTIFICATIONS
+from notifications.adapters.statements import AWAIT_ADDRESS, LEARN_EMAILS, RECORD_NOTIFICATIONS
 from tollgate_shared.persistence.db import json_param
 from tollgate_shared.persistence.unit_of_work import Deferred, UnitOfWork
 
@@ -27,6 +28,8 @@ class Pending:
     """Notification rows to record unless they exist."""
     recorded: int = 0
     """How many of the rows were new, once written."""
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+    """Notifications to keep until their member's address is known, unless kept already."""
 
     def learn(self, user_id: str, email: str, as_of: datetime) -> None:
         """Queue a member's address; an older one than already queued is dropped."""
@@ -37,13 +40,15 @@ class Pending:
 
 async def write(uow: UnitOfWork, queue: Pending) -> None:
     """One upsert of the addresses (each unless a newer one is known), one insert of the
-    notifications (each unless its fact exists)."""
+    notifications (each unless its fact exists), one of those waiting for an address."""
     if queue.emails:
         given = [{"user_id": u, "email": e, "as_of": at} for u, (e, at) in queue.emails.items()]
         await uow.execute(LEARN_EMAILS, {"given": json_param(given)})
     if queue.rows:
         new = await uow.execute(RECORD_NOTIFICATIONS, {"rows": json_param(queue.rows)})
         queue.recorded += len(new)
+    if queue.waiting:
+        await uow.execute(AWAIT_ADDRESS, {"rows": json_param(queue.waiting)})
 
 
 PENDING = Deferred(Pending, write)

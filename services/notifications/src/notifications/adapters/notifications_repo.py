@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -13,6 +13,8 @@ from sqlalchemy import (
     Text,
     bindparam,
     case,
+    delete,
+    exists,
     func,
     literal,
     or_,
@@ -22,10 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters.deferred import PENDING
+from notifications.adapters.orm import awaiting_address, member_emails
 from notifications.adapters.orm import notifications as t
 from notifications.adapters.statements import SETTLE_MANY
 from notifications.domain.delivery import LAPSED_ON_LAST_ATTEMPT
-from notifications.domain.model import Intent, Rendered, Status, message_id
+from notifications.domain.model import Intent, Kind, Rendered, Status, message_id
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
@@ -138,6 +141,36 @@ class Notifications:
         ]
         self._uow.deferred(PENDING).rows.extend(rows)
         return len(rows)
+
+    def await_address(self, intent: Intent) -> None:
+        """Keep a member notification until its member's address is known (written before the
+        commit; once per fact)."""
+        self._uow.deferred(PENDING).waiting.append(
+            {
+                "kind": intent.kind.value,
+                "source_id": intent.source_id,
+                "user_id": intent.user_id,
+                "group_id": intent.group_id,
+                "context": dict(intent.context),
+            }
+        )
+
+    async def take_addressed(self, *, kept_since: datetime) -> list[Intent]:
+        """Take the waiting notifications whose member's address is known now, addressed to
+        it, and forget those kept since before `kept_since` that still have none."""
+        w, m = awaiting_address, member_emails
+        email = select(m.c.email).where(m.c.user_id == w.c.user_id).scalar_subquery().label("email")
+        addressed = exists().where(m.c.user_id == w.c.user_id)
+        rows = await self._session.execute(
+            delete(w)
+            .where(or_(addressed, w.c.created_at < kept_since))
+            .returning(w.c.kind, w.c.source_id, w.c.user_id, w.c.group_id, w.c.context, email)
+        )
+        return [
+            Intent(Kind(r.kind), r.source_id, r.user_id, r.group_id, r.context, email=r.email)
+            for r in rows
+            if r.email is not None
+        ]
 
     async def claim_due(
         self,

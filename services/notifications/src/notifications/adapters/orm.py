@@ -88,3 +88,16 @@ expiries = Table(
     Column("as_of", DateTime(timezone=True), nullable=False),
     Index("ix_expiries_open", "expires_at", postgresql_where=text("NOT ended")),
 )
+
+awaiting_address = Table(
+    "awaiting_address",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("source_id", String(255), primary_key=True),
+    Column("user_id", String(255), nullable=False),
+    Column("group_id", String(255)),
+    Column("context", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_awaiting_address_user_id", "user_id"),
+)
+"""Member notifications that wait for their member's address (no event has carried it yet)."""

@@ -22,7 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
-from notifications.adapters.orm import group_contacts, member_emails, notifications
+from notifications.adapters.orm import (
+    awaiting_address,
+    group_contacts,
+    member_emails,
+    notifications,
+)
 from notifications.domain.model import Status
 from tollgate_shared.persistence.db import DriverStatement, json_rows
 
@@ -84,6 +89,26 @@ def _record_notifications() -> DriverStatement:
 
 RECORD_NOTIFICATIONS = _record_notifications()
 """Notification rows (`rows`) inserted in key order unless their fact exists; the new ids."""
+
+WAITING = ("kind", "source_id", "user_id", "group_id", "context")
+"""The columns of a notification waiting for its member's address."""
+
+
+def _await_address() -> DriverStatement:
+    w = awaiting_address
+    given = json_rows("rows", "given", [(c, w.c[c].type) for c in WAITING])
+    return DriverStatement.of(
+        insert(w)
+        .from_select(
+            list(WAITING),
+            select(*[given.c[c] for c in WAITING]).order_by(given.c.kind, given.c.source_id),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+AWAIT_ADDRESS = _await_address()
+"""Notifications (`rows`) kept, in key order, to wait for their member's address."""
 
 GROUPS_BY_ID = DriverStatement.of(
     select(group_contacts).where(

@@ -12,6 +12,7 @@ from typing import Any
 
 from notifications.domain.links import Links
 from notifications.domain.model import Intent, Kind
+from tollgate_shared.contracts.checkout import PurchasePaid
 from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
@@ -25,7 +26,7 @@ from tollgate_shared.contracts.membership import (
     MembershipPastDue,
     MembershipRenewed,
 )
-from tollgate_shared.contracts.stripe_objects import Invoice
+from tollgate_shared.contracts.stripe_objects import Invoice, PaymentIntent
 
 
 def _day(moment: datetime | None) -> str:
@@ -104,47 +105,59 @@ def membership_ended(event: MembershipEnded, links: Links) -> Intent:
     return _membership(Kind.MEMBERSHIP_ENDED, event, source, context)
 
 
-def payment_receipt(event: PaymentRecorded, links: Links) -> Intent:
-    """One receipt per payment: keyed by the charge (else the invoice, else the event)."""
+def _paid(
+    kind: Kind,
+    event: PaymentRecorded | RefundRecorded | PurchasePaid,
+    source_id: str,
+    links: Links,
+    **context: Any,
+) -> Intent:
+    """A fact about money a member paid or got back: its amount, `context` and the group's
+    link."""
     return Intent(
-        kind=Kind.PAYMENT_RECEIPT,
-        source_id=event.charge_id or event.invoice_id or event.id,
+        kind=kind,
+        source_id=source_id,
         user_id=event.user_id,
         group_id=event.group_id,
         email=event.email,
         context={
             "amount": event.amount,
             "currency": event.currency,
-            "description": event.description,
-            "tier_id": event.tier_id,
-            "invoice_id": event.invoice_id,
-            "charge_id": event.charge_id,
-            "paid_at": _iso(event.occurred_at),
-            "period_start": _iso(event.period_start),
-            "period_end": _iso(event.period_end),
-            "receipt_url": event.receipt_url,
-            "hosted_invoice_url": event.hosted_invoice_url,
+            **context,
             "group_url": links.group(event.group_id),
         },
     )
 
 
+def payment_receipt(event: PaymentRecorded, links: Links) -> Intent:
+    """One receipt per payment: keyed by the charge (else the invoice, else the event)."""
+    return _paid(
+        Kind.PAYMENT_RECEIPT,
+        event,
+        event.charge_id or event.invoice_id or event.id,
+        links,
+        description=event.description,
+        tier_id=event.tier_id,
+        invoice_id=event.invoice_id,
+        charge_id=event.charge_id,
+        paid_at=_iso(event.occurred_at),
+        period_start=_iso(event.period_start),
+        period_end=_iso(event.period_end),
+        receipt_url=event.receipt_url,
+        hosted_invoice_url=event.hosted_invoice_url,
+    )
+
+
 def refund_confirmation(event: RefundRecorded, links: Links) -> Intent:
     """One confirmation per refund."""
-    return Intent(
-        kind=Kind.REFUND_CONFIRMATION,
-        source_id=event.refund_id,
-        user_id=event.user_id,
-        group_id=event.group_id,
-        email=event.email,
-        context={
-            "amount": event.amount,
-            "currency": event.currency,
-            "reason": event.reason,
-            "charge_id": event.charge_id,
-            "refunded_at": _iso(event.occurred_at),
-            "group_url": links.group(event.group_id),
-        },
+    return _paid(
+        Kind.REFUND_CONFIRMATION,
+        event,
+        event.refund_id,
+        links,
+        reason=event.reason,
+        charge_id=event.charge_id,
+        refunded_at=_iso(event.occurred_at),
     )
 
 
@@ -201,6 +214,50 @@ def payment_failed(invoice: Invoice, links: Links) -> Intent:
             "hosted_invoice_url": invoice.hosted_invoice_url,
             "billing_portal_url": links.billing_portal(group_id),
         },
+    )
+
+
+class ChargedIntent(PaymentIntent):
+    """A payment intent with what a mail about it shows: what it is for, the payer's email."""
+
+    description: str | None = None
+    receipt_email: str | None = None
+
+
+def purchase_failed(intent: ChargedIntent, links: Links) -> Intent:
+    """The buyer hears once that paying an intent of ours (a purchase in the app's own card
+    form, or a Checkout's) failed: declined, or its 3-D Secure challenge failed."""
+    metadata = intent.metadata
+    error = intent.last_payment_error or {}
+    return Intent(
+        kind=Kind.PURCHASE_FAILED,
+        source_id=intent.id,
+        user_id=metadata.get("user_id"),
+        group_id=metadata.get("group_id"),
+        email=intent.receipt_email,
+        context={
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "description": intent.description,
+            "item_id": metadata.get("item_id"),
+            "reference": metadata.get("reference"),
+            "reason": error.get("message"),
+            "group_url": links.group(metadata.get("group_id")),
+        },
+    )
+
+
+def sale_notice(event: PurchasePaid, links: Links) -> Intent:
+    """Organizers hear of each paid purchase once (Checkout's or the app's own card form's)."""
+    return _paid(
+        Kind.SALE_NOTICE,
+        event,
+        event.session_id,
+        links,
+        item_id=event.item_id,
+        reference=event.reference,
+        user_id=event.user_id,
+        email=event.email,
     )
 
 

@@ -22,6 +22,9 @@ class KindSpec:
     audience: Audience
     intent: Callable[[Any, Links], Intent]
     sample: Callable[[Sample], Any]
+    waits: bool = False
+    """Whether it waits for the member's address when none is known yet (the fact stays worth
+    telling), instead of being dropped."""
 
     @property
     def templates(self) -> tuple[str, str]:
@@ -34,7 +37,7 @@ MEMBER, ORGANIZER = Audience.MEMBER, Audience.ORGANIZER
 KINDS: Mapping[Kind, KindSpec] = {
     spec.kind: spec
     for spec in (
-        KindSpec(Kind.PAYMENT_RECEIPT, MEMBER, intents.payment_receipt, samples.payment),
+        KindSpec(Kind.PAYMENT_RECEIPT, MEMBER, intents.payment_receipt, samples.payment, True),
         KindSpec(Kind.NEW_MEMBER, ORGANIZER, intents.new_member, samples.activated),
         KindSpec(Kind.RENEWAL_NOTICE, ORGANIZER, intents.renewal_notice, samples.renewed),
         KindSpec(Kind.PAYMENT_FAILED, MEMBER, intents.payment_failed, samples.failed_invoice),
@@ -44,5 +47,7 @@ KINDS: Mapping[Kind, KindSpec] = {
         KindSpec(Kind.DISPUTE_ALERT, ORGANIZER, intents.dispute_alert, samples.dispute),
         KindSpec(Kind.DISPUTE_OUTCOME, ORGANIZER, intents.dispute_outcome, samples.dispute_closed),
         KindSpec(Kind.RENEWAL_REMINDER, MEMBER, intents.renewal_reminder, samples.expiry),
+        KindSpec(Kind.PURCHASE_FAILED, MEMBER, intents.purchase_failed, samples.failed_intent),
+        KindSpec(Kind.SALE_NOTICE, ORGANIZER, intents.sale_notice, samples.sale),
     )
 }

@@ -22,6 +22,8 @@ class Kind(StrEnum):
     DISPUTE_ALERT = "dispute_alert"
     DISPUTE_OUTCOME = "dispute_outcome"
     RENEWAL_REMINDER = "renewal_reminder"
+    PURCHASE_FAILED = "purchase_failed"
+    SALE_NOTICE = "sale_notice"
 
 
 class Audience(StrEnum):

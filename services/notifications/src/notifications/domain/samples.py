@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from notifications.domain.intents import Expiry
+from notifications.domain.intents import ChargedIntent, Expiry
+from tollgate_shared.contracts.checkout import PurchasePaid
 from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
@@ -111,3 +112,29 @@ def dispute_closed(sample: Sample) -> DisputeClosed:
 
 def expiry(sample: Sample) -> Expiry:
     return Expiry("grp_sample", "usr_sample", "tier_sample", sample.now, "member@example.com")
+
+
+PURCHASE = {"item_id": "item_sample", "reference": "booking_sample"}
+
+
+def failed_intent(sample: Sample) -> ChargedIntent:
+    return ChargedIntent(
+        id="pi_sample",
+        amount=sample.amount,
+        currency=sample.currency,
+        status="requires_payment_method",
+        description="Workshop seat",
+        metadata={"user_id": "usr_sample", "group_id": "grp_sample", **PURCHASE},
+        last_payment_error={"message": "Your card was declined."},
+    )
+
+
+def sale(sample: Sample) -> PurchasePaid:
+    return PurchasePaid(
+        **{k: v for k, v in sample.money.items() if k in ("user_id", "group_id", "email")},
+        **PURCHASE,
+        session_id="pi_sample",
+        payment_intent_id="pi_sample",
+        amount=sample.amount,
+        currency=sample.currency,
+    )

@@ -46,12 +46,13 @@ DOMAIN_HANDLERS: dict[type[DomainEvent], MethodHandler] = {
     RefundRecorded: Handlers.on_refund_recorded,
     DisputeOpened: Handlers.on_dispute_opened,
     DisputeClosed: Handlers.on_dispute_closed,
-    PurchasePaid: Handlers.on_purchase_event,
+    PurchasePaid: Handlers.on_purchase_paid,
     PurchaseClaimed: Handlers.on_purchase_event,
 }
 # Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
 STRIPE_HANDLERS: dict[str, MethodHandler] = {
     "invoice.payment_failed": Handlers.on_invoice_payment_failed,
+    "payment_intent.payment_failed": Handlers.on_payment_intent_failed,
 }
 
 

@@ -10,7 +10,7 @@ from notifications.domain.links import Links
 from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
-from tollgate_shared.contracts.checkout import PurchaseEvent
+from tollgate_shared.contracts.checkout import PurchaseEvent, PurchasePaid
 from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
@@ -99,6 +99,19 @@ class Handlers:
 
     async def on_purchase_event(self, uow: NotificationsUnitOfWork, event: PurchaseEvent) -> None:
         _learn_email(uow, event)
+
+    async def on_purchase_paid(self, uow: NotificationsUnitOfWork, event: PurchasePaid) -> None:
+        _learn_email(uow, event)
+        await self.notifier.notify(uow, intents.sale_notice(event, self.links))
+
+    async def on_payment_intent_failed(
+        self, uow: NotificationsUnitOfWork, event: StripeEvent
+    ) -> None:
+        """Only an intent whose own metadata names a group is ours: a subscription invoice's
+        carries none (its `invoice.payment_failed` mails), nor does another app's."""
+        intent = intents.purchase_failed(event.object_as(intents.ChargedIntent), self.links)
+        if intent.group_id is not None:
+            await self.notifier.notify(uow, intent)
 
     async def on_invoice_payment_failed(
         self, uow: NotificationsUnitOfWork, event: StripeEvent

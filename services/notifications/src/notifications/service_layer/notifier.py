@@ -22,7 +22,8 @@ UNADDRESSED = Counter(
 
 
 class Notifier:
-    """Resolves recipients, renders once, records one row per recipient (duplicates ignored)."""
+    """Resolves recipients, renders once, records one row per recipient (duplicates ignored);
+    keeps a notification of a kind that waits when its member's address is unknown."""
 
     def __init__(self, renderer: Renderer, *, mail_domain: str) -> None:
         self.renderer = renderer
@@ -37,6 +38,12 @@ class Notifier:
         else:
             email = intent.email or await uow.directory.member_email(intent.user_id)
             recipients = [email] if email else []
+        if not recipients and KINDS[intent.kind].waits and intent.user_id:
+            # Its member's address may come with a later event (a purchase's, from checkout):
+            # kept until then (`waiting.AddressWaits`).
+            uow.notifications.await_address(intent)
+            log.info("notification.awaiting_address", kind=intent.kind, source_id=intent.source_id)
+            return 0
         if not recipients:
             # Expected (a member whose address no event has carried yet, a group without
             # organizer contacts), so counted and logged at info rather than warned per event.

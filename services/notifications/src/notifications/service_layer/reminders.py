@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-
-import structlog
 
 from notifications.adapters.deferred import PENDING
 from notifications.domain import intents
 from notifications.domain.links import Links
+from notifications.service_layer import every
 from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
-
-log = structlog.get_logger(__name__)
 
 
 class ReminderJob:
@@ -48,10 +44,4 @@ class ReminderJob:
 
     async def run(self) -> None:
         """Check every `interval` seconds until cancelled."""
-        while True:
-            try:
-                if recorded := await self.run_once():
-                    log.info("reminders.recorded", count=recorded)
-            except Exception:
-                log.exception("reminders.failed")
-            await asyncio.sleep(self._interval)
+        await every(self._interval, self.run_once, name="reminders")
