@@ -132,13 +132,30 @@ async def test_bad_input_is_rejected_and_stores_nothing(
     assert await stream_total(js) == before
 
 
+async def metric(gateway: httpx.AsyncClient, sample: str) -> float:
+    """A sample of the gateway's /metrics, e.g. `gateway_events_received_total`."""
+    for row in (await gateway.get("/metrics")).text.splitlines():
+        if row.startswith(sample + " "):
+            return float(row.removeprefix(sample + " "))
+    return 0.0
+
+
 async def rejected_total(gateway: httpx.AsyncClient, reason: str) -> float:
     """`gateway_events_rejected_total{reason}` as the gateway's /metrics shows it."""
-    line = f'gateway_events_rejected_total{{reason="{reason}"}} '
-    for row in (await gateway.get("/metrics")).text.splitlines():
-        if row.startswith(line):
-            return float(row.removeprefix(line))
-    return 0.0
+    return await metric(gateway, f'gateway_events_rejected_total{{reason="{reason}"}}')
+
+
+async def test_every_delivery_is_counted_as_received(gateway: httpx.AsyncClient) -> None:
+    """Each delivery counts once, stored, refused or too large alike."""
+    received = await metric(gateway, "gateway_events_received_total")
+    body = encode(make_event())
+    answers = [
+        await gateway.post("/webhooks/stripe", content=body, headers=signed(body)),
+        await gateway.post("/webhooks/stripe", content=body, headers={}),
+        await gateway.post("/webhooks/stripe", content=b"x" * 2_000_000, headers=signed(body)),
+    ]
+    assert [a.status_code for a in answers] == [200, 400, 413]
+    assert await metric(gateway, "gateway_events_received_total") == received + 3
 
 
 UNSTORABLE = {

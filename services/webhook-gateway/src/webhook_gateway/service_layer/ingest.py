@@ -29,7 +29,9 @@ class Stored(BaseModel):
 
 
 async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
-    """The raw body; PayloadTooLarge as soon as it is known to exceed `limit` bytes."""
+    """Count the delivery, then read its raw body; PayloadTooLarge as soon as it is known to
+    exceed `limit` bytes."""
+    metrics.RECEIVED.inc()
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise reject("payload_too_large", PayloadTooLarge(f"body exceeds {limit} bytes"))
     body = bytearray()
