@@ -5,6 +5,7 @@ controls."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import nats
 import pytest
+import stripe
 
 from tollgate_cli.stack import (
     EMULATOR_PORT,
@@ -59,6 +61,8 @@ class StackProcess:
     jwt_secret: str
     var_dir: Path
     banner: str
+    webhook_secret: str
+    """The secret the emulator signs the gateway's webhooks with."""
 
     def url(self, port: int) -> str:
         """A DESIGN.md port of this stack, as a base URL."""
@@ -169,10 +173,13 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     var_dir = tmp_path_factory.mktemp("stack")
     offset = free_port_offset()
     jwt_secret = secrets.token_urlsafe(32)
-    proc = launch(var_dir, offset, run_environment(jwt_secret))
+    env = run_environment(jwt_secret)
+    proc = launch(var_dir, offset, env)
     try:
         text = await banner(proc, var_dir)
-        running = StackProcess(proc, offset, jwt_secret, var_dir, text)
+        running = StackProcess(
+            proc, offset, jwt_secret, var_dir, text, env["STRIPE_WEBHOOK_SECRET"]
+        )
         yield running
     finally:
         code = _interrupt(proc)
@@ -284,6 +291,38 @@ class Platform(PlatformClient):
             form["promotion_code"] = promotion_code
         return await self.http.post(url, data=form)
 
+    async def join_in_card_form(
+        self, user_id: str, tier_id: str, *, expect: int = 201
+    ) -> dict[str, Any]:
+        """A member starts a membership in the app's own card form (`{subscription_id,
+        client_secret, status}` on success)."""
+        return await self.call(
+            "POST",
+            "checkout",
+            "/checkout/subscriptions",
+            headers=self.member(user_id),
+            json={"tier_id": tier_id},
+            expect=expect,
+        )
+
+    async def confirm(
+        self, client_secret: str, payment_method: str = "pm_card_visa", **params: Any
+    ) -> str:
+        """Confirm the PaymentIntent of a card form's client secret with one of Stripe's test
+        payment methods through the Stripe SDK, as Stripe.js does for the browser; its status
+        then (a decline leaves it `requires_payment_method`)."""
+        client = stripe.StripeClient(
+            DEV_STRIPE_KEY, base_addresses={"api": self.emulator}, http_client=stripe.HTTPXClient()
+        )
+        intent = client_secret.split("_secret_")[0]
+        try:
+            confirmed = await client.v1.payment_intents.confirm_async(
+                intent, {"payment_method": payment_method, **params}
+            )
+        except stripe.CardError:
+            return "requires_payment_method"
+        return confirmed.status
+
     async def subscribe(self, user_id: str, group_id: str, tier_id: str) -> dict[str, Any]:
         """Check out `tier_id`, pay with a good card, and wait until the gate says active."""
         session = await self.checkout(user_id, {"tier_id": tier_id})
@@ -334,6 +373,27 @@ class Platform(PlatformClient):
         assert len(totals) <= 1, totals
         return totals[0] if totals else None
 
+    async def booked_with_fee(self, group_id: str, user_id: str) -> dict[str, Any]:
+        """The member's only payment, once the ledger has booked it and Stripe's fee for its
+        charge (the group's totals: that payment's); returns the totals and `fee`."""
+        [payment] = await self.until(
+            lambda: self.payments(user_id), message=f"{user_id}'s payment in the ledger"
+        )
+        charge = await self.stripe(
+            f"/charges/{payment['charge_id']}", **{"expand[]": "balance_transaction"}
+        )
+        fee = charge["balance_transaction"]["fee"]
+        assert payment["amount"] == charge["amount"] and fee > 0, (payment, charge)
+
+        async def booked() -> dict[str, Any] | None:
+            totals = await self.summary(group_id)
+            return totals if totals and totals["fees"] else None
+
+        totals = await self.until(booked, message="payment and fee booked")
+        assert (totals["gross"], totals["fees"]) == (charge["amount"], fee), totals
+        assert totals["net"] == charge["amount"] - fee
+        return {**totals, "fee": fee}
+
     async def transactions(self, group_id: str) -> list[dict[str, Any]]:
         """Every ledger transaction of the group with its entries, following the cursor."""
         found: list[dict[str, Any]] = []
@@ -375,6 +435,28 @@ class Platform(PlatformClient):
         if card is not None:
             body["card_number"] = card
         return await self.control(f"/subscriptions/{subscription_id}/advance", body)
+
+    @contextlib.asynccontextmanager
+    async def deliveries_doubled_and_shuffled(self) -> AsyncIterator[None]:
+        """Within the block every event reaches the gateway twice: through a second endpoint at
+        the gateway's URL (in order), and through the stack's own newest first (what arrives
+        within 0.3 s) — as Stripe may deliver them."""
+        [own] = (await self.stripe("/webhook_endpoints"))["data"]
+        second = await self.control(
+            "/webhook_endpoints", {"url": own["url"], "secret": self.stack.webhook_secret}
+        )
+        shuffled = {"mode": "out_of_order", "window_seconds": 0.3, "endpoint": own["id"]}
+        await self.control("/delivery", shuffled)
+        try:
+            yield
+            await self.drained()
+        finally:
+            await self.control("/delivery", {"mode": "normal", "endpoint": own["id"]})
+            removed = await self.http.delete(
+                f"{self.emulator}/v1/webhook_endpoints/{second['id']}",
+                headers={"Authorization": f"Bearer {DEV_STRIPE_KEY}"},
+            )
+            assert removed.status_code == 200, removed.text
 
     async def requests_to_stripe(self, method: str, path: str) -> int:
         """How many times the services called `method path` on Stripe."""
