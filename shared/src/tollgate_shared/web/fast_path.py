@@ -22,6 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from tollgate_shared.web.errors import StatusMap, error_answer
 
 _JSON = (b"content-type", b"application/json")
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()\\]|\\.)*\)")
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,25 @@ class FastRequest:
                 return
 
 
+def path_template(path: re.Pattern[str]) -> str:
+    """`path` with each named group written `{name}`: `/items/(?P<id>[^/]+)` → `/items/{id}`."""
+    return _NAMED_GROUP.sub(r"{\1}", path.pattern)
+
+
 class FastRoute:
     """Answers `METHOD` requests whose path fully matches `PATH` with the JSON bytes `answer`
     returns (200), or what the app answers to the error it raises (`errors.error_answer`)."""
 
     METHOD: ClassVar[str]
     PATH: ClassVar[re.Pattern[str]]
+    ROUTE: ClassVar[str]
+    """The path template its requests are counted under, the same as its FastAPI route's:
+    `path_template(PATH)` unless a subclass sets it (a named group holding parentheses)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "PATH" in cls.__dict__ and "ROUTE" not in cls.__dict__:
+            cls.ROUTE = path_template(cls.PATH)
 
     async def answer(self, request: FastRequest) -> bytes:
         """The JSON body of a 200 answer."""
@@ -60,24 +74,25 @@ class FastRoute:
 
     async def serve(
         self, state: State, status: StatusMap, scope: Scope, receive: Receive, send: Send
-    ) -> bool:
-        """Answer the request if it is this route's, its domain errors by `status` (the app's);
-        False to leave it to the app."""
+    ) -> int | None:
+        """Answer the request if it is this route's, its domain errors by `status` (the app's),
+        and return the status answered; None to leave it to the app."""
         if scope["method"] != self.METHOD:
-            return False
+            return None
         match = self.PATH.fullmatch(scope["path"])
         if match is None:
-            return False
+            return None
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         if "origin" in headers:
-            return False
+            return None
         request = FastRequest(state, headers, match.groupdict(), receive)
         try:
             body = await self.answer(request)
         except Exception as exc:
-            await error_answer(exc, scope["path"], status)(scope, receive, send)
-            return True
+            refusal = error_answer(exc, scope["path"], status)
+            await refusal(scope, receive, send)
+            return refusal.status_code
         headers_out: list[Any] = [_JSON, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers_out})
         await send({"type": "http.response.body", "body": body})
-        return True
+        return 200
