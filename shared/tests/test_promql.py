@@ -1,9 +1,13 @@
-"""What the dashboard and alert tests read from PromQL: the metrics an expression selects, and
-the labels each selector needs."""
+"""What the dashboard and alert tests read from PromQL: the metrics an expression selects, the
+labels each selector needs, and a dashboard's queries as Prometheus would get them."""
 
 import pytest
 
-from tollgate_shared.testing.metrics import promql_metric_names, promql_selectors
+from tollgate_shared.testing.metrics import (
+    grafana_queries,
+    promql_metric_names,
+    promql_selectors,
+)
 
 
 @pytest.mark.parametrize(
@@ -15,11 +19,11 @@ from tollgate_shared.testing.metrics import promql_metric_names, promql_selector
             {"a_total"},
         ),
         (
-            "histogram_quantile(0.99, sum by (le, route) (rate(b_bucket[$__rate_interval])))",
+            "histogram_quantile(0.99, sum by (le, route) (rate(b_bucket[5m])))",
             {"b_bucket"},
         ),
         ("c > on(service) group_left d offset 5m or vector(1e3)", {"c", "d"}),
-        ('sum without (pod) (e{consumer="$payments_consumer"}) and bool f', {"e", "f"}),
+        ('sum without (pod) (e{consumer="ledger"}) and {__name__="f"}', {"e", "f"}),
     ],
 )
 def test_the_metric_names_an_expression_selects(expr: str, names: set[str]) -> None:
@@ -33,5 +37,28 @@ def test_selectors_keep_their_equality_matchers() -> None:
     )
     assert promql_selectors(expr) == [
         ("a_total", {"route": "/x/{id}", "service": "g"}),
+        ("a_total", {}),
         ("b", {}),
     ]
+
+
+def test_a_syntax_error_is_refused() -> None:
+    with pytest.raises(ValueError, match="parenthesis"):
+        promql_selectors("sum(rate(a_total[5m])")
+
+
+def test_a_dashboards_queries_get_its_variables_current_values() -> None:
+    dashboard = {
+        "templating": {
+            "list": [
+                {"name": "datasource", "type": "datasource", "current": {}},
+                {"name": "consumer", "current": {"text": "ledger", "value": "ledger"}},
+            ]
+        },
+        "panels": [
+            {"targets": [{"expr": 'rate(a_total{consumer="$consumer"}[$__rate_interval])'}]},
+            {"type": "row"},
+        ],
+    }
+    assert grafana_queries(dashboard) == ['rate(a_total{consumer="ledger"}[5m])']
+    assert promql_selectors(grafana_queries(dashboard)[0]) == [("a_total", {"consumer": "ledger"})]

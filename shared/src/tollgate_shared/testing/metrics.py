@@ -1,14 +1,14 @@
 """Prometheus metrics as tests read them: a `/metrics` page's samples, the sample names the
-code can expose, and the metric names a PromQL expression (a dashboard panel's, an alert's)
-reads."""
+code can expose, and the series a PromQL expression (a dashboard panel's, an alert's) selects."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import promql_parser
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -52,30 +52,48 @@ def sample_names(families: Iterable[Metric]) -> set[str]:
     }
 
 
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_MATCHERS = re.compile(r"\{[^}]*\}")
-_RANGES = re.compile(r"\[[^\]]*\]")
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-_NAME = re.compile(r"(?<![\w:.$])([A-Za-z_:][\w:]*+)(?!\s*\()")  # a whole name, not a call
-_KEYWORDS = {"and", "or", "unless", "bool", "offset", "group_left", "group_right", "inf", "nan"}
-
-
-_SELECTOR = re.compile(r'([A-Za-z_:][\w:]*)\s*\{((?:[^}"]|"(?:[^"\\]|\\.)*")*)\}')
-_MATCHER = re.compile(r'(\w+)\s*(=~|!=|!~|=)\s*"((?:[^"\\]|\\.)*)"')
-
-
 def promql_selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
-    """Each `name{...}` selector of a PromQL expression with its equality matchers (`=~`, `!=`
-    and `!~` left out): the series it needs to find something."""
-    return [
-        (name, {label: value for label, op, value in _MATCHER.findall(matchers) if op == "="})
-        for name, matchers in _SELECTOR.findall(expr)
-    ]
+    """Each series selector of a PromQL expression, parsed as Prometheus parses it (a syntax
+    error raises ValueError): its metric name and its equality matchers (`=~`, `!=` and `!~`
+    left out), what a series must have for the selector to find it."""
+    selectors: list[tuple[str, dict[str, str]]] = []
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            equal = {
+                m.name: m.value
+                for m in node.matchers.matchers
+                if m.op == promql_parser.MatchOp.Equal
+            }
+            name = node.name or equal.pop("__name__", "")
+            selectors.append((name, equal))
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return selectors
 
 
 def promql_metric_names(expr: str) -> set[str]:
-    """The metric (sample) names a PromQL expression selects: what is left once strings, label
-    matchers, ranges, grouping clauses, function names, keywords and numbers are taken out."""
-    for pattern in (_STRINGS, _MATCHERS, _RANGES, _GROUPING):
-        expr = pattern.sub(" ", expr)
-    return {name for name in _NAME.findall(expr) if name.lower() not in _KEYWORDS}
+    """The metric (sample) names a PromQL expression selects."""
+    return {name for name, _ in promql_selectors(expr)}
+
+
+GRAFANA_INTERVALS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
+
+
+def grafana_queries(dashboard: dict[str, Any]) -> list[str]:
+    """Every PromQL query of a Grafana dashboard's panels, its variables replaced by their
+    current values (Grafana's interval variables by typical ones) so Prometheus could run it."""
+    values = dict(GRAFANA_INTERVALS)
+    for variable in dashboard.get("templating", {}).get("list", []):
+        current = variable.get("current", {}).get("value")
+        if isinstance(current, str):
+            values["$" + variable["name"]] = current
+    queries = []
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            # longest first, so that no name is replaced inside a longer one
+            for name in sorted(values, key=len, reverse=True):
+                expr = expr.replace(name, values[name])
+            queries.append(expr)
+    return queries
