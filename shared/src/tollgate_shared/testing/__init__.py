@@ -8,10 +8,12 @@ else the embedded wheels under `var/test/` (started once per test session, stopp
 
 Every helper is importable from here; each lives in the module of its kind: `core` (waiting,
 unique ids), `http` (servers, refusals, pages), `events` (Stripe and domain events),
-`emulator` (driving the Stripe emulator), `consumers` (the consumer core's tests), `database`,
-`platform` (a whole running platform) and `fixtures` (registered here).
+`emulator` (driving the Stripe emulator), `consumers` (the consumer core's tests), `commands`
+(command lines and their one-line errors), `database`, `platform` (a whole running platform)
+and `fixtures` (registered here).
 """
 
+from tollgate_shared.testing.commands import one_line_error, run_cli
 from tollgate_shared.testing.consumers import (
     RawHandlers,
     RunningConsumers,
@@ -76,10 +78,12 @@ __all__ = [
     "nats_client",
     "nats_url",
     "offset_pages",
+    "one_line_error",
     "pre_basil_invoice",
     "publish_domain_event",
     "publish_stripe_event",
     "refused_keeping_the_connection",
+    "run_cli",
     "schema_drift",
     "serve_app",
     "sessions_on",

@@ -18,9 +18,9 @@ import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from tollgate_shared.infra.settings import ServiceSettings, describe_errors
+from tollgate_shared.infra.cli import OneLineParser, add_debug_option, load_settings, run_command
+from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.infra.tasks import cancel_and_wait
 from tollgate_shared.messaging import asyncapi
 from tollgate_shared.observability.logging import configure_logging
@@ -131,21 +131,29 @@ class ServiceCli:
     migrations: Path | None = None
 
     def main(self, argv: list[str] | None = None) -> None:
-        """`serve [--host H] [--port P] [--no-migrate]` (default) or `migrate`."""
-        parser = argparse.ArgumentParser(prog=self.name, description=f"Tollgate {self.name}")
+        """`serve [--host H] [--port P] [--migrate]` (default), `migrate` or `asyncapi`; each
+        takes `--debug`. An error is one line on stderr and a non-zero exit status."""
+        parser = OneLineParser(prog=self.name, description=f"Tollgate {self.name}")
+        add_debug_option(parser)
         commands = parser.add_subparsers(dest="command")
         serve = commands.add_parser("serve", help="run the HTTP API, consumers and outbox relay")
         serve.add_argument("--host")
         serve.add_argument("--port", type=int)
         serve.add_argument("--migrate", action="store_true", help="migrate the database first")
-        commands.add_parser("migrate", help="bring the database schema to the newest revision")
-        commands.add_parser("asyncapi", help="print the service's AsyncAPI document (JSON)")
+        for command in (
+            serve,
+            commands.add_parser("migrate", help="bring the database schema to the newest revision"),
+            commands.add_parser("asyncapi", help="print the service's AsyncAPI document (JSON)"),
+        ):
+            add_debug_option(command)
         args = parser.parse_args(argv)
+        debug = getattr(args, "debug", False)
+        status = run_command(self.name, lambda: self._run(args), debug=debug)
+        if status:
+            sys.exit(status)
 
-        try:
-            settings = self.load_settings()
-        except ValidationError as exc:
-            sys.exit(f"{self.name}: the settings are not valid:\n{describe_errors(exc)}")
+    def _run(self, args: argparse.Namespace) -> None:
+        settings = load_settings(self.load_settings)
         configure_logging(
             settings.log_level,
             json=settings.log_json,
@@ -166,8 +174,8 @@ class ServiceCli:
         gc.freeze()
         uvicorn.run(
             app,
-            host=args.host or settings.http_host,
-            port=args.port or settings.http_port,
+            host=getattr(args, "host", None) or settings.http_host,
+            port=getattr(args, "port", None) or settings.http_port,
             http=http_protocol(settings),
             log_config=None,
             access_log=False,
