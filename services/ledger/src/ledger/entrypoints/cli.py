@@ -10,17 +10,26 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from ledger.bootstrap import build
-from ledger.config import load_settings
+from ledger.config import Settings
+from ledger.config import load_settings as load_ledger_settings
 from ledger.entrypoints.deps import parse_instant
 from ledger.service_layer.fees import book_fees
 from ledger.service_layer.payouts import request_scheduled_payouts
 from ledger.service_layer.reconcile import reconcile
+from tollgate_shared.infra.cli import (
+    CommandError,
+    OneLineParser,
+    add_debug_option,
+    load_settings,
+    run_command,
+)
+from tollgate_shared.web.errors import ApiError
 
 COMMANDS = ("reconcile", "schedule-payouts", "book-fees")
 
 
-async def _reconcile(start: datetime, end: datetime) -> int:
-    service = build(load_settings())
+async def _reconcile(settings: Settings, start: datetime, end: datetime) -> int:
+    service = build(settings)
     runtime = service.runtime
     assert runtime.sessions is not None and runtime.engine is not None
     try:
@@ -33,8 +42,8 @@ async def _reconcile(start: datetime, end: datetime) -> int:
     return 1 if differences else 0
 
 
-async def _schedule() -> int:
-    service = build(load_settings())
+async def _schedule(settings: Settings) -> int:
+    service = build(settings)
     assert service.runtime.engine is not None
     try:
         created = await request_scheduled_payouts(service.deps, datetime.now(UTC))
@@ -45,8 +54,8 @@ async def _schedule() -> int:
     return 0
 
 
-async def _book_fees() -> int:
-    service = build(load_settings())
+async def _book_fees(settings: Settings) -> int:
+    service = build(settings)
     assert service.runtime.engine is not None
     try:
         known = await book_fees(service.deps)
@@ -58,19 +67,34 @@ async def _book_fees() -> int:
 
 def run(argv: list[str]) -> int:
     """`ledger reconcile --from D --to D` (exit 1 on differences), `ledger schedule-payouts` or
-    `ledger book-fees`."""
-    parser = argparse.ArgumentParser(prog="ledger")
+    `ledger book-fees`; each takes `--debug`. An error is one line on stderr, exit status 2."""
+    parser = OneLineParser(prog="ledger")
+    add_debug_option(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("reconcile", help="compare the ledger with Stripe for a period")
     check.add_argument("--from", dest="start", required=True, help="ISO date or datetime")
     check.add_argument("--to", dest="end", required=True, help="ISO date or datetime (exclusive)")
-    commands.add_parser("schedule-payouts", help="request the payouts that schedules make due")
-    commands.add_parser("book-fees", help="book the Stripe fees of payments not known yet")
+    schedule = commands.add_parser(
+        "schedule-payouts", help="request the payouts that schedules make due"
+    )
+    fees = commands.add_parser("book-fees", help="book the Stripe fees of payments not known yet")
+    for command in (check, schedule, fees):
+        add_debug_option(command)
     args = parser.parse_args(argv)
+    return run_command(
+        "ledger", lambda: _run(args), debug=getattr(args, "debug", False), error_status=2
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(load_ledger_settings)
     if args.command == "reconcile":
-        start, end = parse_instant(args.start, "from"), parse_instant(args.end, "to")
+        try:
+            start, end = parse_instant(args.start, "from"), parse_instant(args.end, "to")
+        except ApiError as exc:
+            raise CommandError(exc.message, status=2) from None
         assert start is not None and end is not None
-        return asyncio.run(_reconcile(start, end))
+        return asyncio.run(_reconcile(settings, start, end))
     if args.command == "book-fees":
-        return asyncio.run(_book_fees())
-    return asyncio.run(_schedule())
+        return asyncio.run(_book_fees(settings))
+    return asyncio.run(_schedule(settings))
