@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
@@ -11,14 +12,14 @@ from nats.js import JetStreamContext
 from tollgate_shared.messaging.streams import ensure_streams
 
 
-def make_broker(nats_url: str, *, name: str) -> NatsBroker:
-    """A broker that reconnects forever; streams are declared by `connect_and_declare`."""
+def make_broker(nats_url: str, *, name: str, **connection: Any) -> NatsBroker:
+    """A broker that reconnects forever, unless `connection` (nats-py's connect options)
+    says otherwise; streams are declared by `connect_and_declare`."""
+    reconnecting = {"max_reconnect_attempts": -1, "reconnect_time_wait": 1, "connect_timeout": 3}
     return NatsBroker(
         nats_url.split(","),
         name=f"tollgate-{name}",
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=1,
-        connect_timeout=3,
+        **(reconnecting | connection),
         # Stopping waits this long for the fetches being applied, so their messages are acked.
         graceful_timeout=10,
         # Its own lines go through the service's logging (format, redaction), not a handler
