@@ -9,9 +9,8 @@ import contextlib
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,18 +20,12 @@ from fastapi.responses import PlainTextResponse
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from membership.config import Settings as MembershipSettings
-from membership.main import MIGRATIONS
-from membership.main import create_app as create_membership
-from tollgate_shared.infra.settings import DEV_JWT_SECRET, ServiceSettings
+from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.infra.stripe_client import make_stripe_client
 from tollgate_shared.messaging.publish import MSG_ID
-from tollgate_shared.testing import consumer_idle, serve_app, unique, wait_until
-from tollgate_shared.web.auth import issue_token
+from tollgate_shared.testing import serve_app, unique, wait_until
 from webhook_gateway.config import Settings as GatewaySettings
 from webhook_gateway.main import create_app as create_gateway
-
-SERVICE_TOKEN = issue_token(DEV_JWT_SECRET, sub="checkout", roles=["service"])
 
 
 async def tollgate(*args: str) -> str:
@@ -120,45 +113,6 @@ async def failing_webhooks(emulator: Emulator) -> AsyncIterator[None]:
             yield
         finally:
             await emulator.client.v1.webhook_endpoints.delete_async(endpoint["id"])
-
-
-Gate = Callable[[str, str], Any]
-
-
-@pytest.fixture
-def membership(
-    nats_url: str,
-    migrated_database: Callable[[Path], str],
-    stripe_emulator_url: str,
-    js: JetStreamContext,
-) -> Callable[[], contextlib.AbstractAsyncContextManager[Gate]]:
-    """A membership service on a fresh database; yields its gate `(user, group) -> active`."""
-
-    @contextlib.asynccontextmanager
-    async def start() -> AsyncIterator[Gate]:
-        settings = MembershipSettings(
-            service_name="membership",
-            nats_url=nats_url,
-            service_database_url=migrated_database(MIGRATIONS),
-            stripe_api_base=stripe_emulator_url,
-        )
-        async with (
-            serve_app(create_membership(settings)) as base,
-            httpx.AsyncClient(base_url=base, timeout=30) as http,
-        ):
-
-            async def active(user: str, group: str) -> bool:
-                response = await http.get(
-                    f"/entitlements/{user}/groups/{group}",
-                    headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
-                )
-                assert response.status_code == 200, response.text
-                return bool(response.json()["active"])
-
-            yield active
-            await wait_until(lambda: consumer_idle(js, "STRIPE", "membership"), timeout=30)
-
-    return start
 
 
 async def stored_ids(js: JetStreamContext, since: datetime) -> Counter[str]:

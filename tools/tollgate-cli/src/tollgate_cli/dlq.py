@@ -3,35 +3,45 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 
-import nats
 from nats.js import JetStreamContext
-from rich.console import Console
+from nats.js.errors import NotFoundError
 from rich.progress import track
 from rich.table import Table
 
+from tollgate_cli.common import (
+    STREAM_NOT_FOUND,
+    CliSettings,
+    console,
+    options,
+    settings,
+    with_jetstream,
+)
+from tollgate_shared.infra.cli import CommandError
 from tollgate_shared.messaging import dlq
-
-console = Console()
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register `dlq list|show|replay|drop`."""
-    parser = commands.add_parser("dlq", help="inspect, replay or drop dead-lettered messages")
-    parser.add_argument("--nats-url", default="nats://127.0.0.1:14222")
+    common = options(nats_url=True)
+    parser = commands.add_parser(
+        "dlq", parents=[common], help="inspect, replay or drop dead-lettered messages"
+    )
     actions = parser.add_subparsers(dest="action", required=True)
-    listing = actions.add_parser("list", help="list dead letters, oldest first")
+    listing = actions.add_parser("list", parents=[common], help="list dead letters, oldest first")
     listing.add_argument("--service")
-    show = actions.add_parser("show", help="one dead letter with its payload")
+    show = actions.add_parser("show", parents=[common], help="one dead letter with its payload")
     show.add_argument("sequence", type=int)
     for name, verb in (("replay", "replay into the consumer"), ("drop", "delete for good")):
-        action = actions.add_parser(name, help=f"{verb}: given sequences, or all (of a service)")
+        action = actions.add_parser(
+            name, parents=[common], help=f"{verb}: given sequences, or all (of a service)"
+        )
         action.add_argument("sequences", type=int, nargs="*")
         action.add_argument("--service")
         action.add_argument("--all", action="store_true")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -42,16 +52,19 @@ def run(args: argparse.Namespace) -> None:
         "replay": _apply,
         "drop": _apply,
     }
-    asyncio.run(with_jetstream(args.nats_url, lambda js: handlers[args.action](js, args)))
+    url = settings(args, CliSettings).nats_url
+    with_jetstream(url, lambda js: handlers[args.action](js, args))
 
 
-async def with_jetstream(url: str, action: Callable[[JetStreamContext], Awaitable[None]]) -> None:
-    """Run `action` with a JetStream context on `url`, closing the connection after."""
-    nc = await nats.connect(url)
+async def _letter(js: JetStreamContext, sequence: int) -> dlq.DeadLetter:
     try:
-        await action(nc.jetstream())
-    finally:
-        await nc.close()
+        return await dlq.get(js, sequence)
+    except NotFoundError as exc:
+        if exc.err_code == STREAM_NOT_FOUND:
+            raise
+        raise CommandError(
+            f"no dead letter at sequence {sequence} (see `tollgate dlq list`)"
+        ) from exc
 
 
 async def _list(js: JetStreamContext, args: argparse.Namespace) -> None:
@@ -71,7 +84,7 @@ async def _list(js: JetStreamContext, args: argparse.Namespace) -> None:
 
 
 async def _show(js: JetStreamContext, args: argparse.Namespace) -> None:
-    letter = await dlq.get(js, args.sequence)
+    letter = await _letter(js, args.sequence)
     console.print(
         f"[bold]{letter.original_subject}[/bold] {letter.original_id} "
         f"({letter.service}, {letter.delivered} tries)\n[red]{letter.error}[/red]"
@@ -84,11 +97,11 @@ async def _show(js: JetStreamContext, args: argparse.Namespace) -> None:
 
 async def _apply(js: JetStreamContext, args: argparse.Namespace) -> None:
     if args.sequences:
-        letters = [await dlq.get(js, sequence) for sequence in args.sequences]
+        letters = [await _letter(js, sequence) for sequence in args.sequences]
     elif args.all or args.service:
         letters = [letter async for letter in dlq.iterate(js, service=args.service)]
     else:
-        raise SystemExit("name sequences, or --service S, or --all")
+        raise CommandError("name sequences, or --service S, or --all", status=2)
     for letter in track(letters, description=f"{args.action} {len(letters)} dead letters"):
         if args.action == "replay":
             await dlq.replay(js, letter)

@@ -11,8 +11,11 @@ from typing import Any, Protocol
 
 import httpx
 import stripe
+from faststream.nats import NatsBroker
 
+from tollgate_cli.common import public, reach_nats
 from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.infra.cli import CommandError, describe
 from tollgate_shared.messaging import channels
 from tollgate_shared.messaging.broker import make_broker
 from tollgate_shared.messaging.channels import Publisher
@@ -50,14 +53,18 @@ class GatewayFeed:
     async def __call__(self, event: dict[str, Any]) -> bool:
         body = json.dumps(event)
         signature = stripe.WebhookSignature.generate_signature_header(body, self._secret)
-        response = await self._http.post(
-            "/webhooks/stripe",
-            content=body.encode(),
-            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
-        )
+        try:
+            response = await self._http.post(
+                "/webhooks/stripe",
+                content=body.encode(),
+                headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            where = public(str(self._http.base_url))
+            raise CommandError(f"cannot reach the gateway at {where}: {describe(exc)}") from exc
         if response.status_code != 200:
-            raise RuntimeError(
-                f"gateway answered {response.status_code} for {event['id']}: {response.text}"
+            raise CommandError(
+                f"the gateway answered {response.status_code} for {event['id']}: {response.text}"
             )
         return not response.json()["duplicate"]
 
@@ -72,9 +79,14 @@ async def open_feed(
         async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as http:
             yield GatewayFeed(http, webhook_secret.split(",")[0].strip())
         return
-    broker = make_broker(nats_url, name="cli")
-    publisher = channels.stripe_events(broker)
-    await broker.connect()
+
+    async def connect(options: dict[str, Any]) -> tuple[NatsBroker, Publisher]:
+        broker = make_broker(nats_url, name="cli", **options)
+        publisher = channels.stripe_events(broker)
+        await broker.connect()
+        return broker, publisher
+
+    broker, publisher = await reach_nats(nats_url, connect)
     try:
         yield JetStreamFeed(publisher)
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from tollgate_shared.infra.cli import CommandError
 from tollgate_shared.infra.process import ServerProcess
 from tollgate_shared.infra.provide import Infrastructure, provide
 from tollgate_shared.infra.settings import DEV_JWT_SECRET, DEV_STRIPE_KEY, DEV_WEBHOOK_SECRET
@@ -71,20 +72,34 @@ class Stack:
         self.infra.stop()
 
 
+def var_dir_for(port_offset: int) -> Path:
+    """Where a stack keeps its data and logs by default: `var/dev`, or `var/dev-<offset>` for
+    a stack on shifted ports. Starting a stack stops the servers a previous run left in its
+    directory, so a second stack beside a running one must never share it."""
+    return Path("var/dev" if port_offset == 0 else f"var/dev-{port_offset}")
+
+
+def exited(process: ServerProcess) -> CommandError:
+    """The error of a process of the stack that exited: its status, and the last line of its
+    log (a service's own error line), which is kept whole in the log file."""
+    tail = process.log_tail(1) or "(its log is empty)"
+    return CommandError(
+        f"{process.name} exited with {process.proc.returncode} ({process.log_path}): {tail}"
+    )
+
+
 def _wait_healthy(name: str, url: str, process: ServerProcess, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.proc.poll() is not None:
-            raise RuntimeError(
-                f"{name} exited with {process.proc.returncode}:\n{process.log_tail()}"
-            )
+            raise exited(process)
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise TimeoutError(f"{name} did not answer {url} within {timeout}s")
+    raise CommandError(f"{name} did not answer {url} within {timeout:.0f}s ({process.log_path})")
 
 
 def base_environment(infra: Infrastructure, port_offset: int = 0) -> dict[str, str]:

@@ -18,25 +18,17 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import stripe
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
+from tollgate_cli import common
+from tollgate_cli.common import CliSettings, console, progress
 from tollgate_cli.feed import Feed, open_feed
 from tollgate_cli.synthetic import StripeJson, backfill_events, resync_events
-from tollgate_shared.infra.settings import ServiceSettings
-from tollgate_shared.infra.stripe_client import make_stripe_client
-
-console = Console()
+from tollgate_shared.infra.cli import CommandError, describe
+from tollgate_shared.infra.settings import DEV_STRIPE_KEY, ServiceSettings
+from tollgate_shared.infra.stripe_client import STRIPE_API, make_stripe_client
 
 RESOURCES = {
     "cus_": "customers",
@@ -51,11 +43,24 @@ PAGE_SIZE = 100
 UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
-class CliSettings(ServiceSettings):
-    """`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`, `STRIPE_WEBHOOK_SECRET` and `NATS_URL` from the
-    environment; only the Stripe key must not be the development default in production."""
+STRIPE_KEY = re.compile(r"(sk|rk)_(live|test)_[0-9A-Za-z]{16,}")
+"""The shape of the secret and restricted keys of Stripe's dashboard."""
 
-    required_secrets: ClassVar[tuple[str, ...]] = ("stripe_secret_key",)
+
+def refuse_development_key(settings: ServiceSettings) -> None:
+    """Refuse, before any call, to send the development key (or any key not shaped like one
+    of Stripe's) to api.stripe.com: it means the command was meant for the emulator and
+    `STRIPE_API_BASE` is missing, and Stripe would refuse the key anyway."""
+    calls_stripe = (settings.stripe_api_base or STRIPE_API).rstrip("/") == STRIPE_API
+    key = settings.stripe_secret_key
+    if calls_stripe and (key == DEV_STRIPE_KEY or not STRIPE_KEY.fullmatch(key)):
+        what = "the development key" if key == DEV_STRIPE_KEY else "not a key of Stripe's"
+        raise CommandError(
+            f"STRIPE_SECRET_KEY is {what} and would be sent to {STRIPE_API} (no other "
+            "STRIPE_API_BASE or --stripe-api-base is given): set a key from the Stripe "
+            "dashboard (sk_live_…, sk_test_…, rk_…), or --stripe-api-base to the emulator",
+            status=2,
+        )
 
 
 def since(value: str) -> datetime:
@@ -66,18 +71,32 @@ def since(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def object_id(value: str) -> str:
+    """An id of an object resync accepts, by its prefix."""
+    if value.split("_")[0] + "_" not in RESOURCES:
+        raise argparse.ArgumentTypeError(f"resync takes {', '.join(p + '…' for p in RESOURCES)}")
+    return value
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register `catch-up`, `backfill` and `resync`."""
+    common_options = common.options()
     catch_up = commands.add_parser(
-        "catch-up", help="feed Stripe events whose webhook delivery did not succeed"
+        "catch-up",
+        parents=[common_options],
+        help="feed Stripe events whose webhook delivery did not succeed",
     )
     catch_up.add_argument("--since", type=since, default="30d", help="e.g. 30d, 6h, 2026-11-01")
     backfill = commands.add_parser(
-        "backfill", help="import existing customers, subscriptions, checkouts, invoices, charges"
+        "backfill",
+        parents=[common_options],
+        help="import existing customers, subscriptions, checkouts, invoices, charges",
     )
     backfill.add_argument("--since", type=since, help="only objects created since (default all)")
-    resync = commands.add_parser("resync", help="re-apply one Stripe object's current state")
-    resync.add_argument("object_id", help="cus_…, sub_…, cs_…, in_… or ch_…")
+    resync = commands.add_parser(
+        "resync", parents=[common_options], help="re-apply one Stripe object's current state"
+    )
+    resync.add_argument("object_id", type=object_id, help="cus_…, sub_…, cs_…, in_… or ch_…")
     for command in (catch_up, backfill, resync):
         command.add_argument("--stripe-api-base", help="default STRIPE_API_BASE, else Stripe")
         target = command.add_mutually_exclusive_group()
@@ -88,17 +107,23 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         command.add_argument(
             "--webhook-secret", help="signs gateway deliveries (default STRIPE_WEBHOOK_SECRET)"
         )
+        command.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
     """Execute `catch-up`, `backfill` or `resync`."""
-    overrides = {"stripe_api_base": args.stripe_api_base, "nats_url": args.nats_url}
-    settings = CliSettings(
-        service_name="tollgate-cli", **{k: v for k, v in overrides.items() if v is not None}
-    )
+    settings = common.settings(args, CliSettings)
+    refuse_development_key(settings)
     client = make_stripe_client(settings)
     action = {"catch-up": _catch_up, "backfill": _backfill, "resync": _resync}[args.command]
-    asyncio.run(action(args, settings, client))
+    try:
+        asyncio.run(action(args, settings, client))
+    except stripe.APIConnectionError as exc:
+        where = settings.stripe_api_base or STRIPE_API
+        why = describe(exc.__cause__ or exc)  # the network's error, not the SDK's advice
+        raise CommandError(f"cannot reach Stripe at {where}: {why}") from exc
+    except stripe.StripeError as exc:
+        raise CommandError(f"Stripe answered {exc.http_status}: {exc.user_message}") from exc
 
 
 @dataclass
@@ -110,17 +135,6 @@ class Tally:
 
     def __str__(self) -> str:
         return f"{self.events} events, {self.stored} stored, {self.events - self.stored} already"
-
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 def _feed_for(
@@ -142,11 +156,11 @@ async def _catch_up(
     events.reverse()  # Stripe lists newest first; feed in the order Stripe created them
     tally = Tally()
     async with _feed_for(args, settings) as feed:
-        with _progress() as progress:
-            task = progress.add_task("catch-up", total=len(events))
+        with progress() as bar:
+            task = bar.add_task("catch-up", total=len(events))
             for event in events:
                 await _feed_all(feed, [event], tally)
-                progress.advance(task)
+                bar.advance(task)
     console.print(f"catch-up since {args.since.isoformat(timespec='seconds')}: {tally}")
 
 
@@ -155,16 +169,16 @@ async def _backfill(
 ) -> None:
     created = {"created": {"gte": int(args.since.timestamp())}} if args.since else {}
     async with _feed_for(args, settings) as feed:
-        with _progress() as progress:
+        with progress() as bar:
             tallies = {}
             for resource in RESOURCES.values():
                 tallies[resource] = tally = Tally()
-                task = progress.add_task(resource, total=None)
+                task = bar.add_task(resource, total=None)
                 params = {**LIST_PARAMS.get(resource, {}), **created}
                 async for obj in _listed(client, resource, params):
                     await _feed_all(feed, backfill_events(obj), tally)
-                    progress.advance(task)
-                progress.update(task, total=progress.tasks[task].completed)
+                    bar.advance(task)
+                bar.update(task, total=bar.tasks[task].completed)
     for resource, tally in tallies.items():
         console.print(f"backfill {resource}: {tally}")
 
@@ -172,12 +186,8 @@ async def _backfill(
 async def _resync(
     args: argparse.Namespace, settings: ServiceSettings, client: stripe.StripeClient
 ) -> None:
-    prefix = args.object_id.split("_")[0] + "_"
-    if prefix not in RESOURCES:
-        raise SystemExit(f"resync takes {', '.join(p + '…' for p in RESOURCES)}")
-    obj = (await _service(client, RESOURCES[prefix]).retrieve_async(args.object_id)).to_dict(
-        for_json=True
-    )
+    resource = RESOURCES[args.object_id.split("_")[0] + "_"]
+    obj = (await _service(client, resource).retrieve_async(args.object_id)).to_dict(for_json=True)
     async with _feed_for(args, settings) as feed:
         for event in resync_events(obj):
             stored = await feed(event)

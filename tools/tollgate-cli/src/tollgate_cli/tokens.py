@@ -7,26 +7,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import ValidationError
-
-from tollgate_shared.infra.settings import ServiceSettings, describe_errors
+from tollgate_cli.common import CliSettings, options
+from tollgate_cli.common import settings as common_settings
+from tollgate_shared.infra.cli import CommandError
 from tollgate_shared.web.auth import TokenVerifier, issue_token
 from tollgate_shared.web.errors import ApiError
 
 
-class AuthSettings(ServiceSettings):
-    """The services' authentication settings, from the environment."""
+class AuthSettings(CliSettings):
+    """The services' settings, whose JWT secret may not keep its default in production."""
 
-    required_secrets = ("auth_jwt_secret",)
+    required_secrets: ClassVar[tuple[str, ...]] = ("auth_jwt_secret",)
 
 
 def add_commands(commands: Any) -> None:
     """Add `token` and `verify-token` to the `tollgate` command."""
+    common = options()
     token = commands.add_parser(
-        "token", help="print a development JWT (signed with AUTH_JWT_SECRET)"
+        "token", parents=[common], help="print a development JWT (signed with AUTH_JWT_SECRET)"
     )
     token.add_argument("--sub", default="admin")
     token.add_argument("--email")
@@ -35,31 +35,31 @@ def add_commands(commands: Any) -> None:
     token.add_argument("--secret", help="sign with this secret instead of AUTH_JWT_SECRET")
     token.add_argument("--ttl", type=int, default=3600)
     verify = commands.add_parser(
-        "verify-token", help="verify a token as the services do, and print who it names"
+        "verify-token",
+        parents=[common],
+        help="verify a token as the services do, and print who it names",
     )
     verify.add_argument("token")
+    for command in (token, verify):
+        command.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run `token` or `verify-token`; the exit status (2: refused or misconfigured)."""
-    try:
-        settings = AuthSettings()
-    except ValidationError as exc:
-        print(f"tollgate: the settings are not valid:\n{describe_errors(exc)}", file=sys.stderr)
-        return 2
+def run(args: argparse.Namespace) -> None:
+    """Run `token` or `verify-token` (exit status 1: refused; 2: misconfigured)."""
+    settings = common_settings(args, AuthSettings)
     if args.command == "token":
-        return _mint(args, settings)
-    return asyncio.run(_verify(args.token, settings))
+        _mint(args, settings)
+    else:
+        asyncio.run(_verify(args.token, settings))
 
 
-def _mint(args: argparse.Namespace, settings: AuthSettings) -> int:
+def _mint(args: argparse.Namespace, settings: AuthSettings) -> None:
     if settings.environment == "production" or settings.auth_jwks_url:
-        print(
-            "tollgate: tokens come from the identity provider here (ENVIRONMENT=production "
-            "or AUTH_JWKS_URL is set); the services would refuse a minted one",
-            file=sys.stderr,
+        raise CommandError(
+            "tokens come from the identity provider here (ENVIRONMENT=production or "
+            "AUTH_JWKS_URL is set); the services would refuse a minted one",
+            status=2,
         )
-        return 2
     claims = {
         key: value
         for key, value in (("aud", settings.auth_audience), ("iss", settings.auth_issuer))
@@ -76,15 +76,12 @@ def _mint(args: argparse.Namespace, settings: AuthSettings) -> int:
             **claims,
         )
     )
-    return 0
 
 
-async def _verify(token: str, settings: AuthSettings) -> int:
+async def _verify(token: str, settings: AuthSettings) -> None:
     try:
         principal = await TokenVerifier(settings).verify(token.strip())
     except ApiError as exc:
-        print(f"tollgate: refused: {exc.message}", file=sys.stderr)
-        return 1
+        raise CommandError(f"refused: {exc.message}") from exc
     answer = principal.model_dump(mode="json") | {"expires_at": principal.expires_at}
     print(json.dumps(answer, sort_keys=True))
-    return 0
