@@ -8,26 +8,12 @@ import httpx
 from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.testing import serve_app, unique
 from tollgate_shared.testing.metrics import Sample, scrape
-from tollgate_shared.web.errors import Forbidden
-from tollgate_shared.web.fast_path import FastRequest, FastRoute, path_template
+from tollgate_shared.web.fast_path import path_template
 from tollgate_shared.web.http import create_app
 
+from .test_fast_path import Echo
+
 ROUTE = "/echo/{word}"
-
-
-class Echo(FastRoute):
-    """Answers `GET /echo/{word}` itself; "secret" is forbidden and "crash" fails."""
-
-    METHOD = "GET"
-    PATH = re.compile(r"/echo/(?P<word>[^/]{1,20})")
-
-    async def answer(self, request: FastRequest) -> bytes:
-        word = request.params["word"]
-        if word == "secret":
-            raise Forbidden("not this word")
-        if word == "crash":
-            raise RuntimeError("a bug")
-        return b'{"by": "fast"}'
 
 
 def requests_by(samples: list[Sample], service: str) -> dict[tuple[str, str, str], float]:
@@ -53,6 +39,7 @@ async def test_requests_are_counted_by_route_template_and_status() -> None:
     app = create_app(
         ServiceSettings(service_name=service), title="metrics test", fast_routes=[Echo()]
     )
+    app.state.name = "echo"
 
     @app.get("/echo/{word}")
     async def echo(word: str) -> dict[str, str]:
