@@ -3,11 +3,7 @@ labels each selector needs, and a dashboard's queries as Prometheus would get th
 
 import pytest
 
-from tollgate_shared.testing.metrics import (
-    grafana_queries,
-    promql_metric_names,
-    promql_selectors,
-)
+from tollgate_shared.testing import grafana_queries, promql_metric_names, promql_selectors
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,7 @@ import re
 import httpx
 
 from tollgate_shared.infra.settings import ServiceSettings
-from tollgate_shared.testing import serve_app, unique
-from tollgate_shared.testing.metrics import Sample, scrape
+from tollgate_shared.testing import Sample, scrape, serve_app, unique
 from tollgate_shared.web.fast_path import path_template
 from tollgate_shared.web.http import create_app
 

@@ -14,7 +14,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 from tollgate_shared.observability.health import router as health_router
-from tollgate_shared.testing.metrics import grafana_queries, promql_metric_names, sample_names
+from tollgate_shared.testing import grafana_queries, promql_metric_names, sample_names
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"

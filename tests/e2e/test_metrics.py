@@ -13,8 +13,7 @@ from pathlib import Path
 import stripe
 import yaml
 
-from tollgate_shared.testing import unique
-from tollgate_shared.testing.metrics import Sample, grafana_queries, promql_selectors, scrape
+from tollgate_shared.testing import Sample, grafana_queries, promql_selectors, scrape, unique
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DECLINED = "4000 0000 0000 0002"

@@ -9,8 +9,8 @@ else the embedded wheels under `var/test/` (started once per test session, stopp
 Every helper is importable from here; each lives in the module of its kind: `core` (waiting,
 unique ids), `http` (servers, refusals, pages), `events` (Stripe and domain events),
 `emulator` (driving the Stripe emulator), `consumers` (the consumer core's tests), `commands`
-(command lines and their one-line errors), `database`, `platform` (a whole running platform)
-and `fixtures` (registered here).
+(command lines and their one-line errors), `database`, `platform` (a whole running platform),
+`metrics` (`/metrics` pages and PromQL) and `fixtures` (registered here).
 """
 
 from tollgate_shared.testing.commands import one_line_error, run_cli
@@ -51,6 +51,14 @@ from tollgate_shared.testing.http import (
     refused_keeping_the_connection,
     serve_app,
 )
+from tollgate_shared.testing.metrics import (
+    Sample,
+    grafana_queries,
+    promql_metric_names,
+    promql_selectors,
+    sample_names,
+    scrape,
+)
 from tollgate_shared.testing.platform import PlatformClient, log_tails
 
 __all__ = [
@@ -61,6 +69,7 @@ __all__ = [
     "PlatformClient",
     "RawHandlers",
     "RunningConsumers",
+    "Sample",
     "StripeWorld",
     "as_fetches",
     "broker",
@@ -69,6 +78,7 @@ __all__ = [
     "cursor_pages",
     "database_server_url",
     "durable_from_now",
+    "grafana_queries",
     "infrastructure",
     "isolated_nats_url",
     "js",
@@ -80,11 +90,15 @@ __all__ = [
     "offset_pages",
     "one_line_error",
     "pre_basil_invoice",
+    "promql_metric_names",
+    "promql_selectors",
     "publish_domain_event",
     "publish_stripe_event",
     "refused_keeping_the_connection",
     "run_cli",
+    "sample_names",
     "schema_drift",
+    "scrape",
     "serve_app",
     "sessions_on",
     "stripe_emulator_url",
