@@ -8,7 +8,7 @@ import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Table, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
@@ -185,3 +185,23 @@ async def test_parts_read_by_partner_follow_what_the_transaction_puts_and_drops(
             assert [p.key for p in await uow.parts.partnered("early", other)] == [first]
             await uow.parts.drop([("early", second)])
             assert await uow.parts.partnered("early", charge) == []
+
+
+async def test_dropping_parts_known_absent_writes_nothing(ledger_url: str) -> None:
+    async with sessions_on(ledger_url) as sessions:
+        kept, absent = unique("pi"), unique("pi")
+        async with Unit(sessions) as uow:
+            await uow.parts.put("charge", kept, {"id": kept})
+            await uow.commit()
+        async with Unit(sessions) as uow:
+            await uow.parts.read_ahead(["charge"], [kept, absent])
+            statements: list[str] = []
+            listen = event.listens_for(uow.session.sync_session, "do_orm_execute")
+            listen(lambda state: statements.append(str(state.statement)))
+            await uow.parts.drop([("charge", absent)])
+            assert statements == []
+            await uow.parts.drop([("charge", kept), ("charge", absent)])
+            assert len(statements) == 1
+            await uow.commit()
+        async with Unit(sessions) as uow:
+            assert await uow.parts.get("charge", kept) is None

@@ -129,8 +129,9 @@ class Parts:
         return list(self._lists[kind, partner] or ())
 
     async def drop(self, parts: Iterable[tuple[str, str]]) -> None:
-        """Forget the parts (kind, key) of a payment now booked."""
-        wanted = list(parts)
+        """Forget the parts (kind, key) of a payment now booked (those known to be kept: a
+        part known absent costs no statement)."""
+        wanted = [part for part in parts if part not in self._known or self._known[part]]
         if wanted:
             p = orm.payment_parts
             await self._uow.session.execute(delete(p).where(tuple_(p.c.kind, p.c.key).in_(wanted)))
