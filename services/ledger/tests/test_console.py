@@ -3,12 +3,17 @@ confirmation, and see it refunded once Stripe's events have been consumed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from tollgate_shared.testing import StripeWorld, unique, wait_until
 from tollgate_shared.testing.browser import BROWSER_ARGS, chromium, playwright
 
 from .conftest import auth, booked_payment, token
+
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
+"""Where the page tests leave what they saw, for a person to look at."""
 
 
 async def test_refund_a_payment_from_the_console(
@@ -44,6 +49,23 @@ async def test_refund_a_payment_from_the_console(
         assert "charge.refunded" in (await page.content())
         await page.goto(f"{base}/console/groups/{group}")
         assert await page.locator("svg rect").count() >= 2
+
+        # On a phone's width every page fits: wide tables scroll inside their own box.
+        await page.set_viewport_size({"width": 375, "height": 740})
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for name, path in (
+            ("payments", "/console/payments"),
+            ("payment", f"/console/payments/{charge}"),
+            ("disputes", "/console/disputes"),
+            ("group", f"/console/groups/{group}"),
+        ):
+            await page.goto(f"{base}{path}")
+            assert await page.locator("meta[name=viewport]").count() == 1
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"{path} is {width}px wide on a 375px screen"
+            await page.screenshot(
+                path=str(SCREENSHOTS / f"console-{name}-phone.png"), full_page=True
+            )
         await browser.close()
 
     organizer = auth(sub="org", roles=("organizer",), groups=(unique("grp"),))
