@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import nats
 import nats.errors
+import nats.js.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -514,9 +515,15 @@ class Stack(PlatformClient):
             ids: list[str] = []
             deadline = time.monotonic() + 30
             while len(ids) < info.state.messages and time.monotonic() < deadline:
-                with contextlib.suppress(nats.errors.TimeoutError):
+                try:
                     for msg in await sub.fetch(500, timeout=2):
                         ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+                except nats.errors.TimeoutError:
+                    continue
+                except nats.js.errors.ServiceUnavailableError:
+                    # The server answered the pull 503 (its consumer not ready yet, seen right
+                    # after a faulted run): ask again, until the deadline.
+                    await asyncio.sleep(0.2)
             await sub.unsubscribe()
             return ids
         finally:
