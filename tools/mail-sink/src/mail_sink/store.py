@@ -11,7 +11,7 @@ import itertools
 import json
 import threading
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -31,12 +31,26 @@ class StoredMessage:
     html: str | None
     message_id: str | None
     received_at: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    """Every header as it arrived, in order (decoded)."""
+    source: str = ""
+    """The raw message (RFC 5322, undecodable bytes replaced), lines ending in newlines."""
 
-    def as_json(self) -> dict[str, Any]:
-        """The API shape: `sender` is called `from` there."""
+    def as_json(self, *, full: bool = False) -> dict[str, Any]:
+        """The API shape: `sender` is called `from` there; `headers` and `source` only when
+        `full` (one message, or the file store), so listing thousands stays light."""
         data = asdict(self)
         data["from"] = data.pop("sender")
+        data["headers"] = [list(h) for h in self.headers]
+        if not full:
+            del data["headers"], data["source"]
         return data
+
+    def matches(self, query: str) -> bool:
+        """Whether `query` (already case-folded) is in the subject, a recipient, the sender or
+        a body."""
+        fields = (self.subject, self.sender, *self.to, self.text or "", self.html or "")
+        return any(query in value.casefold() for value in fields)
 
 
 def _body(message: EmailMessage, subtype: str) -> str | None:
@@ -79,6 +93,8 @@ def parse(message: RawMessage) -> StoredMessage:
         html=_body(parsed, "html"),
         message_id=str(parsed["Message-ID"]).strip() if parsed["Message-ID"] else None,
         received_at=message.received_at,
+        headers=[(name, str(value)) for name, value in parsed.items()],
+        source=message.raw.decode("utf-8", errors="replace").replace("\r\n", "\n"),
     )
 
 
@@ -95,6 +111,8 @@ class MessageStore:
                 if line.strip():
                     data = json.loads(line)
                     data["sender"] = data.pop("from")
+                    # lines written before headers were kept have none (nor a source)
+                    data["headers"] = [tuple(h) for h in data.get("headers", [])]
                     self._messages.append(StoredMessage(**data))
 
     def add(self, message: RawMessage) -> None:
@@ -106,20 +124,24 @@ class MessageStore:
             stored = parse(message)
             self._messages.append(stored)
             with self._path.open("a") as f:
-                f.write(json.dumps(stored.as_json()) + "\n")
+                f.write(json.dumps(stored.as_json(full=True)) + "\n")
 
     def newest_first(
-        self, *, to: str | None = None, limit: int | None = None
+        self, *, to: str | None = None, query: str | None = None, limit: int | None = None
     ) -> list[StoredMessage]:
-        """All messages, newest first; only those for recipient `to` if given; the newest
-        `limit` if given (each is read only if it is returned)."""
+        """All messages, newest first; only those for recipient `to` if given; only those
+        `query` is found in if given (see `StoredMessage.matches`); the newest `limit` if given.
+        Without a query each is read only if it is returned."""
         wanted = to.lower() if to else None
+        needle = query.casefold() if query else None
         with self._lock:
             found = (
                 i
                 for i in reversed(range(len(self._messages)))
                 if wanted is None or wanted in (r.lower() for r in self._messages[i].to)
             )
+            if needle is not None:
+                found = (i for i in found if self._read(i).matches(needle))
             return [self._read(i) for i in itertools.islice(found, limit)]
 
     def __len__(self) -> int:
@@ -138,6 +160,18 @@ class MessageStore:
         if isinstance(message, RawMessage):
             message = self._messages[index] = parse(message)
         return message
+
+    def delete(self, message_id: str) -> bool:
+        """Forget one message; False if there is none with that id."""
+        with self._lock:
+            index = next((i for i, m in enumerate(self._messages) if m.id == message_id), None)
+            if index is None:
+                return False
+            del self._messages[index]
+            if self._path is not None:  # a file store holds read messages only
+                messages = (self._read(i).as_json(full=True) for i in range(len(self._messages)))
+                self._path.write_text("".join(json.dumps(m) + "\n" for m in messages))
+            return True
 
     def clear(self) -> int:
         """Forget every message; returns how many there were."""
