@@ -25,3 +25,15 @@ class DomainError(Exception):
         """What the caller needs to correct the request (`error.details`)."""
         self.retry_after = retry_after
         """Seconds after which the same request may succeed (`Retry-After`)."""
+
+
+class PaymentProviderTrouble(DomainError):
+    """Stripe could not do what a request asked (see the two kinds below)."""
+
+
+class PaymentsUnavailable(PaymentProviderTrouble):
+    """Stripe is not configured, or did not answer (every service answers 503)."""
+
+
+class PaymentProviderError(PaymentProviderTrouble):
+    """Stripe refused a request we expected it to accept (every service answers 502)."""

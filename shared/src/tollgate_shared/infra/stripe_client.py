@@ -7,14 +7,16 @@ first spends from the account's shared budget (`infra.stripe_budget`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import stripe
 
+from tollgate_shared.contracts.errors import PaymentProviderError, PaymentsUnavailable
 from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.infra.stripe_budget import (
     Priority,
@@ -101,3 +103,15 @@ def idempotency_key(action: str, *ids: str) -> str:
     """A stable key for `action` on our ids, e.g. `idempotency_key("cancel", old_sub, new_sub)`."""
     digest = hashlib.sha256("\x1f".join((action, *ids)).encode()).hexdigest()[:40]
     return f"tollgate-{action}-{digest}"
+
+
+@contextlib.contextmanager
+def stripe_errors_translated() -> Iterator[None]:
+    """Stripe's errors in a request's path as domain errors: no answer or a 429 →
+    `PaymentsUnavailable` (503), a refusal → `PaymentProviderError` (502)."""
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        raise PaymentsUnavailable(f"Stripe did not answer: {exc.user_message}") from None
+    except stripe.StripeError as exc:
+        raise PaymentProviderError(f"Stripe refused the request: {exc.user_message}") from None

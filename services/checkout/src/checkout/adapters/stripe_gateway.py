@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 import stripe
@@ -17,9 +15,8 @@ from checkout.adapters.payments import (
 from checkout.domain.catalog import CatalogEntry, PriceSpec
 from checkout.domain.checkout import SUBSCRIPTION_OUTCOME, CheckoutRecord
 from checkout.domain.coupons import Coupon
-from checkout.domain.errors import PaymentProviderError, PaymentsUnavailable
 from tollgate_shared.contracts.stripe_objects import PaymentIntent
-from tollgate_shared.infra.stripe_client import idempotency_key
+from tollgate_shared.infra.stripe_client import idempotency_key, stripe_errors_translated
 
 if TYPE_CHECKING:
     from stripe.params import (
@@ -33,16 +30,6 @@ if TYPE_CHECKING:
 def product_id_of(entry_id: str) -> str:
     """The Stripe product of a tier or item: derived from its id, so it is created once."""
     return f"tollgate_{entry_id}"
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
-        raise PaymentsUnavailable(f"Stripe did not answer: {exc.user_message}") from None
-    except stripe.StripeError as exc:
-        raise PaymentProviderError(f"Stripe refused the request: {exc.user_message}") from None
 
 
 def _key(action: str, *ids: object) -> stripe.RequestOptions:
@@ -73,7 +60,7 @@ class StripeGateway:
         }
         if entry.description:
             created["description"] = changed["description"] = entry.description
-        with _translated():
+        with stripe_errors_translated():
             try:
                 await self._v1.products.create_async(
                     created, _key("product", entry.id, entry.version)
@@ -97,13 +84,13 @@ class StripeGateway:
         if spec.recurring:
             params["recurring"] = {"interval": spec.interval}
         key = _key("price", entry.id, entry.version, spec.segment, spec.amount, spec.currency)
-        with _translated():
+        with stripe_errors_translated():
             price = await self._v1.prices.create_async(params, key)  # type: ignore[arg-type]
         return price.id
 
     async def deactivate_price(self, price_id: str) -> None:
         """Stop selling a price (Stripe keeps it for existing subscriptions)."""
-        with _translated():
+        with stripe_errors_translated():
             await self._v1.prices.update_async(
                 price_id, {"active": False}, _key("price-deactivate", price_id)
             )
@@ -113,7 +100,7 @@ class StripeGateway:
         params: CustomerCreateParams = {"metadata": {"user_id": user_id}}
         if email:
             params["email"] = email
-        with _translated():
+        with stripe_errors_translated():
             customer = await self._v1.customers.create_async(params, _key("customer", user_id))
         return customer.id
 
@@ -145,7 +132,7 @@ class StripeGateway:
             params["discounts"] = [{"promotion_code": promotion_code_id}]
         elif record.purpose == "membership":
             params["allow_promotion_codes"] = True
-        with _translated():
+        with stripe_errors_translated():
             return await self._v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
                 _key("checkout-session", record.id),
@@ -153,7 +140,7 @@ class StripeGateway:
 
     async def expire_session(self, stripe_session_id: str) -> str:
         """Expire an open session; returns its final status (`complete` if paid meanwhile)."""
-        with _translated():
+        with stripe_errors_translated():
             try:
                 await self._v1.checkout.sessions.expire_async(
                     stripe_session_id, options=_key("expire-session", stripe_session_id)
@@ -165,7 +152,7 @@ class StripeGateway:
 
     async def retrieve_session(self, stripe_session_id: str) -> DiscountedSession:
         """A Checkout Session as Stripe has it now."""
-        with _translated():
+        with stripe_errors_translated():
             found = await self._v1.checkout.sessions.retrieve_async(stripe_session_id)
         return DiscountedSession.model_validate(found.to_dict())
 
@@ -194,7 +181,7 @@ class StripeGateway:
             limits["max_redemptions"] = coupon.max_redemptions
         if coupon.valid_until is not None:
             params["redeem_by"] = limits["expires_at"] = int(coupon.valid_until.timestamp())
-        with _translated():
+        with stripe_errors_translated():
             created = await self._v1.coupons.create_async(params, _key("coupon", coupon.id))
             promo = await self._promotion_code(coupon, created.id, limits)
         return created.id, promo
@@ -228,7 +215,7 @@ class StripeGateway:
 
     async def portal_url(self, customer_id: str, return_url: str) -> str:
         """A billing portal session for the customer; returns its URL."""
-        with _translated():
+        with stripe_errors_translated():
             portal = await self._v1.billing_portal.sessions.create_async(
                 {"customer": customer_id, "return_url": return_url}
             )
@@ -254,7 +241,7 @@ class StripeGateway:
         }
         if promotion_code_id is not None:
             params["discounts"] = [{"promotion_code": promotion_code_id}]
-        with _translated():
+        with stripe_errors_translated():
             created = await self._v1.subscriptions.create_async(
                 params,  # type: ignore[arg-type]
                 _key("subscription", record.id),
@@ -278,7 +265,7 @@ class StripeGateway:
             "metadata": metadata,
             "automatic_payment_methods": {"enabled": True},
         }
-        with _translated():
+        with stripe_errors_translated():
             created = await self._v1.payment_intents.create_async(
                 params,  # type: ignore[arg-type]
                 _key("payment-intent", record.id),
@@ -288,7 +275,7 @@ class StripeGateway:
     async def retrieve_started(self, record: CheckoutRecord) -> Started:
         """A card-form checkout's subscription or PaymentIntent as Stripe has it now."""
         assert record.stripe_id is not None
-        with _translated():
+        with stripe_errors_translated():
             if record.kind == "subscription":
                 found = await self._v1.subscriptions.retrieve_async(
                     record.stripe_id, {"expand": [CONFIRMATION_SECRET]}
@@ -301,7 +288,7 @@ class StripeGateway:
         """What Stripe says now of a purchase's payment (its session or PaymentIntent)."""
         assert record.stripe_id is not None
         if record.kind == "payment_intent":
-            with _translated():
+            with stripe_errors_translated():
                 intent = await self._v1.payment_intents.retrieve_async(record.stripe_id)
             return Payment.of_intent(PaymentIntent.model_validate(intent.to_dict()))
         return Payment.of_session(await self.retrieve_session(record.stripe_id))
@@ -313,7 +300,7 @@ class StripeGateway:
         assert record.stripe_id is not None
         if record.kind == "session":
             return await self.expire_session(record.stripe_id) != "complete"
-        with _translated():
+        with stripe_errors_translated():
             if record.kind == "subscription":
                 return await self._cancel_incomplete(record.stripe_id)
             try:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tollgate_shared.contracts.errors import DomainError
+from tollgate_shared.contracts.errors import (
+    DomainError,
+    PaymentProviderError,
+    PaymentProviderTrouble,
+    PaymentsUnavailable,
+)
+
+__all__ = ["PaymentProviderError", "PaymentProviderTrouble", "PaymentsUnavailable"]
 
 
 class CheckoutError(DomainError):
@@ -31,11 +38,3 @@ class PaymentRequired(CheckoutError):
 
 class IdempotencyKeyReused(CheckoutError):
     pass
-
-
-class PaymentsUnavailable(CheckoutError):
-    """Stripe is not configured, or did not answer."""
-
-
-class PaymentProviderError(CheckoutError):
-    """Stripe refused a request we expected it to accept."""

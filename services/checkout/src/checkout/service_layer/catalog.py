@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import structlog
 
 from checkout.domain.catalog import Item, PriceSpec, Tier
-from checkout.domain.errors import CheckoutError, Conflict, NotFound
+from checkout.domain.errors import CheckoutError, Conflict, NotFound, PaymentProviderTrouble
 from checkout.service_layer.context import Context, ensure_manager
 from tollgate_shared.web.auth import Principal
 
@@ -56,7 +56,7 @@ async def sync_quietly(ctx: Context, kind: type[Entry], entry_id: str) -> Entry:
     if ctx.stripe is not None:
         try:
             return await sync(ctx, kind, entry_id)
-        except CheckoutError as exc:
+        except (CheckoutError, PaymentProviderTrouble) as exc:
             log.warning("catalog.sync_deferred", entry_id=entry_id, error=exc.message)
     return await load(ctx, kind, entry_id)
 

@@ -13,7 +13,13 @@ from checkout.adapters import catalog_repo
 from checkout.adapters.stripe_gateway import product_id_of
 from checkout.domain.catalog import Tier
 from checkout.domain.coupons import Coupon, normalize_code
-from checkout.domain.errors import CheckoutError, Conflict, Invalid, NotFound
+from checkout.domain.errors import (
+    CheckoutError,
+    Conflict,
+    Invalid,
+    NotFound,
+    PaymentProviderTrouble,
+)
 from checkout.service_layer import catalog
 from checkout.service_layer.context import Context, ensure_manager, now
 from tollgate_shared.web.auth import Principal
@@ -47,7 +53,7 @@ async def create(
     if ctx.stripe is not None:
         try:
             return await sync(ctx, coupon)
-        except CheckoutError as exc:
+        except (CheckoutError, PaymentProviderTrouble) as exc:
             log.warning("coupon.sync_deferred", coupon_id=coupon_id, error=exc.message)
     return coupon
 
