@@ -9,10 +9,11 @@ from fastapi import FastAPI
 from membership.adapters import orm
 from membership.adapters.billing import StripeBilling
 from membership.config import Settings
-from membership.entrypoints import consumers, credits, gate
+from membership.entrypoints import consumers, credits, gate, self_service
 from membership.entrypoints.errors import STATUS
 from membership.entrypoints.http import router
 from membership.service_layer import Deps, sweeper
+from membership.service_layer.self_service import SelfService
 from membership.service_layer.stripe_events import StripeEvents
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 from tollgate_shared.infra.runtime import Runtime
@@ -25,9 +26,12 @@ def build(settings: Settings) -> Service[Settings, Deps]:
     """Database, broker, Stripe, the STRIPE consumer, the outbox relay, the expiry sweeper, the
     HTTP API and the gate's fast path."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox, read_pool=True)
+    billing = StripeBilling(make_stripe_client(settings))
+    units = runtime.units(MembershipUnitOfWork)
     deps = Deps(
-        uow=runtime.units(MembershipUnitOfWork),
-        stripe_events=StripeEvents(StripeBilling(make_stripe_client(settings)), settings),
+        uow=units,
+        stripe_events=StripeEvents(billing, settings),
+        self_service=SelfService(units, billing, settings, clock=lambda: datetime.now(UTC)),
     )
     consumers.register(runtime, deps, durable=settings.membership_consumer)
     return Service(
@@ -37,7 +41,7 @@ def build(settings: Settings) -> Service[Settings, Deps]:
         title="Tollgate membership",
         description="Entitlements from Stripe payments, and the membership gate.",
         error_status=STATUS,
-        routers=[router, credits.router],
+        routers=[router, credits.router, self_service.router],
         fast_routes=[gate.GateFastPath()],
         loops=[_sweeper(settings, deps)],
         on_start=_gate_reads,

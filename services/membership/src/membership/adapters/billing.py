@@ -1,5 +1,5 @@
 """Stripe, as membership uses it: read subscriptions (when their events cannot tell), cancel
-superseded ones."""
+superseded ones, and make the changes members ask for (ending, resuming, refunding)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import stripe
 
 from membership.domain.model import StripeTime
 from tollgate_shared.contracts.stripe_objects import Subscription
-from tollgate_shared.infra.stripe_client import idempotency_key
+from tollgate_shared.infra.stripe_client import idempotency_key, stripe_errors_translated
 
 LIVE_SUBSCRIPTIONS_READ = 100
 """A customer's live subscriptions read at once (one page: a member holds a handful)."""
@@ -21,6 +21,15 @@ LIVE_SUBSCRIPTIONS_READ = 100
 
 def _parse(obj: Any) -> Subscription:
     return Subscription.model_validate(obj.to_dict())
+
+
+@dataclass(frozen=True)
+class Paid:
+    """A paid invoice's payment: its payment intent, amount and currency."""
+
+    payment_intent_id: str
+    amount: int
+    currency: str
 
 
 @dataclass(frozen=True)
@@ -84,3 +93,56 @@ class StripeBilling:
                 raise
             return await self.subscription(old_id)
         return Read(_parse(cancelled), at)
+
+    async def schedule_end(self, subscription_id: str, *, at_period_end: bool) -> Read:
+        """End the subscription when its paid period ends, or take that back (resume)."""
+        with stripe_errors_translated():
+            answer, at = await _timed(
+                self._client.v1.subscriptions.update_async(
+                    subscription_id, {"cancel_at_period_end": at_period_end}
+                )
+            )
+        return Read(_parse(answer), at)
+
+    async def cancel_now(self, subscription_id: str) -> Read:
+        """Cancel the subscription now, once even when retried (a canceled one reads as is)."""
+        with stripe_errors_translated():
+            try:
+                answer, at = await _timed(
+                    self._client.v1.subscriptions.cancel_async(
+                        subscription_id,
+                        options={"idempotency_key": idempotency_key("cancel-now", subscription_id)},
+                    )
+                )
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_missing":
+                    raise
+                return await self.subscription(subscription_id)
+        return Read(_parse(answer), at)
+
+    async def last_payment(self, invoice_id: str) -> Paid | None:
+        """What paid the invoice: its payment intent and the amount (None if unpaid)."""
+        with stripe_errors_translated():
+            page = await self._client.v1.invoice_payments.list_async(
+                {"invoice": invoice_id, "limit": 10}
+            )
+        for payment in page.data:
+            intent = payment.payment.payment_intent
+            if payment.status == "paid" and intent:
+                intent_id = intent if isinstance(intent, str) else intent.id
+                return Paid(intent_id, int(payment.amount_paid or 0), str(payment.currency))
+        return None
+
+    async def refund(self, paid: Paid, amount: int, *, subscription_id: str, by: str) -> str:
+        """Refund `amount` of the payment, once per subscription (a retry answers the same)."""
+        with stripe_errors_translated():
+            refund = await self._client.v1.refunds.create_async(
+                {
+                    "payment_intent": paid.payment_intent_id,
+                    "amount": amount,
+                    "reason": "requested_by_customer",
+                    "metadata": {"subscription_id": subscription_id, "refunded_by": by},
+                },
+                options={"idempotency_key": idempotency_key("cancel-refund", subscription_id)},
+            )
+        return str(refund.id)

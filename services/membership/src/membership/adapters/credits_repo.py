@@ -195,3 +195,17 @@ class Credits:
         )
         created_at: datetime = result.scalar_one()
         return created_at
+
+
+async def balances_by_group(session: AsyncSession, user_id: str) -> dict[str, dict[str, int]]:
+    """A user's credit balance per kind in every group."""
+    t = orm.credit_balances
+    rows = await session.execute(
+        select(t.c.group_id, t.c.kind, t.c.balance)
+        .where(t.c.user_id == user_id)
+        .order_by(t.c.group_id, t.c.kind)
+    )
+    found: dict[str, dict[str, int]] = {}
+    for row in rows:
+        found.setdefault(row.group_id, {})[row.kind] = row.balance
+    return found

@@ -44,6 +44,10 @@ subscriptions = Table(
     Column("cancel_at_period_end", Boolean, nullable=False),
     Column("period_end", DateTime(timezone=True)),
     Column("period_start", DateTime(timezone=True)),  # orders snapshots of one second
+    Column("price_id", String(255)),  # what it bills, for the member's list
+    Column("unit_amount", BigInteger),
+    Column("currency", String(3)),
+    Column("interval", String(16)),
     Column("created", BigInteger, nullable=False),  # Stripe's subscription.created
     Column("version", BigInteger, nullable=False),  # Stripe time of the data applied
     Column("version_from", BigInteger),  # a read's earliest possible second (None: = version)

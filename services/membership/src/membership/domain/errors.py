@@ -31,3 +31,11 @@ class NotAMember(MembershipError):
 
 class IdempotencyKeyReused(MembershipError):
     """The same idempotency key came with a different request."""
+
+
+class MembershipNotFound(MembershipError):
+    """The user never had a membership of that group."""
+
+
+class NotASubscription(MembershipError):
+    """The membership has no running subscription to change (one-time, granted or ended)."""

@@ -41,6 +41,11 @@ class SubscriptionRecord:
     cancel_requested_at: datetime | None = None
     version_from: int | None = None
     period_start: datetime | None = None
+    price_id: str | None = None
+    """The price it bills (from its first item), with its amount, currency and interval."""
+    unit_amount: int | None = None
+    currency: str | None = None
+    interval: str | None = None
 
     @property
     def awaited(self) -> bool:

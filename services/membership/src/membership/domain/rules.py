@@ -62,8 +62,8 @@ def order(stored: SubscriptionRecord | None, *, event_id: str, created: int) -> 
 
 def _same_state(a: SubscriptionRecord, b: SubscriptionRecord) -> bool:
     """Whether two snapshots show the same of what membership keeps of a subscription."""
-    shown = (a.status, a.cancel_at_period_end, a.period_end, a.tier_id)
-    same = shown == (b.status, b.cancel_at_period_end, b.period_end, b.tier_id)
+    shown = (a.status, a.cancel_at_period_end, a.period_end, a.tier_id, a.price_id)
+    same = shown == (b.status, b.cancel_at_period_end, b.period_end, b.tier_id, b.price_id)
     return same and not _later_period(a, b) and not _later_period(b, a)
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from membership.domain import errors
+from tollgate_shared.contracts.errors import PaymentProviderError, PaymentsUnavailable
 from tollgate_shared.web.errors import ErrorStatus, StatusMap
 
 STATUS: StatusMap = {
     errors.GrantNotFound: ErrorStatus(404, "not_found"),
+    errors.MembershipNotFound: ErrorStatus(404, "not_found"),
+    errors.NotASubscription: ErrorStatus(409, "not_a_subscription"),
+    PaymentsUnavailable: ErrorStatus(503, "payments_unavailable"),
+    PaymentProviderError: ErrorStatus(502, "payment_provider_error"),
     errors.NotAMember: ErrorStatus(409, "not_a_member"),
     errors.InsufficientCredits: ErrorStatus(409, "insufficient_credits"),
     errors.IdempotencyKeyReused: ErrorStatus(422, "idempotency_key_reused"),

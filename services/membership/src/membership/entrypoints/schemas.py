@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from membership.domain.credits import SpendOutcome
 from membership.domain.model import Entitlement, Grant, MembershipKey
+from membership.domain.self_service import MembershipView
 from tollgate_shared.web.validation import Id, Instant, SingleLine, Text
 
 
@@ -182,3 +183,94 @@ class CreditHistoryPage(BaseModel):
     items: list[CreditEntryOut]
     next_cursor: str | None
     """Pass as `cursor` for the next (older) page; null on the last page."""
+
+
+class PriceOut(BaseModel):
+    price_id: str | None
+    amount: int | None
+    """In the currency's smallest unit (cents; yen for JPY)."""
+    currency: str | None
+    interval: str | None
+
+
+class MemberMembershipOut(BaseModel):
+    """One group's membership as the member manages it."""
+
+    group_id: str
+    tier_id: str | None
+    status: str
+    active: bool
+    source: str | None
+    subscription_id: str | None
+    current_period_end: datetime | None
+    expires_at: datetime | None
+    cancel_at_period_end: bool
+    renews: bool
+    """Whether the subscription bills again at `current_period_end`."""
+    renews_at: datetime | None
+    price: PriceOut | None
+    """What each renewal costs (subscriptions only)."""
+    credits: dict[str, int]
+    actions: list[str]
+    """What can be asked next: `cancel_at_period_end`, `resume`, `cancel_now` (organizers and
+    admins), `join`."""
+
+    @classmethod
+    def of(cls, view: MembershipView) -> MemberMembershipOut:
+        e, s = view.entitlement, view.subscription
+        access = e.access
+        return cls(
+            group_id=e.key.group_id,
+            tier_id=e.tier_id,
+            status=e.status,
+            active=e.active,
+            source=access.source if access else None,
+            subscription_id=s.id if s else None,
+            current_period_end=access.period_end if access else None,
+            expires_at=access.expires_at if access else None,
+            cancel_at_period_end=access.cancel_at_period_end if access else False,
+            renews=view.renews,
+            renews_at=s.period_end if s and view.renews else None,
+            price=(
+                PriceOut(
+                    price_id=s.price_id,
+                    amount=s.unit_amount,
+                    currency=s.currency,
+                    interval=s.interval,
+                )
+                if s and s.price_id
+                else None
+            ),
+            credits=view.credits,
+            actions=list(view.actions),
+        )
+
+
+class MemberMembershipsOut(BaseModel):
+    user_id: str
+    memberships: list[MemberMembershipOut]
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at_period_end: bool = True
+    """False ends it now (the group's organizers and admins only)."""
+    refund: Literal["none", "prorated"] = "none"
+    """With `at_period_end: false`, `prorated` refunds the unused part of the last payment."""
+
+    @model_validator(mode="after")
+    def _refund_only_now(self) -> CancelIn:
+        if self.at_period_end and self.refund != "none":
+            raise ValueError("a refund comes only with ending the membership now")
+        return self
+
+
+class RefundOut(BaseModel):
+    refund_id: str
+    amount: int
+    currency: str
+
+
+class CancelOut(MemberMembershipOut):
+    refund: RefundOut | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from membership.service_layer.self_service import SelfService
     from membership.service_layer.stripe_events import StripeEvents
     from membership.service_layer.unit_of_work import MembershipUnitOfWork
 
@@ -20,3 +21,5 @@ class Deps:
     """A unit of work per transaction (a request's, the sweeper's)."""
     stripe_events: StripeEvents
     """The handlers of Stripe's events, with the Stripe client they read through."""
+    self_service: SelfService
+    """The member's own controls (list, end, resume), through the same Stripe client."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from membership.adapters.billing import Read, StripeBilling
 from membership.adapters.repository import MemberState
@@ -25,10 +26,20 @@ from membership.domain.model import (
 from membership.service_layer import credits
 from membership.service_layer.memberships import reconcile
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
-from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.contracts.stripe_objects import CheckoutSession, Subscription
 
 Clock = Callable[[], datetime]
+
+
+class Cause(Protocol):
+    """What a change is recorded as caused by: a Stripe event, or a member's request that
+    changed the subscription at Stripe (`self_service.Request`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def created(self) -> int: ...
 
 
 def from_timestamp(timestamp: int | None) -> datetime | None:
@@ -48,7 +59,7 @@ class Recorder:
         self,
         uow: MembershipUnitOfWork,
         subscription_id: str,
-        event: StripeEvent,
+        event: Cause,
         *,
         meta: MembershipMetadata | None,
         customer: str | None,
@@ -84,7 +95,7 @@ class Recorder:
     def _awaited(
         subscription_id: str,
         meta: MembershipMetadata,
-        event: StripeEvent,
+        event: Cause,
         *,
         customer: str | None,
         email: str | None,
@@ -113,7 +124,7 @@ class Recorder:
         uow: MembershipUnitOfWork,
         subscription_id: str,
         meta: MembershipMetadata,
-        event: StripeEvent,
+        event: Cause,
     ) -> Read:
         """The subscription as Stripe has it now. A read may be newer than the events still to
         come (a backlog): when it no longer entitles, the member's other live subscriptions of
@@ -139,7 +150,7 @@ class Recorder:
         self,
         uow: MembershipUnitOfWork,
         snapshot: Subscription,
-        event: StripeEvent,
+        event: Cause,
         *,
         read_at: StripeTime | None = None,
         email: str | None = None,
@@ -165,7 +176,7 @@ class Recorder:
         self,
         uow: MembershipUnitOfWork,
         read: Read,
-        event: StripeEvent,
+        event: Cause,
         *,
         cancel_requested: bool = False,
     ) -> None:
@@ -180,7 +191,7 @@ class Recorder:
         self,
         uow: MembershipUnitOfWork,
         snapshot: Subscription,
-        event: StripeEvent,
+        event: Cause,
         *,
         read_at: StripeTime | None,
         email: str | None = None,
@@ -212,7 +223,7 @@ class Recorder:
         self,
         snapshot: Subscription,
         meta: MembershipMetadata,
-        event: StripeEvent,
+        event: Cause,
         *,
         read_at: StripeTime | None,
         email: str | None,
@@ -220,6 +231,8 @@ class Recorder:
         """The snapshot as a record stamped with its Stripe time: an event's when Stripe created
         the event, a read's when it was read (never the time of the event that made us read)."""
         seen = self._clock() if read_at else datetime.fromtimestamp(event.created, UTC)
+        billed = next((i.price for i in snapshot.items.data if i.price is not None), None)
+        recurring = billed.recurring if billed is not None and billed.recurring else {}
         return SubscriptionRecord(
             id=snapshot.id,
             user_id=meta.user_id,
@@ -237,10 +250,14 @@ class Recorder:
             previous_subscription_id=meta.previous_subscription_id,
             customer_id=snapshot.customer,
             email=email,
+            price_id=billed.id if billed is not None else None,
+            unit_amount=billed.unit_amount if billed is not None else None,
+            currency=billed.currency if billed is not None else None,
+            interval=recurring.get("interval"),
         )
 
     async def _cancel_superseded(
-        self, uow: MembershipUnitOfWork, related: list[SubscriptionRecord], event: StripeEvent
+        self, uow: MembershipUnitOfWork, related: list[SubscriptionRecord], event: Cause
     ) -> set[MembershipKey]:
         """Cancel, once, the subscriptions a newer one of the member replaces (among a saved
         subscription and those `related` to it); the members whose subscriptions changed."""
@@ -261,7 +278,7 @@ class Recorder:
         uow: MembershipUnitOfWork,
         checkout: CheckoutSession,
         meta: MembershipMetadata,
-        event: StripeEvent,
+        event: Cause,
     ) -> None:
         """Record the term a paid one-time checkout bought, once, and allocate its credits."""
         key = MembershipKey(meta.user_id, meta.group_id)
@@ -291,7 +308,7 @@ class Recorder:
         uow: MembershipUnitOfWork,
         payment_intent_id: str,
         reason: str,
-        event: StripeEvent,
+        event: Cause,
         *,
         membership: bool,
     ) -> None:
@@ -314,7 +331,7 @@ class Recorder:
         self,
         uow: MembershipUnitOfWork,
         key: MembershipKey,
-        event: StripeEvent,
+        event: Cause,
         *,
         state: MemberState | None = None,
     ) -> Entitlement:

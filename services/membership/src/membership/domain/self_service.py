@@ -1,0 +1,57 @@
+"""What a member (or the group's organizers and admins for them) may do next with a
+membership, and what ending one early gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from membership.domain import rules
+from membership.domain.model import Entitlement, Sources, SubscriptionRecord
+
+Action = Literal["cancel_at_period_end", "resume", "cancel_now", "join"]
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    """One group's membership as its member sees it: the entitlement, the subscription that
+    gives it (if any), the credits, and what can be done next."""
+
+    entitlement: Entitlement
+    subscription: SubscriptionRecord | None
+    credits: dict[str, int]
+    actions: list[Action]
+
+    @property
+    def renews(self) -> bool:
+        """Whether the subscription bills again at its period end."""
+        s = self.subscription
+        return s is not None and s.status in rules.BILLABLE and not s.cancel_at_period_end
+
+
+def current_subscription(entitlement: Entitlement, sources: Sources) -> SubscriptionRecord | None:
+    """The subscription the membership comes from now, if it comes from one."""
+    access = entitlement.access
+    if access is None or access.source != "subscription":
+        return None
+    return next((s for s in sources.subscriptions if s.id == access.subscription_id), None)
+
+
+def next_actions(subscription: SubscriptionRecord | None, *, active: bool) -> list[Action]:
+    """What the member may ask next (`cancel_now` is the organizers' and admins' only)."""
+    if subscription is None or subscription.status in rules.FINAL | rules.FIRST:
+        return [] if active else ["join"]
+    if subscription.cancel_at_period_end:
+        return ["resume", "cancel_now"]
+    return ["cancel_at_period_end", "cancel_now"]
+
+
+def prorated_refund(paid: int, subscription: SubscriptionRecord, now: datetime) -> int:
+    """The part of the period's payment not used by `now` (whole minor units, rounded down):
+    nothing for a period without known bounds or already over."""
+    start, end = subscription.period_start, subscription.period_end
+    if start is None or end is None or end <= start or now >= end:
+        return 0
+    unused = int((end - max(now, start)).total_seconds())
+    return paid * unused // int((end - start).total_seconds())

@@ -1,0 +1,106 @@
+"""Members manage their own memberships; the group's organizers and admins may act for them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from membership.domain.model import MembershipKey
+from membership.entrypoints.schemas import (
+    CancelIn,
+    CancelOut,
+    MemberMembershipOut,
+    MemberMembershipsOut,
+    RefundOut,
+)
+from membership.service_layer.self_service import SelfService
+from tollgate_shared.web.auth import CurrentUser, Principal
+from tollgate_shared.web.database import SessionDep
+from tollgate_shared.web.errors import Forbidden, error_responses
+from tollgate_shared.web.validation import Id
+
+router = APIRouter(tags=["self-service"])
+
+CHANGES = error_responses(403, 404, 409, 502, 503)
+"""Not allowed; no membership; no running subscription; Stripe refused or did not answer."""
+
+
+def _self_service(request: Request) -> SelfService:
+    service: SelfService = request.app.state.deps.self_service
+    return service
+
+
+def _may_act(principal: Principal, user_id: str, group_id: str) -> None:
+    if principal.user_id != user_id and not principal.can_manage(group_id):
+        raise Forbidden("only the member, the group's organizers and admins may do this")
+
+
+@router.get("/members/{user_id}/memberships")
+async def memberships(
+    user_id: Id, principal: CurrentUser, session: SessionDep, request: Request
+) -> MemberMembershipsOut:
+    """The member's memberships in every group: tier, status, period end, what renews and at
+    what price, credits, and what can be done next (organizers see the groups they manage)."""
+    if principal.user_id != user_id and not {"admin", "organizer"} & set(principal.roles):
+        raise Forbidden("you may read only your own memberships")
+    views = await _self_service(request).memberships(session, user_id)
+    visible = [
+        v
+        for v in views
+        if principal.user_id == user_id or principal.can_manage(v.entitlement.key.group_id)
+    ]
+    return MemberMembershipsOut(
+        user_id=user_id, memberships=[MemberMembershipOut.of(v) for v in visible]
+    )
+
+
+@router.get("/members/{user_id}/memberships/{group_id}", responses=error_responses(403, 404))
+async def membership(
+    user_id: Id, group_id: Id, principal: CurrentUser, session: SessionDep, request: Request
+) -> MemberMembershipOut:
+    """One group's membership, as in the list."""
+    _may_act(principal, user_id, group_id)
+    view = await _self_service(request).membership(session, MembershipKey(user_id, group_id))
+    return MemberMembershipOut.of(view)
+
+
+@router.post("/members/{user_id}/memberships/{group_id}/cancel", responses=CHANGES)
+async def cancel(
+    user_id: Id,
+    group_id: Id,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    body: CancelIn | None = None,
+) -> CancelOut:
+    """End the membership at its period end (the default: access lasts until then), or now
+    (`at_period_end: false`, organizers and admins only) with an optional prorated refund of
+    the last payment's unused part. Asking again answers the same and changes nothing."""
+    _may_act(principal, user_id, group_id)
+    wanted = body or CancelIn()
+    key, service = MembershipKey(user_id, group_id), _self_service(request)
+    if wanted.at_period_end:
+        view = await service.end_at_period_end(session, key, ending=True)
+        return CancelOut(**MemberMembershipOut.of(view).model_dump())
+    if not principal.can_manage(group_id):
+        raise Forbidden("only the group's organizers and admins may end a membership now")
+    view, refunded = await service.cancel_now(
+        session, key, refund=wanted.refund == "prorated", by=principal.user_id
+    )
+    refund = (
+        RefundOut(refund_id=refunded.id, amount=refunded.amount, currency=refunded.currency)
+        if refunded
+        else None
+    )
+    return CancelOut(**MemberMembershipOut.of(view).model_dump(), refund=refund)
+
+
+@router.post("/members/{user_id}/memberships/{group_id}/resume", responses=CHANGES)
+async def resume(
+    user_id: Id, group_id: Id, principal: CurrentUser, session: SessionDep, request: Request
+) -> MemberMembershipOut:
+    """Take back an end at period end before the period ends: the subscription renews again.
+    Resuming one that is not ending answers the same and changes nothing."""
+    _may_act(principal, user_id, group_id)
+    key = MembershipKey(user_id, group_id)
+    view = await _self_service(request).end_at_period_end(session, key, ending=False)
+    return MemberMembershipOut.of(view)

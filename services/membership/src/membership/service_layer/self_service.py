@@ -1,0 +1,158 @@
+"""Members managing their own memberships (and organizers and admins for them): list them,
+end one at its period end, take that back, or end it now with a prorated refund.
+
+Stripe is asked first, outside any transaction; its answer is then recorded as a fresh read
+(`Recorder.apply`), so the next request sees the change at once, and the webhook that follows
+shows the same state and changes nothing."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from membership.adapters import credits_repo, repository
+from membership.adapters.billing import Read, StripeBilling
+from membership.config import Settings
+from membership.domain import rules
+from membership.domain.errors import MembershipNotFound, NotASubscription
+from membership.domain.model import MembershipKey, SubscriptionRecord
+from membership.domain.self_service import (
+    MembershipView,
+    current_subscription,
+    next_actions,
+    prorated_refund,
+)
+from membership.service_layer.recording import Clock, Recorder
+from membership.service_layer.unit_of_work import MembershipUnitOfWork
+
+
+@dataclass(frozen=True)
+class Request:
+    """A member's request that changed a subscription at Stripe, recorded as its cause."""
+
+    id: str
+    created: int
+
+    @classmethod
+    def answered(cls, read: Read) -> Request:
+        return cls(id=f"req_{secrets.token_hex(12)}", created=read.at.until)
+
+
+@dataclass(frozen=True)
+class Refunded:
+    """A refund made when a membership was ended now."""
+
+    id: str
+    amount: int
+    currency: str
+
+
+class SelfService:
+    """The member's controls, over Stripe and the membership's own records."""
+
+    def __init__(
+        self,
+        units: Callable[[], MembershipUnitOfWork],
+        billing: StripeBilling,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self._units = units
+        self._billing = billing
+        self._recorder = Recorder(billing, settings, clock)
+        self._settings = settings
+        self._clock = clock
+
+    async def memberships(
+        self, session: AsyncSession, user_id: str, group_id: str | None = None
+    ) -> list[MembershipView]:
+        """The user's memberships (every group, or one), each with what can be done next."""
+        found = await repository.sources(session, user_id=user_id, group_id=group_id)
+        credits = await credits_repo.balances_by_group(session, user_id)
+        views = []
+        for group, sources in sorted(found.items()):
+            entitlement = rules.entitlement(
+                MembershipKey(user_id, group),
+                sources,
+                grace=self._settings.grace,
+                now=self._clock(),
+            )
+            subscription = current_subscription(entitlement, sources)
+            views.append(
+                MembershipView(
+                    entitlement=entitlement,
+                    subscription=subscription,
+                    credits=credits.get(group, {}),
+                    actions=next_actions(subscription, active=entitlement.active),
+                )
+            )
+        return views
+
+    async def membership(self, session: AsyncSession, key: MembershipKey) -> MembershipView:
+        """One group's membership; `MembershipNotFound` when the user never had one."""
+        views = await self.memberships(session, key.user_id, key.group_id)
+        if not views:
+            raise MembershipNotFound(f"{key.user_id} has no membership of {key.group_id}")
+        return views[0]
+
+    async def _subscription(self, session: AsyncSession, key: MembershipKey) -> SubscriptionRecord:
+        """The membership's running subscription; the read's transaction is then ended, so
+        none is held open while Stripe answers."""
+        view = await self.membership(session, key)
+        await session.rollback()
+        subscription = view.subscription
+        if subscription is None or subscription.status in rules.FINAL | rules.FIRST:
+            raise NotASubscription(
+                f"the membership of {key.user_id} in {key.group_id} has no running subscription"
+            )
+        return subscription
+
+    async def end_at_period_end(
+        self, session: AsyncSession, key: MembershipKey, *, ending: bool
+    ) -> MembershipView:
+        """End the membership's subscription at its period end (`ending`), or resume it; asking
+        for what is already so changes nothing."""
+        subscription = await self._subscription(session, key)
+        if subscription.cancel_at_period_end != ending:
+            read = await self._billing.schedule_end(subscription.id, at_period_end=ending)
+            await self._record(read)
+        return await self.membership(session, key)
+
+    async def cancel_now(
+        self, session: AsyncSession, key: MembershipKey, *, refund: bool, by: str
+    ) -> tuple[MembershipView, Refunded | None]:
+        """End the membership's subscription now; with `refund`, give back the unused part of
+        its last payment (refunded before the cancellation, once per subscription, so a retry
+        after a failure between the two neither refunds twice nor leaves it running)."""
+        subscription = await self._subscription(session, key)
+        refunded = None
+        if refund:
+            refunded = await self._refund_unused(subscription, by=by)
+        read = await self._billing.cancel_now(subscription.id)
+        await self._record(read)
+        return await self.membership(session, key), refunded
+
+    async def _refund_unused(self, subscription: SubscriptionRecord, *, by: str) -> Refunded | None:
+        current = await self._billing.subscription(subscription.id)
+        invoice = current.subscription.latest_invoice
+        if invoice is None:
+            return None
+        paid = await self._billing.last_payment(invoice)
+        if paid is None:
+            return None
+        amount = prorated_refund(paid.amount, subscription, self._clock())
+        if amount <= 0:
+            return None
+        refund_id = await self._billing.refund(paid, amount, subscription_id=subscription.id, by=by)
+        return Refunded(refund_id, amount, paid.currency)
+
+    async def _record(self, read: Read) -> None:
+        """Record Stripe's answer as a fresh read, in a transaction of its own."""
+        async with self._units() as uow:
+            await self._recorder.apply(
+                uow, read.subscription, Request.answered(read), read_at=read.at
+            )
+            await uow.commit()

@@ -1,0 +1,150 @@
+"""Members manage their own memberships through the API against the emulator: the list says
+what renews and at what price; ending at period end and resuming change Stripe and show at
+once; the webhook that follows changes nothing more; ending now (organizers and admins) with a
+prorated refund refunds once; others are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tollgate_shared.testing import EmulatorEvents, unique
+
+from .conftest import ADMIN, Emulator, Service, ServiceFactory, bearer, user_token
+
+
+async def _joined(
+    service: Service, emulator: Emulator, deliverer: EmulatorEvents, amount: int = 1500
+) -> tuple[str, str, str]:
+    user, group = unique("user"), unique("group")
+    price = await emulator.price(amount=amount)
+    subscription = await emulator.subscribe(user, group, "gold", price)
+    await deliverer.forward()
+    await service.settle()
+    return user, group, subscription
+
+
+async def _post(service: Service, path: str, token: str, body: Any = None) -> Any:
+    return await service.http.post(path, json=body, headers=bearer(token))
+
+
+async def test_the_list_says_what_renews_at_what_price_and_what_can_be_done(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    async with membership_service() as service:
+        user, group, subscription = await _joined(service, emulator, deliverer, amount=2300)
+        answer = await service.http.get(
+            f"/members/{user}/memberships", headers=bearer(user_token(user))
+        )
+        assert answer.status_code == 200, answer.text
+        [found] = answer.json()["memberships"]
+        assert found["group_id"] == group and found["tier_id"] == "gold"
+        assert (found["status"], found["active"], found["source"]) == (
+            "active",
+            True,
+            "subscription",
+        )
+        assert found["subscription_id"] == subscription
+        assert found["renews"] is True and found["renews_at"] == found["current_period_end"]
+        assert (found["price"]["amount"], found["price"]["currency"]) == (2300, "eur")
+        assert found["price"]["interval"] == "month"
+        assert found["actions"] == ["cancel_at_period_end", "cancel_now"]
+
+        other = await service.http.get(
+            f"/members/{user}/memberships", headers=bearer(user_token(unique("user")))
+        )
+        assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"
+        foreign = user_token(unique("org"), roles=["organizer"], groups=[unique("group")])
+        listed = await service.http.get(f"/members/{user}/memberships", headers=bearer(foreign))
+        assert listed.status_code == 200 and listed.json()["memberships"] == []
+
+
+async def test_ending_at_period_end_and_resuming_show_at_once_and_once(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    async with membership_service() as service:
+        user, group, subscription = await _joined(service, emulator, deliverer)
+        me = user_token(user)
+        path = f"/members/{user}/memberships/{group}"
+
+        ended = await _post(service, f"{path}/cancel", me)
+        assert ended.status_code == 200, ended.text
+        body = ended.json()
+        assert (body["cancel_at_period_end"], body["active"], body["renews"]) == (True, True, False)
+        assert body["expires_at"] == body["current_period_end"]
+        assert body["actions"] == ["resume", "cancel_now"]
+        stripe_side = await emulator.client.v1.subscriptions.retrieve_async(subscription)
+        assert stripe_side.cancel_at_period_end is True
+        again = await _post(service, f"{path}/cancel", me, {"at_period_end": True})
+        assert again.status_code == 200 and again.json()["cancel_at_period_end"] is True
+
+        await deliverer.forward()
+        await service.settle()
+        gate = await service.gate(user, group)
+        assert gate["active"] is True and gate["cancel_at_period_end"] is True
+
+        resumed = await _post(service, f"{path}/resume", me)
+        assert resumed.status_code == 200, resumed.text
+        assert (resumed.json()["cancel_at_period_end"], resumed.json()["renews"]) == (False, True)
+        await deliverer.forward()
+        await service.settle()
+        assert (await service.gate(user, group))["cancel_at_period_end"] is False
+        stripe_side = await emulator.client.v1.subscriptions.retrieve_async(subscription)
+        assert stripe_side.cancel_at_period_end is False
+        assert await service.event_types(user) == ["membership.activated"]
+
+
+async def test_ending_now_is_for_organizers_and_refunds_the_unused_part_once(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    async with membership_service() as service:
+        user, group, subscription = await _joined(service, emulator, deliverer, amount=3000)
+        path = f"/members/{user}/memberships/{group}/cancel"
+        now = {"at_period_end": False, "refund": "prorated"}
+
+        refused = await _post(service, path, user_token(user), now)
+        assert refused.status_code == 403, refused.text
+        bad = await _post(service, path, ADMIN, {"at_period_end": True, "refund": "prorated"})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
+
+        organizer = user_token(unique("org"), roles=["organizer"], groups=[group])
+        ended = await _post(service, path, organizer, now)
+        assert ended.status_code == 200, ended.text
+        body = ended.json()
+        assert (body["status"], body["active"]) == ("canceled", False)
+        refund = body["refund"]
+        # A just-started month: all but a few seconds of it are unused.
+        assert 2990 <= refund["amount"] <= 3000 and refund["currency"] == "eur"
+        stripe_side = await emulator.client.v1.subscriptions.retrieve_async(subscription)
+        assert stripe_side.status == "canceled"
+        refunds = await emulator.client.v1.refunds.list_async({"limit": 100})
+        mine = [
+            r for r in refunds.data if r.metadata.to_dict().get("subscription_id") == subscription
+        ]
+        assert [r.id for r in mine] == [refund["refund_id"]]
+
+        again = await _post(service, path, organizer, now)
+        assert again.status_code == 409 and again.json()["error"]["code"] == "not_a_subscription"
+        await deliverer.forward()
+        await service.settle()
+        assert (await service.gate(user, group))["active"] is False
+        assert await service.event_types(user) == ["membership.activated", "membership.canceled"]
+
+
+async def test_changes_without_a_running_subscription_are_refused_clearly(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    async with membership_service() as service:
+        user, group = unique("user"), unique("group")
+        missing = await _post(service, f"/members/{user}/memberships/{group}/cancel", ADMIN)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+        price = await emulator.price(interval=None)
+        await emulator.buy_annual(user, group, "annual", price)
+        await deliverer.forward()
+        await service.settle()
+        one_time = await _post(service, f"/members/{user}/memberships/{group}/resume", ADMIN)
+        assert one_time.status_code == 409, one_time.text
+        [listed] = (
+            await service.http.get(f"/members/{user}/memberships", headers=bearer(ADMIN))
+        ).json()["memberships"]
+        assert (listed["source"], listed["renews"], listed["price"]) == ("one_time", False, None)
+        assert listed["actions"] == []
