@@ -1,28 +1,26 @@
-"""No kubectl or cluster here: the manifests are validated offline against Kubernetes' schemas
-and held against the code (ports, probe paths, settings, images)."""
+"""No kubectl or cluster here: the manifests, as each overlay renders them (`conftest.build`),
+are validated offline against Kubernetes' schemas and held against the code (ports, probe
+paths, settings, images)."""
 
 import copy
 from importlib import import_module
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from tests.deploy.conftest import BASE, K8S, OVERLAYS, RENDERED, build
 from tollgate_shared.infra.settings import ServiceSettings
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+BASE_DIR = (K8S / "base").resolve()
+
 COMPOSE = yaml.safe_load((K8S.parent / "docker-compose.yml").read_text())
 KUBERNETES_VERSION = "1.33.0"
+BUILT_IN = {"v1", "apps/v1", "batch/v1", "autoscaling/v2", "policy/v1", "networking.k8s.io/v1"}
+"""Kubernetes' own API groups: validated against its schemas. The Prometheus Operator's and
+KEDA's objects are held to their CRDs' fields (test_monitoring.py, test_kubernetes_rollout.py)."""
 
-
-def documents(path: Path) -> list[dict]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
-BASE = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())
-RESOURCES = [K8S / "base" / name for name in BASE["resources"]]
-DOCS = [doc for path in RESOURCES for doc in documents(path)]
+DOCS = BASE
 DEPLOYMENTS = [doc for doc in DOCS if doc["kind"] == "Deployment"]
 
 
@@ -30,76 +28,48 @@ def settings_of(service: str) -> type[ServiceSettings]:
     return import_module(f"{service.replace('-', '_')}.config").Settings
 
 
-def apply_operation(doc: dict, operation: dict) -> None:
-    """A JSON6902 `replace` or `add` on a plain path (the kind the overlays use)."""
-    assert operation["op"] in ("replace", "add"), operation
-    *parents, last = operation["path"].strip("/").split("/")
-    node = doc
-    for key in parents:
-        node = node[int(key)] if isinstance(node, list) else node[key]
-    assert operation["op"] == "add" or last in node, f"{operation['path']} is not in the base"
-    node[last] = operation["value"]
+RENDERINGS = [("base", doc) for doc in DOCS] + [
+    (overlay, doc) for overlay, docs in RENDERED.items() for doc in docs
+]
 
 
-def merge_env(doc: dict, patch: dict) -> None:
-    """A strategic merge that sets containers' env entries by name (and nothing else)."""
-    assert set(patch) == {"apiVersion", "kind", "metadata", "spec"}, "only env is patched"
-    containers = {c["name"]: c for c in doc["spec"]["template"]["spec"]["containers"]}
-    for container in patch["spec"]["template"]["spec"]["containers"]:
-        assert set(container) == {"name", "env"}, "only env is patched"
-        env = containers[container["name"]]["env"]
-        for entry in container["env"]:
-            env[:] = [e for e in env if e["name"] != entry["name"]] + [entry]
-
-
-def rendered(overlay: str, docs: list[dict]) -> list[dict]:
-    """The base's objects `docs` as `overlay` (or "base") changes them with its patches."""
-    if overlay == "base":
-        return docs
-    kustomization = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())
-    for patch in kustomization.get("patches", []):
-        target, body = patch["target"], yaml.safe_load(patch["patch"])
-        for doc in docs:
-            if (
-                doc["kind"] != target["kind"]
-                or target.get("name", doc["metadata"]["name"]) != (doc["metadata"]["name"])
-            ):
-                continue
-            if isinstance(body, list):
-                for operation in body:
-                    apply_operation(doc, operation)
-            else:
-                merge_env(doc, body)
-    return docs
-
-
-@pytest.mark.parametrize("doc", DOCS, ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
-def test_validates_against_the_kubernetes_schema(doc: dict) -> None:
+@pytest.mark.parametrize(
+    ("overlay", "doc"),
+    [(overlay, doc) for overlay, doc in RENDERINGS if doc["apiVersion"] in BUILT_IN],
+    ids=lambda v: v if isinstance(v, str) else f"{v['kind']}/{v['metadata']['name']}",
+)
+def test_validates_against_the_kubernetes_schema(overlay: str, doc: dict) -> None:
     kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
-def test_overlays_refer_to_the_base_and_its_objects() -> None:
-    names = {(doc["kind"], doc["metadata"]["name"]) for doc in DOCS}
-    for overlay in (K8S / "overlays").iterdir():
-        kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
-        # the base, and the Prometheus Operator's objects where a cluster has it
-        assert kustomization["resources"] in (["../../base"], ["../../base", "../../monitoring"])
-        for image in kustomization.get("images", []):
-            assert any(
-                c["image"] == image["name"]
-                for d in DEPLOYMENTS
-                for c in d["spec"]["template"]["spec"]["containers"]
-            )
-        for patch in kustomization.get("patches", []):
-            target = patch["target"]
-            assert any(kind == target["kind"] for kind, _ in names)
+def test_overlays_build_on_the_base() -> None:
+    """Every overlay renders the base, directly or through another overlay, plus objects of its
+    own (the builder refuses images and patches that match nothing)."""
+    for overlay in OVERLAYS:
+        kustomization = yaml.safe_load(
+            (K8S / "overlays" / overlay / "kustomization.yaml").read_text()
+        )
+        built_on = [r for r in kustomization["resources"] if r.startswith("..")]
+        assert built_on[0] in ("../../base", *(f"../{o}" for o in OVERLAYS if o != overlay))
+        assert set(built_on[1:]) <= {"../../monitoring"}
+        base = {(d["kind"], d["metadata"]["name"]) for d in DOCS}
+        rendered = {(d["kind"], d["metadata"]["name"]) for d in RENDERED[overlay]}
+        removed = base - rendered
+        assert {kind for kind, _ in removed} <= {"HorizontalPodAutoscaler"}, overlay
+        assert {d["metadata"].get("namespace") for d in RENDERED[overlay]} <= {"tollgate", None}
 
 
 def test_every_service_has_its_objects() -> None:
     for deployment in DEPLOYMENTS:
         name = deployment["metadata"]["name"]
         kinds = {d["kind"] for d in DOCS if d["metadata"]["name"] in (name, f"{name}-migrate")}
-        expected = {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"}
+        expected = {
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "NetworkPolicy",
+        }
         if name != "webhook-gateway":
             expected.add("Job")
         assert expected <= kinds, name
@@ -132,8 +102,7 @@ def test_deployment_agrees_with_the_code(deployment: dict) -> None:
         assert key in fields, f"ConfigMap sets {key}, which {name} does not read"
 
 
-OVERLAYS = sorted(path.name for path in (K8S / "overlays").iterdir())
-GATEWAY_MODES = {"base": True, "production": True, "dev": False}
+GATEWAY_MODES = {"base": True, "production": True, "keda": True, "dev": False}
 
 
 def gateway_of(docs: list[dict]) -> dict:
@@ -151,9 +120,12 @@ def test_the_gateway_is_told_which_mode_to_accept(overlay: str) -> None:
     if overlay != "base":  # each overlay names the mode itself, whatever the base says
         env = gateway_of(base)["env"]
         env[:] = [e for e in env if e["name"] != "STRIPE_LIVEMODE"]
-    docs = rendered(overlay, base)
+    docs = (
+        base if overlay == "base" else build(K8S / "overlays" / overlay, replace={BASE_DIR: base})
+    )
     for doc in docs:
-        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        if doc["apiVersion"] in BUILT_IN:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
     env = {e["name"]: e.get("value", "from-a-secret-0123456789") for e in gateway_of(docs)["env"]}
     assert "STRIPE_LIVEMODE" in env, f"{overlay} does not set the gateway's expected mode"
     config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
