@@ -1,6 +1,8 @@
 """Subscription invoices: drafting with discounts, finalizing, their payment intent, recording
 payment outcomes, and voiding."""
 
+from typing import Any
+
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.objects import billing as build
 from stripe_emulator.operations import payments
@@ -12,6 +14,7 @@ RETRY_SECONDS = 3 * 86400
 DESCRIPTIONS = {
     "subscription_create": "Subscription creation",
     "subscription_cycle": "Subscription update",
+    "subscription_update": "Subscription update",
 }
 
 
@@ -22,11 +25,15 @@ def draft(
     customer: StripeObject,
     billing_reason: str,
     discount_ids: list[str],
+    extra_lines: list[dict[str, Any]] | None = None,
+    bill_items: bool = True,
 ) -> StripeObject:
-    """A draft invoice for the subscription's current period, discounts applied."""
+    """A draft invoice for the subscription's current period, discounts applied to its items;
+    `extra_lines` (prorations) billed with them, or alone when not `bill_items`."""
     store, now = emulator.store, emulator.now()
-    items = subscription["items"]["data"]
-    first = items[0]
+    all_items = subscription["items"]["data"]
+    items = all_items if bill_items else []
+    first = all_items[0]
     invoice = build.invoice(
         created=now,
         customer=customer,
@@ -65,14 +72,18 @@ def draft(
         "total_count": len(items),
         "url": f"/v1/invoices/{invoice['id']}/lines",
     }
+    for line in extra_lines or []:
+        invoice["lines"]["data"].append({**line, "invoice": invoice["id"]})
+        subtotal += line["amount"]
+    invoice["lines"]["total_count"] = len(invoice["lines"]["data"])
     total = subtotal - discount_total
     invoice.update(
         subtotal=subtotal,
         subtotal_excluding_tax=subtotal,
         total=total,
         total_excluding_tax=total,
-        amount_due=total,
-        amount_remaining=total,
+        amount_due=max(total, 0),
+        amount_remaining=max(total, 0),
         total_discount_amounts=total_discount_amounts,
     )
     return store.add(invoice)

@@ -7,7 +7,7 @@ from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import invalid
 from stripe_emulator.objects import billing as build
 from stripe_emulator.objects import catalog
-from stripe_emulator.operations import invoices, payment_methods, payments
+from stripe_emulator.operations import invoices, payment_methods, payments, prorations
 from stripe_emulator.operations.cards import normalize
 from stripe_emulator.operations.payments import Payment
 from stripe_emulator.operations.periods import add_interval
@@ -196,6 +196,7 @@ def advance(
         customer=customer,
         billing_reason="subscription_cycle",
         discount_ids=_discounts_due(emulator, subscription),
+        extra_lines=secret.pop(prorations.PENDING, []),
     )
     secret["invoices"] = secret.get("invoices", 0) + 1
     emulator.emit("invoice.created", invoice)
@@ -291,4 +292,33 @@ def update(emulator: Emulator, subscription: StripeObject, changes: dict[str, An
     if previous:
         subscription.update(changes)
         emulator.emit("customer.subscription.updated", subscription, previous)
+    return subscription
+
+
+def change_price(
+    emulator: Emulator,
+    subscription: StripeObject,
+    item: StripeObject,
+    price: StripeObject,
+    behavior: str,
+    changes: dict[str, Any],
+) -> StripeObject:
+    """Bill `item` on `price` from now, with the other `changes` of the same request, in one
+    `customer.subscription.updated`; with `always_invoice` its prorations are invoiced and
+    charged to the default payment method at once."""
+    previous = {k: subscription[k] for k, value in changes.items() if subscription[k] != value}
+    previous["items"] = emulator.store.snapshot(subscription["items"])
+    subscription.update(changes)
+    invoice = prorations.change_price(emulator, subscription, item, price, behavior)
+    emulator.emit("customer.subscription.updated", subscription, previous)
+    if invoice is None:
+        return subscription
+    customer = emulator.store.objects[subscription["customer"]]
+    emulator.emit("invoice.created", invoice)
+    invoices.finalize(emulator, invoice, customer)
+    latest = {"latest_invoice": subscription["latest_invoice"]}
+    subscription["latest_invoice"] = invoice["id"]
+    method = _renewal_method(emulator, subscription, customer, None)
+    invoices.record_payment(emulator, invoice, _collect(emulator, invoice, customer, method))
+    emulator.emit("customer.subscription.updated", subscription, latest)
     return subscription

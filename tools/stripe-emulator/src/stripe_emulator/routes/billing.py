@@ -6,7 +6,7 @@ from stripe_emulator.api import Call, StripeRouter
 from stripe_emulator.errors import invalid, missing_param, no_such
 from stripe_emulator.listing import paginate
 from stripe_emulator.objects import billing
-from stripe_emulator.operations import discounts, payment_methods, subscriptions
+from stripe_emulator.operations import discounts, payment_methods, prorations, subscriptions
 from stripe_emulator.routes import checkout
 from stripe_emulator.store import StripeObject
 
@@ -127,7 +127,8 @@ def _status_matches(actual: str, wanted: str | None) -> bool:
 
 @api.post("/v1/subscriptions/{id}")
 def update_subscription(call: Call) -> StripeObject:
-    """Update metadata, `cancel_at_period_end`, `cancel_at`, description or cancellation details."""
+    """Update metadata, `cancel_at_period_end`, `cancel_at`, description, cancellation details,
+    or an item's price (`items[][id]` + `items[][price]`, prorated by `proration_behavior`)."""
     p, em = call.params, call.emulator
     subscription = em.store.find("subscription", call.path["id"])
     changes: dict[str, Any] = {}
@@ -150,12 +151,37 @@ def update_subscription(call: Call) -> StripeObject:
         raise invalid(
             "A canceled subscription can only update its cancellation_details and metadata."
         )
+    changed = prorations.changed_item(em, subscription, p.items("items"))
+    behavior = p.choice("proration_behavior", prorations.BEHAVIORS) or "create_prorations"
+    if changed is not None:
+        restricted["items"] = changed
     if restricted and subscription["status"] == "incomplete":
         raise invalid(
             "A subscription with status `incomplete` can only update its metadata until its "
             "first invoice is paid."
         )
+    if changed is not None:
+        del restricted["items"]
+        item, price = changed
+        return subscriptions.change_price(
+            em, subscription, item, price, behavior, {**changes, **restricted}
+        )
     return subscriptions.update(em, subscription, {**changes, **restricted})
+
+
+@api.post("/v1/invoices/create_preview")
+def preview_invoice(call: Call) -> StripeObject:
+    """Preview the invoice a subscription's price change would make
+    (`subscription_details[items]`, `subscription_details[proration_behavior]`)."""
+    p, em = call.params, call.emulator
+    subscription = em.store.find("subscription", p.req("subscription"), param="subscription")
+    details = p.sub("subscription_details")
+    changed = prorations.changed_item(em, subscription, details.items("items"))
+    if changed is None:
+        raise missing_param("subscription_details[items]")
+    behavior = details.choice("proration_behavior", prorations.BEHAVIORS) or "create_prorations"
+    item, price = changed
+    return prorations.preview(em, subscription, item, price, behavior)
 
 
 @api.delete("/v1/subscriptions/{id}")
