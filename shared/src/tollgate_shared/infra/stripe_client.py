@@ -99,6 +99,12 @@ def make_stripe_client(
     )
 
 
+def product_id_of(entry_id: str) -> str:
+    """The Stripe product of a tier or item: derived from its id, so checkout creates it once
+    and membership finds a tier's prices (a tier switch) without asking checkout."""
+    return f"tollgate_{entry_id}"
+
+
 def idempotency_key(action: str, *ids: str) -> str:
     """A stable key for `action` on our ids, e.g. `idempotency_key("cancel", old_sub, new_sub)`."""
     digest = hashlib.sha256("\x1f".join((action, *ids)).encode()).hexdigest()[:40]

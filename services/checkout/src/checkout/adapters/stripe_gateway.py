@@ -12,11 +12,15 @@ from checkout.adapters.payments import (
     Payment,
     Started,
 )
-from checkout.domain.catalog import CatalogEntry, PriceSpec
+from checkout.domain.catalog import CatalogEntry, PriceSpec, Tier
 from checkout.domain.checkout import SUBSCRIPTION_OUTCOME, CheckoutRecord
 from checkout.domain.coupons import Coupon
 from tollgate_shared.contracts.stripe_objects import PaymentIntent
-from tollgate_shared.infra.stripe_client import idempotency_key, stripe_errors_translated
+from tollgate_shared.infra.stripe_client import (
+    idempotency_key,
+    product_id_of,
+    stripe_errors_translated,
+)
 
 if TYPE_CHECKING:
     from stripe.params import (
@@ -25,11 +29,6 @@ if TYPE_CHECKING:
         ProductCreateParams,
         ProductUpdateParams,
     )
-
-
-def product_id_of(entry_id: str) -> str:
-    """The Stripe product of a tier or item: derived from its id, so it is created once."""
-    return f"tollgate_{entry_id}"
 
 
 def _key(action: str, *ids: object) -> stripe.RequestOptions:
@@ -47,6 +46,8 @@ class StripeGateway:
         """Create the entry's product, or bring it up to date; returns its id."""
         product_id = product_id_of(entry.id)
         metadata = {"tollgate_id": entry.id, "group_id": entry.group_id}
+        if isinstance(entry, Tier):  # what a tier switch needs to know without checkout
+            metadata.update(tier_interval=entry.interval, credit_allowances=entry.credit_metadata)
         created: ProductCreateParams = {
             "id": product_id,
             "name": entry.name,

@@ -10,7 +10,6 @@ from psycopg.errors import UniqueViolation
 from sqlalchemy.exc import IntegrityError
 
 from checkout.adapters import catalog_repo
-from checkout.adapters.stripe_gateway import product_id_of
 from checkout.domain.catalog import Tier
 from checkout.domain.coupons import Coupon, normalize_code
 from checkout.domain.errors import (
@@ -22,6 +21,7 @@ from checkout.domain.errors import (
 )
 from checkout.service_layer import catalog
 from checkout.service_layer.context import Context, ensure_manager, now
+from tollgate_shared.infra.stripe_client import product_id_of
 from tollgate_shared.web.auth import Principal
 
 log = structlog.get_logger(__name__)
