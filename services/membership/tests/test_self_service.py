@@ -47,7 +47,7 @@ async def test_the_list_says_what_renews_at_what_price_and_what_can_be_done(
         assert found["renews"] is True and found["renews_at"] == found["current_period_end"]
         assert (found["price"]["amount"], found["price"]["currency"]) == (2300, "eur")
         assert found["price"]["interval"] == "month"
-        assert found["actions"] == ["cancel_at_period_end", "cancel_now"]
+        assert found["actions"] == ["cancel_at_period_end", "switch", "cancel_now"]
 
         other = await service.http.get(
             f"/members/{user}/memberships", headers=bearer(user_token(unique("user")))
@@ -71,7 +71,7 @@ async def test_ending_at_period_end_and_resuming_show_at_once_and_once(
         body = ended.json()
         assert (body["cancel_at_period_end"], body["active"], body["renews"]) == (True, True, False)
         assert body["expires_at"] == body["current_period_end"]
-        assert body["actions"] == ["resume", "cancel_now"]
+        assert body["actions"] == ["resume", "switch", "cancel_now"]
         stripe_side = await emulator.client.v1.subscriptions.retrieve_async(subscription)
         assert stripe_side.cancel_at_period_end is True
         again = await _post(service, f"{path}/cancel", me, {"at_period_end": True})
@@ -148,3 +148,121 @@ async def test_changes_without_a_running_subscription_are_refused_clearly(
         ).json()["memberships"]
         assert (listed["source"], listed["renews"], listed["price"]) == ("one_time", False, None)
         assert listed["actions"] == []
+
+
+async def _tier(
+    emulator: Emulator,
+    group: str,
+    *,
+    amount: int = 5000,
+    interval: str | None = "month",
+    **metadata: str,
+) -> str:
+    """A tier as checkout syncs it: product `tollgate_<tier>` of the group, and its price."""
+    tier = unique("platinum")
+    product = await emulator.client.v1.products.create_async(
+        {
+            "id": f"tollgate_{tier}",
+            "name": "Platinum",
+            "metadata": {"tollgate_id": tier, "group_id": group, **metadata},
+        }
+    )
+    price: dict[str, Any] = {"product": product.id, "unit_amount": amount, "currency": "eur"}
+    if interval is not None:
+        price["recurring"] = {"interval": interval}
+    await emulator.client.v1.prices.create_async(price)  # type: ignore[arg-type]
+    return tier
+
+
+async def test_a_switch_is_previewed_then_made_in_place_once_with_the_tiers_credits(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    async with membership_service() as service:
+        user, group, subscription = await _joined(service, emulator, deliverer, amount=1500)
+        tier = await _tier(emulator, group, tier_interval="month", credit_allowances="booking=5")
+        me, path = user_token(user), f"/members/{user}/memberships/{group}"
+
+        preview = await service.http.get(
+            f"{path}/switch-preview", params={"tier_id": tier}, headers=bearer(me)
+        )
+        assert preview.status_code == 200, preview.text
+        plan = preview.json()
+        assert (plan["proration_behavior"], plan["due_now"], plan["currency"]) == (
+            "create_prorations",
+            0,
+            "eur",
+        )
+        # The next renewal: the new price, plus nearly 50.00 charged and 15.00 credited.
+        assert 8480 <= plan["next_amount"] <= 8500
+        assert plan["next_amount"] == sum(line["amount"] for line in plan["lines"])
+        before = await emulator.request_count("POST", f"/v1/subscriptions/{subscription}")
+
+        switched = await _post(service, f"{path}/switch", me, {"tier_id": tier})
+        assert switched.status_code == 200, switched.text
+        body = switched.json()
+        assert (body["tier_id"], body["price"]["amount"], body["active"]) == (tier, 5000, True)
+        again = await _post(service, f"{path}/switch", me, {"tier_id": tier})
+        assert again.status_code == 200 and again.json()["tier_id"] == tier
+        after = await emulator.request_count("POST", f"/v1/subscriptions/{subscription}")
+        assert after == before + 1
+
+        stripe_side = await emulator.client.v1.subscriptions.retrieve_async(subscription)
+        assert stripe_side.metadata["tier_id"] == tier
+        assert stripe_side.metadata["credit_allowances"] == "booking=5"
+        await deliverer.forward()
+        await service.settle()
+        assert (await service.gate(user, group))["tier_id"] == tier
+        assert await service.event_types(user) == [
+            "membership.activated",
+            "membership.tier_changed",
+        ]
+
+
+async def test_an_always_invoice_switch_charges_the_difference_now(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    async with membership_service(membership_proration_behavior="always_invoice") as service:
+        user, group, subscription = await _joined(service, emulator, deliverer, amount=1500)
+        tier = await _tier(emulator, group, amount=4500)
+        path = f"/members/{user}/memberships/{group}"
+        plan = (
+            await service.http.get(
+                f"{path}/switch-preview", params={"tier_id": tier}, headers=bearer(ADMIN)
+            )
+        ).json()
+        assert 2990 <= plan["due_now"] <= 3000 and plan["next_amount"] == 4500
+        switched = await _post(service, f"{path}/switch", ADMIN, {"tier_id": tier})
+        assert switched.status_code == 200, switched.text
+        stripe_side = await emulator.client.v1.subscriptions.retrieve_async(subscription)
+        invoice = await emulator.client.v1.invoices.retrieve_async(str(stripe_side.latest_invoice))
+        assert (invoice.billing_reason, invoice.amount_paid) == (
+            "subscription_update",
+            plan["due_now"],
+        )
+
+
+async def test_switches_to_what_cannot_replace_the_price_are_refused_clearly(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    async with membership_service() as service:
+        user, group, _ = await _joined(service, emulator, deliverer)
+        path = f"/members/{user}/memberships/{group}/switch"
+        me = user_token(user)
+
+        unknown = await _post(service, path, me, {"tier_id": unique("nothing")})
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+        foreign = await _post(service, path, me, {"tier_id": await _tier(emulator, "other")})
+        assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "foreign_tier"
+        annual = await _tier(emulator, group, interval=None, tier_interval="one_time_annual")
+        one_time = await _post(service, path, me, {"tier_id": annual})
+        assert one_time.status_code == 409
+        assert one_time.json()["error"]["code"] == "tier_not_switchable"
+        yearly = await _post(
+            service, path, me, {"tier_id": await _tier(emulator, group, interval="year")}
+        )
+        assert yearly.status_code == 409
+        stranger = await _post(service, path, user_token(unique("user")), {"tier_id": annual})
+        assert stranger.status_code == 403 and stranger.json()["error"]["code"] == "forbidden"
+        bad = await _post(service, path, me, {"tier_id": "x" * 300})
+        assert bad.status_code == 422
+        assert await service.event_types(user) == ["membership.activated"]

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from membership.domain.self_service import ProrationBehavior
 from tollgate_shared.infra.settings import ServiceSettings
 
 
@@ -24,6 +25,9 @@ class Settings(ServiceSettings):
     """What a full refund or a lost dispute does to a one-time term: take it back, or keep it."""
     membership_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     """How often memberships that ran out by time are announced as ended."""
+    membership_proration_behavior: ProrationBehavior = "create_prorations"
+    """How a tier switch bills the rest of the period: prorations on the next invoice, an
+    invoice now (`always_invoice`), or none."""
 
     @property
     def grace(self) -> timedelta:

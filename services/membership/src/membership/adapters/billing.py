@@ -12,8 +12,12 @@ from typing import Any
 import stripe
 
 from membership.domain.model import StripeTime
-from tollgate_shared.contracts.stripe_objects import Subscription
-from tollgate_shared.infra.stripe_client import idempotency_key, stripe_errors_translated
+from tollgate_shared.contracts.stripe_objects import Invoice, Price, Subscription
+from tollgate_shared.infra.stripe_client import (
+    idempotency_key,
+    product_id_of,
+    stripe_errors_translated,
+)
 
 LIVE_SUBSCRIPTIONS_READ = 100
 """A customer's live subscriptions read at once (one page: a member holds a handful)."""
@@ -30,6 +34,18 @@ class Paid:
     payment_intent_id: str
     amount: int
     currency: str
+
+
+@dataclass(frozen=True)
+class TierOffer:
+    """A tier as Stripe sells it: its group, whether it is on sale, the metadata a switch
+    carries over (`tier_interval`, `credit_allowances`), and its recurring price if any."""
+
+    tier_id: str
+    group_id: str | None
+    active: bool
+    metadata: dict[str, str]
+    price: Price | None
 
 
 @dataclass(frozen=True)
@@ -146,3 +162,69 @@ class StripeBilling:
                 options={"idempotency_key": idempotency_key("cancel-refund", subscription_id)},
             )
         return str(refund.id)
+
+    async def tier_offer(self, tier_id: str, segment: str | None) -> TierOffer | None:
+        """A tier as Stripe sells it (its product, made by checkout, and the recurring price of
+        the member's segment, else the base one); None when Stripe knows no such tier."""
+        with stripe_errors_translated():
+            try:
+                product = await self._client.v1.products.retrieve_async(product_id_of(tier_id))
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_missing":
+                    raise
+                return None
+            prices = await self._client.v1.prices.list_async(
+                {"product": product.id, "active": True, "type": "recurring", "limit": 100}
+            )
+        by_segment = {p.metadata.to_dict().get("segment", ""): p for p in prices.data}
+        price = by_segment.get(segment or "") or by_segment.get("")
+        meta = product.metadata.to_dict()
+        return TierOffer(
+            tier_id=tier_id,
+            group_id=meta.get("group_id"),
+            active=bool(product.active),
+            metadata={k: meta[k] for k in ("tier_interval", "credit_allowances") if meta.get(k)},
+            price=Price.model_validate(price.to_dict()) if price is not None else None,
+        )
+
+    async def preview_switch(
+        self, subscription_id: str, item_id: str, price_id: str, behavior: str
+    ) -> Invoice:
+        """The invoice Stripe would make if the item moved to `price_id` now."""
+        with stripe_errors_translated():
+            preview = await self._client.v1.invoices.create_preview_async(
+                {
+                    "subscription": subscription_id,
+                    "subscription_details": {
+                        "items": [{"id": item_id, "price": price_id}],
+                        "proration_behavior": behavior,
+                    },
+                }
+            )
+        return Invoice.model_validate(preview.to_dict())
+
+    async def switch(
+        self,
+        subscription_id: str,
+        item_id: str,
+        price_id: str,
+        behavior: str,
+        metadata: dict[str, str],
+    ) -> Read:
+        """Move the item to `price_id` in place (prorated by `behavior`) with the tier's
+        metadata, once per subscription and price, even when retried."""
+        with stripe_errors_translated():
+            answer, at = await _timed(
+                self._client.v1.subscriptions.update_async(
+                    subscription_id,
+                    {
+                        "items": [{"id": item_id, "price": price_id}],
+                        "proration_behavior": behavior,
+                        "metadata": metadata,
+                    },
+                    options={
+                        "idempotency_key": idempotency_key("switch", subscription_id, price_id)
+                    },
+                )
+            )
+        return Read(_parse(answer), at)

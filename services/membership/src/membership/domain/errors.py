@@ -39,3 +39,16 @@ class MembershipNotFound(MembershipError):
 
 class NotASubscription(MembershipError):
     """The membership has no running subscription to change (one-time, granted or ended)."""
+
+
+class TierNotFound(MembershipError):
+    """No tier of that id is sold (Stripe knows no product for it)."""
+
+
+class ForeignTier(MembershipError):
+    """The tier belongs to another group than the membership."""
+
+
+class TierNotSwitchable(MembershipError):
+    """The tier cannot replace a subscription's price in place (off sale, not recurring, or
+    billed at another interval: buy it through checkout)."""

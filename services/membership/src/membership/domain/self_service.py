@@ -9,8 +9,10 @@ from typing import Literal
 
 from membership.domain import rules
 from membership.domain.model import Entitlement, Sources, SubscriptionRecord
+from tollgate_shared.contracts.stripe_objects import Invoice
 
-Action = Literal["cancel_at_period_end", "resume", "cancel_now", "join"]
+Action = Literal["cancel_at_period_end", "resume", "cancel_now", "switch", "join"]
+ProrationBehavior = Literal["create_prorations", "always_invoice", "none"]
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,8 @@ def next_actions(subscription: SubscriptionRecord | None, *, active: bool) -> li
     if subscription is None or subscription.status in rules.FINAL | rules.FIRST:
         return [] if active else ["join"]
     if subscription.cancel_at_period_end:
-        return ["resume", "cancel_now"]
-    return ["cancel_at_period_end", "cancel_now"]
+        return ["resume", "switch", "cancel_now"]
+    return ["cancel_at_period_end", "switch", "cancel_now"]
 
 
 def prorated_refund(paid: int, subscription: SubscriptionRecord, now: datetime) -> int:
@@ -55,3 +57,42 @@ def prorated_refund(paid: int, subscription: SubscriptionRecord, now: datetime) 
         return 0
     unused = int((end - max(now, start)).total_seconds())
     return paid * unused // int((end - start).total_seconds())
+
+
+@dataclass(frozen=True)
+class SwitchPlan:
+    """What a tier switch costs: paid now, and at the next renewal (prorations included)."""
+
+    tier_id: str
+    price_id: str
+    currency: str
+    behavior: ProrationBehavior
+    due_now: int
+    next_amount: int
+    next_at: datetime | None
+    lines: list[tuple[str | None, int]]
+
+
+def switch_plan(
+    tier_id: str,
+    preview: Invoice,
+    *,
+    price_id: str,
+    price_amount: int,
+    behavior: ProrationBehavior,
+    period_end: datetime | None,
+) -> SwitchPlan:
+    """The plan Stripe's preview tells: with `always_invoice` the preview is the invoice paid
+    now and the renewal costs the new price; otherwise nothing is paid now and the preview is
+    the next renewal's invoice."""
+    billed_now = behavior == "always_invoice"
+    return SwitchPlan(
+        tier_id=tier_id,
+        price_id=price_id,
+        currency=preview.currency or "",
+        behavior=behavior,
+        due_now=preview.amount_due if billed_now else 0,
+        next_amount=price_amount if billed_now else preview.amount_due,
+        next_at=period_end,
+        lines=[(line.description, line.amount) for line in preview.lines.data],
+    )

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from membership.domain.credits import SpendOutcome
 from membership.domain.model import Entitlement, Grant, MembershipKey
-from membership.domain.self_service import MembershipView
+from membership.domain.self_service import MembershipView, SwitchPlan
 from tollgate_shared.web.validation import Id, Instant, SingleLine, Text
 
 
@@ -274,3 +274,42 @@ class RefundOut(BaseModel):
 
 class CancelOut(MemberMembershipOut):
     refund: RefundOut | None = None
+
+
+class SwitchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier_id: Id
+
+
+class SwitchLineOut(BaseModel):
+    description: str | None
+    amount: int
+
+
+class SwitchPreviewOut(BaseModel):
+    """What a switch to `tier_id` costs, in the currency's smallest unit."""
+
+    tier_id: str
+    price_id: str
+    currency: str
+    proration_behavior: str
+    due_now: int
+    """Charged at once (with `always_invoice`; otherwise 0)."""
+    next_amount: int
+    """The next renewal's invoice (with `create_prorations`, the prorations included)."""
+    next_at: datetime | None
+    lines: list[SwitchLineOut]
+
+    @classmethod
+    def of(cls, plan: SwitchPlan) -> SwitchPreviewOut:
+        return cls(
+            tier_id=plan.tier_id,
+            price_id=plan.price_id,
+            currency=plan.currency,
+            proration_behavior=plan.behavior,
+            due_now=plan.due_now,
+            next_amount=plan.next_amount,
+            next_at=plan.next_at,
+            lines=[SwitchLineOut(description=d, amount=a) for d, a in plan.lines],
+        )

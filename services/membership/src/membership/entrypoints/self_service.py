@@ -11,6 +11,8 @@ from membership.entrypoints.schemas import (
     MemberMembershipOut,
     MemberMembershipsOut,
     RefundOut,
+    SwitchIn,
+    SwitchPreviewOut,
 )
 from membership.service_layer.self_service import SelfService
 from tollgate_shared.web.auth import CurrentUser, Principal
@@ -103,4 +105,45 @@ async def resume(
     _may_act(principal, user_id, group_id)
     key = MembershipKey(user_id, group_id)
     view = await _self_service(request).end_at_period_end(session, key, ending=False)
+    return MemberMembershipOut.of(view)
+
+
+@router.get(
+    "/members/{user_id}/memberships/{group_id}/switch-preview",
+    responses=error_responses(403, 404, 409, 502, 503),
+)
+async def switch_preview(
+    user_id: Id,
+    group_id: Id,
+    tier_id: Id,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+) -> SwitchPreviewOut:
+    """What switching to `tier_id` costs: paid now and at the next renewal, from Stripe's
+    invoice preview with the service's proration setting."""
+    _may_act(principal, user_id, group_id)
+    plan = await _self_service(request).switch_preview(
+        session, MembershipKey(user_id, group_id), tier_id, segment=principal.segment
+    )
+    return SwitchPreviewOut.of(plan)
+
+
+@router.post("/members/{user_id}/memberships/{group_id}/switch", responses=CHANGES)
+async def switch(
+    user_id: Id,
+    group_id: Id,
+    body: SwitchIn,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+) -> MemberMembershipOut:
+    """Switch the subscription to another tier of the group in place: its price changes now,
+    prorated by the service's setting, and the tier's credits per cycle go with it. Another
+    group's tier is 403 `foreign_tier`; a one-time or other-interval tier 409
+    `tier_not_switchable` (buy it through checkout). Repeating it changes nothing."""
+    _may_act(principal, user_id, group_id)
+    view = await _self_service(request).switch(
+        session, MembershipKey(user_id, group_id), body.tier_id, segment=principal.segment
+    )
     return MemberMembershipOut.of(view)

@@ -14,19 +14,29 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import credits_repo, repository
-from membership.adapters.billing import Read, StripeBilling
+from membership.adapters.billing import Read, StripeBilling, TierOffer
 from membership.config import Settings
 from membership.domain import rules
-from membership.domain.errors import MembershipNotFound, NotASubscription
+from membership.domain.errors import (
+    ForeignTier,
+    MembershipNotFound,
+    NotASubscription,
+    TierNotFound,
+    TierNotSwitchable,
+)
 from membership.domain.model import MembershipKey, SubscriptionRecord
 from membership.domain.self_service import (
     MembershipView,
+    ProrationBehavior,
+    SwitchPlan,
     current_subscription,
     next_actions,
     prorated_refund,
+    switch_plan,
 )
 from membership.service_layer.recording import Clock, Recorder
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
+from tollgate_shared.contracts.stripe_objects import Subscription
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,77 @@ class SelfService:
             return None
         refund_id = await self._billing.refund(paid, amount, subscription_id=subscription.id, by=by)
         return Refunded(refund_id, amount, paid.currency)
+
+    async def switch_preview(
+        self, session: AsyncSession, key: MembershipKey, tier_id: str, *, segment: str | None
+    ) -> SwitchPlan:
+        """What switching the membership's subscription to `tier_id` costs now and next."""
+        subscription, current, offer = await self._switch_target(session, key, tier_id, segment)
+        assert offer.price is not None and offer.price.unit_amount is not None
+        same = current.price_ids[0] == offer.price.id  # the tier it is on: nothing prorated
+        behavior: ProrationBehavior = (
+            "none" if same else self._settings.membership_proration_behavior
+        )
+        item_id = current.items.data[0].id
+        preview = await self._billing.preview_switch(current.id, item_id, offer.price.id, behavior)
+        return switch_plan(
+            tier_id,
+            preview,
+            price_id=offer.price.id,
+            price_amount=offer.price.unit_amount,
+            behavior=behavior,
+            period_end=subscription.period_end,
+        )
+
+    async def switch(
+        self, session: AsyncSession, key: MembershipKey, tier_id: str, *, segment: str | None
+    ) -> MembershipView:
+        """Move the membership's subscription to `tier_id`'s price in place, prorated by the
+        service's setting; the tier's metadata (credits per cycle) goes with it. Switching to
+        the tier it is on changes nothing."""
+        _, current, offer = await self._switch_target(session, key, tier_id, segment)
+        assert offer.price is not None
+        if current.price_ids[0] != offer.price.id:
+            metadata = {
+                **current.metadata,
+                "tier_id": tier_id,
+                "credit_allowances": "",  # Stripe drops a key set empty: the old tier's go
+                **offer.metadata,
+            }
+            read = await self._billing.switch(
+                current.id,
+                current.items.data[0].id,
+                offer.price.id,
+                self._settings.membership_proration_behavior,
+                metadata,
+            )
+            await self._record(read)
+        return await self.membership(session, key)
+
+    async def _switch_target(
+        self, session: AsyncSession, key: MembershipKey, tier_id: str, segment: str | None
+    ) -> tuple[SubscriptionRecord, Subscription, TierOffer]:
+        subscription = await self._subscription(session, key)
+        offer = await self._billing.tier_offer(tier_id, segment)
+        if offer is None:
+            raise TierNotFound(f"no tier {tier_id} is sold")
+        if offer.group_id != key.group_id:
+            raise ForeignTier(f"tier {tier_id} is not a tier of {key.group_id}")
+        if not offer.active or offer.price is None:
+            raise TierNotSwitchable(
+                f"tier {tier_id} is not on sale as a subscription: buy it through checkout"
+            )
+        current = (await self._billing.subscription(subscription.id)).subscription
+        if len(current.items.data) != 1 or current.items.data[0].price is None:
+            raise TierNotSwitchable(f"{subscription.id} does not bill one price to switch")
+        interval = (offer.price.recurring or {}).get("interval")
+        billed = (current.items.data[0].price.recurring or {}).get("interval")
+        if interval != billed:
+            raise TierNotSwitchable(
+                f"tier {tier_id} bills every {interval}, not every {billed}: "
+                "buy it through checkout"
+            )
+        return subscription, current, offer
 
     async def _record(self, read: Read) -> None:
         """Record Stripe's answer as a fresh read, in a transaction of its own."""
