@@ -229,6 +229,10 @@ async def test_the_price_is_the_items_and_replays_answer_the_same(
     for extra in ({"amount": 1}, {"price": "price_cheap"}, {"currency": "usd"}):
         cheap = await api.post("/purchases/payment-intents", json=body | extra, headers=auth(user))
         assert cheap.status_code == 422, extra
+    foreign = await api.post(
+        "/purchases/payment-intents", json=body | {"group_id": "g_other"}, headers=auth(user)
+    )
+    assert (foreign.status_code, foreign.json()["error"]["code"]) == (403, "foreign_tier")
 
     key = {"Idempotency-Key": unique("key")}
     first = await api.post("/purchases/payment-intents", json=body, headers=auth(user) | key)

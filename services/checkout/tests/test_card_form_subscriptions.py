@@ -101,6 +101,10 @@ async def test_bad_requests_are_refused_before_anything_is_made(api: httpx.Async
     ).status_code == (401)
     unknown = await subscribe(api, "tier_nope")
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    foreign = await subscribe(api, tier["id"], group_id=unique("group"))
+    assert (foreign.status_code, foreign.json()["error"]["code"]) == (403, "foreign_tier")
+    own = await subscribe(api, tier["id"], group_id=tier["group_id"])
+    assert own.status_code == 201, own.text
     once = await create_tier(api, unique("group"), interval="one_time_annual")
     paid_once = await subscribe(api, once["id"])
     assert (paid_once.status_code, paid_once.json()["error"]["code"]) == (422, "tier_not_recurring")

@@ -202,6 +202,10 @@ async def test_checkout_needs_a_token_and_a_known_active_tier(api: httpx.AsyncCl
     assert inactive.json()["error"]["code"] == "tier_inactive"
     unknown = await api.post("/checkout/sessions", json={"tier_id": "tier_nope"}, headers=auth())
     assert unknown.status_code == 404
+    foreign = await api.post(
+        "/checkout/sessions", json={"tier_id": tier["id"], "group_id": "g_other"}, headers=auth()
+    )
+    assert (foreign.status_code, foreign.json()["error"]["code"]) == (403, "foreign_tier")
 
 
 async def test_a_new_key_for_the_same_tier_expires_the_earlier_session(

@@ -58,14 +58,26 @@ class CheckoutRequest:
     success_url: str | None = None
     cancel_url: str | None = None
     kind: Kind = "session"
+    group_id: str | None = None
+    """The group the caller sells in, if it says: what it buys must be of that group."""
 
     def fingerprint(self) -> str:
         """A digest of the request, to tell a retry from a different request."""
         fields = asdict(self)
         if self.kind == "session":  # as before kinds existed: stored digests stay valid
             del fields["kind"]
+        if self.group_id is None:  # as before the group could be named
+            del fields["group_id"]
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def ensure_of_group(self, group_id: str) -> None:
+        """Refuse a tier or item of another group than the one the caller named."""
+        if self.group_id is not None and self.group_id != group_id:
+            raise NotAllowed(
+                f"{self.tier_id or self.item_id} is not sold by group {self.group_id}",
+                code="foreign_tier",
+            )
 
     def payable_until(self, now: datetime, session_ttl: timedelta) -> datetime:
         """When what this request creates can no longer be paid, as far as we know before

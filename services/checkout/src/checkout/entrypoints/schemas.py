@@ -200,6 +200,8 @@ class CheckoutIn(Body):
     promotion_code: PromotionCode | None = None
     success_url: Url | None = None
     cancel_url: Url | None = None
+    group_id: Id | None = None
+    """The group the app sells in: a tier or item of another group is refused (403)."""
 
     @model_validator(mode="after")
     def _target(self) -> Self:
@@ -236,6 +238,8 @@ class ClaimOut(BaseModel):
 class SubscriptionIn(Body):
     tier_id: Id
     promotion_code: PromotionCode | None = None
+    group_id: Id | None = None
+    """The group the app sells in: a tier of another group is refused (403)."""
 
     def to_request(self) -> CheckoutRequest:
         """The domain command: a subscription for the app's own card form."""
@@ -259,6 +263,8 @@ class SubscriptionOut(BaseModel):
 class PaymentIntentIn(Body):
     item_id: Id
     reference: Reference
+    group_id: Id | None = None
+    """The group the app sells in: an item of another group is refused (403)."""
 
     def to_request(self) -> CheckoutRequest:
         """The domain command: a PaymentIntent for the app's own card form."""

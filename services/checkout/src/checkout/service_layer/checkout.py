@@ -149,6 +149,7 @@ async def _plan(ctx: Context, principal: Principal, request: CheckoutRequest) ->
         return await _plan_purchase(ctx, principal, request)
     assert request.tier_id is not None
     tier = await catalog.load(ctx, Tier, request.tier_id)
+    request.ensure_of_group(tier.group_id)
     tier.ensure_sellable()
     if request.kind == "subscription" and tier.mode != "subscription":
         raise Invalid(f"tier {tier.id} is paid once, not subscribed to", code="tier_not_recurring")
@@ -175,6 +176,7 @@ async def _plan_purchase(ctx: Context, principal: Principal, request: CheckoutRe
     if request.promotion_code:
         raise Invalid("coupons apply to membership tiers only", code="coupon_not_applicable")
     item = await catalog.load(ctx, Item, request.item_id)
+    request.ensure_of_group(item.group_id)
     item.ensure_sellable()
     (spec,) = item.price_specs()
     return Plan(
