@@ -55,7 +55,10 @@ async def test_the_list_says_what_renews_at_what_price_and_what_can_be_done(
         assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"
         foreign = user_token(unique("org"), roles=["organizer"], groups=[unique("group")])
         listed = await service.http.get(f"/members/{user}/memberships", headers=bearer(foreign))
-        assert listed.status_code == 200 and listed.json()["memberships"] == []
+        assert listed.status_code == 403 and listed.json()["error"]["code"] == "forbidden"
+        own = user_token(unique("org"), roles=["organizer"], groups=[group])
+        theirs = await service.http.get(f"/members/{user}/memberships", headers=bearer(own))
+        assert [m["group_id"] for m in theirs.json()["memberships"]] == [group]
 
 
 async def test_ending_at_period_end_and_resuming_show_at_once_and_once(

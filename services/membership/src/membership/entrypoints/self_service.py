@@ -41,15 +41,15 @@ async def memberships(
     user_id: Id, principal: CurrentUser, session: SessionDep, request: Request
 ) -> MemberMembershipsOut:
     """The member's memberships in every group: tier, status, period end, what renews and at
-    what price, credits, and what can be done next (organizers see the groups they manage)."""
+    what price, credits, and what can be done next (organizers see the groups they manage,
+    and get 403 for a user who holds none of them)."""
     if principal.user_id != user_id and not {"admin", "organizer"} & set(principal.roles):
         raise Forbidden("you may read only your own memberships")
     views = await _self_service(request).memberships(session, user_id)
-    visible = [
-        v
-        for v in views
-        if principal.user_id == user_id or principal.can_manage(v.entitlement.key.group_id)
-    ]
+    everything = principal.user_id == user_id or principal.is_admin
+    visible = [v for v in views if everything or principal.can_manage(v.entitlement.key.group_id)]
+    if not everything and not visible:
+        raise Forbidden("the member holds no membership of a group you organize")
     return MemberMembershipsOut(
         user_id=user_id, memberships=[MemberMembershipOut.of(v) for v in visible]
     )
