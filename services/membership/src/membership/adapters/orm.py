@@ -97,6 +97,8 @@ grants = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
     Column("granted_by", String(255), nullable=False),
+    Column("grace_months", Integer),  # the grace rule: months from the first sign-in
+    Column("first_seen_at", DateTime(timezone=True)),
     _updated_at(),
     Index("ix_grants_user", "user_id"),
 )

@@ -288,6 +288,22 @@ class Memberships:
         values = {**dataclasses.asdict(grant), "granted_by": granted_by}
         await self._upsert(orm.grants, values, MEMBER_KEY)
 
+    async def note_first_sign_in(self, key: MembershipKey, at: datetime) -> bool:
+        """Record the member's first sign-in on a grant that counts from it; False when one
+        is recorded already (or the grant does not count from it)."""
+        t = orm.grants
+        done = await self._uow.session.execute(
+            t.update()
+            .where(
+                t.c.group_id == key.group_id,
+                t.c.user_id == key.user_id,
+                t.c.grace_months.is_not(None),
+                t.c.first_seen_at.is_(None),
+            )
+            .values(first_seen_at=at)
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
+
     async def member_state(self, key: MembershipKey) -> MemberState:
         """The member's sources, their membership as last announced, and their email if
         known."""

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 Source = Literal["subscription", "one_time", "grant"]
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day `months` later (the month's last day when it is shorter: 31 Jan + 1 →
+    28/29 Feb), at the same time."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
@@ -92,9 +101,26 @@ class Grant:
     tier_id: str | None
     kind: Literal["comp", "legacy"]
     expires_at: datetime
+    """When it ends; under the grace rule, the cut-off no access outlasts."""
     reason: str | None = None
     email: str | None = None
     revoked_at: datetime | None = None
+    grace_months: int | None = None
+    """The legacy grace rule: access for this many months from the first sign-in."""
+    first_seen_at: datetime | None = None
+    """The member's first sign-in the service saw (the grace rule counts from it)."""
+
+    @property
+    def awaits_first_sign_in(self) -> bool:
+        return self.grace_months is not None and self.first_seen_at is None
+
+    @property
+    def ends_at(self) -> datetime:
+        """When access ends: the expiry, or under the grace rule the months from the first
+        sign-in, capped at the cut-off (until the first sign-in, the cut-off)."""
+        if self.grace_months is None or self.first_seen_at is None:
+            return self.expires_at
+        return min(add_months(self.first_seen_at, self.grace_months), self.expires_at)
 
 
 @dataclass

@@ -218,17 +218,17 @@ def one_time_access(terms: list[Term]) -> Access | None:
 
 
 def grant_access(grant: Grant) -> Access:
-    """A grant lasts until its expiry unless revoked."""
+    """A grant lasts until it ends (`Grant.ends_at`) unless revoked."""
     revoked = grant.revoked_at is not None
     return Access(
         source="grant",
         tier_id=grant.tier_id,
         status="revoked" if revoked else "active",
         open_ended=False,
-        until=None if revoked else grant.expires_at,
-        period_end=grant.expires_at,
+        until=None if revoked else grant.ends_at,
+        period_end=grant.ends_at,
         end_reason="revoked" if revoked else "expired",
-        preference=(_SOURCE_PREFERENCE["grant"], int(grant.expires_at.timestamp()), grant.kind),
+        preference=(_SOURCE_PREFERENCE["grant"], int(grant.ends_at.timestamp()), grant.kind),
     )
 
 

@@ -19,9 +19,11 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import State
 
 from membership.adapters import repository
+from membership.adapters.repository import GateAnswer
 from membership.domain import rules
 from membership.domain.model import MembershipKey
 from membership.entrypoints.schemas import GateOut
+from membership.service_layer import grants
 from tollgate_shared.persistence.coalesce import Coalescer
 from tollgate_shared.web.auth import Principal, TokenVerifier
 from tollgate_shared.web.errors import Forbidden
@@ -39,7 +41,11 @@ async def answer(state: State, principal: Principal, user_id: str, group_id: str
         raise Forbidden("you may read only your own entitlements or your groups' members")
     key = MembershipKey(user_id, group_id)
     sources, credits = await state.gate_reads.get(key)
-    entitlement = rules.entitlement(key, sources, grace=state.settings.grace, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    grant = sources.grant
+    if grant is not None and grant.awaits_first_sign_in and _signs_in(principal, user_id):
+        sources, credits = await _first_sign_in(state, key, now)
+    entitlement = rules.entitlement(key, sources, grace=state.settings.grace, now=now)
     access = entitlement.access
     if access is None:
         return GateOut(user_id=user_id, group_id=group_id, active=False)
@@ -56,6 +62,22 @@ async def answer(state: State, principal: Principal, user_id: str, group_id: str
         cancel_at_period_end=access.cancel_at_period_end,
         credits=credits,
     )
+
+
+def _signs_in(principal: Principal, user_id: str) -> bool:
+    """A gate read that is the member's sign-in: their own, or the app's on their behalf (an
+    organizer or admin looking is not)."""
+    return principal.user_id == user_id or "service" in principal.roles
+
+
+async def _first_sign_in(state: State, key: MembershipKey, now: datetime) -> GateAnswer:
+    """Record the member's first sign-in for the legacy grace rule (once, whoever races),
+    then read the member again."""
+    async with state.deps.uow() as uow:
+        await grants.first_sign_in(uow, key, grace=state.settings.grace, now=now)
+        await uow.commit()
+    again: GateAnswer = await state.gate_reads.get(key)
+    return again
 
 
 def reads(pool: AsyncConnectionPool) -> Coalescer[MembershipKey, repository.GateAnswer]:

@@ -133,6 +133,7 @@ async def put_grant(
         expires_at=body.expires_at,
         reason=body.reason,
         email=body.email,
+        grace_months=body.grace_months,
     )
     await grants.grant(
         uow, new, granted_by=admin.user_id, grace=_settings(request).grace, now=_now()
@@ -161,22 +162,29 @@ async def revoke_grant(
 async def bulk_grant(
     group_id: Id, body: BulkGrantIn, admin: AdminUser, uow: UnitOfWorkDep, request: Request
 ) -> BulkGrantOut:
-    """Grant legacy memberships to members of an older system who joined by `cutoff`, at most
-    `cap` of them; the same request repeated grants the same members and nothing more."""
+    """Grant legacy memberships to members of an older system, at most `cap` of them (the
+    longest-standing first): by the grace rule — `months` (6 by default) from each member's
+    first sign-in, capped at `cutoff` (a past cut-off is 422) — or until a fixed `expires_at`
+    to those who joined by `cutoff`. The same request repeated grants the same members and
+    nothing more (a first sign-in already seen stays)."""
+    grace_months = body.grace_months
+    ends = body.expires_at or body.cutoff
+    assert ends is not None  # the body's validator asks for one of them
     template = Grant(
         user_id="",
         group_id=group_id,
         tier_id=body.tier_id,
         kind="legacy",
-        expires_at=body.expires_at,
+        expires_at=ends,
         reason=body.reason,
+        grace_months=grace_months,
     )
     members = [LegacyMember(m.user_id, m.email, m.member_since) for m in body.members]
     result = await grants.bulk_grant(
         uow,
         template,
         members,
-        cutoff=body.cutoff,
+        cutoff=body.cutoff if grace_months is None else None,
         cap=body.cap,
         granted_by=admin.user_id,
         grace=_settings(request).grace,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -80,14 +80,35 @@ class MembersPage(BaseModel):
     active_per_tier: dict[str, int]
 
 
+DEFAULT_GRACE_MONTHS = 6
+"""The legacy grace rule's months from the first sign-in, unless the request says."""
+GraceMonths = Annotated[int, Field(ge=1, le=120)]
+
+
+def _future(cutoff: datetime) -> None:
+    if cutoff <= datetime.now(UTC):
+        raise ValueError("the cut-off has passed: a grace period would end before it starts")
+
+
 class GrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tier_id: Id
     expires_at: Instant
+    """When it ends; with `grace_months`, the cut-off (in the future) no access outlasts."""
     kind: Literal["comp", "legacy"] = "comp"
     reason: Text | None = Field(default=None, max_length=500)
     email: SingleLine | None = Field(default=None, max_length=320)
+    grace_months: GraceMonths | None = None
+    """The legacy grace rule: access for this many months from the first sign-in."""
+
+    @model_validator(mode="after")
+    def _grace_rule(self) -> GrantIn:
+        if self.grace_months is not None:
+            if self.kind != "legacy":
+                raise ValueError("grace_months applies to legacy grants only")
+            _future(self.expires_at)
+        return self
 
 
 class GrantOut(BaseModel):
@@ -98,6 +119,11 @@ class GrantOut(BaseModel):
     expires_at: AwareDatetime
     revoked_at: datetime | None
     reason: str | None
+    grace_months: int | None
+    first_seen_at: datetime | None
+    ends_at: AwareDatetime
+    """When access ends: `expires_at`, or under the grace rule the months from the first
+    sign-in capped at `expires_at` (the cut-off until the first sign-in)."""
 
     @classmethod
     def of(cls, grant: Grant) -> GrantOut:
@@ -109,6 +135,9 @@ class GrantOut(BaseModel):
             expires_at=grant.expires_at,
             revoked_at=grant.revoked_at,
             reason=grant.reason,
+            grace_months=grant.grace_months,
+            first_seen_at=grant.first_seen_at,
+            ends_at=grant.ends_at,
         )
 
 
@@ -124,13 +153,36 @@ class BulkGrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tier_id: Id
-    expires_at: Instant
     members: list[LegacyMemberIn] = Field(min_length=1, max_length=5000)
-    cutoff: Instant | None = None
-    """Only members who joined on or before this date are granted."""
     cap: int = Field(ge=1, le=5000)
     """At most this many members are granted (the longest-standing first)."""
     reason: Text | None = Field(default=None, max_length=500)
+    expires_at: Instant | None = None
+    """A fixed end for every member; without it the grace rule applies (`months`, `cutoff`)."""
+    cutoff: Instant | None = None
+    """Under the grace rule (no `expires_at`): the date no access outlasts, in the future.
+    With `expires_at`: only members who joined on or before it are granted."""
+    months: GraceMonths | None = None
+    """Under the grace rule: access for this many months from each member's first sign-in
+    (6 by default)."""
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> BulkGrantIn:
+        if self.expires_at is not None:
+            if self.months is not None:
+                raise ValueError("months (the grace rule) and expires_at exclude each other")
+            return self
+        if self.cutoff is None:
+            raise ValueError("the grace rule needs a cutoff (or give expires_at)")
+        _future(self.cutoff)
+        return self
+
+    @property
+    def grace_months(self) -> int | None:
+        """The grace rule's months, None for a fixed expiry."""
+        if self.expires_at is not None:
+            return None
+        return self.months or DEFAULT_GRACE_MONTHS
 
 
 class BulkGrantOut(BaseModel):

@@ -14,7 +14,8 @@ from membership.service_layer.unit_of_work import MembershipUnitOfWork
 
 
 def _cause(grant: Grant) -> str:
-    return f"grant:{grant.tier_id}:{grant.expires_at.isoformat()}:{grant.revoked_at is not None}"
+    ends = grant.ends_at.isoformat()
+    return f"grant:{grant.tier_id}:{ends}:{grant.grace_months}:{grant.revoked_at is not None}"
 
 
 async def grant(
@@ -23,6 +24,10 @@ async def grant(
     """Create or replace a user's grant in a group (a repeat of the same grant changes nothing)."""
     key = MembershipKey(new.user_id, new.group_id)
     await uow.memberships.lock(key)
+    if new.grace_months is not None:  # the first sign-in stays what it was
+        found = await uow.memberships.sources(key)
+        seen = found.grant.first_seen_at if found and found.grant else None
+        new = replace(new, first_seen_at=seen)
     await uow.memberships.save_grant(new, granted_by=granted_by)
     return await reconcile(uow, key, grace=grace, now=now, cause=_cause(new))
 
@@ -66,3 +71,15 @@ async def bulk_grant(
         one = replace(template, user_id=user_id, email=emails[user_id])
         await grant(uow, one, granted_by=granted_by, grace=grace, now=now)
     return chosen
+
+
+async def first_sign_in(
+    uow: MembershipUnitOfWork, key: MembershipKey, *, grace: timedelta, now: datetime
+) -> bool:
+    """Record the member's first sign-in (`now`) on a grant under the grace rule, once, and
+    recompute the membership: its end becomes the months from now, capped at the cut-off."""
+    await uow.memberships.lock(key)
+    if not await uow.memberships.note_first_sign_in(key, now):
+        return False
+    await reconcile(uow, key, grace=grace, now=now, cause=f"first-sign-in:{now.isoformat()}")
+    return True
