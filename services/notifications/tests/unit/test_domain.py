@@ -11,7 +11,6 @@ from notifications.domain import intents
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
 from notifications.domain.links import Links
 from notifications.domain.model import Kind, Status, message_id
-from notifications.domain.money import format_money
 from tollgate_shared.contracts.ledger import PaymentRecorded
 from tollgate_shared.contracts.membership import (
     MembershipActivated,
@@ -19,6 +18,7 @@ from tollgate_shared.contracts.membership import (
     MembershipRenewed,
     MembershipRevoked,
 )
+from tollgate_shared.money import format_money
 
 LINKS = Links("https://tollgate.example")
 

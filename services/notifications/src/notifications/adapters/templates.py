@@ -15,7 +15,7 @@ from jinja2.runtime import Context
 
 from notifications.domain.kinds import KINDS
 from notifications.domain.model import Kind, Rendered
-from notifications.domain.money import format_money, parsed_locale
+from tollgate_shared.money import format_money, parsed_locale
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

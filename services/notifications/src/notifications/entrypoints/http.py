@@ -14,8 +14,8 @@ from sqlalchemy import Row
 
 from notifications.adapters import directory, notifications_repo
 from notifications.domain.model import Kind, Status
-from notifications.domain.money import known_locale
 from notifications.service_layer import Deps, commands, previews
+from tollgate_shared.money import known_locale
 from tollgate_shared.persistence.pagination import split_page
 from tollgate_shared.web.auth import AdminUser, CurrentUser
 from tollgate_shared.web.database import SessionDep
