@@ -116,6 +116,7 @@ def complete(
     if session["mode"] == "subscription":
         method = payment_methods.for_card(emulator, number, email=customer["email"])
         payment_methods.attach(emulator, method, customer["id"])  # the subscription's default
+        trial = private.get("trial")
         _, invoice = subscriptions.start(
             emulator,
             customer=customer,
@@ -124,6 +125,8 @@ def complete(
             coupons=discounts.pairs(emulator.store, session["discounts"]),
             method=method,
             default_payment_method=method["id"],
+            trial_end=emulator.now() + trial[0] if trial else None,
+            missing_payment_method=trial[1] if trial else "create_invoice",
         )
         intent = invoices.intent_of(emulator, invoice)
     elif session["amount_total"] > 0:

@@ -27,6 +27,7 @@ def draft(
     discount_ids: list[str],
     extra_lines: list[dict[str, Any]] | None = None,
     bill_items: bool = True,
+    trial: bool = False,
 ) -> StripeObject:
     """A draft invoice for the subscription's current period, discounts applied to its items;
     `extra_lines` (prorations) billed with them, or alone when not `bill_items`."""
@@ -43,7 +44,7 @@ def draft(
         period_end=first["current_period_end"],
         discounts=discount_ids,
     )
-    subtotals = [item["price"]["unit_amount"] * item["quantity"] for item in items]
+    subtotals = [0 if trial else item["price"]["unit_amount"] * item["quantity"] for item in items]
     subtotal = sum(subtotals)
     discount_total = 0
     total_discount_amounts = []
@@ -62,7 +63,11 @@ def draft(
                 subscription_id=subscription["id"],
                 amount_discount=share,
                 discounts=discount_ids,
-                description=f"{item['quantity']} \u00d7 {_product_name(emulator, item)}",
+                description=(
+                    f"Trial period for {_product_name(emulator, item)}"
+                    if trial
+                    else f"{item['quantity']} \u00d7 {_product_name(emulator, item)}"
+                ),
                 # Stripe copies the subscription's metadata onto its lines when it bills them.
                 metadata=dict(subscription["metadata"]),
             )
@@ -72,6 +77,8 @@ def draft(
         "total_count": len(items),
         "url": f"/v1/invoices/{invoice['id']}/lines",
     }
+    for line in invoice["lines"]["data"] if trial else []:
+        line.update(amount=0, subtotal=0)  # a trial bills nothing for its period
     for line in extra_lines or []:
         invoice["lines"]["data"].append({**line, "invoice": invoice["id"]})
         subtotal += line["amount"]

@@ -27,11 +27,14 @@ def start(
     method: StripeObject | None,
     default_payment_method: str | None = None,
     save_default_payment_method: str = "off",
+    trial_end: int | None = None,
+    missing_payment_method: str = "create_invoice",
 ) -> tuple[StripeObject, StripeObject]:
     """A subscription and its first invoice, finalized at once. With `method` the invoice is
     charged now (Checkout, `allow_incomplete`): paid, the subscription is `active`. Otherwise,
     or when that payment declines or asks for authentication, it stays `incomplete` until the
-    invoice's payment intent succeeds (`default_incomplete`)."""
+    invoice's payment intent succeeds (`default_incomplete`). With `trial_end` it is
+    `trialing` until then, its first invoice a paid one of 0 for the trial period."""
     store, now = emulator.store, emulator.now()
     currency = lines[0][0]["currency"]
     subscription = build.subscription(
@@ -44,6 +47,11 @@ def start(
         save_default_payment_method=save_default_payment_method,
     )
     subscription["status"] = "incomplete"
+    if trial_end is not None:
+        subscription.update(trial_start=now, trial_end=trial_end)
+        subscription["trial_settings"]["end_behavior"]["missing_payment_method"] = (
+            missing_payment_method
+        )
     store.add(subscription, invoices=0)
     for price, quantity in lines:
         recurring = price["recurring"]
@@ -53,7 +61,8 @@ def start(
             price=price,
             quantity=quantity,
             period_start=now,
-            period_end=add_interval(now, recurring["interval"], recurring["interval_count"]),
+            period_end=trial_end
+            or add_interval(now, recurring["interval"], recurring["interval_count"]),
         )
         subscription["items"]["data"].append(item)
     subscription["items"]["total_count"] = len(lines)
@@ -75,9 +84,10 @@ def start(
         subscription=subscription,
         customer=customer,
         billing_reason="subscription_create",
-        discount_ids=_discounts_due(emulator, subscription),
+        discount_ids=[] if trial_end else _discounts_due(emulator, subscription),
+        trial=trial_end is not None,
     )
-    store.secret(subscription["id"])["invoices"] = 1
+    store.secret(subscription["id"])["invoices"] = 0 if trial_end else 1
     subscription["latest_invoice"] = invoice["id"]
     intent = invoices.open_intent(emulator, invoice, customer)
     payment = None
@@ -85,6 +95,10 @@ def start(
         payment = payments.attempt(emulator, intent, method)
     if intent is None or (payment is not None and payment.succeeded):
         _activate(subscription, intent)
+        if trial_end is not None:
+            subscription["status"] = "trialing"
+            if method is not None and subscription["default_payment_method"] is None:
+                subscription["default_payment_method"] = method["id"]
     emulator.emit("customer.subscription.created", subscription)
     emulator.emit("invoice.created", invoice)
     invoices.finalize(emulator, invoice, customer)
@@ -175,6 +189,11 @@ def advance(
         return expire_incomplete(emulator, subscription)
     secret = emulator.store.secret(subscription["id"])
     customer = emulator.store.objects[subscription["customer"]]
+    if status == "trialing":
+        warn_trial_end(emulator, subscription)
+        ending = subscription["cancel_at_period_end"]
+        if not ending and not card_number and not _has_method(subscription, customer):
+            return _trial_ends_without_method(emulator, subscription, customer)
     if status in ("past_due", "unpaid"):
         card = _renewal_method(emulator, subscription, customer, card_number)
         return _retry(emulator, subscription, customer, card, on_failure)
@@ -182,13 +201,7 @@ def advance(
         return cancel(emulator, subscription, reason="cancellation_requested")
     card = _renewal_method(emulator, subscription, customer, card_number)
     previous_items = emulator.store.snapshot(subscription["items"])
-    for item in subscription["items"]["data"]:
-        recurring = item["price"]["recurring"]
-        start = item["current_period_end"]
-        item["current_period_start"] = start
-        item["current_period_end"] = add_interval(
-            start, recurring["interval"], recurring["interval_count"]
-        )
+    _next_period(subscription)
     emulator.emit("customer.subscription.updated", subscription, {"items": previous_items})
     invoice = invoices.draft(
         emulator,
@@ -205,12 +218,26 @@ def advance(
     subscription["latest_invoice"] = invoice["id"]
     payment = _collect(emulator, invoice, customer, card)
     if invoices.record_payment(emulator, invoice, payment):
+        if subscription["status"] == "trialing":  # the trial converts
+            previous["status"] = "trialing"
+            subscription["status"] = "active"
         emulator.emit("customer.subscription.updated", subscription, previous)
     else:
         previous["status"] = subscription["status"]
         subscription["status"] = "past_due"
         emulator.emit("customer.subscription.updated", subscription, previous)
     return subscription
+
+
+def _next_period(subscription: StripeObject) -> None:
+    """Move every item to its next period (from the end of the current one)."""
+    for item in subscription["items"]["data"]:
+        recurring = item["price"]["recurring"]
+        start = item["current_period_end"]
+        item["current_period_start"] = start
+        item["current_period_end"] = add_interval(
+            start, recurring["interval"], recurring["interval_count"]
+        )
 
 
 def _renewal_method(
@@ -321,4 +348,51 @@ def change_price(
     method = _renewal_method(emulator, subscription, customer, None)
     invoices.record_payment(emulator, invoice, _collect(emulator, invoice, customer, method))
     emulator.emit("customer.subscription.updated", subscription, latest)
+    return subscription
+
+
+def warn_trial_end(emulator: Emulator, subscription: StripeObject) -> None:
+    """`customer.subscription.trial_will_end`, once per trial (Stripe: three days before)."""
+    secret = emulator.store.secret(subscription["id"])
+    if subscription["status"] == "trialing" and not secret.get("trial_warned"):
+        secret["trial_warned"] = True
+        emulator.emit("customer.subscription.trial_will_end", subscription)
+
+
+def _has_method(subscription: StripeObject, customer: StripeObject) -> bool:
+    return bool(
+        subscription["default_payment_method"]
+        or customer["invoice_settings"]["default_payment_method"]
+    )
+
+
+def _trial_ends_without_method(
+    emulator: Emulator, subscription: StripeObject, customer: StripeObject
+) -> StripeObject:
+    """A trial ending with no payment method, by `trial_settings.end_behavior`: `cancel`
+    ends it, `pause` pauses it, `create_invoice` bills the next period (unpaid: past_due)."""
+    behavior = subscription["trial_settings"]["end_behavior"]["missing_payment_method"]
+    if behavior == "cancel":
+        return cancel(emulator, subscription, reason="cancellation_requested")
+    if behavior == "pause":
+        previous = {"status": subscription["status"]}
+        subscription["status"] = "paused"
+        emulator.emit("customer.subscription.updated", subscription, previous)
+        emulator.emit("customer.subscription.paused", subscription)
+        return subscription
+    previous_items = emulator.store.snapshot(subscription["items"])
+    _next_period(subscription)
+    invoice = invoices.draft(
+        emulator,
+        subscription=subscription,
+        customer=customer,
+        billing_reason="subscription_cycle",
+        discount_ids=_discounts_due(emulator, subscription),
+    )
+    emulator.emit("invoice.created", invoice)
+    invoices.finalize(emulator, invoice, customer)
+    previous = {"status": subscription["status"], "items": previous_items}
+    previous["latest_invoice"] = subscription["latest_invoice"]
+    subscription.update(status="past_due", latest_invoice=invoice["id"])
+    emulator.emit("customer.subscription.updated", subscription, previous)
     return subscription

@@ -68,15 +68,16 @@ def create_subscription(call: Call) -> StripeObject:
     default_id = p.text("default_payment_method")
     if default_id is not None:
         payment_methods.attached_to(em, customer["id"], default_id, param="default_payment_method")
+    trial = checkout.trial_of(p)
     method = None
     if behavior == "allow_incomplete":
         method_id = default_id or customer["invoice_settings"]["default_payment_method"]
-        if method_id is None:
+        if method_id is None and trial is None:
             raise invalid(
                 "This customer has no attached payment source or default payment method. "
                 "Please consider adding a default payment method."
             )
-        method = em.store.objects[method_id]
+        method = em.store.objects[method_id] if method_id else None
     chosen = discounts.pairs(em.store, checkout.requested_discounts(call))
     subscription, _ = subscriptions.start(
         em,
@@ -87,6 +88,8 @@ def create_subscription(call: Call) -> StripeObject:
         method=method,
         default_payment_method=default_id,
         save_default_payment_method=save or "off",
+        trial_end=em.now() + trial[0] if trial else None,
+        missing_payment_method=trial[1] if trial else "create_invoice",
     )
     for coupon_id, promotion_code_id in chosen:
         discounts.redeem(em.store, coupon_id, promotion_code_id)

@@ -9,6 +9,7 @@ from stripe_emulator.listing import paginate
 from stripe_emulator.objects import billing
 from stripe_emulator.operations import checkout, discounts
 from stripe_emulator.store import StripeObject
+from stripe_emulator.wire import Params
 
 api = StripeRouter()
 MODES = ("payment", "subscription")
@@ -102,6 +103,7 @@ def create_session(call: Call) -> StripeObject:
         item_ids=[new_id("li") for _ in prices],
         subscription_metadata=subscription_data.metadata(),
         payment_intent_metadata=intent_data.metadata(),
+        trial=trial_of(subscription_data, param="subscription_data"),
     )
     checkout.apply_discounts(em, session, chosen)
     return session
@@ -182,3 +184,26 @@ def list_session_line_items(call: Call) -> StripeObject:
     session = call.emulator.store.find("checkout.session", call.path["id"])
     items = checkout.session_items(call.emulator, session)
     return paginate(items, call.params, f"/v1/checkout/sessions/{session['id']}/line_items")
+
+
+TRIAL_END_BEHAVIORS = ("cancel", "create_invoice", "pause")
+MAX_TRIAL_DAYS = 730
+
+
+def trial_of(params: Params, *, param: str | None = None) -> tuple[int, str] | None:
+    """`trial_period_days` (1 to 730) and `trial_settings[end_behavior][missing_payment_method]`
+    of a subscription to be created: its trial length in seconds and the end behavior."""
+    days = params.integer("trial_period_days")
+    if days is None:
+        return None
+    if not 1 <= days <= MAX_TRIAL_DAYS:
+        raise invalid(
+            f"trial_period_days must be between 1 and {MAX_TRIAL_DAYS}.",
+            param=f"{param}[trial_period_days]" if param else "trial_period_days",
+        )
+    behavior = (
+        params.sub("trial_settings")
+        .sub("end_behavior")
+        .choice("missing_payment_method", TRIAL_END_BEHAVIORS)
+    )
+    return days * 86400, behavior or "create_invoice"
