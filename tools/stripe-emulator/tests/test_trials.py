@@ -24,8 +24,9 @@ def _trial_checkout(
         }
     )
     emulator.control("POST", f"/checkout/sessions/{session.id}/complete", json={})
-    subscription_id = client.v1.checkout.sessions.retrieve(session.id).subscription
-    return client.v1.subscriptions.retrieve(subscription_id)
+    completed = client.v1.checkout.sessions.retrieve(session.id)
+    assert (completed.status, completed.payment_status) == ("complete", "no_payment_required")
+    return client.v1.subscriptions.retrieve(completed.subscription)
 
 
 def test_a_checkout_trial_bills_nothing_then_converts_with_the_saved_card(

@@ -46,6 +46,7 @@ tiers = Table(
     Column("active", Boolean, nullable=False),
     Column("credit_allowances", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("segment_prices", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("trial_days", Integer, nullable=False, server_default=text("0")),
     Column("stripe_product_id", String(100), nullable=True),
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("synced_version", Integer, nullable=True),

@@ -115,8 +115,10 @@ class StripeGateway:
         success_url: str,
         cancel_url: str,
         promotion_code_id: str | None,
+        trial_days: int = 0,
     ) -> Any:
-        """The hosted Checkout Session for `record` (created once, whatever the retries)."""
+        """The hosted Checkout Session for `record` (created once, whatever the retries); a
+        subscription with `trial_days` starts trialing, and ends if no card is on file then."""
         params: dict[str, Any] = {
             "mode": mode,
             "line_items": [{"price": record.price_id, "quantity": 1}],
@@ -129,6 +131,11 @@ class StripeGateway:
         }
         payment_data = "subscription_data" if mode == "subscription" else "payment_intent_data"
         params[payment_data] = {"metadata": metadata}
+        if trial_days:
+            params["subscription_data"].update(
+                trial_period_days=trial_days,
+                trial_settings={"end_behavior": {"missing_payment_method": "cancel"}},
+            )
         if promotion_code_id is not None:
             params["discounts"] = [{"promotion_code": promotion_code_id}]
         elif record.purpose == "membership":

@@ -61,6 +61,8 @@ class Tier:
     active: bool
     credit_allowances: dict[str, int] = field(default_factory=dict)
     segment_prices: dict[str, int] = field(default_factory=dict)
+    trial_days: int = 0
+    """A free trial a member's first subscription of the group starts with (0: none)."""
     stripe_product_id: str | None = None
     version: int = 1
     synced_version: int | None = None

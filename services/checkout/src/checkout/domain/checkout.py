@@ -172,6 +172,13 @@ class Member:
     subscription_id: str | None
 
 
+def trial_for(tier: Tier, member: Member | None) -> int:
+    """The tier's trial for a member's first subscription of the group: one trial per member
+    and group, so anyone the membership service ever reported in the group (active or not, a
+    trial included) starts paying at once."""
+    return tier.trial_days if member is None and tier.mode == "subscription" else 0
+
+
 def admit(tier: Tier, member: Member | None, seats_taken: int) -> None:
     """Raise unless the caller may start a checkout for `tier`.
 

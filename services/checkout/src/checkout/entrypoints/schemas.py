@@ -53,6 +53,17 @@ class Patch(Body):
         return self.model_dump(include=self.model_fields_set)
 
 
+TrialDays = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=730,
+        description="free days a member's first subscription of the group starts with "
+        "(Checkout only; 0: none; Stripe allows up to 730)",
+    ),
+]
+
+
 class TierIn(Body):
     name: Name
     description: Text | None = None
@@ -65,6 +76,7 @@ class TierIn(Body):
     segment_prices: dict[Id, Amount] = Field(
         default_factory=dict, description="lower prices for verified JWT `segment` claims"
     )
+    trial_days: TrialDays = 0
 
 
 class TierPatch(Patch):
@@ -78,6 +90,7 @@ class TierPatch(Patch):
     active: bool | None = None
     credit_allowances: CreditAllowances | None = None
     segment_prices: dict[Id, Amount] | None = None
+    trial_days: TrialDays | None = None
 
 
 class ItemIn(Body):
@@ -121,6 +134,7 @@ class TierOut(CatalogOut):
     capacity: int | None
     credit_allowances: dict[str, int]
     segment_prices: dict[str, int]
+    trial_days: int
 
 
 class ItemOut(CatalogOut):

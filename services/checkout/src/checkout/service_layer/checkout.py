@@ -32,6 +32,7 @@ from checkout.domain.checkout import (
     session_metadata,
     superseded,
     switch_from,
+    trial_for,
 )
 from checkout.domain.coupons import Coupon
 from checkout.domain.errors import (
@@ -68,6 +69,8 @@ class Plan:
     coupon: Coupon | None
     customer_id: str
     previous_subscription_id: str | None
+    trial_days: int = 0
+    """The free trial the subscription starts with: the tier's, for a first-time member."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,7 @@ async def _plan(ctx: Context, principal: Principal, request: CheckoutRequest) ->
         coupon=coupon,
         customer_id=await customers.customer_for(ctx, principal),
         previous_subscription_id=switch_from(tier, member),
+        trial_days=trial_for(tier, member),
     )
 
 
@@ -319,6 +323,7 @@ async def _create(
         success_url=request.success_url or settings.success_url,
         cancel_url=request.cancel_url or settings.cancel_url,
         promotion_code_id=promotion_code_id,
+        trial_days=plan.trial_days,
     )
     return _Created(session.id, _at(session.expires_at), url=session.url)
 

@@ -157,14 +157,17 @@ def finish(
 ) -> StripeObject:
     """Complete the paid session (in subscription mode, with its subscription's first
     `invoice`): discounts redeemed, `checkout.session.completed`."""
+    status = "paid"
     if invoice is not None:
         subscription_id = invoice["parent"]["subscription_details"]["subscription"]
         session.update(subscription=subscription_id, invoice=invoice["id"])
+        if emulator.store.objects[subscription_id]["status"] == "trialing":
+            status = "no_payment_required"  # Stripe's word for a payment delayed by a trial
     for coupon_id, promotion_code_id in discounts.pairs(emulator.store, session["discounts"]):
         discounts.redeem(emulator.store, coupon_id, promotion_code_id)
     session.update(
         status="complete",
-        payment_status="paid",
+        payment_status=status,
         customer=customer["id"],
         customer_details=build.customer_details(customer["email"], customer["name"]),
     )

@@ -1,0 +1,94 @@
+"""Trials through the emulator: trialing grants access, converting keeps it without a second
+activation, a trial ending without a payment method ends access cleanly — whatever the order
+and number of deliveries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tollgate_shared.testing import EmulatorEvents, unique
+
+from .conftest import Emulator, Service, ServiceFactory
+
+
+def _metadata(user: str, group: str) -> dict[str, str]:
+    return {
+        "user_id": user,
+        "group_id": group,
+        "tier_id": "gold",
+        "purpose": "membership",
+        "tier_interval": "month",
+    }
+
+
+async def _applied(deliverer: EmulatorEvents, service: Service) -> list[dict[str, Any]]:
+    events = await deliverer.forward()
+    await service.settle()
+    return events
+
+
+async def test_a_trial_grants_access_and_converts_into_the_paid_membership(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    user, group = unique("user"), unique("group")
+    price = await emulator.price()
+    async with membership_service() as service:
+        session = await emulator.client.v1.checkout.sessions.create_async(
+            {  # type: ignore[arg-type]
+                "mode": "subscription",
+                "line_items": [{"price": price, "quantity": 1}],
+                "metadata": _metadata(user, group),
+                "customer_email": f"{user}@example.com",
+                "subscription_data": {
+                    "metadata": _metadata(user, group),
+                    "trial_period_days": 14,
+                    "trial_settings": {"end_behavior": {"missing_payment_method": "cancel"}},
+                },
+                "success_url": "https://example.com/ok",
+            }
+        )
+        done = await emulator.control("POST", f"/checkout/sessions/{session.id}/complete", {})
+        subscription: str = done["session"]["subscription"]
+        await _applied(deliverer, service)
+        gate = await service.gate(user, group)
+        assert (gate["active"], gate["status"], gate["tier_id"]) == (True, "trialing", "gold")
+        trial = await emulator.client.v1.subscriptions.retrieve_async(subscription)
+        expires = datetime.fromisoformat(gate["expires_at"])
+        assert expires == datetime.fromtimestamp(trial.trial_end, UTC)
+
+        await emulator.advance(subscription)
+        await _applied(deliverer, service)
+        gate = await service.gate(user, group)
+        assert (gate["active"], gate["status"]) == (True, "active")
+        types = await service.event_types(user)
+        assert types.count("membership.activated") == 1 and "membership.canceled" not in types
+
+
+async def test_a_trial_without_a_payment_method_ends_access_cleanly(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    user, group = unique("user"), unique("group")
+    price = await emulator.price()
+    async with membership_service() as service:
+        customer = await emulator.client.v1.customers.create_async({"email": f"{user}@example.com"})
+        params: dict[str, Any] = {
+            "customer": customer.id,
+            "items": [{"price": price}],
+            "metadata": _metadata(user, group),
+            "trial_period_days": 7,
+            "trial_settings": {"end_behavior": {"missing_payment_method": "cancel"}},
+        }
+        created = await emulator.client.v1.subscriptions.create_async(params)  # type: ignore[arg-type]
+        events = await _applied(deliverer, service)
+        assert (await service.gate(user, group))["status"] == "trialing"
+
+        await emulator.advance(created.id)
+        events += await _applied(deliverer, service)
+        gate = await service.gate(user, group)
+        assert (gate["active"], gate["status"]) == (False, "canceled")
+        # Every event again, newest first: nothing changes.
+        await deliverer.publish(list(reversed(events)), copy="-again")
+        await service.settle()
+        assert await service.gate(user, group) == gate
+        assert await service.event_types(user) == ["membership.activated", "membership.canceled"]
