@@ -142,6 +142,16 @@ def open_intent(
     return intent
 
 
+def subscription_of(invoice: StripeObject) -> str | None:
+    """The subscription an invoice bills; None for one with no subscription parent (the
+    invoice Checkout makes after a one-time payment)."""
+    parent = invoice["parent"]
+    if parent is None or parent["subscription_details"] is None:
+        return None
+    subscription: str = parent["subscription_details"]["subscription"]
+    return subscription
+
+
 def intent_of(emulator: Emulator, invoice: StripeObject) -> StripeObject | None:
     """The invoice's payment intent, if it has one."""
     return emulator.store.get(emulator.store.secret(invoice["id"]).get("payment_intent") or "")

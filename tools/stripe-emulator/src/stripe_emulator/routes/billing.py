@@ -7,6 +7,7 @@ from stripe_emulator.errors import invalid, missing_param, no_such
 from stripe_emulator.listing import paginate
 from stripe_emulator.objects import billing
 from stripe_emulator.operations import discounts, payment_methods, prorations, subscriptions
+from stripe_emulator.operations.invoices import subscription_of
 from stripe_emulator.routes import checkout
 from stripe_emulator.store import StripeObject
 
@@ -217,10 +218,7 @@ def list_invoices(call: Call) -> StripeObject:
         i
         for i in call.emulator.store.all("invoice")
         if (customer is None or i["customer"] == customer)
-        and (
-            subscription is None
-            or i["parent"]["subscription_details"]["subscription"] == subscription
-        )
+        and (subscription is None or subscription_of(i) == subscription)
         and (status is None or i["status"] == status)
     ]
     return call.page(items, "/v1/invoices")
