@@ -3,8 +3,10 @@ helpers its tests publish events and read mail with."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,13 @@ from notifications.main import MIGRATIONS, create_app
 from notifications.service_layer.sender import Mailer, Sender
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.infra.process import ServerProcess
+from tollgate_shared.infra.provide import Infrastructure
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.persistence.unit_of_work import units_of_work
 from tollgate_shared.testing import (
     MailSink,
+    consumer_idle,
     publish_domain_event,
     publish_stripe_event,
     serve_app,
@@ -36,7 +41,8 @@ from tollgate_shared.testing import (
 from tollgate_shared.web.auth import issue_token
 
 SECRET = "notifications-test-secret-0123456789abcdef"
-INVOICE_FIXTURE = Path(__file__).parents[3] / "shared/tests/fixtures/stripe/invoice.json"
+STRIPE_FIXTURES = Path(__file__).parents[3] / "shared/tests/fixtures/stripe"
+INVOICE_FIXTURE = STRIPE_FIXTURES / "invoice.json"
 
 FAST = {
     "mail_retry_backoff": (0.2, 0.5),
@@ -44,18 +50,23 @@ FAST = {
     "mail_poll_interval": 0.1,
     "renewal_check_interval": 0.3,
     "consumer_ack_wait": 3.0,
+    "mail_details_wait_seconds": 0.3,
 }
-"""Short waits so retries and reminders happen within a test."""
+"""Short waits so retries and reminders happen within a test (and a receipt whose Stripe
+events a test does not publish goes out without waiting long for them)."""
 
 
 class Harness:
     """Talks to one running service, the broker and a mail sink the way the other services
     and a member's mailbox would."""
 
-    def __init__(self, base_url: str, js: JetStreamContext, sink_url: str) -> None:
+    def __init__(
+        self, base_url: str, js: JetStreamContext, sink_url: str, durable: str | None = None
+    ) -> None:
         self.base_url = base_url
         self.js = js
         self.sink_url = sink_url
+        self.durable = durable
         self.admin = self.bearer("adm", roles=["admin"])
 
     @staticmethod
@@ -70,6 +81,17 @@ class Harness:
     async def publish_stripe(self, event_type: str, obj: dict[str, Any]) -> None:
         """Publish a Stripe event as the webhook gateway would."""
         await publish_stripe_event(self.js, stripe_event(event_type, obj))
+
+    async def applied(self) -> None:
+        """Wait until the service has applied everything published so far on both streams
+        (to publish what must come after it, not merely after it was published)."""
+        assert self.durable is not None, "a service started by `start_service`"
+        durable = self.durable
+
+        async def idle() -> bool:
+            return all([await consumer_idle(self.js, s, durable) for s in ("STRIPE", "DOMAIN")])
+
+        await wait_until(idle, message="the service applied what was published")
 
     async def mail(self, to: str | None = None) -> list[dict[str, Any]]:
         """What the sink holds (for `to`, if given), newest first."""
@@ -118,6 +140,21 @@ class Harness:
 StartService = Callable[..., contextlib.AbstractAsyncContextManager[Harness]]
 
 
+async def start_sink(
+    infrastructure: Infrastructure, name: str, *, smtp_port: int, http_port: int
+) -> ServerProcess:
+    """A mail sink of its own on these ports (one that comes up after SMTP was down, or comes
+    back), started as a process, once it answers; the caller stops it."""
+    ports = ["--smtp-port", str(smtp_port), "--http-port", str(http_port)]
+    sink = ServerProcess(
+        name,
+        [sys.executable, "-m", "mail_sink", *ports],
+        log_path=infrastructure.var_dir / f"{name}.log",
+    )
+    await asyncio.to_thread(sink.wait_for_port, "127.0.0.1", http_port)
+    return sink
+
+
 @pytest.fixture
 def start_service(
     nats_url: str,
@@ -141,7 +178,9 @@ def start_service(
             **{**FAST, **overrides},
         )
         async with serve_app(create_app(settings)) as base_url:
-            yield Harness(base_url, js, sink_url or mail_sink.http_url)
+            yield Harness(
+                base_url, js, sink_url or mail_sink.http_url, settings.notifications_consumer
+            )
 
     return start
 
@@ -207,6 +246,13 @@ def service_env(nats_url: str) -> Callable[[str, str], dict[str, str]]:
         return values | {k.upper(): json.dumps(v) for k, v in FAST.items()}
 
     return env
+
+
+def stripe_example(name: str, **values: Any) -> dict[str, Any]:
+    """Stripe's example object `name` (`charge`, `invoice`, `subscription`: its shape, whose
+    filler values tests replace) with `values` set."""
+    data: dict[str, Any] = json.loads((STRIPE_FIXTURES / f"{name}.json").read_text())
+    return data | values
 
 
 @pytest.fixture

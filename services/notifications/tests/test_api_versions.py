@@ -5,6 +5,7 @@ group, like a current one."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ async def test_a_pre_basil_failed_invoice_is_mailed_naming_its_group(service: An
         "amount_due": 1250,
         "currency": "usd",
         "attempt_count": 1,
+        "next_payment_attempt": int(time.time()) + 3 * 86400,  # the example's is in 2009
         "customer_email": member,
         "subscription": unique("sub"),
         "subscription_details": {

@@ -22,7 +22,7 @@ from notifications.domain.model import Intent, Kind
 from notifications.main import MIGRATIONS
 from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
-from notifications.service_layer.waiting import AddressWaits
+from notifications.service_layer.waiting import Waits
 from tollgate_shared.contracts.checkout import PurchasePaid
 from tollgate_shared.contracts.ledger import PaymentRecorded
 from tollgate_shared.persistence.db import make_engine, make_sessionmaker
@@ -143,7 +143,9 @@ async def test_waiting_receipts_are_taken_once_and_forgotten_after_a_while(
                 )
                 assert await notifier.notify(uow, receipt) == 0
             await uow.commit()
-        waits = AddressWaits(units, notifier, interval=1, keep=timedelta(days=7))
+        waits = Waits(
+            units, notifier, interval=1, keep=timedelta(days=7), details_wait=timedelta(0)
+        )
         assert await waits.run_once() == 0
 
         async with units() as uow:
@@ -153,7 +155,7 @@ async def test_waiting_receipts_are_taken_once_and_forgotten_after_a_while(
         assert sorted(await asyncio.gather(waits.run_once(), waits.run_once())) == [0, 1]
         assert await waits.run_once() == 0
 
-        forgetful = AddressWaits(units, notifier, interval=1, keep=timedelta(0))
+        forgetful = Waits(units, notifier, interval=1, keep=timedelta(0), details_wait=timedelta(0))
         assert await forgetful.run_once() == 0
         async with units() as uow:
             uow.directory.remember_email(users[1], "b@example.com", datetime.now(UTC))

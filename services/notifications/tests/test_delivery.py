@@ -5,7 +5,6 @@ batches follow each other and ended when the sender goes idle."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,12 @@ from notifications.domain.model import Intent, Kind, Rendered
 from notifications.main import MIGRATIONS
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
 from tollgate_shared.contracts.ledger import PaymentRecorded
-from tollgate_shared.infra.process import ServerProcess, free_port
+from tollgate_shared.infra.process import free_port
 from tollgate_shared.infra.provide import Infrastructure
 from tollgate_shared.persistence.db import make_engine, make_sessionmaker
 from tollgate_shared.testing import MailSink, unique, wait_until
+
+from .conftest import start_sink
 
 
 async def test_retries_through_an_outage_and_fails_a_rejected_address_alone(
@@ -55,14 +56,10 @@ async def test_retries_through_an_outage_and_fails_a_rejected_address_alone(
             ) and all(rows)
 
         await wait_until(retried_while_down, message="failed attempts while SMTP is down")
-        ports = ["--smtp-port", str(smtp_port), "--http-port", str(http_port)]
-        sink = ServerProcess(
-            "mail-sink-late",
-            [sys.executable, "-m", "mail_sink", *ports],
-            log_path=infrastructure.var_dir / "mail-sink-late.log",
+        sink = await start_sink(
+            infrastructure, "mail-sink-late", smtp_port=smtp_port, http_port=http_port
         )
         try:
-            await asyncio.to_thread(sink.wait_for_port, "127.0.0.1", http_port)
             for email in good:
                 [mail] = await svc.wait_for_mail(email, 1)
                 assert "€42.00" in mail["subject"]
@@ -84,14 +81,7 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed
     infrastructure: Infrastructure,
 ) -> None:
     smtp_port, http_port = free_port(), free_port()
-    ports = ["--smtp-port", str(smtp_port), "--http-port", str(http_port)]
-
-    def start_sink(name: str) -> ServerProcess:
-        return ServerProcess(
-            name,
-            [sys.executable, "-m", "mail_sink", *ports],
-            log_path=infrastructure.var_dir / f"{name}.log",
-        )
+    ports = {"smtp_port": smtp_port, "http_port": http_port}
 
     def message(to: str) -> Mail:
         content = f"From: tollgate@example.com\r\nTo: {to}\r\nSubject: hello\r\n\r\nhello\r\n"
@@ -105,13 +95,11 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed
 
     mailer = SmtpMailer(SmtpTarget.from_url(f"smtp://127.0.0.1:{smtp_port}"), timeout=5)
     first, second = (f"{unique('member')}@example.com" for _ in range(2))
-    sink = start_sink("mail-sink-first")
+    sink = await start_sink(infrastructure, "mail-sink-first", **ports)
     try:
-        await asyncio.to_thread(sink.wait_for_port, "127.0.0.1", http_port)
         assert await mailer.send(message(first)) is None  # its connection is kept open
         sink.stop()  # the server goes away and comes back: the kept connection is dead
-        sink = start_sink("mail-sink-second")
-        await asyncio.to_thread(sink.wait_for_port, "127.0.0.1", http_port)
+        sink = await start_sink(infrastructure, "mail-sink-second", **ports)
 
         assert await mailer.send(message(second)) is None  # over a new connection
         assert await received(second) == [[second]]

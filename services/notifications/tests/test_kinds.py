@@ -31,6 +31,7 @@ MEMBER_KINDS = {
     "membership_ended",
     "renewal_reminder",
     "purchase_failed",
+    "trial_ending",
 }
 ORGANIZER_KINDS = {
     "new_member",
@@ -47,6 +48,7 @@ MONEY_KINDS = {
     "dispute_outcome",
     "purchase_failed",
     "sale_notice",
+    "trial_ending",
 }
 CASES = [("jpy", 1500, "¥1,500"), ("usd", 1250, "$12.50")]
 
@@ -90,6 +92,7 @@ async def _publish_every_cause(
         "amount_due": amount,
         "currency": currency,
         "attempt_count": 1,
+        "next_payment_attempt": int((now + timedelta(days=3)).timestamp()),
         "customer_email": member,
         "parent": {
             "type": "subscription_details",
@@ -110,6 +113,21 @@ async def _publish_every_cause(
         "metadata": {"user_id": user, "group_id": group, "purpose": "purchase"},
     }
     await service.publish_stripe("payment_intent.payment_failed", failed_intent)
+
+    async def addressed() -> bool:  # a subscription carries no address: the member's is known
+        return bool(await service.notifications(recipient=member, kind="access_at_risk"))
+
+    await wait_until(addressed, message="the member's address learned")
+    price = {"id": unique("price"), "unit_amount": amount, "currency": currency}
+    trialing = {
+        "id": sub["subscription_id"],
+        "object": "subscription",
+        "status": "trialing",
+        "trial_end": int((now + timedelta(days=3)).timestamp()),
+        "metadata": {"user_id": user, "group_id": group, "tier_id": "tier_gold"},
+        "items": {"data": [{"id": unique("si"), "price": price, "quantity": 1}]},
+    }
+    await service.publish_stripe("customer.subscription.trial_will_end", trialing)
     return group, member, organizer
 
 

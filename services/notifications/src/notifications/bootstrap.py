@@ -19,14 +19,15 @@ from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.reminders import ReminderJob
 from notifications.service_layer.sender import Sender
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
-from notifications.service_layer.waiting import AddressWaits
+from notifications.service_layer.waiting import Waits
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.infra.service import Service
 
 
 def build(settings: Settings) -> Service[Settings, Deps]:
     """Database, broker, DOMAIN and STRIPE consumers, outbox relay, sender, the reminder job,
-    the job addressing notifications that waited for an address, and the HTTP API."""
+    the job taking on notifications that waited for Stripe's details or an address, and the
+    HTTP API."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
     units = runtime.units(NotificationsUnitOfWork)
     renderer = Renderer(settings.mail_locale)
@@ -61,11 +62,12 @@ def build(settings: Settings) -> Service[Settings, Deps]:
         days_before=settings.renewal_reminder_days,
         interval=settings.renewal_check_interval,
     )
-    waits = AddressWaits(
+    waits = Waits(
         units,
         notifier,
         interval=settings.mail_poll_interval,
         keep=timedelta(days=settings.mail_address_wait_days),
+        details_wait=timedelta(seconds=settings.mail_details_wait_seconds),
     )
     return Service(
         settings=settings,

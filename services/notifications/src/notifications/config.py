@@ -34,6 +34,10 @@ class Settings(ServiceSettings):
     renewal_check_interval: float = 3600.0
     mail_address_wait_days: float = 7.0
     """How long a receipt waits for its member's address when no event has carried it yet."""
+    mail_details_wait_seconds: float = 120.0
+    """How long a notification waits for the Stripe event that completes it (a receipt for its
+    charge's or invoice's: when the payment was made; a cancellation for the subscription's:
+    why) before it goes out with what is known."""
     billing_portal_path: str = "/account/billing"
 
     @property

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from notifications.adapters.templates import long_date
-from notifications.domain import intents
+from notifications.domain import details, intents
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
 from notifications.domain.links import Links
 from notifications.domain.model import Kind, Status, message_id
@@ -18,6 +18,7 @@ from tollgate_shared.contracts.membership import (
     MembershipRenewed,
     MembershipRevoked,
 )
+from tollgate_shared.contracts.stripe_objects import Invoice
 from tollgate_shared.money import format_money
 
 LINKS = Links("https://tollgate.example")
@@ -116,3 +117,69 @@ def test_every_ended_event_is_one_membership_ended_mail_saying_how_it_ended() ->
     assert canceled.kind is revoked.kind is Kind.MEMBERSHIP_ENDED
     assert (canceled.context["ended_as"], revoked.context["ended_as"]) == ("canceled", "revoked")
     assert revoked.context["reason"] == "refunded"
+
+
+def test_a_receipt_waits_for_its_charge_or_invoice_and_takes_the_payments_own_time() -> None:
+    booked = PaymentRecorded(
+        amount=100, currency="usd", charge_id="ch_1", invoice_id="in_1", tier_id="tier_1"
+    )
+    receipt = intents.payment_receipt(booked, LINKS)
+    assert receipt.details_keys == ("ch_1", "in_1")
+    assert receipt.context["paid_at"] is None  # not the ledger's booking time
+    invoice = details.PaidInvoice.model_validate(
+        {
+            "id": "in_1",
+            "status_transitions": {"paid_at": 1772620200},
+            "lines": {"data": [{"description": "1 x Supporter"}]},
+            "parent": {"subscription_details": {"metadata": {"tier_id": "tier_other"}}},
+        }
+    )
+    charge = details.PaidCharge.model_validate(
+        {"id": "ch_1", "amount": 100, "currency": "usd", "created": 1772616600, "metadata": {}}
+    )
+    completed = receipt.completed([details.of_charge(charge), details.of_invoice(invoice)])
+    assert completed.details_keys == ()
+    assert completed.context["paid_at"] == "2026-03-04T09:30:00+00:00"  # the charge's, first
+    assert completed.context["description"] == "1 x Supporter"  # a blank filled
+    assert completed.context["tier_id"] == "tier_1"  # what the ledger said wins
+    assert completed.context["manage_url"] == "https://tollgate.example/account/billing"
+
+
+def test_only_a_canceled_subscription_waits_for_stripes_reason() -> None:
+    who = {"user_id": "u", "group_id": "g", "subscription_id": "sub_1"}
+    canceled = intents.membership_ended(MembershipCanceled(**who, reason="canceled"), LINKS)
+    paused = intents.membership_ended(MembershipCanceled(**who, reason="paused"), LINKS)
+    revoked = intents.membership_ended(MembershipRevoked(**who, reason="refunded"), LINKS)
+    one_time = MembershipCanceled(**{**who, "subscription_id": None}, reason="canceled")
+    assert canceled.details_keys == ("sub_1",)
+    assert paused.details_keys == revoked.details_keys == ()
+    assert intents.membership_ended(one_time, LINKS).details_keys == ()
+    ended = details.StripeSubscription.model_validate(
+        {"id": "sub_1", "status": "canceled", "cancellation_details": {"reason": "payment_failed"}}
+    )
+    told = canceled.completed([details.of_ended_subscription(ended)])
+    assert told.context["cancellation_reason"] == "payment_failed"
+
+
+def test_a_failed_attempt_is_superseded_by_a_later_one_the_payment_or_its_due_retry() -> None:
+    now = datetime(2026, 3, 4, tzinfo=UTC)
+    second = Invoice(id="in_1", attempt_count=2, next_payment_attempt=int(now.timestamp()) + 60)
+    assert details.superseded(second, details.InvoiceAttempts(2, paid=False)) is None
+    assert details.superseded(second, details.InvoiceAttempts(3, paid=False)) is not None
+    assert details.superseded(second, details.InvoiceAttempts(2, paid=True)) is not None
+    intent = intents.payment_failed(second, LINKS)
+    assert intent.source_id == "in_1#2"
+    assert intent.stale_after == now + timedelta(seconds=60)
+    last = Invoice(id="in_1", attempt_count=4, next_payment_attempt=None)
+    assert intents.payment_failed(last, LINKS).stale_after is None
+
+
+def test_a_trial_mail_is_one_per_subscription_and_trial_end_and_stale_after_it() -> None:
+    ends = datetime(2027, 1, 15, 9, tzinfo=UTC)
+    subscription = details.StripeSubscription.model_validate(
+        {"id": "sub_1", "status": "trialing", "trial_end": int(ends.timestamp())}
+    )
+    intent = intents.trial_ending(subscription, LINKS)
+    assert intent.source_id == "sub_1@trial-2027-01-15"
+    assert intent.stale_after == ends
+    assert intent.context["amount"] is None  # no single price: no amount shown

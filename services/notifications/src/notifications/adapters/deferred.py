@@ -1,6 +1,6 @@
-"""The addresses learned and the notifications recorded (or kept waiting for an address) in a
-unit of work, queued while its handlers run and written before it commits, one statement per
-table.
+"""The addresses learned, the notifications recorded (or kept waiting for an address or for
+Stripe's details) and the details of Stripe objects learned in a unit of work, queued while
+its handlers run and written before it commits, one statement per table.
 
 Under load each fetch of events is applied in one transaction, and one round trip per learned
 address and per recorded notification made the transaction wait on Postgres for most of its
@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from notifications.adapters.statements import AWAIT_ADDRESS, LEARN_EMAILS, RECORD_NOTIFICATIONS
+from notifications.adapters.statements import (
+    AWAIT_ADDRESS,
+    LEARN_EMAILS,
+    RECORD_NOTIFICATIONS,
+    REMEMBER_DETAILS,
+)
 from tollgate_shared.persistence.db import json_param
 from tollgate_shared.persistence.unit_of_work import Deferred, UnitOfWork
 
@@ -29,7 +34,10 @@ class Pending:
     recorded: int = 0
     """How many of the rows were new, once written."""
     waiting: list[dict[str, Any]] = field(default_factory=list)
-    """Notifications to keep until their member's address is known, unless kept already."""
+    """Notifications to keep until their member's address or their details are known, unless
+    kept already."""
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What Stripe's events told of each object, merged in the order they were applied."""
 
     def learn(self, user_id: str, email: str, as_of: datetime) -> None:
         """Queue a member's address; an older one than already queued is dropped."""
@@ -40,7 +48,8 @@ class Pending:
 
 async def write(uow: UnitOfWork, queue: Pending) -> None:
     """One upsert of the addresses (each unless a newer one is known), one insert of the
-    notifications (each unless its fact exists), one of those waiting for an address."""
+    notifications (each unless its fact exists), one of those waiting, one upsert of Stripe
+    objects' details."""
     if queue.emails:
         given = [{"user_id": u, "email": e, "as_of": at} for u, (e, at) in queue.emails.items()]
         await uow.execute(LEARN_EMAILS, {"given": json_param(given)})
@@ -49,6 +58,9 @@ async def write(uow: UnitOfWork, queue: Pending) -> None:
         queue.recorded += len(new)
     if queue.waiting:
         await uow.execute(AWAIT_ADDRESS, {"rows": json_param(queue.waiting)})
+    if queue.details:
+        given = [{"key": key, "details": d} for key, d in queue.details.items()]
+        await uow.execute(REMEMBER_DETAILS, {"rows": json_param(given)})
 
 
 PENDING = Deferred(Pending, write)

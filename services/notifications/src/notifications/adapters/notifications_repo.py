@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Row,
+    String,
     Text,
+    and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -21,10 +24,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters.deferred import PENDING
-from notifications.adapters.orm import awaiting_address, member_emails
+from notifications.adapters.orm import awaiting_address, member_emails, stripe_details
 from notifications.adapters.orm import notifications as t
 from notifications.adapters.statements import SETTLE_MANY
 from notifications.domain.delivery import LAPSED_ON_LAST_ATTEMPT
@@ -136,15 +140,16 @@ class Notifications:
                 "message_id": message_id(
                     intent.kind, intent.source_id, recipient, domain=mail_domain
                 ),
+                "stale_after": intent.stale_after,
             }
             for recipient in recipients
         ]
         self._uow.deferred(PENDING).rows.extend(rows)
         return len(rows)
 
-    def await_address(self, intent: Intent) -> None:
-        """Keep a member notification until its member's address is known (written before the
-        commit; once per fact)."""
+    def wait(self, intent: Intent) -> None:
+        """Keep a member notification until the details of its `details_keys` (if any), then
+        its member's address, are known (written before the commit; once per fact)."""
         self._uow.deferred(PENDING).waiting.append(
             {
                 "kind": intent.kind.value,
@@ -152,24 +157,54 @@ class Notifications:
                 "user_id": intent.user_id,
                 "group_id": intent.group_id,
                 "context": dict(intent.context),
+                "details_keys": list(intent.details_keys) or None,
+                "email": intent.email,
             }
         )
 
-    async def take_addressed(self, *, kept_since: datetime) -> list[Intent]:
-        """Take the waiting notifications whose member's address is known now, addressed to
-        it, and forget those kept since before `kept_since` that still have none."""
-        w, m = awaiting_address, member_emails
-        email = select(m.c.email).where(m.c.user_id == w.c.user_id).scalar_subquery().label("email")
+    async def take_ready(self, *, kept_since: datetime, details_since: datetime) -> list[Intent]:
+        """Take the waiting notifications that can go on: those waiting for details once some
+        are known or they waited since before `details_since` (completed with what is known;
+        addressed as their event was, else to the member's address if known), and those
+        waiting for an address once it is known (addressed to it). Forget those kept since
+        before `kept_since` with no address."""
+        w, m, d = awaiting_address, member_emails, stripe_details
+        learned = select(m.c.email).where(m.c.user_id == w.c.user_id).scalar_subquery()
+        email = func.coalesce(w.c.email, learned).label("email")
         addressed = exists().where(m.c.user_id == w.c.user_id)
+        of_keys = d.c.key == any_(w.c.details_keys)
+        position = func.array_position(w.c.details_keys, d.c.key)
+        found = (
+            select(func.jsonb_agg(aggregate_order_by(d.c.details, position)))
+            .where(of_keys)
+            .scalar_subquery()
+            .label("found")
+        )
+        waits_address = w.c.details_keys.is_(None)
+        ready = or_(
+            and_(waits_address, or_(addressed, w.c.created_at < kept_since)),
+            and_(~waits_address, or_(exists().where(of_keys), w.c.created_at < details_since)),
+        )
         rows = await self._session.execute(
             delete(w)
-            .where(or_(addressed, w.c.created_at < kept_since))
-            .returning(w.c.kind, w.c.source_id, w.c.user_id, w.c.group_id, w.c.context, email)
+            .where(ready)
+            .returning(
+                w.c.kind,
+                w.c.source_id,
+                w.c.user_id,
+                w.c.group_id,
+                w.c.context,
+                w.c.details_keys,
+                email,
+                found,
+            )
         )
         return [
-            Intent(Kind(r.kind), r.source_id, r.user_id, r.group_id, r.context, email=r.email)
+            Intent(
+                Kind(r.kind), r.source_id, r.user_id, r.group_id, r.context, email=r.email
+            ).completed(r.found or [])
             for r in rows
-            if r.email is not None
+            if r.email is not None or r.details_keys is not None
         ]
 
     async def claim_due(
@@ -182,7 +217,8 @@ class Notifications:
     ) -> Sequence[Row[Any]]:
         """Lease up to `limit` due notifications (pending and due, or, with `take_over`, sending
         with a lapsed lease). One whose lease lapsed on its last allowed attempt is not leased
-        again but failed (status `failed`, the reason in `last_error`), and returned as such."""
+        again but failed (status `failed`, the reason in `last_error`), and one whose
+        `stale_after` has passed is not leased but `superseded`; both returned as such."""
         now = func.now()
         due_now = (t.c.status == Status.PENDING) & (t.c.next_attempt_at <= now)
         lapsed = (t.c.status == Status.SENDING) & (t.c.lease_until < now)
@@ -194,13 +230,17 @@ class Notifications:
             .with_for_update(skip_locked=True)
         )
         exhausted = (t.c.status == Status.SENDING) & (t.c.attempts >= max_attempts)
+        stale = t.c.stale_after <= now
+        not_leased = or_(exhausted, stale)
         result = await self._session.execute(
             update(t)
             .where(t.c.id.in_(due))
             .values(
-                status=case((exhausted, Status.FAILED), else_=Status.SENDING),
-                attempts=case((exhausted, t.c.attempts), else_=t.c.attempts + 1),
-                lease_until=case((exhausted, None), else_=now + timedelta(seconds=lease)),
+                status=case(
+                    (exhausted, Status.FAILED), (stale, Status.SUPERSEDED), else_=Status.SENDING
+                ),
+                attempts=case((not_leased, t.c.attempts), else_=t.c.attempts + 1),
+                lease_until=case((not_leased, None), else_=now + timedelta(seconds=lease)),
                 last_error=case(
                     (exhausted, literal(LAPSED_ON_LAST_ATTEMPT, Text)), else_=t.c.last_error
                 ),
@@ -210,6 +250,26 @@ class Notifications:
         )
         leased: Sequence[Row[Any]] = result.all()
         return leased
+
+    async def supersede(self, kind: Kind, source_ids: Sequence[str]) -> None:
+        """Make the notifications of `kind` about `source_ids` not sent yet stale now (those
+        queued in this transaction too): a sender marks them `superseded` when they are next
+        due instead of sending them. One being sent meanwhile goes out, or, if its attempt
+        fails, is superseded then."""
+        ids = set(source_ids)
+        now = datetime.now(UTC)
+        for row in self._uow.deferred(PENDING).rows:
+            if row["kind"] == kind and row["source_id"] in ids:
+                row["stale_after"] = now
+        await self._session.execute(
+            update(t)
+            .where(
+                t.c.kind == kind.value,
+                t.c.source_id == any_(bindparam("stale_ids", sorted(ids), type_=ARRAY(String))),
+                t.c.status.in_([Status.PENDING, Status.SENDING]),
+            )
+            .values(stale_after=func.now(), updated_at=func.now())
+        )
 
     async def settle_many(self, attempts: Sequence[Attempt]) -> set[str]:
         """Record attempts' outcomes in one statement, each unless another sender has taken its

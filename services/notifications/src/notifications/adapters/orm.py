@@ -49,8 +49,12 @@ notifications = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True)),
+    # When what it says stops being true: a sender marks it `superseded` instead of sending.
+    Column("stale_after", DateTime(timezone=True)),
     UniqueConstraint("kind", "source_id", "recipient", name="uq_notifications_fact"),
-    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+    CheckConstraint(
+        "status IN ('pending', 'sending', 'sent', 'failed', 'superseded')", name="status"
+    ),
     Index(
         "ix_notifications_due",
         "next_attempt_at",
@@ -98,6 +102,35 @@ awaiting_address = Table(
     Column("group_id", String(255)),
     Column("context", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The Stripe objects whose details it waits for (`stripe_details`); NULL: its address only.
+    Column("details_keys", ARRAY(String(255))),
+    # The address its event carried, if any (one waiting for details may have one).
+    Column("email", String(320)),
     Index("ix_awaiting_address_user_id", "user_id"),
 )
-"""Member notifications that wait for their member's address (no event has carried it yet)."""
+"""Member notifications that wait for their member's address (no event has carried it yet) or
+for the details of Stripe objects that complete them."""
+
+stripe_details = Table(
+    "stripe_details",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("details", JSONB, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_stripe_details_as_of", "as_of"),
+)
+"""What Stripe's events told about our charges, invoices and subscriptions (`domain/details`),
+by object id, for the notifications they complete; kept as long as the STRIPE stream keeps
+events."""
+
+invoice_attempts = Table(
+    "invoice_attempts",
+    metadata,
+    Column("invoice_id", String(255), primary_key=True),
+    Column("attempt_count", Integer, nullable=False),
+    Column("paid", Boolean, nullable=False, server_default=text("false")),
+    Column("as_of", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_invoice_attempts_as_of", "as_of"),
+)
+"""The latest known payment attempt of each invoice of ours, and whether it is paid: a failed
+attempt's mail is superseded by either."""

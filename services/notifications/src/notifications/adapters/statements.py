@@ -27,6 +27,7 @@ from notifications.adapters.orm import (
     group_contacts,
     member_emails,
     notifications,
+    stripe_details,
 )
 from notifications.domain.model import Status
 from tollgate_shared.persistence.db import DriverStatement, json_rows
@@ -68,6 +69,7 @@ RECORDED = (
     "html_body",
     "context",
     "message_id",
+    "stale_after",
 )
 """The columns of a recorded notification's row."""
 
@@ -90,8 +92,8 @@ def _record_notifications() -> DriverStatement:
 RECORD_NOTIFICATIONS = _record_notifications()
 """Notification rows (`rows`) inserted in key order unless their fact exists; the new ids."""
 
-WAITING = ("kind", "source_id", "user_id", "group_id", "context")
-"""The columns of a notification waiting for its member's address."""
+WAITING = ("kind", "source_id", "user_id", "group_id", "context", "details_keys", "email")
+"""The columns of a notification waiting for its member's address or Stripe's details."""
 
 
 def _await_address() -> DriverStatement:
@@ -108,7 +110,33 @@ def _await_address() -> DriverStatement:
 
 
 AWAIT_ADDRESS = _await_address()
-"""Notifications (`rows`) kept, in key order, to wait for their member's address."""
+"""Notifications (`rows`) kept, in key order, to wait for their member's address or details."""
+
+
+def _remember_details() -> DriverStatement:
+    d = stripe_details
+    given = json_rows("rows", "given", [("key", String()), ("details", d.c.details.type)])
+    stmt = insert(d).from_select(
+        ["key", "details"], select(given.c.key, given.c.details).order_by(given.c.key)
+    )
+    # A later event about the same object adds to what is known (its values win).
+    return DriverStatement.of(
+        stmt.on_conflict_do_update(
+            index_elements=[d.c.key],
+            set_={"details": d.c.details.op("||")(stmt.excluded.details), "as_of": func.now()},
+        )
+    )
+
+
+REMEMBER_DETAILS = _remember_details()
+"""Stripe objects' details (`rows`: key, details), in key order, merged into what is known."""
+
+DETAILS_BY_KEY = DriverStatement.of(
+    select(stripe_details.c.key, stripe_details.c.details).where(
+        stripe_details.c.key == any_(bindparam("keys", type_=ARRAY(String)))
+    )
+)
+"""The details known of the Stripe objects `keys`."""
 
 GROUPS_BY_ID = DriverStatement.of(
     select(group_contacts).where(

@@ -6,10 +6,11 @@ about the same payment, or a producer that emits the fact twice all map to one n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from notifications.domain.details import StripeSubscription
 from notifications.domain.links import Links
 from notifications.domain.model import Intent, Kind
 from tollgate_shared.contracts.checkout import PurchasePaid
@@ -37,8 +38,12 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _moment(seconds: int | None) -> datetime | None:
+    return datetime.fromtimestamp(seconds, UTC) if seconds else None
+
+
 def _epoch(seconds: int | None) -> str | None:
-    return datetime.fromtimestamp(seconds, UTC).isoformat() if seconds else None
+    return _iso(_moment(seconds))
 
 
 def membership_ref(event: MembershipEvent) -> str:
@@ -92,17 +97,28 @@ def access_at_risk(event: MembershipPastDue, links: Links) -> Intent:
     return _membership(Kind.ACCESS_AT_RISK, event, source, context)
 
 
+def ending_keys(event: MembershipEnded) -> tuple[str, ...]:
+    """A subscription canceled (`reason` `canceled`) is completed by Stripe's word on why:
+    the member asked, or Stripe could not collect the payment (`customer.subscription.deleted`,
+    its `cancellation_details.reason`)."""
+    canceled = event.type == "membership.canceled" and event.reason == "canceled"
+    return (event.subscription_id,) if canceled and event.subscription_id else ()
+
+
 def membership_ended(event: MembershipEnded, links: Links) -> Intent:
     """The member hears once that a membership (or one term of it) was canceled, expired or was
-    revoked (`ended_as`), and why (`reason`)."""
+    revoked (`ended_as`), and why (`reason`; for a canceled subscription, Stripe's
+    `cancellation_reason` once known)."""
     ref = membership_ref(event)
     source = ref if event.subscription_id else f"{ref}@{_day(event.expires_at)}"
     context = {
         **_membership_context(event, links),
         "ended_as": event.type.removeprefix("membership."),
         "reason": event.reason,
+        "cancellation_reason": None,
     }
-    return _membership(Kind.MEMBERSHIP_ENDED, event, source, context)
+    intent = _membership(Kind.MEMBERSHIP_ENDED, event, source, context)
+    return replace(intent, details_keys=ending_keys(event))
 
 
 def _paid(
@@ -129,23 +145,35 @@ def _paid(
     )
 
 
+def receipt_keys(event: PaymentRecorded) -> tuple[str, ...]:
+    """A payment is completed by its charge's details (a one-time payment's: its metadata
+    names the group) or its invoice's (a subscription's)."""
+    return tuple(key for key in (event.charge_id, event.invoice_id) if key)
+
+
 def payment_receipt(event: PaymentRecorded, links: Links) -> Intent:
-    """One receipt per payment: keyed by the charge (else the invoice, else the event)."""
-    return _paid(
+    """One receipt per payment: keyed by the charge (else the invoice, else the event). When
+    it was paid, the item and the reference come with its charge's or invoice's details (the
+    ledger's event is not when the payment was made)."""
+    intent = _paid(
         Kind.PAYMENT_RECEIPT,
         event,
         event.charge_id or event.invoice_id or event.id,
         links,
         description=event.description,
         tier_id=event.tier_id,
+        item_id=None,
+        reference=None,
         invoice_id=event.invoice_id,
         charge_id=event.charge_id,
-        paid_at=_iso(event.occurred_at),
+        paid_at=None,
         period_start=_iso(event.period_start),
         period_end=_iso(event.period_end),
         receipt_url=event.receipt_url,
         hosted_invoice_url=event.hosted_invoice_url,
+        manage_url=links.billing_portal(event.group_id),
     )
+    return replace(intent, details_keys=receipt_keys(event))
 
 
 def refund_confirmation(event: RefundRecorded, links: Links) -> Intent:
@@ -194,13 +222,19 @@ def _dispute(kind: Kind, event: DisputeOpened | DisputeClosed, **context: Any) -
     )
 
 
+def failed_attempt_key(invoice_id: str, attempt_count: int) -> str:
+    """The fact of one failed attempt to pay an invoice."""
+    return f"{invoice_id}#{attempt_count}"
+
+
 def payment_failed(invoice: Invoice, links: Links) -> Intent:
-    """The member hears of each failed attempt to pay an invoice once."""
+    """The member hears of each failed attempt to pay an invoice once, unless the retry it
+    announces is due before it goes out (`stale_after`)."""
     metadata = {**invoice.metadata, **invoice.subscription_metadata}
     group_id = metadata.get("group_id")
     return Intent(
         kind=Kind.PAYMENT_FAILED,
-        source_id=f"{invoice.id}#{invoice.attempt_count}",
+        source_id=failed_attempt_key(invoice.id, invoice.attempt_count),
         user_id=metadata.get("user_id"),
         group_id=group_id,
         email=invoice.customer_email,
@@ -214,6 +248,35 @@ def payment_failed(invoice: Invoice, links: Links) -> Intent:
             "hosted_invoice_url": invoice.hosted_invoice_url,
             "billing_portal_url": links.billing_portal(group_id),
         },
+        stale_after=_moment(invoice.next_payment_attempt),
+    )
+
+
+def trial_ending(subscription: StripeSubscription, links: Links) -> Intent:
+    """The member hears once per subscription and trial end that the trial is ending
+    (`customer.subscription.trial_will_end`), what it costs then, and where to manage it; not
+    after the trial has ended (`stale_after`)."""
+    metadata = subscription.metadata
+    group_id = metadata.get("group_id")
+    trial_end = _moment(subscription.trial_end)
+    # What it costs once the trial ends, when one price bills it (Tollgate's subscriptions).
+    items = [item for item in subscription.items.data if item.price is not None]
+    price = items[0].price if len(items) == 1 else None
+    amount = price.unit_amount * (items[0].quantity or 1) if price and price.unit_amount else None
+    return Intent(
+        kind=Kind.TRIAL_ENDING,
+        source_id=f"{subscription.id}@trial-{_day(trial_end)}",
+        user_id=metadata.get("user_id"),
+        group_id=group_id,
+        context={
+            "tier_id": metadata.get("tier_id"),
+            "trial_end": _iso(trial_end),
+            "amount": amount,
+            "currency": price.currency if price else None,
+            "interval": (price.recurring or {}).get("interval") if price else None,
+            "billing_portal_url": links.billing_portal(group_id),
+        },
+        stale_after=trial_end,
     )
 
 

@@ -49,5 +49,6 @@ KINDS: Mapping[Kind, KindSpec] = {
         KindSpec(Kind.RENEWAL_REMINDER, MEMBER, intents.renewal_reminder, samples.expiry),
         KindSpec(Kind.PURCHASE_FAILED, MEMBER, intents.purchase_failed, samples.failed_intent),
         KindSpec(Kind.SALE_NOTICE, ORGANIZER, intents.sale_notice, samples.sale),
+        KindSpec(Kind.TRIAL_ENDING, MEMBER, intents.trial_ending, samples.trial),
     )
 }

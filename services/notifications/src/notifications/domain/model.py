@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +25,7 @@ class Kind(StrEnum):
     RENEWAL_REMINDER = "renewal_reminder"
     PURCHASE_FAILED = "purchase_failed"
     SALE_NOTICE = "sale_notice"
+    TRIAL_ENDING = "trial_ending"
 
 
 class Audience(StrEnum):
@@ -40,6 +42,9 @@ class Status(StrEnum):
     """The SMTP server accepted it."""
     FAILED = "failed"
     """Given up: a permanent rejection, or too many transient failures."""
+    SUPERSEDED = "superseded"
+    """Not sent: what it says stopped being true before it went out (its `stale_after`
+    passed, or a later fact replaced it: a later payment attempt, the invoice paid)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,21 @@ class Intent:
     context: Mapping[str, Any] = field(default_factory=dict)
     email: str | None = None
     """The member's address, when the event carries it."""
+    details_keys: tuple[str, ...] = ()
+    """Stripe objects whose details complete it (`Details`): it waits for the first of them
+    the service learns (`details_keys` empty once completed)."""
+    stale_after: datetime | None = None
+    """When what it says stops being true: not recorded, nor sent, after that."""
+
+    def completed(self, found: Iterable[Mapping[str, Any]]) -> Intent:
+        """Its context with the blanks (missing or None) filled from the details `found`, in
+        order; what its own fact says wins. No details left to wait for."""
+        context = dict(self.context)
+        for details in found:
+            for key, value in details.items():
+                if context.get(key) is None:
+                    context[key] = value
+        return replace(self, context=context, details_keys=())
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from notifications.domain.details import StripeSubscription
 from notifications.domain.intents import ChargedIntent, Expiry
 from tollgate_shared.contracts.checkout import PurchasePaid
 from tollgate_shared.contracts.ledger import (
@@ -55,6 +56,11 @@ class Sample:
             "currency": self.currency,
             "charge_id": "ch_sample",
         }
+
+
+def details(sample: Sample) -> dict[str, Any]:
+    """What Stripe's events tell of a sample fact whose notification waits for them."""
+    return {"paid_at": sample.now.isoformat(), "cancellation_reason": "cancellation_requested"}
 
 
 def payment(sample: Sample) -> PaymentRecorded:
@@ -137,4 +143,25 @@ def sale(sample: Sample) -> PurchasePaid:
         payment_intent_id="pi_sample",
         amount=sample.amount,
         currency=sample.currency,
+    )
+
+
+def trial(sample: Sample) -> StripeSubscription:
+    price = {"id": "price_sample", "unit_amount": sample.amount, "currency": sample.currency}
+    return StripeSubscription.model_validate(
+        {
+            "id": "sub_sample",
+            "status": "trialing",
+            "metadata": {
+                "user_id": "usr_sample",
+                "group_id": "grp_sample",
+                "tier_id": "tier_sample",
+            },
+            "trial_end": int((sample.now + timedelta(days=3)).timestamp()),
+            "items": {
+                "data": [
+                    {"id": "si_sample", "price": {**price, "recurring": {"interval": "month"}}}
+                ]
+            },
+        }
     )

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from notifications.adapters import directory
+from notifications.domain import intents
 from notifications.service_layer import Deps
 from notifications.service_layer.handlers import Handlers
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -21,12 +22,14 @@ from tollgate_shared.contracts.ledger import (
 from tollgate_shared.contracts.membership import (
     MembershipActivated,
     MembershipCanceled,
+    MembershipEnded,
     MembershipExpired,
     MembershipPastDue,
     MembershipRenewed,
     MembershipRevoked,
     MembershipTierChanged,
 )
+from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler, domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
@@ -52,8 +55,14 @@ DOMAIN_HANDLERS: dict[type[DomainEvent], MethodHandler] = {
 # Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
 STRIPE_HANDLERS: dict[str, MethodHandler] = {
     "invoice.payment_failed": Handlers.on_invoice_payment_failed,
+    "invoice.paid": Handlers.on_invoice_paid,
+    "charge.succeeded": Handlers.on_charge_succeeded,
+    "customer.subscription.deleted": Handlers.on_subscription_deleted,
+    "customer.subscription.trial_will_end": Handlers.on_trial_will_end,
     "payment_intent.payment_failed": Handlers.on_payment_intent_failed,
 }
+INVOICE_EVENTS = ("invoice.payment_failed", "invoice.paid")
+"""Events whose handlers write their invoice's attempts (`StripeDetails.attempted`)."""
 
 
 def _bound(handlers: Mapping[Key, MethodHandler], to: Handlers) -> dict[Key, Handler]:
@@ -68,7 +77,12 @@ async def _read_ahead(uow: NotificationsUnitOfWork, events: Sequence[DomainEvent
     terms: set[str] = set()
     group_ids: set[str] = set()
     user_ids: set[str] = set()
+    details: set[str] = set()
     for event in events:
+        if isinstance(event, PaymentRecorded):
+            details.update(intents.receipt_keys(event))
+        elif isinstance(event, MembershipEnded):
+            details.update(intents.ending_keys(event))
         group_id = getattr(event, "group_id", None)
         user_id = getattr(event, "user_id", None)
         if group_id is not None:
@@ -82,6 +96,16 @@ async def _read_ahead(uow: NotificationsUnitOfWork, events: Sequence[DomainEvent
         await uow.directory.read_groups(group_ids)
     if user_ids:
         await uow.directory.read_member_emails(user_ids)
+    if details:
+        await uow.details.read(details)
+
+
+async def _lock_invoices(uow: NotificationsUnitOfWork, events: Sequence[StripeEvent]) -> None:
+    """Before the handlers of a fetch of Stripe events: lock the invoices whose attempts they
+    write, in one order, so that fetches about the same invoices wait for each other instead
+    of deadlocking (and an attempt's mail is superseded by a later one applied meanwhile)."""
+    invoices = {f"invoice:{e.data.object.get('id')}" for e in events if e.type in INVOICE_EVENTS}
+    await uow.lock(*invoices)
 
 
 def register(runtime: Runtime, deps: Deps, *, durable: str, ack_wait: float) -> None:
@@ -95,6 +119,6 @@ def register(runtime: Runtime, deps: Deps, *, durable: str, ack_wait: float) -> 
     domain = domain_dispatcher(_bound(DOMAIN_HANDLERS, deps.handlers), prefetch=_read_ahead)
     spec = ConsumerSpec(durable, DOMAIN, ">", ack_wait=ack_wait, savepoints=False)
     runtime.consume(spec, domain, units=deps.uow)
-    stripe = stripe_dispatcher(_bound(STRIPE_HANDLERS, deps.handlers))
+    stripe = stripe_dispatcher(_bound(STRIPE_HANDLERS, deps.handlers), prefetch=_lock_invoices)
     spec = ConsumerSpec(durable, STRIPE, "stripe.>", ack_wait=ack_wait, savepoints=False)
     runtime.consume(spec, stripe, units=deps.uow)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from notifications.domain import intents
+from notifications.domain import details, intents
+from notifications.domain.details import PaidCharge, PaidInvoice, StripeSubscription
 from notifications.domain.links import Links
-from notifications.service_layer.notifier import Notifier
+from notifications.domain.model import Kind
+from notifications.service_layer.notifier import Notifier, superseded
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.contracts.checkout import PurchaseEvent, PurchasePaid
@@ -26,7 +28,6 @@ from tollgate_shared.contracts.membership import (
     MembershipTierChanged,
 )
 from tollgate_shared.contracts.stripe import StripeEvent
-from tollgate_shared.contracts.stripe_objects import Invoice
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 
@@ -116,9 +117,62 @@ class Handlers:
     async def on_invoice_payment_failed(
         self, uow: NotificationsUnitOfWork, event: StripeEvent
     ) -> None:
-        invoice = event.object_as(Invoice)
+        """Mailed unless superseded: the invoice paid or a later attempt known (whichever
+        event came first), or the retry it announces already due. Its own mail supersedes
+        those of earlier attempts not sent yet."""
+        invoice = event.object_as(PaidInvoice)
         intent = intents.payment_failed(invoice, self.links)
         if intent.group_id is None:  # another app's invoice on a shared Stripe account
             ignore_foreign("notifications", event, f"invoice {invoice.id} names no group")
+            return
+        known = await uow.details.attempted(invoice.id, invoice.attempt_count, paid=False)
+        if why := details.superseded(invoice, known):
+            superseded(uow, intent.kind, intent.source_id, why)
+            return
+        await self._supersede_attempts(uow, invoice.id, below=invoice.attempt_count)
+        await self.notifier.notify(uow, intent)
+
+    async def on_invoice_paid(self, uow: NotificationsUnitOfWork, event: StripeEvent) -> None:
+        """A paid invoice of ours: when it was paid (for its receipt); the mails of its failed
+        attempts not sent yet are superseded, and later ones are not recorded."""
+        invoice = event.object_as(PaidInvoice)
+        if invoice.group_metadata.get("group_id") is None:
+            ignore_foreign("notifications", event, f"invoice {invoice.id} names no group")
+            return
+        uow.details.learn(invoice.id, details.of_invoice(invoice))
+        known = await uow.details.attempted(invoice.id, invoice.attempt_count, paid=True)
+        await self._supersede_attempts(uow, invoice.id, below=known.attempt_count + 1)
+
+    async def _supersede_attempts(
+        self, uow: NotificationsUnitOfWork, invoice_id: str, *, below: int
+    ) -> None:
+        ids = [intents.failed_attempt_key(invoice_id, n) for n in range(below)]
+        await uow.notifications.supersede(Kind.PAYMENT_FAILED, ids)
+
+    async def on_charge_succeeded(self, uow: NotificationsUnitOfWork, event: StripeEvent) -> None:
+        """A charge of ours (its metadata names a group: a one-time payment) tells its receipt
+        when it was made and what for. Charges of invoices carry no metadata (their invoice's
+        event tells) and neither do another app's: both left alone, uncounted."""
+        charge = event.object_as(PaidCharge)
+        if charge.metadata.get("group_id") is not None:
+            uow.details.learn(charge.id, details.of_charge(charge))
+
+    async def on_subscription_deleted(
+        self, uow: NotificationsUnitOfWork, event: StripeEvent
+    ) -> None:
+        """Why Stripe ended a subscription of ours, for the mail of its membership's end."""
+        subscription = event.object_as(StripeSubscription)
+        if subscription.metadata.get("group_id") is None:
+            ignore_foreign("notifications", event, f"subscription {subscription.id} names no group")
+            return
+        uow.details.learn(subscription.id, details.of_ended_subscription(subscription))
+
+    async def on_trial_will_end(self, uow: NotificationsUnitOfWork, event: StripeEvent) -> None:
+        """The member hears once per subscription and trial end that the trial is ending
+        (not once it has ended: a late delivery is superseded)."""
+        subscription = event.object_as(StripeSubscription)
+        intent = intents.trial_ending(subscription, self.links)
+        if intent.group_id is None:
+            ignore_foreign("notifications", event, f"subscription {subscription.id} names no group")
             return
         await self.notifier.notify(uow, intent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -9,11 +10,17 @@ from prometheus_client import Counter
 
 from notifications.adapters.templates import Renderer
 from notifications.domain.kinds import KINDS
-from notifications.domain.model import Audience, Intent, Rendered, normalise_address
+from notifications.domain.model import Audience, Intent, Kind, Rendered, normalise_address
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 log = structlog.get_logger(__name__)
 
+SUPERSEDED = Counter(
+    "tollgate_notifications_superseded_total",
+    "Notifications not sent because what they say stopped being true first (a failed payment"
+    " attempt superseded by a later one or by the payment, a trial already over), by kind",
+    ["kind"],
+)
 UNADDRESSED = Counter(
     "tollgate_notifications_unaddressed_total",
     "Notifications not recorded because no address is known for their audience, by kind",
@@ -21,8 +28,16 @@ UNADDRESSED = Counter(
 )
 
 
+def superseded(uow: NotificationsUnitOfWork, kind: Kind, source_id: str, why: str) -> None:
+    """Count (once committed) and log a notification not recorded because what it says is no
+    longer true (the sender counts those recorded and superseded before they went out)."""
+    uow.after_commit(SUPERSEDED.labels(kind.value).inc)
+    log.info("notification.superseded", kind=kind, source_id=source_id, why=why)
+
+
 class Notifier:
-    """Resolves recipients, renders once, records one row per recipient (duplicates ignored);
+    """Completes an intent with the Stripe details it names (keeping it until they are known),
+    resolves recipients, renders once, records one row per recipient (duplicates ignored);
     keeps a notification of a kind that waits when its member's address is unknown."""
 
     def __init__(self, renderer: Renderer, *, mail_domain: str) -> None:
@@ -32,6 +47,20 @@ class Notifier:
     async def notify(self, uow: NotificationsUnitOfWork, intent: Intent) -> int:
         """Record `intent`'s notifications (written before the commit); returns how many were
         queued. Never sends."""
+        if intent.details_keys:
+            found = await uow.details.found(intent.details_keys)
+            if not found and intent.user_id:
+                # Stripe's event of the same payment or subscription may still come, on the
+                # other stream: kept until then, a bounded time (`waiting.Waits`).
+                uow.notifications.wait(intent)
+                log.info(
+                    "notification.awaiting_details", kind=intent.kind, keys=intent.details_keys
+                )
+                return 0
+            intent = intent.completed(found)
+        if intent.stale_after is not None and intent.stale_after <= datetime.now(UTC):
+            superseded(uow, intent.kind, intent.source_id, "stale")
+            return 0
         group = await uow.directory.group(intent.group_id)
         if KINDS[intent.kind].audience is Audience.ORGANIZER:
             recipients = group.emails if group else []
@@ -40,8 +69,8 @@ class Notifier:
             recipients = [email] if email else []
         if not recipients and KINDS[intent.kind].waits and intent.user_id:
             # Its member's address may come with a later event (a purchase's, from checkout):
-            # kept until then (`waiting.AddressWaits`).
-            uow.notifications.await_address(intent)
+            # kept until then (`waiting.Waits`).
+            uow.notifications.wait(intent)
             log.info("notification.awaiting_address", kind=intent.kind, source_id=intent.source_id)
             return 0
         if not recipients:

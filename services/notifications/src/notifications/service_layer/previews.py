@@ -8,7 +8,7 @@ from notifications.adapters.templates import Renderer
 from notifications.domain.kinds import KINDS
 from notifications.domain.links import Links
 from notifications.domain.model import Kind, Rendered
-from notifications.domain.samples import Sample
+from notifications.domain.samples import Sample, details
 
 SAMPLE_GROUP = "Sample group"
 
@@ -18,6 +18,9 @@ def preview(
 ) -> Rendered:
     """`kind` rendered with sample data, `amount` in `currency`'s minor unit, in `locale`."""
     spec = KINDS[kind]
-    intent = spec.intent(spec.sample(Sample(amount, currency.lower(), datetime.now(UTC))), links)
+    sample = Sample(amount, currency.lower(), datetime.now(UTC))
+    intent = spec.intent(spec.sample(sample), links)
+    if intent.details_keys:  # as it goes out once Stripe's events have told their part
+        intent = intent.completed([details(sample)])
     context = {**intent.context, "group_name": SAMPLE_GROUP}
     return renderer.render(kind, context, locale=locale)

@@ -17,6 +17,9 @@ a sender takes over lapsed leases only once the database has answered it for `ta
 seconds since it started or last found it unavailable, time enough for a replica that holds
 outcomes to record them. So only a crash of the process while it holds outcomes resends them.
 
+A notification whose `stale_after` has passed when it is due (a failed payment's retry already
+due, a trial already over) is not leased but marked `superseded`, unsent.
+
 Every failure of an attempt — rendering a notification recorded unrendered, composing its mail,
 connecting, sending — is an outcome under the retry policy, so each notification ends `sent`
 or `failed` (with the reason) after at most `max_attempts` attempts; one whose lease lapsed on
@@ -40,6 +43,7 @@ from notifications.adapters.templates import Renderer
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
 from notifications.domain.errors import Undeliverable
 from notifications.domain.model import Kind, Rendered, Status
+from notifications.service_layer.notifier import SUPERSEDED
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.notification import NotificationFailed, NotificationSent
 from tollgate_shared.persistence.coalesce import Coalescer
@@ -108,6 +112,10 @@ class Sender:
                 given_up = [row for row in claimed if row.status == Status.FAILED]
                 uow.emit(*(_event(row, row.last_error) for row in given_up))
                 await uow.commit()
+            for row in claimed:
+                if row.status == Status.SUPERSEDED:  # its `stale_after` passed before it went
+                    SUPERSEDED.labels(row.kind).inc()
+                    log.info("notification.superseded", id=row.id, kind=row.kind, why="stale")
         except DATABASE_UNAVAILABLE:
             self._unavailable_at = self._clock()
             raise
