@@ -139,3 +139,34 @@ def test_events_have_stripes_envelope_and_object_of_their_type(
         assert data["object"] == objects[event["type"]], event["type"]
         if data["object"] in ("payment_intent", "payment_method", "subscription", "invoice"):
             assert set(data) == expected_keys(data["object"]), event["type"]
+
+
+def test_a_post_payment_invoice_and_its_session_have_the_keys_of_stripes_examples(
+    client: stripe.StripeClient, catalog: dict[str, Any], emulator: RunningEmulator
+) -> None:
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [{"price": catalog["once"].id, "quantity": 1}],
+            "invoice_creation": {"enabled": True, "invoice_data": {"metadata": {"a": "b"}}},
+        }
+    )
+    emulator.control(
+        "POST",
+        f"/checkout/sessions/{session.id}/complete",
+        json={"card_number": "4242424242424242"},
+    )
+    paid = client.v1.checkout.sessions.retrieve(session.id).to_dict()
+    invoice = client.v1.invoices.retrieve(paid["invoice"]).to_dict()
+    assert set(paid) == expected_keys("checkout.session")
+    creation = fixture("checkout.session")["invoice_creation"]
+    assert set(paid["invoice_creation"]["invoice_data"]) == set(creation["invoice_data"])
+    assert set(invoice) == expected_keys("invoice")
+    [line] = invoice["lines"]["data"]
+    assert set(line) == set(fixture("invoice")["lines"]["data"][0])
+    assert set(line["parent"]["invoice_item_details"]) == set(
+        fixture("invoice")["lines"]["data"][0]["parent"]["invoice_item_details"]
+    )
+    for event in emulator.events():
+        if event["data"]["object"]["object"] == "invoice":
+            assert set(event["data"]["object"]) == expected_keys("invoice"), event["type"]

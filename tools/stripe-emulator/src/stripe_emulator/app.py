@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from stripe_emulator import controls, pages
+from stripe_emulator import controls, invoice_pages, pages
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import StripeError
 from stripe_emulator.middleware import StripeEnvelope
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in API_ROUTERS:
         app.include_router(module.api.router)
     app.include_router(pages.router)
+    app.include_router(invoice_pages.router)
     app.include_router(controls.diagnostics)
     if settings.test_mode:
         app.include_router(controls.router)

@@ -1,5 +1,5 @@
 """The hosted Checkout page, the test 3-D Secure challenge page and a minimal customer portal
-page, as plain HTML."""
+page, as plain HTML (invoice pages: `invoice_pages`)."""
 
 import hmac
 from html import escape
@@ -24,11 +24,13 @@ STYLE = (
 )
 
 
-def _money(amount: int, currency: str) -> str:
+def money(amount: int, currency: str) -> str:
+    """An amount in minor units as the pages show it (`20.00 NZD`)."""
     return f"{amount / 100:,.2f} {currency.upper()}"
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def html_page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    """A small HTML page in the emulator's style."""
     html = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>{body}</body></html>"
@@ -40,17 +42,17 @@ def _checkout_page(emulator: Emulator, session: StripeObject, error: str | None)
     currency = session["currency"]
     rows = "".join(
         f"<tr><td>{escape(item['description'])} &times; {item['quantity']}</td>"
-        f"<td class='amount'>{_money(item['amount_subtotal'], currency)}</td></tr>"
+        f"<td class='amount'>{money(item['amount_subtotal'], currency)}</td></tr>"
         for item in checkout.session_items(emulator, session)
     )
     discount = session["total_details"]["amount_discount"]
     if discount:
         rows += (
-            f"<tr><td>Discount</td><td class='amount'>&minus;{_money(discount, currency)}</td></tr>"
+            f"<tr><td>Discount</td><td class='amount'>&minus;{money(discount, currency)}</td></tr>"
         )
     rows += (
         f"<tr class='total'><td>Total</td>"
-        f"<td class='amount' id='total'>{_money(session['amount_total'], currency)}</td></tr>"
+        f"<td class='amount' id='total'>{money(session['amount_total'], currency)}</td></tr>"
     )
     promo = (
         "<label>Promotion code <input name='promotion_code'></label>"
@@ -72,7 +74,7 @@ def _checkout_page(emulator: Emulator, session: StripeObject, error: str | None)
         "placeholder='4242 4242 4242 4242' required></label>"
         f"{promo}<button type='submit'>Pay</button></form>{cancel}"
     )
-    return _page("Checkout", body, 402 if error else 200)
+    return html_page("Checkout", body, 402 if error else 200)
 
 
 def _session(request: Request, session_id: str) -> tuple[Emulator, StripeObject | None]:
@@ -89,9 +91,9 @@ async def checkout_page(request: Request, session_id: str) -> Response:
     emulator, session = _session(request, session_id)
     with emulator.store.lock:
         if session is None:
-            return _page("Not found", "<h1>Checkout Session not found</h1>", 404)
+            return html_page("Not found", "<h1>Checkout Session not found</h1>", 404)
         if session["status"] != "open":
-            return _page("Closed", f"<h1>This session is {escape(session['status'])}</h1>", 410)
+            return html_page("Closed", f"<h1>This session is {escape(session['status'])}</h1>", 410)
         return _checkout_page(emulator, session, None)
 
 
@@ -107,7 +109,7 @@ async def pay(
     emulator, session = _session(request, session_id)
     with emulator.store.lock:
         if session is None:
-            return _page("Not found", "<h1>Checkout Session not found</h1>", 404)
+            return html_page("Not found", "<h1>Checkout Session not found</h1>", 404)
         try:
             result = checkout.complete(
                 emulator,
@@ -129,7 +131,7 @@ def _paid(session: StripeObject) -> Response:
     """Where a paid session sends the customer: its `success_url`."""
     url = session["success_url"]
     if url is None:
-        return _page("Paid", "<h1>Payment complete</h1>")
+        return html_page("Paid", "<h1>Payment complete</h1>")
     return RedirectResponse(url.replace("{CHECKOUT_SESSION_ID}", quote(session["id"])), 303)
 
 
@@ -149,10 +151,10 @@ async def challenge_page(request: Request, intent_id: str, client_secret: str = 
     with emulator.store.lock:
         intent = _intent(request, intent_id, client_secret)
         if intent is None:
-            return _page("Not found", "<h1>Authentication not found</h1>", 404)
+            return html_page("Not found", "<h1>Authentication not found</h1>", 404)
         if intent["status"] != "requires_action":
-            return _page("Closed", "<h1>This authentication is no longer pending</h1>", 410)
-        amount = _money(intent["amount"], intent["currency"])
+            return html_page("Closed", "<h1>This authentication is no longer pending</h1>", 410)
+        amount = money(intent["amount"], intent["currency"])
     secret = escape(client_secret)
     buttons = "".join(
         f"<button type='submit' name='outcome' value='{value}'>{label}</button> "
@@ -163,7 +165,7 @@ async def challenge_page(request: Request, intent_id: str, client_secret: str = 
         f"authenticate a payment of <strong>{amount}</strong>.</p><form method='post'>"
         f"<input type='hidden' name='client_secret' value='{secret}'>{buttons}</form>"
     )
-    return _page("Authenticate", body)
+    return html_page("Authenticate", body)
 
 
 @router.post("/3d_secure/{intent_id}")
@@ -179,11 +181,11 @@ async def authenticate(
     with emulator.store.lock:
         intent = _intent(request, intent_id, client_secret)
         if intent is None:
-            return _page("Not found", "<h1>Authentication not found</h1>", 404)
+            return html_page("Not found", "<h1>Authentication not found</h1>", 404)
         try:
             payment = intents.authenticate(emulator, intent, succeeded=outcome == "succeed")
         except StripeError as exc:
-            return _page("Closed", f"<h1>{escape(exc.message)}</h1>", 410)
+            return html_page("Closed", f"<h1>{escape(exc.message)}</h1>", 410)
         session = intents.checkout_session_of(emulator, intent)
         if session is not None:
             if payment.decline is not None:
@@ -201,7 +203,7 @@ async def authenticate(
         )
         separator = "&" if "?" in return_url else "?"
         return RedirectResponse(f"{return_url}{separator}{query}", 303)
-    return _page("Authentication", f"<h1>Authentication {status}</h1>")
+    return html_page("Authentication", f"<h1>Authentication {status}</h1>")
 
 
 @router.get("/billing_portal/session/{session_id}")
@@ -211,7 +213,7 @@ async def portal_page(request: Request, session_id: str) -> Response:
     with emulator.store.lock:
         portal = emulator.store.get(session_id)
         if portal is None or portal.get("object") != "billing_portal.session":
-            return _page("Not found", "<h1>Portal session not found</h1>", 404)
+            return html_page("Not found", "<h1>Portal session not found</h1>", 404)
         rows = "".join(
             f"<tr><td>{escape(s['id'])}</td><td>{escape(s['status'])}</td>"
             f"<td>{'ends at period end' if s['cancel_at_period_end'] else ''}</td></tr>"
@@ -220,4 +222,4 @@ async def portal_page(request: Request, session_id: str) -> Response:
         )
         back = portal["return_url"]
     link = f"<p><a href='{escape(back)}'>Return</a></p>" if back else ""
-    return _page("Billing", f"<h1>Your subscriptions</h1><table>{rows}</table>{link}")
+    return html_page("Billing", f"<h1>Your subscriptions</h1><table>{rows}</table>{link}")

@@ -24,6 +24,7 @@ def checkout_session(
     expires_at: int,
     allow_promotion_codes: bool | None,
     discounts: list[dict[str, Any]],
+    invoice_creation: StripeObject | None = None,
 ) -> StripeObject:
     session_id = new_id("cs_test", 58)
     return {
@@ -61,9 +62,10 @@ def checkout_session(
         "expires_at": expires_at,
         "integration_identifier": None,
         "invoice": None,
-        "invoice_creation": None,
+        "invoice_creation": invoice_creation,
         "livemode": False,
         "locale": None,
+        "managed_payments": {"enabled": False},
         "metadata": metadata,
         "mode": mode,
         "origin_context": None,
@@ -94,6 +96,25 @@ def checkout_session(
         "ui_mode": "hosted",
         "url": f"{base_url}/checkout/pay/{session_id}",
         "wallet_options": None,
+    }
+
+
+def invoice_creation(
+    *, enabled: bool, description: str | None, footer: str | None, metadata: dict[str, str]
+) -> StripeObject:
+    """A payment-mode session's `invoice_creation`: whether a paid invoice follows the payment,
+    and what it is to say."""
+    return {
+        "enabled": enabled,
+        "invoice_data": {
+            "account_tax_ids": None,
+            "custom_fields": None,
+            "description": description,
+            "footer": footer,
+            "issuer": None,
+            "metadata": metadata,
+            "rendering_options": None,
+        },
     }
 
 
@@ -232,12 +253,25 @@ def invoice(
     *,
     created: int,
     customer: StripeObject,
-    subscription: StripeObject,
+    subscription: StripeObject | None,
     billing_reason: str,
     period_start: int,
     period_end: int,
     discounts: list[str],
+    currency: str | None = None,
 ) -> StripeObject:
+    """A draft invoice of the subscription, or (without one) a one-off invoice in `currency`."""
+    parent = None
+    if subscription is not None:
+        currency = subscription["currency"]
+        parent = {
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": dict(subscription["metadata"]),
+                "subscription": subscription["id"],
+            },
+            "type": "subscription_details",
+        }
     return {
         "id": new_id("in"),
         "object": "invoice",
@@ -264,7 +298,7 @@ def invoice(
         "billing_reason": billing_reason,
         "collection_method": "charge_automatically",
         "created": created,
-        "currency": subscription["currency"],
+        "currency": currency,
         "custom_fields": None,
         "customer": customer["id"],
         "customer_account": None,
@@ -296,14 +330,7 @@ def invoice(
         "next_payment_attempt": None,
         "number": None,
         "on_behalf_of": None,
-        "parent": {
-            "quote_details": None,
-            "subscription_details": {
-                "metadata": dict(subscription["metadata"]),
-                "subscription": subscription["id"],
-            },
-            "type": "subscription_details",
-        },
+        "parent": parent,
         "payment_settings": {
             "default_mandate": None,
             "payment_method_options": None,
@@ -348,8 +375,80 @@ def invoice_line(
     description: str,
     metadata: dict[str, str],
 ) -> StripeObject:
-    price = item["price"]
-    subtotal = price["unit_amount"] * item["quantity"]
+    """A line billing a subscription item for its current period."""
+    return _line(
+        invoice_id=invoice_id,
+        price=item["price"],
+        quantity=item["quantity"],
+        amount_discount=amount_discount,
+        discounts=discounts,
+        description=description,
+        metadata=metadata,
+        parent={
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": None,
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": subscription_id,
+                "subscription_item": item["id"],
+            },
+            "type": "subscription_item_details",
+        },
+        period={"end": item["current_period_end"], "start": item["current_period_start"]},
+        subscription_id=subscription_id,
+    )
+
+
+def one_time_line(
+    *,
+    invoice_id: str,
+    price: StripeObject,
+    quantity: int,
+    amount_discount: int,
+    discounts: list[str],
+    description: str,
+    at: int,
+) -> StripeObject:
+    """A line of a one-off invoice: an invoice item of a one-time price, billed at `at`."""
+    parent = {
+        "invoice_item_details": {
+            "invoice_item": new_id("ii"),
+            "proration": False,
+            "proration_details": {"credited_items": None},
+            "subscription": None,
+        },
+        "subscription_item_details": None,
+        "type": "invoice_item_details",
+    }
+    return _line(
+        invoice_id=invoice_id,
+        price=price,
+        quantity=quantity,
+        amount_discount=amount_discount,
+        discounts=discounts,
+        description=description,
+        metadata={},
+        parent=parent,
+        period={"end": at, "start": at},
+        subscription_id=None,
+    )
+
+
+def _line(
+    *,
+    invoice_id: str,
+    price: StripeObject,
+    quantity: int,
+    amount_discount: int,
+    discounts: list[str],
+    description: str,
+    metadata: dict[str, str],
+    parent: StripeObject,
+    period: dict[str, int],
+    subscription_id: str | None,
+) -> StripeObject:
+    subtotal = price["unit_amount"] * quantity
     return {
         "id": new_id("il"),
         "object": "line_item",
@@ -364,26 +463,16 @@ def invoice_line(
         "invoice": invoice_id,
         "livemode": False,
         "metadata": metadata,
-        "parent": {
-            "invoice_item_details": None,
-            "subscription_item_details": {
-                "invoice_item": None,
-                "proration": False,
-                "proration_details": {"credited_items": None},
-                "subscription": subscription_id,
-                "subscription_item": item["id"],
-            },
-            "type": "subscription_item_details",
-        },
-        "period": {"end": item["current_period_end"], "start": item["current_period_start"]},
+        "parent": parent,
+        "period": period,
         "pretax_credit_amounts": [],
         "pricing": {
             "price_details": {"price": price["id"], "product": price["product"]},
             "type": "price_details",
             "unit_amount_decimal": price["unit_amount_decimal"],
         },
-        "quantity": item["quantity"],
-        "quantity_decimal": str(item["quantity"]),
+        "quantity": quantity,
+        "quantity_decimal": str(quantity),
         "subscription": subscription_id,
         "subtotal": subtotal,
         "taxes": [],

@@ -156,13 +156,26 @@ def finish(
     invoice: StripeObject | None,
 ) -> StripeObject:
     """Complete the paid session (in subscription mode, with its subscription's first
-    `invoice`): discounts redeemed, `checkout.session.completed`."""
+    `invoice`): in payment mode with `invoice_creation`, its paid invoice; discounts redeemed,
+    `checkout.session.completed`."""
     status = "paid"
-    if invoice is not None:
-        subscription_id = invoice["parent"]["subscription_details"]["subscription"]
+    subscription_id = invoices.subscription_of(invoice) if invoice is not None else None
+    if invoice is not None and subscription_id is not None:
         session.update(subscription=subscription_id, invoice=invoice["id"])
         if emulator.store.objects[subscription_id]["status"] == "trialing":
             status = "no_payment_required"  # Stripe's word for a payment delayed by a trial
+    creation = session["invoice_creation"]
+    if creation is not None and creation["enabled"]:
+        paid = invoices.issue_paid(
+            emulator,
+            customer=customer,
+            lines=session_items(emulator, session),
+            coupons=discounts.pairs(emulator.store, session["discounts"]),
+            checkout_session=session["id"],
+            payment_intent=session["payment_intent"],
+            invoice_data=creation["invoice_data"],
+        )
+        session["invoice"] = paid["id"]
     for coupon_id, promotion_code_id in discounts.pairs(emulator.store, session["discounts"]):
         discounts.redeem(emulator.store, coupon_id, promotion_code_id)
     session.update(

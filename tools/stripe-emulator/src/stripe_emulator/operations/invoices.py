@@ -1,10 +1,12 @@
-"""Subscription invoices: drafting with discounts, finalizing, their payment intent, recording
-payment outcomes, and voiding."""
+"""Invoices: a subscription's (drafting with discounts, finalizing, their payment intent,
+recording payment outcomes, voiding), and the paid one Checkout makes after a one-time
+payment."""
 
 from typing import Any
 
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.objects import billing as build
+from stripe_emulator.objects import catalog
 from stripe_emulator.operations import payments
 from stripe_emulator.operations.discounts import amount_off, split
 from stripe_emulator.operations.payments import Payment
@@ -106,11 +108,13 @@ def finalize(emulator: Emulator, invoice: StripeObject, customer: StripeObject) 
     now = emulator.now()
     sequence = customer["next_invoice_sequence"]
     customer["next_invoice_sequence"] = sequence + 1
+    page = f"{emulator.settings.base_url}/invoices/{invoice['id']}"  # served by invoice_pages
     invoice.update(
         status="open",
         number=f"{customer['invoice_prefix']}-{sequence:04d}",
         effective_at=now,
-        hosted_invoice_url=f"{emulator.settings.base_url}/invoices/{invoice['id']}",
+        hosted_invoice_url=page,
+        invoice_pdf=f"{page}/pdf",
     )
     invoice["status_transitions"]["finalized_at"] = now
     emulator.emit("invoice.finalized", invoice)
@@ -203,3 +207,95 @@ def void(emulator: Emulator, invoice: StripeObject) -> None:
     if link is not None:
         link["status"] = "canceled"
         link["status_transitions"]["canceled_at"] = now
+
+
+def issue_paid(
+    emulator: Emulator,
+    *,
+    customer: StripeObject,
+    lines: list[StripeObject],
+    coupons: list[tuple[str, str | None]],
+    checkout_session: str,
+    payment_intent: str | None,
+    invoice_data: StripeObject,
+) -> StripeObject:
+    """The invoice Checkout makes after a one-time payment (`invoice_creation`): the session's
+    `lines` (its `item`s, discounts included) billed to no subscription (`parent: null`,
+    `billing_reason: manual`), finalized and paid at once by the session's payment intent,
+    linked to it by an invoice payment. Emits `invoice.created`, `invoice.finalized` and
+    `invoice.paid`, the events Stripe documents for it."""
+    store, now = emulator.store, emulator.now()
+    invoice = build.invoice(
+        created=now,
+        customer=customer,
+        subscription=None,
+        billing_reason="manual",
+        period_start=now,
+        period_end=now,
+        discounts=[],
+        currency=lines[0]["currency"],
+    )
+    discount_ids = [
+        store.add(
+            catalog.discount(
+                start=now,
+                coupon_id=coupon_id,
+                promotion_code=promotion_code,
+                customer=customer["id"],
+                checkout_session=checkout_session,
+                subscription=None,
+                invoice=invoice["id"],
+            )
+        )["id"]
+        for coupon_id, promotion_code in coupons
+    ]
+    data = [
+        build.one_time_line(
+            invoice_id=invoice["id"],
+            price=item["price"],
+            quantity=item["quantity"],
+            amount_discount=item["amount_discount"],
+            discounts=discount_ids,
+            description=item["description"],
+            at=now,
+        )
+        for item in lines
+    ]
+    subtotal = sum(item["amount_subtotal"] for item in lines)
+    discount = sum(item["amount_discount"] for item in lines)
+    total = subtotal - discount
+    invoice.update(
+        auto_advance=False,
+        description=invoice_data["description"],
+        footer=invoice_data["footer"],
+        metadata=dict(invoice_data["metadata"] or {}),
+        discounts=discount_ids,
+        total_discount_amounts=[{"amount": discount, "discount": d} for d in discount_ids],
+        lines={
+            "object": "list",
+            "data": data,
+            "has_more": False,
+            "total_count": len(data),
+            "url": f"/v1/invoices/{invoice['id']}/lines",
+        },
+        subtotal=subtotal,
+        subtotal_excluding_tax=subtotal,
+        total=total,
+        total_excluding_tax=total,
+        amount_due=total,
+        amount_remaining=total,
+    )
+    store.add(invoice)
+    emulator.emit("invoice.created", invoice)
+    finalize(emulator, invoice, customer)
+    if payment_intent is not None:  # what paid it; nothing did when a coupon took it all
+        link = store.add(
+            build.invoice_payment(created=now, invoice=invoice, payment_intent=payment_intent)
+        )
+        link.update(status="paid", amount_paid=total)
+        link["status_transitions"]["paid_at"] = now
+        store.secret(invoice["id"]).update(payment_intent=payment_intent, payment=link["id"])
+    invoice.update(status="paid", attempted=True, amount_paid=total, amount_remaining=0)
+    invoice["status_transitions"]["paid_at"] = now
+    emulator.emit("invoice.paid", invoice)
+    return invoice

@@ -80,6 +80,7 @@ def create_session(call: Call) -> StripeObject:
         raise invalid(
             "You can not pass `subscription_data` in `payment` mode.", param="subscription_data"
         )
+    invoice_creation = invoice_creation_of(p, mode=mode or "payment")
     session = billing.checkout_session(
         created=now,
         base_url=em.settings.base_url,
@@ -96,6 +97,7 @@ def create_session(call: Call) -> StripeObject:
         expires_at=expires_at,
         allow_promotion_codes=allow_promotion_codes,
         discounts=[],
+        invoice_creation=invoice_creation,
     )
     store.add(
         session,
@@ -107,6 +109,30 @@ def create_session(call: Call) -> StripeObject:
     )
     checkout.apply_discounts(em, session, chosen)
     return session
+
+
+def invoice_creation_of(params: Params, *, mode: str) -> StripeObject | None:
+    """`invoice_creation` (`enabled`, `invoice_data[description|footer|metadata]`): a paid
+    invoice after a payment-mode session's payment. A payment-mode session shows it disabled
+    when not asked for; other modes take none (their subscription invoices anyway)."""
+    asked = params.has("invoice_creation")
+    if mode != "payment":
+        if asked:
+            raise invalid(
+                "`invoice_creation` can only be used in `payment` mode.", param="invoice_creation"
+            )
+        return None
+    creation = params.sub("invoice_creation")
+    enabled = creation.flag("enabled")
+    if asked and enabled is None:
+        raise missing_param("invoice_creation[enabled]")
+    data = creation.sub("invoice_data")
+    return billing.invoice_creation(
+        enabled=bool(enabled),
+        description=data.text("description"),
+        footer=data.text("footer"),
+        metadata=data.metadata(),
+    )
 
 
 def active_price(call: Call, price_id: str, *, param: str) -> StripeObject:
