@@ -30,7 +30,15 @@ from ledger.domain.payments import Payment
 from ledger.domain.payouts import PENDING, TRANSFERABLE, PayoutStatus
 from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
-from ledger.service_layer import Deps, disbursements, disputes, joins, payouts, refunds
+from ledger.service_layer import (
+    Deps,
+    disbursements,
+    disputes,
+    failures,
+    joins,
+    payouts,
+    refunds,
+)
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.contracts.ledger import (
@@ -62,6 +70,7 @@ class Store:
     outbox: dict[str, DomainEvent] = field(default_factory=dict)
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def moved(self, group_id: str, currency: str) -> dict[Account, int]:
         """Each account's balance for a group in one currency (accounts at zero left out)."""
@@ -170,6 +179,18 @@ class FakeBooks:
                 self._store.payments[payment.charge_id] = replace(before, fee=fee)
                 known += 1
         return known
+
+    async def record_failure(self, values: dict[str, Any]) -> None:
+        known = self._store.failures.setdefault(values["failure_id"], dict(values))
+        for key, value in values.items():
+            if key in ("attempts", "failed_at"):
+                known[key] = max(known[key], value)
+            elif known.get(key) is None:
+                known[key] = value
+
+    async def add_failure_details(self, failure_id: str, details: dict[str, Any]) -> None:
+        if (known := self._store.failures.get(failure_id)) is not None:
+            known.update({k: v for k, v in details.items() if known.get(k) is None})
 
 
 class FakeParts:
@@ -724,3 +745,67 @@ async def test_a_due_schedule_requests_what_is_available_above_its_minimum(
     ledger.store.schedules[GROUP] = {**schedule, "minimum_amount": 941}
     [request] = await payouts.request_scheduled_payouts(ledger.deps, week_later)
     assert request["amount"] == 941
+
+
+def _declined(charge_id: str, metadata: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": charge_id,
+        "object": "charge",
+        "amount": 1500,
+        "currency": "jpy",
+        "status": "failed",
+        "created": NOW,
+        "payment_intent": f"pi_{charge_id}",
+        "metadata": metadata,
+        "billing_details": {"email": "payer@example.com"},
+        "failure_code": "card_declined",
+        "failure_message": "Your card was declined.",
+        "outcome": {"reason": "generic_decline"},
+    }
+
+
+def _intent_failed(charge_id: str | None) -> dict[str, Any]:
+    return {
+        "id": f"pi_{charge_id or 'auth'}",
+        "object": "payment_intent",
+        "amount": 1500,
+        "currency": "jpy",
+        "status": "requires_payment_method",
+        "metadata": {"group_id": GROUP, "user_id": "usr_1"},
+        "last_payment_error": {
+            "code": "card_declined" if charge_id else "payment_intent_authentication_failure",
+            "decline_code": "generic_decline" if charge_id else None,
+            "message": "Your card was declined." if charge_id else "3-D Secure failed.",
+            "charge": charge_id,
+        },
+    }
+
+
+@pytest.mark.parametrize("charge_first", [True, False])
+@pytest.mark.parametrize("charge_metadata", [True, False])
+async def test_a_declined_charge_is_recorded_once_whatever_the_order_of_its_events(
+    charge_first: bool, charge_metadata: bool
+) -> None:
+    ledger = Ledger()
+    metadata = {"group_id": GROUP, "user_id": "usr_1"} if charge_metadata else {}
+    steps = [
+        (failures.on_charge_failed, "charge.failed", _declined("ch_x", metadata)),
+        (failures.on_intent_failed, "payment_intent.payment_failed", _intent_failed("ch_x")),
+    ]
+    for handler, event_type, obj in steps if charge_first else steps[::-1]:
+        await ledger.on(handler, event_type, obj)
+    found = ledger.store.failures["ch_x"]
+    assert (found["group_id"], found["amount"], found["currency"]) == (GROUP, 1500, "jpy")
+    assert (found["code"], found["decline_code"]) == ("card_declined", "generic_decline")
+    # The charge's payer is known unless it came first without saying whose it is.
+    assert found["email"] == (None if charge_first and not charge_metadata else "payer@example.com")
+    assert ledger.moved("jpy") == {}, "a declined charge moves no money"
+
+
+async def test_a_failed_challenge_and_another_apps_decline() -> None:
+    ledger = Ledger()
+    failed = _intent_failed(None)
+    await ledger.on(failures.on_intent_failed, "payment_intent.payment_failed", failed)
+    assert ledger.store.failures["pi_auth"]["kind"] == "authentication"
+    await ledger.on(failures.on_charge_failed, "charge.failed", _declined("ch_other", {}))
+    assert "ch_other" not in ledger.store.failures

@@ -197,6 +197,29 @@ payment_parts = Table(
 """What Stripe's events told about a payment not yet booked, until its other parts arrive
 (`adapters/parts.py`): a charge, an invoice, an invoice payment, a checkout, an early event."""
 
+payment_failures = Table(
+    "payment_failures",
+    metadata,
+    Column("failure_id", String(100), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("group_id", String(100), nullable=False),
+    Column("user_id", String(100)),
+    Column("email", String(320)),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("code", String(100)),
+    Column("decline_code", String(100)),
+    Column("message", String(500)),
+    Column("payment_intent_id", String(100)),
+    Column("invoice_id", String(100)),
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_payment_failures_group", "group_id", "failed_at"),
+)
+"""Declined and failed payments of a group (they move no money): a declined charge (by its id),
+an intent whose 3-D Secure challenge failed before any charge (by the intent), a subscription
+invoice whose payment failed (by the invoice, its newest attempt)."""
+
 payout_schedules = Table(
     "payout_schedules",
     metadata,

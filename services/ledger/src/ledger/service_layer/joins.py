@@ -100,10 +100,6 @@ async def on_charge_refunded(deps: Deps, uow: LedgerUnitOfWork, event: StripeEve
         )
 
 
-async def on_charge_failed(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
-    """A failed charge moved no money: nothing to book (it is counted as a payment outcome)."""
-
-
 async def on_invoice_paid(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:
     """Keep the invoice for the member's history and as the part of its payment that says whose
     it is; before `basil` the invoice also names the payment intent or charge that paid it."""
