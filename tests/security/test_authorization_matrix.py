@@ -4,7 +4,8 @@ service. A route without an entry here fails the test, so a new endpoint cannot 
 
 Allowed callers must get neither 401 nor 403 (nor a 5xx); the others get 401 when anonymous and
 403 otherwise, or 404 where a route hides what the caller may not see. The ledger console signs
-in with a cookie: it redirects strangers to its login page and shows staff a refusal page.
+in with a cookie: it redirects strangers to its login page and shows staff a refusal page (its
+HTML 404 for what they may not see, 403 for what only admins do).
 """
 
 from __future__ import annotations
@@ -168,8 +169,30 @@ LEDGER = OPERATIONS | {
         refusal="Only admins can refund.|There is no payment",
     ),
     ("GET", "/console/disputes"): Rule(STAFF, console=True),
+    ("GET", "/console"): Rule(STAFF, console=True),
+    ("GET", "/console/groups"): Rule(STAFF, console=True),
+    ("GET", "/console/static/{name}"): PUBLIC,
     ("GET", "/console/groups/{group_id}"): Rule(
         MANAGERS, console=True, refusal="There is no group"
+    ),
+    **{
+        ("GET", f"/console/groups/{{group_id}}/{page}"): Rule(
+            MANAGERS, console=True, refusal="There is no group"
+        )
+        for page in ("members", "payouts", "disputes", "failures")
+    },
+    ("POST", "/console/groups/{group_id}/payouts"): Rule(
+        MANAGERS,
+        console=True,
+        form={"form_token": "t1", "amount": "1", "currency": "usd"},
+        refusal="There is no group",
+    ),
+    # Deciding (here: the confirmation page of a rejection) is the admins'.
+    ("POST", "/console/payouts/{payout_id}/{decision}"): Rule(
+        ADMINS,
+        console=True,
+        form={"confirm": "no"},
+        refusal="Only admins approve or reject|There is no payout request",
     ),
 }
 
@@ -228,7 +251,7 @@ def refused(rule: Rule, caller: str, response: httpx.Response) -> str | None:
             ok = status < 500 and not to_login and not refusal
             return None if ok else f"expected access, got {status} {location}"
         if caller in STAFF:
-            ok = status == 200 and refusal
+            ok = status in (200, 403, 404) and refusal
             return None if ok else f"expected the refusal page, got {status}"
         return None if to_login else f"expected a redirect to the login page, got {status}"
     if caller in rule.allowed:
@@ -296,7 +319,13 @@ async def ledger_fixtures(api: httpx.AsyncClient, cast: Any, env: Env) -> dict[s
         return (await api.get(f"/payments/{charge}", headers=admin)).status_code == 200
 
     await wait_until(booked, message="payment booked")
-    return {"charge_id": charge}
+    payout = await api.post(
+        f"/groups/{cast.group_id}/payouts",
+        json={"amount": 100, "currency": "usd"},
+        headers=cast.organizer.headers(),
+    )
+    assert payout.status_code == 201, payout.text
+    return {"charge_id": charge, "payout_id": payout.json()["payout_id"], "decision": "reject"}
 
 
 async def no_fixtures(_: httpx.AsyncClient, __: Any, ___: Env) -> dict[str, str]:

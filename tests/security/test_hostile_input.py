@@ -74,8 +74,8 @@ HOSTILE: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("GET", f"/groups/g/transactions?cursor={HUGE}", {}),
         ("POST", "/groups/g/payouts", {"json": {"amount": 2**63, "currency": "usd"}}),
         ("POST", "/payments/ch_1/refunds", {"json": {"amount": HUGE}}),
+        # Control characters in the address are refused before any route: JSON, console too.
         ("GET", "/console/payments?q=a%00b", {}),
-        ("GET", f"/console/payments/{LONG}", {}),
         ("GET", "/console/groups/g%00", {}),
     ],
     "notifications": [
@@ -109,6 +109,19 @@ async def test_hostile_input_is_refused_with_422_and_the_connection_kept(
         for method, url, request in HOSTILE[service]:
             error = await refused_keeping_the_connection(http, method, url, **request)
             assert error["code"] == "validation_error", (method, url[:80], error)
+
+
+async def test_the_ledger_consoles_hostile_input_gets_an_html_422_page(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    """The console answers pages, not the API's JSON: refused the same, connection kept."""
+    async with served(make_app, "ledger") as http:
+        for url in (f"/console/payments/{LONG}", f"/console/groups/{LONG}/members"):
+            refused = await http.get(url)
+            assert refused.status_code == 422, (url[:80], refused.text[:200])
+            assert refused.headers["content-type"].startswith("text/html")
+            assert "Not accepted" in refused.text
+            assert (await http.get("/healthz")).status_code == 200
 
 
 async def test_the_gate_answers_after_refusing_on_the_same_connection(

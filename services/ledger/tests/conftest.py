@@ -3,7 +3,10 @@ the tokens and booked payments its tests start from."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +99,82 @@ async def funded_group(
         assert schedule.status_code == 200, schedule.text
     answer = await ledger.get(f"/groups/{group}/balance?currency=usd", headers=auth())
     return group, int(answer.json()["available"])
+
+
+HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden inputs of a console page's forms (the last of each name)."""
+    return dict(HIDDEN.findall(html))
+
+
+@asynccontextmanager
+async def browser(ledger: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with a cookie jar of its own, as one browser has."""
+    async with httpx.AsyncClient(base_url=ledger.base_url) as client:
+        yield client
+
+
+async def sign_in(client: httpx.AsyncClient, bearer: str) -> None:
+    """Sign in to the console through its login form as a browser would."""
+    form = await client.get("/console/login")
+    csrf = hidden_fields(form.text)["csrf_token"]
+    answer = await client.post("/console/login", data={"token": bearer, "csrf_token": csrf})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/console"
+
+
+@dataclass(frozen=True)
+class BusyGroup:
+    """A group with something on every console page: payments in two currencies (one lost to
+    a dispute, one with an early fraud warning and a review), a declined card, a failed 3-D
+    Secure challenge and a failed renewal."""
+
+    group: str
+    paid: str
+    """A USD charge with the warning and the review."""
+    disputed: str
+    yen: str
+    """A JPY charge (1,500 yen)."""
+    yen_payer: str
+
+
+async def busy_group(world: StripeWorld, ledger: httpx.AsyncClient) -> BusyGroup:
+    """Make a `BusyGroup` at the emulator and wait until the ledger has it all."""
+    group, yen_payer = unique("grp"), unique("u_yen")
+    paid = await booked_payment(world, ledger, 500, group)
+    disputed = await booked_payment(world, ledger, 2000, group)
+    await world.control(f"charges/{disputed}/dispute", {"reason": "fraudulent"})
+    warning = {"fraud_type": "card_never_received"}
+    await world.control(f"charges/{paid}/early_fraud_warning", warning)
+    await world.control(f"charges/{paid}/review", {"reason": "rule"})
+    yen = await world.checkout(await world.price(1500, "jpy"), group_id=group, user_id=yen_payer)
+    intent = await world.purchase_intent(1200, group_id=group, user_id=unique("u_declined"))
+    assert await world.confirm(intent, "pm_card_chargeDeclined") == "requires_payment_method"
+    assert await world.confirm(intent, "pm_card_authenticationRequired") == "requires_action"
+    await world.authenticate(intent, succeed=False)
+    member = await world.checkout(
+        await world.price(900, monthly=True),
+        group_id=group,
+        user_id=unique("u_renewal"),
+        subscription=True,
+    )
+    await world.control(
+        f"subscriptions/{member['subscription']}/advance", {"card_number": "4000000000000002"}
+    )
+    await world.forward()
+
+    async def settled() -> bool:
+        payments = await ledger.get(f"/payments?group_id={group}", headers=auth())
+        risk = await ledger.get(f"/groups/{group}/risk", headers=auth())
+        booked = [p for p in payments.json()["data"] if p["fee"] is not None]
+        found = risk.json()
+        return len(booked) == 4 and len(found["disputes"]) == 1 and len(found["risk"]) == 2
+
+    await wait_until(settled, message="the busy group booked", timeout=30)
+    yen_charge = await world.charge_of_intent(yen["payment_intent"])
+    return BusyGroup(group, paid, disputed, yen_charge, yen_payer)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from ledger.bootstrap import build
 from ledger.config import Settings, load_settings
 from ledger.entrypoints import cli as commands
+from ledger.entrypoints import console
 from tollgate_shared.infra.settings import ServiceSettings
 from tollgate_shared.web.service import ServiceCli, service_app
 
@@ -18,7 +19,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """HTTP API, console, STRIPE consumer and outbox relay in one process."""
-    return service_app(build(settings if isinstance(settings, Settings) else load_settings()))
+    app = service_app(build(settings if isinstance(settings, Settings) else load_settings()))
+    console.install(app)  # the console's errors as HTML pages, once every handler is there
+    return app
 
 
 cli = ServiceCli(

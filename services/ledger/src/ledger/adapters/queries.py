@@ -52,13 +52,14 @@ async def summary(
 
 
 async def revenue_series(
-    session: AsyncSession, group_id: str, *, bucket: str = "day"
+    session: AsyncSession, group_id: str, *, bucket: str = "day", since: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Totals per currency and `bucket` (day/week/month), oldest first, for charts."""
-    period = func.date_trunc(bucket, e.c.occurred_at).label("period")
+    """Totals per currency and `bucket` (day/week/month, in UTC) of the periods that moved money
+    (from `since` on, if given), oldest first, for charts."""
+    period = func.date_trunc(bucket, e.c.occurred_at, "UTC").label("period")
     rows = await session.execute(
         select(period, e.c.currency, e.c.account, func.sum(e.c.amount))
-        .where(e.c.group_id == group_id)
+        .where(e.c.group_id == group_id, *_period(e.c.occurred_at, since, None))
         .group_by(period, e.c.currency, e.c.account)
         .order_by(period)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ledger.domain import errors
+from tollgate_shared.contracts.errors import DomainError
 from tollgate_shared.web.errors import ErrorStatus, StatusMap
 
 STATUS: StatusMap = {
@@ -15,3 +16,8 @@ STATUS: StatusMap = {
     errors.IdempotencyKeyReused: ErrorStatus(422, "idempotency_key_reused"),
     errors.StripeUnavailable: ErrorStatus(503, "payments_unavailable"),
 }
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status `exc` answers with (its nearest mapped class's; else 400)."""
+    return next((STATUS[c].status for c in type(exc).__mro__ if c in STATUS), 400)
