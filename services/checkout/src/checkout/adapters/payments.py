@@ -1,5 +1,6 @@
 """What Stripe says of a checkout: the parts of sessions, subscriptions and PaymentIntents
-checkout reads, parsed from Stripe's objects (SDK answers or webhook events alike)."""
+checkout reads, parsed from Stripe's objects (SDK answers or webhook events alike); and the
+invoices of a member's customer."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tollgate_shared.contracts.stripe_objects import (
     CheckoutSession,
+    Invoice,
     PaymentIntent,
     Ref,
     TotalDetails,
@@ -121,3 +123,36 @@ class Started:
             amount=intent.get("amount"),
             currency=intent.get("currency"),
         )
+
+
+class StatusTransitions(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    finalized_at: int | None = None
+    paid_at: int | None = None
+
+
+class MemberInvoice(Invoice):
+    """An invoice as a member's list shows it."""
+
+    description: str | None = None
+    status_transitions: StatusTransitions = Field(default_factory=StatusTransitions)
+
+    @property
+    def summary(self) -> str | None:
+        """The invoice's description, else what its lines bill (a subscription's invoice has
+        no description of its own)."""
+        lines = [line.description for line in self.lines.data if line.description]
+        return self.description or "; ".join(lines) or None
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    """A page of a customer's invoices, newest first, as Stripe lists them."""
+
+    invoices: list[MemberInvoice]
+    has_more: bool
+
+    @property
+    def next_cursor(self) -> str | None:
+        """Stripe's cursor of the next page (`starting_after`): the last invoice's id."""
+        return self.invoices[-1].id if self.has_more and self.invoices else None

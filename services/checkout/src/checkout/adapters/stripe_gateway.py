@@ -9,12 +9,15 @@ import stripe
 from checkout.adapters.payments import (
     CONFIRMATION_SECRET,
     DiscountedSession,
+    InvoicePage,
+    MemberInvoice,
     Payment,
     Started,
 )
 from checkout.domain.catalog import CatalogEntry, PriceSpec, Tier
 from checkout.domain.checkout import SUBSCRIPTION_OUTCOME, CheckoutRecord
 from checkout.domain.coupons import Coupon
+from checkout.domain.errors import Invalid
 from tollgate_shared.contracts.stripe_objects import PaymentIntent
 from tollgate_shared.infra.stripe_client import (
     idempotency_key,
@@ -116,9 +119,12 @@ class StripeGateway:
         cancel_url: str,
         promotion_code_id: str | None,
         trial_days: int = 0,
+        description: str | None = None,
     ) -> Any:
         """The hosted Checkout Session for `record` (created once, whatever the retries); a
-        subscription with `trial_days` starts trialing, and ends if no card is on file then."""
+        subscription with `trial_days` starts trialing, and ends if no card is on file then.
+        A one-time payment gets Stripe's paid invoice after it (`invoice_creation`), with the
+        same metadata and `description`: subscriptions are invoiced anyway."""
         params: dict[str, Any] = {
             "mode": mode,
             "line_items": [{"price": record.price_id, "quantity": 1}],
@@ -131,6 +137,11 @@ class StripeGateway:
         }
         payment_data = "subscription_data" if mode == "subscription" else "payment_intent_data"
         params[payment_data] = {"metadata": metadata}
+        if mode == "payment":
+            invoice_data: dict[str, Any] = {"metadata": metadata}
+            if description:
+                invoice_data["description"] = description
+            params["invoice_creation"] = {"enabled": True, "invoice_data": invoice_data}
         if trial_days:
             params["subscription_data"].update(
                 trial_period_days=trial_days,
@@ -163,6 +174,37 @@ class StripeGateway:
         with stripe_errors_translated():
             found = await self._v1.checkout.sessions.retrieve_async(stripe_session_id)
         return DiscountedSession.model_validate(found.to_dict())
+
+    async def list_invoices(
+        self, customer_id: str, *, limit: int, starting_after: str | None
+    ) -> InvoicePage:
+        """A page of the customer's invoices, newest first, from Stripe's cursor on; a cursor
+        Stripe does not know is `Invalid`."""
+        params: dict[str, Any] = {"customer": customer_id, "limit": limit}
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        with stripe_errors_translated():
+            try:
+                found = await self._v1.invoices.list_async(params)  # type: ignore[arg-type]
+            except stripe.InvalidRequestError as exc:
+                if exc.param != "starting_after":
+                    raise
+                raise Invalid(
+                    f"no invoice {starting_after} to page from", code="invalid_cursor"
+                ) from None
+        invoices = [MemberInvoice.model_validate(invoice.to_dict()) for invoice in found.data]
+        return InvoicePage(invoices=invoices, has_more=bool(found.has_more))
+
+    async def retrieve_invoice(self, invoice_id: str) -> MemberInvoice | None:
+        """An invoice as Stripe has it now; None for an id Stripe knows nothing of."""
+        with stripe_errors_translated():
+            try:
+                found = await self._v1.invoices.retrieve_async(invoice_id)
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_missing":
+                    raise
+                return None
+        return MemberInvoice.model_validate(found.to_dict())
 
     async def create_coupon(
         self, coupon: Coupon, product_ids: list[str]

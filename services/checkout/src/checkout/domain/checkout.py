@@ -248,3 +248,16 @@ def session_metadata(
     if record.item_id is not None and record.reference is not None:
         metadata.update(item_id=record.item_id, reference=record.reference)
     return metadata
+
+
+def invoice_description(
+    record: CheckoutRecord, *, tier: Tier | None, item_name: str | None, term_days: int
+) -> str:
+    """What the paid invoice of a one-time payment says was bought: the one-time annual tier
+    and its term, or the item and the purchase's reference."""
+    if tier is not None and tier.interval == "one_time_annual":
+        return f"{tier.name}: one-time annual membership ({term_days} days)"
+    if tier is not None:
+        return f"{tier.name} membership"
+    reference = f" (reference {record.reference})" if record.reference else ""
+    return f"{item_name or record.item_id}{reference}"

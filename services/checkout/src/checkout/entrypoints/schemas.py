@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from checkout.adapters.payments import InvoicePage, MemberInvoice
 from checkout.domain.catalog import Item, Tier, TierInterval
 from checkout.domain.checkout import CheckoutRequest
 from checkout.domain.coupons import Coupon, Duration
@@ -318,3 +319,55 @@ class CouponValidation(BaseModel):
     currency: str | None = None
     amount: int | None = None
     amount_discount: int | None = None
+
+
+def _at(timestamp: int | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+
+
+class InvoiceOut(BaseModel):
+    id: str
+    number: str | None = Field(description="null while the invoice is a draft")
+    status: str | None = Field(description="Stripe's: `draft`, `open`, `paid`, `void`...")
+    amount_due: int
+    amount_paid: int
+    currency: str | None
+    created: datetime | None
+    paid_at: datetime | None
+    description: str | None = Field(
+        description="the invoice's description, else what its lines bill"
+    )
+    hosted_invoice_url: str | None = Field(description="Stripe's page of the invoice")
+    pdf_url: str | None = Field(description="Stripe's PDF of the invoice (null for a draft)")
+
+    @classmethod
+    def of(cls, invoice: MemberInvoice) -> InvoiceOut:
+        """The member's view of a Stripe invoice."""
+        return cls(
+            id=invoice.id,
+            number=invoice.number,
+            status=invoice.status,
+            amount_due=invoice.amount_due,
+            amount_paid=invoice.amount_paid,
+            currency=invoice.currency,
+            created=_at(invoice.created),
+            paid_at=_at(invoice.status_transitions.paid_at),
+            description=invoice.summary,
+            hosted_invoice_url=invoice.hosted_invoice_url,
+            pdf_url=invoice.invoice_pdf,
+        )
+
+
+class InvoicesOut(BaseModel):
+    items: list[InvoiceOut]
+    has_more: bool
+    next_cursor: str | None = Field(description="pass as `starting_after` for the next page")
+
+    @classmethod
+    def of(cls, page: InvoicePage) -> InvoicesOut:
+        """A page of the member's invoices, newest first."""
+        return cls(
+            items=[InvoiceOut.of(invoice) for invoice in page.invoices],
+            has_more=page.has_more,
+            next_cursor=page.next_cursor,
+        )

@@ -29,6 +29,7 @@ from checkout.domain.checkout import (
     admit,
     can_move,
     check_redirect,
+    invoice_description,
     session_metadata,
     superseded,
     switch_from,
@@ -324,6 +325,12 @@ async def _create(
         cancel_url=request.cancel_url or settings.cancel_url,
         promotion_code_id=promotion_code_id,
         trial_days=plan.trial_days,
+        description=invoice_description(
+            record,
+            tier=plan.tier,
+            item_name=plan.item.name if plan.item else None,
+            term_days=settings.one_time_annual_term_days,
+        ),
     )
     return _Created(session.id, _at(session.expires_at), url=session.url)
 
