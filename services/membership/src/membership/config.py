@@ -25,6 +25,9 @@ class Settings(ServiceSettings):
     """What a full refund or a lost dispute does to a one-time term: take it back, or keep it."""
     membership_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     """How often memberships that ran out by time are announced as ended."""
+    membership_annual_switch: Literal["period_end", "now"] = "period_end"
+    """A one-time term bought while a subscription runs: the subscription ends at its period
+    end and the term starts then, or it ends now with its unused part refunded."""
     membership_proration_behavior: ProrationBehavior = "create_prorations"
     """How a tier switch bills the rest of the period: prorations on the next invoice, an
     invoice now (`always_invoice`), or none."""

@@ -16,7 +16,6 @@ from tollgate_shared.contracts.stripe_objects import Invoice, Price, Subscriptio
 from tollgate_shared.infra.stripe_client import (
     idempotency_key,
     product_id_of,
-    stripe_errors_translated,
 )
 
 LIVE_SUBSCRIPTIONS_READ = 100
@@ -112,36 +111,33 @@ class StripeBilling:
 
     async def schedule_end(self, subscription_id: str, *, at_period_end: bool) -> Read:
         """End the subscription when its paid period ends, or take that back (resume)."""
-        with stripe_errors_translated():
-            answer, at = await _timed(
-                self._client.v1.subscriptions.update_async(
-                    subscription_id, {"cancel_at_period_end": at_period_end}
-                )
+        answer, at = await _timed(
+            self._client.v1.subscriptions.update_async(
+                subscription_id, {"cancel_at_period_end": at_period_end}
             )
+        )
         return Read(_parse(answer), at)
 
     async def cancel_now(self, subscription_id: str) -> Read:
         """Cancel the subscription now, once even when retried (a canceled one reads as is)."""
-        with stripe_errors_translated():
-            try:
-                answer, at = await _timed(
-                    self._client.v1.subscriptions.cancel_async(
-                        subscription_id,
-                        options={"idempotency_key": idempotency_key("cancel-now", subscription_id)},
-                    )
+        try:
+            answer, at = await _timed(
+                self._client.v1.subscriptions.cancel_async(
+                    subscription_id,
+                    options={"idempotency_key": idempotency_key("cancel-now", subscription_id)},
                 )
-            except stripe.InvalidRequestError as exc:
-                if exc.code != "resource_missing":
-                    raise
-                return await self.subscription(subscription_id)
+            )
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing":
+                raise
+            return await self.subscription(subscription_id)
         return Read(_parse(answer), at)
 
     async def last_payment(self, invoice_id: str) -> Paid | None:
         """What paid the invoice: its payment intent and the amount (None if unpaid)."""
-        with stripe_errors_translated():
-            page = await self._client.v1.invoice_payments.list_async(
-                {"invoice": invoice_id, "limit": 10}
-            )
+        page = await self._client.v1.invoice_payments.list_async(
+            {"invoice": invoice_id, "limit": 10}
+        )
         for payment in page.data:
             intent = payment.payment.payment_intent
             if payment.status == "paid" and intent:
@@ -151,31 +147,29 @@ class StripeBilling:
 
     async def refund(self, paid: Paid, amount: int, *, subscription_id: str, by: str) -> str:
         """Refund `amount` of the payment, once per subscription (a retry answers the same)."""
-        with stripe_errors_translated():
-            refund = await self._client.v1.refunds.create_async(
-                {
-                    "payment_intent": paid.payment_intent_id,
-                    "amount": amount,
-                    "reason": "requested_by_customer",
-                    "metadata": {"subscription_id": subscription_id, "refunded_by": by},
-                },
-                options={"idempotency_key": idempotency_key("cancel-refund", subscription_id)},
-            )
+        refund = await self._client.v1.refunds.create_async(
+            {
+                "payment_intent": paid.payment_intent_id,
+                "amount": amount,
+                "reason": "requested_by_customer",
+                "metadata": {"subscription_id": subscription_id, "refunded_by": by},
+            },
+            options={"idempotency_key": idempotency_key("cancel-refund", subscription_id)},
+        )
         return str(refund.id)
 
     async def tier_offer(self, tier_id: str, segment: str | None) -> TierOffer | None:
         """A tier as Stripe sells it (its product, made by checkout, and the recurring price of
         the member's segment, else the base one); None when Stripe knows no such tier."""
-        with stripe_errors_translated():
-            try:
-                product = await self._client.v1.products.retrieve_async(product_id_of(tier_id))
-            except stripe.InvalidRequestError as exc:
-                if exc.code != "resource_missing":
-                    raise
-                return None
-            prices = await self._client.v1.prices.list_async(
-                {"product": product.id, "active": True, "type": "recurring", "limit": 100}
-            )
+        try:
+            product = await self._client.v1.products.retrieve_async(product_id_of(tier_id))
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing":
+                raise
+            return None
+        prices = await self._client.v1.prices.list_async(
+            {"product": product.id, "active": True, "type": "recurring", "limit": 100}
+        )
         by_segment = {p.metadata.to_dict().get("segment", ""): p for p in prices.data}
         price = by_segment.get(segment or "") or by_segment.get("")
         meta = product.metadata.to_dict()
@@ -191,16 +185,15 @@ class StripeBilling:
         self, subscription_id: str, item_id: str, price_id: str, behavior: str
     ) -> Invoice:
         """The invoice Stripe would make if the item moved to `price_id` now."""
-        with stripe_errors_translated():
-            preview = await self._client.v1.invoices.create_preview_async(
-                {
-                    "subscription": subscription_id,
-                    "subscription_details": {
-                        "items": [{"id": item_id, "price": price_id}],
-                        "proration_behavior": behavior,
-                    },
-                }
-            )
+        preview = await self._client.v1.invoices.create_preview_async(
+            {
+                "subscription": subscription_id,
+                "subscription_details": {
+                    "items": [{"id": item_id, "price": price_id}],
+                    "proration_behavior": behavior,
+                },
+            }
+        )
         return Invoice.model_validate(preview.to_dict())
 
     async def switch(
@@ -213,18 +206,15 @@ class StripeBilling:
     ) -> Read:
         """Move the item to `price_id` in place (prorated by `behavior`) with the tier's
         metadata, once per subscription and price, even when retried."""
-        with stripe_errors_translated():
-            answer, at = await _timed(
-                self._client.v1.subscriptions.update_async(
-                    subscription_id,
-                    {
-                        "items": [{"id": item_id, "price": price_id}],
-                        "proration_behavior": behavior,
-                        "metadata": metadata,
-                    },
-                    options={
-                        "idempotency_key": idempotency_key("switch", subscription_id, price_id)
-                    },
-                )
+        answer, at = await _timed(
+            self._client.v1.subscriptions.update_async(
+                subscription_id,
+                {
+                    "items": [{"id": item_id, "price": price_id}],
+                    "proration_behavior": behavior,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": idempotency_key("switch", subscription_id, price_id)},
             )
+        )
         return Read(_parse(answer), at)

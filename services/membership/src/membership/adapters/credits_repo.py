@@ -82,6 +82,16 @@ class Credits:
         )
         return result.first() is not None
 
+    async def due_allocations(self, key: MembershipKey, now: datetime) -> list[Allocation]:
+        """The member's recorded cycles not applied yet that have started by `now`."""
+        t = orm.credit_allocations
+        rows = await self._session.execute(
+            select(t)
+            .where(*_member(t, key), t.c.applied.is_(False), t.c.cycle_start <= now)
+            .order_by(t.c.cycle_start, t.c.cause)
+        )
+        return [Allocation(r.cause, dict(r.allowances), r.cycle_start, r.cycle_end) for r in rows]
+
     async def latest_cycle_start(self, key: MembershipKey) -> datetime | None:
         """The start of the newest cycle whose allowances were applied."""
         t = orm.credit_allocations

@@ -71,6 +71,7 @@ terms = Table(
     Column("paid_at", DateTime(timezone=True), nullable=False),
     Column("term_days", Integer, nullable=False),
     Column("email", String(320)),
+    Column("starts_at", DateTime(timezone=True)),  # after a subscription it replaces (else paid_at)
     _updated_at(),
     Index("ix_one_time_terms_user_group", "user_id", "group_id"),
 )

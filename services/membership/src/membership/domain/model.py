@@ -90,6 +90,12 @@ class Term:
     voided_at: datetime | None = None
     void_reason: str | None = None
     email: str | None = None
+    starts_at: datetime | None = None
+    """When it starts if not at payment: the end of the subscription period it follows."""
+
+    @property
+    def start(self) -> datetime:
+        return self.starts_at or self.paid_at
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ class Access:
     cancel_at_period_end: bool = False
     grace_until: datetime | None = None
     end_reason: str = "expired"
-    preference: tuple[int, int, str] = (0, 0, "")
+    preference: tuple[int, int, int, int, str] = (0, 0, 0, 0, "")
 
     def active_at(self, now: datetime) -> bool:
         """Whether this source grants access at `now`."""

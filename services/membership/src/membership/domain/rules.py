@@ -33,7 +33,10 @@ _END_REASONS = {
     "incomplete": "incomplete",
     "incomplete_expired": "incomplete",
 }
-_SOURCE_PREFERENCE = {"subscription": 3, "one_time": 2, "grant": 1}
+_PAID, _GRANTED = 1, 0
+"""Paid sources (subscriptions, one-time terms) come before grants; among paid ones a renewing
+subscription first, then the latest bought (a term bought to replace a subscription shows
+while that subscription runs out; bought in the same second as the subscription, the term)."""
 
 
 class Ordering(enum.Enum):
@@ -183,17 +186,18 @@ def subscription_access(sub: SubscriptionRecord, grace: timedelta) -> Access:
         cancel_at_period_end=sub.cancel_at_period_end,
         grace_until=grace_until,
         end_reason=reason,
-        preference=(_SOURCE_PREFERENCE["subscription"], sub.created, sub.id),
+        preference=(_PAID, int(open_ended), sub.created, 0, sub.id),
     )
 
 
 def term_end(terms: Iterable[Term]) -> datetime | None:
-    """The end of back-to-back terms: each runs `term_days` from the later of its payment and
-    the previous end. Folded in payment order, so the answer does not depend on arrival order."""
+    """The end of back-to-back terms: each runs `term_days` from the later of its start (its
+    payment, or the end of the subscription period it follows) and the previous end. Folded in
+    payment order, so the answer does not depend on arrival order."""
     end: datetime | None = None
     for term in sorted(terms, key=lambda t: (t.paid_at, t.id)):
         if term.voided_at is None:
-            start = term.paid_at if end is None else max(term.paid_at, end)
+            start = term.start if end is None else max(term.start, end)
             end = start + timedelta(days=term.term_days)
     return end
 
@@ -213,7 +217,7 @@ def one_time_access(terms: list[Term]) -> Access | None:
         until=end,
         period_end=end,
         end_reason=(latest.void_reason or "voided") if voided else "expired",
-        preference=(_SOURCE_PREFERENCE["one_time"], int(latest.paid_at.timestamp()), latest.id),
+        preference=(_PAID, 0, int(latest.paid_at.timestamp()), 1, latest.id),
     )
 
 
@@ -228,7 +232,7 @@ def grant_access(grant: Grant) -> Access:
         until=None if revoked else grant.ends_at,
         period_end=grant.ends_at,
         end_reason="revoked" if revoked else "expired",
-        preference=(_SOURCE_PREFERENCE["grant"], int(grant.ends_at.timestamp()), grant.kind),
+        preference=(_GRANTED, 0, int(grant.ends_at.timestamp()), 0, grant.kind),
     )
 
 
@@ -240,8 +244,10 @@ def entitlement(
     now: datetime,
     email: str | None = None,
 ) -> Entitlement:
-    """The membership at `now`: among active sources a subscription (the newest) before a
-    one-time membership before a grant; with none active, the most preferred inactive one."""
+    """The membership at `now`: among active sources a renewing subscription, else the latest
+    bought paid source (subscription or one-time term), else a grant; with none active, the
+    most preferred inactive one. A term that starts later (after a subscription it replaces)
+    is a change by time alone: `next_change_at` includes its start."""
     accesses = [subscription_access(s, grace) for s in sources.subscriptions]
     accesses += [a for a in (one_time_access(sources.terms),) if a is not None]
     accesses += [grant_access(sources.grant)] if sources.grant is not None else []
@@ -252,13 +258,16 @@ def entitlement(
         chosen = replace(chosen, status="expired")
     open_ended = any(a.open_ended for a in active)
     ends = [a.until for a in active if a.until is not None]
+    changes = [t.start for t in sources.terms if t.voided_at is None and t.start > now]
+    if chosen is not None and active and chosen.until is not None:
+        changes.append(chosen.until)
     return Entitlement(
         key=key,
         access=chosen,
         active=bool(active),
         open_ended=open_ended,
         access_until=None if open_ended or not ends else max(ends),
-        next_change_at=chosen.until if chosen is not None and active else None,
+        next_change_at=min(changes, default=None),
         email=email or sources.email,
     )
 

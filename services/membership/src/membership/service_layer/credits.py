@@ -12,16 +12,44 @@ from membership.service_layer.memberships import entitlements
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 
 
-async def allocate(uow: MembershipUnitOfWork, key: MembershipKey, allocation: Allocation) -> bool:
+async def allocate(
+    uow: MembershipUnitOfWork,
+    key: MembershipKey,
+    allocation: Allocation,
+    *,
+    now: datetime | None = None,
+) -> bool:
     """Reset the member's balances to a paid cycle's allowances (a cycle of a tier without
     credits expires what is left), once per cycle and only if no newer cycle was allocated
-    (see `domain.credits`); True if it was applied."""
+    (see `domain.credits`); True if it was applied. A cycle starting after `now` is recorded
+    and applied when it starts (`apply_due`, by the sweeper)."""
     await uow.memberships.lock(key)
     balances = await uow.credits.balances(key, lock=True)
     if not (allocation.allowances or any(balances.values())):
         return False  # no credits before or after: nothing to record
     if not await uow.credits.record_allocation(key, allocation):
         return False
+    if now is not None and allocation.cycle_start > now:
+        return False
+    return await _apply(uow, key, allocation, balances)
+
+
+async def apply_due(uow: MembershipUnitOfWork, key: MembershipKey, now: datetime) -> int:
+    """Apply the member's recorded cycles that have started by `now` (oldest first); how
+    many were applied."""
+    applied = 0
+    for allocation in await uow.credits.due_allocations(key, now):
+        balances = await uow.credits.balances(key, lock=True)
+        applied += await _apply(uow, key, allocation, balances)
+    return applied
+
+
+async def _apply(
+    uow: MembershipUnitOfWork,
+    key: MembershipKey,
+    allocation: Allocation,
+    balances: dict[str, int],
+) -> bool:
     latest = await uow.credits.latest_cycle_start(key)
     if latest is not None and allocation.cycle_start < latest:
         return False

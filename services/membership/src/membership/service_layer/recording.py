@@ -19,11 +19,13 @@ from membership.domain.metadata import MembershipMetadata
 from membership.domain.model import (
     Entitlement,
     MembershipKey,
+    Sources,
     StripeTime,
     SubscriptionRecord,
     Term,
 )
 from membership.service_layer import credits
+from membership.service_layer.ending import end_now
 from membership.service_layer.memberships import reconcile
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 from tollgate_shared.contracts.stripe_objects import CheckoutSession, Subscription
@@ -280,28 +282,73 @@ class Recorder:
         meta: MembershipMetadata,
         event: Cause,
     ) -> None:
-        """Record the term a paid one-time checkout bought, once, and allocate its credits."""
+        """Record the term a paid one-time checkout bought, once, and allocate its credits
+        for when it starts. Bought while a subscription of the group runs, it replaces it
+        (`_leave_subscriptions`)."""
         key = MembershipKey(meta.user_id, meta.group_id)
         await uow.memberships.lock(key)
+        sources = await uow.memberships.sources(key)
+        if sources is not None and any(t.id == checkout.id for t in sources.terms):
+            return  # recorded before: nothing asked of Stripe again
+        paid_at = datetime.fromtimestamp(event.created, UTC)
         term = Term(
             id=checkout.id,
             user_id=meta.user_id,
             group_id=meta.group_id,
             tier_id=meta.tier_id,
-            paid_at=datetime.fromtimestamp(event.created, UTC),
+            paid_at=paid_at,
             term_days=meta.term_days or self._settings.membership_default_term_days,
             payment_intent_id=checkout.payment_intent,
             email=checkout.email,
+            starts_at=await self._leave_subscriptions(uow, sources, event),
         )
         if await uow.memberships.add_term(term):
             await self.reconcile(uow, key, event)
+            # Credits of the term come when it starts: after the terms before it, and after
+            # the subscription period it follows, whose credits stay until then.
+            earlier = rules.term_end(sources.terms) if sources is not None else None
+            start = max(term.start, earlier) if earlier is not None else term.start
             cycle = Allocation(
                 cause=checkout.id,
                 allowances=meta.credit_allowances,
-                cycle_start=term.paid_at,
-                cycle_end=term.paid_at + timedelta(days=term.term_days),
+                cycle_start=start,
+                cycle_end=start + timedelta(days=term.term_days),
             )
-            await credits.allocate(uow, key, cycle)
+            await credits.allocate(uow, key, cycle, now=self._clock())
+
+    async def _leave_subscriptions(
+        self, uow: MembershipUnitOfWork, sources: Sources | None, event: Cause
+    ) -> datetime | None:
+        """End the member's subscriptions of the group that a one-time term bought now
+        replaces (those made before it), once each; when the term starts: None for at once.
+
+        By `MEMBERSHIP_ANNUAL_SWITCH`: `period_end` ends each at its period end and the term
+        starts then; `now` cancels it now with the unused part of its last payment refunded.
+        One that is not in good standing (past_due, unpaid, paused) is cancelled now."""
+        starts: datetime | None = None
+        for old in sources.subscriptions if sources is not None else []:
+            if old.status not in rules.BILLABLE or old.created > event.created:
+                continue
+            if old.status in rules.ENTITLING and self._settings.membership_annual_switch == (
+                "period_end"
+            ):
+                read = (
+                    await self._billing.schedule_end(old.id, at_period_end=True)
+                    if not old.cancel_at_period_end
+                    else None
+                )
+                if read is not None:
+                    await self._store(uow, read, event, cancel_requested=True)
+                end = from_timestamp(read.subscription.period_end) if read else old.period_end
+                if end is not None and (starts is None or end > starts):
+                    starts = end
+                continue
+            refund = old.status in rules.ENTITLING
+            read, _ = await end_now(
+                self._billing, old, refund=refund, now=self._clock(), by="one-time-switch"
+            )
+            await self._store(uow, read, event, cancel_requested=True)
+        return starts
 
     async def reverse(
         self,

@@ -31,12 +31,13 @@ from membership.domain.self_service import (
     SwitchPlan,
     current_subscription,
     next_actions,
-    prorated_refund,
     switch_plan,
 )
+from membership.service_layer.ending import Refunded, end_now
 from membership.service_layer.recording import Clock, Recorder
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 from tollgate_shared.contracts.stripe_objects import Subscription
+from tollgate_shared.infra.stripe_client import stripe_errors_translated
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,6 @@ class Request:
     @classmethod
     def answered(cls, read: Read) -> Request:
         return cls(id=f"req_{secrets.token_hex(12)}", created=read.at.until)
-
-
-@dataclass(frozen=True)
-class Refunded:
-    """A refund made when a membership was ended now."""
-
-    id: str
-    amount: int
-    currency: str
 
 
 class SelfService:
@@ -127,7 +119,8 @@ class SelfService:
         for what is already so changes nothing."""
         subscription = await self._subscription(session, key)
         if subscription.cancel_at_period_end != ending:
-            read = await self._billing.schedule_end(subscription.id, at_period_end=ending)
+            with stripe_errors_translated():
+                read = await self._billing.schedule_end(subscription.id, at_period_end=ending)
             await self._record(read)
         return await self.membership(session, key)
 
@@ -138,26 +131,12 @@ class SelfService:
         its last payment (refunded before the cancellation, once per subscription, so a retry
         after a failure between the two neither refunds twice nor leaves it running)."""
         subscription = await self._subscription(session, key)
-        refunded = None
-        if refund:
-            refunded = await self._refund_unused(subscription, by=by)
-        read = await self._billing.cancel_now(subscription.id)
+        with stripe_errors_translated():
+            read, refunded = await end_now(
+                self._billing, subscription, refund=refund, now=self._clock(), by=by
+            )
         await self._record(read)
         return await self.membership(session, key), refunded
-
-    async def _refund_unused(self, subscription: SubscriptionRecord, *, by: str) -> Refunded | None:
-        current = await self._billing.subscription(subscription.id)
-        invoice = current.subscription.latest_invoice
-        if invoice is None:
-            return None
-        paid = await self._billing.last_payment(invoice)
-        if paid is None:
-            return None
-        amount = prorated_refund(paid.amount, subscription, self._clock())
-        if amount <= 0:
-            return None
-        refund_id = await self._billing.refund(paid, amount, subscription_id=subscription.id, by=by)
-        return Refunded(refund_id, amount, paid.currency)
 
     async def switch_preview(
         self, session: AsyncSession, key: MembershipKey, tier_id: str, *, segment: str | None
@@ -170,7 +149,10 @@ class SelfService:
             "none" if same else self._settings.membership_proration_behavior
         )
         item_id = current.items.data[0].id
-        preview = await self._billing.preview_switch(current.id, item_id, offer.price.id, behavior)
+        with stripe_errors_translated():
+            preview = await self._billing.preview_switch(
+                current.id, item_id, offer.price.id, behavior
+            )
         return switch_plan(
             tier_id,
             preview,
@@ -195,13 +177,14 @@ class SelfService:
                 "credit_allowances": "",  # Stripe drops a key set empty: the old tier's go
                 **offer.metadata,
             }
-            read = await self._billing.switch(
-                current.id,
-                current.items.data[0].id,
-                offer.price.id,
-                self._settings.membership_proration_behavior,
-                metadata,
-            )
+            with stripe_errors_translated():
+                read = await self._billing.switch(
+                    current.id,
+                    current.items.data[0].id,
+                    offer.price.id,
+                    self._settings.membership_proration_behavior,
+                    metadata,
+                )
             await self._record(read)
         return await self.membership(session, key)
 
@@ -209,7 +192,8 @@ class SelfService:
         self, session: AsyncSession, key: MembershipKey, tier_id: str, segment: str | None
     ) -> tuple[SubscriptionRecord, Subscription, TierOffer]:
         subscription = await self._subscription(session, key)
-        offer = await self._billing.tier_offer(tier_id, segment)
+        with stripe_errors_translated():
+            offer = await self._billing.tier_offer(tier_id, segment)
         if offer is None:
             raise TierNotFound(f"no tier {tier_id} is sold")
         if offer.group_id != key.group_id:
@@ -218,7 +202,8 @@ class SelfService:
             raise TierNotSwitchable(
                 f"tier {tier_id} is not on sale as a subscription: buy it through checkout"
             )
-        current = (await self._billing.subscription(subscription.id)).subscription
+        with stripe_errors_translated():
+            current = (await self._billing.subscription(subscription.id)).subscription
         if len(current.items.data) != 1 or current.items.data[0].price is None:
             raise TierNotSwitchable(f"{subscription.id} does not bill one price to switch")
         interval = (offer.price.recurring or {}).get("interval")

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from membership.service_layer import credits
 from membership.service_layer.memberships import reconcile
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 
@@ -30,6 +31,7 @@ async def sweep_once(
         due = await uow.memberships.due_for_sweep(now=now, limit=batch_size)
         for key, at in due:
             await reconcile(uow, key, grace=grace, now=now, cause=f"sweep:{at.isoformat()}")
+            await credits.apply_due(uow, key, now)  # a term that starts now brings its credits
         await uow.commit()
     return len(due)
 

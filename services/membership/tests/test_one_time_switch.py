@@ -1,0 +1,103 @@
+"""A one-time (annual) term bought while a subscription of the group runs replaces it: the
+subscription is ended once (at its period end with the term starting then, or now with its
+unused part refunded), the new tier shows at once, and the credits the member still has are
+kept until the term starts — under duplicated and reversed delivery too."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from membership.service_layer import sweeper
+from tollgate_shared.testing import EmulatorEvents, unique
+
+from .conftest import SERVICE, Emulator, Service, ServiceFactory, bearer
+
+
+async def _spend(service: Service, user: str, group: str, amount: int) -> None:
+    answer = await service.http.post(
+        f"/entitlements/{user}/groups/{group}/credits/booking/spend",
+        json={"amount": amount, "reference": unique("booking")},
+        headers=bearer(SERVICE),
+    )
+    assert answer.status_code == 200, answer.text
+
+
+async def _applied(deliverer: EmulatorEvents, service: Service) -> list[dict[str, Any]]:
+    events = await deliverer.forward()
+    await service.settle()
+    return events
+
+
+async def test_an_annual_term_ends_the_subscription_at_its_period_end_and_keeps_its_credits(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    user, group = unique("user"), unique("group")
+    monthly, annual = await emulator.price(), await emulator.price(interval=None, amount=15000)
+    async with membership_service() as service:
+        sub = await emulator.subscribe(user, group, "gold", monthly, credit_allowances="booking=5")
+        events = await _applied(deliverer, service)
+        await _spend(service, user, group, 2)
+        before = await emulator.request_count("POST", f"/v1/subscriptions/{sub}")
+
+        await emulator.buy_annual(
+            user,
+            group,
+            "annual",
+            annual,
+            previous_subscription_id=sub,
+            credit_allowances="booking=20",
+        )
+        events += await _applied(deliverer, service)
+        stripe_side = await emulator.client.v1.subscriptions.retrieve_async(sub)
+        assert stripe_side.cancel_at_period_end is True and stripe_side.status == "active"
+        period_end = datetime.fromtimestamp(stripe_side["items"].data[0].current_period_end, UTC)
+
+        gate = await service.gate(user, group)
+        assert (gate["active"], gate["tier_id"], gate["source"]) == (True, "annual", "one_time")
+        assert datetime.fromisoformat(gate["expires_at"]) == period_end + timedelta(days=365)
+        assert gate["credits"] == {"booking": 3}  # the month's credits stay until it ends
+
+        # Every event again, newest first: nothing more is asked of Stripe or changed.
+        await deliverer.publish(list(reversed(events)), copy="-again")
+        await service.settle()
+        assert await emulator.request_count("POST", f"/v1/subscriptions/{sub}") == before + 1
+        assert await service.gate(user, group) == gate
+        types = await service.event_types(user)
+        assert types == ["membership.activated", "membership.tier_changed"]
+
+        # When the month ends, the term starts and brings its own credits.
+        swept = await sweeper.sweep_once(
+            service.app.state.deps.uow,
+            grace=timedelta(days=7),
+            now=period_end + timedelta(seconds=1),
+        )
+        assert swept >= 1
+        assert (await service.gate(user, group))["credits"] == {"booking": 20}
+
+
+async def test_an_annual_term_can_end_the_subscription_now_with_a_prorated_refund(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    user, group = unique("user"), unique("group")
+    monthly, annual = await emulator.price(amount=3000), await emulator.price(interval=None)
+    async with membership_service(membership_annual_switch="now") as service:
+        sub = await emulator.subscribe(user, group, "gold", monthly)
+        await _applied(deliverer, service)
+        paid_at = datetime.now(UTC)
+        await emulator.buy_annual(user, group, "annual", annual, credit_allowances="booking=20")
+        await _applied(deliverer, service)
+        stripe_side = await emulator.client.v1.subscriptions.retrieve_async(sub)
+        assert stripe_side.status == "canceled"
+        refunds = await emulator.client.v1.refunds.list_async({"limit": 100})
+        mine = [r for r in refunds.data if r.metadata.to_dict().get("subscription_id") == sub]
+        assert len(mine) == 1 and 2990 <= mine[0].amount <= 3000
+        await _applied(deliverer, service)
+        gate = await service.gate(user, group)
+        assert (gate["active"], gate["tier_id"], gate["credits"]) == (
+            True,
+            "annual",
+            {"booking": 20},
+        )
+        expires = datetime.fromisoformat(gate["expires_at"])
+        assert paid_at + timedelta(days=364) < expires < paid_at + timedelta(days=366)
