@@ -105,6 +105,9 @@ CHECKOUT = OPERATIONS | {
         SIGNED_IN, json={"item_id": "{item_id}", "reference": "{new_code}"}
     ),
     ("POST", "/billing-portal/sessions"): Rule(SIGNED_IN),
+    # The member's own invoices (organizers read the ledger): 403 for everybody else.
+    ("GET", "/members/{user_id}/invoices"): Rule(frozenset({MEMBER, ADMIN})),
+    ("GET", "/members/{user_id}/invoices/{invoice_id}/pdf"): Rule(frozenset({MEMBER, ADMIN})),
     ("GET", "/checkout/success"): PUBLIC,
     ("GET", "/checkout/cancel"): PUBLIC,
 }
