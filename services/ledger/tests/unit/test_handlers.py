@@ -180,7 +180,14 @@ class FakeBooks:
                 known += 1
         return known
 
-    async def record_failure(self, values: dict[str, Any]) -> None:
+
+class FakeFailures:
+    """`AbstractFailures` in memory."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def record(self, values: dict[str, Any]) -> None:
         known = self._store.failures.setdefault(values["failure_id"], dict(values))
         for key, value in values.items():
             if key in ("attempts", "failed_at"):
@@ -188,7 +195,7 @@ class FakeBooks:
             elif known.get(key) is None:
                 known[key] = value
 
-    async def add_failure_details(self, failure_id: str, details: dict[str, Any]) -> None:
+    async def add_details(self, failure_id: str, details: dict[str, Any]) -> None:
         if (known := self._store.failures.get(failure_id)) is not None:
             known.update({k: v for k, v in details.items() if known.get(k) is None})
 
@@ -315,6 +322,7 @@ class FakeUnitOfWork(LedgerUnitOfWork):
         self.books = FakeBooks(store)
         self.parts = FakeParts(store)
         self.payouts = FakePayoutRequests(store)
+        self.failures = FakeFailures(store)
         self._before = store
         self._committed = False
 

@@ -11,7 +11,6 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
-    update,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,17 +46,6 @@ def _column(txn: Transaction, name: str, causation_id: str | None) -> Any:
         case _:
             return getattr(txn, name)
 
-
-FAILURE_DETAILS = (
-    "user_id",
-    "email",
-    "code",
-    "decline_code",
-    "message",
-    "payment_intent_id",
-    "invoice_id",
-)
-"""What events tell of a failed payment that an earlier event may have told already."""
 
 LOOKUPS = ("charge", "key", "invoice")
 """How a payment is looked up: by its charge, by its payment intent or charge, by its invoice."""
@@ -131,8 +119,6 @@ class AbstractBooks(Protocol):
     async def payment_by_invoice(self, invoice_id: str) -> Payment | None: ...
     async def payments_without_fee(self, limit: int, *, since: datetime) -> list[Payment]: ...
     async def record_fees(self, fees: Sequence[tuple[Payment, int, str]]) -> int: ...
-    async def record_failure(self, values: dict[str, Any]) -> None: ...
-    async def add_failure_details(self, failure_id: str, details: dict[str, Any]) -> None: ...
 
 
 class Books:
@@ -403,25 +389,3 @@ class Books:
         for payment, _, _ in fees:
             self._forget(payment.charge_id)
         return len(rows)
-
-    async def record_failure(self, values: dict[str, Any]) -> None:
-        """Record a declined or failed payment; what an earlier event told of it is kept (the
-        charge's and its intent's events tell the same in any order), its newest attempt
-        wins (an invoice retried)."""
-        f = orm.payment_failures
-        stmt = insert(f).values(**values)
-        kept = {k: func.coalesce(f.c[k], stmt.excluded[k]) for k in FAILURE_DETAILS if k in values}
-        newest = {k: func.greatest(f.c[k], stmt.excluded[k]) for k in ("attempts", "failed_at")}
-        await self._session.execute(
-            stmt.on_conflict_do_update(index_elements=[f.c.failure_id], set_=kept | newest)
-        )
-
-    async def add_failure_details(self, failure_id: str, details: dict[str, Any]) -> None:
-        """Fill in what a recorded failure lacks (a charge without a group of its own tells its
-        payer and decline once its intent has said whose it is)."""
-        f = orm.payment_failures
-        await self._session.execute(
-            update(f)
-            .where(f.c.failure_id == failure_id)
-            .values({k: func.coalesce(f.c[k], v) for k, v in details.items()})
-        )

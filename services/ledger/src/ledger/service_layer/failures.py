@@ -66,9 +66,9 @@ async def on_charge_failed(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent
     }
     attribution = Attribution.from_metadata(charge.metadata)
     if not attribution.known or charge.amount is None or not charge.currency:
-        await uow.books.add_failure_details(charge.id, details)
+        await uow.failures.add_details(charge.id, details)
         return
-    await uow.books.record_failure(
+    await uow.failures.record(
         {
             "failure_id": charge.id,
             "kind": "charge",
@@ -92,7 +92,7 @@ async def on_intent_failed(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent
         return
     error = intent.last_payment_error or {}
     charge = error.get("charge")
-    await uow.books.record_failure(
+    await uow.failures.record(
         {
             "failure_id": charge or intent.id,
             "kind": "charge" if charge else "authentication",
@@ -118,7 +118,7 @@ async def on_invoice_payment_failed(deps: Deps, uow: LedgerUnitOfWork, event: St
     attribution = invoice_attribution(invoice)
     if not attribution.known or not invoice.currency:
         return
-    await uow.books.record_failure(
+    await uow.failures.record(
         {
             "failure_id": invoice.id,
             "kind": "invoice",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ledger.adapters.failures import AbstractFailures, Failures
 from ledger.adapters.parts import AbstractParts, Parts
 from ledger.adapters.payout_requests import AbstractPayoutRequests, PayoutRequests
 from ledger.adapters.repository import AbstractBooks, Books
@@ -12,11 +13,13 @@ from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 class LedgerUnitOfWork(UnitOfWork):
-    """The books, the pending parts of payments and the payout requests of one transaction."""
+    """The books, the pending parts of payments, the payout requests and the failed payments of
+    one transaction."""
 
     books: AbstractBooks
     parts: AbstractParts
     payouts: AbstractPayoutRequests
+    failures: AbstractFailures
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, outbox: Outbox | None = None
@@ -25,3 +28,4 @@ class LedgerUnitOfWork(UnitOfWork):
         self.books = Books(self)
         self.parts = Parts(self)
         self.payouts = PayoutRequests(self)
+        self.failures = Failures(self)
