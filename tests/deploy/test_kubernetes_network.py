@@ -30,6 +30,8 @@ PUBLIC = {
         ("POST", "/purchases/payment-intents"),
         ("POST", "/purchases/{session_id}/claim"),
         ("POST", "/billing-portal/sessions"),
+        ("GET", "/billing/{user_id}/invoices"),
+        ("GET", "/billing/{user_id}/invoices/{invoice_id}/pdf"),
         ("GET", "/checkout/success"),
     ],
     "membership": [
@@ -40,14 +42,6 @@ PUBLIC = {
 }
 """Routes the public must reach, by the service that serves them."""
 INTERNAL = ("/metrics", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json", "/asyncapi.json")
-UNROUTED = {
-    ("checkout", "/members/{user_id}/invoices"): "membership",
-    ("checkout", "/members/{user_id}/invoices/{invoice_id}/pdf"): "membership",
-}
-"""Public routes the Ingress cannot route yet, and where it sends them instead: checkout's
-invoice routes sit under membership's `/members` prefix, and plain `networking.k8s.io/v1`
-rules cannot pick a service by a segment after a variable one (deploy/README.md). Listed so
-that fixing the routing (or the paths) fails here until the entry goes."""
 
 
 def routes(service: str) -> set[tuple[str, str]]:
@@ -119,9 +113,6 @@ def test_nothing_internal_is_routed_and_nothing_reaches_the_wrong_service() -> N
     for service, table in ROUTES.items():
         for method, path in table:
             routed_to = backend(ingress, concrete(path))
-            if (service, path) in UNROUTED:
-                assert routed_to == UNROUTED[service, path], (method, path, routed_to)
-                continue
             assert routed_to in (None, service), f"{method} {path} of {service} → {routed_to}"
             if path in INTERNAL or path.startswith("/docs"):
                 assert routed_to is None, f"{path} is public"

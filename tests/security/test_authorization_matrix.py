@@ -41,6 +41,7 @@ MANAGERS = frozenset({ORG, ADMIN})
 STAFF = frozenset({ORG, ORG_ELSEWHERE, ADMIN})
 ADMINS = frozenset({ADMIN})
 SELF_OR_TRUSTED = frozenset({MEMBER, ADMIN, SERVICE})
+SELF_OR_MANAGERS = frozenset({MEMBER, ORG, ADMIN})
 
 LATER = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 
@@ -106,8 +107,8 @@ CHECKOUT = OPERATIONS | {
     ),
     ("POST", "/billing-portal/sessions"): Rule(SIGNED_IN),
     # The member's own invoices (organizers read the ledger): 403 for everybody else.
-    ("GET", "/members/{user_id}/invoices"): Rule(frozenset({MEMBER, ADMIN})),
-    ("GET", "/members/{user_id}/invoices/{invoice_id}/pdf"): Rule(frozenset({MEMBER, ADMIN})),
+    ("GET", "/billing/{user_id}/invoices"): Rule(frozenset({MEMBER, ADMIN})),
+    ("GET", "/billing/{user_id}/invoices/{invoice_id}/pdf"): Rule(frozenset({MEMBER, ADMIN})),
     ("GET", "/checkout/success"): PUBLIC,
     ("GET", "/checkout/cancel"): PUBLIC,
 }
@@ -130,6 +131,18 @@ MEMBERSHIP = OPERATIONS | {
     ),
     ("GET", "/entitlements/{user_id}/groups/{group_id}/credits/history"): Rule(
         SELF_OR_TRUSTED | MANAGERS
+    ),
+    # Self-service: the member, the group's organizers and admins. The member holds no
+    # membership here, so an organizer's list shows none of their groups: 403.
+    ("GET", "/members/{user_id}/memberships"): Rule(frozenset({MEMBER, ADMIN})),
+    ("GET", "/members/{user_id}/memberships/{group_id}"): Rule(SELF_OR_MANAGERS),
+    ("POST", "/members/{user_id}/memberships/{group_id}/cancel"): Rule(SELF_OR_MANAGERS, json={}),
+    ("POST", "/members/{user_id}/memberships/{group_id}/resume"): Rule(SELF_OR_MANAGERS),
+    ("GET", "/members/{user_id}/memberships/{group_id}/switch-preview"): Rule(
+        SELF_OR_MANAGERS, params={"tier_id": "tier_x"}
+    ),
+    ("POST", "/members/{user_id}/memberships/{group_id}/switch"): Rule(
+        SELF_OR_MANAGERS, json={"tier_id": "tier_x"}
     ),
 }
 

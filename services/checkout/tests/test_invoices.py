@@ -30,7 +30,7 @@ async def paid_checkout(
 async def invoices_of(
     api: httpx.AsyncClient, user: str, headers: dict[str, str] | None = None, **params: Any
 ) -> httpx.Response:
-    return await api.get(f"/members/{user}/invoices", params=params, headers=headers or auth(user))
+    return await api.get(f"/billing/{user}/invoices", params=params, headers=headers or auth(user))
 
 
 async def test_one_time_payments_are_invoiced_and_each_invoice_downloads_as_a_pdf(
@@ -76,7 +76,7 @@ async def test_one_time_payments_are_invoiced_and_each_invoice_downloads_as_a_pd
     assert purchase["pdf_url"] == invoice.invoice_pdf
 
     redirected = await api.get(
-        f"/members/{member}/invoices/{purchase['id']}/pdf", headers=auth(member)
+        f"/billing/{member}/invoices/{purchase['id']}/pdf", headers=auth(member)
     )
     assert redirected.status_code == 307
     assert redirected.headers["location"] == purchase["pdf_url"]
@@ -138,7 +138,7 @@ async def test_only_the_member_and_admins_read_a_members_invoices(
     theirs = await paid_checkout(
         api, emulator, other, {"purpose": "purchase", "item_id": item["id"], "reference": "b"}
     )
-    pdf = f"/members/{member}/invoices/{mine['invoice']}/pdf"
+    pdf = f"/billing/{member}/invoices/{mine['invoice']}/pdf"
 
     for headers in (auth(other), auth(roles=["organizer"], groups=[group])):
         listed = await invoices_of(api, member, headers)
@@ -151,7 +151,7 @@ async def test_only_the_member_and_admins_read_a_members_invoices(
 
     # Another customer's invoice is as unknown as one that does not exist: never revealed.
     for invoice_id in (theirs["invoice"], "in_nothing_like_it"):
-        answer = await api.get(f"/members/{member}/invoices/{invoice_id}/pdf", headers=auth(member))
+        answer = await api.get(f"/billing/{member}/invoices/{invoice_id}/pdf", headers=auth(member))
         assert (answer.status_code, answer.json()["error"]["code"]) == (404, "invoice_not_found")
 
 
@@ -159,5 +159,5 @@ async def test_a_user_without_a_stripe_customer_has_no_invoices(api: httpx.Async
     user = unique("user")
     listed = await invoices_of(api, user)
     assert listed.json() == {"items": [], "has_more": False, "next_cursor": None}
-    answer = await api.get(f"/members/{user}/invoices/in_x/pdf", headers=auth(user))
+    answer = await api.get(f"/billing/{user}/invoices/in_x/pdf", headers=auth(user))
     assert answer.status_code == 404

@@ -19,7 +19,7 @@ router = APIRouter(tags=["invoices"])
 
 
 @router.get(
-    "/members/{user_id}/invoices",
+    "/billing/{user_id}/invoices",
     response_model=InvoicesOut,
     responses=error_responses(403, 502),
 )
@@ -39,7 +39,7 @@ async def member_invoices(
 
 
 @router.get(
-    "/members/{user_id}/invoices/{invoice_id}/pdf",
+    "/billing/{user_id}/invoices/{invoice_id}/pdf",
     response_class=RedirectResponse,
     status_code=307,
     responses={
