@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tollgate_shared.contracts.base import DomainEvent
-from tollgate_shared.contracts.checkout import CheckoutEvent
+from tollgate_shared.contracts.checkout import CheckoutEmitted
 from tollgate_shared.contracts.ledger import MoneyEvent
 from tollgate_shared.contracts.membership import MembershipEvent
 from tollgate_shared.contracts.notification import NotificationEvent
 
 EMITTED_BY: dict[str, type[DomainEvent]] = {
-    "checkout": CheckoutEvent,
+    "checkout": CheckoutEmitted,
     "ledger": MoneyEvent,
     "membership": MembershipEvent,
     "notifications": NotificationEvent,

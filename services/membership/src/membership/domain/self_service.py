@@ -9,10 +9,12 @@ from typing import Literal
 
 from membership.domain import rules
 from membership.domain.model import Entitlement, Sources, SubscriptionRecord
+from tollgate_shared.contracts.checkout import ProrationBehavior
 from tollgate_shared.contracts.stripe_objects import Invoice
 
+__all__ = ["ProrationBehavior"]
+
 Action = Literal["cancel_at_period_end", "resume", "cancel_now", "switch", "join"]
-ProrationBehavior = Literal["create_prorations", "always_invoice", "none"]
 
 
 @dataclass(frozen=True)
