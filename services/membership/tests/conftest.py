@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from membership.adapters import orm
 from membership.config import Settings
-from membership.entrypoints.consumers import stripe_consumer
+from membership.entrypoints.consumers import domain_consumer, stripe_consumer
 from membership.main import MIGRATIONS, create_app
 from tollgate_shared.infra.settings import DEV_JWT_SECRET, ServiceSettings
 from tollgate_shared.infra.stripe_client import make_stripe_client
@@ -104,6 +104,7 @@ async def membership_service(
     the test began: they see the test's events, not what earlier tests left unconsumed."""
     durable = unique("membership")
     await durable_from_now(js, stripe_consumer(durable))
+    await durable_from_now(js, domain_consumer(durable))
 
     @contextlib.asynccontextmanager
     async def start(*, fast_path: bool = True, **overrides: Any) -> AsyncIterator[Service]:
@@ -116,6 +117,7 @@ async def membership_service(
             stripe_secret_key=STRIPE_KEY,
             membership_sweep_interval_seconds=0.2,
             membership_consumer=durable,
+            membership_domain_consumer=durable,
             **overrides,
         )
         engine = make_engine(url, pool_size=2)

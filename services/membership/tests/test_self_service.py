@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tollgate_shared.testing import EmulatorEvents, unique
+from nats.js import JetStreamContext
+
+from tollgate_shared.contracts.checkout import GroupSettingsChanged
+from tollgate_shared.testing import EmulatorEvents, publish_domain_event, unique, wait_until
 
 from .conftest import ADMIN, Emulator, Service, ServiceFactory, bearer, user_token
 
@@ -269,3 +272,42 @@ async def test_switches_to_what_cannot_replace_the_price_are_refused_clearly(
         bad = await _post(service, path, me, {"tier_id": "x" * 300})
         assert bad.status_code == 422
         assert await service.event_types(user) == ["membership.activated"]
+
+
+async def test_the_groups_settings_decide_how_a_switch_is_billed_newest_revision_first(
+    membership_service: ServiceFactory,
+    emulator: Emulator,
+    deliverer: EmulatorEvents,
+    js: JetStreamContext,
+) -> None:
+    async with membership_service() as service:
+        user, group, _ = await _joined(service, emulator, deliverer, amount=1500)
+        tier = await _tier(emulator, group, amount=4500)
+
+        async def preview() -> dict[str, Any]:
+            answer = await service.http.get(
+                f"/members/{user}/memberships/{group}/switch-preview",
+                params={"tier_id": tier},
+                headers=bearer(ADMIN),
+            )
+            assert answer.status_code == 200, answer.text
+            return dict(answer.json())
+
+        assert (await preview())["proration_behavior"] == "create_prorations"  # the default
+        for revision, behavior in ((2, "always_invoice"), (1, "none"), (2, "none")):
+            await publish_domain_event(
+                js,
+                GroupSettingsChanged(
+                    group_id=group, revision=revision, name="Climbers", proration_behavior=behavior
+                ),
+            )
+        await wait_until(
+            lambda: _behavior_is(preview, "always_invoice"), message="settings applied"
+        )
+        await service.settle()
+        plan = await preview()
+        assert plan["proration_behavior"] == "always_invoice" and plan["due_now"] > 0
+
+
+async def _behavior_is(preview: Any, wanted: str) -> bool:
+    return bool((await preview())["proration_behavior"] == wanted)

@@ -33,7 +33,12 @@ def build(settings: Settings) -> Service[Settings, Deps]:
         stripe_events=StripeEvents(billing, settings),
         self_service=SelfService(units, billing, settings, clock=lambda: datetime.now(UTC)),
     )
-    consumers.register(runtime, deps, durable=settings.membership_consumer)
+    consumers.register(
+        runtime,
+        deps,
+        durable=settings.membership_consumer,
+        domain_durable=settings.membership_domain_consumer,
+    )
     return Service(
         settings=settings,
         runtime=runtime,

@@ -179,3 +179,14 @@ credit_spends = Table(
     Column("balance", BigInteger),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Each group's settings membership applies, as checkout last announced them (`revision`).
+group_settings = Table(
+    "group_settings",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+    Column("proration_behavior", String(32), nullable=False),
+    Column("one_time_switch", String(16), nullable=False),
+    _updated_at(),
+)

@@ -33,6 +33,7 @@ from membership.domain.model import (
     Announced,
     Entitlement,
     Grant,
+    GroupPolicy,
     MembershipKey,
     Sources,
     SubscriptionRecord,
@@ -122,6 +123,17 @@ async def sources(
         for row in await session.execute(query, {"user_id": user_id}):
             _add_source(found[row.group_id], _record(cls, row))
     return dict(found)
+
+
+async def group_policy(session: AsyncSession, group_id: str) -> GroupPolicy | None:
+    """The group's policy as checkout last announced it (None: never announced)."""
+    t = orm.group_settings
+    row = (
+        await session.execute(
+            select(t.c.proration_behavior, t.c.one_time_switch).where(t.c.group_id == group_id)
+        )
+    ).first()
+    return GroupPolicy(row.proration_behavior, row.one_time_switch) if row else None
 
 
 async def gate_read(
@@ -287,6 +299,25 @@ class Memberships:
         """Create or replace the grant of a user in a group."""
         values = {**dataclasses.asdict(grant), "granted_by": granted_by}
         await self._upsert(orm.grants, values, MEMBER_KEY)
+
+    async def apply_group_policy(self, group_id: str, revision: int, policy: GroupPolicy) -> bool:
+        """Keep the group's policy of `revision` unless a newer one is stored; False if not
+        kept (late or repeated)."""
+        t = orm.group_settings
+        values = {"group_id": group_id, "revision": revision, **dataclasses.asdict(policy)}
+        stmt = insert(t).values(values)
+        done = await self._uow.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[t.c.group_id],
+                set_={**{k: stmt.excluded[k] for k in values}, "updated_at": func.now()},
+                where=t.c.revision < stmt.excluded.revision,
+            ).returning(t.c.group_id)
+        )
+        return done.first() is not None
+
+    async def group_policy(self, group_id: str) -> GroupPolicy | None:
+        """The group's policy as checkout last announced it (None: never announced)."""
+        return await group_policy(self._uow.session, group_id)
 
     async def note_first_sign_in(self, key: MembershipKey, at: datetime) -> bool:
         """Record the member's first sign-in on a grant that counts from it; False when one

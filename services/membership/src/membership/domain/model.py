@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from tollgate_shared.contracts.checkout import OneTimeSwitch, ProrationBehavior
+
 Source = Literal["subscription", "one_time", "grant"]
 
 
@@ -216,3 +218,13 @@ class Announced:
             subscription_id=access.subscription_id if access else None,
             expires_at=access.expires_at if access else None,
         )
+
+
+@dataclass(frozen=True)
+class GroupPolicy:
+    """How a group's organizers want members' changes billed (checkout's group settings)."""
+
+    proration_behavior: ProrationBehavior
+    """How a tier switch bills the rest of the period."""
+    one_time_switch: OneTimeSwitch
+    """A one-time term bought while a subscription runs: it ends at its period end, or now."""

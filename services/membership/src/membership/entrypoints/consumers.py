@@ -1,19 +1,22 @@
-"""JetStream consumers: which Stripe events membership reacts to, and with which handler."""
+"""JetStream consumers: which Stripe events membership reacts to, and with which handler; and
+the groups' settings checkout announces."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 from membership.domain.errors import NotAMembership
-from membership.service_layer import Deps
+from membership.service_layer import Deps, group_settings
 from membership.service_layer.stripe_events import StripeEvents
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
+from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.contracts.checkout import GroupSettingsChanged
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler as EventHandler
-from tollgate_shared.messaging.dispatch import stripe_dispatcher
+from tollgate_shared.messaging.dispatch import domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.message import PermanentError
-from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 
 Handler = Callable[[StripeEvents, MembershipUnitOfWork, StripeEvent], Awaitable[None]]
 
@@ -31,6 +34,11 @@ HANDLERS: dict[str, Handler] = {
     "invoice.payment_failed": StripeEvents.on_invoice_payment_failed,
     "charge.refunded": StripeEvents.on_charge_refunded,
     "charge.dispute.closed": StripeEvents.on_dispute_closed,
+}
+
+
+DOMAIN_HANDLERS: dict[type[DomainEvent], EventHandler] = {
+    GroupSettingsChanged: group_settings.on_settings_changed,
 }
 
 
@@ -56,10 +64,21 @@ def stripe_consumer(durable: str) -> ConsumerSpec:
     return ConsumerSpec(durable=durable, stream=STRIPE, filter_subject="stripe.>", savepoints=False)
 
 
-def register(runtime: Runtime, deps: Deps, *, durable: str) -> None:
-    """Subscribe membership's durable consumer `durable` on the STRIPE stream; before the
-    handlers of each fetch applied together, its members are locked (`lock_ahead`)."""
+def domain_consumer(durable: str) -> ConsumerSpec:
+    """Membership's durable consumer `durable` on the DOMAIN stream: groups' settings only."""
+    return ConsumerSpec(
+        durable=durable, stream=DOMAIN, filter_subject="checkout.group.>", savepoints=False
+    )
+
+
+def register(runtime: Runtime, deps: Deps, *, durable: str, domain_durable: str) -> None:
+    """Subscribe membership's durable consumer `durable` on the STRIPE stream (before the
+    handlers of each fetch applied together, its members are locked: `lock_ahead`), and
+    `domain_durable` on DOMAIN for groups' settings."""
     stripe_events = deps.stripe_events
     handlers = {event_type: _bind(h, stripe_events) for event_type, h in HANDLERS.items()}
     dispatcher = stripe_dispatcher(handlers, prefetch=stripe_events.lock_ahead)
     runtime.consume(stripe_consumer(durable), dispatcher, units=deps.uow)
+    runtime.consume(
+        domain_consumer(domain_durable), domain_dispatcher(DOMAIN_HANDLERS), units=deps.uow
+    )

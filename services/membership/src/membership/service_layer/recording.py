@@ -322,16 +322,22 @@ class Recorder:
         """End the member's subscriptions of the group that a one-time term bought now
         replaces (those made before it), once each; when the term starts: None for at once.
 
-        By `MEMBERSHIP_ANNUAL_SWITCH`: `period_end` ends each at its period end and the term
-        starts then; `now` cancels it now with the unused part of its last payment refunded.
+        By the group's `one_time_switch` setting (else `MEMBERSHIP_ANNUAL_SWITCH`): `period_end`
+        ends each at its period end and the term starts then; `now` cancels it now with the
+        unused part of its last payment refunded.
         One that is not in good standing (past_due, unpaid, paused) is cancelled now."""
         starts: datetime | None = None
-        for old in sources.subscriptions if sources is not None else []:
-            if old.status not in rules.BILLABLE or old.created > event.created:
-                continue
-            if old.status in rules.ENTITLING and self._settings.membership_annual_switch == (
-                "period_end"
-            ):
+        leaving = [
+            old
+            for old in (sources.subscriptions if sources is not None else [])
+            if old.status in rules.BILLABLE and old.created <= event.created
+        ]
+        if not leaving:
+            return None
+        announced = await uow.memberships.group_policy(leaving[0].group_id)
+        at_period_end = self._settings.policy(announced).one_time_switch == "period_end"
+        for old in leaving:
+            if old.status in rules.ENTITLING and at_period_end:
                 read = (
                     await self._billing.schedule_end(old.id, at_period_end=True)
                     if not old.cancel_at_period_end

@@ -146,7 +146,7 @@ class SelfService:
         assert offer.price is not None and offer.price.unit_amount is not None
         same = current.price_ids[0] == offer.price.id  # the tier it is on: nothing prorated
         behavior: ProrationBehavior = (
-            "none" if same else self._settings.membership_proration_behavior
+            "none" if same else await self._proration(session, key.group_id)
         )
         item_id = current.items.data[0].id
         with stripe_errors_translated():
@@ -170,6 +170,7 @@ class SelfService:
         the tier it is on changes nothing."""
         _, current, offer = await self._switch_target(session, key, tier_id, segment)
         assert offer.price is not None
+        proration = await self._proration(session, key.group_id)
         if current.price_ids[0] != offer.price.id:
             metadata = {
                 **current.metadata,
@@ -182,11 +183,16 @@ class SelfService:
                     current.id,
                     current.items.data[0].id,
                     offer.price.id,
-                    self._settings.membership_proration_behavior,
+                    proration,
                     metadata,
                 )
             await self._record(read)
         return await self.membership(session, key)
+
+    async def _proration(self, session: AsyncSession, group_id: str) -> ProrationBehavior:
+        """The group's proration setting (checkout's group settings), else the service's."""
+        announced = await repository.group_policy(session, group_id)
+        return self._settings.policy(announced).proration_behavior
 
     async def _switch_target(
         self, session: AsyncSession, key: MembershipKey, tier_id: str, segment: str | None
