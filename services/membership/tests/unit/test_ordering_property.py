@@ -1,5 +1,7 @@
 """Any permutation and duplication of one subscription's events (with the invoices and checkouts
-naming it, which carry no state) gives the same entitlement as in-order delivery, including
+naming it, which carry no state) — sign-ups, trials and their end, renewals, failed payments,
+cancellations at period end and now, and tier switches in place — gives the same entitlement
+as in-order delivery, including
 events stamped in the same second (placed by their states and periods, else re-read from
 "Stripe"), and in order Stripe is read only for two different states of one second and one
 period that their statuses cannot place; and whatever the order and the delivery times (a
@@ -24,6 +26,7 @@ MONTH = timedelta(days=30)
 NOW = datetime.fromtimestamp(START + 10_000, UTC)
 GRACE = timedelta(seconds=600)
 KEY = MembershipKey("user", "group")
+GOLD = ("gold", "price_g")
 
 
 @dataclass(frozen=True)
@@ -42,19 +45,26 @@ def _next(state: SubscriptionRecord, move: str) -> SubscriptionRecord | None:
     match (state.status, move):
         case ("incomplete", "pay"):
             return replace(state, status="active")
+        case ("trialing", "trial_converts"):
+            return replace(state, status="active", period_start=period, period_end=period + MONTH)
+        case ("trialing", "trial_lapses"):  # no payment method when it ends
+            return replace(state, status="canceled")
+        case ("active" | "trialing", "switch"):  # the price changed in place, with the tier
+            tier, price = ("platinum", "price_p") if state.tier_id == "gold" else GOLD
+            return replace(state, tier_id=tier, price_id=price)
         case ("incomplete", "expire"):
             return replace(state, status="incomplete_expired")
         case ("active", "renew"):
             return replace(state, period_start=period, period_end=period + MONTH)
         case ("active", "renew_fails"):
             return replace(state, status="past_due", period_start=period, period_end=period + MONTH)
-        case ("active", "toggle_cancel_at_period_end"):
+        case ("active" | "trialing", "toggle_cancel_at_period_end"):
             return replace(state, cancel_at_period_end=not state.cancel_at_period_end)
         case ("past_due" | "unpaid", "retry_succeeds"):
             return replace(state, status="active")
         case ("past_due", "retry_fails"):
             return replace(state, status="unpaid")
-        case ("active" | "past_due" | "unpaid", "cancel"):
+        case ("active" | "trialing" | "past_due" | "unpaid", "cancel"):
             return replace(state, status="canceled")
         case (_, "touch"):  # a change membership keeps nothing of (latest_invoice, ...)
             return state
@@ -63,6 +73,9 @@ def _next(state: SubscriptionRecord, move: str) -> SubscriptionRecord | None:
 
 CHANGES = [
     "pay",
+    "trial_converts",
+    "trial_lapses",
+    "switch",
     "expire",
     "renew",
     "renew_fails",
@@ -81,8 +94,9 @@ def histories(draw: st.DrawFn) -> list[Event]:
         id="sub_1",
         user_id=KEY.user_id,
         group_id=KEY.group_id,
-        tier_id="gold",
-        status=draw(st.sampled_from(["active", "incomplete"])),
+        tier_id=GOLD[0],
+        price_id=GOLD[1],
+        status=draw(st.sampled_from(["active", "incomplete", "trialing"])),
         cancel_at_period_end=False,
         period_start=datetime.fromtimestamp(START, UTC),
         period_end=datetime.fromtimestamp(START, UTC) + MONTH,
@@ -131,7 +145,7 @@ def _unplaceable(history: list[Event]) -> int:
     final = {"canceled", "incomplete_expired"}
 
     def shown(r: SubscriptionRecord) -> tuple[object, ...]:
-        return (r.status, r.cancel_at_period_end, r.period_end, r.tier_id)
+        return (r.status, r.cancel_at_period_end, r.period_end, r.tier_id, r.price_id)
 
     return sum(
         1
@@ -183,11 +197,22 @@ def test_any_order_and_duplication_gives_the_in_order_result(
     out_of_order, _ = deliver(shuffled, final)
 
     assert in_order is not None and out_of_order is not None
-    fields = ("status", "cancel_at_period_end", "period_end", "tier_id", "past_due_since")
+    fields = (
+        "status",
+        "cancel_at_period_end",
+        "period_end",
+        "tier_id",
+        "price_id",
+        "past_due_since",
+    )
     assert {f: getattr(out_of_order, f) for f in fields} == {
         f: getattr(in_order, f) for f in fields
     }
-    assert (in_order.status, in_order.period_end) == (final.status, final.period_end)
+    assert (in_order.status, in_order.period_end, in_order.tier_id) == (
+        final.status,
+        final.period_end,
+        final.tier_id,
+    )
     for at in (NOW, NOW + GRACE, final.period_end):
         assert at is not None
         assert _entitlement(out_of_order, at) == _entitlement(in_order, at)
