@@ -48,6 +48,20 @@ Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\
 """Free text (a description, a reason): tabs and line breaks pass, NUL and the other control
 characters are refused (Postgres stores no NUL). Bound its length where it is used."""
 
+EmailAddress = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=r'^[^@\s,;:<>()\[\]\\"]{1,64}@[^@\s,;:<>()\[\]\\".]+(\.[^@\s,;:<>()\[\]\\".]+)+$',
+    ),
+    BeforeValidator(_refuse_control_characters),
+]
+"""A mail address as people type it (`local@domain.tld`, at most 254 characters). It may go
+into a mail header, so spaces, control characters (refused, not trimmed, as in `SingleLine`)
+and what separates or quotes addresses there (`,;:<>()[]` backslash, double quote) are refused.
+Whether anybody reads it is the mail server's to say."""
+
 INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1
 
