@@ -96,6 +96,8 @@ CHECKOUT = OPERATIONS | {
         MANAGERS, json={"code": "{new_code}", "percent_off": 10, "tier_ids": ["{tier_id}"]}
     ),
     ("GET", "/groups/{group_id}/coupons"): Rule(MANAGERS),
+    ("GET", "/groups/{group_id}/settings"): Rule(MANAGERS),
+    ("PUT", "/groups/{group_id}/settings"): Rule(MANAGERS, json={"name": "Climbers"}),
     ("GET", "/coupons/{code}/validate"): Rule(SIGNED_IN, params={"tier_id": "{tier_id}"}),
     ("GET", "/coupons/{coupon_id}/redemptions"): Rule(MANAGERS),
     ("POST", "/checkout/sessions"): Rule(SIGNED_IN, json={"tier_id": "{tier_id}"}),

@@ -186,3 +186,19 @@ coupon_redemptions = Table(
     Column("currency", String(3), nullable=False),
     Column("redeemed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Each group's settings as last set (a group without a row has the defaults), and their revision.
+group_settings = Table(
+    "group_settings",
+    metadata,
+    Column("group_id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("contact_email", String(254), nullable=True),
+    Column("proration_behavior", String(30), nullable=False),
+    Column("one_time_switch", String(20), nullable=False),
+    Column("payout_auto_approve_below", JSONB, nullable=False),
+    Column("organizer_mail_opt_outs", JSONB, nullable=False),
+    Column("sale_notice_digest", Boolean, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from checkout.domain.errors import Invalid
+from checkout.domain.events import event_id
+from tollgate_shared.contracts.checkout import CatalogEntryChanged
 
 TierInterval = Literal["month", "year", "one_time_annual"]
 PriceInterval = Literal["month", "year", "one_time"]
@@ -126,3 +128,20 @@ class Item:
         """Raise unless the item can be bought now."""
         if not self.active:
             raise Invalid(f"item {self.id} is not on sale", code="item_inactive")
+
+
+def announcement(entry: Tier | Item) -> CatalogEntryChanged:
+    """A tier or item as it is in this version: what mails and pages name it (one event id
+    per entry and version)."""
+    return CatalogEntryChanged(
+        id=event_id(CatalogEntryChanged.declared_type(), f"{entry.id}:{entry.version}"),
+        group_id=entry.group_id,
+        revision=entry.version,
+        entry_kind="tier" if isinstance(entry, Tier) else "item",
+        entry_id=entry.id,
+        name=entry.name,
+        active=entry.active,
+        amount=entry.amount,
+        currency=entry.currency,
+        interval=entry.interval if isinstance(entry, Tier) else None,
+    )

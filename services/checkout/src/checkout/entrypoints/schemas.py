@@ -13,7 +13,9 @@ from checkout.adapters.payments import InvoicePage, MemberInvoice
 from checkout.domain.catalog import Item, Tier, TierInterval
 from checkout.domain.checkout import CheckoutRequest
 from checkout.domain.coupons import Coupon, Duration
-from tollgate_shared.web.validation import Instant, Int32, SingleLine, Text
+from checkout.domain.settings import GroupSettings
+from tollgate_shared.contracts.checkout import OneTimeSwitch, OrganizerMail, ProrationBehavior
+from tollgate_shared.web.validation import EmailAddress, Instant, Int32, Int64, SingleLine, Text
 from tollgate_shared.web.validation import ShortId as Id
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_lower=True)]
@@ -193,6 +195,56 @@ class CouponOut(BaseModel):
         """The API view of a coupon."""
         values = dataclasses.asdict(coupon)
         return cls(**values, synced=coupon.stripe_promotion_code_id is not None)
+
+
+PayoutThresholds = Annotated[
+    dict[Currency, Annotated[Int64, Field(ge=0)]],
+    Field(
+        max_length=50,
+        description="per currency (ISO code), payout requests below this many minor units are "
+        'approved without an admin, e.g. {"nzd": 50000}; admins only',
+    ),
+]
+
+
+class GroupSettingsIn(Patch):
+    """The settings to set; fields left out keep their value (`contact_email: null` clears it)."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset({"contact_email"})
+    name: Name | None = None
+    contact_email: EmailAddress | None = None
+    proration_behavior: ProrationBehavior | None = Field(
+        None, description="how a member's tier switch bills the rest of the period"
+    )
+    one_time_switch: OneTimeSwitch | None = Field(
+        None,
+        description="a one-time term bought during a subscription: the subscription ends at its "
+        "period end, or now with a prorated refund",
+    )
+    payout_auto_approve_below: PayoutThresholds | None = None
+    organizer_mail_opt_outs: Annotated[list[OrganizerMail], Field(max_length=10)] | None = Field(
+        None, description="organizer mails the group does not want"
+    )
+    sale_notice_digest: bool | None = Field(
+        None, description="one daily digest of sales instead of a mail per sale"
+    )
+
+
+class GroupSettingsOut(BaseModel):
+    group_id: str
+    name: str
+    contact_email: str | None
+    proration_behavior: ProrationBehavior
+    one_time_switch: OneTimeSwitch
+    payout_auto_approve_below: dict[str, int]
+    organizer_mail_opt_outs: list[OrganizerMail]
+    sale_notice_digest: bool
+    revision: int = Field(description="0 until the settings are first set; one more per change")
+
+    @classmethod
+    def of(cls, settings: GroupSettings) -> Self:
+        """The API view of a group's settings."""
+        return cls(**dataclasses.asdict(settings))
 
 
 class RedemptionOut(BaseModel):

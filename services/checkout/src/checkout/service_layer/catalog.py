@@ -7,9 +7,10 @@ from typing import Any, TypeVar
 
 import structlog
 
-from checkout.domain.catalog import Item, PriceSpec, Tier
+from checkout.domain.catalog import Item, PriceSpec, Tier, announcement
 from checkout.domain.errors import CheckoutError, Conflict, NotFound, PaymentProviderTrouble
 from checkout.service_layer.context import Context, ensure_manager
+from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.web.auth import Principal
 
 log = structlog.get_logger(__name__)
@@ -34,6 +35,7 @@ async def create(
     entry_id = f"{PREFIX[kind]}_{uuid.uuid4().hex[:20]}"
     async with ctx.uow() as uow:
         await uow.catalog.add(kind, {**values, "id": entry_id, "group_id": group_id})
+        await _announce(uow, kind, entry_id)
         await uow.commit()
     return await sync_quietly(ctx, kind, entry_id)
 
@@ -47,8 +49,16 @@ async def change(
     if values:
         async with ctx.uow() as uow:
             await uow.catalog.change(kind, entry_id, values)
+            await _announce(uow, kind, entry_id)
             await uow.commit()
     return await sync_quietly(ctx, kind, entry_id)
+
+
+async def _announce(uow: CheckoutUnitOfWork, kind: type[Entry], entry_id: str) -> None:
+    """Announce the entry's new version (`CatalogEntryChanged`) with the write."""
+    entry = await uow.catalog.get(kind, entry_id)
+    assert entry is not None
+    uow.emit(announcement(entry))
 
 
 async def sync_quietly(ctx: Context, kind: type[Entry], entry_id: str) -> Entry:

@@ -6,7 +6,6 @@ Each runs in the consumer's unit of work (with the inbox row) and must not commi
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Literal
 
@@ -20,6 +19,7 @@ from checkout.domain.checkout import (
     can_move,
 )
 from checkout.domain.coupons import Coupon
+from checkout.domain.events import event_id
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.contracts.checkout import CouponRedeemed, PurchaseFailed, PurchasePaid
 from tollgate_shared.contracts.membership import MembershipEnded, MembershipEvent
@@ -28,11 +28,6 @@ from tollgate_shared.contracts.stripe_objects import PaymentIntent, Subscription
 from tollgate_shared.messaging.foreign import ignore_foreign
 
 SESSION_EVENTS = "checkout.session."
-
-
-def event_id(event_type: str, stripe_id: str) -> str:
-    """One id per (event type, checkout): a fact about a checkout is published once."""
-    return hashlib.sha256(f"{event_type}:{stripe_id}".encode()).hexdigest()[:32]
 
 
 def _ids(event: StripeEvent) -> tuple[str | None, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checkout.domain.errors import Conflict, NotAllowed, NotFound, PaymentRequired
+from checkout.domain.events import event_id
 from checkout.service_layer import handlers
 from checkout.service_layer.context import Context
 from tollgate_shared.contracts.checkout import PurchaseClaimed
@@ -35,7 +36,7 @@ async def claim_purchase(
             raise Conflict("this purchase was already claimed", code="already_claimed")
         uow.emit(
             PurchaseClaimed(
-                id=handlers.event_id("checkout.purchase.claimed", stripe_id),
+                id=event_id("checkout.purchase.claimed", stripe_id),
                 **handlers.purchase_fields(locked, live),
             )
         )

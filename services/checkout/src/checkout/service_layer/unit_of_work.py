@@ -6,13 +6,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checkout.adapters.catalog_repo import Catalog
 from checkout.adapters.coupons_repo import Coupons
+from checkout.adapters.groups_repo import Groups
 from checkout.adapters.sessions_repo import CheckoutSessions
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 class CheckoutUnitOfWork(UnitOfWork):
-    """The catalog, coupons and checkout sessions of one transaction."""
+    """The catalog, coupons, checkout sessions and group settings of one transaction."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, outbox: Outbox | None = None
@@ -21,3 +22,4 @@ class CheckoutUnitOfWork(UnitOfWork):
         self.catalog = Catalog(self)
         self.coupons = Coupons(self)
         self.checkouts = CheckoutSessions(self)
+        self.groups = Groups(self)
