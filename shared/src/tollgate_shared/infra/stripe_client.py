@@ -25,6 +25,7 @@ from tollgate_shared.infra.stripe_budget import (
     StripeBusy,
     current_priority,
 )
+from tollgate_shared.observability.tracing import client_span
 
 API_VERSION = "2026-07-29.dahlia"
 STRIPE_API = "https://api.stripe.com"
@@ -46,7 +47,10 @@ class BudgetedHTTPClient(stripe.HTTPXClient):
         path = urlsplit(url).path
         if self.budget is not None:
             await self.budget.spend(method, path)
-        content, status, answer = await super().request_async(method, url, headers, post_data)
+        with client_span(
+            f"stripe {method.upper()}", **{"http.request.method": method, "url.path": path}
+        ):
+            content, status, answer = await super().request_async(method, url, headers, post_data)
         if status == 429 and current_priority() is Priority.POSTPONABLE:
             raise StripeBusy(
                 f"Stripe answered 429 to {method} {path}",

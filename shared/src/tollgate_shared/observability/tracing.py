@@ -2,8 +2,10 @@
 
 The gateway starts a trace per webhook request and writes its W3C `traceparent` into the
 message headers; each consumer continues it while it applies the message, and events it
-queues in its outbox carry it on, so one trace shows the event's whole journey. Spans are
-exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+queues in its outbox carry it on, so one trace shows the event's whole journey. HTTP requests
+(FastAPI's spans), database statements (psycopg's instrumentation) and Stripe calls
+(`client_span`) are spans of it. Spans are exported over OTLP/HTTP when
+`OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 """
 
 from __future__ import annotations
@@ -64,13 +66,36 @@ def configure_tracing(service: str) -> None:
 
 
 def export_to(processor: SpanProcessor) -> None:
-    """Record spans from now on and hand them to `processor` (an exporter's, or a test's)."""
+    """Record spans from now on and hand them to `processor` (an exporter's, or a test's);
+    database statements get spans of their own from then on (connections opened later)."""
     global _exporting
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         raise RuntimeError("configure_tracing() first")
     provider.add_span_processor(processor)
     _exporting = True
+    _instrument_database()
+
+
+@functools.cache
+def _instrument_database() -> None:
+    """A span per statement on psycopg connections (SQLAlchemy's and the raw pools' alike),
+    only once something exports spans: the hot paths pay nothing otherwise."""
+    try:
+        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    except ImportError:  # a service without the persistence extra has no database
+        return
+    PsycopgInstrumentor().instrument(enable_commenter=False, skip_dep_check=True)
+
+
+@contextmanager
+def client_span(name: str, **attributes: str) -> Iterator[None]:
+    """A client span around a call to another system (Stripe), while spans are exported."""
+    if not _exporting:
+        yield
+        return
+    with tracer().start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes):
+        yield
 
 
 @contextmanager
