@@ -52,6 +52,7 @@ METRIC_MODULES = (
     "webhook_gateway.metrics",
     "ledger.entrypoints.consumers",
     "notifications.service_layer.notifier",
+    "membership.service_layer.memberships",
 )
 """Every module that defines metrics: imported, their metrics are registered."""
 

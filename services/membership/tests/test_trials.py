@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from tollgate_shared.testing import EmulatorEvents, unique
 
 from .conftest import Emulator, Service, ServiceFactory
@@ -79,6 +81,7 @@ async def test_a_trial_without_a_payment_method_ends_access_cleanly(
             "trial_period_days": 7,
             "trial_settings": {"end_behavior": {"missing_payment_method": "cancel"}},
         }
+        ended_before = _changes("membership.canceled")
         created = await emulator.client.v1.subscriptions.create_async(params)  # type: ignore[arg-type]
         events = await _applied(deliverer, service)
         assert (await service.gate(user, group))["status"] == "trialing"
@@ -92,3 +95,9 @@ async def test_a_trial_without_a_payment_method_ends_access_cleanly(
         await service.settle()
         assert await service.gate(user, group) == gate
         assert await service.event_types(user) == ["membership.activated", "membership.canceled"]
+        assert _changes("membership.canceled") == ended_before + 1  # the churn counter, once
+
+
+def _changes(change: str) -> float:
+    """`tollgate_membership_changes_total` of one type, as this process counted it."""
+    return REGISTRY.get_sample_value("tollgate_membership_changes_total", {"type": change}) or 0.0

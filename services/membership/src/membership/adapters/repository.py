@@ -300,6 +300,14 @@ class Memberships:
         values = {**dataclasses.asdict(grant), "granted_by": granted_by}
         await self._upsert(orm.grants, values, MEMBER_KEY)
 
+    async def count_active(self) -> int:
+        """Memberships active as last announced."""
+        t = orm.memberships
+        found = await self._uow.session.scalar(
+            select(func.count()).select_from(t).where(t.c.active)
+        )
+        return int(found or 0)
+
     async def apply_group_policy(self, group_id: str, revision: int, policy: GroupPolicy) -> bool:
         """Keep the group's policy of `revision` unless a newer one is stored; False if not
         kept (late or repeated)."""

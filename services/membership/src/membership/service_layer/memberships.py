@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import repository
@@ -11,6 +12,18 @@ from membership.domain import rules
 from membership.domain.announcements import announce
 from membership.domain.model import Entitlement, MembershipKey
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
+
+MEMBERSHIP_CHANGES = Counter(
+    "tollgate_membership_changes_total",
+    "Membership changes announced, once each, by type (membership.activated, .renewed, "
+    ".tier_changed, .past_due, .canceled, .expired, .revoked)",
+    ["type"],
+)
+MEMBERSHIPS_ACTIVE = Gauge(
+    "tollgate_memberships_active",
+    "Memberships active as last announced (refreshed by the sweeper); churn over a period is "
+    "the memberships that ended in it over this",
+)
 
 
 async def reconcile(
@@ -30,6 +43,8 @@ async def reconcile(
     after = rules.entitlement(key, found, grace=grace, now=now, email=email)
     events = announce(before, after, cause=cause, causation_id=causation_id)
     await uow.memberships.save_membership(after, announcing=events)
+    for event in events:
+        uow.after_commit(MEMBERSHIP_CHANGES.labels(event.type).inc)
     return after
 
 

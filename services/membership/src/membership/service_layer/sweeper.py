@@ -1,4 +1,5 @@
-"""The sweeper: announces memberships that ended (or changed source) by time alone.
+"""The sweeper: announces memberships that ended (or changed source) by time alone, and
+counts the active ones (`tollgate_memberships_active`) once nothing is due.
 
 The gate never needs it — it computes `active` at read time — but subscribers of
 `membership.*` (seat counts, mails) learn of an expiry only from an event.
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from membership.service_layer import credits
-from membership.service_layer.memberships import reconcile
+from membership.service_layer.memberships import MEMBERSHIPS_ACTIVE, reconcile
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,8 @@ async def run(
         try:
             if await sweep_once(units, grace=grace, now=clock()):
                 continue
+            async with units() as uow:
+                MEMBERSHIPS_ACTIVE.set(await uow.memberships.count_active())
         except asyncio.CancelledError:
             raise
         except Exception:
