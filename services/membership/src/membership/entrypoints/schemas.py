@@ -91,7 +91,19 @@ def _future(cutoff: datetime) -> None:
 
 
 class GrantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tier_id": "gold",
+                    "expires_at": "2027-06-30T00:00:00Z",
+                    "kind": "comp",
+                    "reason": "speaker",
+                }
+            ]
+        },
+    )
 
     tier_id: Id
     expires_at: Instant
@@ -150,7 +162,20 @@ class LegacyMemberIn(BaseModel):
 
 
 class BulkGrantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tier_id": "legacy",
+                    "members": [{"user_id": "u_1", "email": "ann@example.com"}],
+                    "cap": 500,
+                    "cutoff": "2027-06-30T00:00:00Z",
+                    "months": 6,
+                }
+            ]
+        },
+    )
 
     tier_id: Id
     members: list[LegacyMemberIn] = Field(min_length=1, max_length=5000)
@@ -191,7 +216,9 @@ class BulkGrantOut(BaseModel):
 
 
 class SpendIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"amount": 1, "reference": "booking-42"}]}
+    )
 
     amount: int = Field(ge=1, le=1_000_000)
     reference: Id
@@ -304,7 +331,10 @@ class MemberMembershipsOut(BaseModel):
 
 
 class CancelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"at_period_end": False, "refund": "prorated"}]},
+    )
 
     at_period_end: bool = True
     """False ends it now (the group's organizers and admins only)."""
@@ -329,7 +359,9 @@ class CancelOut(MemberMembershipOut):
 
 
 class SwitchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"tier_id": "platinum"}]}
+    )
 
     tier_id: Id
 
