@@ -63,6 +63,9 @@ items = Table(
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("active", Boolean, nullable=False),
+    Column("capacity", Integer, nullable=True),
+    # Each reference is one slot, one buyer.
+    Column("slots", Boolean, nullable=False, server_default=text("false")),
     Column("stripe_product_id", String(100), nullable=True),
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("synced_version", Integer, nullable=True),
@@ -145,6 +148,12 @@ checkout_sessions = Table(
         "ix_checkout_sessions_holds",
         "tier_id",
         postgresql_where=text("released_at IS NULL AND purpose = 'membership'"),
+    ),
+    Index(
+        "ix_checkout_sessions_purchase_holds",
+        "item_id",
+        "reference",
+        postgresql_where=text("released_at IS NULL AND purpose = 'purchase'"),
     ),
 )
 

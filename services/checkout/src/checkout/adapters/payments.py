@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from checkout.domain.checkout import CheckoutRecord
 from tollgate_shared.contracts.stripe_objects import (
     CheckoutSession,
     Invoice,
@@ -68,6 +69,23 @@ class Payment:
             payment_intent_id=session.payment_intent,
             discounts=tuple(session.discounts),
             amount_discount=(session.total_details or TotalDetails()).amount_discount,
+        )
+
+    @classmethod
+    def recorded(cls, record: CheckoutRecord, *, paid: bool) -> Payment:
+        """A checkout's payment as our record has it, where Stripe's object says no more: a
+        card-form subscription paid (its status), or a checkout checkout itself withdrew at
+        Stripe (Stripe's event about it changes nothing after this)."""
+        assert record.stripe_id is not None
+        intent = record.stripe_id if record.kind == "payment_intent" else None
+        return cls(
+            id=record.stripe_id,
+            paid=paid,
+            status="paid" if paid else "expired",
+            owner=record.user_id,
+            amount=None,
+            currency=record.currency,
+            payment_intent_id=intent,
         )
 
     @classmethod

@@ -156,6 +156,57 @@ class CheckoutSessions:
         )
         return [to_entity(CheckoutRecord, row) for row in rows]
 
+    def _purchases_of(self, item_id: str) -> ColumnElement[bool]:
+        return and_(S.c.item_id == item_id, S.c.purpose == "purchase", S.c.released_at.is_(None))
+
+    async def slot_taken(self, item_id: str, reference: str, *, by_other_than: str) -> bool:
+        """Whether another user's checkout holds the item's `reference`."""
+        query = select(
+            select(S.c.id)
+            .where(
+                self._purchases_of(item_id),
+                S.c.reference == reference,
+                S.c.user_id != by_other_than,
+                _holding(),
+            )
+            .exists()
+        )
+        return bool((await self._session.execute(query)).scalar_one())
+
+    async def purchases_held(self, item_id: str, *, other_than: tuple[str, str]) -> int:
+        """How many checkouts hold the item, leaving out those of (user, reference)."""
+        user_id, reference = other_than
+        query = select(func.count()).where(
+            self._purchases_of(item_id),
+            _holding(),
+            or_(S.c.user_id != user_id, S.c.reference != reference),
+        )
+        return (await self._session.execute(query)).scalar_one()
+
+    async def lapsed(
+        self, item_id: str, *, reference: str | None, limit: int
+    ) -> list[CheckoutRecord]:
+        """Unpaid checkouts of the item (of `reference` only, if given) whose hold has lapsed
+        but which are not recorded as ended: a session Stripe expired whose event has not come
+        yet, a PaymentIntent whose lease ran out (it stays payable at Stripe)."""
+        query = select(S).where(
+            self._purchases_of(item_id),
+            S.c.status.in_(("pending", "open")),
+            S.c.expires_at <= func.now(),
+        )
+        if reference is not None:
+            query = query.where(S.c.reference == reference)
+        rows = await self._session.execute(query.order_by(S.c.expires_at).limit(limit))
+        return [to_entity(CheckoutRecord, row) for row in rows]
+
+    async def end_lease(self, checkout_id: str) -> None:
+        """Stop an open checkout holding what it sells now (it may still be paid)."""
+        await self._session.execute(
+            update(S)
+            .where(S.c.id == checkout_id, S.c.status == "open")
+            .values(expires_at=func.least(S.c.expires_at, func.now()))
+        )
+
     async def lock_target(self, key: str) -> None:
         """Serialize checkouts of one target (e.g. a user's purchase of a reference)."""
         await self._uow.lock(key)

@@ -116,9 +116,18 @@ class Item:
     amount: int
     currency: str
     active: bool
+    capacity: int | None = None
+    """How many purchases may hold the item at once (being paid or paid); None: no limit."""
+    slots: bool = False
+    """Each booking reference is one slot, sold to one buyer."""
     stripe_product_id: str | None = None
     version: int = 1
     synced_version: int | None = None
+
+    @property
+    def limited(self) -> bool:
+        """Whether purchases compete for it (a capacity, or one buyer per reference)."""
+        return self.capacity is not None or self.slots
 
     def price_specs(self) -> list[PriceSpec]:
         """The item's one price."""

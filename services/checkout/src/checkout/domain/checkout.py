@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
-from checkout.domain.catalog import Tier
+from checkout.domain.catalog import Item, Tier
 from checkout.domain.errors import Conflict, Invalid, NotAllowed
 
 Purpose = Literal["membership", "purchase"]
@@ -79,11 +79,14 @@ class CheckoutRequest:
                 code="foreign_tier",
             )
 
-    def payable_until(self, now: datetime, session_ttl: timedelta) -> datetime:
-        """When what this request creates can no longer be paid, as far as we know before
-        Stripe says (a session's own `expires_at`, a subscription's `created` + 23 hours)."""
+    def payable_until(self, now: datetime, session_ttl: timedelta, *, leased: bool) -> datetime:
+        """When what this request creates stops holding what it sells, as far as we know
+        before Stripe says: a session's own `expires_at`, a subscription's `created` + 23
+        hours. A PaymentIntent stays payable until paid or canceled; with `leased` (an item
+        buyers compete for) it holds the item only as long as a session would, and whoever
+        takes the item after that cancels the intent first."""
         if self.kind == "payment_intent":
-            return NEVER
+            return now + session_ttl if leased else NEVER
         return now + (INCOMPLETE_WINDOW if self.kind == "subscription" else session_ttl)
 
     def idempotency_key(self, header: str | None) -> str:
@@ -191,6 +194,16 @@ def admit(tier: Tier, member: Member | None, seats_taken: int) -> None:
         raise Conflict(f"already a member of tier {tier.id}", code="already_member")
     if tier.capacity is not None and seats_taken >= tier.capacity:
         raise Conflict(f"tier {tier.id} is full", code="tier_full")
+
+
+def admit_purchase(item: Item, *, slot_taken: bool, held: int) -> None:
+    """Raise unless the caller may hold a purchase of `item`: its reference is not another
+    buyer's slot, and fewer than `capacity` other purchases hold the item (`held` leaves out
+    the caller's own for the same reference, which the new checkout replaces)."""
+    if item.slots and slot_taken:
+        raise Conflict(f"this reference of item {item.id} is taken", code="slot_taken")
+    if item.capacity is not None and held >= item.capacity:
+        raise Conflict(f"item {item.id} is full", code="item_full")
 
 
 def superseded(earlier: list[CheckoutRecord]) -> list[CheckoutRecord]:

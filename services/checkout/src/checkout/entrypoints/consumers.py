@@ -36,6 +36,7 @@ STRIPE_HANDLERS: dict[str, Handler] = {
     "checkout.session.async_payment_failed": handlers.on_async_payment_failed,
     "checkout.session.expired": handlers.on_session_expired,
     "payment_intent.succeeded": handlers.on_payment_intent_succeeded,
+    "payment_intent.payment_failed": handlers.on_payment_intent_failed,
     "payment_intent.canceled": handlers.on_payment_intent_canceled,
     "customer.subscription.updated": handlers.on_subscription_changed,
     "customer.subscription.deleted": handlers.on_subscription_changed,

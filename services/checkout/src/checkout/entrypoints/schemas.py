@@ -96,21 +96,39 @@ class TierPatch(Patch):
     trial_days: TrialDays | None = None
 
 
+Capacity = Annotated[Int32, Field(ge=1)]
+Slots = Annotated[
+    bool,
+    Field(
+        description="each booking reference is one slot, sold to one buyer (another buyer of a "
+        "held or paid reference gets 409 `slot_taken`)"
+    ),
+]
+ItemCapacity = Annotated[
+    Capacity,
+    Field(description="how many purchases may hold the item at once (409 `item_full` beyond)"),
+]
+
+
 class ItemIn(Body):
     name: Name
     description: Text | None = None
     amount: Amount
     currency: Currency
     active: bool = True
+    capacity: ItemCapacity | None = None
+    slots: Slots = False
 
 
 class ItemPatch(Patch):
-    nullable: ClassVar[frozenset[str]] = frozenset({"description"})
+    nullable: ClassVar[frozenset[str]] = frozenset({"description", "capacity"})
     name: Name | None = None
     description: Text | None = None
     amount: Amount | None = None
     currency: Currency | None = None
     active: bool | None = None
+    capacity: ItemCapacity | None = None
+    slots: Slots | None = None
 
 
 class CatalogOut(BaseModel):
@@ -141,7 +159,8 @@ class TierOut(CatalogOut):
 
 
 class ItemOut(CatalogOut):
-    pass
+    capacity: int | None
+    slots: bool
 
 
 class CouponIn(Body):

@@ -21,13 +21,12 @@ from checkout.adapters.payments import Started
 from checkout.domain.catalog import Item, PriceSpec, Tier
 from checkout.domain.checkout import (
     INCOMPLETE_WINDOW,
-    NEVER,
     SUBSCRIPTION_OUTCOME,
     CheckoutRecord,
     CheckoutRequest,
     Member,
     admit,
-    can_move,
+    admit_purchase,
     check_redirect,
     invoice_description,
     session_metadata,
@@ -41,13 +40,15 @@ from checkout.domain.errors import (
     IdempotencyKeyReused,
     Invalid,
 )
-from checkout.service_layer import catalog, coupons, customers, handlers
+from checkout.service_layer import catalog, coupons, customers, handlers, withdrawals
 from checkout.service_layer.context import Context, now
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.web.auth import Principal
 
 PENDING_WAIT_SECONDS = 20.0
 ATTEMPTS = 3
+RECLAIMED_AT_ONCE = 50
+"""How many lapsed holds of an item one attempt ends at Stripe before counting what is held."""
 
 
 class _Superseded(Exception):
@@ -56,6 +57,11 @@ class _Superseded(Exception):
     def __init__(self, records: list[CheckoutRecord]) -> None:
         super().__init__(f"{len(records)} earlier sessions")
         self.records = records
+
+
+class _Lapsed(_Superseded):
+    """Checkouts of the item whose hold lapsed but which may still be payable at Stripe: end
+    them, then count again."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,11 @@ async def start_checkout(
             if not isinstance(exc.orig, UniqueViolation):
                 raise
             continue  # a concurrent request with the same key won: answer with its checkout
+        except _Lapsed as lapsed:
+            for record in lapsed.records:
+                announce = record.user_id != principal.user_id
+                await withdrawals.withdraw(ctx, record, announce=announce)
+            continue
         except _Superseded as earlier:
             await _withdraw(ctx, earlier.records)
             continue
@@ -183,6 +194,9 @@ async def _plan_purchase(ctx: Context, principal: Principal, request: CheckoutRe
     item = await catalog.load(ctx, Item, request.item_id)
     request.ensure_of_group(item.group_id)
     item.ensure_sellable()
+    if item.limited:
+        async with ctx.uow() as uow:
+            await _admit_purchase(uow, item, principal.user_id, request.reference)  # early answer
     (spec,) = item.price_specs()
     return Plan(
         group_id=item.group_id,
@@ -203,17 +217,31 @@ async def _admit(uow: CheckoutUnitOfWork, tier: Tier, user_id: str) -> Member | 
     return member
 
 
+async def _admit_purchase(
+    uow: CheckoutUnitOfWork, item: Item, user_id: str, reference: str | None
+) -> None:
+    assert reference is not None
+    taken = item.slots and await uow.checkouts.slot_taken(item.id, reference, by_other_than=user_id)
+    held = 0
+    if item.capacity is not None:
+        held = await uow.checkouts.purchases_held(item.id, other_than=(user_id, reference))
+    admit_purchase(item, slot_taken=taken, held=held)
+
+
 async def _reserve(
     ctx: Context, principal: Principal, request: CheckoutRequest, key: str, plan: Plan
 ) -> CheckoutRecord:
     """Record the pending checkout; for a tier, under its row lock, so seats are never oversold."""
     checkout_id = f"chk_{uuid.uuid4().hex[:24]}"
     ttl = timedelta(seconds=ctx.settings.checkout_session_ttl_seconds)
-    expires_at = request.payable_until(now(), ttl)
+    limited = plan.item is not None and plan.item.limited
+    expires_at = request.payable_until(now(), ttl, leased=limited)
     async with ctx.uow() as uow:
         if plan.tier is not None:
             await uow.catalog.get(Tier, plan.tier.id, lock=True)
             await _admit(uow, plan.tier, principal.user_id)
+        elif limited:
+            await _hold_item(uow, plan, principal.user_id, request.reference)
         else:
             await uow.checkouts.lock_target(
                 f"purchase:{principal.user_id}:{request.item_id}:{request.reference}"
@@ -253,18 +281,26 @@ async def _reserve(
     return record
 
 
+async def _hold_item(
+    uow: CheckoutUnitOfWork, plan: Plan, user_id: str, reference: str | None
+) -> None:
+    """Under the item's row lock: end lapsed holds first (`_Lapsed`), then admit the caller,
+    so an item's slots and capacity are never oversold."""
+    assert plan.item is not None
+    item = await uow.catalog.get(Item, plan.item.id, lock=True)
+    assert item is not None
+    only = reference if item.capacity is None else None  # a slot item: its reference only
+    lapsed = await uow.checkouts.lapsed(item.id, reference=only, limit=RECLAIMED_AT_ONCE)
+    if lapsed:
+        raise _Lapsed(lapsed)
+    await _admit_purchase(uow, item, user_id, reference)
+
+
 async def _withdraw(ctx: Context, records: list[CheckoutRecord]) -> None:
     """End earlier unpaid checkouts at Stripe so only the newest can be paid."""
     for record in records:
-        if record.stripe_id is None:
-            continue
-        if not await ctx.payments.withdraw(record):
+        if not await withdrawals.withdraw(ctx, record, announce=False):
             raise Conflict("this is already paid or being paid", code="already_paid")
-        async with ctx.uow() as uow:
-            current = await uow.checkouts.get(record.id, lock=True)
-            if current is not None and can_move(current.status, "expired"):
-                await uow.checkouts.move(record.id, "expired", release=True)
-            await uow.commit()
 
 
 async def _open(
@@ -315,7 +351,7 @@ async def _create(
         started = await ctx.payments.create_payment_intent(
             record, metadata=metadata, customer_id=plan.customer_id, description=plan.item.name
         )
-        return _Created(started.id, NEVER, started=started)
+        return _Created(started.id, record.expires_at, started=started)  # NEVER, or its lease
     session = await ctx.payments.create_checkout_session(
         record,
         mode=plan.tier.mode if plan.tier else "payment",

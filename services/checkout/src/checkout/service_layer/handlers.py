@@ -12,6 +12,7 @@ from typing import Literal
 from checkout.adapters.occupancy import OCCUPANCY
 from checkout.adapters.payments import DiscountedSession, Payment
 from checkout.domain.checkout import (
+    NEVER,
     SUBSCRIPTION_OUTCOME,
     CheckoutRecord,
     Member,
@@ -239,6 +240,15 @@ async def on_payment_intent_succeeded(uow: CheckoutUnitOfWork, event: StripeEven
         await record_paid(uow, record, payment, causation_id=event.id)
 
 
+async def on_payment_intent_failed(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
+    """A card-form payment failed. Stripe leaves the intent payable (the buyer may try another
+    card), but if it holds an item buyers compete for (a lease: see `payable_until`), the item
+    is free for others now; whoever takes it next cancels this intent first."""
+    record = await _record_of(uow, event)
+    if record is not None and record.expires_at < NEVER:
+        await uow.checkouts.end_lease(record.id)
+
+
 async def on_payment_intent_canceled(uow: CheckoutUnitOfWork, event: StripeEvent) -> None:
     """A card-form purchase will not be paid: its intent was canceled."""
     record = await _record_of(uow, event)
@@ -265,15 +275,7 @@ async def subscription_paid(
     uow: CheckoutUnitOfWork, record: CheckoutRecord, *, causation_id: str | None
 ) -> None:
     """A card-form subscription's first invoice is paid, or nothing was due."""
-    assert record.stripe_id is not None
-    payment = Payment(
-        id=record.stripe_id,
-        paid=True,
-        status="paid",
-        owner=record.user_id,
-        amount=None,
-        currency=record.currency,
-    )
+    payment = Payment.recorded(record, paid=True)
     await record_paid(uow, record, payment, causation_id=causation_id)
 
 
