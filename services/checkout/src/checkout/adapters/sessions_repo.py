@@ -207,6 +207,22 @@ class CheckoutSessions:
             .values(expires_at=func.least(S.c.expires_at, func.now()))
         )
 
+    async def open_at_other_prices(
+        self, entry_id: str, prices: Collection[str]
+    ) -> list[CheckoutRecord]:
+        """The open checkouts of a tier or item at a price other than `prices`, oldest first."""
+        rows = await self._session.execute(
+            select(S)
+            .where(
+                or_(S.c.tier_id == entry_id, S.c.item_id == entry_id),
+                S.c.status == "open",
+                S.c.released_at.is_(None),
+                S.c.price_id.not_in(list(prices)),
+            )
+            .order_by(S.c.created_at, S.c.id)
+        )
+        return [to_entity(CheckoutRecord, row) for row in rows]
+
     async def lock_target(self, key: str) -> None:
         """Serialize checkouts of one target (e.g. a user's purchase of a reference)."""
         await self._uow.lock(key)

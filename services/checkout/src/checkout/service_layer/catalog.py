@@ -9,6 +9,7 @@ import structlog
 
 from checkout.domain.catalog import Item, PriceSpec, Tier, announcement
 from checkout.domain.errors import CheckoutError, Conflict, NotFound, PaymentProviderTrouble
+from checkout.service_layer import withdrawals
 from checkout.service_layer.context import Context, ensure_manager
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.web.auth import Principal
@@ -43,7 +44,8 @@ async def create(
 async def change(
     ctx: Context, principal: Principal, kind: type[Entry], entry_id: str, values: dict[str, Any]
 ) -> Entry:
-    """Change a tier or item (a new version), then bring Stripe in step."""
+    """Change a tier or item (a new version), bring Stripe in step, then close the checkouts
+    still open at a price no longer sold."""
     entry = await load(ctx, kind, entry_id)
     ensure_manager(principal, entry.group_id)
     if values:
@@ -51,7 +53,27 @@ async def change(
             await uow.catalog.change(kind, entry_id, values)
             await _announce(uow, kind, entry_id)
             await uow.commit()
-    return await sync_quietly(ctx, kind, entry_id)
+    entry = await sync_quietly(ctx, kind, entry_id)
+    if ctx.stripe is not None:
+        try:
+            await close_old_prices(ctx, entry_id)
+        except (CheckoutError, PaymentProviderTrouble) as exc:
+            log.warning("catalog.close_deferred", entry_id=entry_id, error=exc.message)
+    return entry
+
+
+async def close_old_prices(ctx: Context, entry_id: str) -> None:
+    """End at Stripe the open checkouts of the entry at a price it no longer sells (a session
+    expired, an incomplete subscription or a PaymentIntent canceled; a purchase's end is
+    announced): their buyers start again, at the new price. Until a sync retired the old
+    prices there are none; a later change closes any a failure left open."""
+    async with ctx.uow() as uow:
+        selling = await uow.catalog.active_prices(entry_id)
+        stale = await uow.checkouts.open_at_other_prices(entry_id, selling.values())
+    for record in stale:
+        await withdrawals.withdraw(ctx, record, announce=True)
+    if stale:
+        log.info("catalog.old_prices_closed", entry_id=entry_id, checkouts=len(stale))
 
 
 async def _announce(uow: CheckoutUnitOfWork, kind: type[Entry], entry_id: str) -> None:
