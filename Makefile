@@ -6,7 +6,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: install test lint format run bench clean asyncapi
+.PHONY: install test lint format run token bench clean asyncapi
 
 $(UV):
 	python3 -m venv .tools
@@ -58,8 +58,16 @@ format: install
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
+# `make run ARGS="--port-offset 1000"`: a second stack beside the first (see README).
 run: install
-	$(UV) run tollgate run
+	$(UV) run tollgate run $(ARGS)
+
+# A development JWT on stdout, for a fresh shell without uv on PATH:
+# `TOKEN=$$(make -s token ROLE=admin)`, `make -s token SUB=alice EMAIL=alice@example.com`,
+# `make -s token SUB=org1 ROLE=organizer GROUP=g1`.
+token: $(UV)
+	@$(UV) run --quiet tollgate token $(if $(SUB),--sub $(SUB)) $(if $(ROLE),--role $(ROLE)) \
+	  $(if $(GROUP),--group $(GROUP)) $(if $(EMAIL),--email $(EMAIL))
 
 bench: install
 	$(UV) run python -m bench

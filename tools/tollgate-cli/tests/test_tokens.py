@@ -2,8 +2,10 @@
 through the services' own verifier."""
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tollgate_shared.web.auth import issue_token
 
@@ -56,3 +58,34 @@ def test_tokens_the_services_would_refuse() -> None:
         assert minted.returncode == 2
         assert minted.stdout == ""
         assert SECRET not in minted.stderr
+
+
+def test_make_token_works_in_a_fresh_shell() -> None:
+    """The README's `make -s token …`: only the token on stdout, with no uv on PATH."""
+    root = Path(__file__).resolve().parents[3]
+    made = subprocess.run(
+        [
+            shutil.which("make") or "make",
+            "-s",
+            "token",
+            "SUB=alice",
+            "EMAIL=alice@example.com",
+            "ROLE=organizer",
+            "GROUP=g1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "AUTH_JWT_SECRET": SECRET},
+    )
+    assert made.returncode == 0, made.stderr
+    seen = tollgate("verify-token", made.stdout.strip())
+    assert seen.returncode == 0, seen.stderr
+    principal = json.loads(seen.stdout)
+    assert (principal["sub"], principal["email"], principal["roles"], principal["groups"]) == (
+        "alice",
+        "alice@example.com",
+        ["organizer"],
+        ["g1"],
+    )
