@@ -201,6 +201,7 @@ def promotion_code(
     expires_at: int | None,
     max_redemptions: int | None,
     metadata: dict[str, str],
+    restrictions: dict[str, Any] | None = None,
 ) -> StripeObject:
     return {
         "id": new_id("promo"),
@@ -215,12 +216,21 @@ def promotion_code(
         "max_redemptions": max_redemptions,
         "metadata": metadata,
         "promotion": {"coupon": coupon_id, "type": "coupon"},
-        "restrictions": {
-            "first_time_transaction": False,
-            "minimum_amount": None,
-            "minimum_amount_currency": None,
-        },
+        "restrictions": restrictions or promotion_restrictions(),
         "times_redeemed": 0,
+    }
+
+
+def promotion_restrictions(
+    *,
+    first_time_transaction: bool = False,
+    minimum_amount: int | None = None,
+    minimum_amount_currency: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "first_time_transaction": first_time_transaction,
+        "minimum_amount": minimum_amount,
+        "minimum_amount_currency": minimum_amount_currency,
     }
 
 

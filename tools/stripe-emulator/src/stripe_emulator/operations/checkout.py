@@ -93,7 +93,14 @@ def complete(
     if promotion_code:
         if not session["allow_promotion_codes"]:
             raise invalid("This Checkout Session does not accept promotion codes.")
-        promo = discounts.resolve_promotion_code(store, promotion_code, emulator.now())
+        promo = discounts.resolve_promotion_code(
+            store,
+            promotion_code,
+            emulator.now(),
+            customer=session["customer"],
+            subtotal=session["amount_subtotal"],
+            currency=session["currency"],
+        )
         apply_discounts(emulator, session, [{"promotion_code": promo["id"]}])
     number = normalize(card_number)
     email = email or session["customer_email"]

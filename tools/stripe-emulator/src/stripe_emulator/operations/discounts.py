@@ -15,8 +15,35 @@ def coupon_is_valid(coupon: StripeObject, now: int) -> bool:
     return coupon["redeem_by"] is None or coupon["redeem_by"] > now
 
 
-def resolve_promotion_code(store: Store, code_or_id: str, now: int) -> StripeObject:
-    """A usable promotion code by id (`promo_...`) or customer-facing code."""
+def code_in_use(store: Store, code: str) -> bool:
+    """Whether an active promotion code has this customer-facing code (case-insensitively)."""
+    return any(
+        p["code"].lower() == code.lower() and p["active"] for p in store.all("promotion_code")
+    )
+
+
+def redeemable(store: Store, promo: StripeObject, now: int) -> bool:
+    """Whether the promotion code, active or not, is unexpired, under its limit and of a valid
+    coupon."""
+    if promo["expires_at"] is not None and promo["expires_at"] <= now:
+        return False
+    if promo["max_redemptions"] is not None and promo["times_redeemed"] >= promo["max_redemptions"]:
+        return False
+    coupon = store.get(promo["promotion"]["coupon"])
+    return coupon is not None and coupon["valid"] and coupon_is_valid(coupon, now)
+
+
+def resolve_promotion_code(
+    store: Store,
+    code_or_id: str,
+    now: int,
+    *,
+    customer: str | None = None,
+    subtotal: int | None = None,
+    currency: str | None = None,
+) -> StripeObject:
+    """A usable promotion code by id (`promo_...`) or customer-facing code; with the
+    purchase's `subtotal` and `currency` (and `customer`), also within its restrictions."""
     promo = store.get(code_or_id)
     if promo is None or promo.get("object") != "promotion_code":
         promo = next(
@@ -25,13 +52,40 @@ def resolve_promotion_code(store: Store, code_or_id: str, now: int) -> StripeObj
         )
     if promo is None:
         raise invalid(f"No such promotion code: '{code_or_id}'", code="resource_missing")
-    usable = promo["active"] and (promo["expires_at"] is None or promo["expires_at"] > now)
-    if promo["max_redemptions"] is not None:
-        usable = usable and promo["times_redeemed"] < promo["max_redemptions"]
-    coupon = store.get(promo["promotion"]["coupon"])
-    if not usable or coupon is None or not coupon_is_valid(coupon, now):
+    if not promo["active"] or not redeemable(store, promo, now):
         raise invalid(f"This promotion code cannot be redeemed: {promo['code']}")
+    if subtotal is not None:
+        _within_restrictions(store, promo, customer, subtotal, currency)
     return promo
+
+
+def _within_restrictions(
+    store: Store, promo: StripeObject, customer: str | None, subtotal: int, currency: str | None
+) -> None:
+    """Stripe's promotion code restrictions: first-time customers only (no successful payment
+    or paid invoice before), and a minimum amount in a currency (before discounts)."""
+    restrictions = promo["restrictions"]
+    if restrictions["first_time_transaction"] and customer and _has_paid(store, customer):
+        raise invalid(
+            f"This promotion code cannot be redeemed because the customer has prior "
+            f"transactions: {promo['code']}"
+        )
+    minimum = restrictions["minimum_amount"]
+    if minimum is not None and (
+        currency != restrictions["minimum_amount_currency"] or subtotal < minimum
+    ):
+        raise invalid(
+            f"This promotion code requires a minimum amount of {minimum} "
+            f"{restrictions['minimum_amount_currency']}: {promo['code']}"
+        )
+
+
+def _has_paid(store: Store, customer: str) -> bool:
+    """Whether the customer has a successful payment or a paid invoice of some amount."""
+    return any(c["customer"] == customer and c["paid"] for c in store.all("charge")) or any(
+        i["customer"] == customer and i["status"] == "paid" and i["amount_paid"] > 0
+        for i in store.all("invoice")
+    )
 
 
 def amount_off(coupon: StripeObject, subtotal: int, currency: str) -> int:

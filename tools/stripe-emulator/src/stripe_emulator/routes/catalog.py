@@ -3,6 +3,7 @@
 from stripe_emulator.api import Call, StripeRouter
 from stripe_emulator.errors import invalid
 from stripe_emulator.objects import catalog
+from stripe_emulator.operations import discounts
 from stripe_emulator.store import StripeObject
 from stripe_emulator.wire import Params
 
@@ -229,9 +230,7 @@ def create_promotion_code(call: Call) -> StripeObject:
         )
     coupon = em.store.find("coupon", coupon_id, param="promotion[coupon]")
     code = p.text("code") or coupon["id"].upper()
-    if any(
-        x["code"].lower() == code.lower() and x["active"] for x in em.store.all("promotion_code")
-    ):
+    if discounts.code_in_use(em.store, code):
         raise invalid(f"An active promotion code with `code: {code}` already exists.", param="code")
     active = p.flag("active")
     promo = em.store.add(
@@ -244,10 +243,30 @@ def create_promotion_code(call: Call) -> StripeObject:
             expires_at=p.integer("expires_at"),
             max_redemptions=p.integer("max_redemptions"),
             metadata=p.metadata(),
+            restrictions=_restrictions(p.sub("restrictions")),
         )
     )
     em.emit("promotion_code.created", promo)
     return promo
+
+
+def _restrictions(r: Params) -> StripeObject:
+    """`restrictions[first_time_transaction|minimum_amount|minimum_amount_currency]`: a minimum
+    amount goes with its currency."""
+    minimum, currency = r.integer("minimum_amount"), r.text("minimum_amount_currency")
+    if minimum is not None and minimum < 1:
+        raise invalid("Invalid positive integer", param="restrictions[minimum_amount]")
+    if (minimum is None) != (currency is None):
+        missing = "minimum_amount_currency" if currency is None else "minimum_amount"
+        raise invalid(
+            "`minimum_amount` and `minimum_amount_currency` must be passed together.",
+            param=f"restrictions[{missing}]",
+        )
+    return catalog.promotion_restrictions(
+        first_time_transaction=bool(r.flag("first_time_transaction")),
+        minimum_amount=minimum,
+        minimum_amount_currency=currency.lower() if currency else None,
+    )
 
 
 @api.get("/v1/promotion_codes/{id}")
@@ -258,12 +277,25 @@ def retrieve_promotion_code(call: Call) -> StripeObject:
 
 @api.post("/v1/promotion_codes/{id}")
 def update_promotion_code(call: Call) -> StripeObject:
-    """Update a promotion code's active flag or metadata."""
-    p = call.params
-    promo = call.emulator.store.find("promotion_code", call.path["id"])
+    """Update a promotion code's active flag or metadata (nothing else of it changes: its
+    code, coupon, limits, expiry and restrictions are fixed at creation). It is reactivated
+    only while its coupon is valid, it is otherwise redeemable and no other active promotion
+    code has its code."""
+    p, em = call.params, call.emulator
+    promo = em.store.find("promotion_code", call.path["id"])
     changes: dict[str, object] = {"metadata": p.metadata(promo["metadata"])}
     if p.has("active"):
         changes["active"] = p.flag("active")
+    reactivated = changes.get("active") and not promo["active"]
+    if reactivated and (
+        not discounts.redeemable(em.store, promo, em.now())
+        or discounts.code_in_use(em.store, promo["code"])
+    ):
+        raise invalid(
+            "This promotion code cannot be reactivated: its coupon is no longer valid, it "
+            "is no longer redeemable, or another active promotion code has its code.",
+            param="active",
+        )
     return call.change(promo, changes, "promotion_code.updated")
 
 

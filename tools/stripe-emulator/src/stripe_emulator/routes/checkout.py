@@ -63,7 +63,10 @@ def create_session(call: Call) -> StripeObject:
             "Session creation.",
             param="expires_at",
         )
-    chosen = requested_discounts(call)
+    subtotal = sum(price["unit_amount"] * quantity for price, quantity in prices)
+    chosen = requested_discounts(
+        call, customer=customer, subtotal=subtotal, currency=prices[0][0]["currency"]
+    )
     allow_promotion_codes = p.flag("allow_promotion_codes")
     if chosen and allow_promotion_codes:
         raise invalid(
@@ -86,7 +89,7 @@ def create_session(call: Call) -> StripeObject:
         base_url=em.settings.base_url,
         mode=mode or "payment",
         currency=prices[0][0]["currency"],
-        amount_subtotal=sum(price["unit_amount"] * quantity for price, quantity in prices),
+        amount_subtotal=subtotal,
         amount_discount=0,
         customer=customer,
         customer_email=email,
@@ -156,8 +159,15 @@ def same_terms(prices: list[StripeObject], *, param: str) -> None:
         raise invalid("All recurring prices must have the same billing interval.", param=param)
 
 
-def requested_discounts(call: Call) -> list[dict[str, Any]]:
-    """The `discounts` parameter: at most one valid coupon or promotion code."""
+def requested_discounts(
+    call: Call,
+    *,
+    customer: str | None = None,
+    subtotal: int | None = None,
+    currency: str | None = None,
+) -> list[dict[str, Any]]:
+    """The `discounts` parameter: at most one valid coupon or promotion code (with the
+    purchase's `subtotal`, a promotion code within its restrictions)."""
     store, now = call.emulator.store, call.emulator.now()
     chosen: list[dict[str, Any]] = []
     for index, entry in enumerate(call.params.items("discounts")):
@@ -171,7 +181,9 @@ def requested_discounts(call: Call) -> list[dict[str, Any]]:
                 )
             chosen.append({"coupon": coupon_id, "promotion_code": None})
         elif promo_code:
-            promo = discounts.resolve_promotion_code(store, promo_code, now)
+            promo = discounts.resolve_promotion_code(
+                store, promo_code, now, customer=customer, subtotal=subtotal, currency=currency
+            )
             chosen.append({"coupon": None, "promotion_code": promo["id"]})
     if len(chosen) > 1:
         raise invalid("You may only specify one discount.", param="discounts")
