@@ -51,6 +51,34 @@ class DisputeClosed(MoneyEvent):
 
 
 class PayoutRecorded(MoneyEvent):
+    """Money sent to a group was booked (`paid`), or a payout to its bank came back.
+
+    `paid`: a transfer to the group's connected account (`payout_id` the payout request that
+    caused it, else the transfer's id) or a payout naming the group (its `po_…` id); `failed`
+    or `canceled`: such a payout came back."""
+
     type: Literal["ledger.payout_recorded"] = "ledger.payout_recorded"
     payout_id: str
     status: str
+
+
+class PayoutRejected(MoneyEvent):
+    """An admin turned a payout request down: nothing was sent, its money is available again."""
+
+    type: Literal["ledger.payout_rejected"] = "ledger.payout_rejected"
+    payout_id: str
+    """The payout request's id (`payreq_…`)."""
+    decided_at: datetime
+
+
+class PayoutFailed(MoneyEvent):
+    """Stripe refused a payout request's transfer: nothing was sent.
+
+    The request was approved (by an admin, or by the group's threshold); it ends `failed` and
+    its money is available again."""
+
+    type: Literal["ledger.payout_failed"] = "ledger.payout_failed"
+    payout_id: str
+    """The payout request's id (`payreq_…`)."""
+    reason: str
+    """Why, in Stripe's words (e.g. the connected account cannot receive transfers)."""
