@@ -191,6 +191,8 @@ def settings(nats_url: str, ledger_url: str, stripe_emulator_url: str) -> Settin
         stripe_api_base=stripe_emulator_url,
         auth_jwt_secret=SECRET,
         ledger_fee_interval_seconds=0.2,
+        # Payout schedules are run by the replicas `test_scheduled_payouts.py` starts.
+        ledger_payout_schedule_interval_seconds=3600.0,
     )
 
 

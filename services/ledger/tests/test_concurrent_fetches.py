@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ledger import bootstrap
 from ledger.adapters import orm
 from ledger.config import Settings
-from ledger.entrypoints.consumers import HANDLERS
+from ledger.entrypoints.consumers import HANDLERS, STRIPE_CONSUMER
 from ledger.main import MIGRATIONS
 from ledger.service_layer import Deps, fetches
 from tollgate_shared.contracts.stripe import StripeEvent
@@ -83,7 +83,7 @@ async def _count(sessions: async_sessionmaker[AsyncSession], statement: Any) -> 
 async def test_fetches_over_the_same_payments_in_opposite_orders_do_not_deadlock(
     world: StripeWorld, service: Service[Settings, Deps], own_database: str, js: JetStreamContext
 ) -> None:
-    [consumer] = service.runtime.consumers
+    [consumer] = [c for c in service.runtime.consumers if c.spec == STRIPE_CONSUMER]
     group = unique("grp")
     price = await world.price(1500, monthly=True)
     a, b, c = [await _subscription_paid(world, price, group, service) for _ in range(3)]

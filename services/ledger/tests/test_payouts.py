@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, time, timedelta
 
 import httpx
 
@@ -102,5 +103,18 @@ async def test_a_group_is_paid_out_manually_until_its_schedule_is_set(
         **body,
         "destination_account": None,
         "updated_at": saved.json()["updated_at"],
+        "next_due_at": saved.json()["next_due_at"],
     }
     assert (await ledger.get(path, headers=organizer)).json() == saved.json()
+    # First due at the start of the next week (Monday 00:00 UTC); the same interval keeps it.
+    due = datetime.fromisoformat(saved.json()["next_due_at"])
+    now = datetime.now(UTC)
+    assert now < due <= now + timedelta(days=7)
+    assert (due.weekday(), due.time(), due.utcoffset()) == (0, time(0), timedelta(0))
+    higher = await ledger.put(path, json={**body, "minimum_amount": 900}, headers=organizer)
+    assert higher.json()["next_due_at"] == saved.json()["next_due_at"]
+    monthly = await ledger.put(path, json={**body, "interval": "monthly"}, headers=organizer)
+    first = datetime.fromisoformat(monthly.json()["next_due_at"])
+    assert (first.day, first.time(), first > now) == (1, time(0), True)
+    manual = await ledger.put(path, json={**body, "interval": "manual"}, headers=organizer)
+    assert manual.json()["next_due_at"] is None

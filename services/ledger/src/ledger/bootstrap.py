@@ -10,7 +10,7 @@ from ledger.config import Settings
 from ledger.entrypoints import console, consumers
 from ledger.entrypoints.errors import STATUS
 from ledger.entrypoints.http import router
-from ledger.service_layer import Deps, fees
+from ledger.service_layer import Deps, fees, schedules
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.infra.service import Service
@@ -19,8 +19,8 @@ from tollgate_shared.web.service import Loop
 
 
 def build(settings: Settings) -> Service[Settings, Deps]:
-    """Database, broker, the STRIPE consumer, the outbox relay, the Stripe gateway, the fee task,
-    the HTTP API and the console."""
+    """Database, broker, the STRIPE and DOMAIN consumers, the outbox relay, the Stripe gateway,
+    the fee task, the payout schedule task, the HTTP API and the console."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
     deps = Deps(
         stripe=StripeGateway(make_stripe_client(settings)),
@@ -35,7 +35,7 @@ def build(settings: Settings) -> Service[Settings, Deps]:
         description="A balanced revenue ledger, the payments audit trail, payouts and the console.",
         error_status=STATUS,
         routers=[router, console.router],
-        loops=[_fee_task(settings, deps)],
+        loops=[_fee_task(settings, deps), _schedule_task(settings, deps)],
     )
 
 
@@ -50,3 +50,12 @@ def _fee_task(settings: Settings, deps: Deps) -> Loop:
         )
 
     return book_fees
+
+
+def _schedule_task(settings: Settings, deps: Deps) -> Loop:
+    """The payout schedule task, to run once the runtime is up."""
+
+    async def run_payout_schedules() -> None:
+        await schedules.run(deps, interval=settings.ledger_payout_schedule_interval_seconds)
+
+    return run_payout_schedules

@@ -4,7 +4,7 @@ payout rules and the order of statuses."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -170,14 +170,41 @@ def test_only_a_requested_payout_can_be_rejected_and_a_pending_one_approved(
             payouts.check_can_reject(status)
 
 
-def test_a_schedule_is_due_a_week_or_a_month_after_its_last_request_never_when_manual() -> None:
+def test_a_schedule_is_due_each_monday_or_first_of_the_month_never_when_manual() -> None:
     week, month = Interval.WEEKLY, Interval.MONTHLY
-    assert payouts.schedule_due(week, None, T0)
-    assert not payouts.schedule_due(week, T0 - timedelta(days=6), T0)
-    assert payouts.schedule_due(week, T0 - timedelta(days=7), T0)
-    assert not payouts.schedule_due(month, T0 - timedelta(days=29), T0)
-    assert payouts.schedule_due(month, T0 - timedelta(days=30), T0)
-    assert not payouts.schedule_due(Interval.MANUAL, None, T0)
+    sunday_evening = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    monday = datetime(2026, 3, 2, tzinfo=UTC)
+    assert payouts.next_due(week, sunday_evening) == monday
+    assert payouts.next_due(week, monday) == monday + timedelta(days=7), "strictly after"
+    assert payouts.next_due(month, sunday_evening) == datetime(2026, 4, 1, tzinfo=UTC)
+    assert payouts.next_due(month, datetime(2026, 12, 31, 12, tzinfo=UTC)) == datetime(
+        2027, 1, 1, tzinfo=UTC
+    )
+    assert payouts.next_due(month, datetime(2026, 1, 31, tzinfo=UTC)) == datetime(
+        2026, 2, 1, tzinfo=UTC
+    )
+    assert payouts.next_due(Interval.MANUAL, monday) is None
+    # A zone other than UTC is the same instant: due at 00:00 UTC all the same.
+    auckland = timezone(timedelta(hours=13))
+    assert payouts.next_due(week, datetime(2026, 3, 2, 9, tzinfo=auckland)) == monday
+
+
+def test_a_due_date_handled_late_moves_past_now_once_not_period_by_period() -> None:
+    due = datetime(2026, 3, 2, tzinfo=UTC)
+    assert payouts.moved_due(Interval.WEEKLY, due, due + timedelta(seconds=5)) == datetime(
+        2026, 3, 9, tzinfo=UTC
+    )
+    weeks_later = datetime(2026, 4, 1, 10, tzinfo=UTC)  # no replica ran for a month
+    assert payouts.moved_due(Interval.WEEKLY, due, weeks_later) == datetime(2026, 4, 6, tzinfo=UTC)
+
+
+def test_only_a_request_strictly_below_the_groups_threshold_in_its_currency_is_approved() -> None:
+    thresholds = {"usd": 5000, "jpy": 0}
+    assert payouts.auto_approves(4999, "usd", thresholds)
+    assert not payouts.auto_approves(5000, "usd", thresholds)
+    assert payouts.auto_approves(4999, "USD", thresholds)
+    assert not payouts.auto_approves(1, "jpy", thresholds), "zero approves nothing"
+    assert not payouts.auto_approves(1, "eur", thresholds), "no threshold: an admin decides"
 
 
 def test_a_status_later_in_an_objects_life_ranks_higher_unknown_ones_in_the_middle() -> None:

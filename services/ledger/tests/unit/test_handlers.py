@@ -17,17 +17,18 @@ import itertools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 
 import pytest
+import stripe
 
 from ledger.adapters.parts import Part
 from ledger.adapters.stripe_gateway import BookedPayout, BookedTransfer, StripeGateway
 from ledger.domain.accounts import Account, Kind
 from ledger.domain.errors import IdempotencyKeyReused, InsufficientBalance
 from ledger.domain.payments import Payment
-from ledger.domain.payouts import PENDING, TRANSFERABLE, PayoutStatus
+from ledger.domain.payouts import AUTO, PENDING, TRANSFERABLE, PayoutStatus
 from ledger.domain.statuses import status_rank
 from ledger.domain.transactions import Transaction
 from ledger.service_layer import (
@@ -71,6 +72,7 @@ class Store:
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def moved(self, group_id: str, currency: str) -> dict[Account, int]:
         """Each account's balance for a group in one currency (accounts at zero left out)."""
@@ -291,24 +293,65 @@ class FakePayoutRequests:
         if request["status"] in TRANSFERABLE:
             request.update(status=PayoutStatus.PAID, transfer_id=transfer_id)
 
-    async def mark_failed(self, payout_id: str, *, failure: str) -> None:
+    async def mark_failed(self, payout_id: str, *, failure: str) -> bool:
         request = self._store.requests[payout_id]
-        if request["status"] == PayoutStatus.APPROVED:
-            request.update(status=PayoutStatus.FAILED, failure=failure)
+        if request["status"] != PayoutStatus.APPROVED:
+            return False
+        request.update(status=PayoutStatus.FAILED, failure=failure)
+        return True
 
     async def get_schedule(self, group_id: str) -> dict[str, Any] | None:
         return self._store.schedules.get(group_id)
 
-    async def schedules(self) -> list[dict[str, Any]]:
-        return [s for s in self._store.schedules.values() if s["interval"] != "manual"]
-
-    async def last_scheduled(self, group_id: str) -> datetime | None:
-        made = [
-            r["created_at"]
-            for r in self._store.requests.values()
-            if r["group_id"] == group_id and r["requested_by"] == "schedule"
+    async def claim_due_schedule(
+        self, now: datetime, *, skip: Collection[str] = ()
+    ) -> dict[str, Any] | None:
+        due = [
+            s
+            for s in self._store.schedules.values()
+            if s["interval"] != "manual"
+            and s.get("next_due_at") is not None
+            and s["next_due_at"] <= now
+            and s["group_id"] not in skip
         ]
-        return max(made, default=None)
+        return dict(min(due, key=lambda s: (s["next_due_at"], s["group_id"]))) if due else None
+
+    async def move_schedule(self, group_id: str, next_due_at: datetime | None) -> None:
+        self._store.schedules[group_id]["next_due_at"] = next_due_at
+
+    async def auto_approved_unpaid(self, before: datetime, *, limit: int) -> list[str]:
+        found = [
+            r
+            for r in self._store.requests.values()
+            if r["status"] == PayoutStatus.APPROVED
+            and r["decided_by"] == AUTO
+            and r["decided_at"] < before
+        ]
+        return [r["payout_id"] for r in sorted(found, key=lambda r: r["decided_at"])][:limit]
+
+
+class FakeGroups:
+    """`AbstractGroups` in memory."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def apply(
+        self, *, group_id: str, name: str, thresholds: dict[str, int], revision: int
+    ) -> bool:
+        kept = self._store.groups.get(group_id)
+        if kept is not None and kept["revision"] >= revision:
+            return False
+        self._store.groups[group_id] = {
+            "name": name,
+            "thresholds": thresholds,
+            "revision": revision,
+        }
+        return True
+
+    async def thresholds(self, group_id: str) -> dict[str, int]:
+        kept = self._store.groups.get(group_id)
+        return {c: a for c, a in kept["thresholds"].items() if a > 0} if kept else {}
 
 
 class FakeUnitOfWork(LedgerUnitOfWork):
@@ -323,6 +366,7 @@ class FakeUnitOfWork(LedgerUnitOfWork):
         self.parts = FakeParts(store)
         self.payouts = FakePayoutRequests(store)
         self.failures = FakeFailures(store)
+        self.groups = FakeGroups(store)
         self._before = store
         self._committed = False
 
@@ -352,6 +396,8 @@ class FakeStripe(StripeGateway):
 
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, Any]] = {}
+        self.transfers: stripe.StripeError | None = None
+        """What Stripe answers transfers with instead of making them (as the test sets it)."""
 
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
         self.objects[obj["id"]] = obj
@@ -361,9 +407,26 @@ class FakeStripe(StripeGateway):
         return BookedPayout.model_validate(self.objects[payout_id])
 
     async def create_transfer(self, **params: Any) -> BookedTransfer:
-        del params["idempotency_key"]
-        made = {"id": f"tr_{len(self.objects)}", "object": "transfer", "created": NOW, **params}
+        if self.transfers is not None:
+            raise self.transfers
+        key = params.pop("idempotency_key")
+        for earlier in self.objects.values():
+            if earlier.get("idempotency_key") == key:
+                return BookedTransfer.model_validate(earlier)
+        made = {
+            "idempotency_key": key,
+            "id": f"tr_{len(self.objects)}",
+            "object": "transfer",
+            "created": NOW,
+            **params,
+        }
         return BookedTransfer.model_validate(self.put(made))
+
+    async def transfer_in_group(self, transfer_group: str) -> BookedTransfer | None:
+        for obj in self.objects.values():
+            if obj.get("object") == "transfer" and obj.get("transfer_group") == transfer_group:
+                return BookedTransfer.model_validate(obj)
+        return None
 
 
 Handler = Callable[[Deps, LedgerUnitOfWork, StripeEvent], Awaitable[None]]
@@ -733,26 +796,6 @@ async def test_a_payout_request_reserves_at_most_the_available_and_its_approval_
         9_000,
         "paid",
     )
-
-
-async def test_a_due_schedule_requests_what_is_available_above_its_minimum(
-    ledger: Ledger,
-) -> None:
-    await _paid(ledger, "ch_1", 10_000, 320)
-    schedule = {"group_id": GROUP, "interval": "weekly", "currency": "usd", "minimum_amount": 0}
-    ledger.store.schedules[GROUP] = schedule
-    now = datetime.now(UTC)
-    [request] = await payouts.request_scheduled_payouts(ledger.deps, now)
-    assert (request["amount"], request["requested_by"]) == (9_680, "schedule")
-
-    await _paid(ledger, "ch_2", 1_000, 59)  # 941 more available
-    assert await payouts.request_scheduled_payouts(ledger.deps, now) == []  # not due yet
-    week_later = now + timedelta(days=8)
-    ledger.store.schedules[GROUP] = {**schedule, "minimum_amount": 942}
-    assert await payouts.request_scheduled_payouts(ledger.deps, week_later) == []
-    ledger.store.schedules[GROUP] = {**schedule, "minimum_amount": 941}
-    [request] = await payouts.request_scheduled_payouts(ledger.deps, week_later)
-    assert request["amount"] == 941
 
 
 def _declined(charge_id: str, metadata: dict[str, str]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
     func,
     text,
@@ -229,7 +230,13 @@ payout_schedules = Table(
     Column("currency", String(3), nullable=False),
     Column("destination_account", String(100)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("next_due_at", DateTime(timezone=True)),
+    Index(
+        "ix_payout_schedules_due", "next_due_at", postgresql_where=text("next_due_at IS NOT NULL")
+    ),
 )
+"""A group's payout schedule; `next_due_at` (null when manual) is when the schedule task next
+requests what is available (`service_layer/schedules.py`)."""
 
 payout_requests = Table(
     "payout_requests",
@@ -250,4 +257,20 @@ payout_requests = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     UniqueConstraint("group_id", "idempotency_key", name="uq_payout_requests_idempotency"),
     Index("ix_payout_requests_group", "group_id", "created_at"),
+    Index(
+        "ix_payout_requests_approved", "decided_at", postgresql_where=text("status = 'approved'")
+    ),
 )
+
+group_settings = Table(
+    "group_settings",
+    metadata,
+    Column("group_id", String(100), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("payout_auto_approve_below", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("revision", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""What checkout announces of a group (`checkout.group.settings_changed`), as of its highest
+revision: its name, and per currency the amount below which scheduled payouts are approved
+without an admin."""

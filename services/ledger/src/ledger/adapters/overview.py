@@ -14,18 +14,22 @@ from ledger.adapters.queries import totals
 from ledger.domain.payouts import PayoutStatus
 from tollgate_shared.persistence.pagination import decode_cursor, encode_cursor, keyset_page
 
-t, e, p = orm.transactions, orm.entries, orm.payments
+t, e, p, g = orm.transactions, orm.entries, orm.payments, orm.group_settings
 
 
 async def groups_page(
     session: AsyncSession, *, limit: int, cursor: str | None, search: str | None = None
 ) -> tuple[list[str], str | None]:
-    """Groups that booked money, by id, after `cursor`; `search` matches part of the id. Read
-    off the transactions' (group, id) index, so a page reads the transactions of its groups
-    only."""
+    """Groups that booked money, by id, after `cursor`; `search` matches part of the id or of
+    the name checkout gave the group. Read off the transactions' (group, id) index, so a page
+    reads the transactions of its groups only."""
     query = select(t.c.group_id).distinct()
     if search:
-        query = query.where(t.c.group_id.icontains(search.strip(), autoescape=True))
+        part = search.strip()
+        named = select(g.c.group_id).where(g.c.name.icontains(part, autoescape=True))
+        query = query.where(
+            or_(t.c.group_id.icontains(part, autoescape=True), t.c.group_id.in_(named))
+        )
     if cursor:
         (after,) = decode_cursor(cursor, str)
         query = query.where(t.c.group_id > after)

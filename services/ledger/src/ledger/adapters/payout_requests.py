@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -11,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
-from ledger.domain.payouts import PENDING, TRANSFERABLE, PayoutStatus
+from ledger.domain.payouts import AUTO, PENDING, TRANSFERABLE, Interval, PayoutStatus
 from tollgate_shared.persistence.pagination import keyset_page
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
@@ -65,10 +66,13 @@ class AbstractPayoutRequests(Protocol):
         self, payout_id: str, *, status: PayoutStatus, decided_by: str, **values: Any
     ) -> dict[str, Any]: ...
     async def mark_paid(self, payout_id: str, *, transfer_id: str) -> None: ...
-    async def mark_failed(self, payout_id: str, *, failure: str) -> None: ...
+    async def mark_failed(self, payout_id: str, *, failure: str) -> bool: ...
     async def get_schedule(self, group_id: str) -> dict[str, Any] | None: ...
-    async def schedules(self) -> list[dict[str, Any]]: ...
-    async def last_scheduled(self, group_id: str) -> datetime | None: ...
+    async def claim_due_schedule(
+        self, now: datetime, *, skip: Collection[str] = ()
+    ) -> dict[str, Any] | None: ...
+    async def move_schedule(self, group_id: str, next_due_at: datetime | None) -> None: ...
+    async def auto_approved_unpaid(self, before: datetime, *, limit: int) -> list[str]: ...
 
 
 class PayoutRequests:
@@ -154,28 +158,56 @@ class PayoutRequests:
             )
         )
 
-    async def mark_failed(self, payout_id: str, *, failure: str) -> None:
+    async def mark_failed(self, payout_id: str, *, failure: str) -> bool:
         """Stripe refused the approved request's transfer: its reservation is released (unless a
-        transfer was booked for it meanwhile)."""
-        await self._session.execute(
+        transfer was booked for it meanwhile); whether it was marked now."""
+        marked = await self._session.scalar(
             r.update()
             .where(r.c.payout_id == payout_id, r.c.status == PayoutStatus.APPROVED)
             .values(status=PayoutStatus.FAILED, failure=failure[:500])
+            .returning(r.c.payout_id)
         )
+        return marked is not None
 
     async def get_schedule(self, group_id: str) -> dict[str, Any] | None:
         """A group's payout schedule, if it has one."""
         return await get_schedule(self._session, group_id)
 
-    async def schedules(self) -> list[dict[str, Any]]:
-        """Every schedule that is not manual."""
-        rows = await self._session.execute(select(s).where(s.c.interval != "manual"))
-        return [dict(row._mapping) for row in rows]
-
-    async def last_scheduled(self, group_id: str) -> Any:
-        """When the schedule last created a request for the group."""
-        return await self._session.scalar(
-            select(func.max(r.c.created_at)).where(
-                r.c.group_id == group_id, r.c.requested_by == "schedule"
-            )
+    async def claim_due_schedule(
+        self, now: datetime, *, skip: Collection[str] = ()
+    ) -> dict[str, Any] | None:
+        """The schedule due longest ago at `now` (but those of `skip`), row-locked until the
+        transaction ends; one another transaction holds is skipped, so replicas each take
+        another."""
+        query = (
+            select(s)
+            .where(s.c.next_due_at <= now, s.c.interval != Interval.MANUAL.value)
+            .order_by(s.c.next_due_at, s.c.group_id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
+        if skip:
+            query = query.where(s.c.group_id.not_in(list(skip)))
+        row = (await self._session.execute(query)).first()
+        return dict(row._mapping) if row else None
+
+    async def move_schedule(self, group_id: str, next_due_at: datetime | None) -> None:
+        """Set when the group's schedule is next due."""
+        await self._session.execute(
+            s.update().where(s.c.group_id == group_id).values(next_due_at=next_due_at)
+        )
+
+    async def auto_approved_unpaid(self, before: datetime, *, limit: int) -> list[str]:
+        """Requests approved without an admin before `before` whose transfer is not booked yet
+        (Stripe did not answer, or the replica stopped before it asked), oldest first."""
+        found = await self._session.scalars(
+            select(r.c.payout_id)
+            .where(
+                r.c.status == PayoutStatus.APPROVED,
+                r.c.decided_by == AUTO,
+                r.c.decided_at < before,
+            )
+            .order_by(r.c.decided_at)
+            .limit(limit)
+        )
+        return list(found)

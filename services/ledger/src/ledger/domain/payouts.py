@@ -1,8 +1,10 @@
-"""Payout rules: what a group may withdraw, and when its schedule is due."""
+"""Payout rules: what a group may withdraw, when its schedule is due, and what is approved
+without an admin."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from ledger.domain.errors import AlreadyDecided, InsufficientBalance
@@ -54,10 +56,30 @@ def check_can_withdraw(amount: int, *, payable: int, pending: int) -> None:
         raise InsufficientBalance(f"requested {amount}, available {max(free, 0)}")
 
 
-def schedule_due(interval: Interval, last: datetime | None, now: datetime) -> bool:
-    """Whether a scheduled payout is due: never for manual, else a week/month after the last."""
+def next_due(interval: Interval, after: datetime) -> datetime | None:
+    """A schedule's first due date strictly after `after`: the next Monday 00:00 UTC (weekly),
+    the next 1st of a month 00:00 UTC (monthly); None when manual."""
     if interval is Interval.MANUAL:
-        return False
-    if last is None:
-        return True
-    return now - last >= (timedelta(days=7) if interval is Interval.WEEKLY else timedelta(days=30))
+        return None
+    day = after.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval is Interval.WEEKLY:
+        return day + timedelta(days=7 - day.weekday())
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def moved_due(interval: Interval, due: datetime, now: datetime) -> datetime | None:
+    """Where a schedule's due date moves once `due` was handled at `now`: the first due date
+    after both, so periods missed while no replica ran make one request, not one each."""
+    return next_due(interval, max(due, now))
+
+
+AUTO = "auto"
+"""`decided_by` of a request approved without an admin (below its group's threshold)."""
+SCHEDULE = "schedule"
+"""`requested_by` of a request a schedule made."""
+
+
+def auto_approves(amount: int, currency: str, thresholds: Mapping[str, int]) -> bool:
+    """Whether a scheduled request is approved without an admin: strictly below the group's
+    threshold in its currency (no threshold: an admin decides)."""
+    return amount < thresholds.get(currency.lower(), 0)

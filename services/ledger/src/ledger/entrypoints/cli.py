@@ -1,5 +1,5 @@
-"""Operator commands beyond `serve`/`migrate`: reconciliation, scheduled payouts and a round of
-the fee task."""
+"""Operator commands beyond `serve`/`migrate`: reconciliation, a round of the payout schedule
+task and a round of the fee task."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from ledger.config import Settings
 from ledger.config import load_settings as load_ledger_settings
 from ledger.entrypoints.deps import parse_instant
 from ledger.service_layer.fees import book_fees
-from ledger.service_layer.payouts import request_scheduled_payouts
 from ledger.service_layer.reconcile import reconcile
+from ledger.service_layer.schedules import resume_unpaid, run_due
 from tollgate_shared.infra.cli import (
     CommandError,
     OneLineParser,
@@ -46,7 +46,8 @@ async def _schedule(settings: Settings) -> int:
     service = build(settings)
     assert service.runtime.engine is not None
     try:
-        created = await request_scheduled_payouts(service.deps, datetime.now(UTC))
+        now = datetime.now(UTC)
+        created = await run_due(service.deps, now) + await resume_unpaid(service.deps, now)
     finally:
         await service.runtime.engine.dispose()
     for request in created:
@@ -75,7 +76,7 @@ def run(argv: list[str]) -> int:
     check.add_argument("--from", dest="start", required=True, help="ISO date or datetime")
     check.add_argument("--to", dest="end", required=True, help="ISO date or datetime (exclusive)")
     schedule = commands.add_parser(
-        "schedule-payouts", help="request the payouts that schedules make due"
+        "schedule-payouts", help="one round of the payout schedule task (every serve runs it)"
     )
     fees = commands.add_parser("book-fees", help="book the Stripe fees of payments not known yet")
     for command in (check, schedule, fees):

@@ -1,4 +1,5 @@
-"""JetStream consumers: which Stripe events the ledger books, and with which handler."""
+"""JetStream consumers: which Stripe events the ledger books, and with which handler; and the
+groups' settings checkout announces."""
 
 from __future__ import annotations
 
@@ -12,22 +13,29 @@ from ledger.service_layer import (
     disputes,
     failures,
     fetches,
+    groups,
     joins,
     refunds,
     risk,
 )
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
+from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.contracts.checkout import GroupSettingsChanged
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler as EventHandler
-from tollgate_shared.messaging.dispatch import stripe_dispatcher
+from tollgate_shared.messaging.dispatch import domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.message import PermanentError
-from tollgate_shared.messaging.streams import STRIPE, ConsumerSpec
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 
 # Its handlers call Stripe not at all but to read a group's payout (a refund is asked for over
 # HTTP, not here): a fetch needs no savepoint per message (see ConsumerSpec).
 STRIPE_CONSUMER = ConsumerSpec(
     durable="ledger", stream=STRIPE, filter_subject="stripe.>", savepoints=False
+)
+# A group's settings only write the ledger's own table: no savepoint per message.
+DOMAIN_CONSUMER = ConsumerSpec(
+    durable="ledger", stream=DOMAIN, filter_subject="checkout.>", savepoints=False
 )
 
 # Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
@@ -68,6 +76,10 @@ HANDLERS: dict[str, Handler] = {
     "payout.canceled": disbursements.on_payout,
 }
 
+DOMAIN_HANDLERS: dict[type[DomainEvent], EventHandler] = {
+    GroupSettingsChanged: groups.on_group_settings_changed,
+}
+
 
 PAYMENT_EVENTS = Counter(
     "tollgate_payment_events_total",
@@ -90,9 +102,10 @@ def _bind(handler: Handler, deps: Deps) -> EventHandler:
 
 
 def register(runtime: Runtime, deps: Deps) -> None:
-    """Subscribe the ledger's durable consumer on the STRIPE stream; before the handlers of
+    """Subscribe the ledger's durable consumers on the STRIPE stream (before the handlers of
     a fetch, the Stripe objects its events name are locked and the payments of its charge
-    events read, each in one statement (`fetches.prepare`)."""
+    events read, each in one statement: `fetches.prepare`) and on the DOMAIN stream."""
     handlers = {event_type: _bind(h, deps) for event_type, h in HANDLERS.items()}
     dispatcher = stripe_dispatcher(handlers, prefetch=fetches.prepare)
     runtime.consume(STRIPE_CONSUMER, dispatcher, units=deps.uow)
+    runtime.consume(DOMAIN_CONSUMER, domain_dispatcher(DOMAIN_HANDLERS), units=deps.uow)

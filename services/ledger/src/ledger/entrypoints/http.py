@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 
 from ledger.adapters import payout_requests, queries
 from ledger.domain.errors import NotFound
-from ledger.domain.payouts import Interval
+from ledger.domain.payouts import Interval, next_due
 from ledger.entrypoints.csv_export import CsvResponse, attachment, entries_csv
 from ledger.entrypoints.deps import (
     LedgerDeps,
@@ -274,11 +275,14 @@ async def get_schedule(group_id: Id, principal: CurrentUser, sessions: Sessions)
 async def put_schedule(
     group_id: Id, body: ScheduleBody, principal: CurrentUser, sessions: Sessions
 ) -> Schedule:
-    """Set the schedule; only admins set or change the connected account paid out to."""
+    """Set the schedule; only admins set or change the connected account paid out to. A new
+    interval is first due at the start of its next period; the same one keeps its due date."""
     require_group(principal, group_id)
     async with transaction(sessions) as session:
         current = await payout_requests.get_schedule(session, group_id)
         destination = current["destination_account"] if current else None
+        kept = current if current and current["interval"] == body.interval.value else None
+        due = kept["next_due_at"] if kept else next_due(body.interval, datetime.now(UTC))
         if body.destination_account != destination and body.destination_account is not None:
             if not principal.is_admin:
                 raise Forbidden("only admins set the connected account")
@@ -290,6 +294,7 @@ async def put_schedule(
             minimum_amount=body.minimum_amount,
             currency=body.currency,
             destination_account=destination,
+            next_due_at=due,
         )
     return Schedule.model_validate(saved)
 

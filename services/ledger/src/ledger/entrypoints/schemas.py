@@ -258,6 +258,8 @@ class Schedule(BaseModel):
     currency: str | None = None
     destination_account: str | None = None
     updated_at: datetime | None = None
+    next_due_at: datetime | None = None
+    """When the ledger next requests what is available (null when manual)."""
 
 
 class Payout(BaseModel):

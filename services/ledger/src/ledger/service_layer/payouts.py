@@ -1,4 +1,5 @@
-"""Payout requests: organizer asks, admin approves, Stripe transfers, the ledger books it.
+"""Payout requests: organizer (or schedule) asks, admin (or the group's threshold) approves,
+Stripe transfers, the ledger books it; each outcome announced once (paid, rejected, failed).
 
 Every balance check runs under the group's lock, so concurrent requests can never reserve
 more than the group has available. Every decision (approve, reject) runs under the request's
@@ -9,7 +10,6 @@ answers 409 having changed nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import stripe
@@ -18,10 +18,12 @@ from ledger.adapters.stripe_gateway import BookedTransfer
 from ledger.domain import payouts
 from ledger.domain.accounts import Account
 from ledger.domain.errors import IdempotencyKeyReused, InvalidState, NotFound, StripeUnavailable
-from ledger.domain.payouts import Interval, PayoutStatus
+from ledger.domain.payouts import PayoutStatus
+from ledger.domain.transactions import event_id
 from ledger.service_layer import Deps
 from ledger.service_layer.disbursements import record_transfer
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
+from tollgate_shared.contracts.ledger import PayoutFailed, PayoutRejected
 from tollgate_shared.infra.stripe_client import idempotency_key
 
 
@@ -49,12 +51,13 @@ async def request_payout(deps: Deps, command: PayoutRequest) -> tuple[dict[str, 
     """Reserve `amount` for a payout; returns the request and whether it is new (a key sent
     again answers the request it made, if it asked for the same)."""
     async with deps.uow() as uow:
-        requested = await _request(uow, command)
+        requested = await request_in(uow, command)
         await uow.commit()
     return requested
 
 
-async def _request(uow: LedgerUnitOfWork, command: PayoutRequest) -> tuple[dict[str, Any], bool]:
+async def request_in(uow: LedgerUnitOfWork, command: PayoutRequest) -> tuple[dict[str, Any], bool]:
+    """`request_payout` in the caller's unit of work (not committed)."""
     await uow.books.lock_group(command.group_id)
     if command.idempotency_key:
         existing = await uow.payouts.by_idempotency_key(command.group_id, command.idempotency_key)
@@ -74,11 +77,12 @@ async def _request(uow: LedgerUnitOfWork, command: PayoutRequest) -> tuple[dict[
     return created, True
 
 
-async def _approve(
+async def approve_in(
     uow: LedgerUnitOfWork, payout_id: str, admin: str
 ) -> tuple[dict[str, Any], bool]:
-    """Approve the request under its row lock; returns it and whether an earlier approval
-    already took it (the transfer is then resumed with the parameters recorded then)."""
+    """Approve the request under its row lock, in the caller's unit of work (not committed);
+    returns it and whether an earlier approval already took it (the transfer is then resumed
+    with the parameters recorded then)."""
     found = await uow.payouts.get(payout_id)
     if found is None:
         raise NotFound(f"no payout request {payout_id}")
@@ -120,8 +124,15 @@ async def approve_payout(deps: Deps, payout_id: str, *, admin: str) -> dict[str,
     transfer id).
     """
     async with deps.uow() as uow:
-        request, resumed = await _approve(uow, payout_id, admin)
+        request, resumed = await approve_in(uow, payout_id, admin)
         await uow.commit()
+    return await send_transfer(deps, request, resumed=resumed)
+
+
+async def send_transfer(deps: Deps, request: dict[str, Any], *, resumed: bool) -> dict[str, Any]:
+    """Send an approved request's transfer (a resumed one's is looked for first) and book it;
+    the request as it is then."""
+    payout_id = request["payout_id"]
     try:
         earlier = await deps.stripe.transfer_in_group(payout_id) if resumed else None
         transfer = earlier or await _create_transfer(deps, request)
@@ -152,10 +163,12 @@ async def _create_transfer(deps: Deps, request: dict[str, Any]) -> BookedTransfe
         )
     except stripe.InvalidRequestError as exc:
         # Refused, nothing moved: the request ends failed and its money is free again.
+        reason = str(exc.user_message or exc.code or "refused")
         async with deps.uow() as uow:
-            await uow.payouts.mark_failed(payout_id, failure=str(exc.user_message))
+            if await uow.payouts.mark_failed(payout_id, failure=reason):
+                _announce(uow, PayoutFailed, request, reason=reason[:500])
             await uow.commit()
-        raise InvalidState(f"Stripe refused the transfer: {exc.user_message}") from None
+        raise InvalidState(f"Stripe refused the transfer: {reason}") from None
 
 
 async def reject_payout(deps: Deps, payout_id: str, *, admin: str) -> dict[str, Any]:
@@ -169,31 +182,27 @@ async def reject_payout(deps: Deps, payout_id: str, *, admin: str) -> dict[str, 
         rejected = await uow.payouts.decide(
             payout_id, status=PayoutStatus.REJECTED, decided_by=admin
         )
+        _announce(uow, PayoutRejected, rejected, decided_at=rejected["decided_at"])
         await uow.commit()
     return rejected
 
 
-async def request_scheduled_payouts(deps: Deps, now: datetime) -> list[dict[str, Any]]:
-    """For every weekly/monthly schedule that is due, request what is available above its
-    minimum (admins still approve it)."""
-    async with deps.uow() as uow:
-        schedules = await uow.payouts.schedules()
-    created = []
-    for schedule in schedules:
-        async with deps.uow() as uow:
-            group_id = schedule["group_id"]
-            # Under the group's lock: a run beside this one (two cron pods, an overlap) that
-            # requested first is seen, and the schedule is not due twice.
-            await uow.books.lock_group(group_id)
-            last = await uow.payouts.last_scheduled(group_id)
-            if not payouts.schedule_due(Interval(schedule["interval"]), last, now):
-                continue
-            free = (await balance(uow, group_id, schedule["currency"]))["available"]
-            if free <= 0 or free < schedule["minimum_amount"]:
-                continue
-            request, _ = await _request(
-                uow, PayoutRequest(group_id, free, schedule["currency"], requested_by="schedule")
-            )
-            await uow.commit()
-            created.append(request)
-    return created
+def _announce(
+    uow: LedgerUnitOfWork,
+    kind: type[PayoutFailed | PayoutRejected],
+    request: dict[str, Any],
+    **fields: Any,
+) -> None:
+    """Queue the request's outcome of `kind`, once (its id derives from the request's)."""
+    payout_id = request["payout_id"]
+    uow.emit(
+        kind(
+            id=event_id(kind.declared_type(), payout_id),
+            causation_id=payout_id,
+            group_id=request["group_id"],
+            amount=request["amount"],
+            currency=request["currency"],
+            payout_id=payout_id,
+            **fields,
+        )
+    )

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from ledger.adapters import groups as group_settings
 from ledger.adapters import overview, queries
 from ledger.entrypoints.console.charts import BUCKETS, charts, window
 from ledger.entrypoints.console.pages import PAGE, ConsoleSession, Missing, page, staff
@@ -32,7 +33,8 @@ async def home(request: Request, sessions: Sessions) -> Response:
         awaiting = await overview.awaiting_approval(db, session.groups, limit=20)
         mine = sorted(session.principal.groups)
         totals = await overview.group_totals(db, mine) if mine else {}
-    return page(request, "home.html", session, awaiting=awaiting, totals=totals)
+    shown = [*totals, *(r["group_id"] for r in awaiting)]
+    return await page(request, "home.html", session, awaiting=awaiting, totals=totals, groups=shown)
 
 
 @router.get("/groups", response_class=HTMLResponse)
@@ -43,7 +45,8 @@ async def groups(
     cursor: Cursor = None,
     limit: Limit = PAGE,
 ) -> Response:
-    """Admins: every group that booked money, by id, `limit` a page; organizers: theirs."""
+    """Admins: every group that booked money, by id, `limit` a page; organizers: theirs; `q`
+    matches part of a group's id or name."""
     session = await staff(request)
     async with sessions() as db:
         if session.groups is None:
@@ -51,13 +54,16 @@ async def groups(
                 db, limit=limit, cursor=cursor, search=q
             )
         else:
-            found = [g for g in session.groups if not q or q.strip().lower() in g.lower()]
+            names = await group_settings.names(db, session.groups)
+            part = (q or "").strip().lower()
+            found = [g for g in session.groups if part in f"{g}\n{names.get(g, '')}".lower()]
             next_cursor = None
         totals = await overview.group_totals(db, found)
-    return page(
+    return await page(
         request,
         "groups.html",
         session,
+        groups=found,
         totals=totals,
         q=q or "",
         limit=limit,
@@ -89,7 +95,7 @@ async def group(
         points = await queries.revenue_series(
             db, group_id, bucket=bucket, since=window(bucket, now)[0]
         )
-    return page(
+    return await page(
         request,
         "group.html",
         session,
@@ -120,7 +126,7 @@ async def _listing(
     async with sessions() as db:
         found, next_cursor = await rows(db, group_id, limit=PAGE, cursor=cursor)
     context: dict[str, Any] = {tab: found, "next_cursor": next_cursor}
-    return page(request, f"{tab}.html", session, group_id=group_id, tab=tab, **context)
+    return await page(request, f"{tab}.html", session, group_id=group_id, tab=tab, **context)
 
 
 @router.get("/groups/{group_id}/members", response_class=HTMLResponse)
@@ -158,10 +164,11 @@ async def _disputes_page(
             db, groups=groups, limit=PAGE, cursor=cursors[0]
         )
         risk, next_risk = await queries.risk_list(db, groups=groups, limit=PAGE, cursor=cursors[1])
-    return page(
+    return await page(
         request,
         "disputes.html",
         session,
+        groups=[row["group_id"] for row in [*found, *risk] if row["group_id"]],
         disputes=found,
         risk=risk,
         next_disputes=next_disputes,

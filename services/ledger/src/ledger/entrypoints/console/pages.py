@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -18,7 +19,12 @@ import structlog
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup, escape
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ledger.adapters import groups as group_settings
 from ledger.entrypoints.console.wording import FILTERS
 from tollgate_shared.web.auth import Principal, TokenVerifier
 from tollgate_shared.web.errors import ApiError
@@ -142,23 +148,68 @@ def check_form(request: Request, session_key: str | None, submitted: str) -> Non
     raise Refused
 
 
-def page(
+async def page(
     request: Request,
     name: str,
     session: ConsoleSession | None,
     *,
     status_code: int = 200,
+    groups: Iterable[str] = (),
+    named: bool = True,
     **context: Any,
 ) -> Response:
-    """A console page, with its security headers."""
+    """A console page, with its security headers. The groups it shows (its `group_id`, the
+    session's and `groups`) are named as checkout named them (`names`; unless not `named`:
+    error pages, which must not wait on a database that may be the error)."""
     principal = session.principal if session else None
+    shown = {*groups, *(principal.groups if principal else ())}
+    if isinstance(context.get("group_id"), str):
+        shown.add(context["group_id"])
     return templates.TemplateResponse(
         request,
         name,
-        {"session": session, "principal": principal, **context},
+        {
+            "session": session,
+            "principal": principal,
+            "names": await _names(request, shown) if named else {},
+            **context,
+        },
         status_code=status_code,
         headers=SECURITY_HEADERS,
     )
+
+
+async def _names(request: Request, group_ids: set[str]) -> dict[str, str]:
+    """The names of `group_ids`; none when the database does not answer (a page shows ids
+    then, as it does for a group checkout never named)."""
+    if not group_ids:
+        return {}
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
+    try:
+        async with sessions() as db:
+            return await group_settings.names(db, group_ids)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("console.names_unavailable", error=type(exc).__name__)
+        return {}
+
+
+@pass_context
+def group_name(context: Mapping[str, Any], group_id: str) -> str:
+    """A group's name as checkout announced it, else its id."""
+    names: Mapping[str, str] = context.get("names") or {}
+    return names.get(group_id) or group_id
+
+
+@pass_context
+def group_heading(context: Mapping[str, Any], group_id: str) -> Markup:
+    """A group's name with its id beside it (muted), else its id."""
+    names: Mapping[str, str] = context.get("names") or {}
+    if not names.get(group_id):
+        return escape(group_id)
+    return Markup('{} <span class="muted group-id">{}</span>').format(names[group_id], group_id)
+
+
+templates.env.filters.update(group=group_name, group_heading=group_heading)
 
 
 def static_file(name: str) -> Response:
@@ -182,15 +233,23 @@ async def _problem(request: Request, status_code: int, message: str) -> Response
     """The HTML page of an error under `/console`."""
     session = await signed_in(request)
     if status_code == 404:
-        return page(request, "missing.html", session, status_code=404, what="page")
+        return await page(
+            request, "missing.html", session, status_code=404, what="page", named=False
+        )
     try:
         phrase = HTTPStatus(status_code).phrase
     except ValueError:
         phrase = "Error"
     titles = {409: "That could not be done", 503: "Try again shortly"}
     title = titles.get(status_code, phrase)
-    return page(
-        request, "problem.html", session, status_code=status_code, title=title, message=message
+    return await page(
+        request,
+        "problem.html",
+        session,
+        status_code=status_code,
+        title=title,
+        message=message,
+        named=False,
     )
 
 
@@ -203,11 +262,13 @@ def install(app: FastAPI) -> None:
         return to_sign_in()
 
     async def refused(request: Request, exc: Exception) -> Response:
-        return page(request, "refused.html", await signed_in(request), status_code=403)
+        session = await signed_in(request)
+        return await page(request, "refused.html", session, status_code=403, named=False)
 
     async def missing(request: Request, exc: Exception) -> Response:
         what = exc.what if isinstance(exc, Missing) else "page"
-        return page(request, "missing.html", await signed_in(request), status_code=404, what=what)
+        session = await signed_in(request)
+        return await page(request, "missing.html", session, status_code=404, what=what, named=False)
 
     app.add_exception_handler(SignInNeeded, sign_in_needed)
     app.add_exception_handler(Refused, refused)

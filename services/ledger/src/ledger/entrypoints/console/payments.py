@@ -53,10 +53,11 @@ async def payments(
             groups=[group] if group else session.groups,
             search=q,
         )
-    return page(
+    return await page(
         request,
         "payments.html",
         session,
+        groups=[group] if group else [p["group_id"] for p in found],
         payments=found,
         q=q or "",
         group=group or "",
@@ -72,7 +73,7 @@ async def _payment(sessions: Sessions, session: ConsoleSession, charge_id: str) 
     return detail
 
 
-def _detail_page(
+async def _detail_page(
     request: Request, session: ConsoleSession, detail: dict[str, Any], **context: Any
 ) -> Response:
     requested = context.pop("requested", None)
@@ -82,10 +83,11 @@ def _detail_page(
     waiting = (requested is not None and requested not in listed) or any(
         r["status"] in ("pending", "requires_action") for r in detail["refunds"]
     )
-    return page(
+    return await page(
         request,
         "payment.html",
         session,
+        groups=[detail["group_id"]],
         p=detail,
         form_token=uuid.uuid4().hex,
         requested=requested,
@@ -100,7 +102,7 @@ async def payment(
 ) -> Response:
     session = await staff(request)
     detail = await _payment(sessions, session, charge_id)
-    return _detail_page(request, session, detail, requested=refund, error=None)
+    return await _detail_page(request, session, detail, requested=refund, error=None)
 
 
 @router.post("/payments/{charge_id}/refund")
@@ -123,7 +125,7 @@ async def refund(
     detail = await _payment(sessions, session, charge_id)
     left = detail["amount"] - detail["refunded"]
     if not session.principal.is_admin:
-        return _detail_page(
+        return await _detail_page(
             request, session, detail, status_code=403, error="Only admins can refund."
         )
     error, cents = None, left
@@ -137,9 +139,11 @@ async def refund(
     if error is None and cents > left:
         error = "That is more than is left to refund."
     if error is not None:
-        return _detail_page(request, session, detail, status_code=422, error=error, amount=amount)
+        return await _detail_page(
+            request, session, detail, status_code=422, error=error, amount=amount
+        )
     if confirm != "yes":
-        return page(
+        return await page(
             request,
             "refund_confirm.html",
             session,
@@ -163,5 +167,7 @@ async def refund(
             ),
         )
     except LedgerError as exc:
-        return _detail_page(request, session, detail, status_code=status_of(exc), error=str(exc))
+        return await _detail_page(
+            request, session, detail, status_code=status_of(exc), error=str(exc)
+        )
     return RedirectResponse(f"{PREFIX}/payments/{charge_id}?refund={made.id}", status_code=303)

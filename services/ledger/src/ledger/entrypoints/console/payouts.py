@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ledger.adapters import groups as group_settings
 from ledger.adapters import payout_requests, queries
 from ledger.domain.errors import LedgerError
 from ledger.entrypoints.console.groups import visible_group
@@ -50,6 +51,7 @@ async def _payouts_page(
     async with sessions() as db:
         totals = await queries.summary(db, group_id, None, None)
         schedule = await payout_requests.get_schedule(db, group_id)
+        thresholds = await group_settings.thresholds_of(db, group_id)
         found, next_cursor = await payout_requests.list_for_group(
             db, group_id, limit=PAGE, cursor=cursor
         )
@@ -59,7 +61,7 @@ async def _payouts_page(
         for currency in sorted(currencies):
             found_balance = await payout_service.balance(uow, group_id, currency)
             balances.append({"currency": currency, **found_balance})
-    return page(
+    return await page(
         request,
         "payouts.html",
         session,
@@ -68,6 +70,7 @@ async def _payouts_page(
         tab="payouts",
         balances=balances,
         schedule=schedule,
+        thresholds=thresholds,
         payouts=found,
         next_cursor=next_cursor,
         form_token=uuid.uuid4().hex,
@@ -164,8 +167,14 @@ async def decide(
     if confirm != "yes":
         async with sessions() as db:
             schedule = await payout_requests.get_schedule(db, group_id)
-        return page(
-            request, "payout_confirm.html", session, r=found, decision=decision, schedule=schedule
+        return await page(
+            request,
+            "payout_confirm.html",
+            session,
+            groups=[group_id],
+            r=found,
+            decision=decision,
+            schedule=schedule,
         )
     try:
         if decision == "approve":

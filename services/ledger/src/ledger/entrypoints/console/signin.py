@@ -32,9 +32,9 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _login_page(request: Request, error: str | None, status_code: int = 200) -> Response:
+async def _login_page(request: Request, error: str | None, status_code: int = 200) -> Response:
     key = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
-    answer = page(
+    answer = await page(
         request,
         "login.html",
         None,
@@ -50,7 +50,7 @@ def _login_page(request: Request, error: str | None, status_code: int = 200) -> 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request) -> Response:
-    return _login_page(request, None)
+    return await _login_page(request, None)
 
 
 @router.post("/login")
@@ -65,7 +65,7 @@ async def login(
         principal = None
     if principal is None or not (principal.is_admin or "organizer" in principal.roles):
         log.info("console.login_refused")
-        return _login_page(request, "That token is not an admin or organizer token.", 401)
+        return await _login_page(request, "That token is not an admin or organizer token.", 401)
     log.info("console.login", user_id=principal.user_id)
     answer = RedirectResponse(PREFIX, status_code=303)
     answer.set_cookie(
