@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.domain.payments import RefundReason
 from ledger.domain.payouts import Interval
@@ -17,12 +17,26 @@ Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
 
 
 class RefundBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"amount": 1500, "reason": "requested_by_customer", "note": "double booking"}
+            ]
+        }
+    )
+
     amount: Int64 | None = Field(default=None, gt=0, description="Minor units; omit for the rest")
     reason: RefundReason | None = None
     note: Text | None = Field(default=None, max_length=500)
 
 
 class ScheduleBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"interval": "weekly", "minimum_amount": 5000, "currency": "nzd"}]
+        }
+    )
+
     interval: Interval
     minimum_amount: Int64 = Field(default=0, ge=0)
     currency: Currency
@@ -30,6 +44,10 @@ class ScheduleBody(BaseModel):
 
 
 class PayoutBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": 25000, "currency": "nzd"}]}
+    )
+
     amount: Int64 = Field(gt=0)
     currency: Currency
 

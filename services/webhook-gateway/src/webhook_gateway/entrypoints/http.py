@@ -23,7 +23,25 @@ _SIGNATURE_HEADER = {
             "description": "`t=<unix time>,v1=<hex HMAC-SHA256>` as Stripe sends it",
         }
     ],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"description": "Stripe's Event, exactly as Stripe signed it"},
+                "example": {
+                    "id": "evt_1QaBcDeFgHiJkLmN",
+                    "object": "event",
+                    "type": "invoice.paid",
+                    "created": 1796500000,
+                    "livemode": False,
+                    "api_version": "2026-07-29.dahlia",
+                    "data": {"object": {"id": "in_1QaBcD", "object": "invoice"}},
+                    "pending_webhooks": 1,
+                    "request": {"id": None, "idempotency_key": None},
+                },
+            }
+        },
+    },
 }
 
 
