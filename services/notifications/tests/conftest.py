@@ -24,7 +24,12 @@ from notifications.main import MIGRATIONS, create_app
 from notifications.service_layer.sender import Mailer, Sender
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
-from tollgate_shared.infra.process import ServerProcess
+from tollgate_shared.contracts.checkout import (
+    CatalogEntryChanged,
+    GroupSettingsChanged,
+    PurchasePaid,
+)
+from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import Infrastructure
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.persistence.unit_of_work import units_of_work
@@ -129,6 +134,35 @@ class Harness:
             cursor = page["next_cursor"]
             if cursor is None:
                 return items
+
+    async def announce_group(
+        self, group_id: str, *, revision: int = 1, name: str, **settings: Any
+    ) -> GroupSettingsChanged:
+        """Publish a group's settings as checkout announces them (`contact_email`,
+        `organizer_mail_opt_outs`, `sale_notice_digest`, … in `settings`)."""
+        event = GroupSettingsChanged(group_id=group_id, revision=revision, name=name, **settings)
+        await self.publish(event)
+        return event
+
+    async def announce_entry(
+        self, group_id: str, entry_id: str, *, name: str, revision: int = 1, **entry: Any
+    ) -> CatalogEntryChanged:
+        """Publish a tier (`tier_…`) or item (`item_…`) as checkout announces it: USD 20.00 a
+        month unless `entry` says otherwise."""
+        kind = "tier" if entry_id.startswith("tier") else "item"
+        values = {"amount": 2000, "currency": "usd", "active": True} | entry
+        if kind == "tier":
+            values.setdefault("interval", "month")
+        event = CatalogEntryChanged(
+            group_id=group_id,
+            entry_kind=kind,
+            entry_id=entry_id,
+            name=name,
+            revision=revision,
+            **values,
+        )
+        await self.publish(event)
+        return event
 
     async def set_contacts(self, group_id: str, *emails: str, name: str | None = None) -> None:
         """Set a group's organizer addresses."""
@@ -246,6 +280,43 @@ def service_env(nats_url: str) -> Callable[[str, str], dict[str, str]]:
         return values | {k.upper(): json.dumps(v) for k, v in FAST.items()}
 
     return env
+
+
+def service_process(env: dict[str, str], log: Path) -> tuple[ServerProcess, str]:
+    """The service run as a process of its own (`notifications serve`) with `env`, on a free
+    port; returns it and its base URL (the caller stops it)."""
+    port = free_port()
+    server = ServerProcess(
+        "notifications",
+        [sys.executable, "-m", "notifications", "serve", "--port", str(port)],
+        log_path=log,
+        env=env,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def ready(base_url: str) -> bool:
+    """Whether a service process answers `/readyz` with 200."""
+    try:
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            return (await client.get("/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def purchase(group_id: str, item_id: str, *, amount: int = 2500, **fields: Any) -> PurchasePaid:
+    """Checkout's announcement of a paid purchase of `item_id` in USD, by a new member unless
+    `fields` name one (`user_id`, `email`, …)."""
+    session = unique("pi")
+    values = {
+        "session_id": session,
+        "payment_intent_id": session,
+        "user_id": unique("usr"),
+        "reference": unique("booking"),
+    }
+    return PurchasePaid(
+        **(values | fields), group_id=group_id, item_id=item_id, amount=amount, currency="usd"
+    )
 
 
 def stripe_example(name: str, **values: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from notifications.adapters import directory
 from notifications.adapters.orm import group_contacts, member_emails
+from notifications.domain.groups import Group
 from notifications.main import MIGRATIONS
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork as Unit
 from tollgate_shared.persistence.db import transaction
@@ -33,11 +34,9 @@ async def test_groups_read_ahead_answer_group_within_the_transaction(
                 update(group_contacts).where(group_contacts.c.group_id == known).values(name="x")
             )
             found = await uow.directory.group(known)
-            assert found == directory.GroupContacts(known, "Knitters", ["o@example.com"])
+            assert found == Group(known, "Knitters", ["o@example.com"])
             assert await uow.directory.group(unknown) is None
-            assert (await uow.directory.group(other)) == directory.GroupContacts(
-                other, "Potters", []
-            )
+            assert (await uow.directory.group(other)) == Group(other, "Potters", [])
             await uow.commit()
         async with Unit(sessions) as uow:  # a new unit of work reads anew
             await uow.directory.read_groups([known])

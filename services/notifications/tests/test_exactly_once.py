@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,32 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from notifications.adapters.orm import notifications
 from notifications.main import MIGRATIONS
 from tollgate_shared.contracts.ledger import PaymentRecorded
-from tollgate_shared.infra.process import ServerProcess, free_port
+from tollgate_shared.infra.process import ServerProcess
 from tollgate_shared.infra.provide import Infrastructure
 from tollgate_shared.messaging.streams import DOMAIN
 from tollgate_shared.persistence.db import make_engine
 from tollgate_shared.testing import MailSink, consumer_idle, unique, wait_until
 
+from .conftest import ready, service_process
+
 PAYMENTS = 40
-
-
-def _start(env: dict[str, str], log: Path) -> tuple[ServerProcess, str]:
-    port = free_port()
-    server = ServerProcess(
-        "notifications",
-        [sys.executable, "-m", "notifications", "serve", "--port", str(port)],
-        log_path=log,
-        env=env,
-    )
-    return server, f"http://127.0.0.1:{port}"
-
-
-async def _ready(base_url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(base_url=base_url) as client:
-            return (await client.get("/readyz")).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 async def _count(engine: AsyncEngine, recipients: list[str], status: str) -> int:
@@ -102,9 +83,9 @@ async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
     ]
     log = infrastructure.var_dir / "notifications-kill.log"
 
-    first, base_url = _start(env, log)
+    first, base_url = service_process(env, log)
     try:
-        await wait_until(lambda: _ready(base_url), timeout=30, message="first instance ready")
+        await wait_until(lambda: ready(base_url), timeout=30, message="first instance ready")
         first_few, rest = payments[:3], payments[3:]
         for payment in first_few:  # delivered once, then replayed under other message ids
             await harness.publish(payment)
@@ -131,9 +112,9 @@ async def test_one_receipt_per_payment_through_redelivery_and_a_kill(
     sent_before_restart = await _count(engine, payers, "sent")
     unconsumed_at_kill = not await consumer_idle(js, DOMAIN.name, env["NOTIFICATIONS_CONSUMER"])
 
-    second, base_url = _start(env, log)
+    second, base_url = service_process(env, log)
     try:
-        await wait_until(lambda: _ready(base_url), timeout=30, message="second instance ready")
+        await wait_until(lambda: ready(base_url), timeout=30, message="second instance ready")
         for payment in payments:  # the same facts again, as new events
             again = PaymentRecorded.model_validate(payment.model_dump(exclude={"id"}))
             await harness.publish(again)

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
-from tollgate_shared.contracts.checkout import PurchasePaid
+from tollgate_shared.contracts.checkout import (
+    CatalogEntryChanged,
+    GroupSettingsChanged,
+    PurchasePaid,
+)
 from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
@@ -39,6 +43,7 @@ ORGANIZER_KINDS = {
     "dispute_alert",
     "dispute_outcome",
     "sale_notice",
+    "refund_notice",
 }
 MONEY_KINDS = {
     "payment_receipt",
@@ -49,18 +54,41 @@ MONEY_KINDS = {
     "purchase_failed",
     "sale_notice",
     "trial_ending",
+    "new_member",
+    "renewal_notice",
+    "refund_notice",
 }
+NAMING_KINDS = {
+    "payment_receipt",
+    "membership_ended",
+    "new_member",
+    "renewal_notice",
+    "sale_notice",
+    "trial_ending",
+}
+"""Kinds that name the tier or item (by checkout's name, never its id)."""
 CASES = [("jpy", 1500, "¥1,500"), ("usd", 1250, "$12.50")]
 
 
 async def _publish_every_cause(
     service: Any, invoice: dict[str, Any], *, currency: str, amount: int
 ) -> tuple[str, str, str]:
-    user, group = unique("usr"), unique("grp")
+    user, group, tier, item = unique("usr"), unique("grp"), unique("tier"), unique("item")
     member, organizer = f"{unique('member')}@example.com", f"{unique('org')}@example.com"
-    await service.set_contacts(group, organizer, name=f"Chess club {currency}")
+    name = f"Chess club {currency}"
+    await service.publish(
+        GroupSettingsChanged(group_id=group, revision=1, name=name, contact_email=organizer)
+    )
+    entry = {"amount": amount, "currency": currency, "active": True, "group_id": group}
+    await service.publish(
+        CatalogEntryChanged(**entry, revision=1, entry_kind="tier", entry_id=tier, name="Gold")
+    )
+    await service.publish(
+        CatalogEntryChanged(**entry, revision=1, entry_kind="item", entry_id=item, name="Seat")
+    )
+    await service.applied()  # checkout announces its catalog before anything is sold
     now = datetime.now(UTC)
-    who = {"user_id": user, "group_id": group, "tier_id": "tier_gold", "email": member}
+    who = {"user_id": user, "group_id": group, "tier_id": tier, "email": member}
     sub = {**who, "subscription_id": unique("sub"), "expires_at": now + timedelta(days=30)}
     money = {**who, "amount": amount, "currency": currency, "charge_id": unique("ch")}
     for event in (
@@ -81,7 +109,7 @@ async def _publish_every_cause(
         PurchasePaid(
             **{k: v for k, v in money.items() if k not in ("tier_id", "charge_id")},
             session_id=unique("pi"),
-            item_id="item_workshop",
+            item_id=item,
             reference=unique("booking"),
         ),
     ):
@@ -98,7 +126,7 @@ async def _publish_every_cause(
             "type": "subscription_details",
             "subscription_details": {
                 "subscription": sub["subscription_id"],
-                "metadata": {"user_id": user, "group_id": group, "tier_id": "tier_gold"},
+                "metadata": {"user_id": user, "group_id": group, "tier_id": tier},
             },
         },
     }
@@ -124,18 +152,18 @@ async def _publish_every_cause(
         "object": "subscription",
         "status": "trialing",
         "trial_end": int((now + timedelta(days=3)).timestamp()),
-        "metadata": {"user_id": user, "group_id": group, "tier_id": "tier_gold"},
+        "metadata": {"user_id": user, "group_id": group, "tier_id": tier},
         "items": {"data": [{"id": unique("si"), "price": price, "quantity": 1}]},
     }
     await service.publish_stripe("customer.subscription.trial_will_end", trialing)
-    return group, member, organizer
+    return group, member, organizer, tier
 
 
 @pytest.mark.parametrize(("currency", "amount", "shown"), CASES)
 async def test_every_kind_is_mailed_once_with_amounts_in_the_currency(
     service: Any, invoice_object: dict[str, Any], currency: str, amount: int, shown: str
 ) -> None:
-    group, member, organizer = await _publish_every_cause(
+    group, member, organizer, tier = await _publish_every_cause(
         service, invoice_object, currency=currency, amount=amount
     )
     inbox = {
@@ -151,6 +179,12 @@ async def test_every_kind_is_mailed_once_with_amounts_in_the_currency(
         for kind, mail in mails.items():
             assert mail["text"].strip() and "<html" in mail["html"], kind
             assert f"Chess club {currency}" in mail["text"] + mail["html"], kind
+            assert tier not in mail["text"] + mail["html"], (kind, mail["text"])
+            if kind in NAMING_KINDS:
+                named = "Seat" if kind == "sale_notice" else "Gold"
+                assert named in mail["text"] and named in mail["html"], (kind, mail["text"])
+            if kind in ORGANIZER_KINDS:
+                assert member in mail["text"] and member in mail["html"], (kind, mail["text"])
             if kind == "payment_receipt":
                 assert "Period:" in mail["text"] and "2026" in mail["text"], mail["text"]
             if kind == "membership_ended":

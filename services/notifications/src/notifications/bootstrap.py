@@ -9,11 +9,13 @@ from notifications.adapters.smtp import SmtpMailer, SmtpTarget
 from notifications.adapters.templates import Renderer
 from notifications.config import Settings
 from notifications.domain.delivery import RetryPolicy
+from notifications.domain.digests import Periods
 from notifications.domain.links import Links
 from notifications.entrypoints import consumers
 from notifications.entrypoints.errors import STATUS
 from notifications.entrypoints.http import router
 from notifications.service_layer import Deps
+from notifications.service_layer.digests import SaleDigests
 from notifications.service_layer.handlers import Handlers
 from notifications.service_layer.notifier import Notifier
 from notifications.service_layer.reminders import ReminderJob
@@ -26,8 +28,8 @@ from tollgate_shared.infra.service import Service
 
 def build(settings: Settings) -> Service[Settings, Deps]:
     """Database, broker, DOMAIN and STRIPE consumers, outbox relay, sender, the reminder job,
-    the job taking on notifications that waited for Stripe's details or an address, and the
-    HTTP API."""
+    the job taking on notifications that waited for Stripe's details or an address, the sale
+    digest job, and the HTTP API."""
     runtime = Runtime.build(settings, inbox=orm.inbox, outbox=orm.outbox)
     units = runtime.units(NotificationsUnitOfWork)
     renderer = Renderer(settings.mail_locale)
@@ -69,6 +71,13 @@ def build(settings: Settings) -> Service[Settings, Deps]:
         keep=timedelta(days=settings.mail_address_wait_days),
         details_wait=timedelta(seconds=settings.mail_details_wait_seconds),
     )
+    digests = SaleDigests(
+        units,
+        notifier,
+        links,
+        periods=Periods(settings.sale_digest_period_seconds, settings.sale_digest_offset_seconds),
+        interval=settings.sale_digest_check_interval,
+    )
     return Service(
         settings=settings,
         runtime=runtime,
@@ -77,5 +86,5 @@ def build(settings: Settings) -> Service[Settings, Deps]:
         description="Receipts and payment alerts by email, exactly once per fact.",
         error_status=STATUS,
         routers=[router],
-        loops=[sender.run, reminders.run, waits.run],
+        loops=[sender.run, reminders.run, waits.run, digests.run],
     )

@@ -39,6 +39,14 @@ class Settings(ServiceSettings):
     charge's or invoice's: when the payment was made; a cancellation for the subscription's:
     why) before it goes out with what is known."""
     billing_portal_path: str = "/account/billing"
+    sale_digest_period_seconds: float = 86400.0
+    """How long a sale digest's period is: a day by default."""
+    sale_digest_offset_seconds: float = 0.0
+    """When periods start, in seconds after the epoch's: with a day's period, the time of day
+    (UTC) digests go out, e.g. 21600 for 06:00."""
+    sale_digest_check_interval: float = 60.0
+    """Seconds between two looks for ended periods: a digest goes out this long after its
+    period ends at most."""
 
     @property
     def mail_domain(self) -> str:

@@ -1,5 +1,6 @@
-"""What the service learns about recipients: organizers' addresses, members' addresses, and
-the one-time memberships whose expiry it reminds members of."""
+"""What the service learns about recipients and what mails name: groups (checkout's settings,
+or the contacts set through the API), tiers' and items' names, members' addresses, and the
+one-time memberships whose expiry it reminds members of."""
 
 from __future__ import annotations
 
@@ -8,20 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications.adapters.deferred import PENDING
-from notifications.adapters.orm import expiries, group_contacts
-from notifications.adapters.statements import GROUPS_BY_ID, MEMBER_EMAILS
+from notifications.adapters.orm import catalog_entries, expiries, group_contacts, group_settings
+from notifications.adapters.statements import ENTRIES_BY_KEY, GROUPS_BY_ID, MEMBER_EMAILS
+from notifications.domain.groups import CatalogEntry, Group, entry_key
 from notifications.domain.intents import Expiry
+from tollgate_shared.contracts.checkout import CatalogEntryChanged, GroupSettingsChanged
 from tollgate_shared.contracts.membership import MembershipEvent
 from tollgate_shared.persistence.unit_of_work import ReadAhead, UnitOfWork
 
 
 @dataclass(frozen=True)
 class GroupContacts:
+    """A group's contacts as set through the API (used until checkout announces its settings)."""
+
     group_id: str
     name: str | None
     emails: list[str]
@@ -60,15 +65,17 @@ def term_key(group_id: object, user_id: object) -> str:
 
 
 class Directory:
-    """Recipients as one unit of work sees them: groups read once per transaction, members'
-    addresses read ahead for a fetch, addresses learned written before the commit."""
+    """Recipients and names as one unit of work sees them: groups and catalog entries read once
+    per transaction (forgotten when its handlers change them), members' addresses read ahead
+    for a fetch, addresses learned written before the commit."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._groups: dict[str, GroupContacts | None] = {}
+        self._groups: dict[str, Group | None] = {}
+        self._entries: dict[str, CatalogEntry | None] = {}
         self._emails = ReadAhead(self._member_emails)
 
-    async def group(self, group_id: str | None) -> GroupContacts | None:
+    async def group(self, group_id: str | None) -> Group | None:
         """A group's contacts. Read once per transaction: a consumer's fetch often holds many
         events of one group (a renewal day), and one read of them is what a single statement
         for the whole fetch would have seen."""
@@ -85,7 +92,70 @@ class Directory:
             return
         rows = await self._uow.execute(GROUPS_BY_ID, {"group_ids": wanted})
         self._groups.update(dict.fromkeys(wanted))
-        self._groups.update((row["group_id"], _contacts(row)) for row in rows)
+        self._groups.update((row["group_id"], Group.of(row)) for row in rows)
+
+    async def apply_settings(self, event: GroupSettingsChanged) -> None:
+        """Keep a group's settings as checkout announced them, unless a higher revision is
+        known (a late or repeated event changes nothing)."""
+        values = {
+            "group_id": event.group_id,
+            "revision": event.revision,
+            "name": event.name,
+            "contact_email": event.contact_email,
+            "organizer_mail_opt_outs": list(event.organizer_mail_opt_outs),
+            "sale_notice_digest": event.sale_notice_digest,
+        }
+        await self._keep_newest(group_settings, values)
+        self._groups.pop(event.group_id, None)
+
+    async def entries(self, keys: Collection[str]) -> dict[str, CatalogEntry | None]:
+        """Tiers and items by `entry_key` (those not read in this transaction read in one
+        statement; unknown ones None)."""
+        wanted = sorted({k for k in keys if k not in self._entries})
+        if wanted:
+            kinds, ids = zip(*(k.split(":", 1) for k in wanted), strict=True)
+            rows = await self._uow.execute(
+                ENTRIES_BY_KEY, {"entry_kinds": list(kinds), "entry_ids": list(ids)}
+            )
+            self._entries.update(dict.fromkeys(wanted))
+            self._entries.update(
+                (
+                    entry_key(row["entry_kind"], row["entry_id"]),
+                    CatalogEntry(row["name"], row["amount"], row["currency"], row["interval"]),
+                )
+                for row in rows
+            )
+        return {k: self._entries[k] for k in keys}
+
+    async def apply_entry(self, event: CatalogEntryChanged) -> None:
+        """Keep a tier's or item's name and price as checkout announced them, unless a higher
+        revision is known."""
+        values = {
+            "entry_kind": event.entry_kind,
+            "entry_id": event.entry_id,
+            "group_id": event.group_id,
+            "revision": event.revision,
+            "name": event.name,
+            "amount": event.amount,
+            "currency": event.currency.lower(),
+            "interval": event.interval,
+        }
+        await self._keep_newest(catalog_entries, values)
+        self._entries.pop(entry_key(event.entry_kind, event.entry_id), None)
+
+    async def _keep_newest(self, table: Table, values: dict[str, Any]) -> None:
+        """Insert `values` as a row of `table`, or replace the row of the same key with them
+        unless its `revision` is as high already."""
+        stmt = insert(table).values(values)
+        keys = [c.name for c in table.primary_key]
+        changed = {k: stmt.excluded[k] for k in values if k not in keys}
+        await self._uow.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=keys,
+                set_={**changed, "updated_at": func.now()},
+                where=table.c.revision < stmt.excluded.revision,
+            )
+        )
 
     async def _member_emails(self, user_ids: list[str]) -> dict[str, tuple[str, datetime]]:
         rows = await self._uow.execute(MEMBER_EMAILS, {"user_ids": user_ids})

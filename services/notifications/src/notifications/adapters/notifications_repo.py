@@ -36,6 +36,18 @@ from notifications.domain.model import Intent, Kind, Rendered, Status, message_i
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
+@dataclass(frozen=True)
+class Held:
+    """A sale notice held for its group's digest: its rows (one per recipient), the context it
+    was recorded with, and when it was recorded."""
+
+    group_id: str
+    kind: str
+    context: dict[str, Any]
+    at: datetime
+    ids: list[str]
+
+
 @dataclass(frozen=True, eq=False)
 class Attempt:
     """A claimed notification's attempt and its outcome, to be recorded."""
@@ -121,10 +133,12 @@ class Notifications:
         *,
         context: dict[str, Any],
         mail_domain: str,
+        status: Status = Status.PENDING,
     ) -> int:
         """Record one notification per recipient unless it exists (written before the commit);
         returns how many were queued. Without `rendered` (its rendering failed), the sender
-        renders it from `context` at each attempt."""
+        renders it from `context` at each attempt. `Status.DIGEST`: held for its group's
+        digest, not sent alone."""
         rows = [
             {
                 "id": uuid.uuid4().hex,
@@ -141,6 +155,7 @@ class Notifications:
                     intent.kind, intent.source_id, recipient, domain=mail_domain
                 ),
                 "stale_after": intent.stale_after,
+                "status": status.value,
             }
             for recipient in recipients
         ]
@@ -161,6 +176,51 @@ class Notifications:
                 "email": intent.email,
             }
         )
+
+    async def told(self, kind: Kind, source_id: str) -> dict[str, Any] | None:
+        """The context a notification of `kind` about `source_id` was recorded with (to any
+        recipient), or None."""
+        query = select(t.c.context).where(t.c.kind == kind.value, t.c.source_id == source_id)
+        context: dict[str, Any] | None = (await self._session.execute(query.limit(1))).scalar()
+        return context
+
+    async def held(self, *, before: datetime) -> list[Held]:
+        """The sale notices held for their groups' digests, recorded before `before`, in the
+        order they were recorded (the digest job's runs take turns: nothing else changes
+        them)."""
+        ids = func.array_agg(aggregate_order_by(t.c.id, t.c.id))
+        query = (
+            select(
+                t.c.group_id,
+                t.c.kind,
+                func.min(t.c.created_at).label("at"),
+                (func.array_agg(t.c.context))[1].label("context"),
+                ids.label("ids"),
+            )
+            .where(t.c.status == Status.DIGEST, t.c.created_at < before, t.c.group_id.is_not(None))
+            .group_by(t.c.group_id, t.c.kind, t.c.source_id)
+            .order_by("at", t.c.kind, t.c.source_id)
+        )
+        rows = (await self._session.execute(query)).all()
+        return [Held(r.group_id, r.kind, r.context, r.at, list(r.ids)) for r in rows]
+
+    async def digested(self, ids: Sequence[str]) -> None:
+        """Mark held sale notices as listed in their group's digest."""
+        await self._session.execute(
+            update(t)
+            .where(t.c.id == any_(bindparam("digested_ids", list(ids), type_=ARRAY(String))))
+            .values(status=Status.DIGESTED, updated_at=func.now())
+        )
+
+    async def recorded(self, kind: Kind, source_ids: Sequence[str]) -> set[str]:
+        """Which of `source_ids` a notification of `kind` is recorded about."""
+        if not source_ids:
+            return set()
+        query = select(t.c.source_id).where(
+            t.c.kind == kind.value,
+            t.c.source_id == any_(bindparam("recorded_ids", list(source_ids), type_=ARRAY(String))),
+        )
+        return set((await self._session.execute(query)).scalars())
 
     async def take_ready(self, *, kept_since: datetime, details_since: datetime) -> list[Intent]:
         """Take the waiting notifications that can go on: those waiting for details once some

@@ -53,7 +53,8 @@ notifications = Table(
     Column("stale_after", DateTime(timezone=True)),
     UniqueConstraint("kind", "source_id", "recipient", name="uq_notifications_fact"),
     CheckConstraint(
-        "status IN ('pending', 'sending', 'sent', 'failed', 'superseded')", name="status"
+        "status IN ('pending', 'sending', 'sent', 'failed', 'superseded', 'digest', 'digested')",
+        name="status",
     ),
     Index(
         "ix_notifications_due",
@@ -61,6 +62,7 @@ notifications = Table(
         postgresql_where=text("status IN ('pending', 'sending')"),
     ),
     Index("ix_notifications_user_id", "user_id"),
+    Index("ix_notifications_digest", "created_at", postgresql_where=text("status = 'digest'")),
 )
 
 group_contacts = Table(
@@ -71,6 +73,36 @@ group_contacts = Table(
     Column("emails", ARRAY(String(320)), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+group_settings = Table(
+    "group_settings",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("contact_email", String(320)),
+    Column("organizer_mail_opt_outs", ARRAY(String(40)), nullable=False),
+    Column("sale_notice_digest", Boolean, nullable=False, server_default=text("false")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""Each group's name, contact address and organizer mail choices as checkout last announced
+them (`checkout.group.settings_changed`): the highest revision seen."""
+
+catalog_entries = Table(
+    "catalog_entries",
+    metadata,
+    Column("entry_kind", String(8), primary_key=True),
+    Column("entry_id", String(255), primary_key=True),
+    Column("group_id", String(255), nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("interval", String(32)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""Each tier's and item's name and price as checkout last announced them
+(`checkout.catalog.entry_changed`): the highest revision seen."""
 
 member_emails = Table(
     "member_emails",

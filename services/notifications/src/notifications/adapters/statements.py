@@ -12,11 +12,13 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
     any_,
     bindparam,
     case,
     column,
     func,
+    or_,
     select,
     update,
 )
@@ -24,7 +26,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from notifications.adapters.orm import (
     awaiting_address,
+    catalog_entries,
     group_contacts,
+    group_settings,
     member_emails,
     notifications,
     stripe_details,
@@ -70,6 +74,7 @@ RECORDED = (
     "context",
     "message_id",
     "stale_after",
+    "status",
 )
 """The columns of a recorded notification's row."""
 
@@ -138,12 +143,57 @@ DETAILS_BY_KEY = DriverStatement.of(
 )
 """The details known of the Stripe objects `keys`."""
 
-GROUPS_BY_ID = DriverStatement.of(
-    select(group_contacts).where(
-        group_contacts.c.group_id == any_(bindparam("group_ids", type_=ARRAY(String)))
+
+def _groups_by_id() -> DriverStatement:
+    wanted = (
+        func.unnest(bindparam("group_ids", type_=ARRAY(String)))
+        .table_valued(column("group_id", String))
+        .render_derived(name="wanted")
     )
-)
-"""The contacts of the groups `group_ids`."""
+    s, c = group_settings, group_contacts
+    return DriverStatement.of(
+        select(
+            wanted.c.group_id,
+            s.c.name.label("settings_name"),
+            s.c.contact_email,
+            s.c.organizer_mail_opt_outs.label("opt_outs"),
+            s.c.sale_notice_digest.label("digest"),
+            c.c.name.label("contacts_name"),
+            c.c.emails.label("contacts_emails"),
+        )
+        .select_from(
+            wanted.outerjoin(s, s.c.group_id == wanted.c.group_id).outerjoin(
+                c, c.c.group_id == wanted.c.group_id
+            )
+        )
+        .where(or_(s.c.group_id.is_not(None), c.c.group_id.is_not(None)))
+    )
+
+
+GROUPS_BY_ID = _groups_by_id()
+"""The groups `group_ids` that checkout announced or whose contacts were set: checkout's
+settings beside the contacts (`domain.groups.Group.of`)."""
+
+
+def _entries_by_key() -> DriverStatement:
+    wanted = (
+        func.unnest(
+            bindparam("entry_kinds", type_=ARRAY(String)),
+            bindparam("entry_ids", type_=ARRAY(String)),
+        )
+        .table_valued(column("entry_kind", String), column("entry_id", String))
+        .render_derived(name="wanted")
+    )
+    e = catalog_entries
+    return DriverStatement.of(
+        select(e).join(
+            wanted, and_(e.c.entry_kind == wanted.c.entry_kind, e.c.entry_id == wanted.c.entry_id)
+        )
+    )
+
+
+ENTRIES_BY_KEY = _entries_by_key()
+"""The tiers and items (`entry_kinds[i]`, `entry_ids[i]`) checkout announced."""
 
 MEMBER_EMAILS = DriverStatement.of(
     select(member_emails).where(

@@ -40,6 +40,16 @@ def _date(context: Context, value: str | datetime | None) -> str:
     return long_date(moment.astimezone(UTC).date(), context["locale"])
 
 
+def _named_by_ids(context: Mapping[str, Any]) -> dict[str, Any]:
+    """What a notification recorded before mails named tiers, items and members lacks: their
+    ids (and the member's address) instead."""
+    return {
+        "tier_name": context.get("tier_id"),
+        "item_name": context.get("item_id"),
+        "member": context.get("email") or context.get("user_id"),
+    }
+
+
 class Renderer:
     """Renders every kind; a missing context value is an error, not a blank."""
 
@@ -60,7 +70,7 @@ class Renderer:
         self, kind: Kind, context: Mapping[str, Any], *, locale: str | None = None
     ) -> Rendered:
         """Subject, text and HTML of a `kind` notification."""
-        values = {**context, "locale": locale or self.default_locale}
+        values = {**_named_by_ids(context), **context, "locale": locale or self.default_locale}
         text_name, html_name = KINDS[kind].templates
         text = self._env.get_template(text_name)
         subject = "".join(text.blocks["subject"](text.new_context(values))).strip()

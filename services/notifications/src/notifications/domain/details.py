@@ -88,6 +88,24 @@ def of_invoice(invoice: PaidInvoice) -> Details:
     }
 
 
+def period_key(subscription_id: str, period_end: datetime | None) -> str:
+    """A subscription's period, by the day (UTC) it ends: the paid invoice of that period tells
+    its amount under it, for the sale notice of the membership the period starts or renews."""
+    day = period_end.astimezone(UTC).date().isoformat() if period_end else "open"
+    return f"{subscription_id}@{day}"
+
+
+def of_period(invoice: PaidInvoice) -> tuple[str, Details] | None:
+    """A paid subscription invoice: what the period it bills was paid (its lines' latest end
+    is the period's end), under `period_key`; None for an invoice of no subscription."""
+    ends = [line.period.end for line in invoice.lines.data if line.period]
+    if invoice.subscription_id is None or not ends:
+        return None
+    end = datetime.fromtimestamp(max(ends), UTC)
+    details = {"amount": invoice.amount_paid, "currency": invoice.currency}
+    return period_key(invoice.subscription_id, end), details
+
+
 def of_ended_subscription(subscription: StripeSubscription) -> Details:
     """A subscription Stripe ended: why (`cancellation_reason`)."""
     return {"cancellation_reason": subscription.cancellation_reason}

@@ -6,11 +6,12 @@ about the same payment, or a producer that emits the fact twice all map to one n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from notifications.domain.details import StripeSubscription
+from notifications.domain.details import StripeSubscription, period_key
+from notifications.domain.digests import Digest
 from notifications.domain.links import Links
 from notifications.domain.model import Intent, Kind
 from tollgate_shared.contracts.checkout import PurchasePaid
@@ -77,17 +78,37 @@ def _membership(
     )
 
 
+def sale_keys(event: MembershipEvent) -> tuple[str, ...]:
+    """A subscription's new member or renewal is completed by the amount its period's invoice
+    was paid (`invoice.paid`); a one-time term names no Stripe object (its tier's price)."""
+    if event.subscription_id and event.expires_at:
+        return (period_key(event.subscription_id, event.expires_at),)
+    return ()
+
+
+def _sale(kind: Kind, event: MembershipEvent, source_id: str, links: Links) -> Intent:
+    """A membership sold or renewed: the amount once its invoice tells it."""
+    context = {
+        **_membership_context(event, links),
+        "amount": None,
+        "currency": None,
+        "sold_at": _iso(event.occurred_at),
+    }
+    intent = _membership(kind, event, source_id, context)
+    return replace(intent, details_keys=sale_keys(event))
+
+
 def new_member(event: MembershipActivated, links: Links) -> Intent:
     """Organizers hear of a new member once per subscription (or per one-time term)."""
     ref = membership_ref(event)
     source = ref if event.subscription_id else f"{ref}@{_day(event.expires_at)}"
-    return _membership(Kind.NEW_MEMBER, event, source, _membership_context(event, links))
+    return _sale(Kind.NEW_MEMBER, event, source, links)
 
 
 def renewal_notice(event: MembershipRenewed, links: Links) -> Intent:
     """Organizers hear of each renewed period once."""
     source = f"{membership_ref(event)}@{_day(event.expires_at)}"
-    return _membership(Kind.RENEWAL_NOTICE, event, source, _membership_context(event, links))
+    return _sale(Kind.RENEWAL_NOTICE, event, source, links)
 
 
 def access_at_risk(event: MembershipPastDue, links: Links) -> Intent:
@@ -128,8 +149,8 @@ def _paid(
     links: Links,
     **context: Any,
 ) -> Intent:
-    """A fact about money a member paid or got back: its amount, `context` and the group's
-    link."""
+    """A fact about money a member paid or got back: its amount, who, when, `context` and the
+    group's link."""
     return Intent(
         kind=kind,
         source_id=source_id,
@@ -139,6 +160,9 @@ def _paid(
         context={
             "amount": event.amount,
             "currency": event.currency,
+            "user_id": event.user_id,
+            "email": event.email,
+            "sold_at": _iso(event.occurred_at),
             **context,
             "group_url": links.group(event.group_id),
         },
@@ -176,6 +200,24 @@ def payment_receipt(event: PaymentRecorded, links: Links) -> Intent:
     return replace(intent, details_keys=receipt_keys(event))
 
 
+PAID_FOR = ("tier_id", "item_id", "description", "reference")
+"""What a payment was for, as its receipt named it: a refund or dispute of it names the same."""
+
+
+def refund_notice(event: RefundRecorded, links: Links) -> Intent:
+    """Organizers hear of each refund once: how much, to whom, of what (its payment's receipt
+    completes what, `completed`)."""
+    return _paid(
+        Kind.REFUND_NOTICE,
+        event,
+        event.refund_id,
+        links,
+        **dict.fromkeys(PAID_FOR),
+        reason=event.reason,
+        charge_id=event.charge_id,
+    )
+
+
 def refund_confirmation(event: RefundRecorded, links: Links) -> Intent:
     """One confirmation per refund."""
     return _paid(
@@ -211,12 +253,16 @@ def _dispute(kind: Kind, event: DisputeOpened | DisputeClosed, **context: Any) -
         source_id=event.dispute_id,
         user_id=event.user_id,
         group_id=event.group_id,
+        email=event.email,
         context={
             "amount": event.amount,
             "currency": event.currency,
             "dispute_id": event.dispute_id,
             "charge_id": event.charge_id,
             "user_id": event.user_id,
+            "email": event.email,
+            **dict.fromkeys(PAID_FOR),
+            "sold_at": _iso(event.occurred_at),
             **context,
         },
     )
@@ -319,8 +365,22 @@ def sale_notice(event: PurchasePaid, links: Links) -> Intent:
         links,
         item_id=event.item_id,
         reference=event.reference,
-        user_id=event.user_id,
-        email=event.email,
+    )
+
+
+def sale_digest(digest: Digest, links: Links) -> Intent:
+    """Organizers who want a digest hear of a period's sales once, in one mail."""
+    return Intent(
+        kind=Kind.SALE_DIGEST,
+        source_id=digest.source_id,
+        user_id=None,
+        group_id=digest.group_id,
+        context={
+            "period_start": _iso(digest.start),
+            "period_end": _iso(digest.end),
+            "sales": [asdict(sale) for sale in digest.sales],
+            "group_url": links.group(digest.group_id),
+        },
     )
 
 

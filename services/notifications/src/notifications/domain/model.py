@@ -26,6 +26,8 @@ class Kind(StrEnum):
     PURCHASE_FAILED = "purchase_failed"
     SALE_NOTICE = "sale_notice"
     TRIAL_ENDING = "trial_ending"
+    REFUND_NOTICE = "refund_notice"
+    SALE_DIGEST = "sale_digest"
 
 
 class Audience(StrEnum):
@@ -45,6 +47,10 @@ class Status(StrEnum):
     SUPERSEDED = "superseded"
     """Not sent: what it says stopped being true before it went out (its `stale_after`
     passed, or a later fact replaced it: a later payment attempt, the invoice paid)."""
+    DIGEST = "digest"
+    """A sale notice not sent on its own: kept for its group's next daily digest."""
+    DIGESTED = "digested"
+    """A sale notice listed in its group's digest (`sale_digest`) instead of sent alone."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from notifications.domain.details import StripeSubscription
+from notifications.domain.digests import Digest, Sale
 from notifications.domain.intents import ChargedIntent, Expiry
 from tollgate_shared.contracts.checkout import PurchasePaid
 from tollgate_shared.contracts.ledger import (
@@ -60,7 +61,12 @@ class Sample:
 
 def details(sample: Sample) -> dict[str, Any]:
     """What Stripe's events tell of a sample fact whose notification waits for them."""
-    return {"paid_at": sample.now.isoformat(), "cancellation_reason": "cancellation_requested"}
+    return {
+        "paid_at": sample.now.isoformat(),
+        "cancellation_reason": "cancellation_requested",
+        "amount": sample.amount,
+        "currency": sample.currency,
+    }
 
 
 def payment(sample: Sample) -> PaymentRecorded:
@@ -164,4 +170,28 @@ def trial(sample: Sample) -> StripeSubscription:
                 ]
             },
         }
+    )
+
+
+def digest(sample: Sample) -> Digest:
+    """A day of sales: a new member and a purchase."""
+    day = sample.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    at = sample.now.isoformat()
+    return Digest(
+        "grp_sample",
+        day - timedelta(days=1),
+        day,
+        [
+            Sale(
+                "New member", "member@example.com", "Supporter", sample.amount, sample.currency, at
+            ),
+            Sale(
+                "Purchase",
+                "member@example.com",
+                "Workshop seat",
+                sample.amount,
+                sample.currency,
+                at,
+            ),
+        ],
     )

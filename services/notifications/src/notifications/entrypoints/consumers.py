@@ -10,9 +10,15 @@ from notifications.adapters import directory
 from notifications.domain import intents
 from notifications.service_layer import Deps
 from notifications.service_layer.handlers import Handlers
+from notifications.service_layer.notifier import catalog_keys
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
-from tollgate_shared.contracts.checkout import PurchaseClaimed, PurchasePaid
+from tollgate_shared.contracts.checkout import (
+    CatalogEntryChanged,
+    GroupSettingsChanged,
+    PurchaseClaimed,
+    PurchasePaid,
+)
 from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
@@ -51,6 +57,8 @@ DOMAIN_HANDLERS: dict[type[DomainEvent], MethodHandler] = {
     DisputeClosed: Handlers.on_dispute_closed,
     PurchasePaid: Handlers.on_purchase_paid,
     PurchaseClaimed: Handlers.on_purchase_event,
+    GroupSettingsChanged: Handlers.on_group_settings_changed,
+    CatalogEntryChanged: Handlers.on_catalog_entry_changed,
 }
 # Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.
 STRIPE_HANDLERS: dict[str, MethodHandler] = {
@@ -72,19 +80,24 @@ def _bound(handlers: Mapping[Key, MethodHandler], to: Handlers) -> dict[Key, Han
 async def _read_ahead(uow: NotificationsUnitOfWork, events: Sequence[DomainEvent]) -> None:
     """Before the handlers of a fetch of domain events: lock the one-time terms they track
     (a handler writes a term as it goes, so two fetches about the same members in opposite
-    orders deadlocked on `expiries`), then read the groups they name and the stored addresses
-    of the members named by those that carry none, one statement each."""
+    orders deadlocked on `expiries`), then read the groups, tiers and items they name, the
+    stored addresses of the members named by those that carry none, and the Stripe details
+    that complete their notifications, one statement each."""
     terms: set[str] = set()
     group_ids: set[str] = set()
     user_ids: set[str] = set()
     details: set[str] = set()
+    entries: set[str] = set()
     for event in events:
         if isinstance(event, PaymentRecorded):
             details.update(intents.receipt_keys(event))
         elif isinstance(event, MembershipEnded):
             details.update(intents.ending_keys(event))
+        elif isinstance(event, MembershipActivated | MembershipRenewed):
+            details.update(intents.sale_keys(event))
         group_id = getattr(event, "group_id", None)
         user_id = getattr(event, "user_id", None)
+        entries.update(catalog_keys(vars(event)))
         if group_id is not None:
             group_ids.add(group_id)
         if user_id is not None and not getattr(event, "email", None):
@@ -98,6 +111,8 @@ async def _read_ahead(uow: NotificationsUnitOfWork, events: Sequence[DomainEvent
         await uow.directory.read_member_emails(user_ids)
     if details:
         await uow.details.read(details)
+    if entries:
+        await uow.directory.entries(entries)
 
 
 async def _lock_invoices(uow: NotificationsUnitOfWork, events: Sequence[StripeEvent]) -> None:

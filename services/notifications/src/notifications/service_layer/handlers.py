@@ -12,7 +12,12 @@ from notifications.domain.model import Kind
 from notifications.service_layer.notifier import Notifier, superseded
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
-from tollgate_shared.contracts.checkout import PurchaseEvent, PurchasePaid
+from tollgate_shared.contracts.checkout import (
+    CatalogEntryChanged,
+    GroupSettingsChanged,
+    PurchaseEvent,
+    PurchasePaid,
+)
 from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
@@ -44,6 +49,18 @@ async def _learn_membership(
     _learn_email(uow, event)
     if event.source == "one_time":
         await uow.directory.track_expiry(event, ended=ended)
+
+
+async def _paid_for(uow: NotificationsUnitOfWork, charge_id: str | None) -> list[dict[str, Any]]:
+    """What the payment of `charge_id` was for (a refund or dispute of it names the same): as
+    its receipt named it, then as its charge's details tell (a one-time payment's)."""
+    if charge_id is None:
+        return []
+    receipt = await uow.notifications.told(Kind.PAYMENT_RECEIPT, charge_id) or {}
+    return [
+        {key: receipt.get(key) for key in intents.PAID_FOR},
+        *await uow.details.found([charge_id]),
+    ]
 
 
 @dataclass(frozen=True)
@@ -91,12 +108,25 @@ class Handlers:
     async def on_refund_recorded(self, uow: NotificationsUnitOfWork, event: RefundRecorded) -> None:
         _learn_email(uow, event)
         await self.notifier.notify(uow, intents.refund_confirmation(event, self.links))
+        notice = intents.refund_notice(event, self.links)
+        await self.notifier.notify(uow, notice.completed(await _paid_for(uow, event.charge_id)))
 
     async def on_dispute_opened(self, uow: NotificationsUnitOfWork, event: DisputeOpened) -> None:
-        await self.notifier.notify(uow, intents.dispute_alert(event, self.links))
+        alert = intents.dispute_alert(event, self.links)
+        await self.notifier.notify(uow, alert.completed(await _paid_for(uow, event.charge_id)))
 
     async def on_dispute_closed(self, uow: NotificationsUnitOfWork, event: DisputeClosed) -> None:
         await self.notifier.notify(uow, intents.dispute_outcome(event, self.links))
+
+    async def on_group_settings_changed(
+        self, uow: NotificationsUnitOfWork, event: GroupSettingsChanged
+    ) -> None:
+        await uow.directory.apply_settings(event)
+
+    async def on_catalog_entry_changed(
+        self, uow: NotificationsUnitOfWork, event: CatalogEntryChanged
+    ) -> None:
+        await uow.directory.apply_entry(event)
 
     async def on_purchase_event(self, uow: NotificationsUnitOfWork, event: PurchaseEvent) -> None:
         _learn_email(uow, event)
@@ -140,6 +170,8 @@ class Handlers:
             ignore_foreign("notifications", event, f"invoice {invoice.id} names no group")
             return
         uow.details.learn(invoice.id, details.of_invoice(invoice))
+        if period := details.of_period(invoice):  # for its membership's sale notice
+            uow.details.learn(*period)
         known = await uow.details.attempted(invoice.id, invoice.attempt_count, paid=True)
         await self._supersede_attempts(uow, invoice.id, below=known.attempt_count + 1)
 

@@ -9,8 +9,16 @@ import structlog
 from prometheus_client import Counter
 
 from notifications.adapters.templates import Renderer
+from notifications.domain.groups import Group, entry_key, names
 from notifications.domain.kinds import KINDS
-from notifications.domain.model import Audience, Intent, Kind, Rendered, normalise_address
+from notifications.domain.model import (
+    Audience,
+    Intent,
+    Kind,
+    Rendered,
+    Status,
+    normalise_address,
+)
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -26,6 +34,11 @@ UNADDRESSED = Counter(
     "Notifications not recorded because no address is known for their audience, by kind",
     ["kind"],
 )
+OPTED_OUT = Counter(
+    "tollgate_notifications_opted_out_total",
+    "Organizer notifications not recorded because their group opted out of them, by kind",
+    ["kind"],
+)
 
 
 def superseded(uow: NotificationsUnitOfWork, kind: Kind, source_id: str, why: str) -> None:
@@ -35,10 +48,21 @@ def superseded(uow: NotificationsUnitOfWork, kind: Kind, source_id: str, why: st
     log.info("notification.superseded", kind=kind, source_id=source_id, why=why)
 
 
+def catalog_keys(context: dict[str, Any]) -> list[str]:
+    """The tier and item a notification's context names, by `entry_key`."""
+    tier_id, item_id = context.get("tier_id"), context.get("item_id")
+    return [
+        *([entry_key("tier", tier_id)] if tier_id else []),
+        *([entry_key("item", item_id)] if item_id else []),
+    ]
+
+
 class Notifier:
     """Completes an intent with the Stripe details it names (keeping it until they are known),
-    resolves recipients, renders once, records one row per recipient (duplicates ignored);
-    keeps a notification of a kind that waits when its member's address is unknown."""
+    resolves recipients (none for a group that opted out of the kind), names the group, tier
+    and item, renders once, records one row per recipient (duplicates ignored; a sale notice
+    of a group that wants a digest held for it); keeps a notification of a kind that waits
+    when its member's address is unknown."""
 
     def __init__(self, renderer: Renderer, *, mail_domain: str) -> None:
         self.renderer = renderer
@@ -61,8 +85,13 @@ class Notifier:
         if intent.stale_after is not None and intent.stale_after <= datetime.now(UTC):
             superseded(uow, intent.kind, intent.source_id, "stale")
             return 0
+        spec = KINDS[intent.kind]
         group = await uow.directory.group(intent.group_id)
-        if KINDS[intent.kind].audience is Audience.ORGANIZER:
+        if spec.audience is Audience.ORGANIZER:
+            if group is not None and spec.opt_out in group.opt_outs:
+                uow.after_commit(OPTED_OUT.labels(intent.kind.value).inc)
+                log.info("notification.opted_out", kind=intent.kind, source_id=intent.source_id)
+                return 0
             recipients = group.emails if group else []
         else:
             email = intent.email or await uow.directory.member_email(intent.user_id)
@@ -81,6 +110,7 @@ class Notifier:
             return 0
         context: dict[str, Any] = {
             **intent.context,
+            **await self._named(uow, intent, spec.audience),
             "group_name": (group.name if group else None) or intent.group_id or "Tollgate",
         }
         try:
@@ -94,5 +124,29 @@ class Notifier:
             rendered = None
         addresses = sorted({normalise_address(r) for r in recipients})
         return uow.notifications.record(
-            intent, addresses, rendered, context=context, mail_domain=self.mail_domain
+            intent,
+            addresses,
+            rendered,
+            context=context,
+            mail_domain=self.mail_domain,
+            status=Status.DIGEST if _digested(spec.sale, group) else Status.PENDING,
         )
+
+    @staticmethod
+    async def _named(
+        uow: NotificationsUnitOfWork, intent: Intent, audience: Audience
+    ) -> dict[str, Any]:
+        """The tier's and item's names (ids where checkout has not named them); for organizers,
+        the member (their address, else their id)."""
+        entries = await uow.directory.entries(catalog_keys(dict(intent.context)))
+        values = names(intent.context, entries)
+        if audience is Audience.ORGANIZER:
+            email = intent.email or await uow.directory.member_email(intent.user_id)
+            values["member"] = email or intent.user_id
+        return values
+
+
+def _digested(sale: str | None, group: Group | None) -> bool:
+    """Whether a notification is held for its group's digest: a sale notice of a group that
+    wants one."""
+    return sale is not None and group is not None and group.digest
