@@ -1,6 +1,7 @@
 """Trials as Stripe runs them: `trialing` with a paid invoice of 0, `trial_will_end` once, then
 the first paid period (`active`), or without a payment method what `trial_settings` says."""
 
+import time
 from typing import Any
 
 import pytest
@@ -102,3 +103,32 @@ def test_trial_lengths_stripe_refuses(client: stripe.StripeClient, catalog: dict
                 }
             )
         assert refused.value.param == "trial_period_days"
+
+
+def test_a_trial_can_end_at_a_given_time_at_least_48_hours_ahead_at_checkout(
+    client: stripe.StripeClient, catalog: dict[str, Any], emulator: RunningEmulator
+) -> None:
+    """What an app starting a subscription when a paid term ends asks for."""
+    now = int(time.time())
+    base: dict[str, Any] = {
+        "mode": "subscription",
+        "line_items": [{"price": catalog["monthly"].id, "quantity": 1}],
+    }
+    for too_soon in (now + 3600, now - 10):
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            client.v1.checkout.sessions.create(
+                {**base, "subscription_data": {"trial_end": too_soon}}
+            )
+        assert refused.value.param == "subscription_data[trial_end]"
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.checkout.sessions.create(
+            {**base, "subscription_data": {"trial_end": now + 5 * 86400, "trial_period_days": 3}}
+        )
+    ends = now + 40 * 86400
+    session = client.v1.checkout.sessions.create({**base, "subscription_data": {"trial_end": ends}})
+    emulator.control("POST", f"/checkout/sessions/{session.id}/complete", json={})
+    subscription = client.v1.subscriptions.retrieve(
+        client.v1.checkout.sessions.retrieve(session.id).subscription
+    )
+    assert (subscription.status, subscription.trial_end) == ("trialing", ends)
+    assert subscription["items"].data[0].current_period_end == ends

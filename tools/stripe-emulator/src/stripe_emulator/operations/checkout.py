@@ -132,8 +132,8 @@ def complete(
             coupons=discounts.pairs(emulator.store, session["discounts"]),
             method=method,
             default_payment_method=method["id"],
-            trial_end=emulator.now() + trial[0] if trial else None,
-            missing_payment_method=trial[1] if trial else "create_invoice",
+            trial_end=subscriptions.trial_end(trial, emulator.now()) if trial else None,
+            missing_payment_method=trial["behavior"] if trial else "create_invoice",
         )
         intent = invoices.intent_of(emulator, invoice)
     elif session["amount_total"] > 0:

@@ -17,6 +17,13 @@ INCOMPLETE_SECONDS = 23 * 3600
 """How long a subscription stays `incomplete` before it expires, as on Stripe."""
 
 
+def trial_end(trial: dict[str, Any], now: int) -> int:
+    """When an asked-for trial (`{"seconds" | "end", "behavior"}`) ends, for a subscription
+    starting at `now`."""
+    end: int = trial["end"] if trial["end"] is not None else now + trial["seconds"]
+    return end
+
+
 def start(
     emulator: Emulator,
     *,

@@ -69,7 +69,7 @@ def create_subscription(call: Call) -> StripeObject:
     default_id = p.text("default_payment_method")
     if default_id is not None:
         payment_methods.attached_to(em, customer["id"], default_id, param="default_payment_method")
-    trial = checkout.trial_of(p)
+    trial = checkout.trial_of(p, em.now())
     method = None
     if behavior == "allow_incomplete":
         method_id = default_id or customer["invoice_settings"]["default_payment_method"]
@@ -89,8 +89,8 @@ def create_subscription(call: Call) -> StripeObject:
         method=method,
         default_payment_method=default_id,
         save_default_payment_method=save or "off",
-        trial_end=em.now() + trial[0] if trial else None,
-        missing_payment_method=trial[1] if trial else "create_invoice",
+        trial_end=subscriptions.trial_end(trial, em.now()) if trial else None,
+        missing_payment_method=trial["behavior"] if trial else "create_invoice",
     )
     for coupon_id, promotion_code_id in chosen:
         discounts.redeem(em.store, coupon_id, promotion_code_id)

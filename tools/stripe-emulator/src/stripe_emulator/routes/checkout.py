@@ -108,7 +108,7 @@ def create_session(call: Call) -> StripeObject:
         item_ids=[new_id("li") for _ in prices],
         subscription_metadata=subscription_data.metadata(),
         payment_intent_metadata=intent_data.metadata(),
-        trial=trial_of(subscription_data, param="subscription_data"),
+        trial=trial_of(subscription_data, now, param="subscription_data"),
     )
     checkout.apply_discounts(em, session, chosen)
     return session
@@ -226,22 +226,43 @@ def list_session_line_items(call: Call) -> StripeObject:
 
 TRIAL_END_BEHAVIORS = ("cancel", "create_invoice", "pause")
 MAX_TRIAL_DAYS = 730
+TRIAL_END_NOTICE = 48 * 3600
+"""Checkout's `subscription_data.trial_end` must lie at least this far ahead (Stripe's rule)."""
 
 
-def trial_of(params: Params, *, param: str | None = None) -> tuple[int, str] | None:
-    """`trial_period_days` (1 to 730) and `trial_settings[end_behavior][missing_payment_method]`
-    of a subscription to be created: its trial length in seconds and the end behavior."""
-    days = params.integer("trial_period_days")
-    if days is None:
+def trial_of(params: Params, now: int, *, param: str | None = None) -> dict[str, Any] | None:
+    """`trial_period_days` (1 to 730) or `trial_end` (a time; on a Checkout Session at least
+    48 hours ahead), and `trial_settings[end_behavior][missing_payment_method]`, of a
+    subscription to be created: `{"seconds" | "end", "behavior"}` (`subscriptions.trial_end`)."""
+    days, end = params.integer("trial_period_days"), params.integer("trial_end")
+
+    def name(field: str) -> str:
+        return f"{param}[{field}]" if param else field
+
+    if days is None and end is None:
         return None
-    if not 1 <= days <= MAX_TRIAL_DAYS:
+    if days is not None and end is not None:
+        raise invalid(
+            "You may only specify one of these parameters: trial_end, trial_period_days.",
+            param=name("trial_end"),
+        )
+    if days is not None and not 1 <= days <= MAX_TRIAL_DAYS:
         raise invalid(
             f"trial_period_days must be between 1 and {MAX_TRIAL_DAYS}.",
-            param=f"{param}[trial_period_days]" if param else "trial_period_days",
+            param=name("trial_period_days"),
+        )
+    soonest = now + (TRIAL_END_NOTICE if param else 0)
+    if end is not None and not soonest < end <= now + MAX_TRIAL_DAYS * 86400:
+        raise invalid(
+            "trial_end must be in the future"
+            + (" by at least 48 hours" if param else "")
+            + f" and at most {MAX_TRIAL_DAYS} days away.",
+            param=name("trial_end"),
         )
     behavior = (
         params.sub("trial_settings")
         .sub("end_behavior")
         .choice("missing_payment_method", TRIAL_END_BEHAVIORS)
     )
-    return days * 86400, behavior or "create_invoice"
+    seconds = days * 86400 if days is not None else None
+    return {"seconds": seconds, "end": end, "behavior": behavior or "create_invoice"}
