@@ -17,6 +17,7 @@ from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
     PaymentRecorded,
+    PayoutFailed,
     RefundRecorded,
 )
 from tollgate_shared.contracts.membership import (
@@ -44,6 +45,7 @@ ORGANIZER_KINDS = {
     "dispute_outcome",
     "sale_notice",
     "refund_notice",
+    "payout_outcome",
 }
 MONEY_KINDS = {
     "payment_receipt",
@@ -57,6 +59,7 @@ MONEY_KINDS = {
     "new_member",
     "renewal_notice",
     "refund_notice",
+    "payout_outcome",
 }
 NAMING_KINDS = {
     "payment_receipt",
@@ -106,6 +109,13 @@ async def _publish_every_cause(
         RefundRecorded(**money, refund_id=unique("re")),
         DisputeOpened(**money, dispute_id=unique("dp"), reason="fraudulent"),
         DisputeClosed(**money, dispute_id=unique("dp"), status="lost"),
+        PayoutFailed(
+            group_id=group,
+            amount=amount,
+            currency=currency,
+            payout_id=unique("payreq"),
+            reason="The account cannot receive transfers.",
+        ),
         PurchasePaid(
             **{k: v for k, v in money.items() if k not in ("tier_id", "charge_id")},
             session_id=unique("pi"),
@@ -183,7 +193,7 @@ async def test_every_kind_is_mailed_once_with_amounts_in_the_currency(
             if kind in NAMING_KINDS:
                 named = "Seat" if kind == "sale_notice" else "Gold"
                 assert named in mail["text"] and named in mail["html"], (kind, mail["text"])
-            if kind in ORGANIZER_KINDS:
+            if kind in ORGANIZER_KINDS - {"payout_outcome"}:  # a payout is nobody's purchase
                 assert member in mail["text"] and member in mail["html"], (kind, mail["text"])
             if kind == "payment_receipt":
                 assert "Period:" in mail["text"] and "2026" in mail["text"], mail["text"]

@@ -19,6 +19,9 @@ from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
     PaymentRecorded,
+    PayoutFailed,
+    PayoutRecorded,
+    PayoutRejected,
     RefundRecorded,
 )
 from tollgate_shared.contracts.membership import (
@@ -380,6 +383,40 @@ def sale_digest(digest: Digest, links: Links) -> Intent:
             "period_end": _iso(digest.end),
             "sales": [asdict(sale) for sale in digest.sales],
             "group_url": links.group(digest.group_id),
+        },
+    )
+
+
+PayoutEvent = PayoutRecorded | PayoutRejected | PayoutFailed
+CAME_BACK = {"failed": "the bank did not accept it", "canceled": "it was canceled"}
+"""Why a payout to a group's bank came back, by `PayoutRecorded.status`."""
+
+
+def payout_outcome(event: PayoutEvent, links: Links) -> Intent:
+    """Organizers hear once of each outcome of a payout (`outcome`): paid (sent to the group's
+    account), rejected by an admin, or failed, and why (`reason`)."""
+    if isinstance(event, PayoutRejected):
+        outcome, reason, decided = "rejected", None, event.decided_at
+    elif isinstance(event, PayoutFailed):
+        outcome, reason, decided = "failed", event.reason, event.occurred_at
+    elif event.status == "paid":
+        outcome, reason, decided = "paid", None, event.occurred_at
+    else:  # a payout to the bank that came back
+        outcome, reason = "failed", CAME_BACK.get(event.status, event.status)
+        decided = event.occurred_at
+    return Intent(
+        kind=Kind.PAYOUT_OUTCOME,
+        source_id=f"{event.payout_id}#{outcome}",
+        user_id=None,
+        group_id=event.group_id,
+        context={
+            "amount": event.amount,
+            "currency": event.currency,
+            "payout_id": event.payout_id,
+            "outcome": outcome,
+            "reason": reason,
+            "decided_at": _iso(decided),
+            "group_url": links.group(event.group_id),
         },
     )
 

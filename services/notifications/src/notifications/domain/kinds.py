@@ -96,5 +96,8 @@ KINDS: Mapping[Kind, KindSpec] = {
             sale="Refund",
         ),
         KindSpec(Kind.SALE_DIGEST, ORGANIZER, intents.sale_digest, samples.digest, opt_out=SALES),
+        KindSpec(
+            Kind.PAYOUT_OUTCOME, ORGANIZER, intents.payout_outcome, samples.payout, opt_out=PAYOUTS
+        ),
     )
 }

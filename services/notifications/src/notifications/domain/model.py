@@ -28,6 +28,7 @@ class Kind(StrEnum):
     TRIAL_ENDING = "trial_ending"
     REFUND_NOTICE = "refund_notice"
     SALE_DIGEST = "sale_digest"
+    PAYOUT_OUTCOME = "payout_outcome"
 
 
 class Audience(StrEnum):

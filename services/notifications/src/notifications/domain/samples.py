@@ -15,6 +15,7 @@ from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
     PaymentRecorded,
+    PayoutFailed,
     RefundRecorded,
 )
 from tollgate_shared.contracts.membership import (
@@ -194,4 +195,15 @@ def digest(sample: Sample) -> Digest:
                 at,
             ),
         ],
+    )
+
+
+def payout(sample: Sample) -> PayoutFailed:
+    """A payout whose transfer Stripe refused."""
+    return PayoutFailed(
+        group_id="grp_sample",
+        amount=sample.amount,
+        currency=sample.currency,
+        payout_id="payreq_sample",
+        reason="The destination account cannot receive transfers.",
     )

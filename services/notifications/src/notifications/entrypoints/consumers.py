@@ -23,6 +23,9 @@ from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
     PaymentRecorded,
+    PayoutFailed,
+    PayoutRecorded,
+    PayoutRejected,
     RefundRecorded,
 )
 from tollgate_shared.contracts.membership import (
@@ -55,6 +58,9 @@ DOMAIN_HANDLERS: dict[type[DomainEvent], MethodHandler] = {
     RefundRecorded: Handlers.on_refund_recorded,
     DisputeOpened: Handlers.on_dispute_opened,
     DisputeClosed: Handlers.on_dispute_closed,
+    PayoutRecorded: Handlers.on_payout_outcome,
+    PayoutRejected: Handlers.on_payout_outcome,
+    PayoutFailed: Handlers.on_payout_outcome,
     PurchasePaid: Handlers.on_purchase_paid,
     PurchaseClaimed: Handlers.on_purchase_event,
     GroupSettingsChanged: Handlers.on_group_settings_changed,

@@ -22,6 +22,7 @@ from tollgate_shared.contracts.ledger import (
     DisputeClosed,
     DisputeOpened,
     PaymentRecorded,
+    PayoutRecorded,
     RefundRecorded,
 )
 from tollgate_shared.contracts.membership import (
@@ -117,6 +118,14 @@ class Handlers:
 
     async def on_dispute_closed(self, uow: NotificationsUnitOfWork, event: DisputeClosed) -> None:
         await self.notifier.notify(uow, intents.dispute_outcome(event, self.links))
+
+    async def on_payout_outcome(
+        self, uow: NotificationsUnitOfWork, event: intents.PayoutEvent
+    ) -> None:
+        """Paid, rejected or failed (a transfer refused, or a payout to the bank that came
+        back); a payout in another state is not mailed."""
+        if not isinstance(event, PayoutRecorded) or event.status in {"paid", *intents.CAME_BACK}:
+            await self.notifier.notify(uow, intents.payout_outcome(event, self.links))
 
     async def on_group_settings_changed(
         self, uow: NotificationsUnitOfWork, event: GroupSettingsChanged
