@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,7 +49,7 @@ def superseded(uow: NotificationsUnitOfWork, kind: Kind, source_id: str, why: st
     log.info("notification.superseded", kind=kind, source_id=source_id, why=why)
 
 
-def catalog_keys(context: dict[str, Any]) -> list[str]:
+def catalog_keys(context: Mapping[str, Any]) -> list[str]:
     """The tier and item a notification's context names, by `entry_key`."""
     tier_id, item_id = context.get("tier_id"), context.get("item_id")
     return [
@@ -138,7 +139,7 @@ class Notifier:
     ) -> dict[str, Any]:
         """The tier's and item's names (ids where checkout has not named them); for organizers,
         the member (their address, else their id)."""
-        entries = await uow.directory.entries(catalog_keys(dict(intent.context)))
+        entries = await uow.directory.entries(catalog_keys(intent.context))
         values = names(intent.context, entries)
         if audience is Audience.ORGANIZER:
             email = intent.email or await uow.directory.member_email(intent.user_id)
