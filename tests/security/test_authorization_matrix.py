@@ -100,6 +100,7 @@ CHECKOUT = OPERATIONS | {
     ("PUT", "/groups/{group_id}/settings"): Rule(MANAGERS, json={"name": "Climbers"}),
     ("GET", "/coupons/{code}/validate"): Rule(SIGNED_IN, params={"tier_id": "{tier_id}"}),
     ("GET", "/coupons/{coupon_id}/redemptions"): Rule(MANAGERS),
+    ("PATCH", "/coupons/{coupon_id}"): Rule(MANAGERS, json={"name": "Spring sale"}),
     ("POST", "/checkout/sessions"): Rule(SIGNED_IN, json={"tier_id": "{tier_id}"}),
     ("POST", "/checkout/subscriptions"): Rule(SIGNED_IN, json={"tier_id": "{tier_id}"}),
     # The member's own unpaid purchase: 402 for them, 403 for everybody else, admins included.

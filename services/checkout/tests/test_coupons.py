@@ -58,17 +58,21 @@ async def test_window_and_tier_restrictions_are_enforced(api: httpx.AsyncClient)
     allowed, other = await create_tier(api, group), await create_tier(api, group)
     now = datetime.now(UTC)
     later = await create_coupon(api, group, valid_from=(now + timedelta(days=1)).isoformat())
-    past = await create_coupon(
+    ending = await create_coupon(
         api,
         group,
         valid_from=(now - timedelta(days=2)).isoformat(),
-        valid_until=(now - timedelta(days=1)).isoformat(),
+        valid_until=(now + timedelta(seconds=1)).isoformat(),
     )
     restricted = await create_coupon(api, group, tier_ids=[allowed["id"]])
 
     assert (await validate(api, later["code"], allowed["id"]))["reason"] == "not_started"
     assert later["synced"] is False  # Stripe learns the code only once its window opens
-    assert (await validate(api, past["code"], allowed["id"]))["reason"] == "expired"
+
+    async def ended() -> bool:
+        return (await validate(api, ending["code"], allowed["id"]))["reason"] == "expired"
+
+    await wait_until(ended, message="the window ended")
     assert (await validate(api, restricted["code"], allowed["id"]))["valid"] is True
     assert (await validate(api, restricted["code"], other["id"]))["reason"] == "not_applicable"
     assert (await validate(api, "NO-SUCH-CODE", allowed["id"]))["reason"] == "unknown_code"
@@ -266,12 +270,14 @@ async def test_a_repeated_sync_keeps_the_promotion_code_it_made(
         max_redemptions=None,
     )
     gateway = StripeGateway(stripe_client)
-    _, first = await gateway.create_coupon(coupon, [])
+    stripe_coupon, _ = await gateway.create_coupon(coupon, [])
+    first = await gateway.create_promotion_code(coupon, stripe_coupon, max_redemptions=None)
     assert first.code == coupon.qualified_code
 
     # The plain code is free now; a sync whose answer was lost runs again.
     await stripe_client.v1.promotion_codes.update_async(taken.id, {"active": False})
-    _, again = await gateway.create_coupon(coupon, [])
+    assert (await gateway.create_coupon(coupon, []))[0] == stripe_coupon
+    again = await gateway.create_promotion_code(coupon, stripe_coupon, max_redemptions=None)
     assert again.id == first.id
     made = await stripe_client.v1.promotion_codes.list_async({"coupon": f"tollgate_{coupon.id}"})
     assert [p.id for p in made.data] == [first.id]

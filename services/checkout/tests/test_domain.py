@@ -114,16 +114,58 @@ def coupon(**changes: object) -> Coupon:
 
 
 def test_coupon_rules() -> None:
+    def why(c: Coupon, *, now: datetime = NOW, redeemed: int = 0, **more: object) -> str | None:
+        options: dict[str, object] = {"amount": 2000, "first_time": True} | more
+        return c.rejection(TIER, now=now, redeemed=redeemed, **options)  # type: ignore[arg-type]
+
     assert normalize_code("  spring ") == "SPRING"
-    assert coupon().rejection(TIER, now=NOW, redeemed=1) is None
-    assert coupon().rejection(TIER, now=NOW, redeemed=2) == "fully_redeemed"
-    assert coupon().rejection(TIER, now=NOW - timedelta(days=2), redeemed=0) == "not_started"
-    assert coupon().rejection(TIER, now=NOW + timedelta(days=1), redeemed=0) == "expired"
-    assert coupon(tier_ids=["tier_b"]).rejection(TIER, now=NOW, redeemed=0) == "not_applicable"
-    assert coupon(group_id="h").rejection(TIER, now=NOW, redeemed=0) == "not_applicable"
-    assert coupon(active=False).rejection(TIER, now=NOW, redeemed=0) == "inactive"
-    fixed = coupon(percent_off=None, amount_off=500, currency="usd")
-    assert fixed.rejection(TIER, now=NOW, redeemed=0) == "currency_mismatch"
+    assert why(coupon(), redeemed=1) is None
+    assert why(coupon(), redeemed=2) == "fully_redeemed"
+    assert why(coupon(), now=NOW - timedelta(days=2)) == "not_started"
+    assert why(coupon(), now=NOW + timedelta(days=1)) == "expired"
+    assert why(coupon(tier_ids=["tier_b"])) == "not_applicable"
+    assert why(coupon(group_id="h")) == "not_applicable"
+    assert why(coupon(active=False)) == "inactive"
+    assert why(coupon(percent_off=None, amount_off=500, currency="usd")) == "currency_mismatch"
+    newcomers = coupon(first_time_transaction=True)
+    assert (why(newcomers), why(newcomers, first_time=False)) == (None, "first_time_only")
+    minimum = coupon(minimum_amount=2000, minimum_amount_currency="nzd")
+    assert (why(minimum), why(minimum, amount=1999)) == (None, "below_minimum")
+    assert why(replace(minimum, minimum_amount_currency="usd")) == "currency_mismatch"
+
+
+def test_coupon_edits_and_their_promotion_code() -> None:
+    synced = coupon(
+        stripe_coupon_id="tollgate_c",
+        stripe_promotion_code_id="promo_1",
+        promotion_terms=coupon().promotion_terms_wanted(),
+    )
+    assert not synced.promotion_outdated(NOW)
+    assert synced.edited({"name": "Spring sale"}, now=NOW).promotion_outdated(NOW) is False
+    for change in (
+        {"active": False},
+        {"max_redemptions": 3},
+        {"valid_until": NOW + timedelta(days=2)},
+        {"valid_from": NOW + timedelta(hours=1)},
+        {"first_time_transaction": True},
+        {"minimum_amount": 100, "minimum_amount_currency": "nzd"},
+    ):
+        assert synced.edited(change, now=NOW).promotion_outdated(NOW), change
+    for change, code in (
+        ({"valid_until": NOW}, "window_ended"),
+        ({"valid_until": NOW - timedelta(days=1, seconds=-1)}, "window_ended"),
+        ({"valid_from": NOW + timedelta(days=2)}, "invalid_window"),
+        ({"minimum_amount": 100}, "invalid_minimum"),
+    ):
+        with pytest.raises(Invalid) as refused:
+            synced.edited(change, now=NOW)
+        assert refused.value.code == code, change
+
+    # A Stripe coupon made with the window's end as redeem_by cannot serve a later end.
+    legacy = replace(synced, stripe_coupon_redeem_by=NOW + timedelta(days=1))
+    assert not legacy.needs_new_stripe_coupon
+    assert legacy.edited({"valid_until": NOW + timedelta(days=3)}, now=NOW).needs_new_stripe_coupon
+    assert legacy.edited({"valid_until": None}, now=NOW).needs_new_stripe_coupon
 
 
 def test_coupon_discounts() -> None:

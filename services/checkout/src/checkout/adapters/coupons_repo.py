@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -59,9 +60,19 @@ class Coupons:
     def _session(self) -> AsyncSession:
         return self._uow.session
 
-    async def get(self, coupon_id: str) -> Coupon | None:
-        """A coupon by id."""
-        return await get(self._session, coupon_id)
+    async def get(self, coupon_id: str, *, lock: bool = False) -> Coupon | None:
+        """A coupon by id; `lock` holds its row until the transaction ends."""
+        if not lock:
+            return await get(self._session, coupon_id)
+        query = select(coupons).where(coupons.c.id == coupon_id).with_for_update()
+        row = (await self._session.execute(query)).first()
+        return to_entity(Coupon, row) if row else None
+
+    async def change(self, coupon_id: str, values: dict[str, Any]) -> None:
+        """Apply an organizer's edits."""
+        await self._session.execute(
+            update(coupons).where(coupons.c.id == coupon_id).values(**values)
+        )
 
     async def add(self, values: dict[str, Any]) -> None:
         """Insert a coupon (raises IntegrityError if its group has the code already)."""
@@ -78,34 +89,71 @@ class Coupons:
     ) -> Coupon | None:
         """The coupon behind a Stripe coupon or promotion code id."""
         matches = [
-            column == value
+            match
             for column, value in (
                 (coupons.c.stripe_coupon_id, coupon),
                 (coupons.c.stripe_promotion_code_id, promotion_code),
             )
             if value is not None
+            for match in (column == value, coupons.c.retired_stripe_ids.contains([value]))
         ]
         if not matches:
             return None
         row = (await self._session.execute(select(coupons).where(or_(*matches)))).first()
         return to_entity(Coupon, row) if row else None
 
+    async def mark_coupon_synced(
+        self, coupon: Coupon, stripe_coupon_id: str, *, redeem_by: datetime | None
+    ) -> None:
+        """Record the coupon's Stripe coupon (and its `redeem_by`); one it replaces is retired
+        (redemptions through it still count)."""
+        replaced = coupon.stripe_coupon_id
+        retired = [replaced] if replaced and replaced != stripe_coupon_id else []
+        await self._session.execute(
+            update(coupons)
+            .where(coupons.c.id == coupon.id)
+            .values(
+                stripe_coupon_id=stripe_coupon_id,
+                stripe_coupon_redeem_by=redeem_by,
+                retired_stripe_ids=coupons.c.retired_stripe_ids.concat(retired),
+            )
+        )
+
     async def mark_synced(
         self,
-        coupon_id: str,
+        coupon: Coupon,
         *,
-        stripe_coupon_id: str,
         promotion_code_id: str,
         stripe_code: str,
     ) -> None:
-        """Record the coupon's Stripe coupon and promotion code (id, and the code it carries)."""
+        """Record the coupon's current promotion code (id, the code it carries, its terms)."""
         await self._session.execute(
             update(coupons)
-            .where(coupons.c.id == coupon_id)
+            .where(
+                coupons.c.id == coupon.id, coupons.c.promotion_revision == coupon.promotion_revision
+            )
             .values(
-                stripe_coupon_id=stripe_coupon_id,
                 stripe_promotion_code_id=promotion_code_id,
                 stripe_code=stripe_code,
+                promotion_terms=coupon.promotion_terms_wanted(),
+            )
+        )
+
+    async def retire_promotion(self, coupon_id: str, promotion_code_id: str) -> None:
+        """The promotion code is no longer the coupon's (Stripe deactivated it): the next sync
+        makes the coupon a new one, if it is to have one."""
+        await self._session.execute(
+            update(coupons)
+            .where(
+                coupons.c.id == coupon_id,
+                coupons.c.stripe_promotion_code_id == promotion_code_id,
+            )
+            .values(
+                stripe_promotion_code_id=None,
+                stripe_code=None,
+                promotion_terms=None,
+                promotion_revision=coupons.c.promotion_revision + 1,
+                retired_stripe_ids=coupons.c.retired_stripe_ids.concat([promotion_code_id]),
             )
         )
 

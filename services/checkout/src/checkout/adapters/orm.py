@@ -177,6 +177,17 @@ coupons = Table(
     Column("stripe_promotion_code_id", String(100), nullable=True),
     # What customers type on Stripe's page: the code, or the group-qualified one (see README).
     Column("stripe_code", String(100), nullable=True),
+    Column("name", String(40), nullable=True),
+    Column("first_time_transaction", Boolean, nullable=False, server_default=text("false")),
+    Column("minimum_amount", BigInteger, nullable=True),
+    Column("minimum_amount_currency", String(3), nullable=True),
+    # Which promotion code of the coupon is current (one more per replacement), the terms it
+    # was made with, and the Stripe ids it replaced (redemptions through them still count).
+    Column("promotion_revision", Integer, nullable=False, server_default=text("0")),
+    Column("promotion_terms", JSONB, nullable=True),
+    Column("retired_stripe_ids", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    # Stripe coupons made before promotion codes carried the window's end had it as redeem_by.
+    Column("stripe_coupon_redeem_by", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Normalized codes are unique per group: two groups may each have WELCOME.
     UniqueConstraint("group_id", "code", name="uq_coupons_group_id_code"),

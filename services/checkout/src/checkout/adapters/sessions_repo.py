@@ -252,6 +252,11 @@ class CheckoutSessions:
         ).first()
         return to_entity(Member, row) if row else None
 
+    async def has_paid(self, user_id: str) -> bool:
+        """Whether the user ever paid a checkout (any group: they have one Stripe customer)."""
+        query = select(select(S.c.id).where(S.c.user_id == user_id, S.c.status == "paid").exists())
+        return bool((await self._session.execute(query)).scalar_one())
+
     async def customer_id(self, user_id: str) -> str | None:
         """The user's Stripe customer, if we know it."""
         query = select(customers.c.stripe_customer_id).where(customers.c.user_id == user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import stripe
@@ -208,11 +209,17 @@ class StripeGateway:
 
     async def create_coupon(
         self, coupon: Coupon, product_ids: list[str]
-    ) -> tuple[str, stripe.PromotionCode]:
-        """The coupon and its customer-facing promotion code; returns the coupon's id and it."""
+    ) -> tuple[str, datetime | None]:
+        """The coupon's Stripe coupon (its discount, for `product_ids`): its id, and the
+        `redeem_by` it has. The window's end is the promotion code's: a Stripe coupon's
+        `redeem_by` cannot change, so none is set; but one an interrupted earlier sync made
+        may have one. One replacing an earlier Stripe coupon has an id of its own."""
+        stripe_id = f"tollgate_{coupon.id}"
+        if coupon.stripe_coupon_id is not None:  # a replacement (see `needs_new_stripe_coupon`)
+            stripe_id = f"{stripe_id}_{coupon.promotion_revision}"
         params: CouponCreateParams = {
-            "id": f"tollgate_{coupon.id}",
-            "name": coupon.code,
+            "id": stripe_id,
+            "name": coupon.stripe_name,
             "duration": coupon.duration,
             "metadata": {"tollgate_id": coupon.id, "group_id": coupon.group_id},
             "applies_to": {"products": product_ids},
@@ -226,42 +233,78 @@ class StripeGateway:
             params["currency"] = coupon.currency
         if coupon.duration_in_months:
             params["duration_in_months"] = coupon.duration_in_months
-        limits: dict[str, Any] = {}
-        if coupon.max_redemptions is not None:
-            limits["max_redemptions"] = coupon.max_redemptions
-        if coupon.valid_until is not None:
-            params["redeem_by"] = limits["expires_at"] = int(coupon.valid_until.timestamp())
         with stripe_errors_translated():
-            created = await self._v1.coupons.create_async(params, _key("coupon", coupon.id))
-            promo = await self._promotion_code(coupon, created.id, limits)
-        return created.id, promo
+            try:
+                created = await self._v1.coupons.create_async(params, _key("coupon", stripe_id))
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_already_exists":
+                    raise
+                created = await self._v1.coupons.retrieve_async(stripe_id)
+        redeem_by = created.redeem_by
+        return created.id, datetime.fromtimestamp(redeem_by, UTC) if redeem_by else None
 
-    async def _promotion_code(
-        self, coupon: Coupon, coupon_id: str, limits: dict[str, Any]
-    ) -> stripe.PromotionCode:
-        """The coupon's one promotion code: its plain code if Stripe takes it, else the
-        group-qualified code (codes are unique among the account's active promotion codes)."""
-        # One an interrupted earlier sync made, whichever code it got, is kept: never a second.
-        earlier = await self._v1.promotion_codes.list_async({"coupon": coupon_id, "limit": 1})
-        if earlier.data:
-            return earlier.data[0]
-        params: dict[str, Any] = {
-            "promotion": {"type": "coupon", "coupon": coupon_id},
-            "metadata": {"tollgate_id": coupon.id},
-            **limits,
-        }
-        try:
-            return await self._v1.promotion_codes.create_async(
-                {**params, "code": coupon.code},  # type: ignore[typeddict-item]
-                _key("promotion-code", coupon.id),
+    async def rename_coupon(self, stripe_coupon_id: str, name: str) -> None:
+        """Change the name Stripe shows for the coupon (the one thing of it that changes)."""
+        with stripe_errors_translated():
+            await self._v1.coupons.update_async(
+                stripe_coupon_id, {"name": name}, _key("coupon-name", stripe_coupon_id, name)
             )
-        except stripe.InvalidRequestError as exc:
-            if exc.param not in (None, "code"):  # refused for another reason than the code
-                raise
-        return await self._v1.promotion_codes.create_async(
-            {**params, "code": coupon.qualified_code},  # type: ignore[typeddict-item]
-            _key("promotion-code-qualified", coupon.id),
-        )
+
+    async def create_promotion_code(
+        self, coupon: Coupon, stripe_coupon_id: str, *, max_redemptions: int | None
+    ) -> stripe.PromotionCode:
+        """The coupon's current promotion code (its `promotion_revision`): its plain code if
+        Stripe takes it, else the group-qualified code (codes are unique among the account's
+        active promotion codes). `max_redemptions` is what is left of the coupon's limit."""
+        with stripe_errors_translated():
+            # One an interrupted earlier sync made, whichever code it got, is kept: never a second.
+            earlier = await self._v1.promotion_codes.list_async(
+                {"coupon": stripe_coupon_id, "active": True, "limit": 100}
+            )
+            revision = str(coupon.promotion_revision)
+            for found in earlier.data:
+                metadata = found.to_dict().get("metadata") or {}
+                if metadata.get("tollgate_revision", "0") == revision:
+                    return found
+            terms = coupon.promotion_terms_wanted()
+            params: dict[str, Any] = {
+                "promotion": {"type": "coupon", "coupon": stripe_coupon_id},
+                "metadata": {"tollgate_id": coupon.id, "tollgate_revision": revision},
+            }
+            if max_redemptions is not None:
+                params["max_redemptions"] = max_redemptions
+            if terms["expires_at"] is not None:
+                params["expires_at"] = terms["expires_at"]
+            restrictions = {
+                k: terms[k]
+                for k in ("first_time_transaction", "minimum_amount", "minimum_amount_currency")
+                if terms[k]
+            }
+            if restrictions:
+                params["restrictions"] = restrictions
+            # The first promotion code of a coupon keeps the keys it always had.
+            ids = (coupon.id,) if coupon.promotion_revision == 0 else (coupon.id, revision)
+            try:
+                return await self._v1.promotion_codes.create_async(
+                    {**params, "code": coupon.code},  # type: ignore[typeddict-item]
+                    _key("promotion-code", *ids),
+                )
+            except stripe.InvalidRequestError as exc:
+                if exc.param not in (None, "code"):  # refused for another reason than the code
+                    raise
+            return await self._v1.promotion_codes.create_async(
+                {**params, "code": coupon.qualified_code},  # type: ignore[typeddict-item]
+                _key("promotion-code-qualified", *ids),
+            )
+
+    async def deactivate_promotion_code(self, promotion_code_id: str) -> None:
+        """Stop a promotion code at once (Stripe keeps it, inactive)."""
+        with stripe_errors_translated():
+            await self._v1.promotion_codes.update_async(
+                promotion_code_id,
+                {"active": False},
+                _key("promotion-code-deactivate", promotion_code_id),
+            )
 
     async def portal_url(self, customer_id: str, return_url: str) -> str:
         """A billing portal session for the customer; returns its URL."""

@@ -13,6 +13,7 @@ from checkout.entrypoints.dependencies import ContextDep, Limit, Offset, Validat
 from checkout.entrypoints.schemas import (
     CouponIn,
     CouponOut,
+    CouponPatch,
     CouponValidation,
     ItemIn,
     ItemOut,
@@ -99,6 +100,16 @@ async def create_coupon(
     return CouponOut.of(await coupons.create(ctx, user, group_id, body.model_dump()))
 
 
+@router.patch("/coupons/{coupon_id}", response_model=CouponOut, responses=error_responses(404, 502))
+async def update_coupon(
+    ctx: ContextDep, user: CurrentUser, coupon_id: Id, body: CouponPatch
+) -> CouponOut:
+    """Edit a coupon (window, limit, name, restrictions) or switch it off (`active: false`) or
+    on (organizer/admin): checkouts follow at once, Stripe's promotion code is deactivated or
+    replaced to match."""
+    return CouponOut.of(await coupons.change(ctx, user, coupon_id, body.changes()))
+
+
 @router.get("/groups/{group_id}/coupons", response_model=list[CouponOut])
 async def list_coupons(
     ctx: ContextDep, user: CurrentUser, group_id: Id, limit: Limit = 50, offset: Offset = 0
@@ -117,7 +128,7 @@ async def validate_coupon(
     ctx: ContextDep, user: ValidateCaller, code: Id, tier_id: Annotated[Id, Query()]
 ) -> CouponValidation:
     """Whether a code applies to a tier now, and the caller's discount (rate-limited per user)."""
-    answer = await coupons.validate(ctx, code, tier_id, segment=user.segment)
+    answer = await coupons.validate(ctx, user, code, tier_id)
     return CouponValidation(**answer)
 
 

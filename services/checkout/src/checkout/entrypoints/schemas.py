@@ -163,8 +163,21 @@ class ItemOut(CatalogOut):
     slots: bool
 
 
+# Stripe shows a coupon's name to customers and takes at most 40 characters.
+CouponName = Annotated[SingleLine, StringConstraints(min_length=1, max_length=40)]
+MaxRedemptions = Annotated[Int32, Field(ge=1)]
+FirstTimeOnly = Annotated[
+    bool, Field(description="only for members who never paid before (Stripe's restriction)")
+]
+MinimumAmount = Annotated[
+    Amount,
+    Field(description="the price before discounts a checkout must reach, with its currency"),
+]
+
+
 class CouponIn(Body):
     code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{3,64}$")]
+    name: CouponName | None = None
     percent_off: Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)] | None = None
     amount_off: Amount | None = None
     currency: Currency | None = None
@@ -172,8 +185,11 @@ class CouponIn(Body):
     duration_in_months: Annotated[int, Field(ge=1, le=36)] | None = None
     valid_from: Instant | None = None
     valid_until: Instant | None = None
-    max_redemptions: Annotated[Int32, Field(ge=1)] | None = None
+    max_redemptions: MaxRedemptions | None = None
     tier_ids: list[Id] = Field(default_factory=list, max_length=100)
+    first_time_transaction: FirstTimeOnly = False
+    minimum_amount: MinimumAmount | None = None
+    minimum_amount_currency: Currency | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -185,7 +201,34 @@ class CouponIn(Body):
             raise ValueError("duration_in_months goes with (and only with) duration=repeating")
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
             raise ValueError("valid_until must be after valid_from")
+        if (self.minimum_amount is None) != (self.minimum_amount_currency is None):
+            raise ValueError("minimum_amount and minimum_amount_currency go together")
         return self
+
+
+class CouponPatch(Patch):
+    """What an organizer changes of a coupon; `null` clears a window end, limit or minimum."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset(
+        {
+            "name",
+            "valid_from",
+            "valid_until",
+            "max_redemptions",
+            "minimum_amount",
+            "minimum_amount_currency",
+        }
+    )
+    name: CouponName | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
+    max_redemptions: MaxRedemptions | None = None
+    active: bool | None = Field(
+        None, description="false stops the coupon at once (here and on Stripe's page)"
+    )
+    first_time_transaction: FirstTimeOnly | None = None
+    minimum_amount: MinimumAmount | None = None
+    minimum_amount_currency: Currency | None = None
 
 
 class CouponOut(BaseModel):
@@ -202,6 +245,10 @@ class CouponOut(BaseModel):
     max_redemptions: int | None
     tier_ids: list[str]
     active: bool
+    name: str | None
+    first_time_transaction: bool
+    minimum_amount: int | None
+    minimum_amount_currency: str | None
     synced: bool
     stripe_code: str | None = Field(
         description="what customers type on Stripe's payment page: `code`, or a group-qualified "

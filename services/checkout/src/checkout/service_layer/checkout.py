@@ -170,10 +170,12 @@ async def _plan(ctx: Context, principal: Principal, request: CheckoutRequest) ->
         raise Invalid(f"tier {tier.id} is paid once, not subscribed to", code="tier_not_recurring")
     async with ctx.uow() as uow:
         member = await _admit(uow, tier, principal.user_id)  # early answer when full
-    coupon = (
-        await coupons.usable(ctx, request.promotion_code, tier) if request.promotion_code else None
-    )
     spec = tier.price_for(principal.segment)
+    coupon = None
+    if request.promotion_code:
+        coupon = await coupons.usable(
+            ctx, request.promotion_code, tier, user_id=principal.user_id, amount=spec.amount
+        )
     return Plan(
         group_id=tier.group_id,
         tier=tier,
