@@ -209,6 +209,18 @@ class CouponIn(Body):
 class CouponPatch(Patch):
     """What an organizer changes of a coupon; `null` clears a window end, limit or minimum."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Spring sale",
+                    "valid_until": "2027-10-01T00:00:00Z",
+                    "max_redemptions": 50,
+                },
+                {"active": False},
+            ]
+        }
+    )
     nullable: ClassVar[frozenset[str]] = frozenset(
         {
             "name",
@@ -276,6 +288,18 @@ PayoutThresholds = Annotated[
 class GroupSettingsIn(Patch):
     """The settings to set; fields left out keep their value (`contact_email: null` clears it)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Wellington Climbers",
+                    "contact_email": "committee@climbers.example.org",
+                    "organizer_mail_opt_outs": ["payout"],
+                    "sale_notice_digest": True,
+                }
+            ]
+        }
+    )
     nullable: ClassVar[frozenset[str]] = frozenset({"contact_email"})
     name: Name | None = None
     contact_email: EmailAddress | None = None
