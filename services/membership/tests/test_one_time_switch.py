@@ -101,3 +101,53 @@ async def test_an_annual_term_can_end_the_subscription_now_with_a_prorated_refun
         )
         expires = datetime.fromisoformat(gate["expires_at"])
         assert paid_at + timedelta(days=364) < expires < paid_at + timedelta(days=366)
+
+
+async def test_a_subscription_bought_during_a_paid_term_starts_when_the_term_ends(
+    membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
+) -> None:
+    """The reverse: the subscription trials until the term's end (what checkout asks Stripe
+    for), shows its tier at once, and its credits come when the term's run out."""
+    user, group = unique("user"), unique("group")
+    annual, monthly = await emulator.price(interval=None), await emulator.price()
+    async with membership_service() as service:
+        await emulator.buy_annual(user, group, "annual", annual, credit_allowances="booking=20")
+        await _applied(deliverer, service)
+        term_end = datetime.fromisoformat((await service.gate(user, group))["expires_at"])
+        await _spend(service, user, group, 5)
+
+        metadata = {
+            "user_id": user,
+            "group_id": group,
+            "tier_id": "gold",
+            "purpose": "membership",
+            "tier_interval": "month",
+            "credit_allowances": "booking=4",
+        }
+        session = await emulator.client.v1.checkout.sessions.create_async(
+            {  # type: ignore[arg-type]
+                "mode": "subscription",
+                "line_items": [{"price": monthly, "quantity": 1}],
+                "metadata": metadata,
+                "customer_email": f"{user}@example.com",
+                "subscription_data": {
+                    "metadata": metadata,
+                    "trial_end": int(term_end.timestamp()),
+                },
+                "success_url": "https://example.com/ok",
+            }
+        )
+        await emulator.control("POST", f"/checkout/sessions/{session.id}/complete", {})
+        await _applied(deliverer, service)
+        gate = await service.gate(user, group)
+        assert (gate["tier_id"], gate["status"], gate["source"]) == (
+            "gold",
+            "trialing",
+            "subscription",
+        )
+        assert gate["credits"] == {"booking": 15}  # the term's, until it ends
+
+        await sweeper.sweep_once(
+            service.app.state.deps.uow, grace=timedelta(days=7), now=term_end + timedelta(seconds=1)
+        )
+        assert (await service.gate(user, group))["credits"] == {"booking": 4}

@@ -92,6 +92,18 @@ class Credits:
         )
         return [Allocation(r.cause, dict(r.allowances), r.cycle_start, r.cycle_end) for r in rows]
 
+    async def due_members(self, now: datetime, limit: int) -> list[MembershipKey]:
+        """Members with a recorded cycle that has started by `now` and is not applied yet."""
+        t = orm.credit_allocations
+        rows = await self._session.execute(
+            select(t.c.user_id, t.c.group_id)
+            .where(t.c.applied.is_(False), t.c.cycle_start <= now)
+            .group_by(t.c.user_id, t.c.group_id)
+            .order_by(func.min(t.c.cycle_start))
+            .limit(limit)
+        )
+        return [MembershipKey(r.user_id, r.group_id) for r in rows]
+
     async def latest_cycle_start(self, key: MembershipKey) -> datetime | None:
         """The start of the newest cycle whose allowances were applied."""
         t = orm.credit_allocations

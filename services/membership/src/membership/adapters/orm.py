@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -147,6 +148,7 @@ credit_allocations = Table(
     Column("cycle_end", DateTime(timezone=True)),
     Column("applied", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_credit_allocations_pending", "cycle_start", postgresql_where=text("NOT applied")),
 )
 
 credit_entries = Table(

@@ -29,6 +29,7 @@ from membership.adapters.statements import (
     save_reading,
     upsert,
 )
+from membership.domain import rules
 from membership.domain.model import (
     Announced,
     Entitlement,
@@ -299,6 +300,11 @@ class Memberships:
         """Create or replace the grant of a user in a group."""
         values = {**dataclasses.asdict(grant), "granted_by": granted_by}
         await self._upsert(orm.grants, values, MEMBER_KEY)
+
+    async def terms_end(self, key: MembershipKey) -> datetime | None:
+        """When the member's paid one-time terms of the group end (None without any)."""
+        found = await self.sources(key)
+        return rules.term_end(found.terms) if found is not None else None
 
     async def count_active(self) -> int:
         """Memberships active as last announced."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from membership.domain import credits
@@ -18,18 +19,28 @@ async def allocate(
     allocation: Allocation,
     *,
     now: datetime | None = None,
+    after_terms: bool = False,
 ) -> bool:
     """Reset the member's balances to a paid cycle's allowances (a cycle of a tier without
     credits expires what is left), once per cycle and only if no newer cycle was allocated
-    (see `domain.credits`); True if it was applied. A cycle starting after `now` is recorded
-    and applied when it starts (`apply_due`, by the sweeper)."""
+    (see `domain.credits`); True if it was applied. A term's cycle starting after `now` is
+    recorded and applied when it starts (`apply_due`, by the sweeper). With `after_terms` (a
+    subscription's cycle, applied when paid) it starts no sooner than the member's paid
+    one-time terms end: a subscription bought while a term runs trials until then, and the
+    term's credits stay until it ends."""
     await uow.memberships.lock(key)
     balances = await uow.credits.balances(key, lock=True)
     if not (allocation.allowances or any(balances.values())):
         return False  # no credits before or after: nothing to record
+    later = now  # a term's cycle may start later; a subscription's only after a term
+    if after_terms:
+        later = None
+        paid_until = await uow.memberships.terms_end(key)
+        if paid_until is not None and paid_until > allocation.cycle_start:
+            allocation, later = replace(allocation, cycle_start=paid_until), now
     if not await uow.credits.record_allocation(key, allocation):
         return False
-    if now is not None and allocation.cycle_start > now:
+    if later is not None and allocation.cycle_start > later:
         return False
     return await _apply(uow, key, allocation, balances)
 

@@ -41,6 +41,7 @@ class StripeEvents:
         self, billing: StripeBilling, settings: Settings, clock: Clock = lambda: datetime.now(UTC)
     ) -> None:
         self._billing = billing
+        self._clock = clock
         self._recorder = Recorder(billing, settings, clock)
 
     async def lock_ahead(self, uow: MembershipUnitOfWork, events: Sequence[StripeEvent]) -> None:
@@ -95,7 +96,8 @@ class StripeEvents:
         if record is None or invoice.billing_reason not in CYCLE_STARTS:
             return
         key = MembershipKey(record.user_id, record.group_id)
-        await credits.allocate(uow, key, await self._cycle_of(invoice, event))
+        cycle = await self._cycle_of(invoice, event)
+        await credits.allocate(uow, key, cycle, now=self._clock(), after_terms=True)
         if invoice.billing_reason != "subscription_cycle" or record.awaited:
             return
         now = await self._recorder.reconcile(uow, key, event)

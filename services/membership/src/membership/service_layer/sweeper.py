@@ -32,9 +32,12 @@ async def sweep_once(
         due = await uow.memberships.due_for_sweep(now=now, limit=batch_size)
         for key, at in due:
             await reconcile(uow, key, grace=grace, now=now, cause=f"sweep:{at.isoformat()}")
-            await credits.apply_due(uow, key, now)  # a term that starts now brings its credits
+        # Credits recorded for later (a term after a subscription, and the other way) start.
+        starting = await uow.credits.due_members(now, limit=batch_size)
+        for key in starting:
+            await credits.apply_due(uow, key, now)
         await uow.commit()
-    return len(due)
+    return len(due) + len(starting)
 
 
 async def run(
