@@ -9,7 +9,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from sqlalchemy import Row
 
 from notifications.adapters import directory, notifications_repo
@@ -84,6 +91,10 @@ class Preview(BaseModel):
 
 
 class ContactsIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"emails": ["crew@climbers.example"], "name": "Climbers"}]}
+    )
+
     emails: list[str] = Field(min_length=1, max_length=20)
     name: Annotated[SingleLine, StringConstraints(max_length=200)] | None = Field(
         default=None, description="the group's display name, shown in mail subjects"
