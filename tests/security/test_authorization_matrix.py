@@ -114,6 +114,11 @@ CHECKOUT = OPERATIONS | {
     ("GET", "/billing/{user_id}/invoices/{invoice_id}/pdf"): Rule(frozenset({MEMBER, ADMIN})),
     ("GET", "/checkout/success"): PUBLIC,
     ("GET", "/checkout/cancel"): PUBLIC,
+    # The local stack's pages for members (HTML): the portal's return, the mails' manage link
+    # (the member's token is asked for on the page), a group's tiers.
+    ("GET", "/account"): PUBLIC,
+    ("GET", "/account/billing"): PUBLIC,
+    ("GET", "/groups/{group_id}"): PUBLIC,
 }
 
 MEMBERSHIP = OPERATIONS | {
