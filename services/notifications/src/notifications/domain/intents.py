@@ -7,13 +7,22 @@ about the same payment, or a producer that emits the fact twice all map to one n
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from notifications.domain.details import StripeSubscription, period_key
+from notifications.domain.details import period_key
 from notifications.domain.digests import Digest
 from notifications.domain.links import Links
 from notifications.domain.model import Intent, Kind
+from notifications.domain.stripe_intents import (
+    ChargedIntent,
+    day,
+    failed_attempt_key,
+    iso,
+    payment_failed,
+    purchase_failed,
+    trial_ending,
+)
 from tollgate_shared.contracts.checkout import PurchasePaid
 from tollgate_shared.contracts.ledger import (
     DisputeClosed,
@@ -31,23 +40,14 @@ from tollgate_shared.contracts.membership import (
     MembershipPastDue,
     MembershipRenewed,
 )
-from tollgate_shared.contracts.stripe_objects import Invoice, PaymentIntent
 
-
-def _day(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).date().isoformat() if moment else "open"
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def _moment(seconds: int | None) -> datetime | None:
-    return datetime.fromtimestamp(seconds, UTC) if seconds else None
-
-
-def _epoch(seconds: int | None) -> str | None:
-    return _iso(_moment(seconds))
+__all__ = [
+    "ChargedIntent",
+    "failed_attempt_key",
+    "payment_failed",
+    "purchase_failed",
+    "trial_ending",
+]
 
 
 def membership_ref(event: MembershipEvent) -> str:
@@ -62,7 +62,7 @@ def _membership_context(event: MembershipEvent, links: Links) -> dict[str, Any]:
         "tier_id": event.tier_id,
         "source": event.source,
         "email": event.email,
-        "expires_at": _iso(event.expires_at),
+        "expires_at": iso(event.expires_at),
         "group_url": links.group(event.group_id),
         "billing_portal_url": links.billing_portal(event.group_id),
     }
@@ -95,7 +95,7 @@ def _sale(kind: Kind, event: MembershipEvent, source_id: str, links: Links) -> I
         **_membership_context(event, links),
         "amount": None,
         "currency": None,
-        "sold_at": _iso(event.occurred_at),
+        "sold_at": iso(event.occurred_at),
     }
     intent = _membership(kind, event, source_id, context)
     return replace(intent, details_keys=sale_keys(event))
@@ -104,20 +104,20 @@ def _sale(kind: Kind, event: MembershipEvent, source_id: str, links: Links) -> I
 def new_member(event: MembershipActivated, links: Links) -> Intent:
     """Organizers hear of a new member once per subscription (or per one-time term)."""
     ref = membership_ref(event)
-    source = ref if event.subscription_id else f"{ref}@{_day(event.expires_at)}"
+    source = ref if event.subscription_id else f"{ref}@{day(event.expires_at)}"
     return _sale(Kind.NEW_MEMBER, event, source, links)
 
 
 def renewal_notice(event: MembershipRenewed, links: Links) -> Intent:
     """Organizers hear of each renewed period once."""
-    source = f"{membership_ref(event)}@{_day(event.expires_at)}"
+    source = f"{membership_ref(event)}@{day(event.expires_at)}"
     return _sale(Kind.RENEWAL_NOTICE, event, source, links)
 
 
 def access_at_risk(event: MembershipPastDue, links: Links) -> Intent:
     """The member is warned once per grace period."""
-    source = f"{membership_ref(event)}@{_day(event.grace_until or event.expires_at)}"
-    context = {**_membership_context(event, links), "grace_until": _iso(event.grace_until)}
+    source = f"{membership_ref(event)}@{day(event.grace_until or event.expires_at)}"
+    context = {**_membership_context(event, links), "grace_until": iso(event.grace_until)}
     return _membership(Kind.ACCESS_AT_RISK, event, source, context)
 
 
@@ -134,7 +134,7 @@ def membership_ended(event: MembershipEnded, links: Links) -> Intent:
     revoked (`ended_as`), and why (`reason`; for a canceled subscription, Stripe's
     `cancellation_reason` once known)."""
     ref = membership_ref(event)
-    source = ref if event.subscription_id else f"{ref}@{_day(event.expires_at)}"
+    source = ref if event.subscription_id else f"{ref}@{day(event.expires_at)}"
     context = {
         **_membership_context(event, links),
         "ended_as": event.type.removeprefix("membership."),
@@ -165,7 +165,7 @@ def _paid(
             "currency": event.currency,
             "user_id": event.user_id,
             "email": event.email,
-            "sold_at": _iso(event.occurred_at),
+            "sold_at": iso(event.occurred_at),
             **context,
             "group_url": links.group(event.group_id),
         },
@@ -194,8 +194,8 @@ def payment_receipt(event: PaymentRecorded, links: Links) -> Intent:
         invoice_id=event.invoice_id,
         charge_id=event.charge_id,
         paid_at=None,
-        period_start=_iso(event.period_start),
-        period_end=_iso(event.period_end),
+        period_start=iso(event.period_start),
+        period_end=iso(event.period_end),
         receipt_url=event.receipt_url,
         hosted_invoice_url=event.hosted_invoice_url,
         manage_url=links.billing_portal(event.group_id),
@@ -230,21 +230,21 @@ def refund_confirmation(event: RefundRecorded, links: Links) -> Intent:
         links,
         reason=event.reason,
         charge_id=event.charge_id,
-        refunded_at=_iso(event.occurred_at),
+        refunded_at=iso(event.occurred_at),
     )
 
 
 def dispute_alert(event: DisputeOpened, links: Links) -> Intent:
     """Organizers hear once per dispute."""
     return _dispute(
-        Kind.DISPUTE_ALERT, event, reason=event.reason, opened_at=_iso(event.occurred_at)
+        Kind.DISPUTE_ALERT, event, reason=event.reason, opened_at=iso(event.occurred_at)
     )
 
 
 def dispute_outcome(event: DisputeClosed, links: Links) -> Intent:
     """Organizers hear once how a dispute ended: won (the amount comes back) or lost."""
     return _dispute(
-        Kind.DISPUTE_OUTCOME, event, status=event.status, closed_at=_iso(event.occurred_at)
+        Kind.DISPUTE_OUTCOME, event, status=event.status, closed_at=iso(event.occurred_at)
     )
 
 
@@ -265,96 +265,8 @@ def _dispute(kind: Kind, event: DisputeOpened | DisputeClosed, **context: Any) -
             "user_id": event.user_id,
             "email": event.email,
             **dict.fromkeys(PAID_FOR),
-            "sold_at": _iso(event.occurred_at),
+            "sold_at": iso(event.occurred_at),
             **context,
-        },
-    )
-
-
-def failed_attempt_key(invoice_id: str, attempt_count: int) -> str:
-    """The fact of one failed attempt to pay an invoice."""
-    return f"{invoice_id}#{attempt_count}"
-
-
-def payment_failed(invoice: Invoice, links: Links) -> Intent:
-    """The member hears of each failed attempt to pay an invoice once, unless the retry it
-    announces is due before it goes out (`stale_after`)."""
-    metadata = {**invoice.metadata, **invoice.subscription_metadata}
-    group_id = metadata.get("group_id")
-    return Intent(
-        kind=Kind.PAYMENT_FAILED,
-        source_id=failed_attempt_key(invoice.id, invoice.attempt_count),
-        user_id=metadata.get("user_id"),
-        group_id=group_id,
-        email=invoice.customer_email,
-        context={
-            "amount": invoice.amount_due,
-            "currency": invoice.currency or "usd",
-            "tier_id": metadata.get("tier_id"),
-            "invoice_number": invoice.number,
-            "attempt_count": invoice.attempt_count,
-            "next_payment_attempt": _epoch(invoice.next_payment_attempt),
-            "hosted_invoice_url": invoice.hosted_invoice_url,
-            "billing_portal_url": links.billing_portal(group_id),
-        },
-        stale_after=_moment(invoice.next_payment_attempt),
-    )
-
-
-def trial_ending(subscription: StripeSubscription, links: Links) -> Intent:
-    """The member hears once per subscription and trial end that the trial is ending
-    (`customer.subscription.trial_will_end`), what it costs then, and where to manage it; not
-    after the trial has ended (`stale_after`)."""
-    metadata = subscription.metadata
-    group_id = metadata.get("group_id")
-    trial_end = _moment(subscription.trial_end)
-    # What it costs once the trial ends, when one price bills it (Tollgate's subscriptions).
-    items = [item for item in subscription.items.data if item.price is not None]
-    price = items[0].price if len(items) == 1 else None
-    amount = price.unit_amount * (items[0].quantity or 1) if price and price.unit_amount else None
-    return Intent(
-        kind=Kind.TRIAL_ENDING,
-        source_id=f"{subscription.id}@trial-{_day(trial_end)}",
-        user_id=metadata.get("user_id"),
-        group_id=group_id,
-        context={
-            "tier_id": metadata.get("tier_id"),
-            "trial_end": _iso(trial_end),
-            "amount": amount,
-            "currency": price.currency if price else None,
-            "interval": (price.recurring or {}).get("interval") if price else None,
-            "billing_portal_url": links.billing_portal(group_id),
-        },
-        stale_after=trial_end,
-    )
-
-
-class ChargedIntent(PaymentIntent):
-    """A payment intent with what a mail about it shows: what it is for, the payer's email."""
-
-    description: str | None = None
-    receipt_email: str | None = None
-
-
-def purchase_failed(intent: ChargedIntent, links: Links) -> Intent:
-    """The buyer hears once that paying an intent of ours (a purchase in the app's own card
-    form, or a Checkout's) failed: declined, or its 3-D Secure challenge failed."""
-    metadata = intent.metadata
-    error = intent.last_payment_error or {}
-    return Intent(
-        kind=Kind.PURCHASE_FAILED,
-        source_id=intent.id,
-        user_id=metadata.get("user_id"),
-        group_id=metadata.get("group_id"),
-        email=intent.receipt_email,
-        context={
-            "amount": intent.amount,
-            "currency": intent.currency,
-            "description": intent.description,
-            "item_id": metadata.get("item_id"),
-            "reference": metadata.get("reference"),
-            "reason": error.get("message"),
-            "group_url": links.group(metadata.get("group_id")),
         },
     )
 
@@ -379,8 +291,8 @@ def sale_digest(digest: Digest, links: Links) -> Intent:
         user_id=None,
         group_id=digest.group_id,
         context={
-            "period_start": _iso(digest.start),
-            "period_end": _iso(digest.end),
+            "period_start": iso(digest.start),
+            "period_end": iso(digest.end),
             "sales": [asdict(sale) for sale in digest.sales],
             "group_url": links.group(digest.group_id),
         },
@@ -415,7 +327,7 @@ def payout_outcome(event: PayoutEvent, links: Links) -> Intent:
             "payout_id": event.payout_id,
             "outcome": outcome,
             "reason": reason,
-            "decided_at": _iso(decided),
+            "decided_at": iso(decided),
             "group_url": links.group(event.group_id),
         },
     )
@@ -436,13 +348,13 @@ def renewal_reminder(expiry: Expiry, links: Links) -> Intent:
     """The member is reminded once per term that it is about to run out."""
     return Intent(
         kind=Kind.RENEWAL_REMINDER,
-        source_id=f"{expiry.group_id}/{expiry.user_id}@{_day(expiry.expires_at)}",
+        source_id=f"{expiry.group_id}/{expiry.user_id}@{day(expiry.expires_at)}",
         user_id=expiry.user_id,
         group_id=expiry.group_id,
         email=expiry.email,
         context={
             "tier_id": expiry.tier_id,
-            "expires_at": _iso(expiry.expires_at),
+            "expires_at": iso(expiry.expires_at),
             "group_url": links.group(expiry.group_id),
         },
     )
