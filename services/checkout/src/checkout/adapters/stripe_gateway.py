@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import stripe
@@ -15,31 +14,25 @@ from checkout.adapters.payments import (
     Payment,
     Started,
 )
+from checkout.adapters.stripe_coupons import CouponsAtStripe, key_of
 from checkout.domain.catalog import CatalogEntry, PriceSpec, Tier
 from checkout.domain.checkout import SUBSCRIPTION_OUTCOME, CheckoutRecord
-from checkout.domain.coupons import Coupon
 from checkout.domain.errors import Invalid
 from tollgate_shared.contracts.stripe_objects import PaymentIntent
 from tollgate_shared.infra.stripe_client import (
-    idempotency_key,
     product_id_of,
     stripe_errors_translated,
 )
 
 if TYPE_CHECKING:
     from stripe.params import (
-        CouponCreateParams,
         CustomerCreateParams,
         ProductCreateParams,
         ProductUpdateParams,
     )
 
 
-def _key(action: str, *ids: object) -> stripe.RequestOptions:
-    return {"idempotency_key": idempotency_key(action, *(str(i) for i in ids))}
-
-
-class StripeGateway:
+class StripeGateway(CouponsAtStripe):
     """Checkout's view of Stripe: catalog sync, customers, sessions, portal, and the
     subscriptions and payment intents of the app's own card form."""
 
@@ -68,13 +61,13 @@ class StripeGateway:
         with stripe_errors_translated():
             try:
                 await self._v1.products.create_async(
-                    created, _key("product", entry.id, entry.version)
+                    created, key_of("product", entry.id, entry.version)
                 )
             except stripe.InvalidRequestError as exc:
                 if exc.code != "resource_already_exists":
                     raise
                 await self._v1.products.update_async(
-                    product_id, changed, _key("product-update", entry.id, entry.version)
+                    product_id, changed, key_of("product-update", entry.id, entry.version)
                 )
         return product_id
 
@@ -88,7 +81,7 @@ class StripeGateway:
         }
         if spec.recurring:
             params["recurring"] = {"interval": spec.interval}
-        key = _key("price", entry.id, entry.version, spec.segment, spec.amount, spec.currency)
+        key = key_of("price", entry.id, entry.version, spec.segment, spec.amount, spec.currency)
         with stripe_errors_translated():
             price = await self._v1.prices.create_async(params, key)  # type: ignore[arg-type]
         return price.id
@@ -97,7 +90,7 @@ class StripeGateway:
         """Stop selling a price (Stripe keeps it for existing subscriptions)."""
         with stripe_errors_translated():
             await self._v1.prices.update_async(
-                price_id, {"active": False}, _key("price-deactivate", price_id)
+                price_id, {"active": False}, key_of("price-deactivate", price_id)
             )
 
     async def create_customer(self, user_id: str, email: str | None) -> str:
@@ -106,7 +99,7 @@ class StripeGateway:
         if email:
             params["email"] = email
         with stripe_errors_translated():
-            customer = await self._v1.customers.create_async(params, _key("customer", user_id))
+            customer = await self._v1.customers.create_async(params, key_of("customer", user_id))
         return customer.id
 
     async def create_checkout_session(
@@ -155,7 +148,7 @@ class StripeGateway:
         with stripe_errors_translated():
             return await self._v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
-                _key("checkout-session", record.id),
+                key_of("checkout-session", record.id),
             )
 
     async def expire_session(self, stripe_session_id: str) -> str:
@@ -163,7 +156,7 @@ class StripeGateway:
         with stripe_errors_translated():
             try:
                 await self._v1.checkout.sessions.expire_async(
-                    stripe_session_id, options=_key("expire-session", stripe_session_id)
+                    stripe_session_id, options=key_of("expire-session", stripe_session_id)
                 )
             except stripe.InvalidRequestError:
                 found = await self._v1.checkout.sessions.retrieve_async(stripe_session_id)
@@ -207,105 +200,6 @@ class StripeGateway:
                 return None
         return MemberInvoice.model_validate(found.to_dict())
 
-    async def create_coupon(
-        self, coupon: Coupon, product_ids: list[str]
-    ) -> tuple[str, datetime | None]:
-        """The coupon's Stripe coupon (its discount, for `product_ids`): its id, and the
-        `redeem_by` it has. The window's end is the promotion code's: a Stripe coupon's
-        `redeem_by` cannot change, so none is set; but one an interrupted earlier sync made
-        may have one. One replacing an earlier Stripe coupon has an id of its own."""
-        stripe_id = f"tollgate_{coupon.id}"
-        if coupon.stripe_coupon_id is not None:  # a replacement (see `needs_new_stripe_coupon`)
-            stripe_id = f"{stripe_id}_{coupon.promotion_revision}"
-        params: CouponCreateParams = {
-            "id": stripe_id,
-            "name": coupon.stripe_name,
-            "duration": coupon.duration,
-            "metadata": {"tollgate_id": coupon.id, "group_id": coupon.group_id},
-            "applies_to": {"products": product_ids},
-        }
-        if coupon.percent_off is not None:
-            # The exact decimal, as Stripe's form encoding takes it (the SDK types a float).
-            params["percent_off"] = str(coupon.percent_off)  # type: ignore[typeddict-item]
-        else:
-            assert coupon.amount_off is not None and coupon.currency is not None
-            params["amount_off"] = coupon.amount_off
-            params["currency"] = coupon.currency
-        if coupon.duration_in_months:
-            params["duration_in_months"] = coupon.duration_in_months
-        with stripe_errors_translated():
-            try:
-                created = await self._v1.coupons.create_async(params, _key("coupon", stripe_id))
-            except stripe.InvalidRequestError as exc:
-                if exc.code != "resource_already_exists":
-                    raise
-                created = await self._v1.coupons.retrieve_async(stripe_id)
-        redeem_by = created.redeem_by
-        return created.id, datetime.fromtimestamp(redeem_by, UTC) if redeem_by else None
-
-    async def rename_coupon(self, stripe_coupon_id: str, name: str) -> None:
-        """Change the name Stripe shows for the coupon (the one thing of it that changes)."""
-        with stripe_errors_translated():
-            await self._v1.coupons.update_async(
-                stripe_coupon_id, {"name": name}, _key("coupon-name", stripe_coupon_id, name)
-            )
-
-    async def create_promotion_code(
-        self, coupon: Coupon, stripe_coupon_id: str, *, max_redemptions: int | None
-    ) -> stripe.PromotionCode:
-        """The coupon's current promotion code (its `promotion_revision`): its plain code if
-        Stripe takes it, else the group-qualified code (codes are unique among the account's
-        active promotion codes). `max_redemptions` is what is left of the coupon's limit."""
-        with stripe_errors_translated():
-            # One an interrupted earlier sync made, whichever code it got, is kept: never a second.
-            earlier = await self._v1.promotion_codes.list_async(
-                {"coupon": stripe_coupon_id, "active": True, "limit": 100}
-            )
-            revision = str(coupon.promotion_revision)
-            for found in earlier.data:
-                metadata = found.to_dict().get("metadata") or {}
-                if metadata.get("tollgate_revision", "0") == revision:
-                    return found
-            terms = coupon.promotion_terms_wanted()
-            params: dict[str, Any] = {
-                "promotion": {"type": "coupon", "coupon": stripe_coupon_id},
-                "metadata": {"tollgate_id": coupon.id, "tollgate_revision": revision},
-            }
-            if max_redemptions is not None:
-                params["max_redemptions"] = max_redemptions
-            if terms["expires_at"] is not None:
-                params["expires_at"] = terms["expires_at"]
-            restrictions = {
-                k: terms[k]
-                for k in ("first_time_transaction", "minimum_amount", "minimum_amount_currency")
-                if terms[k]
-            }
-            if restrictions:
-                params["restrictions"] = restrictions
-            # The first promotion code of a coupon keeps the keys it always had.
-            ids = (coupon.id,) if coupon.promotion_revision == 0 else (coupon.id, revision)
-            try:
-                return await self._v1.promotion_codes.create_async(
-                    {**params, "code": coupon.code},  # type: ignore[typeddict-item]
-                    _key("promotion-code", *ids),
-                )
-            except stripe.InvalidRequestError as exc:
-                if exc.param not in (None, "code"):  # refused for another reason than the code
-                    raise
-            return await self._v1.promotion_codes.create_async(
-                {**params, "code": coupon.qualified_code},  # type: ignore[typeddict-item]
-                _key("promotion-code-qualified", *ids),
-            )
-
-    async def deactivate_promotion_code(self, promotion_code_id: str) -> None:
-        """Stop a promotion code at once (Stripe keeps it, inactive)."""
-        with stripe_errors_translated():
-            await self._v1.promotion_codes.update_async(
-                promotion_code_id,
-                {"active": False},
-                _key("promotion-code-deactivate", promotion_code_id),
-            )
-
     async def portal_url(self, customer_id: str, return_url: str) -> str:
         """A billing portal session for the customer; returns its URL."""
         with stripe_errors_translated():
@@ -337,7 +231,7 @@ class StripeGateway:
         with stripe_errors_translated():
             created = await self._v1.subscriptions.create_async(
                 params,  # type: ignore[arg-type]
-                _key("subscription", record.id),
+                key_of("subscription", record.id),
             )
         return Started.of_subscription(created.to_dict())
 
@@ -361,7 +255,7 @@ class StripeGateway:
         with stripe_errors_translated():
             created = await self._v1.payment_intents.create_async(
                 params,  # type: ignore[arg-type]
-                _key("payment-intent", record.id),
+                key_of("payment-intent", record.id),
             )
         return Started.of_intent(created.to_dict())
 
@@ -398,7 +292,7 @@ class StripeGateway:
                 return await self._cancel_incomplete(record.stripe_id)
             try:
                 await self._v1.payment_intents.cancel_async(
-                    record.stripe_id, options=_key("cancel-payment-intent", record.stripe_id)
+                    record.stripe_id, options=key_of("cancel-payment-intent", record.stripe_id)
                 )
             except stripe.InvalidRequestError:  # no longer cancelable: paid, or being paid
                 found = await self._v1.payment_intents.retrieve_async(record.stripe_id)
@@ -410,7 +304,7 @@ class StripeGateway:
         found = await self._v1.subscriptions.retrieve_async(subscription_id)
         if found.status == "incomplete":
             await self._v1.subscriptions.cancel_async(
-                subscription_id, options=_key("cancel-incomplete", subscription_id)
+                subscription_id, options=key_of("cancel-incomplete", subscription_id)
             )
             return True
         return SUBSCRIPTION_OUTCOME.get(found.status) != "paid"

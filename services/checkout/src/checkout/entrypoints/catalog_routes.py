@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query
 from checkout.adapters import catalog_repo, coupons_repo
 from checkout.domain.catalog import Item, Tier
 from checkout.domain.errors import NotFound
-from checkout.entrypoints.dependencies import ContextDep, Limit, Offset, ValidateCaller
-from checkout.entrypoints.schemas import (
+from checkout.entrypoints.catalog_schemas import (
     CouponIn,
     CouponOut,
     CouponPatch,
@@ -23,6 +22,7 @@ from checkout.entrypoints.schemas import (
     TierOut,
     TierPatch,
 )
+from checkout.entrypoints.dependencies import ContextDep, Limit, Offset, ValidateCaller
 from checkout.service_layer import catalog, coupons
 from checkout.service_layer.context import ensure_manager
 from tollgate_shared.web.auth import CurrentUser

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from checkout.entrypoints.catalog_schemas import GroupSettingsIn, GroupSettingsOut
 from checkout.entrypoints.dependencies import ContextDep
-from checkout.entrypoints.schemas import GroupSettingsIn, GroupSettingsOut
 from checkout.service_layer import groups
 from tollgate_shared.web.auth import CurrentUser
 from tollgate_shared.web.validation import ShortId as Id

@@ -40,7 +40,7 @@ from checkout.domain.errors import (
     IdempotencyKeyReused,
     Invalid,
 )
-from checkout.service_layer import catalog, coupons, customers, handlers, withdrawals
+from checkout.service_layer import answers, catalog, coupons, customers, handlers, withdrawals
 from checkout.service_layer.context import Context, now
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.web.auth import Principal
@@ -106,7 +106,7 @@ async def start_checkout(
         if existing is not None:
             settled = await _settled(ctx, existing)
             if settled is not None:
-                return await _answer(ctx, settled)
+                return await answers.answer(ctx, settled)
             continue
         plan = await _plan(ctx, principal, request)
         try:
@@ -326,7 +326,7 @@ async def _open(
         if started is not None and SUBSCRIPTION_OUTCOME.get(started.status) == "paid":
             await handlers.subscription_paid(uow, opened, causation_id=None)  # nothing was due
         await uow.commit()
-    return opened.response() if started is None else _card_form_answer(opened, started)
+    return opened.response() if started is None else answers.card_form_answer(opened, started)
 
 
 async def _create(
@@ -371,32 +371,6 @@ async def _create(
         ),
     )
     return _Created(session.id, _at(session.expires_at), url=session.url)
-
-
-async def _answer(ctx: Context, record: CheckoutRecord) -> dict[str, Any]:
-    """The answer to a request with the key of an existing checkout: a session's as it was;
-    a card-form checkout's with its client secret from Stripe (never stored) and its status
-    now."""
-    if record.kind == "session":
-        return record.response()
-    return _card_form_answer(record, await ctx.payments.retrieve_started(record))
-
-
-def _card_form_answer(record: CheckoutRecord, started: Started) -> dict[str, Any]:
-    if record.kind == "subscription":
-        return {
-            "subscription_id": started.id,
-            "client_secret": started.client_secret,
-            "status": started.status,
-        }
-    return {
-        "payment_intent_id": started.id,
-        "client_secret": started.client_secret,
-        "amount": started.amount,
-        "currency": started.currency,
-        "status": started.status,
-        "next_action": started.next_action,
-    }
 
 
 def _at(timestamp: int) -> datetime:
