@@ -37,6 +37,22 @@ TrialDays = Annotated[
 
 
 class TierIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Supporter",
+                    "amount": 2000,
+                    "currency": "nzd",
+                    "interval": "month",
+                    "capacity": 50,
+                    "credit_allowances": {"booking": 10},
+                    "trial_days": 14,
+                }
+            ]
+        }
+    )
+
     name: Name
     description: Text | None = None
     amount: Amount
@@ -52,6 +68,8 @@ class TierIn(Body):
 
 
 class TierPatch(Patch):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": 2500, "trial_days": 7}]})
+
     nullable: ClassVar[frozenset[str]] = frozenset({"description", "capacity"})
     name: Name | None = None
     description: Text | None = None
@@ -80,6 +98,20 @@ ItemCapacity = Annotated[
 
 
 class ItemIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Bouldering session, Saturday 10:00",
+                    "amount": 1500,
+                    "currency": "nzd",
+                    "capacity": 12,
+                    "slots": True,
+                }
+            ]
+        }
+    )
+
     name: Name
     description: Text | None = None
     amount: Amount
@@ -90,6 +122,8 @@ class ItemIn(Body):
 
 
 class ItemPatch(Patch):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": 1800, "capacity": 10}]})
+
     nullable: ClassVar[frozenset[str]] = frozenset({"description", "capacity"})
     name: Name | None = None
     description: Text | None = None
@@ -145,6 +179,22 @@ MinimumAmount = Annotated[
 
 
 class CouponIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "WELCOME10",
+                    "name": "Welcome",
+                    "percent_off": 10,
+                    "duration": "once",
+                    "valid_until": "2035-01-01T00:00:00Z",
+                    "max_redemptions": 100,
+                    "first_time_transaction": True,
+                }
+            ]
+        }
+    )
+
     code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{3,64}$")]
     name: CouponName | None = None
     percent_off: Annotated[Decimal, Field(gt=0, le=100, decimal_places=2)] | None = None

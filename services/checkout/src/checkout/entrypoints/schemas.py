@@ -52,6 +52,12 @@ class Patch(Body):
 
 
 class CheckoutIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"tier_id": "tier_8f2c", "promotion_code": "WELCOME10", "group_id": "g1"}]
+        }
+    )
+
     purpose: Literal["membership", "purchase"] = "membership"
     tier_id: Id | None = None
     item_id: Id | None = None
@@ -82,6 +88,8 @@ class CheckoutOut(BaseModel):
 
 
 class ClaimIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reference": "booking-42"}]})
+
     reference: Reference | None = None
 
 
@@ -95,6 +103,10 @@ class ClaimOut(BaseModel):
 
 
 class SubscriptionIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"tier_id": "tier_8f2c", "promotion_code": "WELCOME10"}]}
+    )
+
     tier_id: Id
     promotion_code: PromotionCode | None = None
     group_id: Id | None = None
@@ -120,6 +132,10 @@ class SubscriptionOut(BaseModel):
 
 
 class PaymentIntentIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"item_id": "item_31aa", "reference": "booking-42"}]}
+    )
+
     item_id: Id
     reference: Reference
     group_id: Id | None = None
@@ -146,6 +162,10 @@ class PaymentIntentOut(BaseModel):
 
 
 class PortalIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"return_url": "http://127.0.0.1:8002/account"}]}
+    )
+
     return_url: Url | None = None
 
 
