@@ -8,9 +8,9 @@ import httpx
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.contracts.membership import MembershipCanceled
-from tollgate_shared.messaging.streams import DOMAIN
-from tollgate_shared.testing import publish_domain_event, unique
+from tollgate_shared.contracts.membership import MembershipActivated, MembershipCanceled
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE
+from tollgate_shared.testing import EmulatorEvents, publish_domain_event, unique
 
 from .conftest import auth, complete, consumed, create_tier, organizer
 
@@ -85,3 +85,34 @@ async def test_trial_days_are_validated_and_changed_by_organizers(
     assert patched.status_code == 200 and patched.json()["trial_days"] == 7
     member = await api.patch(f"/tiers/{tier['id']}", json={"trial_days": 3}, headers=auth())
     assert member.status_code == 403
+
+
+async def test_a_member_of_a_paid_annual_term_starts_paying_a_subscription_when_it_ends(
+    api: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    stripe_client: stripe.StripeClient,
+    js: JetStreamContext,
+    stripe_events: EmulatorEvents,
+) -> None:
+    group, user = unique("group"), unique("user")
+    annual = await create_tier(api, group, interval="one_time_annual", amount=15000)
+    monthly = await create_tier(api, group, trial_days=14)
+    bought = await api.post(
+        "/checkout/sessions", json={"tier_id": annual["id"]}, headers=auth(user)
+    )
+    assert bought.status_code == 201, bought.text
+    await complete(emulator, bought.json()["session_id"])
+    await stripe_events.forward()
+    await consumed(js, STRIPE.name)  # checkout knows the term is paid, and when
+    await publish_domain_event(
+        js,
+        MembershipActivated(user_id=user, group_id=group, tier_id=annual["id"], source="one_time"),
+    )
+    await consumed(js, DOMAIN.name)
+
+    switched = await _subscription_of(api, emulator, stripe_client, monthly["id"], user)
+    assert switched.status == "trialing"  # billed from the term's end on, not from today
+    term = await stripe_client.v1.checkout.sessions.retrieve_async(bought.json()["session_id"])
+    paid = term.created  # the emulator pays at once
+    expected = paid + 365 * 86400
+    assert abs(switched.trial_end - expected) <= 5, (switched.trial_end, expected)

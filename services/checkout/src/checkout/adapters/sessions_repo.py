@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.adapters.catalog_repo import to_entity
-from checkout.adapters.orm import checkout_sessions, customers, members
+from checkout.adapters.orm import checkout_sessions, customers, members, tiers
 from checkout.domain.checkout import CheckoutRecord, Member, Status
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
@@ -251,6 +251,23 @@ class CheckoutSessions:
             )
         ).first()
         return to_entity(Member, row) if row else None
+
+    async def paid_terms(self, user_id: str, group_id: str) -> list[datetime]:
+        """When the user paid each one-time (annual) membership term of the group, oldest
+        first."""
+        rows = await self._session.execute(
+            select(S.c.paid_at)
+            .join(tiers, tiers.c.id == S.c.tier_id)
+            .where(
+                S.c.user_id == user_id,
+                S.c.group_id == group_id,
+                S.c.status == "paid",
+                S.c.paid_at.is_not(None),
+                tiers.c.interval == "one_time_annual",
+            )
+            .order_by(S.c.paid_at)
+        )
+        return [row.paid_at for row in rows]
 
     async def has_paid(self, user_id: str) -> bool:
         """Whether the user ever paid a checkout (any group: they have one Stripe customer)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import stripe
@@ -113,6 +114,7 @@ class StripeGateway(CouponsAtStripe):
         cancel_url: str,
         promotion_code_id: str | None,
         trial_days: int = 0,
+        trial_end: datetime | None = None,
         description: str | None = None,
     ) -> Any:
         """The hosted Checkout Session for `record` (created once, whatever the retries); a
@@ -136,9 +138,10 @@ class StripeGateway(CouponsAtStripe):
             if description:
                 invoice_data["description"] = description
             params["invoice_creation"] = {"enabled": True, "invoice_data": invoice_data}
-        if trial_days:
+        if trial_days or trial_end:
+            trial = {"trial_end": int(trial_end.timestamp())} if trial_end else {}
             params["subscription_data"].update(
-                trial_period_days=trial_days,
+                trial or {"trial_period_days": trial_days},
                 trial_settings={"end_behavior": {"missing_payment_method": "cancel"}},
             )
         if promotion_code_id is not None:

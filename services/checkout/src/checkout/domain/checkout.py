@@ -175,6 +175,31 @@ class Member:
     subscription_id: str | None
 
 
+TRIAL_END_NOTICE = timedelta(hours=48)
+"""Stripe asks a Checkout Session's `trial_end` to lie at least this far ahead."""
+
+
+def paid_through(paid: list[datetime], term_days: int) -> datetime | None:
+    """When back-to-back one-time terms paid at `paid` (oldest first) end: each runs
+    `term_days` from the later of its payment and the previous end."""
+    end: datetime | None = None
+    for at in paid:
+        end = max(at, end or at) + timedelta(days=term_days)
+    return end
+
+
+def billing_starts(
+    tier: Tier, member: Member | None, term_end: datetime | None, now: datetime
+) -> datetime | None:
+    """When a subscription bought by a member of a paid one-time term starts billing: when the
+    term ends (it trials until then), if that is far enough ahead for Stripe; else at once."""
+    if tier.mode != "subscription" or member is None or not member.active:
+        return None
+    if member.subscription_id is not None or term_end is None:
+        return None
+    return term_end if term_end >= now + TRIAL_END_NOTICE else None
+
+
 def trial_for(tier: Tier, member: Member | None) -> int:
     """The tier's trial for a member's first subscription of the group: one trial per member
     and group, so anyone the membership service ever reported in the group (active or not, a

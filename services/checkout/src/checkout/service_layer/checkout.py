@@ -27,8 +27,10 @@ from checkout.domain.checkout import (
     Member,
     admit,
     admit_purchase,
+    billing_starts,
     check_redirect,
     invoice_description,
+    paid_through,
     session_metadata,
     superseded,
     switch_from,
@@ -78,6 +80,8 @@ class Plan:
     previous_subscription_id: str | None
     trial_days: int = 0
     """The free trial the subscription starts with: the tier's, for a first-time member."""
+    billing_starts: datetime | None = None
+    """When the subscription starts billing, for a member whose paid one-time term runs on."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,9 @@ async def _plan(ctx: Context, principal: Principal, request: CheckoutRequest) ->
         raise Invalid(f"tier {tier.id} is paid once, not subscribed to", code="tier_not_recurring")
     async with ctx.uow() as uow:
         member = await _admit(uow, tier, principal.user_id)  # early answer when full
+        paid = await uow.checkouts.paid_terms(principal.user_id, tier.group_id)
+    term_end = paid_through(paid, ctx.settings.one_time_annual_term_days)
+    starts = billing_starts(tier, member, term_end, now()) if request.kind == "session" else None
     spec = tier.price_for(principal.segment)
     coupon = None
     if request.promotion_code:
@@ -185,7 +192,8 @@ async def _plan(ctx: Context, principal: Principal, request: CheckoutRequest) ->
         coupon=coupon,
         customer_id=await customers.customer_for(ctx, principal),
         previous_subscription_id=switch_from(tier, member),
-        trial_days=trial_for(tier, member),
+        trial_days=0 if starts else trial_for(tier, member),
+        billing_starts=starts,
     )
 
 
@@ -363,6 +371,7 @@ async def _create(
         cancel_url=request.cancel_url or settings.cancel_url,
         promotion_code_id=promotion_code_id,
         trial_days=plan.trial_days,
+        trial_end=plan.billing_starts,
         description=invoice_description(
             record,
             tier=plan.tier,
