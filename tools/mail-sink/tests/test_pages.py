@@ -18,7 +18,9 @@ import httpx
 
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.testing import MailSink, unique
+from tollgate_shared.testing.browser import BROWSER_ARGS, chromium, playwright
 
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 
 
@@ -205,3 +207,47 @@ async def test_a_file_store_keeps_headers_and_source_and_forgets_deleted_ones(
     assert listed == [kept, "old1"]
     assert ["Subject", "Kept"] in message["headers"] and "Subject: Kept\n" in message["source"]
     assert old.status_code == 200 and "<h1>Old</h1>" in old.text
+
+
+async def test_a_person_reads_searches_and_deletes_a_mail_in_a_real_browser(
+    mail_sink: MailSink,
+) -> None:
+    """As a developer would: the list, a search, one message with its headers and source, the
+    delete button; the page's structure is checked (and shot into var/screenshots/)."""
+    to = f"{unique('browser')}@example.com"
+    subject = f"Receipt {unique('r')}"
+    async with httpx.AsyncClient(base_url=mail_sink.http_url) as client:
+        await _sent(
+            mail_sink,
+            client,
+            to=to,
+            subject=subject,
+            sender="tollgate@example.com",
+            body="Thank you for your payment.",
+            html=f"<p>Thank you {HOSTILE}</p>",
+        )
+    shots = SCREENSHOTS
+    shots.mkdir(parents=True, exist_ok=True)
+    executable, api = chromium(), playwright()
+    async with api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(executable), args=BROWSER_ARGS)
+        try:
+            page = await browser.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+            await page.goto(f"{mail_sink.http_url}/?q={to}")
+            await page.screenshot(path=str(shots / "mail-sink-list.png"))
+            assert await page.locator(f"a:has-text('{subject}')").count() == 1
+            await page.click(f"a:has-text('{subject}')")
+            await page.wait_for_load_state()
+            await page.screenshot(path=str(shots / "mail-sink-message.png"), full_page=True)
+            text = await page.text_content("body") or ""
+            assert subject in text and "X-Test-Header" in text and to in text
+            assert dialogs == [], "a script in the mail never ran"
+            await page.click("button:has-text('Delete')")
+            await page.wait_for_load_state()
+            assert await page.locator(f"a:has-text('{subject}')").count() == 0
+        finally:
+            await browser.close()
+    async with httpx.AsyncClient(base_url=mail_sink.http_url) as client:
+        assert (await client.get("/api/messages", params={"to": to})).json() == []
