@@ -9,7 +9,7 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from tollgate_shared.contracts.checkout import GroupSettingsChanged
+from tollgate_shared.contracts.checkout import CatalogEntryChanged, GroupSettingsChanged
 from tollgate_shared.testing import EmulatorEvents, publish_domain_event, unique, wait_until
 
 from .conftest import ADMIN, Emulator, Service, ServiceFactory, bearer, user_token
@@ -311,3 +311,51 @@ async def test_the_groups_settings_decide_how_a_switch_is_billed_newest_revision
 
 async def _behavior_is(preview: Any, wanted: str) -> bool:
     return bool((await preview())["proration_behavior"] == wanted)
+
+
+async def test_a_switch_into_a_full_tier_is_refused(
+    membership_service: ServiceFactory,
+    emulator: Emulator,
+    deliverer: EmulatorEvents,
+    js: JetStreamContext,
+) -> None:
+    async with membership_service() as service:
+        user, group, _ = await _joined(service, emulator, deliverer)
+        other = unique("user")
+        await emulator.subscribe(other, group, "gold", await emulator.price())
+        await deliverer.forward()
+        await service.settle()
+        tier = await _tier(emulator, group)
+        full = CatalogEntryChanged(
+            group_id=group,
+            revision=2,
+            entry_kind="tier",
+            entry_id=tier,
+            name="Platinum",
+            active=True,
+            amount=5000,
+            currency="eur",
+            interval="month",
+            capacity=1,
+        )
+        await publish_domain_event(js, full)
+        # A late, older announcement without a limit changes nothing.
+        await publish_domain_event(
+            js, full.model_copy(update={"id": "late", "revision": 1, "capacity": None})
+        )
+        switched = await _post(
+            service, f"/members/{user}/memberships/{group}/switch", ADMIN, {"tier_id": tier}
+        )
+        assert switched.status_code == 200, switched.text  # the one seat
+
+        async def refused() -> Any:
+            answer = await _post(
+                service, f"/members/{other}/memberships/{group}/switch", ADMIN, {"tier_id": tier}
+            )
+            return answer if answer.status_code == 409 else None
+
+        answer = await wait_until(refused, message="the tier's capacity applied")
+        assert answer.json()["error"]["code"] == "tier_full"
+        await deliverer.forward()
+        await service.settle()
+        assert (await service.gate(other, group))["tier_id"] == "gold"

@@ -60,6 +60,8 @@ class CatalogEntryChanged(CatalogEvent):
     currency: str
     interval: str | None = None
     """A tier's billing interval (`month`, `year`, `one_time_annual`); None for an item."""
+    capacity: int | None = None
+    """How many members (a tier) or holders (an item) it takes at once; None: no limit."""
 
 
 class CheckoutEvent(CheckoutEmitted):

@@ -153,4 +153,5 @@ def announcement(entry: Tier | Item) -> CatalogEntryChanged:
         amount=entry.amount,
         currency=entry.currency,
         interval=entry.interval if isinstance(entry, Tier) else None,
+        capacity=entry.capacity,
     )

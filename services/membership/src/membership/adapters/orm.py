@@ -192,3 +192,15 @@ group_settings = Table(
     Column("one_time_switch", String(16), nullable=False),
     _updated_at(),
 )
+
+# Each tier's capacity as checkout last announced it (`revision`): a switch into a full tier is
+# refused.
+tiers = Table(
+    "tiers",
+    metadata,
+    Column("tier_id", String(255), primary_key=True),
+    Column("group_id", String(255), nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("capacity", Integer),
+    _updated_at(),
+)

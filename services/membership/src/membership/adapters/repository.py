@@ -137,6 +137,19 @@ async def group_policy(session: AsyncSession, group_id: str) -> GroupPolicy | No
     return GroupPolicy(row.proration_behavior, row.one_time_switch) if row else None
 
 
+async def tier_room(session: AsyncSession, tier_id: str) -> int | None:
+    """How many more members the tier takes (its capacity as checkout announced it, less its
+    active members); None for a tier without a limit."""
+    t, m = orm.tiers, orm.memberships
+    capacity = await session.scalar(select(t.c.capacity).where(t.c.tier_id == tier_id))
+    if capacity is None:
+        return None
+    taken = await session.scalar(
+        select(func.count()).select_from(m).where(m.c.tier_id == tier_id, m.c.active)
+    )
+    return int(capacity) - int(taken or 0)
+
+
 async def gate_read(
     pool: AsyncConnectionPool, keys: Sequence[MembershipKey]
 ) -> dict[MembershipKey, GateAnswer]:
@@ -326,6 +339,27 @@ class Memberships:
                 set_={**{k: stmt.excluded[k] for k in values}, "updated_at": func.now()},
                 where=t.c.revision < stmt.excluded.revision,
             ).returning(t.c.group_id)
+        )
+        return done.first() is not None
+
+    async def apply_tier(
+        self, tier_id: str, group_id: str, revision: int, capacity: int | None
+    ) -> bool:
+        """Keep the tier's capacity of `revision` unless a newer one is stored."""
+        t = orm.tiers
+        values = {
+            "tier_id": tier_id,
+            "group_id": group_id,
+            "revision": revision,
+            "capacity": capacity,
+        }
+        stmt = insert(t).values(values)
+        done = await self._uow.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[t.c.tier_id],
+                set_={**{k: stmt.excluded[k] for k in values}, "updated_at": func.now()},
+                where=t.c.revision < stmt.excluded.revision,
+            ).returning(t.c.tier_id)
         )
         return done.first() is not None
 

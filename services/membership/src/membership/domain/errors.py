@@ -52,3 +52,7 @@ class ForeignTier(MembershipError):
 class TierNotSwitchable(MembershipError):
     """The tier cannot replace a subscription's price in place (off sale, not recurring, or
     billed at another interval: buy it through checkout)."""
+
+
+class TierFull(MembershipError):
+    """The tier has no room left (its capacity as checkout announced it)."""

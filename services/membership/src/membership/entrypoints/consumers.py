@@ -10,7 +10,7 @@ from membership.service_layer import Deps, group_settings
 from membership.service_layer.stripe_events import StripeEvents
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
-from tollgate_shared.contracts.checkout import GroupSettingsChanged
+from tollgate_shared.contracts.checkout import CatalogEntryChanged, GroupSettingsChanged
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler as EventHandler
@@ -39,6 +39,7 @@ HANDLERS: dict[str, Handler] = {
 
 DOMAIN_HANDLERS: dict[type[DomainEvent], EventHandler] = {
     GroupSettingsChanged: group_settings.on_settings_changed,
+    CatalogEntryChanged: group_settings.on_entry_changed,
 }
 
 
@@ -65,9 +66,10 @@ def stripe_consumer(durable: str) -> ConsumerSpec:
 
 
 def domain_consumer(durable: str) -> ConsumerSpec:
-    """Membership's durable consumer `durable` on the DOMAIN stream: groups' settings only."""
+    """Membership's durable consumer `durable` on the DOMAIN stream: groups' settings and
+    the catalog's tiers (the server delivers the subjects of `DOMAIN_HANDLERS` only)."""
     return ConsumerSpec(
-        durable=durable, stream=DOMAIN, filter_subject="checkout.group.>", savepoints=False
+        durable=durable, stream=DOMAIN, filter_subject="checkout.>", savepoints=False
     )
 
 

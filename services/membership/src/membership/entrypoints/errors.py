@@ -13,6 +13,7 @@ STATUS: StatusMap = {
     errors.TierNotFound: ErrorStatus(404, "not_found"),
     errors.ForeignTier: ErrorStatus(403, "foreign_tier"),
     errors.TierNotSwitchable: ErrorStatus(409, "tier_not_switchable"),
+    errors.TierFull: ErrorStatus(409, "tier_full"),
     PaymentsUnavailable: ErrorStatus(503, "payments_unavailable"),
     PaymentProviderError: ErrorStatus(502, "payment_provider_error"),
     errors.NotAMember: ErrorStatus(409, "not_a_member"),

@@ -21,6 +21,7 @@ from membership.domain.errors import (
     ForeignTier,
     MembershipNotFound,
     NotASubscription,
+    TierFull,
     TierNotFound,
     TierNotSwitchable,
 )
@@ -170,7 +171,12 @@ class SelfService:
         the tier it is on changes nothing."""
         _, current, offer = await self._switch_target(session, key, tier_id, segment)
         assert offer.price is not None
+        if current.price_ids[0] != offer.price.id:
+            room = await repository.tier_room(session, tier_id)
+            if room is not None and room <= 0:
+                raise TierFull(f"tier {tier_id} is full", code="tier_full")
         proration = await self._proration(session, key.group_id)
+        await session.rollback()  # no transaction held open while Stripe answers
         if current.price_ids[0] != offer.price.id:
             metadata = {
                 **current.metadata,
