@@ -32,10 +32,12 @@ from tollgate_shared.contracts.checkout import (
 from tollgate_shared.infra.process import ServerProcess, free_port
 from tollgate_shared.infra.provide import Infrastructure
 from tollgate_shared.messaging.outbox import Outbox
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
 from tollgate_shared.persistence.unit_of_work import units_of_work
 from tollgate_shared.testing import (
     MailSink,
     consumer_idle,
+    durable_from_now,
     publish_domain_event,
     publish_stripe_event,
     serve_app,
@@ -202,13 +204,17 @@ def start_service(
     async def start(
         *, smtp_url: str | None = None, sink_url: str | None = None, **overrides: Any
     ) -> AsyncIterator[Harness]:
+        durable = unique("notifications")
+        # From what the streams hold now: not the thousands of events earlier tests left.
+        for stream, subjects in ((DOMAIN, ">"), (STRIPE, "stripe.>")):
+            await durable_from_now(js, ConsumerSpec(durable, stream, subjects))
         settings = Settings(
             service_name="notifications",
             nats_url=nats_url,
             service_database_url=migrated_database(MIGRATIONS),
             smtp_url=smtp_url or mail_sink.smtp_url,
             auth_jwt_secret=SECRET,
-            notifications_consumer=unique("notifications"),
+            notifications_consumer=durable,
             **{**FAST, **overrides},
         )
         async with serve_app(create_app(settings)) as base_url:

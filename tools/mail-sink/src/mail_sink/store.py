@@ -106,6 +106,8 @@ class MessageStore:
         self._path = path
         self._lock = threading.Lock()
         self._messages: list[StoredMessage | RawMessage] = []
+        self._parsed: dict[str, StoredMessage] = {}
+        """In-memory messages already read, by id."""
         if path is not None and path.exists():
             for line in path.read_text().splitlines():
                 if line.strip():
@@ -131,18 +133,20 @@ class MessageStore:
     ) -> list[StoredMessage]:
         """All messages, newest first; only those for recipient `to` if given; only those
         `query` is found in if given (see `StoredMessage.matches`); the newest `limit` if given.
-        Without a query each is read only if it is returned."""
+        Without a query each is read only if it is returned. Messages are read outside the
+        lock: a long list never holds up the SMTP side."""
         wanted = to.lower() if to else None
         needle = query.casefold() if query else None
         with self._lock:
-            found = (
-                i
-                for i in reversed(range(len(self._messages)))
-                if wanted is None or wanted in (r.lower() for r in self._messages[i].to)
-            )
-            if needle is not None:
-                found = (i for i in found if self._read(i).matches(needle))
-            return [self._read(i) for i in itertools.islice(found, limit)]
+            candidates = [
+                m
+                for m in reversed(self._messages)
+                if wanted is None or wanted in (r.lower() for r in m.to)
+            ]
+        found = (self._read(m) for m in candidates)
+        if needle is not None:
+            found = (m for m in found if m.matches(needle))
+        return list(itertools.islice(found, limit))
 
     def __len__(self) -> int:
         with self._lock:
@@ -151,15 +155,17 @@ class MessageStore:
     def get(self, message_id: str) -> StoredMessage | None:
         """One message by the sink's id."""
         with self._lock:
-            found = (i for i, m in enumerate(self._messages) if m.id == message_id)
-            index = next(found, None)
-            return None if index is None else self._read(index)
+            found = next((m for m in self._messages if m.id == message_id), None)
+        return None if found is None else self._read(found)
 
-    def _read(self, index: int) -> StoredMessage:
-        message = self._messages[index]
-        if isinstance(message, RawMessage):
-            message = self._messages[index] = parse(message)
-        return message
+    def _read(self, message: StoredMessage | RawMessage) -> StoredMessage:
+        """The message read (parsed once; kept while the message is)."""
+        if isinstance(message, StoredMessage):
+            return message
+        read = self._parsed.get(message.id)
+        if read is None:  # a race reads it twice, alike; a deleted one's entry is never asked
+            read = self._parsed[message.id] = parse(message)
+        return read
 
     def delete(self, message_id: str) -> bool:
         """Forget one message; False if there is none with that id."""
@@ -168,8 +174,9 @@ class MessageStore:
             if index is None:
                 return False
             del self._messages[index]
+            self._parsed.pop(message_id, None)
             if self._path is not None:  # a file store holds read messages only
-                messages = (self._read(i).as_json(full=True) for i in range(len(self._messages)))
+                messages = (self._read(m).as_json(full=True) for m in self._messages)
                 self._path.write_text("".join(json.dumps(m) + "\n" for m in messages))
             return True
 
