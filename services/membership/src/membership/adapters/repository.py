@@ -34,7 +34,6 @@ from membership.domain.model import (
     Announced,
     Entitlement,
     Grant,
-    GroupPolicy,
     MembershipKey,
     Sources,
     SubscriptionRecord,
@@ -124,30 +123,6 @@ async def sources(
         for row in await session.execute(query, {"user_id": user_id}):
             _add_source(found[row.group_id], _record(cls, row))
     return dict(found)
-
-
-async def group_policy(session: AsyncSession, group_id: str) -> GroupPolicy | None:
-    """The group's policy as checkout last announced it (None: never announced)."""
-    t = orm.group_settings
-    row = (
-        await session.execute(
-            select(t.c.proration_behavior, t.c.one_time_switch).where(t.c.group_id == group_id)
-        )
-    ).first()
-    return GroupPolicy(row.proration_behavior, row.one_time_switch) if row else None
-
-
-async def tier_room(session: AsyncSession, tier_id: str) -> int | None:
-    """How many more members the tier takes (its capacity as checkout announced it, less its
-    active members); None for a tier without a limit."""
-    t, m = orm.tiers, orm.memberships
-    capacity = await session.scalar(select(t.c.capacity).where(t.c.tier_id == tier_id))
-    if capacity is None:
-        return None
-    taken = await session.scalar(
-        select(func.count()).select_from(m).where(m.c.tier_id == tier_id, m.c.active)
-    )
-    return int(capacity) - int(taken or 0)
 
 
 async def gate_read(
@@ -326,46 +301,6 @@ class Memberships:
             select(func.count()).select_from(t).where(t.c.active)
         )
         return int(found or 0)
-
-    async def apply_group_policy(self, group_id: str, revision: int, policy: GroupPolicy) -> bool:
-        """Keep the group's policy of `revision` unless a newer one is stored; False if not
-        kept (late or repeated)."""
-        t = orm.group_settings
-        values = {"group_id": group_id, "revision": revision, **dataclasses.asdict(policy)}
-        stmt = insert(t).values(values)
-        done = await self._uow.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[t.c.group_id],
-                set_={**{k: stmt.excluded[k] for k in values}, "updated_at": func.now()},
-                where=t.c.revision < stmt.excluded.revision,
-            ).returning(t.c.group_id)
-        )
-        return done.first() is not None
-
-    async def apply_tier(
-        self, tier_id: str, group_id: str, revision: int, capacity: int | None
-    ) -> bool:
-        """Keep the tier's capacity of `revision` unless a newer one is stored."""
-        t = orm.tiers
-        values = {
-            "tier_id": tier_id,
-            "group_id": group_id,
-            "revision": revision,
-            "capacity": capacity,
-        }
-        stmt = insert(t).values(values)
-        done = await self._uow.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[t.c.tier_id],
-                set_={**{k: stmt.excluded[k] for k in values}, "updated_at": func.now()},
-                where=t.c.revision < stmt.excluded.revision,
-            ).returning(t.c.tier_id)
-        )
-        return done.first() is not None
-
-    async def group_policy(self, group_id: str) -> GroupPolicy | None:
-        """The group's policy as checkout last announced it (None: never announced)."""
-        return await group_policy(self._uow.session, group_id)
 
     async def note_first_sign_in(self, key: MembershipKey, at: datetime) -> bool:
         """Record the member's first sign-in on a grant that counts from it; False when one

@@ -10,12 +10,10 @@ from tollgate_shared.contracts.checkout import CatalogEntryChanged, GroupSetting
 async def on_settings_changed(uow: MembershipUnitOfWork, event: GroupSettingsChanged) -> None:
     """Keep the group's proration and one-time switch policy if the event is the newest."""
     policy = GroupPolicy(event.proration_behavior, event.one_time_switch)
-    await uow.memberships.apply_group_policy(event.group_id, event.revision, policy)
+    await uow.groups.apply_policy(event.group_id, event.revision, policy)
 
 
 async def on_entry_changed(uow: MembershipUnitOfWork, event: CatalogEntryChanged) -> None:
     """Keep a tier's capacity if the event is the newest (items are not memberships)."""
     if event.entry_kind == "tier":
-        await uow.memberships.apply_tier(
-            event.entry_id, event.group_id, event.revision, event.capacity
-        )
+        await uow.groups.apply_tier(event.entry_id, event.group_id, event.revision, event.capacity)

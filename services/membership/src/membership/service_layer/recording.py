@@ -334,7 +334,7 @@ class Recorder:
         ]
         if not leaving:
             return None
-        announced = await uow.memberships.group_policy(leaving[0].group_id)
+        announced = await uow.groups.policy(leaving[0].group_id)
         at_period_end = self._settings.policy(announced).one_time_switch == "period_end"
         for old in leaving:
             if old.status in rules.ENTITLING and at_period_end:

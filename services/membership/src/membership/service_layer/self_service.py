@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from membership.adapters import credits_repo, repository
+from membership.adapters import credits_repo, groups_repo, repository
 from membership.adapters.billing import Read, StripeBilling, TierOffer
 from membership.config import Settings
 from membership.domain import rules
@@ -172,7 +172,7 @@ class SelfService:
         _, current, offer = await self._switch_target(session, key, tier_id, segment)
         assert offer.price is not None
         if current.price_ids[0] != offer.price.id:
-            room = await repository.tier_room(session, tier_id)
+            room = await groups_repo.tier_room(session, tier_id)
             if room is not None and room <= 0:
                 raise TierFull(f"tier {tier_id} is full", code="tier_full")
         proration = await self._proration(session, key.group_id)
@@ -197,7 +197,7 @@ class SelfService:
 
     async def _proration(self, session: AsyncSession, group_id: str) -> ProrationBehavior:
         """The group's proration setting (checkout's group settings), else the service's."""
-        announced = await repository.group_policy(session, group_id)
+        announced = await groups_repo.policy(session, group_id)
         return self._settings.policy(announced).proration_behavior
 
     async def _switch_target(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from membership.adapters.credits_repo import Credits
+from membership.adapters.groups_repo import Groups
 from membership.adapters.repository import Memberships
 from tollgate_shared.messaging.outbox import Outbox
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
 class MembershipUnitOfWork(UnitOfWork):
-    """The memberships and credits of one transaction."""
+    """The memberships, credits and groups' announced policies of one transaction."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, outbox: Outbox | None = None
@@ -19,3 +20,4 @@ class MembershipUnitOfWork(UnitOfWork):
         super().__init__(sessions, outbox=outbox)
         self.memberships = Memberships(self)
         self.credits = Credits(self)
+        self.groups = Groups(self)
