@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -45,6 +46,8 @@ class GroupSettingsChanged(CatalogEvent):
     """Organizer mails the group does not want (notifications)."""
     sale_notice_digest: bool = False
     """One daily digest of sales instead of a mail per sale (notifications)."""
+    allow_pause: bool = False
+    """Whether members may pause their subscription's payment collection (membership)."""
 
 
 class CatalogEntryChanged(CatalogEvent):
@@ -62,6 +65,19 @@ class CatalogEntryChanged(CatalogEvent):
     """A tier's billing interval (`month`, `year`, `one_time_annual`); None for an item."""
     capacity: int | None = None
     """How many members (a tier) or holders (an item) it takes at once; None: no limit."""
+
+
+class TierSeatsHeld(CatalogEvent):
+    """How many seats of a tier with a capacity unpaid checkouts hold now (`revision` counts
+    the tier's hold changes): others may not take them, a tier switch included. A hold lapses
+    by time without an event, so the count stands until `held_until` at the latest."""
+
+    type: Literal["checkout.tier.seats_held"] = "checkout.tier.seats_held"
+    tier_id: str
+    held: int
+    """Users other than the tier's members holding a seat through an unpaid checkout."""
+    held_until: datetime | None = None
+    """When the last of these holds lapses (None when `held` is 0)."""
 
 
 class CheckoutEvent(CheckoutEmitted):
