@@ -7,7 +7,7 @@ from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import invalid
 from stripe_emulator.objects import billing as build
 from stripe_emulator.objects import catalog
-from stripe_emulator.operations import invoices, payment_methods, payments, prorations
+from stripe_emulator.operations import invoices, pausing, payment_methods, payments, prorations
 from stripe_emulator.operations.cards import normalize
 from stripe_emulator.operations.payments import Payment
 from stripe_emulator.operations.periods import add_interval
@@ -206,7 +206,9 @@ def advance(
         return _retry(emulator, subscription, customer, card, on_failure)
     if subscription["cancel_at_period_end"]:
         return cancel(emulator, subscription, reason="cancellation_requested")
-    card = _renewal_method(emulator, subscription, customer, card_number)
+    pausing.resume_due(emulator, subscription)
+    paused = subscription["pause_collection"]
+    card = None if paused else _renewal_method(emulator, subscription, customer, card_number)
     previous_items = emulator.store.snapshot(subscription["items"])
     _next_period(subscription)
     emulator.emit("customer.subscription.updated", subscription, {"items": previous_items})
@@ -220,9 +222,14 @@ def advance(
     )
     secret["invoices"] = secret.get("invoices", 0) + 1
     emulator.emit("invoice.created", invoice)
-    invoices.finalize(emulator, invoice, customer)
     previous = {"latest_invoice": subscription["latest_invoice"]}
     subscription["latest_invoice"] = invoice["id"]
+    if paused:
+        pausing.leave_uncollected(emulator, invoice, customer, paused["behavior"])
+        emulator.emit("customer.subscription.updated", subscription, previous)
+        return subscription
+    assert card is not None
+    invoices.finalize(emulator, invoice, customer)
     payment = _collect(emulator, invoice, customer, card)
     if invoices.record_payment(emulator, invoice, payment):
         if subscription["status"] == "trialing":  # the trial converts
@@ -355,6 +362,40 @@ def change_price(
     method = _renewal_method(emulator, subscription, customer, None)
     invoices.record_payment(emulator, invoice, _collect(emulator, invoice, customer, method))
     emulator.emit("customer.subscription.updated", subscription, latest)
+    return subscription
+
+
+def restart_now(
+    emulator: Emulator, subscription: StripeObject, changes: dict[str, Any]
+) -> StripeObject:
+    """`billing_cycle_anchor=now` (without prorations): the period restarts now and its
+    invoice is charged to the default payment method at once (declined: `past_due`)."""
+    now, customer = emulator.now(), emulator.store.objects[subscription["customer"]]
+    card = _renewal_method(emulator, subscription, customer, None)
+    previous = {k: subscription[k] for k, value in changes.items() if subscription[k] != value}
+    previous["items"] = emulator.store.snapshot(subscription["items"])
+    subscription.update(changes, billing_cycle_anchor=now)
+    for item in subscription["items"]["data"]:
+        recurring = item["price"]["recurring"]
+        item["current_period_start"] = now
+        item["current_period_end"] = add_interval(
+            now, recurring["interval"], recurring["interval_count"]
+        )
+    invoice = invoices.draft(
+        emulator,
+        subscription=subscription,
+        customer=customer,
+        billing_reason="subscription_update",
+        discount_ids=_discounts_due(emulator, subscription),
+    )
+    emulator.emit("invoice.created", invoice)
+    invoices.finalize(emulator, invoice, customer)
+    previous["latest_invoice"] = subscription["latest_invoice"]
+    subscription["latest_invoice"] = invoice["id"]
+    if not invoices.record_payment(emulator, invoice, _collect(emulator, invoice, customer, card)):
+        previous["status"] = subscription["status"]
+        subscription["status"] = "past_due"
+    emulator.emit("customer.subscription.updated", subscription, previous)
     return subscription
 
 

@@ -6,7 +6,13 @@ from stripe_emulator.api import Call, StripeRouter
 from stripe_emulator.errors import invalid, missing_param, no_such
 from stripe_emulator.listing import paginate
 from stripe_emulator.objects import billing
-from stripe_emulator.operations import discounts, payment_methods, prorations, subscriptions
+from stripe_emulator.operations import (
+    discounts,
+    pausing,
+    payment_methods,
+    prorations,
+    subscriptions,
+)
 from stripe_emulator.operations.invoices import subscription_of
 from stripe_emulator.routes import checkout
 from stripe_emulator.store import StripeObject
@@ -132,7 +138,8 @@ def _status_matches(actual: str, wanted: str | None) -> bool:
 @api.post("/v1/subscriptions/{id}")
 def update_subscription(call: Call) -> StripeObject:
     """Update metadata, `cancel_at_period_end`, `cancel_at`, description, cancellation details,
-    or an item's price (`items[][id]` + `items[][price]`, prorated by `proration_behavior`)."""
+    `pause_collection`, an item's price (`items[][id]` + `items[][price]`, prorated by
+    `proration_behavior`), or restart the period now (`billing_cycle_anchor=now`)."""
     p, em = call.params, call.emulator
     subscription = em.store.find("subscription", call.path["id"])
     changes: dict[str, Any] = {}
@@ -151,6 +158,9 @@ def update_subscription(call: Call) -> StripeObject:
         restricted["cancel_at"] = p.integer("cancel_at")
     if p.has("description"):
         restricted["description"] = p.text("description")
+    if p.has("pause_collection"):
+        restricted["pause_collection"] = pausing.requested(p, em.now())
+    restart = p.choice("billing_cycle_anchor", ("now", "unchanged")) == "now"
     if restricted and subscription["status"] in ("canceled", "incomplete_expired"):
         raise invalid(
             "A canceled subscription can only update its cancellation_details and metadata."
@@ -164,6 +174,14 @@ def update_subscription(call: Call) -> StripeObject:
             "A subscription with status `incomplete` can only update its metadata until its "
             "first invoice is paid."
         )
+    if restart and (changed is not None or behavior != "none"):
+        raise invalid(
+            "billing_cycle_anchor=now is covered by this emulator only with "
+            "proration_behavior=none and no price change (see its README).",
+            param="billing_cycle_anchor",
+        )
+    if restart:
+        return subscriptions.restart_now(em, subscription, {**changes, **restricted})
     if changed is not None:
         del restricted["items"]
         item, price = changed
