@@ -98,7 +98,11 @@ def test_restarting_the_period_now_bills_it_at_once(
 
     restarted = client.v1.subscriptions.update(
         subscription.id,
-        {"pause_collection": "", "billing_cycle_anchor": "now", "proration_behavior": "none"},
+        {
+            "pause_collection": "",
+            "billing_cycle_anchor": {"type": "now"},
+            "proration_behavior": "none",
+        },
     )
 
     item = restarted["items"].data[0]
@@ -121,7 +125,8 @@ def test_bad_pause_requests_are_stripes_errors(
             {"pause_collection": {"behavior": "void", "resumes_at": 1}},
             "pause_collection[resumes_at]",
         ),
-        ({"billing_cycle_anchor": "now"}, "billing_cycle_anchor"),
+        ({"billing_cycle_anchor": {"type": "now"}}, "billing_cycle_anchor"),
+        ({"billing_cycle_anchor": {"type": "later"}}, "billing_cycle_anchor[type]"),
     ]:
         with pytest.raises(stripe.InvalidRequestError) as refused:
             client.v1.subscriptions.update(subscription.id, bad)

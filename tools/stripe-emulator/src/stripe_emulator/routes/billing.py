@@ -16,6 +16,7 @@ from stripe_emulator.operations import (
 from stripe_emulator.operations.invoices import subscription_of
 from stripe_emulator.routes import checkout
 from stripe_emulator.store import StripeObject
+from stripe_emulator.wire import Params
 
 api = StripeRouter()
 PAYMENT_BEHAVIORS = (
@@ -160,7 +161,7 @@ def update_subscription(call: Call) -> StripeObject:
         restricted["description"] = p.text("description")
     if p.has("pause_collection"):
         restricted["pause_collection"] = pausing.requested(p, em.now())
-    restart = p.choice("billing_cycle_anchor", ("now", "unchanged")) == "now"
+    restart = _anchor_reset(p)
     if restricted and subscription["status"] in ("canceled", "incomplete_expired"):
         raise invalid(
             "A canceled subscription can only update its cancellation_details and metadata."
@@ -189,6 +190,15 @@ def update_subscription(call: Call) -> StripeObject:
             em, subscription, item, price, behavior, {**changes, **restricted}
         )
     return subscriptions.update(em, subscription, {**changes, **restricted})
+
+
+def _anchor_reset(p: Params) -> bool:
+    """Whether the update restarts the period now: `billing_cycle_anchor[type]=now` (the
+    object API versions since 2026-09-30 take), or `billing_cycle_anchor=now` (earlier)."""
+    anchors = ("now", "unchanged")
+    if isinstance(p.data.get("billing_cycle_anchor"), dict):
+        return p.sub("billing_cycle_anchor").choice("type", anchors) == "now"
+    return p.choice("billing_cycle_anchor", anchors) == "now"
 
 
 @api.post("/v1/invoices/create_preview")
