@@ -5,11 +5,16 @@ prorated refund refunds once; others are refused."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nats.js import JetStreamContext
 
-from tollgate_shared.contracts.checkout import CatalogEntryChanged, GroupSettingsChanged
+from tollgate_shared.contracts.checkout import (
+    CatalogEntryChanged,
+    GroupSettingsChanged,
+    TierSeatsHeld,
+)
 from tollgate_shared.testing import EmulatorEvents, publish_domain_event, unique, wait_until
 
 from .conftest import ADMIN, Emulator, Service, ServiceFactory, bearer, user_token
@@ -359,3 +364,53 @@ async def test_a_switch_into_a_full_tier_is_refused(
         await deliverer.forward()
         await service.settle()
         assert (await service.gate(other, group))["tier_id"] == "gold"
+
+
+async def test_seats_unpaid_checkouts_hold_are_not_switched_into_until_they_lapse(
+    membership_service: ServiceFactory,
+    emulator: Emulator,
+    deliverer: EmulatorEvents,
+    js: JetStreamContext,
+) -> None:
+    async with membership_service() as service:
+        user, group, _ = await _joined(service, emulator, deliverer)
+        tier = await _tier(emulator, group)
+        now = datetime.now(UTC)
+        held = TierSeatsHeld(
+            group_id=group, revision=3, tier_id=tier, held=2, held_until=now + timedelta(hours=1)
+        )
+        # The holds come before the tier's capacity; an older count arrives late.
+        await publish_domain_event(js, held)
+        await publish_domain_event(
+            js, held.model_copy(update={"id": "late", "revision": 2, "held": 0})
+        )
+        capacity = CatalogEntryChanged(
+            group_id=group,
+            revision=1,
+            entry_kind="tier",
+            entry_id=tier,
+            name="Platinum",
+            active=True,
+            amount=5000,
+            currency="eur",
+            interval="month",
+            capacity=2,
+        )
+        await publish_domain_event(js, capacity)
+        switch = f"/members/{user}/memberships/{group}/switch"
+
+        async def refused() -> Any:
+            answer = await _post(service, switch, ADMIN, {"tier_id": tier})
+            return answer if answer.status_code == 409 else None
+
+        answer = await wait_until(refused, message="the held seats applied")
+        assert answer.json()["error"]["code"] == "tier_full"
+
+        lapsed = held.model_copy(update={"id": "lapsed", "revision": 4, "held": 1})
+        await publish_domain_event(js, lapsed.model_copy(update={"held_until": now}))
+
+        async def switched() -> Any:
+            answer = await _post(service, switch, ADMIN, {"tier_id": tier})
+            return answer if answer.status_code == 200 else None
+
+        await wait_until(switched, message="the lapsed hold no longer counted")

@@ -71,6 +71,47 @@ def test_past_due_keeps_access_for_the_grace_period_only() -> None:
     assert not rules.entitlement(KEY, sources, grace=grace, now=T0 + timedelta(days=3)).active
 
 
+def test_a_members_pause_grants_what_was_paid_an_organizers_grace_goes_on() -> None:
+    month, grace = timedelta(days=30), timedelta(days=3)
+    renewed_unpaid = _sub(
+        "s",
+        1,
+        period_start=T0 + month,
+        period_end=T0 + 2 * month,
+        pause_behavior="void",
+        paid_through=T0 + month,
+    )
+
+    def at(sub: SubscriptionRecord, now: datetime) -> rules.Entitlement:
+        return rules.entitlement(KEY, Sources(subscriptions=[sub]), grace=grace, now=now)
+
+    paid = at(renewed_unpaid, T0 + month - timedelta(seconds=1))
+    assert paid.active and not paid.open_ended and paid.access_until == T0 + month
+    assert paid.next_change_at == T0 + month
+    ended = at(renewed_unpaid, T0 + month)
+    assert not ended.active and ended.access and ended.access.end_reason == "paused"
+    assert ended_type("paused").__name__ == "MembershipCanceled"
+    unknown = replace(renewed_unpaid, paid_through=None)  # no paid invoice seen: the start
+    assert at(unknown, T0 + month).access_until is None
+    assert not at(unknown, T0 + month).active
+    ending = replace(renewed_unpaid, cancel_at_period_end=True, paid_through=T0 + 3 * month)
+    assert at(ending, T0 + month).access_until == T0 + 2 * month
+    for kept in ("keep_as_draft", "mark_uncollectible"):
+        organizers = at(replace(renewed_unpaid, pause_behavior=kept), T0 + 5 * month)
+        assert organizers.active and organizers.open_ended
+    # A pause shows in what a snapshot holds: one second's two snapshots are told apart.
+    assert rules.place(replace(renewed_unpaid, pause_behavior=None), renewed_unpaid) is (
+        rules.Ordering.REREAD
+    )
+
+
+def test_what_paid_invoices_reach_is_kept_across_snapshots() -> None:
+    stored = _sub("s", 100, paid_through=T0 + timedelta(days=30))
+    _, merged = rules.merge(stored, _sub("s", 200, pause_behavior="void"), fresh=False)
+    assert merged is not None and merged.paid_through == T0 + timedelta(days=30)
+    assert merged.pause_behavior == "void"
+
+
 def test_announcements_follow_the_membership_not_the_subscription() -> None:
     grace = timedelta(days=3)
     silver = rules.entitlement(KEY, Sources([_sub("silver", 1)]), grace=grace, now=T0)

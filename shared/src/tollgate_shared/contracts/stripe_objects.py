@@ -10,7 +10,7 @@ the current version) moved on. Expandable references are read as ids whether or 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -61,6 +61,15 @@ class SubscriptionItems(BaseModel):
     data: list[SubscriptionItem] = Field(default_factory=list)
 
 
+class PauseCollection(BaseModel):
+    """A subscription's paused payment collection: what its invoices become meanwhile, and
+    when collection resumes by itself."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    behavior: Literal["keep_as_draft", "mark_uncollectible", "void"]
+    resumes_at: int | None = None
+
+
 class Subscription(StripeObject):
     status: str
     customer: Ref = None
@@ -74,6 +83,7 @@ class Subscription(StripeObject):
     current_period_end: int | None = None
     items: SubscriptionItems = Field(default_factory=SubscriptionItems)
     latest_invoice: Ref = None
+    pause_collection: PauseCollection | None = None
 
     @property
     def period_end(self) -> int | None:

@@ -10,8 +10,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import stripe
+from stripe.params import SubscriptionUpdateParams, SubscriptionUpdateParamsPauseCollection
 
-from membership.domain.model import StripeTime
+from membership.domain.model import StripeTime, SubscriptionRecord
+from membership.domain.self_service import PauseBehavior
 from tollgate_shared.contracts.stripe_objects import Invoice, Price, Subscription
 from tollgate_shared.infra.stripe_client import (
     idempotency_key,
@@ -115,6 +117,42 @@ class StripeBilling:
             self._client.v1.subscriptions.update_async(
                 subscription_id, {"cancel_at_period_end": at_period_end}
             )
+        )
+        return Read(_parse(answer), at)
+
+    async def pause(
+        self, subscription_id: str, behavior: PauseBehavior, resumes_at: int | None
+    ) -> Read:
+        """Pause the subscription's payment collection: the invoices made meanwhile become
+        `behavior` (void, uncollectible or drafts) until it resumes (at `resumes_at`)."""
+        pause: SubscriptionUpdateParamsPauseCollection = {"behavior": behavior}
+        if resumes_at is not None:
+            pause["resumes_at"] = resumes_at
+        answer, at = await _timed(
+            self._client.v1.subscriptions.update_async(subscription_id, {"pause_collection": pause})
+        )
+        return Read(_parse(answer), at)
+
+    async def resume(
+        self, current: SubscriptionRecord, *, collection: bool, ending: bool, restart: bool
+    ) -> Read:
+        """Take back a pause of collection and/or an end at period end; with `restart`, the
+        period restarts now and is charged at once (once per period, even when retried)."""
+        params: SubscriptionUpdateParams = (
+            {"billing_cycle_anchor": {"type": "now"}, "proration_behavior": "none"}
+            if restart
+            else {}
+        )
+        if collection:
+            params["pause_collection"] = ""  # Stripe unsets a field sent empty
+        if ending:
+            params["cancel_at_period_end"] = False
+        options: stripe.RequestOptions = {}
+        if restart:  # charges: keyed by the period it restarts (setting states needs no key)
+            period = str(int(current.period_start.timestamp())) if current.period_start else ""
+            options["idempotency_key"] = idempotency_key("restart", current.id, period)
+        answer, at = await _timed(
+            self._client.v1.subscriptions.update_async(current.id, params, options=options)
         )
         return Read(_parse(answer), at)
 

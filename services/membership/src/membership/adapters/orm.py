@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    false,
     func,
     text,
 )
@@ -57,6 +58,9 @@ subscriptions = Table(
     Column("previous_subscription_id", String(255)),
     Column("email", String(320)),
     Column("cancel_requested_at", DateTime(timezone=True)),
+    Column("pause_behavior", String(32)),  # payment collection paused, if set
+    Column("pause_resumes_at", DateTime(timezone=True)),
+    Column("paid_through", DateTime(timezone=True)),  # the latest period end paid invoices reach
     _updated_at(),
     Index("ix_subscriptions_user_group", "user_id", "group_id"),
 )
@@ -190,11 +194,12 @@ group_settings = Table(
     Column("revision", BigInteger, nullable=False),
     Column("proration_behavior", String(32), nullable=False),
     Column("one_time_switch", String(16), nullable=False),
+    Column("allow_pause", Boolean, nullable=False, server_default=false()),
     _updated_at(),
 )
 
-# Each tier's capacity as checkout last announced it (`revision`): a switch into a full tier is
-# refused.
+# Each tier's capacity as checkout last announced it (`revision`), and the seats its unpaid
+# checkouts hold (`holds_revision`, until `held_until`): a switch into a full tier is refused.
 tiers = Table(
     "tiers",
     metadata,
@@ -202,5 +207,8 @@ tiers = Table(
     Column("group_id", String(255), nullable=False),
     Column("revision", BigInteger, nullable=False),
     Column("capacity", Integer),
+    Column("holds_revision", BigInteger, nullable=False, server_default="0"),
+    Column("held", Integer, nullable=False, server_default="0"),
+    Column("held_until", DateTime(timezone=True)),
     _updated_at(),
 )

@@ -56,3 +56,7 @@ class TierNotSwitchable(MembershipError):
 
 class TierFull(MembershipError):
     """The tier has no room left (its capacity as checkout announced it)."""
+
+
+class PauseNotAllowed(MembershipError):
+    """The group's organizers do not let members pause payment collection."""

@@ -57,6 +57,15 @@ class SubscriptionRecord:
     unit_amount: int | None = None
     currency: str | None = None
     interval: str | None = None
+    pause_behavior: str | None = None
+    """Its payment collection is paused (Stripe's `pause_collection.behavior`), if so."""
+    pause_resumes_at: datetime | None = None
+    paid_through: datetime | None = None
+    """The latest period end its paid invoices reached (kept across snapshots)."""
+
+    @property
+    def collection_paused(self) -> bool:
+        return self.pause_behavior is not None
 
     @property
     def awaited(self) -> bool:
@@ -228,3 +237,5 @@ class GroupPolicy:
     """How a tier switch bills the rest of the period."""
     one_time_switch: OneTimeSwitch
     """A one-time term bought while a subscription runs: it ends at its period end, or now."""
+    allow_pause: bool = False
+    """Whether members may pause their subscription's payment collection."""

@@ -67,6 +67,7 @@ def _same_state(a: SubscriptionRecord, b: SubscriptionRecord) -> bool:
     """Whether two snapshots show the same of what membership keeps of a subscription."""
     shown = (a.status, a.cancel_at_period_end, a.period_end, a.tier_id, a.price_id)
     same = shown == (b.status, b.cancel_at_period_end, b.period_end, b.tier_id, b.price_id)
+    same = same and a.pause_behavior == b.pause_behavior
     return same and not _later_period(a, b) and not _later_period(b, a)
 
 
@@ -161,20 +162,35 @@ def merge(
         customer_id=incoming.customer_id or stored.customer_id,
         email=incoming.email or stored.email,
         cancel_requested_at=stored.cancel_requested_at,
+        paid_through=latest(stored.paid_through, incoming.paid_through),
     )
+
+
+def latest(*moments: datetime | None) -> datetime | None:
+    """The latest of the known moments (None when none is known)."""
+    return max((m for m in moments if m is not None), default=None)
 
 
 def subscription_access(sub: SubscriptionRecord, grace: timedelta) -> Access:
     """trialing/active grant access (until the period end if it cancels then); past_due during
-    the grace period; every other status none."""
+    the grace period; every other status none. Collection paused to void its invoices (a
+    member's pause) grants what was paid: until `paid_through` (before the first paid invoice
+    is seen, the period's start); paused to leave them unpaid or uncollectible (an organizer's
+    grace), access goes on as Stripe describes it."""
     until: datetime | None = None
     grace_until: datetime | None = None
-    if sub.status in ENTITLING and sub.cancel_at_period_end:
+    paused = sub.status in ENTITLING and sub.pause_behavior == "void"
+    if paused:
+        ends = [sub.paid_through or sub.period_start]
+        ends += [sub.period_end] if sub.cancel_at_period_end else []
+        until = min((end for end in ends if end is not None), default=None)
+    elif sub.status in ENTITLING and sub.cancel_at_period_end:
         until = sub.period_end
     elif sub.status == "past_due" and sub.past_due_since is not None:
         until = grace_until = sub.past_due_since + grace
-    open_ended = sub.status in ENTITLING and not sub.cancel_at_period_end
+    open_ended = sub.status in ENTITLING and not sub.cancel_at_period_end and not paused
     reason = "canceled" if sub.cancel_at_period_end else _END_REASONS.get(sub.status, "expired")
+    reason = "paused" if paused and not sub.cancel_at_period_end else reason
     return Access(
         source="subscription",
         tier_id=sub.tier_id,

@@ -14,7 +14,8 @@ from tollgate_shared.contracts.stripe_objects import Invoice
 
 __all__ = ["ProrationBehavior"]
 
-Action = Literal["cancel_at_period_end", "resume", "cancel_now", "switch", "join"]
+Action = Literal["cancel_at_period_end", "resume", "cancel_now", "switch", "pause", "join"]
+PauseBehavior = Literal["void", "mark_uncollectible", "keep_as_draft"]
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,15 @@ class MembershipView:
 
     @property
     def renews(self) -> bool:
-        """Whether the subscription bills again at its period end."""
+        """Whether the subscription bills again at its period end (not while its collection
+        is paused)."""
         s = self.subscription
-        return s is not None and s.status in rules.BILLABLE and not s.cancel_at_period_end
+        return (
+            s is not None
+            and s.status in rules.BILLABLE
+            and not s.cancel_at_period_end
+            and not s.collection_paused
+        )
 
 
 def current_subscription(entitlement: Entitlement, sources: Sources) -> SubscriptionRecord | None:
@@ -42,13 +49,31 @@ def current_subscription(entitlement: Entitlement, sources: Sources) -> Subscrip
     return next((s for s in sources.subscriptions if s.id == access.subscription_id), None)
 
 
-def next_actions(subscription: SubscriptionRecord | None, *, active: bool) -> list[Action]:
-    """What the member may ask next (`cancel_now` is the organizers' and admins' only)."""
+def next_actions(
+    subscription: SubscriptionRecord | None, *, active: bool, pausable: bool
+) -> list[Action]:
+    """What the member may ask next (`cancel_now` is the organizers' and admins' only;
+    `pause` where the group allows it)."""
     if subscription is None or subscription.status in rules.FINAL | rules.FIRST:
         return [] if active else ["join"]
-    if subscription.cancel_at_period_end:
-        return ["resume", "switch", "cancel_now"]
-    return ["cancel_at_period_end", "switch", "cancel_now"]
+    stopped = subscription.cancel_at_period_end or subscription.collection_paused
+    actions: list[Action] = ["resume" if stopped else "cancel_at_period_end", "switch"]
+    if pausable and not subscription.collection_paused:
+        actions.append("pause")
+    return [*actions, "cancel_now"]
+
+
+def renewal_uncollected(subscription: SubscriptionRecord) -> bool:
+    """Whether the subscription's current period was not paid because a member's pause voided
+    its invoice (what it paid ends before the period does): resuming then restarts the period
+    and charges it. Unknown (no paid invoice seen) counts as paid: never charged twice."""
+    s = subscription
+    return (
+        s.pause_behavior == "void"
+        and s.paid_through is not None
+        and s.period_end is not None
+        and s.paid_through < s.period_end
+    )
 
 
 def prorated_refund(paid: int, subscription: SubscriptionRecord, now: datetime) -> int:

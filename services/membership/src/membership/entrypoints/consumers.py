@@ -10,7 +10,11 @@ from membership.service_layer import Deps, group_settings
 from membership.service_layer.stripe_events import StripeEvents
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 from tollgate_shared.contracts.base import DomainEvent
-from tollgate_shared.contracts.checkout import CatalogEntryChanged, GroupSettingsChanged
+from tollgate_shared.contracts.checkout import (
+    CatalogEntryChanged,
+    GroupSettingsChanged,
+    TierSeatsHeld,
+)
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler as EventHandler
@@ -40,6 +44,7 @@ HANDLERS: dict[str, Handler] = {
 DOMAIN_HANDLERS: dict[type[DomainEvent], EventHandler] = {
     GroupSettingsChanged: group_settings.on_settings_changed,
     CatalogEntryChanged: group_settings.on_entry_changed,
+    TierSeatsHeld: group_settings.on_seats_held,
 }
 
 

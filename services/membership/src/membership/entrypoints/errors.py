@@ -14,6 +14,7 @@ STATUS: StatusMap = {
     errors.ForeignTier: ErrorStatus(403, "foreign_tier"),
     errors.TierNotSwitchable: ErrorStatus(409, "tier_not_switchable"),
     errors.TierFull: ErrorStatus(409, "tier_full"),
+    errors.PauseNotAllowed: ErrorStatus(403, "pause_not_allowed"),
     PaymentsUnavailable: ErrorStatus(503, "payments_unavailable"),
     PaymentProviderError: ErrorStatus(502, "payment_provider_error"),
     errors.NotAMember: ErrorStatus(409, "not_a_member"),

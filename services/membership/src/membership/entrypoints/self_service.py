@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from membership.domain.model import MembershipKey
-from membership.entrypoints.schemas import (
+from membership.entrypoints.self_service_schemas import (
     CancelIn,
     CancelOut,
     MemberMembershipOut,
     MemberMembershipsOut,
+    PauseIn,
     RefundOut,
     SwitchIn,
     SwitchPreviewOut,
@@ -81,7 +82,7 @@ async def cancel(
     wanted = body or CancelIn()
     key, service = MembershipKey(user_id, group_id), _self_service(request)
     if wanted.at_period_end:
-        view = await service.end_at_period_end(session, key, ending=True)
+        view = await service.end_at_period_end(session, key)
         return CancelOut(**MemberMembershipOut.of(view).model_dump())
     if not principal.can_manage(group_id):
         raise Forbidden("only the group's organizers and admins may end a membership now")
@@ -100,11 +101,42 @@ async def cancel(
 async def resume(
     user_id: Id, group_id: Id, principal: CurrentUser, session: SessionDep, request: Request
 ) -> MemberMembershipOut:
-    """Take back an end at period end before the period ends: the subscription renews again.
-    Resuming one that is not ending answers the same and changes nothing."""
+    """Take back an end at period end before the period ends, and a pause of payment
+    collection: the subscription renews again. After a renewal a member's pause left unpaid,
+    the period restarts now and is charged at once. Resuming a renewing one answers the same
+    and changes nothing."""
     _may_act(principal, user_id, group_id)
-    key = MembershipKey(user_id, group_id)
-    view = await _self_service(request).end_at_period_end(session, key, ending=False)
+    view = await _self_service(request).resume(session, MembershipKey(user_id, group_id))
+    return MemberMembershipOut.of(view)
+
+
+@router.post("/members/{user_id}/memberships/{group_id}/pause", responses=CHANGES)
+async def pause(
+    user_id: Id,
+    group_id: Id,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    body: PauseIn | None = None,
+) -> MemberMembershipOut:
+    """Pause the subscription's payment collection, where the group's organizers allow it
+    (403 `pause_not_allowed` otherwise; they and admins may always). The subscription stays
+    on; renewals while paused are not charged (`void`) and access lasts until the paid
+    period ends; `resumes_at` resumes it by itself, `POST …/resume` at once. Organizers and
+    admins may instead give a grace that keeps access (`mark_uncollectible`, `keep_as_draft`).
+    Asking again for the same changes nothing."""
+    _may_act(principal, user_id, group_id)
+    wanted = body or PauseIn()
+    manager = principal.can_manage(group_id)
+    if wanted.behavior != "void" and not manager:
+        raise Forbidden("only the group's organizers and admins may pause with access kept")
+    view = await _self_service(request).pause(
+        session,
+        MembershipKey(user_id, group_id),
+        wanted.behavior,
+        wanted.resumes_at,
+        by_organizer=manager,
+    )
     return MemberMembershipOut.of(view)
 
 

@@ -66,9 +66,11 @@ class Recorder:
         meta: MembershipMetadata | None,
         customer: str | None,
         email: str | None,
+        paid_through: datetime | None = None,
     ) -> SubscriptionRecord | None:
         """What an invoice or a checkout tells of its subscription, under the member's lock and
-        without asking Stripe: the payer's email (the latest one given). Its state comes from
+        without asking Stripe: the payer's email (the latest one given), and for a paid invoice
+        the period end it pays through (the latest one kept). Its state comes from
         its own snapshots, which Stripe sends for every change (the first payment's and each
         renewal's too). Before the first snapshot the subscription is stored as awaited
         (`SubscriptionRecord.awaited`: whose it is, not its state), which any snapshot
@@ -84,14 +86,20 @@ class Recorder:
             key = MembershipKey(known.user_id, known.group_id)
         await uow.memberships.lock(key)
         stored = await uow.memberships.subscription(subscription_id)
-        if stored is None and meta is not None:
-            stored = self._awaited(subscription_id, meta, event, customer=customer, email=email)
-        elif stored is None or not email or stored.email == email:
-            return stored
+        if stored is not None:
+            base = stored
+        elif meta is not None:
+            base = self._awaited(subscription_id, meta, event, customer=customer, email=email)
         else:
-            stored = replace(stored, email=email)
-        await uow.memberships.save_subscription(stored)
-        return stored
+            return None
+        noted = replace(
+            base,
+            email=email or base.email,
+            paid_through=rules.latest(base.paid_through, paid_through),
+        )
+        if noted != stored:
+            await uow.memberships.save_subscription(noted)
+        return noted
 
     @staticmethod
     def _awaited(
@@ -234,6 +242,7 @@ class Recorder:
         the event, a read's when it was read (never the time of the event that made us read)."""
         seen = self._clock() if read_at else datetime.fromtimestamp(event.created, UTC)
         billed = next((i.price for i in snapshot.items.data if i.price is not None), None)
+        pause = snapshot.pause_collection
         recurring = billed.recurring if billed is not None and billed.recurring else {}
         return SubscriptionRecord(
             id=snapshot.id,
@@ -256,6 +265,8 @@ class Recorder:
             unit_amount=billed.unit_amount if billed is not None else None,
             currency=billed.currency if billed is not None else None,
             interval=recurring.get("interval"),
+            pause_behavior=pause.behavior if pause else None,
+            pause_resumes_at=from_timestamp(pause.resumes_at) if pause else None,
         )
 
     async def _cancel_superseded(

@@ -1,5 +1,6 @@
 """Members managing their own memberships (and organizers and admins for them): list them,
-end one at its period end, take that back, or end it now with a prorated refund.
+end one at its period end, take that back, end it now with a prorated refund, switch its
+tier, pause and resume its payment collection.
 
 Stripe is asked first, outside any transaction; its answer is then recorded as a fresh read
 (`Recorder.apply`), so the next request sees the change at once, and the webhook that follows
@@ -10,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,17 +23,20 @@ from membership.domain.errors import (
     ForeignTier,
     MembershipNotFound,
     NotASubscription,
+    PauseNotAllowed,
     TierFull,
     TierNotFound,
     TierNotSwitchable,
 )
-from membership.domain.model import MembershipKey, SubscriptionRecord
+from membership.domain.model import GroupPolicy, MembershipKey, SubscriptionRecord
 from membership.domain.self_service import (
     MembershipView,
+    PauseBehavior,
     ProrationBehavior,
     SwitchPlan,
     current_subscription,
     next_actions,
+    renewal_uncollected,
     switch_plan,
 )
 from membership.service_layer.ending import Refunded, end_now
@@ -84,12 +89,14 @@ class SelfService:
                 now=self._clock(),
             )
             subscription = current_subscription(entitlement, sources)
+            pausable = (await self._policy(session, group)).allow_pause
+            actions = next_actions(subscription, active=entitlement.active, pausable=pausable)
             views.append(
                 MembershipView(
                     entitlement=entitlement,
                     subscription=subscription,
                     credits=credits.get(group, {}),
-                    actions=next_actions(subscription, active=entitlement.active),
+                    actions=actions,
                 )
             )
         return views
@@ -113,15 +120,51 @@ class SelfService:
             )
         return subscription
 
-    async def end_at_period_end(
-        self, session: AsyncSession, key: MembershipKey, *, ending: bool
-    ) -> MembershipView:
-        """End the membership's subscription at its period end (`ending`), or resume it; asking
-        for what is already so changes nothing."""
+    async def end_at_period_end(self, session: AsyncSession, key: MembershipKey) -> MembershipView:
+        """End the membership's subscription at its period end; asking again changes nothing."""
         subscription = await self._subscription(session, key)
-        if subscription.cancel_at_period_end != ending:
+        if not subscription.cancel_at_period_end:
             with stripe_errors_translated():
-                read = await self._billing.schedule_end(subscription.id, at_period_end=ending)
+                read = await self._billing.schedule_end(subscription.id, at_period_end=True)
+            await self._record(read)
+        return await self.membership(session, key)
+
+    async def resume(self, session: AsyncSession, key: MembershipKey) -> MembershipView:
+        """Take back what stops the subscription renewing: an end at period end, a pause of
+        its collection. A period whose invoice a member's pause voided restarts now and is
+        charged (`renewal_uncollected`). Resuming a renewing one changes nothing."""
+        subscription = await self._subscription(session, key)
+        paused, ending = subscription.collection_paused, subscription.cancel_at_period_end
+        if paused or ending:
+            with stripe_errors_translated():
+                read = await self._billing.resume(
+                    subscription,
+                    collection=paused,
+                    ending=ending,
+                    restart=renewal_uncollected(subscription),
+                )
+            await self._record(read)
+        return await self.membership(session, key)
+
+    async def pause(
+        self,
+        session: AsyncSession,
+        key: MembershipKey,
+        behavior: PauseBehavior,
+        resumes_at: datetime | None,
+        *,
+        by_organizer: bool,
+    ) -> MembershipView:
+        """Pause the subscription's payment collection where the group allows it (its
+        organizers and admins may always); asking again for the same changes nothing."""
+        if not (by_organizer or (await self._policy(session, key.group_id)).allow_pause):
+            raise PauseNotAllowed(f"{key.group_id} does not let members pause their payments")
+        subscription = await self._subscription(session, key)
+        asked = (behavior, resumes_at)
+        if (subscription.pause_behavior, subscription.pause_resumes_at) != asked:
+            resumes = int(resumes_at.timestamp()) if resumes_at else None
+            with stripe_errors_translated():
+                read = await self._billing.pause(subscription.id, behavior, resumes)
             await self._record(read)
         return await self.membership(session, key)
 
@@ -172,7 +215,7 @@ class SelfService:
         _, current, offer = await self._switch_target(session, key, tier_id, segment)
         assert offer.price is not None
         if current.price_ids[0] != offer.price.id:
-            room = await groups_repo.tier_room(session, tier_id)
+            room = await groups_repo.tier_room(session, tier_id, now=self._clock())
             if room is not None and room <= 0:
                 raise TierFull(f"tier {tier_id} is full", code="tier_full")
         proration = await self._proration(session, key.group_id)
@@ -195,10 +238,12 @@ class SelfService:
             await self._record(read)
         return await self.membership(session, key)
 
+    async def _policy(self, session: AsyncSession, group_id: str) -> GroupPolicy:
+        """The group's policy (checkout's group settings), else the service's defaults."""
+        return self._settings.policy(await groups_repo.policy(session, group_id))
+
     async def _proration(self, session: AsyncSession, group_id: str) -> ProrationBehavior:
-        """The group's proration setting (checkout's group settings), else the service's."""
-        announced = await groups_repo.policy(session, group_id)
-        return self._settings.policy(announced).proration_behavior
+        return (await self._policy(session, group_id)).proration_behavior
 
     async def _switch_target(
         self, session: AsyncSession, key: MembershipKey, tier_id: str, segment: str | None

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from membership.adapters.billing import StripeBilling
 from membership.config import Settings
+from membership.domain import rules
 from membership.domain.announcements import build
 from membership.domain.credits import Allocation
 from membership.domain.errors import NotAMembership
@@ -92,10 +93,15 @@ class StripeEvents:
         """A paid cycle allocates the tier's credits; a paid cycle invoice of the subscription
         in use is a renewal (the subscription's state comes from its own snapshots)."""
         invoice = event.object_as(Invoice)
-        record = await self._note_invoice(uow, invoice, event)
-        if record is None or invoice.billing_reason not in CYCLE_STARTS:
+        paid_through = from_timestamp(invoice.line_period_end)
+        record = await self._note_invoice(uow, invoice, event, paid_through=paid_through)
+        if record is None:
             return
         key = MembershipKey(record.user_id, record.group_id)
+        if record.collection_paused and not record.awaited:
+            await self._recorder.reconcile(uow, key, event)  # what it paid may grant longer
+        if invoice.billing_reason not in CYCLE_STARTS:
+            return
         cycle = await self._cycle_of(invoice, event)
         await credits.allocate(uow, key, cycle, now=self._clock(), after_terms=True)
         if invoice.billing_reason != "subscription_cycle" or record.awaited:
@@ -103,8 +109,7 @@ class StripeEvents:
         now = await self._recorder.reconcile(uow, key, event)
         if now.active and now.access and now.access.subscription_id == record.id:
             # The period it paid, even when the snapshot that moves it has not arrived yet.
-            ends = [now.access.expires_at, from_timestamp(invoice.line_period_end)]
-            expires_at = max((end for end in ends if end is not None), default=None)
+            expires_at = rules.latest(now.access.expires_at, paid_through)
             renewed = build(
                 MembershipRenewed,
                 now,
@@ -160,7 +165,12 @@ class StripeEvents:
         )
 
     async def _note_invoice(
-        self, uow: MembershipUnitOfWork, invoice: Invoice, event: StripeEvent
+        self,
+        uow: MembershipUnitOfWork,
+        invoice: Invoice,
+        event: StripeEvent,
+        *,
+        paid_through: datetime | None = None,
     ) -> SubscriptionRecord | None:
         """The membership subscription an invoice bills, as stored (see `Recorder.note`)."""
         if invoice.subscription_id is None:
@@ -178,4 +188,5 @@ class StripeEvents:
             meta=meta,
             customer=invoice.customer,
             email=invoice.customer_email,
+            paid_through=paid_through,
         )
