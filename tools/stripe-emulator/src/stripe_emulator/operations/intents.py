@@ -3,7 +3,14 @@ means for the invoice or Checkout Session an intent pays."""
 
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import StripeError
-from stripe_emulator.operations import checkout, invoices, payment_methods, payments, subscriptions
+from stripe_emulator.operations import (
+    checkout,
+    invoices,
+    payment_methods,
+    payments,
+    pending_updates,
+    subscriptions,
+)
 from stripe_emulator.operations.payments import Payment, unexpected_state
 from stripe_emulator.store import StripeObject
 
@@ -84,6 +91,7 @@ def _settle(emulator: Emulator, payment: Payment) -> None:
     invoice = invoices.invoice_of(emulator, payment.intent)
     if invoice is not None:
         subscriptions.settle(emulator, invoice, payment)
+        pending_updates.apply_paid(emulator, invoice)
     session = checkout_session_of(emulator, payment.intent)
     if session is not None and session["status"] == "open" and payment.succeeded:
         customer = emulator.store.objects[payment.intent["customer"]]

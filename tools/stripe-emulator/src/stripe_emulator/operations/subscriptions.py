@@ -202,13 +202,13 @@ def advance(
         if not ending and not card_number and not _has_method(subscription, customer):
             return _trial_ends_without_method(emulator, subscription, customer)
     if status in ("past_due", "unpaid"):
-        card = _renewal_method(emulator, subscription, customer, card_number)
+        card = renewal_method(emulator, subscription, customer, card_number)
         return _retry(emulator, subscription, customer, card, on_failure)
     if subscription["cancel_at_period_end"]:
         return cancel(emulator, subscription, reason="cancellation_requested")
     pausing.resume_due(emulator, subscription)
     paused = subscription["pause_collection"]
-    card = None if paused else _renewal_method(emulator, subscription, customer, card_number)
+    card = None if paused else renewal_method(emulator, subscription, customer, card_number)
     previous_items = emulator.store.snapshot(subscription["items"])
     _next_period(subscription)
     emulator.emit("customer.subscription.updated", subscription, {"items": previous_items})
@@ -254,7 +254,7 @@ def _next_period(subscription: StripeObject) -> None:
         )
 
 
-def _renewal_method(
+def renewal_method(
     emulator: Emulator, subscription: StripeObject, customer: StripeObject, card_number: str | None
 ) -> StripeObject:
     """The card a renewal charges: the one given, else the subscription's default payment
@@ -359,7 +359,7 @@ def change_price(
     invoices.finalize(emulator, invoice, customer)
     latest = {"latest_invoice": subscription["latest_invoice"]}
     subscription["latest_invoice"] = invoice["id"]
-    method = _renewal_method(emulator, subscription, customer, None)
+    method = renewal_method(emulator, subscription, customer, None)
     invoices.record_payment(emulator, invoice, _collect(emulator, invoice, customer, method))
     emulator.emit("customer.subscription.updated", subscription, latest)
     return subscription
@@ -371,7 +371,7 @@ def restart_now(
     """`billing_cycle_anchor=now` (without prorations): the period restarts now and its
     invoice is charged to the default payment method at once (declined: `past_due`)."""
     now, customer = emulator.now(), emulator.store.objects[subscription["customer"]]
-    card = _renewal_method(emulator, subscription, customer, None)
+    card = renewal_method(emulator, subscription, customer, None)
     previous = {k: subscription[k] for k, value in changes.items() if subscription[k] != value}
     previous["items"] = emulator.store.snapshot(subscription["items"])
     subscription.update(changes, billing_cycle_anchor=now)

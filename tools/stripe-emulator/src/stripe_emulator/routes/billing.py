@@ -10,6 +10,7 @@ from stripe_emulator.operations import (
     discounts,
     pausing,
     payment_methods,
+    pending_updates,
     prorations,
     subscriptions,
 )
@@ -139,8 +140,9 @@ def _status_matches(actual: str, wanted: str | None) -> bool:
 @api.post("/v1/subscriptions/{id}")
 def update_subscription(call: Call) -> StripeObject:
     """Update metadata, `cancel_at_period_end`, `cancel_at`, description, cancellation details,
-    `pause_collection`, an item's price (`items[][id]` + `items[][price]`, prorated by
-    `proration_behavior`), or restart the period now (`billing_cycle_anchor=now`)."""
+    `default_payment_method`, `pause_collection`, an item's price (`items[][id]` +
+    `items[][price]`, prorated by `proration_behavior`; with `pending_if_incomplete`, applied
+    once paid), or restart the period now (`billing_cycle_anchor=now`)."""
     p, em = call.params, call.emulator
     subscription = em.store.find("subscription", call.path["id"])
     changes: dict[str, Any] = {}
@@ -159,6 +161,12 @@ def update_subscription(call: Call) -> StripeObject:
         restricted["cancel_at"] = p.integer("cancel_at")
     if p.has("description"):
         restricted["description"] = p.text("description")
+    if p.has("default_payment_method"):
+        method_id = p.req("default_payment_method")
+        payment_methods.attached_to(
+            em, subscription["customer"], method_id, param="default_payment_method"
+        )
+        restricted["default_payment_method"] = method_id
     if p.has("pause_collection"):
         restricted["pause_collection"] = pausing.requested(p, em.now())
     restart = _anchor_reset(p)
@@ -186,10 +194,31 @@ def update_subscription(call: Call) -> StripeObject:
     if changed is not None:
         del restricted["items"]
         item, price = changed
+        if _pending_if_incomplete(p, restricted) and behavior == "always_invoice":
+            return pending_updates.change_price(em, subscription, item, price, changes)
         return subscriptions.change_price(
             em, subscription, item, price, behavior, {**changes, **restricted}
         )
     return subscriptions.update(em, subscription, {**changes, **restricted})
+
+
+def _pending_if_incomplete(p: Params, restricted: dict[str, Any]) -> bool:
+    """Whether the update asks for a pending update: only a price change (and metadata, as
+    API versions since 2026-05-27 allow) may wait for its payment."""
+    behavior = p.choice("payment_behavior", PAYMENT_BEHAVIORS) or "allow_incomplete"
+    if behavior in ("default_incomplete", "error_if_incomplete"):
+        raise invalid(
+            f"payment_behavior={behavior} on an update is not covered by this emulator "
+            "(see its README).",
+            param="payment_behavior",
+        )
+    if behavior == "pending_if_incomplete" and restricted:
+        raise invalid(
+            f"The parameter {next(iter(restricted))} cannot be used with "
+            "payment_behavior=pending_if_incomplete.",
+            param=next(iter(restricted)),
+        )
+    return behavior == "pending_if_incomplete"
 
 
 def _anchor_reset(p: Params) -> bool:
