@@ -13,7 +13,7 @@ import stripe
 from stripe.params import SubscriptionUpdateParams, SubscriptionUpdateParamsPauseCollection
 
 from membership.domain.model import StripeTime, SubscriptionRecord
-from membership.domain.self_service import PauseBehavior
+from membership.domain.self_service import PauseBehavior, ProrationBehavior
 from tollgate_shared.contracts.stripe_objects import Invoice, Price, Subscription
 from tollgate_shared.infra.stripe_client import (
     idempotency_key,
@@ -55,6 +55,16 @@ class Read:
 
     subscription: Subscription
     at: StripeTime
+
+
+@dataclass(frozen=True)
+class Switched:
+    """A tier switch as Stripe answered: the subscription, and for a change waiting for its
+    payment, the invoice to pay and its client secret (Stripe.js confirms it)."""
+
+    read: Read
+    client_secret: str | None = None
+    invoice_id: str | None = None
 
 
 async def _timed(call: Awaitable[Any]) -> tuple[Any, StripeTime]:
@@ -239,20 +249,33 @@ class StripeBilling:
         subscription_id: str,
         item_id: str,
         price_id: str,
-        behavior: str,
+        behavior: ProrationBehavior,
         metadata: dict[str, str],
-    ) -> Read:
+    ) -> Switched:
         """Move the item to `price_id` in place (prorated by `behavior`) with the tier's
-        metadata, once per subscription and price, even when retried."""
+        metadata, once per subscription and price, even when retried. Billed now
+        (`always_invoice`), the change waits for its payment (`pending_if_incomplete`): when
+        the card asks for 3-D Secure or declines, Stripe keeps it pending and the answer
+        carries the invoice's client secret for the member to confirm."""
+        params: SubscriptionUpdateParams = {
+            "items": [{"id": item_id, "price": price_id}],
+            "proration_behavior": behavior,
+            "metadata": metadata,
+        }
+        if behavior == "always_invoice":
+            params["payment_behavior"] = "pending_if_incomplete"
+            params["expand"] = ["latest_invoice.confirmation_secret"]
         answer, at = await _timed(
             self._client.v1.subscriptions.update_async(
                 subscription_id,
-                {
-                    "items": [{"id": item_id, "price": price_id}],
-                    "proration_behavior": behavior,
-                    "metadata": metadata,
-                },
+                params,
                 options={"idempotency_key": idempotency_key("switch", subscription_id, price_id)},
             )
         )
-        return Read(_parse(answer), at)
+        invoice = answer.latest_invoice if answer.pending_update else None
+        secret = getattr(invoice, "confirmation_secret", None)
+        return Switched(
+            Read(_parse(answer), at),
+            client_secret=secret.client_secret if secret else None,
+            invoice_id=invoice.id if invoice is not None and not isinstance(invoice, str) else None,
+        )

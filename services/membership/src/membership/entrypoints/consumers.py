@@ -31,6 +31,8 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.deleted": StripeEvents.on_subscription_changed,
     "customer.subscription.paused": StripeEvents.on_subscription_changed,
     "customer.subscription.resumed": StripeEvents.on_subscription_changed,
+    "customer.subscription.pending_update_applied": StripeEvents.on_subscription_changed,
+    "customer.subscription.pending_update_expired": StripeEvents.on_subscription_changed,
     "checkout.session.completed": StripeEvents.on_checkout_settled,
     "checkout.session.async_payment_succeeded": StripeEvents.on_checkout_settled,
     "checkout.session.async_payment_failed": StripeEvents.on_checkout_settled,

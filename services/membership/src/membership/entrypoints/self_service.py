@@ -13,6 +13,7 @@ from membership.entrypoints.self_service_schemas import (
     PauseIn,
     RefundOut,
     SwitchIn,
+    SwitchOut,
     SwitchPreviewOut,
 )
 from membership.service_layer.self_service import SelfService
@@ -169,13 +170,16 @@ async def switch(
     principal: CurrentUser,
     session: SessionDep,
     request: Request,
-) -> MemberMembershipOut:
+) -> SwitchOut:
     """Switch the subscription to another tier of the group in place: its price changes now,
-    prorated by the service's setting, and the tier's credits per cycle go with it. Another
-    group's tier is 403 `foreign_tier`; a one-time or other-interval tier 409
+    prorated by the group's setting, and the tier's credits per cycle go with it. Billed now
+    (`always_invoice`), the switch waits for its payment when the card asks for 3-D Secure or
+    declines: the answer still shows the current tier, with `switch_status: "requires_payment"`
+    and the invoice's `client_secret` for Stripe.js to confirm; once paid, Stripe applies the
+    switch. Another group's tier is 403 `foreign_tier`; a one-time or other-interval tier 409
     `tier_not_switchable` (buy it through checkout). Repeating it changes nothing."""
     _may_act(principal, user_id, group_id)
-    view = await _self_service(request).switch(
+    view, switched = await _self_service(request).switch(
         session, MembershipKey(user_id, group_id), body.tier_id, segment=principal.segment
     )
-    return MemberMembershipOut.of(view)
+    return SwitchOut.of(view, switched)

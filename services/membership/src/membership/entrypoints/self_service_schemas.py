@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from membership.adapters.billing import Switched
 from membership.domain.self_service import MembershipView, PauseBehavior, SwitchPlan
 from membership.entrypoints.schemas import MembershipOut
 from tollgate_shared.web.validation import Id, Instant
@@ -113,6 +114,29 @@ class SwitchIn(BaseModel):
     )
 
     tier_id: Id
+
+
+class SwitchOut(MemberMembershipOut):
+    switch_status: Literal["switched", "requires_payment", "unchanged"]
+    """`requires_payment`: the switch waits until the member confirms its invoice's payment
+    (3-D Secure, or another card) with `client_secret`; the membership shows the current tier
+    until then."""
+    client_secret: str | None = None
+    """The invoice's PaymentIntent secret, for Stripe.js (`confirmCardPayment`)."""
+    invoice_id: str | None = None
+
+    @classmethod
+    def of(  # type: ignore[override]
+        cls, view: MembershipView, switched: Switched | None
+    ) -> SwitchOut:
+        waiting = switched is not None and switched.client_secret is not None
+        status = "unchanged" if switched is None else "requires_payment" if waiting else "switched"
+        return cls(
+            **MemberMembershipOut.of(view).model_dump(),
+            switch_status=status,
+            client_secret=switched.client_secret if switched else None,
+            invoice_id=switched.invoice_id if switched and waiting else None,
+        )
 
 
 class SwitchLineOut(BaseModel):

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import credits_repo, groups_repo, repository
-from membership.adapters.billing import Read, StripeBilling, TierOffer
+from membership.adapters.billing import Read, StripeBilling, Switched, TierOffer
 from membership.config import Settings
 from membership.domain import rules
 from membership.domain.errors import (
@@ -208,10 +208,11 @@ class SelfService:
 
     async def switch(
         self, session: AsyncSession, key: MembershipKey, tier_id: str, *, segment: str | None
-    ) -> MembershipView:
+    ) -> tuple[MembershipView, Switched | None]:
         """Move the membership's subscription to `tier_id`'s price in place, prorated by the
-        service's setting; the tier's metadata (credits per cycle) goes with it. Switching to
-        the tier it is on changes nothing."""
+        service's setting; the tier's metadata (credits per cycle) goes with it. Billed now,
+        the change may wait for the member to confirm its payment (`Switched.client_secret`).
+        Switching to the tier it is on changes nothing (and answers no Stripe change)."""
         _, current, offer = await self._switch_target(session, key, tier_id, segment)
         assert offer.price is not None
         if current.price_ids[0] != offer.price.id:
@@ -228,15 +229,16 @@ class SelfService:
                 **offer.metadata,
             }
             with stripe_errors_translated():
-                read = await self._billing.switch(
+                switched = await self._billing.switch(
                     current.id,
                     current.items.data[0].id,
                     offer.price.id,
                     proration,
                     metadata,
                 )
-            await self._record(read)
-        return await self.membership(session, key)
+            await self._record(switched.read)
+            return await self.membership(session, key), switched
+        return await self.membership(session, key), None
 
     async def _policy(self, session: AsyncSession, group_id: str) -> GroupPolicy:
         """The group's policy (checkout's group settings), else the service's defaults."""
