@@ -1,6 +1,6 @@
 """Any permutation and duplication of one subscription's events (with the invoices and checkouts
 naming it, which carry no state) — sign-ups, trials and their end, renewals, failed payments,
-cancellations at period end and now, and tier switches in place — gives the same entitlement
+cancellations at period end and now, tier switches in place and pauses of collection — gives the same entitlement
 as in-order delivery, including
 events stamped in the same second (placed by their states and periods, else re-read from
 "Stripe"), and in order Stripe is read only for two different states of one second and one
@@ -58,6 +58,8 @@ def _next(state: SubscriptionRecord, move: str) -> SubscriptionRecord | None:
             return replace(state, period_start=period, period_end=period + MONTH)
         case ("active", "renew_fails"):
             return replace(state, status="past_due", period_start=period, period_end=period + MONTH)
+        case ("active", "toggle_pause"):  # a member's pause of collection, or its resume
+            return replace(state, pause_behavior=None if state.pause_behavior else "void")
         case ("active" | "trialing", "toggle_cancel_at_period_end"):
             return replace(state, cancel_at_period_end=not state.cancel_at_period_end)
         case ("past_due" | "unpaid", "retry_succeeds"):
@@ -80,6 +82,7 @@ CHANGES = [
     "renew",
     "renew_fails",
     "toggle_cancel_at_period_end",
+    "toggle_pause",
     "retry_succeeds",
     "retry_fails",
     "cancel",
@@ -145,7 +148,14 @@ def _unplaceable(history: list[Event]) -> int:
     final = {"canceled", "incomplete_expired"}
 
     def shown(r: SubscriptionRecord) -> tuple[object, ...]:
-        return (r.status, r.cancel_at_period_end, r.period_end, r.tier_id, r.price_id)
+        return (
+            r.status,
+            r.cancel_at_period_end,
+            r.period_end,
+            r.tier_id,
+            r.price_id,
+            r.pause_behavior,
+        )
 
     return sum(
         1
@@ -204,6 +214,7 @@ def test_any_order_and_duplication_gives_the_in_order_result(
         "tier_id",
         "price_id",
         "past_due_since",
+        "pause_behavior",
     )
     assert {f: getattr(out_of_order, f) for f in fields} == {
         f: getattr(in_order, f) for f in fields
