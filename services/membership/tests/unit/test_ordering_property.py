@@ -1,12 +1,11 @@
 """Any permutation and duplication of one subscription's events (with the invoices and checkouts
 naming it, which carry no state) — sign-ups, trials and their end, renewals, failed payments,
-cancellations at period end and now, tier switches in place and pauses of collection — gives the same entitlement
-as in-order delivery, including
-events stamped in the same second (placed by their states and periods, else re-read from
-"Stripe"), and in order Stripe is read only for two different states of one second and one
-period that their statuses cannot place; and whatever the order and the delivery times (a
-backlog, a rewind), the state applied never goes back to an older one, even when reads from
-Stripe run ahead of the events still to come."""
+cancellations at period end and now, tier switches in place and pauses of collection — gives
+the same entitlement as in-order delivery, including events stamped in the same second (placed
+by their states and periods, else re-read from "Stripe"), and in order Stripe is read only for
+two different states of one second and one period that their statuses cannot place; and
+whatever the order and the delivery times (a backlog, a rewind), the state applied never goes
+back to an older one, even when reads from Stripe run ahead of the events still to come."""
 
 from __future__ import annotations
 

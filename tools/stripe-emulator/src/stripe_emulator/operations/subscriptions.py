@@ -202,8 +202,8 @@ def advance(
         if not ending and not card_number and not _has_method(subscription, customer):
             return _trial_ends_without_method(emulator, subscription, customer)
     if status in ("past_due", "unpaid"):
-        card = renewal_method(emulator, subscription, customer, card_number)
-        return _retry(emulator, subscription, customer, card, on_failure)
+        retried = renewal_method(emulator, subscription, customer, card_number)
+        return _retry(emulator, subscription, customer, retried, on_failure)
     if subscription["cancel_at_period_end"]:
         return cancel(emulator, subscription, reason="cancellation_requested")
     pausing.resume_due(emulator, subscription)
