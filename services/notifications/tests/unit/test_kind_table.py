@@ -81,3 +81,15 @@ def test_no_module_but_the_table_lists_kinds() -> None:
         and (lines := _kinds_listed(ast.parse(path.read_text())))
     }
     assert listed == {}
+
+
+def test_a_membership_ended_by_a_pause_says_so() -> None:
+    spec = KINDS[Kind.MEMBERSHIP_ENDED]
+    ended = spec.sample(Sample(1500, "usd", datetime.now(UTC)))
+    paused = ended.model_copy(update={"reason": "paused"})
+    context = {**spec.intent(paused, LINKS).context, "group_name": "Sample group"}
+    rendered = RENDERER.render(Kind.MEMBERSHIP_ENDED, context)
+    assert rendered.subject == "Your membership of Sample group is paused"
+    assert "Its payments are paused" in rendered.text
+    assert "Its payments are paused" in rendered.html
+    assert "was canceled" not in rendered.text + rendered.html
