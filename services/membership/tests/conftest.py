@@ -252,6 +252,14 @@ class Emulator:
         return sum(c["count"] for c in counts if (c["method"], c["path"]) == (method, path))
 
 
+async def applied(deliverer: EmulatorEvents, service: Service) -> list[dict[str, Any]]:
+    """Deliver the webhooks the emulator sent since the last delivery, and wait until the
+    service has applied them; the events delivered."""
+    events = await deliverer.forward()
+    await service.settle()
+    return events
+
+
 @pytest.fixture
 async def emulator(stripe_emulator_url: str) -> AsyncIterator[Emulator]:
     emulator = Emulator(stripe_emulator_url)

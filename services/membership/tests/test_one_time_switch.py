@@ -6,12 +6,11 @@ kept until the term starts — under duplicated and reversed delivery too."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from membership.service_layer import sweeper
 from tollgate_shared.testing import EmulatorEvents, unique
 
-from .conftest import SERVICE, Emulator, Service, ServiceFactory, bearer
+from .conftest import SERVICE, Emulator, Service, ServiceFactory, applied, bearer
 
 
 async def _spend(service: Service, user: str, group: str, amount: int) -> None:
@@ -23,12 +22,6 @@ async def _spend(service: Service, user: str, group: str, amount: int) -> None:
     assert answer.status_code == 200, answer.text
 
 
-async def _applied(deliverer: EmulatorEvents, service: Service) -> list[dict[str, Any]]:
-    events = await deliverer.forward()
-    await service.settle()
-    return events
-
-
 async def test_an_annual_term_ends_the_subscription_at_its_period_end_and_keeps_its_credits(
     membership_service: ServiceFactory, emulator: Emulator, deliverer: EmulatorEvents
 ) -> None:
@@ -36,7 +29,7 @@ async def test_an_annual_term_ends_the_subscription_at_its_period_end_and_keeps_
     monthly, annual = await emulator.price(), await emulator.price(interval=None, amount=15000)
     async with membership_service() as service:
         sub = await emulator.subscribe(user, group, "gold", monthly, credit_allowances="booking=5")
-        events = await _applied(deliverer, service)
+        events = await applied(deliverer, service)
         await _spend(service, user, group, 2)
         before = await emulator.request_count("POST", f"/v1/subscriptions/{sub}")
 
@@ -48,7 +41,7 @@ async def test_an_annual_term_ends_the_subscription_at_its_period_end_and_keeps_
             previous_subscription_id=sub,
             credit_allowances="booking=20",
         )
-        events += await _applied(deliverer, service)
+        events += await applied(deliverer, service)
         stripe_side = await emulator.client.v1.subscriptions.retrieve_async(sub)
         assert stripe_side.cancel_at_period_end is True and stripe_side.status == "active"
         period_end = datetime.fromtimestamp(stripe_side["items"].data[0].current_period_end, UTC)
@@ -83,16 +76,16 @@ async def test_an_annual_term_can_end_the_subscription_now_with_a_prorated_refun
     monthly, annual = await emulator.price(amount=3000), await emulator.price(interval=None)
     async with membership_service(membership_annual_switch="now") as service:
         sub = await emulator.subscribe(user, group, "gold", monthly)
-        await _applied(deliverer, service)
+        await applied(deliverer, service)
         paid_at = datetime.now(UTC)
         await emulator.buy_annual(user, group, "annual", annual, credit_allowances="booking=20")
-        await _applied(deliverer, service)
+        await applied(deliverer, service)
         stripe_side = await emulator.client.v1.subscriptions.retrieve_async(sub)
         assert stripe_side.status == "canceled"
         refunds = await emulator.client.v1.refunds.list_async({"limit": 100})
         mine = [r for r in refunds.data if r.metadata.to_dict().get("subscription_id") == sub]
         assert len(mine) == 1 and 2990 <= mine[0].amount <= 3000
-        await _applied(deliverer, service)
+        await applied(deliverer, service)
         gate = await service.gate(user, group)
         assert (gate["active"], gate["tier_id"], gate["credits"]) == (
             True,
@@ -112,7 +105,7 @@ async def test_a_subscription_bought_during_a_paid_term_starts_when_the_term_end
     annual, monthly = await emulator.price(interval=None), await emulator.price()
     async with membership_service() as service:
         await emulator.buy_annual(user, group, "annual", annual, credit_allowances="booking=20")
-        await _applied(deliverer, service)
+        await applied(deliverer, service)
         term_end = datetime.fromisoformat((await service.gate(user, group))["expires_at"])
         await _spend(service, user, group, 5)
 
@@ -138,7 +131,7 @@ async def test_a_subscription_bought_during_a_paid_term_starts_when_the_term_end
             }
         )
         await emulator.control("POST", f"/checkout/sessions/{session.id}/complete", {})
-        await _applied(deliverer, service)
+        await applied(deliverer, service)
         gate = await service.gate(user, group)
         assert (gate["tier_id"], gate["status"], gate["source"]) == (
             "gold",

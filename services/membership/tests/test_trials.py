@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from tollgate_shared.testing import EmulatorEvents, unique
 
-from .conftest import Emulator, Service, ServiceFactory
+from .conftest import Emulator, ServiceFactory, applied
 
 
 def _metadata(user: str, group: str) -> dict[str, str]:
@@ -22,12 +22,6 @@ def _metadata(user: str, group: str) -> dict[str, str]:
         "purpose": "membership",
         "tier_interval": "month",
     }
-
-
-async def _applied(deliverer: EmulatorEvents, service: Service) -> list[dict[str, Any]]:
-    events = await deliverer.forward()
-    await service.settle()
-    return events
 
 
 async def test_a_trial_grants_access_and_converts_into_the_paid_membership(
@@ -52,7 +46,7 @@ async def test_a_trial_grants_access_and_converts_into_the_paid_membership(
         )
         done = await emulator.control("POST", f"/checkout/sessions/{session.id}/complete", {})
         subscription: str = done["session"]["subscription"]
-        await _applied(deliverer, service)
+        await applied(deliverer, service)
         gate = await service.gate(user, group)
         assert (gate["active"], gate["status"], gate["tier_id"]) == (True, "trialing", "gold")
         trial = await emulator.client.v1.subscriptions.retrieve_async(subscription)
@@ -60,7 +54,7 @@ async def test_a_trial_grants_access_and_converts_into_the_paid_membership(
         assert expires == datetime.fromtimestamp(trial.trial_end, UTC)
 
         await emulator.advance(subscription)
-        await _applied(deliverer, service)
+        await applied(deliverer, service)
         gate = await service.gate(user, group)
         assert (gate["active"], gate["status"]) == (True, "active")
         types = await service.event_types(user)
@@ -83,11 +77,11 @@ async def test_a_trial_without_a_payment_method_ends_access_cleanly(
         }
         ended_before = _changes("membership.canceled")
         created = await emulator.client.v1.subscriptions.create_async(params)  # type: ignore[arg-type]
-        events = await _applied(deliverer, service)
+        events = await applied(deliverer, service)
         assert (await service.gate(user, group))["status"] == "trialing"
 
         await emulator.advance(created.id)
-        events += await _applied(deliverer, service)
+        events += await applied(deliverer, service)
         gate = await service.gate(user, group)
         assert (gate["active"], gate["status"]) == (False, "canceled")
         # Every event again, newest first: nothing changes.
