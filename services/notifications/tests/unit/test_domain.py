@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from notifications.adapters.templates import long_date
-from notifications.domain import details, intents
+from notifications.domain import details, intents, stripe_intents
 from notifications.domain.delivery import DeliveryFailure, RetryPolicy, after_attempt
 from notifications.domain.links import Links
 from notifications.domain.model import Kind, Status, message_id
@@ -167,11 +167,11 @@ def test_a_failed_attempt_is_superseded_by_a_later_one_the_payment_or_its_due_re
     assert details.superseded(second, details.InvoiceAttempts(2, paid=False)) is None
     assert details.superseded(second, details.InvoiceAttempts(3, paid=False)) is not None
     assert details.superseded(second, details.InvoiceAttempts(2, paid=True)) is not None
-    intent = intents.payment_failed(second, LINKS)
+    intent = stripe_intents.payment_failed(second, LINKS)
     assert intent.source_id == "in_1#2"
     assert intent.stale_after == now + timedelta(seconds=60)
     last = Invoice(id="in_1", attempt_count=4, next_payment_attempt=None)
-    assert intents.payment_failed(last, LINKS).stale_after is None
+    assert stripe_intents.payment_failed(last, LINKS).stale_after is None
 
 
 def test_a_trial_mail_is_one_per_subscription_and_trial_end_and_stale_after_it() -> None:
@@ -179,7 +179,7 @@ def test_a_trial_mail_is_one_per_subscription_and_trial_end_and_stale_after_it()
     subscription = details.StripeSubscription.model_validate(
         {"id": "sub_1", "status": "trialing", "trial_end": int(ends.timestamp())}
     )
-    intent = intents.trial_ending(subscription, LINKS)
+    intent = stripe_intents.trial_ending(subscription, LINKS)
     assert intent.source_id == "sub_1@trial-2027-01-15"
     assert intent.stale_after == ends
     assert intent.context["amount"] is None  # no single price: no amount shown

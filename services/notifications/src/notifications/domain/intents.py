@@ -14,15 +14,7 @@ from notifications.domain.details import period_key
 from notifications.domain.digests import Digest
 from notifications.domain.links import Links
 from notifications.domain.model import Intent, Kind
-from notifications.domain.stripe_intents import (
-    ChargedIntent,
-    day,
-    failed_attempt_key,
-    iso,
-    payment_failed,
-    purchase_failed,
-    trial_ending,
-)
+from notifications.domain.stripe_intents import day, iso
 from tollgate_shared.contracts.checkout import PurchasePaid
 from tollgate_shared.contracts.ledger import (
     DisputeClosed,
@@ -40,14 +32,6 @@ from tollgate_shared.contracts.membership import (
     MembershipPastDue,
     MembershipRenewed,
 )
-
-__all__ = [
-    "ChargedIntent",
-    "failed_attempt_key",
-    "payment_failed",
-    "purchase_failed",
-    "trial_ending",
-]
 
 
 def membership_ref(event: MembershipEvent) -> str:

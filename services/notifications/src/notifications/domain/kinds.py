@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from notifications.domain import intents, samples
+from notifications.domain import intents, samples, stripe_intents
 from notifications.domain.links import Links
 from notifications.domain.model import Audience, Intent, Kind
 from notifications.domain.samples import Sample
@@ -63,7 +63,9 @@ KINDS: Mapping[Kind, KindSpec] = {
             opt_out=SALES,
             sale="Renewal",
         ),
-        KindSpec(Kind.PAYMENT_FAILED, MEMBER, intents.payment_failed, samples.failed_invoice),
+        KindSpec(
+            Kind.PAYMENT_FAILED, MEMBER, stripe_intents.payment_failed, samples.failed_invoice
+        ),
         KindSpec(Kind.ACCESS_AT_RISK, MEMBER, intents.access_at_risk, samples.past_due),
         KindSpec(Kind.MEMBERSHIP_ENDED, MEMBER, intents.membership_ended, samples.canceled),
         KindSpec(Kind.REFUND_CONFIRMATION, MEMBER, intents.refund_confirmation, samples.refund),
@@ -77,7 +79,9 @@ KINDS: Mapping[Kind, KindSpec] = {
         ),
         KindSpec(Kind.DISPUTE_OUTCOME, ORGANIZER, intents.dispute_outcome, samples.dispute_closed),
         KindSpec(Kind.RENEWAL_REMINDER, MEMBER, intents.renewal_reminder, samples.expiry),
-        KindSpec(Kind.PURCHASE_FAILED, MEMBER, intents.purchase_failed, samples.failed_intent),
+        KindSpec(
+            Kind.PURCHASE_FAILED, MEMBER, stripe_intents.purchase_failed, samples.failed_intent
+        ),
         KindSpec(
             Kind.SALE_NOTICE,
             ORGANIZER,
@@ -86,7 +90,7 @@ KINDS: Mapping[Kind, KindSpec] = {
             opt_out=SALES,
             sale="Purchase",
         ),
-        KindSpec(Kind.TRIAL_ENDING, MEMBER, intents.trial_ending, samples.trial),
+        KindSpec(Kind.TRIAL_ENDING, MEMBER, stripe_intents.trial_ending, samples.trial),
         KindSpec(
             Kind.REFUND_NOTICE,
             ORGANIZER,

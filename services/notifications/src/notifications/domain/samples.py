@@ -9,7 +9,8 @@ from typing import Any
 
 from notifications.domain.details import StripeSubscription
 from notifications.domain.digests import Digest, Sale
-from notifications.domain.intents import ChargedIntent, Expiry
+from notifications.domain.intents import Expiry
+from notifications.domain.stripe_intents import ChargedIntent
 from tollgate_shared.contracts.checkout import PurchasePaid
 from tollgate_shared.contracts.ledger import (
     DisputeClosed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from notifications.domain import details, intents
+from notifications.domain import details, intents, stripe_intents
 from notifications.domain.details import PaidCharge, PaidInvoice, StripeSubscription
 from notifications.domain.links import Links
 from notifications.domain.model import Kind
@@ -149,7 +149,9 @@ class Handlers:
     ) -> None:
         """Only an intent whose own metadata names a group is ours: a subscription invoice's
         carries none (its `invoice.payment_failed` mails), nor does another app's."""
-        intent = intents.purchase_failed(event.object_as(intents.ChargedIntent), self.links)
+        intent = stripe_intents.purchase_failed(
+            event.object_as(stripe_intents.ChargedIntent), self.links
+        )
         if intent.group_id is not None:
             await self.notifier.notify(uow, intent)
 
@@ -160,7 +162,7 @@ class Handlers:
         event came first), or the retry it announces already due. Its own mail supersedes
         those of earlier attempts not sent yet."""
         invoice = event.object_as(PaidInvoice)
-        intent = intents.payment_failed(invoice, self.links)
+        intent = stripe_intents.payment_failed(invoice, self.links)
         if intent.group_id is None:  # another app's invoice on a shared Stripe account
             ignore_foreign("notifications", event, f"invoice {invoice.id} names no group")
             return
@@ -187,7 +189,7 @@ class Handlers:
     async def _supersede_attempts(
         self, uow: NotificationsUnitOfWork, invoice_id: str, *, below: int
     ) -> None:
-        ids = [intents.failed_attempt_key(invoice_id, n) for n in range(below)]
+        ids = [stripe_intents.failed_attempt_key(invoice_id, n) for n in range(below)]
         await uow.notifications.supersede(Kind.PAYMENT_FAILED, ids)
 
     async def on_charge_succeeded(self, uow: NotificationsUnitOfWork, event: StripeEvent) -> None:
@@ -212,7 +214,7 @@ class Handlers:
         """The member hears once per subscription and trial end that the trial is ending
         (not once it has ended: a late delivery is superseded)."""
         subscription = event.object_as(StripeSubscription)
-        intent = intents.trial_ending(subscription, self.links)
+        intent = stripe_intents.trial_ending(subscription, self.links)
         if intent.group_id is None:
             ignore_foreign("notifications", event, f"subscription {subscription.id} names no group")
             return
