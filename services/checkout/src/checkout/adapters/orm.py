@@ -219,6 +219,7 @@ group_settings = Table(
     Column("payout_auto_approve_below", JSONB, nullable=False),
     Column("organizer_mail_opt_outs", JSONB, nullable=False),
     Column("sale_notice_digest", Boolean, nullable=False),
+    Column("allow_pause", Boolean, nullable=False, server_default=text("false")),
     Column("revision", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
