@@ -50,6 +50,9 @@ tiers = Table(
     Column("stripe_product_id", String(100), nullable=True),
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("synced_version", Integer, nullable=True),
+    # One more at each change of the seats checkouts hold on a tier with a capacity (announced
+    # as `checkout.tier.seats_held`); incremented under the tier's row lock.
+    Column("seats_revision", Integer, nullable=False, server_default=text("0")),
     *_timestamps(),
 )
 
