@@ -110,6 +110,11 @@ async def create_tier(api: httpx.AsyncClient, group_id: str, **fields: Any) -> d
     return response.json()
 
 
+async def buy(api: httpx.AsyncClient, tier_id: str, user_id: str | None = None) -> httpx.Response:
+    """Start a Checkout Session for the tier, as a member (a new one unless `user_id` is given)."""
+    return await api.post("/checkout/sessions", json={"tier_id": tier_id}, headers=auth(user_id))
+
+
 async def create_item(api: httpx.AsyncClient, group_id: str, **fields: Any) -> dict[str, Any]:
     """A one-off item created by the group's organizer (12.00 NZD unless told otherwise)."""
     body = {"name": "Event creation fee", "amount": 1200, "currency": "nzd"} | fields

@@ -23,15 +23,7 @@ from tollgate_shared.testing import (
     wait_until,
 )
 
-from .conftest import (
-    auth,
-    consumed,
-    create_tier,
-)
-
-
-async def buy(api: httpx.AsyncClient, tier_id: str, user_id: str | None = None) -> httpx.Response:
-    return await api.post("/checkout/sessions", json={"tier_id": tier_id}, headers=auth(user_id))
+from .conftest import buy, consumed, create_tier
 
 
 async def test_twenty_concurrent_buyers_of_five_seats_get_exactly_five_sessions(

@@ -39,6 +39,7 @@ async def test_a_group_nobody_set_up_has_the_defaults_named_by_its_id(
         "payout_auto_approve_below": {},
         "organizer_mail_opt_outs": [],
         "sale_notice_digest": False,
+        "allow_pause": False,
         "revision": 0,
     }
     for stranger in (auth(), organizer(unique("group"))):
@@ -102,6 +103,28 @@ async def test_concurrent_changes_get_one_revision_each(
     assert stored.json()["name"] == newest["name"]
 
 
+async def test_organizers_allow_members_to_pause_and_the_change_is_announced(
+    api: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    group = unique("group")
+    allowed = await put(api, group, {"allow_pause": True})
+    assert allowed.status_code == 200, allowed.text
+    assert (allowed.json()["allow_pause"], allowed.json()["revision"]) == (True, 1)
+    event = await domain_event(js, SETTINGS_CHANGED, group_id=group, revision=1)
+    assert event["allow_pause"] is True
+    stored = await api.get(f"/groups/{group}/settings", headers=organizer(group))
+    assert stored.json() == allowed.json()
+
+    # Other changes keep it; switching it off is announced like any change.
+    renamed = await put(api, group, {"name": "Pausers"})
+    assert renamed.json()["allow_pause"] is True
+    assert (await domain_event(js, SETTINGS_CHANGED, group_id=group, revision=2))["allow_pause"]
+    off = await put(api, group, {"allow_pause": False}, ADMIN)
+    assert (off.json()["allow_pause"], off.json()["revision"]) == (False, 3)
+    event = await domain_event(js, SETTINGS_CHANGED, group_id=group, revision=3)
+    assert (event["allow_pause"], event["name"]) == (False, "Pausers")
+
+
 async def test_only_admins_set_the_payout_auto_approval_threshold(
     api: httpx.AsyncClient, js: JetStreamContext
 ) -> None:
@@ -148,6 +171,8 @@ async def test_bad_settings_are_refused_and_change_nothing(api: httpx.AsyncClien
         {"payout_auto_approve_below": {"nzd": 2**63}},
         {"organizer_mail_opt_outs": ["receipts"]},
         {"sale_notice_digest": "daily"},
+        {"allow_pause": "sometimes"},
+        {"allow_pause": None},
         {"revision": 7},
     ):
         answer = await put(api, group, body, ADMIN)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Table, func, select, update
@@ -54,6 +54,29 @@ async def list_for_group(
         .offset(offset)
     )
     return [to_entity(kind, row) for row in rows]
+
+
+async def next_seat_revisions(
+    session: AsyncSession, tier_ids: Collection[str]
+) -> list[tuple[str, str, int]]:
+    """Of `tier_ids`, the tiers with a capacity, each with its group and its next seat-holds
+    revision (stored). Their rows stay locked until the transaction ends, taken in id order
+    (transactions announcing the same tiers never deadlock), so two changes of a tier's holds
+    never share a revision and the later one counts what the earlier committed."""
+    locked = (
+        select(tiers.c.id)
+        .where(tiers.c.id.in_(sorted(tier_ids)), tiers.c.capacity.is_not(None))
+        .order_by(tiers.c.id)
+        .with_for_update()
+        .cte("locked")
+    )
+    rows = await session.execute(
+        update(tiers)
+        .where(tiers.c.id == locked.c.id)
+        .values(seats_revision=tiers.c.seats_revision + 1)
+        .returning(tiers.c.id, tiers.c.group_id, tiers.c.seats_revision)
+    )
+    return [(row.id, row.group_id, row.seats_revision) for row in rows]
 
 
 class Catalog:

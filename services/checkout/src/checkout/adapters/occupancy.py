@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from checkout.adapters.seats import SEATS_HELD
 from checkout.adapters.statements import SAVE_OCCUPANCY
 from checkout.domain.checkout import Member
 from tollgate_shared.persistence.db import json_param
@@ -43,7 +44,8 @@ class Occupancy:
 
 async def write(uow: UnitOfWork, occupancy: Occupancy) -> None:
     """Upsert the members unless a newer event already described them (out-of-order safe)
-    and, in the same statement, release the paid sessions membership now counts."""
+    and, in the same statement, release the paid sessions membership now counts; the tiers
+    with a capacity whose seat holds this changes are announced (`SEATS_HELD`)."""
     if not occupancy.members:
         return
     holds = [
@@ -51,7 +53,9 @@ async def write(uow: UnitOfWork, occupancy: Occupancy) -> None:
         for (user_id, tier_id), at in occupancy.holds.items()
     ]
     params = {"members": json_param(list(occupancy.members.values())), "holds": json_param(holds)}
-    await uow.execute(SAVE_OCCUPANCY, params)
+    changed = await uow.execute(SAVE_OCCUPANCY, params)
+    if changed:
+        uow.deferred(SEATS_HELD).update(row["tier_id"] for row in changed)
 
 
 OCCUPANCY = Deferred(Occupancy, write)

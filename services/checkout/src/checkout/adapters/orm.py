@@ -50,6 +50,9 @@ tiers = Table(
     Column("stripe_product_id", String(100), nullable=True),
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("synced_version", Integer, nullable=True),
+    # One more at each change of the seats checkouts hold on a tier with a capacity (announced
+    # as `checkout.tier.seats_held`); incremented under the tier's row lock.
+    Column("seats_revision", Integer, nullable=False, server_default=text("0")),
     *_timestamps(),
 )
 
@@ -219,6 +222,7 @@ group_settings = Table(
     Column("payout_auto_approve_below", JSONB, nullable=False),
     Column("organizer_mail_opt_outs", JSONB, nullable=False),
     Column("sale_notice_digest", Boolean, nullable=False),
+    Column("allow_pause", Boolean, nullable=False, server_default=text("false")),
     Column("revision", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -8,8 +8,13 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
+    Label,
     and_,
+    case,
+    exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -21,29 +26,75 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.adapters.catalog_repo import to_entity
 from checkout.adapters.orm import checkout_sessions, customers, members, tiers
-from checkout.domain.checkout import CheckoutRecord, Member, Status
+from checkout.domain.checkout import NEVER, CheckoutRecord, Member, Status
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 S = checkout_sessions
 
 
-def _holding() -> ColumnElement[bool]:
-    """Checkouts that hold what they sell: open and unexpired, being paid, or paid."""
+def holding() -> ColumnElement[bool]:
+    """Checkouts that hold what they sell: open and unexpired, being paid, or paid (without
+    IN lists, which a `DriverStatement` cannot expand)."""
     return or_(
-        S.c.status.in_(("processing", "paid")),
-        and_(S.c.status.in_(("pending", "open")), S.c.expires_at > func.now()),
+        S.c.status == "processing",
+        S.c.status == "paid",
+        and_(or_(S.c.status == "pending", S.c.status == "open"), S.c.expires_at > func.now()),
     )
 
 
-class CheckoutSessions:
-    """Checkouts, seat holds, members and Stripe customers, in a unit of work."""
+def _limited_tier(tier_id: Any = S.c.tier_id) -> Label[str]:
+    """For a write's RETURNING: the checkout's tier (the column, or the id an INSERT gives) if
+    it has a capacity (its seat holds are announced), else NULL. Asked in the write's own
+    statement: a checkout of a tier without a capacity costs no round trip."""
+    limited = select(tiers.c.id).where(tiers.c.id == tier_id, tiers.c.capacity.is_not(None))
+    return limited.scalar_subquery().label("limited_tier")
 
-    def __init__(self, uow: UnitOfWork) -> None:
+
+async def held_seats(
+    session: AsyncSession, tier_ids: Collection[str]
+) -> dict[str, tuple[int, datetime]]:
+    """Per tier (those with holds): how many distinct users other than its active members hold
+    a seat (the holds `seats_taken` counts), and when the last of their holds lapses by time.
+    A checkout being paid or paid holds until membership counts the user: it never lapses."""
+    never = literal(NEVER, DateTime(timezone=True))
+    lapses = case((S.c.status.in_(("pending", "open")), S.c.expires_at), else_=never)
+    counted = exists().where(
+        members.c.user_id == S.c.user_id, members.c.tier_id == S.c.tier_id, members.c.active
+    )
+    rows = await session.execute(
+        select(
+            S.c.tier_id,
+            func.count(S.c.user_id.distinct()).label("held"),
+            func.max(lapses).label("held_until"),
+        )
+        .where(
+            S.c.tier_id.in_(list(tier_ids)),
+            S.c.purpose == "membership",
+            S.c.released_at.is_(None),
+            holding(),
+            ~counted,
+        )
+        .group_by(S.c.tier_id)
+    )
+    return {row.tier_id: (row.held, row.held_until) for row in rows}
+
+
+class CheckoutSessions:
+    """Checkouts, seat holds, members and Stripe customers, in a unit of work. The tiers with
+    a capacity whose seat holds it changes go into `holds_changed` (announced at commit)."""
+
+    def __init__(self, uow: UnitOfWork, holds_changed: set[str]) -> None:
         self._uow = uow
+        self._holds_changed = holds_changed
 
     @property
     def _session(self) -> AsyncSession:
         return self._uow.session
+
+    async def _write(self, statement: Any) -> None:
+        """Run a write returning `_limited_tier()`, noting the tiers whose holds it changed."""
+        result = await self._session.execute(statement)
+        self._holds_changed.update(row.limited_tier for row in result if row.limited_tier)
 
     async def find_by_key(self, user_id: str, key: str) -> CheckoutRecord | None:
         """The user's checkout created under idempotency `key`."""
@@ -92,7 +143,11 @@ class CheckoutSessions:
 
     async def add(self, values: dict[str, Any]) -> None:
         """Insert a pending checkout (raises IntegrityError if its idempotency key is taken)."""
-        await self._session.execute(S.insert().values(status="pending", **values))
+        pending = S.insert().values(status="pending", **values)
+        if values.get("tier_id") is None:
+            await self._session.execute(pending)
+        else:
+            await self._write(pending.returning(_limited_tier(values["tier_id"])))
 
     async def opened(
         self, checkout_id: str, *, stripe_id: str, url: str | None, expires_at: datetime
@@ -106,8 +161,10 @@ class CheckoutSessions:
 
     async def delete(self, checkout_id: str) -> None:
         """Drop a pending checkout Stripe did not create (frees its seat and key)."""
-        await self._session.execute(
-            S.delete().where(S.c.id == checkout_id, S.c.status == "pending")
+        await self._write(
+            S.delete()
+            .where(S.c.id == checkout_id, S.c.status == "pending")
+            .returning(_limited_tier())
         )
 
     async def move(self, checkout_id: str, status: Status, *, release: bool = False) -> None:
@@ -117,7 +174,9 @@ class CheckoutSessions:
             values["paid_at"] = func.coalesce(S.c.paid_at, func.now())
         if release:
             values["released_at"] = func.coalesce(S.c.released_at, func.now())
-        await self._session.execute(update(S).where(S.c.id == checkout_id).values(**values))
+        await self._write(
+            update(S).where(S.c.id == checkout_id).values(**values).returning(_limited_tier())
+        )
 
     async def claim(self, checkout_id: str) -> bool:
         """Mark a purchase claimed; False if it already was."""
@@ -151,7 +210,7 @@ class CheckoutSessions:
                 S.c.idempotency_key.is_distinct_from(other_than_key),
                 target,
                 S.c.released_at.is_(None),
-                _holding(),
+                holding(),
             )
         )
         return [to_entity(CheckoutRecord, row) for row in rows]
@@ -167,7 +226,7 @@ class CheckoutSessions:
                 self._purchases_of(item_id),
                 S.c.reference == reference,
                 S.c.user_id != by_other_than,
-                _holding(),
+                holding(),
             )
             .exists()
         )
@@ -178,7 +237,7 @@ class CheckoutSessions:
         user_id, reference = other_than
         query = select(func.count()).where(
             self._purchases_of(item_id),
-            _holding(),
+            holding(),
             or_(S.c.user_id != user_id, S.c.reference != reference),
         )
         return (await self._session.execute(query)).scalar_one()
@@ -235,7 +294,7 @@ class CheckoutSessions:
                 S.c.tier_id == tier_id,
                 S.c.purpose == "membership",
                 S.c.released_at.is_(None),
-                _holding(),
+                holding(),
             ),
         ).subquery()
         query = select(func.count(literal_column("user_id"))).select_from(users)
@@ -299,6 +358,9 @@ class CheckoutSessions:
             )
             .exists()
         )
-        await self._session.execute(
-            update(S).where(S.c.id == record.id, counted).values(released_at=func.now())
+        await self._write(
+            update(S)
+            .where(S.c.id == record.id, counted)
+            .values(released_at=func.now())
+            .returning(_limited_tier())
         )

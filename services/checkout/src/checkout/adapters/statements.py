@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from sqlalchemy import DateTime, String, func, select, update
+from sqlalchemy import DateTime, String, and_, func, select, union, update
 from sqlalchemy.dialects.postgresql import insert
 
-from checkout.adapters.orm import checkout_sessions, members
+from checkout.adapters.orm import checkout_sessions, members, tiers
+from checkout.adapters.sessions_repo import holding
 from checkout.domain.checkout import Member
 from tollgate_shared.persistence.db import DriverStatement, json_rows
 
@@ -15,12 +16,14 @@ OCCUPANCY_COLUMNS = [*(f.name for f in fields(Member)), "event_at"]
 
 
 def _save_occupancy() -> DriverStatement:
-    given = json_rows("members", "given", [(c, members.c[c].type) for c in OCCUPANCY_COLUMNS])
-    held = json_rows(
+    reports = json_rows("members", "reports", [(c, members.c[c].type) for c in OCCUPANCY_COLUMNS])
+    given = select(reports).cte("given")  # read more than once, parsed once
+    holds = json_rows(
         "holds",
-        "held",
+        "holds",
         [("user_id", String()), ("tier_id", String()), ("up_to", DateTime(timezone=True))],
     )
+    held = select(holds).cte("held")
     S = checkout_sessions
     released = (
         update(S)
@@ -43,10 +46,32 @@ def _save_occupancy() -> DriverStatement:
         set_={c: stmt.excluded[c] for c in OCCUPANCY_COLUMNS if c not in ("user_id", "group_id")},
         where=members.c.event_at <= stmt.excluded.event_at,
     )
-    return DriverStatement.of(upsert.add_cte(released.cte("released")))
+    # The seats held on a tier change when one of its holders' holds is released or their
+    # membership of it begins or ends (the tier they leave included): of the users and tiers
+    # reported, and those they were on, the tiers with a capacity they hold a seat on. Read
+    # before the writes above (one snapshot), so holds released here are found too.
+    reported = union(
+        select(given.c.user_id, given.c.tier_id),
+        select(held.c.user_id, held.c.tier_id),
+        select(members.c.user_id, members.c.tier_id).join(
+            given,
+            and_(members.c.user_id == given.c.user_id, members.c.group_id == given.c.group_id),
+        ),
+    ).cte("reported")
+    holds_changed = (
+        select(S.c.tier_id)
+        .distinct()
+        .join(reported, and_(S.c.user_id == reported.c.user_id, S.c.tier_id == reported.c.tier_id))
+        .join(tiers, and_(tiers.c.id == S.c.tier_id, tiers.c.capacity.is_not(None)))
+        .where(S.c.purpose == "membership", S.c.released_at.is_(None), holding())
+    )
+    return DriverStatement.of(
+        holds_changed.add_cte(released.cte("released")).add_cte(upsert.cte("upserted"))
+    )
 
 
 SAVE_OCCUPANCY = _save_occupancy()
 """Members upserted unless a newer event described them (`members`: one JSON parameter of
 rows), and in the same statement the paid sessions membership now counts released
-(`holds`: user, tier, up to when)."""
+(`holds`: user, tier, up to when); answers the tiers with a capacity whose seat holds this
+may change (`tier_id` rows)."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 from checkout.domain.errors import Invalid
 from checkout.domain.events import event_id
-from tollgate_shared.contracts.checkout import CatalogEntryChanged
+from tollgate_shared.contracts.checkout import CatalogEntryChanged, TierSeatsHeld
 
 TierInterval = Literal["month", "year", "one_time_annual"]
 PriceInterval = Literal["month", "year", "one_time"]
@@ -155,3 +156,27 @@ def announcement(entry: Tier | Item) -> CatalogEntryChanged:
         interval=entry.interval if isinstance(entry, Tier) else None,
         capacity=entry.capacity,
     )
+
+
+@dataclass(frozen=True)
+class HeldSeats:
+    """The seats checkouts hold on a tier with a capacity for users it does not count as
+    members yet, at one `revision` of them: how many, and until when at the latest."""
+
+    tier_id: str
+    group_id: str
+    revision: int
+    held: int
+    held_until: datetime | None
+    """When the last of these holds lapses by time (None when none is held)."""
+
+    def event(self) -> TierSeatsHeld:
+        """The announcement of this revision (one event id per tier and revision)."""
+        return TierSeatsHeld(
+            id=event_id(TierSeatsHeld.declared_type(), f"{self.tier_id}:{self.revision}"),
+            group_id=self.group_id,
+            revision=self.revision,
+            tier_id=self.tier_id,
+            held=self.held,
+            held_until=self.held_until if self.held else None,
+        )

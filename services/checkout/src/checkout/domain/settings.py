@@ -32,6 +32,7 @@ class GroupSettings:
     payout_auto_approve_below: dict[str, int] = field(default_factory=dict)
     organizer_mail_opt_outs: list[OrganizerMail] = field(default_factory=list)
     sale_notice_digest: bool = False
+    allow_pause: bool = False
     revision: int = 0
     """How many changes the settings have had (0: never set, the defaults)."""
 

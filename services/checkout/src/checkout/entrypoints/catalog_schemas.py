@@ -315,6 +315,7 @@ class GroupSettingsIn(Patch):
                     "contact_email": "committee@climbers.example.org",
                     "organizer_mail_opt_outs": ["payout"],
                     "sale_notice_digest": True,
+                    "allow_pause": True,
                 }
             ]
         }
@@ -337,6 +338,9 @@ class GroupSettingsIn(Patch):
     sale_notice_digest: bool | None = Field(
         None, description="one daily digest of sales instead of a mail per sale"
     )
+    allow_pause: bool | None = Field(
+        None, description="whether members may pause their subscription's payment collection"
+    )
 
 
 class GroupSettingsOut(BaseModel):
@@ -348,6 +352,7 @@ class GroupSettingsOut(BaseModel):
     payout_auto_approve_below: dict[str, int]
     organizer_mail_opt_outs: list[OrganizerMail]
     sale_notice_digest: bool
+    allow_pause: bool
     revision: int = Field(description="0 until the settings are first set; one more per change")
 
     @classmethod

@@ -52,6 +52,8 @@ async def change(
         async with ctx.uow() as uow:
             await uow.catalog.change(kind, entry_id, values)
             await _announce(uow, kind, entry_id)
+            if kind is Tier and "capacity" in values:
+                uow.holds_changed.add(entry_id)  # a tier given a capacity: what is held on it
             await uow.commit()
     entry = await sync_quietly(ctx, kind, entry_id)
     if ctx.stripe is not None:
