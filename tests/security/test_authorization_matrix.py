@@ -146,6 +146,8 @@ MEMBERSHIP = OPERATIONS | {
     ("GET", "/members/{user_id}/memberships/{group_id}"): Rule(SELF_OR_MANAGERS),
     ("POST", "/members/{user_id}/memberships/{group_id}/cancel"): Rule(SELF_OR_MANAGERS, json={}),
     ("POST", "/members/{user_id}/memberships/{group_id}/resume"): Rule(SELF_OR_MANAGERS),
+    # Members pause only where the group allows it (403 `pause_not_allowed` by default).
+    ("POST", "/members/{user_id}/memberships/{group_id}/pause"): Rule(MANAGERS, json={}),
     ("GET", "/members/{user_id}/memberships/{group_id}/switch-preview"): Rule(
         SELF_OR_MANAGERS, params={"tier_id": "tier_x"}
     ),

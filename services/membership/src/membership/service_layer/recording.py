@@ -12,7 +12,7 @@ from typing import Protocol
 from membership.adapters.billing import Read, StripeBilling
 from membership.adapters.repository import MemberState
 from membership.config import Settings
-from membership.domain import rules
+from membership.domain import rules, snapshots
 from membership.domain.credits import Allocation
 from membership.domain.errors import NotAMembership
 from membership.domain.metadata import MembershipMetadata
@@ -24,6 +24,7 @@ from membership.domain.model import (
     SubscriptionRecord,
     Term,
 )
+from membership.domain.snapshots import from_timestamp
 from membership.service_layer import credits
 from membership.service_layer.ending import end_now
 from membership.service_layer.memberships import reconcile
@@ -42,11 +43,6 @@ class Cause(Protocol):
 
     @property
     def created(self) -> int: ...
-
-
-def from_timestamp(timestamp: int | None) -> datetime | None:
-    """A Stripe timestamp as a UTC datetime (None for none)."""
-    return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
 
 
 class Recorder:
@@ -241,32 +237,15 @@ class Recorder:
         """The snapshot as a record stamped with its Stripe time: an event's when Stripe created
         the event, a read's when it was read (never the time of the event that made us read)."""
         seen = self._clock() if read_at else datetime.fromtimestamp(event.created, UTC)
-        billed = next((i.price for i in snapshot.items.data if i.price is not None), None)
-        pause = snapshot.pause_collection
-        recurring = billed.recurring if billed is not None and billed.recurring else {}
-        return SubscriptionRecord(
-            id=snapshot.id,
-            user_id=meta.user_id,
-            group_id=meta.group_id,
-            tier_id=meta.tier_id,
-            status=snapshot.status,
-            cancel_at_period_end=snapshot.cancel_at_period_end,
-            period_end=from_timestamp(snapshot.period_end),
-            period_start=from_timestamp(snapshot.period_start),
-            created=snapshot.created or event.created,
-            version=read_at.until if read_at else event.created,
-            version_from=read_at.since if read_at else None,
-            last_event_id=event.id,
-            past_due_since=seen if snapshot.status == "past_due" else None,
-            previous_subscription_id=meta.previous_subscription_id,
-            customer_id=snapshot.customer,
+        at = read_at or StripeTime(event.created, event.created)
+        return snapshots.record_of(
+            snapshot,
+            meta,
+            event_id=event.id,
+            at=at,
+            read=read_at is not None,
+            seen=seen,
             email=email,
-            price_id=billed.id if billed is not None else None,
-            unit_amount=billed.unit_amount if billed is not None else None,
-            currency=billed.currency if billed is not None else None,
-            interval=recurring.get("interval"),
-            pause_behavior=pause.behavior if pause else None,
-            pause_resumes_at=from_timestamp(pause.resumes_at) if pause else None,
         )
 
     async def _cancel_superseded(

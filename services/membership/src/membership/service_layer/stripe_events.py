@@ -15,8 +15,9 @@ from membership.domain.credits import Allocation
 from membership.domain.errors import NotAMembership
 from membership.domain.metadata import MembershipMetadata, is_membership
 from membership.domain.model import MembershipKey, SubscriptionRecord
+from membership.domain.snapshots import from_timestamp
 from membership.service_layer import credits
-from membership.service_layer.recording import Clock, Recorder, from_timestamp
+from membership.service_layer.recording import Clock, Recorder
 from membership.service_layer.unit_of_work import MembershipUnitOfWork
 from tollgate_shared.contracts.membership import MembershipRenewed
 from tollgate_shared.contracts.stripe import StripeEvent
