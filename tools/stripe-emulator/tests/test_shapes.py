@@ -1,5 +1,6 @@
-"""The objects and events of card-form payments have the keys of Stripe's own examples for the
-pinned API version (`shared/tests/fixtures/stripe`, see its README)."""
+"""The objects and events of card-form payments (and of trials' SetupIntents) have the keys of
+Stripe's own examples for the pinned API version (`shared/tests/fixtures/stripe`, see its
+README)."""
 
 import json
 import re
@@ -170,3 +171,27 @@ def test_a_post_payment_invoice_and_its_session_have_the_keys_of_stripes_example
     for event in emulator.events():
         if event["data"]["object"]["object"] == "invoice":
             assert set(event["data"]["object"]) == expected_keys("invoice"), event["type"]
+
+
+def test_a_trials_pending_setup_intent_has_the_keys_of_stripes_example(
+    client: stripe.StripeClient, catalog: dict[str, Any], emulator: RunningEmulator
+) -> None:
+    customer = client.v1.customers.create({})
+    subscription = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": catalog["monthly"].id}],
+            "payment_behavior": "default_incomplete",
+            "payment_settings": {"save_default_payment_method": "on_subscription"},
+            "trial_period_days": 7,
+        }
+    )
+    pending = client.v1.setup_intents.retrieve(subscription.pending_setup_intent)
+    assert set(pending.to_dict()) == expected_keys("setup_intent")
+    client.v1.setup_intents.confirm(pending.id, {"payment_method": "pm_card_visa"})
+    objects = event_objects()
+    setup_events = [e for e in emulator.events() if e["type"].startswith("setup_intent.")]
+    assert [e["type"] for e in setup_events] == ["setup_intent.created", "setup_intent.succeeded"]
+    for event in setup_events:
+        assert event["data"]["object"]["object"] == objects[event["type"]]
+        assert set(event["data"]["object"]) == expected_keys("setup_intent")

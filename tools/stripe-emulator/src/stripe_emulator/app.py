@@ -24,6 +24,7 @@ from stripe_emulator.routes import (
     payment_methods,
     payments,
     risk,
+    setup_intents,
 )
 from stripe_emulator.settings import Settings
 
@@ -34,6 +35,7 @@ API_ROUTERS = (
     billing,
     payment_methods,
     payments,
+    setup_intents,
     risk,
     money_movement,
     events,

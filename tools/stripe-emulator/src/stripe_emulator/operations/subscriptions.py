@@ -7,7 +7,14 @@ from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import invalid
 from stripe_emulator.objects import billing as build
 from stripe_emulator.objects import catalog
-from stripe_emulator.operations import invoices, pausing, payment_methods, payments, prorations
+from stripe_emulator.operations import (
+    invoices,
+    pausing,
+    payment_methods,
+    payments,
+    prorations,
+    setup_intents,
+)
 from stripe_emulator.operations.cards import normalize
 from stripe_emulator.operations.payments import Payment
 from stripe_emulator.operations.periods import add_interval
@@ -36,12 +43,15 @@ def start(
     save_default_payment_method: str = "off",
     trial_end: int | None = None,
     missing_payment_method: str = "create_invoice",
+    pending_setup: bool = False,
 ) -> tuple[StripeObject, StripeObject]:
     """A subscription and its first invoice, finalized at once. With `method` the invoice is
     charged now (Checkout, `allow_incomplete`): paid, the subscription is `active`. Otherwise,
     or when that payment declines or asks for authentication, it stays `incomplete` until the
     invoice's payment intent succeeds (`default_incomplete`). With `trial_end` it is
-    `trialing` until then, its first invoice a paid one of 0 for the trial period."""
+    `trialing` until then, its first invoice a paid one of 0 for the trial period; with
+    `pending_setup` (`default_incomplete`) and no payment method, a pending SetupIntent collects
+    the card its first period will be billed to."""
     store, now = emulator.store, emulator.now()
     currency = lines[0][0]["currency"]
     subscription = build.subscription(
@@ -106,6 +116,9 @@ def start(
             subscription["status"] = "trialing"
             if method is not None and subscription["default_payment_method"] is None:
                 subscription["default_payment_method"] = method["id"]
+            if pending_setup and subscription["default_payment_method"] is None:
+                pending = setup_intents.for_subscription(emulator, subscription)
+                subscription["pending_setup_intent"] = pending["id"]
     emulator.emit("customer.subscription.created", subscription)
     emulator.emit("invoice.created", invoice)
     invoices.finalize(emulator, invoice, customer)

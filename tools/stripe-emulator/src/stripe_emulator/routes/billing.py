@@ -43,7 +43,8 @@ SUBSCRIPTION_STATUSES = (
 @api.post("/v1/subscriptions")
 def create_subscription(call: Call) -> StripeObject:
     """Create a subscription billed automatically. `default_incomplete`: `incomplete`, its first
-    invoice open with a payment intent to confirm (`latest_invoice.confirmation_secret`);
+    invoice open with a payment intent to confirm (`latest_invoice.confirmation_secret`), or
+    with a trial `trialing` with a SetupIntent to confirm (`pending_setup_intent`);
     `allow_incomplete` (the default): the invoice is charged to the default payment method."""
     p, em = call.params, call.emulator
     customer = em.store.find("customer", p.req("customer"), param="customer")
@@ -99,6 +100,7 @@ def create_subscription(call: Call) -> StripeObject:
         save_default_payment_method=save or "off",
         trial_end=subscriptions.trial_end(trial, em.now()) if trial else None,
         missing_payment_method=trial["behavior"] if trial else "create_invoice",
+        pending_setup=behavior == "default_incomplete",
     )
     for coupon_id, promotion_code_id in chosen:
         discounts.redeem(em.store, coupon_id, promotion_code_id)
