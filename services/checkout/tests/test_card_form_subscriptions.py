@@ -62,8 +62,12 @@ async def test_the_subscription_is_made_for_elements_with_the_checkout_metadata(
 
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"subscription_id", "client_secret", "status"}
-    assert body["status"] == "incomplete"
+    assert set(body) == {"subscription_id", "client_secret", "intent_type", "status", "trial_end"}
+    assert (body["status"], body["intent_type"], body["trial_end"]) == (
+        "incomplete",
+        "payment",
+        None,
+    )
     subscription = await stripe_client.v1.subscriptions.retrieve_async(
         body["subscription_id"], {"expand": ["latest_invoice.confirmation_secret"]}
     )
@@ -261,6 +265,7 @@ async def test_a_coupon_taking_the_whole_first_invoice_leaves_nothing_to_pay(
     started = await subscribe(api, tier["id"], promotion_code=coupon["code"])
     assert started.status_code == 201, started.text
     assert (started.json()["status"], started.json()["client_secret"]) == ("active", None)
+    assert started.json()["intent_type"] is None  # nothing to confirm
     assert (await subscribe(api, tier["id"])).status_code == 409  # paid: the seat is held
     assert (await redeemed(api, coupon["id"]))[0]["amount_discount"] == 2000
 

@@ -5,7 +5,7 @@ invoices of a member's customer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -21,6 +21,9 @@ from tollgate_shared.contracts.stripe_objects import (
 CONFIRMATION_SECRET = "latest_invoice.confirmation_secret"  # noqa: S105 (a path, not a secret)
 """The expansion that gives a subscription's first invoice's client secret (since
 `2025-03-31.basil`; `latest_invoice.payment_intent` is gone)."""
+PENDING_SETUP = "pending_setup_intent"
+"""The expansion that gives a trial's SetupIntent: Stripe makes one when a `default_incomplete`
+subscription has nothing to pay now, to collect the card its first period is billed to."""
 
 
 class SessionDiscount(BaseModel):
@@ -116,17 +119,30 @@ class Started:
     """A PaymentIntent's pending `next_action` type (`use_stripe_sdk` for 3-D Secure)."""
     amount: int | None = None
     currency: str | None = None
+    intent_type: Literal["payment", "setup"] | None = None
+    """What Stripe.js confirms `client_secret` with: a PaymentIntent (`confirmPayment`), or a
+    trial's SetupIntent (`confirmSetup`); None when there is nothing to confirm."""
+    trial_end: int | None = None
 
     @classmethod
     def of_subscription(cls, subscription: dict[str, Any]) -> Started:
-        """From a subscription with `latest_invoice.confirmation_secret` expanded."""
+        """From a subscription with `latest_invoice.confirmation_secret` and
+        `pending_setup_intent` expanded: a trial (nothing due now) confirms its SetupIntent,
+        anything else its first invoice's PaymentIntent."""
+        setup = subscription.get("pending_setup_intent")
         invoice = subscription.get("latest_invoice")
-        secret = (invoice.get("confirmation_secret") or {}) if isinstance(invoice, dict) else {}
+        payment = (invoice.get("confirmation_secret") or {}) if isinstance(invoice, dict) else {}
+        secret = payment.get("client_secret")
+        kind: Literal["payment", "setup"] = "payment"
+        if isinstance(setup, dict) and setup.get("client_secret"):
+            secret, kind = setup["client_secret"], "setup"
         return cls(
             id=subscription["id"],
             status=subscription["status"],
-            client_secret=secret.get("client_secret"),
+            client_secret=secret,
             created=subscription["created"],
+            intent_type=kind if secret else None,
+            trial_end=subscription.get("trial_end"),
         )
 
     @classmethod

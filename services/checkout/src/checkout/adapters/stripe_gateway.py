@@ -9,6 +9,7 @@ import stripe
 
 from checkout.adapters.payments import (
     CONFIRMATION_SECRET,
+    PENDING_SETUP,
     DiscountedSession,
     InvoicePage,
     MemberInvoice,
@@ -138,12 +139,8 @@ class StripeGateway(CouponsAtStripe):
             if description:
                 invoice_data["description"] = description
             params["invoice_creation"] = {"enabled": True, "invoice_data": invoice_data}
-        if trial_days or trial_end:
-            trial = {"trial_end": int(trial_end.timestamp())} if trial_end else {}
-            params["subscription_data"].update(
-                trial or {"trial_period_days": trial_days},
-                trial_settings={"end_behavior": {"missing_payment_method": "cancel"}},
-            )
+        if mode == "subscription":
+            params["subscription_data"].update(_trial(trial_days, trial_end))
         if promotion_code_id is not None:
             params["discounts"] = [{"promotion_code": promotion_code_id}]
         elif record.purpose == "membership":
@@ -218,16 +215,21 @@ class StripeGateway(CouponsAtStripe):
         metadata: dict[str, str],
         customer_id: str,
         promotion_code_id: str | None,
+        trial_days: int = 0,
+        trial_end: datetime | None = None,
     ) -> Started:
         """The subscription of `record` for the app's own card form, as Stripe documents it for
-        Elements: `incomplete` until the browser pays its first invoice (created once)."""
+        Elements: `incomplete` until the browser pays its first invoice; with a trial,
+        `trialing` at once with a SetupIntent the browser confirms to save the card the trial's
+        end bills (created once)."""
         params: dict[str, Any] = {
             "customer": customer_id,
             "items": [{"price": record.price_id, "quantity": 1}],
             "metadata": metadata,
             "payment_behavior": "default_incomplete",
             "payment_settings": {"save_default_payment_method": "on_subscription"},
-            "expand": [CONFIRMATION_SECRET],
+            "expand": [CONFIRMATION_SECRET, PENDING_SETUP],
+            **_trial(trial_days, trial_end),
         }
         if promotion_code_id is not None:
             params["discounts"] = [{"promotion_code": promotion_code_id}]
@@ -268,7 +270,7 @@ class StripeGateway(CouponsAtStripe):
         with stripe_errors_translated():
             if record.kind == "subscription":
                 found = await self._v1.subscriptions.retrieve_async(
-                    record.stripe_id, {"expand": [CONFIRMATION_SECRET]}
+                    record.stripe_id, {"expand": [CONFIRMATION_SECRET, PENDING_SETUP]}
                 )
                 return Started.of_subscription(found.to_dict())
             intent = await self._v1.payment_intents.retrieve_async(record.stripe_id)
@@ -311,3 +313,16 @@ class StripeGateway(CouponsAtStripe):
             )
             return True
         return SUBSCRIPTION_OUTCOME.get(found.status) != "paid"
+
+
+def _trial(trial_days: int, trial_end: datetime | None) -> dict[str, Any]:
+    """A subscription's trial parameters: until `trial_end` if given, else `trial_days`; a
+    trial whose card is missing at its end cancels (it never bills nobody); none without one."""
+    if not trial_days and trial_end is None:
+        return {}
+    trial: dict[str, Any] = (
+        {"trial_end": int(trial_end.timestamp())}
+        if trial_end
+        else {"trial_period_days": trial_days}
+    )
+    return trial | {"trial_settings": {"end_behavior": {"missing_payment_method": "cancel"}}}

@@ -176,7 +176,8 @@ class Member:
 
 
 TRIAL_END_NOTICE = timedelta(hours=48)
-"""Stripe asks a Checkout Session's `trial_end` to lie at least this far ahead."""
+"""Stripe asks a Checkout Session's `trial_end` to lie at least this far ahead (the card form's
+subscriptions follow the same rule, so both ways of paying bill the same member alike)."""
 
 
 def paid_through(paid: list[datetime], term_days: int) -> datetime | None:

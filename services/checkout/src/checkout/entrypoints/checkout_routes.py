@@ -59,7 +59,9 @@ async def create_subscription(
 ) -> SubscriptionOut:
     """Start a membership paid in the app's own card form (Stripe Elements): an `incomplete`
     subscription at the tier's price whose first invoice the browser pays with
-    `client_secret`; access follows Stripe's confirmation, never this answer."""
+    `client_secret`, or, with the tier's free trial, a `trialing` one whose card the browser
+    saves for the trial's end (`intent_type: setup`); access follows Stripe's events, never
+    this answer."""
     answer = await checkout.start_checkout(ctx, user, body.to_request(), idempotency_key)
     return SubscriptionOut.model_validate(answer)
 

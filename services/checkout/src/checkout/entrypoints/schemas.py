@@ -122,12 +122,23 @@ class SubscriptionIn(Body):
 class SubscriptionOut(BaseModel):
     subscription_id: str
     client_secret: str | None = Field(
-        description="the first invoice's confirmation secret, for Stripe.js `confirmPayment`; "
-        "null when nothing is due (a coupon took the whole first invoice)"
+        description="what Stripe.js confirms (`intent_type` says how): the first invoice's "
+        "confirmation secret, or a trial's SetupIntent secret (`seti_…_secret_…`); null when "
+        "nothing is due and no card is asked for (a coupon took the whole first invoice)"
+    )
+    intent_type: Literal["payment", "setup"] | None = Field(
+        description="`payment`: `confirmPayment` (or `confirmCardPayment`) pays the first "
+        "invoice; `setup`: `confirmSetup` (or `confirmCardSetup`) saves the card a trial's end "
+        "is billed to; null with `client_secret: null`"
     )
     status: str = Field(
-        description="Stripe's: `incomplete` until the first invoice is paid; `active` when "
-        "nothing was due; later answers to the same key give the status then"
+        description="Stripe's: `incomplete` until the first invoice is paid; `trialing` with a "
+        "free trial (access at once, nothing due); `active` when nothing was due; later answers "
+        "to the same key give the status then"
+    )
+    trial_end: datetime | None = Field(
+        description="when the trial ends and the first period is billed to the saved card (a "
+        "trial that ends without one is canceled); null without a trial"
     )
 
 

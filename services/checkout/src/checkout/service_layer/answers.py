@@ -3,6 +3,7 @@ the client secret Stripe.js confirms with (never stored: read from Stripe when r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from checkout.adapters.payments import Started
@@ -22,10 +23,13 @@ async def answer(ctx: Context, record: CheckoutRecord) -> dict[str, Any]:
 def card_form_answer(record: CheckoutRecord, started: Started) -> dict[str, Any]:
     """A card-form checkout's answer: what Stripe.js needs to confirm it, and its status."""
     if record.kind == "subscription":
+        trial_end = started.trial_end
         return {
             "subscription_id": started.id,
             "client_secret": started.client_secret,
+            "intent_type": started.intent_type,
             "status": started.status,
+            "trial_end": None if trial_end is None else datetime.fromtimestamp(trial_end, UTC),
         }
     return {
         "payment_intent_id": started.id,

@@ -176,7 +176,7 @@ async def _plan(ctx: Context, principal: Principal, request: CheckoutRequest) ->
         member = await _admit(uow, tier, principal.user_id)  # early answer when full
         paid = await uow.checkouts.paid_terms(principal.user_id, tier.group_id)
     term_end = paid_through(paid, ctx.settings.one_time_annual_term_days)
-    starts = billing_starts(tier, member, term_end, now()) if request.kind == "session" else None
+    starts = billing_starts(tier, member, term_end, now())
     spec = tier.price_for(principal.segment)
     coupon = None
     if request.promotion_code:
@@ -354,6 +354,8 @@ async def _create(
             metadata=metadata,
             customer_id=plan.customer_id,
             promotion_code_id=promotion_code_id,
+            trial_days=plan.trial_days,
+            trial_end=plan.billing_starts,
         )
         return _Created(started.id, _at(started.created) + INCOMPLETE_WINDOW, started=started)
     if record.kind == "payment_intent":
