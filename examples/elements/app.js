@@ -38,6 +38,7 @@ $("setup").addEventListener("submit", async (event) => {
       if ($("promotion-code").value.trim()) body.promotion_code = $("promotion-code").value.trim();
       answer = await call("/checkout/subscriptions", body);
       started.id = answer.subscription_id;
+      started.intentType = answer.intent_type;  // "setup": a free trial, save the card for its end
       if (!answer.client_secret) {  // a coupon paid the whole first invoice
         say(`Subscription ${answer.subscription_id} is ${answer.status}: nothing to pay now.`);
         return;
@@ -63,10 +64,11 @@ $("setup").addEventListener("submit", async (event) => {
 $("pay").addEventListener("submit", async (event) => {
   event.preventDefault();
   // Stripe.js shows the 3-D Secure challenge when the bank asks for one, then returns here.
-  const { error } = await stripe.confirmPayment({
-    elements,
-    confirmParams: { return_url: window.location.href.split("?")[0] },
-  });
+  // A trial has nothing to pay now: its SetupIntent saves the card the trial's end bills.
+  const params = { elements, confirmParams: { return_url: window.location.href.split("?")[0] } };
+  const { error } = started.intentType === "setup"
+    ? await stripe.confirmSetup(params)
+    : await stripe.confirmPayment(params);
   if (error) say(`${error.code || error.type}: ${error.message} (the card can be changed and paid again)`);
 });
 
