@@ -295,7 +295,7 @@ class Platform(PlatformClient):
         self, user_id: str, tier_id: str, *, expect: int = 201
     ) -> dict[str, Any]:
         """A member starts a membership in the app's own card form (`{subscription_id,
-        client_secret, status}` on success)."""
+        client_secret, intent_type, status, trial_end}` on success)."""
         return await self.call(
             "POST",
             "checkout",
@@ -308,17 +308,19 @@ class Platform(PlatformClient):
     async def confirm(
         self, client_secret: str, payment_method: str = "pm_card_visa", **params: Any
     ) -> str:
-        """Confirm the PaymentIntent of a card form's client secret with one of Stripe's test
-        payment methods through the Stripe SDK, as Stripe.js does for the browser; its status
-        then (a decline leaves it `requires_payment_method`)."""
+        """Confirm the PaymentIntent (or a trial's SetupIntent, `seti_…`) of a card form's client
+        secret with one of Stripe's test payment methods through the Stripe SDK, as Stripe.js
+        does for the browser; its status then (a decline leaves it `requires_payment_method`)."""
         client = stripe.StripeClient(
             DEV_STRIPE_KEY, base_addresses={"api": self.emulator}, http_client=stripe.HTTPXClient()
         )
         intent = client_secret.split("_secret_")[0]
+        confirming = {"payment_method": payment_method, **params}
         try:
-            confirmed = await client.v1.payment_intents.confirm_async(
-                intent, {"payment_method": payment_method, **params}
-            )
+            if intent.startswith("seti_"):
+                setup = await client.v1.setup_intents.confirm_async(intent, confirming)
+                return setup.status
+            confirmed = await client.v1.payment_intents.confirm_async(intent, confirming)
         except stripe.CardError:
             return "requires_payment_method"
         return confirmed.status

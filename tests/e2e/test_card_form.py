@@ -156,3 +156,31 @@ async def test_a_purchase_in_the_card_form_is_claimed_booked_and_receipted_once(
     assert kinds == ["fee", "payment"]
     assert len(await _receipts(platform, buyer)) == 1
     assert len(await platform.mails(contact)) == 1
+
+
+async def test_a_trial_in_the_card_form_gives_access_at_once_and_bills_the_saved_card_at_its_end(
+    platform,
+) -> None:
+    group, user = unique("grp"), unique("usr")
+    tier = await platform.create_tier(group, amount=1500, interval="month", trial_days=14)
+
+    started = await platform.join_in_card_form(user, tier["id"])
+
+    assert (started["intent_type"], started["status"]) == ("setup", "trialing")
+    assert started["client_secret"].startswith("seti_") and started["trial_end"]
+    gate = await platform.wait_gate(user, group, lambda g: g["active"], "trialing, no card yet")
+    assert (gate["status"], gate["tier_id"]) == ("trialing", tier["id"])
+    await platform.drained()
+    assert await platform.payments(user) == []  # nothing was due
+
+    # The card form saves the card (Stripe.js confirmSetup); the trial's end bills it.
+    assert await platform.confirm(started["client_secret"]) == "succeeded"
+    converted = await platform.advance(started["subscription_id"])
+    assert converted["status"] == "active", converted
+    await platform.wait_gate(user, group, lambda g: g["status"] == "active", "trial converted")
+    totals = await platform.booked_with_fee(group, user)
+    assert (totals["currency"], totals["gross"]) == ("usd", 1500)
+    await platform.wait_mail(platform.email(user), RECEIPT + r"\$15\.00")
+    await platform.drained()
+    mails = [m["subject"] for m in await platform.mails(platform.email(user))]
+    assert mails == [f"Receipt: $15.00 to {group}"]  # none for the trial's invoice of 0
