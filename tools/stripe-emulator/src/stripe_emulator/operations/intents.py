@@ -60,14 +60,9 @@ def confirm(
     automatic = intent["automatic_payment_methods"] or {}
     if automatic.get("enabled") and automatic.get("allow_redirects") != "never" and not return_url:
         raise StripeError(400, REDIRECTS_NEED_RETURN_URL, param="return_url")
-    method = payment_methods.resolve(emulator, method_id)
-    if method["customer"] is not None and method["customer"] != intent["customer"]:
-        raise StripeError(
-            400,
-            f"The provided PaymentMethod {method['id']} is attached to the customer "
-            f"{method['customer']}; it can only pay a PaymentIntent of that customer.",
-            param="payment_method",
-        )
+    method = payment_methods.usable_for(
+        emulator, method_id, intent["customer"], intent="PaymentIntent"
+    )
     payment = payments.attempt(
         emulator, intent, method, off_session=off_session, return_url=return_url
     )

@@ -23,6 +23,21 @@ def resolve(emulator: Emulator, method_id: str, *, param: str = "payment_method"
     return emulator.store.find("payment_method", method_id, param=param)
 
 
+def usable_for(
+    emulator: Emulator, method_id: str, customer_id: str | None, *, intent: str
+) -> StripeObject:
+    """The PaymentMethod an `intent` ("PaymentIntent", "SetupIntent") of `customer_id` is
+    confirmed with (`resolve`); one attached to another customer is Stripe's 400."""
+    method = resolve(emulator, method_id)
+    if method["customer"] is not None and method["customer"] != customer_id:
+        raise invalid(
+            f"The provided PaymentMethod {method['id']} is attached to the customer "
+            f"{method['customer']}; it can only be used with a {intent} of that customer.",
+            param="payment_method",
+        )
+    return method
+
+
 def card_number(emulator: Emulator, method: StripeObject) -> str:
     number: str = emulator.store.secret(method["id"])["card_number"]
     return number

@@ -47,14 +47,9 @@ def confirm(emulator: Emulator, intent: StripeObject, *, method_id: str | None) 
             "either update the SetupIntent with a payment method and then confirm it again, or "
             "confirm it again directly with a payment method.",
         )
-    method = payment_methods.resolve(emulator, method_id)
-    if method["customer"] is not None and method["customer"] != intent["customer"]:
-        raise StripeError(
-            400,
-            f"The provided PaymentMethod {method['id']} is attached to the customer "
-            f"{method['customer']}; it can only be set up for that customer.",
-            param="payment_method",
-        )
+    method = payment_methods.usable_for(
+        emulator, method_id, intent["customer"], intent="SetupIntent"
+    )
     number = payment_methods.card_number(emulator, method)
     if requires_authentication(number):
         raise StripeError(
