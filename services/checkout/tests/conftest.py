@@ -18,12 +18,14 @@ from nats.js.errors import NotFoundError
 
 from checkout.config import Settings
 from checkout.main import MIGRATIONS, create_app
+from tollgate_shared.contracts.membership import MembershipActivated, MembershipCanceled
 from tollgate_shared.infra.settings import DEV_JWT_SECRET
 from tollgate_shared.infra.stripe_client import make_stripe_client
-from tollgate_shared.messaging.streams import DOMAIN
+from tollgate_shared.messaging.streams import DOMAIN, STRIPE
 from tollgate_shared.testing import (
     EmulatorEvents,
     consumer_idle,
+    publish_domain_event,
     serve_app,
     unique,
     wait_until,
@@ -179,3 +181,45 @@ async def consumed(js: JetStreamContext, stream: str) -> None:
     await wait_until(
         lambda: consumer_idle(js, stream, "checkout"), message=f"checkout consumed {stream}"
     )
+
+
+async def known_in_group(js: JetStreamContext, user_id: str, group_id: str, tier_id: str) -> None:
+    """Membership reports an earlier membership of the user in the group (ended): one trial
+    per member and group, so they get none."""
+    await publish_domain_event(
+        js,
+        MembershipCanceled(
+            user_id=user_id,
+            group_id=group_id,
+            tier_id=tier_id,
+            subscription_id="sub_" + unique("earlier"),
+            reason="canceled",
+        ),
+    )
+    await consumed(js, DOMAIN.name)
+
+
+async def paid_annual_term(
+    api: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    js: JetStreamContext,
+    stripe_events: EmulatorEvents,
+    user_id: str,
+    tier: dict[str, Any],
+) -> str:
+    """The user buys a one-time annual tier at Checkout; checkout has it paid and membership
+    reports it active. Returns the Checkout Session's id."""
+    bought = await api.post(
+        "/checkout/sessions", json={"tier_id": tier["id"]}, headers=auth(user_id)
+    )
+    assert bought.status_code == 201, bought.text
+    await complete(emulator, bought.json()["session_id"])
+    await stripe_events.forward()
+    await consumed(js, STRIPE.name)  # checkout knows the term is paid, and when
+    active = MembershipActivated(
+        user_id=user_id, group_id=tier["group_id"], tier_id=tier["id"], source="one_time"
+    )
+    await publish_domain_event(js, active)
+    await consumed(js, DOMAIN.name)
+    session_id: str = bought.json()["session_id"]
+    return session_id

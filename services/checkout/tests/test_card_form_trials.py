@@ -10,11 +10,11 @@ import httpx
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.contracts.membership import MembershipActivated, MembershipCanceled
+from tollgate_shared.contracts.membership import MembershipActivated
 from tollgate_shared.messaging.streams import DOMAIN, STRIPE
 from tollgate_shared.testing import EmulatorEvents, publish_domain_event, unique
 
-from .conftest import auth, complete, consumed, create_tier
+from .conftest import auth, consumed, create_tier, known_in_group, paid_annual_term
 from .test_card_form_subscriptions import intent_of, subscribe
 
 
@@ -103,17 +103,7 @@ async def test_a_member_the_group_knew_before_pays_at_once(
 ) -> None:
     group, returning = unique("group"), unique("user")
     tier = await create_tier(api, group, trial_days=14)
-    await publish_domain_event(
-        js,
-        MembershipCanceled(
-            user_id=returning,
-            group_id=group,
-            tier_id=tier["id"],
-            subscription_id="sub_" + unique("earlier"),
-            reason="canceled",
-        ),
-    )
-    await consumed(js, DOMAIN.name)
+    await known_in_group(js, returning, group, tier["id"])
 
     started = await subscribe(api, tier["id"], returning)
 
@@ -141,25 +131,14 @@ async def test_a_member_of_a_paid_annual_term_trials_until_the_term_ends(
     group, user = unique("group"), unique("user")
     annual = await create_tier(api, group, interval="one_time_annual", amount=15000)
     monthly = await create_tier(api, group)
-    bought = await api.post(
-        "/checkout/sessions", json={"tier_id": annual["id"]}, headers=auth(user)
-    )
-    assert bought.status_code == 201, bought.text
-    await complete(emulator, bought.json()["session_id"])
-    await stripe_events.forward()
-    await consumed(js, STRIPE.name)
-    await publish_domain_event(
-        js,
-        MembershipActivated(user_id=user, group_id=group, tier_id=annual["id"], source="one_time"),
-    )
-    await consumed(js, DOMAIN.name)
+    bought = await paid_annual_term(api, emulator, js, stripe_events, user, annual)
 
     started = await subscribe(api, monthly["id"], user)
 
     assert started.status_code == 201, started.text
     body = started.json()
     assert (body["intent_type"], body["status"]) == ("setup", "trialing")
-    term = await stripe_client.v1.checkout.sessions.retrieve_async(bought.json()["session_id"])
+    term = await stripe_client.v1.checkout.sessions.retrieve_async(bought)
     expected = term.created + 365 * 86400  # the emulator pays at once
     assert abs(datetime.fromisoformat(body["trial_end"]).timestamp() - expected) <= 5
     subscription = await stripe_client.v1.subscriptions.retrieve_async(body["subscription_id"])

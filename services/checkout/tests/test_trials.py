@@ -8,11 +8,9 @@ import httpx
 import stripe
 from nats.js import JetStreamContext
 
-from tollgate_shared.contracts.membership import MembershipActivated, MembershipCanceled
-from tollgate_shared.messaging.streams import DOMAIN, STRIPE
-from tollgate_shared.testing import EmulatorEvents, publish_domain_event, unique
+from tollgate_shared.testing import EmulatorEvents, unique
 
-from .conftest import auth, complete, consumed, create_tier, organizer
+from .conftest import auth, complete, create_tier, known_in_group, organizer, paid_annual_term
 
 
 async def _subscription_of(
@@ -45,17 +43,7 @@ async def test_a_first_time_member_trials_and_a_returning_one_pays_at_once(
     assert trialing.trial_settings.end_behavior.missing_payment_method == "cancel"
 
     # A member the group has known before (a trial that ended, say) gets no second trial.
-    await publish_domain_event(
-        js,
-        MembershipCanceled(
-            user_id=returning,
-            group_id=group,
-            tier_id=tier["id"],
-            subscription_id="sub_" + unique("earlier"),
-            reason="canceled",
-        ),
-    )
-    await consumed(js, DOMAIN.name)
+    await known_in_group(js, returning, group, tier["id"])
     paying = await _subscription_of(api, emulator, stripe_client, tier["id"], returning)
     assert paying.status == "active" and paying.trial_end is None
 
@@ -97,22 +85,11 @@ async def test_a_member_of_a_paid_annual_term_starts_paying_a_subscription_when_
     group, user = unique("group"), unique("user")
     annual = await create_tier(api, group, interval="one_time_annual", amount=15000)
     monthly = await create_tier(api, group, trial_days=14)
-    bought = await api.post(
-        "/checkout/sessions", json={"tier_id": annual["id"]}, headers=auth(user)
-    )
-    assert bought.status_code == 201, bought.text
-    await complete(emulator, bought.json()["session_id"])
-    await stripe_events.forward()
-    await consumed(js, STRIPE.name)  # checkout knows the term is paid, and when
-    await publish_domain_event(
-        js,
-        MembershipActivated(user_id=user, group_id=group, tier_id=annual["id"], source="one_time"),
-    )
-    await consumed(js, DOMAIN.name)
+    bought = await paid_annual_term(api, emulator, js, stripe_events, user, annual)
 
     switched = await _subscription_of(api, emulator, stripe_client, monthly["id"], user)
     assert switched.status == "trialing"  # billed from the term's end on, not from today
-    term = await stripe_client.v1.checkout.sessions.retrieve_async(bought.json()["session_id"])
+    term = await stripe_client.v1.checkout.sessions.retrieve_async(bought)
     paid = term.created  # the emulator pays at once
     expected = paid + 365 * 86400
     assert abs(switched.trial_end - expected) <= 5, (switched.trial_end, expected)
