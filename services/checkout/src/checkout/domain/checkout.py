@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from checkout.domain.catalog import Item, Tier
 from checkout.domain.errors import Conflict, Invalid, NotAllowed
+from tollgate_shared.terms import back_to_back_end
 
 Purpose = Literal["membership", "purchase"]
 Kind = Literal["session", "subscription", "payment_intent"]
@@ -182,11 +183,8 @@ subscriptions follow the same rule, so both ways of paying bill the same member 
 
 def paid_through(paid: list[datetime], term_days: int) -> datetime | None:
     """When back-to-back one-time terms paid at `paid` (oldest first) end: each runs
-    `term_days` from the later of its payment and the previous end."""
-    end: datetime | None = None
-    for at in paid:
-        end = max(at, end or at) + timedelta(days=term_days)
-    return end
+    `term_days` from its payment or the previous end (`terms.back_to_back_end`)."""
+    return back_to_back_end((at, term_days) for at in paid)
 
 
 def billing_starts(

@@ -16,6 +16,7 @@ from membership.domain.model import (
     SubscriptionRecord,
     Term,
 )
+from tollgate_shared.terms import back_to_back_end
 
 ENTITLING = frozenset({"trialing", "active"})
 """Subscription statuses that grant access (past_due does, for the grace period only)."""
@@ -210,12 +211,8 @@ def term_end(terms: Iterable[Term]) -> datetime | None:
     """The end of back-to-back terms: each runs `term_days` from the later of its start (its
     payment, or the end of the subscription period it follows) and the previous end. Folded in
     payment order, so the answer does not depend on arrival order."""
-    end: datetime | None = None
-    for term in sorted(terms, key=lambda t: (t.paid_at, t.id)):
-        if term.voided_at is None:
-            start = term.start if end is None else max(term.start, end)
-            end = start + timedelta(days=term.term_days)
-    return end
+    paid = sorted((t for t in terms if t.voided_at is None), key=lambda t: (t.paid_at, t.id))
+    return back_to_back_end((term.start, term.term_days) for term in paid)
 
 
 def one_time_access(terms: list[Term]) -> Access | None:
