@@ -5,6 +5,8 @@ SHELL := /bin/bash
 
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
+FUZZING := tests/security/test_api_fuzzing.py
 
 .PHONY: install test lint format run token bench clean asyncapi
 
@@ -18,8 +20,12 @@ $(UV):
 install: $(UV)
 	UV_COMPILE_BYTECODE=1 $(UV) sync --all-packages --all-extras
 
+# Every test on TEST_WORKERS processes (pytest-xdist; a file's tests stay on one), then the
+# schemathesis fuzzing alone: it runs its generated cases inside one test item, which a worker
+# would report as passed without running them.
 test: install
-	$(UV) run pytest $(PYTEST_ARGS)
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile --ignore=$(FUZZING) $(PYTEST_ARGS)
+	$(UV) run pytest $(FUZZING)
 
 # ruff (with the bandit `S` rules), mypy, then pip-audit over the locked requirements. The audit
 # needs the advisory data of the package index: when it cannot get them it says SKIPPED (and
