@@ -112,7 +112,7 @@ def hidden_fields(html: str) -> dict[str, str]:
 @asynccontextmanager
 async def browser(ledger: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     """A client with a cookie jar of its own, as one browser has."""
-    async with httpx.AsyncClient(base_url=ledger.base_url) as client:
+    async with httpx.AsyncClient(base_url=ledger.base_url, timeout=30) as client:
         yield client
 
 
@@ -199,7 +199,10 @@ def settings(nats_url: str, ledger_url: str, stripe_emulator_url: str) -> Settin
 @pytest.fixture(scope="session")
 async def ledger(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The ledger service, running, and an HTTP client on it."""
-    async with serve_app(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as client:
+    async with (
+        serve_app(create_app(settings)) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as client,
+    ):
         yield client
 
 

@@ -102,7 +102,7 @@ class Harness:
 
     async def mail(self, to: str | None = None) -> list[dict[str, Any]]:
         """What the sink holds (for `to`, if given), newest first."""
-        async with httpx.AsyncClient(base_url=self.sink_url) as client:
+        async with httpx.AsyncClient(base_url=self.sink_url, timeout=30) as client:
             response = await client.get("/api/messages", params={"to": to} if to else {})
             response.raise_for_status()
             result: list[dict[str, Any]] = response.json()
@@ -122,7 +122,9 @@ class Harness:
     async def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Call the service's HTTP API (as admin unless headers are given)."""
         kwargs.setdefault("headers", self.admin)
-        async with httpx.AsyncClient(base_url=self.base_url) as client:
+        # As long as the other services' tests allow: under a parallel run a loaded machine
+        # may take longer than httpx's default 5 s to answer.
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as client:
             return await client.request(method, path, **kwargs)
 
     async def notifications(self, **params: Any) -> list[dict[str, Any]]:
@@ -304,7 +306,7 @@ def service_process(env: dict[str, str], log: Path) -> tuple[ServerProcess, str]
 async def ready(base_url: str) -> bool:
     """Whether a service process answers `/readyz` with 200."""
     try:
-        async with httpx.AsyncClient(base_url=base_url) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             return (await client.get("/readyz")).status_code == 200
     except httpx.TransportError:
         return False
