@@ -8,7 +8,7 @@ intent waits for the customer. Paying it later applies the change
 from typing import Any
 
 from stripe_emulator.emulator import Emulator
-from stripe_emulator.operations import invoices, payments, prorations, subscriptions
+from stripe_emulator.operations import invoices, prorations, subscriptions
 from stripe_emulator.store import StripeObject
 
 EXPIRES_SECONDS = 23 * 3600
@@ -27,20 +27,14 @@ def change_price(
     intent succeeds)."""
     store = emulator.store
     kept_item = store.snapshot(item)
-    previous = {k: subscription[k] for k, value in changes.items() if subscription[k] != value}
+    previous = subscriptions.replaced(subscription, changes)
     previous["items"] = store.snapshot(subscription["items"])
     invoice = prorations.change_price(emulator, subscription, item, price, "always_invoice")
     assert invoice is not None  # always_invoice bills the prorations now
     customer = store.objects[subscription["customer"]]
-    emulator.emit("invoice.created", invoice)
-    invoices.finalize(emulator, invoice, customer)
-    previous["latest_invoice"] = subscription["latest_invoice"]
-    subscription["latest_invoice"] = invoice["id"]
+    previous["latest_invoice"] = subscriptions.issue(emulator, subscription, invoice, customer)
     method = subscriptions.renewal_method(emulator, subscription, customer, None)
-    intent = invoices.intent_of(emulator, invoice) or invoices.open_intent(
-        emulator, invoice, customer
-    )
-    payment = payments.attempt(emulator, intent, method) if intent is not None else None
+    payment = subscriptions.collect(emulator, invoice, customer, method, off_session=False)
     if payment is not None and payment.requires_action:
         emulator.emit("invoice.payment_action_required", invoice)
     elif invoices.record_payment(emulator, invoice, payment):

@@ -243,7 +243,7 @@ def advance(
         return subscription
     assert card is not None
     invoices.finalize(emulator, invoice, customer)
-    payment = _collect(emulator, invoice, customer, card)
+    payment = collect(emulator, invoice, customer, card)
     if invoices.record_payment(emulator, invoice, payment):
         if subscription["status"] == "trialing":  # the trial converts
             previous["status"] = "trialing"
@@ -256,14 +256,14 @@ def advance(
     return subscription
 
 
-def _next_period(subscription: StripeObject) -> None:
-    """Move every item to its next period (from the end of the current one)."""
+def _next_period(subscription: StripeObject, start: int | None = None) -> None:
+    """Move every item to its next period, from `start` (else the end of the current one)."""
     for item in subscription["items"]["data"]:
         recurring = item["price"]["recurring"]
-        start = item["current_period_end"]
-        item["current_period_start"] = start
+        begins = item["current_period_end"] if start is None else start
+        item["current_period_start"] = begins
         item["current_period_end"] = add_interval(
-            start, recurring["interval"], recurring["interval_count"]
+            begins, recurring["interval"], recurring["interval_count"]
         )
 
 
@@ -287,16 +287,38 @@ def renewal_method(
     return emulator.store.objects[method_id]
 
 
-def _collect(
-    emulator: Emulator, invoice: StripeObject, customer: StripeObject, method: StripeObject
+def collect(
+    emulator: Emulator,
+    invoice: StripeObject,
+    customer: StripeObject,
+    method: StripeObject,
+    *,
+    off_session: bool = True,
 ) -> Payment | None:
-    """Charge the invoice's payment intent off session (None when nothing is due)."""
+    """Charge the invoice's payment intent, off session unless the customer is there (None
+    when nothing is due)."""
     intent = invoices.intent_of(emulator, invoice) or invoices.open_intent(
         emulator, invoice, customer
     )
     if intent is None:
         return None
-    return payments.attempt(emulator, intent, method, off_session=True)
+    return payments.attempt(emulator, intent, method, off_session=off_session)
+
+
+def replaced(subscription: StripeObject, changes: dict[str, Any]) -> dict[str, Any]:
+    """The values `changes` replace (an event's `previous_attributes`)."""
+    return {key: subscription[key] for key, value in changes.items() if subscription[key] != value}
+
+
+def issue(
+    emulator: Emulator, subscription: StripeObject, invoice: StripeObject, customer: StripeObject
+) -> str | None:
+    """Finalize the subscription's new invoice and make it the latest; the one it replaces."""
+    emulator.emit("invoice.created", invoice)
+    invoices.finalize(emulator, invoice, customer)
+    latest: str | None = subscription["latest_invoice"]
+    subscription["latest_invoice"] = invoice["id"]
+    return latest
 
 
 def _retry(
@@ -307,7 +329,7 @@ def _retry(
     on_failure: str,
 ) -> StripeObject:
     invoice = emulator.store.objects[subscription["latest_invoice"]]
-    payment = _collect(emulator, invoice, customer, card)
+    payment = collect(emulator, invoice, customer, card)
     previous = {"status": subscription["status"]}
     if invoices.record_payment(emulator, invoice, payment):
         subscription["status"] = "active"
@@ -340,9 +362,7 @@ def update(emulator: Emulator, subscription: StripeObject, changes: dict[str, An
         period_end = subscription["items"]["data"][0]["current_period_end"]
         changes["cancel_at"] = period_end if ending else None
         changes["canceled_at"] = emulator.now() if ending else None
-    previous = {
-        key: subscription[key] for key, value in changes.items() if subscription[key] != value
-    }
+    previous = replaced(subscription, changes)
     if previous:
         subscription.update(changes)
         emulator.emit("customer.subscription.updated", subscription, previous)
@@ -360,7 +380,7 @@ def change_price(
     """Bill `item` on `price` from now, with the other `changes` of the same request, in one
     `customer.subscription.updated`; with `always_invoice` its prorations are invoiced and
     charged to the default payment method at once."""
-    previous = {k: subscription[k] for k, value in changes.items() if subscription[k] != value}
+    previous = replaced(subscription, changes)
     previous["items"] = emulator.store.snapshot(subscription["items"])
     subscription.update(changes)
     invoice = prorations.change_price(emulator, subscription, item, price, behavior)
@@ -368,12 +388,9 @@ def change_price(
     if invoice is None:
         return subscription
     customer = emulator.store.objects[subscription["customer"]]
-    emulator.emit("invoice.created", invoice)
-    invoices.finalize(emulator, invoice, customer)
-    latest = {"latest_invoice": subscription["latest_invoice"]}
-    subscription["latest_invoice"] = invoice["id"]
+    latest = {"latest_invoice": issue(emulator, subscription, invoice, customer)}
     method = renewal_method(emulator, subscription, customer, None)
-    invoices.record_payment(emulator, invoice, _collect(emulator, invoice, customer, method))
+    invoices.record_payment(emulator, invoice, collect(emulator, invoice, customer, method))
     emulator.emit("customer.subscription.updated", subscription, latest)
     return subscription
 
@@ -385,15 +402,10 @@ def restart_now(
     invoice is charged to the default payment method at once (declined: `past_due`)."""
     now, customer = emulator.now(), emulator.store.objects[subscription["customer"]]
     card = renewal_method(emulator, subscription, customer, None)
-    previous = {k: subscription[k] for k, value in changes.items() if subscription[k] != value}
+    previous = replaced(subscription, changes)
     previous["items"] = emulator.store.snapshot(subscription["items"])
     subscription.update(changes, billing_cycle_anchor=now)
-    for item in subscription["items"]["data"]:
-        recurring = item["price"]["recurring"]
-        item["current_period_start"] = now
-        item["current_period_end"] = add_interval(
-            now, recurring["interval"], recurring["interval_count"]
-        )
+    _next_period(subscription, start=now)
     invoice = invoices.draft(
         emulator,
         subscription=subscription,
@@ -401,11 +413,8 @@ def restart_now(
         billing_reason="subscription_update",
         discount_ids=_discounts_due(emulator, subscription),
     )
-    emulator.emit("invoice.created", invoice)
-    invoices.finalize(emulator, invoice, customer)
-    previous["latest_invoice"] = subscription["latest_invoice"]
-    subscription["latest_invoice"] = invoice["id"]
-    if not invoices.record_payment(emulator, invoice, _collect(emulator, invoice, customer, card)):
+    previous["latest_invoice"] = issue(emulator, subscription, invoice, customer)
+    if not invoices.record_payment(emulator, invoice, collect(emulator, invoice, customer, card)):
         previous["status"] = subscription["status"]
         subscription["status"] = "past_due"
     emulator.emit("customer.subscription.updated", subscription, previous)
@@ -450,10 +459,8 @@ def _trial_ends_without_method(
         billing_reason="subscription_cycle",
         discount_ids=_discounts_due(emulator, subscription),
     )
-    emulator.emit("invoice.created", invoice)
-    invoices.finalize(emulator, invoice, customer)
     previous = {"status": subscription["status"], "items": previous_items}
-    previous["latest_invoice"] = subscription["latest_invoice"]
-    subscription.update(status="past_due", latest_invoice=invoice["id"])
+    previous["latest_invoice"] = issue(emulator, subscription, invoice, customer)
+    subscription["status"] = "past_due"
     emulator.emit("customer.subscription.updated", subscription, previous)
     return subscription
