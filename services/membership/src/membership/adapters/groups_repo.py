@@ -19,17 +19,21 @@ from tollgate_shared.contracts.checkout import TierSeatsHeld
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 
+async def policies(session: AsyncSession, group_ids: Iterable[str]) -> dict[str, GroupPolicy]:
+    """The groups' policies as checkout last announced them (a group never announced is
+    missing)."""
+    t = orm.group_settings
+    rows = await session.execute(
+        select(t.c.group_id, t.c.proration_behavior, t.c.one_time_switch, t.c.allow_pause).where(
+            t.c.group_id.in_(list(group_ids))
+        )
+    )
+    return {row.group_id: GroupPolicy(*row[1:]) for row in rows}
+
+
 async def policy(session: AsyncSession, group_id: str) -> GroupPolicy | None:
     """The group's policy as checkout last announced it (None: never announced)."""
-    t = orm.group_settings
-    row = (
-        await session.execute(
-            select(t.c.proration_behavior, t.c.one_time_switch, t.c.allow_pause).where(
-                t.c.group_id == group_id
-            )
-        )
-    ).first()
-    return GroupPolicy(*row) if row else None
+    return (await policies(session, [group_id])).get(group_id)
 
 
 async def tier_room(session: AsyncSession, tier_id: str, *, now: datetime) -> int | None:

@@ -68,6 +68,12 @@ class SubscriptionRecord:
         return self.pause_behavior is not None
 
     @property
+    def voids_renewals(self) -> bool:
+        """Paused by a member: renewals meanwhile are voided, so access lasts only as long as
+        what was paid (`paid_through`)."""
+        return self.pause_behavior == "void"
+
+    @property
     def awaited(self) -> bool:
         """Known only from an invoice or a checkout naming it: no snapshot of it applied yet."""
         return self.version == 0

@@ -180,7 +180,7 @@ def subscription_access(sub: SubscriptionRecord, grace: timedelta) -> Access:
     grace), access goes on as Stripe describes it."""
     until: datetime | None = None
     grace_until: datetime | None = None
-    paused = sub.status in ENTITLING and sub.pause_behavior == "void"
+    paused = sub.status in ENTITLING and sub.voids_renewals
     if paused:
         ends = [sub.paid_through or sub.period_start]
         ends += [sub.period_end] if sub.cancel_at_period_end else []

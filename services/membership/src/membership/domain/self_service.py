@@ -69,7 +69,7 @@ def renewal_uncollected(subscription: SubscriptionRecord) -> bool:
     and charges it. Unknown (no paid invoice seen) counts as paid: never charged twice."""
     s = subscription
     return (
-        s.pause_behavior == "void"
+        s.voids_renewals
         and s.paid_through is not None
         and s.period_end is not None
         and s.paid_through < s.period_end

@@ -20,13 +20,14 @@ def record_of(
     meta: MembershipMetadata,
     *,
     event_id: str,
-    at: StripeTime,
-    read: bool,
+    event_created: int,
+    read_at: StripeTime | None,
     seen: datetime,
     email: str | None,
 ) -> SubscriptionRecord:
-    """The snapshot's record: `at` is its Stripe time (an event's second, or a read's round
-    trip when `read`), `seen` when a past_due one was first seen so."""
+    """The snapshot's record, stamped with its Stripe time: the event's second, or when read
+    from Stripe (`read_at`) the read's round trip; `seen` when a past_due one was first seen
+    so."""
     billed = next((i.price for i in snapshot.items.data if i.price is not None), None)
     pause = snapshot.pause_collection
     recurring = billed.recurring if billed is not None and billed.recurring else {}
@@ -39,9 +40,9 @@ def record_of(
         cancel_at_period_end=snapshot.cancel_at_period_end,
         period_end=from_timestamp(snapshot.period_end),
         period_start=from_timestamp(snapshot.period_start),
-        created=snapshot.created or at.since,
-        version=at.until,
-        version_from=at.since if read else None,
+        created=snapshot.created or event_created,
+        version=read_at.until if read_at else event_created,
+        version_from=read_at.since if read_at else None,
         last_event_id=event_id,
         past_due_since=seen if snapshot.status == "past_due" else None,
         previous_subscription_id=meta.previous_subscription_id,

@@ -237,13 +237,12 @@ class Recorder:
         """The snapshot as a record stamped with its Stripe time: an event's when Stripe created
         the event, a read's when it was read (never the time of the event that made us read)."""
         seen = self._clock() if read_at else datetime.fromtimestamp(event.created, UTC)
-        at = read_at or StripeTime(event.created, event.created)
         return snapshots.record_of(
             snapshot,
             meta,
             event_id=event.id,
-            at=at,
-            read=read_at is not None,
+            event_created=event.created,
+            read_at=read_at,
             seen=seen,
             email=email,
         )

@@ -80,6 +80,7 @@ class SelfService:
         """The user's memberships (every group, or one), each with what can be done next."""
         found = await repository.sources(session, user_id=user_id, group_id=group_id)
         credits = await credits_repo.balances_by_group(session, user_id)
+        announced = await groups_repo.policies(session, found)
         views = []
         for group, sources in sorted(found.items()):
             entitlement = rules.entitlement(
@@ -89,7 +90,7 @@ class SelfService:
                 now=self._clock(),
             )
             subscription = current_subscription(entitlement, sources)
-            pausable = (await self._policy(session, group)).allow_pause
+            pausable = self._settings.policy(announced.get(group)).allow_pause
             actions = next_actions(subscription, active=entitlement.active, pausable=pausable)
             views.append(
                 MembershipView(

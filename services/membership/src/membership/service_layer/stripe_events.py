@@ -99,7 +99,7 @@ class StripeEvents:
         if record is None:
             return
         key = MembershipKey(record.user_id, record.group_id)
-        if record.collection_paused and not record.awaited:
+        if record.voids_renewals and not record.awaited:
             await self._recorder.reconcile(uow, key, event)  # what it paid may grant longer
         if invoice.billing_reason not in CYCLE_STARTS:
             return
