@@ -318,6 +318,30 @@ async def _behavior_is(preview: Any, wanted: str) -> bool:
     return bool((await preview())["proration_behavior"] == wanted)
 
 
+def _capacity(group: str, tier: str, *, revision: int, capacity: int) -> CatalogEntryChanged:
+    """Checkout's announcement of the tier `_tier` made, with its capacity."""
+    return CatalogEntryChanged(
+        group_id=group,
+        revision=revision,
+        entry_kind="tier",
+        entry_id=tier,
+        name="Platinum",
+        active=True,
+        amount=5000,
+        currency="eur",
+        interval="month",
+        capacity=capacity,
+    )
+
+
+async def _switch_answering(service: Service, user: str, group: str, tier: str, status: int) -> Any:
+    """An admin's switch of the member to `tier`, if it answers `status` (else None)."""
+    answer = await _post(
+        service, f"/members/{user}/memberships/{group}/switch", ADMIN, {"tier_id": tier}
+    )
+    return answer if answer.status_code == status else None
+
+
 async def test_a_switch_into_a_full_tier_is_refused(
     membership_service: ServiceFactory,
     emulator: Emulator,
@@ -331,18 +355,7 @@ async def test_a_switch_into_a_full_tier_is_refused(
         await deliverer.forward()
         await service.settle()
         tier = await _tier(emulator, group)
-        full = CatalogEntryChanged(
-            group_id=group,
-            revision=2,
-            entry_kind="tier",
-            entry_id=tier,
-            name="Platinum",
-            active=True,
-            amount=5000,
-            currency="eur",
-            interval="month",
-            capacity=1,
-        )
+        full = _capacity(group, tier, revision=2, capacity=1)
         await publish_domain_event(js, full)
         # A late, older announcement without a limit changes nothing.
         await publish_domain_event(
@@ -353,13 +366,10 @@ async def test_a_switch_into_a_full_tier_is_refused(
         )
         assert switched.status_code == 200, switched.text  # the one seat
 
-        async def refused() -> Any:
-            answer = await _post(
-                service, f"/members/{other}/memberships/{group}/switch", ADMIN, {"tier_id": tier}
-            )
-            return answer if answer.status_code == 409 else None
-
-        answer = await wait_until(refused, message="the tier's capacity applied")
+        answer = await wait_until(
+            lambda: _switch_answering(service, other, group, tier, 409),
+            message="the tier's capacity applied",
+        )
         assert answer.json()["error"]["code"] == "tier_full"
         await deliverer.forward()
         await service.settle()
@@ -384,33 +394,18 @@ async def test_seats_unpaid_checkouts_hold_are_not_switched_into_until_they_laps
         await publish_domain_event(
             js, held.model_copy(update={"id": "late", "revision": 2, "held": 0})
         )
-        capacity = CatalogEntryChanged(
-            group_id=group,
-            revision=1,
-            entry_kind="tier",
-            entry_id=tier,
-            name="Platinum",
-            active=True,
-            amount=5000,
-            currency="eur",
-            interval="month",
-            capacity=2,
+        await publish_domain_event(js, _capacity(group, tier, revision=1, capacity=2))
+
+        answer = await wait_until(
+            lambda: _switch_answering(service, user, group, tier, 409),
+            message="the held seats applied",
         )
-        await publish_domain_event(js, capacity)
-        switch = f"/members/{user}/memberships/{group}/switch"
-
-        async def refused() -> Any:
-            answer = await _post(service, switch, ADMIN, {"tier_id": tier})
-            return answer if answer.status_code == 409 else None
-
-        answer = await wait_until(refused, message="the held seats applied")
         assert answer.json()["error"]["code"] == "tier_full"
 
         lapsed = held.model_copy(update={"id": "lapsed", "revision": 4, "held": 1})
         await publish_domain_event(js, lapsed.model_copy(update={"held_until": now}))
 
-        async def switched() -> Any:
-            answer = await _post(service, switch, ADMIN, {"tier_id": tier})
-            return answer if answer.status_code == 200 else None
-
-        await wait_until(switched, message="the lapsed hold no longer counted")
+        await wait_until(
+            lambda: _switch_answering(service, user, group, tier, 200),
+            message="the lapsed hold no longer counted",
+        )
