@@ -66,6 +66,12 @@ HOSTILE: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("GET", f"/entitlements/u/groups/g/credits/history?cursor={HUGE}", {}),
         ("PUT", "/groups/g/grants/u", {"json": {"tier_id": "t", "expires_at": BEFORE_YEAR_1}}),
         ("PUT", "/groups/g/grants/u", {"json": {"tier_id": "t", "expires_at": AFTER_YEAR_9999}}),
+        ("POST", "/members/u/memberships/g%00/pause", {"json": {}}),
+        ("POST", "/members/u/memberships/g/pause", {"json": {"behavior": "void\x00"}}),
+        ("POST", "/members/u/memberships/g/pause", {"json": {"resumes_at": AFTER_YEAR_9999}}),
+        ("POST", "/members/u/memberships/g/pause", {"json": {"resumes_at": HUGE}}),
+        ("POST", "/members/u/memberships/g/switch", {"json": {"tier_id": "t\r\nX-Evil: 1"}}),
+        ("POST", "/members/u/memberships/g/switch", {"json": {"tier_id": LONG}}),
     ],
     "ledger": [
         ("GET", "/payments?q=a%00b", {}),
