@@ -9,23 +9,21 @@ import stripe
 
 from stripe_emulator.testing import RunningEmulator
 
+from .test_incomplete_subscriptions import subscribe
+
 
 def trial(
     client: stripe.StripeClient, catalog: dict[str, Any], **extra: Any
 ) -> stripe.Subscription:
-    customer = client.v1.customers.create({"email": "ada@example.com"})
-    params: dict[str, Any] = {
-        "customer": customer.id,
-        "items": [{"price": catalog["monthly"].id}],
-        "payment_behavior": "default_incomplete",
-        "payment_settings": {"save_default_payment_method": "on_subscription"},
-        "trial_period_days": 14,
-        "trial_settings": {"end_behavior": {"missing_payment_method": "cancel"}},
-        "metadata": {"user_id": "user-1"},
-        "expand": ["latest_invoice.confirmation_secret", "pending_setup_intent"],
+    """A subscription of the app's card form with a 14-day trial that a missing card ends."""
+    return subscribe(
+        client,
+        catalog,
+        trial_period_days=14,
+        trial_settings={"end_behavior": {"missing_payment_method": "cancel"}},
+        expand=["latest_invoice.confirmation_secret", "pending_setup_intent"],
         **extra,
-    }
-    return client.v1.subscriptions.create(params)  # type: ignore[arg-type]
+    )
 
 
 def test_a_trial_starts_with_nothing_due_and_a_setup_intent_for_the_card(
