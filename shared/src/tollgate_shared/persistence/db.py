@@ -8,6 +8,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     column,
+    event,
     func,
     text,
 )
@@ -106,20 +108,50 @@ def describe_unavailable(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {reason[0] if reason else ''}"
 
 
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled connection idle for longer is pinged before it is used (and replaced if dead); one
+in steady use is not, which saves a round trip per transaction. A connection the server
+dropped while in use fails its transaction once, and that invalidates the whole pool."""
+
+
 def make_engine(
     url: str, *, pool_size: int = 10, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS
 ) -> AsyncEngine:
-    """An async engine on psycopg 3 with pre-ping, for one service's own database; its JSON
-    columns are parsed by orjson (membership's main statement returns five per event)."""
-    return create_async_engine(
+    """An async engine on psycopg 3 that pings connections idle for a while, for one service's
+    own database; its JSON columns are parsed by orjson (membership's main statement returns
+    five per event)."""
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=timeouts.pool,
         connect_args=timeouts.connect_args(),
         json_deserializer=orjson.loads,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Before handing out a connection idle for `PING_AFTER_IDLE_SECONDS`, ping it; a dead one
+    is replaced by the pool (`pool_pre_ping` pings at every checkout)."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise sqlalchemy.exc.DisconnectionError(describe_unavailable(exc)) from exc
+            raise
 
 
 def make_read_pool(
