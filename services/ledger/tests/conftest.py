@@ -15,9 +15,13 @@ import pytest
 import stripe
 from nats.js import JetStreamContext
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ledger import bootstrap
 from ledger.config import Settings
 from ledger.main import MIGRATIONS, create_app
+from ledger.service_layer import Deps
+from tollgate_shared.infra.service import Service
 from tollgate_shared.infra.stripe_client import make_stripe_client
 from tollgate_shared.persistence.db import make_engine
 from tollgate_shared.testing import StripeWorld, serve_app, unique, wait_until
@@ -229,3 +233,40 @@ async def members(stripe_emulator_url: str, js: JetStreamContext) -> AsyncIterat
         world = StripeWorld(stripe_emulator_url, js, client, http)
         await world.take()
         yield world
+
+
+@pytest.fixture
+def own_database(migrated_database: Callable[[Path], str]) -> str:
+    """A ledger database of this test's own: the session's running ledger never touches the
+    rows it locks and counts."""
+    return migrated_database(MIGRATIONS)
+
+
+@pytest.fixture
+async def service(settings: Settings, own_database: str) -> AsyncIterator[Service[Settings, Deps]]:
+    """The ledger as its bootstrap builds it, on `own_database` (not started)."""
+    built = bootstrap.build(settings.model_copy(update={"service_database_url": own_database}))
+    yield built
+    assert built.runtime.engine is not None
+    await built.runtime.engine.dispose()
+
+
+async def count_part_writes(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """From now on, count the statements that write `payment_parts` on this database (a
+    trigger; for a test's own database only)."""
+    async with sessions() as session, session.begin():
+        for statement in (
+            "CREATE TABLE parts_written (op text)",
+            "CREATE FUNCTION count_parts_written() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN INSERT INTO parts_written VALUES (TG_OP); RETURN NULL; END $$",
+            "CREATE TRIGGER parts_written AFTER INSERT OR DELETE ON payment_parts"
+            " FOR EACH STATEMENT EXECUTE FUNCTION count_parts_written()",
+        ):
+            await session.execute(text(statement))
+
+
+async def part_writes(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """The statements that wrote `payment_parts` since `count_part_writes`, by operation."""
+    async with sessions() as session:
+        counted = await session.execute(text("SELECT op, count(*) FROM parts_written GROUP BY op"))
+        return {str(op): int(n) for op, n in counted.all()}

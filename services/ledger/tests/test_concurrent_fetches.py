@@ -12,21 +12,16 @@ of the payment.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ledger import bootstrap
 from ledger.adapters import orm
 from ledger.config import Settings
 from ledger.entrypoints.consumers import HANDLERS, STRIPE_CONSUMER
-from ledger.main import MIGRATIONS
 from ledger.service_layer import Deps, fetches
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.service import Service
@@ -42,22 +37,6 @@ from tollgate_shared.testing import (
 
 PAID = ("invoice.paid", "invoice.payment_succeeded")
 PARTS = ("charge.succeeded", "invoice_payment.paid")
-
-
-@pytest.fixture
-def own_database(migrated_database: Callable[[Path], str]) -> str:
-    """A ledger database of this test's own: the session's running ledger never touches the
-    rows it locks and counts."""
-    return migrated_database(MIGRATIONS)
-
-
-@pytest.fixture
-async def service(settings: Settings, own_database: str) -> AsyncIterator[Service[Settings, Deps]]:
-    """The ledger as its bootstrap builds it, on `own_database` (not started)."""
-    built = bootstrap.build(settings.model_copy(update={"service_database_url": own_database}))
-    yield built
-    assert built.runtime.engine is not None
-    await built.runtime.engine.dispose()
 
 
 async def _subscription_paid(

@@ -3,16 +3,18 @@ kept until the parts that complete it arrive (`service_layer/joins.py`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, select
 
 from ledger.adapters import orm
-from tollgate_shared.persistence.unit_of_work import Known, UnitOfWork
+from ledger.adapters.statements import FORGET_PARTS, KEEP_PARTS
+from tollgate_shared.persistence.db import json_param
+from tollgate_shared.persistence.unit_of_work import Deferred, Known, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,32 @@ class Part:
     key: str
     partner: str | None
     facts: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Queued:
+    part: Part | None
+    """What to keep, or None to forget it."""
+    new: bool
+    """Not kept before this transaction put it: forgotten before it is written, it costs no
+    statement."""
+
+
+async def _write(uow: UnitOfWork, queued: dict[tuple[str, str], _Queued]) -> None:
+    kept = [dataclasses.asdict(q.part) for q in queued.values() if q.part is not None]
+    gone = [key for key, q in queued.items() if q.part is None]
+    queued.clear()
+    if kept:
+        await uow.execute(KEEP_PARTS, {"parts": json_param(kept)})
+    if gone:
+        await uow.execute(
+            FORGET_PARTS, {"kinds": [kind for kind, _ in gone], "keys": [key for _, key in gone]}
+        )
+
+
+QUEUED = Deferred(dict[tuple[str, str], _Queued], _write)
+"""The parts a unit of work put or dropped and has not written yet: written in a statement of
+each before it commits (or before it reads parts), never if put and dropped in between."""
 
 
 class AbstractParts(Protocol):
@@ -45,7 +73,9 @@ class AbstractParts(Protocol):
 class Parts:
     """The pending parts as one unit of work reads and writes them. What it read or wrote is
     answered from memory for the rest of the transaction (`Known`: the objects a part is kept
-    under are locked by the transaction's prefetch, so nobody else changes it meanwhile)."""
+    under are locked by the transaction's prefetch, so nobody else changes it meanwhile), and
+    what it puts or drops is written before the commit, a statement of each (`QUEUED`): a
+    payment whose parts all come in one fetch is booked without writing any of them."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -59,23 +89,42 @@ class Parts:
         self, kind: str, key: str, facts: dict[str, Any], *, partner: str | None = None
     ) -> None:
         """Keep a part (a part told again replaces what it told before)."""
-        p = orm.payment_parts
-        stmt = insert(p).values(kind=kind, key=key, partner=partner, facts=facts)
-        changes = {"partner": stmt.excluded.partner, "facts": stmt.excluded.facts}
-        await self._uow.session.execute(
-            stmt.on_conflict_do_update(index_elements=[p.c.kind, p.c.key], set_=changes)
-        )
-        self._known[kind, key] = Part(kind, key, partner, facts)
-        self._moved(kind, key, partner)
+        queued = self._uow.deferred(QUEUED)
+        before = queued.get((kind, key))
+        new = before.new if before else (kind, key) in self._known and not self._known[kind, key]
+        part = Part(kind, key, partner, facts)
+        queued[kind, key] = _Queued(part, new)
+        self._known[kind, key] = part
+        self._moved(kind, key, part, new=new)
 
-    def _moved(self, kind: str, key: str, partner: str | None = None) -> None:
-        """Forget the lists of `kind` the part `key` was or is now in (it was put or dropped)."""
+    def _moved(self, kind: str, key: str, part: Part | None, *, new: bool = False) -> None:
+        """Bring the known lists of `kind` in line with the part `key` now being `part` (put)
+        or gone (None): replaced where it was, out of a list it left, at the end of one it
+        joins if it is new (else that list is read again: its place there is its first put's)."""
         was = self._listed.get((kind, key))
-        self._lists.forget([(kind, named) for named in (was, partner) if named])
+        partner = part.partner if part else None
+        if was is not None and (listed := self._lists.get((kind, was))) is not None:
+            if part is not None and partner == was:
+                self._lists[kind, was] = [part if p.key == key else p for p in listed]
+                return
+            self._lists[kind, was] = [p for p in listed if p.key != key]
+        self._listed.forget([(kind, key)])
+        if part is None or partner is None or (kind, partner) not in self._lists:
+            return
+        if new:
+            self._lists[kind, partner] = [*(self._lists[kind, partner] or ()), part]
+            self._listed[kind, key] = partner
+        else:
+            self._lists.forget([(kind, partner)])
+
+    async def _written(self) -> None:
+        """Write what is queued now: a statement is about to read the parts."""
+        await _write(self._uow, self._uow.deferred(QUEUED))
 
     async def read_ahead(self, kinds: Collection[str], keys: Collection[str]) -> list[Part]:
         """Read the parts of `kinds` kept under `keys` in one statement for `get` (and return
         those found): a fetch's handlers read its payments' parts without a statement each."""
+        await self._written()
         p = orm.payment_parts
         rows = await self._uow.session.execute(
             select(p.c.kind, p.c.key, p.c.partner, p.c.facts).where(
@@ -90,6 +139,7 @@ class Parts:
     async def read_partnered(self, kinds: Collection[str], partners: Collection[str]) -> None:
         """Read the parts of `kinds` that name any of `partners` in one statement for
         `partnered`."""
+        await self._written()
         p = orm.payment_parts
         rows = await self._uow.session.execute(
             select(p.c.kind, p.c.key, p.c.partner, p.c.facts)
@@ -129,19 +179,20 @@ class Parts:
         return list(self._lists[kind, partner] or ())
 
     async def drop(self, parts: Iterable[tuple[str, str]]) -> None:
-        """Forget the parts (kind, key) of a payment now booked (those known to be kept: a
-        part known absent costs no statement)."""
-        wanted = [part for part in parts if part not in self._known or self._known[part]]
-        if wanted:
-            p = orm.payment_parts
-            await self._uow.session.execute(delete(p).where(tuple_(p.c.kind, p.c.key).in_(wanted)))
-        for part in wanted:
-            self._known[part] = None
-            self._moved(*part)
+        """Forget the parts (kind, key) of a payment now booked, before the commit (a part known
+        absent, or put by this transaction and not written yet, is not written at all)."""
+        queued = self._uow.deferred(QUEUED)
+        for kind, key in list(parts):
+            put = queued.pop((kind, key), None)
+            if (put is None or not put.new) and self._known.get((kind, key), True) is not None:
+                queued[kind, key] = _Queued(None, new=False)
+            self._known[kind, key] = None
+            self._moved(kind, key, None)
 
     async def prune(self, before: datetime) -> int:
         """Forget parts kept since before `before` whose partners never came (another app's
         charges and invoice payments, mostly); how many."""
+        await self._written()
         for known in (self._known, self._lists, self._listed):
             known.forget()
         p = orm.payment_parts

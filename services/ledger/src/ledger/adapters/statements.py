@@ -95,3 +95,34 @@ FEES = DriverStatement.of(
 )
 """Keep the fees `fees` on the payments of `charge_ids` whose fee is not known yet; those
 that changed."""
+
+
+def _keep_parts() -> DriverStatement:
+    p = orm.payment_parts
+    kept = [p.c.kind, p.c.key, p.c.partner, p.c.facts]
+    rows = json_rows("parts", "r", [(c.name, c.type) for c in kept])
+    stmt = insert(p).from_select(
+        [c.name for c in kept], select(*[rows.c[c.name] for c in kept]).order_by(rows.c.n)
+    )
+    changes = {"partner": stmt.excluded.partner, "facts": stmt.excluded.facts}
+    return DriverStatement.of(
+        stmt.on_conflict_do_update(index_elements=[p.c.kind, p.c.key], set_=changes)
+    )
+
+
+KEEP_PARTS = _keep_parts()
+"""Keep the payment parts `parts` (a part told again replaces what it told before)."""
+FORGET_PARTS = DriverStatement.of(
+    text(
+        "DELETE FROM payment_parts WHERE (kind, key) IN"
+        " (SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:keys AS text[])))"
+    )
+)
+"""Forget the payment parts (`kinds`[n], `keys`[n])."""
+FORGET_PARTS = DriverStatement.of(
+    text(
+        "DELETE FROM payment_parts WHERE (kind, key) IN"
+        " (SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:keys AS text[])))"
+    )
+)
+"""Forget the payment parts (`kinds`[n], `keys`[n])."""
