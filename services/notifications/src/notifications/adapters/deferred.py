@@ -1,6 +1,7 @@
 """The addresses learned, the notifications recorded (or kept waiting for an address or for
-Stripe's details) and the details of Stripe objects learned in a unit of work, queued while
-its handlers run and written before it commits, one statement per table.
+Stripe's details) or superseded, and the details of Stripe objects and invoices' attempts
+learned in a unit of work, queued while its handlers run and written before it commits, one
+statement per table.
 
 Under load each fetch of events is applied in one transaction, and one round trip per learned
 address and per recorded notification made the transaction wait on Postgres for most of its
@@ -16,8 +17,10 @@ from typing import Any
 from notifications.adapters.statements import (
     AWAIT_ADDRESS,
     LEARN_EMAILS,
+    NOTE_ATTEMPTS,
     RECORD_NOTIFICATIONS,
     REMEMBER_DETAILS,
+    SUPERSEDE,
 )
 from tollgate_shared.persistence.db import json_param
 from tollgate_shared.persistence.unit_of_work import Deferred, UnitOfWork
@@ -38,6 +41,11 @@ class Pending:
     kept already."""
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     """What Stripe's events told of each object, merged in the order they were applied."""
+    attempts: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    """Per invoice, its latest attempt's number and whether it is paid, as known now."""
+    stale: dict[str, set[str]] = field(default_factory=dict)
+    """Per kind, the sources whose notifications written before are stale now (those queued
+    here are marked as they are superseded)."""
 
     def learn(self, user_id: str, email: str, as_of: datetime) -> None:
         """Queue a member's address; an older one than already queued is dropped."""
@@ -47,9 +55,12 @@ class Pending:
 
 
 async def write(uow: UnitOfWork, queue: Pending) -> None:
-    """One upsert of the addresses (each unless a newer one is known), one insert of the
-    notifications (each unless its fact exists), one of those waiting, one upsert of Stripe
-    objects' details."""
+    """One update of the notifications superseded (per kind), one upsert of the addresses (each
+    unless a newer one is known), one insert of the notifications (each unless its fact
+    exists), one of those waiting, one upsert of Stripe objects' details, one of invoices'
+    attempts."""
+    for kind, ids in queue.stale.items():
+        await uow.execute(SUPERSEDE, {"kind": kind, "stale_ids": sorted(ids)})
     if queue.emails:
         given = [{"user_id": u, "email": e, "as_of": at} for u, (e, at) in queue.emails.items()]
         await uow.execute(LEARN_EMAILS, {"given": json_param(given)})
@@ -61,6 +72,12 @@ async def write(uow: UnitOfWork, queue: Pending) -> None:
     if queue.details:
         given = [{"key": key, "details": d} for key, d in queue.details.items()]
         await uow.execute(REMEMBER_DETAILS, {"rows": json_param(given)})
+    if queue.attempts:
+        rows = [
+            {"invoice_id": invoice_id, "attempt_count": count, "paid": paid}
+            for invoice_id, (count, paid) in queue.attempts.items()
+        ]
+        await uow.execute(NOTE_ATTEMPTS, {"rows": json_param(rows)})
 
 
 PENDING = Deferred(Pending, write)

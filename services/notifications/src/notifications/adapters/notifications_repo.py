@@ -311,25 +311,18 @@ class Notifications:
         leased: Sequence[Row[Any]] = result.all()
         return leased
 
-    async def supersede(self, kind: Kind, source_ids: Sequence[str]) -> None:
+    def supersede(self, kind: Kind, source_ids: Sequence[str]) -> None:
         """Make the notifications of `kind` about `source_ids` not sent yet stale now (those
-        queued in this transaction too): a sender marks them `superseded` when they are next
-        due instead of sending them. One being sent meanwhile goes out, or, if its attempt
-        fails, is superseded then."""
+        queued in this transaction at once, those written before when it commits): a sender
+        marks them `superseded` when they are next due instead of sending them. One being sent
+        meanwhile goes out, or, if its attempt fails, is superseded then."""
         ids = set(source_ids)
         now = datetime.now(UTC)
-        for row in self._uow.deferred(PENDING).rows:
+        pending = self._uow.deferred(PENDING)
+        for row in pending.rows:
             if row["kind"] == kind and row["source_id"] in ids:
                 row["stale_after"] = now
-        await self._session.execute(
-            update(t)
-            .where(
-                t.c.kind == kind.value,
-                t.c.source_id == any_(bindparam("stale_ids", sorted(ids), type_=ARRAY(String))),
-                t.c.status.in_([Status.PENDING, Status.SENDING]),
-            )
-            .values(stale_after=func.now(), updated_at=func.now())
-        )
+        pending.stale.setdefault(kind.value, set()).update(ids)
 
     async def settle_many(self, attempts: Sequence[Attempt]) -> set[str]:
         """Record attempts' outcomes in one statement, each unless another sender has taken its

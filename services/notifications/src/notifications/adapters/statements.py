@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Float,
     Integer,
@@ -29,6 +30,7 @@ from notifications.adapters.orm import (
     catalog_entries,
     group_contacts,
     group_settings,
+    invoice_attempts,
     member_emails,
     notifications,
     stripe_details,
@@ -135,6 +137,54 @@ def _remember_details() -> DriverStatement:
 
 REMEMBER_DETAILS = _remember_details()
 """Stripe objects' details (`rows`: key, details), in key order, merged into what is known."""
+
+
+def _note_attempts() -> DriverStatement:
+    t = invoice_attempts
+    given = json_rows(
+        "rows",
+        "given",
+        [("invoice_id", String()), ("attempt_count", Integer()), ("paid", Boolean())],
+    )
+    stmt = insert(t).from_select(
+        ["invoice_id", "attempt_count", "paid"],
+        select(given.c.invoice_id, given.c.attempt_count, given.c.paid).order_by(
+            given.c.invoice_id
+        ),
+    )
+    return DriverStatement.of(
+        stmt.on_conflict_do_update(
+            index_elements=[t.c.invoice_id],
+            set_={
+                "attempt_count": func.greatest(t.c.attempt_count, stmt.excluded.attempt_count),
+                "paid": t.c.paid | stmt.excluded.paid,
+                "as_of": func.now(),
+            },
+        )
+    )
+
+
+NOTE_ATTEMPTS = _note_attempts()
+"""Invoices' attempts (`rows`: invoice id, attempt count, paid), in key order, merged into what
+is known (the latest number; paid once any attempt paid)."""
+
+ATTEMPTS_BY_INVOICE = DriverStatement.of(
+    select(
+        invoice_attempts.c.invoice_id, invoice_attempts.c.attempt_count, invoice_attempts.c.paid
+    ).where(invoice_attempts.c.invoice_id == any_(bindparam("invoice_ids", type_=ARRAY(String))))
+)
+"""What is known of the attempts of the invoices `invoice_ids`."""
+
+SUPERSEDE = DriverStatement.of(
+    update(notifications)
+    .where(
+        notifications.c.kind == bindparam("kind", type_=String()),
+        notifications.c.source_id == any_(bindparam("stale_ids", type_=ARRAY(String))),
+        or_(*(notifications.c.status == s.value for s in (Status.PENDING, Status.SENDING))),
+    )
+    .values(stale_after=func.now(), updated_at=func.now())
+)
+"""Make the notifications of `kind` about `stale_ids` not sent yet stale now."""
 
 DETAILS_BY_KEY = DriverStatement.of(
     select(stripe_details.c.key, stripe_details.c.details).where(

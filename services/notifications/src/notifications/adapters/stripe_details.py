@@ -6,24 +6,25 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete
 
 from notifications.adapters.deferred import PENDING
 from notifications.adapters.orm import invoice_attempts, stripe_details
-from notifications.adapters.statements import DETAILS_BY_KEY
+from notifications.adapters.statements import ATTEMPTS_BY_INVOICE, DETAILS_BY_KEY
 from notifications.domain.details import Details, InvoiceAttempts
-from tollgate_shared.persistence.unit_of_work import ReadAhead, UnitOfWork
+from tollgate_shared.persistence.unit_of_work import Known, ReadAhead, UnitOfWork
 
 
 class StripeDetails:
-    """Details as one unit of work sees them: read ahead for a fetch, learned ones written
-    before the commit (`deferred.PENDING`); invoices' attempts written at once, their rows
-    locked until the commit (the consumer locks a fetch's invoices in order first)."""
+    """Details and invoices' attempts as one unit of work sees them: read ahead for a fetch,
+    what it learns written before the commit (`deferred.PENDING`). What it knows of an
+    invoice's attempts stays right until the commit: the consumer locks a fetch's invoices, in
+    order, before reading them."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
         self._stored = ReadAhead(self._load)
+        self._attempts: Known[str, InvoiceAttempts] = Known(uow)
 
     async def _load(self, keys: list[str]) -> dict[str, Details]:
         rows = await self._uow.execute(DETAILS_BY_KEY, {"keys": keys})
@@ -48,24 +49,28 @@ class StripeDetails:
                 result.append({**(stored or {}), **queued.get(key, {})})
         return result
 
+    async def read_attempts(self, invoice_ids: Collection[str]) -> None:
+        """Read what is known of the invoices' attempts in one statement, for `attempted`."""
+        rows = await self._uow.execute(ATTEMPTS_BY_INVOICE, {"invoice_ids": list(invoice_ids)})
+        found = {
+            row["invoice_id"]: InvoiceAttempts(row["attempt_count"], row["paid"]) for row in rows
+        }
+        for invoice_id in invoice_ids:
+            self._attempts[invoice_id] = found.get(invoice_id)
+
     async def attempted(
         self, invoice_id: str, attempt_count: int, *, paid: bool
     ) -> InvoiceAttempts:
         """Record an attempt to pay an invoice (`paid`: it succeeded); returns what is known
         now, whatever order the attempts' events came in (the latest number; paid once any
         attempt paid it)."""
-        t = invoice_attempts
-        stmt = insert(t).values(invoice_id=invoice_id, attempt_count=attempt_count, paid=paid)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[t.c.invoice_id],
-            set_={
-                "attempt_count": func.greatest(t.c.attempt_count, stmt.excluded.attempt_count),
-                "paid": t.c.paid | stmt.excluded.paid,
-                "as_of": func.now(),
-            },
-        ).returning(t.c.attempt_count, t.c.paid)
-        row = (await self._uow.session.execute(upsert)).one()
-        return InvoiceAttempts(row.attempt_count, row.paid)
+        if invoice_id not in self._attempts:
+            await self.read_attempts([invoice_id])
+        before = self._attempts[invoice_id] or InvoiceAttempts(0, paid=False)
+        known = InvoiceAttempts(max(before.attempt_count, attempt_count), before.paid or paid)
+        self._attempts[invoice_id] = known
+        self._uow.deferred(PENDING).attempts[invoice_id] = (known.attempt_count, known.paid)
+        return known
 
     async def forget(self, *, before: datetime) -> None:
         """Forget what was learned before `before` (no event that it completes comes later)."""

@@ -124,9 +124,12 @@ async def _read_ahead(uow: NotificationsUnitOfWork, events: Sequence[DomainEvent
 async def _lock_invoices(uow: NotificationsUnitOfWork, events: Sequence[StripeEvent]) -> None:
     """Before the handlers of a fetch of Stripe events: lock the invoices whose attempts they
     write, in one order, so that fetches about the same invoices wait for each other instead
-    of deadlocking (and an attempt's mail is superseded by a later one applied meanwhile)."""
-    invoices = {f"invoice:{e.data.object.get('id')}" for e in events if e.type in INVOICE_EVENTS}
-    await uow.lock(*invoices)
+    of deadlocking (and an attempt's mail is superseded by a later one applied meanwhile);
+    then read what is known of their attempts, in one statement."""
+    invoices = {str(e.data.object.get("id")) for e in events if e.type in INVOICE_EVENTS}
+    await uow.lock(*(f"invoice:{invoice}" for invoice in invoices))
+    if invoices:
+        await uow.details.read_attempts(invoices)
 
 
 def register(runtime: Runtime, deps: Deps, *, durable: str, ack_wait: float) -> None:

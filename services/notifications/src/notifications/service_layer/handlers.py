@@ -190,7 +190,7 @@ class Handlers:
         self, uow: NotificationsUnitOfWork, invoice_id: str, *, below: int
     ) -> None:
         ids = [stripe_intents.failed_attempt_key(invoice_id, n) for n in range(below)]
-        await uow.notifications.supersede(Kind.PAYMENT_FAILED, ids)
+        uow.notifications.supersede(Kind.PAYMENT_FAILED, ids)
 
     async def on_charge_succeeded(self, uow: NotificationsUnitOfWork, event: StripeEvent) -> None:
         """A charge of ours (its metadata names a group: a one-time payment) tells its receipt
