@@ -47,22 +47,20 @@ class StripeEvents:
         self._recorder = Recorder(billing, settings, clock)
 
     async def lock_ahead(self, uow: MembershipUnitOfWork, events: Sequence[StripeEvent]) -> None:
-        """Before a fetch's handlers: lock the members of its subscription snapshots and read
-        their stored subscriptions, each in one statement for the whole fetch, instead of two
-        statements per event (what cannot be read is left to its handler to reject)."""
+        """Before a fetch's handlers: lock the members of the subscriptions its events name
+        with their metadata (snapshots, invoices with Stripe's copy, subscription checkouts) and
+        read those subscriptions as stored, each in one statement for the whole fetch, instead
+        of two statements per event (what cannot be read is left to its handler to reject)."""
         keys: set[MembershipKey] = set()
         ids: list[str] = []
         for event in events:
-            if not event.type.startswith(SUBSCRIPTION_TYPES):
-                continue
             try:
-                snapshot = event.object_as(Subscription)
-                meta = MembershipMetadata.parse(snapshot.metadata)
+                named = _named_subscription(event)
             except (ValidationError, NotAMembership):
                 continue
-            if meta is not None:
-                keys.add(MembershipKey(meta.user_id, meta.group_id))
-                ids.append(snapshot.id)
+            if named is not None:
+                keys.add(named[0])
+                ids.append(named[1])
         if ids:
             await uow.memberships.lock_ahead(keys, ids)
 
@@ -191,3 +189,26 @@ class StripeEvents:
             email=invoice.customer_email,
             paid_through=paid_through,
         )
+
+
+def _named_subscription(event: StripeEvent) -> tuple[MembershipKey, str] | None:
+    """The membership and subscription an event names by metadata it carries, if it does."""
+    meta: MembershipMetadata | None = None
+    subscription_id: str | None = None
+    if event.type.startswith(SUBSCRIPTION_TYPES):
+        snapshot = event.object_as(Subscription)
+        meta, subscription_id = MembershipMetadata.parse(snapshot.metadata), snapshot.id
+    elif event.type.startswith("invoice."):
+        invoice = event.object_as(Invoice)
+        if invoice.carries_subscription_metadata:
+            meta = MembershipMetadata.parse(invoice.subscription_metadata)
+            subscription_id = invoice.subscription_id
+    elif event.type.startswith("checkout.session."):
+        checkout = event.object_as(CheckoutSession)
+        if checkout.mode == "subscription":
+            fallback = checkout.client_reference_id
+            meta = MembershipMetadata.parse(checkout.metadata, fallback_user_id=fallback)
+            subscription_id = checkout.subscription
+    if meta is None or subscription_id is None:
+        return None
+    return meta.key, subscription_id
