@@ -86,6 +86,9 @@ class CheckoutSessions:
     def __init__(self, uow: UnitOfWork, holds_changed: set[str]) -> None:
         self._uow = uow
         self._holds_changed = holds_changed
+        self._locked: dict[str, CheckoutRecord] = {}
+        """Checkouts `lock_known` read, by id and by Stripe id: each answered once by a locking
+        `get` (what a handler changes, the next reads back)."""
 
     @property
     def _session(self) -> AsyncSession:
@@ -107,6 +110,8 @@ class CheckoutSessions:
 
     async def get(self, checkout_id: str, *, lock: bool = False) -> CheckoutRecord | None:
         """A checkout by our id; `lock` holds its row until the transaction ends."""
+        if lock and (known := self._take(checkout_id)) is not None:
+            return known
         query = select(S).where(S.c.id == checkout_id)
         row = (await self._session.execute(query.with_for_update() if lock else query)).first()
         return to_entity(CheckoutRecord, row) if row else None
@@ -115,25 +120,39 @@ class CheckoutSessions:
         self, stripe_id: str, *, lock: bool = False
     ) -> CheckoutRecord | None:
         """A checkout by its Stripe id (`cs_...`, `sub_...`, `pi_...`)."""
+        if lock and (known := self._take(stripe_id)) is not None:
+            return known
         query = select(S).where(S.c.stripe_id == stripe_id)
         row = (await self._session.execute(query.with_for_update() if lock else query)).first()
         return to_entity(CheckoutRecord, row) if row else None
+
+    def _take(self, key: str) -> CheckoutRecord | None:
+        record = self._locked.pop(key, None)
+        if record is not None:
+            self._locked.pop(record.id, None)
+            self._locked.pop(record.stripe_id or "", None)
+        return record
 
     async def lock_known(
         self, checkout_ids: Collection[str], stripe_ids: Collection[str]
     ) -> tuple[set[str], set[str]]:
         """Lock the checkouts with any of these ids or Stripe ids, in one statement (in id
-        order); the ids and Stripe ids of those that exist."""
+        order), and read them for the locking `get`s of the handlers; the ids and Stripe ids of
+        those that exist."""
         if not checkout_ids and not stripe_ids:
             return set(), set()
         query = (
-            select(S.c.id, S.c.stripe_id)
+            select(S)
             .where(or_(S.c.id.in_(list(checkout_ids)), S.c.stripe_id.in_(list(stripe_ids))))
             .order_by(S.c.id)
             .with_for_update()
         )
-        rows = (await self._session.execute(query)).all()
-        return {r.id for r in rows}, {r.stripe_id for r in rows if r.stripe_id}
+        records = [to_entity(CheckoutRecord, row) for row in await self._session.execute(query)]
+        for record in records:
+            self._locked[record.id] = record
+            if record.stripe_id:
+                self._locked[record.stripe_id] = record
+        return {r.id for r in records}, {r.stripe_id for r in records if r.stripe_id}
 
     async def forget_key(self, checkout_id: str) -> None:
         """Free a derived idempotency key whose checkout can no longer be paid."""
