@@ -208,3 +208,26 @@ async def test_dropping_parts_known_absent_writes_nothing(own_database: str) -> 
         assert await part_writes(sessions) == {"INSERT": 1, "DELETE": 1}
         async with Unit(sessions) as uow:
             assert await uow.parts.get("charge", kept) is None
+
+
+async def test_invoice_news_is_written_once_per_transaction_newest_first(own_database: str) -> None:
+    invoice = unique("in")
+    common = {"invoice_id": invoice, "amount_due": 1500, "created_at": datetime.now(UTC)}
+    row = select(orm.invoices.c.status, orm.invoices.c.amount_paid).where(
+        orm.invoices.c.invoice_id == invoice
+    )
+    async with sessions_on(own_database) as sessions:
+        async with Unit(sessions) as uow:  # paid, then older news of it: paid stays
+            uow.books.note_invoice({**common, "status": "paid", "amount_paid": 1500}, status_at=10)
+            uow.books.note_invoice({**common, "status": "open", "amount_paid": 0}, status_at=9)
+            await uow.commit()
+        async with Unit(sessions) as uow:  # older than what the database holds: unchanged
+            uow.books.note_invoice({**common, "status": "open", "amount_paid": 0}, status_at=9)
+            await uow.commit()
+        async with sessions() as session:
+            assert (await session.execute(row)).one() == ("paid", 1500)
+        async with Unit(sessions) as uow:  # newer: replaces it
+            uow.books.note_invoice({**common, "status": "void", "amount_paid": 0}, status_at=11)
+            await uow.commit()
+        async with sessions() as session:
+            assert (await session.execute(row)).one() == ("void", 0)

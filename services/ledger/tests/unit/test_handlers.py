@@ -142,12 +142,17 @@ class FakeBooks:
     async def upsert_status(
         self, table: Any, key_column: str, values: dict[str, Any], *, status_at: int
     ) -> bool:
-        key = (table.name, values[key_column])
+        return self._keep_status((table.name, values[key_column]), values, status_at)
+
+    def _keep_status(self, key: tuple[str, str], values: dict[str, Any], status_at: int) -> bool:
         news = (status_at, status_rank(values["status"]))
         known = self._store.statuses.get(key)
         if known is None or known["news"] <= news:
             self._store.statuses[key] = {**values, "news": news}
         return known is None
+
+    def note_invoice(self, values: dict[str, Any], *, status_at: int) -> None:
+        self._keep_status(("invoices", values["invoice_id"]), values, status_at)
 
     async def add_timeline(self, **step: Any) -> None:
         self._store.timeline.setdefault((step["event_id"], step["object_id"]), step)

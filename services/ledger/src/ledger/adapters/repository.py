@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
+from ledger.adapters.invoice_news import INVOICE_NEWS
 from ledger.adapters.statements import (
     ATTRIBUTION_FIELDS,
     FEES,
@@ -103,6 +104,7 @@ class AbstractBooks(Protocol):
     async def upsert_status(
         self, table: Any, key_column: str, values: dict[str, Any], *, status_at: int
     ) -> bool: ...
+    def note_invoice(self, values: dict[str, Any], *, status_at: int) -> None: ...
     async def add_timeline(
         self,
         *,
@@ -321,6 +323,10 @@ class Books:
         )
         row = result.first()
         return bool(row and row.inserted)
+
+    def note_invoice(self, values: dict[str, Any], *, status_at: int) -> None:
+        """`upsert_status` of an invoice's row, before the commit (`invoice_news`)."""
+        self._uow.deferred(INVOICE_NEWS).note(values, status_at=status_at)
 
     async def add_timeline(
         self,

@@ -107,7 +107,7 @@ async def on_invoice_paid(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent)
     attribution = invoice_attribution(invoice)
     if not ours(event, attribution, "invoice", invoice.id):
         return
-    await payments.record_invoice(uow, invoice, attribution, status_at=event.created)
+    payments.record_invoice(uow, invoice, attribution, status_at=event.created)
     if invoice.amount_paid <= 0 or await uow.books.payment_by_invoice(invoice.id) is not None:
         return
     key = invoice.payment_intent_id or invoice.charge
@@ -135,7 +135,7 @@ async def on_invoice_updated(deps: Deps, uow: LedgerUnitOfWork, event: StripeEve
     invoice = event.object_as(Invoice)
     attribution = invoice_attribution(invoice)
     if ours(event, attribution, "invoice", invoice.id):
-        await payments.record_invoice(uow, invoice, attribution, status_at=event.created)
+        payments.record_invoice(uow, invoice, attribution, status_at=event.created)
 
 
 async def on_invoice_payment_paid(deps: Deps, uow: LedgerUnitOfWork, event: StripeEvent) -> None:

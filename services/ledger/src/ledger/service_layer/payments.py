@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ledger.adapters import orm
 from ledger.adapters.stripe_gateway import PaidCharge
 from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
@@ -153,13 +152,12 @@ def ours(event: StripeEvent, attribution: Attribution, kind: str, object_id: str
     return attribution.known
 
 
-async def record_invoice(
+def record_invoice(
     uow: LedgerUnitOfWork, invoice: Invoice, attribution: Attribution, *, status_at: int
 ) -> None:
-    """Insert or update the invoice row (older news never overwrites newer)."""
-    await uow.books.upsert_status(
-        orm.invoices,
-        "invoice_id",
+    """Insert or update the invoice row before the commit (older news never overwrites
+    newer)."""
+    uow.books.note_invoice(
         {
             "invoice_id": invoice.id,
             "customer_id": invoice.customer,
