@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,7 @@ from membership.adapters import orm
 from membership.adapters.statements import balances_query
 from membership.domain.credits import Allocation, Entry, SpendOutcome, SpendRequest
 from membership.domain.model import MembershipKey
-from tollgate_shared.persistence.unit_of_work import UnitOfWork
+from tollgate_shared.persistence.unit_of_work import ReadAhead, UnitOfWork
 
 
 def _member(table: Any, key: MembershipKey) -> list[Any]:
@@ -50,16 +50,38 @@ class Credits:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+        self._locked = ReadAhead(self._lock_balances)
 
     @property
     def _session(self) -> AsyncSession:
         return self._uow.session
 
+    async def _lock_balances(
+        self, keys: list[MembershipKey]
+    ) -> dict[MembershipKey, dict[str, int]]:
+        t = orm.credit_balances
+        rows = await self._session.execute(
+            select(t.c.user_id, t.c.group_id, t.c.kind, t.c.balance)
+            .where(tuple_(t.c.user_id, t.c.group_id).in_([(k.user_id, k.group_id) for k in keys]))
+            .order_by(t.c.group_id, t.c.user_id, t.c.kind)
+            .with_for_update()
+        )
+        found: dict[MembershipKey, dict[str, int]] = {key: {} for key in keys}
+        for row in rows:
+            found[MembershipKey(row.user_id, row.group_id)][row.kind] = row.balance
+        return found
+
+    async def lock_ahead(self, keys: Collection[MembershipKey]) -> None:
+        """Lock and read the members' balances in one statement, for `balances(lock=True)`
+        (their members are locked first: see `ReadAhead`)."""
+        await self._locked.read(keys)
+
     async def balances(self, key: MembershipKey, *, lock: bool = False) -> dict[str, int]:
         """The member's balance per kind (locked until the transaction ends when `lock`)."""
-        query = BALANCES.with_for_update() if lock else BALANCES
+        if lock:
+            return await self._locked.get(key) or {}
         rows = await self._session.execute(
-            query, {"user_id": key.user_id, "group_id": key.group_id}
+            BALANCES, {"user_id": key.user_id, "group_id": key.group_id}
         )
         return {r.kind: r.balance for r in rows}
 

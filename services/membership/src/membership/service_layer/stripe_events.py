@@ -48,10 +48,12 @@ class StripeEvents:
 
     async def lock_ahead(self, uow: MembershipUnitOfWork, events: Sequence[StripeEvent]) -> None:
         """Before a fetch's handlers: lock the members of the subscriptions its events name
-        with their metadata (snapshots, invoices with Stripe's copy, subscription checkouts) and
-        read those subscriptions as stored, each in one statement for the whole fetch, instead
-        of two statements per event (what cannot be read is left to its handler to reject)."""
+        with their metadata (snapshots, invoices with Stripe's copy, subscription checkouts),
+        read those subscriptions as stored, and the credit balances of the members whose paid
+        invoices start a cycle, each in one statement for the whole fetch, instead of a
+        statement or two per event (what cannot be read is left to its handler to reject)."""
         keys: set[MembershipKey] = set()
+        cycles: set[MembershipKey] = set()
         ids: list[str] = []
         for event in events:
             try:
@@ -61,8 +63,12 @@ class StripeEvents:
             if named is not None:
                 keys.add(named[0])
                 ids.append(named[1])
+                if event.type == "invoice.paid" and _starts_cycle(event):
+                    cycles.add(named[0])
         if ids:
             await uow.memberships.lock_ahead(keys, ids)
+        if cycles:  # the credits each paid cycle allocates start from the member's balances
+            await uow.credits.lock_ahead(cycles)
 
     async def on_subscription_changed(self, uow: MembershipUnitOfWork, event: StripeEvent) -> None:
         """A subscription's snapshot: applied if newest, ignored if older, re-read if unclear."""
@@ -212,3 +218,7 @@ def _named_subscription(event: StripeEvent) -> tuple[MembershipKey, str] | None:
     if meta is None or subscription_id is None:
         return None
     return meta.key, subscription_id
+
+
+def _starts_cycle(event: StripeEvent) -> bool:
+    return event.data.object.get("billing_reason") in CYCLE_STARTS
