@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tollgate_shared.infra.provide import create_database, drop_database
-from tollgate_shared.persistence import db as persistence
 from tollgate_shared.infra.settings import async_url
+from tollgate_shared.persistence import db as persistence
 from tollgate_shared.testing import unique
 
 
@@ -37,14 +37,18 @@ def drop(server: str, pid: int) -> None:
         connection.execute("select pg_terminate_backend(%s)", [pid])
 
 
-async def test_an_idle_connection_the_server_dropped_is_replaced(db, database_server_url, monkeypatch) -> None:
+async def test_an_idle_connection_the_server_dropped_is_replaced(
+    db, database_server_url, monkeypatch
+) -> None:
     pid = await backend(db)
     drop(database_server_url, pid)
     monkeypatch.setattr(persistence, "PING_AFTER_IDLE_SECONDS", 0.0)  # every checkout is idle
     assert await backend(db) not in (pid, None)  # the dead one was pinged and replaced
 
 
-async def test_a_connection_in_steady_use_is_not_pinged(db, database_server_url, monkeypatch) -> None:
+async def test_a_connection_in_steady_use_is_not_pinged(
+    db, database_server_url, monkeypatch
+) -> None:
     monkeypatch.setattr(persistence, "PING_AFTER_IDLE_SECONDS", 3600.0)
     pid = await backend(db)
     drop(database_server_url, pid)

@@ -3,12 +3,12 @@ factories every service migrates."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import (
     AsyncIterator,
     Mapping,
     Sequence,
 )
-import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
