@@ -184,7 +184,8 @@ class Parts:
         queued = self._uow.deferred(QUEUED)
         for kind, key in list(parts):
             put = queued.pop((kind, key), None)
-            if (put is None or not put.new) and self._known.get((kind, key), True) is not None:
+            kept = (kind, key) not in self._known or self._known[kind, key] is not None
+            if (put is None or not put.new) and kept:
                 queued[kind, key] = _Queued(None, new=False)
             self._known[kind, key] = None
             self._moved(kind, key, None)
