@@ -89,6 +89,8 @@ class CheckoutSessions:
         self._locked: dict[str, CheckoutRecord] = {}
         """Checkouts `lock_known` read, by id and by Stripe id: each answered once by a locking
         `get` (what a handler changes, the next reads back)."""
+        self._with_customer: set[str] = set()
+        """Users whose Stripe customer `lock_known` found recorded."""
 
     @property
     def _session(self) -> AsyncSession:
@@ -137,17 +139,21 @@ class CheckoutSessions:
         self, checkout_ids: Collection[str], stripe_ids: Collection[str]
     ) -> tuple[set[str], set[str]]:
         """Lock the checkouts with any of these ids or Stripe ids, in one statement (in id
-        order), and read them for the locking `get`s of the handlers; the ids and Stripe ids of
-        those that exist."""
+        order), and read them, with whether their users' Stripe customers are recorded, for the
+        handlers; the ids and Stripe ids of those that exist."""
         if not checkout_ids and not stripe_ids:
             return set(), set()
+        recorded = customers.c.stripe_customer_id.is_not(None).label("customer_recorded")
         query = (
-            select(S)
+            select(S, recorded)
+            .outerjoin(customers, customers.c.user_id == S.c.user_id)
             .where(or_(S.c.id.in_(list(checkout_ids)), S.c.stripe_id.in_(list(stripe_ids))))
             .order_by(S.c.id)
-            .with_for_update()
+            .with_for_update(of=S)
         )
-        records = [to_entity(CheckoutRecord, row) for row in await self._session.execute(query)]
+        rows = (await self._session.execute(query)).all()
+        self._with_customer.update(row.user_id for row in rows if row.customer_recorded)
+        records = [to_entity(CheckoutRecord, row) for row in rows]
         for record in records:
             self._locked[record.id] = record
             if record.stripe_id:
@@ -358,7 +364,10 @@ class CheckoutSessions:
         return (await self._session.execute(query)).scalar_one_or_none()
 
     async def save_customer(self, user_id: str, stripe_customer_id: str) -> None:
-        """Remember the user's Stripe customer (the first one recorded wins)."""
+        """Remember the user's Stripe customer (the first one recorded wins: a user known to
+        have one costs no statement)."""
+        if user_id in self._with_customer:
+            return
         await self._session.execute(
             insert(customers)
             .values(user_id=user_id, stripe_customer_id=stripe_customer_id)
