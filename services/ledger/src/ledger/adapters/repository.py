@@ -208,9 +208,12 @@ class Books:
             }
         statement = booking(with_payment=payment is not None)
         [row] = await self._uow.execute(statement, params)
+        booked = first.key in row["booked"]
         if payment is not None:
             self._forget(payment.charge_id, payment.payment_intent_id, payment.invoice_id)
-        return first.key in row["booked"]
+            if booked:  # as written now, its row locked until the commit: no read back
+                self._remember(payment)
+        return booked
 
     async def is_booked(self, key: str) -> bool:
         """Whether a transaction with this key exists."""
