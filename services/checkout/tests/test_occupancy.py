@@ -17,6 +17,7 @@ from checkout.main import MIGRATIONS
 from checkout.service_layer.unit_of_work import CheckoutUnitOfWork
 from tollgate_shared.persistence.db import transaction
 from tollgate_shared.testing import sessions_on
+from tollgate_shared.web.validation import MAX_ID_LENGTH
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -125,3 +126,16 @@ async def test_a_failed_unit_of_work_writes_nothing(
         except RuntimeError:
             pass
         assert await _state(sessions) == ([], set())
+
+
+async def test_reports_with_ids_as_long_as_membership_takes_are_kept(
+    migrated_database: Callable[[Path], str],
+) -> None:
+    user, group, tier = ("u" * MAX_ID_LENGTH, "g" * MAX_ID_LENGTH, "t" * MAX_ID_LENGTH)
+    member = Member(user, group, tier, True, "sub_" + "x" * (MAX_ID_LENGTH - 4))
+    async with sessions_on(migrated_database(MIGRATIONS)) as sessions:
+        async with CheckoutUnitOfWork(sessions) as uow:
+            _report(uow, member, at(1))
+            await uow.commit()
+        found, _ = await _state(sessions)
+    assert found == [(user, group, tier, True, member.subscription_id, at(1))]

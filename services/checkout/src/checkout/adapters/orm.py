@@ -103,11 +103,12 @@ customers = Table(
 members = Table(
     "members",
     metadata,
-    Column("user_id", String(100), primary_key=True),
-    Column("group_id", String(100), primary_key=True),
-    Column("tier_id", String(40), nullable=True),
+    # As long as membership's ids (`tollgate_shared.web.validation.MAX_ID_LENGTH`).
+    Column("user_id", String(255), primary_key=True),
+    Column("group_id", String(255), primary_key=True),
+    Column("tier_id", String(255), nullable=True),
     Column("active", Boolean, nullable=False),
-    Column("subscription_id", String(100), nullable=True),
+    Column("subscription_id", String(255), nullable=True),
     Column("event_at", DateTime(timezone=True), nullable=False),
     Index("ix_members_tier_active", "tier_id", postgresql_where=text("active")),
 )
