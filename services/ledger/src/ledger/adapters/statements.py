@@ -5,8 +5,21 @@ from __future__ import annotations
 
 import functools
 from dataclasses import fields
+from typing import Any
 
-from sqlalchemy import BigInteger, String, any_, bindparam, func, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from ledger.adapters import orm
@@ -119,10 +132,11 @@ FORGET_PARTS = DriverStatement.of(
     )
 )
 """Forget the payment parts (`kinds`[n], `keys`[n])."""
-FORGET_PARTS = DriverStatement.of(
-    text(
-        "DELETE FROM payment_parts WHERE (kind, key) IN"
-        " (SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:keys AS text[])))"
+
+
+def no_newer_news(table: Table, excluded: Any) -> ColumnElement[bool]:
+    """An upsert's condition for replacing a status-tracked row: the row holds no newer news
+    than the one given (`excluded`; see `domain.statuses.news`)."""
+    return tuple_(table.c.status_at, table.c.status_rank) <= tuple_(
+        excluded.status_at, excluded.status_rank
     )
-)
-"""Forget the payment parts (`kinds`[n], `keys`[n])."""
