@@ -29,7 +29,7 @@ from ledger.domain.accounts import Account, Kind
 from ledger.domain.errors import IdempotencyKeyReused, InsufficientBalance
 from ledger.domain.payments import Payment
 from ledger.domain.payouts import AUTO, PENDING, TRANSFERABLE, PayoutStatus
-from ledger.domain.statuses import status_rank
+from ledger.domain.statuses import news
 from ledger.domain.transactions import Transaction
 from ledger.service_layer import (
     Deps,
@@ -145,10 +145,10 @@ class FakeBooks:
         return self._keep_status((table.name, values[key_column]), values, status_at)
 
     def _keep_status(self, key: tuple[str, str], values: dict[str, Any], status_at: int) -> bool:
-        news = (status_at, status_rank(values["status"]))
+        told = news(values["status"], status_at)
         known = self._store.statuses.get(key)
-        if known is None or known["news"] <= news:
-            self._store.statuses[key] = {**values, "news": news}
+        if known is None or known["news"] <= told:
+            self._store.statuses[key] = {**values, "news": told}
         return known is None
 
     def note_invoice(self, values: dict[str, Any], *, status_at: int) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from ledger.adapters import orm
-from ledger.domain.statuses import status_rank
+from ledger.adapters.statements import no_newer_news
+from ledger.domain.statuses import news
 from tollgate_shared.persistence.db import DriverStatement, json_param, json_rows
 from tollgate_shared.persistence.unit_of_work import Deferred, UnitOfWork
 
@@ -24,9 +25,7 @@ def _save_invoices() -> DriverStatement:
     stmt = insert(t).from_select(
         columns, select(*[given.c[c] for c in columns]).order_by(given.c.invoice_id)
     )
-    newer = tuple_(t.c.status_at, t.c.status_rank) <= tuple_(
-        stmt.excluded.status_at, stmt.excluded.status_rank
-    )
+    newer = no_newer_news(t, stmt.excluded)
     changes = {c: stmt.excluded[c] for c in columns if c != "invoice_id"}
     return DriverStatement.of(
         stmt.on_conflict_do_update(index_elements=[t.c.invoice_id], set_=changes, where=newer)
@@ -47,13 +46,13 @@ class InvoiceNews:
     def note(self, values: dict[str, Any], *, status_at: int) -> None:
         """Keep an invoice's values as of the event second `status_at`, unless newer news of
         it is kept (news as new as the kept replaces it, as a later upsert would)."""
-        news = (status_at, status_rank(values["status"]))
+        told = news(values["status"], status_at)
         kept = self.rows.get(values["invoice_id"])
-        if kept is None or news >= (kept["status_at"], kept["status_rank"]):
+        if kept is None or told >= (kept["status_at"], kept["status_rank"]):
             self.rows[values["invoice_id"]] = {
                 **values,
-                "status_at": news[0],
-                "status_rank": news[1],
+                "status_at": told[0],
+                "status_rank": told[1],
             }
 
 

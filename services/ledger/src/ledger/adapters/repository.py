@@ -10,7 +10,6 @@ from sqlalchemy import (
     func,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,11 +23,12 @@ from ledger.adapters.statements import (
     PAYMENTS,
     TRANSACTION_COLUMNS,
     booking,
+    no_newer_news,
 )
 from ledger.domain.accounts import Account, Kind
 from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
-from ledger.domain.statuses import status_rank
+from ledger.domain.statuses import news
 from ledger.domain.transactions import Transaction
 from tollgate_shared.persistence.db import json_param
 from tollgate_shared.persistence.unit_of_work import Known, UnitOfWork
@@ -302,23 +302,21 @@ class Books:
         event, or one of the same second whose status comes later in the object's life.
 
         Returns True when the row was inserted now (the first news of the object). News this
-        transaction has already written, or older, is not written again (`invoice.paid` and
-        `invoice.payment_succeeded` tell the same)."""
-        news, row_key = (status_at, status_rank(values["status"])), (table.name, values[key_column])
+        transaction has already written, or older, is not written again (two events of a fetch
+        may tell the same)."""
+        told, row_key = news(values["status"], status_at), (table.name, values[key_column])
         if row_key in self._statuses:
             written, was = self._statuses[row_key] or ((0, 0), {})
-            if news < written or (news == written and values == was):
+            if told < written or (told == written and values == was):
                 return False
-        self._statuses[row_key] = (news, values)
+        self._statuses[row_key] = (told, values)
         key = getattr(table.c, key_column)
-        stmt = insert(table).values(**values, status_at=news[0], status_rank=news[1])
+        stmt = insert(table).values(**values, status_at=told[0], status_rank=told[1])
         updatable = {k: stmt.excluded[k] for k in values if k != key_column} | {
             "status_at": stmt.excluded.status_at,
             "status_rank": stmt.excluded.status_rank,
         }
-        newer = tuple_(table.c.status_at, table.c.status_rank) <= tuple_(
-            stmt.excluded.status_at, stmt.excluded.status_rank
-        )
+        newer = no_newer_news(table, stmt.excluded)
         result = await self._session.execute(
             stmt.on_conflict_do_update(index_elements=[key], set_=updatable, where=newer).returning(
                 text("(xmax = 0) AS inserted")

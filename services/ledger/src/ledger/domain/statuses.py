@@ -34,3 +34,9 @@ STATUS_RANK = {
 def status_rank(status: str | None) -> int:
     """How far along its life an object with this status is (unknown statuses in the middle)."""
     return STATUS_RANK.get(status or "", 2)
+
+
+def news(status: str | None, status_at: int) -> tuple[int, int]:
+    """How new what an event tells of an object is: its second, then its status's rank. A row
+    is written unless it holds newer news."""
+    return status_at, status_rank(status)
