@@ -10,6 +10,7 @@ time. `Directory.member_email` sees a queued address.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from notifications.adapters.statements import (
     REMEMBER_DETAILS,
     SUPERSEDE,
 )
+from notifications.domain.details import InvoiceAttempts
 from tollgate_shared.persistence.db import json_param
 from tollgate_shared.persistence.unit_of_work import Deferred, UnitOfWork
 
@@ -41,8 +43,8 @@ class Pending:
     kept already."""
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     """What Stripe's events told of each object, merged in the order they were applied."""
-    attempts: dict[str, tuple[int, bool]] = field(default_factory=dict)
-    """Per invoice, its latest attempt's number and whether it is paid, as known now."""
+    attempts: dict[str, InvoiceAttempts] = field(default_factory=dict)
+    """Per invoice, what is known now of its attempts."""
     stale: dict[str, set[str]] = field(default_factory=dict)
     """Per kind, the sources whose notifications written before are stale now (those queued
     here are marked as they are superseded)."""
@@ -74,8 +76,8 @@ async def write(uow: UnitOfWork, queue: Pending) -> None:
         await uow.execute(REMEMBER_DETAILS, {"rows": json_param(given)})
     if queue.attempts:
         rows = [
-            {"invoice_id": invoice_id, "attempt_count": count, "paid": paid}
-            for invoice_id, (count, paid) in queue.attempts.items()
+            {"invoice_id": invoice_id, **dataclasses.asdict(known)}
+            for invoice_id, known in queue.attempts.items()
         ]
         await uow.execute(NOTE_ATTEMPTS, {"rows": json_param(rows)})
 

@@ -69,7 +69,7 @@ class StripeDetails:
         before = self._attempts[invoice_id] or InvoiceAttempts(0, paid=False)
         known = InvoiceAttempts(max(before.attempt_count, attempt_count), before.paid or paid)
         self._attempts[invoice_id] = known
-        self._uow.deferred(PENDING).attempts[invoice_id] = (known.attempt_count, known.paid)
+        self._uow.deferred(PENDING).attempts[invoice_id] = known
         return known
 
     async def forget(self, *, before: datetime) -> None:
