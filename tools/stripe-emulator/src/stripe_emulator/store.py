@@ -43,11 +43,16 @@ class Store:
     )
     """The same per API key (`/v1` requests only), to tell apart who called."""
     _order: dict[str, int] = field(default_factory=dict)
+    _by_type: defaultdict[str, dict[str, StripeObject]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    """The objects of each type by id: a list reads its type's, not every object."""
     _sequence: itertools.count[int] = field(default_factory=itertools.count)
 
     def add(self, obj: StripeObject, **private: Any) -> StripeObject:
         """Store a new object; `private` holds data Stripe keeps but never shows."""
         self.objects[obj["id"]] = obj
+        self._by_type[obj.get("object", "")][obj["id"]] = obj
         self._order[obj["id"]] = next(self._sequence)
         if private:
             self.private[obj["id"]] = dict(private)
@@ -64,21 +69,24 @@ class Store:
         return obj
 
     def remove(self, object_id: str) -> None:
-        self.objects.pop(object_id, None)
+        obj = self.objects.pop(object_id, None)
+        if obj is not None:
+            self._by_type[obj.get("object", "")].pop(object_id, None)
 
     def secret(self, object_id: str) -> dict[str, Any]:
         return self.private.setdefault(object_id, {})
 
     def all(self, object_type: str) -> list[StripeObject]:
         """Objects of one type, newest first (Stripe's list order)."""
-        found = [obj for obj in self.objects.values() if obj.get("object") == object_type]
+        found = self._by_type[object_type].values()
         return sorted(found, key=lambda obj: (obj.get("created", 0), self._order[obj["id"]]))[::-1]
 
     def snapshot(self, obj: StripeObject) -> StripeObject:
         return copy.deepcopy(obj)
 
     def clear(self) -> None:
-        for mapping in (self.objects, self.private, self.idempotency, self._order):
+        mappings = (self.objects, self.private, self.idempotency, self._order, self._by_type)
+        for mapping in mappings:
             mapping.clear()
         self.in_flight.clear()
         self.requests.clear()
