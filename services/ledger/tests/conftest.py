@@ -15,7 +15,6 @@ import pytest
 import stripe
 from nats.js import JetStreamContext
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger import bootstrap
 from ledger.config import Settings
@@ -249,24 +248,3 @@ async def service(settings: Settings, own_database: str) -> AsyncIterator[Servic
     yield built
     assert built.runtime.engine is not None
     await built.runtime.engine.dispose()
-
-
-async def count_part_writes(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """From now on, count the statements that write `payment_parts` on this database (a
-    trigger; for a test's own database only)."""
-    async with sessions() as session, session.begin():
-        for statement in (
-            "CREATE TABLE parts_written (op text)",
-            "CREATE FUNCTION count_parts_written() RETURNS trigger LANGUAGE plpgsql AS"
-            " $$ BEGIN INSERT INTO parts_written VALUES (TG_OP); RETURN NULL; END $$",
-            "CREATE TRIGGER parts_written AFTER INSERT OR DELETE ON payment_parts"
-            " FOR EACH STATEMENT EXECUTE FUNCTION count_parts_written()",
-        ):
-            await session.execute(text(statement))
-
-
-async def part_writes(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    """The statements that wrote `payment_parts` since `count_part_writes`, by operation."""
-    async with sessions() as session:
-        counted = await session.execute(text("SELECT op, count(*) FROM parts_written GROUP BY op"))
-        return {str(op): int(n) for op, n in counted.all()}

@@ -15,9 +15,7 @@ from ledger.adapters import orm
 from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork as Unit
-from tollgate_shared.testing import sessions_on, unique
-
-from .conftest import count_part_writes, part_writes
+from tollgate_shared.testing import count_writes, sessions_on, unique, writes
 
 
 def _payment(group_id: str, *, amount: int, fee: int, user_id: str | None = None) -> Payment:
@@ -191,7 +189,7 @@ async def test_parts_read_by_partner_follow_what_the_transaction_puts_and_drops(
 
 async def test_dropping_parts_known_absent_writes_nothing(own_database: str) -> None:
     async with sessions_on(own_database) as sessions:
-        await count_part_writes(sessions)
+        await count_writes(sessions, "payment_parts")
         kept, absent = unique("pi"), unique("pi")
         async with Unit(sessions) as uow:
             await uow.parts.put("charge", kept, {"id": kept})
@@ -200,12 +198,12 @@ async def test_dropping_parts_known_absent_writes_nothing(own_database: str) -> 
             await uow.parts.read_ahead(["charge"], [kept, absent])
             await uow.parts.drop([("charge", absent)])
             await uow.commit()
-        assert await part_writes(sessions) == {"INSERT": 1}
+        assert await writes(sessions, "payment_parts") == {"INSERT": 1}
         async with Unit(sessions) as uow:
             await uow.parts.read_ahead(["charge"], [kept, absent])
             await uow.parts.drop([("charge", kept), ("charge", absent)])
             await uow.commit()
-        assert await part_writes(sessions) == {"INSERT": 1, "DELETE": 1}
+        assert await writes(sessions, "payment_parts") == {"INSERT": 1, "DELETE": 1}
         async with Unit(sessions) as uow:
             assert await uow.parts.get("charge", kept) is None
 

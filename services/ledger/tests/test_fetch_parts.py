@@ -18,9 +18,7 @@ from ledger.entrypoints.consumers import HANDLERS
 from ledger.service_layer import Deps, fetches
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.service import Service
-from tollgate_shared.testing import StripeWorld, sessions_on, unique
-
-from .conftest import count_part_writes, part_writes
+from tollgate_shared.testing import StripeWorld, count_writes, sessions_on, unique, writes
 
 PARTS = ("invoice.paid", "invoice_payment.paid", "charge.succeeded")
 """The events that together tell a subscription payment (since `basil`)."""
@@ -51,7 +49,7 @@ async def test_a_payment_whose_parts_come_in_one_fetch_keeps_none_of_them(
     orders = list(itertools.permutations(PARTS))
     paid = [await _paid(world, price, group) for _ in orders]
     async with sessions_on(own_database) as sessions:
-        await count_part_writes(sessions)
+        await count_writes(sessions, "payment_parts")
 
         for order, events in zip(orders, paid, strict=True):
             await _fetch(service, [events[t] for t in order])
@@ -61,7 +59,7 @@ async def test_a_payment_whose_parts_come_in_one_fetch_keeps_none_of_them(
             assert dict((await session.execute(payments)).all()) == {group: len(orders)}
             left = select(func.count()).select_from(orm.payment_parts)
             assert await session.scalar(left) == 0
-        assert await part_writes(sessions) == {}
+        assert await writes(sessions, "payment_parts") == {}
 
 
 async def test_parts_left_waiting_are_kept_in_one_statement_and_met_later(
@@ -71,18 +69,18 @@ async def test_parts_left_waiting_are_kept_in_one_statement_and_met_later(
     price = await world.price(1500, monthly=True)
     first, second = await _paid(world, price, group), await _paid(world, price, group)
     async with sessions_on(own_database) as sessions:
-        await count_part_writes(sessions)
+        await count_writes(sessions, "payment_parts")
 
         # Both payments' invoices and invoice payments, then (in another fetch) their charges.
         await _fetch(service, [e[t] for e in (first, second) for t in PARTS[:2]])
         async with sessions() as session:
             kept = select(orm.payment_parts.c.kind, func.count()).group_by("kind")
             assert dict((await session.execute(kept)).all()) == {"invoice": 2, "invoice_payment": 2}
-        assert await part_writes(sessions) == {"INSERT": 1}
+        assert await writes(sessions, "payment_parts") == {"INSERT": 1}
 
         await _fetch(service, [first["charge.succeeded"], second["charge.succeeded"]])
         async with sessions() as session:
             payments = select(orm.payments.c.group_id, func.count()).group_by("group_id")
             assert dict((await session.execute(payments)).all()) == {group: 2}
             assert await session.scalar(select(func.count()).select_from(orm.payment_parts)) == 0
-        assert await part_writes(sessions) == {"INSERT": 1, "DELETE": 1}
+        assert await writes(sessions, "payment_parts") == {"INSERT": 1, "DELETE": 1}

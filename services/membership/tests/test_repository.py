@@ -1,4 +1,6 @@
-"""Saving a subscription reads back, in the same statement, what separate reads would see."""
+"""Saving a subscription reads back, in the same statement, what separate reads would see;
+memberships and credit balances a unit saved or locked are answered as it left them and
+written once."""
 
 from __future__ import annotations
 
@@ -6,15 +8,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from membership.domain import rules
-from membership.domain.model import Grant, MembershipKey, SubscriptionRecord, Term
+from membership.domain import credits, rules
+from membership.domain.credits import Allocation
+from membership.domain.model import Announced, Grant, MembershipKey, SubscriptionRecord, Term
 from membership.main import MIGRATIONS
 from membership.service_layer.unit_of_work import MembershipUnitOfWork as Unit
 from tollgate_shared.persistence.db import transaction
-from tollgate_shared.testing import sessions_on, unique
+from tollgate_shared.testing import count_writes, sessions_on, unique, writes
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -110,3 +114,60 @@ async def test_locked_ahead_members_stay_locked_and_each_subscription_is_read_ah
             again = await uow.memberships.subscription(stored.id)
             assert again is not None and again.status == "past_due"
             assert await uow.memberships.subscription(unknown) is None
+
+
+async def test_a_membership_saved_twice_is_read_as_last_saved_and_written_once_at_commit(
+    migrated_database: Callable[[Path], str],
+) -> None:
+    async with sessions_on(migrated_database(MIGRATIONS)) as sessions:
+        await count_writes(sessions, "memberships")
+        user, group = unique("user"), unique("group")
+        key = MembershipKey(user, group)
+        gold = _subscription(unique("sub"), user, group)
+        silver = replace(gold, tier_id="silver", version=gold.version + 1)
+        grace = timedelta(days=3)
+        async with Unit(sessions) as uow:
+            await uow.memberships.save_subscription(gold)
+            found, announced, _ = await uow.memberships.member_state(key)
+            assert announced is None
+            first = rules.entitlement(key, found, grace=grace, now=NOW, email="a@example.com")
+            await uow.memberships.save_membership(first)
+            _, as_saved = await uow.memberships.save_subscription_reading(silver)
+            assert as_saved[1:] == (Announced.of(first), "a@example.com")
+            second = rules.entitlement(key, as_saved[0], grace=grace, now=NOW)
+            await uow.memberships.save_membership(second)
+            assert (await uow.memberships.member_state(key))[1:] == (Announced.of(second), None)
+            await uow.commit()
+        assert await writes(sessions, "memberships") == {"INSERT": 1}
+        async with Unit(sessions) as uow:
+            _, stored, _ = await uow.memberships.member_state(key)
+            assert stored == Announced.of(second)
+            assert stored is not None and stored.tier_id == "silver"
+
+
+async def test_locked_balances_are_read_once_and_answered_as_the_unit_leaves_them(
+    migrated_database: Callable[[Path], str],
+) -> None:
+    async with sessions_on(migrated_database(MIGRATIONS)) as sessions:
+        key = MembershipKey(unique("user"), unique("group"))
+        cycle = Allocation(unique("in"), {"posts": 5}, NOW, NOW + timedelta(days=30))
+        reads: list[str] = []
+
+        def count_reads(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.startswith("SELECT") and "FROM credit_balances" in statement:
+                reads.append(statement)
+
+        event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", count_reads)
+        async with Unit(sessions) as uow:
+            await uow.memberships.lock(key)
+            await uow.credits.lock_ahead({key})
+            assert await uow.credits.balances(key, lock=True) == {}
+            assert await uow.credits.record_allocation(key, cycle)
+            await uow.credits.apply_allocation(key, cycle, credits.reset({}, cycle))
+            assert await uow.credits.balances(key, lock=True) == {"posts": 5}
+            assert await uow.credits.debit(key, "posts", 2) == 3
+            assert await uow.credits.balances(key, lock=True) == {"posts": 3}
+            await uow.commit()
+        assert len(reads) == 1
+        async with Unit(sessions) as uow:
+            assert await uow.credits.balances(key, lock=True) == {"posts": 3}

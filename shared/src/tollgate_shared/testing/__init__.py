@@ -23,7 +23,7 @@ from tollgate_shared.testing.consumers import (
     durable_from_now,
 )
 from tollgate_shared.testing.core import unique, wait_until
-from tollgate_shared.testing.database import schema_drift, sessions_on
+from tollgate_shared.testing.database import count_writes, schema_drift, sessions_on, writes
 from tollgate_shared.testing.emulator import CARD, EmulatorEvents, StripeWorld
 from tollgate_shared.testing.events import (
     PRE_BASIL_API_VERSION,
@@ -74,6 +74,7 @@ __all__ = [
     "as_fetches",
     "broker",
     "consumer_idle",
+    "count_writes",
     "crossing_fetches",
     "cursor_pages",
     "database_server_url",
@@ -105,4 +106,5 @@ __all__ = [
     "stripe_event",
     "unique",
     "wait_until",
+    "writes",
 ]

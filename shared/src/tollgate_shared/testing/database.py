@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, NullPool, create_engine
+from sqlalchemy import MetaData, NullPool, create_engine, text
 from sqlalchemy import inspect as inspect_schema
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,3 +45,27 @@ def schema_drift(url: str, metadata: MetaData) -> list[Any]:
     finally:
         engine.dispose()
     return drift
+
+
+async def count_writes(sessions: async_sessionmaker[AsyncSession], table: str) -> None:
+    """From now on, count the statements that insert into (an upsert too) or delete from
+    `table` on this database (a trigger; for a test's own database only)."""
+    count = f"INSERT INTO {table}_written VALUES (TG_OP)"  # noqa: S608 (a test's own table)
+    async with sessions() as session, session.begin():
+        for statement in (
+            f"CREATE TABLE {table}_written (op text)",
+            f"CREATE FUNCTION count_{table}_written() RETURNS trigger LANGUAGE plpgsql AS"
+            f" $$ BEGIN {count}; RETURN NULL; END $$",
+            f"CREATE TRIGGER {table}_written AFTER INSERT OR DELETE ON {table}"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION count_{table}_written()",
+        ):
+            await session.execute(text(statement))
+
+
+async def writes(sessions: async_sessionmaker[AsyncSession], table: str) -> dict[str, int]:
+    """The statements that wrote `table` since `count_writes`, by operation."""
+    async with sessions() as session:
+        counted = await session.execute(
+            text(f"SELECT op, count(*) FROM {table}_written GROUP BY op")  # noqa: S608
+        )
+        return {str(op): int(n) for op, n in counted.all()}

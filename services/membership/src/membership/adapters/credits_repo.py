@@ -14,7 +14,7 @@ from membership.adapters import orm
 from membership.adapters.statements import balances_query
 from membership.domain.credits import Allocation, Entry, SpendOutcome, SpendRequest
 from membership.domain.model import MembershipKey
-from tollgate_shared.persistence.unit_of_work import ReadAhead, UnitOfWork
+from tollgate_shared.persistence.unit_of_work import Known, UnitOfWork
 
 
 def _member(table: Any, key: MembershipKey) -> list[Any]:
@@ -50,7 +50,9 @@ class Credits:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._locked = ReadAhead(self._lock_balances)
+        self._locked: Known[MembershipKey, dict[str, int]] = Known(uow)
+        """Balances this unit locked, kept as its own writes leave them (the rows stay
+        locked: no one else changes them until it ends)."""
 
     @property
     def _session(self) -> AsyncSession:
@@ -72,14 +74,19 @@ class Credits:
         return found
 
     async def lock_ahead(self, keys: Collection[MembershipKey]) -> None:
-        """Lock and read the members' balances in one statement, for `balances(lock=True)`
-        (their members are locked first: see `ReadAhead`)."""
-        await self._locked.read(keys)
+        """Lock and read the balances of the members `keys` not locked yet, in one statement
+        (their members are locked first), for `balances(lock=True)`."""
+        wanted = [key for key in keys if key not in self._locked]
+        if wanted:
+            found = await self._lock_balances(wanted)
+            for key in wanted:
+                self._locked[key] = found[key]
 
     async def balances(self, key: MembershipKey, *, lock: bool = False) -> dict[str, int]:
         """The member's balance per kind (locked until the transaction ends when `lock`)."""
         if lock:
-            return await self._locked.get(key) or {}
+            await self.lock_ahead([key])
+            return dict(self._locked[key] or {})
         rows = await self._session.execute(
             BALANCES, {"user_id": key.user_id, "group_id": key.group_id}
         )
@@ -150,6 +157,8 @@ class Credits:
                     set_={"balance": stmt.excluded.balance, "updated_at": func.now()},
                 )
             )
+        if key in self._locked:
+            self._locked[key] = {**(self._locked[key] or {}), **final}
         await self.add_entries(key, entries)
         await self._session.execute(
             update(a).where(*_member(a, key), a.c.cause == allocation.cause).values(applied=True)
@@ -224,6 +233,8 @@ class Credits:
             .returning(t.c.balance)
         )
         balance: int | None = result.scalar_one_or_none()
+        if balance is not None and key in self._locked:
+            self._locked[key] = {**(self._locked[key] or {}), kind: balance}
         return balance
 
     async def answer_spend(

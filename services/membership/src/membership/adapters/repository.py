@@ -23,6 +23,7 @@ from membership.adapters.statements import (
     MEMBER_PARTS,
     MEMBER_SOURCES,
     MEMBER_STATE,
+    SAVE_MEMBERSHIPS,
     SOURCES_OF_USER,
     SUBSCRIPTIONS,
     TERMS_WITH_REVERSALS,
@@ -40,8 +41,9 @@ from membership.domain.model import (
     Term,
 )
 from tollgate_shared.contracts.base import DomainEvent
+from tollgate_shared.persistence.db import json_param
 from tollgate_shared.persistence.pagination import keyset_page
-from tollgate_shared.persistence.unit_of_work import Known, ReadAhead, UnitOfWork
+from tollgate_shared.persistence.unit_of_work import Deferred, Known, ReadAhead, UnitOfWork
 
 R = TypeVar("R")
 
@@ -103,6 +105,28 @@ def _member_state(found: Sources, announced: Sequence[Any]) -> MemberState:
         return found, None, None
     row = _parse_dates(announced[0], ANNOUNCED_DATES)
     return found, _record(Announced, row), row["email"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Announcing:
+    """A membership a unit of work saved and has not written yet."""
+
+    announced: Announced
+    email: str | None
+    row: dict[str, Any]
+
+
+async def _write_memberships(uow: UnitOfWork, queued: dict[MembershipKey, _Announcing]) -> None:
+    rows = [q.row for q in queued.values()]
+    queued.clear()
+    if rows:
+        await uow.execute(SAVE_MEMBERSHIPS, {"rows": json_param(rows)})
+
+
+ANNOUNCING = Deferred(dict[MembershipKey, _Announcing], _write_memberships)
+"""The memberships a unit of work saved, each as last saved: written in one statement before
+it commits (a member reconciled twice in a fetch is written once). Its reads of a member's
+announced state answer from here first; the sweeper's and the counts' write them first."""
 
 
 def lock_name(key: MembershipKey) -> str:
@@ -264,7 +288,8 @@ class Memberships:
         related = found.subscriptions
         member = (record.user_id, record.group_id)
         found.subscriptions = [s for s in related if (s.user_id, s.group_id) == member]
-        return related, _member_state(found, announced)
+        key = MembershipKey(record.user_id, record.group_id)
+        return related, self._announcing(key, _member_state(found, announced))
 
     async def add_term(self, term: Term) -> bool:
         """Record a paid term once; False if that Checkout Session was already recorded."""
@@ -302,6 +327,7 @@ class Memberships:
 
     async def count_active(self) -> int:
         """Memberships active as last announced."""
+        await self._written()
         t = orm.memberships
         found = await self._uow.session.scalar(
             select(func.count()).select_from(t).where(t.c.active)
@@ -329,15 +355,25 @@ class Memberships:
         known."""
         params = {"group_id": key.group_id, "user_id": key.user_id}
         *parts, announced = (await self._uow.execute(MEMBER_STATE, params))[0].values()
-        return _member_state(_member_sources(parts), announced)
+        return self._announcing(key, _member_state(_member_sources(parts), announced))
+
+    def _announcing(self, key: MembershipKey, state: MemberState) -> MemberState:
+        """`state` with the announced membership this unit saved and has not written yet."""
+        queued = self._uow.deferred(ANNOUNCING).get(key)
+        return state if queued is None else (state[0], queued.announced, queued.email)
+
+    async def _written(self) -> None:
+        """Write the saved memberships now: a statement is about to read them by other keys."""
+        await _write_memberships(self._uow, self._uow.deferred(ANNOUNCING))
 
     async def save_membership(
         self, entitlement: Entitlement, announcing: Sequence[DomainEvent] = ()
     ) -> None:
-        """Store an entitlement as the announced membership, and emit the events that
-        announce its change (each once: their ids derive from their cause)."""
+        """Store an entitlement as the announced membership (written before the commit:
+        `ANNOUNCING`), and emit the events that announce its change (each once: their ids
+        derive from their cause)."""
         now = Announced.of(entitlement)
-        values = {
+        row = {
             **_values(now),
             "group_id": entitlement.key.group_id,
             "user_id": entitlement.key.user_id,
@@ -346,7 +382,8 @@ class Memberships:
             "next_change_at": entitlement.next_change_at,
             "email": entitlement.email,
         }
-        await self._upsert(orm.memberships, values, MEMBER_KEY)
+        queued = self._uow.deferred(ANNOUNCING)
+        queued[entitlement.key] = _Announcing(now, entitlement.email, row)
         self._uow.emit(*announcing)
 
     async def due_for_sweep(
@@ -354,6 +391,7 @@ class Memberships:
     ) -> list[tuple[MembershipKey, datetime]]:
         """Memberships whose answer may have changed by time alone, with the moment it
         could."""
+        await self._written()
         t = orm.memberships
         rows = await self._uow.session.execute(
             select(t.c.user_id, t.c.group_id, t.c.next_change_at)

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from membership.adapters import orm
 from membership.domain.model import Grant, SubscriptionRecord, Term
-from tollgate_shared.persistence.db import DriverStatement
+from tollgate_shared.persistence.db import DriverStatement, json_rows
 
 Key = ColumnElement[Any]
 """How a query is bound to a member: a bound parameter, or a column of the gate's keys."""
@@ -197,3 +197,22 @@ def save_reading(columns: tuple[str, ...]) -> DriverStatement:
 ANNOUNCED_PART, ANNOUNCED_DATES = as_json_rows(announced())
 MEMBER_STATE = DriverStatement.of(MEMBER_SOURCES.add_columns(ANNOUNCED_PART))
 """A member's sources and their membership as last announced, in one statement."""
+
+
+def _save_memberships() -> DriverStatement:
+    t = orm.memberships
+    columns = [c.name for c in t.columns if c.name != "updated_at"]
+    given = json_rows("rows", "given", [(c, t.c[c].type) for c in columns])
+    ordered = select(*[given.c[c] for c in columns]).order_by(given.c.group_id, given.c.user_id)
+    stmt = insert(t).from_select(columns, ordered)
+    changed = {c: stmt.excluded[c] for c in columns if c not in MEMBER_KEY}
+    return DriverStatement.of(
+        stmt.on_conflict_do_update(
+            index_elements=list(MEMBER_KEY), set_={**changed, "updated_at": func.now()}
+        )
+    )
+
+
+SAVE_MEMBERSHIPS = _save_memberships()
+"""Memberships as announced (`rows`, each a whole row but `updated_at`), in key order, each
+replacing the stored one."""
