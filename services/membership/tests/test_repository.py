@@ -171,3 +171,30 @@ async def test_locked_balances_are_read_once_and_answered_as_the_unit_leaves_the
         assert len(reads) == 1
         async with Unit(sessions) as uow:
             assert await uow.credits.balances(key, lock=True) == {"posts": 3}
+
+
+async def test_queued_subscriptions_are_read_as_saved_and_written_once_at_commit(
+    migrated_database: Callable[[Path], str],
+) -> None:
+    async with sessions_on(migrated_database(MIGRATIONS)) as sessions:
+        await count_writes(sessions, "subscriptions")
+        user, group = unique("user"), unique("group")
+        key = MembershipKey(user, group)
+        first = _subscription(unique("sub"), user, group, created=1_000)
+        lapsed = replace(first, status="past_due", version=first.version + 1)
+        newer = _subscription(unique("sub"), user, group, created=2_000)
+        async with Unit(sessions) as uow:
+            await uow.memberships.save_subscription(first)
+            await uow.memberships.save_subscription(lapsed)
+            assert (await uow.memberships.member_state(key))[0].subscriptions == [lapsed]
+            found = await uow.memberships.sources(key)
+            assert found is not None and found.subscriptions == [lapsed]
+            related, state = await uow.memberships.save_subscription_reading(newer)
+            assert sorted(related, key=lambda s: s.created) == [lapsed, newer]
+            assert sorted(state[0].subscriptions, key=lambda s: s.created) == [lapsed, newer]
+            await uow.commit()
+        # newer's save, then the one queued (as last saved)
+        assert await writes(sessions, "subscriptions") == {"INSERT": 2}
+        async with Unit(sessions) as uow:
+            assert await uow.memberships.subscription(first.id) == lapsed
+            assert await uow.memberships.subscription(newer.id) == newer

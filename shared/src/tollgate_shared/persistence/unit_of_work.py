@@ -191,6 +191,12 @@ class UnitOfWork:
             queue = self._queues[kind] = kind.empty()
         return cast(Q, queue)
 
+    async def write_queued(self, kind: Deferred[Any]) -> None:
+        """Make `kind`'s queued writes now: a statement is about to read what they change."""
+        queue = self._queues.pop(kind, None)
+        if queue is not None:
+            await kind.write(self, queue)
+
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A block whose writes are rolled back alone if it raises (the error goes on); what

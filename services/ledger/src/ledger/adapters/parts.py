@@ -119,7 +119,7 @@ class Parts:
 
     async def _written(self) -> None:
         """Write what is queued now: a statement is about to read the parts."""
-        await _write(self._uow, self._uow.deferred(QUEUED))
+        await self._uow.write_queued(QUEUED)
 
     async def read_ahead(self, kinds: Collection[str], keys: Collection[str]) -> list[Part]:
         """Read the parts of `kinds` kept under `keys` in one statement for `get` (and return

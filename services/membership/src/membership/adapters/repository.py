@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import orm
+from membership.adapters import queued as queued_writes
 from membership.adapters.statements import (
     ANNOUNCED_DATES,
     GATE_SQL,
@@ -23,7 +24,6 @@ from membership.adapters.statements import (
     MEMBER_PARTS,
     MEMBER_SOURCES,
     MEMBER_STATE,
-    SAVE_MEMBERSHIPS,
     SOURCES_OF_USER,
     SUBSCRIPTIONS,
     TERMS_WITH_REVERSALS,
@@ -41,9 +41,8 @@ from membership.domain.model import (
     Term,
 )
 from tollgate_shared.contracts.base import DomainEvent
-from tollgate_shared.persistence.db import json_param
 from tollgate_shared.persistence.pagination import keyset_page
-from tollgate_shared.persistence.unit_of_work import Deferred, Known, ReadAhead, UnitOfWork
+from tollgate_shared.persistence.unit_of_work import Known, ReadAhead, UnitOfWork
 
 R = TypeVar("R")
 
@@ -105,28 +104,6 @@ def _member_state(found: Sources, announced: Sequence[Any]) -> MemberState:
         return found, None, None
     row = _parse_dates(announced[0], ANNOUNCED_DATES)
     return found, _record(Announced, row), row["email"]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Announcing:
-    """A membership a unit of work saved and has not written yet."""
-
-    announced: Announced
-    email: str | None
-    row: dict[str, Any]
-
-
-async def _write_memberships(uow: UnitOfWork, queued: dict[MembershipKey, _Announcing]) -> None:
-    rows = [q.row for q in queued.values()]
-    queued.clear()
-    if rows:
-        await uow.execute(SAVE_MEMBERSHIPS, {"rows": json_param(rows)})
-
-
-ANNOUNCING = Deferred(dict[MembershipKey, _Announcing], _write_memberships)
-"""The memberships a unit of work saved, each as last saved: written in one statement before
-it commits (a member reconciled twice in a fetch is written once). Its reads of a member's
-announced state answer from here first; the sweeper's and the counts' write them first."""
 
 
 def lock_name(key: MembershipKey) -> str:
@@ -227,7 +204,7 @@ class Memberships:
         self._uow = uow
         self._subscriptions = ReadAhead(self._read_subscriptions)
         self._saved: Known[str, SubscriptionRecord] = Known(uow)
-        """Subscriptions this unit saved: their rows stay locked by the write until it ends."""
+        """Subscriptions this unit saved (written or queued), under their members' locks."""
 
     async def lock(self, *keys: MembershipKey) -> None:
         """Serialize changes to these memberships until the transaction ends (a key this unit
@@ -257,14 +234,24 @@ class Memberships:
     async def sources(self, key: MembershipKey) -> Sources | None:
         """The member's subscriptions, terms and grant, if any."""
         found = await sources(self._uow.session, user_id=key.user_id, group_id=key.group_id)
-        return found.get(key.group_id)
+        member = self._with_queued(key, found.get(key.group_id) or Sources())
+        return member if member.subscriptions or member.terms or member.grant else None
+
+    def _with_queued(self, key: MembershipKey, found: Sources) -> Sources:
+        """The member's sources as read, with the subscriptions this unit queued."""
+        queued = self._uow.deferred(queued_writes.SUBSCRIPTIONS).values()
+        mine = [s for s in queued if (s.user_id, s.group_id) == (key.user_id, key.group_id)]
+        if mine:
+            found.subscriptions = queued_writes.overlaid(found.subscriptions, mine)
+        return found
 
     async def _upsert(self, table: Any, values: dict[str, Any], keys: tuple[str, ...]) -> None:
         await self._uow.execute(upsert(table, tuple(values), keys), values)
 
     async def save_subscription(self, record: SubscriptionRecord) -> None:
-        """Insert or replace a subscription's applied state."""
-        await self._upsert(orm.subscriptions, _values(record), ("id",))
+        """Insert or replace a subscription's applied state (written before the commit:
+        `queued.SUBSCRIPTIONS`)."""
+        self._uow.deferred(queued_writes.SUBSCRIPTIONS)[record.id] = record
         self._saved[record.id] = record
 
     async def save_subscription_reading(
@@ -281,11 +268,14 @@ class Memberships:
             "related_id": record.id,
             "related_previous_id": record.previous_subscription_id,
         }
+        queued = self._uow.deferred(queued_writes.SUBSCRIPTIONS)
+        queued.pop(record.id, None)  # written now
         [row] = await self._uow.execute(save_reading(tuple(values)), params)
         self._saved[record.id] = record
         *parts, announced = row.values()
         found = _member_sources(parts)  # every related subscription, the member's terms, grant
-        related = found.subscriptions
+        theirs = [s for s in queued.values() if queued_writes.related(s, record)]
+        related = queued_writes.overlaid(found.subscriptions, theirs)
         member = (record.user_id, record.group_id)
         found.subscriptions = [s for s in related if (s.user_id, s.group_id) == member]
         key = MembershipKey(record.user_id, record.group_id)
@@ -355,22 +345,23 @@ class Memberships:
         known."""
         params = {"group_id": key.group_id, "user_id": key.user_id}
         *parts, announced = (await self._uow.execute(MEMBER_STATE, params))[0].values()
-        return self._announcing(key, _member_state(_member_sources(parts), announced))
+        found = self._with_queued(key, _member_sources(parts))
+        return self._announcing(key, _member_state(found, announced))
 
     def _announcing(self, key: MembershipKey, state: MemberState) -> MemberState:
         """`state` with the announced membership this unit saved and has not written yet."""
-        queued = self._uow.deferred(ANNOUNCING).get(key)
+        queued = self._uow.deferred(queued_writes.MEMBERSHIPS).get(key)
         return state if queued is None else (state[0], queued.announced, queued.email)
 
     async def _written(self) -> None:
         """Write the saved memberships now: a statement is about to read them by other keys."""
-        await _write_memberships(self._uow, self._uow.deferred(ANNOUNCING))
+        await self._uow.write_queued(queued_writes.MEMBERSHIPS)
 
     async def save_membership(
         self, entitlement: Entitlement, announcing: Sequence[DomainEvent] = ()
     ) -> None:
         """Store an entitlement as the announced membership (written before the commit:
-        `ANNOUNCING`), and emit the events that announce its change (each once: their ids
+        `queued.MEMBERSHIPS`), and emit the events that announce its change (each once: their ids
         derive from their cause)."""
         now = Announced.of(entitlement)
         row = {
@@ -382,8 +373,8 @@ class Memberships:
             "next_change_at": entitlement.next_change_at,
             "email": entitlement.email,
         }
-        queued = self._uow.deferred(ANNOUNCING)
-        queued[entitlement.key] = _Announcing(now, entitlement.email, row)
+        queued = self._uow.deferred(queued_writes.MEMBERSHIPS)
+        queued[entitlement.key] = queued_writes.Announcing(now, entitlement.email, row)
         self._uow.emit(*announcing)
 
     async def due_for_sweep(

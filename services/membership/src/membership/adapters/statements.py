@@ -199,20 +199,16 @@ MEMBER_STATE = DriverStatement.of(MEMBER_SOURCES.add_columns(ANNOUNCED_PART))
 """A member's sources and their membership as last announced, in one statement."""
 
 
-def _save_memberships() -> DriverStatement:
-    t = orm.memberships
-    columns = [c.name for c in t.columns if c.name != "updated_at"]
-    given = json_rows("rows", "given", [(c, t.c[c].type) for c in columns])
-    ordered = select(*[given.c[c] for c in columns]).order_by(given.c.group_id, given.c.user_id)
-    stmt = insert(t).from_select(columns, ordered)
-    changed = {c: stmt.excluded[c] for c in columns if c not in MEMBER_KEY}
+def save_rows(table: Table, keys: tuple[str, ...]) -> DriverStatement:
+    """Whole rows of `table` (`rows`, all columns but `updated_at`), in key order, each
+    replacing the stored one of the same `keys`."""
+    columns = [c.name for c in table.columns if c.name != "updated_at"]
+    given = json_rows("rows", "given", [(c, table.c[c].type) for c in columns])
+    ordered = select(*[given.c[c] for c in columns]).order_by(*[given.c[k] for k in keys])
+    stmt = insert(table).from_select(columns, ordered)
+    changed = {c: stmt.excluded[c] for c in columns if c not in keys}
     return DriverStatement.of(
         stmt.on_conflict_do_update(
-            index_elements=list(MEMBER_KEY), set_={**changed, "updated_at": func.now()}
+            index_elements=list(keys), set_={**changed, "updated_at": func.now()}
         )
     )
-
-
-SAVE_MEMBERSHIPS = _save_memberships()
-"""Memberships as announced (`rows`, each a whole row but `updated_at`), in key order, each
-replacing the stored one."""
