@@ -115,6 +115,25 @@ async def test_a_fetch_of_reports_leaves_what_one_by_one_leaves(
     assert released == {"cs_ann_before", "cs_bob_gold", "cs_bob_silver"}
 
 
+async def test_a_session_paid_after_membership_counted_its_buyer_is_released_as_it_is_paid(
+    migrated_database: Callable[[Path], str],
+) -> None:
+    async with sessions_on(migrated_database(MIGRATIONS)) as sessions:
+        await _seed(sessions)
+        async with CheckoutUnitOfWork(sessions) as uow:
+            for member, event_at in REPORTS:
+                _report(uow, member, event_at)
+            await uow.commit()
+        _, released = await _state(sessions)
+        async with CheckoutUnitOfWork(sessions) as uow:
+            # ann is counted on gold since day 2: the session begun on day 0 is released as it
+            # is paid, the one begun on day 6 (after that report) still holds.
+            for checkout_id in ("cs_ann_open", "cs_ann_after"):
+                await uow.checkouts.move(checkout_id, "paid", release=True, if_member=True)
+            await uow.commit()
+        assert (await _state(sessions))[1] == released | {"cs_ann_open"}
+
+
 async def test_a_failed_unit_of_work_writes_nothing(
     migrated_database: Callable[[Path], str],
 ) -> None:

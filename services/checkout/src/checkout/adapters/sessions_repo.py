@@ -192,13 +192,26 @@ class CheckoutSessions:
             .returning(_limited_tier())
         )
 
-    async def move(self, checkout_id: str, status: Status, *, release: bool = False) -> None:
-        """Set the status (callers check `can_move`); `release` frees the seat it held."""
+    async def move(
+        self, checkout_id: str, status: Status, *, release: bool = False, if_member: bool = False
+    ) -> None:
+        """Set the status (callers check `can_move`); `release` frees the seat it held, with
+        `if_member` only if membership already reported the user on its tier since the
+        checkout began (in the same statement)."""
         values: dict[str, Any] = {"status": status}
         if status == "paid":
             values["paid_at"] = func.coalesce(S.c.paid_at, func.now())
         if release:
-            values["released_at"] = func.coalesce(S.c.released_at, func.now())
+            released = func.coalesce(S.c.released_at, func.now())
+            counted = exists().where(
+                members.c.user_id == S.c.user_id,
+                members.c.tier_id == S.c.tier_id,
+                members.c.active,
+                members.c.event_at >= S.c.created_at,
+            )
+            values["released_at"] = (
+                case((counted, released), else_=S.c.released_at) if if_member else released
+            )
         await self._write(
             update(S).where(S.c.id == checkout_id).values(**values).returning(_limited_tier())
         )
@@ -372,23 +385,4 @@ class CheckoutSessions:
             insert(customers)
             .values(user_id=user_id, stripe_customer_id=stripe_customer_id)
             .on_conflict_do_nothing()
-        )
-
-    async def release_if_member(self, record: CheckoutRecord) -> None:
-        """Free a paid checkout's seat if membership already reported the user on its tier."""
-        counted = (
-            select(members.c.user_id)
-            .where(
-                members.c.user_id == record.user_id,
-                members.c.tier_id == record.tier_id,
-                members.c.active,
-                members.c.event_at >= record.created_at,
-            )
-            .exists()
-        )
-        await self._write(
-            update(S)
-            .where(S.c.id == record.id, counted)
-            .values(released_at=func.now())
-            .returning(_limited_tier())
         )

@@ -106,7 +106,9 @@ async def record_paid(
     """Stripe says the checkout is paid: record it (once), its coupon, and tell the apps."""
     if not can_move(record.status, "paid"):
         return
-    await uow.checkouts.move(record.id, "paid")
+    # A membership's seat is freed now if membership already counts the user on its tier.
+    member = record.purpose != "purchase"
+    await uow.checkouts.move(record.id, "paid", release=member, if_member=member)
     await _record_redemptions(uow, record, payment, causation_id)
     if record.purpose == "purchase":
         uow.emit(
@@ -116,8 +118,6 @@ async def record_paid(
                 **purchase_fields(record, payment),
             ),
         )
-    else:
-        await uow.checkouts.release_if_member(record)
 
 
 async def _coupons_used(
