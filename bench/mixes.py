@@ -172,8 +172,9 @@ async def steady(
     probe: Probe,
 ) -> dict[str, object]:
     """POST `events` as signed webhooks at `rate` a second. Kept up: the consumers' lag left
-    when the last webhook is answered is gone within a second. CPU time is taken over the
-    sending; Stripe calls from the step's start until the lag is gone."""
+    when the last webhook is answered is gone within a second. CPU time and Stripe calls are
+    taken from the step's start until the lag is gone: the cost of all of its events, also of
+    those a step that was not kept up left behind."""
     requests = [signed(gateway_url, e) for e in events]  # signed beforehand: not in the step
     gateway, statuses = Connections(gateway_url), Counter[int]()
     senders = asyncio.Semaphore(64)
@@ -199,9 +200,9 @@ async def steady(
             peak, next_sample = max(peak, await lag(probe.js)), now + 0.5
         await asyncio.sleep(max(0.0, start + (int((now - start) / tick) + 1) * tick - loop.time()))
     await asyncio.gather(*sending)
-    cpu = meter.since(cpu_before)
     at_stop = await lag(probe.js)
     drained_after = await settle(probe.js)
+    cpu = meter.since(cpu_before)
     gateway.close()
     return {
         "rate": rate,

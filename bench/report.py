@@ -94,7 +94,8 @@ def mix_section(name: str, mix: dict[str, Any]) -> list[str]:
         "Stripe calls per event by endpoint (429s among them):",
         "",
         *(table(["endpoint", *labels], endpoint_rows) if endpoint_rows else ["none", ""]),
-        "CPU-milliseconds per event of each process:",
+        "CPU-milliseconds per event of each process (a step's from its start until its lag was"
+        " gone):",
         "",
         *table(["process", *labels], cpu_rows),
     ]
