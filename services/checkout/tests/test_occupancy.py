@@ -86,6 +86,15 @@ def _report(uow: CheckoutUnitOfWork, member: Member, event_at: datetime) -> None
     )
 
 
+async def _seeded_and_reported_together(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """`SESSIONS` stored, then every report of `REPORTS` queued in one unit of work."""
+    await _seed(sessions)
+    async with CheckoutUnitOfWork(sessions) as uow:
+        for member, event_at in REPORTS:
+            _report(uow, member, event_at)
+        await uow.commit()
+
+
 async def test_a_fetch_of_reports_leaves_what_one_by_one_leaves(
     migrated_database: Callable[[Path], str],
 ) -> None:
@@ -98,11 +107,7 @@ async def test_a_fetch_of_reports_leaves_what_one_by_one_leaves(
         expected = await _state(one_by_one)
 
     async with sessions_on(migrated_database(MIGRATIONS)) as together:
-        await _seed(together)
-        async with CheckoutUnitOfWork(together) as uow:
-            for member, event_at in REPORTS:
-                _report(uow, member, event_at)
-            await uow.commit()
+        await _seeded_and_reported_together(together)
         assert await _state(together) == expected
 
     found, released = expected
@@ -119,11 +124,7 @@ async def test_a_session_paid_after_membership_counted_its_buyer_is_released_as_
     migrated_database: Callable[[Path], str],
 ) -> None:
     async with sessions_on(migrated_database(MIGRATIONS)) as sessions:
-        await _seed(sessions)
-        async with CheckoutUnitOfWork(sessions) as uow:
-            for member, event_at in REPORTS:
-                _report(uow, member, event_at)
-            await uow.commit()
+        await _seeded_and_reported_together(sessions)
         _, released = await _state(sessions)
         async with CheckoutUnitOfWork(sessions) as uow:
             # ann is counted on gold since day 2: the session begun on day 0 is released as it

@@ -82,6 +82,11 @@ class Credits:
             for key in wanted:
                 self._locked[key] = found[key]
 
+    def _left(self, key: MembershipKey, balances: dict[str, int]) -> None:
+        """Keep what this unit's write left of a member's balances, if it locked them."""
+        if key in self._locked:
+            self._locked[key] = {**(self._locked[key] or {}), **balances}
+
     async def balances(self, key: MembershipKey, *, lock: bool = False) -> dict[str, int]:
         """The member's balance per kind (locked until the transaction ends when `lock`)."""
         if lock:
@@ -157,8 +162,7 @@ class Credits:
                     set_={"balance": stmt.excluded.balance, "updated_at": func.now()},
                 )
             )
-        if key in self._locked:
-            self._locked[key] = {**(self._locked[key] or {}), **final}
+        self._left(key, final)
         await self.add_entries(key, entries)
         await self._session.execute(
             update(a).where(*_member(a, key), a.c.cause == allocation.cause).values(applied=True)
@@ -233,8 +237,8 @@ class Credits:
             .returning(t.c.balance)
         )
         balance: int | None = result.scalar_one_or_none()
-        if balance is not None and key in self._locked:
-            self._locked[key] = {**(self._locked[key] or {}), kind: balance}
+        if balance is not None:
+            self._left(key, {kind: balance})
         return balance
 
     async def answer_spend(

@@ -5,6 +5,7 @@ reconciliation needs, and the gate's read of many members at once, each built on
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 
 from membership.adapters import orm
 from membership.domain.model import Grant, SubscriptionRecord, Term
@@ -141,6 +143,13 @@ def upsert_of(table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> 
     """An insert of `columns` (values bound by name) that replaces the row of the same
     `keys`."""
     stmt = insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+    return _replacing(stmt, columns, keys)
+
+
+def _replacing(
+    stmt: PostgresInsert, columns: Sequence[str], keys: tuple[str, ...]
+) -> PostgresInsert:
+    """`stmt` replacing the stored row of the same `keys` with its `columns`, updated now."""
     changed = {c: stmt.excluded[c] for c in columns if c not in keys}
     return stmt.on_conflict_do_update(
         index_elements=list(keys), set_={**changed, "updated_at": func.now()}
@@ -206,9 +215,4 @@ def save_rows(table: Table, keys: tuple[str, ...]) -> DriverStatement:
     given = json_rows("rows", "given", [(c, table.c[c].type) for c in columns])
     ordered = select(*[given.c[c] for c in columns]).order_by(*[given.c[k] for k in keys])
     stmt = insert(table).from_select(columns, ordered)
-    changed = {c: stmt.excluded[c] for c in columns if c not in keys}
-    return DriverStatement.of(
-        stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={**changed, "updated_at": func.now()}
-        )
-    )
+    return DriverStatement.of(_replacing(stmt, columns, keys))
