@@ -13,6 +13,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
 from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -91,10 +92,27 @@ class RunningConsumers:
 
 
 async def consumer_idle(js: JetStreamContext, stream: str, durable: str) -> bool:
-    """Whether `durable` on `stream` has nothing left to deliver and nothing awaiting its ack."""
+    """Whether `durable` on `stream` has nothing left to deliver and nothing awaiting its ack,
+    and has acked the last message stored under its filter: a message just stored may not be
+    counted as pending yet."""
     info = await js.consumer_info(stream, durable)
-    idle: bool = info.num_pending == 0 and info.num_ack_pending == 0
-    return idle
+    if info.num_pending or info.num_ack_pending:
+        return False
+    config = info.config
+    filters = config.filter_subjects or [config.filter_subject or ">"]
+    acked = info.ack_floor.stream_seq if info.ack_floor else 0
+    for subject in filters:
+        if acked < await _last_seq(js, stream, subject):
+            return False
+    return True
+
+
+async def _last_seq(js: JetStreamContext, stream: str, subject: str) -> int:
+    """The sequence of the last message `stream` holds under `subject` (0: none)."""
+    try:
+        return (await js.get_last_msg(stream, subject)).seq or 0
+    except NotFoundError:
+        return 0
 
 
 async def durable_from_now(js: JetStreamContext, spec: ConsumerSpec) -> None:
