@@ -2,7 +2,17 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, String, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    String,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from tollgate_shared.persistence.db import DriverStatement, json_param, json_rows
 
@@ -78,3 +88,31 @@ async def test_a_unit_of_work_runs_its_statements_in_its_own_transaction(db) -> 
     async with db.units() as uow:
         rows = (await uow.session.execute(select(EFFECTS.c.message_id))).scalars().all()
     assert rows == ["kept"]
+
+
+async def test_placeholders_are_postgres_own_and_a_parameter_used_twice_is_bound_once(db) -> None:
+    """Compiled to `$n` placeholders, which psycopg sends as they are (it would parse its own
+    `%(name)s` ones at every run of a statement this long); a `%` in the text is text."""
+    add = DriverStatement.of(insert(EFFECTS), columns=["message_id", "body"])
+    padding = " OR ".join(f"effects.body = 'never {n}%'" for n in range(150))
+    both = DriverStatement.of(
+        select(EFFECTS.c.message_id, EFFECTS.c.body).where(
+            (EFFECTS.c.message_id == bindparam("m")) | (EFFECTS.c.body == bindparam("m")),
+            EFFECTS.c.body.like("%e%") | EFFECTS.c.body.like(bindparam("pattern")),
+            text(f"NOT ({padding})"),
+        )
+    )
+    assert len(both.sql) > 4096 and "$1" in both.sql and "%(" not in both.sql
+    assert both.names.count("m") == 1
+    async with db.units() as uow:
+        await uow.execute(add, {"message_id": "one", "body": "free"})
+        await uow.execute(add, {"message_id": "two", "body": "two"})
+        await uow.execute(add, {"message_id": "three", "body": "never 1%"})
+        assert await uow.execute(both, {"m": "two", "pattern": "tw%"}) == [
+            {"message_id": "two", "body": "two"}
+        ]
+        assert await uow.execute(both, {"m": "two", "pattern": "x"}) == []
+        assert await uow.execute(both, {"m": "free", "pattern": "x"}) == [
+            {"message_id": "one", "body": "free"}
+        ]
+        assert await uow.execute(both, {"m": "three", "pattern": "never%"}) == []

@@ -182,20 +182,24 @@ async def _parse_json_fast(connection: psycopg.AsyncConnection[Any]) -> None:
 
 @dataclass(frozen=True)
 class DriverStatement:
-    """A SQLAlchemy statement compiled once for psycopg (named `%(name)s` parameters), run on a
-    unit of work's own connection (`UnitOfWork.execute`) without SQLAlchemy's per-statement
-    cost, which on the consumers' hot paths was larger than the statements' (bench/README.md)."""
+    """A SQLAlchemy statement compiled once for psycopg, with Postgres's own `$n` placeholders
+    (psycopg parses a statement's placeholders at every run when it is longer than its cache
+    takes, as most of these are), run on a unit of work's own connection
+    (`UnitOfWork.execute`) without SQLAlchemy's per-statement cost, which on the consumers'
+    hot paths was larger than the statements' (bench/README.md)."""
 
     sql: str
     prepare: bool = True
     """False for statements Postgres cannot prepare (SAVEPOINT and other utility commands)."""
     constants: Mapping[str, Any] = field(default_factory=dict)
     """The values the statement itself holds (`status == "paid"`), bound at every run."""
+    names: tuple[str, ...] = ()
+    """The parameter of each placeholder: `names[0]` is `$1`'s."""
 
     @classmethod
     def of(cls, statement: ClauseElement, *, columns: Sequence[str] = ()) -> DriverStatement:
         """`statement` compiled; `columns` are the parameters of an INSERT without values."""
-        dialect = psycopg_dialect()  # type: ignore[no-untyped-call]
+        dialect = psycopg_dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
         compiled = cast(
             SQLCompiler, statement.compile(dialect=dialect, column_keys=list(columns) or None)
         )
@@ -204,17 +208,22 @@ class DriverStatement:
             for name, value in compiled.params.items()
             if name in compiled.binds and not compiled.binds[name].required
         }
-        return cls(str(compiled), constants=constants)
+        return cls(str(compiled), constants=constants, names=tuple(compiled.positiontup or ()))
+
+    def bound(self, params: Mapping[str, Any] | None = None) -> list[Any] | None:
+        """The values of the placeholders, in order, from `params` and the constants."""
+        if not self.names:
+            return None
+        given = params or {}
+        return [given[n] if n in given else self.constants[n] for n in self.names]
 
     async def execute(
         self, connection: psycopg.AsyncConnection[Any], params: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """Execute on `connection` (prepared unless told not to); the rows as dicts (none if
         the statement returns no rows)."""
-        async with connection.cursor(row_factory=dict_row) as cursor:
-            if self.constants:
-                params = {**self.constants, **(params or {})}
-            await cursor.execute(self.sql, params, prepare=self.prepare)
+        async with psycopg.AsyncRawCursor(connection, row_factory=dict_row) as cursor:
+            await cursor.execute(self.sql, self.bound(params), prepare=self.prepare)
             return await cursor.fetchall() if cursor.description else []
 
 

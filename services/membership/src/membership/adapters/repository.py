@@ -19,7 +19,7 @@ from membership.adapters import orm
 from membership.adapters import queued as queued_writes
 from membership.adapters.statements import (
     ANNOUNCED_DATES,
-    GATE_SQL,
+    GATE,
     MEMBER_KEY,
     MEMBER_PARTS,
     MEMBER_SOURCES,
@@ -136,7 +136,9 @@ async def gate_read(
     for attempt in (1, 2):
         async with pool.connection() as conn:
             try:
-                rows = await (await conn.execute(GATE_SQL, params, prepare=True)).fetchall()
+                async with psycopg.AsyncRawCursor(conn) as cursor:
+                    await cursor.execute(GATE.sql, GATE.bound(params), prepare=True)
+                    rows = await cursor.fetchall()
                 break
             except psycopg.OperationalError:
                 if attempt == 2 or not conn.broken:

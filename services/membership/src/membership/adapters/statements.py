@@ -108,7 +108,7 @@ MEMBER_SOURCES = select(*[part for part, _, _ in MEMBER_PARTS])
 """One statement, one row: a member's subscriptions, terms and grant as JSON arrays."""
 
 
-def _gate_sql() -> str:
+def _gate() -> DriverStatement:
     """Many members' sources and credit balances, one row per (`user_ids[i]`,
     `group_ids[i]`), as the driver runs it for the gate."""
     keys = (
@@ -126,10 +126,10 @@ def _gate_sql() -> str:
         *[part for part, _, _ in parts],
         as_json_rows(balances)[0],
     )
-    return DriverStatement.of(query).sql
+    return DriverStatement.of(query)
 
 
-GATE_SQL = _gate_sql()
+GATE = _gate()
 
 SUBSCRIPTIONS = DriverStatement.of(
     select(orm.subscriptions).where(
