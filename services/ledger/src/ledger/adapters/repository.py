@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -48,8 +48,13 @@ def _column(txn: Transaction, name: str, causation_id: str | None) -> Any:
             return getattr(txn, name)
 
 
-LOOKUPS = ("charge", "key", "invoice")
+_LOOKUP_WHERE: dict[str, Callable[[Any, str], Any]] = {
+    "charge": lambda c, name: c.charge_id == name,
+    "key": lambda c, name: (c.payment_intent_id == name) | (c.charge_id == name),
+    "invoice": lambda c, name: c.invoice_id == name,
+}
 """How a payment is looked up: by its charge, by its payment intent or charge, by its invoice."""
+LOOKUPS = tuple(_LOOKUP_WHERE)
 
 
 def _payment_of(m: Mapping[str, Any]) -> Payment:
@@ -151,14 +156,14 @@ class Books:
         named = [(how, name) for name in (charge_id, *names) if name for how in LOOKUPS]
         self._payments.forget([*stale, *named])
 
-    async def _payment(self, how: str, name: str, where: Any) -> Payment | None:
+    async def _payment(self, how: str, name: str) -> Payment | None:
         if (how, name) in self._payments:
             return self._payments[how, name]
+        where = _LOOKUP_WHERE[how](orm.payments.c, name)  # built on a miss only
         row = (await self._session.execute(select(orm.payments).where(where))).mappings().first()
-        payment = _payment_of(dict(row)) if row else None
+        self._payments[how, name] = payment = _payment_of(dict(row)) if row else None
         if payment is not None:
             self._remember(payment)
-        self._payments[how, name] = payment
         return payment
 
     @property
@@ -276,7 +281,7 @@ class Books:
 
     async def get_payment(self, charge_id: str) -> Payment | None:
         """The booked payment of a charge."""
-        return await self._payment("charge", charge_id, orm.payments.c.charge_id == charge_id)
+        return await self._payment("charge", charge_id)
 
     async def link_invoice(
         self,
@@ -363,14 +368,11 @@ class Books:
 
     async def payment_by_key(self, key: str) -> Payment | None:
         """The booked payment of a payment intent, or of a charge paid without one."""
-        p = orm.payments
-        return await self._payment(
-            "key", key, (p.c.payment_intent_id == key) | (p.c.charge_id == key)
-        )
+        return await self._payment("key", key)
 
     async def payment_by_invoice(self, invoice_id: str) -> Payment | None:
         """The booked payment of an invoice, if its payment is booked."""
-        return await self._payment("invoice", invoice_id, orm.payments.c.invoice_id == invoice_id)
+        return await self._payment("invoice", invoice_id)
 
     async def payments_without_fee(self, limit: int, *, since: datetime) -> list[Payment]:
         """The oldest `limit` payments made `since` then whose fee is not known yet."""
