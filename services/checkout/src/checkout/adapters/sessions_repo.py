@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     DateTime,
-    Label,
     and_,
     case,
     exists,
@@ -26,28 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.adapters.catalog_repo import to_entity
 from checkout.adapters.orm import checkout_sessions, customers, members, tiers
+from checkout.adapters.statements import MOVES, holding, limited_tier
 from checkout.domain.checkout import NEVER, CheckoutRecord, Member, Status
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
 S = checkout_sessions
-
-
-def holding() -> ColumnElement[bool]:
-    """Checkouts that hold what they sell: open and unexpired, being paid, or paid (without
-    IN lists, which a `DriverStatement` cannot expand)."""
-    return or_(
-        S.c.status == "processing",
-        S.c.status == "paid",
-        and_(or_(S.c.status == "pending", S.c.status == "open"), S.c.expires_at > func.now()),
-    )
-
-
-def _limited_tier(tier_id: Any = S.c.tier_id) -> Label[str]:
-    """For a write's RETURNING: the checkout's tier (the column, or the id an INSERT gives) if
-    it has a capacity (its seat holds are announced), else NULL. Asked in the write's own
-    statement: a checkout of a tier without a capacity costs no round trip."""
-    limited = select(tiers.c.id).where(tiers.c.id == tier_id, tiers.c.capacity.is_not(None))
-    return limited.scalar_subquery().label("limited_tier")
 
 
 async def held_seats(
@@ -97,7 +79,7 @@ class CheckoutSessions:
         return self._uow.session
 
     async def _write(self, statement: Any) -> None:
-        """Run a write returning `_limited_tier()`, noting the tiers whose holds it changed."""
+        """Run a write returning `limited_tier()`, noting the tiers whose holds it changed."""
         result = await self._session.execute(statement)
         self._holds_changed.update(row.limited_tier for row in result if row.limited_tier)
 
@@ -172,7 +154,7 @@ class CheckoutSessions:
         if values.get("tier_id") is None:
             await self._session.execute(pending)
         else:
-            await self._write(pending.returning(_limited_tier(values["tier_id"])))
+            await self._write(pending.returning(limited_tier(values["tier_id"])))
 
     async def opened(
         self, checkout_id: str, *, stripe_id: str, url: str | None, expires_at: datetime
@@ -189,7 +171,7 @@ class CheckoutSessions:
         await self._write(
             S.delete()
             .where(S.c.id == checkout_id, S.c.status == "pending")
-            .returning(_limited_tier())
+            .returning(limited_tier())
         )
 
     async def move(
@@ -198,23 +180,9 @@ class CheckoutSessions:
         """Set the status (callers check `can_move`); `release` frees the seat it held, with
         `if_member` only if membership already reported the user on its tier since the
         checkout began (in the same statement)."""
-        values: dict[str, Any] = {"status": status}
-        if status == "paid":
-            values["paid_at"] = func.coalesce(S.c.paid_at, func.now())
-        if release:
-            released = func.coalesce(S.c.released_at, func.now())
-            counted = exists().where(
-                members.c.user_id == S.c.user_id,
-                members.c.tier_id == S.c.tier_id,
-                members.c.active,
-                members.c.event_at >= S.c.created_at,
-            )
-            values["released_at"] = (
-                case((counted, released), else_=S.c.released_at) if if_member else released
-            )
-        await self._write(
-            update(S).where(S.c.id == checkout_id).values(**values).returning(_limited_tier())
-        )
+        moved = MOVES[status == "paid", release, release and if_member]
+        rows = await self._uow.execute(moved, {"checkout_id": checkout_id, "to_status": status})
+        self._holds_changed.update(row["limited_tier"] for row in rows if row["limited_tier"])
 
     async def claim(self, checkout_id: str) -> bool:
         """Mark a purchase claimed; False if it already was."""

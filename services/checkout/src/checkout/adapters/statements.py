@@ -1,18 +1,83 @@
-"""Checkout's hand-tuned statements: compiled once for the driver, rows bound as JSON."""
+"""Checkout's hand-tuned statements, compiled once for the driver (rows bound as JSON), and the
+clauses they share with the repository."""
 
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Any
 
-from sqlalchemy import DateTime, String, and_, func, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Label,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 
 from checkout.adapters.orm import checkout_sessions, members, tiers
-from checkout.adapters.sessions_repo import holding
 from checkout.domain.checkout import Member
 from tollgate_shared.persistence.db import DriverStatement, json_rows
 
+S = checkout_sessions
 OCCUPANCY_COLUMNS = [*(f.name for f in fields(Member)), "event_at"]
+
+
+def holding() -> ColumnElement[bool]:
+    """Checkouts that hold what they sell: open and unexpired, being paid, or paid (without
+    IN lists, which a `DriverStatement` cannot expand)."""
+    return or_(
+        S.c.status == "processing",
+        S.c.status == "paid",
+        and_(or_(S.c.status == "pending", S.c.status == "open"), S.c.expires_at > func.now()),
+    )
+
+
+def limited_tier(tier_id: Any = S.c.tier_id) -> Label[str]:
+    """For a write's RETURNING: the checkout's tier (the column, or the id an INSERT gives) if
+    it has a capacity (its seat holds are announced), else NULL. Asked in the write's own
+    statement: a checkout of a tier without a capacity costs no round trip."""
+    limited = select(tiers.c.id).where(tiers.c.id == tier_id, tiers.c.capacity.is_not(None))
+    return limited.scalar_subquery().label("limited_tier")
+
+
+def _moved(paid: bool, release: bool, if_member: bool) -> DriverStatement:
+    """A checkout's status set (`to_status`), stamped paid and its seat released as `move`
+    is told, answering `limited_tier()`."""
+    values: dict[str, Any] = {"status": bindparam("to_status")}
+    if paid:
+        values["paid_at"] = func.coalesce(S.c.paid_at, func.now())
+    if release:
+        released = func.coalesce(S.c.released_at, func.now())
+        counted = exists().where(
+            members.c.user_id == S.c.user_id,
+            members.c.tier_id == S.c.tier_id,
+            members.c.active,
+            members.c.event_at >= S.c.created_at,
+        )
+        values["released_at"] = (
+            case((counted, released), else_=S.c.released_at) if if_member else released
+        )
+    moved = update(S).where(S.c.id == bindparam("checkout_id")).values(**values)
+    return DriverStatement.of(moved.returning(limited_tier()))
+
+
+MOVES = {
+    (paid, release, if_member): _moved(paid, release, if_member)
+    for paid in (False, True)
+    for release in (False, True)
+    for if_member in (False, True)
+    if release or not if_member
+}
+"""`move`'s statements, by (paid, release, if_member): compiled once."""
 
 
 def _save_occupancy() -> DriverStatement:
@@ -24,7 +89,6 @@ def _save_occupancy() -> DriverStatement:
         [("user_id", String()), ("tier_id", String()), ("up_to", DateTime(timezone=True))],
     )
     held = select(holds).cte("held")
-    S = checkout_sessions
     released = (
         update(S)
         .where(
