@@ -17,7 +17,7 @@ from membership.domain.credits import Allocation
 from membership.domain.model import Announced, Grant, MembershipKey, SubscriptionRecord, Term
 from membership.main import MIGRATIONS
 from membership.service_layer.unit_of_work import MembershipUnitOfWork as Unit
-from tollgate_shared.persistence.db import transaction
+from tollgate_shared.persistence.db import DriverStatement, transaction
 from tollgate_shared.testing import count_writes, sessions_on, unique, writes
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -159,6 +159,13 @@ async def test_locked_balances_are_read_once_and_answered_as_the_unit_leaves_the
 
         event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", count_reads)
         async with Unit(sessions) as uow:
+            driver = uow.execute
+
+            async def execute(statement: DriverStatement, params: Any = None) -> Any:
+                count_reads(None, None, statement.sql)  # the driver's statements too
+                return await driver(statement, params)
+
+            uow.execute = execute  # type: ignore[method-assign]
             await uow.memberships.lock(key)
             await uow.credits.lock_ahead({key})
             assert await uow.credits.balances(key, lock=True) == {}

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkout.adapters.catalog_repo import to_entity
 from checkout.adapters.orm import checkout_sessions, customers, members, tiers
-from checkout.adapters.statements import MOVES, holding, limited_tier
+from checkout.adapters.statements import LOCK_KNOWN, MOVES, holding, limited_tier
 from checkout.domain.checkout import NEVER, CheckoutRecord, Member, Status
 from tollgate_shared.persistence.unit_of_work import UnitOfWork
 
@@ -125,16 +125,9 @@ class CheckoutSessions:
         handlers; the ids and Stripe ids of those that exist."""
         if not checkout_ids and not stripe_ids:
             return set(), set()
-        recorded = customers.c.stripe_customer_id.is_not(None).label("customer_recorded")
-        query = (
-            select(S, recorded)
-            .outerjoin(customers, customers.c.user_id == S.c.user_id)
-            .where(or_(S.c.id.in_(list(checkout_ids)), S.c.stripe_id.in_(list(stripe_ids))))
-            .order_by(S.c.id)
-            .with_for_update(of=S)
-        )
-        rows = (await self._session.execute(query)).all()
-        self._with_customer.update(row.user_id for row in rows if row.customer_recorded)
+        params = {"checkout_ids": list(checkout_ids), "stripe_ids": list(stripe_ids)}
+        rows = await self._uow.execute(LOCK_KNOWN, params)
+        self._with_customer.update(row["user_id"] for row in rows if row["customer_recorded"])
         records = [to_entity(CheckoutRecord, row) for row in rows]
         for record in records:
             self._locked[record.id] = record

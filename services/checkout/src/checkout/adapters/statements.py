@@ -7,11 +7,13 @@ from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     DateTime,
     Label,
     String,
     and_,
+    any_,
     bindparam,
     case,
     exists,
@@ -23,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 
-from checkout.adapters.orm import checkout_sessions, members, tiers
+from checkout.adapters.orm import checkout_sessions, customers, members, tiers
 from checkout.domain.checkout import Member
 from tollgate_shared.persistence.db import DriverStatement, json_rows
 
@@ -78,6 +80,27 @@ MOVES = {
     if release or not if_member
 }
 """`move`'s statements, by (paid, release, if_member): compiled once."""
+
+
+def _lock_known() -> DriverStatement:
+    recorded = customers.c.stripe_customer_id.is_not(None).label("customer_recorded")
+    return DriverStatement.of(
+        select(S, recorded)
+        .outerjoin(customers, customers.c.user_id == S.c.user_id)
+        .where(
+            or_(
+                S.c.id == any_(bindparam("checkout_ids", type_=ARRAY(String))),
+                S.c.stripe_id == any_(bindparam("stripe_ids", type_=ARRAY(String))),
+            )
+        )
+        .order_by(S.c.id)
+        .with_for_update(of=S)
+    )
+
+
+LOCK_KNOWN = _lock_known()
+"""The checkouts with any of `checkout_ids` or `stripe_ids`, locked in id order, each with
+whether its user's Stripe customer is recorded (`customer_recorded`)."""
 
 
 def _save_occupancy() -> DriverStatement:

@@ -6,12 +6,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, tuple_, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from membership.adapters import orm
-from membership.adapters.statements import balances_query
+from membership.adapters.statements import LOCK_BALANCES, balances_query
 from membership.domain.credits import Allocation, Entry, SpendOutcome, SpendRequest
 from membership.domain.model import MembershipKey
 from tollgate_shared.persistence.unit_of_work import Known, UnitOfWork
@@ -61,16 +61,10 @@ class Credits:
     async def _lock_balances(
         self, keys: list[MembershipKey]
     ) -> dict[MembershipKey, dict[str, int]]:
-        t = orm.credit_balances
-        rows = await self._session.execute(
-            select(t.c.user_id, t.c.group_id, t.c.kind, t.c.balance)
-            .where(tuple_(t.c.user_id, t.c.group_id).in_([(k.user_id, k.group_id) for k in keys]))
-            .order_by(t.c.group_id, t.c.user_id, t.c.kind)
-            .with_for_update()
-        )
+        params = {"user_ids": [k.user_id for k in keys], "group_ids": [k.group_id for k in keys]}
         found: dict[MembershipKey, dict[str, int]] = {key: {} for key in keys}
-        for row in rows:
-            found[MembershipKey(row.user_id, row.group_id)][row.kind] = row.balance
+        for row in await self._uow.execute(LOCK_BALANCES, params):
+            found[MembershipKey(row["user_id"], row["group_id"])][row["kind"]] = row["balance"]
         return found
 
     async def lock_ahead(self, keys: Collection[MembershipKey]) -> None:

@@ -26,7 +26,7 @@ from membership.adapters.statements import (
     MEMBER_STATE,
     SOURCES_OF_USER,
     SUBSCRIPTIONS,
-    TERMS_WITH_REVERSALS,
+    TERM_PAID_BY,
     save_reading,
     upsert,
 )
@@ -294,9 +294,8 @@ class Memberships:
 
     async def term_paid_by(self, payment_intent_id: str) -> Term | None:
         """The term a payment intent paid for."""
-        query = TERMS_WITH_REVERSALS.where(orm.terms.c.payment_intent_id == payment_intent_id)
-        row = (await self._uow.session.execute(query)).first()
-        return _record(Term, row) if row else None
+        rows = await self._uow.execute(TERM_PAID_BY, {"payment_intent_id": payment_intent_id})
+        return _record(Term, rows[0]) if rows else None
 
     async def add_reversal(self, payment_intent_id: str, *, at: datetime, reason: str) -> None:
         """Record that a payment was fully refunded or lost in a dispute; the first reason

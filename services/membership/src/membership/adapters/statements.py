@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -216,3 +217,30 @@ def save_rows(table: Table, keys: tuple[str, ...]) -> DriverStatement:
     ordered = select(*[given.c[c] for c in columns]).order_by(*[given.c[k] for k in keys])
     stmt = insert(table).from_select(columns, ordered)
     return DriverStatement.of(_replacing(stmt, columns, keys))
+
+
+TERM_PAID_BY = DriverStatement.of(
+    TERMS_WITH_REVERSALS.where(orm.terms.c.payment_intent_id == bindparam("payment_intent_id"))
+)
+"""The term a payment intent (`payment_intent_id`) paid for, with its reversal."""
+
+
+def _lock_balances() -> DriverStatement:
+    t = orm.credit_balances
+    keys = (
+        func.unnest(
+            bindparam("user_ids", type_=ARRAY(String)), bindparam("group_ids", type_=ARRAY(String))
+        )
+        .table_valued("user_id", "group_id")
+        .render_derived(name="k")
+    )
+    return DriverStatement.of(
+        select(t.c.user_id, t.c.group_id, t.c.kind, t.c.balance)
+        .where(tuple_(t.c.user_id, t.c.group_id).in_(select(keys.c.user_id, keys.c.group_id)))
+        .order_by(t.c.group_id, t.c.user_id, t.c.kind)
+        .with_for_update(of=t)
+    )
+
+
+LOCK_BALANCES = _lock_balances()
+"""The credit balances of the members (`user_ids[i]`, `group_ids[i]`), locked in key order."""

@@ -327,7 +327,7 @@ class Notifications:
     async def settle_many(self, attempts: Sequence[Attempt]) -> set[str]:
         """Record attempts' outcomes in one statement, each unless another sender has taken its
         row over since (a lapsed lease claimed again); returns the ids recorded."""
-        result = await self._session.execute(
+        rows = await self._uow.execute(
             SETTLE_MANY,
             {
                 "outcome_ids": [a.row.id for a in attempts],
@@ -337,7 +337,7 @@ class Notifications:
                 "outcome_retry_ins": [a.retry_in for a in attempts],
             },
         )
-        return set(result.scalars())
+        return {row["id"] for row in rows}
 
     async def store_rendered(self, rendered: Mapping[str, Rendered]) -> None:
         """Keep the subjects and bodies rendered by attempts (by notification id) of

@@ -4,8 +4,6 @@ parsed again per fetch)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     Boolean,
     DateTime,
@@ -253,7 +251,7 @@ MEMBER_EMAILS = DriverStatement.of(
 """The stored addresses of the members `user_ids`."""
 
 
-def _settle_many() -> Any:
+def _settle_many() -> DriverStatement:
     t = notifications
     v = (
         func.unnest(
@@ -277,7 +275,7 @@ def _settle_many() -> Any:
     # `id = ANY(ids)` besides the join: without it the plan cached for the statement could
     # walk every pending and sending row (the partial due index) once per outcome, a cost
     # that grows with the backlog the sender is working through.
-    return (
+    settle = (
         update(t)
         .where(
             t.c.id == any_(bindparam("outcome_ids", type_=ARRAY(String))),
@@ -297,6 +295,7 @@ def _settle_many() -> Any:
         )
         .returning(t.c.id)
     )
+    return DriverStatement.of(settle)
 
 
 SETTLE_MANY = _settle_many()
