@@ -11,12 +11,12 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 import psycopg
 import sqlalchemy.exc
-from psycopg.rows import dict_row
+from psycopg.rows import AsyncRowFactory, dict_row, tuple_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
@@ -47,6 +47,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+R = TypeVar("R")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -210,7 +212,7 @@ class DriverStatement:
         }
         return cls(str(compiled), constants=constants, names=tuple(compiled.positiontup or ()))
 
-    def bound(self, params: Mapping[str, Any] | None = None) -> list[Any] | None:
+    def _bound(self, params: Mapping[str, Any] | None) -> list[Any] | None:
         """The values of the placeholders, in order, from `params` and the constants."""
         if not self.names:
             return None
@@ -222,8 +224,22 @@ class DriverStatement:
     ) -> list[dict[str, Any]]:
         """Execute on `connection` (prepared unless told not to); the rows as dicts (none if
         the statement returns no rows)."""
-        async with psycopg.AsyncRawCursor(connection, row_factory=dict_row) as cursor:
-            await cursor.execute(self.sql, self.bound(params), prepare=self.prepare)
+        return await self._run(connection, params, dict_row)
+
+    async def tuples(
+        self, connection: psycopg.AsyncConnection[Any], params: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """As `execute`, the rows as tuples (for a reader that takes columns by position)."""
+        return await self._run(connection, params, tuple_row)
+
+    async def _run(
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        params: Mapping[str, Any] | None,
+        rows: AsyncRowFactory[R],
+    ) -> list[R]:
+        async with psycopg.AsyncRawCursor(connection, row_factory=rows) as cursor:
+            await cursor.execute(self.sql, self._bound(params), prepare=self.prepare)
             return await cursor.fetchall() if cursor.description else []
 
 

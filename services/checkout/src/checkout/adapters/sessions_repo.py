@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -80,8 +80,11 @@ class CheckoutSessions:
 
     async def _write(self, statement: Any) -> None:
         """Run a write returning `limited_tier()`, noting the tiers whose holds it changed."""
-        result = await self._session.execute(statement)
-        self._holds_changed.update(row.limited_tier for row in result if row.limited_tier)
+        self._note_holds((await self._session.execute(statement)).mappings())
+
+    def _note_holds(self, rows: Iterable[Mapping[Any, Any]]) -> None:
+        """Note the tiers whose holds the rows of a write returning `limited_tier()` changed."""
+        self._holds_changed.update(row["limited_tier"] for row in rows if row["limited_tier"])
 
     async def find_by_key(self, user_id: str, key: str) -> CheckoutRecord | None:
         """The user's checkout created under idempotency `key`."""
@@ -174,8 +177,9 @@ class CheckoutSessions:
         `if_member` only if membership already reported the user on its tier since the
         checkout began (in the same statement)."""
         moved = MOVES[status == "paid", release, release and if_member]
-        rows = await self._uow.execute(moved, {"checkout_id": checkout_id, "to_status": status})
-        self._holds_changed.update(row["limited_tier"] for row in rows if row["limited_tier"])
+        self._note_holds(
+            await self._uow.execute(moved, {"checkout_id": checkout_id, "to_status": status})
+        )
 
     async def claim(self, checkout_id: str) -> bool:
         """Mark a purchase claimed; False if it already was."""

@@ -136,9 +136,7 @@ async def gate_read(
     for attempt in (1, 2):
         async with pool.connection() as conn:
             try:
-                async with psycopg.AsyncRawCursor(conn) as cursor:
-                    await cursor.execute(GATE.sql, GATE.bound(params), prepare=True)
-                    rows = await cursor.fetchall()
+                rows = await GATE.tuples(conn, params)
                 break
             except psycopg.OperationalError:
                 if attempt == 2 or not conn.broken:
