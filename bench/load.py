@@ -32,6 +32,14 @@ def without_gc_pauses() -> Iterator[None]:
         gc.unfreeze()
 
 
+def kept_up(seconds: float, answered_after_s: float, drained_after_s: float) -> bool:
+    """Whether a step of `seconds` was kept up: its last event was answered (published, or
+    its webhook answered) within a second of being due, so the rate asked was the rate taken
+    (a saturated pipeline answers late and slows the sender), and the lag left then was gone
+    within a second."""
+    return answered_after_s <= seconds + 1.0 and drained_after_s <= 1.0
+
+
 def percentile(values: list[float], p: float) -> float:
     """The `p`-th percentile (0 to 100) of `values`, nearest rank."""
     ordered = sorted(values)

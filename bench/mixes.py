@@ -23,7 +23,7 @@ from bench import flows
 from bench.clones import Customer
 from bench.cpu import CpuMeter
 from bench.gateway import SECRET
-from bench.load import Connections, build_post, run_load
+from bench.load import Connections, build_post, kept_up, run_load
 from bench.services import Service, running
 from bench.stripe_calls import StripeEmulator, Usage
 from tollgate_shared.infra.provide import Infrastructure
@@ -171,8 +171,9 @@ async def steady(
     meter: CpuMeter,
     probe: Probe,
 ) -> dict[str, object]:
-    """POST `events` as signed webhooks at `rate` a second. Kept up: the consumers' lag left
-    when the last webhook is answered is gone within a second. CPU time and Stripe calls are
+    """POST `events` as signed webhooks at `rate` a second. Kept up (`load.kept_up`): the last
+    webhook answered within a second of being due, and the consumers' lag left then gone
+    within a second. CPU time and Stripe calls are
     taken from the step's start until the lag is gone: the cost of all of its events, also of
     those a step that was not kept up left behind."""
     requests = [signed(gateway_url, e) for e in events]  # signed beforehand: not in the step
@@ -200,6 +201,7 @@ async def steady(
             peak, next_sample = max(peak, await lag(probe.js)), now + 0.5
         await asyncio.sleep(max(0.0, start + (int((now - start) / tick) + 1) * tick - loop.time()))
     await asyncio.gather(*sending)
+    answered_after = loop.time() - start
     at_stop = await lag(probe.js)
     drained_after = await settle(probe.js)
     cpu = meter.since(cpu_before)
@@ -208,10 +210,12 @@ async def steady(
         "rate": rate,
         "events": sent,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "answered_after_s": round(answered_after, 2),
+        "rate_taken": round(sent / answered_after),
         "peak_lag": max(peak, at_stop),
         "lag_at_stop": at_stop,
         "drained_after_s": round(drained_after, 2),
-        "kept_up": drained_after <= 1.0,
+        "kept_up": kept_up(len(requests) / rate, answered_after, drained_after),
         **await probe.since(before, sent),
         **cpu_figures(cpu, sent),
     }
