@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from tollgate_shared.contracts import stripe_objects as s
-from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe import StripeEnvelope, StripeEvent
 from tollgate_shared.testing import pre_basil_invoice
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
@@ -157,11 +157,37 @@ def test_event_fixture_envelope_parses() -> None:
     assert StripeEvent.model_validate(raw).type == "invoice.paid"
 
 
-@pytest.mark.parametrize(
-    "change",
-    [{"id": "not-an-event"}, {"type": ""}, {"type": "Bad Type!"}, {"data": {}}, {"created": "x"}],
-)
+MALFORMED = [
+    {"id": "not-an-event"},
+    {"type": ""},
+    {"type": "Bad Type!"},
+    {"data": {}},
+    {"data": {"object": "in_1"}},
+    {"data": {"object": {}, "previous_attributes": []}},
+    {"created": "x"},
+    {"livemode": None},
+]
+
+
+@pytest.mark.parametrize("change", MALFORMED)
 def test_malformed_envelopes_are_rejected(change: dict) -> None:
     raw = load(FIXTURES / "events" / "invoice_paid.json") | change
     with pytest.raises(ValidationError):
         StripeEvent.model_validate(raw)
+
+
+@pytest.mark.parametrize("change", [{}, *MALFORMED])
+def test_the_gateways_envelope_takes_what_the_consumers_event_takes(change: dict) -> None:
+    """The gateway checks a delivery as `StripeEnvelope` (its object not built) and stores
+    what consumers parse as `StripeEvent`: both take and refuse the same, for the same
+    reasons."""
+    body = json.dumps(load(FIXTURES / "events" / "invoice_paid.json") | change)
+    outcomes = []
+    for model in (StripeEnvelope, StripeEvent):
+        try:
+            event = model.model_validate_json(body)
+        except ValidationError as exc:
+            outcomes.append([(e["loc"], e["msg"]) for e in exc.errors()])
+        else:
+            outcomes.append([event.id, event.type, event.livemode, event.subject])
+    assert outcomes[0] == outcomes[1]

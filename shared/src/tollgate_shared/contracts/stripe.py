@@ -35,15 +35,8 @@ EVENT_TYPE_MAX_LENGTH = 100
 the ledger keeps a type in 100 characters."""
 
 
-class StripeEvent(BaseModel):
-    """Stripe's Event envelope, as delivered to webhook endpoints.
-
-    Only what every consumer can store and route is accepted: an id `evt_` + ASCII letters,
-    digits and underscores (Stripe's form; Tollgate's own imported events are `evt_backfill_…`
-    and `evt_resync_…`) of at most `EVENT_ID_MAX_LENGTH`, and a type of dot-separated non-empty
-    tokens of lowercase letters, digits and underscores (a NATS subject token can hold none of
-    `.`, `*`, `>` or whitespace, and an empty one is no subject) of at most
-    `EVENT_TYPE_MAX_LENGTH`."""
+class _Envelope(BaseModel):
+    """The fields of Stripe's Event envelope but its data (`StripeEvent`)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -57,7 +50,6 @@ class StripeEvent(BaseModel):
     account: str | None = None
     """The connected account the event is about (Connect); absent for the platform's own."""
     api_version: str | None = None
-    data: EventData
     request: EventRequest | None = None
     pending_webhooks: int | None = None
 
@@ -65,6 +57,40 @@ class StripeEvent(BaseModel):
     def subject(self) -> str:
         """The JetStream subject this event is stored under: `stripe.<type>`."""
         return f"stripe.{self.type}"
+
+
+class _AnyObject(BaseModel):
+    """A JSON object whose fields are not read (nor built into Python values)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _DataShape(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    object: _AnyObject
+    previous_attributes: _AnyObject | None = None
+
+
+class StripeEnvelope(_Envelope):
+    """A Stripe event checked as `StripeEvent` would take it, without building its object:
+    what the webhook gateway needs to verify and route a delivery it stores as it came."""
+
+    data: _DataShape
+
+
+class StripeEvent(_Envelope):
+    """Stripe's Event envelope, as delivered to webhook endpoints.
+
+    Only what every consumer can store and route is accepted: an id `evt_` + ASCII letters,
+    digits and underscores (Stripe's form; Tollgate's own imported events are `evt_backfill_…`
+    and `evt_resync_…`) of at most `EVENT_ID_MAX_LENGTH`, and a type of dot-separated non-empty
+    tokens of lowercase letters, digits and underscores (a NATS subject token can hold none of
+    `.`, `*`, `>` or whitespace, and an empty one is no subject) of at most
+    `EVENT_TYPE_MAX_LENGTH`.
+
+    Its object (`data.object`) is a dict, parsed by each handler as the model it needs."""
+
+    data: EventData
 
     def object_as(self, model: builtins.type[T]) -> T:
         """`data.object` parsed as `model`."""

@@ -9,7 +9,7 @@ import structlog
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
-from tollgate_shared.contracts.stripe import StripeEvent
+from tollgate_shared.contracts.stripe import StripeEnvelope
 from tollgate_shared.observability.tracing import continued
 from webhook_gateway import metrics
 from webhook_gateway.adapters.event_store import EventStore
@@ -63,7 +63,7 @@ async def accept(
     except SignatureError as exc:
         raise reject(exc.reason, InvalidSignature(exc.message, code=exc.reason)) from None
     try:
-        event = StripeEvent.model_validate_json(payload)
+        event = StripeEnvelope.model_validate_json(payload)
     except ValidationError as exc:
         details = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         error = InvalidEvent("not a valid Stripe event", details=details)
