@@ -154,6 +154,12 @@ checkout_sessions = Table(
         postgresql_where=text("released_at IS NULL AND purpose = 'membership'"),
     ),
     Index(
+        "ix_checkout_sessions_user_holds",
+        "user_id",
+        "tier_id",
+        postgresql_where=text("released_at IS NULL"),
+    ),
+    Index(
         "ix_checkout_sessions_purchase_holds",
         "item_id",
         "reference",

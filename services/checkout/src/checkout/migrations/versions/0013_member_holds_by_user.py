@@ -1,0 +1,25 @@
+"""Unreleased checkouts by user and tier: the occupancy statement finds a member's seat holds
+through it (one index probe per member reported) instead of scanning every unreleased
+checkout.
+
+Revision ID: 0013
+Revises: 0012
+"""
+
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_checkout_sessions_user_holds",
+        "checkout_sessions",
+        ["user_id", "tier_id"],
+        postgresql_where="released_at IS NULL",
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_checkout_sessions_user_holds", table_name="checkout_sessions")
