@@ -178,6 +178,7 @@ def _sink_process(store: Path, log: Path) -> Iterator[MailSink]:
     argv = [sys.executable, "-m", "mail_sink", *ports, "--store", str(store)]
     server = ServerProcess("mail-sink-file", argv, log_path=log)
     try:
+        server.wait_for_port("127.0.0.1", smtp_port)  # as the shared fixture: both must be up
         server.wait_for_port("127.0.0.1", http_port)
         yield MailSink(f"smtp://127.0.0.1:{smtp_port}", f"http://127.0.0.1:{http_port}")
     finally:
