@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,8 +21,31 @@ def _die_with_parent(sig: signal.Signals) -> None:  # runs in the child before e
     libc.prctl(PR_SET_PDEATHSIG, sig)
 
 
+LOWEST_PORT = 15_000
+"""Ports `free_port` picks from start here, above the services' usual ones."""
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_RANDOM = random.SystemRandom()
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
+    """A TCP port on loopback that nothing uses right now, for a server about to start.
+
+    Picked at random below the kernel's range for outgoing connections' local ports: a port
+    from that range (what binding port 0 gives) can be taken by any process's outgoing
+    connection before the server binds it, which then fails with "address already in use".
+    Where that range is unknown or leaves no room, the kernel picks (port 0)."""
+    try:
+        first_ephemeral = int(EPHEMERAL_PORTS.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = LOWEST_PORT
+    for _ in range(100 if first_ephemeral > LOWEST_PORT + 1_000 else 0):
+        port = _RANDOM.randrange(LOWEST_PORT, first_ephemeral)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
