@@ -173,9 +173,9 @@ async def steady(
 ) -> dict[str, object]:
     """POST `events` as signed webhooks at `rate` a second. Kept up (`load.kept_up`): the last
     webhook answered within a second of being due, and the consumers' lag left then gone
-    within a second. CPU time and Stripe calls are
-    taken from the step's start until the lag is gone: the cost of all of its events, also of
-    those a step that was not kept up left behind."""
+    within a second. CPU time and Stripe calls are taken from the step's start until the lag
+    is gone: the cost of all of its events, also of those a step that was not kept up left
+    behind."""
     requests = [signed(gateway_url, e) for e in events]  # signed beforehand: not in the step
     gateway, statuses = Connections(gateway_url), Counter[int]()
     senders = asyncio.Semaphore(64)

@@ -1,6 +1,6 @@
-"""Unreleased checkouts by user and tier: the occupancy statement finds a member's seat holds
-through it (one index probe per member reported) instead of scanning every unreleased
-checkout.
+"""Unreleased checkouts by user and tier: the occupancy statement finds a member's seat holds,
+and the paid checkouts a membership now counts, through it (one index probe per member
+reported) instead of scanning every checkout ever made.
 
 Revision ID: 0013
 Revises: 0012
