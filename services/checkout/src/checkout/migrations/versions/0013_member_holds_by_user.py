@@ -1,6 +1,6 @@
-"""Unreleased checkouts by user and tier: the occupancy statement finds a member's seat holds,
-and the paid checkouts a membership now counts, through it (one index probe per member
-reported) instead of scanning every checkout ever made.
+"""Unreleased checkouts by user and tier: the occupancy statement can find a member's seat
+holds, and the paid checkouts a membership now counts, by one index probe per member reported
+instead of scanning every checkout ever made (which Postgres still does on a small table).
 
 Revision ID: 0013
 Revises: 0012
