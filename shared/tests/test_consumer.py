@@ -568,6 +568,48 @@ async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
         await broker.stop()
 
 
+async def test_a_gathering_consumer_applies_what_arrives_after_a_fetch_in_one_transaction(
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
+) -> None:
+    """A lone message is applied as soon as it arrives; three that follow within the gather
+    window are fetched together after it and applied in one transaction, although the lone
+    one was done before they came (no linger holds the consumer back)."""
+    topic = unique("t")
+    transaction_of: dict[bytes, int] = {}
+
+    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
+        txid = (await uow.session.execute(text("SELECT txid_current()"))).scalar_one()
+        transaction_of[incoming.data] = txid
+
+    consumer = IdempotentConsumer(
+        spec_for(topic, linger_seconds=0.0, gather_seconds=2.0),
+        RawHandlers(handler),
+        db.units,
+        db.inbox,
+    )
+    broker = await run_consumer(nats_client, consumer)
+    try:
+
+        async def publish(body: bytes) -> None:
+            await publish_with_ack(
+                js, f"stripe.{topic}.x", body, msg_id=unique("evt"), stream="STRIPE"
+            )
+
+        await publish(b"lone")
+        await wait_until(
+            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="lone acked"
+        )
+        for body in (b"a", b"b", b"c"):
+            await publish(body)
+        await wait_until(
+            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="all acked"
+        )
+        assert len({transaction_of[body] for body in (b"a", b"b", b"c")}) == 1
+        assert transaction_of[b"a"] != transaction_of[b"lone"]
+    finally:
+        await broker.stop()
+
+
 async def test_the_relay_is_woken_only_by_commits_that_queued_events(
     db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
 ) -> None:

@@ -134,10 +134,11 @@ async def pull(
     next fetch starts as soon as one is done. One fetch is outstanding at a time: it answers
     with what is ready, and its requests never linger on the server. After a fetch that was
     not full (the consumer has caught up), the next waits up to `spec.linger_seconds` for the
-    fetches being applied, so what arrives meanwhile is taken in one fetch and one
-    transaction. On
-    stop, fetches being applied are finished (one in progress is abandoned: what it would
-    have delivered is redelivered after `ack_wait`)."""
+    fetches being applied, and until `spec.gather_seconds` after that fetch returned, so what
+    arrives meanwhile is taken in one fetch and one transaction. On stop, fetches being applied
+    are finished (one in progress is abandoned: what it would have delivered is redelivered
+    after `ack_wait`)."""
+    loop = asyncio.get_running_loop()
     slots = asyncio.Semaphore(spec.fetches_in_flight)
     applying: set[asyncio.Task[None]] = set()
 
@@ -162,11 +163,14 @@ async def pull(
                 _failed(spec, exc)
                 await asyncio.sleep(0.5)
                 continue
+            fetched_at = loop.time()
             task = asyncio.create_task(applied(msgs))
             applying.add(task)
             task.add_done_callback(applying.discard)
             if len(msgs) < spec.fetch_size:
                 await asyncio.wait(set(applying), timeout=spec.linger_seconds)
+                if spec.gather_seconds:
+                    await asyncio.sleep(max(0.0, fetched_at + spec.gather_seconds - loop.time()))
     finally:
         if applying:
             await asyncio.wait(applying, timeout=10)

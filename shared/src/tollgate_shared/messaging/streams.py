@@ -87,6 +87,13 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
             await js.update_stream(config)
 
 
+BACKGROUND_GATHER = 0.2
+"""`ConsumerSpec.gather_seconds` of the durables whose effects nobody waits on within a
+fraction of a second: the ledger's, notifications' and checkout's of Stripe's events. Their CPU
+per event under load fell with it (bench/README.md). Membership's (the gate reads them) and
+checkout's of memberships (admission reads them) do not gather."""
+
+
 @dataclass(frozen=True)
 class ConsumerSpec:
     """One service's durable pull consumer on one stream."""
@@ -110,6 +117,10 @@ class ConsumerSpec:
     message (a Stripe call) holds the others back by this much at most. 50 ms rather than 20
     cut the consumers' CPU per event under load with no worse latency from webhook to gate
     (bench/README.md)."""
+    gather_seconds: float = 0.0
+    """For a consumer whose effects nobody waits on, the least time from one fetch to the
+    next once it has caught up (`BACKGROUND_GATHER`): what arrives meanwhile is applied in one
+    transaction. A lone message after a quiet spell is fetched at once all the same."""
     savepoints: bool = True
     """Each message of a fetch in its own savepoint, so that one that fails is rolled back
     alone and the handlers of the others do not run again (their Stripe calls are not

@@ -19,15 +19,19 @@ from tollgate_shared.contracts.membership import (
 )
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler, domain_dispatcher, stripe_dispatcher
-from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
+from tollgate_shared.messaging.streams import BACKGROUND_GATHER, DOMAIN, STRIPE, ConsumerSpec
 
 # Asks the server for the subjects of STRIPE_HANDLERS only. Its handlers only write checkout's
 # own tables (no Stripe call): no savepoint per message (see ConsumerSpec).
 STRIPE_CONSUMER = ConsumerSpec(
-    durable="checkout", stream=STRIPE, filter_subject="stripe.>", savepoints=False
+    durable="checkout",
+    stream=STRIPE,
+    filter_subject="stripe.>",
+    savepoints=False,
+    gather_seconds=BACKGROUND_GATHER,
 )
 # Occupancy only writes checkout's own tables too, and a fetch's reports are written together
-# (`occupancy.OCCUPANCY`).
+# (`occupancy.OCCUPANCY`). Admission reads what it writes: it does not gather.
 DOMAIN_CONSUMER = ConsumerSpec(
     durable="checkout", stream=DOMAIN, filter_subject="membership.>", savepoints=False
 )

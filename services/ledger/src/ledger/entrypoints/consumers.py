@@ -26,16 +26,24 @@ from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler as EventHandler
 from tollgate_shared.messaging.dispatch import domain_dispatcher, stripe_dispatcher
 from tollgate_shared.messaging.message import PermanentError
-from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
+from tollgate_shared.messaging.streams import BACKGROUND_GATHER, DOMAIN, STRIPE, ConsumerSpec
 
 # Its handlers call Stripe not at all but to read a group's payout (a refund is asked for over
 # HTTP, not here): a fetch needs no savepoint per message (see ConsumerSpec).
 STRIPE_CONSUMER = ConsumerSpec(
-    durable="ledger", stream=STRIPE, filter_subject="stripe.>", savepoints=False
+    durable="ledger",
+    stream=STRIPE,
+    filter_subject="stripe.>",
+    savepoints=False,
+    gather_seconds=BACKGROUND_GATHER,
 )
 # A group's settings only write the ledger's own table: no savepoint per message.
 DOMAIN_CONSUMER = ConsumerSpec(
-    durable="ledger", stream=DOMAIN, filter_subject="checkout.>", savepoints=False
+    durable="ledger",
+    stream=DOMAIN,
+    filter_subject="checkout.>",
+    savepoints=False,
+    gather_seconds=BACKGROUND_GATHER,
 )
 
 # Stripe's events are all one class (StripeEvent): its handlers are keyed by Stripe's type.

@@ -41,7 +41,7 @@ from tollgate_shared.contracts.membership import (
 from tollgate_shared.contracts.stripe import StripeEvent
 from tollgate_shared.infra.runtime import Runtime
 from tollgate_shared.messaging.dispatch import Handler, domain_dispatcher, stripe_dispatcher
-from tollgate_shared.messaging.streams import DOMAIN, STRIPE, ConsumerSpec
+from tollgate_shared.messaging.streams import BACKGROUND_GATHER, DOMAIN, STRIPE, ConsumerSpec
 
 Key = TypeVar("Key")
 MethodHandler = Callable[[Handlers, NotificationsUnitOfWork, Any], Awaitable[None]]
@@ -141,8 +141,17 @@ def register(runtime: Runtime, deps: Deps, *, durable: str, ack_wait: float) -> 
     and the groups it names and the addresses of its members that the events do not carry are
     read, one statement each."""
     domain = domain_dispatcher(_bound(DOMAIN_HANDLERS, deps.handlers), prefetch=_read_ahead)
-    spec = ConsumerSpec(durable, DOMAIN, ">", ack_wait=ack_wait, savepoints=False)
+    spec = ConsumerSpec(
+        durable, DOMAIN, ">", ack_wait=ack_wait, savepoints=False, gather_seconds=BACKGROUND_GATHER
+    )
     runtime.consume(spec, domain, units=deps.uow)
     stripe = stripe_dispatcher(_bound(STRIPE_HANDLERS, deps.handlers), prefetch=_lock_invoices)
-    spec = ConsumerSpec(durable, STRIPE, "stripe.>", ack_wait=ack_wait, savepoints=False)
+    spec = ConsumerSpec(
+        durable,
+        STRIPE,
+        "stripe.>",
+        ack_wait=ack_wait,
+        savepoints=False,
+        gather_seconds=BACKGROUND_GATHER,
+    )
     runtime.consume(spec, stripe, units=deps.uow)
