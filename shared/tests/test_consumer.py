@@ -528,11 +528,11 @@ async def test_two_fetches_are_applied_side_by_side_each_message_once(
         await broker.stop()
 
 
-async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
-    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
-) -> None:
-    """While a lone message is being applied, three more arrive: they are fetched together
-    once it is done and applied in one transaction, not one fetch each as they came."""
+async def _lone_then_three(
+    db, js: JetStreamContext, nats_client: NatsClient, *, hold_lone: bool, **spec: float
+) -> dict[bytes, int]:
+    """Publish a lone message, then three more — while the lone one is still being applied
+    (`hold_lone`), or once it is acked — to a consumer of `spec`; each one's transaction id."""
     topic = unique("t")
     release = asyncio.Event()
     transaction_of: dict[bytes, int] = {}
@@ -540,12 +540,14 @@ async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
     async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
         txid = (await uow.session.execute(text("SELECT txid_current()"))).scalar_one()
         transaction_of[incoming.data] = txid
-        if incoming.data == b"lone":
+        if hold_lone and incoming.data == b"lone":
             await asyncio.wait_for(release.wait(), timeout=10)
 
-    consumer = IdempotentConsumer(
-        spec_for(topic, linger_seconds=10.0), RawHandlers(handler), db.units, db.inbox
-    )
+    consumer = IdempotentConsumer(spec_for(topic, **spec), RawHandlers(handler), db.units, db.inbox)
+
+    async def idle() -> bool:
+        return await consumer_idle(js, STRIPE.name, consumer.spec.durable)
+
     broker = await run_consumer(nats_client, consumer)
     try:
 
@@ -555,17 +557,29 @@ async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
             )
 
         await publish(b"lone")
-        await wait_until(lambda: b"lone" in transaction_of, message="lone message applying")
+        if hold_lone:
+            await wait_until(lambda: b"lone" in transaction_of, message="lone message applying")
+        else:
+            await wait_until(idle, message="lone acked")
         for body in (b"a", b"b", b"c"):
             await publish(body)
         release.set()
-        await wait_until(
-            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="all acked"
-        )
-        assert len({transaction_of[body] for body in (b"a", b"b", b"c")}) == 1
-        assert transaction_of[b"a"] != transaction_of[b"lone"]
+        await wait_until(idle, message="all acked")
     finally:
         await broker.stop()
+    return transaction_of
+
+
+async def test_a_consumer_that_caught_up_gathers_what_arrives_during_a_fetch(
+    db, nats_url: str, js: JetStreamContext, nats_client: NatsClient
+) -> None:
+    """While a lone message is being applied, three more arrive: they are fetched together
+    once it is done and applied in one transaction, not one fetch each as they came."""
+    transaction_of = await _lone_then_three(
+        db, js, nats_client, hold_lone=True, linger_seconds=10.0
+    )
+    assert len({transaction_of[body] for body in (b"a", b"b", b"c")}) == 1
+    assert transaction_of[b"a"] != transaction_of[b"lone"]
 
 
 async def test_a_gathering_consumer_applies_what_arrives_after_a_fetch_in_one_transaction(
@@ -574,40 +588,11 @@ async def test_a_gathering_consumer_applies_what_arrives_after_a_fetch_in_one_tr
     """A lone message is applied as soon as it arrives; three that follow within the gather
     window are fetched together after it and applied in one transaction, although the lone
     one was done before they came (no linger holds the consumer back)."""
-    topic = unique("t")
-    transaction_of: dict[bytes, int] = {}
-
-    async def handler(uow: UnitOfWork, incoming: Incoming) -> None:
-        txid = (await uow.session.execute(text("SELECT txid_current()"))).scalar_one()
-        transaction_of[incoming.data] = txid
-
-    consumer = IdempotentConsumer(
-        spec_for(topic, linger_seconds=0.0, gather_seconds=2.0),
-        RawHandlers(handler),
-        db.units,
-        db.inbox,
+    transaction_of = await _lone_then_three(
+        db, js, nats_client, hold_lone=False, linger_seconds=0.0, gather_seconds=2.0
     )
-    broker = await run_consumer(nats_client, consumer)
-    try:
-
-        async def publish(body: bytes) -> None:
-            await publish_with_ack(
-                js, f"stripe.{topic}.x", body, msg_id=unique("evt"), stream="STRIPE"
-            )
-
-        await publish(b"lone")
-        await wait_until(
-            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="lone acked"
-        )
-        for body in (b"a", b"b", b"c"):
-            await publish(body)
-        await wait_until(
-            lambda: consumer_idle(js, STRIPE.name, consumer.spec.durable), message="all acked"
-        )
-        assert len({transaction_of[body] for body in (b"a", b"b", b"c")}) == 1
-        assert transaction_of[b"a"] != transaction_of[b"lone"]
-    finally:
-        await broker.stop()
+    assert len({transaction_of[body] for body in (b"a", b"b", b"c")}) == 1
+    assert transaction_of[b"a"] != transaction_of[b"lone"]
 
 
 async def test_the_relay_is_woken_only_by_commits_that_queued_events(
