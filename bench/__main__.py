@@ -256,6 +256,7 @@ async def main(parts: tuple[str, ...]) -> dict[str, object]:
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            "python_prefix": sys.base_prefix,  # whose build: a distribution's, pyenv's …
             "platform": platform.platform(),
         },
         "infrastructure": "embedded nats-server and PostgreSQL, fresh for each part",

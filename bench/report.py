@@ -204,7 +204,8 @@ def markdown(results: dict[str, Any]) -> str:
         [
             f"# Benchmarks {results['date']}",
             "",
-            f"{machine['cpus']} CPUs, Python {machine['python']}; {results['infrastructure']}. "
+            f"{machine['cpus']} CPUs, Python {machine['python']} "
+            f"from {machine['python_prefix']}; {results['infrastructure']}. "
             "The load generator shares the machine. The services call a Stripe emulator "
             "enforcing Stripe's live-mode rate limits; Stripe calls per event count every `/v1` "
             "request they made during the part, those answered 429 included.",
