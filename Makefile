@@ -4,9 +4,9 @@ export UV_PYTHON_DOWNLOADS := never
 SHELL := /bin/bash
 
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
-# The interpreter of .venv: the distribution's CPython when it is 3.11+ (Debian, Ubuntu and Fedora
-# build it with profile-guided and link-time optimisation), else the first Python 3.11+ uv
-# finds. A source build without those (pyenv's default) ran the services a third slower
+# The interpreter of .venv: the distribution's CPython when it is 3.11+ (Debian and Ubuntu build
+# it with profile-guided and link-time optimisation), else the first Python 3.11+ uv finds. A
+# source build without those (pyenv's default) ran the services a quarter to a third slower
 # (bench/README.md). `make install PYTHON=/path/to/python` picks another.
 PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && echo /usr/bin/python3)
