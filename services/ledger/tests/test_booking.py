@@ -1,6 +1,7 @@
 """Booking a payment in one statement: each transaction once, its entries with it, the payment
-once; whether the first transaction is new decides the announcement. A fetch's payments and
-parts read ahead, and what it writes, are answered from memory until a savepoint rolls back."""
+once; whether the first transaction is new decides the announcement, and payments known new
+are booked together. A fetch's payments and parts read ahead, and what it writes, are answered
+from memory until a savepoint rolls back."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
+from ledger.adapters.bookings import BookedMeanwhile
+from ledger.domain.accounts import Account
 from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork as Unit
@@ -229,3 +233,56 @@ async def test_invoice_news_is_written_once_per_transaction_newest_first(own_dat
             await uow.commit()
         async with sessions() as session:
             assert (await session.execute(row)).one() == ("void", 0)
+
+
+async def test_payments_known_new_are_booked_together_before_the_books_are_read(
+    own_database: str,
+) -> None:
+    """A fetch's payments are written in one statement, before the commit or before a
+    statement reads the books: what was posted is there to read, once each."""
+    async with sessions_on(own_database) as sessions:
+        await count_writes(sessions, "payments")
+        group = unique("grp")
+        first, second, third = (_payment(group, amount=n, fee=0) for n in (1000, 2000, 3000))
+        charges = [p.charge_id for p in (first, second, third)]
+        async with Unit(sessions) as uow:
+            await uow.books.read_ahead(charges)
+            for payment in (first, second):
+                assert await uow.books.post(
+                    *payment.transactions(), causation_id="evt", payment=payment
+                )
+            assert await uow.books.get_payment(first.charge_id) == first  # from memory
+            assert await writes(sessions, "payments") == {}
+            held = await uow.books.account_balance(group, "nzd", Account.PAYABLE_TO_ORGANIZER)
+            assert held == 3000  # both written before the balance was read
+            assert await uow.books.post(*third.transactions(), causation_id="evt", payment=third)
+            await uow.commit()
+        assert await writes(sessions, "payments") == {"INSERT": 2}
+        async with Unit(sessions) as uow:
+            for payment in (first, second, third):
+                assert await uow.books.get_payment(payment.charge_id) == payment
+            held = await uow.books.account_balance(group, "nzd", Account.PAYABLE_TO_ORGANIZER)
+            assert held == 6000
+
+
+async def test_a_queued_payment_booked_meanwhile_rolls_its_transaction_back(
+    ledger_url: str,
+) -> None:
+    """A payment queued as not booked that another transaction booked after all (its locks
+    keep that from happening in a fetch) fails the commit, writing nothing: the fetch is
+    applied again and sees it booked."""
+    async with sessions_on(ledger_url) as sessions:
+        group = unique("grp")
+        payment, other_payment = (_payment(group, amount=n, fee=0) for n in (800, 900))
+        async with Unit(sessions) as uow:
+            await uow.books.read_ahead([payment.charge_id, other_payment.charge_id])
+            async with Unit(sessions) as other:
+                await other.books.post(*payment.transactions(), causation_id="e", payment=payment)
+                await other.commit()
+            for each in (payment, other_payment):
+                assert await uow.books.post(*each.transactions(), causation_id="evt", payment=each)
+            with pytest.raises(BookedMeanwhile):
+                await uow.commit()
+        async with Unit(sessions) as uow:
+            assert await uow.books.get_payment(payment.charge_id) == payment
+            assert await uow.books.get_payment(other_payment.charge_id) is None

@@ -15,14 +15,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.adapters import orm
+from ledger.adapters.bookings import QUEUED_PAYMENTS, Bookings, book
 from ledger.adapters.invoice_news import INVOICE_NEWS
 from ledger.adapters.statements import (
-    ATTRIBUTION_FIELDS,
     FEES,
-    PAYMENT_COLUMNS,
     PAYMENTS,
-    TRANSACTION_COLUMNS,
-    booking,
     no_newer_news,
 )
 from ledger.domain.accounts import Account, Kind
@@ -30,23 +27,7 @@ from ledger.domain.attribution import Attribution
 from ledger.domain.payments import Payment
 from ledger.domain.statuses import news
 from ledger.domain.transactions import Transaction
-from tollgate_shared.persistence.db import json_param
 from tollgate_shared.persistence.unit_of_work import Known, UnitOfWork
-
-
-def _column(txn: Transaction, name: str, causation_id: str | None) -> Any:
-    match name:
-        case "kind":
-            return txn.kind.value
-        case "description":
-            return (txn.description or "")[:500] or None
-        case "causation_id":
-            return causation_id
-        case "user_id" | "tier_id" | "purpose" | "reference":
-            return getattr(txn.attribution, name)
-        case _:
-            return getattr(txn, name)
-
 
 _LOOKUP_WHERE: dict[str, Callable[[Any, str], Any]] = {
     "charge": lambda c, name: c.charge_id == name,
@@ -160,6 +141,7 @@ class Books:
         if (how, name) in self._payments:
             return self._payments[how, name]
         where = _LOOKUP_WHERE[how](orm.payments.c, name)  # built on a miss only
+        await self._settled()
         row = (await self._session.execute(select(orm.payments).where(where))).mappings().first()
         self._payments[how, name] = payment = _payment_of(dict(row)) if row else None
         if payment is not None:
@@ -177,51 +159,42 @@ class Books:
         payment: Payment | None = None,
         causations: Mapping[str, str] | None = None,
     ) -> bool:
-        """Write `transactions` and their entries, each unless its key is already booked, in one
-        statement (each caused by `causation_id`, or by what `causations` says for its key);
-        with `payment`, the payment they book (unless its charge is booked). True if the first
-        of them is written now."""
+        """Write `transactions` and their entries, each unless its key is already booked (each
+        caused by `causation_id`, or by what `causations` says for its key); with `payment`,
+        the payment they book (unless its charge is booked). True if the first of them is
+        written now. A payment this transaction knows is not booked is queued instead, written
+        with the others before the books are next read or the transaction commits
+        (`bookings.py`)."""
         first, causations = transactions[0], causations or {}
-        rows = [
-            {
-                c.name: _column(txn, c.name, causations.get(txn.key, causation_id))
-                for c in TRANSACTION_COLUMNS
-            }
-            for txn in transactions
-        ]
-        postings = [
-            {
-                "posting_key": txn.key,
-                "account": p.account.value,
-                "posting_currency": p.currency,
-                "posting_amount": p.amount,
-            }
-            for txn in transactions
-            for p in txn.postings
-        ]
-        params: dict[str, Any] = {
-            "transactions": json_param(rows),
-            "postings": json_param(postings),
-        }
-        if payment is not None:
-            # Field by field: `asdict` deep-copies, a hot path's cost.
-            params |= {
-                f"payment_{c.name}": getattr(
-                    payment.attribution if c.name in ATTRIBUTION_FIELDS else payment, c.name
-                )
-                for c in PAYMENT_COLUMNS
-            }
-        statement = booking(with_payment=payment is not None)
-        [row] = await self._uow.execute(statement, params)
-        booked = first.key in row["booked"]
+        if payment is not None and self._is_new(payment.charge_id):
+            queued = self._uow.deferred(QUEUED_PAYMENTS)
+            queued.add(transactions, causation_id, causations, payment)
+            queued.expected.append(first.key)
+            self._remember(payment)
+            return True
+        bookings = Bookings()
+        bookings.add(transactions, causation_id, causations, payment)
+        booked = first.key in await book(await self._settled(), bookings)
         if payment is not None:
             self._forget(payment.charge_id, payment.payment_intent_id, payment.invoice_id)
             if booked:  # as written now, its row locked until the commit: no read back
                 self._remember(payment)
         return booked
 
+    def _is_new(self, charge_id: str) -> bool:
+        """Whether this transaction knows the charge's payment is not booked."""
+        key = ("charge", charge_id)
+        return key in self._payments and self._payments[key] is None
+
+    async def _settled(self) -> UnitOfWork:
+        """The unit of work, its queued payments written: a statement is about to read or
+        write the books."""
+        await self._uow.write_queued(QUEUED_PAYMENTS)
+        return self._uow
+
     async def is_booked(self, key: str) -> bool:
         """Whether a transaction with this key exists."""
+        await self._settled()
         t = orm.transactions
         return (
             await self._session.execute(select(t.c.id).where(t.c.key == key))
@@ -240,6 +213,7 @@ class Books:
 
     async def account_balance(self, group_id: str, currency: str, account: Account) -> int:
         """The all-time balance of one account."""
+        await self._settled()
         e = orm.entries
         total = await self._session.scalar(
             select(func.coalesce(func.sum(e.c.amount), 0)).where(
@@ -250,6 +224,7 @@ class Books:
 
     async def charge_account_total(self, charge_id: str, account: Account) -> int:
         """What the ledger holds on `account` for one charge (e.g. its refunds so far)."""
+        await self._settled()
         e, t = orm.entries, orm.transactions
         total = await self._session.scalar(
             select(func.coalesce(func.sum(e.c.amount), 0))
@@ -260,6 +235,7 @@ class Books:
 
     async def booked_amount(self, *, source_id: str, kind: Kind) -> int:
         """The total amount of the transactions of one kind on one Stripe object."""
+        await self._settled()
         t = orm.transactions
         total = await self._session.scalar(
             select(func.coalesce(func.sum(t.c.amount), 0)).where(
@@ -272,7 +248,7 @@ class Books:
         """Read the payments booked under `names` (charges, payment intents, invoices) in one
         statement: `get_payment`, `payment_by_key` and `payment_by_invoice` answer them from
         memory for the rest of the transaction (the prefetch holds their locks)."""
-        rows = await self._uow.execute(PAYMENTS, {"names": list(names)})
+        rows = await (await self._settled()).execute(PAYMENTS, {"names": list(names)})
         for name in names:
             for how in LOOKUPS:
                 self._payments[how, name] = None
@@ -293,6 +269,7 @@ class Books:
     ) -> None:
         """Attach the invoice (and its links) to a payment booked before the invoice was seen."""
         self._forget(charge_id, invoice_id)
+        await self._settled()
         p = orm.payments
         await self._session.execute(
             p.update()
@@ -377,6 +354,7 @@ class Books:
     async def payments_without_fee(self, limit: int, *, since: datetime) -> list[Payment]:
         """The oldest `limit` payments made `since` then whose fee is not known yet."""
         p = orm.payments
+        await self._settled()
         unknown = (p.c.fee.is_(None), p.c.created_at >= since)
         rows = await self._session.execute(
             select(p).where(*unknown).order_by(p.c.created_at).limit(limit)
@@ -391,7 +369,7 @@ class Books:
         if charged:
             causes = {fee_txn.key: txn for fee_txn, txn in charged}
             await self.post(*(t for t, _ in charged), causation_id=None, causations=causes)
-        rows = await self._uow.execute(
+        rows = await (await self._settled()).execute(
             FEES,
             {"charge_ids": [p.charge_id for p, _, _ in fees], "fees": [fee for _, fee, _ in fees]},
         )

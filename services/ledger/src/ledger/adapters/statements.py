@@ -3,7 +3,6 @@ the payments a fetch reads ahead, compiled once for the driver."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import fields
 from typing import Any
 
@@ -33,12 +32,8 @@ PAYMENT_COLUMNS = [c for c in orm.payments.columns if c.server_default is None]
 ATTRIBUTION_FIELDS = frozenset(f.name for f in fields(Attribution))
 
 
-@functools.cache
-def booking(*, with_payment: bool) -> DriverStatement:
-    """Transactions (`transactions`: one JSON parameter of rows) and their entries
-    (`postings`) in one statement, the entries only of transactions whose key is new; with the
-    payment they book (`payment_*`) unless its charge is booked. Returns the keys booked now."""
-    t, e = orm.transactions, orm.entries
+def _booking() -> DriverStatement:
+    t, e, p = orm.transactions, orm.entries, orm.payments
     rows = json_rows("transactions", "r", [(c.name, c.type) for c in TRANSACTION_COLUMNS])
     names = [c.name for c in TRANSACTION_COLUMNS]
     booked = (
@@ -73,17 +68,21 @@ def booking(*, with_payment: bool) -> DriverStatement:
     posted = insert(e).from_select(
         ["transaction_id", "group_id", "account", "currency", "amount", "occurred_at"], entries
     )
+    given = json_rows("payments", "g", [(c.name, c.type) for c in PAYMENT_COLUMNS])
+    columns = [c.name for c in PAYMENT_COLUMNS]
+    paid = (
+        insert(p)
+        .from_select(columns, select(*[given.c[n] for n in columns]).order_by(given.c.charge_id))
+        .on_conflict_do_nothing(index_elements=[p.c.charge_id])
+    )
     statement = select(func.array(select(booked.c.key).scalar_subquery()).label("booked"))
-    statement = statement.add_cte(posted.cte("posted"))
-    if with_payment:
-        p = orm.payments
-        paid = insert(p).values(
-            {c.name: bindparam(f"payment_{c.name}", type_=c.type) for c in PAYMENT_COLUMNS}
-        )
-        statement = statement.add_cte(
-            paid.on_conflict_do_nothing(index_elements=[p.c.charge_id]).cte("paid")
-        )
-    return DriverStatement.of(statement)
+    return DriverStatement.of(statement.add_cte(posted.cte("posted")).add_cte(paid.cte("paid")))
+
+
+BOOKING = _booking()
+"""Transactions (`transactions`: one JSON parameter of rows) and their entries (`postings`) in
+one statement, the entries only of transactions whose key is new, and the payments they book
+(`payments`, in charge order) unless their charge is booked. Returns the keys booked now."""
 
 
 _NAMES = bindparam("names", type_=ARRAY(String))
