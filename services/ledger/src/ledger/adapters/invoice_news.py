@@ -8,25 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
 from ledger.adapters import orm
-from ledger.adapters.statements import no_newer_news
+from ledger.adapters.statements import insert_given, no_newer_news
 from ledger.domain.statuses import news
-from tollgate_shared.persistence.db import DriverStatement, json_param, json_rows
+from tollgate_shared.persistence.db import DriverStatement, json_param
 from tollgate_shared.persistence.unit_of_work import Deferred, UnitOfWork
 
 
 def _save_invoices() -> DriverStatement:
     t = orm.invoices
-    columns = [c.name for c in t.columns]
-    given = json_rows("rows", "given", [(c.name, c.type) for c in t.columns])
-    stmt = insert(t).from_select(
-        columns, select(*[given.c[c] for c in columns]).order_by(given.c.invoice_id)
-    )
+    stmt = insert_given(t, list(t.columns), "rows", "given", order="invoice_id")
     newer = no_newer_news(t, stmt.excluded)
-    changes = {c: stmt.excluded[c] for c in columns if c != "invoice_id"}
+    changes = {c.name: stmt.excluded[c.name] for c in t.columns if c.name != "invoice_id"}
     return DriverStatement.of(
         stmt.on_conflict_do_update(index_elements=[t.c.invoice_id], set_=changes, where=newer)
     )

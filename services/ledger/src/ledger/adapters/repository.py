@@ -174,7 +174,8 @@ class Books:
             return True
         bookings = Bookings()
         bookings.add(transactions, causation_id, causations, payment)
-        booked = first.key in await book(await self._settled(), bookings)
+        await self._settled()
+        booked = first.key in await book(self._uow, bookings)
         if payment is not None:
             self._forget(payment.charge_id, payment.payment_intent_id, payment.invoice_id)
             if booked:  # as written now, its row locked until the commit: no read back
@@ -186,11 +187,9 @@ class Books:
         key = ("charge", charge_id)
         return key in self._payments and self._payments[key] is None
 
-    async def _settled(self) -> UnitOfWork:
-        """The unit of work, its queued payments written: a statement is about to read or
-        write the books."""
+    async def _settled(self) -> None:
+        """Write the queued payments: a statement is about to read or write the books."""
         await self._uow.write_queued(QUEUED_PAYMENTS)
-        return self._uow
 
     async def is_booked(self, key: str) -> bool:
         """Whether a transaction with this key exists."""
@@ -248,7 +247,8 @@ class Books:
         """Read the payments booked under `names` (charges, payment intents, invoices) in one
         statement: `get_payment`, `payment_by_key` and `payment_by_invoice` answer them from
         memory for the rest of the transaction (the prefetch holds their locks)."""
-        rows = await (await self._settled()).execute(PAYMENTS, {"names": list(names)})
+        await self._settled()
+        rows = await self._uow.execute(PAYMENTS, {"names": list(names)})
         for name in names:
             for how in LOOKUPS:
                 self._payments[how, name] = None
@@ -369,7 +369,8 @@ class Books:
         if charged:
             causes = {fee_txn.key: txn for fee_txn, txn in charged}
             await self.post(*(t for t, _ in charged), causation_id=None, causations=causes)
-        rows = await (await self._settled()).execute(
+        await self._settled()
+        rows = await self._uow.execute(
             FEES,
             {"charge_ids": [p.charge_id for p, _, _ in fees], "fees": [fee for _, fee, _ in fees]},
         )

@@ -3,11 +3,13 @@ the payments a fetch reads ahead, compiled once for the driver."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     ColumnElement,
     String,
     Table,
@@ -19,7 +21,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 
 from ledger.adapters import orm
 from ledger.domain.attribution import Attribution
@@ -32,13 +34,21 @@ PAYMENT_COLUMNS = [c for c in orm.payments.columns if c.server_default is None]
 ATTRIBUTION_FIELDS = frozenset(f.name for f in fields(Attribution))
 
 
+def insert_given(
+    table: Table, columns: Sequence[Column[Any]], param: str, name: str, *, order: str = "n"
+) -> Insert:
+    """An insert into `table` of `columns` from the rows of the JSON parameter `param`
+    (`json_rows`, as the derived table `name`), in the order of their column `order`."""
+    given = json_rows(param, name, [(c.name, c.type) for c in columns])
+    names = [c.name for c in columns]
+    rows = select(*[given.c[n] for n in names]).order_by(given.c[order])
+    return insert(table).from_select(names, rows)
+
+
 def _booking() -> DriverStatement:
     t, e, p = orm.transactions, orm.entries, orm.payments
-    rows = json_rows("transactions", "r", [(c.name, c.type) for c in TRANSACTION_COLUMNS])
-    names = [c.name for c in TRANSACTION_COLUMNS]
     booked = (
-        insert(t)
-        .from_select(names, select(*[rows.c[n] for n in names]).order_by(rows.c.n))
+        insert_given(t, TRANSACTION_COLUMNS, "transactions", "r")
         .on_conflict_do_nothing(index_elements=[t.c.key])
         .returning(t.c.id, t.c.key, t.c.group_id, t.c.occurred_at)
         .cte("booked")
@@ -68,13 +78,8 @@ def _booking() -> DriverStatement:
     posted = insert(e).from_select(
         ["transaction_id", "group_id", "account", "currency", "amount", "occurred_at"], entries
     )
-    given = json_rows("payments", "g", [(c.name, c.type) for c in PAYMENT_COLUMNS])
-    columns = [c.name for c in PAYMENT_COLUMNS]
-    paid = (
-        insert(p)
-        .from_select(columns, select(*[given.c[n] for n in columns]).order_by(given.c.charge_id))
-        .on_conflict_do_nothing(index_elements=[p.c.charge_id])
-    )
+    paid = insert_given(p, PAYMENT_COLUMNS, "payments", "g", order="charge_id")
+    paid = paid.on_conflict_do_nothing(index_elements=[p.c.charge_id])
     statement = select(func.array(select(booked.c.key).scalar_subquery()).label("booked"))
     return DriverStatement.of(statement.add_cte(posted.cte("posted")).add_cte(paid.cte("paid")))
 
@@ -112,10 +117,7 @@ that changed."""
 def _keep_parts() -> DriverStatement:
     p = orm.payment_parts
     kept = [p.c.kind, p.c.key, p.c.partner, p.c.facts]
-    rows = json_rows("parts", "r", [(c.name, c.type) for c in kept])
-    stmt = insert(p).from_select(
-        [c.name for c in kept], select(*[rows.c[c.name] for c in kept]).order_by(rows.c.n)
-    )
+    stmt = insert_given(p, kept, "parts", "r")
     changes = {"partner": stmt.excluded.partner, "facts": stmt.excluded.facts}
     return DriverStatement.of(
         stmt.on_conflict_do_update(index_elements=[p.c.kind, p.c.key], set_=changes)
